@@ -1,0 +1,20 @@
+/**
+ * A columnar batch of run events (faults, exits, log-dirty operations,
+ * migration phases, divergences) in wall-time order. Event i happens at wall
+ * time baseNs + dtNs[0] + ... + dtNs[i]. Same validity rule as GuestBatch:
+ * copy it to keep it past the synchronous `next`.
+ */
+export interface RunBatch {
+  readonly count: number;
+  readonly baseNs: number;
+  readonly endNs: number;
+  readonly kind: Uint8Array;
+  readonly dtNs: Uint32Array;
+  readonly vcpu: Uint16Array;
+  readonly page: Int32Array;
+  readonly arg: Int32Array;
+  readonly costNs: Uint32Array;
+}
+
+export const RUN_COLUMNS = ['kind', 'dtNs', 'vcpu', 'page', 'arg', 'costNs'] as const;
+export type RunColumnName = (typeof RUN_COLUMNS)[number];

@@ -1,0 +1,54 @@
+/**
+ * Run events: what the reducers derive from guest events (DESIGN section 3).
+ * They are recorded in run traces so that a replay can check itself. Codes
+ * are part of the trace format: never renumber, only append.
+ *
+ * Column use (see RunBatch): vcpu (NO_VCPU for domain-wide events), page
+ * (a pfn, or a round number for migration phases), arg (a count: pages
+ * flushed, sent, rebuilt...), costNs (the stall the event caused).
+ */
+export const RunEventKind = {
+  shadowFault: 0,
+  ptEmulate: 1,
+  shadowRebuild: 2,
+  npfExit: 3,
+  misconfigExit: 4,
+  pmlFullExit: 5,
+  logdirtyEnable: 6,
+  peek: 7,
+  clean: 8,
+  final: 9,
+  off: 10,
+  roundStart: 11,
+  pagesSent: 12,
+  roundEnd: 13,
+  suspend: 14,
+  canonicalise: 15,
+  resume: 16,
+  superpageSplit: 17,
+  divergence: 18,
+} as const;
+
+export type RunEventKindCode = (typeof RunEventKind)[keyof typeof RunEventKind];
+
+export const RUN_EVENT_KIND_NAMES: readonly string[] = [
+  'shadow_fault',
+  'pt_emulate',
+  'shadow_rebuild',
+  'npf_exit',
+  'misconfig_exit',
+  'pml_full_exit',
+  'logdirty_enable',
+  'peek',
+  'clean',
+  'final',
+  'off',
+  'round_start',
+  'pages_sent',
+  'round_end',
+  'suspend',
+  'canonicalise',
+  'resume',
+  'superpage_split',
+  'divergence',
+];

@@ -1,0 +1,110 @@
+/**
+ * Human units for durations, sizes and bandwidths (10s, 250ms, 1GiB, 1Gbit).
+ * Results are integers: nanoseconds, bytes, bytes per second.
+ */
+export class UnitError extends Error {
+  override readonly name = 'UnitError';
+}
+
+const DURATION_NS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  min: 60e9,
+  h: 3600e9,
+};
+
+const SIZE_BYTES: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** Bandwidths in bits per second, as links are sold; bytes too (MiB/s). */
+const BANDWIDTH_BYTES_PER_SEC: Record<string, number> = {
+  bit: 1 / 8,
+  kbit: 1e3 / 8,
+  mbit: 1e6 / 8,
+  gbit: 1e9 / 8,
+  'b/s': 1,
+  'kb/s': 1e3,
+  'mb/s': 1e6,
+  'gb/s': 1e9,
+  'kib/s': 1024,
+  'mib/s': 1024 ** 2,
+  'gib/s': 1024 ** 3,
+};
+
+const NUMBER_AND_UNIT = /^\s*([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*([a-zµ/]*)\s*$/i;
+
+function split(text: string, what: string): [number, string] {
+  const m = NUMBER_AND_UNIT.exec(text);
+  if (!m) throw new UnitError(`not a ${what}: '${text}'`);
+  return [Number(m[1]), m[2]!.toLowerCase()];
+}
+
+export function parseDurationNs(text: string): number {
+  const [n, unit] = split(text, 'duration (try 10s, 250ms, 1500us)');
+  const scale = DURATION_NS[unit === '' ? 'ns' : unit];
+  if (scale === undefined) throw new UnitError(`unknown duration unit '${unit}' in '${text}' (use ns, us, ms, s, min, h)`);
+  return toInteger(n * scale, text);
+}
+
+export function parseSizeBytes(text: string): number {
+  const [n, unit] = split(text, 'size (try 1GiB, 512MiB, 4096)');
+  const scale = SIZE_BYTES[unit];
+  if (scale === undefined) throw new UnitError(`unknown size unit '${unit}' in '${text}' (use B, KiB, MiB, GiB, or KB, MB, GB)`);
+  return toInteger(n * scale, text);
+}
+
+export function parseBandwidthBytesPerSec(text: string): number {
+  const [n, unit] = split(text, 'bandwidth (try 1Gbit, 128MiB/s)');
+  const scale = BANDWIDTH_BYTES_PER_SEC[unit === '' ? 'b/s' : unit];
+  if (scale === undefined) throw new UnitError(`unknown bandwidth unit '${unit}' in '${text}' (use bit, Mbit, Gbit, or MB/s, MiB/s)`);
+  return toInteger(n * scale, text);
+}
+
+/** A plain number, allowing 1e6 and 1_000_000 forms. */
+export function parseNumber(text: string): number {
+  const n = Number(text.replace(/_/g, ''));
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UnitError(`not a number: '${text}'`);
+  return n;
+}
+
+function toInteger(x: number, text: string): number {
+  const r = Math.round(x);
+  if (!Number.isSafeInteger(r)) throw new UnitError(`value out of range: '${text}'`);
+  return r;
+}
+
+export function formatDurationNs(ns: number): string {
+  if (ns >= 1e9) return `${(ns / 1e9).toFixed(3)} s`;
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(3)} us`;
+  return `${ns} ns`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${bytes} B` : `${v.toFixed(2)} ${units[u]}`;
+}
