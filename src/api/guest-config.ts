@@ -1,0 +1,40 @@
+import { MAX_FRAMES } from '../model/pte.js';
+import type { GuestType, PagingMode } from '../model/paging.js';
+
+/** The machine a workload runs on, as `record`, `run` and `compare` take it. */
+export interface GuestOptions {
+  readonly memBytes: number;
+  readonly vcpus: number;
+  readonly guest: GuestType;
+  readonly paging: PagingMode;
+}
+
+export const DEFAULT_GUEST: GuestOptions = {
+  memBytes: 1024 ** 3,
+  vcpus: 2,
+  guest: 'hvm',
+  paging: 'x86-64',
+};
+
+export const PAGE_BYTES = 4096;
+export const DEFAULT_DURATION_NS = 10e9;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Checks a guest configuration and returns its size in 4 KiB frames. */
+export function guestMemPages(g: GuestOptions): number {
+  if (!Number.isSafeInteger(g.memBytes) || g.memBytes < PAGE_BYTES * 64) {
+    throw new ConfigError(`guest memory ${g.memBytes} bytes is too small (at least 256 KiB)`);
+  }
+  if (g.memBytes % PAGE_BYTES !== 0) throw new ConfigError(`guest memory ${g.memBytes} bytes is not a whole number of 4 KiB pages`);
+  const pages = g.memBytes / PAGE_BYTES;
+  // PV guests have host frames twice their size (src/model/p2m-map.ts) and
+  // every frame must fit the PTE's frame field.
+  const limit = g.guest === 'pv' ? MAX_FRAMES / 2 : MAX_FRAMES;
+  if (pages > limit) throw new ConfigError(`guest memory of ${pages} pages exceeds what the model's PTE holds (${limit} pages for ${g.guest})`);
+  if (g.paging === 'pae' && pages > 1 << 24) throw new ConfigError('a PAE guest has at most 64 GiB');
+  if (!Number.isInteger(g.vcpus) || g.vcpus < 1 || g.vcpus > 512) throw new ConfigError(`vcpus must be between 1 and 512, got ${g.vcpus}`);
+  return pages;
+}

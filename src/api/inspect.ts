@@ -1,0 +1,80 @@
+import { GUEST_EVENT_KIND_NAMES, GuestEventKind } from '../events/guest-event-kind.js';
+import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { TraceReader } from '../trace/trace-reader.js';
+import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
+import { PageSet } from '../util/page-set.js';
+
+export interface InspectReport {
+  readonly file: string;
+  readonly fileBytes: number;
+  readonly header: TraceHeader;
+  readonly footer: TraceFooter;
+  readonly guestEvents: number;
+  readonly runEvents: number;
+  readonly guestEventsByKind: Readonly<Record<string, number>>;
+  readonly runEventsByKind: Readonly<Record<string, number>>;
+  /** Guest time of the first and last guest event. */
+  readonly firstNs: number;
+  readonly lastNs: number;
+  readonly spanNs: number;
+  readonly distinctPages: {
+    /** pfns written by phys_write. */
+    readonly physWritten: number;
+    /** vpns written or read (all address spaces together). */
+    readonly virtualTouched: number;
+    /** page-table pages written by pt_write. */
+    readonly pageTablePages: number;
+  };
+  readonly bytesPerEvent: number;
+}
+
+/** Reads a whole trace (checking its digest) and summarises what is in it. */
+export function inspect(file: string): InspectReport {
+  const reader = TraceReader.open(file);
+  const phys = new PageSet();
+  const virt = new PageSet();
+  const pt = new PageSet();
+  let firstNs = -1;
+  const footer = reader.forEachChunk((c) => {
+    if (c.stream !== 'guest') return;
+    const b = c.batch;
+    const { kind, page, dtNs } = b;
+    if (firstNs < 0 && b.count > 0) firstNs = b.baseNs + dtNs[0]!;
+    for (let i = 0; i < b.count; i++) {
+      const k = kind[i]!;
+      if (k === GuestEventKind.physWrite) phys.add(page[i]!);
+      else if (k === GuestEventKind.write || k === GuestEventKind.read) virt.add(page[i]!);
+      else if (k === GuestEventKind.ptWrite) pt.add(page[i]!);
+    }
+  });
+  const header = reader.header;
+  const events = footer.guestEvents + footer.runEvents;
+  const lastNs = footer.guestEvents ? lastGuestNs(footer) : 0;
+  return {
+    file,
+    fileBytes: reader.fileBytes,
+    header,
+    footer,
+    guestEvents: footer.guestEvents,
+    runEvents: footer.runEvents,
+    guestEventsByKind: byName(GUEST_EVENT_KIND_NAMES, footer.guestEventsByKind),
+    runEventsByKind: byName(RUN_EVENT_KIND_NAMES, footer.runEventsByKind),
+    firstNs: Math.max(firstNs, 0),
+    lastNs,
+    spanNs: lastNs - Math.max(firstNs, 0),
+    distinctPages: { physWritten: phys.size, virtualTouched: virt.size, pageTablePages: pt.size },
+    bytesPerEvent: events ? reader.fileBytes / events : 0,
+  };
+}
+
+function lastGuestNs(f: TraceFooter): number {
+  return f.lastNs;
+}
+
+function byName(names: readonly string[], counts: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  counts.forEach((n, k) => {
+    if (n > 0) out[names[k] ?? `kind${k}`] = n;
+  });
+  return out;
+}

@@ -1,0 +1,95 @@
+import type { GuestBatch } from '../events/guest-batch.js';
+import { GUEST_COLUMNS } from '../events/guest-batch.js';
+import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
+import { BatchDigest, STREAM_TAG } from '../trace/batch-digest.js';
+import { TraceReader } from '../trace/trace-reader.js';
+import { drainSync } from '../util/drain-sync.js';
+import { findWorkload } from '../workloads/registry.js';
+import { workloadEvents } from '../workloads/workload-events.js';
+import { configFromHeader } from './record.js';
+
+export interface ReplayDifference {
+  readonly chunk: number;
+  /** Index of the first differing event within the chunk, and overall. */
+  readonly event: number;
+  readonly eventOverall: number;
+  readonly column: string;
+  readonly recorded: string;
+  readonly regenerated: string;
+}
+
+export interface ReplayResult {
+  readonly identical: boolean;
+  readonly chunks: number;
+  readonly events: number;
+  readonly recordedDigest: string;
+  readonly regeneratedDigest: string;
+  readonly firstDifference?: ReplayDifference;
+}
+
+/**
+ * Regenerates a workload trace from its header (workload, parameters, seed,
+ * guest) and compares it with the recorded events, chunk by chunk, stopping
+ * at the first difference. The trace itself is checked as it is read.
+ */
+export function replayVerify(file: string): ReplayResult {
+  const reader = TraceReader.open(file);
+  const header = reader.header;
+  const def = findWorkload(header.workload.name);
+  const digest = new BatchDigest();
+  let chunks = 0;
+  let events = 0;
+  let diff: ReplayDifference | undefined;
+  try {
+    drainSync(workloadEvents(def, configFromHeader(header), undefined, header.chunkEvents), (regen) => {
+      if (diff) return;
+      digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
+      let rec = reader.nextChunk();
+      while (rec && rec.stream !== 'guest') rec = reader.nextChunk();
+      diff = compareBatches(chunks, events, rec?.batch, regen);
+      chunks++;
+      events += regen.count;
+    });
+    if (!diff) {
+      let rec = reader.nextChunk();
+      while (rec && rec.stream !== 'guest') rec = reader.nextChunk();
+      if (rec) diff = { chunk: chunks, event: 0, eventOverall: events, column: '(end)', recorded: `${rec.batch.count} more events`, regenerated: 'end of stream' };
+    }
+  } finally {
+    reader.close();
+  }
+  const regeneratedDigest = digest.hex();
+  let recordedDigest = '';
+  try {
+    recordedDigest = reader.footer.digest;
+  } catch {
+    // Stopped at a difference before the footer.
+  }
+  return {
+    identical: !diff && recordedDigest === regeneratedDigest,
+    chunks,
+    events,
+    recordedDigest,
+    regeneratedDigest,
+    ...(diff ? { firstDifference: diff } : {}),
+  };
+}
+
+function compareBatches(chunk: number, before: number, rec: GuestBatch | undefined, regen: GuestBatch): ReplayDifference | undefined {
+  if (!rec) return { chunk, event: 0, eventOverall: before, column: '(end)', recorded: 'end of stream', regenerated: `${regen.count} more events` };
+  const n = Math.min(rec.count, regen.count);
+  for (let i = 0; i < n; i++) {
+    for (const col of GUEST_COLUMNS) {
+      const a = rec[col][i]!;
+      const b = regen[col][i]!;
+      if (a !== b) {
+        const show = (v: number) => (col === 'kind' ? (GUEST_EVENT_KIND_NAMES[v] ?? String(v)) : String(v));
+        return { chunk, event: i, eventOverall: before + i, column: col, recorded: show(a), regenerated: show(b) };
+      }
+    }
+  }
+  if (rec.count !== regen.count) {
+    return { chunk, event: n, eventOverall: before + n, column: '(count)', recorded: `${rec.count} events`, regenerated: `${regen.count} events` };
+  }
+  return undefined;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { processIo } from './cli-io.js';
+import { main } from './main.js';
+
+main(process.argv.slice(2), processIo).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    // A bug, not a user error: keep the stack for the report.
+    process.stderr.write(`migsim: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,23 @@
+import { ConfigError } from '../api/guest-config.js';
+import { UnitError } from '../model/units.js';
+import { TraceError } from '../trace/trace-error.js';
+import { UnknownWorkloadError } from '../workloads/registry.js';
+import { ParamError } from '../workloads/resolve-params.js';
+
+/** A problem with what the user asked for, reported as one line and exit 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError];
+
+/** The one line to print for an error the user can fix, or undefined for a bug. */
+export function userFacingMessage(e: unknown): string | undefined {
+  if (USER_ERRORS.some((cls) => e instanceof cls)) return (e as Error).message;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code && typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    const err = e as NodeJS.ErrnoException;
+    return `${err.path ?? ''}${err.path ? ': ' : ''}${err.syscall ?? 'file'} failed (${code})`;
+  }
+  return undefined;
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { inspect, type InspectReport } from '../../api/inspect.js';
+import { formatBytes, formatDurationNs } from '../../model/units.js';
+import type { CliContext } from '../cli-io.js';
+import { fmtFixed, fmtInt } from '../format-number.js';
+
+export function registerInspect(program: Command, ctx: CliContext): void {
+  program
+    .command('inspect')
+    .description('show what a trace holds: header, events by kind, time span, pages, size')
+    .argument('<file>', 'trace file')
+    .option('--json', 'print the report as JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const report = inspect(file);
+      ctx.io.out(opts.json ? JSON.stringify(inspectJson(report), null, 2) + '\n' : inspectText(report));
+    });
+}
+
+/** The stable JSON form: add fields, never rename. */
+export function inspectJson(r: InspectReport): Record<string, unknown> {
+  return {
+    file: r.file,
+    fileBytes: r.fileBytes,
+    format: { name: r.header.format, version: r.header.version, encoding: r.header.encoding },
+    program: r.header.program,
+    traceKind: r.header.traceKind,
+    guest: r.header.guest,
+    workload: r.header.workload,
+    ...(r.header.source ? { source: r.header.source } : {}),
+    ...(r.header.run ? { run: r.header.run } : {}),
+    chunks: r.footer.chunks,
+    guestEvents: r.guestEvents,
+    runEvents: r.runEvents,
+    guestEventsByKind: r.guestEventsByKind,
+    runEventsByKind: r.runEventsByKind,
+    firstNs: r.firstNs,
+    lastNs: r.lastNs,
+    spanNs: r.spanNs,
+    distinctPages: r.distinctPages,
+    bytesPerEvent: r.bytesPerEvent,
+    digest: r.footer.digest,
+    workloadStats: r.footer.workloadStats,
+  };
+}
+
+function inspectText(r: InspectReport): string {
+  const h = r.header;
+  const w = h.workload;
+  const params = Object.entries(w.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const lines = [
+    `${r.file}: migsim ${h.traceKind} trace, format v${h.version} (${h.encoding}), written by ${h.program.name} ${h.program.version}`,
+    `  workload   ${w.name} seed ${w.seed}, ${formatDurationNs(w.durationNs)}${params ? `, ${params}` : ''}`,
+    `  guest      ${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)} (${fmtInt(h.guest.memPages)} pages), ${h.guest.vcpus} vCPUs`,
+    `  events     ${fmtInt(r.guestEvents)} guest${r.runEvents ? `, ${fmtInt(r.runEvents)} run` : ''} in ${fmtInt(r.footer.chunks)} chunks`,
+  ];
+  for (const [k, n] of Object.entries(r.guestEventsByKind)) lines.push(`    ${k.padEnd(12)} ${fmtInt(n).padStart(14)}`);
+  for (const [k, n] of Object.entries(r.runEventsByKind)) lines.push(`    ${k.padEnd(16)} ${fmtInt(n).padStart(10)}`);
+  lines.push(
+    `  time       ${formatDurationNs(r.firstNs)} to ${formatDurationNs(r.lastNs)} (span ${formatDurationNs(r.spanNs)})`,
+    `  pages      ${fmtInt(r.distinctPages.physWritten)} pfns written directly, ${fmtInt(r.distinctPages.virtualTouched)} vpns touched, ${fmtInt(r.distinctPages.pageTablePages)} page-table pages written`,
+    `  size       ${formatBytes(r.fileBytes)}, ${fmtFixed(r.bytesPerEvent, 2)} bytes/event`,
+    `  digest     ${r.footer.digest}`,
+  );
+  const stats = Object.entries(r.footer.workloadStats);
+  if (stats.length) lines.push(`  workload   ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  return lines.join('\n') + '\n';
+}

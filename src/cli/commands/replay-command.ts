@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { replayVerify } from '../../api/replay.js';
+import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { fmtInt } from '../format-number.js';
+
+export function registerReplay(program: Command, ctx: CliContext): void {
+  program
+    .command('replay')
+    .description('regenerate a trace from its header and check it yields the same events and digest')
+    .argument('<file>', 'trace file')
+    .option('--verify', 'compare with the recorded events (the default and, for now, the only mode)')
+    .option('--json', 'print the result as JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const r = replayVerify(file);
+      if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
+      else if (r.identical) ctx.io.out(`${file}: identical (${fmtInt(r.events)} events in ${fmtInt(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
+      else {
+        const d = r.firstDifference;
+        ctx.io.out(
+          d
+            ? `${file}: differs at chunk ${d.chunk}, event ${d.event} (event ${fmtInt(d.eventOverall)} overall): ${d.column} recorded ${d.recorded}, regenerated ${d.regenerated}\n`
+            : `${file}: differs: digest recorded ${r.recordedDigest}, regenerated ${r.regeneratedDigest}\n`,
+        );
+      }
+      if (!r.identical) ctx.setExit(EXIT_MISMATCH);
+    });
+}

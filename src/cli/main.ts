@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { PROGRAM_VERSION } from '../version.js';
+import { type CliContext, type CliIo, EXIT_BAD_INPUT, EXIT_OK } from './cli-io.js';
+import { userFacingMessage } from './cli-failure.js';
+import { registerInspect } from './commands/inspect-command.js';
+import { registerRecord } from './commands/record-command.js';
+import { registerReplay } from './commands/replay-command.js';
+
+/**
+ * Runs the migsim command line and returns the exit code; never calls
+ * process.exit, so tests run it in-process. `argv` excludes node and script.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const ctx: CliContext = { io, argv, setExit: (c) => (exitCode = Math.max(exitCode, c)) };
+  const program = new Command('migsim')
+    .description('Event-sourced simulator of virtual-machine live migration')
+    .version(PROGRAM_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(add --help for usage)');
+  registerRecord(program, ctx);
+  registerInspect(program, ctx);
+  registerReplay(program, ctx);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version end with code 0; usage mistakes are already printed.
+      return e.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+    }
+    const message = userFacingMessage(e);
+    if (message !== undefined) {
+      io.err(`migsim: ${message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw e;
+  }
+}

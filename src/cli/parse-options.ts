@@ -1,0 +1,47 @@
+import { InvalidArgumentError } from 'commander';
+import { parseDurationNs, parseNumber, parseSizeBytes, UnitError } from '../model/units.js';
+import { GUEST_TYPES, type GuestType, PAGING_MODES, type PagingMode } from '../model/paging.js';
+
+/** Commander argument parsers: each turns text into a checked value or a clear message. */
+function wrap<T>(fn: (s: string) => T): (s: string) => T {
+  return (s) => {
+    try {
+      return fn(s);
+    } catch (e) {
+      if (e instanceof UnitError) throw new InvalidArgumentError(e.message);
+      throw e;
+    }
+  };
+}
+
+export const durationOption = wrap(parseDurationNs);
+export const sizeOption = wrap(parseSizeBytes);
+
+export const seedOption = wrap((s: string) => {
+  const n = parseNumber(s);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`seed must be a non-negative integer, got '${s}'`);
+  return n;
+});
+
+export const positiveIntOption = wrap((s: string) => {
+  const n = parseNumber(s);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${s}'`);
+  return n;
+});
+
+export function guestOption(s: string): GuestType {
+  if (!(GUEST_TYPES as readonly string[]).includes(s)) throw new InvalidArgumentError(`guest must be ${GUEST_TYPES.join(' or ')}`);
+  return s as GuestType;
+}
+
+export function pagingOption(s: string): PagingMode {
+  if (!(PAGING_MODES as readonly string[]).includes(s)) throw new InvalidArgumentError(`paging must be ${PAGING_MODES.join(' or ')}`);
+  return s as PagingMode;
+}
+
+/** Collects repeated `--set key=value` into a record. */
+export function collectSetting(s: string, acc: Record<string, string> = {}): Record<string, string> {
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got '${s}'`);
+  return { ...acc, [s.slice(0, eq)]: s.slice(eq + 1) };
+}

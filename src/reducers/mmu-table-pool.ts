@@ -1,0 +1,103 @@
+/**
+ * Storage for the contents of guest page-table pages, for the MMU reducer
+ * (src/reducers/mmu.ts): one big growable Int32Array cut into 512-entry
+ * slots, and an Int32Array from page to slot, so that a page walk is a few
+ * typed-array loads and never a Map lookup (DESIGN performance notes).
+ *
+ * Slot 0 is never handed out and stays all-zero: a page that holds no entries
+ * maps to it, so a walk that reaches a table the guest never wrote reads
+ * not-present entries there without a special case.
+ *
+ * Two indexes lead to a slot. `slotOfPfn` is by pseudo-physical frame, the
+ * way events name pages. `slotOfFrame` is by the frame a PTE holds: the same
+ * array for an HVM guest, but indexed by machine frame for a PV guest, whose
+ * PTEs hold mfns (Xen's direct mode), so the walker goes from an entry to the
+ * next table in one load. There, -1 marks a machine frame the guest does not
+ * own.
+ */
+export const TABLE_ENTRIES = 512;
+export const TABLE_SHIFT = 9;
+
+const INITIAL_SLOTS = 64;
+
+export class TablePool {
+  /** Slot s holds entries [s << TABLE_SHIFT, (s + 1) << TABLE_SHIFT). Replaced when the pool grows. */
+  entries: Int32Array;
+  /** The pfn each slot in use belongs to. */
+  pfnOfSlot: Int32Array;
+  /** Nonzero entries per slot, so a slot can be released once its page is all zero. */
+  nonzeroEntries: Int16Array;
+  readonly slotOfPfn: Int32Array;
+  readonly slotOfFrame: Int32Array;
+
+  private readonly pfnToMfn: Int32Array | undefined;
+  private freeSlots: Int32Array;
+  private freeCount = 0;
+  private nextSlot = 1;
+  private capacitySlots: number;
+  private inUse = 0;
+
+  /** `pfnToMfn` is given for a PV guest (frames in PTEs are mfns), with `frameLimit` host frames. */
+  constructor(memPages: number, frameLimit: number, pfnToMfn?: Int32Array) {
+    this.capacitySlots = Math.min(INITIAL_SLOTS, memPages + 1);
+    this.entries = new Int32Array(this.capacitySlots << TABLE_SHIFT);
+    this.pfnOfSlot = new Int32Array(this.capacitySlots).fill(-1);
+    this.nonzeroEntries = new Int16Array(this.capacitySlots);
+    this.freeSlots = new Int32Array(this.capacitySlots);
+    this.slotOfPfn = new Int32Array(memPages);
+    this.pfnToMfn = pfnToMfn;
+    if (pfnToMfn) {
+      this.slotOfFrame = new Int32Array(frameLimit).fill(-1);
+      for (let p = 0; p < memPages; p++) this.slotOfFrame[pfnToMfn[p]!] = 0;
+    } else {
+      this.slotOfFrame = this.slotOfPfn;
+    }
+  }
+
+  /** Slots holding a page's entries (excluding the shared zero slot). */
+  get slotsInUse(): number {
+    return this.inUse;
+  }
+
+  /** Gives `pfn` (which must have no slot) an all-zero slot of its own. */
+  alloc(pfn: number): number {
+    let slot: number;
+    if (this.freeCount > 0) slot = this.freeSlots[--this.freeCount]!;
+    else {
+      if (this.nextSlot === this.capacitySlots) this.grow();
+      slot = this.nextSlot++;
+    }
+    this.pfnOfSlot[slot] = pfn;
+    this.slotOfPfn[pfn] = slot;
+    if (this.pfnToMfn) this.slotOfFrame[this.pfnToMfn[pfn]!] = slot;
+    this.inUse++;
+    return slot;
+  }
+
+  /** Returns an all-zero slot to the pool; its page reads as empty through slot 0 again. */
+  free(slot: number): void {
+    const pfn = this.pfnOfSlot[slot]!;
+    this.slotOfPfn[pfn] = 0;
+    if (this.pfnToMfn) this.slotOfFrame[this.pfnToMfn[pfn]!] = 0;
+    this.pfnOfSlot[slot] = -1;
+    this.freeSlots[this.freeCount++] = slot;
+    this.inUse--;
+  }
+
+  private grow(): void {
+    const capacity = this.capacitySlots * 2;
+    const entries = new Int32Array(capacity << TABLE_SHIFT);
+    entries.set(this.entries);
+    const pfnOfSlot = new Int32Array(capacity).fill(-1);
+    pfnOfSlot.set(this.pfnOfSlot);
+    const nonzero = new Int16Array(capacity);
+    nonzero.set(this.nonzeroEntries);
+    const freeSlots = new Int32Array(capacity);
+    freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
+    this.entries = entries;
+    this.pfnOfSlot = pfnOfSlot;
+    this.nonzeroEntries = nonzero;
+    this.freeSlots = freeSlots;
+    this.capacitySlots = capacity;
+  }
+}

@@ -1,0 +1,265 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { Unpackr } from 'msgpackr';
+import type { GuestBatch } from '../events/guest-batch.js';
+import type { RunBatch } from '../events/run-batch.js';
+import { BatchDigest, STREAM_TAG } from './batch-digest.js';
+import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn } from './column-codec.js';
+import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
+import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead, TRACE_MAGIC } from './trace-frame.js';
+import { TraceError } from './trace-error.js';
+import { TRACE_FORMAT, TRACE_VERSION, type TraceFooter, type TraceHeader } from './trace-records.js';
+import { firstIssue, traceFooterSchema, traceHeaderSchema } from './trace-schemas.js';
+import { traceCodecOptions } from './trace-writer.js';
+
+export type TraceChunk =
+  | { readonly stream: 'guest'; readonly seq: number; readonly batch: GuestBatch }
+  | { readonly stream: 'run'; readonly seq: number; readonly batch: RunBatch };
+
+export interface TraceReaderOptions {
+  /** Recompute the footer's digest over the decoded columns (default true). */
+  readonly verifyDigest?: boolean;
+  /** Bytes read from the file at a time (default 4 MiB). */
+  readonly blockBytes?: number;
+}
+
+const MAX_CHUNK_EVENTS = 1 << 24;
+
+/**
+ * Streams a trace in bounded memory: the file is read in blocks, one record
+ * at a time, and each chunk is decoded into columns that are reused for the
+ * next chunk (copy a batch to keep it). Every defect (truncation, a flipped
+ * byte, a wrong magic, an unknown version, a digest mismatch) is a
+ * TraceError naming the file, the byte offset and the record.
+ */
+export class TraceReader {
+  readonly header: TraceHeader;
+  readonly fileBytes: number;
+  private fd: number | undefined;
+  private buf: Buffer;
+  private bufStart = 0; // file offset of buf[0]
+  private bufLen = 0;
+  private pos = 0; // file offset of the next record
+  private readonly unpackr = new Unpackr(traceCodecOptions());
+  private readonly digest: BatchDigest | undefined;
+  private recordNo = 0;
+  private nextSeq = 0;
+  private guestEvents = 0;
+  private runEvents = 0;
+  private lastNs = 0;
+  private guestEndNs = 0;
+  private runEndNs = 0;
+  private footerRecord: TraceFooter | undefined;
+  private readonly guestCols: ColumnArray[];
+  private readonly runCols: ColumnArray[];
+  private capacity = 0;
+
+  static open(path: string, options: TraceReaderOptions = {}): TraceReader {
+    return new TraceReader(path, options);
+  }
+
+  private constructor(
+    readonly path: string,
+    options: TraceReaderOptions,
+  ) {
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (e) {
+      throw new TraceError(path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    this.fileBytes = fstatSync(this.fd).size;
+    this.buf = Buffer.allocUnsafe(options.blockBytes ?? 4 * 1024 * 1024);
+    this.digest = options.verifyDigest === false ? undefined : new BatchDigest();
+    this.guestCols = [];
+    this.runCols = [];
+    try {
+      this.ensure(0, TRACE_MAGIC.length);
+      if (this.bufLen < TRACE_MAGIC.length || !this.buf.subarray(0, TRACE_MAGIC.length).equals(TRACE_MAGIC)) {
+        throw new TraceError(path, 'not a migsim trace (wrong magic)', 0, undefined, 'expected a file written by migsim record or migsim run --record');
+      }
+      this.pos = TRACE_MAGIC.length;
+      this.header = this.readHeader();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** The footer, once `nextChunk` has returned undefined. */
+  get footer(): TraceFooter {
+    if (!this.footerRecord) throw new Error(`${this.path}: footer not reached yet`);
+    return this.footerRecord;
+  }
+
+  /**
+   * The next chunk's events, or undefined after the footer has been read and
+   * checked. The batch's arrays are reused by the following call.
+   */
+  nextChunk(): TraceChunk | undefined {
+    if (this.footerRecord) return undefined;
+    const at = this.pos;
+    const rec = this.readRecord(`record ${this.recordNo}`);
+    if (rec['type'] === 'footer') {
+      this.finishWith(rec, at);
+      return undefined;
+    }
+    if (rec['type'] !== 'chunk') throw this.error(`unexpected record type '${String(rec['type'])}'`, at, `record ${this.recordNo - 1}`);
+    return this.decodeChunk(rec, at);
+  }
+
+  /** Reads every remaining chunk, calling `fn` for each, and returns the footer. */
+  forEachChunk(fn: (chunk: TraceChunk) => void): TraceFooter {
+    for (let c = this.nextChunk(); c; c = this.nextChunk()) fn(c);
+    return this.footer;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+
+  private readHeader(): TraceHeader {
+    const at = this.pos;
+    const rec = this.readRecord('header');
+    if (rec['type'] !== 'header' || rec['format'] !== TRACE_FORMAT) {
+      throw this.error('not a migsim trace (no header record)', at, 'header');
+    }
+    if (rec['version'] !== TRACE_VERSION) {
+      throw this.error(`unknown trace format version ${String(rec['version'])}`, at, 'header', `this migsim reads version ${TRACE_VERSION}; use the migsim that wrote it, or record the trace again`);
+    }
+    const parsed = traceHeaderSchema.safeParse(rec);
+    if (!parsed.success) throw this.error(`bad header field ${firstIssue(parsed.error)}`, at, 'header');
+    return parsed.data as TraceHeader;
+  }
+
+  private decodeChunk(rec: Record<string, unknown>, at: number): TraceChunk {
+    const where = `chunk ${this.nextSeq}`;
+    const { seq, stream, count, baseNs, endNs, cols } = rec as Record<string, never>;
+    if (seq !== this.nextSeq) throw this.error(`chunk out of sequence (found ${String(seq)}, expected ${this.nextSeq})`, at, where);
+    if (stream !== 'guest' && stream !== 'run') throw this.error(`chunk has unknown stream '${String(stream)}'`, at, where);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_CHUNK_EVENTS) throw this.error(`chunk has a bad event count ${String(count)}`, at, where);
+    const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : RUN_COLUMN_SPECS;
+    if (!Array.isArray(cols) || (cols as unknown[]).length !== specs.length) throw this.error('chunk does not hold its columns', at, where);
+    const expectBase = stream === 'guest' ? this.guestEndNs : this.runEndNs;
+    if (baseNs !== expectBase) throw this.error(`chunk starts at ${String(baseNs)} ns but the previous one ended at ${expectBase} ns`, at, where);
+    if (count > this.capacity) this.grow(count);
+    const bufs = stream === 'guest' ? this.guestCols : this.runCols;
+    const views: ColumnArray[] = [];
+    try {
+      for (let c = 0; c < specs.length; c++) {
+        const view = bufs[c]!.subarray(0, count);
+        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view);
+        views.push(view);
+      }
+    } catch (e) {
+      if (e instanceof ColumnCodecError) throw this.error(e.message, at, where);
+      throw e;
+    }
+    const dt = views[1] as Uint32Array;
+    let t = baseNs as number;
+    for (let i = 0; i < count; i++) t += dt[i]!;
+    if (t !== endNs) throw this.error(`chunk's times add up to ${t} ns, not its end ${String(endNs)} ns`, at, where);
+    this.digest?.add(STREAM_TAG[stream], count, views);
+    this.nextSeq++;
+    if (t > this.lastNs) this.lastNs = t;
+    if (stream === 'guest') {
+      this.guestEndNs = t;
+      this.guestEvents += count;
+      const [kind, dtNs, vcpu, page, arg, pte] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Int32Array];
+      return { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, pte } };
+    }
+    this.runEndNs = t;
+    this.runEvents += count;
+    const [kind, dtNs, vcpu, page, arg, costNs] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Uint32Array];
+    return { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, costNs } };
+  }
+
+  private finishWith(rec: Record<string, unknown>, at: number): void {
+    const where = 'footer';
+    const parsed = traceFooterSchema.safeParse(rec);
+    if (!parsed.success) throw this.error(`bad footer field ${firstIssue(parsed.error)}`, at, where);
+    const f = parsed.data as TraceFooter;
+    const mismatch = (what: string, stored: number | string, seen: number | string) =>
+      this.error(`footer says ${stored} ${what} but the file holds ${seen}`, at, where, 'the file was altered after it was written; record it again');
+    if (f.chunks !== this.nextSeq) throw mismatch('chunks', f.chunks, this.nextSeq);
+    if (f.guestEvents !== this.guestEvents) throw mismatch('guest events', f.guestEvents, this.guestEvents);
+    if (f.runEvents !== this.runEvents) throw mismatch('run events', f.runEvents, this.runEvents);
+    if (f.lastNs !== this.lastNs) throw mismatch('ns as last time', f.lastNs, this.lastNs);
+    if (this.digest) {
+      const d = this.digest.hex();
+      if (d !== f.digest) throw this.error(`digest mismatch (footer ${f.digest.slice(0, 16)}…, events ${d.slice(0, 16)}…)`, at, where, 'the events are not the ones recorded; record the trace again');
+    }
+    if (this.pos !== this.fileBytes) {
+      throw this.error(`${this.fileBytes - this.pos} unexpected bytes after the footer`, this.pos, 'after footer', 'the file was appended to; truncate it or record it again');
+    }
+    this.footerRecord = f;
+    this.close();
+  }
+
+  /** Reads and checks one framed record at this.pos, and decodes its msgpack. */
+  private readRecord(where: string): Record<string, unknown> {
+    const at = this.pos;
+    if (at >= this.fileBytes) {
+      const after = this.recordNo === 0 ? 'the file ends before its header' : this.nextSeq === 0 ? 'after the header (no chunks, no footer)' : `after chunk ${this.nextSeq - 1} (no footer)`;
+      throw this.error(`truncated: ${after}`, at, undefined, 'the recording was interrupted; record it again');
+    }
+    this.ensure(at, FRAME_HEAD_BYTES);
+    if (this.bufEnd() - at < FRAME_HEAD_BYTES) throw this.truncated(where, at);
+    const head = readFrameHead(this.buf, at - this.bufStart);
+    if (!head.ok) throw this.error(head.problem, at, where, 'the file is corrupted');
+    const total = FRAME_HEAD_BYTES + head.payloadBytes + FRAME_TAIL_BYTES;
+    this.ensure(at, total);
+    if (this.bufEnd() - at < total) throw this.truncated(where, at);
+    const p0 = at - this.bufStart + FRAME_HEAD_BYTES;
+    const payload = this.buf.subarray(p0, p0 + head.payloadBytes);
+    const bad = checkFrameTail(this.buf, p0 + head.payloadBytes, payload);
+    if (bad) throw this.error(bad, at, where, 'the file is corrupted');
+    let rec: unknown;
+    try {
+      rec = this.unpackr.unpack(payload);
+    } catch (e) {
+      throw this.error(`record does not decode: ${(e as Error).message}`, at, where, 'the file is corrupted');
+    }
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw this.error('record is not a map', at, where);
+    this.pos = at + total;
+    this.recordNo++;
+    return rec as Record<string, unknown>;
+  }
+
+  private truncated(where: string, at: number): TraceError {
+    return this.error(`truncated: ${where} is cut short (the file ends at byte ${this.fileBytes.toLocaleString('en-US')})`, at, undefined, 'the recording was interrupted; record it again');
+  }
+
+  private bufEnd(): number {
+    return this.bufStart + this.bufLen;
+  }
+
+  /** Makes bytes [at, at + n) available in buf, as far as the file has them. */
+  private ensure(at: number, n: number): void {
+    if (at >= this.bufStart && at + n <= this.bufEnd()) return;
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
+    const want = Math.min(this.buf.length, this.fileBytes - at);
+    let got = 0;
+    while (got < want) {
+      const r = readSync(this.fd!, this.buf, got, want - got, at + got);
+      if (r === 0) break;
+      got += r;
+    }
+    this.bufStart = at;
+    this.bufLen = got;
+  }
+
+  private grow(count: number): void {
+    this.capacity = count;
+    this.guestCols.length = 0;
+    this.runCols.length = 0;
+    for (const s of GUEST_COLUMN_SPECS) this.guestCols.push(allocateColumn(s.type, count));
+    for (const s of RUN_COLUMN_SPECS) this.runCols.push(allocateColumn(s.type, count));
+  }
+
+  private error(problem: string, at: number, record?: string, hint?: string): TraceError {
+    this.close();
+    return new TraceError(this.path, problem, at, record, hint);
+  }
+}

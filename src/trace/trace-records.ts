@@ -1,0 +1,67 @@
+import type { GuestType, PagingMode } from '../model/paging.js';
+import type { ColumnEncoding, EncodedColumn } from './column-codec.js';
+import type { TraceStream } from './column-specs.js';
+
+export const TRACE_FORMAT = 'migsim-trace';
+export const TRACE_VERSION = 1;
+
+/** What guest the events are for (the MMU and trackers need it). */
+export interface GuestSpec {
+  readonly type: GuestType;
+  readonly paging: PagingMode;
+  readonly memPages: number;
+  readonly vcpus: number;
+}
+
+/** How to regenerate the guest events: a built-in workload, its parameters and seed. */
+export interface WorkloadSpec {
+  readonly name: string;
+  readonly seed: number;
+  readonly durationNs: number;
+  readonly params: Readonly<Record<string, number | string>>;
+}
+
+export interface TraceHeader {
+  readonly type: 'header';
+  readonly format: typeof TRACE_FORMAT;
+  readonly version: number;
+  readonly program: { readonly name: string; readonly version: string };
+  /** 'workload': guest events only; 'run': guest and run events. */
+  readonly traceKind: 'workload' | 'run';
+  readonly encoding: ColumnEncoding;
+  readonly chunkEvents: number;
+  readonly guest: GuestSpec;
+  readonly workload: WorkloadSpec;
+  /** Where imported events came from (file name, digest, capture header). */
+  readonly source?: Readonly<Record<string, unknown>>;
+  /** For run traces: tracker, policy and cost model. */
+  readonly run?: Readonly<Record<string, unknown>>;
+}
+
+export interface ChunkRecord {
+  readonly type: 'chunk';
+  readonly seq: number;
+  readonly stream: TraceStream;
+  readonly count: number;
+  /** Time of the event before the chunk's first, and of its last. */
+  readonly baseNs: number;
+  readonly endNs: number;
+  readonly cols: readonly EncodedColumn[];
+}
+
+export interface TraceFooter {
+  readonly type: 'footer';
+  readonly chunks: number;
+  readonly guestEvents: number;
+  readonly runEvents: number;
+  readonly lastNs: number;
+  /** sha256 (hex) over every chunk's uncompressed columns, in file order. */
+  readonly digest: string;
+  /** Event counts by kind code, per stream. */
+  readonly guestEventsByKind: readonly number[];
+  readonly runEventsByKind: readonly number[];
+  /** What the workload reported about itself (processes created, exited...). */
+  readonly workloadStats: Readonly<Record<string, number>>;
+  /** For run traces: the final state digest and the summary. */
+  readonly run?: Readonly<Record<string, unknown>>;
+}

@@ -1,0 +1,135 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { Packr } from 'msgpackr';
+import type { GuestBatch } from '../events/guest-batch.js';
+import { GUEST_EVENT_KIND_COUNT } from '../events/guest-event-kind.js';
+import type { RunBatch } from '../events/run-batch.js';
+import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { BatchDigest, STREAM_TAG } from './batch-digest.js';
+import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-codec.js';
+import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
+import { frameHead, frameTail, TRACE_MAGIC } from './trace-frame.js';
+import type { ChunkRecord, TraceFooter, TraceHeader } from './trace-records.js';
+
+/**
+ * msgpackr options for every record. `moreTypes` keeps typed arrays typed
+ * (without it a Uint32Array is silently written as bytes); `useRecords:
+ * false` writes plain maps, so the bytes depend on the record alone and not
+ * on what the packer saw before. A fresh options object per packer: msgpackr
+ * mutates the one it is given.
+ */
+export function traceCodecOptions() {
+  return { moreTypes: true, useRecords: false, mapsAsObjects: true, variableMapSize: true } as const;
+}
+
+/**
+ * Writes a trace atomically: everything goes to `<file>.partial`, which is
+ * renamed over `file` only after the footer is written and synced. An
+ * aborted write removes the partial file and leaves any earlier `file` as
+ * it was.
+ */
+export class TraceWriter {
+  private readonly tmpPath: string;
+  private fd: number | undefined;
+  private readonly packr = new Packr(traceCodecOptions());
+  private readonly encoder: ColumnEncoder;
+  private readonly digest = new BatchDigest();
+  private seq = 0;
+  private guestEvents = 0;
+  private runEvents = 0;
+  private lastNs = 0;
+  private readonly guestByKind = new Array<number>(GUEST_EVENT_KIND_COUNT).fill(0);
+  private readonly runByKind = new Array<number>(RUN_EVENT_KIND_NAMES.length).fill(0);
+  private bytesWritten = 0;
+
+  constructor(
+    readonly path: string,
+    readonly header: TraceHeader,
+  ) {
+    this.encoder = new ColumnEncoder(header.encoding);
+    this.tmpPath = `${path}.partial`;
+    this.fd = openSync(this.tmpPath, 'w');
+    this.writeBytes(TRACE_MAGIC);
+    this.writeRecord(header);
+  }
+
+  get fileBytes(): number {
+    return this.bytesWritten;
+  }
+
+  writeGuestBatch(b: GuestBatch): void {
+    if (b.count === 0) return;
+    const cols: ColumnArray[] = [b.kind, b.dtNs, b.vcpu, b.page, b.arg, b.pte];
+    const kinds = b.kind;
+    for (let i = 0; i < b.count; i++) this.guestByKind[kinds[i]!]!++;
+    this.guestEvents += b.count;
+    this.writeChunk('guest', b.count, b.baseNs, b.endNs, cols);
+  }
+
+  writeRunBatch(b: RunBatch): void {
+    if (b.count === 0) return;
+    const cols: ColumnArray[] = [b.kind, b.dtNs, b.vcpu, b.page, b.arg, b.costNs];
+    const kinds = b.kind;
+    for (let i = 0; i < b.count; i++) this.runByKind[kinds[i]!]!++;
+    this.runEvents += b.count;
+    this.writeChunk('run', b.count, b.baseNs, b.endNs, cols);
+  }
+
+  /** Writes the footer, syncs and renames into place. Returns the footer. */
+  finish(extra: { workloadStats?: Readonly<Record<string, number>>; run?: Readonly<Record<string, unknown>> } = {}): TraceFooter {
+    const footer: TraceFooter = {
+      type: 'footer',
+      chunks: this.seq,
+      guestEvents: this.guestEvents,
+      runEvents: this.runEvents,
+      lastNs: this.lastNs,
+      digest: this.digest.hex(),
+      guestEventsByKind: this.guestByKind,
+      runEventsByKind: this.runByKind,
+      workloadStats: extra.workloadStats ?? {},
+      ...(extra.run ? { run: extra.run } : {}),
+    };
+    this.writeRecord(footer);
+    const fd = this.fd!;
+    fsyncSync(fd);
+    closeSync(fd);
+    this.fd = undefined;
+    renameSync(this.tmpPath, this.path);
+    return footer;
+  }
+
+  /** Drops the partial file; the destination is untouched. Safe to call twice. */
+  abort(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    try {
+      unlinkSync(this.tmpPath);
+    } catch {
+      // Already gone: nothing to clean.
+    }
+  }
+
+  private writeChunk(stream: 'guest' | 'run', count: number, baseNs: number, endNs: number, cols: ColumnArray[]): void {
+    const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : RUN_COLUMN_SPECS;
+    const encoded: EncodedColumn[] = [];
+    for (let c = 0; c < specs.length; c++) encoded.push(this.encoder.encode(specs[c]!, cols[c]!, count));
+    this.digest.add(STREAM_TAG[stream], count, cols);
+    const chunk: ChunkRecord = { type: 'chunk', seq: this.seq++, stream, count, baseNs, endNs, cols: encoded };
+    if (endNs > this.lastNs) this.lastNs = endNs;
+    this.writeRecord(chunk);
+  }
+
+  private writeRecord(record: object): void {
+    const payload = this.packr.pack(record);
+    this.writeBytes(frameHead(payload.length));
+    this.writeBytes(payload);
+    this.writeBytes(frameTail(payload));
+  }
+
+  private writeBytes(bytes: Uint8Array): void {
+    if (this.fd === undefined) throw new Error(`trace writer for ${this.path} is closed`);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    this.bytesWritten += bytes.length;
+  }
+}
