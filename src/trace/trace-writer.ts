@@ -6,6 +6,7 @@ import type { RunBatch } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-codec.js';
+import { isConstantColumn } from './column-constant.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { frameHead, frameTail, TRACE_MAGIC } from './trace-frame.js';
 import type { ChunkRecord, TraceFooter, TraceHeader } from './trace-records.js';
@@ -59,8 +60,7 @@ export class TraceWriter {
   writeGuestBatch(b: GuestBatch): void {
     if (b.count === 0) return;
     const cols: ColumnArray[] = [b.kind, b.dtNs, b.vcpu, b.page, b.arg, b.pte];
-    const kinds = b.kind;
-    for (let i = 0; i < b.count; i++) this.guestByKind[kinds[i]!]!++;
+    countKinds(b.kind, b.count, this.guestByKind);
     this.guestEvents += b.count;
     this.writeChunk('guest', b.count, b.baseNs, b.endNs, cols);
   }
@@ -68,8 +68,7 @@ export class TraceWriter {
   writeRunBatch(b: RunBatch): void {
     if (b.count === 0) return;
     const cols: ColumnArray[] = [b.kind, b.dtNs, b.vcpu, b.page, b.arg, b.costNs];
-    const kinds = b.kind;
-    for (let i = 0; i < b.count; i++) this.runByKind[kinds[i]!]!++;
+    countKinds(b.kind, b.count, this.runByKind);
     this.runEvents += b.count;
     this.writeChunk('run', b.count, b.baseNs, b.endNs, cols);
   }
@@ -132,4 +131,12 @@ export class TraceWriter {
     while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
     this.bytesWritten += bytes.length;
   }
+}
+
+function countKinds(kinds: Uint8Array, count: number, into: number[]): void {
+  if (isConstantColumn(kinds, count)) {
+    into[kinds[0]!]! += count;
+    return;
+  }
+  for (let i = 0; i < count; i++) into[kinds[i]!]!++;
 }

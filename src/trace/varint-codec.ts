@@ -6,7 +6,7 @@
  */
 export const VARINT_MAX_BYTES = 5;
 
-export function encodeVarints(values: ArrayLike<number>, count: number, delta: boolean, out: Uint8Array): number {
+export function encodeVarints(values: Int32Array, count: number, delta: boolean, out: Uint8Array): number {
   let o = 0;
   let prev = 0;
   for (let i = 0; i < count; i++) {
@@ -32,7 +32,7 @@ export function decodeVarints(
   bytes: Uint8Array,
   count: number,
   delta: boolean,
-  out: Int32Array | Uint32Array | Uint16Array | Uint8Array,
+  out: Int32Array,
 ): number {
   const n = bytes.length;
   let o = 0;

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
-import { record } from '../../api/record.js';
+import { record, workloadHeader } from '../../api/record.js';
 import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../api/guest-config.js';
 import { COLUMN_ENCODINGS, type ColumnEncoding } from '../../trace/column-codec.js';
 import { formatBytes, formatDurationNs } from '../../model/units.js';
@@ -81,9 +81,7 @@ export function registerRecord(program: Command, ctx: CliContext): void {
       throw new UsageError(`--encoding must be one of ${COLUMN_ENCODINGS.join(', ')}`);
     }
     const seed = chooseSeed(opts.seed);
-    if (!opts.json) io.err(`seed ${seed}\n`);
-    const started = process.hrtime.bigint();
-    const result = record({
+    const request = {
       workload,
       seed,
       out: opts.out,
@@ -94,7 +92,11 @@ export function registerRecord(program: Command, ctx: CliContext): void {
       paging: opts.paging,
       settings: opts.set ?? {},
       encoding: opts.encoding as ColumnEncoding,
-    });
+    };
+    workloadHeader(request); // checks the workload and parameters before anything is printed
+    if (!opts.json) io.err(`seed ${seed}\n`);
+    const started = process.hrtime.bigint();
+    const result = record(request);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const events = result.footer.guestEvents;
     if (opts.json) {

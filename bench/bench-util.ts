@@ -1,0 +1,32 @@
+/** Timing and reporting helpers for the benchmark (the only clock users besides src/cli). */
+export function timeIt<T>(fn: () => T): { value: T; seconds: number } {
+  const t0 = process.hrtime.bigint();
+  const value = fn();
+  return { value, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+export function mPerSec(events: number, seconds: number): string {
+  return `${(events / seconds / 1e6).toFixed(1)} M/s`;
+}
+
+export function peakRssMiB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+export interface BenchRow {
+  readonly scenario: string;
+  readonly metric: string;
+  readonly value: string;
+  readonly target?: string;
+  readonly ok?: boolean;
+}
+
+export function printRows(rows: readonly BenchRow[]): void {
+  const w0 = Math.max(...rows.map((r) => r.scenario.length));
+  const w1 = Math.max(...rows.map((r) => r.metric.length));
+  const w2 = Math.max(...rows.map((r) => r.value.length));
+  for (const r of rows) {
+    const verdict = r.target === undefined ? '' : `  target ${r.target}${r.ok === undefined ? '' : r.ok ? '  ok' : '  MISSED'}`;
+    console.log(`${r.scenario.padEnd(w0)}  ${r.metric.padEnd(w1)}  ${r.value.padStart(w2)}${verdict}`);
+  }
+}

@@ -1,0 +1,90 @@
+import { rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { record } from '../src/api/record.js';
+import { copyGuestBatch, type GuestBatch } from '../src/events/guest-batch.js';
+import { GuestEventKind } from '../src/events/guest-event-kind.js';
+import type { ColumnEncoding } from '../src/trace/column-codec.js';
+import { TraceReader } from '../src/trace/trace-reader.js';
+import { type BenchRow, mPerSec, timeIt } from './bench-util.js';
+
+/**
+ * A consumer as simple as a reducer can be: walk time, count kinds, set a
+ * dirty bit per written page. The "plain loop" baseline runs it over
+ * columns already in memory; the read figures run it over decoded chunks.
+ */
+function consume(b: GuestBatch, bitmap: Uint32Array, acc: { t: number; writes: number }): void {
+  const { kind, dtNs, page } = b;
+  let t = acc.t;
+  let writes = acc.writes;
+  for (let i = 0; i < b.count; i++) {
+    t += dtNs[i]!;
+    if (kind[i] === GuestEventKind.physWrite) {
+      const p = page[i]!;
+      bitmap[p >>> 5] = bitmap[p >>> 5]! | (1 << (p & 31));
+      writes++;
+    }
+  }
+  acc.t = t;
+  acc.writes = writes;
+}
+
+export function traceBench(events: number): BenchRow[] {
+  const rows: BenchRow[] = [];
+  // The hot-set workload's defaults (1 M writes/s, 1,024 hot pages, 90% hot,
+  // 1 GiB, 2 vCPUs), run for as long as it takes to emit `events`.
+  const rate = 1_000_000;
+  const durationNs = Math.ceil(((events - 1) / rate) * 1e9);
+  const memBytes = 1024 ** 3;
+  const bitmap = new Uint32Array(memBytes / 4096 / 32);
+  let baselineSeconds = 0;
+  let total = 0;
+
+  for (const encoding of ['compact', 'fast'] as ColumnEncoding[]) {
+    const file = join(tmpdir(), `migsim-bench-${encoding}.mst`);
+    const scenario = `trace ${encoding}`;
+    const rec = timeIt(() =>
+      record({ workload: 'hot-set', seed: 1, out: file, durationNs, memBytes, encoding }),
+    );
+    total = rec.value.footer.guestEvents;
+    const bytes = statSync(file).size;
+    rows.push({ scenario, metric: 'events', value: total.toLocaleString('en-US') });
+    rows.push({ scenario, metric: 'record (generate+encode+write)', value: mPerSec(total, rec.seconds), target: '>= 20 M/s', ok: total / rec.seconds >= 20e6 });
+    rows.push({ scenario, metric: 'bytes/event', value: (bytes / total).toFixed(2), target: '<= 2', ok: bytes / total <= 2 });
+
+    const decodeOnly = timeIt(() => {
+      const r = TraceReader.open(file, { verifyDigest: false });
+      r.forEachChunk(() => {});
+    });
+    rows.push({ scenario, metric: 'read (decode + CRC)', value: mPerSec(total, decodeOnly.seconds), target: '>= 80 M/s', ok: total / decodeOnly.seconds >= 80e6 });
+    const verified = timeIt(() => {
+      const r = TraceReader.open(file);
+      r.forEachChunk(() => {});
+    });
+    rows.push({ scenario, metric: 'read + sha256 digest check', value: mPerSec(total, verified.seconds) });
+
+    const kept: GuestBatch[] = [];
+    const acc = { t: 0, writes: 0 };
+    const readConsume = timeIt(() => {
+      const r = TraceReader.open(file, { verifyDigest: false });
+      r.forEachChunk((c) => {
+        if (c.stream !== 'guest') return;
+        consume(c.batch, bitmap, acc);
+      });
+    });
+    if (baselineSeconds === 0) {
+      TraceReader.open(file, { verifyDigest: false }).forEachChunk((c) => {
+        if (c.stream === 'guest') kept.push(copyGuestBatch(c.batch));
+      });
+      const acc2 = { t: 0, writes: 0 };
+      baselineSeconds = Math.min(
+        ...[0, 1, 2].map(() => timeIt(() => kept.forEach((b) => consume(b, bitmap, acc2))).seconds),
+      );
+      rows.push({ scenario: 'trace baseline', metric: 'plain loop over decoded columns', value: mPerSec(total, baselineSeconds) });
+    }
+    rows.push({ scenario, metric: 'read + same loop', value: mPerSec(total, readConsume.seconds) });
+    rows.push({ scenario, metric: 'read + loop vs plain loop', value: `${(readConsume.seconds / baselineSeconds).toFixed(2)}x` });
+    rmSync(file, { force: true });
+  }
+  return rows;
+}

@@ -1,0 +1,34 @@
+// The public API: everything the CLI does, as functions and types.
+export { record, workloadHeader, configFromHeader, DEFAULT_ENCODING } from './api/record.js';
+export type { RecordOptions, RecordResult } from './api/record.js';
+export { inspect } from './api/inspect.js';
+export type { InspectReport } from './api/inspect.js';
+export { replayVerify } from './api/replay.js';
+export type { ReplayResult, ReplayDifference } from './api/replay.js';
+export { readTrace, readGuestBatches } from './api/read.js';
+export { DEFAULT_GUEST, DEFAULT_DURATION_NS, ConfigError, guestMemPages } from './api/guest-config.js';
+export type { GuestOptions } from './api/guest-config.js';
+
+export type { GuestBatch } from './events/guest-batch.js';
+export { allocateGuestBatch, copyGuestBatch, GUEST_COLUMNS } from './events/guest-batch.js';
+export { GuestBatchBuilder, DEFAULT_BATCH_EVENTS } from './events/guest-batch-builder.js';
+export { GuestEventKind, GUEST_EVENT_KIND_NAMES, NO_VCPU } from './events/guest-event-kind.js';
+export type { RunBatch } from './events/run-batch.js';
+export { RunBatchBuilder } from './events/run-batch-builder.js';
+export { RunEventKind, RUN_EVENT_KIND_NAMES } from './events/run-event-kind.js';
+
+export { TraceReader } from './trace/trace-reader.js';
+export type { TraceChunk, TraceReaderOptions } from './trace/trace-reader.js';
+export { TraceWriter } from './trace/trace-writer.js';
+export { TraceError } from './trace/trace-error.js';
+export type { TraceHeader, TraceFooter, GuestSpec, WorkloadSpec } from './trace/trace-records.js';
+export type { ColumnEncoding } from './trace/column-codec.js';
+
+export { WORKLOADS, findWorkload, UnknownWorkloadError } from './workloads/registry.js';
+export { workloadEvents } from './workloads/workload-events.js';
+export type { WorkloadDefinition, WorkloadConfig, ParamSpec, WorkloadStats } from './workloads/workload.js';
+export { deriveStream } from './random/derive-stream.js';
+export { Xoshiro128 } from './random/xoshiro128.js';
+export * from './model/units.js';
+export * from './model/pte.js';
+export * from './model/paging.js';

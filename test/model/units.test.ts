@@ -1,0 +1,33 @@
+// Checks that durations, sizes and bandwidths accept human units and give
+// integers in ns, bytes and bytes per second, and that bad text is refused.
+import { describe, expect, it } from 'vitest';
+import { parseBandwidthBytesPerSec, parseDurationNs, parseSizeBytes, UnitError } from '../../src/model/units.js';
+
+describe('units', () => {
+  it.each([
+    ['10s', 10e9],
+    ['250ms', 250e6],
+    ['1500us', 1.5e6],
+    ['42', 42],
+    ['1.5s', 1.5e9],
+    ['2min', 120e9],
+  ])('duration %s is %d ns', (text, ns) => expect(parseDurationNs(text)).toBe(ns));
+
+  it.each([
+    ['1GiB', 1024 ** 3],
+    ['512MiB', 512 * 1024 ** 2],
+    ['4096', 4096],
+    ['1GB', 1e9],
+    ['1g', 1024 ** 3],
+  ])('size %s is %d bytes', (text, b) => expect(parseSizeBytes(text)).toBe(b));
+
+  it.each([
+    ['1Gbit', 125e6],
+    ['10Gbit', 1.25e9],
+    ['128MiB/s', 128 * 1024 ** 2],
+  ])('bandwidth %s is %d bytes/s', (text, b) => expect(parseBandwidthBytesPerSec(text)).toBe(b));
+
+  it.each(['', 'ten seconds', '10 parsecs', '-5s', '1e400s'])('%j is refused with a UnitError', (text) => {
+    expect(() => parseDurationNs(text)).toThrow(UnitError);
+  });
+});
