@@ -1,5 +1,7 @@
 import { ConfigError } from '../api/guest-config.js';
 import { UnitError } from '../model/units.js';
+import { CostModelError } from '../model/cost-model.js';
+import { TrackerPairingError } from '../reducers/make-tracker.js';
 import { TraceError } from '../trace/trace-error.js';
 import { UnknownWorkloadError } from '../workloads/registry.js';
 import { ParamError } from '../workloads/resolve-params.js';
@@ -9,7 +11,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

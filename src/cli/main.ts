@@ -5,6 +5,7 @@ import { userFacingMessage } from './cli-failure.js';
 import { registerInspect } from './commands/inspect-command.js';
 import { registerRecord } from './commands/record-command.js';
 import { registerReplay } from './commands/replay-command.js';
+import { registerRun } from './commands/run-command.js';
 
 /**
  * Runs the migsim command line and returns the exit code; never calls
@@ -22,6 +23,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerRecord(program, ctx);
   registerInspect(program, ctx);
   registerReplay(program, ctx);
+  registerRun(program, ctx);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
 
   try {

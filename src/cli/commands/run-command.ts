@@ -1,0 +1,95 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { guestSource } from '../../api/guest-source.js';
+import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
+import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
+import { formatBytes, formatDurationNs } from '../../model/units.js';
+import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePolicy, TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
+import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { fmtInt, fmtPercent } from '../format-number.js';
+import { durationOption } from '../parse-options.js';
+import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
+
+export function choiceOption<T extends string>(what: string, choices: readonly T[]): (s: string) => T {
+  return (s) => {
+    if (!(choices as readonly string[]).includes(s)) throw new InvalidArgumentError(`${what} must be one of ${choices.join(', ')}`);
+    return s as T;
+  };
+}
+
+export interface TrackerCliOptions {
+  superpages: SuperpagePolicy;
+  p2m: P2mPageSize;
+  costs?: string;
+}
+
+/** Options every tracker-running command shares. */
+export function addTrackerOptions(cmd: Command): Command {
+  return cmd
+    .option('--superpages <policy>', `PML superpage policy: ${SUPERPAGE_POLICIES.join(', ')}`, choiceOption('--superpages', SUPERPAGE_POLICIES), 'split')
+    .option('--p2m <size>', `HVM p2m backing: ${P2M_PAGE_SIZES.join(', ')} (Xen: 2m where aligned)`, choiceOption('--p2m', P2M_PAGE_SIZES), '2m')
+    .option('--costs <file.json>', 'override cost-model defaults (names as in src/model/cost-model.ts)');
+}
+
+export function registerRun(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('run')
+    .description('run a trace or workload under a dirty-page tracker with log-dirty rounds at a fixed interval')
+    .argument('<trace|workload>', 'a trace file, or a built-in workload name (then the record options apply)')
+    .requiredOption('--tracker <name>', `tracker: ${TRACKER_NAMES.join(', ')}`, choiceOption('--tracker', TRACKER_NAMES))
+    .option('--round <time>', 'log-dirty round length (CLEAN interval)', durationOption, 100e6)
+    .option('--start <time>', 'wall time of log-dirty ENABLE', durationOption, 0)
+    .option('--json', 'print the summary as JSON');
+  addTrackerOptions(cmd);
+  addWorkloadOptions(cmd);
+  cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & { tracker: TrackerName; round: number; start: number; json?: boolean }) => {
+    const seed = chooseSeed(opts.seed);
+    const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
+    const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
+    if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+    const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs: opts.round, startNs: opts.start });
+    ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
+    if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
+  });
+}
+
+export function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
+  return {
+    source: label,
+    seed,
+    tracker: s.tracker,
+    superpages: s.superpages,
+    p2m: s.p2m,
+    roundNs: s.roundNs,
+    guestEvents: s.guestEvents,
+    guestNs: s.guestNs,
+    wallNs: s.wallNs,
+    rounds: s.rounds.map((r) => ({ round: r.round, startNs: Math.round(r.startNs), endNs: Math.round(r.endNs), dirtyPages: r.dirtyPages })),
+    exits: Object.fromEntries(Object.entries(s.exits).map(([k, v]) => [k, { count: v.count, costNs: Math.round(v.costNs) }])),
+    stallNs: s.stallNs,
+    stallNsByVcpu: s.stallNsByVcpu,
+    slowdown: s.slowdown,
+    trackerMemoryBytes: s.trackerMemoryBytes,
+    trackerStats: s.trackerStats,
+    lostPages: s.lostPages,
+    firstLostPfns: s.firstLostPfns,
+  };
+}
+
+function roundsText(label: string, s: RoundsSummary): string {
+  const lines = [
+    `${label} under ${s.tracker} (superpages ${s.superpages}, p2m ${s.p2m}), log-dirty rounds of ${formatDurationNs(s.roundNs)}`,
+    `  guest      ${fmtInt(s.guestEvents)} events over ${formatDurationNs(s.guestNs)}; wall ${formatDurationNs(s.wallNs)}; slowdown ${fmtPercent(s.slowdown)}`,
+    `  stall      ${formatDurationNs(s.stallNs)} in all (${s.stallNsByVcpu.map((n) => formatDurationNs(n)).join(', ')} by vCPU)`,
+    `  memory     ${formatBytes(s.trackerMemoryBytes)} of tracker memory`,
+    '  exits and operations:',
+  ];
+  for (const [k, v] of Object.entries(s.exits)) lines.push(`    ${k.padEnd(16)} ${fmtInt(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+  const stats = Object.entries(s.trackerStats);
+  if (stats.length) lines.push(`  tracker    ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  lines.push('  rounds (dirty pages at each CLEAN):');
+  const shown = s.rounds.length > 40 ? [...s.rounds.slice(0, 20), undefined, ...s.rounds.slice(-20)] : s.rounds;
+  for (const r of shown) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${fmtInt(r.dirtyPages).padStart(10)}` : '    ...');
+  lines.push(s.lostPages ? `  LOST PAGES ${fmtInt(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every cost the simulator charges, in integer nanoseconds (or bytes), with
+ * where each default comes from. A run trace records the model it used, and
+ * `--costs FILE.json` overrides any subset of it.
+ *
+ * Anchors (DESIGN section 4):
+ * - A VM exit round trip is on the order of 1 to 2 us; one measured on AMD
+ *   took about 2,500 cycles, about 1 us, before any handling.
+ * - KVM's dirty_log_perf_test totals (posted with the eager page split and
+ *   TDP MMU series) work out to roughly 0.7 us per page per vCPU with D-bit
+ *   logging, and 14 us for a first write that must split a huge page.
+ * - A first write to a page write-protected by userfaultfd (async mode,
+ *   resolved in the kernel, no exit) cost about 0.85 us on this kind of
+ *   machine: the floor for any write-protect fault.
+ */
+export interface CostModel {
+  /** VM exit and re-entry with no handling (the AMD figure, rounded). */
+  readonly exitRoundTripNs: number;
+  /** HAP: handling an NPF/EPT violation on a log-dirty page (mark dirty, p2m type change, flush). */
+  readonly npfHandleNs: number;
+  /** HAP/PML: recomputing one leaf table's types in resolve_misconfig (512 entries). */
+  readonly misconfigRecalcPerTableNs: number;
+  /** PML: handling one buffer entry when the buffer is flushed (paging_mark_pfn_dirty). */
+  readonly pmlFlushPerEntryNs: number;
+  /** HAP/PML: splitting a superpage on its first write (ept_split_super_page), beyond the NPF. */
+  readonly superpageSplitNs: number;
+  /** Shadow: a shadow page fault that marks a page dirty and maps it writable (sh_page_fault). */
+  readonly shadowFaultNs: number;
+  /** Shadow: emulating one guest page-table write (sh_x86_emulate_write + validate). */
+  readonly ptEmulateNs: number;
+  /** Shadow: building the shadow of one guest page-table page after it was blown. */
+  readonly shadowRebuildPerTableNs: number;
+  /** Log-dirty op: the hypercall and domain pause around PEEK/CLEAN (domain_pause, paging_log_dirty_op). */
+  readonly logDirtyOpBaseNs: number;
+  /** Log-dirty op: copying and clearing one 4 KiB bitmap leaf (32,768 pages). */
+  readonly cleanPerLeafNs: number;
+  /** Shadow: blowing all shadow tables on CLEAN, per shadow page freed (shadow_blow_tables). */
+  readonly shadowBlowPerPageNs: number;
+  /** Shadow pool pages per 4 KiB guest page-table page shadowed (Xen shadows one page per guest table on 64-bit). */
+  readonly shadowPagesPerTable: number;
+  /** Shadow pool size in 4 KiB pages (Xen's default shadow allocation for a domain; overridable). */
+  readonly shadowPoolPages: number;
+}
+
+export const DEFAULT_COSTS: CostModel = {
+  exitRoundTripNs: 1_000,
+  // Xen's hap NPF path (hvm_hap_nested_page_fault -> paging_mark_pfn_dirty,
+  // p2m_change_type_one) is a few hundred ns of work on top of the exit; with
+  // the exit this gives ~1.5 us a first write, between the 0.85 us
+  // in-kernel userfaultfd floor and the 2 us upper end of an exit round trip.
+  npfHandleNs: 500,
+  // resolve_misconfig rewrites 512 EPT entries (a few ns each) and flushes:
+  // an estimate, no published figure.
+  misconfigRecalcPerTableNs: 1_500,
+  // Per-entry work in ept_vcpu_flush_pml_buffer is a bitmap set and a p2m
+  // lookup; 40 ns keeps a full 512-entry flush (~20 us) plus its exit far
+  // below 512 separate exits, as PML's design intends. No published figure.
+  pmlFlushPerEntryNs: 40,
+  // 14 us a first write that splits (dirty_log_perf_test), less the NPF
+  // already charged.
+  superpageSplitNs: 12_500,
+  // A shadow fault walks guest and shadow tables in Xen before fixing the
+  // entry; about twice a HAP NPF. An estimate, no published figure.
+  shadowFaultNs: 3_000,
+  // Emulating a PT write decodes the instruction, validates the new entry
+  // and updates shadows: several exits' worth. An estimate.
+  ptEmulateNs: 4_000,
+  // Shadowing one guest table: allocate, then propagate entries on demand. An estimate.
+  shadowRebuildPerTableNs: 3_000,
+  // A domctl hypercall with the domain paused: tens of us. An estimate.
+  logDirtyOpBaseNs: 20_000,
+  // Copy 4 KiB to the toolstack and clear it: about 1 us per leaf.
+  cleanPerLeafNs: 1_000,
+  shadowBlowPerPageNs: 200,
+  shadowPagesPerTable: 1,
+  // Xen sizes a domain's shadow pool at about 1 MiB per GiB of RAM plus a
+  // per-vCPU minimum (shadow_min_acceptable_pages); 4 MiB for a 1 GiB guest.
+  shadowPoolPages: 1_024,
+};
+
+const nonNegativeInt = z.number().int().nonnegative();
+
+const costSchema = z
+  .object({
+    exitRoundTripNs: nonNegativeInt,
+    npfHandleNs: nonNegativeInt,
+    misconfigRecalcPerTableNs: nonNegativeInt,
+    pmlFlushPerEntryNs: nonNegativeInt,
+    superpageSplitNs: nonNegativeInt,
+    shadowFaultNs: nonNegativeInt,
+    ptEmulateNs: nonNegativeInt,
+    shadowRebuildPerTableNs: nonNegativeInt,
+    logDirtyOpBaseNs: nonNegativeInt,
+    cleanPerLeafNs: nonNegativeInt,
+    shadowBlowPerPageNs: nonNegativeInt,
+    shadowPagesPerTable: z.number().int().positive(),
+    shadowPoolPages: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
+
+export class CostModelError extends Error {
+  override readonly name = 'CostModelError';
+}
+
+/** Applies overrides to the defaults, checking names and values. */
+export function costModelWith(overrides: unknown, where = 'cost model'): CostModel {
+  const parsed = costSchema.safeParse(overrides);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.join('.') || '(top level)';
+    const known = Object.keys(DEFAULT_COSTS).join(', ');
+    const why = issue.code === 'unrecognized_keys' ? `unknown cost ${issue.keys.map((k) => `'${k}'`).join(', ')} (known: ${known})` : `${path}: ${issue.message}`;
+    throw new CostModelError(`${where}: ${why}`);
+  }
+  return { ...DEFAULT_COSTS, ...parsed.data };
+}
+
+/** Reads a JSON file of overrides (`--costs FILE.json`). */
+export function loadCostModel(file: string): CostModel {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CostModelError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new CostModelError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return costModelWith(json, file);
+}

@@ -1,0 +1,38 @@
+import type { GuestType } from '../model/paging.js';
+import { DirectTracker } from './tracker-direct.js';
+import type { Tracker, TrackerEnv, TrackerName } from './tracker.js';
+
+export class TrackerPairingError extends Error {
+  override readonly name = 'TrackerPairingError';
+}
+
+/**
+ * Which guest can use which tracker (DESIGN section 6): a PV guest is put
+ * into shadow mode only while log-dirty is on, so it takes shadow (or direct
+ * for a non-live checkpoint); hap and pml need hardware-assisted paging and
+ * so an HVM guest; an HVM guest always runs on a p2m, never direct.
+ */
+export function checkPairing(tracker: TrackerName, guest: GuestType): void {
+  if (guest === 'pv' && (tracker === 'hap' || tracker === 'pml')) {
+    throw new TrackerPairingError(`tracker '${tracker}' needs an HVM guest (hardware-assisted paging); a PV guest migrates with 'shadow'`);
+  }
+  if (guest === 'hvm' && tracker === 'direct') {
+    throw new TrackerPairingError("tracker 'direct' is PV-only (direct-mode page tables); an HVM guest uses 'hap', 'pml' or 'shadow'");
+  }
+}
+
+const FACTORIES: Partial<Record<TrackerName, (env: TrackerEnv) => Tracker>> = {
+  direct: (env) => new DirectTracker(env),
+};
+
+/** Registers a tracker implementation (each tracker file registers itself here). */
+export function registerTracker(name: TrackerName, factory: (env: TrackerEnv) => Tracker): void {
+  FACTORIES[name] = factory;
+}
+
+export function makeTracker(name: TrackerName, env: TrackerEnv): Tracker {
+  checkPairing(name, env.guest.type);
+  const f = FACTORIES[name];
+  if (!f) throw new TrackerPairingError(`tracker '${name}' is not available in this build`);
+  return f(env);
+}

@@ -1,0 +1,66 @@
+import { LogDirtyBitmap } from './logdirty-bitmap.js';
+
+/**
+ * The oracle of DESIGN section 8: nothing may be lost. Every store bumps the
+ * source page's version; sending a page copies its version to the
+ * destination. At resume every page's destination version must equal the
+ * source's, or the migration lost a write that the tracker never reported.
+ */
+export class PageOracle {
+  readonly srcVersion: Uint32Array;
+  readonly dstVersion: Uint32Array;
+
+  constructor(readonly memPages: number) {
+    this.srcVersion = new Uint32Array(memPages);
+    this.dstVersion = new Uint32Array(memPages);
+  }
+
+  /** The destination receives the current contents of `pfn`. */
+  send(pfn: number): void {
+    this.dstVersion[pfn] = this.srcVersion[pfn]!;
+  }
+
+  /** Sends every page set in a bitmap copy (a pass of dirty pages). */
+  sendBitmap(bits: Uint32Array): number {
+    let n = 0;
+    for (let w = 0; w < bits.length; w++) {
+      let v = bits[w]!;
+      while (v !== 0) {
+        const b = 31 - Math.clz32(v & -v);
+        const pfn = (w << 5) | b;
+        if (pfn < this.memPages) {
+          this.dstVersion[pfn] = this.srcVersion[pfn]!;
+          n++;
+        }
+        v &= v - 1;
+      }
+    }
+    return n;
+  }
+
+  sendAll(): void {
+    this.dstVersion.set(this.srcVersion);
+  }
+
+  /** Pages whose destination copy is stale, in pfn order (at most `limit` listed). */
+  divergent(limit = 16): { count: number; first: number[] } {
+    let count = 0;
+    const first: number[] = [];
+    const s = this.srcVersion;
+    const d = this.dstVersion;
+    for (let p = 0; p < this.memPages; p++) {
+      if (s[p] !== d[p]) {
+        if (first.length < limit) first.push(p);
+        count++;
+      }
+    }
+    return { count, first };
+  }
+
+  /** Bitmap of pages written at least once (non-zero pages cost a full send). */
+  writtenBitmap(): LogDirtyBitmap {
+    const b = new LogDirtyBitmap(this.memPages);
+    for (let p = 0; p < this.memPages; p++) if (this.srcVersion[p] !== 0) b.mark(p);
+    return b;
+  }
+}

@@ -1,0 +1,110 @@
+import type { GuestBatch } from '../events/guest-batch.js';
+import type { RunBatch } from '../events/run-batch.js';
+import { RunBatchBuilder } from '../events/run-batch-builder.js';
+import { RunEventKind } from '../events/run-event-kind.js';
+import { NO_VCPU } from '../events/guest-event-kind.js';
+import type { CostModel } from '../model/cost-model.js';
+import type { Driver } from './driver.js';
+import { makeTracker } from './make-tracker.js';
+import { Mmu } from './mmu.js';
+import { PageOracle } from './page-oracle.js';
+import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerGuest, TrackerName } from './tracker.js';
+import { VcpuClock } from './vcpu-clock.js';
+
+export interface SimulationSetup {
+  readonly guest: TrackerGuest;
+  /** The run's seed: the PV p2m map derives from it, as the workload's did. */
+  readonly seed: number;
+  readonly tracker: TrackerName;
+  readonly superpages: SuperpagePolicy;
+  readonly p2m: P2mPageSize;
+  readonly costs: CostModel;
+}
+
+/**
+ * The reducers of one run, wired together (DESIGN section 1): the MMU
+ * (hardware), the tracker (hypervisor), a driver (toolstack), the vCPU
+ * clock and the oracle. `step` folds one guest batch through all of them,
+ * handing control to the driver whenever wall time reaches its next action;
+ * run events go to `onRunBatch` as they fill.
+ */
+export class Simulation {
+  readonly mmu: Mmu;
+  readonly clock: VcpuClock;
+  readonly oracle: PageOracle;
+  readonly tracker: Tracker;
+  readonly run: RunBatchBuilder;
+  private driver: Driver | undefined;
+  private tNs = new Float64Array(0);
+  private guestEndNs = 0;
+  private guestEvents = 0;
+
+  constructor(
+    readonly setup: SimulationSetup,
+    onRunBatch: (b: RunBatch) => void,
+  ) {
+    const g = setup.guest;
+    this.mmu = new Mmu({ guest: g.type, paging: g.paging, memPages: g.memPages, vcpus: g.vcpus, seed: setup.seed });
+    this.clock = new VcpuClock(g.vcpus);
+    this.oracle = new PageOracle(g.memPages);
+    this.run = new RunBatchBuilder(onRunBatch);
+    this.tracker = makeTracker(setup.tracker, {
+      guest: g,
+      costs: setup.costs,
+      clock: this.clock,
+      oracle: this.oracle,
+      mmu: this.mmu,
+      run: this.run,
+      superpages: setup.superpages,
+      p2m: setup.p2m,
+    });
+  }
+
+  attach(driver: Driver): void {
+    this.driver = driver;
+  }
+
+  /** Guest time of the last event folded. */
+  get guestNs(): number {
+    return this.guestEndNs;
+  }
+
+  get eventCount(): number {
+    return this.guestEvents;
+  }
+
+  step(batch: GuestBatch): void {
+    const driver = this.driver!;
+    const n = batch.count;
+    const out = this.mmu.apply(batch);
+    if (this.tNs.length < n) this.tNs = new Float64Array(n);
+    const tNs = this.tNs;
+    let t = batch.baseNs;
+    const dt = batch.dtNs;
+    for (let i = 0; i < n; i++) tNs[i] = t += dt[i]!;
+    let i = 0;
+    while (i < n) {
+      i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs);
+      if (i < n) driver.act();
+    }
+    this.guestEndNs = batch.endNs;
+    this.guestEvents += n;
+  }
+
+  /**
+   * No more guest events: the driver finishes, the oracle checks every page
+   * (each stale page listed is a divergence event, up to 16), and the run
+   * stream is flushed.
+   */
+  finish(checkOracle: boolean): { lostPages: number; firstLost: number[] } {
+    const end = Math.max(this.clock.nowNs, this.guestEndNs);
+    this.driver!.finish(end);
+    let lost = { count: 0, first: [] as number[] };
+    if (checkOracle) {
+      lost = this.oracle.divergent();
+      for (const pfn of lost.first) this.run.emit(RunEventKind.divergence, this.clock.nowNs, NO_VCPU, pfn, 0, 0);
+    }
+    this.run.flush();
+    return { lostPages: lost.count, firstLost: lost.first };
+  }
+}
