@@ -18,3 +18,17 @@ export interface RunBatch {
 
 export const RUN_COLUMNS = ['kind', 'dtNs', 'vcpu', 'page', 'arg', 'costNs'] as const;
 export type RunColumnName = (typeof RUN_COLUMNS)[number];
+
+export function copyRunBatch(b: RunBatch): RunBatch {
+  return {
+    count: b.count,
+    baseNs: b.baseNs,
+    endNs: b.endNs,
+    kind: b.kind.slice(0, b.count),
+    dtNs: b.dtNs.slice(0, b.count),
+    vcpu: b.vcpu.slice(0, b.count),
+    page: b.page.slice(0, b.count),
+    arg: b.arg.slice(0, b.count),
+    costNs: b.costNs.slice(0, b.count),
+  };
+}

@@ -27,6 +27,9 @@ export const RunEventKind = {
   resume: 16,
   superpageSplit: 17,
   divergence: 18,
+  postcopyFault: 19,
+  throttle: 20,
+  checkpointEpoch: 21,
 } as const;
 
 export type RunEventKindCode = (typeof RunEventKind)[keyof typeof RunEventKind];
@@ -51,4 +54,7 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'resume',
   'superpage_split',
   'divergence',
+  'postcopy_fault',
+  'throttle',
+  'checkpoint_epoch',
 ];

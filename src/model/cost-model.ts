@@ -43,6 +43,22 @@ export interface CostModel {
   readonly shadowPagesPerTable: number;
   /** Shadow pool size in 4 KiB pages (Xen's default shadow allocation for a domain; overridable). */
   readonly shadowPoolPages: number;
+  /** Migration: bytes on the wire per page sent, beyond its 4,096 bytes of data (the pfn header). */
+  readonly pageHeaderBytes: number;
+  /** Migration: suspending the guest (the suspend event channel round trip and the guest's own suspend path). */
+  readonly suspendNs: number;
+  /** PV migration: translating one page-table page mfn->pfn on save, or pfn->mfn on restore (512 entries). */
+  readonly canonicalisePerTableNs: number;
+  /** Migration: vCPU register state sent per vCPU at stop-and-copy. */
+  readonly vcpuStateBytes: number;
+  /** Migration: device and platform state (HVM context, event channels, grant tables, QEMU devices). */
+  readonly deviceStateBytes: number;
+  /** Migration: resuming on the destination (unpause, backend reconnection, gratuitous ARP). */
+  readonly resumeNs: number;
+  /** Post-copy: the request round trip for a page the destination does not have yet (beyond its transfer time). */
+  readonly postcopyRequestRttNs: number;
+  /** Remus: copying one dirty page into the checkpoint buffer while the guest is suspended. */
+  readonly checkpointCopyPerPageNs: number;
 }
 
 export const DEFAULT_COSTS: CostModel = {
@@ -79,6 +95,31 @@ export const DEFAULT_COSTS: CostModel = {
   // Xen sizes a domain's shadow pool at about 1 MiB per GiB of RAM plus a
   // per-vCPU minimum (shadow_min_acceptable_pages); 4 MiB for a 1 GiB guest.
   shadowPoolPages: 1_024,
+  // Xen's stream sends each page's pfn as a 64-bit entry of the PAGE_DATA
+  // record's pfn array (xg_sr_stream_format.h); QEMU's per-page header is
+  // the 8-byte offset|flags word (ram_save_page -> save_page_header).
+  pageHeaderBytes: 8,
+  // xl's suspend goes through the guest's suspend event channel or xenstore
+  // control/shutdown and waits for the guest: about a millisecond on a
+  // quiet guest. An estimate.
+  suspendNs: 1_000_000,
+  // normalise_pagetable in xg_sr_save_x86_pv.c translates 512 entries with
+  // an m2p lookup each: a couple of us a page. An estimate.
+  canonicalisePerTableNs: 2_000,
+  // x86 vCPU context (struct hvm_hw_cpu plus FPU/xsave) is a few KiB.
+  vcpuStateBytes: 8_192,
+  // HVM platform context, device model and PV backends: a few hundred KiB
+  // (QEMU's device state for a simple guest is of this order). An estimate.
+  deviceStateBytes: 262_144,
+  // Unpause on the destination, backends reconnect and the guest announces
+  // itself on the network. Clark et al. (NSDI 2005) measured 60 ms of total
+  // downtime for Quake 3, which bounds it; a few ms here. An estimate.
+  resumeNs: 5_000_000,
+  // A page fault forwarded to the source and answered: a LAN round trip
+  // plus the userfaultfd wake-up, ~100 us. An estimate.
+  postcopyRequestRttNs: 100_000,
+  // memcpy of 4 KiB at about 10 GB/s, plus bookkeeping.
+  checkpointCopyPerPageNs: 500,
 };
 
 const nonNegativeInt = z.number().int().nonnegative();
@@ -98,6 +139,14 @@ const costSchema = z
     shadowBlowPerPageNs: nonNegativeInt,
     shadowPagesPerTable: z.number().int().positive(),
     shadowPoolPages: z.number().int().positive(),
+    pageHeaderBytes: nonNegativeInt,
+    suspendNs: nonNegativeInt,
+    canonicalisePerTableNs: nonNegativeInt,
+    vcpuStateBytes: nonNegativeInt,
+    deviceStateBytes: nonNegativeInt,
+    resumeNs: nonNegativeInt,
+    postcopyRequestRttNs: nonNegativeInt,
+    checkpointCopyPerPageNs: nonNegativeInt,
   })
   .partial()
   .strict();

@@ -8,7 +8,7 @@ import type { Driver } from './driver.js';
 import { makeTracker } from './make-tracker.js';
 import { Mmu } from './mmu.js';
 import { PageOracle } from './page-oracle.js';
-import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerGuest, TrackerName } from './tracker.js';
+import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, TrackerName } from './tracker.js';
 import { VcpuClock } from './vcpu-clock.js';
 
 export interface SimulationSetup {
@@ -32,7 +32,8 @@ export class Simulation {
   readonly mmu: Mmu;
   readonly clock: VcpuClock;
   readonly oracle: PageOracle;
-  readonly tracker: Tracker;
+  tracker: Tracker;
+  readonly env: TrackerEnv;
   readonly run: RunBatchBuilder;
   private driver: Driver | undefined;
   private tNs = new Float64Array(0);
@@ -48,7 +49,7 @@ export class Simulation {
     this.clock = new VcpuClock(g.vcpus);
     this.oracle = new PageOracle(g.memPages);
     this.run = new RunBatchBuilder(onRunBatch);
-    this.tracker = makeTracker(setup.tracker, {
+    this.env = {
       guest: g,
       costs: setup.costs,
       clock: this.clock,
@@ -57,7 +58,13 @@ export class Simulation {
       run: this.run,
       superpages: setup.superpages,
       p2m: setup.p2m,
-    });
+    };
+    this.tracker = makeTracker(setup.tracker, this.env);
+  }
+
+  /** The guest moved (resumed on the destination): another hypervisor sees its accesses from now on. */
+  swapTracker(t: Tracker): void {
+    this.tracker = t;
   }
 
   attach(driver: Driver): void {

@@ -86,12 +86,13 @@ export abstract class Tracker {
     const n = batch.count;
     for (let i = from; i < n; i++) {
       const v = vcpu[i]!;
-      const wall = clock.wallOf(tNs[i]!, v);
+      const g = tNs[i]!;
+      const wall = clock.wallOf(g, v);
       if (wall >= stopAtWallNs) {
         this.adCursor = ad;
         return i;
       }
-      clock.advance(wall);
+      clock.enter(g, v, wall);
       const k = kind[i]!;
       if (v !== NO_VCPU) clock.idle[v] = k === GuestEventKind.idle ? 1 : 0;
       // Hardware A/D stores made by this event's walk: stores into

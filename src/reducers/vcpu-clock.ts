@@ -9,20 +9,30 @@ import { NO_VCPU } from '../events/guest-event-kind.js';
  * A domain-wide pause (CLEAN, suspend) stalls every busy vCPU by its length;
  * a vCPU that is idle (after an `idle` event, until its next event) loses
  * nothing unless the pause outlasts its idle time, as on real hardware.
+ *
+ * A CPU throttle (QEMU's auto-converge, cpu_throttle_set) takes a share of
+ * a vCPU's running time: QEMU sleeps the vCPU thread pct/(100-pct) of each
+ * 10 ms timeslice it runs, so busy guest time stretches by that factor and
+ * idle time does not.
  */
 export class VcpuClock {
+  /** Wall minus guest time at each vCPU's last event. */
   readonly stallNs: Float64Array;
   /** Earliest wall time of a vCPU's next event (set by pauses while idle). */
   readonly notBeforeNs: Float64Array;
   /** 1 while the vCPU is idle: its last event was `idle`. */
   readonly idle: Uint8Array;
+  private readonly lastGuestNs: Float64Array;
   private latestNs = 0;
   private pausedNs = 0;
+  private throttle = 0;
+  private throttledNs = 0;
 
   constructor(readonly vcpus: number) {
     this.stallNs = new Float64Array(vcpus);
     this.notBeforeNs = new Float64Array(vcpus);
     this.idle = new Uint8Array(vcpus);
+    this.lastGuestNs = new Float64Array(vcpus);
   }
 
   /** The latest wall time seen: the migration's monotonic clock. */
@@ -35,24 +45,44 @@ export class VcpuClock {
     return this.pausedNs;
   }
 
-  /**
-   * Wall time of an event at `guestNs` on `vcpu`. Pure but for one thing: a
-   * pause that overran the vCPU's idle time becomes stall, for good.
-   */
+  /** Busy time the throttle has taken from the vCPUs, all together. */
+  get throttleStolenNs(): number {
+    return this.throttledNs;
+  }
+
+  get throttlePct(): number {
+    return this.throttle;
+  }
+
+  /** Sets the CPU throttle, 0 to 99 percent. */
+  setThrottle(pct: number): void {
+    this.throttle = Math.max(0, Math.min(99, Math.round(pct)));
+  }
+
+  /** Wall time an event at `guestNs` on `vcpu` would happen at (changes nothing). */
   wallOf(guestNs: number, vcpu: number): number {
     if (vcpu === NO_VCPU || vcpu >= this.vcpus) return guestNs > this.latestNs ? guestNs : this.latestNs;
-    let wall = guestNs + this.stallNs[vcpu]!;
+    let wall = guestNs + this.stallNs[vcpu]! + this.throttleDebt(guestNs, vcpu);
     const nb = this.notBeforeNs[vcpu]!;
-    if (wall < nb) {
-      this.stallNs[vcpu] = nb - guestNs;
-      wall = nb;
-    }
+    if (wall < nb) wall = nb;
     return wall;
   }
 
-  /** Moves the monotonic clock to `wallNs` if it is later. */
-  advance(wallNs: number): void {
+  /** The event at `guestNs` on `vcpu` happens at `wallNs` (from wallOf): commit it. */
+  enter(guestNs: number, vcpu: number, wallNs: number): void {
+    if (vcpu !== NO_VCPU && vcpu < this.vcpus) {
+      const debt = this.throttleDebt(guestNs, vcpu);
+      this.throttledNs += debt;
+      this.stallNs[vcpu] = wallNs - guestNs;
+      this.lastGuestNs[vcpu] = guestNs;
+    }
     if (wallNs > this.latestNs) this.latestNs = wallNs;
+  }
+
+  private throttleDebt(guestNs: number, vcpu: number): number {
+    const p = this.throttle;
+    if (p === 0 || this.idle[vcpu] === 1) return 0;
+    return Math.floor(((guestNs - this.lastGuestNs[vcpu]!) * p) / (100 - p));
   }
 
   /** The vCPU spends `ns` in the hypervisor (an exit, a fault, an emulation). */

@@ -8,6 +8,10 @@ import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePol
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { fmtInt, fmtPercent } from '../format-number.js';
 import { durationOption } from '../parse-options.js';
+import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
+import { runMigration } from '../../api/run-migration.js';
+import { recordRun } from '../../api/record-run.js';
+import { migrationJson, migrationText } from '../format-migration.js';
 import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
 
 export function choiceOption<T extends string>(what: string, choices: readonly T[]): (s: string) => T {
@@ -34,22 +38,31 @@ export function addTrackerOptions(cmd: Command): Command {
 export function registerRun(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('run')
-    .description('run a trace or workload under a dirty-page tracker with log-dirty rounds at a fixed interval')
+    .description('migrate a trace or workload under a dirty-page tracker and a policy (or, with --round, run fixed log-dirty rounds)')
     .argument('<trace|workload>', 'a trace file, or a built-in workload name (then the record options apply)')
     .requiredOption('--tracker <name>', `tracker: ${TRACKER_NAMES.join(', ')}`, choiceOption('--tracker', TRACKER_NAMES))
-    .option('--round <time>', 'log-dirty round length (CLEAN interval)', durationOption, 100e6)
-    .option('--start <time>', 'wall time of log-dirty ENABLE', durationOption, 0)
+    .option('--round <time>', 'no migration: log-dirty rounds of this length (CLEAN interval), from --start')
+    .option('--record <run.mst>', 'write the guest and run events to a run trace (replay with migsim replay --verify)')
     .option('--json', 'print the summary as JSON');
   addTrackerOptions(cmd);
+  addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
-  cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & { tracker: TrackerName; round: number; start: number; json?: boolean }) => {
+  cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { tracker: TrackerName; round?: string; record?: string; json?: boolean }) => {
     const seed = chooseSeed(opts.seed);
     const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
     const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
     if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
-    const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs: opts.round, startNs: opts.start });
-    ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
-    if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
+    if (opts.round !== undefined) {
+      const roundNs = durationOption(opts.round);
+      const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start });
+      ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
+      if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
+      return;
+    }
+    const request = { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts) };
+    const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
+    ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
+    if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);
   });
 }
 

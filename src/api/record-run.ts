@@ -1,0 +1,54 @@
+import { DEFAULT_COSTS } from '../model/cost-model.js';
+import { TraceWriter } from '../trace/trace-writer.js';
+import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
+import { drainSync } from '../util/drain-sync.js';
+import type { GuestSource } from './guest-source.js';
+import { migrateEvents, type MigrationRunOptions, type MigrationSummary, migrationOptions } from './run-migration.js';
+
+/** The part of a run trace's header that says how to re-derive its run events. */
+export interface RunSpec {
+  readonly tracker: MigrationRunOptions['tracker'];
+  readonly superpages: NonNullable<MigrationRunOptions['superpages']>;
+  readonly p2m: NonNullable<MigrationRunOptions['p2m']>;
+  readonly costs: NonNullable<MigrationRunOptions['costs']>;
+  readonly migration: ReturnType<typeof migrationOptions>;
+}
+
+export function runSpec(opts: MigrationRunOptions): RunSpec {
+  return {
+    tracker: opts.tracker,
+    superpages: opts.superpages ?? 'split',
+    p2m: opts.p2m ?? '2m',
+    costs: opts.costs ?? DEFAULT_COSTS,
+    migration: migrationOptions(opts.migration),
+  };
+}
+
+/**
+ * Migrates and records a run trace: the guest events and the run events
+ * (faults, exits, log-dirty operations, migration phases) interleaved as
+ * they happen, with the summary and final state digest in the footer, so the
+ * file replays and checks itself with nothing else (DESIGN section 9).
+ */
+export function recordRun(source: GuestSource, opts: MigrationRunOptions, out: string): { summary: MigrationSummary; footer: TraceFooter } {
+  const spec = runSpec(opts);
+  const header: TraceHeader = { ...source.header, traceKind: 'run', run: { ...spec } };
+  const writer = new TraceWriter(out, header);
+  try {
+    const summary = migrateEvents(
+      header,
+      (step) =>
+        drainSync(source.events(), (b) => {
+          writer.writeGuestBatch(b);
+          step(b);
+        }),
+      spec,
+      (rb) => writer.writeRunBatch(rb),
+    );
+    const footer = writer.finish({ run: { summary: summary as unknown as Record<string, unknown> } });
+    return { summary, footer };
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+}

@@ -1,0 +1,79 @@
+import { copyRunBatch, type RunBatch, RUN_COLUMNS } from '../events/run-batch.js';
+import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { TraceReader } from '../trace/trace-reader.js';
+import type { RunSpec } from './record-run.js';
+import type { ReplayDifference, ReplayResult } from './replay.js';
+import { migrateEvents } from './run-migration.js';
+
+class StopReplay extends Error {}
+
+/**
+ * Re-derives every run event of a run trace from its own guest events and
+ * header, and compares them, then the summary, with what was recorded.
+ */
+export function replayRunVerify(file: string): ReplayResult & { summaryIdentical: boolean } {
+  const reader = TraceReader.open(file);
+  const header = reader.header;
+  const spec = header.run as unknown as RunSpec;
+  const derived: RunBatch[] = [];
+  let chunks = 0;
+  let events = 0;
+  let runChunk = 0;
+  let diff: ReplayDifference | undefined;
+  const compareNext = (rec: RunBatch) => {
+    const got = derived.shift();
+    diff = compareRun(runChunk, events, rec, got);
+    runChunk++;
+    events += rec.count;
+    if (diff) throw new StopReplay();
+  };
+  let summary: unknown;
+  try {
+    summary = migrateEvents(
+      header,
+      (step) => {
+        for (let c = reader.nextChunk(); c; c = reader.nextChunk()) {
+          chunks++;
+          if (c.stream === 'guest') step(c.batch);
+          else compareNext(c.batch);
+        }
+      },
+      spec,
+      (b) => derived.push(copyRunBatch(b)),
+    );
+  } catch (e) {
+    if (!(e instanceof StopReplay)) throw e;
+  } finally {
+    reader.close();
+  }
+  if (!diff && derived.length > 0) {
+    diff = { chunk: runChunk, event: 0, eventOverall: events, column: '(end)', recorded: 'end of run events', regenerated: `${derived[0]!.count} more run events` };
+  }
+  let summaryIdentical = false;
+  let recordedDigest = '';
+  if (!diff) {
+    const recorded = reader.footer.run?.['summary'];
+    summaryIdentical = JSON.stringify(recorded) === JSON.stringify(summary);
+    recordedDigest = (recorded as { stateDigest?: string } | undefined)?.stateDigest ?? '';
+    if (!summaryIdentical) diff = { chunk: -1, event: 0, eventOverall: events, column: '(summary)', recorded: 'recorded summary', regenerated: 'a different summary' };
+  }
+  const regenerated = (summary as { stateDigest?: string } | undefined)?.stateDigest ?? '';
+  return { identical: !diff, chunks, events, recordedDigest, regeneratedDigest: regenerated, summaryIdentical, ...(diff ? { firstDifference: diff } : {}) };
+}
+
+function compareRun(chunk: number, before: number, rec: RunBatch, got: RunBatch | undefined): ReplayDifference | undefined {
+  if (!got) return { chunk, event: 0, eventOverall: before, column: '(end)', recorded: `${rec.count} run events`, regenerated: 'none' };
+  const n = Math.min(rec.count, got.count);
+  for (let i = 0; i < n; i++) {
+    for (const col of RUN_COLUMNS) {
+      const a = rec[col][i]!;
+      const b = got[col][i]!;
+      if (a !== b) {
+        const show = (v: number) => (col === 'kind' ? (RUN_EVENT_KIND_NAMES[v] ?? String(v)) : String(v));
+        return { chunk, event: i, eventOverall: before + i, column: col, recorded: show(a), regenerated: show(b) };
+      }
+    }
+  }
+  if (rec.count !== got.count) return { chunk, event: n, eventOverall: before + n, column: '(count)', recorded: `${rec.count} events`, regenerated: `${got.count} events` };
+  return undefined;
+}

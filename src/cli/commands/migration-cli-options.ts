@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { parseBandwidthBytesPerSec, parseNumber, UnitError } from '../../model/units.js';
+import { DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration-options.js';
+import { durationOption, positiveIntOption } from '../parse-options.js';
+import { choiceOption } from './run-command.js';
+
+export interface MigrationCliOptions {
+  policy: PolicyName;
+  start: number;
+  bandwidth: number;
+  maxBandwidth: number;
+  downtimeLimit: number;
+  autoConverge?: boolean;
+  maxIters?: number;
+  maxFactor: number;
+  epoch: number;
+  postcopyAfter: number;
+}
+
+function bandwidthOption(s: string): number {
+  try {
+    const v = parseBandwidthBytesPerSec(s);
+    if (v <= 0) throw new InvalidArgumentError('bandwidth must be positive');
+    return v;
+  } catch (e) {
+    if (e instanceof UnitError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+function positiveNumberOption(s: string): number {
+  const n = parseNumber(s);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${s}'`);
+  return n;
+}
+
+/** The policy knobs of `run` and `compare`, with the real systems' defaults. */
+export function addMigrationOptions(cmd: Command): Command {
+  return cmd
+    .option('--policy <name>', `migration policy: ${POLICY_NAMES.join(', ')}`, choiceOption('--policy', POLICY_NAMES), 'xen')
+    .option('--start <time>', 'wall time the migration starts', durationOption, DEFAULT_MIGRATION.startNs)
+    .option('--bandwidth <rate>', 'link bandwidth (1Gbit, 10Gbit, 500MiB/s)', bandwidthOption, DEFAULT_MIGRATION.bandwidthBytesPerSec)
+    .option('--max-bandwidth <rate>', 'qemu: max-bandwidth for live sending', bandwidthOption, DEFAULT_MIGRATION.maxBandwidthBytesPerSec)
+    .option('--downtime-limit <time>', 'qemu: downtime-limit', durationOption, DEFAULT_MIGRATION.downtimeLimitNs)
+    .option('--auto-converge', 'qemu: throttle the guest when it dirties faster than we send')
+    .option('--max-iters <n>', 'live passes before stop-and-copy (xen: 5, xen-legacy: 29)', positiveIntOption)
+    .option('--max-factor <x>', 'xen-legacy: stop after sending this many times memory', positiveNumberOption, DEFAULT_MIGRATION.maxFactor)
+    .option('--epoch <time>', 'remus: checkpoint interval', durationOption, DEFAULT_MIGRATION.epochNs)
+    .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses);
+}
+
+export function migrationFromCli(o: MigrationCliOptions): Partial<MigrationOptions> {
+  return {
+    policy: o.policy,
+    startNs: o.start,
+    bandwidthBytesPerSec: o.bandwidth,
+    maxBandwidthBytesPerSec: o.maxBandwidth,
+    downtimeLimitNs: o.downtimeLimit,
+    autoConverge: Boolean(o.autoConverge),
+    ...(o.maxIters !== undefined ? { maxIters: o.maxIters } : {}),
+    maxFactor: o.maxFactor,
+    epochNs: o.epoch,
+    postcopyAfterPasses: o.postcopyAfter,
+  };
+}

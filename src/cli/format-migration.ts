@@ -1,0 +1,52 @@
+import type { GuestSource } from '../api/guest-source.js';
+import type { MigrationSummary } from '../api/run-migration.js';
+import { formatBytes, formatDurationNs } from '../model/units.js';
+import { fmtInt, fmtPercent } from './format-number.js';
+
+/** The stable JSON form of a migration summary: add fields, never rename. */
+export function migrationJson(source: GuestSource, s: MigrationSummary): Record<string, unknown> {
+  const h = source.header;
+  return {
+    source: source.label,
+    workload: h.workload,
+    guest: h.guest,
+    program: h.program,
+    ...s,
+  };
+}
+
+export function migrationText(source: GuestSource, s: MigrationSummary): string {
+  const h = source.header;
+  const d = s.downtime;
+  const lines = [
+    `${source.label} (${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}): ${s.policy} migration under ${s.tracker}`,
+    `  outcome      ${s.outcome}: ${s.stopReason}`,
+    `  total time   ${formatDurationNs(s.totalNs)} (setup ${formatDurationNs(s.setupNs)})`,
+    `  downtime     ${formatDurationNs(s.downtimeNs)} = suspend ${formatDurationNs(d.suspendNs)} + final clean ${formatDurationNs(d.finalCleanNs)} + final pages ${formatDurationNs(d.finalPagesNs)} + canonicalise ${formatDurationNs(d.canonicaliseNs)} + state ${formatDurationNs(d.stateNs)} + resume ${formatDurationNs(d.resumeNs)}`,
+    `  transferred  ${fmtInt(s.pagesSent)} pages (${fmtInt(s.zeroPagesSent)} zero), ${formatBytes(s.bytesSent)}`,
+    `  dirty rate   ${fmtInt(s.dirtyPagesRate)} pages/s during the live phase${s.policy === 'qemu' ? `; dirty-sync-count ${s.dirtySyncCount}` : ''}`,
+    `  guest        ${fmtInt(s.guestEvents)} events, slowdown ${fmtPercent(s.slowdown)}, stall ${formatDurationNs(s.stallNs)}${s.throttlePct ? `, throttled to ${s.throttlePct}%` : ''}`,
+    `  tracker      ${formatBytes(s.trackerMemoryBytes)}${Object.entries(s.trackerStats).map(([k, v]) => `, ${k} ${fmtInt(v)}`).join('')}`,
+    '  exits and operations:',
+  ];
+  for (const [k, v] of Object.entries(s.exits)) lines.push(`    ${k.padEnd(16)} ${fmtInt(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+  if (s.postcopyFaults) lines.push(`  post-copy    ${fmtInt(s.postcopyFaults)} faults, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for pages`);
+  if (s.epochs.length) {
+    const pauses = s.epochs.map((e) => e.pauseNs);
+    lines.push(`  remus        ${s.epochs.length} checkpoints, pause ${formatDurationNs(Math.min(...pauses))} to ${formatDurationNs(Math.max(...pauses))}, ${fmtInt(s.epochs.reduce((a, e) => a + e.dirtyPages, 0))} pages`);
+  }
+  lines.push('  rounds:       start          end        sent     zero  skipped     dirty at end');
+  const shown = s.rounds.length > 40 ? [...s.rounds.slice(0, 20), undefined, ...s.rounds.slice(-20)] : s.rounds;
+  for (const r of shown) {
+    if (!r) {
+      lines.push('    ...');
+      continue;
+    }
+    lines.push(
+      `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.startNs).padStart(12)} ${formatDurationNs(r.endNs).padStart(12)} ${fmtInt(r.pagesSent).padStart(10)} ${fmtInt(r.zeroPages).padStart(8)} ${fmtInt(r.pagesSkipped).padStart(8)} ${r.dirtyPages < 0 ? '           -' : fmtInt(r.dirtyPages).padStart(12)}`,
+    );
+  }
+  const lost = s.lostPages + s.lostPtes;
+  lines.push(lost ? `  LOST ${fmtInt(s.lostPages)} pages and ${fmtInt(s.lostPtes)} page-table entries (first pfns ${s.firstLostPfns.join(', ')}): the destination is not the source` : '  lost pages   0 (the oracle checked every page at resume)');
+  return lines.join('\n') + '\n';
+}

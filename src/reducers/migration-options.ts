@@ -1,0 +1,59 @@
+/**
+ * What a migration run is told: the policy and its knobs, each with the real
+ * system's constant as the default.
+ */
+export type PolicyName = 'xen' | 'xen-legacy' | 'qemu' | 'postcopy' | 'checkpoint' | 'remus';
+export const POLICY_NAMES: readonly PolicyName[] = ['xen', 'xen-legacy', 'qemu', 'postcopy', 'checkpoint', 'remus'];
+
+export interface MigrationOptions {
+  readonly policy: PolicyName;
+  /** Wall time the migration starts at. */
+  readonly startNs: number;
+  /** The link (default 1 Gbit/s). Stop-and-copy always runs at this speed. */
+  readonly bandwidthBytesPerSec: number;
+  /** QEMU's max-bandwidth for live sending (migration/options.c: 128 MiB/s). */
+  readonly maxBandwidthBytesPerSec: number;
+  /** QEMU's downtime-limit (migration/options.c: 300 ms). */
+  readonly downtimeLimitNs: number;
+  /** QEMU's auto-converge capability. */
+  readonly autoConverge: boolean;
+  /** Live passes before stop-and-copy: Xen v2's SPP_MAX_ITERATIONS 5; xc_domain_save's DEF_MAX_ITERS 29. */
+  readonly maxIters?: number;
+  /** xc_domain_save's DEF_MAX_FACTOR: stop once more than this many times memory was sent. */
+  readonly maxFactor: number;
+  /** Remus checkpoint interval (xl remus: 200 ms). */
+  readonly epochNs: number;
+  /** Post-copy: live passes before the switch (1 = after the first full pass). */
+  readonly postcopyAfterPasses: number;
+  /** For tests: skip PV canonicalisation, so the oracle must catch the broken page tables. */
+  readonly skipCanonicalise?: boolean;
+}
+
+export const DEFAULT_MIGRATION: MigrationOptions = {
+  policy: 'xen',
+  startNs: 0,
+  bandwidthBytesPerSec: 125_000_000,
+  maxBandwidthBytesPerSec: 128 * 1024 * 1024,
+  downtimeLimitNs: 300_000_000,
+  autoConverge: false,
+  maxFactor: 3,
+  epochNs: 200_000_000,
+  postcopyAfterPasses: 1,
+};
+
+/** Xen's batch: MAX_BATCH_SIZE in xc_domain_save.c and xg_sr_save.c. */
+export const XEN_BATCH_PAGES = 1024;
+/** xg_sr_save.c simple_precopy_policy. */
+export const SPP_MAX_ITERATIONS = 5;
+export const SPP_TARGET_DIRTY_COUNT = 50;
+/** xc_domain_save.c. */
+export const DEF_MAX_ITERS = 29;
+export const LEGACY_MIN_PAGES = 50;
+/** QEMU: migration_update_counters runs every BUFFER_DELAY (100 ms). */
+export const QEMU_WINDOW_NS = 100_000_000;
+/** QEMU auto-converge: cpu-throttle-initial 20, cpu-throttle-increment 10, max 99; periods of 1 s; threshold 50%. */
+export const THROTTLE_INITIAL_PCT = 20;
+export const THROTTLE_INCREMENT_PCT = 10;
+export const THROTTLE_MAX_PCT = 99;
+export const THROTTLE_PERIOD_NS = 1_000_000_000;
+export const THROTTLE_TRIGGER_PCT = 50;
