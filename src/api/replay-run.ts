@@ -3,7 +3,7 @@ import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { RunSpec } from './record-run.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
-import { migrateEvents } from './run-migration.js';
+import { migrateEvents, type MigrationSummary } from './run-migration.js';
 
 class StopReplay extends Error {}
 
@@ -11,23 +11,29 @@ class StopReplay extends Error {}
  * Re-derives every run event of a run trace from its own guest events and
  * header, and compares them, then the summary, with what was recorded.
  */
-export function replayRunVerify(file: string): ReplayResult & { summaryIdentical: boolean } {
+export function replayRunVerify(file: string): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
   const reader = TraceReader.open(file);
   const header = reader.header;
   const spec = header.run as unknown as RunSpec;
+  // Recorded and re-derived run batches are compared as soon as both sides
+  // have one: the recording wrote each batch when it filled, the replay
+  // derives it at the same point, so the queues stay short.
   const derived: RunBatch[] = [];
+  const recorded: RunBatch[] = [];
   let chunks = 0;
   let events = 0;
   let runChunk = 0;
   let diff: ReplayDifference | undefined;
-  const compareNext = (rec: RunBatch) => {
-    const got = derived.shift();
-    diff = compareRun(runChunk, events, rec, got);
-    runChunk++;
-    events += rec.count;
+  const drain = () => {
+    while (!diff && derived.length > 0 && recorded.length > 0) {
+      const rec = recorded.shift()!;
+      diff = compareRun(runChunk, events, rec, derived.shift());
+      runChunk++;
+      events += rec.count;
+    }
     if (diff) throw new StopReplay();
   };
-  let summary: unknown;
+  let summary: MigrationSummary | undefined;
   try {
     summary = migrateEvents(
       header,
@@ -35,11 +41,15 @@ export function replayRunVerify(file: string): ReplayResult & { summaryIdentical
         for (let c = reader.nextChunk(); c; c = reader.nextChunk()) {
           chunks++;
           if (c.stream === 'guest') step(c.batch);
-          else compareNext(c.batch);
+          else recorded.push(copyRunBatch(c.batch));
+          drain();
         }
       },
       spec,
-      (b) => derived.push(copyRunBatch(b)),
+      (b) => {
+        derived.push(copyRunBatch(b));
+        drain();
+      },
     );
   } catch (e) {
     if (!(e instanceof StopReplay)) throw e;
@@ -48,6 +58,9 @@ export function replayRunVerify(file: string): ReplayResult & { summaryIdentical
   }
   if (!diff && derived.length > 0) {
     diff = { chunk: runChunk, event: 0, eventOverall: events, column: '(end)', recorded: 'end of run events', regenerated: `${derived[0]!.count} more run events` };
+  }
+  if (!diff && recorded.length > 0) {
+    diff = { chunk: runChunk, event: 0, eventOverall: events, column: '(end)', recorded: `${recorded[0]!.count} more run events`, regenerated: 'end of run events' };
   }
   let summaryIdentical = false;
   let recordedDigest = '';
@@ -58,7 +71,7 @@ export function replayRunVerify(file: string): ReplayResult & { summaryIdentical
     if (!summaryIdentical) diff = { chunk: -1, event: 0, eventOverall: events, column: '(summary)', recorded: 'recorded summary', regenerated: 'a different summary' };
   }
   const regenerated = (summary as { stateDigest?: string } | undefined)?.stateDigest ?? '';
-  return { identical: !diff, chunks, events, recordedDigest, regeneratedDigest: regenerated, summaryIdentical, ...(diff ? { firstDifference: diff } : {}) };
+  return { identical: !diff, chunks, events, recordedDigest, regeneratedDigest: regenerated, summaryIdentical, ...(summary ? { summary } : {}), ...(diff ? { firstDifference: diff } : {}) };
 }
 
 function compareRun(chunk: number, before: number, rec: RunBatch, got: RunBatch | undefined): ReplayDifference | undefined {

@@ -6,6 +6,8 @@ import { registerInspect } from './commands/inspect-command.js';
 import { registerRecord } from './commands/record-command.js';
 import { registerReplay } from './commands/replay-command.js';
 import { registerRun } from './commands/run-command.js';
+import { registerCompare } from './commands/compare-command.js';
+import { registerGolden } from './commands/golden-command.js';
 
 /**
  * Runs the migsim command line and returns the exit code; never calls
@@ -24,6 +26,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerInspect(program, ctx);
   registerReplay(program, ctx);
   registerRun(program, ctx);
+  registerCompare(program, ctx);
+  registerGolden(program, ctx);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
 
   try {

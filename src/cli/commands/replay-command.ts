@@ -1,17 +1,20 @@
 import type { Command } from 'commander';
 import { replayVerify } from '../../api/replay.js';
+import { replayRunVerify } from '../../api/replay-run.js';
+import { TraceReader } from '../../trace/trace-reader.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { fmtInt } from '../format-number.js';
 
 export function registerReplay(program: Command, ctx: CliContext): void {
   program
     .command('replay')
-    .description('regenerate a trace from its header and check it yields the same events and digest')
+    .description('re-derive a trace (a workload trace from its header; a run trace from its own guest events) and check every event, digest and summary')
     .argument('<file>', 'trace file')
     .option('--verify', 'compare with the recorded events (the default and, for now, the only mode)')
     .option('--json', 'print the result as JSON')
     .action((file: string, opts: { json?: boolean }) => {
-      const r = replayVerify(file);
+      const kind = traceKind(file);
+      const r = kind === 'run' ? replayRunVerify(file) : replayVerify(file);
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
       else if (r.identical) ctx.io.out(`${file}: identical (${fmtInt(r.events)} events in ${fmtInt(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
       else {
@@ -24,4 +27,10 @@ export function registerReplay(program: Command, ctx: CliContext): void {
       }
       if (!r.identical) ctx.setExit(EXIT_MISMATCH);
     });
+}
+
+function traceKind(file: string): 'workload' | 'run' {
+  const r = TraceReader.open(file);
+  r.close();
+  return r.header.traceKind;
 }

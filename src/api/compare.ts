@@ -1,0 +1,49 @@
+import type { GuestSource } from './guest-source.js';
+import { type MigrationRunOptions, type MigrationSummary, runMigration } from './run-migration.js';
+import type { TrackerName } from '../reducers/tracker.js';
+
+export interface CompareResult {
+  readonly summaries: readonly MigrationSummary[];
+  /** One row per figure: its value per tracker (in `trackers` order) and the best one. */
+  readonly figures: readonly CompareFigure[];
+}
+
+export interface CompareFigure {
+  readonly name: string;
+  readonly unit: 'ns' | 'pages' | 'bytes' | 'count' | 'ratio';
+  readonly values: readonly number[];
+  /** Index of the best value (lowest), or -1 when all are equal. */
+  readonly best: number;
+}
+
+/** The same guest events migrated under each tracker, side by side. */
+export function compareTrackers(source: GuestSource, trackers: readonly TrackerName[], opts: Omit<MigrationRunOptions, 'tracker'>, onEach?: (t: TrackerName, s: MigrationSummary) => void): CompareResult {
+  const summaries = trackers.map((tracker) => {
+    const s = runMigration(source, { ...opts, tracker });
+    onEach?.(tracker, s);
+    return s;
+  });
+  const exitCount = (s: MigrationSummary) => Object.values(s.exits).reduce((a, e) => a + e.count, 0);
+  const fig = (name: string, unit: CompareFigure['unit'], f: (s: MigrationSummary) => number): CompareFigure => {
+    const values = summaries.map(f);
+    const min = Math.min(...values);
+    const best = values.every((v) => v === min) ? -1 : values.indexOf(min);
+    return { name, unit, values, best };
+  };
+  return {
+    summaries,
+    figures: [
+      fig('downtime', 'ns', (s) => s.downtimeNs),
+      fig('total time', 'ns', (s) => s.totalNs),
+      fig('rounds', 'count', (s) => s.rounds.length),
+      fig('pages sent', 'pages', (s) => s.pagesSent),
+      fig('bytes sent', 'bytes', (s) => s.bytesSent),
+      fig('final pages', 'pages', (s) => s.rounds[s.rounds.length - 1]?.pagesSent ?? 0),
+      fig('guest slowdown', 'ratio', (s) => s.slowdown),
+      fig('vCPU stall', 'ns', (s) => s.stallNs),
+      fig('exits and faults', 'count', exitCount),
+      fig('tracker memory', 'bytes', (s) => s.trackerMemoryBytes),
+      fig('lost pages', 'pages', (s) => s.lostPages + s.lostPtes),
+    ],
+  };
+}

@@ -1,0 +1,139 @@
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { GuestBatch } from '../events/guest-batch.js';
+import { TraceReader } from '../trace/trace-reader.js';
+import { TraceWriter } from '../trace/trace-writer.js';
+import type { RunSpec } from './record-run.js';
+import { replayVerify } from './replay.js';
+import { replayRunVerify } from './replay-run.js';
+import { migrateEvents, type MigrationSummary } from './run-migration.js';
+import { WORKLOADS } from '../workloads/registry.js';
+import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+
+export interface GoldenCase {
+  readonly name: string;
+  readonly trace: string;
+  readonly summaryFile: string;
+}
+
+export interface GoldenOutcome {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What differs, one line each (empty when ok). */
+  readonly differences: readonly string[];
+}
+
+/** The golden run traces of a directory: every `*.mst` with its `*.summary.txt`. */
+export function goldenCases(dir: string): GoldenCase[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.mst'))
+    .sort()
+    .map((f) => {
+      const name = basename(f, '.mst');
+      return { name, trace: join(dir, f), summaryFile: join(dir, `${name}.summary.txt`) };
+    });
+}
+
+/**
+ * The readable form of a summary that sits beside each golden trace: one
+ * `key: value` line per figure, rounds one per line, so a reviewer diffs
+ * text, not bytes.
+ */
+export function summaryText(s: MigrationSummary): string {
+  const lines: string[] = [];
+  const put = (k: string, v: unknown) => lines.push(`${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(6) : String(v)}`);
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'rounds' || k === 'epochs' || k === 'throttleSteps' || k === 'firstLostPfns') continue;
+    if (typeof v === 'object' && v !== null) for (const [k2, v2] of Object.entries(v)) put(`${k}.${k2}`, typeof v2 === 'object' ? JSON.stringify(v2) : v2);
+    else put(k, v);
+  }
+  put('firstLostPfns', s.firstLostPfns.join(','));
+  for (const r of s.rounds) lines.push(`round ${r.round}: ${r.startNs}..${r.endNs} ns sent ${r.pagesSent} zero ${r.zeroPages} skipped ${r.pagesSkipped} bytes ${r.bytesSent} dirty ${r.dirtyPages}`);
+  for (const e of s.epochs) lines.push(`epoch ${e.epoch}: at ${e.atNs} ns dirty ${e.dirtyPages} pause ${e.pauseNs} ns bytes ${e.bytesSent}`);
+  for (const t of s.throttleSteps) lines.push(`throttle: ${t.pct}% at ${t.atNs} ns`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Replays one golden trace: the guest events regenerate from the header
+ * (for a built-in workload), every run event and the summary re-derive, and
+ * the readable summary matches the file beside the trace.
+ */
+export function checkGolden(c: GoldenCase): GoldenOutcome {
+  const differences: string[] = [];
+  const header = TraceReader.open(c.trace);
+  header.close();
+  const h = header.header;
+  if (h.traceKind !== 'run') return { name: c.name, ok: false, differences: [`${c.trace} is not a run trace`] };
+  if (!h.source && WORKLOADS.some((w) => w.name === h.workload.name)) {
+    const g = replayVerify(c.trace);
+    if (!g.identical) {
+      const d = g.firstDifference;
+      differences.push(d ? `guest events: chunk ${d.chunk} event ${d.event} ${d.column}: recorded ${d.recorded}, regenerated ${d.regenerated}` : 'guest events: digest differs');
+    }
+  }
+  const r = replayRunVerify(c.trace);
+  if (!r.identical) {
+    const d = r.firstDifference;
+    differences.push(d ? `run events: chunk ${d.chunk} event ${d.event} ${d.column}: recorded ${d.recorded}, re-derived ${d.regenerated}` : 'run events differ');
+  }
+  const derived = r.summary ? summaryText(r.summary) : '';
+  const expected = existsSync(c.summaryFile) ? readFileSync(c.summaryFile, 'utf8') : '';
+  if (derived !== expected) differences.push(...textDiff(expected, derived, c.summaryFile));
+  return { name: c.name, ok: differences.length === 0, differences };
+}
+
+/** Re-runs a golden trace's migration from its own guest events and rewrites the trace and summary. Returns what changed. */
+export function updateGolden(c: GoldenCase): GoldenOutcome {
+  const before = existsSync(c.summaryFile) ? readFileSync(c.summaryFile, 'utf8') : '';
+  const tmp = `${c.trace}.update`;
+  const { summary } = rederive(c.trace, tmp);
+  renameSync(tmp, c.trace);
+  const after = summaryText(summary);
+  writeFileSync(c.summaryFile, after);
+  const differences = before === after ? [] : textDiff(before, after, c.summaryFile);
+  return { name: c.name, ok: true, differences };
+}
+
+function rederive(trace: string, out?: string): { summary: MigrationSummary } {
+  const reader = TraceReader.open(trace);
+  const h = reader.header;
+  const spec = h.run as unknown as RunSpec;
+  const writer = out ? new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } }) : undefined;
+  try {
+    const summary = migrateEvents(
+      h,
+      (step: (b: GuestBatch) => void) => {
+        for (let c = reader.nextChunk(); c; c = reader.nextChunk()) {
+          if (c.stream !== 'guest') continue;
+          writer?.writeGuestBatch(c.batch);
+          step(c.batch);
+        }
+      },
+      spec,
+      (rb) => writer?.writeRunBatch(rb),
+    );
+    writer?.finish({ workloadStats: reader.footer.workloadStats, run: { summary: summary as unknown as Record<string, unknown> } });
+    return { summary };
+  } catch (e) {
+    writer?.abort();
+    throw e;
+  } finally {
+    reader.close();
+  }
+}
+
+/** Lines removed (-) and added (+), in order, at most 20. */
+function textDiff(before: string, after: string, file: string): string[] {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  const out: string[] = [];
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n && out.length < 20; i++) {
+    if (a[i] === b[i]) continue;
+    if (a[i] !== undefined && a[i] !== '') out.push(`${file}:${i + 1} - ${a[i]}`);
+    if (b[i] !== undefined && b[i] !== '') out.push(`${file}:${i + 1} + ${b[i]}`);
+  }
+  return out;
+}

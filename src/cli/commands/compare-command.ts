@@ -1,0 +1,85 @@
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { compareTrackers, type CompareResult } from '../../api/compare.js';
+import { guestSource } from '../../api/guest-source.js';
+import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
+import { formatBytes, formatDurationNs } from '../../model/units.js';
+import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
+import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { UsageError } from '../cli-failure.js';
+import { fmtInt, fmtPercent } from '../format-number.js';
+import { migrationJson } from '../format-migration.js';
+import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
+import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
+import { addTrackerOptions, type TrackerCliOptions } from './run-command.js';
+
+/** What bare `migsim compare` (and `npm start`) runs. */
+export const DEFAULT_COMPARE_TARGET = 'apache';
+export const DEFAULT_COMPARE_TRACKERS: readonly TrackerName[] = ['shadow', 'hap', 'pml'];
+
+export function registerCompare(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('compare')
+    .description('migrate the same guest events under several trackers and show them side by side (default: apache on HVM, shadow vs hap vs pml, xen policy)')
+    .argument('[trace|workload]', 'a trace file or a built-in workload', DEFAULT_COMPARE_TARGET)
+    .option('--trackers <list>', 'comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
+    .option('--json', 'print the summaries as JSON');
+  addTrackerOptions(cmd);
+  addMigrationOptions(cmd);
+  addWorkloadOptions(cmd);
+  cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { trackers: string; json?: boolean }) => {
+    const trackers = opts.trackers.split(',').map((t) => t.trim());
+    for (const t of trackers) if (!(TRACKER_NAMES as readonly string[]).includes(t)) throw new UsageError(`unknown tracker '${t}' in --trackers (known: ${TRACKER_NAMES.join(', ')})`);
+    const seed = chooseSeed(opts.seed);
+    const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
+    const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
+    if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+    const r = compareTrackers(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts) });
+    if (opts.json) {
+      ctx.io.out(JSON.stringify({ source: source.label, trackers, runs: r.summaries.map((s) => migrationJson(source, s)), figures: r.figures }, null, 2) + '\n');
+    } else {
+      const h = source.header;
+      ctx.io.out(`${source.label}: ${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}, ${r.summaries[0]?.policy} policy\n`);
+      ctx.io.out(compareTable(trackers, r) + '\n');
+      ctx.io.out('* marks the best (lowest) value. Reproduce with --seed ' + h.workload.seed + '\n');
+    }
+    if (r.summaries.some((s) => s.lostPages + s.lostPtes > 0)) ctx.setExit(EXIT_MISMATCH);
+  });
+}
+
+export function compareTable(trackers: readonly string[], r: CompareResult): string {
+  const table = new Table({ head: ['', ...trackers], style: { head: [], border: [] } });
+  for (const f of r.figures) {
+    table.push([f.name, ...f.values.map((v, i) => formatFigure(f.unit, v) + (i === f.best ? ' *' : ''))]);
+  }
+  table.push(['outcome', ...r.summaries.map((s) => s.outcome)]);
+  table.push(['stop rule', ...r.summaries.map((s) => wrap(s.stopReason, 28))]);
+  return table.toString();
+}
+
+function formatFigure(unit: string, v: number): string {
+  switch (unit) {
+    case 'ns':
+      return formatDurationNs(v);
+    case 'bytes':
+      return formatBytes(v);
+    case 'ratio':
+      return fmtPercent(v);
+    default:
+      return fmtInt(v);
+  }
+}
+
+function wrap(text: string, width: number): string {
+  const words = text.split(' ');
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines.join('\n');
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { checkGolden, goldenCases, updateGolden } from '../../api/golden.js';
+import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { UsageError } from '../cli-failure.js';
+
+export const DEFAULT_GOLDEN_DIR = 'traces/golden';
+
+export function registerGolden(program: Command, ctx: CliContext): void {
+  const golden = program.command('golden').description('golden run traces: regression tests with readable expected summaries');
+  golden
+    .command('check')
+    .description('replay every golden trace and fail on any difference, showing it')
+    .argument('[dir]', 'directory of *.mst run traces and their *.summary.txt', DEFAULT_GOLDEN_DIR)
+    .action((dir: string) => {
+      const cases = goldenCases(dir);
+      if (cases.length === 0) throw new UsageError(`no golden traces (*.mst) in ${dir}`);
+      for (const c of cases) {
+        const r = checkGolden(c);
+        ctx.io.out(`${r.ok ? 'ok  ' : 'FAIL'} ${c.name}\n`);
+        for (const d of r.differences) ctx.io.out(`     ${d}\n`);
+        if (!r.ok) ctx.setExit(EXIT_MISMATCH);
+      }
+    });
+  golden
+    .command('update')
+    .description('re-derive every golden trace and its summary with this version, printing what changed')
+    .argument('[dir]', 'directory of *.mst run traces', DEFAULT_GOLDEN_DIR)
+    .action((dir: string) => {
+      const cases = goldenCases(dir);
+      if (cases.length === 0) throw new UsageError(`no golden traces (*.mst) in ${dir}`);
+      for (const c of cases) {
+        const r = updateGolden(c);
+        ctx.io.out(`${r.differences.length ? 'changed  ' : 'unchanged'} ${c.name}\n`);
+        for (const d of r.differences) ctx.io.out(`     ${d}\n`);
+      }
+    });
+  for (const c of golden.commands) c.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err });
+}
