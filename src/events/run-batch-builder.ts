@@ -1,4 +1,6 @@
+import { NO_VCPU } from './guest-event-kind.js';
 import type { RunBatch } from './run-batch.js';
+import { RunEventKind } from './run-event-kind.js';
 
 /**
  * Collects run events emitted by reducers while they loop over a guest batch,
@@ -37,16 +39,25 @@ export class RunBatchBuilder {
    * by clamping to the latest time seen, as the migration's wall clock is.
    */
   emit(kind: number, wallNs: number, vcpu: number, page: number, arg: number, costNs: number): void {
-    let dt = wallNs - this.lastNs;
+    let dt = Math.round(wallNs - this.lastNs);
     if (dt < 0) dt = 0;
-    if (dt > 0xffff_ffff) throw new RangeError(`run event gap too long: ${dt} ns`);
+    // A gap longer than a delta holds (4.3 s of a long final copy, say) is
+    // carried by tick events, as idle events carry the guest's.
+    while (dt > 0xffff_ffff) {
+      this.push(RunEventKind.tick, 0xffff_ffff, NO_VCPU, -1, 0, 0);
+      dt -= 0xffff_ffff;
+    }
+    this.push(kind, dt, vcpu, page, arg, costNs);
+  }
+
+  private push(kind: number, dt: number, vcpu: number, page: number, arg: number, costNs: number): void {
     const i = this.n;
     this.kind[i] = kind;
     this.dtNs[i] = dt;
     this.vcpu[i] = vcpu;
     this.page[i] = page;
     this.arg[i] = arg;
-    this.costNs[i] = costNs;
+    this.costNs[i] = Math.min(Math.round(costNs), 0xffff_ffff);
     this.lastNs += dt;
     if (++this.n === this.capacity) this.flush();
   }

@@ -30,6 +30,8 @@ export const RunEventKind = {
   postcopyFault: 19,
   throttle: 20,
   checkpointEpoch: 21,
+  /** Nothing happened: only carries time across a gap longer than one delta holds. */
+  tick: 22,
 } as const;
 
 export type RunEventKindCode = (typeof RunEventKind)[keyof typeof RunEventKind];
@@ -57,4 +59,5 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'postcopy_fault',
   'throttle',
   'checkpoint_epoch',
+  'tick',
 ];
