@@ -39,6 +39,7 @@ export class RoundDriver implements Driver {
 
   act(): void {
     const now = this.nextActionNs;
+    const pausedBefore = this.tracker.domainPausedNs;
     if (!this.started) {
       this.started = true;
       this.tracker.enable(now);
@@ -48,7 +49,10 @@ export class RoundDriver implements Driver {
     }
     this.roundStartNs = now;
     this.run.emit(RunEventKind.roundStart, now, NO_VCPU, this.rounds.length, 0, 0);
-    this.nextActionNs = now + this.roundNs;
+    // A round never ends before its own CLEAN's pause is over: otherwise a
+    // round shorter than the pause would leave the guest no time to run.
+    const pauseNs = this.tracker.domainPausedNs - pausedBefore;
+    this.nextActionNs = now + Math.max(this.roundNs, pauseNs + 1);
   }
 
   finish(wallNs: number): void {

@@ -55,6 +55,8 @@ export abstract class Tracker {
   /** Exits and faults by run-event kind code, and their total cost. */
   readonly exitCounts: Float64Array = new Float64Array(32);
   readonly exitCostNs: Float64Array = new Float64Array(32);
+  /** Domain-wide pause time this tracker's operations have charged. */
+  domainPausedNs = 0;
   private adCursor = 0;
   private adBatch: MmuOutput | undefined;
 
@@ -150,6 +152,7 @@ export abstract class Tracker {
   /** Records a domain-wide operation that pauses every vCPU. */
   protected pauseDomain(kind: number, wallNs: number, arg: number, costNs: number): void {
     this.env.clock.pauseAll(wallNs, costNs);
+    this.domainPausedNs += costNs;
     this.exitCounts[kind] = this.exitCounts[kind]! + 1;
     this.exitCostNs[kind] = this.exitCostNs[kind]! + costNs;
     this.env.run.emit(kind, wallNs, NO_VCPU, -1, arg, costNs);
