@@ -1,5 +1,8 @@
 import type { GuestType } from '../model/paging.js';
 import { DirectTracker } from './tracker-direct.js';
+import { ShadowTracker } from './tracker-shadow.js';
+import { HapTracker } from './tracker-hap.js';
+import { PmlTracker } from './tracker-pml.js';
 import type { Tracker, TrackerEnv, TrackerName } from './tracker.js';
 
 export class TrackerPairingError extends Error {
@@ -23,6 +26,9 @@ export function checkPairing(tracker: TrackerName, guest: GuestType): void {
 
 const FACTORIES: Partial<Record<TrackerName, (env: TrackerEnv) => Tracker>> = {
   direct: (env) => new DirectTracker(env),
+  shadow: (env) => new ShadowTracker(env),
+  hap: (env) => new HapTracker(env),
+  pml: (env) => new PmlTracker(env),
 };
 
 /** Registers a tracker implementation (each tracker file registers itself here). */
