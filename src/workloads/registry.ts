@@ -1,8 +1,12 @@
+import { apache } from './apache.js';
+import { boot } from './boot.js';
 import { hotSet } from './hot-set.js';
+import { idle } from './idle.js';
+import { muncher } from './muncher.js';
 import type { WorkloadDefinition } from './workload.js';
 
 /** Every built-in workload, by name. */
-export const WORKLOADS: readonly WorkloadDefinition[] = [hotSet];
+export const WORKLOADS: readonly WorkloadDefinition[] = [hotSet, boot, apache, muncher, idle];
 
 export class UnknownWorkloadError extends Error {
   override readonly name = 'UnknownWorkloadError';

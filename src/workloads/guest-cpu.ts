@@ -1,0 +1,78 @@
+import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
+import { KERNEL_COSTS_NS, type GuestKernel } from './guest-kernel.js';
+
+/**
+ * Which vCPUs are busy, so that the time a vCPU spends running nothing is
+ * stated with an `idle` event (DESIGN section 4: an idle vCPU loses nothing
+ * to a pause or a throttle). A vCPU is busy until the end of the work it was
+ * last given; when it next does something after a gap of at least
+ * `minIdleNs`, an idle event at that moment closes the gap. Shorter gaps
+ * count as busy (a spinning or just-descheduled CPU).
+ */
+export class VcpuActivity {
+  private readonly busyEndNs: Float64Array;
+
+  constructor(
+    private readonly out: GuestBatchBuilder,
+    readonly vcpus: number,
+    readonly minIdleNs = 10_000,
+  ) {
+    this.busyEndNs = new Float64Array(vcpus);
+  }
+
+  /** The vCPU starts work at `tNs`: an idle event first if it was idle long enough. */
+  wake(vcpu: number, tNs: number): void {
+    if (tNs - this.busyEndNs[vcpu]! >= this.minIdleNs) this.out.idle(tNs, vcpu);
+  }
+
+  /** The vCPU's current work ends at `endNs`. */
+  busyUntil(vcpu: number, endNs: number): void {
+    if (endNs > this.busyEndNs[vcpu]!) this.busyEndNs[vcpu] = endNs;
+  }
+
+  /** Idle events at `endNs` for every vCPU not busy then, so the trace reaches the end of the run. */
+  finish(endNs: number): void {
+    for (let v = 0; v < this.vcpus; v++) {
+      if (this.busyEndNs[v]! < endNs && endNs >= this.out.nowNs) this.out.idle(endNs, v);
+    }
+  }
+}
+
+/**
+ * The periodic timer interrupt of every vCPU (HZ ticks a second, a 2.6-era
+ * kernel without NO_HZ: idle CPUs tick too). All vCPUs tick at the same
+ * instants, in vCPU order. Call `until(t)` before emitting anything at t.
+ */
+export class TimerTicks {
+  readonly periodNs: number;
+  nextNs: number;
+
+  constructor(
+    private readonly kernel: GuestKernel,
+    private readonly activity: VcpuActivity,
+    hz: number,
+    firstNs = 0,
+  ) {
+    if (!(hz > 0)) throw new RangeError(`timer frequency must be positive, got ${hz}`);
+    this.periodNs = Math.max(1, Math.round(1e9 / hz));
+    this.nextNs = firstNs;
+  }
+
+  /** Emits every tick due at or before `tNs`. */
+  until(tNs: number): void {
+    while (this.nextNs <= tNs) {
+      const t = this.nextNs;
+      for (let v = 0; v < this.activity.vcpus; v++) {
+        this.activity.wake(v, t);
+        this.kernel.timerTick(v, t);
+        this.activity.busyUntil(v, t + KERNEL_COSTS_NS.tick);
+      }
+      this.nextNs += this.periodNs;
+    }
+  }
+}
+
+/** Thrown inside a workload script when its next step would pass the end of the run. */
+export class RunEnded extends Error {
+  override readonly name = 'RunEnded';
+}

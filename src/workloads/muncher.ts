@@ -1,0 +1,136 @@
+import { deriveStream } from '../random/derive-stream.js';
+import { GuestKernel } from './guest-kernel.js';
+import { TimerTicks, VcpuActivity } from './guest-cpu.js';
+import type { ProgramImage } from './guest-program.js';
+import { LD_SO, LIBC } from './guest-program.js';
+import type { WorkloadDefinition } from './workload.js';
+
+const MUNCHER_IMAGE: ProgramImage = {
+  path: '/usr/local/bin/mmuncher',
+  textPages: 4,
+  dataPages: 1,
+  bssPages: 1,
+  heapPages: 8,
+  stackPages: 8,
+  libraries: [LD_SO, LIBC],
+};
+
+/** Frames kept free for page tables the kernel may still need. */
+const TABLE_RESERVE_PAGES = 64;
+
+/**
+ * MMuncher (Clark et al., NSDI 2005, section 6): a process that writes its
+ * working set at a fixed rate, the next page in turn (sequential, wrapping)
+ * or a random one, one thread per vCPU taking writes in turn.
+ *
+ * The guest starts with its memory already written, except a fraction
+ * `zero` that was never written (zero pages, which migration sends as a
+ * header only). The trace states that history at t = 0, before any
+ * munching, in the events a real guest would have produced: the loader's
+ * phys_writes of the kernel image, the kernel's page tables, the muncher's
+ * working set mapped and zero-filled by the kernel (MAP_POPULATE: a write
+ * of 4096 bytes to each page and its PTE), and the rest of memory filled as
+ * page cache by disk DMA (phys_write). Frames that none of these touch are
+ * the zero pages: `zero` x memory of them, rounded, plus the few the kernel
+ * holds unwritten (its zero page, tables it has not filled yet) and up to
+ * TABLE_RESERVE_PAGES kept free for page tables. The stats report the exact
+ * count (zeroPages). The prologue takes no guest time.
+ */
+export const muncher: WorkloadDefinition = {
+  name: 'muncher',
+  description: "Clark et al.'s MMuncher: writes its working set at a fixed page rate, sequentially or at random",
+  usesMmu: true,
+  params: [
+    { name: 'rate', kind: 'rate', default: 10_000, description: 'pages written per second, all vCPUs together (10,000 pages/s = 39 MiB/s)' },
+    {
+      name: 'pattern',
+      kind: 'enum',
+      default: 'sequential',
+      choices: ['sequential', 'random'],
+      description: 'sequential: the next page of the working set, wrapping; random: a uniformly random page of it',
+    },
+    {
+      name: 'wss',
+      kind: 'size',
+      default: 0,
+      description: 'working-set size in bytes (0: all memory the kernel can give, less the zero fraction)',
+    },
+    {
+      name: 'zero',
+      kind: 'fraction',
+      default: 0,
+      description: 'fraction of guest memory never written since boot (zero pages) when the run starts',
+    },
+    { name: 'writeBytes', kind: 'int', default: 4096, description: 'bytes stored per page write (4096: the whole page)' },
+  ],
+  generate(config, out) {
+    const p = config.params;
+    const rate = Math.round(Number(p['rate']));
+    const random = p['pattern'] === 'random';
+    const writeBytes = Math.max(1, Math.min(4096, Number(p['writeBytes'])));
+    const kernel = new GuestKernel(config, out);
+    const vcpus = config.vcpus;
+
+    // The prologue, all at t = 0.
+    kernel.loadImage(0, 0);
+    kernel.boot(0, 0);
+    const pid = kernel.createProcess(0, 0);
+    kernel.switchTo(0, pid, 0);
+    kernel.exec(pid, 0, MUNCHER_IMAGE, 0);
+    for (let v = 1; v < vcpus; v++) kernel.switchTo(v, pid, 0);
+
+    const zeroTarget = Math.round(Number(p['zero']) * config.memPages);
+    const tablesNeeded = (n: number) => Math.ceil(n / 512) + 4;
+    const free = kernel.freePages - TABLE_RESERVE_PAGES;
+    const maxWss = Math.max(0, free - zeroTarget - tablesNeeded(free));
+    const wantWss = Math.floor(Number(p['wss']) / 4096);
+    const wssPages = wantWss > 0 ? Math.min(wantWss, maxWss) : maxWss;
+    if (wssPages < 1) {
+      throw new RangeError(`muncher: no memory left for a working set (${kernel.freePages} free pages, zero fraction ${p['zero']})`);
+    }
+    const base = kernel.mapPopulated(pid, 0, wssPages, 0);
+    const cachePages = Math.max(0, kernel.freePages - TABLE_RESERVE_PAGES - zeroTarget);
+    if (cachePages > 0) {
+      const file = kernel.openFile('/var/cache/previous-life', cachePages);
+      for (let i = 0; i < cachePages; i++) kernel.cacheFilePage(file, i, 0, 0);
+    }
+
+    // The munching.
+    const activity = new VcpuActivity(out, vcpus, 50_000);
+    const ticks = new TimerTicks(kernel, activity, 250, 0);
+    const rng = deriveStream(config.seed, 'muncher/pages');
+    const writeNs = 250; // a 4 KiB memset
+    let written = 0;
+    if (rate > 0) {
+      const stepNs = Math.floor(1e9 / rate);
+      const stepRem = 1e9 % rate;
+      let tNs = 0;
+      let rem = 0;
+      let vcpu = 0;
+      let seq = 0;
+      while (tNs <= config.durationNs) {
+        ticks.until(tNs);
+        activity.wake(vcpu, tNs);
+        let page: number;
+        if (random) page = rng.belowLarge(wssPages);
+        else {
+          page = seq;
+          if (++seq === wssPages) seq = 0;
+        }
+        kernel.touch(pid, vcpu, base + page, true, tNs, writeBytes);
+        activity.busyUntil(vcpu, tNs + writeNs);
+        written++;
+        if (++vcpu === vcpus) vcpu = 0;
+        tNs += stepNs;
+        rem += stepRem;
+        if (rem >= rate) {
+          rem -= rate;
+          tNs++;
+        }
+      }
+    }
+    ticks.until(config.durationNs);
+    activity.finish(config.durationNs);
+    return { ...kernel.statsEntries(), wssPages, zeroPages: kernel.neverWrittenPages(), pageCachePages: cachePages, pagesWritten: written };
+  },
+};
