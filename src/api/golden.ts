@@ -126,6 +126,7 @@ function rederive(trace: string, out?: string): { summary: MigrationSummary } {
 
 /** Lines removed (-) and added (+), in order, at most 20. */
 function textDiff(before: string, after: string, file: string): string[] {
+  if (before === '') return [`${file}: written (${after.split('\n').length - 1} lines)`];
   const a = before.split('\n');
   const b = after.split('\n');
   const out: string[] = [];
