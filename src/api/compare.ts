@@ -23,7 +23,7 @@ export function compareTrackers(source: GuestSource, trackers: readonly TrackerN
     onEach?.(tracker, s);
     return s;
   });
-  const exitCount = (s: MigrationSummary) => Object.values(s.exits).reduce((a, e) => a + e.count, 0);
+  const exitCount = (s: MigrationSummary) => Object.values(s.migrationExits).reduce((a, e) => a + e.count, 0);
   const fig = (name: string, unit: CompareFigure['unit'], f: (s: MigrationSummary) => number): CompareFigure => {
     const values = summaries.map(f);
     const min = Math.min(...values);
@@ -39,8 +39,8 @@ export function compareTrackers(source: GuestSource, trackers: readonly TrackerN
       fig('pages sent', 'pages', (s) => s.pagesSent),
       fig('bytes sent', 'bytes', (s) => s.bytesSent),
       fig('final pages', 'pages', (s) => s.rounds[s.rounds.length - 1]?.pagesSent ?? 0),
-      fig('guest slowdown', 'ratio', (s) => s.slowdown),
-      fig('vCPU stall', 'ns', (s) => s.stallNs),
+      fig('guest slowdown', 'ratio', (s) => s.migrationSlowdown),
+      fig('vCPU stall', 'ns', (s) => s.migrationStallNs),
       fig('exits and faults', 'count', exitCount),
       fig('tracker memory', 'bytes', (s) => s.trackerMemoryBytes),
       fig('lost pages', 'pages', (s) => s.lostPages + s.lostPtes),

@@ -7,7 +7,10 @@ import type { RunSpec } from './record-run.js';
 import { replayVerify } from './replay.js';
 import { replayRunVerify } from './replay-run.js';
 import { migrateEvents, type MigrationSummary } from './run-migration.js';
-import { WORKLOADS } from '../workloads/registry.js';
+import { findWorkload, WORKLOADS } from '../workloads/registry.js';
+import { workloadEvents } from '../workloads/workload-events.js';
+import { drainSync } from '../util/drain-sync.js';
+import { configFromHeader } from './record.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 
 export interface GoldenCase {
@@ -96,25 +99,37 @@ export function updateGolden(c: GoldenCase): GoldenOutcome {
   return { name: c.name, ok: true, differences };
 }
 
+/**
+ * Re-runs a golden's migration with this version: a built-in workload's
+ * guest events are generated again from the header (so a changed workload
+ * shows up), an imported capture's are taken from the trace itself.
+ */
 function rederive(trace: string, out?: string): { summary: MigrationSummary } {
   const reader = TraceReader.open(trace);
   const h = reader.header;
   const spec = h.run as unknown as RunSpec;
   const writer = out ? new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } }) : undefined;
+  const builtIn = !h.source && WORKLOADS.some((w) => w.name === h.workload.name);
+  let workloadStats: Readonly<Record<string, number>> = {};
   try {
     const summary = migrateEvents(
       h,
       (step: (b: GuestBatch) => void) => {
-        for (let c = reader.nextChunk(); c; c = reader.nextChunk()) {
-          if (c.stream !== 'guest') continue;
-          writer?.writeGuestBatch(c.batch);
-          step(c.batch);
+        const feed = (b: GuestBatch) => {
+          writer?.writeGuestBatch(b);
+          step(b);
+        };
+        if (builtIn) {
+          drainSync(workloadEvents(findWorkload(h.workload.name), configFromHeader(h), (s) => (workloadStats = s), h.chunkEvents), feed);
+          return;
         }
+        for (let c = reader.nextChunk(); c; c = reader.nextChunk()) if (c.stream === 'guest') feed(c.batch);
+        workloadStats = reader.footer.workloadStats;
       },
       spec,
       (rb) => writer?.writeRunBatch(rb),
     );
-    writer?.finish({ workloadStats: reader.footer.workloadStats, run: { summary: summary as unknown as Record<string, unknown> } });
+    writer?.finish({ workloadStats, run: { summary: summary as unknown as Record<string, unknown> } });
     return { summary };
   } catch (e) {
     writer?.abort();

@@ -3,6 +3,7 @@ import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { PageSet } from '../util/page-set.js';
+import { type CaptureStats, CaptureStatsCollector } from '../import/capture-stats.js';
 
 export interface InspectReport {
   readonly file: string;
@@ -26,6 +27,8 @@ export interface InspectReport {
     readonly pageTablePages: number;
   };
   readonly bytesPerEvent: number;
+  /** For a trace imported from a capture: its source and dirtying (src/import/capture-stats.ts). */
+  readonly capture?: CaptureStats;
 }
 
 /** Reads a whole trace (checking its digest) and summarises what is in it. */
@@ -35,9 +38,11 @@ export function inspect(file: string): InspectReport {
   const virt = new PageSet();
   const pt = new PageSet();
   let firstNs = -1;
+  const capture = reader.header.source ? new CaptureStatsCollector(reader.header) : undefined;
   const footer = reader.forEachChunk((c) => {
     if (c.stream !== 'guest') return;
     const b = c.batch;
+    capture?.add(b);
     const { kind, page, dtNs } = b;
     if (firstNs < 0 && b.count > 0) firstNs = b.baseNs + dtNs[0]!;
     for (let i = 0; i < b.count; i++) {
@@ -64,6 +69,7 @@ export function inspect(file: string): InspectReport {
     spanNs: lastNs - Math.max(firstNs, 0),
     distinctPages: { physWritten: phys.size, virtualTouched: virt.size, pageTablePages: pt.size },
     bytesPerEvent: events ? reader.fileBytes / events : 0,
+    ...(capture ? { capture: capture.result(footer) } : {}),
   };
 }
 

@@ -50,6 +50,12 @@ export interface MigrationSummary {
   readonly stallNs: number;
   readonly slowdown: number;
   readonly exits: Readonly<Record<string, ExitTally>>;
+  /** Exits and faults taken during the live phase (start to suspend; post-copy: to the last page). */
+  readonly migrationExits: Readonly<Record<string, ExitTally>>;
+  /** vCPU stall (all vCPUs) during the live phase: what tracking and sending cost the guest, downtime apart. */
+  readonly migrationStallNs: number;
+  /** That stall over the vCPU time the migration lasted: how much it slowed the guest. */
+  readonly migrationSlowdown: number;
   readonly trackerMemoryBytes: number;
   readonly trackerStats: Readonly<Record<string, number>>;
   readonly throttlePct: number;
@@ -117,10 +123,18 @@ export function migrateEvents(
   }
   if (engine.postcopyFaults > 0) exits['postcopy_fault'] = { count: engine.postcopyFaults, costNs: Math.round(engine.postcopyFaultStallNs) };
   const st = sourceTracker(sim, engine);
+  const migrationExits: Record<string, ExitTally> = {};
+  if (engine.exitsAtEnd) {
+    for (let k = 0; k < RUN_EVENT_KIND_NAMES.length; k++) {
+      const c = engine.exitsAtEnd[k]! - engine.exitsAtStart[k]!;
+      if (c > 0) migrationExits[RUN_EVENT_KIND_NAMES[k]!] = { count: c, costNs: Math.round(engine.exitCostAtEnd![k]! - engine.exitCostAtStart[k]!) };
+    }
+  }
+  const migrationStallNs = Math.round(Math.max(0, engine.stallAtEndNs - engine.stallAtStartNs));
   const wallNs = Math.round(sim.clock.nowNs);
   const liveNs = (engine.suspendAtNs >= 0 ? engine.suspendAtNs : engine.completedAtNs) - mig.startNs;
   const stallNs = Math.round(sim.clock.totalStallNs());
-  return {
+  const summary: MigrationSummary = {
     tracker: opts.tracker,
     policy: mig.policy,
     superpages,
@@ -144,6 +158,9 @@ export function migrateEvents(
     stallNs,
     slowdown: sim.guestNs > 0 ? wallNs / sim.guestNs - 1 : 0,
     exits,
+    migrationExits,
+    migrationStallNs,
+    migrationSlowdown: 0,
     trackerMemoryBytes: st.memoryBytes(),
     trackerStats: st.stats(),
     throttlePct: engine.throttlePct,
@@ -156,6 +173,8 @@ export function migrateEvents(
     lostPtes: engine.lostPtes,
     stateDigest: stateDigest(sim),
   };
+  const migrationNs = Math.max(0, engine.liveEndNs - mig.startNs) * h.guest.vcpus;
+  return { ...summary, migrationSlowdown: migrationNs > 0 ? migrationStallNs / migrationNs : 0 };
 }
 
 function stateDigest(sim: Simulation): string {

@@ -7,7 +7,10 @@ import { registerRecord } from './commands/record-command.js';
 import { registerReplay } from './commands/replay-command.js';
 import { registerRun } from './commands/run-command.js';
 import { registerCompare } from './commands/compare-command.js';
+import { registerReport } from './commands/report-command.js';
+import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
+import { registerImport } from './commands/import-command.js';
 
 /**
  * Runs the migsim command line and returns the exit code; never calls
@@ -27,7 +30,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerReplay(program, ctx);
   registerRun(program, ctx);
   registerCompare(program, ctx);
+  registerReport(program, ctx);
+  registerExport(program, ctx);
   registerGolden(program, ctx);
+  registerImport(program, ctx);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
 
   try {

@@ -107,6 +107,15 @@ export class MigrationEngine implements Driver {
   postcopyFaults = 0;
   postcopyFaultStallNs = 0;
   liveDirtied = 0;
+  /** vCPU stall (all vCPUs) when the migration started and when it completed. */
+  stallAtStartNs = 0;
+  stallAtEndNs = -1;
+  liveEndNs = -1;
+  /** Source tracker exits by kind when the migration started and completed. */
+  exitsAtStart: Float64Array = new Float64Array(32);
+  exitCostAtStart: Float64Array = new Float64Array(32);
+  exitsAtEnd: Float64Array | undefined;
+  exitCostAtEnd: Float64Array | undefined;
   /** The tracker of the live phase, kept when the guest moves to the destination. */
   sourceTracker: Tracker | undefined;
 
@@ -155,11 +164,13 @@ export class MigrationEngine implements Driver {
       return;
     }
     if (this.opts.policy === 'remus' && this.outcome === 'completed') {
+      this.markEnd(wallNs);
       this.nextActionNs = Infinity;
       this.completedAtNs = Math.max(this.completedAtNs, wallNs);
       return;
     }
     if (this.outcome !== 'completed') {
+      this.markEnd(wallNs);
       this.stopReason = this.suspendAtNs < 0 && this.rounds.length === 0 && this.pass === 0 ? 'the workload ended before the migration started' : 'the workload ended before the migration completed';
       this.completedAtNs = wallNs;
     }
@@ -171,6 +182,9 @@ export class MigrationEngine implements Driver {
   private begin(): void {
     const now = this.nextActionNs;
     const p = this.opts.policy;
+    this.stallAtStartNs = this.sim.clock.totalStallNs();
+    this.exitsAtStart = this.sim.tracker.exitCounts.slice();
+    this.exitCostAtStart = this.sim.tracker.exitCostNs.slice();
     if (p === 'checkpoint') {
       this.stopAndCopy(now, 'checkpoint: the guest is paused for the whole save', true);
       return;
@@ -402,6 +416,7 @@ export class MigrationEngine implements Driver {
     const bw = this.opts.bandwidthBytesPerSec;
     this.stopReason = reason;
     this.suspendAtNs = now;
+    if (!this.exitsAtEnd) this.markEnd(now);
     sim.run.emit(RunEventKind.suspend, now, NO_VCPU, this.rounds.length, 0, costs.suspendNs);
     const suspendNs = costs.suspendNs;
     let finalCleanNs = 0;
@@ -464,6 +479,25 @@ export class MigrationEngine implements Driver {
     this.sourceTracker = sim.tracker;
     sim.swapTracker(new DestinationTracker(sim.env));
     this.nextActionNs = Infinity;
+  }
+
+  /**
+   * Snapshot of stall and exits when the live phase is over (at suspend; for
+   * post-copy when the last page arrived): the guest's cost of the
+   * migration, apart from the downtime itself.
+   */
+  private markEnd(atNs: number): void {
+    const t = this.sim.tracker;
+    this.liveEndNs = atNs;
+    this.stallAtEndNs = this.sim.clock.totalStallNs();
+    this.exitsAtEnd = (this.sourceTracker ?? t).exitCounts.slice();
+    this.exitCostAtEnd = (this.sourceTracker ?? t).exitCostNs.slice();
+    if (this.postcopy) {
+      for (let k = 0; k < 32; k++) {
+        this.exitsAtEnd[k] = this.exitsAtEnd[k]! + this.postcopy.exitCounts[k]!;
+        this.exitCostAtEnd[k] = this.exitCostAtEnd[k]! + this.postcopy.exitCostNs[k]!;
+      }
+    }
   }
 
   private checkOracle(atNs: number): void {
@@ -545,6 +579,7 @@ export class MigrationEngine implements Driver {
       this.endRound(now, -1);
       this.completedAtNs = now;
       this.outcome = 'completed';
+      this.markEnd(this.nextActionNs);
       this.sim.swapTracker(new DestinationTracker(this.sim.env));
       this.postcopy = undefined;
       this.nextActionNs = Infinity;

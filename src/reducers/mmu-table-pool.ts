@@ -27,6 +27,14 @@ export class TablePool {
   pfnOfSlot: Int32Array;
   /** Nonzero entries per slot, so a slot can be released once its page is all zero. */
   nonzeroEntries: Int16Array;
+  /**
+   * PV only: beside each entry, the pfn its frame (an mfn) stands for, or -1,
+   * written with the entry. The walker reads it next to the entry instead of
+   * looking the mfn up in the m2p, a table twice the guest's size whose random
+   * lines missed the cache (14 ns a walk). Valid for entries written since
+   * the slot was handed out; the walker reads it for present entries only.
+   */
+  entryPfn: Int32Array | undefined;
   readonly slotOfPfn: Int32Array;
   readonly slotOfFrame: Int32Array;
 
@@ -46,6 +54,7 @@ export class TablePool {
     this.freeSlots = new Int32Array(this.capacitySlots);
     this.slotOfPfn = new Int32Array(memPages);
     this.pfnToMfn = pfnToMfn;
+    this.entryPfn = pfnToMfn ? new Int32Array(this.entries.length) : undefined;
     if (pfnToMfn) {
       this.slotOfFrame = new Int32Array(frameLimit).fill(-1);
       for (let p = 0; p < memPages; p++) this.slotOfFrame[pfnToMfn[p]!] = 0;
@@ -94,6 +103,11 @@ export class TablePool {
     nonzero.set(this.nonzeroEntries);
     const freeSlots = new Int32Array(capacity);
     freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
+    if (this.entryPfn) {
+      const entryPfn = new Int32Array(capacity << TABLE_SHIFT);
+      entryPfn.set(this.entryPfn);
+      this.entryPfn = entryPfn;
+    }
     this.entries = entries;
     this.pfnOfSlot = pfnOfSlot;
     this.nonzeroEntries = nonzero;

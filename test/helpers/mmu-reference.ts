@@ -56,8 +56,11 @@ export class ReferenceMmu {
     return level === 2 || (level === 3 && this.mode === 'x86-64');
   }
 
-  /** live[level] = pages that are tables at that level. */
+  private liveCache: Map<number, Set<number>> | undefined;
+
+  /** live[level] = pages that are tables at that level (A/D stores cannot change it, so it is cached until a pt_write or cr3_load). */
   live(): Map<number, Set<number>> {
+    if (this.liveCache) return this.liveCache;
     const live = new Map<number, Set<number>>();
     live.set(this.top, new Set(this.roots));
     for (let level = this.top; level > 1; level--) {
@@ -72,6 +75,7 @@ export class ReferenceMmu {
       }
       live.set(level - 1, below);
     }
+    this.liveCache = live;
     return live;
   }
 
@@ -91,6 +95,7 @@ export class ReferenceMmu {
 
   ptWrite(pfn: number, index: number, pte: number): { ptPage: boolean } {
     const ptPage = this.isLive(pfn);
+    this.liveCache = undefined;
     let t = this.tables.get(pfn);
     if (!t) this.tables.set(pfn, (t = new Int32Array(512)));
     t[index] = pte;
@@ -100,6 +105,7 @@ export class ReferenceMmu {
 
   cr3Load(vcpu: number, pfn: number): void {
     const prev = this.rootOfVcpu.get(vcpu);
+    this.liveCache = undefined;
     this.rootOfVcpu.set(vcpu, pfn);
     this.roots.add(pfn);
     if (prev !== undefined && prev !== pfn && !this.loaded(prev) && !this.rootHasPresent(prev)) this.roots.delete(prev);
@@ -144,8 +150,10 @@ export class ReferenceMmu {
     path.forEach((p, k) => {
       if (!usesFlags(p.level)) return;
       const bits = k === path.length - 1 && write ? PTE_A | PTE_D : PTE_A;
-      if ((p.e & bits) !== bits) {
-        this.tables.get(p.table)![p.index] = p.e | bits;
+      // As the walk goes: an entry used twice (a table mapping itself) was set by the first use.
+      const now = this.entry(p.table, p.index);
+      if ((now & bits) !== bits) {
+        this.tables.get(p.table)![p.index] = now | bits;
         stores.push(p.table);
       }
     });

@@ -9,6 +9,7 @@ import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { fmtInt, fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
+import { createProgress } from '../progress.js';
 import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
 import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerCliOptions } from './run-command.js';
@@ -34,7 +35,14 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
     const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
     if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
-    const r = compareTrackers(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts) });
+    const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
+    let done = 0;
+    let r;
+    try {
+      r = compareTrackers(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs) }, () => progress.update(++done));
+    } finally {
+      progress.stop();
+    }
     if (opts.json) {
       ctx.io.out(JSON.stringify({ source: source.label, trackers, runs: r.summaries.map((s) => migrationJson(source, s)), figures: r.figures }, null, 2) + '\n');
     } else {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { inspect, type InspectReport } from '../../api/inspect.js';
 import { formatBytes, formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
-import { fmtFixed, fmtInt } from '../format-number.js';
+import { fmtFixed, fmtInt, fmtPercent } from '../format-number.js';
+import type { CaptureStats } from '../../import/capture-stats.js';
 
 export function registerInspect(program: Command, ctx: CliContext): void {
   program
@@ -40,6 +41,7 @@ export function inspectJson(r: InspectReport): Record<string, unknown> {
     bytesPerEvent: r.bytesPerEvent,
     digest: r.footer.digest,
     workloadStats: r.footer.workloadStats,
+    ...(r.capture ? { capture: r.capture } : {}),
   };
 }
 
@@ -65,5 +67,25 @@ function inspectText(r: InspectReport): string {
   );
   const stats = Object.entries(r.footer.workloadStats);
   if (stats.length) lines.push(`  workload   ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  if (r.capture) lines.push(...captureText(r.capture));
   return lines.join('\n') + '\n';
+}
+
+/** The capture section of an imported trace: its source, then its dirtying. */
+function captureText(c: CaptureStats): string[] {
+  const keys = Object.entries(c.captureHeader)
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(' ');
+  const t = c.trace;
+  const interval = formatDurationNs(t.intervalNs);
+  return [
+    `  capture    ${c.format} ${c.file}, sha256 ${c.sha256}`,
+    ...(keys ? [`             ${keys}`] : []),
+    `             ${fmtInt(c.processesCreated)} processes created, ${fmtInt(c.processesExited)} exited; ` +
+      (c.importer.intervals > 0
+        ? `${fmtInt(c.importer.intervals)} intervals, ${fmtInt(c.importer.pagesWritten)} pages written, ${fmtInt(c.importer.distinctPages)} distinct, ${fmtPercent(c.importer.overlap)} of an interval's pages dirty in the previous one (as captured)`
+        : `${fmtInt(c.importer.distinctPages)} distinct pages written (as captured)`),
+    `  dirty      ${fmtFixed(t.dirtyPagesPerInterval.mean, 1)} pages per ${interval} interval (max ${fmtInt(t.dirtyPagesPerInterval.max)}), ${fmtInt(t.dirtyPagesPerSecond)} pages/s over ${fmtInt(t.intervals)} intervals`,
+    `             ${fmtPercent(t.overlap)} also dirty in the previous interval, ${fmtInt(t.distinctPages)} distinct pages (in the trace)`,
+  ];
 }

@@ -7,7 +7,7 @@ import { choiceOption } from './run-command.js';
 
 export interface MigrationCliOptions {
   policy: PolicyName;
-  start: number;
+  start?: number;
   bandwidth: number;
   maxBandwidth: number;
   downtimeLimit: number;
@@ -39,7 +39,7 @@ function positiveNumberOption(s: string): number {
 export function addMigrationOptions(cmd: Command): Command {
   return cmd
     .option('--policy <name>', `migration policy: ${POLICY_NAMES.join(', ')}`, choiceOption('--policy', POLICY_NAMES), 'xen')
-    .option('--start <time>', 'wall time the migration starts', durationOption, DEFAULT_MIGRATION.startNs)
+    .option('--start <time>', 'wall time the migration starts (default: half of the guest events\' duration, so the guest has been running a while)', durationOption)
     .option('--bandwidth <rate>', 'link bandwidth (1Gbit, 10Gbit, 500MiB/s)', bandwidthOption, DEFAULT_MIGRATION.bandwidthBytesPerSec)
     .option('--max-bandwidth <rate>', 'qemu: max-bandwidth for live sending', bandwidthOption, DEFAULT_MIGRATION.maxBandwidthBytesPerSec)
     .option('--downtime-limit <time>', 'qemu: downtime-limit', durationOption, DEFAULT_MIGRATION.downtimeLimitNs)
@@ -50,10 +50,11 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses);
 }
 
-export function migrationFromCli(o: MigrationCliOptions): Partial<MigrationOptions> {
+/** The migration options the flags give; `durationNs` (the guest events' length) sets the default start. */
+export function migrationFromCli(o: MigrationCliOptions, durationNs = 0): Partial<MigrationOptions> {
   return {
     policy: o.policy,
-    startNs: o.start,
+    startNs: o.start ?? Math.floor(durationNs / 2),
     bandwidthBytesPerSec: o.bandwidth,
     maxBandwidthBytesPerSec: o.maxBandwidth,
     downtimeLimitNs: o.downtimeLimit,

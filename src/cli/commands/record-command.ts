@@ -10,6 +10,7 @@ import type { WorkloadDefinition } from '../../workloads/workload.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { fmtFixed, fmtInt, fmtRate } from '../format-number.js';
+import { createProgress } from '../progress.js';
 import { collectSetting, durationOption, guestOption, pagingOption, positiveIntOption, seedOption, sizeOption } from '../parse-options.js';
 
 export interface GuestCliOptions {
@@ -96,7 +97,13 @@ export function registerRecord(program: Command, ctx: CliContext): void {
     workloadHeader(request); // checks the workload and parameters before anything is printed
     if (!opts.json) io.err(`seed ${seed}\n`);
     const started = process.hrtime.bigint();
-    const result = record(request);
+    const progress = createProgress(ctx, `record ${workload}`, opts.duration, { json: opts.json, unit: formatDurationNs });
+    let result;
+    try {
+      result = record(request, (_events, tNs) => progress.update(tNs));
+    } finally {
+      progress.stop();
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const events = result.footer.guestEvents;
     if (opts.json) {

@@ -54,12 +54,12 @@ export function registerRun(program: Command, ctx: CliContext): void {
     if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
     if (opts.round !== undefined) {
       const roundNs = durationOption(opts.round);
-      const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start });
+      const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start ?? 0 });
       ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
       if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
       return;
     }
-    const request = { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts) };
+    const request = { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs) };
     const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
     ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
     if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);

@@ -1,0 +1,100 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { guestSource } from '../../api/guest-source.js';
+import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
+import { formatBytes } from '../../model/units.js';
+import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
+import { compareRunReports, runReportFromTrace } from '../../report/report-data.js';
+import { REPORT_CHARTS, type ReportDocument, reportHtml } from '../../report/report-html.js';
+import { compareCommandLine, runCommandLine, shellQuote } from '../../report/reproduce-command.js';
+import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { UsageError } from '../cli-failure.js';
+import { createProgress, type Progress } from '../progress.js';
+import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS } from './compare-command.js';
+import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
+import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
+import { addTrackerOptions, type TrackerCliOptions } from './run-command.js';
+
+type ReportCliOptions = GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { out: string; compare?: string | boolean; trackers: string; json?: boolean };
+
+export function registerReport(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('report')
+    .description('write one self-contained HTML report (charts, summary, how to reproduce) of run traces, or of a comparison of trackers run now')
+    .argument('[runs...]', 'run traces written by migsim run --record')
+    .requiredOption('-o, --out <file.html>', 'HTML file to write (written atomically)')
+    .option('--compare [trace|workload]', `compare trackers on a trace or workload, as migsim compare does (bare: ${DEFAULT_COMPARE_TARGET})`)
+    .option('--trackers <list>', 'with --compare: comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
+    .option('--json', 'print what was written as JSON');
+  addTrackerOptions(cmd);
+  addMigrationOptions(cmd);
+  addWorkloadOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  migsim run hot-set --tracker pml --record pml.mst && migsim report pml.mst -o pml.html\n  migsim report --compare -o compare.html        (apache on HVM: shadow vs hap vs pml, xen policy)\n  migsim report --compare hot-set --duration 2s --mem 256MiB -o hs.html',
+  );
+  cmd.action(async (files: string[], opts: ReportCliOptions) => {
+    if (opts.compare !== undefined && files.length > 0) throw new UsageError(`give run traces or --compare, not both (got ${files.join(', ')} and --compare)`);
+    if (opts.compare === undefined && files.length === 0) throw new UsageError('nothing to report: give run traces (written by migsim run --record) or --compare [trace|workload]');
+    // One bar for the whole command: each run (simulated or read) is a
+    // step, and so is each chart.
+    const steps = (opts.compare !== undefined ? opts.trackers.split(',').length : files.length) + REPORT_CHARTS.length;
+    const progress = createProgress(ctx, 'report', steps, { json: opts.json, unit: (n) => n.toFixed(1) });
+    let doc: ReportDocument;
+    let html: string;
+    try {
+      doc = opts.compare !== undefined ? compareDocument(ctx, opts, progress) : runsDocument(files, opts, progress);
+      html = await reportHtml(doc, (done) => progress.update(doc.runs.length + done));
+    } finally {
+      progress.stop();
+    }
+    const partial = `${opts.out}.partial`;
+    try {
+      writeFileSync(partial, html);
+      renameSync(partial, opts.out);
+    } catch (e) {
+      rmSync(partial, { force: true });
+      throw e;
+    }
+    const bytes = Buffer.byteLength(html);
+    if (opts.json) {
+      ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts: REPORT_CHARTS.map((c) => c.id), runs: doc.runs.map((r) => ({ label: r.label, tracker: r.summary.tracker, outcome: r.summary.outcome, downtimeNs: r.summary.downtimeNs })) }, null, 2) + '\n');
+    } else {
+      ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${doc.runs.length} run${doc.runs.length === 1 ? '' : 's'}, ${REPORT_CHARTS.length} charts; open it in a browser (no network needed)\n`);
+    }
+    if (doc.runs.some((r) => r.summary.lostPages + r.summary.lostPtes > 0)) ctx.setExit(EXIT_MISMATCH);
+  });
+}
+
+function compareDocument(ctx: CliContext, opts: ReportCliOptions, progress: Progress): ReportDocument {
+  const target = typeof opts.compare === 'string' ? opts.compare : DEFAULT_COMPARE_TARGET;
+  const trackers = opts.trackers.split(',').map((t) => t.trim());
+  for (const t of trackers) if (!(TRACKER_NAMES as readonly string[]).includes(t)) throw new UsageError(`unknown tracker '${t}' in --trackers (known: ${TRACKER_NAMES.join(', ')})`);
+  const seed = chooseSeed(opts.seed);
+  const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
+  const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
+  if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+  const runs = compareRunReports(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs) }, undefined, (f) => progress.update(f * trackers.length));
+  const first = runs[0]!;
+  return {
+    mode: 'compare',
+    runs,
+    commands: [
+      { what: 'This report:', line: compareCommandLine(first.header, first.spec, trackers, opts.out) },
+      { what: 'The same comparison as a table (add --json for scripts):', line: compareCommandLine(first.header, first.spec, trackers) },
+      ...runs.map((r) => ({ what: `One run as a run trace (${r.label}):`, line: runCommandLine(r.header, r.spec, `${r.label}.mst`) })),
+    ],
+  };
+}
+
+function runsDocument(files: readonly string[], opts: ReportCliOptions, progress: Progress): ReportDocument {
+  const runs = files.map((f, i) => runReportFromTrace(f, (fraction) => progress.update(i + fraction)));
+  return {
+    mode: 'runs',
+    runs,
+    commands: [
+      { what: 'This report:', line: ['migsim', 'report', ...files, '-o', opts.out].map(shellQuote).join(' ') },
+      ...runs.map((r) => ({ what: `Record ${r.label} again (same events, same summary):`, line: runCommandLine(r.header, r.spec, r.label) })),
+    ],
+  };
+}

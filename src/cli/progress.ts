@@ -1,0 +1,68 @@
+import cliProgress from 'cli-progress';
+import type { CliContext } from './cli-io.js';
+
+/** What a command calls as it goes: the work done so far (in `total`'s units), then stop. */
+export interface Progress {
+  update(done: number): void;
+  stop(): void;
+}
+
+export interface ProgressOptions {
+  /** The command prints JSON: no bar, whatever the terminal. */
+  readonly json?: boolean;
+  /** How long a command runs before its bar appears (default 1 s). */
+  readonly delayMs?: number;
+  /** Formats the done and total figures for the bar (default: integers). */
+  readonly unit?: (n: number) => string;
+}
+
+const NO_PROGRESS: Progress = { update: () => {}, stop: () => {} };
+
+/**
+ * A progress bar on stderr, shown only when stdout is a terminal and the
+ * command is not printing JSON, and only once the command has run for a
+ * second: short commands and pipes see nothing. The simulation runs
+ * synchronously, so no timer could redraw the bar: cli-progress redraws it
+ * from `update` itself (its synchronousUpdate mode), at most ten times a
+ * second, and the one-second delay is checked in `update` too.
+ */
+export function createProgress(ctx: CliContext, label: string, total: number, opts: ProgressOptions = {}): Progress {
+  if (!ctx.io.isTty || opts.json) return NO_PROGRESS;
+  const startedMs = Date.now();
+  const delayMs = opts.delayMs ?? 1000;
+  const unit = opts.unit ?? ((n: number) => Math.round(n).toLocaleString('en-US'));
+  // cli-progress writes cursor moves and the bar through this stream; it
+  // goes to the command's stderr so stdout stays clean for the results.
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (ctx.io.err(s), true) } as unknown as NodeJS.WritableStream;
+  let bar: cliProgress.SingleBar | undefined;
+  let stopped = false;
+  return {
+    update(done: number) {
+      if (stopped) return;
+      if (!bar) {
+        if (Date.now() - startedMs < delayMs) return;
+        bar = new cliProgress.SingleBar(
+          {
+            stream,
+            format: `${label} [{bar}] {percentage}% {shown} | {eta_formatted} left`,
+            barsize: 30,
+            hideCursor: true,
+            clearOnComplete: true,
+            synchronousUpdate: true,
+            fps: 10,
+            etaBuffer: 50,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, done, { shown: `${unit(done)}/${unit(total)}` });
+        return;
+      }
+      bar.update(done, { shown: `${unit(done)}/${unit(total)}` });
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      bar?.stop();
+    },
+  };
+}

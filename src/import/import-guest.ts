@@ -1,0 +1,279 @@
+import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
+import type { GuestType, PagingMode } from '../model/paging.js';
+import { TimerTicks, VcpuActivity } from '../workloads/guest-cpu.js';
+import { GuestKernel } from '../workloads/guest-kernel.js';
+import { GuestVpnMap, vpnMapGeometry, type VpnMapGeometry } from './guest-vpn-map.js';
+
+/**
+ * The guest an imported capture runs in: a booted guest kernel (its page
+ * allocator hands out every frame, its page tables are written entry by
+ * entry), one guest address space per captured address space, and the
+ * bookkeeping that turns "this process wrote these pages" into the kernel
+ * calls a real guest would make. Shared by the rtdirty and lackey
+ * importers.
+ *
+ * Memory of a captured process: every 2 MiB region the vpn map gives out
+ * becomes one anonymous writable mapping of the guest process (mapPages),
+ * made when the process first touches it; pages are demand-faulted by the
+ * first access (a write allocates and zero-fills a frame, as Linux does).
+ *
+ * Frames shared between processes (from rtdirty's b/d lines): a source
+ * frame seen under pages of two live processes that fork does not explain
+ * is shared memory. The importer gives it a one-page shmem object of the
+ * guest kernel and maps that object MAP_SHARED at each page (munmap of the
+ * private page first, as a process that mmaps over its memory does), so
+ * both pages are one guest frame. A page of a forked child that still has
+ * its parent's frame at the same address is the copy-on-write sharing fork
+ * made: nothing to do. A frame seen under a second page of the same
+ * process is taken as reused (freed under the first page, which the
+ * capture cannot see: MADV_DONTNEED, munmap), not shared. What is known of
+ * a page's frame is its latest b/d line, so a frame freed by one process
+ * and handed to another that is still alive can look shared: then the
+ * first process's (no longer used) page shares the second's guest frame,
+ * which costs nothing in dirtying.
+ */
+export interface ImportGuestConfig {
+  readonly seed: number;
+  readonly memPages: number;
+  readonly vcpus: number;
+  readonly guest: GuestType;
+  readonly paging: PagingMode;
+  /** Timer interrupts per second on each vCPU (0: none). */
+  readonly hz: number;
+}
+
+/** One guest address space standing for one captured address space. */
+export class ImportSpace {
+  /** The guest process, once created (-1 before). */
+  guestPid = -1;
+  alive = true;
+  /** Guest 2 MiB regions (vpn >> 9) mapped in the guest kernel. */
+  readonly regions: Set<number>;
+  /** Guest vpns present and written in the guest process. */
+  readonly present: Set<number>;
+  /** Guest vpns a fork gave this space (present in the parent at fork). */
+  inherited: Set<number> | undefined;
+  /** Source frame last seen for each page, by guest vpn (b/d lines). */
+  readonly frameOf: Map<number, number>;
+  /** Guest vpns mapped onto a shared frame, and its shmem object. */
+  readonly shmemAt: Map<number, number>;
+  /**
+   * Pages the capture listed (B or D) for this space, by guest vpn (one
+   * to one with the source pages of one space): its distinct pages.
+   * Sets and maps here are keyed by guest vpn, a small integer, where
+   * source pages (up to 52 bits) would make every lookup slower.
+   */
+  readonly listed = new Set<number>();
+
+  constructor(
+    readonly map: GuestVpnMap,
+    readonly parent: ImportSpace | undefined,
+  ) {
+    this.regions = new Set();
+    this.present = new Set();
+    this.frameOf = new Map();
+    this.shmemAt = new Map();
+  }
+
+  /** Drops the per-page bookkeeping of a space that is gone (its frames stay, for its children). */
+  release(): void {
+    this.regions.clear();
+    this.present.clear();
+    this.shmemAt.clear();
+    this.listed.clear();
+    this.inherited = undefined;
+  }
+
+  /** True when `other` is this space's ancestor or descendant through fork. */
+  relatedTo(other: ImportSpace): boolean {
+    for (let s = this.parent; s; s = s.parent) if (s === other) return true;
+    for (let s = other.parent; s; s = s.parent) if (s === this) return true;
+    return false;
+  }
+}
+
+interface FrameUse {
+  readonly space: ImportSpace;
+  readonly page: number;
+  readonly gvpn: number;
+  obj: number;
+}
+
+const BLOCK_PAGES = 512;
+
+export class ImportGuest {
+  readonly kernel: GuestKernel;
+  readonly activity: VcpuActivity;
+  readonly ticks: TimerTicks | undefined;
+  readonly geometry: VpnMapGeometry;
+  /** When each vCPU is free again (end of its latest work). */
+  readonly freeNs: Float64Array;
+  private readonly frames = new Map<number, FrameUse>();
+  /** Shared frames found (shmem objects made). */
+  sharedFrames = 0;
+  /** Pages moved onto a shared frame. */
+  sharedMappings = 0;
+  /** Baseline pages of forked children left as fork shared them. */
+  inheritedPages = 0;
+
+  constructor(
+    readonly config: ImportGuestConfig,
+    readonly out: GuestBatchBuilder,
+  ) {
+    this.kernel = new GuestKernel(config, out);
+    this.activity = new VcpuActivity(out, config.vcpus);
+    this.geometry = vpnMapGeometry(config.paging);
+    this.freeNs = new Float64Array(config.vcpus);
+    this.kernel.loadImage(0);
+    const booted = this.kernel.boot(0, out.nowNs);
+    this.activity.busyUntil(0, booted);
+    this.freeNs[0] = booted;
+    this.ticks = config.hz > 0 ? new TimerTicks(this.kernel, this.activity, config.hz, booted) : undefined;
+  }
+
+  newSpace(parent?: ImportSpace, map?: GuestVpnMap): ImportSpace {
+    return new ImportSpace(map ?? new GuestVpnMap(this.geometry), parent);
+  }
+
+  /** Emits timer ticks due at or before `tNs` and wakes `vcpu` there. Call before anything runs at tNs. */
+  startWork(vcpu: number, tNs: number): void {
+    this.ticks?.until(tNs);
+    this.activity.wake(vcpu, tNs);
+  }
+
+  /** The vCPU is busy until `endNs`. */
+  endWork(vcpu: number, endNs: number): void {
+    if (endNs > this.freeNs[vcpu]!) this.freeNs[vcpu] = endNs;
+    this.activity.busyUntil(vcpu, endNs);
+  }
+
+  /** A new empty address space (an attached process) on `vcpu`. Returns the CPU time used. */
+  create(space: ImportSpace, vcpu: number, tNs: number): number {
+    space.guestPid = this.kernel.createProcess(vcpu, tNs);
+    return this.kernel.endNs - tNs;
+  }
+
+  /** fork() of `parent` making `child` (falls back to an empty space if the parent is gone). */
+  fork(parent: ImportSpace, child: ImportSpace, vcpu: number, tNs: number): number {
+    if (!parent.alive || parent.guestPid < 0 || !this.kernel.isAlive(parent.guestPid)) return this.create(child, vcpu, tNs);
+    child.guestPid = this.kernel.fork(parent.guestPid, vcpu, tNs);
+    for (const r of parent.regions) child.regions.add(r);
+    for (const p of parent.present) child.present.add(p);
+    for (const [p, f] of parent.frameOf) child.frameOf.set(p, f);
+    for (const [v, o] of parent.shmemAt) child.shmemAt.set(v, o);
+    child.inherited = new Set(parent.present);
+    return this.kernel.endNs - tNs;
+  }
+
+  /** exec(): `next` replaces `prev` as the process's address space. */
+  exec(prev: ImportSpace, next: ImportSpace, vcpu: number, tNs: number): number {
+    let used = this.switchTo(prev, vcpu, tNs);
+    this.kernel.exec(prev.guestPid, vcpu, undefined, tNs);
+    used += this.kernel.endNs - tNs;
+    prev.alive = false;
+    next.guestPid = prev.guestPid;
+    return used;
+  }
+
+  /** exit(): the address space is torn down. */
+  exit(space: ImportSpace, vcpu: number, tNs: number): number {
+    if (!space.alive) return 0;
+    space.alive = false;
+    this.kernel.exit(space.guestPid, vcpu, tNs);
+    return this.kernel.endNs - tNs;
+  }
+
+  /** Loads the space's root on `vcpu` if it is not loaded. Returns the CPU time used. */
+  switchTo(space: ImportSpace, vcpu: number, tNs: number): number {
+    if (this.kernel.currentOn(vcpu) === space.guestPid) return 0;
+    return this.kernel.switchTo(vcpu, space.guestPid, tNs) - tNs;
+  }
+
+  /**
+   * The process writes source page `page` (guest vpn `gvpn`) at `tNs` on
+   * `vcpu`. `frame` is its source frame when the capture has one (0: not
+   * known). A `baseline` page (written before the capture) of a forked
+   * child that fork already shares is left as it is. Returns the CPU time used.
+   */
+  write(space: ImportSpace, page: number, gvpn: number, frame: number, baseline: boolean, vcpu: number, tNs: number, bytes: number): number {
+    let used = 0;
+    if (frame > 0) used += this.notePhysical(space, page, gvpn, frame, vcpu, tNs);
+    space.listed.add(gvpn);
+    if (baseline && space.inherited?.has(gvpn) && !space.shmemAt.has(gvpn)) {
+      const parentFrame = space.parent?.frameOf.get(gvpn);
+      if (frame === 0 || parentFrame === undefined || parentFrame === frame) {
+        this.inheritedPages++;
+        return used;
+      }
+    }
+    this.ensureRegion(space, gvpn);
+    used += this.switchTo(space, vcpu, tNs);
+    used += this.kernel.touch(space.guestPid, vcpu, gvpn, true, tNs, bytes) - tNs;
+    space.present.add(gvpn);
+    return used;
+  }
+
+  /** Maps the 2 MiB region holding `gvpn` into the guest process if it is not mapped yet. */
+  ensureRegion(space: ImportSpace, gvpn: number): void {
+    const block = gvpn >> 9;
+    if (space.regions.has(block)) return;
+    this.kernel.mapPages(space.guestPid, BLOCK_PAGES, true, block * BLOCK_PAGES);
+    space.regions.add(block);
+  }
+
+  private notePhysical(space: ImportSpace, page: number, gvpn: number, frame: number, vcpu: number, tNs: number): number {
+    const prev = space.frameOf.get(gvpn);
+    if (prev === frame) return 0;
+    space.frameOf.set(gvpn, frame);
+    let used = 0;
+    const sharedObj = space.shmemAt.get(gvpn);
+    if (prev !== undefined && sharedObj !== undefined) {
+      // The page left its shared frame for a private one (it was unmapped
+      // and mapped again): back to a private page.
+      used += this.kernel.unmap(space.guestPid, gvpn, 1, vcpu, tNs) - tNs;
+      this.kernel.mapPages(space.guestPid, 1, true, gvpn);
+      space.shmemAt.delete(gvpn);
+      space.present.delete(gvpn);
+    }
+    const use = this.frames.get(frame);
+    if (use === undefined || !use.space.alive || use.space.frameOf.get(use.gvpn) !== frame) {
+      this.frames.set(frame, { space, page, gvpn, obj: -1 });
+      return used;
+    }
+    if (use.space === space && use.gvpn === gvpn) return used;
+    if (use.obj < 0) {
+      // Two pages of one process on one frame: the frame was freed under
+      // the first (munmap, MADV_DONTNEED: the capture cannot see it) and
+      // handed to the second, far more often than one process maps a page
+      // twice. The second is its holder now.
+      if (use.space === space) {
+        this.frames.set(frame, { space, page, gvpn, obj: -1 });
+        return used;
+      }
+      // Fork's copy-on-write sharing: the same address in a parent and child.
+      if (use.page === page && use.space.relatedTo(space)) return used;
+      use.obj = this.kernel.createShmem(`rtdirty-frame-${frame.toString(16)}`, 1);
+      this.sharedFrames++;
+      used += this.moveToShared(use.space, use.gvpn, use.obj, vcpu, tNs);
+    }
+    if (space.shmemAt.get(gvpn) !== use.obj) used += this.moveToShared(space, gvpn, use.obj, vcpu, tNs);
+    return used;
+  }
+
+  /** munmap of the private page, then mmap(MAP_SHARED) of the shared object at the same address. */
+  private moveToShared(space: ImportSpace, gvpn: number, obj: number, vcpu: number, tNs: number): number {
+    this.ensureRegion(space, gvpn);
+    const used = this.kernel.unmap(space.guestPid, gvpn, 1, vcpu, tNs) - tNs;
+    this.kernel.mapShared(space.guestPid, obj, gvpn);
+    space.shmemAt.set(gvpn, obj);
+    space.present.delete(gvpn);
+    this.sharedMappings++;
+    return used;
+  }
+
+  /** Idle events and timer ticks up to `endNs`, so the trace reaches the end of the capture. */
+  finish(endNs: number): void {
+    this.ticks?.until(endNs);
+    this.activity.finish(endNs);
+  }
+}

@@ -1,0 +1,177 @@
+import { existsSync, unlinkSync } from 'node:fs';
+import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
+import { DEFAULT_BATCH_EVENTS, GuestBatchBuilder } from '../events/guest-batch-builder.js';
+import type { GuestSpec, TraceFooter, TraceHeader } from '../trace/trace-records.js';
+import { TRACE_FORMAT, TRACE_VERSION } from '../trace/trace-records.js';
+import { TraceReader } from '../trace/trace-reader.js';
+import { TraceWriter } from '../trace/trace-writer.js';
+import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import type { ColumnEncoding } from '../trace/column-codec.js';
+
+/**
+ * The trace an importer writes. Its header must carry what is known only at
+ * the end of the capture (the source file's sha256, the capture's length),
+ * but a trace writes its header first: so the events go to a provisional
+ * trace beside the output (`OUT.unsealed`), and `seal` copies them, chunk
+ * for chunk, under the complete header into OUT (atomically, through
+ * TraceWriter). The copy costs one decode and encode of the events, far
+ * less than parsing the capture twice. On failure nothing is left behind.
+ */
+export class ImportTrace {
+  readonly builder: GuestBatchBuilder;
+  private readonly provisionalPath: string;
+  private provisional: TraceWriter | undefined;
+  private final: TraceWriter | undefined;
+
+  constructor(
+    readonly out: string,
+    /** The header as far as it is known at the start (guest, chunking, workload name and seed). */
+    readonly header: TraceHeader,
+  ) {
+    this.provisionalPath = `${out}.unsealed`;
+    // Raw columns: the provisional trace is written and read back once, so
+    // it is stored in the encoding that costs least to do both.
+    this.provisional = new TraceWriter(this.provisionalPath, { ...header, encoding: 'fast' });
+    const w = this.provisional;
+    this.builder = new GuestBatchBuilder((b) => w.writeGuestBatch(b), header.chunkEvents);
+  }
+
+  /**
+   * Flushes the events and writes OUT with `header` (which must describe
+   * the same guest and chunking as the provisional one) and the footer's
+   * workload stats. Returns the final footer and file size.
+   */
+  seal(header: TraceHeader, workloadStats: Readonly<Record<string, number>>): { footer: TraceFooter; fileBytes: number } {
+    this.builder.flush();
+    this.provisional!.finish();
+    this.provisional = undefined;
+    const final = new TraceWriter(this.out, header);
+    this.final = final;
+    const reader = TraceReader.open(this.provisionalPath, { verifyDigest: false });
+    try {
+      reader.forEachChunk((c) => {
+        if (c.stream === 'guest') final.writeGuestBatch(c.batch);
+      });
+    } finally {
+      reader.close();
+    }
+    const footer = final.finish({ workloadStats });
+    this.final = undefined;
+    removeQuietly(this.provisionalPath);
+    return { footer, fileBytes: final.fileBytes };
+  }
+
+  /** Drops everything written; OUT is untouched. Safe to call twice. */
+  abort(): void {
+    this.provisional?.abort();
+    this.provisional = undefined;
+    this.final?.abort();
+    this.final = undefined;
+    removeQuietly(this.provisionalPath);
+  }
+}
+
+/**
+ * The other way to get a complete header first: when it can be known
+ * before the capture is through (a worker thread is hashing the file and
+ * counting its length), the events are held in memory until it is, then
+ * written straight to OUT, with no second copy. Memory stays bounded: past
+ * `maxHeldBytes` of held events, the importer waits for the header. A
+ * small capture whose header is known only at its end is held whole (its
+ * events are few).
+ */
+export class DeferredTrace {
+  readonly builder: GuestBatchBuilder;
+  private writer: TraceWriter | undefined;
+  private held: GuestBatch[] = [];
+  private heldBytes = 0;
+  private done = false;
+
+  /**
+   * `ready()` returns the header once it is known (without waiting);
+   * `waitReady()` waits for it (or returns undefined when it can only be
+   * known at the end).
+   */
+  constructor(
+    readonly out: string,
+    chunkEvents: number,
+    private readonly ready: () => TraceHeader | undefined,
+    private readonly waitReady: () => TraceHeader | undefined,
+    private readonly maxHeldBytes = 64 * 1024 * 1024,
+  ) {
+    this.builder = new GuestBatchBuilder((b) => this.accept(b), chunkEvents);
+  }
+
+  private accept(b: GuestBatch): void {
+    if (!this.writer) {
+      const h = this.ready() ?? (this.heldBytes >= this.maxHeldBytes ? this.waitReady() : undefined);
+      if (h) this.open(h);
+    }
+    if (this.writer) this.writer.writeGuestBatch(b);
+    else {
+      this.held.push(copyGuestBatch(b));
+      this.heldBytes += b.count * BYTES_PER_EVENT;
+    }
+  }
+
+  private open(header: TraceHeader): void {
+    const w = new TraceWriter(this.out, header);
+    this.writer = w;
+    for (const b of this.held) w.writeGuestBatch(b);
+    this.held = [];
+    this.heldBytes = 0;
+  }
+
+  /** Flushes the events and writes the footer; `header` is used if none was opened yet. */
+  seal(header: TraceHeader, workloadStats: Readonly<Record<string, number>>): { footer: TraceFooter; fileBytes: number } {
+    this.builder.flush();
+    if (!this.writer) this.open(header);
+    const footer = this.writer!.finish({ workloadStats });
+    this.done = true;
+    return { footer, fileBytes: this.writer!.fileBytes };
+  }
+
+  /** The header the trace was opened with (undefined while events are held). */
+  get openedHeader(): TraceHeader | undefined {
+    return this.writer?.header;
+  }
+
+  /** Drops everything written; OUT is untouched. */
+  abort(): void {
+    if (!this.done) this.writer?.abort();
+    this.writer = undefined;
+    this.held = [];
+  }
+}
+
+/** Bytes a held event takes (its six columns). */
+const BYTES_PER_EVENT = 1 + 4 + 2 + 4 + 4 + 4;
+
+function removeQuietly(path: string): void {
+  try {
+    if (existsSync(path)) unlinkSync(path);
+  } catch {
+    // Nothing to clean.
+  }
+}
+
+/** The header of an imported trace. */
+export function importHeader(
+  guest: GuestSpec,
+  workload: { name: string; seed: number; durationNs: number; params: Record<string, number | string> },
+  source: Record<string, unknown>,
+  encoding: ColumnEncoding = 'compact',
+): TraceHeader {
+  return {
+    type: 'header',
+    format: TRACE_FORMAT,
+    version: TRACE_VERSION,
+    program: { name: PROGRAM_NAME, version: PROGRAM_VERSION },
+    traceKind: 'workload',
+    encoding,
+    chunkEvents: DEFAULT_BATCH_EVENTS,
+    guest,
+    workload,
+    source,
+  };
+}

@@ -1,0 +1,293 @@
+import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
+import type { GuestSpec, TraceHeader } from '../trace/trace-records.js';
+import { PageSet } from '../util/page-set.js';
+import type { GuestKernel } from '../workloads/guest-kernel.js';
+import { ImportError } from './import-error.js';
+import { ImportGuest, type ImportSpace } from './import-guest.js';
+import {
+  asImportError,
+  checkIps,
+  DEFAULT_IMPORT_HZ,
+  DEFAULT_IPS,
+  importGuestSpec,
+  type ImportOptions,
+  type ImportResult,
+  SKIPPED_KEPT,
+  sourceIdentity,
+} from './import-options.js';
+import { DeferredTrace, importHeader } from './import-trace.js';
+import { SourceDigest } from './source-digest.js';
+import { LackeyAccesses, LackeyAccessKind, LackeyParser } from './lackey-parser.js';
+import { isGzipFile, lineBlocks, lineBlocksSync } from './line-reader.js';
+
+/**
+ * `migsim import lackey`: the memory trace valgrind's lackey tool prints
+ * for one program becomes a workload trace of that program running in a
+ * guest (one process on vCPU 0 of a booted guest kernel). Loads become
+ * reads, stores and modifies become writes (a store across a page boundary
+ * writes both pages), through the same vpn map and demand-paged regions as
+ * an rtdirty import (src/import/import-guest.ts), so page faults, zero
+ * fills and page-table writes are the guest kernel's. Guest time is the
+ * number of instructions executed (I records) over --ips, from the moment
+ * the kernel has booted: each access happens at its instruction's time,
+ * the kernel's fault handling included (as a built-in workload's accesses
+ * keep their schedule), so the trace ends at the log's last instruction.
+ * Instruction fetches are not memory accesses the trackers care about and
+ * are only counted.
+ */
+export const LACKEY_WORKLOAD = 'import:lackey';
+
+/** Nominal interval for inspect's per-interval figures (lackey has no intervals of its own). */
+const LACKEY_INTERVAL_NS = 10_000_000;
+
+/** Lines that start with this byte are instructions. */
+const INSTRUCTION_BYTE = 0x49;
+
+/** Bytes of a read event (reads carry no size in the trace). */
+const READ_BYTES = 8;
+
+export async function importLackey(opts: ImportOptions): Promise<ImportResult> {
+  const job = new LackeyJob(opts);
+  try {
+    for await (const block of lineBlocks(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
+    return job.finish();
+  } catch (e) {
+    throw job.fail(e);
+  }
+}
+
+/** The same, synchronously, for a log that is not compressed. */
+export function importLackeySync(opts: ImportOptions): ImportResult {
+  const job = new LackeyJob(opts);
+  try {
+    for (const block of lineBlocksSync(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
+    return job.finish();
+  } catch (e) {
+    throw job.fail(e);
+  }
+}
+
+/** One import: the trace being written, the parser, the replay, the source's digest. */
+class LackeyJob {
+  private readonly trace: DeferredTrace;
+  private readonly guest: ImportGuest;
+  private readonly replay: LackeyReplay;
+  private readonly parser: LackeyParser;
+  private readonly accesses = new LackeyAccesses();
+  private readonly digest: SourceDigest;
+  private readonly guestSpec: GuestSpec;
+  private readonly gzip: boolean;
+  private readonly ips: number;
+  private readonly hz: number;
+  private skipped = 0;
+  private readonly firstSkipped: string[] = [];
+  readonly onRawBytes: (b: Uint8Array) => void;
+
+  constructor(private readonly opts: ImportOptions) {
+    this.guestSpec = importGuestSpec(opts, 1);
+    this.ips = checkIps(opts.ips ?? DEFAULT_IPS);
+    this.hz = opts.hz ?? DEFAULT_IMPORT_HZ;
+    const file = opts.file;
+    this.gzip = isGzipFile(file);
+    // A large log is hashed, and its instructions counted, by a worker
+    // thread: the header (digest, length) is then known early and the
+    // events go straight to the trace.
+    this.digest = new SourceDigest(file, { countLinesStartingWith: INSTRUCTION_BYTE, gzip: this.gzip, mode: opts.digest ?? 'auto' });
+    this.onRawBytes = this.digest.update;
+    this.parser = new LackeyParser((lineNo, what, content) => {
+      const e = ImportError.malformed(file, lineNo, what, content);
+      if (!opts.skipBad) throw e;
+      this.skipped++;
+      if (this.firstSkipped.length < SKIPPED_KEPT) this.firstSkipped.push(e.message);
+    });
+    const digest = this.digest;
+    this.trace = new DeferredTrace(
+      opts.out,
+      DEFAULT_BATCH_EVENTS,
+      // (Not before the replay exists: the guest's boot already emits events.)
+      () => {
+        const r = this.replay ? digest.poll() : undefined;
+        return r ? this.header(r.sha256, r.lines) : undefined;
+      },
+      () => {
+        if (!digest.inWorker || !this.replay) return undefined;
+        const r = digest.wait();
+        return this.header(r.sha256, r.lines);
+      },
+    );
+    try {
+      const g = this.guestSpec;
+      this.guest = new ImportGuest({ seed: opts.seed, memPages: g.memPages, vcpus: g.vcpus, guest: g.type, paging: g.paging, hz: this.hz }, this.trace.builder);
+      this.replay = new LackeyReplay(this.guest, this.ips);
+    } catch (e) {
+      this.trace.abort();
+      this.digest.dispose();
+      throw e;
+    }
+  }
+
+  push(block: Buffer): void {
+    this.parser.parse(block, this.accesses);
+    this.replay.run(this.accesses);
+  }
+
+  finish(): ImportResult {
+    const { parser, replay, guest } = this;
+    // The worker counted every line starting with I (a skipped malformed
+    // one too): its count is the capture's length when it has one.
+    const scanned = this.digest.inWorker ? this.digest.wait() : { sha256: this.digest.hex(), lines: parser.instructions };
+    const header = this.trace.openedHeader ?? this.header(scanned.sha256, scanned.lines);
+    guest.finish(header.workload.durationNs);
+    const stats = {
+      ...guest.kernel.statsEntries(),
+      instructions: parser.instructions,
+      loads: replay.loads,
+      stores: replay.stores,
+      modifies: replay.modifies,
+      straddles: replay.straddles,
+      pagesWritten: replay.pagesWritten.size,
+      messageLines: parser.messageLines,
+      skippedLines: this.skipped,
+    };
+    const sealed = this.trace.seal(header, stats);
+    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: this.skipped, firstSkipped: this.firstSkipped };
+  }
+
+  /** Drops the output and returns the error to throw. */
+  fail(e: unknown): unknown {
+    this.trace.abort();
+    this.digest.dispose();
+    return asImportError(e, this.opts.file, this.parser.lines);
+  }
+
+  /** The trace header, given the source's digest and its instruction count. */
+  private header(sha256: string, instructions: number): TraceHeader {
+    const { opts, replay } = this;
+    const durationNs = replay.timeOfInstruction(instructions);
+    const source = {
+      format: 'lackey',
+      ...sourceIdentity(opts.file, sha256, this.gzip),
+      header: { tool: 'valgrind --tool=lackey --trace-mem=yes' },
+      clock: 'instructions',
+      intervalNs: LACKEY_INTERVAL_NS,
+      firstTickNs: replay.startNs + LACKEY_INTERVAL_NS,
+      mapping: {
+        vpn: 'in order of first appearance: each source GiB (page >> 18) to the next guest GiB of user space, each source 2 MiB region to the next 2 MiB slot of it, page offset kept',
+        time: `instruction count / ${this.ips} per s, from the end of guest boot, in integer ns`,
+        accesses: 'L: read; S, M: write of each page the bytes cover; I: counted only',
+      },
+    };
+    const params = { ips: this.ips, hz: this.hz };
+    return importHeader(this.guestSpec, { name: LACKEY_WORKLOAD, seed: opts.seed, durationNs, params }, source);
+  }
+}
+
+/** Cache of recent source page -> guest vpn translations (direct-mapped). */
+const CACHE_SLOTS = 256;
+
+/** The hot loop: one block's accesses into guest events. */
+class LackeyReplay {
+  readonly startNs: number;
+  loads = 0;
+  stores = 0;
+  modifies = 0;
+  straddles = 0;
+  readonly pagesWritten = new PageSet();
+  private readonly kernel: GuestKernel;
+  private readonly space: ImportSpace;
+  private readonly pid: number;
+  private readonly nsPerInstruction: number;
+  private readonly cachePage = new Float64Array(CACHE_SLOTS).fill(-1);
+  private readonly cacheVpn = new Int32Array(CACHE_SLOTS);
+  /** 1 once the cached page has been counted in pagesWritten. */
+  private readonly cacheWritten = new Uint8Array(CACHE_SLOTS);
+
+  constructor(
+    private readonly guest: ImportGuest,
+    ips: number,
+  ) {
+    this.kernel = guest.kernel;
+    this.nsPerInstruction = 1e9 / ips;
+    // The program starts once the kernel has booted: an empty address
+    // space on vCPU 0, its regions mapped as it touches them.
+    const t0 = guest.freeNs[0]!;
+    this.space = guest.newSpace();
+    guest.startWork(0, t0);
+    let used = guest.create(this.space, 0, t0);
+    used += guest.switchTo(this.space, 0, t0);
+    guest.endWork(0, t0 + used);
+    this.startNs = t0 + used;
+    this.pid = this.space.guestPid;
+  }
+
+  timeOfInstruction(instr: number): number {
+    return this.startNs + Math.floor(instr * this.nsPerInstruction);
+  }
+
+  run(acc: LackeyAccesses): void {
+    const { kind, page, offset, size, instr } = acc;
+    const kernel = this.kernel;
+    const guest = this.guest;
+    const ticks = guest.ticks;
+    const pid = this.pid;
+    const base = this.startNs;
+    const nsPerInstruction = this.nsPerInstruction;
+    const cachePage = this.cachePage;
+    const cacheVpn = this.cacheVpn;
+    const cacheWritten = this.cacheWritten;
+    let nextTickNs = ticks ? ticks.nextNs : Infinity;
+    let loads = 0;
+    let stores = 0;
+    let t = base;
+    for (let i = 0; i < acc.count; i++) {
+      t = base + Math.floor(instr[i]! * nsPerInstruction);
+      if (t >= nextTickNs) {
+        guest.endWork(0, t);
+        ticks!.until(t);
+        nextTickNs = ticks!.nextNs;
+      }
+      const k = kind[i]!;
+      const write = k !== LackeyAccessKind.load;
+      if (k === LackeyAccessKind.load) loads++;
+      else if (k === LackeyAccessKind.store) stores++;
+      const p = page[i]!;
+      const off = offset[i]!;
+      const bytes = size[i]!;
+      let slot = p & (CACHE_SLOTS - 1);
+      if (cachePage[slot] !== p) this.translate(p, slot);
+      const first = off + bytes > 4096 ? 4096 - off : bytes;
+      kernel.touch(pid, 0, cacheVpn[slot]!, write, t, write ? first : READ_BYTES);
+      if (write && cacheWritten[slot] === 0) this.noteWritten(slot);
+      if (first < bytes) {
+        // Across a page boundary: the next page(s) too.
+        this.straddles++;
+        for (let rest = bytes - first, q = p + 1; rest > 0; rest -= 4096, q++) {
+          slot = q & (CACHE_SLOTS - 1);
+          if (cachePage[slot] !== q) this.translate(q, slot);
+          kernel.touch(pid, 0, cacheVpn[slot]!, write, t, write ? Math.min(rest, 4096) : READ_BYTES);
+          if (write && cacheWritten[slot] === 0) this.noteWritten(slot);
+        }
+      }
+    }
+    this.loads += loads;
+    this.stores += stores;
+    this.modifies += acc.count - loads - stores;
+    guest.endWork(0, t);
+  }
+
+  /** Fills cache slot `slot` with source page `page`'s guest vpn (mapping its region on first use). */
+  private translate(page: number, slot: number): void {
+    const map = this.space.map;
+    const vpn = map.map(page);
+    if (map.newBlock) this.guest.ensureRegion(this.space, vpn);
+    this.cachePage[slot] = page;
+    this.cacheVpn[slot] = vpn;
+    this.cacheWritten[slot] = 0;
+  }
+
+  /** Counts the page in cache slot `slot` as written. */
+  private noteWritten(slot: number): void {
+    this.pagesWritten.add(this.cacheVpn[slot]!);
+    this.cacheWritten[slot] = 1;
+  }
+}

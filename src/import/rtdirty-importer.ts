@@ -1,0 +1,774 @@
+import { deriveStream } from '../random/derive-stream.js';
+import type { Xoshiro128 } from '../random/xoshiro128.js';
+import { GuestVpnMap } from './guest-vpn-map.js';
+import { ImportError } from './import-error.js';
+import { ImportGuest, type ImportSpace } from './import-guest.js';
+import {
+  asImportError,
+  checkIps,
+  DEFAULT_IMPORT_HZ,
+  DEFAULT_IPS,
+  importGuestSpec,
+  type ImportOptions,
+  type ImportResult,
+  SKIPPED_KEPT,
+  sourceIdentity,
+} from './import-options.js';
+import { importHeader, ImportTrace } from './import-trace.js';
+import { SourceDigest } from './source-digest.js';
+import { isGzipFile, lineBlocks, lineBlocksSync, LineSplitter } from './line-reader.js';
+import { parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyHeader, RtdirtyParseError, RtdirtyRecord, RtdirtyRecordKind as K } from './rtdirty-parser.js';
+
+/**
+ * `migsim import rtdirty`: a capture of real processes' dirty pages
+ * (/work/shared/formats/rtdirty-v1.md) becomes a workload trace that any
+ * tracker and policy can run, its processes replayed in a guest like any
+ * built-in workload's (src/import/import-guest.ts).
+ *
+ * What each record becomes:
+ *   P  a new guest process: fork() of its parent when the parent is in the
+ *      capture (the child starts with its parent's pages, shared
+ *      copy-on-write), else an empty address space (createProcess);
+ *   B  the pages it had written before it was attached: faulted in and
+ *      written at the B time (a forked child's pages that fork shares with
+ *      its parent stay shared);
+ *   D  one write to each page listed, spread evenly over the tick (from the
+ *      previous tick's S time to this one's, or from the process's own
+ *      P/E/B if later, and to its Z if sooner), in an order drawn from the
+ *      seed: the capture says which pages, not in what order;
+ *   E  exec(): a new, empty address space replaces the old one;
+ *   Z  exit(): the address space is torn down (X alone does it when no Z
+ *      came first);
+ *   b/d the physical frames of the B/D line before them (position by
+ *      position): a frame seen under pages of two processes, not shared by
+ *      fork, becomes one guest frame (src/import/import-guest.ts);
+ *   S  the end of a tick: its records are replayed.
+ *
+ * Time: `t` (ms since the capture started, a decimal) is guest time in
+ * integer ns, exactly; a capture timed in instructions (`time_unit
+ * instructions`) is converted at --ips instructions per second. Each
+ * process runs on one vCPU (the one with fewest processes when it
+ * appeared), busy over the part of a tick its writes are spread over and
+ * idle otherwise; processes sharing a vCPU in a tick each get an equal,
+ * disjoint part of the tick for their writes, and kernel work (faults,
+ * fork, exec, exit) takes the vCPU's time as it would, so a write can land
+ * a little after its slot. Guest pages are placed by src/import/
+ * guest-vpn-map.ts.
+ *
+ * The trace's header keeps the capture's identity (name, sha256, its own
+ * header keys) and these choices in `source`; the footer's workload stats
+ * hold the capture's exact per-interval figures (intervals, pages written,
+ * interval-to-interval overlap) beside the guest kernel's counters.
+ */
+export const RTDIRTY_WORKLOAD = 'import:rtdirty';
+
+/** Bytes of each write a D or B page becomes (the capture does not say). */
+const WRITE_BYTES = 8;
+
+const OP_CREATE = 0;
+const OP_FORK = 1;
+const OP_BASELINE = 2;
+const OP_DIRTY = 3;
+const OP_EXEC = 4;
+const OP_EXIT = 5;
+
+/** One record of the current tick, kept until its S line. */
+interface PendingRecord {
+  readonly kind: number;
+  readonly tNs: number;
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pages: Float64Array | null;
+  frames: Float64Array | null;
+  readonly line: number;
+  readonly text: string;
+}
+
+/** A captured process as the planner sees it. */
+interface ProcState {
+  readonly pid: number;
+  space: ImportSpace;
+  readonly vcpu: number;
+  cursorNs: number;
+  exiting: boolean;
+  /** Its D pages of the latest tick it had some, sorted, and that tick's number. */
+  prevDirty: Float64Array | null;
+  prevDirtyTick: number;
+}
+
+/**
+ * A run of work for one vCPU: `n` items, item j at a + floor(step * j) ns
+ * (a single kernel operation is one item).
+ */
+class Stream {
+  pos = 0;
+  constructor(
+    readonly seq: number,
+    readonly vcpu: number,
+    readonly op: number,
+    readonly line: number,
+    readonly space: ImportSpace,
+    readonly n: number,
+    public a: number,
+    public b: number,
+    readonly pages: Float64Array | null,
+    readonly gvpns: Int32Array | null,
+    readonly frames: Float64Array | null,
+    readonly other: ImportSpace | null,
+  ) {}
+
+  step = 0;
+
+  nextNs(): number {
+    return this.a + Math.floor(this.step * this.pos);
+  }
+}
+
+/** Figures of the capture itself, exact (from the records, not the guest). */
+interface CaptureCounts {
+  intervals: number;
+  attached: number;
+  exits: number;
+  execs: number;
+  baselinePages: number;
+  pagesWritten: number;
+  maxIntervalPages: number;
+  overlapPages: number;
+  overlapBasePages: number;
+  distinctPages: number;
+  physUnpaired: number;
+  implicitExits: number;
+}
+
+export async function importRtdirty(opts: ImportOptions): Promise<ImportResult> {
+  const job = new RtdirtyJob(opts);
+  try {
+    for await (const block of lineBlocks(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
+    return job.finish();
+  } catch (e) {
+    throw job.fail(e);
+  }
+}
+
+/** The same, synchronously, for a capture that is not compressed. */
+export function importRtdirtySync(opts: ImportOptions): ImportResult {
+  const job = new RtdirtyJob(opts);
+  try {
+    for (const block of lineBlocksSync(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
+    return job.finish();
+  } catch (e) {
+    throw job.fail(e);
+  }
+}
+
+/** One import: the trace being written, the replay, the source's digest. */
+class RtdirtyJob {
+  private readonly trace: ImportTrace;
+  private readonly importer: RtdirtyImporter;
+  private readonly lines: LineSplitter;
+  private readonly digest: SourceDigest;
+  private readonly params: Record<string, number | string>;
+  private readonly gzip: boolean;
+  readonly onRawBytes: (b: Uint8Array) => void;
+
+  constructor(private readonly opts: ImportOptions) {
+    const guestSpec = importGuestSpec(opts, 2);
+    const ips = checkIps(opts.ips ?? DEFAULT_IPS);
+    const hz = opts.hz ?? DEFAULT_IMPORT_HZ;
+    this.gzip = isGzipFile(opts.file);
+    this.digest = new SourceDigest(opts.file, { mode: opts.digest ?? 'auto' });
+    this.onRawBytes = this.digest.update;
+    this.params = { hz, order: 'shuffled', writeBytes: WRITE_BYTES };
+    this.trace = new ImportTrace(opts.out, importHeader(guestSpec, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs: 0, params: this.params }, {}));
+    try {
+      this.importer = new RtdirtyImporter(opts, this.trace, ips, hz);
+    } catch (e) {
+      this.trace.abort();
+      this.digest.dispose();
+      throw e;
+    }
+    const importer = this.importer;
+    this.lines = new LineSplitter((buf, start, end, lineNo) => importer.line(buf, start, end, lineNo));
+  }
+
+  push(block: Buffer): void {
+    this.lines.push(block);
+  }
+
+  finish(): ImportResult {
+    const { opts, importer } = this;
+    importer.end();
+    const captureHeader = importer.captureHeader!;
+    const durationNs = importer.durationNs;
+    const ips = opts.ips ?? DEFAULT_IPS;
+    if (importer.instructionClock) this.params['ips'] = ips;
+    const source = {
+      format: 'rtdirty',
+      version: captureHeader.version,
+      ...sourceIdentity(opts.file, this.digest.hex(), this.gzip),
+      header: captureHeader.keys,
+      clock: importer.instructionClock ? 'instructions' : 'ms',
+      intervalNs: importer.intervalNs,
+      firstTickNs: importer.firstTickNs,
+      mapping: {
+        vpn: 'per address space, in order of first appearance: each source GiB (page >> 18) to the next guest GiB of user space, each source 2 MiB region to the next 2 MiB slot of it, page offset kept',
+        time: importer.instructionClock ? `t instructions / ${ips} per s, in integer ns` : 't ms since capture start, in integer ns',
+        writes: 'one write per D page, spread evenly over its tick (previous S to this S), order drawn from the seed',
+        baseline: 'B pages faulted in and written at the B time',
+        frames: 'a source frame seen under pages of two processes (b/d lines), not by fork, is one guest shmem frame',
+        processes: 'P: fork of a captured parent, else an empty address space; E: exec; Z (or X): exit',
+      },
+    };
+    const guest = this.trace.header.guest;
+    const header = importHeader(guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, source);
+    const sealed = this.trace.seal(header, importer.stats());
+    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: importer.skipped, firstSkipped: importer.firstSkipped };
+  }
+
+  /** Drops the output and returns the error to throw. */
+  fail(e: unknown): unknown {
+    this.trace.abort();
+    this.digest.dispose();
+    return asImportError(e, this.opts.file, this.importer.currentLine);
+  }
+}
+
+class RtdirtyImporter {
+  captureHeader: RtdirtyHeader | undefined;
+  instructionClock = false;
+  intervalNs = 0;
+  firstTickNs = -1;
+  skipped = 0;
+  readonly firstSkipped: string[] = [];
+  currentLine = 0;
+  private readonly rec = new RtdirtyRecord();
+  private readonly guest: ImportGuest;
+  private readonly rng: Xoshiro128;
+  private readonly file: string;
+  private readonly skipBad: boolean;
+  private pending: PendingRecord[] = [];
+  private readonly procs = new Map<number, ProcState>();
+  private tickStartNs = 0;
+  private lastRecordNs = 0;
+  private ticks = 0;
+  private seq = 0;
+  private readonly counts: CaptureCounts = {
+    intervals: 0,
+    attached: 0,
+    exits: 0,
+    execs: 0,
+    baselinePages: 0,
+    pagesWritten: 0,
+    maxIntervalPages: 0,
+    overlapPages: 0,
+    overlapBasePages: 0,
+    distinctPages: 0,
+    physUnpaired: 0,
+    implicitExits: 0,
+  };
+  private readonly heaps: Stream[][];
+
+  constructor(
+    opts: ImportOptions,
+    trace: ImportTrace,
+    private readonly ips: number,
+    hz: number,
+  ) {
+    this.file = opts.file;
+    this.skipBad = opts.skipBad ?? false;
+    const g = trace.header;
+    this.guest = new ImportGuest({ seed: opts.seed, memPages: g.guest.memPages, vcpus: g.guest.vcpus, guest: g.guest.type, paging: g.guest.paging, hz }, trace.builder);
+    this.rng = deriveStream(opts.seed, 'import/rtdirty/write-order');
+    this.heaps = Array.from({ length: g.guest.vcpus }, () => []);
+  }
+
+  get durationNs(): number {
+    return Math.max(this.tickStartNs, this.lastRecordNs, this.guest.out.nowNs);
+  }
+
+  line(buf: Buffer, start: number, end: number, lineNo: number): void {
+    this.currentLine = lineNo;
+    if (lineNo === 1) {
+      this.header(buf.toString('utf8', start, end));
+      return;
+    }
+    let kind: number;
+    try {
+      kind = this.rec.parse(buf, start, end);
+    } catch (e) {
+      if (!(e instanceof RtdirtyParseError)) throw e;
+      this.malformed(lineNo, e.message, buf.toString('utf8', start, end));
+      return;
+    }
+    if (kind === K.blank || kind === K.comment) return;
+    const r = this.rec;
+    const tNs = this.toNs(r.tMicro);
+    if (kind === K.tick) {
+      this.tick(tNs);
+      return;
+    }
+    if (tNs > this.lastRecordNs) this.lastRecordNs = tNs;
+    const hasPages = kind === K.baseline || kind === K.dirty || kind === K.physBaseline || kind === K.physDirty;
+    this.pending.push({
+      kind,
+      tNs,
+      pid: r.pid,
+      ppid: r.ppid,
+      pages: hasPages ? r.pages.slice(0, r.n) : null,
+      frames: null,
+      line: lineNo,
+      // Kept for the message about a record that only the planner can judge.
+      text: buf.toString('utf8', start, Math.min(end, start + 200)) + (end - start > 200 ? ' ...' : ''),
+    });
+  }
+
+  /** End of file: records after the last S form a last tick ending at their latest time. */
+  end(): void {
+    if (!this.captureHeader) throw new ImportError(this.file, 1, 'empty capture', undefined, "an rtdirty capture starts with '# rtdirty v1 ...'");
+    if (this.pending.length > 0) this.tick(Math.max(this.tickStartNs, this.lastRecordNs), false);
+    this.guest.finish(this.durationNs);
+  }
+
+  stats(): Record<string, number> {
+    const c = this.counts;
+    let distinct = c.distinctPages;
+    for (const st of this.procs.values()) if (st.space.alive) distinct += st.space.listed.size;
+    return {
+      ...this.guest.kernel.statsEntries(),
+      intervals: c.intervals,
+      captureProcesses: c.attached,
+      captureExits: c.exits,
+      captureExecs: c.execs,
+      baselinePages: c.baselinePages,
+      pagesWritten: c.pagesWritten,
+      maxIntervalPages: c.maxIntervalPages,
+      overlapPages: c.overlapPages,
+      overlapBasePages: c.overlapBasePages,
+      distinctPages: distinct,
+      sharedFrames: this.guest.sharedFrames,
+      sharedMappings: this.guest.sharedMappings,
+      inheritedPages: this.guest.inheritedPages,
+      physUnpaired: c.physUnpaired,
+      implicitExits: c.implicitExits,
+      skippedLines: this.skipped,
+    };
+  }
+
+  private header(text: string): void {
+    let h: RtdirtyHeader;
+    try {
+      h = parseRtdirtyHeader(text);
+    } catch (e) {
+      if (e instanceof RtdirtyParseError) throw ImportError.malformed(this.file, 1, e.message, text);
+      throw e;
+    }
+    if (h.major !== RTDIRTY_MAJOR) {
+      throw new ImportError(this.file, 1, `unsupported rtdirty version ${h.version}`, text, `this importer reads major version ${RTDIRTY_MAJOR}`);
+    }
+    const pageSize = h.keys['page_size'];
+    if (pageSize !== undefined && pageSize !== '4096') {
+      throw new ImportError(this.file, 1, `page_size ${pageSize} is not supported`, text, 'migsim guests use 4 KiB pages');
+    }
+    this.instructionClock = h.keys['time_unit'] === 'instructions' || (h.keys['interval_ms'] === undefined && h.keys['interval_instr'] !== undefined);
+    const interval = this.instructionClock ? h.keys['interval_instr'] : h.keys['interval_ms'];
+    const micro = interval !== undefined ? decimalMicro(interval) : NaN;
+    if (interval !== undefined && !(micro >= 0)) throw ImportError.malformed(this.file, 1, `header (interval '${interval}')`, text);
+    this.intervalNs = Number.isNaN(micro) ? 0 : this.toNs(micro);
+    this.captureHeader = h;
+  }
+
+  private toNs(tMicro: number): number {
+    // ms: millionths of a ms are ns. Instructions: millionths of one, at ips per second.
+    return this.instructionClock ? Math.round((tMicro * 1e3) / this.ips) : tMicro;
+  }
+
+  private malformed(lineNo: number, what: string, content: string): void {
+    const e = ImportError.malformed(this.file, lineNo, what, content);
+    if (!this.skipBad) throw e;
+    this.skipped++;
+    if (this.firstSkipped.length < SKIPPED_KEPT) this.firstSkipped.push(e.message);
+  }
+
+  // ------------------------------------------------------------ one tick
+
+  private tick(endNs: number, counted = true): void {
+    const startNs = this.tickStartNs;
+    const tickEnd = Math.max(startNs, endNs);
+    if (counted) {
+      this.counts.intervals++;
+      if (this.firstTickNs < 0) this.firstTickNs = tickEnd;
+    }
+    const records = this.pairPhysical(this.pending);
+    this.pending = [];
+    const streams = this.plan(records, startNs, tickEnd);
+    this.execute(streams);
+    this.tickStartNs = tickEnd;
+    this.ticks++;
+  }
+
+  /** Attaches each b/d line's frames to the B/D line of the same process before it. */
+  private pairPhysical(records: PendingRecord[]): PendingRecord[] {
+    const lastLogical = new Map<number, PendingRecord>();
+    const out: PendingRecord[] = [];
+    for (const r of records) {
+      if (r.kind === K.physBaseline || r.kind === K.physDirty) {
+        const want = r.kind === K.physBaseline ? K.baseline : K.dirty;
+        const target = lastLogical.get(r.pid);
+        if (target && target.kind === want && target.frames === null && target.pages!.length === r.pages!.length) target.frames = r.pages;
+        else this.counts.physUnpaired++;
+        continue;
+      }
+      if (r.kind === K.baseline || r.kind === K.dirty) lastLogical.set(r.pid, r);
+      out.push(r);
+    }
+    return out;
+  }
+
+  private plan(records: PendingRecord[], tickStart: number, tickEnd: number): Stream[] {
+    // The time of each record's next non-D record of the same process: a D
+    // line's writes end there at the latest (before an exec or an exit).
+    const nextOpNs = new Float64Array(records.length).fill(Infinity);
+    const seen = new Map<number, number>();
+    for (let i = records.length - 1; i >= 0; i--) {
+      const r = records[i]!;
+      nextOpNs[i] = seen.get(r.pid) ?? Infinity;
+      if (r.kind !== K.dirty) seen.set(r.pid, r.tNs);
+    }
+    const streams: Stream[] = [];
+    let intervalPages = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      this.currentLine = r.line;
+      try {
+        intervalPages += this.planRecord(r, tickStart, tickEnd, nextOpNs[i]!, streams);
+      } catch (e) {
+        if (!(e instanceof RtdirtyParseError)) throw e;
+        this.malformed(r.line, e.message, r.text);
+      }
+    }
+    if (intervalPages > this.counts.maxIntervalPages) this.counts.maxIntervalPages = intervalPages;
+    this.shareTicks(streams);
+    return streams;
+  }
+
+  /** Plans one record; returns the D pages it adds to the interval. */
+  private planRecord(r: PendingRecord, tickStart: number, tickEnd: number, nextOpNs: number, streams: Stream[]): number {
+    const name = String.fromCharCode(r.kind);
+    if (r.kind === K.attach) {
+      const old = this.procs.get(r.pid);
+      if (old && !old.exiting) {
+        // A pid seen again without its exit: the old process is gone.
+        this.counts.implicitExits++;
+        streams.push(this.stream(old.vcpu, OP_EXIT, r.line, old.space, Math.max(old.cursorNs, r.tNs)));
+      }
+      const parent = this.procs.get(r.ppid);
+      const useParent = parent && !parent.exiting ? parent : undefined;
+      const space = this.guest.newSpace(useParent?.space, useParent?.space.map.clone());
+      const st: ProcState = { pid: r.pid, space, vcpu: this.pickVcpu(), cursorNs: Math.max(tickStart, r.tNs), exiting: false, prevDirty: null, prevDirtyTick: -2 };
+      this.procs.set(r.pid, st);
+      this.counts.attached++;
+      const s = this.stream(st.vcpu, useParent ? OP_FORK : OP_CREATE, r.line, space, st.cursorNs);
+      streams.push(useParent ? withOther(s, useParent.space) : s);
+      return 0;
+    }
+    const st = this.procs.get(r.pid);
+    if (st) st.cursorNs = Math.max(st.cursorNs, tickStart);
+    if (!st) {
+      if (r.kind === K.gone) return 0; // a process gone before it was ever seen: nothing to undo
+      throw new RtdirtyParseError(`${name} record (pid ${r.pid} has no P record before it)`);
+    }
+    if (st.exiting && r.kind !== K.gone) throw new RtdirtyParseError(`${name} record (pid ${r.pid} already announced its exit with Z)`);
+    switch (r.kind) {
+      case K.baseline: {
+        const t = Math.max(st.cursorNs, r.tNs);
+        st.cursorNs = t;
+        const { pages, frames } = uniquePages(r.pages!, r.frames);
+        const gvpns = mapPages(st.space, r.pages!, pages);
+        this.counts.baselinePages += pages.length;
+        if (pages.length > 0) streams.push(new Stream(this.seq++, st.vcpu, OP_BASELINE, r.line, st.space, pages.length, t, t, pages, gvpns, frames, null));
+        return 0;
+      }
+      case K.dirty: {
+        const a = st.cursorNs;
+        const b = Math.max(a, Math.min(tickEnd, nextOpNs));
+        st.cursorNs = b;
+        const { pages, frames } = uniquePages(r.pages!, r.frames);
+        this.countOverlap(st, pages);
+        this.counts.pagesWritten += pages.length;
+        if (pages.length === 0) return 0;
+        mapPages(st.space, r.pages!, null);
+        shuffle(this.rng, pages, frames);
+        const gvpns = mapPages(st.space, pages, pages);
+        streams.push(new Stream(this.seq++, st.vcpu, OP_DIRTY, r.line, st.space, pages.length, a, b, pages, gvpns, frames, null));
+        return pages.length;
+      }
+      case K.exec: {
+        const t = Math.max(st.cursorNs, r.tNs);
+        st.cursorNs = t;
+        const next = this.guest.newSpace();
+        streams.push(withOther(this.stream(st.vcpu, OP_EXEC, r.line, st.space, t), next));
+        st.space = next;
+        st.prevDirty = null;
+        this.counts.execs++;
+        return 0;
+      }
+      case K.exiting:
+      case K.gone: {
+        if (!st.exiting) {
+          const t = Math.max(st.cursorNs, r.tNs);
+          st.cursorNs = t;
+          streams.push(this.stream(st.vcpu, OP_EXIT, r.line, st.space, t));
+          st.exiting = true;
+          this.counts.exits++;
+        }
+        if (r.kind === K.gone) this.procs.delete(r.pid);
+        return 0;
+      }
+      default:
+        throw new RtdirtyParseError(`${name} record (unexpected here)`);
+    }
+  }
+
+  /** A single kernel operation at `tNs`. */
+  private stream(vcpu: number, op: number, line: number, space: ImportSpace, tNs: number): Stream {
+    return new Stream(this.seq++, vcpu, op, line, space, 1, tNs, tNs, null, null, null, null);
+  }
+
+  /** The vCPU with fewest live processes (lowest number on a tie). */
+  private pickVcpu(): number {
+    const load = new Int32Array(this.heaps.length);
+    for (const st of this.procs.values()) if (!st.exiting) load[st.vcpu]!++;
+    let best = 0;
+    for (let v = 1; v < load.length; v++) if (load[v]! < load[best]!) best = v;
+    return best;
+  }
+
+  /** Interval-to-interval overlap of one process's dirty sets. */
+  private countOverlap(st: ProcState, sorted: Float64Array): void {
+    const ascending = sorted.slice().sort();
+    // Counted from a process's second interval on: its first has no previous one.
+    if (st.prevDirtyTick >= 0) this.counts.overlapBasePages += ascending.length;
+    if (st.prevDirty && st.prevDirtyTick === this.ticks - 1) this.counts.overlapPages += intersectionSize(ascending, st.prevDirty);
+    st.prevDirty = ascending;
+    st.prevDirtyTick = this.ticks;
+  }
+
+  /**
+   * Processes sharing a vCPU in a tick take turns: with k of them writing,
+   * each gets its own k-th of its window, in the order they appear.
+   */
+  private shareTicks(streams: Stream[]): void {
+    const perVcpu = new Map<number, Stream[]>();
+    for (const s of streams) {
+      if (s.op !== OP_DIRTY) continue;
+      const list = perVcpu.get(s.vcpu);
+      if (list) list.push(s);
+      else perVcpu.set(s.vcpu, [s]);
+    }
+    for (const list of perVcpu.values()) {
+      const k = list.length;
+      list.forEach((s, i) => {
+        if (k > 1) {
+          const span = s.b - s.a;
+          const a = s.a + Math.floor((span * i) / k);
+          const b = s.a + Math.floor((span * (i + 1)) / k);
+          s.a = a;
+          s.b = b;
+        }
+        s.step = (s.b - s.a) / s.n;
+      });
+    }
+  }
+
+  // ------------------------------------------------------------ replay
+
+  /**
+   * Runs the tick's streams: each vCPU takes its work in time order, the
+   * vCPU whose next item can start first goes next (ties: lowest vCPU), and
+   * an item starts when it is due and its vCPU is free.
+   */
+  private execute(streams: Stream[]): void {
+    const heaps = this.heaps;
+    for (const s of streams) heapPush(heaps[s.vcpu]!, s);
+    const guest = this.guest;
+    const out = guest.out;
+    const free = guest.freeNs;
+    for (;;) {
+      let best = -1;
+      let bestNs = Infinity;
+      for (let v = 0; v < heaps.length; v++) {
+        const h = heaps[v]!;
+        if (h.length === 0) continue;
+        const t = Math.max(h[0]!.nextNs(), free[v]!);
+        if (t < bestNs) {
+          bestNs = t;
+          best = v;
+        }
+      }
+      if (best < 0) return;
+      const h = heaps[best]!;
+      const s = h[0]!;
+      const t = Math.max(bestNs, out.nowNs);
+      this.currentLine = s.line;
+      guest.startWork(best, t);
+      const used = this.run(s, t);
+      guest.endWork(best, t + used);
+      if (++s.pos === s.n) heapPop(h);
+      else heapSiftDown(h, 0);
+    }
+  }
+
+  /** Runs item `s.pos` of a stream at `tNs`; returns the vCPU time it took. */
+  private run(s: Stream, tNs: number): number {
+    const g = this.guest;
+    const v = s.vcpu;
+    switch (s.op) {
+      case OP_CREATE:
+        return g.create(s.space, v, tNs);
+      case OP_FORK:
+        return g.fork(s.other!, s.space, v, tNs);
+      case OP_BASELINE:
+      case OP_DIRTY: {
+        const i = s.pos;
+        // The process runs through the part of the tick its writes are
+        // spread over: its vCPU is busy there, not idle between writes.
+        if (i === 0 && s.op === OP_DIRTY) g.activity.busyUntil(v, s.b);
+        const frame = s.frames ? s.frames[i]! : 0;
+        return g.write(s.space, s.pages![i]!, s.gvpns![i]!, frame, s.op === OP_BASELINE, v, tNs, WRITE_BYTES);
+      }
+      case OP_EXEC: {
+        this.counts.distinctPages += s.space.listed.size;
+        const used = g.exec(s.space, s.other!, v, tNs);
+        s.space.release();
+        return used;
+      }
+      case OP_EXIT: {
+        if (!s.space.alive) return 0;
+        this.counts.distinctPages += s.space.listed.size;
+        const used = g.exit(s.space, v, tNs);
+        s.space.release();
+        return used;
+      }
+      default:
+        throw new Error(`rtdirty importer bug: unknown op ${s.op}`);
+    }
+  }
+}
+
+function withOther(s: Stream, other: ImportSpace): Stream {
+  return new Stream(s.seq, s.vcpu, s.op, s.line, s.space, s.n, s.a, s.b, s.pages, s.gvpns, s.frames, other);
+}
+
+/** The distinct pages of a line (a page may rarely repeat) with their frames; first listing wins. */
+function uniquePages(listed: Float64Array, frames: Float64Array | null): { pages: Float64Array; frames: Float64Array | null } {
+  const sorted = listed.slice().sort();
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[n++] = sorted[i]!;
+  if (!frames) return { pages: sorted.subarray(0, n), frames: null };
+  // With frames, the pages keep their listed order (the frames are by position).
+  if (n === listed.length) return { pages: listed.slice(), frames: frames.slice() };
+  const seen = new Set<number>();
+  const pages = new Float64Array(n);
+  const fr = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < listed.length; i++) {
+    if (seen.has(listed[i]!)) continue;
+    seen.add(listed[i]!);
+    pages[k] = listed[i]!;
+    fr[k++] = frames[i]!;
+  }
+  return { pages, frames: fr };
+}
+
+/**
+ * Gives out guest regions for `listed` in the order listed (first
+ * appearance), then returns the guest vpns of `pages` (none if null).
+ */
+function mapPages(space: ImportSpace, listed: Float64Array, pages: Float64Array | null): Int32Array {
+  const map: GuestVpnMap = space.map;
+  if (!pages) {
+    for (let i = 0; i < listed.length; i++) map.map(listed[i]!);
+    return new Int32Array(0);
+  }
+  if (listed !== pages) for (let i = 0; i < listed.length; i++) map.map(listed[i]!);
+  const out = new Int32Array(pages.length);
+  for (let i = 0; i < pages.length; i++) out[i] = map.map(pages[i]!);
+  return out;
+}
+
+/** Fisher-Yates over the pages (and their frames), from the seed. */
+function shuffle(rng: Xoshiro128, pages: Float64Array, frames: Float64Array | null): void {
+  for (let i = pages.length - 1; i > 0; i--) {
+    const j = rng.belowLarge(i + 1);
+    const p = pages[i]!;
+    pages[i] = pages[j]!;
+    pages[j] = p;
+    if (frames) {
+      const f = frames[i]!;
+      frames[i] = frames[j]!;
+      frames[j] = f;
+    }
+  }
+}
+
+function intersectionSize(a: Float64Array, b: Float64Array): number {
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i]! < b[j]!) i++;
+    else if (a[i]! > b[j]!) j++;
+    else {
+      n++;
+      i++;
+      j++;
+    }
+  }
+  return n;
+}
+
+/** A decimal as an exact count of millionths (NaN when not a decimal). */
+function decimalMicro(text: string): number {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return NaN;
+  const frac = (m[2] ?? '').slice(0, 6).padEnd(6, '0');
+  return Number(m[1]) * 1e6 + Number(frac);
+}
+
+// A binary min-heap of streams by (next item time, sequence).
+function before(x: Stream, y: Stream): boolean {
+  const tx = x.nextNs();
+  const ty = y.nextNs();
+  return tx < ty || (tx === ty && x.seq < y.seq);
+}
+
+function heapPush(h: Stream[], s: Stream): void {
+  h.push(s);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!before(h[i]!, h[p]!)) break;
+    [h[i], h[p]] = [h[p]!, h[i]!];
+    i = p;
+  }
+}
+
+function heapPop(h: Stream[]): void {
+  const last = h.pop()!;
+  if (h.length === 0) return;
+  h[0] = last;
+  heapSiftDown(h, 0);
+}
+
+function heapSiftDown(h: Stream[], i: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < h.length && before(h[l]!, h[m]!)) m = l;
+    if (r < h.length && before(h[r]!, h[m]!)) m = r;
+    if (m === i) return;
+    [h[i], h[m]] = [h[m]!, h[i]!];
+    i = m;
+  }
+}

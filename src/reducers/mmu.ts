@@ -1,0 +1,1019 @@
+/**
+ * The hardware MMU: the x86 page walker that translates every guest load and
+ * store through the guest's own page tables (DESIGN section 5). It is neither
+ * the guest (which writes the tables, with pt_write events) nor the
+ * hypervisor (the trackers, which see what this reducer reports).
+ *
+ * What it reproduces:
+ * - Intel SDM vol. 3, section 4.8 (accessed and dirty flags): whenever the
+ *   processor uses a paging-structure entry to translate an address it sets
+ *   that entry's A flag if it is clear, and on a write it sets the D flag of
+ *   the entry that maps the page. Each flag that goes from 0 to 1 is a store
+ *   into the page-table page, so it dirties that page like any other store;
+ *   a flag already set costs nothing. This is why, after boot, most PTEs carry
+ *   A, D and RW, and why page-table pages keep reappearing in the dirty set.
+ * - Section 4.4 (PAE paging): the four PDPTEs are loaded into registers on a
+ *   CR3 load and are not used by the walk itself, so the processor never sets
+ *   their A flag, and their RW bit is reserved (it does not limit writes).
+ * - Section 4.5 (4-level paging): PS in a PML4E is reserved; a PS entry at
+ *   level 3 maps 1 GiB and at level 2 maps 2 MiB, and its frame must be
+ *   aligned to that size (the low frame bits are reserved).
+ * - Xen PV direct mode: a PV guest writes machine frames (mfns) into its
+ *   PTEs and the hardware walks them as they are; the walker translates each
+ *   frame back through the m2p only to name pages as pfns, the way events and
+ *   trackers do. An mfn the guest does not own is a fault (Xen would have
+ *   refused the PTE in mmu_update).
+ *
+ * A page is a page-table page at a level while some root reaches it there
+ * (DESIGN section 5). Roots are pages loaded in some vCPU's CR3, and pages
+ * once loaded that still hold a present entry (an address space that is
+ * switched out but alive). Lower tables are reference counted by the present
+ * non-PS entries of live tables one level up, per level, so a table shared by
+ * many roots (the kernel's) counts once and a recursive mapping (a page used
+ * at several levels) terminates: every link goes down a level. All counts are
+ * kept incrementally on pt_write and cr3_load; nothing is rescanned.
+ *
+ * A faulting access (not present, a write through a read-only entry, a
+ * reserved bit, a frame outside the guest) is a guest bug: it is reported in
+ * the output and in the stats, it translates nothing and sets no A/D flag.
+ */
+import type { GuestBatch } from '../events/guest-batch.js';
+import { GuestEventKind } from '../events/guest-event-kind.js';
+import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
+import type { GuestType, PagingMode } from '../model/paging.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
+
+export interface MmuConfig {
+  readonly guest: GuestType;
+  readonly paging: PagingMode;
+  readonly memPages: number;
+  readonly vcpus: number;
+  readonly seed: number;
+}
+
+/** Bits of MmuOutput.access. */
+export const ACCESS_WRITE = 1;
+/** The target pfn is a live page-table page. */
+export const ACCESS_PT_PAGE = 2;
+/** A guest bug: not present, write through a read-only entry, reserved bit, or a frame the guest does not own. */
+export const ACCESS_FAULT = 4;
+/** The leaf was a 2 MiB PS entry. */
+export const ACCESS_2M = 8;
+/** The leaf was a 1 GiB PS entry (x86-64 only). */
+export const ACCESS_1G = 16;
+
+/** Entries of walkPfns per event: one per level, top level first. */
+export const WALK_SLOTS = 4;
+
+/**
+ * What the MMU did for each event of a batch, index-aligned with it. The
+ * object and its arrays are reused: valid until the next apply().
+ */
+export interface MmuOutput {
+  /** = batch.count; every column below has this length (walkPfns 4x). */
+  readonly count: number;
+  /**
+   * The pfn event i touched: write/read → the translated data page;
+   * phys_write → its pfn; pt_write → the page-table page written;
+   * cr3_load, idle, and any faulting access → -1.
+   */
+  readonly dataPfn: Int32Array;
+  /** ACCESS_* bits. */
+  readonly access: Uint8Array;
+  /** Pfn of the table holding the leaf entry a translation used; -1 for no walk or a fault. */
+  readonly leafPtPfn: Int32Array;
+  /** Index of that leaf entry in its table; -1 when leafPtPfn is -1. */
+  readonly leafIndex: Int16Array;
+  /**
+   * count * 4 entries: pfns of the tables walked, top level first (PAE uses
+   * the first 3, a PS leaf ends the walk early), -1 where unused. A faulting
+   * walk lists the tables it read, the faulting entry's table last.
+   */
+  readonly walkPfns: Int32Array;
+  /** Hardware A/D stores during this batch: each set at least one clear bit in one entry. */
+  readonly adCount: number;
+  /** adCount entries: the event whose walk made each store, in order. */
+  readonly adEvent: Int32Array;
+  /** adCount entries: the page-table page each store wrote (the store dirties it). */
+  readonly adPtPfn: Int32Array;
+}
+
+export type MmuFaultReason = 'no-address-space' | 'not-present' | 'read-only' | 'reserved-bit' | 'frame-not-owned';
+
+/** Fault reasons, indexed by the internal codes below. */
+export const MMU_FAULT_REASONS: readonly MmuFaultReason[] = [
+  'no-address-space',
+  'not-present',
+  'read-only',
+  'reserved-bit',
+  'frame-not-owned',
+];
+const FAULT_NO_ROOT = 0;
+const FAULT_NOT_PRESENT = 1;
+const FAULT_READ_ONLY = 2;
+const FAULT_RESERVED = 3;
+const FAULT_NOT_OWNED = 4;
+
+/** How many faults stats() describes one by one. */
+export const MAX_RECORDED_FAULTS = 16;
+
+export interface MmuFaultRecord {
+  readonly tNs: number;
+  readonly vcpu: number;
+  readonly vpn: number;
+  readonly kind: 'write' | 'read';
+  readonly reason: MmuFaultReason;
+  /** Level of the entry at fault (for read-only: the highest read-only one); the top level for no-address-space. */
+  readonly level: number;
+}
+
+export interface MmuLevelStats {
+  /** 1 = the leaf table (PT), 2 = PD, 3 = PDPT, 4 = PML4. */
+  readonly level: number;
+  /** Pages live as page tables at this level. */
+  readonly ptPages: number;
+  /** Present entries at this level that map memory: every level-1 entry, PS entries at levels 2 and 3. */
+  readonly presentLeafEntries: number;
+  readonly leafEntriesAccessed: number;
+  readonly leafEntriesDirty: number;
+  readonly leafEntriesWritable: number;
+  /** Leaf entries with A, D and RW all set. */
+  readonly leafEntriesAccessedDirtyWritable: number;
+}
+
+export interface MmuStats {
+  /** Index 0 = level 1; length 4 (x86-64) or 3 (PAE). */
+  readonly levels: readonly MmuLevelStats[];
+  /** Distinct live page-table pages (a page used at two levels counts once). */
+  readonly ptPages: number;
+  /** Entry slots of the live leaf tables: level-1 pages x 512. */
+  readonly leafSlots: number;
+  /** Totals of the per-level leaf counts. */
+  readonly presentLeafEntries: number;
+  readonly leafEntriesAccessed: number;
+  readonly leafEntriesDirty: number;
+  readonly leafEntriesWritable: number;
+  readonly leafEntriesAccessedDirtyWritable: number;
+  /** write and read events translated (faulting ones included). */
+  readonly walks: number;
+  /** Hardware A/D stores into page-table pages since the start. */
+  readonly adStores: number;
+  readonly faults: number;
+  readonly faultsByReason: Readonly<Record<MmuFaultReason, number>>;
+  /** The first MAX_RECORDED_FAULTS faults. */
+  readonly firstFaults: readonly MmuFaultRecord[];
+  /** Pages whose entries the MMU stores (tables, and pages being filled before they are linked). */
+  readonly storedTablePages: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const PRESENT_OR_PS = PTE_P | PTE_PS;
+const ADRW = PTE_A | PTE_D | PTE_RW;
+
+// Module-local copies of imported constants for the walk loops: with Node
+// 20, reading the imported bindings there measured 10-15% slower.
+const P = PTE_P;
+const A = PTE_A;
+const D = PTE_D;
+const RW = PTE_RW;
+const SHIFT = TABLE_SHIFT;
+const FRAME_SHIFT = PTE_FLAG_BITS;
+const KIND_READ = GuestEventKind.read;
+const A_BIT = 31 - Math.clz32(PTE_A);
+const D_BIT = 31 - Math.clz32(PTE_D);
+const RW_BIT = 31 - Math.clz32(PTE_RW);
+const PAE_VPN_BITS = 20;
+/** Pages of a 2 MiB and a 1 GiB mapping. */
+const PAGES_2M = 512;
+const PAGES_1G = 512 * 512;
+
+export class Mmu {
+  readonly p2m?: P2mMap;
+
+  private readonly pae: boolean;
+  private readonly topLevel: number;
+  /** Entries a root table uses: 512, or the 4 PDPTEs of PAE. */
+  private readonly rootEntries: number;
+  private readonly memPages: number;
+  private readonly vcpus: number;
+  /** Frames a PTE may name: memPages for HVM, host frames for PV. */
+  private readonly frameLimit: number;
+  /** mfn → pfn for PV, undefined for HVM (frames are pfns). */
+  private readonly m2p: Int32Array | undefined;
+  private readonly pool: TablePool;
+
+  /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
+  private readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
+  /** vCPUs that have each page in CR3. */
+  private readonly loadedCount: Int32Array;
+  /** Present entries among a live root's rootEntries. */
+  private readonly presentRootEntries: Int16Array;
+  /** Bit (level - 1) set while the page is a live table at that level. */
+  private readonly liveMask: Uint8Array;
+  /** One bit per page, set while liveMask is nonzero: 32x smaller, so the walk loops' test stays in L1. */
+  private readonly ptPageBits: Uint32Array;
+  /** refs[level][pfn]: present non-PS entries of live tables at level + 1 naming pfn. Unused at the top level. */
+  private readonly refs: Int32Array[];
+
+  // Per-level counters, indexed by level (index 0 unused). Float64 so no count can wrap.
+  private readonly ptPagesAt: Float64Array;
+  private readonly leafPresentAt: Float64Array;
+  private readonly leafAAt: Float64Array;
+  private readonly leafDAt: Float64Array;
+  private readonly leafRwAt: Float64Array;
+  private readonly leafAdrwAt: Float64Array;
+  private distinctPtPages = 0;
+
+  private walkCount = 0;
+  private adStoreCount = 0;
+  private faultCount = 0;
+  private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
+  private readonly recordedFaults: MmuFaultRecord[] = [];
+
+  // Pending reference changes of one pt_write: all increments run before all
+  // decrements, so a cascade only ever activates, then only ever deactivates,
+  // and never sees a table half updated.
+  private readonly pendingIncPfn = new Int32Array(4);
+  private readonly pendingIncLevel = new Int32Array(4);
+  private readonly pendingDecPfn = new Int32Array(4);
+  private readonly pendingDecLevel = new Int32Array(4);
+
+  // Scratch for the general walker.
+  private readonly walkOffset = new Int32Array(4);
+  private readonly walkPte = new Int32Array(4);
+  private readonly walkSlot = new Int32Array(4);
+
+  // Output buffers, grown to the largest batch seen.
+  private capacityEvents = 0;
+  private dataPfnBuf = new Int32Array(0);
+  private accessBuf = new Uint8Array(0);
+  private leafPtPfnBuf = new Int32Array(0);
+  private leafIndexBuf = new Int16Array(0);
+  private walkPfnsBuf = new Int32Array(0);
+  private adEventBuf = new Int32Array(1024);
+  private adPtPfnBuf = new Int32Array(1024);
+  private adCount = 0;
+  private readonly out: Mutable<MmuOutput>;
+  private batch: GuestBatch | undefined;
+
+  constructor(config: MmuConfig) {
+    const { guest, paging, memPages, vcpus } = config;
+    if (!Number.isInteger(memPages) || memPages < 1 || memPages > MAX_FRAMES) {
+      throw new RangeError(`mmu: memPages must be an integer in 1..${MAX_FRAMES} (the PTE frame field is 22 bits), got ${memPages}`);
+    }
+    if (guest === 'pv' && memPages * 2 > MAX_FRAMES) {
+      throw new RangeError(
+        `mmu: a PV guest's PTEs hold mfns of a host modelled as twice its memory, so memPages must be at most ${MAX_FRAMES / 2} (8 GiB); got ${memPages}`,
+      );
+    }
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus >= 0xffff) {
+      throw new RangeError(`mmu: vcpus must be an integer in 1..65534, got ${vcpus}`);
+    }
+    this.pae = paging === 'pae';
+    this.topLevel = this.pae ? 3 : 4;
+    this.rootEntries = this.pae ? 4 : TABLE_ENTRIES;
+    this.memPages = memPages;
+    this.vcpus = vcpus;
+    if (guest === 'pv') {
+      this.p2m = makeP2mMap(memPages, config.seed);
+      this.m2p = this.p2m.mfnToPfn;
+      this.frameLimit = this.m2p.length;
+      this.pool = new TablePool(memPages, this.frameLimit, this.p2m.pfnToMfn);
+    } else {
+      this.m2p = undefined;
+      this.frameLimit = memPages;
+      this.pool = new TablePool(memPages, memPages);
+    }
+    this.loadedCount = new Int32Array(memPages);
+    this.presentRootEntries = new Int16Array(memPages);
+    this.liveMask = new Uint8Array(memPages);
+    this.ptPageBits = new Uint32Array((memPages + 31) >>> 5);
+    this.refs = [];
+    for (let level = 0; level <= this.topLevel; level++) {
+      this.refs.push(level >= 1 && level < this.topLevel ? new Int32Array(memPages) : new Int32Array(0));
+    }
+    const perLevel = () => new Float64Array(this.topLevel + 1);
+    this.ptPagesAt = perLevel();
+    this.leafPresentAt = perLevel();
+    this.leafAAt = perLevel();
+    this.leafDAt = perLevel();
+    this.leafRwAt = perLevel();
+    this.leafAdrwAt = perLevel();
+    this.out = {
+      count: 0,
+      dataPfn: this.dataPfnBuf,
+      access: this.accessBuf,
+      leafPtPfn: this.leafPtPfnBuf,
+      leafIndex: this.leafIndexBuf,
+      walkPfns: this.walkPfnsBuf,
+      adCount: 0,
+      adEvent: this.adEventBuf.subarray(0, 0),
+      adPtPfn: this.adPtPfnBuf.subarray(0, 0),
+    };
+  }
+
+  /** Processes every event of the batch in order; returns a reused MmuOutput (valid until the next apply). */
+  apply(batch: GuestBatch): MmuOutput {
+    const n = batch.count;
+    this.ensureCapacity(n);
+    this.batch = batch;
+    this.adCount = 0;
+    const walks = this.pae ? this.applyPae(batch) : this.apply64(batch);
+    this.walkCount += walks;
+    this.adStoreCount += this.adCount;
+    this.batch = undefined;
+    const out = this.out;
+    out.count = n;
+    out.dataPfn = this.dataPfnBuf.subarray(0, n);
+    out.access = this.accessBuf.subarray(0, n);
+    out.leafPtPfn = this.leafPtPfnBuf.subarray(0, n);
+    out.leafIndex = this.leafIndexBuf.subarray(0, n);
+    out.walkPfns = this.walkPfnsBuf.subarray(0, n * WALK_SLOTS);
+    out.adCount = this.adCount;
+    out.adEvent = this.adEventBuf.subarray(0, this.adCount);
+    out.adPtPfn = this.adPtPfnBuf.subarray(0, this.adCount);
+    return out;
+  }
+
+  // The two apply loops differ only in the inlined walk of a 4 KiB or 2 MiB
+  // mapping whose flags are already set: the steady state, where a walk
+  // stores nothing. Anything else (a flag to set, a 1 GiB page, a fault, no
+  // CR3 yet) leaves the `fast` block for walkGeneral, which handles every
+  // case. The flag tests are branch-free in isWrite: a branch on it
+  // mispredicts on a random mix of loads and stores and cost more than the
+  // walk's loads.
+
+  private apply64(batch: GuestBatch): number {
+    const n = batch.count;
+    const kindCol = batch.kind;
+    const vcpuCol = batch.vcpu;
+    const pageCol = batch.page;
+    const dataPfn = this.dataPfnBuf;
+    const access = this.accessBuf;
+    const leafPtPfn = this.leafPtPfnBuf;
+    const leafIndex = this.leafIndexBuf;
+    const walkPfns = this.walkPfnsBuf;
+    const rootOfVcpu = this.rootOfVcpu;
+    const ptPageBits = this.ptPageBits;
+    const pool = this.pool;
+    const slotOfPfn = pool.slotOfPfn;
+    const slotOfFrame = pool.slotOfFrame;
+    const frameLimit = this.frameLimit;
+    const m2p = this.m2p;
+    let entries = pool.entries;
+    let entryPfn = pool.entryPfn;
+    let pfnOfSlot = pool.pfnOfSlot;
+    let walks = 0;
+    for (let i = 0; i < n; i++) {
+      const kind = kindCol[i]!;
+      // Only write (0) and read (1) walk.
+      if (kind > KIND_READ) {
+        this.applyOther(i, kind);
+        // A pt_write may have grown the pool.
+        entries = pool.entries;
+        entryPfn = pool.entryPfn;
+        pfnOfSlot = pool.pfnOfSlot;
+        continue;
+      }
+      walks++;
+      // write is 0 and read 1: no branch, which would mispredict on a mix of both.
+      const isWrite = kind ^ 1;
+      fast: {
+        const vpn = pageCol[i]!;
+        const root = rootOfVcpu[vcpuCol[i]!]!;
+        if (root < 0) break fast;
+        const e4 = entries[(slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511)]!;
+        let f = e4 >>> FRAME_SHIFT;
+        if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
+        // A slot <= 0 is a frame the guest does not own (-1) or a table that
+        // holds no entries (0): both end in a fault that walkGeneral reports.
+        const s3 = slotOfFrame[f]!;
+        if (s3 <= 0) break fast;
+        const e3 = entries[(s3 << SHIFT) | ((vpn >> 18) & 511)]!;
+        f = e3 >>> FRAME_SHIFT;
+        if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
+        const s2 = slotOfFrame[f]!;
+        if (s2 <= 0) break fast;
+        const e2 = entries[(s2 << SHIFT) | ((vpn >> 9) & 511)]!;
+        f = e2 >>> FRAME_SHIFT;
+        let leaf: number;
+        let upper: number;
+        let pfn: number;
+        let leafTable: number;
+        let walk1: number;
+        let leafSize: number;
+        if ((e2 & PRESENT_OR_PS) === P) {
+          if (f >= frameLimit) break fast;
+          const s1 = slotOfFrame[f]!;
+          if (s1 <= 0) break fast;
+          const o1 = (s1 << SHIFT) | (vpn & 511);
+          leaf = entries[o1]!;
+          f = leaf >>> FRAME_SHIFT;
+          if ((leaf & P) === 0 || f >= frameLimit) break fast;
+          pfn = entryPfn === undefined ? f : entryPfn[o1]!;
+          upper = e4 & e3 & e2;
+          leafTable = pfnOfSlot[s1]!;
+          walk1 = leafTable;
+          leafSize = 0;
+        } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
+          // A 2 MiB page, as a kernel's direct map uses.
+          f += vpn & 511;
+          if (f >= frameLimit) break fast;
+          pfn = m2p === undefined ? f : m2p[f]!;
+          leaf = e2;
+          upper = e4 & e3;
+          leafTable = pfnOfSlot[s2]!;
+          walk1 = -1;
+          leafSize = ACCESS_2M;
+        } else break fast;
+        if (pfn < 0) break fast;
+        // Every level needs A, and RW for a write; the leaf D too for a write.
+        const upperNeed = A | (isWrite * RW);
+        const leafNeed = upperNeed | (isWrite * D);
+        if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break fast;
+        dataPfn[i] = pfn;
+        access[i] = isWrite | leafSize | (((ptPageBits[pfn >>> 5]! >>> (pfn & 31)) & 1) << 1); // ACCESS_PT_PAGE
+        leafPtPfn[i] = leafTable;
+        leafIndex[i] = leafSize === 0 ? vpn & 511 : (vpn >> 9) & 511;
+        const w = i << 2;
+        walkPfns[w] = root;
+        walkPfns[w + 1] = pfnOfSlot[s3]!;
+        walkPfns[w + 2] = pfnOfSlot[s2]!;
+        walkPfns[w + 3] = walk1;
+        continue;
+      }
+      this.walkGeneral(i, isWrite);
+    }
+    return walks;
+  }
+
+  private applyPae(batch: GuestBatch): number {
+    const n = batch.count;
+    const kindCol = batch.kind;
+    const vcpuCol = batch.vcpu;
+    const pageCol = batch.page;
+    const dataPfn = this.dataPfnBuf;
+    const access = this.accessBuf;
+    const leafPtPfn = this.leafPtPfnBuf;
+    const leafIndex = this.leafIndexBuf;
+    const walkPfns = this.walkPfnsBuf;
+    const rootOfVcpu = this.rootOfVcpu;
+    const ptPageBits = this.ptPageBits;
+    const pool = this.pool;
+    const slotOfPfn = pool.slotOfPfn;
+    const slotOfFrame = pool.slotOfFrame;
+    const frameLimit = this.frameLimit;
+    const m2p = this.m2p;
+    let entries = pool.entries;
+    let entryPfn = pool.entryPfn;
+    let pfnOfSlot = pool.pfnOfSlot;
+    let walks = 0;
+    for (let i = 0; i < n; i++) {
+      const kind = kindCol[i]!;
+      if (kind > KIND_READ) {
+        this.applyOther(i, kind);
+        entries = pool.entries;
+        entryPfn = pool.entryPfn;
+        pfnOfSlot = pool.pfnOfSlot;
+        continue;
+      }
+      walks++;
+      const isWrite = kind ^ 1;
+      const vpn = pageCol[i]!;
+      if (vpn >>> PAE_VPN_BITS !== 0) throw this.badVpn(i, vpn);
+      fast: {
+        const root = rootOfVcpu[vcpuCol[i]!]!;
+        if (root < 0) break fast;
+        // The PDPTE: no A flag to set and no RW to check (SDM 4.4.1).
+        const e3 = entries[(slotOfPfn[root]! << SHIFT) | (vpn >>> 18)]!;
+        let f = e3 >>> FRAME_SHIFT;
+        if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
+        const s2 = slotOfFrame[f]!;
+        if (s2 <= 0) break fast;
+        const e2 = entries[(s2 << SHIFT) | ((vpn >>> 9) & 511)]!;
+        f = e2 >>> FRAME_SHIFT;
+        let leaf: number;
+        let pfn: number;
+        let leafTable: number;
+        let walk1: number;
+        let leafSize: number;
+        if ((e2 & PRESENT_OR_PS) === P) {
+          if (f >= frameLimit) break fast;
+          const s1 = slotOfFrame[f]!;
+          if (s1 <= 0) break fast;
+          const o1 = (s1 << SHIFT) | (vpn & 511);
+          leaf = entries[o1]!;
+          f = leaf >>> FRAME_SHIFT;
+          if ((leaf & P) === 0 || f >= frameLimit) break fast;
+          pfn = entryPfn === undefined ? f : entryPfn[o1]!;
+          leafTable = pfnOfSlot[s1]!;
+          walk1 = leafTable;
+          leafSize = 0;
+        } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
+          f += vpn & 511;
+          if (f >= frameLimit) break fast;
+          pfn = m2p === undefined ? f : m2p[f]!;
+          leaf = e2;
+          leafTable = pfnOfSlot[s2]!;
+          walk1 = -1;
+          leafSize = ACCESS_2M;
+        } else break fast;
+        if (pfn < 0) break fast;
+        // The PDE and the leaf need A (and RW for a write), the leaf D too for
+        // a write; for a 2 MiB page the PDE is the leaf and is tested twice.
+        const upperNeed = A | (isWrite * RW);
+        const leafNeed = upperNeed | (isWrite * D);
+        if ((((e2 & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break fast;
+        dataPfn[i] = pfn;
+        access[i] = isWrite | leafSize | (((ptPageBits[pfn >>> 5]! >>> (pfn & 31)) & 1) << 1); // ACCESS_PT_PAGE
+        leafPtPfn[i] = leafTable;
+        leafIndex[i] = leafSize === 0 ? vpn & 511 : (vpn >>> 9) & 511;
+        const w = i << 2;
+        walkPfns[w] = root;
+        walkPfns[w + 1] = pfnOfSlot[s2]!;
+        walkPfns[w + 2] = walk1;
+        walkPfns[w + 3] = -1;
+        continue;
+      }
+      this.walkGeneral(i, isWrite);
+    }
+    return walks;
+  }
+
+  /** pt_write, cr3_load, phys_write and idle: no walk. */
+  private applyOther(i: number, kind: number): void {
+    const batch = this.batch!;
+    const page = batch.page[i]!;
+    let pfn = -1;
+    let acc = 0;
+    switch (kind) {
+      case GuestEventKind.ptWrite: {
+        this.checkPfn(i, page, 'pt_write');
+        const index = batch.arg[i]!;
+        if (index < 0 || index >= TABLE_ENTRIES) {
+          throw new RangeError(`mmu: event ${i} of the batch (pt_write to pfn ${page}) has entry index ${index}; a table has 0..511`);
+        }
+        pfn = page;
+        // A store into a page-table page as it was when the store happened:
+        // that is what a tracker write-protecting table pages would trap.
+        acc = this.liveMask[page] !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
+        this.ptWrite(page, index, batch.pte[i]!);
+        break;
+      }
+      case GuestEventKind.cr3Load: {
+        this.checkPfn(i, page, 'cr3_load');
+        const vcpu = batch.vcpu[i]!;
+        if (vcpu >= this.vcpus) {
+          throw new RangeError(`mmu: event ${i} of the batch loads CR3 on vcpu ${vcpu}, but the guest has ${this.vcpus} vCPUs`);
+        }
+        this.cr3Load(vcpu, page);
+        break;
+      }
+      case GuestEventKind.physWrite:
+        this.checkPfn(i, page, 'phys_write');
+        pfn = page;
+        acc = this.liveMask[page] !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
+        break;
+      case GuestEventKind.idle:
+        break;
+      default:
+        throw new RangeError(`mmu: event ${i} of the batch has unknown kind ${kind}`);
+    }
+    this.dataPfnBuf[i] = pfn;
+    this.accessBuf[i] = acc;
+    this.leafPtPfnBuf[i] = -1;
+    this.leafIndexBuf[i] = -1;
+    const w = i << 2;
+    const walkPfns = this.walkPfnsBuf;
+    walkPfns[w] = -1;
+    walkPfns[w + 1] = -1;
+    walkPfns[w + 2] = -1;
+    walkPfns[w + 3] = -1;
+  }
+
+  /**
+   * Every walk the inlined loops do not finish: A/D flags to set,
+   * superpages, faults, a vCPU with no CR3 yet.
+   */
+  private walkGeneral(i: number, isWrite: number): void {
+    const batch = this.batch!;
+    const vpn = batch.page[i]!;
+    const w = i << 2;
+    const walkPfns = this.walkPfnsBuf;
+    walkPfns[w] = -1;
+    walkPfns[w + 1] = -1;
+    walkPfns[w + 2] = -1;
+    walkPfns[w + 3] = -1;
+    const root = this.rootOfVcpu[batch.vcpu[i]!]!;
+    if (root < 0) return this.fault(i, isWrite, FAULT_NO_ROOT, this.topLevel);
+    const pae = this.pae;
+    const entries = this.pool.entries;
+    const slotOfPfn = this.pool.slotOfPfn;
+    const offsets = this.walkOffset;
+    const ptes = this.walkPte;
+    const slots = this.walkSlot;
+    let table = root;
+    let level = this.topLevel;
+    let depth = 0;
+    let leafFrame: number;
+    let pagesMapped = 1;
+    for (;;) {
+      walkPfns[w + depth] = table;
+      const slot = slotOfPfn[table]!;
+      const index = pae && level === 3 ? vpn >>> 18 : (vpn >> (9 * (level - 1))) & 511;
+      const offset = (slot << TABLE_SHIFT) | index;
+      const pte = entries[offset]!;
+      if ((pte & PTE_P) === 0) return this.fault(i, isWrite, FAULT_NOT_PRESENT, level);
+      offsets[depth] = offset;
+      ptes[depth] = pte;
+      slots[depth] = slot;
+      const frame = pte >>> PTE_FLAG_BITS;
+      if (level === 1) {
+        leafFrame = frame;
+        break;
+      }
+      if ((pte & PTE_PS) !== 0) {
+        if (!this.leafCapable(level)) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        pagesMapped = level === 2 ? PAGES_2M : PAGES_1G;
+        if ((frame & (pagesMapped - 1)) !== 0) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        leafFrame = frame + (vpn & (pagesMapped - 1));
+        break;
+      }
+      const next = this.framePfn(frame);
+      if (next < 0) return this.fault(i, isWrite, FAULT_NOT_OWNED, level);
+      table = next;
+      level--;
+      depth++;
+    }
+    const pfn = this.framePfn(leafFrame);
+    if (pfn < 0) return this.fault(i, isWrite, FAULT_NOT_OWNED, level);
+    if (isWrite !== 0) {
+      // The effective RW is the AND over every level used (SDM 4.6); the
+      // PDPTEs of PAE take no part.
+      for (let d = 0; d <= depth; d++) {
+        const lvl = this.topLevel - d;
+        if (pae && lvl === 3) continue;
+        if ((ptes[d]! & PTE_RW) === 0) return this.fault(i, isWrite, FAULT_READ_ONLY, lvl);
+      }
+    }
+    for (let d = 0; d <= depth; d++) {
+      if (pae && d === 0) continue;
+      const bits = d === depth && isWrite !== 0 ? PTE_A | PTE_D : PTE_A;
+      const pte = ptes[d]!;
+      if ((pte & bits) !== bits) this.adStore(i, offsets[d]!, slots[d]!, bits);
+    }
+    let acc = isWrite;
+    if (this.liveMask[pfn] !== 0) acc |= ACCESS_PT_PAGE;
+    if (pagesMapped === PAGES_2M) acc |= ACCESS_2M;
+    else if (pagesMapped === PAGES_1G) acc |= ACCESS_1G;
+    this.dataPfnBuf[i] = pfn;
+    this.accessBuf[i] = acc;
+    this.leafPtPfnBuf[i] = walkPfns[w + depth]!;
+    this.leafIndexBuf[i] = offsets[depth]! & (TABLE_ENTRIES - 1);
+  }
+
+  /**
+   * The hardware sets `bits` in a present entry that lacked some of them when
+   * the walk read it: one store into the page-table page. The entry is read
+   * again because an earlier store of the same walk may have set them already
+   * (a table that maps itself uses one entry at two levels), and then there is
+   * nothing to store. Only A and D change, so the entry stays a leaf or a
+   * pointer as it was, and only the leaf flag counts move.
+   */
+  private adStore(i: number, offset: number, slot: number, bits: number): void {
+    const pte = this.pool.entries[offset]!;
+    if ((pte & bits) === bits) return;
+    const updated = pte | bits;
+    this.pool.entries[offset] = updated;
+    const pfn = this.pool.pfnOfSlot[slot]!;
+    let k = this.adCount;
+    if (k === this.adEventBuf.length) this.growAdBuffers();
+    this.adEventBuf[k] = i;
+    this.adPtPfnBuf[k] = pfn;
+    this.adCount = k + 1;
+    let mask = this.liveMask[pfn]!;
+    const index = offset & (TABLE_ENTRIES - 1);
+    for (let level = 1; mask !== 0; level++, mask >>>= 1) {
+      if ((mask & 1) === 0 || !this.entryCounts(level, index) || !this.isLeaf(pte, level)) continue;
+      this.countLeaf(pte, level, -1);
+      this.countLeaf(updated, level, 1);
+    }
+  }
+
+  private fault(i: number, isWrite: number, reason: number, level: number): void {
+    this.faultCount++;
+    this.faultsByReasonCode[reason]!++;
+    if (this.recordedFaults.length < MAX_RECORDED_FAULTS) {
+      const batch = this.batch!;
+      let tNs = batch.baseNs;
+      for (let k = 0; k <= i; k++) tNs += batch.dtNs[k]!;
+      this.recordedFaults.push({
+        tNs,
+        vcpu: batch.vcpu[i]!,
+        vpn: batch.page[i]!,
+        kind: isWrite !== 0 ? 'write' : 'read',
+        reason: MMU_FAULT_REASONS[reason]!,
+        level,
+      });
+    }
+    this.dataPfnBuf[i] = -1;
+    this.accessBuf[i] = isWrite | ACCESS_FAULT;
+    this.leafPtPfnBuf[i] = -1;
+    this.leafIndexBuf[i] = -1;
+  }
+
+  // ---- Page-table contents and liveness -------------------------------
+
+  private ptWrite(pfn: number, index: number, pte: number): void {
+    const pool = this.pool;
+    let slot = pool.slotOfPfn[pfn]!;
+    if (slot === 0) {
+      if (pte === 0) return; // zero into a page that holds only zeros
+      slot = pool.alloc(pfn);
+    }
+    const offset = (slot << TABLE_SHIFT) | index;
+    const old = pool.entries[offset]!;
+    if (old === pte) return;
+    const live = this.liveMask[pfn]!;
+    if (live <= 1) {
+      // The common cases, short-cut: a page that is no table yet (being
+      // filled) or only a leaf table, whose entries link nothing.
+      if (live === 1) {
+        if ((old & PTE_P) !== 0) this.countLeaf(old, 1, -1);
+        if ((pte & PTE_P) !== 0) this.countLeaf(pte, 1, 1);
+      }
+      pool.entries[offset] = pte;
+      if (pool.entryPfn) pool.entryPfn[offset] = this.framePfn(pte >>> PTE_FLAG_BITS);
+      if ((pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0)) === 0 && live === 0) pool.free(slot);
+      return;
+    }
+    const topBit = 1 << (this.topLevel - 1);
+    let incs = 0;
+    let decs = 0;
+    for (let level = 1, mask = live; mask !== 0; level++, mask >>>= 1) {
+      if ((mask & 1) === 0 || !this.entryCounts(level, index)) continue;
+      if (this.isLeaf(old, level)) this.countLeaf(old, level, -1);
+      if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
+      const oldChild = this.childTable(old, level);
+      const newChild = this.childTable(pte, level);
+      if (oldChild !== newChild) {
+        if (newChild >= 0) {
+          this.pendingIncPfn[incs] = newChild;
+          this.pendingIncLevel[incs++] = level - 1;
+        }
+        if (oldChild >= 0) {
+          this.pendingDecPfn[decs] = oldChild;
+          this.pendingDecLevel[decs++] = level - 1;
+        }
+      }
+      if (level === this.topLevel) this.presentRootEntries[pfn]! += (pte & PTE_P) - (old & PTE_P);
+    }
+    pool.entries[offset] = pte;
+    if (pool.entryPfn) pool.entryPfn[offset] = this.framePfn(pte >>> PTE_FLAG_BITS);
+    pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0);
+    for (let k = 0; k < incs; k++) this.incRef(this.pendingIncPfn[k]!, this.pendingIncLevel[k]!);
+    for (let k = 0; k < decs; k++) this.decRef(this.pendingDecPfn[k]!, this.pendingDecLevel[k]!);
+    // A root that is in no CR3 lives while it holds a present entry.
+    if ((this.liveMask[pfn]! & topBit) !== 0 && this.presentRootEntries[pfn] === 0 && this.loadedCount[pfn] === 0) {
+      this.deactivate(pfn, this.topLevel);
+    }
+    this.releaseIfEmpty(pfn);
+  }
+
+  private cr3Load(vcpu: number, root: number): void {
+    const old = this.rootOfVcpu[vcpu]!;
+    if (old === root) return;
+    this.rootOfVcpu[vcpu] = root;
+    this.loadedCount[root]!++;
+    const top = this.topLevel;
+    if ((this.liveMask[root]! & (1 << (top - 1))) === 0) this.activate(root, top);
+    if (old >= 0 && --this.loadedCount[old]! === 0 && this.presentRootEntries[old] === 0) {
+      this.deactivate(old, top);
+      this.releaseIfEmpty(old);
+    }
+  }
+
+  private incRef(pfn: number, level: number): void {
+    if (++this.refs[level]![pfn]! === 1) this.activate(pfn, level);
+  }
+
+  private decRef(pfn: number, level: number): void {
+    if (--this.refs[level]![pfn]! === 0) this.deactivate(pfn, level);
+  }
+
+  /** pfn becomes a table at `level`: count its entries there and make its children live. */
+  private activate(pfn: number, level: number): void {
+    const mask = this.liveMask[pfn]!;
+    this.liveMask[pfn] = mask | (1 << (level - 1));
+    if (mask === 0) {
+      this.distinctPtPages++;
+      this.ptPageBits[pfn >>> 5]! |= 1 << (pfn & 31);
+    }
+    this.ptPagesAt[level]!++;
+    const slot = this.pool.slotOfPfn[pfn]!;
+    let present = 0;
+    if (slot !== 0) {
+      const entries = this.pool.entries;
+      const base = slot << TABLE_SHIFT;
+      const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
+      for (let k = 0; k < n; k++) {
+        const pte = entries[base + k]!;
+        if ((pte & PTE_P) === 0) continue;
+        present++;
+        if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
+        else {
+          const child = this.childTable(pte, level);
+          if (child >= 0) this.incRef(child, level - 1);
+        }
+      }
+    }
+    if (level === this.topLevel) this.presentRootEntries[pfn] = present;
+  }
+
+  /** pfn stops being a table at `level`: uncount its entries there and release its children. */
+  private deactivate(pfn: number, level: number): void {
+    const mask = this.liveMask[pfn]! & ~(1 << (level - 1));
+    this.liveMask[pfn] = mask;
+    if (mask === 0) {
+      this.distinctPtPages--;
+      this.ptPageBits[pfn >>> 5]! &= ~(1 << (pfn & 31));
+    }
+    this.ptPagesAt[level]!--;
+    const slot = this.pool.slotOfPfn[pfn]!;
+    if (slot !== 0) {
+      const entries = this.pool.entries;
+      const base = slot << TABLE_SHIFT;
+      const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
+      for (let k = 0; k < n; k++) {
+        const pte = entries[base + k]!;
+        if ((pte & PTE_P) === 0) continue;
+        if (this.isLeaf(pte, level)) this.countLeaf(pte, level, -1);
+        else {
+          const child = this.childTable(pte, level);
+          if (child >= 0) this.decRef(child, level - 1);
+        }
+      }
+    }
+    if (level === this.topLevel) this.presentRootEntries[pfn] = 0;
+    this.releaseIfEmpty(pfn);
+  }
+
+  /** Storage is kept while a page is a table or holds a nonzero entry (a table being filled). */
+  private releaseIfEmpty(pfn: number): void {
+    const slot = this.pool.slotOfPfn[pfn]!;
+    if (slot !== 0 && this.liveMask[pfn] === 0 && this.pool.nonzeroEntries[slot] === 0) this.pool.free(slot);
+  }
+
+  /** Whether entry `index` of a table at `level` is used at all: a PAE root uses only its 4 PDPTEs. */
+  private entryCounts(level: number, index: number): boolean {
+    return level !== this.topLevel || index < this.rootEntries;
+  }
+
+  private leafCapable(level: number): boolean {
+    return level === 2 || (level === 3 && !this.pae);
+  }
+
+  /** A present entry that maps memory at `level`: any level-1 entry, a PS entry where PS is defined. */
+  private isLeaf(pte: number, level: number): boolean {
+    if ((pte & PTE_P) === 0) return false;
+    return level === 1 || ((pte & PTE_PS) !== 0 && this.leafCapable(level));
+  }
+
+  /** The pfn of the table a present non-PS entry at `level` names, or -1. */
+  private childTable(pte: number, level: number): number {
+    if ((pte & PRESENT_OR_PS) !== PTE_P || level === 1) return -1;
+    return this.framePfn(pte >>> PTE_FLAG_BITS);
+  }
+
+  /** A frame from a PTE as a guest pfn, or -1 when the guest does not own it. */
+  private framePfn(frame: number): number {
+    if (frame >= this.frameLimit) return -1;
+    return this.m2p === undefined ? frame : this.m2p[frame]!;
+  }
+
+  /** Adds `sign` to the leaf counts of `level` for a present leaf entry (branch-free: flags are data). */
+  private countLeaf(pte: number, level: number, sign: number): void {
+    this.leafPresentAt[level]! += sign;
+    this.leafAAt[level]! += sign * ((pte >>> A_BIT) & 1);
+    this.leafDAt[level]! += sign * ((pte >>> D_BIT) & 1);
+    this.leafRwAt[level]! += sign * ((pte >>> RW_BIT) & 1);
+    this.leafAdrwAt[level]! += (pte & ADRW) === ADRW ? sign : 0;
+  }
+
+  // ---- Read access for later reducers ---------------------------------
+
+  /**
+   * The entries (all 512) of a page that is a live page table or holds
+   * entries written with pt_write; undefined for any other page. A view into
+   * the MMU's storage, valid until the next apply(): read it, never write it
+   * (tables change through pt_write events only).
+   */
+  table(ptPfn: number): Int32Array | undefined {
+    if (!(ptPfn >= 0 && ptPfn < this.memPages)) return undefined;
+    const slot = this.pool.slotOfPfn[ptPfn]!;
+    if (slot === 0 && this.liveMask[ptPfn] === 0) return undefined;
+    const base = slot << TABLE_SHIFT;
+    return this.pool.entries.subarray(base, base + TABLE_ENTRIES);
+  }
+
+  /**
+   * The level (1 = leaf table) at which ptPfn is a live page table, 0 if it
+   * is none. A page live at several levels (a recursive mapping) gives the
+   * highest.
+   */
+  tableLevel(ptPfn: number): number {
+    if (!(ptPfn >= 0 && ptPfn < this.memPages)) return 0;
+    return 32 - Math.clz32(this.liveMask[ptPfn]!);
+  }
+
+  /** Every live page table, in pfn order, once each (at its highest level); entries as for table(). */
+  forEachTable(fn: (ptPfn: number, level: number, entries: Int32Array) => void): void {
+    const liveMask = this.liveMask;
+    for (let pfn = 0; pfn < this.memPages; pfn++) {
+      if (liveMask[pfn] !== 0) fn(pfn, this.tableLevel(pfn), this.table(pfn)!);
+    }
+  }
+
+  /** The root loaded in a vCPU's CR3, -1 before its first cr3_load. */
+  rootOf(vcpu: number): number {
+    return this.rootOfVcpu[vcpu] ?? -1;
+  }
+
+  stats(): MmuStats {
+    const levels: MmuLevelStats[] = [];
+    let present = 0;
+    let a = 0;
+    let d = 0;
+    let rw = 0;
+    let adrw = 0;
+    for (let level = 1; level <= this.topLevel; level++) {
+      levels.push({
+        level,
+        ptPages: this.ptPagesAt[level]!,
+        presentLeafEntries: this.leafPresentAt[level]!,
+        leafEntriesAccessed: this.leafAAt[level]!,
+        leafEntriesDirty: this.leafDAt[level]!,
+        leafEntriesWritable: this.leafRwAt[level]!,
+        leafEntriesAccessedDirtyWritable: this.leafAdrwAt[level]!,
+      });
+      present += this.leafPresentAt[level]!;
+      a += this.leafAAt[level]!;
+      d += this.leafDAt[level]!;
+      rw += this.leafRwAt[level]!;
+      adrw += this.leafAdrwAt[level]!;
+    }
+    const faultsByReason = {} as Record<MmuFaultReason, number>;
+    MMU_FAULT_REASONS.forEach((reason, code) => (faultsByReason[reason] = this.faultsByReasonCode[code]!));
+    return {
+      levels,
+      ptPages: this.distinctPtPages,
+      leafSlots: this.ptPagesAt[1]! * TABLE_ENTRIES,
+      presentLeafEntries: present,
+      leafEntriesAccessed: a,
+      leafEntriesDirty: d,
+      leafEntriesWritable: rw,
+      leafEntriesAccessedDirtyWritable: adrw,
+      walks: this.walkCount,
+      adStores: this.adStoreCount,
+      faults: this.faultCount,
+      faultsByReason,
+      firstFaults: this.recordedFaults.slice(),
+      storedTablePages: this.pool.slotsInUse,
+    };
+  }
+
+  // ---- Plumbing -----------------------------------------------------------
+
+  private checkPfn(i: number, pfn: number, kind: string): void {
+    if (!(pfn >= 0 && pfn < this.memPages)) {
+      throw new RangeError(`mmu: event ${i} of the batch (${kind}) names pfn ${pfn}, outside the guest's ${this.memPages} pages`);
+    }
+  }
+
+  private badVpn(i: number, vpn: number): RangeError {
+    return new RangeError(`mmu: event ${i} of the batch has vpn ${vpn}, which a PAE guest's 32-bit address cannot hold (vpn < 2^20)`);
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.capacityEvents) return;
+    const c = Math.max(n, this.capacityEvents * 2);
+    this.capacityEvents = c;
+    this.dataPfnBuf = new Int32Array(c);
+    this.accessBuf = new Uint8Array(c);
+    this.leafPtPfnBuf = new Int32Array(c);
+    this.leafIndexBuf = new Int16Array(c);
+    this.walkPfnsBuf = new Int32Array(c * WALK_SLOTS);
+  }
+
+  private growAdBuffers(): void {
+    const c = this.adEventBuf.length * 2;
+    const ev = new Int32Array(c);
+    ev.set(this.adEventBuf);
+    const pt = new Int32Array(c);
+    pt.set(this.adPtPfnBuf);
+    this.adEventBuf = ev;
+    this.adPtPfnBuf = pt;
+  }
+}

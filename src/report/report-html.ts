@@ -1,0 +1,193 @@
+import type { TopLevelSpec } from 'vega-lite';
+import { formatBytes, formatDurationNs } from '../model/units.js';
+import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './report-charts.js';
+import type { RunReport } from './report-data.js';
+import { renderSvg } from './render-svg.js';
+import { hasCustomCosts } from './reproduce-command.js';
+
+/**
+ * The report as one self-contained HTML file: the charts are inline SVG
+ * rendered at build time, the styles are inline CSS, and there is no
+ * script and no external resource, so it opens anywhere, offline, and
+ * reads the same in ten years.
+ */
+
+export interface ReportDocument {
+  /** 'compare': the same guest under several trackers; 'runs': run traces side by side. */
+  readonly mode: 'compare' | 'runs';
+  readonly runs: readonly RunReport[];
+  /** Command lines that reproduce the report and its runs, each with what it does. */
+  readonly commands: readonly { readonly what: string; readonly line: string }[];
+}
+
+/** The charts, in the order the report shows them; `id` is the figure's data-chart attribute. */
+export const REPORT_CHARTS: readonly { id: string; caption: string; spec: (runs: readonly RunReport[]) => TopLevelSpec }[] = [
+  { id: 'convergence', caption: 'Pages sent and pages dirtied per round, with the stop rule that fired.', spec: convergenceChart },
+  { id: 'downtime', caption: 'Downtime broken into its parts: suspend, final clean, final pages, canonicalisation (PV), vCPU and device state, resume.', spec: downtimeChart },
+  { id: 'traffic', caption: 'Dirty rate between CLEANs and cumulative bytes on the wire over wall time; suspend and resume marked.', spec: trafficChart },
+  { id: 'exits', caption: 'Exits and faults by kind over wall time, and the share of vCPU time they took.', spec: exitsChart },
+];
+
+/** Renders the charts and writes the document; `onChart` gets the number of charts drawn so far. */
+export async function reportHtml(doc: ReportDocument, onChart?: (done: number) => void): Promise<string> {
+  const figures: string[] = [];
+  for (const c of REPORT_CHARTS) {
+    const svg = await renderSvg(c.spec(doc.runs));
+    figures.push(`<figure data-chart="${c.id}">\n${svg}\n<figcaption>${esc(c.caption)}</figcaption>\n</figure>`);
+    onChart?.(figures.length);
+  }
+  const title = reportTitle(doc);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="generator" content="${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}">
+<title>${esc(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+<h1>${esc(title)}</h1>
+<p class="lede">${esc(lede(doc))}</p>
+${doc.commands[0] ? `<pre class="command">${esc(doc.commands[0].line)}</pre>` : ''}
+</header>
+<section id="runs">
+<h2>Runs</h2>
+${headerTable(doc.runs)}
+</section>
+<section id="summary">
+<h2>Summary</h2>
+${summaryTable(doc.runs)}
+<p class="note">* marks the lowest value when the runs differ. Times are wall time; pages are 4 KiB.</p>
+</section>
+<section id="charts">
+<h2>Charts</h2>
+${figures.join('\n')}
+<p class="note">Timelines fold the run events into at most 128 buckets per run (${doc.runs.map((r) => `${esc(r.label)}: ${esc(formatDurationNs(r.timeline.bucketNs))}`).join(', ')}); bytes not carried by page events (vCPU and device state) are counted at resume.</p>
+</section>
+<section id="reproduce">
+<h2>Reproduce</h2>
+${doc.commands.map((c) => `<p>${esc(c.what)}</p>\n<pre>${esc(c.line)}</pre>`).join('\n')}
+${doc.runs.some((r) => hasCustomCosts(r.spec)) ? '<p class="note">COSTS.json: the cost model recorded in the run (listed under Runs), saved as JSON.</p>' : ''}
+</section>
+<footer>${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}</footer>
+</body>
+</html>
+`;
+}
+
+function reportTitle(doc: ReportDocument): string {
+  const first = doc.runs[0];
+  if (!first) return 'migsim report (no runs)';
+  const w = first.header.workload.name;
+  if (doc.mode === 'compare') return `${w}: ${doc.runs.map((r) => r.label).join(' vs ')} (${first.summary.policy} policy)`;
+  return `migsim report: ${doc.runs.map((r) => `${r.header.workload.name} under ${r.summary.tracker}`).join(', ')}`;
+}
+
+function lede(doc: ReportDocument): string {
+  const first = doc.runs[0];
+  if (!first) return '';
+  const h = first.header;
+  const guest = `${h.guest.type.toUpperCase()} ${h.guest.paging} guest, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs`;
+  if (doc.mode === 'compare') return `The same guest events (${h.workload.name}, seed ${h.workload.seed}, ${guest}) migrated under each tracker with the ${first.summary.policy} policy.`;
+  return `${doc.runs.length} run trace${doc.runs.length === 1 ? '' : 's'}: each migration as recorded, with the summary from the trace's footer.`;
+}
+
+function headerTable(runs: readonly RunReport[]): string {
+  const rows: [string, (r: RunReport) => string][] = [
+    ['source', (r) => r.label],
+    ['workload', (r) => r.header.workload.name],
+    ['parameters', (r) => Object.entries(r.header.workload.params).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'],
+    ['seed', (r) => String(r.header.workload.seed)],
+    ['guest', (r) => `${r.header.guest.type} ${r.header.guest.paging}, ${formatBytes(r.header.guest.memPages * 4096)}, ${r.header.guest.vcpus} vCPUs`],
+    ['guest time', (r) => formatDurationNs(r.header.workload.durationNs)],
+    ['tracker', (r) => `${r.spec.tracker} (superpages ${r.spec.superpages}, p2m ${r.spec.p2m})`],
+    ['policy', (r) => policyText(r)],
+    ['cost model', (r) => (hasCustomCosts(r.spec) ? `custom: ${JSON.stringify(r.spec.costs)}` : 'defaults of this version')],
+    ['program', (r) => `${r.header.program.name} ${r.header.program.version}`],
+  ];
+  return table(runs, rows.map(([name, f]) => [name, runs.map(f)]));
+}
+
+function policyText(r: RunReport): string {
+  const m = r.spec.migration;
+  const parts = [`${m.policy}`, `link ${fmtNum((m.bandwidthBytesPerSec * 8) / 1e6)} Mbit/s`, `start at ${formatDurationNs(m.startNs)}`];
+  if (m.policy === 'qemu') parts.push(`max-bandwidth ${formatBytes(m.maxBandwidthBytesPerSec)}/s`, `downtime-limit ${formatDurationNs(m.downtimeLimitNs)}`, m.autoConverge ? 'auto-converge' : 'no auto-converge');
+  if (m.maxIters !== undefined) parts.push(`max-iters ${m.maxIters}`);
+  if (m.policy === 'xen-legacy') parts.push(`max-factor ${m.maxFactor}`);
+  if (m.policy === 'remus') parts.push(`epoch ${formatDurationNs(m.epochNs)}`);
+  if (m.policy === 'postcopy') parts.push(`switch after ${m.postcopyAfterPasses} pass(es)`);
+  return parts.join(', ');
+}
+
+function summaryTable(runs: readonly RunReport[]): string {
+  type Row = [string, string[], number[]?];
+  const num = (name: string, f: (r: RunReport) => number, show: (v: number) => string): Row => {
+    const values = runs.map(f);
+    return [name, values.map(show), values];
+  };
+  const s = (r: RunReport) => r.summary;
+  const rows: Row[] = [
+    ['outcome', runs.map((r) => s(r).outcome)],
+    ['stop rule', runs.map((r) => s(r).stopReason)],
+    num('downtime', (r) => s(r).downtimeNs, formatDurationNs),
+    num('total time', (r) => s(r).totalNs, formatDurationNs),
+    num('setup', (r) => s(r).setupNs, formatDurationNs),
+    num('rounds', (r) => s(r).rounds.length, fmtNum),
+    num('pages sent', (r) => s(r).pagesSent, fmtNum),
+    num('zero pages sent', (r) => s(r).zeroPagesSent, fmtNum),
+    num('bytes sent', (r) => s(r).bytesSent, formatBytes),
+    num('final pages', (r) => s(r).rounds[s(r).rounds.length - 1]?.pagesSent ?? 0, fmtNum),
+    num('dirty rate (live, pages/s)', (r) => s(r).dirtyPagesRate, fmtNum),
+    num('guest slowdown', (r) => s(r).slowdown, (v) => `${(v * 100).toFixed(2)}%`),
+    num('vCPU stall', (r) => s(r).stallNs, formatDurationNs),
+    num('exits and faults', (r) => Object.values(s(r).exits).reduce((a, e) => a + e.count, 0), fmtNum),
+  ];
+  const kinds = [...new Set(runs.flatMap((r) => Object.keys(s(r).exits)))];
+  for (const k of kinds) rows.push([`  ${k}`, runs.map((r) => { const e = s(r).exits[k]; return e ? `${fmtNum(e.count)} (${formatDurationNs(e.costNs)})` : '-'; })]);
+  rows.push(num('tracker memory', (r) => s(r).trackerMemoryBytes, formatBytes));
+  rows.push(num('lost pages', (r) => s(r).lostPages + s(r).lostPtes, fmtNum));
+  rows.push(['state digest', runs.map((r) => s(r).stateDigest.slice(0, 16) + '…')]);
+  return table(
+    runs,
+    rows.map(([name, cells, values]) => {
+      if (!values || runs.length < 2) return [name, cells];
+      const min = Math.min(...values);
+      const best = values.every((v) => v === min) ? -1 : values.indexOf(min);
+      return [name, cells.map((c, i) => (i === best ? `${c} *` : c))];
+    }),
+  );
+}
+
+function table(runs: readonly RunReport[], rows: readonly (readonly [string, readonly string[]])[]): string {
+  const head = `<tr><th></th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join('')}</tr>`;
+  const body = rows.map(([name, cells]) => `<tr><th scope="row">${esc(name)}</th>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+}
+
+function fmtNum(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const STYLE = `
+body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #222; max-width: 980px; margin: 24px auto; padding: 0 16px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.lede { color: #444; margin: 0; }
+table { border-collapse: collapse; font-size: 13px; margin: 4px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+td { font-variant-numeric: tabular-nums; }
+thead th { background: #f4f4f4; }
+tbody th { font-weight: normal; color: #444; white-space: pre; }
+pre { background: #f6f6f6; border: 1px solid #e2e2e2; padding: 8px; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; }
+figure { margin: 20px 0; }
+figure svg { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: 12px; margin-top: 4px; }
+.note { color: #666; font-size: 12px; }
+footer { color: #888; font-size: 12px; margin-top: 32px; }
+`;
