@@ -4,6 +4,8 @@ import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { PageSet } from '../util/page-set.js';
 import { type CaptureStats, CaptureStatsCollector } from '../import/capture-stats.js';
+import type { GuestBatch } from '../events/guest-batch.js';
+import { Mmu, type MmuStats } from '../reducers/mmu.js';
 
 export interface InspectReport {
   readonly file: string;
@@ -27,6 +29,12 @@ export interface InspectReport {
     readonly pageTablePages: number;
   };
   readonly bytesPerEvent: number;
+  /**
+   * For traces whose guest writes page tables: the hardware MMU's view at the
+   * end (page-table pages per level, leaf entries with A, D and RW), from
+   * replaying the trace through the MMU reducer.
+   */
+  readonly mmu?: MmuStats;
   /** For a trace imported from a capture: its source and dirtying (src/import/capture-stats.ts). */
   readonly capture?: CaptureStats;
 }
@@ -39,7 +47,14 @@ export function inspect(file: string): InspectReport {
   const pt = new PageSet();
   let firstNs = -1;
   const capture = reader.header.source ? new CaptureStatsCollector(reader.header) : undefined;
+  // The MMU is replayed only when the guest writes page tables.
+  let mmu: Mmu | undefined;
+  const h = reader.header;
   const footer = reader.forEachChunk((c) => {
+    if (c.stream === 'guest' && !mmu && hasPtWrites(c.batch)) {
+      mmu = new Mmu({ guest: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus, seed: h.workload.seed });
+    }
+    if (c.stream === 'guest') mmu?.apply(c.batch);
     if (c.stream !== 'guest') return;
     const b = c.batch;
     capture?.add(b);
@@ -69,6 +84,7 @@ export function inspect(file: string): InspectReport {
     spanNs: lastNs - Math.max(firstNs, 0),
     distinctPages: { physWritten: phys.size, virtualTouched: virt.size, pageTablePages: pt.size },
     bytesPerEvent: events ? reader.fileBytes / events : 0,
+    ...(mmu ? { mmu: mmu.stats() } : {}),
     ...(capture ? { capture: capture.result(footer) } : {}),
   };
 }
@@ -83,4 +99,10 @@ function byName(names: readonly string[], counts: readonly number[]): Record<str
     if (n > 0) out[names[k] ?? `kind${k}`] = n;
   });
   return out;
+}
+
+function hasPtWrites(b: GuestBatch): boolean {
+  const k = b.kind;
+  for (let i = 0; i < b.count; i++) if (k[i] === GuestEventKind.ptWrite) return true;
+  return false;
 }

@@ -6,13 +6,14 @@ import { TraceError } from '../trace/trace-error.js';
 import { UnknownWorkloadError } from '../workloads/registry.js';
 import { ParamError } from '../workloads/resolve-params.js';
 import { ImportError } from '../import/import-error.js';
+import { ReplaySourceError } from '../api/replay-import.js';
 
 /** A problem with what the user asked for, reported as one line and exit 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

@@ -4,6 +4,7 @@ import { formatBytes, formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { fmtFixed, fmtInt, fmtPercent } from '../format-number.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
+import type { MmuStats } from '../../reducers/mmu.js';
 
 export function registerInspect(program: Command, ctx: CliContext): void {
   program
@@ -41,6 +42,7 @@ export function inspectJson(r: InspectReport): Record<string, unknown> {
     bytesPerEvent: r.bytesPerEvent,
     digest: r.footer.digest,
     workloadStats: r.footer.workloadStats,
+    ...(r.mmu ? { mmu: r.mmu } : {}),
     ...(r.capture ? { capture: r.capture } : {}),
   };
 }
@@ -67,6 +69,7 @@ function inspectText(r: InspectReport): string {
   );
   const stats = Object.entries(r.footer.workloadStats);
   if (stats.length) lines.push(`  workload   ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  if (r.mmu) lines.push(...mmuText(r.mmu, r.footer.workloadStats));
   if (r.capture) lines.push(...captureText(r.capture));
   return lines.join('\n') + '\n';
 }
@@ -88,4 +91,19 @@ function captureText(c: CaptureStats): string[] {
     `  dirty      ${fmtFixed(t.dirtyPagesPerInterval.mean, 1)} pages per ${interval} interval (max ${fmtInt(t.dirtyPagesPerInterval.max)}), ${fmtInt(t.dirtyPagesPerSecond)} pages/s over ${fmtInt(t.intervals)} intervals`,
     `             ${fmtPercent(t.overlap)} also dirty in the previous interval, ${fmtInt(t.distinctPages)} distinct pages (in the trace)`,
   ];
+}
+
+/** The MMU's view at the end: page-table pages per level and leaf PTE bits (seed 000's figures). */
+function mmuText(m: MmuStats, stats: Readonly<Record<string, number>>): string[] {
+  const names = ['L1', 'L2', 'L3', 'L4'];
+  const share = (n: number) => (m.leafSlots ? fmtPercent(n / m.leafSlots) : '-');
+  const lines = [
+    `  mmu        page-table pages: ${m.levels.map((l, i) => `${fmtInt(l.ptPages)} ${names[i]}`).join(', ')} (${fmtInt(m.ptPages)} distinct)`,
+    `             leaf PTE slots ${fmtInt(m.leafSlots)}: present ${share(m.presentLeafEntries)}, A ${share(m.leafEntriesAccessed)}, D ${share(m.leafEntriesDirty)}, RW ${share(m.leafEntriesWritable)}, A+D+RW ${share(m.leafEntriesAccessedDirtyWritable)}`,
+    `             ${fmtInt(m.walks)} walks, ${fmtInt(m.adStores)} A/D stores, ${fmtInt(m.faults)} guest faults`,
+  ];
+  const created = stats['processesCreated'];
+  const exited = stats['processesExited'];
+  if (created !== undefined || exited !== undefined) lines.push(`             processes created ${fmtInt(created ?? 0)}, exited ${fmtInt(exited ?? 0)}`);
+  return lines;
 }

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { replayVerify } from '../../api/replay.js';
 import { replayRunVerify } from '../../api/replay-run.js';
 import { TraceReader } from '../../trace/trace-reader.js';
+import type { TraceHeader } from '../../trace/trace-records.js';
+import { replayImportVerify } from '../../api/replay-import.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { fmtInt } from '../format-number.js';
 
@@ -11,10 +13,19 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     .description('re-derive a trace (a workload trace from its header; a run trace from its own guest events) and check every event, digest and summary')
     .argument('<file>', 'trace file')
     .option('--verify', 'compare with the recorded events (the default and, for now, the only mode)')
+    .option('--source <capture>', 'for an imported trace: the capture to import again and compare with')
     .option('--json', 'print the result as JSON')
-    .action((file: string, opts: { json?: boolean }) => {
-      const kind = traceKind(file);
-      const r = kind === 'run' ? replayRunVerify(file) : replayVerify(file);
+    .action((file: string, opts: { json?: boolean; source?: string }) => {
+      const header = traceHeader(file);
+      if (header.source && header.traceKind === 'workload') {
+        const r = replayImportVerify(file, opts.source);
+        if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
+        else if (!r.reimported) ctx.io.out(`${file}: intact (${fmtInt(r.events)} events, digest ${r.recordedDigest}); imported from ${String(header.source['file'])}: pass --source CAPTURE to import it again and compare\n`);
+        else ctx.io.out(`${file}: ${r.identical ? 'identical' : 'differs'}: re-imported ${opts.source} with seed ${header.workload.seed}, digest ${r.regeneratedDigest}${r.identical ? '' : ` (recorded ${r.recordedDigest})`}\n`);
+        if (!r.identical) ctx.setExit(EXIT_MISMATCH);
+        return;
+      }
+      const r = header.traceKind === 'run' ? replayRunVerify(file) : replayVerify(file);
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
       else if (r.identical) ctx.io.out(`${file}: identical (${fmtInt(r.events)} events in ${fmtInt(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
       else {
@@ -29,8 +40,8 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     });
 }
 
-function traceKind(file: string): 'workload' | 'run' {
+function traceHeader(file: string): TraceHeader {
   const r = TraceReader.open(file);
   r.close();
-  return r.header.traceKind;
+  return r.header;
 }
