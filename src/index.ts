@@ -38,3 +38,27 @@ export { GuestVpnMap, vpnMapGeometry } from './import/guest-vpn-map.js';
 export type { ImportOptions, ImportResult } from './import/import-options.js';
 export { ImportError } from './import/import-error.js';
 export type { CaptureStats } from './import/capture-stats.js';
+
+// Running trackers and migrations.
+export { guestSource } from './api/guest-source.js';
+export type { GuestSource } from './api/guest-source.js';
+export { runMigration, migrateEvents, migrationOptions } from './api/run-migration.js';
+export type { MigrationRunOptions, MigrationSummary } from './api/run-migration.js';
+export { runRounds } from './api/run-rounds.js';
+export type { RoundsOptions, RoundsSummary } from './api/run-rounds.js';
+export { compareTrackers } from './api/compare.js';
+export type { CompareResult, CompareFigure } from './api/compare.js';
+export { recordRun, runSpec } from './api/record-run.js';
+export { replayRunVerify } from './api/replay-run.js';
+export { replayImportVerify } from './api/replay-import.js';
+export { goldenCases, checkGolden, updateGolden, summaryText } from './api/golden.js';
+export { DEFAULT_COSTS, costModelWith, loadCostModel, CostModelError } from './model/cost-model.js';
+export type { CostModel } from './model/cost-model.js';
+export { DEFAULT_MIGRATION, POLICY_NAMES } from './reducers/migration-options.js';
+export type { MigrationOptions, PolicyName } from './reducers/migration-options.js';
+export { TRACKER_NAMES, SUPERPAGE_POLICIES, P2M_PAGE_SIZES } from './reducers/tracker.js';
+export type { TrackerName, SuperpagePolicy, P2mPageSize } from './reducers/tracker.js';
+export { Simulation } from './reducers/simulation.js';
+export { Mmu } from './reducers/mmu.js';
+export type { MmuOutput, MmuStats } from './reducers/mmu.js';
+export { makeP2mMap } from './model/p2m-map.js';

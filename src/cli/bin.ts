@@ -2,6 +2,12 @@
 import { processIo } from './cli-io.js';
 import { main } from './main.js';
 
+// `migsim inspect x.mst | head`: the reader went away; stop quietly as Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 main(process.argv.slice(2), processIo).then(
   (code) => {
     process.exitCode = code;
