@@ -1,6 +1,8 @@
 import { configFromHeader, workloadHeader } from '../src/api/record.js';
+import type { TraceHeader } from '../src/trace/trace-records.js';
 import { copyGuestBatch, type GuestBatch } from '../src/events/guest-batch.js';
 import { GuestEventKind } from '../src/events/guest-event-kind.js';
+import { GuestBatchBuilder } from '../src/events/guest-batch-builder.js';
 import { Mmu } from '../src/reducers/mmu.js';
 import { drainSync } from '../src/util/drain-sync.js';
 import { findWorkload } from '../src/workloads/registry.js';
@@ -8,11 +10,47 @@ import { workloadEvents } from '../src/workloads/workload-events.js';
 import { type BenchRow, mPerSec, timeIt } from './bench-util.js';
 
 /** The apache default (HVM, x86-64, 1 GiB, 2 vCPUs) for `seconds` of guest time, kept in memory. */
-export function apacheBatches(seconds: number): { batches: GuestBatch[]; events: number; memPages: number; vcpus: number; seed: number } {
+export interface ApacheRun {
+  readonly header: TraceHeader;
+  readonly batches: GuestBatch[];
+  readonly events: number;
+  readonly memPages: number;
+  readonly vcpus: number;
+  readonly seed: number;
+}
+
+const cache = new Map<number, { run: ApacheRun; seconds: number }>();
+
+/**
+ * The apache default (HVM, x86-64, 1 GiB, 2 vCPUs) for `seconds` of guest
+ * time, generated once and kept in memory, so that the reducers' figures
+ * do not include generation.
+ */
+export function apacheBatches(seconds: number): ApacheRun {
+  const hit = cache.get(seconds);
+  if (hit) return hit.run;
   const header = workloadHeader({ workload: 'apache', seed: 1, durationNs: seconds * 1e9 });
   const batches: GuestBatch[] = [];
-  drainSync(workloadEvents(findWorkload('apache'), configFromHeader(header)), (b) => batches.push(copyGuestBatch(b)));
-  return { batches, events: batches.reduce((a, b) => a + b.count, 0), memPages: header.guest.memPages, vcpus: header.guest.vcpus, seed: header.workload.seed };
+  const t = timeIt(() => drainSync(workloadEvents(findWorkload('apache'), configFromHeader(header)), (b) => batches.push(copyGuestBatch(b))));
+  const run = { header, batches, events: batches.reduce((a, b) => a + b.count, 0), memPages: header.guest.memPages, vcpus: header.guest.vcpus, seed: header.workload.seed };
+  cache.set(seconds, { run, seconds: t.seconds });
+  return run;
+}
+
+/** Generation alone (no copies kept), best of 3 so the JIT is warm. */
+export function apacheGenerateSeconds(seconds: number): number {
+  const { header } = apacheBatches(seconds);
+  const def = findWorkload('apache');
+  return Math.min(
+    ...[0, 1, 2].map(
+      () =>
+        timeIt(() => {
+          const b = new GuestBatchBuilder(() => {});
+          def.generate(configFromHeader(header), b);
+          b.flush();
+        }).seconds,
+    ),
+  );
 }
 
 /**
@@ -73,10 +111,10 @@ function plainWalkLoop(batches: readonly GuestBatch[], memPages: number, vcpus: 
 }
 
 export function mmuBench(seconds: number): BenchRow[] {
-  const gen = timeIt(() => apacheBatches(seconds));
-  const { batches, events, memPages, vcpus, seed } = gen.value;
+  const { batches, events, memPages, vcpus, seed } = apacheBatches(seconds);
+  const genSeconds = apacheGenerateSeconds(seconds);
   const rows: BenchRow[] = [{ scenario: 'apache', metric: `events (${seconds} s of guest time)`, value: events.toLocaleString('en-US') }];
-  rows.push({ scenario: 'apache', metric: 'generate', value: mPerSec(events, gen.seconds), target: '>= 20 M/s', ok: events / gen.seconds >= 20e6 });
+  rows.push({ scenario: 'apache', metric: 'generate (kernel boot included, best of 3)', value: mPerSec(events, genSeconds), target: '>= 20 M/s', ok: events / genSeconds >= 20e6 });
   const best = (fn: () => void) => Math.min(...[0, 1, 2].map(() => timeIt(fn).seconds));
   const mmuSeconds = best(() => {
     const mmu = new Mmu({ guest: 'hvm', paging: 'x86-64', memPages, vcpus, seed });
