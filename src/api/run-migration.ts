@@ -56,6 +56,7 @@ export interface MigrationSummary {
   readonly migrationStallNs: number;
   /** That stall over the vCPU time the migration lasted: how much it slowed the guest. */
   readonly migrationSlowdown: number;
+  /** The most hypervisor memory the tracker held (sampled at each log-dirty operation and at the end). */
   readonly trackerMemoryBytes: number;
   readonly trackerStats: Readonly<Record<string, number>>;
   readonly throttlePct: number;
@@ -161,7 +162,7 @@ export function migrateEvents(
     migrationExits,
     migrationStallNs,
     migrationSlowdown: 0,
-    trackerMemoryBytes: st.memoryBytes(),
+    trackerMemoryBytes: st.peakMemoryBytes(),
     trackerStats: st.stats(),
     throttlePct: engine.throttlePct,
     throttleSteps: engine.throttleSteps,

@@ -85,7 +85,7 @@ export function runRounds(source: GuestSource, opts: RoundsOptions, onRunBatch: 
     stallNs: stallNsByVcpu.reduce((a, b) => a + b, 0),
     stallNsByVcpu,
     slowdown: sim.guestNs > 0 ? wallNs / sim.guestNs - 1 : 0,
-    trackerMemoryBytes: t.memoryBytes(),
+    trackerMemoryBytes: t.peakMemoryBytes(),
     trackerStats: t.stats(),
     lostPages,
     firstLostPfns: firstLost,

@@ -195,6 +195,7 @@ export abstract class Tracker {
   /** OFF: stop tracking; pages return to normal mappings. */
   off(wallNs: number): void {
     this.flushLogs(wallNs);
+    this.notePeakMemory();
     this.logDirty = false;
     this.onOff(wallNs);
     this.pauseDomain(RunEventKind.off, wallNs, 0, this.env.costs.logDirtyOpBaseNs);
@@ -203,6 +204,7 @@ export abstract class Tracker {
 
   private cleanAs(kind: number, wallNs: number): Uint32Array {
     this.flushLogs(wallNs);
+    this.notePeakMemory();
     const count = this.dirty.dirtyCount;
     const cost = this.logDirtyOpCostNs();
     const bits = this.dirty.clean();
@@ -218,9 +220,26 @@ export abstract class Tracker {
   protected abstract onEnable(wallNs: number): void;
   protected abstract onOff(wallNs: number): void;
 
-  /** Bytes of hypervisor memory the tracker uses (bitmap leaves, shadows, split tables). */
+  /** Bytes of hypervisor memory the tracker uses now (bitmap leaves, shadows, split tables). */
   memoryBytes(): number {
     return this.dirty.leafCount * 4096;
+  }
+
+  private peakMemory = 0;
+
+  /**
+   * The most memory the tracker held at any log-dirty operation or now:
+   * shadows and buffers grow through a round and are dropped at CLEAN, so
+   * the end of a run undercounts what the hypervisor had to provide.
+   */
+  peakMemoryBytes(): number {
+    this.notePeakMemory();
+    return this.peakMemory;
+  }
+
+  private notePeakMemory(): void {
+    const m = this.memoryBytes();
+    if (m > this.peakMemory) this.peakMemory = m;
   }
 
   /** Tracker-specific figures (pool use, evictions, splits...), integer counts. */
