@@ -12,6 +12,7 @@ export interface RunSpec {
   readonly p2m: NonNullable<MigrationRunOptions['p2m']>;
   readonly costs: NonNullable<MigrationRunOptions['costs']>;
   readonly migration: ReturnType<typeof migrationOptions>;
+  readonly shadowOos?: boolean;
 }
 
 export function runSpec(opts: MigrationRunOptions): RunSpec {
@@ -21,6 +22,7 @@ export function runSpec(opts: MigrationRunOptions): RunSpec {
     p2m: opts.p2m ?? '2m',
     costs: opts.costs ?? DEFAULT_COSTS,
     migration: migrationOptions(opts.migration),
+    ...(opts.shadowOos ? { shadowOos: true } : {}),
   };
 }
 

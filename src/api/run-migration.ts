@@ -18,6 +18,8 @@ export interface MigrationRunOptions {
   readonly p2m?: P2mPageSize;
   readonly costs?: CostModel;
   readonly migration?: Partial<MigrationOptions>;
+  /** Shadow: model Xen's out-of-sync L1 optimisation (HVM). */
+  readonly shadowOos?: boolean;
 }
 
 /**
@@ -101,7 +103,9 @@ export function migrateEvents(
       tracker: opts.tracker,
       superpages,
       p2m,
-      costs: opts.costs ?? DEFAULT_COSTS,
+      // A run trace written before a cost was added carries no value for it: the default applies.
+      costs: { ...DEFAULT_COSTS, ...(opts.costs ?? {}) },
+      shadowOos: opts.shadowOos ?? false,
     },
     onRunBatch,
   );

@@ -12,6 +12,7 @@ export interface RoundsOptions {
   readonly superpages?: SuperpagePolicy;
   readonly p2m?: P2mPageSize;
   readonly costs?: CostModel;
+  readonly shadowOos?: boolean;
   /** Length of a log-dirty round (default 100 ms). */
   readonly roundNs?: number;
   /** Wall time of log-dirty ENABLE (default 0). */
@@ -56,7 +57,7 @@ export function runRounds(source: GuestSource, opts: RoundsOptions, onRunBatch: 
   const superpages = opts.superpages ?? 'split';
   const p2m = opts.p2m ?? '2m';
   const sim = new Simulation(
-    { guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus }, seed: h.workload.seed, tracker: opts.tracker, superpages, p2m, costs: opts.costs ?? DEFAULT_COSTS },
+    { guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus }, seed: h.workload.seed, tracker: opts.tracker, superpages, p2m, costs: opts.costs ?? DEFAULT_COSTS, shadowOos: opts.shadowOos ?? false },
     onRunBatch,
   );
   const tracking = opts.tracker !== 'direct';

@@ -32,6 +32,7 @@ export const RunEventKind = {
   checkpointEpoch: 21,
   /** Nothing happened: only carries time across a gap longer than one delta holds. */
   tick: 22,
+  oosResync: 23,
 } as const;
 
 export type RunEventKindCode = (typeof RunEventKind)[keyof typeof RunEventKind];
@@ -60,4 +61,5 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'throttle',
   'checkpoint_epoch',
   'tick',
+  'oos_resync',
 ];

@@ -43,6 +43,8 @@ export interface CostModel {
   readonly shadowPagesPerTable: number;
   /** Shadow pool size in 4 KiB pages (Xen's default shadow allocation for a domain; overridable). */
   readonly shadowPoolPages: number;
+  /** Shadow OOS: resynchronising one out-of-sync L1 (revalidating its 512 entries against the shadow). */
+  readonly oosResyncPerPageNs: number;
   /** Migration: bytes on the wire per page sent, beyond its 4,096 bytes of data (the pfn header). */
   readonly pageHeaderBytes: number;
   /** Migration: suspending the guest (the suspend event channel round trip and the guest's own suspend path). */
@@ -95,6 +97,10 @@ export const DEFAULT_COSTS: CostModel = {
   // Xen sizes a domain's shadow pool at about 1 MiB per GiB of RAM plus a
   // per-vCPU minimum (shadow_min_acceptable_pages); 4 MiB for a 1 GiB guest.
   shadowPoolPages: 1_024,
+  // sh_resync in mm/shadow/common.c revalidates the L1's entries against
+  // its snapshot and updates the shadow: a pass over 512 entries plus the
+  // write-protection again, ~2 us. An estimate.
+  oosResyncPerPageNs: 2_000,
   // Xen's stream sends each page's pfn as a 64-bit entry of the PAGE_DATA
   // record's pfn array (xg_sr_stream_format.h); QEMU's per-page header is
   // the 8-byte offset|flags word (ram_save_page -> save_page_header).
@@ -139,6 +145,7 @@ const costSchema = z
     shadowBlowPerPageNs: nonNegativeInt,
     shadowPagesPerTable: z.number().int().positive(),
     shadowPoolPages: z.number().int().positive(),
+    oosResyncPerPageNs: nonNegativeInt,
     pageHeaderBytes: nonNegativeInt,
     suspendNs: nonNegativeInt,
     canonicalisePerTableNs: nonNegativeInt,

@@ -19,6 +19,7 @@ export interface SimulationSetup {
   readonly superpages: SuperpagePolicy;
   readonly p2m: P2mPageSize;
   readonly costs: CostModel;
+  readonly shadowOos?: boolean;
 }
 
 /**
@@ -58,6 +59,7 @@ export class Simulation {
       run: this.run,
       superpages: setup.superpages,
       p2m: setup.p2m,
+      shadowOos: setup.shadowOos ?? false,
     };
     this.tracker = makeTracker(setup.tracker, this.env);
   }

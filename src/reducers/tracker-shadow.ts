@@ -95,6 +95,9 @@ const BUILT_WRITABLE = 0x7fff_ffff;
  * offers a shadowed guest, have no FL1 shadow here: a write through one faults
  * once per page per round.
  */
+/** Out-of-sync L1s allowed per vCPU: SHADOW_OOS_PAGES in Xen's asm-x86/mm.h. */
+export const SHADOW_OOS_PAGES = 3;
+
 export class ShadowTracker extends Tracker {
   readonly name = 'shadow' as const;
   private readonly pool: ShadowPool;
@@ -143,6 +146,16 @@ export class ShadowTracker extends Tracker {
   private faultsReadOnlyAfterOff = 0;
   private ptWritesEmulated = 0;
   private dataWritesEmulated = 0;
+  // Out-of-sync L1s (Xen's SHOPT_OUT_OF_SYNC, mm/shadow/common.c sh_unsync
+  // and sh_resync): SHADOW_OOS_PAGES slots per vCPU, a page in slot pfn % 3.
+  private readonly oos: boolean;
+  private readonly oosPfn: Int32Array;
+  private readonly oosSlotOf: Int32Array;
+  private readonly resyncCostNs: number;
+  private oosUnsyncs = 0;
+  private oosResyncs = 0;
+  private oosEvictions = 0;
+  private ptWritesNative = 0;
 
   constructor(env: TrackerEnv) {
     super(env);
@@ -171,6 +184,11 @@ export class ShadowTracker extends Tracker {
     this.emulateCostNs = c.exitRoundTripNs + c.ptEmulateNs;
     this.rebuildCostNs = c.shadowRebuildPerTableNs;
     this.freeCostPerShadowNs = c.shadowBlowPerPageNs * c.shadowPagesPerTable;
+    // Xen lets L1s go out of sync for HVM guests only (sh_unsync refuses PV).
+    this.oos = Boolean(env.shadowOos) && this.hvm;
+    this.oosPfn = new Int32Array(g.vcpus * SHADOW_OOS_PAGES).fill(-1);
+    this.oosSlotOf = new Int32Array(this.oos ? g.memPages : 0).fill(-1);
+    this.resyncCostNs = c.oosResyncPerPageNs;
   }
 
   /** Shadow paging is in force: always for HVM, only during log-dirty for PV (direct mode otherwise). */
@@ -269,6 +287,7 @@ export class ShadowTracker extends Tracker {
   protected override onPtWrite(pfn: number, vcpu: number, wallNs: number, i: number): void {
     this.adPending = false;
     if (!this.shadowing) return;
+    if (this.oos && this.outOfSyncWrite(pfn, vcpu, wallNs, i)) return;
     const updated = this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
     this.ptWritesEmulated++;
     this.charge(RunEventKind.ptEmulate, vcpu, wallNs, pfn, updated, this.emulateCostNs);
@@ -284,6 +303,8 @@ export class ShadowTracker extends Tracker {
   protected override onCr3Load(rootPfn: number, vcpu: number, wallNs: number): void {
     this.adPending = false;
     if (!this.shadowing) return;
+    // sh_update_cr3 resyncs this vCPU's out-of-sync L1s first.
+    if (this.oos) this.resyncVcpu(vcpu, wallNs);
     let s = this.pool.lookup(rootPfn, this.topLevel);
     if (s < 0) {
       this.makeRoom(1);
@@ -542,6 +563,66 @@ export class ShadowTracker extends Tracker {
     return ++this.seq;
   }
 
+  // ---- out-of-sync L1s ----
+
+  /**
+   * A guest write to a page-table page under OOS. An L1 (and only an L1)
+   * that is out of sync is written natively: no exit, its shadow catches up
+   * at the next resync (the guest must flush its TLB before relying on the
+   * change anyway, so the model propagates at once). The first write to an
+   * L1 that is not out of sync takes the write fault that unsyncs it
+   * instead of an emulation, evicting (resyncing) whatever held its slot.
+   * Returns false when the page is no L1 and must be emulated as usual.
+   */
+  private outOfSyncWrite(pfn: number, vcpu: number, wallNs: number, i: number): boolean {
+    if (this.oosSlotOf[pfn]! >= 0) {
+      this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
+      this.ptWritesNative++;
+      if (this.logDirty) this.mark(pfn);
+      return true;
+    }
+    if (this.env.mmu.tableLevel(pfn) !== 1 || vcpu >= this.cr3Top.length) return false;
+    const k = vcpu * SHADOW_OOS_PAGES + (pfn % SHADOW_OOS_PAGES);
+    const held = this.oosPfn[k]!;
+    if (held >= 0) {
+      this.oosEvictions++;
+      this.resync(k, vcpu, wallNs);
+    }
+    this.oosPfn[k] = pfn;
+    this.oosSlotOf[pfn] = k;
+    this.oosUnsyncs++;
+    this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
+    this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+    // The page goes writable to the guest: it is dirty from now on, as Xen
+    // marks it when it drops the write protection.
+    if (this.logDirty) this.mark(pfn);
+    return true;
+  }
+
+  private resyncVcpu(vcpu: number, wallNs: number): void {
+    if (vcpu >= this.cr3Top.length) return;
+    for (let k = vcpu * SHADOW_OOS_PAGES; k < (vcpu + 1) * SHADOW_OOS_PAGES; k++) if (this.oosPfn[k]! >= 0) this.resync(k, vcpu, wallNs);
+  }
+
+  /** sh_resync: revalidate the L1 against its shadow and write-protect it again. */
+  private resync(k: number, vcpu: number, wallNs: number): void {
+    const pfn = this.oosPfn[k]!;
+    this.oosPfn[k] = -1;
+    this.oosSlotOf[pfn] = -1;
+    this.oosResyncs++;
+    this.charge(RunEventKind.oosResync, vcpu, wallNs, pfn, 0, this.resyncCostNs);
+  }
+
+  /** Blowing the tables drops every out-of-sync L1 with its shadow. */
+  private dropOutOfSync(): void {
+    if (!this.oos) return;
+    for (let k = 0; k < this.oosPfn.length; k++) {
+      const pfn = this.oosPfn[k]!;
+      if (pfn >= 0) this.oosSlotOf[pfn] = -1;
+      this.oosPfn[k] = -1;
+    }
+  }
+
   // ---- log-dirty operations ----
 
   protected override onEnable(): void {
@@ -561,6 +642,7 @@ export class ShadowTracker extends Tracker {
   }
 
   private blow(): void {
+    this.dropOutOfSync();
     const freed = this.pool.blowAll(this.cr3Top);
     this.chargeFreedInPause(freed);
   }
@@ -605,6 +687,7 @@ export class ShadowTracker extends Tracker {
       faultsReadOnlyAfterOff: this.faultsReadOnlyAfterOff,
       ptWritesEmulated: this.ptWritesEmulated,
       dataWritesEmulated: this.dataWritesEmulated,
+      ...(this.oos ? { oosUnsyncs: this.oosUnsyncs, oosResyncs: this.oosResyncs, oosEvictions: this.oosEvictions, ptWritesNative: this.ptWritesNative } : {}),
     };
   }
 }

@@ -37,6 +37,8 @@ export interface TrackerEnv {
   readonly run: RunBatchBuilder;
   readonly superpages: SuperpagePolicy;
   readonly p2m: P2mPageSize;
+  /** Shadow: Xen's out-of-sync L1 optimisation (HVM guests only, as in Xen). */
+  readonly shadowOos?: boolean;
 }
 
 /**

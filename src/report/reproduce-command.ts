@@ -59,6 +59,7 @@ function specArgs(spec: RunSpec): string[] {
   if (m.epochNs !== d.epochNs) args.push('--epoch', durationArg(m.epochNs));
   if (m.postcopyAfterPasses !== d.postcopyAfterPasses) args.push('--postcopy-after', String(m.postcopyAfterPasses));
   if (spec.superpages !== 'split') args.push('--superpages', spec.superpages);
+  if (spec.shadowOos) args.push('--shadow-oos');
   if (spec.p2m !== '2m') args.push('--p2m', spec.p2m);
   if (hasCustomCosts(spec)) args.push('--costs', 'COSTS.json');
   return args;

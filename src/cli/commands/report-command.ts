@@ -74,7 +74,7 @@ function compareDocument(ctx: CliContext, opts: ReportCliOptions, progress: Prog
   const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
   const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
   if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
-  const runs = compareRunReports(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs) }, undefined, (f) => progress.update(f * trackers.length));
+  const runs = compareRunReports(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) }, undefined, (f) => progress.update(f * trackers.length));
   const first = runs[0]!;
   return {
     mode: 'compare',

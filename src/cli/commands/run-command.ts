@@ -25,6 +25,7 @@ export interface TrackerCliOptions {
   superpages: SuperpagePolicy;
   p2m: P2mPageSize;
   costs?: string;
+  shadowOos?: boolean;
 }
 
 /** Options every tracker-running command shares. */
@@ -32,7 +33,8 @@ export function addTrackerOptions(cmd: Command): Command {
   return cmd
     .option('--superpages <policy>', `PML superpage policy: ${SUPERPAGE_POLICIES.join(', ')}`, choiceOption('--superpages', SUPERPAGE_POLICIES), 'split')
     .option('--p2m <size>', `HVM p2m backing: ${P2M_PAGE_SIZES.join(', ')} (Xen: 2m where aligned)`, choiceOption('--p2m', P2M_PAGE_SIZES), '2m')
-    .option('--costs <file.json>', 'override cost-model defaults (names as in src/model/cost-model.ts)');
+    .option('--costs <file.json>', 'override cost-model defaults (names as in src/model/cost-model.ts)')
+    .option('--shadow-oos', "shadow: Xen's out-of-sync L1 optimisation (HVM guests)");
 }
 
 export function registerRun(program: Command, ctx: CliContext): void {
@@ -54,12 +56,12 @@ export function registerRun(program: Command, ctx: CliContext): void {
     if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
     if (opts.round !== undefined) {
       const roundNs = durationOption(opts.round);
-      const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start ?? 0 });
+      const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos: Boolean(opts.shadowOos) });
       ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
       if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
       return;
     }
-    const request = { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs) };
+    const request = { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) };
     const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
     ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
     if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);
