@@ -33,6 +33,7 @@ export const RunEventKind = {
   /** Nothing happened: only carries time across a gap longer than one delta holds. */
   tick: 22,
   oosResync: 23,
+  cr3Exit: 24,
 } as const;
 
 export type RunEventKindCode = (typeof RunEventKind)[keyof typeof RunEventKind];
@@ -62,4 +63,5 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'checkpoint_epoch',
   'tick',
   'oos_resync',
+  'cr3_exit',
 ];

@@ -43,6 +43,8 @@ export interface CostModel {
   readonly shadowPagesPerTable: number;
   /** Shadow pool size in 4 KiB pages (Xen's default shadow allocation for a domain; overridable). */
   readonly shadowPoolPages: number;
+  /** Shadow (HVM): a guest CR3 write exits (CR3-load exiting is on under shadow paging) and sh_update_cr3 runs; beyond the exit. */
+  readonly shadowCr3UpdateNs: number;
   /** Shadow OOS: resynchronising one out-of-sync L1 (revalidating its 512 entries against the shadow). */
   readonly oosResyncPerPageNs: number;
   /** Migration: bytes on the wire per page sent, beyond its 4,096 bytes of data (the pfn header). */
@@ -97,6 +99,9 @@ export const DEFAULT_COSTS: CostModel = {
   // Xen sizes a domain's shadow pool at about 1 MiB per GiB of RAM plus a
   // per-vCPU minimum (shadow_min_acceptable_pages); 4 MiB for a 1 GiB guest.
   shadowPoolPages: 1_024,
+  // sh_update_cr3 looks up (or builds) the top-level shadow, pins it and
+  // reloads the hardware CR3: about an exit's worth of work. An estimate.
+  shadowCr3UpdateNs: 1_000,
   // sh_resync in mm/shadow/common.c revalidates the L1's entries against
   // its snapshot and updates the shadow: a pass over 512 entries plus the
   // write-protection again, ~2 us. An estimate.
@@ -145,6 +150,7 @@ const costSchema = z
     shadowBlowPerPageNs: nonNegativeInt,
     shadowPagesPerTable: z.number().int().positive(),
     shadowPoolPages: z.number().int().positive(),
+    shadowCr3UpdateNs: nonNegativeInt,
     oosResyncPerPageNs: nonNegativeInt,
     pageHeaderBytes: nonNegativeInt,
     suspendNs: nonNegativeInt,

@@ -152,6 +152,7 @@ export class ShadowTracker extends Tracker {
   private readonly oosPfn: Int32Array;
   private readonly oosSlotOf: Int32Array;
   private readonly resyncCostNs: number;
+  private readonly cr3ExitCostNs: number;
   private oosUnsyncs = 0;
   private oosResyncs = 0;
   private oosEvictions = 0;
@@ -189,6 +190,7 @@ export class ShadowTracker extends Tracker {
     this.oosPfn = new Int32Array(g.vcpus * SHADOW_OOS_PAGES).fill(-1);
     this.oosSlotOf = new Int32Array(this.oos ? g.memPages : 0).fill(-1);
     this.resyncCostNs = c.oosResyncPerPageNs;
+    this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
   }
 
   /** Shadow paging is in force: always for HVM, only during log-dirty for PV (direct mode otherwise). */
@@ -303,6 +305,10 @@ export class ShadowTracker extends Tracker {
   protected override onCr3Load(rootPfn: number, vcpu: number, wallNs: number): void {
     this.adPending = false;
     if (!this.shadowing) return;
+    // An HVM guest's CR3 write exits under shadow paging (HAP lets the
+    // hardware load it): the exit and sh_update_cr3. A PV guest switches
+    // with a hypercall in direct mode and under shadow alike.
+    if (this.hvm && vcpu < this.cr3Top.length) this.charge(RunEventKind.cr3Exit, vcpu, wallNs, rootPfn, 0, this.cr3ExitCostNs);
     // sh_update_cr3 resyncs this vCPU's out-of-sync L1s first.
     if (this.oos) this.resyncVcpu(vcpu, wallNs);
     let s = this.pool.lookup(rootPfn, this.topLevel);
