@@ -1,4 +1,7 @@
 import cliProgress from 'cli-progress';
+import { tap } from 'rxjs';
+import type { GuestSource } from '../api/guest-source.js';
+import { formatDurationNs } from '../model/units.js';
 import type { CliContext } from './cli-io.js';
 
 /** What a command calls as it goes: the work done so far (in `total`'s units), then stop. */
@@ -64,5 +67,18 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
       stopped = true;
       bar?.stop();
     },
+  };
+}
+
+/**
+ * A guest source whose events move a progress bar (guest time over the
+ * events' duration) as a run consumes them. Call `stop` when the run ends.
+ */
+export function sourceWithProgress(ctx: CliContext, label: string, source: GuestSource, json: boolean | undefined): { source: GuestSource; stop: () => void } {
+  const durationNs = Math.max(source.header.workload.durationNs, 1);
+  const progress = createProgress(ctx, label, durationNs, { json, unit: formatDurationNs });
+  return {
+    source: { ...source, events: () => source.events().pipe(tap((b) => progress.update(Math.min(b.endNs, durationNs)))) },
+    stop: () => progress.stop(),
   };
 }

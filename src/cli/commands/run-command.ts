@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { guestSource } from '../../api/guest-source.js';
+import { type GuestSource, guestSource } from '../../api/guest-source.js';
+import { sourceWithProgress } from '../progress.js';
 import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
-import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
+import { type CostModel, DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
 import { formatBytes, formatDurationNs } from '../../model/units.js';
 import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePolicy, TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
@@ -51,9 +52,26 @@ export function registerRun(program: Command, ctx: CliContext): void {
   addWorkloadOptions(cmd);
   cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { tracker: TrackerName; round?: string; record?: string; json?: boolean }) => {
     const seed = chooseSeed(opts.seed);
-    const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
+    const plain = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
     const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
-    if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+    if (!opts.json) ctx.io.err(`seed ${plain.header.workload.seed}\n`);
+    const watched = sourceWithProgress(ctx, `run ${plain.label} under ${opts.tracker}`, plain, opts.json);
+    const source = watched.source;
+    try {
+      runCommand(ctx, source, opts, costs);
+    } finally {
+      watched.stop();
+    }
+  });
+}
+
+function runCommand(
+  ctx: CliContext,
+  source: GuestSource,
+  opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { tracker: TrackerName; round?: string; record?: string; json?: boolean },
+  costs: CostModel,
+): void {
+  {
     if (opts.round !== undefined) {
       const roundNs = durationOption(opts.round);
       const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos: Boolean(opts.shadowOos) });
@@ -65,7 +83,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
     ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
     if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);
-  });
+  }
 }
 
 export function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
