@@ -5,40 +5,21 @@ import { NO_VCPU } from '../../src/events/guest-event-kind.js';
 import { RunEventKind } from '../../src/events/run-event-kind.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import { PTE_RW, PTE_US } from '../../src/model/pte.js';
-import type { Driver } from '../../src/reducers/driver.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
 import { checkPairing, TrackerPairingError } from '../../src/reducers/make-tracker.js';
 import { RoundDriver } from '../../src/reducers/round-driver.js';
 import { Simulation } from '../../src/reducers/simulation.js';
 import type { P2mPageSize, TrackerName } from '../../src/reducers/tracker.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
+import { exits, makeTrackerSim, physWrites, setOf } from '../helpers/tracker-sim.js';
 
-/** A toolstack that never acts on its own: the test calls enable/clean itself. */
-const manual: Driver = { nextActionNs: Infinity, act() {}, finish() {} };
 
 function makeSim(tracker: TrackerName, p2m: P2mPageSize, memPages = 4096, vcpus = 2): Simulation {
-  const sim = new Simulation(
-    { guest: { type: 'hvm', paging: 'x86-64', memPages, vcpus }, seed: 1, tracker, superpages: 'split', p2m, costs: DEFAULT_COSTS },
-    () => {},
-  );
-  sim.attach(manual);
-  return sim;
+  return makeTrackerSim(tracker, { p2m, memPages, vcpus });
 }
 
-function exits(sim: Simulation, kind: number): number {
-  return sim.tracker.exitCounts[kind]!;
-}
 
-function setOf(bits: Uint32Array): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < bits.length * 32; p++) if ((bits[p >>> 5]! & (1 << (p & 31))) !== 0) out.push(p);
-  return out;
-}
 
-function physWrites(script: EventScript, pfns: readonly number[], vcpu = 0): GuestBatch {
-  for (const p of pfns) script.physWrite(p, 8, vcpu);
-  return script.take();
-}
 
 describe('hap', () => {
   it('hap takes one NPF per first write per page per round', () => {

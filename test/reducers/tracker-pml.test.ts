@@ -5,53 +5,17 @@ import { NO_VCPU } from '../../src/events/guest-event-kind.js';
 import { RunEventKind } from '../../src/events/run-event-kind.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import { PTE_RW, PTE_US } from '../../src/model/pte.js';
-import type { Driver } from '../../src/reducers/driver.js';
 import { RoundDriver } from '../../src/reducers/round-driver.js';
-import { Simulation } from '../../src/reducers/simulation.js';
-import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
+import type { SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
 import { PML_ENTRIES } from '../../src/reducers/tracker-pml.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
+import { exits, makeTrackerSim, physWrites, setOf } from '../helpers/tracker-sim.js';
 
-/** A toolstack that never acts on its own: the test calls enable/clean itself. */
-const manual: Driver = { nextActionNs: Infinity, act() {}, finish() {} };
 
-interface SimOptions {
-  readonly p2m?: P2mPageSize;
-  readonly superpages?: SuperpagePolicy;
-  readonly memPages?: number;
-  readonly vcpus?: number;
-}
+const makeSim = makeTrackerSim;
 
-function makeSim(tracker: TrackerName, o: SimOptions = {}): Simulation {
-  const sim = new Simulation(
-    {
-      guest: { type: 'hvm', paging: 'x86-64', memPages: o.memPages ?? 4096, vcpus: o.vcpus ?? 2 },
-      seed: 1,
-      tracker,
-      superpages: o.superpages ?? 'split',
-      p2m: o.p2m ?? '4k',
-      costs: DEFAULT_COSTS,
-    },
-    () => {},
-  );
-  sim.attach(manual);
-  return sim;
-}
 
-function exits(sim: Simulation, kind: number): number {
-  return sim.tracker.exitCounts[kind]!;
-}
 
-function setOf(bits: Uint32Array): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < bits.length * 32; p++) if ((bits[p >>> 5]! & (1 << (p & 31))) !== 0) out.push(p);
-  return out;
-}
-
-function physWrites(script: EventScript, pfns: readonly number[], vcpu = 0): GuestBatch {
-  for (const p of pfns) script.physWrite(p, 8, vcpu);
-  return script.take();
-}
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, k) => from + k);
 

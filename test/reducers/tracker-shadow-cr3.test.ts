@@ -17,7 +17,7 @@ describe('CR3 loads under shadow paging', () => {
     record({ workload: 'apache', seed: 2, out: file, durationNs: 1e9, memBytes: 256 * 1024 * 1024 });
     const loads = inspect(file).guestEventsByKind['cr3_load']!;
     expect(loads).toBeGreaterThan(100);
-    const source = guestSource(file, {});
+    const source = guestSource(file, { seed: 2 }); // a trace file: the workload options are not used
     const shadow = runRounds(source, { tracker: 'shadow' });
     expect(shadow.exits['cr3_exit']!.count).toBe(loads);
     const hap = runRounds(source, { tracker: 'hap' });

@@ -25,7 +25,16 @@ const eventArb = fc.record({
   pte: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
 });
 
-function buildBatches(events: readonly fc.RecordValue<typeof eventArb extends fc.Arbitrary<infer T> ? T : never>[], capacity: number): GuestBatch[] {
+interface TestEvent {
+  readonly kind: number;
+  readonly dt: number;
+  readonly vcpu: number;
+  readonly page: number;
+  readonly arg: number;
+  readonly pte: number;
+}
+
+function buildBatches(events: readonly TestEvent[], capacity: number): GuestBatch[] {
   const out: GuestBatch[] = [];
   const b = new GuestBatchBuilder((batch) => out.push(copyGuestBatch(batch)), capacity);
   let t = 0;
