@@ -1,3 +1,4 @@
+import type { RunBatch } from '../events/run-batch.js';
 import type { GuestSource } from './guest-source.js';
 import { type MigrationRunOptions, type MigrationSummary, runMigration } from './run-migration.js';
 import type { TrackerName } from '../reducers/tracker.js';
@@ -16,11 +17,18 @@ export interface CompareFigure {
   readonly best: number;
 }
 
+export interface CompareHooks {
+  /** Each tracker's summary, as soon as its run is over. */
+  readonly onEach?: (tracker: TrackerName, summary: MigrationSummary) => void;
+  /** Each tracker's run events, as they fill (the report draws its timelines from them). */
+  readonly onRunBatch?: (tracker: TrackerName, batch: RunBatch) => void;
+}
+
 /** The same guest events migrated under each tracker, side by side. */
-export function compareTrackers(source: GuestSource, trackers: readonly TrackerName[], opts: Omit<MigrationRunOptions, 'tracker'>, onEach?: (t: TrackerName, s: MigrationSummary) => void): CompareResult {
+export function compareTrackers(source: GuestSource, trackers: readonly TrackerName[], opts: Omit<MigrationRunOptions, 'tracker'>, hooks: CompareHooks = {}): CompareResult {
   const summaries = trackers.map((tracker) => {
-    const s = runMigration(source, { ...opts, tracker });
-    onEach?.(tracker, s);
+    const s = runMigration(source, { ...opts, tracker }, hooks.onRunBatch ? (b) => hooks.onRunBatch!(tracker, b) : undefined);
+    hooks.onEach?.(tracker, s);
     return s;
   });
   const exitCount = (s: MigrationSummary) => Object.values(s.migrationExits).reduce((a, e) => a + e.count, 0);

@@ -1,7 +1,8 @@
 import { tap } from 'rxjs';
 import type { GuestSource } from '../api/guest-source.js';
 import { type RunSpec, runSpec } from '../api/record-run.js';
-import { type MigrationRunOptions, type MigrationSummary, runMigration } from '../api/run-migration.js';
+import { compareTrackers } from '../api/compare.js';
+import type { MigrationRunOptions, MigrationSummary } from '../api/run-migration.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
@@ -273,8 +274,8 @@ export function runReportFromTrace(file: string, onProgress?: (fraction: number)
 }
 
 /**
- * The same guest events migrated under each tracker, as `compareTrackers`
- * does, keeping each run's events as a timeline. `onProgress` gets the
+ * The same guest events migrated under each tracker (compareTrackers),
+ * keeping each run's events as a timeline. `onProgress` gets the
  * share of the whole comparison done; `onEach` each summary as it is ready.
  */
 export function compareRunReports(
@@ -286,14 +287,22 @@ export function compareRunReports(
 ): RunReport[] {
   const h = source.header;
   const durationNs = Math.max(h.workload.durationNs, 1);
+  const specs = new Map(trackers.map((t) => [t, runSpec({ ...opts, tracker: t })]));
+  const collectors = new Map(trackers.map((t) => [t, new TimelineCollector(h.guest.vcpus, specs.get(t)!.migration.bandwidthBytesPerSec)]));
+  let done = 0;
+  const watched: GuestSource = onProgress
+    ? { ...source, events: () => source.events().pipe(tap((b) => onProgress((done + Math.min(b.endNs / durationNs, 1)) / trackers.length))) }
+    : source;
+  const { summaries } = compareTrackers(watched, trackers, opts, {
+    onRunBatch: (t, b) => collectors.get(t)!.add(b),
+    onEach: (t, s) => {
+      done++;
+      onEach?.(t, s);
+    },
+  });
   return trackers.map((tracker, i) => {
-    const spec = runSpec({ ...opts, tracker });
-    const collector = new TimelineCollector(h.guest.vcpus, spec.migration.bandwidthBytesPerSec);
-    const watched: GuestSource = onProgress
-      ? { ...source, events: () => source.events().pipe(tap((b) => onProgress((i + Math.min(b.endNs / durationNs, 1)) / trackers.length))) }
-      : source;
-    const summary = runMigration(watched, spec, (b) => collector.add(b));
-    onEach?.(tracker, summary);
-    return { label: tracker, header: { ...h, traceKind: 'run', run: { ...spec } }, spec, summary, timeline: collector.finish(summary) };
+    const spec = specs.get(tracker)!;
+    const summary = summaries[i]!;
+    return { label: tracker, header: { ...h, traceKind: 'run', run: { ...spec } }, spec, summary, timeline: collectors.get(tracker)!.finish(summary) };
   });
 }

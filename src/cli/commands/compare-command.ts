@@ -39,7 +39,7 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     let done = 0;
     let r;
     try {
-      r = compareTrackers(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) }, () => progress.update(++done));
+      r = compareTrackers(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) }, { onEach: () => progress.update(++done) });
     } finally {
       progress.stop();
     }
