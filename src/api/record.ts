@@ -1,9 +1,9 @@
 import { drainSync } from '../util/drain-sync.js';
 import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
 import type { ColumnEncoding } from '../trace/column-codec.js';
-import { TRACE_FORMAT, TRACE_VERSION, type TraceFooter, type TraceHeader } from '../trace/trace-records.js';
+import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
+import { workloadTraceHeader } from '../trace/workload-trace-header.js';
 import { TraceWriter } from '../trace/trace-writer.js';
-import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { findWorkload } from '../workloads/registry.js';
 import { resolveParams } from '../workloads/resolve-params.js';
 import type { WorkloadConfig, WorkloadStats } from '../workloads/workload.js';
@@ -40,17 +40,11 @@ export function workloadHeader(opts: Omit<RecordOptions, 'out'>): TraceHeader {
   };
   const memPages = guestMemPages(guest);
   const params = resolveParams(def, opts.settings ?? {});
-  return {
-    type: 'header',
-    format: TRACE_FORMAT,
-    version: TRACE_VERSION,
-    program: { name: PROGRAM_NAME, version: PROGRAM_VERSION },
-    traceKind: 'workload',
-    encoding: opts.encoding ?? DEFAULT_ENCODING,
-    chunkEvents: opts.chunkEvents ?? DEFAULT_BATCH_EVENTS,
-    guest: { type: guest.guest, paging: guest.paging, memPages, vcpus: guest.vcpus },
-    workload: { name: def.name, seed: opts.seed, durationNs: opts.durationNs ?? DEFAULT_DURATION_NS, params },
-  };
+  return workloadTraceHeader(
+    { type: guest.guest, paging: guest.paging, memPages, vcpus: guest.vcpus },
+    { name: def.name, seed: opts.seed, durationNs: opts.durationNs ?? DEFAULT_DURATION_NS, params },
+    { encoding: opts.encoding ?? DEFAULT_ENCODING, chunkEvents: opts.chunkEvents ?? DEFAULT_BATCH_EVENTS },
+  );
 }
 
 /** The workload configuration a header describes (for regeneration). */

@@ -1,11 +1,10 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
-import { DEFAULT_BATCH_EVENTS, GuestBatchBuilder } from '../events/guest-batch-builder.js';
+import { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { GuestSpec, TraceFooter, TraceHeader } from '../trace/trace-records.js';
-import { TRACE_FORMAT, TRACE_VERSION } from '../trace/trace-records.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { TraceWriter } from '../trace/trace-writer.js';
-import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { workloadTraceHeader } from '../trace/workload-trace-header.js';
 import type { ColumnEncoding } from '../trace/column-codec.js';
 
 /**
@@ -162,16 +161,5 @@ export function importHeader(
   source: Record<string, unknown>,
   encoding: ColumnEncoding = 'compact',
 ): TraceHeader {
-  return {
-    type: 'header',
-    format: TRACE_FORMAT,
-    version: TRACE_VERSION,
-    program: { name: PROGRAM_NAME, version: PROGRAM_VERSION },
-    traceKind: 'workload',
-    encoding,
-    chunkEvents: DEFAULT_BATCH_EVENTS,
-    guest,
-    workload,
-    source,
-  };
+  return workloadTraceHeader(guest, workload, { encoding, source });
 }
