@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
-import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { type CostModel, DEFAULT_COSTS } from '../model/cost-model.js';
 import { type DowntimeParts, MigrationEngine, type MigrationRound, type RemusEpoch } from '../reducers/migration-engine.js';
 import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration-options.js';
@@ -10,7 +9,7 @@ import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../reducers/trac
 import type { TraceHeader } from '../trace/trace-records.js';
 import { drainSync } from '../util/drain-sync.js';
 import type { GuestSource } from './guest-source.js';
-import type { ExitTally } from './run-rounds.js';
+import { type ExitTally, tallyExits } from './exit-tally.js';
 
 export interface MigrationRunOptions {
   readonly tracker: TrackerName;
@@ -117,24 +116,12 @@ export function migrateEvents(
   // Exits taken on the source (the tracker of the live phase) and, for
   // post-copy, on the destination.
   const trackers = new Set([sourceTracker(sim, engine), sim.tracker]);
-  for (const t of trackers) {
-    for (let k = 0; k < RUN_EVENT_KIND_NAMES.length; k++) {
-      const c = t.exitCounts[k]!;
-      if (c > 0) {
-        const prev = exits[RUN_EVENT_KIND_NAMES[k]!];
-        exits[RUN_EVENT_KIND_NAMES[k]!] = { count: (prev?.count ?? 0) + c, costNs: (prev?.costNs ?? 0) + Math.round(t.exitCostNs[k]!) };
-      }
-    }
-  }
+  for (const t of trackers) tallyExits(exits, t.exitCounts, t.exitCostNs);
   if (engine.postcopyFaults > 0) exits['postcopy_fault'] = { count: engine.postcopyFaults, costNs: Math.round(engine.postcopyFaultStallNs) };
   const st = sourceTracker(sim, engine);
-  const migrationExits: Record<string, ExitTally> = {};
-  if (engine.exitsAtEnd) {
-    for (let k = 0; k < RUN_EVENT_KIND_NAMES.length; k++) {
-      const c = engine.exitsAtEnd[k]! - engine.exitsAtStart[k]!;
-      if (c > 0) migrationExits[RUN_EVENT_KIND_NAMES[k]!] = { count: c, costNs: Math.round(engine.exitCostAtEnd![k]! - engine.exitCostAtStart[k]!) };
-    }
-  }
+  const migrationExits: Record<string, ExitTally> = engine.exitsAtEnd
+    ? tallyExits({}, engine.exitsAtEnd, engine.exitCostAtEnd!, { counts: engine.exitsAtStart, costsNs: engine.exitCostAtStart })
+    : {};
   const migrationStallNs = Math.round(Math.max(0, engine.stallAtEndNs - engine.stallAtStartNs));
   const wallNs = Math.round(sim.clock.nowNs);
   const liveNs = (engine.suspendAtNs >= 0 ? engine.suspendAtNs : engine.completedAtNs) - mig.startNs;

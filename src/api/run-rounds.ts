@@ -1,5 +1,5 @@
 import type { RunBatch } from '../events/run-batch.js';
-import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { type ExitTally, tallyExits } from './exit-tally.js';
 import { type CostModel, DEFAULT_COSTS } from '../model/cost-model.js';
 import { RoundDriver, type RoundRecord } from '../reducers/round-driver.js';
 import { Simulation } from '../reducers/simulation.js';
@@ -19,10 +19,7 @@ export interface RoundsOptions {
   readonly startNs?: number;
 }
 
-export interface ExitTally {
-  readonly count: number;
-  readonly costNs: number;
-}
+export type { ExitTally };
 
 export interface RoundsSummary {
   readonly tracker: TrackerName;
@@ -66,11 +63,8 @@ export function runRounds(source: GuestSource, opts: RoundsOptions, onRunBatch: 
   sim.attach(driver);
   drainSync(source.events(), (b) => sim.step(b));
   const { lostPages, firstLost } = sim.finish(tracking);
-  const exits: Record<string, ExitTally> = {};
   const t = sim.tracker;
-  for (let k = 0; k < RUN_EVENT_KIND_NAMES.length; k++) {
-    if (t.exitCounts[k]! > 0) exits[RUN_EVENT_KIND_NAMES[k]!] = { count: t.exitCounts[k]!, costNs: t.exitCostNs[k]! };
-  }
+  const exits = tallyExits({}, t.exitCounts, t.exitCostNs);
   const stallNsByVcpu = Array.from(sim.clock.stallNs, Math.round);
   const wallNs = Math.round(sim.clock.nowNs);
   return {
