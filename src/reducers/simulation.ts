@@ -1,4 +1,10 @@
-import type { GuestBatch } from '../events/guest-batch.js';
+import { type GuestBatch, sliceGuestBatch } from '../events/guest-batch.js';
+
+/**
+ * Events folded through the MMU and the tracker at a time: small enough that
+ * the MMU's output columns are still in the L2 cache when the tracker reads them.
+ */
+const CHUNK_EVENTS = 4096;
 import type { RunBatch } from '../events/run-batch.js';
 import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
@@ -83,6 +89,23 @@ export class Simulation {
   }
 
   step(batch: GuestBatch): void {
+    const n = batch.count;
+    if (n <= CHUNK_EVENTS) {
+      this.stepChunk(batch);
+      return;
+    }
+    let t = batch.baseNs;
+    const dt = batch.dtNs;
+    for (let from = 0; from < n; from += CHUNK_EVENTS) {
+      const to = Math.min(n, from + CHUNK_EVENTS);
+      let end = t;
+      for (let i = from; i < to; i++) end += dt[i]!;
+      this.stepChunk(sliceGuestBatch(batch, from, to, t, to === n ? batch.endNs : end));
+      t = end;
+    }
+  }
+
+  private stepChunk(batch: GuestBatch): void {
     const driver = this.driver!;
     const n = batch.count;
     const out = this.mmu.apply(batch);

@@ -1,8 +1,7 @@
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
-import { type MmuOutput, WALK_SLOTS } from './mmu.js';
 import { MAP_4K, P2mTable } from './p2m-table.js';
-import { Tracker, type TrackerEnv, type TrackerName } from './tracker.js';
+import { Tracker, type TrackerEnv, type TrackerGates, type TrackerName } from './tracker.js';
 
 /**
  * HAP log-dirty: the guest's own page tables are walked by the hardware, and
@@ -47,7 +46,8 @@ export class HapTracker extends Tracker {
   protected readonly writableEpoch: Uint32Array;
   protected readonly recalcEpoch: Uint32Array;
   /** The walk's first slot a data access reads through the EPT: PAE's PDPTEs are loaded at CR3 load instead. */
-  private readonly walkFrom: number;
+  protected readonly walkFrom: number;
+  protected readonly gateSet: TrackerGates;
   private readonly npfCostNs: number;
   private readonly misconfigCostNs: number;
   private readonly splitPerTableNs: number;
@@ -58,30 +58,36 @@ export class HapTracker extends Tracker {
     this.writableEpoch = this.p2m.writableEpoch;
     this.recalcEpoch = this.p2m.recalcEpoch;
     this.walkFrom = env.guest.paging === 'pae' ? 1 : 0;
+    this.gateSet = { epoch: 0, write: this.writableEpoch, read: this.recalcEpoch, walk: this.recalcEpoch, walkShift: 9, walkFrom: this.walkFrom };
     const c = env.costs;
     this.npfCostNs = c.exitRoundTripNs + c.npfHandleNs;
     this.misconfigCostNs = c.exitRoundTripNs + c.misconfigRecalcPerTableNs;
     this.splitPerTableNs = c.superpageSplitNs;
   }
 
-  // ---- per-access hooks (hot: keep them small) ----
+  // ---- what the EPT refuses (the base loop checks the gates) ----
 
-  protected onWrite(pfn: number, _access: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void {
-    if (i >= 0) {
-      const w = i * WALK_SLOTS + this.walkFrom;
-      if (mmu.walkPfns[w]! >= 0) this.onWalk(mmu.walkPfns, w, vcpu, wallNs);
-    }
-    if (this.writableEpoch[pfn] !== this.p2m.epoch) this.firstWrite(pfn, vcpu, wallNs);
+  /**
+   * A page passes writes once writable this epoch (ram_rw, or PML's D set);
+   * a 2 MiB region passes loads once recalculated; the walk's reads of guest
+   * page tables are loads.
+   */
+  protected override get gates(): TrackerGates {
+    const g = this.gateSet;
+    g.epoch = this.p2m.epoch;
+    return g;
   }
 
-  protected override onRead(pfn: number, _access: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void {
-    const w = i * WALK_SLOTS + this.walkFrom;
-    if (mmu.walkPfns[w]! >= 0) this.onWalk(mmu.walkPfns, w, vcpu, wallNs);
-    if (this.recalcEpoch[pfn >>> 9] !== this.p2m.epoch) this.misconfig(pfn, vcpu, wallNs);
+  protected onWrite(pfn: number, _access: number, vcpu: number, wallNs: number): void {
+    this.firstWrite(pfn, vcpu, wallNs);
+  }
+
+  protected override onRead(pfn: number, _access: number, vcpu: number, wallNs: number): void {
+    this.misconfig(pfn, vcpu, wallNs);
   }
 
   protected override onAdStore(ptPfn: number, vcpu: number, wallNs: number): void {
-    if (this.writableEpoch[ptPfn] !== this.p2m.epoch) this.firstWrite(ptPfn, vcpu, wallNs);
+    this.firstWrite(ptPfn, vcpu, wallNs);
   }
 
   /** PAE: MOV CR3 loads the four PDPTEs from the root page, through the EPT. */
@@ -89,19 +95,9 @@ export class HapTracker extends Tracker {
     if (this.walkFrom !== 0 && this.recalcEpoch[rootPfn >>> 9] !== this.p2m.epoch) this.misconfig(rootPfn, vcpu, wallNs);
   }
 
-  /**
-   * The guest page-table pages a walk read, from slot `w` on (-1 ends the
-   * list). Reads through the EPT: only a pending recalculation exits.
-   */
-  protected onWalk(walk: Int32Array, w: number, vcpu: number, wallNs: number): void {
-    const epoch = this.p2m.epoch;
-    const recalc = this.recalcEpoch;
-    const end = w - (w % WALK_SLOTS) + WALK_SLOTS;
-    for (; w < end; w++) {
-      const pt = walk[w]!;
-      if (pt < 0) return;
-      if (recalc[pt >>> 9] !== epoch) this.misconfig(pt, vcpu, wallNs);
-    }
+  /** A guest page-table page the walk read, in a region still to recalculate. */
+  protected override onWalkTable(ptPfn: number, vcpu: number, wallNs: number): void {
+    this.misconfig(ptPfn, vcpu, wallNs);
   }
 
   // ---- slow paths ----

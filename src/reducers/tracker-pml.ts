@@ -1,8 +1,7 @@
 import { RunEventKind } from '../events/run-event-kind.js';
-import { WALK_SLOTS } from './mmu.js';
 import { MAP_4K } from './p2m-table.js';
 import { HapTracker } from './tracker-hap.js';
-import type { SuperpagePolicy, TrackerEnv, TrackerName } from './tracker.js';
+import type { SuperpagePolicy, TrackerEnv, TrackerGates, TrackerName } from './tracker.js';
 
 /** Entries of a vCPU's PML buffer (Xen's NR_PML_ENTRIES, one 4 KiB page of 8-byte addresses). */
 export const PML_ENTRIES = 512;
@@ -83,20 +82,20 @@ export class PmlTracker extends HapTracker {
     this.fullExitCostNs = c.exitRoundTripNs + PML_ENTRIES * c.pmlFlushPerEntryNs;
   }
 
-  /** With EPT A/D on (log-dirty on), the walk's reads of guest page-table pages are writes. */
-  protected override onWalk(walk: Int32Array, w: number, vcpu: number, wallNs: number): void {
-    if (!this.logDirty) {
-      super.onWalk(walk, w, vcpu, wallNs);
-      return;
-    }
-    const epoch = this.p2m.epoch;
-    const writable = this.writableEpoch;
-    const end = w - (w % WALK_SLOTS) + WALK_SLOTS;
-    for (; w < end; w++) {
-      const pt = walk[w]!;
-      if (pt < 0) return;
-      if (writable[pt] !== epoch) this.firstWrite(pt, vcpu, wallNs);
-    }
+  /**
+   * With EPT A/D on (log-dirty on), the walk's reads of guest page-table
+   * pages are writes: a table passes once its D bit is set this epoch.
+   */
+  protected override get gates(): TrackerGates {
+    const g = super.gates;
+    g.walk = this.logDirty ? this.writableEpoch : this.recalcEpoch;
+    g.walkShift = this.logDirty ? 0 : 9;
+    return g;
+  }
+
+  protected override onWalkTable(ptPfn: number, vcpu: number, wallNs: number): void {
+    if (this.logDirty) this.firstWrite(ptPfn, vcpu, wallNs);
+    else super.onWalkTable(ptPfn, vcpu, wallNs);
   }
 
   /** A write to a log-dirty entry: 4 KiB entries are writable with D clear. */
