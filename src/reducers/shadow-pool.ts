@@ -69,6 +69,12 @@ export class ShadowPool {
   private live = 0;
   private peakLive = 0;
   private freedTotal = 0;
+  /**
+   * Bumped by every change to a shadow's links, or to which shadows exist:
+   * a shadow walk done at one generation gives the same answer until the
+   * next (the shadow tracker's per-vCPU walk cache keys on it).
+   */
+  generation = 0;
 
   constructor(
     keySpace: number,
@@ -142,6 +148,7 @@ export class ShadowPool {
       if (this.highWater === this.capacity) this.grow(Math.min(this.maxShadows, this.capacity * 2));
       s = this.highWater++;
     }
+    this.generation++;
     this.pfnOf[s] = pfn;
     this.levelOf[s] = level;
     this.refs[s] = 0;
@@ -169,6 +176,7 @@ export class ShadowPool {
   link(parent: number, k: number, child: number): void {
     const o = (parent << SHIFT) | k;
     const old = this.ent[o]!;
+    this.generation++;
     this.refs[child]!++;
     this.ent[o] = child + 1;
     if (old !== 0) this.decRef(old - 1);
@@ -183,6 +191,7 @@ export class ShadowPool {
     const o = (parent << SHIFT) | k;
     const old = this.ent[o]!;
     if (old === 0) return;
+    this.generation++;
     this.ent[o] = 0;
     const w = parent * ROW_WORDS + (k >>> 5);
     this.linkedBits[w] = this.linkedBits[w]! & ~(1 << (k & 31));
@@ -200,6 +209,7 @@ export class ShadowPool {
     for (let w = 0; w < ROW_WORDS; w++) {
       let bits = this.linkedBits[row + w]!;
       if (bits === 0) continue;
+      this.generation++;
       this.linkedBits[row + w] = 0;
       while (bits !== 0) {
         const low = bits & -bits;
@@ -293,6 +303,7 @@ export class ShadowPool {
   }
 
   private free(s: number): void {
+    this.generation++;
     if (this.levelOf[s]! >= 2) this.unhook(s);
     const pfn = this.pfnOf[s]!;
     // Off its hash chain.

@@ -153,6 +153,11 @@ export class ShadowTracker extends Tracker {
   private readonly oosSlotOf: Int32Array;
   private readonly resyncCostNs: number;
   private readonly cr3ExitCostNs: number;
+  // Per-vCPU cache of the last 4 KiB shadow walk (see leaf4k).
+  private readonly walkKey: Int32Array;
+  private readonly walkTop: Int32Array;
+  private readonly walkGeneration: Float64Array;
+  private readonly walkLeaf: Int32Array;
   private oosUnsyncs = 0;
   private oosResyncs = 0;
   private oosEvictions = 0;
@@ -179,6 +184,10 @@ export class ShadowTracker extends Tracker {
     // Keys: pfns for table shadows, frames (mfns for PV) for FL1 shadows.
     this.pool = new ShadowPool(Math.max(g.memPages, this.m2p?.length ?? 0), c.shadowPoolPages, c.shadowPagesPerTable);
     this.cr3Top = new Int32Array(g.vcpus).fill(-1);
+    this.walkKey = new Int32Array(g.vcpus);
+    this.walkTop = new Int32Array(g.vcpus).fill(-1);
+    this.walkGeneration = new Float64Array(g.vcpus).fill(-1);
+    this.walkLeaf = new Int32Array(g.vcpus);
     this.dirtySeq = new Int32Array(g.memPages);
     this.everShadowed = new Uint8Array(g.memPages);
     this.faultCostNs = c.exitRoundTripNs + c.shadowFaultNs;
@@ -324,8 +333,23 @@ export class ShadowTracker extends Tracker {
   /** The L1 shadow a 4 KiB translation uses, following present shadow entries from CR3; -1 if one is missing. */
   private leaf4k(i: number, vcpu: number, w: number, walkPfns: Int32Array): number {
     const s = this.cr3Top[vcpu]!;
-    if (s < 0 || this.pool.pfnOf[s] !== walkPfns[w]) return -1;
+    const pool = this.pool;
+    if (s < 0 || pool.pfnOf[s] !== walkPfns[w]) return -1;
     const vpn = this.pageCol[i]!;
+    // The last walk of this vCPU answers for the same 2 MiB of virtual
+    // space while no shadow link changed: a vCPU's accesses mostly stay in
+    // one leaf table, and the three dependent loads below miss the cache.
+    const key = vpn >> 9;
+    if (this.walkKey[vcpu] === key && this.walkTop[vcpu] === s && this.walkGeneration[vcpu] === pool.generation) return this.walkLeaf[vcpu]!;
+    const leaf = this.shadowWalk4k(s, vpn);
+    this.walkKey[vcpu] = key;
+    this.walkTop[vcpu] = s;
+    this.walkGeneration[vcpu] = pool.generation;
+    this.walkLeaf[vcpu] = leaf;
+    return leaf;
+  }
+
+  private shadowWalk4k(s: number, vpn: number): number {
     const ent = this.pool.ent;
     let c: number;
     if (this.pae) {
