@@ -19,6 +19,12 @@ export interface MigrationRunOptions {
   readonly migration?: Partial<MigrationOptions>;
   /** Shadow: model Xen's out-of-sync L1 optimisation (HVM). */
   readonly shadowOos?: boolean;
+  /**
+   * HAP and PML run in the MMU's EPT loop (Mmu.runUnderEpt) unless false:
+   * then every access goes through Tracker.process, the reference path the
+   * loop is tested against. Results are identical either way.
+   */
+  readonly eptLoop?: boolean;
 }
 
 /**
@@ -105,6 +111,7 @@ export function migrateEvents(
       // A run trace written before a cost was added carries no value for it: the default applies.
       costs: { ...DEFAULT_COSTS, ...(opts.costs ?? {}) },
       shadowOos: opts.shadowOos ?? false,
+      eptLoop: opts.eptLoop ?? true,
     },
     onRunBatch,
   );

@@ -17,6 +17,12 @@ export interface RoundsOptions {
   readonly roundNs?: number;
   /** Wall time of log-dirty ENABLE (default 0). */
   readonly startNs?: number;
+  /**
+   * HAP and PML run in the MMU's EPT loop (Mmu.runUnderEpt) unless false:
+   * then every access goes through Tracker.process, the reference path the
+   * loop is tested against. Results are identical either way.
+   */
+  readonly eptLoop?: boolean;
 }
 
 export type { ExitTally };
@@ -54,7 +60,7 @@ export function runRounds(source: GuestSource, opts: RoundsOptions, onRunBatch: 
   const superpages = opts.superpages ?? 'split';
   const p2m = opts.p2m ?? '2m';
   const sim = new Simulation(
-    { guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus }, seed: h.workload.seed, tracker: opts.tracker, superpages, p2m, costs: opts.costs ?? DEFAULT_COSTS, shadowOos: opts.shadowOos ?? false },
+    { guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus }, seed: h.workload.seed, tracker: opts.tracker, superpages, p2m, costs: opts.costs ?? DEFAULT_COSTS, shadowOos: opts.shadowOos ?? false, eptLoop: opts.eptLoop ?? true },
     onRunBatch,
   );
   const tracking = opts.tracker !== 'direct';

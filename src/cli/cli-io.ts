@@ -4,6 +4,8 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** True when stdout is a terminal (progress bars go there only). */
   readonly isTty: boolean;
+  /** How long a command runs before its progress bar appears (default 1 s; tests set 0). */
+  readonly progressDelayMs?: number;
 }
 
 export const processIo: CliIo = {

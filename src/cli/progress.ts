@@ -13,7 +13,7 @@ export interface Progress {
 export interface ProgressOptions {
   /** The command prints JSON: no bar, whatever the terminal. */
   readonly json?: boolean;
-  /** How long a command runs before its bar appears (default 1 s). */
+  /** How long a command runs before its bar appears (default: the io's, else 1 s). */
   readonly delayMs?: number;
   /** Formats the done and total figures for the bar (default: integers). */
   readonly unit?: (n: number) => string;
@@ -32,7 +32,7 @@ const NO_PROGRESS: Progress = { update: () => {}, stop: () => {} };
 export function createProgress(ctx: CliContext, label: string, total: number, opts: ProgressOptions = {}): Progress {
   if (!ctx.io.isTty || opts.json) return NO_PROGRESS;
   const startedMs = Date.now();
-  const delayMs = opts.delayMs ?? 1000;
+  const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
   const unit = opts.unit ?? ((n: number) => Math.round(n).toLocaleString('en-US'));
   // cli-progress writes cursor moves and the bar through this stream; it
   // goes to the command's stderr so stdout stays clean for the results.

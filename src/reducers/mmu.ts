@@ -42,7 +42,9 @@ import { GuestEventKind } from '../events/guest-event-kind.js';
 import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
+import type { VcpuClock } from './vcpu-clock.js';
 
 export interface MmuConfig {
   readonly guest: GuestType;
@@ -181,6 +183,10 @@ const SHIFT = TABLE_SHIFT;
 const FRAME_SHIFT = PTE_FLAG_BITS;
 const KIND_READ = GuestEventKind.read;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
+const KIND_CR3_LOAD = GuestEventKind.cr3Load;
+const KIND_PHYS_WRITE = GuestEventKind.physWrite;
+const KIND_IDLE = GuestEventKind.idle;
+const READ_SHIFT = READ_GATE_SHIFT;
 const A_BIT = 31 - Math.clz32(PTE_A);
 const D_BIT = 31 - Math.clz32(PTE_D);
 const RW_BIT = 31 - Math.clz32(PTE_RW);
@@ -188,6 +194,28 @@ const PAE_VPN_BITS = 20;
 /** Pages of a 2 MiB and a 1 GiB mapping. */
 const PAGES_2M = 512;
 const PAGES_1G = 512 * 512;
+
+/** runUnderEpt ran every event of the batch. */
+export const EPT_RUN_END = 0;
+/** runUnderEpt stopped at an event whose wall time reaches the toolstack's next action. */
+export const EPT_RUN_TIME = 1;
+/**
+ * runUnderEpt stopped at an event its inlined walk does not cover (a flag to
+ * set, a fault, a 1 GiB page, a pt_write linking a table): the caller runs
+ * that event through applyRange and the tracker, then resumes.
+ */
+export const EPT_RUN_EXIT = 2;
+
+/** What runUnderEpt needs from the rest of the machine, and why it stopped. */
+export interface EptRun {
+  gates: EptGates;
+  clock: VcpuClock;
+  /** The oracle's per-page store counts (PageOracle.srcVersion). */
+  srcVersion: Uint32Array;
+  stopAtWallNs: number;
+  /** Out: EPT_RUN_END, EPT_RUN_TIME or EPT_RUN_EXIT. */
+  stop: number;
+}
 
 export class Mmu {
   readonly p2m?: P2mMap;
@@ -254,6 +282,7 @@ export class Mmu {
   private adPtPfnBuf = new Int32Array(1024);
   private adCount = 0;
   private readonly out: Mutable<MmuOutput>;
+  private readonly rangeOut: Mutable<MmuOutput>;
   private batch: GuestBatch | undefined;
 
   constructor(config: MmuConfig) {
@@ -299,7 +328,7 @@ export class Mmu {
     this.leafDAt = perLevel();
     this.leafRwAt = perLevel();
     this.leafAdrwAt = perLevel();
-    this.out = {
+    const output = (): Mutable<MmuOutput> => ({
       count: 0,
       dataPfn: this.dataPfnBuf,
       access: this.accessBuf,
@@ -307,19 +336,15 @@ export class Mmu {
       adCount: 0,
       adEvent: this.adEventBuf.subarray(0, 0),
       adPtPfn: this.adPtPfnBuf.subarray(0, 0),
-    };
+    });
+    this.out = output();
+    this.rangeOut = output();
   }
 
   /** Processes every event of the batch in order; returns a reused MmuOutput (valid until the next apply). */
   apply(batch: GuestBatch): MmuOutput {
     const n = batch.count;
-    this.ensureCapacity(n);
-    this.batch = batch;
-    this.adCount = 0;
-    const walks = this.pae ? this.applyPae(batch) : this.apply64(batch);
-    this.walkCount += walks;
-    this.adStoreCount += this.adCount;
-    this.batch = undefined;
+    this.applyRange(batch, 0, n);
     const out = this.out;
     out.count = n;
     out.dataPfn = this.dataPfnBuf.subarray(0, n);
@@ -328,6 +353,31 @@ export class Mmu {
     out.adCount = this.adCount;
     out.adEvent = this.adEventBuf.subarray(0, this.adCount);
     out.adPtPfn = this.adPtPfnBuf.subarray(0, this.adCount);
+    return out;
+  }
+
+  /**
+   * Events [from, to) of the batch, as apply() does them. The output's
+   * columns are the MMU's whole buffers (no views are made, so that one
+   * event at a time costs no allocation): only indices [from, to) and the
+   * first adCount A/D stores are this call's.
+   */
+  applyRange(batch: GuestBatch, from: number, to: number): MmuOutput {
+    this.ensureCapacity(batch.count);
+    this.batch = batch;
+    this.adCount = 0;
+    const walks = this.pae ? this.applyPae(batch, from, to) : this.apply64(batch, from, to);
+    this.walkCount += walks;
+    this.adStoreCount += this.adCount;
+    this.batch = undefined;
+    const out = this.rangeOut;
+    out.count = batch.count;
+    out.dataPfn = this.dataPfnBuf;
+    out.access = this.accessBuf;
+    out.walkPfns = this.walkPfnsBuf;
+    out.adCount = this.adCount;
+    out.adEvent = this.adEventBuf;
+    out.adPtPfn = this.adPtPfnBuf;
     return out;
   }
 
@@ -341,8 +391,7 @@ export class Mmu {
   // a quarter of all events, which through applyOther and ptWrite took a
   // quarter to a third of the MMU's time.
 
-  private apply64(batch: GuestBatch): number {
-    const n = batch.count;
+  private apply64(batch: GuestBatch, from: number, n: number): number {
     const kindCol = batch.kind;
     const vcpuCol = batch.vcpu;
     const pageCol = batch.page;
@@ -373,7 +422,7 @@ export class Mmu {
     let leafRw1 = 0;
     let leafAdrw1 = 0;
     try {
-      for (let i = 0; i < n; i++) {
+      for (let i = from; i < n; i++) {
         const kind = kindCol[i]!;
         // Only write (0) and read (1) walk.
         if (kind > KIND_READ) {
@@ -517,8 +566,7 @@ export class Mmu {
     return walks;
   }
 
-  private applyPae(batch: GuestBatch): number {
-    const n = batch.count;
+  private applyPae(batch: GuestBatch, from: number, n: number): number {
     const kindCol = batch.kind;
     const vcpuCol = batch.vcpu;
     const pageCol = batch.page;
@@ -549,7 +597,7 @@ export class Mmu {
     let leafRw1 = 0;
     let leafAdrw1 = 0;
     try {
-      for (let i = 0; i < n; i++) {
+      for (let i = from; i < n; i++) {
         const kind = kindCol[i]!;
         // Only write (0) and read (1) walk.
         if (kind > KIND_READ) {
@@ -681,6 +729,232 @@ export class Mmu {
   }
 
   /** cr3_load, phys_write and idle: no walk (the loops handle pt_write). */
+  /** Whether runUnderEpt can run this guest: its inlined walk is the 4-level one. */
+  get runsUnderEpt(): boolean {
+    return !this.pae;
+  }
+
+  /**
+   * The processor running a vCPU under EPT, from event `from` on: each
+   * access is walked (as apply64's fast path) and checked against the EPT
+   * for every guest page it touches, the page-table pages the walk reads
+   * and the page accessed, as the hardware checks them (Intel SDM vol. 3C,
+   * 29.3: guest paging-structure accesses are guest-physical accesses). While
+   * the EPT allows everything, nothing else is involved: the store is counted
+   * for the oracle and the vCPU's clock moves on. The loop stops at the first
+   * event whose wall time reaches the toolstack's next action (the MMU has not
+   * run it), or at the first the EPT refuses or the inlined walk does not
+   * finish (not run either: the caller takes it through applyRange and the
+   * tracker). The same per-event work as applyRange plus Tracker.process,
+   * in one pass: for HAP and PML on apache, two passes cost about half as
+   * much again.
+   *
+   * Unthrottled clocks only (Simulation checks): like the trackers' loop it
+   * stores nothing per event and settles the clock when it stops.
+   */
+  runUnderEpt(batch: GuestBatch, from: number, tNs: Float64Array, run: EptRun): number {
+    const n = batch.count;
+    this.ensureCapacity(n);
+    this.batch = batch;
+    const kindCol = batch.kind;
+    const vcpuCol = batch.vcpu;
+    const pageCol = batch.page;
+    const argCol = batch.arg;
+    const pteCol = batch.pte;
+    const rootOfVcpu = this.rootOfVcpu;
+    const pool = this.pool;
+    const slotOfPfn = pool.slotOfPfn;
+    const slotOfFrame = pool.slotOfFrame;
+    const frameLimit = this.frameLimit;
+    const m2p = this.m2p;
+    const liveMask = this.liveMask;
+    const memPages = this.memPages;
+    let entries = pool.entries;
+    let entryPfn = pool.entryPfn;
+    const gates = run.gates;
+    const epoch = gates.epoch;
+    const writeGate = gates.write;
+    const readGate = gates.read;
+    const walkGate = gates.walk;
+    const walkShift = gates.walkShift;
+    const cr3Exits = gates.cr3Exits;
+    const clock = run.clock;
+    const stallNs = clock.stallNs;
+    const notBeforeNs = clock.notBeforeNs;
+    const vcpus = clock.vcpus;
+    const stopAtWallNs = run.stopAtWallNs;
+    const src = run.srcVersion;
+    let latest = clock.latestNs;
+    let why = EPT_RUN_END;
+    let walks = 0;
+    let i = from;
+    try {
+      for (; i < n; i++) {
+        const v = vcpuCol[i]!;
+        const g = tNs[i]!;
+        // Tracker.process's clock, the same arithmetic.
+        let wall: number;
+        if (v < vcpus) {
+          wall = g + stallNs[v]!;
+          const nb = notBeforeNs[v]!;
+          if (wall < nb) wall = nb;
+          if (wall >= stopAtWallNs) {
+            why = EPT_RUN_TIME;
+            break;
+          }
+          if (wall === nb) stallNs[v] = wall - g;
+        } else {
+          wall = g > latest ? g : latest;
+          if (wall >= stopAtWallNs) {
+            why = EPT_RUN_TIME;
+            break;
+          }
+        }
+        const kind = kindCol[i]!;
+        if (kind <= KIND_READ) {
+          const isWrite = kind ^ 1;
+          const vpn = pageCol[i]!;
+          const root = rootOfVcpu[v]!;
+          if (root < 0) break;
+          const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
+          const e4 = entries[o4]!;
+          let f = e4 >>> FRAME_SHIFT;
+          if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
+          const s3 = slotOfFrame[f]!;
+          if (s3 <= 0) break;
+          const t3 = entryPfn === undefined ? f : entryPfn[o4]!;
+          const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
+          const e3 = entries[o3]!;
+          f = e3 >>> FRAME_SHIFT;
+          if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
+          const s2 = slotOfFrame[f]!;
+          if (s2 <= 0) break;
+          const t2 = entryPfn === undefined ? f : entryPfn[o3]!;
+          const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
+          const e2 = entries[o2]!;
+          f = e2 >>> FRAME_SHIFT;
+          let leaf: number;
+          let upper: number;
+          let pfn: number;
+          // The leaf table's gate, or 0 for a 2 MiB page (no leaf table read).
+          let leafTableRefused: number;
+          if ((e2 & PRESENT_OR_PS) === P) {
+            if (f >= frameLimit) break;
+            const s1 = slotOfFrame[f]!;
+            if (s1 <= 0) break;
+            const t1 = entryPfn === undefined ? f : entryPfn[o2]!;
+            const o1 = (s1 << SHIFT) | (vpn & 511);
+            leaf = entries[o1]!;
+            f = leaf >>> FRAME_SHIFT;
+            if ((leaf & P) === 0 || f >= frameLimit) break;
+            pfn = entryPfn === undefined ? f : entryPfn[o1]!;
+            upper = e4 & e3 & e2;
+            leafTableRefused = walkGate[t1 >>> walkShift]! ^ epoch;
+          } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
+            f += vpn & 511;
+            if (f >= frameLimit) break;
+            pfn = m2p === undefined ? f : m2p[f]!;
+            leaf = e2;
+            upper = e4 & e3;
+            leafTableRefused = 0;
+          } else break;
+          if (pfn < 0) break;
+          const upperNeed = A | (isWrite * RW);
+          const leafNeed = upperNeed | (isWrite * D);
+          if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break;
+          // The EPT: every table the walk read, then the page accessed.
+          const refused =
+            (walkGate[root >>> walkShift]! ^ epoch) |
+            (walkGate[t3 >>> walkShift]! ^ epoch) |
+            (walkGate[t2 >>> walkShift]! ^ epoch) |
+            leafTableRefused |
+            (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
+          walks++;
+          if (refused !== 0) {
+            // Exits, in the order the processor meets them; each handler
+            // may open the next gate (a region recalculated once), so each
+            // is checked again.
+            const handler = gates.handler;
+            if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
+            if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
+            if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
+            if (leafTableRefused !== 0) {
+              const t1 = entryPfn === undefined ? e2 >>> FRAME_SHIFT : entryPfn[o2]!;
+              if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
+            }
+            if (isWrite !== 0) {
+              src[pfn] = src[pfn]! + 1;
+              if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
+            } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler.loadRefused(pfn, v, wall);
+          } else if (isWrite !== 0) src[pfn] = src[pfn]! + 1;
+        } else if (kind === KIND_PT_WRITE) {
+          const page = pageCol[i]!;
+          const index = argCol[i]!;
+          if (!(page >= 0 && page < memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
+          const live = liveMask[page]!;
+          if (live > 1) {
+            why = EPT_RUN_EXIT;
+            break;
+          }
+          this.ptWriteUnlinked(page, index, pteCol[i]!, live);
+          entries = pool.entries;
+          entryPfn = pool.entryPfn;
+          src[page] = src[page]! + 1;
+          if (writeGate[page] !== epoch) gates.handler.storeRefused(page, v, wall);
+        } else if (kind === KIND_IDLE) {
+          // Only the clock moves (settled below).
+        } else if (kind === KIND_CR3_LOAD && !cr3Exits) {
+          this.applyOther(i, kind);
+        } else if (kind === KIND_PHYS_WRITE) {
+          const page = pageCol[i]!;
+          this.checkPfn(i, page, 'phys_write');
+          src[page] = src[page]! + 1;
+          if (writeGate[page] !== epoch) gates.handler.storeRefused(page, v, wall);
+        } else {
+          why = EPT_RUN_EXIT;
+          break;
+        }
+        if (wall > latest) latest = wall;
+      }
+      // A walk the inlined path does not finish (flags to set, a fault...)
+      // broke out with why still END: the caller runs it.
+      if (i < n && why === EPT_RUN_END) why = EPT_RUN_EXIT;
+    } finally {
+      this.walkCount += walks;
+      this.batch = undefined;
+      clock.latestNs = latest;
+      clock.settle(batch, tNs, from, i);
+    }
+    run.stop = why;
+    return i;
+  }
+
+  /**
+   * apply64's inlined pt_write as a method, for runUnderEpt: a store into a
+   * page that is no table yet or only a leaf table (`live` <= 1).
+   */
+  private ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
+    const pool = this.pool;
+    let slot = pool.slotOfPfn[page]!;
+    let offset = (slot << SHIFT) | index;
+    const old = pool.entries[offset]!;
+    if (old === pte) return;
+    if (slot === 0) {
+      slot = pool.alloc(page);
+      offset = (slot << SHIFT) | index;
+    }
+    if (live === 1) {
+      if ((old & P) !== 0) this.countLeaf(old, 1, -1);
+      if ((pte & P) !== 0) this.countLeaf(pte, 1, 1);
+    }
+    pool.entries[offset] = pte;
+    if (pool.entryPfn !== undefined) {
+      const f = pte >>> FRAME_SHIFT;
+      pool.entryPfn[offset] = f < this.frameLimit ? this.m2p![f]! : -1;
+    }
+    if ((pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0)) === 0 && live === 0) pool.free(slot);
+  }
+
   private applyOther(i: number, kind: number): void {
     const batch = this.batch!;
     const page = batch.page[i]!;

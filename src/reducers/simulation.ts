@@ -12,7 +12,7 @@ import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { CostModel } from '../model/cost-model.js';
 import type { Driver } from './driver.js';
 import { makeTracker } from './make-tracker.js';
-import { Mmu } from './mmu.js';
+import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, Mmu } from './mmu.js';
 import { PageOracle } from './page-oracle.js';
 import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, TrackerName } from './tracker.js';
 import { VcpuClock } from './vcpu-clock.js';
@@ -26,6 +26,8 @@ export interface SimulationSetup {
   readonly p2m: P2mPageSize;
   readonly costs: CostModel;
   readonly shadowOos?: boolean;
+  /** HAP and PML accesses run in Mmu.runUnderEpt (default); false: all through Tracker.process. */
+  readonly eptLoop?: boolean;
 }
 
 /**
@@ -44,6 +46,8 @@ export class Simulation {
   readonly run: RunBatchBuilder;
   private driver: Driver | undefined;
   private tNs = new Float64Array(0);
+  private readonly eptRun: EptRun;
+  private readonly eptLoop: boolean;
   private guestEndNs = 0;
   private guestEvents = 0;
 
@@ -68,6 +72,8 @@ export class Simulation {
       shadowOos: setup.shadowOos ?? false,
     };
     this.tracker = makeTracker(setup.tracker, this.env);
+    this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt;
+    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0 };
   }
 
   /** The guest moved (resumed on the destination): another hypervisor sees its accesses from now on. */
@@ -108,7 +114,6 @@ export class Simulation {
   private stepChunk(batch: GuestBatch): void {
     const driver = this.driver!;
     const n = batch.count;
-    const out = this.mmu.apply(batch);
     if (this.tNs.length < n) this.tNs = new Float64Array(n);
     const tNs = this.tNs;
     let t = batch.baseNs;
@@ -116,8 +121,33 @@ export class Simulation {
     for (let i = 0; i < n; i++) tNs[i] = t += dt[i]!;
     let i = 0;
     while (i < n) {
-      i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs);
-      if (i < n) driver.act();
+      const tracker = this.tracker;
+      const gates = tracker.gates;
+      if (gates !== undefined && this.eptLoop && this.clock.throttlePct === 0) {
+        // Under EPT the hardware runs the guest until the EPT refuses an
+        // access; only then does the hypervisor see it (one event at a time).
+        const run = this.eptRun;
+        run.gates = gates;
+        run.stopAtWallNs = driver.nextActionNs;
+        i = this.mmu.runUnderEpt(batch, i, tNs, run);
+        if (run.stop === EPT_RUN_TIME) driver.act();
+        else if (run.stop === EPT_RUN_EXIT) {
+          const out = this.mmu.applyRange(batch, i, i + 1);
+          // The event's time passed the driver's check in runUnderEpt, and
+          // nothing has run since: process takes it.
+          i = tracker.process(batch, out, tNs, i, driver.nextActionNs, i + 1);
+        }
+        continue;
+      }
+      const out = this.mmu.applyRange(batch, i, n);
+      while (i < n) {
+        i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs, n);
+        if (i < n) {
+          driver.act();
+          // A tracker under EPT from here on (a swap, a throttle lifted)
+          // still works on the MMU's output: the chunk's rest is applied.
+        }
+      }
     }
     this.guestEndNs = batch.endNs;
     this.guestEvents += n;

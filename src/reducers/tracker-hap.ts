@@ -1,7 +1,8 @@
+import type { EptExitHandler, EptGates } from './ept-gates.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { MAP_4K, P2mTable } from './p2m-table.js';
-import { Tracker, type TrackerEnv, type TrackerGates, type TrackerName } from './tracker.js';
+import { Tracker, type TrackerEnv, type TrackerName } from './tracker.js';
 
 /**
  * HAP log-dirty: the guest's own page tables are walked by the hardware, and
@@ -40,14 +41,14 @@ import { Tracker, type TrackerEnv, type TrackerGates, type TrackerName } from '.
  * env.superpages is PML's policy and does not apply: without PML, a log-dirty
  * superpage can only be write-protected, so HAP always splits.
  */
-export class HapTracker extends Tracker {
+export class HapTracker extends Tracker implements EptExitHandler {
   readonly name: TrackerName = 'hap';
   protected readonly p2m: P2mTable;
   protected readonly writableEpoch: Uint32Array;
   protected readonly recalcEpoch: Uint32Array;
   /** The walk's first slot a data access reads through the EPT: PAE's PDPTEs are loaded at CR3 load instead. */
   protected readonly walkFrom: number;
-  protected readonly gateSet: TrackerGates;
+  protected readonly gateSet: EptGates;
   private readonly npfCostNs: number;
   private readonly misconfigCostNs: number;
   private readonly splitPerTableNs: number;
@@ -58,7 +59,7 @@ export class HapTracker extends Tracker {
     this.writableEpoch = this.p2m.writableEpoch;
     this.recalcEpoch = this.p2m.recalcEpoch;
     this.walkFrom = env.guest.paging === 'pae' ? 1 : 0;
-    this.gateSet = { epoch: 0, write: this.writableEpoch, read: this.recalcEpoch, walk: this.recalcEpoch, walkShift: 9, walkFrom: this.walkFrom };
+    this.gateSet = { epoch: 0, write: this.writableEpoch, read: this.recalcEpoch, walk: this.recalcEpoch, walkShift: 9, walkFrom: this.walkFrom, cr3Exits: this.walkFrom !== 0, handler: this };
     const c = env.costs;
     this.npfCostNs = c.exitRoundTripNs + c.npfHandleNs;
     this.misconfigCostNs = c.exitRoundTripNs + c.misconfigRecalcPerTableNs;
@@ -72,7 +73,7 @@ export class HapTracker extends Tracker {
    * a 2 MiB region passes loads once recalculated; the walk's reads of guest
    * page tables are loads.
    */
-  protected override get gates(): TrackerGates {
+  override get gates(): EptGates {
     const g = this.gateSet;
     g.epoch = this.p2m.epoch;
     return g;
@@ -93,6 +94,18 @@ export class HapTracker extends Tracker {
   /** PAE: MOV CR3 loads the four PDPTEs from the root page, through the EPT. */
   protected override onCr3Load(rootPfn: number, vcpu: number, wallNs: number): void {
     if (this.walkFrom !== 0 && this.recalcEpoch[rootPfn >>> 9] !== this.p2m.epoch) this.misconfig(rootPfn, vcpu, wallNs);
+  }
+
+  walkRefused(ptPfn: number, vcpu: number, wallNs: number): void {
+    this.onWalkTable(ptPfn, vcpu, wallNs);
+  }
+
+  storeRefused(pfn: number, vcpu: number, wallNs: number): void {
+    this.firstWrite(pfn, vcpu, wallNs);
+  }
+
+  loadRefused(pfn: number, vcpu: number, wallNs: number): void {
+    this.misconfig(pfn, vcpu, wallNs);
   }
 
   /** A guest page-table page the walk read, in a region still to recalculate. */

@@ -1,7 +1,8 @@
+import type { EptGates } from './ept-gates.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { MAP_4K } from './p2m-table.js';
 import { HapTracker } from './tracker-hap.js';
-import type { SuperpagePolicy, TrackerEnv, TrackerGates, TrackerName } from './tracker.js';
+import type { SuperpagePolicy, TrackerEnv, TrackerName } from './tracker.js';
 
 /** Entries of a vCPU's PML buffer (Xen's NR_PML_ENTRIES, one 4 KiB page of 8-byte addresses). */
 export const PML_ENTRIES = 512;
@@ -86,7 +87,7 @@ export class PmlTracker extends HapTracker {
    * With EPT A/D on (log-dirty on), the walk's reads of guest page-table
    * pages are writes: a table passes once its D bit is set this epoch.
    */
-  protected override get gates(): TrackerGates {
+  override get gates(): EptGates {
     const g = super.gates;
     g.walk = this.logDirty ? this.writableEpoch : this.recalcEpoch;
     g.walkShift = this.logDirty ? 0 : 9;

@@ -4,6 +4,7 @@ import type { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import type { CostModel } from '../model/cost-model.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
+import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import { LogDirtyBitmap } from './logdirty-bitmap.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type Mmu, type MmuOutput, WALK_SLOTS } from './mmu.js';
 import type { PageOracle } from './page-oracle.js';
@@ -41,22 +42,6 @@ export interface TrackerEnv {
   readonly shadowOos?: boolean;
 }
 
-/** See Tracker.gates. The tracker owns it and updates it; the event loop only reads it. */
-export interface TrackerGates {
-  /** The epoch a gate entry must hold to pass. */
-  epoch: number;
-  /** Per page: a store passes (a write, pt_write, phys_write, A/D store). */
-  write: Uint32Array;
-  /** Per 2 MiB region (pfn >>> 9): a load passes. */
-  read: Uint32Array;
-  /** Per page-table page the walk reads, indexed by ptPfn >>> walkShift. */
-  walk: Uint32Array;
-  walkShift: number;
-  /** First walkPfns slot the walk reads through the gate (PAE's PDPTEs are loaded at CR3 load). */
-  walkFrom: number;
-}
-
-const READ_GATE_SHIFT = 9;
 // Module-local copies of imported constants for the event loop: with Node
 // 20, reading imported bindings in a hot loop measured 10-15% slower.
 const KIND_IDLE = GuestEventKind.idle;
@@ -65,6 +50,7 @@ const KIND_PT_WRITE = GuestEventKind.ptWrite;
 const FAULT = ACCESS_FAULT;
 const WRITE = ACCESS_WRITE;
 const SLOTS = WALK_SLOTS;
+const READ_SHIFT = READ_GATE_SHIFT;
 const NO_GATE = new Uint32Array(1);
 
 /**
@@ -85,14 +71,10 @@ export abstract class Tracker {
   readonly exitCostNs: Float64Array = new Float64Array(32);
   /** Domain-wide pause time this tracker's operations have charged. */
   domainPausedNs = 0;
-  private adCursor = 0;
-  /** Scratch for stopAt: vCPUs whose last event was found. */
-  private readonly settled: Uint8Array;
   private adBatch: MmuOutput | undefined;
 
   constructor(protected readonly env: TrackerEnv) {
     this.dirty = new LogDirtyBitmap(env.guest.memPages);
-    this.settled = new Uint8Array(env.guest.vcpus);
   }
 
   get logDirtyEnabled(): boolean {
@@ -104,12 +86,11 @@ export abstract class Tracker {
    * whose wall time reaches `stopAtWallNs` (the toolstack's next action).
    * `tNs` holds each event's guest time. Returns the first unprocessed index.
    */
-  process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number): number {
-    if (this.adBatch !== mmu || from === 0) {
-      this.adBatch = mmu;
-      this.adCursor = 0;
-      while (this.adCursor < mmu.adCount && mmu.adEvent[this.adCursor]! < from) this.adCursor++;
-    }
+  process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, to: number = batch.count): number {
+    this.adBatch = mmu;
+    // A/D stores are few (a walk sets a flag once): find the first of this range.
+    let ad = 0;
+    while (ad < mmu.adCount && mmu.adEvent[ad]! < from) ad++;
     const gates = this.gates;
     const gated = gates !== undefined;
     const epoch = gated ? gates.epoch : 0;
@@ -127,9 +108,8 @@ export abstract class Tracker {
     const { kind, vcpu } = batch;
     const { dataPfn, access, adEvent, adPtPfn } = mmu;
     const adCount = mmu.adCount;
-    let ad = this.adCursor;
     let latest = clock.latestNs;
-    const n = batch.count;
+    const n = to;
     for (let i = from; i < n; i++) {
       const v = vcpu[i]!;
       const g = tNs[i]!;
@@ -144,7 +124,7 @@ export abstract class Tracker {
           wall = g + stallNs[v]! + debt;
           const nb = notBeforeNs[v]!;
           if (wall < nb) wall = nb;
-          if (wall >= stopAtWallNs) return this.stopAt(i, ad, latest, batch, tNs, from, throttle);
+          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, from, throttle);
           if (debt !== 0) clock.throttleStolenNs += debt;
           stallNs[v] = wall - g;
           lastGuestNs[v] = g;
@@ -153,13 +133,13 @@ export abstract class Tracker {
           wall = g + stallNs[v]!;
           const nb = notBeforeNs[v]!;
           if (wall < nb) wall = nb;
-          if (wall >= stopAtWallNs) return this.stopAt(i, ad, latest, batch, tNs, from, throttle);
+          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, from, throttle);
           // Integer nanoseconds throughout, so wall - g is the stall exactly.
           if (wall === nb) stallNs[v] = wall - g;
         }
       } else {
         wall = g > latest ? g : latest;
-        if (wall >= stopAtWallNs) return this.stopAt(i, ad, latest, batch, tNs, from, throttle);
+        if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, from, throttle);
       }
       if (wall > latest) latest = wall;
       const k = kind[i]!;
@@ -193,14 +173,14 @@ export abstract class Tracker {
           ((walkGate[(p1 & ~(p1 >> 31)) >>> walkGateShift]! ^ epoch) & ~(p1 >> 31)) |
           ((walkGate[(p2 & ~(p2 >> 31)) >>> walkGateShift]! ^ epoch) & ~(p2 >> 31)) |
           ((walkGate[(p3 & ~(p3 >> 31)) >>> walkGateShift]! ^ epoch) & ~(p3 >> 31));
-        if (refused !== 0) this.walkRefused(walkPfns, w, (i << 2) + SLOTS, walkGate, walkGateShift, epoch, v, wall);
+        if (refused !== 0) this.walkTablesRefused(walkPfns, w, (i << 2) + SLOTS, walkGate, walkGateShift, epoch, v, wall);
         if ((a & WRITE) !== 0) {
           src[pfn] = src[pfn]! + 1;
           if (writeGate[pfn] !== epoch) {
             if (k === KIND_PT_WRITE) this.onPtWrite(pfn, v, wall, i, mmu);
             else this.onWrite(pfn, a, v, wall, i, mmu);
           }
-        } else if (readGate[pfn >>> READ_GATE_SHIFT] !== epoch) this.onRead(pfn, a, v, wall, i, mmu);
+        } else if (readGate[pfn >>> READ_SHIFT] !== epoch) this.onRead(pfn, a, v, wall, i, mmu);
         continue;
       }
       if ((a & WRITE) !== 0) {
@@ -211,51 +191,34 @@ export abstract class Tracker {
         this.onRead(pfn, a, v, wall, i, mmu);
       }
     }
-    return this.stopAt(n, ad, latest, batch, tNs, from, throttle);
+    return this.stopAt(n, latest, batch, tNs, from, throttle);
   }
 
   /**
-   * Leaves the event loop before event `i`: stores the loop's cursors and
-   * the clock's latest wall time, and, unthrottled, each vCPU's last guest
-   * time and idle state from its last event in [from, i).
+   * Leaves the event loop before event `i`: the clock's latest wall time,
+   * and, unthrottled, each vCPU's last guest time and idle state.
    */
-  private stopAt(i: number, ad: number, latest: number, batch: GuestBatch, tNs: Float64Array, from: number, throttle: number): number {
-    this.adCursor = ad;
+  private stopAt(i: number, latest: number, batch: GuestBatch, tNs: Float64Array, from: number, throttle: number): number {
     const clock = this.env.clock;
     clock.latestNs = latest;
-    if (throttle === 0) {
-      const { vcpu, kind } = batch;
-      const seen = this.settled;
-      seen.fill(0);
-      let left = clock.vcpus;
-      for (let k = i - 1; k >= from && left > 0; k--) {
-        const v = vcpu[k]!;
-        if (v >= clock.vcpus || seen[v] !== 0) continue;
-        seen[v] = 1;
-        left--;
-        clock.lastGuestNs[v] = tNs[k]!;
-        clock.idle[v] = kind[k] === KIND_IDLE ? 1 : 0;
-      }
-    }
+    if (throttle === 0) clock.settle(batch, tNs, from, i);
     return i;
   }
 
   /**
-   * The hardware's permission check, for trackers whose hardware has one
-   * per guest page (EPT): an access these gates pass goes on without the
-   * hypervisor, so the event loop calls no hook for it. Each gate holds, per
-   * page (or per 2 MiB region for `read`), the epoch up to which the access
-   * passes; the tracker updates them in its slow paths, as Xen updates EPT
-   * entries in its fault handlers. Undefined: every access calls its hook
-   * (shadow's checks live in its shadow tables, not per page). Read once per
-   * process() call: it may change only between calls (log-dirty operations).
+   * The EPT permissions (src/reducers/ept-gates.ts), for trackers whose
+   * hardware checks one per guest page: an access they pass goes on without
+   * the hypervisor, so the event loop calls no hook for it. Undefined: every
+   * access calls its hook (shadow's checks live in its shadow tables, not
+   * per page). Read once per event-loop call: it changes only between calls
+   * (log-dirty operations).
    */
-  protected get gates(): TrackerGates | undefined {
+  get gates(): EptGates | undefined {
     return undefined;
   }
 
   /** The tables of one walk, in order, from slot w to end: each the walk gate refuses goes to onWalkTable. */
-  private walkRefused(walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
+  private walkTablesRefused(walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
     for (; w < end; w++) {
       const pt = walkPfns[w]!;
       if (pt < 0) return;

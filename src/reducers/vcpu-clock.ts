@@ -1,4 +1,5 @@
-import { NO_VCPU } from '../events/guest-event-kind.js';
+import type { GuestBatch } from '../events/guest-batch.js';
+import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
 
 /**
  * Guest time to wall time, per vCPU (DESIGN section 4). Every exit, fault,
@@ -33,6 +34,8 @@ export class VcpuClock {
   /** Busy time the throttle has taken from the vCPUs, all together. */
   throttleStolenNs = 0;
   private pausedNs = 0;
+  /** Scratch for settle: vCPUs whose last event was found. */
+  private readonly settled: Uint8Array;
   private throttle = 0;
 
   constructor(readonly vcpus: number) {
@@ -40,6 +43,7 @@ export class VcpuClock {
     this.notBeforeNs = new Float64Array(vcpus);
     this.idle = new Uint8Array(vcpus);
     this.lastGuestNs = new Float64Array(vcpus);
+    this.settled = new Uint8Array(vcpus);
   }
 
   /** The latest wall time seen: the migration's monotonic clock. */
@@ -105,6 +109,26 @@ export class VcpuClock {
     }
     this.pausedNs += ns;
     if (atNs + ns > this.latestNs) this.latestNs = atNs + ns;
+  }
+
+  /**
+   * The event loops, unthrottled, store nothing per event: after events
+   * [from, to) of a batch, each vCPU's last guest time and idle state come
+   * from its last event there (a vCPU with none keeps its own).
+   */
+  settle(batch: GuestBatch, tNs: Float64Array, from: number, to: number): void {
+    const { vcpu, kind } = batch;
+    const seen = this.settled;
+    seen.fill(0);
+    let left = this.vcpus;
+    for (let k = to - 1; k >= from && left > 0; k--) {
+      const v = vcpu[k]!;
+      if (v >= this.vcpus || seen[v] !== 0) continue;
+      seen[v] = 1;
+      left--;
+      this.lastGuestNs[v] = tNs[k]!;
+      this.idle[v] = kind[k] === GuestEventKind.idle ? 1 : 0;
+    }
   }
 
   /** Sum of all vCPUs' stalls (the guest's lost time). */
