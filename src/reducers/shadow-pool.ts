@@ -70,9 +70,12 @@ export class ShadowPool {
   private peakLive = 0;
   private freedTotal = 0;
   /**
-   * Bumped by every change to a shadow's links, or to which shadows exist:
-   * a shadow walk done at one generation gives the same answer until the
-   * next (the shadow tracker's per-vCPU walk cache keys on it).
+   * Bumped whenever a present entry of an upper-level shadow is cleared or
+   * repointed. A shadow walk that found a present entry at every level
+   * gives the same answer until the next bump (the shadow tracker's walk
+   * cache keys on it): filling an empty entry, the common case of a fault,
+   * changes no such walk, and a shadow is freed only after the last entry
+   * pointing at it is cleared.
    */
   generation = 0;
 
@@ -148,7 +151,6 @@ export class ShadowPool {
       if (this.highWater === this.capacity) this.grow(Math.min(this.maxShadows, this.capacity * 2));
       s = this.highWater++;
     }
-    this.generation++;
     this.pfnOf[s] = pfn;
     this.levelOf[s] = level;
     this.refs[s] = 0;
@@ -156,7 +158,9 @@ export class ShadowPool {
     this.nextOfPfn[s] = this.firstOfPfn[pfn]!;
     this.firstOfPfn[pfn] = s;
     if (level < 2) {
-      this.rwBits.fill(0, s * ROW_WORDS, (s + 1) * ROW_WORDS);
+      // Sixteen stores: cheaper than a call to fill for a range this short.
+      const rw = this.rwBits;
+      for (let w = s * ROW_WORDS, end = w + ROW_WORDS; w < end; w++) rw[w] = 0;
       this.builtSeq[s] = builtSeq;
     }
     if (++this.live > this.peakLive) this.peakLive = this.live;
@@ -176,11 +180,12 @@ export class ShadowPool {
   link(parent: number, k: number, child: number): void {
     const o = (parent << SHIFT) | k;
     const old = this.ent[o]!;
-    this.generation++;
     this.refs[child]!++;
     this.ent[o] = child + 1;
-    if (old !== 0) this.decRef(old - 1);
-    else {
+    if (old !== 0) {
+      if (old !== child + 1) this.generation++;
+      this.decRef(old - 1);
+    } else {
       const w = parent * ROW_WORDS + (k >>> 5);
       this.linkedBits[w] = this.linkedBits[w]! | (1 << (k & 31));
     }
@@ -303,7 +308,6 @@ export class ShadowPool {
   }
 
   private free(s: number): void {
-    this.generation++;
     if (this.levelOf[s]! >= 2) this.unhook(s);
     const pfn = this.pfnOf[s]!;
     // Off its hash chain.

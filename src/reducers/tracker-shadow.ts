@@ -9,6 +9,11 @@ import { Tracker, type TrackerEnv } from './tracker.js';
 /** builtSeq of an L1/FL1 shadow built with log-dirty off: its entries are writable. */
 const BUILT_WRITABLE = 0x7fff_ffff;
 
+/** Entries of the shadow-walk cache (a power of two), and the hash shift that indexes it. */
+const WALK_CACHE_BITS = 9;
+const WALK_CACHE_ENTRIES = 1 << WALK_CACHE_BITS;
+const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
+
 /**
  * Xen's shadow paging as the dirty-page tracker (DESIGN section 6, seed 002).
  * The hardware walks shadow tables that Xen builds on demand from the
@@ -104,6 +109,12 @@ export class ShadowTracker extends Tracker {
   private readonly hvm: boolean;
   private readonly pae: boolean;
   private readonly topLevel: number;
+  /**
+   * Shadow paging is in force: always for HVM, only during log-dirty for PV
+   * (direct mode otherwise). A field, not a getter over logDirty: every
+   * access reads it, and it changes only at ENABLE and OFF.
+   */
+  private shadowing: boolean;
   /** The top-level shadow each vCPU has in CR3 (holding a reference), -1 for none. */
   private readonly cr3Top: Int32Array;
   /** Sequence number at which each page was marked dirty this round (valid while its bit is set). */
@@ -153,11 +164,10 @@ export class ShadowTracker extends Tracker {
   private readonly oosSlotOf: Int32Array;
   private readonly resyncCostNs: number;
   private readonly cr3ExitCostNs: number;
-  // Per-vCPU cache of the last 4 KiB shadow walk (see leaf4k).
-  private readonly walkKey: Int32Array;
-  private readonly walkTop: Int32Array;
-  private readonly walkGeneration: Float64Array;
-  private readonly walkLeaf: Int32Array;
+  /** Cache of 4 KiB shadow walks (see leaf4k): WALK_CACHE_ENTRIES of [key, top, generation, leaf]. */
+  private readonly walkCache = new Int32Array(WALK_CACHE_ENTRIES * 4).fill(-1);
+  /** The pool generation at which walkCache was last emptied (see process). */
+  private walkCacheSince = 0;
   private oosUnsyncs = 0;
   private oosResyncs = 0;
   private oosEvictions = 0;
@@ -170,6 +180,7 @@ export class ShadowTracker extends Tracker {
     this.hvm = g.type === 'hvm';
     this.pae = g.paging === 'pae';
     this.topLevel = this.pae ? 3 : 4;
+    this.shadowing = this.hvm;
     this.memPages = g.memPages;
     const minShadows = g.vcpus + this.topLevel;
     if (Math.floor(c.shadowPoolPages / c.shadowPagesPerTable) < minShadows) {
@@ -184,10 +195,6 @@ export class ShadowTracker extends Tracker {
     // Keys: pfns for table shadows, frames (mfns for PV) for FL1 shadows.
     this.pool = new ShadowPool(Math.max(g.memPages, this.m2p?.length ?? 0), c.shadowPoolPages, c.shadowPagesPerTable);
     this.cr3Top = new Int32Array(g.vcpus).fill(-1);
-    this.walkKey = new Int32Array(g.vcpus);
-    this.walkTop = new Int32Array(g.vcpus).fill(-1);
-    this.walkGeneration = new Float64Array(g.vcpus).fill(-1);
-    this.walkLeaf = new Int32Array(g.vcpus);
     this.dirtySeq = new Int32Array(g.memPages);
     this.everShadowed = new Uint8Array(g.memPages);
     this.faultCostNs = c.exitRoundTripNs + c.shadowFaultNs;
@@ -202,16 +209,18 @@ export class ShadowTracker extends Tracker {
     this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
   }
 
-  /** Shadow paging is in force: always for HVM, only during log-dirty for PV (direct mode otherwise). */
-  private get shadowing(): boolean {
-    return this.hvm || this.logDirty;
-  }
-
-  override process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number): number {
+  override process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, to: number = batch.count): number {
     this.pageCol = batch.page;
     this.argCol = batch.arg;
     this.pteCol = batch.pte;
-    return super.process(batch, mmu, tNs, from, stopAtWallNs);
+    // The walk cache keeps generations as Int32: emptied long before one
+    // could come round again (no call bumps the generation 2^31 times).
+    const generation = this.pool.generation;
+    if (generation - this.walkCacheSince >= 0x4000_0000) {
+      this.walkCache.fill(-1);
+      this.walkCacheSince = generation;
+    }
+    return super.process(batch, mmu, tNs, from, stopAtWallNs, to);
   }
 
   // ---- accesses ----
@@ -221,20 +230,41 @@ export class ShadowTracker extends Tracker {
     this.adPending = false;
     if (!this.shadowing) return;
     const w = i << 2;
-    if (mmu.walkPfns[w]! < 0) {
-      // phys_write: no walk.
-      if (!this.logDirty || this.dirty.isDirty(pfn)) return;
-      if (vcpu !== NO_VCPU) {
-        this.faultsPhysWrite++;
-        this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
-      }
-      this.mark(pfn);
+    const walkPfns = mmu.walkPfns;
+    const root = walkPfns[w]!;
+    if (root < 0) {
+      this.physWrite(pfn, vcpu, wallNs);
       return;
     }
-    let leaf = (access & (ACCESS_2M | ACCESS_1G)) === 0 ? this.leaf4k(i, vcpu, w, mmu.walkPfns) : this.leafGeneral(i, vcpu, access, w, mmu.walkPfns, pfn);
+    let leaf: number;
+    if ((access & (ACCESS_2M | ACCESS_1G | ACCESS_PT_PAGE)) === 0) {
+      // Most writes: 4 KiB, to a data page, through a shadow entry already
+      // writable. Settled here without a call.
+      const vpn = this.pageCol[i]!;
+      leaf = this.leaf4k(root, vpn, vcpu);
+      if (leaf >= 0 && (this.pool.rwBits[leaf * ROW_WORDS + ((vpn & 511) >>> 5)]! & (1 << (vpn & 31))) !== 0) {
+        if (ad) this.adFault(vcpu, wallNs, pfn);
+        return;
+      }
+    } else leaf = (access & (ACCESS_2M | ACCESS_1G)) === 0 ? this.leaf4k(root, this.pageCol[i]!, vcpu) : this.leafGeneral(i, vcpu, access, w, walkPfns, pfn);
+    this.writeThrough(leaf, pfn, access, vcpu, wallNs, i, w, walkPfns, ad);
+  }
+
+  /** A phys_write (no walk): a device's marks the page; a vCPU's faults first, once per page per round. */
+  private physWrite(pfn: number, vcpu: number, wallNs: number): void {
+    if (!this.logDirty || this.dirty.isDirty(pfn)) return;
+    if (vcpu !== NO_VCPU) {
+      this.faultsPhysWrite++;
+      this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+    }
+    this.mark(pfn);
+  }
+
+  /** A write through leaf shadow `leaf` as leaf4k/leafGeneral found it (-1: missing, fault first). */
+  private writeThrough(leaf: number, pfn: number, access: number, vcpu: number, wallNs: number, i: number, w: number, walkPfns: Int32Array, ad: boolean): void {
     let faulted = false;
     if (leaf === -1) {
-      leaf = this.fault(i, vcpu, wallNs, access, w, mmu.walkPfns, pfn);
+      leaf = this.fault(i, vcpu, wallNs, access, w, walkPfns, pfn);
       faulted = true;
     }
     if ((access & ACCESS_PT_PAGE) !== 0) {
@@ -252,20 +282,20 @@ export class ShadowTracker extends Tracker {
       } else if (ad && !faulted) this.adFault(vcpu, wallNs, pfn);
       return;
     }
-    const pool = this.pool;
     const entry = (access & ACCESS_2M) !== 0 ? pfn & 511 : this.pageCol[i]! & 511;
     const word = leaf * ROW_WORDS + (entry >>> 5);
     const bit = 1 << (entry & 31);
-    const rw = pool.rwBits;
-    if ((rw[word]! & bit) !== 0 || this.writableAsBuilt(leaf, pfn)) {
-      rw[word] = rw[word]! | bit;
+    const rw = this.pool.rwBits;
+    const bits = rw[word]!;
+    if ((bits & bit) !== 0 || this.writableAsBuilt(leaf, pfn)) {
+      rw[word] = bits | bit;
       if (ad && !faulted) this.adFault(vcpu, wallNs, pfn);
       return;
     }
     // A read-only shadow entry: the write faults, and the handler maps the
     // page writable, marking it dirty if log-dirty is on (with log-dirty off
     // this is an HVM entry left read-only by the last log-dirty round).
-    rw[word] = rw[word]! | bit;
+    rw[word] = bits | bit;
     if (this.logDirty) {
       if (!faulted) this.logDirtyFault(vcpu, wallNs, pfn);
       this.mark(pfn);
@@ -290,8 +320,9 @@ export class ShadowTracker extends Tracker {
     this.adPending = false;
     if (!this.shadowing) return;
     const w = i << 2;
-    const leaf = (access & (ACCESS_2M | ACCESS_1G)) === 0 ? this.leaf4k(i, vcpu, w, mmu.walkPfns) : this.leafGeneral(i, vcpu, access, w, mmu.walkPfns, pfn);
-    if (leaf === -1) this.fault(i, vcpu, wallNs, access, w, mmu.walkPfns, pfn);
+    const walkPfns = mmu.walkPfns;
+    const leaf = (access & (ACCESS_2M | ACCESS_1G)) === 0 ? this.leaf4k(walkPfns[w]!, this.pageCol[i]!, vcpu) : this.leafGeneral(i, vcpu, access, w, walkPfns, pfn);
+    if (leaf === -1) this.fault(i, vcpu, wallNs, access, w, walkPfns, pfn);
     else if (ad) this.adFault(vcpu, wallNs, pfn);
   }
 
@@ -330,22 +361,34 @@ export class ShadowTracker extends Tracker {
 
   // ---- the shadow walk ----
 
-  /** The L1 shadow a 4 KiB translation uses, following present shadow entries from CR3; -1 if one is missing. */
-  private leaf4k(i: number, vcpu: number, w: number, walkPfns: Int32Array): number {
+  /**
+   * The L1 shadow the 4 KiB translation of `vpn` (whose walk started at
+   * guest table `root`) uses, following present shadow entries from CR3;
+   * -1 if one is missing.
+   */
+  private leaf4k(root: number, vpn: number, vcpu: number): number {
     const s = this.cr3Top[vcpu]!;
     const pool = this.pool;
-    if (s < 0 || pool.pfnOf[s] !== walkPfns[w]) return -1;
-    const vpn = this.pageCol[i]!;
-    // The last walk of this vCPU answers for the same 2 MiB of virtual
-    // space while no shadow link changed: a vCPU's accesses mostly stay in
-    // one leaf table, and the three dependent loads below miss the cache.
+    if (s < 0 || pool.pfnOf[s] !== root) return -1;
+    // A walk that found every entry present answers for the same top-level
+    // shadow and 2 MiB of virtual space until the pool's generation moves:
+    // the three dependent loads of the walk miss the cache (the shadows'
+    // entries are 2 KiB a shadow), while Apache's address spaces reuse a few
+    // hundred such regions (one entry per vCPU hit 46% of walks, 512 shared
+    // entries 91%).
     const key = vpn >> 9;
-    if (this.walkKey[vcpu] === key && this.walkTop[vcpu] === s && this.walkGeneration[vcpu] === pool.generation) return this.walkLeaf[vcpu]!;
+    const o = (Math.imul(key ^ Math.imul(s, 0x27d4_eb2d), 0x9e37_79b1) >>> WALK_CACHE_SHIFT) << 2;
+    const cache = this.walkCache;
+    const generation = pool.generation | 0;
+    if (cache[o] === key && cache[o + 1] === s && cache[o + 2] === generation) return cache[o + 3]!;
     const leaf = this.shadowWalk4k(s, vpn);
-    this.walkKey[vcpu] = key;
-    this.walkTop[vcpu] = s;
-    this.walkGeneration[vcpu] = pool.generation;
-    this.walkLeaf[vcpu] = leaf;
+    // A missing entry is not cached: filling it does not bump the generation.
+    if (leaf >= 0) {
+      cache[o] = key;
+      cache[o + 1] = s;
+      cache[o + 2] = generation;
+      cache[o + 3] = leaf;
+    }
     return leaf;
   }
 
@@ -398,12 +441,13 @@ export class ShadowTracker extends Tracker {
     const pool = this.pool;
     const depth = this.walkDepth(w, walkPfns);
     const fl1Base = (access & ACCESS_2M) !== 0 ? this.fl1Key(pfn) : -1;
+    const vpn = this.pageCol[i]!;
     // Room first (shadow_prealloc before any shadow_alloc): making room can
     // free shadows of this very path, so count again until they all fit.
-    let missing = this.missingOnPath(vcpu, w, walkPfns, depth, fl1Base);
+    let missing = this.missingOnPath(vcpu, w, walkPfns, depth, fl1Base, vpn);
     while (missing > pool.freeShadows) {
       this.makeRoom(missing);
-      missing = this.missingOnPath(vcpu, w, walkPfns, depth, fl1Base);
+      missing = this.missingOnPath(vcpu, w, walkPfns, depth, fl1Base, vpn);
     }
     this.faultsMissingShadow++;
     this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, missing, this.faultCostNs);
@@ -415,7 +459,6 @@ export class ShadowTracker extends Tracker {
       if (s < 0) s = this.build(root, this.topLevel, vcpu, wallNs);
       this.installTop(vcpu, s);
     }
-    const vpn = this.pageCol[i]!;
     let level = this.topLevel;
     for (let d = 1; d < depth; d++, level--) {
       s = this.linkChild(s, this.indexAt(vpn, level), walkPfns[w + d]!, level - 1, vcpu, wallNs);
@@ -436,14 +479,41 @@ export class ShadowTracker extends Tracker {
     return s;
   }
 
-  /** Shadows the fault would have to build for this walk (the top-level one if CR3 holds none). */
-  private missingOnPath(vcpu: number, w: number, walkPfns: Int32Array, depth: number, fl1Base: number): number {
+  /**
+   * Shadows the fault would have to build for this walk (the top-level one
+   * if CR3 holds none). A shadow entry that already names the walk's next
+   * table proves that table's shadow exists: only the tables below the
+   * first unlinked entry need a hash lookup.
+   */
+  private missingOnPath(vcpu: number, w: number, walkPfns: Int32Array, depth: number, fl1Base: number, vpn: number): number {
     const pool = this.pool;
+    const ent = pool.ent;
+    const pfnOf = pool.pfnOf;
+    const levelOf = pool.levelOf;
     let n = 0;
-    const top = this.cr3Top[vcpu]!;
-    if (!(top >= 0 && pool.pfnOf[top] === walkPfns[w]) && pool.lookup(walkPfns[w]!, this.topLevel) < 0) n++;
-    for (let d = 1; d < depth; d++) if (pool.lookup(walkPfns[w + d]!, this.topLevel - d) < 0) n++;
-    if (fl1Base >= 0 && pool.lookup(fl1Base, FL1_LEVEL) < 0) n++;
+    let s = this.cr3Top[vcpu]!;
+    if (!(s >= 0 && pfnOf[s] === walkPfns[w])) {
+      s = pool.lookup(walkPfns[w]!, this.topLevel);
+      if (s < 0) n++;
+    }
+    let level = this.topLevel;
+    for (let d = 1; d < depth; d++, level--) {
+      const pfn = walkPfns[w + d]!;
+      let child = -1;
+      if (s >= 0) {
+        const c = ent[(s << 9) | this.indexAt(vpn, level)]!;
+        if (c !== 0 && pfnOf[c - 1] === pfn && levelOf[c - 1] === level - 1) child = c - 1;
+      }
+      if (child < 0) {
+        child = pool.lookup(pfn, level - 1);
+        if (child < 0) n++;
+      }
+      s = child;
+    }
+    if (fl1Base >= 0) {
+      const c = s >= 0 ? ent[(s << 9) | this.indexAt(vpn, 2)]! : 0;
+      if (!(c !== 0 && pfnOf[c - 1] === fl1Base && levelOf[c - 1] === FL1_LEVEL) && pool.lookup(fl1Base, FL1_LEVEL) < 0) n++;
+    }
     return n;
   }
 
@@ -582,15 +652,18 @@ export class ShadowTracker extends Tracker {
    * later marking comes after every build.
    */
   private nextSeq(): number {
-    if (this.seq >= BUILT_WRITABLE - 2) {
-      this.dirtySeq.fill(0);
-      const built = this.pool.builtSeq;
-      this.pool.forEachLeafShadow((s) => {
-        if (built[s] !== BUILT_WRITABLE) built[s] = 1;
-      });
-      this.seq = 1;
-    }
+    if (this.seq >= BUILT_WRITABLE - 2) this.restartSeq();
     return ++this.seq;
+  }
+
+  /** Kept out of nextSeq so that it stays small enough to inline into every mark. */
+  private restartSeq(): void {
+    this.dirtySeq.fill(0);
+    const built = this.pool.builtSeq;
+    this.pool.forEachLeafShadow((s) => {
+      if (built[s] !== BUILT_WRITABLE) built[s] = 1;
+    });
+    this.seq = 1;
   }
 
   // ---- out-of-sync L1s ----
@@ -656,6 +729,7 @@ export class ShadowTracker extends Tracker {
   // ---- log-dirty operations ----
 
   protected override onEnable(): void {
+    this.shadowing = true;
     // An HVM guest has shadows already: blow them so that every mapping is
     // write-protected again. A PV guest enters shadow mode with none.
     if (this.hvm) this.blow();
@@ -666,6 +740,7 @@ export class ShadowTracker extends Tracker {
   }
 
   protected override onOff(): void {
+    this.shadowing = this.hvm;
     if (this.hvm) return;
     const freed = this.pool.teardown(this.cr3Top);
     this.chargeFreedInPause(freed);

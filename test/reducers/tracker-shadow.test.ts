@@ -4,8 +4,8 @@ import { GuestBatchBuilder } from '../../src/events/guest-batch-builder.js';
 import { NO_VCPU } from '../../src/events/guest-event-kind.js';
 import { RunEventKind } from '../../src/events/run-event-kind.js';
 import { type CostModel, costModelWith, DEFAULT_COSTS } from '../../src/model/cost-model.js';
-import { type GuestType, type PagingMode, vpnOf } from '../../src/model/paging.js';
-import { PTE_PS, PTE_RW, PTE_US } from '../../src/model/pte.js';
+import { type GuestType, type PagingMode, tableIndex, vpnOf } from '../../src/model/paging.js';
+import { makePte, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../../src/model/pte.js';
 import type { Driver } from '../../src/reducers/driver.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
 import { RoundDriver } from '../../src/reducers/round-driver.js';
@@ -122,6 +122,32 @@ describe.each(MODES)('shadow tracker, %s', (paging) => {
     h.run();
     const dirty = h.sim.tracker.clean(now(h));
     expect(setOfBits(dirty)).toContain(81);
+    h.sim.oracle.sendBitmap(dirty);
+    expect(h.sim.oracle.divergent().count).toBe(0);
+  });
+
+  it('a guest table repointed under a walked region is used at once: the next access faults and builds its shadow', () => {
+    const h = harness(paging);
+    const root = h.pt.allocPage();
+    const v = vpnAt(paging, 14);
+    const { tables } = h.pt.map(root, v, 90, PTE_RW | PTE_US);
+    h.sim.tracker.enable(0);
+    h.sim.oracle.sendAll();
+    h.script.cr3Load(0, root).write(0, v).write(0, v).read(0, v);
+    h.run();
+    const faults = h.exits(RunEventKind.shadowFault);
+    const rebuilds = h.exits(RunEventKind.shadowRebuild);
+    // A new L1 table mapping v to another page, linked where the old one was.
+    const l1 = h.pt.allocPage();
+    h.script.ptWrite(l1, tableIndex(paging, v, 1), makePte(91, PTE_P | PTE_RW | PTE_US));
+    h.pt.link(tables[levels - 2]!, tableIndex(paging, v, 2), l1);
+    h.script.write(0, v).write(0, v);
+    h.run();
+    // One fault, which builds the new L1's shadow and marks page 91 dirty.
+    expect(h.exits(RunEventKind.shadowFault)).toBe(faults + 1);
+    expect(h.exits(RunEventKind.shadowRebuild)).toBe(rebuilds + 1);
+    const dirty = h.sim.tracker.clean(now(h));
+    expect(setOfBits(dirty)).toContain(91);
     h.sim.oracle.sendBitmap(dirty);
     expect(h.sim.oracle.divergent().count).toBe(0);
   });
