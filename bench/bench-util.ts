@@ -5,6 +5,20 @@ export function timeIt<T>(fn: () => T): { value: T; seconds: number } {
   return { value, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
+/**
+ * The first run of `fn` (JIT cold) and the best of the `runs` after it
+ * (warm): a sweep of many runs sees the warm figure, a single run the cold.
+ */
+export function coldAndWarm<T>(runs: number, fn: () => T): { cold: { value: T; seconds: number }; warm: { value: T; seconds: number } } {
+  const cold = timeIt(fn);
+  let warm = timeIt(fn);
+  for (let k = 1; k < runs; k++) {
+    const t = timeIt(fn);
+    if (t.seconds < warm.seconds) warm = t;
+  }
+  return { cold, warm };
+}
+
 export function mPerSec(events: number, seconds: number): string {
   return `${(events / seconds / 1e6).toFixed(1)} M/s`;
 }

@@ -7,7 +7,7 @@ import { Mmu } from '../src/reducers/mmu.js';
 import { drainSync } from '../src/util/drain-sync.js';
 import { findWorkload } from '../src/workloads/registry.js';
 import { workloadEvents } from '../src/workloads/workload-events.js';
-import { type BenchRow, mPerSec, timeIt } from './bench-util.js';
+import { type BenchRow, coldAndWarm, mPerSec, timeIt } from './bench-util.js';
 
 /** The apache default (HVM, x86-64, 1 GiB, 2 vCPUs) for `seconds` of guest time, kept in memory. */
 export interface ApacheRun {
@@ -115,14 +115,15 @@ export function mmuBench(seconds: number): BenchRow[] {
   const genSeconds = apacheGenerateSeconds(seconds);
   const rows: BenchRow[] = [{ scenario: 'apache', metric: `events (${seconds} s of guest time)`, value: events.toLocaleString('en-US') }];
   rows.push({ scenario: 'apache', metric: 'generate (kernel boot included, best of 3)', value: mPerSec(events, genSeconds), target: '>= 20 M/s', ok: events / genSeconds >= 20e6 });
-  const best = (fn: () => void) => Math.min(...[0, 1, 2].map(() => timeIt(fn).seconds));
-  const mmuSeconds = best(() => {
-    const mmu = new Mmu({ guest: 'hvm', paging: 'x86-64', memPages, vcpus, seed });
-    for (const b of batches) mmu.apply(b);
+  const mmu = coldAndWarm(3, () => {
+    const m = new Mmu({ guest: 'hvm', paging: 'x86-64', memPages, vcpus, seed });
+    for (const b of batches) m.apply(b);
   });
-  const loopSeconds = best(() => plainWalkLoop(batches, memPages, vcpus));
-  rows.push({ scenario: 'mmu', metric: 'walk + A/D + dirty pfn out', value: mPerSec(events, mmuSeconds), target: '>= 40 M/s', ok: events / mmuSeconds >= 40e6 });
-  rows.push({ scenario: 'mmu', metric: 'plain walk loop (same run)', value: mPerSec(events, loopSeconds) });
+  const mmuSeconds = mmu.warm.seconds;
+  const loopSeconds = coldAndWarm(3, () => plainWalkLoop(batches, memPages, vcpus)).warm.seconds;
+  rows.push({ scenario: 'mmu', metric: 'walk + A/D + dirty pfn out (first run, JIT cold)', value: mPerSec(events, mmu.cold.seconds) });
+  rows.push({ scenario: 'mmu', metric: 'walk + A/D + dirty pfn out (best of 3 after it)', value: mPerSec(events, mmuSeconds), target: '>= 40 M/s', ok: events / mmuSeconds >= 40e6 });
+  rows.push({ scenario: 'mmu', metric: 'plain walk loop (same run, best of 3 after one)', value: mPerSec(events, loopSeconds) });
   rows.push({ scenario: 'mmu', metric: 'mmu vs plain loop', value: `${(mmuSeconds / loopSeconds).toFixed(2)}x`, target: '<= 1.5x', ok: mmuSeconds / loopSeconds <= 1.5 });
   return rows;
 }

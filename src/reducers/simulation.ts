@@ -45,7 +45,7 @@ export class Simulation {
   readonly env: TrackerEnv;
   readonly run: RunBatchBuilder;
   private driver: Driver | undefined;
-  private tNs = new Float64Array(0);
+  private tNsBuf = new Float64Array(0);
   private readonly eptRun: EptRun;
   private readonly eptLoop: boolean;
   private guestEndNs = 0;
@@ -96,29 +96,28 @@ export class Simulation {
 
   step(batch: GuestBatch): void {
     const n = batch.count;
-    if (n <= CHUNK_EVENTS) {
-      this.stepChunk(batch);
-      return;
-    }
-    let t = batch.baseNs;
-    const dt = batch.dtNs;
-    for (let from = 0; from < n; from += CHUNK_EVENTS) {
-      const to = Math.min(n, from + CHUNK_EVENTS);
-      let end = t;
-      for (let i = from; i < to; i++) end += dt[i]!;
-      this.stepChunk(sliceGuestBatch(batch, from, to, t, to === n ? batch.endNs : end));
-      t = end;
-    }
-  }
-
-  private stepChunk(batch: GuestBatch): void {
-    const driver = this.driver!;
-    const n = batch.count;
-    if (this.tNs.length < n) this.tNs = new Float64Array(n);
-    const tNs = this.tNs;
+    if (this.tNsBuf.length < n) this.tNsBuf = new Float64Array(n);
+    const tNs = this.tNsBuf;
     let t = batch.baseNs;
     const dt = batch.dtNs;
     for (let i = 0; i < n; i++) tNs[i] = t += dt[i]!;
+    if (n <= CHUNK_EVENTS) {
+      this.stepChunk(batch, tNs);
+    } else {
+      for (let from = 0; from < n; from += CHUNK_EVENTS) {
+        const to = Math.min(n, from + CHUNK_EVENTS);
+        const base = from === 0 ? batch.baseNs : tNs[from - 1]!;
+        this.stepChunk(sliceGuestBatch(batch, from, to, base, to === n ? batch.endNs : tNs[to - 1]!), tNs.subarray(from, to));
+      }
+    }
+    this.guestEndNs = batch.endNs;
+    this.guestEvents += n;
+  }
+
+  /** One chunk of a batch; tNs holds its events' guest times. */
+  private stepChunk(batch: GuestBatch, tNs: Float64Array): void {
+    const driver = this.driver!;
+    const n = batch.count;
     let i = 0;
     while (i < n) {
       const tracker = this.tracker;
@@ -149,8 +148,6 @@ export class Simulation {
         }
       }
     }
-    this.guestEndNs = batch.endNs;
-    this.guestEvents += n;
   }
 
   /**
