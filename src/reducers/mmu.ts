@@ -186,6 +186,10 @@ const KIND_PT_WRITE = GuestEventKind.ptWrite;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
 const KIND_PHYS_WRITE = GuestEventKind.physWrite;
 const KIND_IDLE = GuestEventKind.idle;
+/** Paging-structure cache: entries (a power of two), and ints per entry (root, key, generation, leaf slot, 3 table pfns, upper flags). */
+const PSC_ENTRIES = 1024;
+const PSC_MASK = PSC_ENTRIES - 1;
+const PSC_SHIFT = 3;
 const READ_SHIFT = READ_GATE_SHIFT;
 const A_BIT = 31 - Math.clz32(PTE_A);
 const D_BIT = 31 - Math.clz32(PTE_D);
@@ -255,6 +259,16 @@ export class Mmu {
   private distinctPtPages = 0;
 
   private walkCount = 0;
+  /**
+   * The paging-structure cache (see apply64): PSC_ENTRIES rows of root, key
+   * (vpn >> 9), generation, leaf-table slot, the three upper tables' pfns
+   * and the AND of the upper entries' flags. A row is valid while its
+   * generation is the current one; anything that can change an upper entry
+   * or a table's slot (a store into a table above level 1, a hardware A/D
+   * store, a table becoming live or dead) starts a new generation.
+   */
+  private readonly psc = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
+  private pscGeneration = 1;
   private adStoreCount = 0;
   private faultCount = 0;
   private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
@@ -409,6 +423,7 @@ export class Mmu {
     const pteCol = batch.pte;
     const liveMask = this.liveMask;
     const memPages = this.memPages;
+    const psc = this.psc;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     let nonzero = pool.nonzeroEntries;
@@ -492,54 +507,82 @@ export class Mmu {
           const vpn = pageCol[i]!;
           const root = rootOfVcpu[vcpuCol[i]!]!;
           if (root < 0) break fast;
-          const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
-          const e4 = entries[o4]!;
-          let f = e4 >>> FRAME_SHIFT;
-          if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-          // A slot <= 0 is a frame the guest does not own (-1) or a table that
-          // holds no entries (0): both end in a fault that walkGeneral reports.
-          const s3 = slotOfFrame[f]!;
-          if (s3 <= 0) break fast;
-          // Each table's pfn is taken from the entry that names it, like the
-          // data page's, rather than from the slot's owner: one load fewer.
-          const t3 = entryPfn === undefined ? f : entryPfn[o4]!;
-          const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
-          const e3 = entries[o3]!;
-          f = e3 >>> FRAME_SHIFT;
-          if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-          const s2 = slotOfFrame[f]!;
-          if (s2 <= 0) break fast;
-          const t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-          const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
-          const e2 = entries[o2]!;
-          f = e2 >>> FRAME_SHIFT;
           let leaf: number;
           let upper: number;
           let pfn: number;
+          let t3: number;
+          let t2: number;
           let walk1: number;
           let leafSize: number;
-          if ((e2 & PRESENT_OR_PS) === P) {
-            if (f >= frameLimit) break fast;
-            const s1 = slotOfFrame[f]!;
-            if (s1 <= 0) break fast;
-            walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
-            const o1 = (s1 << SHIFT) | (vpn & 511);
+          let f: number;
+          // The paging-structure cache: a 4 KiB walk's upper levels, as
+          // the processor's PDE cache keeps them (SDM 4.10.3), exact here.
+          const key = vpn >> 9;
+          const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
+          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === this.pscGeneration) {
+            const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
             f = leaf >>> FRAME_SHIFT;
             if ((leaf & P) === 0 || f >= frameLimit) break fast;
             pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            upper = e4 & e3 & e2;
+            t3 = psc[h + 4]!;
+            t2 = psc[h + 5]!;
+            walk1 = psc[h + 6]!;
+            upper = psc[h + 7]!;
             leafSize = 0;
-          } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-            // A 2 MiB page, as a kernel's direct map uses.
-            f += vpn & 511;
-            if (f >= frameLimit) break fast;
-            pfn = m2p === undefined ? f : m2p[f]!;
-            leaf = e2;
-            upper = e4 & e3;
-            walk1 = -1;
-            leafSize = ACCESS_2M;
-          } else break fast;
+          } else {
+            const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
+            const e4 = entries[o4]!;
+            f = e4 >>> FRAME_SHIFT;
+            if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
+            // A slot <= 0 is a frame the guest does not own (-1) or a table that
+            // holds no entries (0): both end in a fault that walkGeneral reports.
+            const s3 = slotOfFrame[f]!;
+            if (s3 <= 0) break fast;
+            // Each table's pfn is taken from the entry that names it, like the
+            // data page's, rather than from the slot's owner: one load fewer.
+            t3 = entryPfn === undefined ? f : entryPfn[o4]!;
+            const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
+            const e3 = entries[o3]!;
+            f = e3 >>> FRAME_SHIFT;
+            if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
+            const s2 = slotOfFrame[f]!;
+            if (s2 <= 0) break fast;
+            t2 = entryPfn === undefined ? f : entryPfn[o3]!;
+            const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
+            const e2 = entries[o2]!;
+            f = e2 >>> FRAME_SHIFT;
+            if ((e2 & PRESENT_OR_PS) === P) {
+              if (f >= frameLimit) break fast;
+              const s1 = slotOfFrame[f]!;
+              if (s1 <= 0) break fast;
+              walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
+              upper = e4 & e3 & e2;
+              psc[h] = root;
+              psc[h + 1] = key;
+              psc[h + 2] = this.pscGeneration;
+              psc[h + 3] = s1;
+              psc[h + 4] = t3;
+              psc[h + 5] = t2;
+              psc[h + 6] = walk1;
+              psc[h + 7] = upper;
+              const o1 = (s1 << SHIFT) | (vpn & 511);
+              leaf = entries[o1]!;
+              f = leaf >>> FRAME_SHIFT;
+              if ((leaf & P) === 0 || f >= frameLimit) break fast;
+              pfn = entryPfn === undefined ? f : entryPfn[o1]!;
+              leafSize = 0;
+            } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
+              // A 2 MiB page, as a kernel's direct map uses.
+              f += vpn & 511;
+              if (f >= frameLimit) break fast;
+              pfn = m2p === undefined ? f : m2p[f]!;
+              leaf = e2;
+              upper = e4 & e3;
+              walk1 = -1;
+              leafSize = ACCESS_2M;
+            } else break fast;
+          }
           if (pfn < 0) break fast;
           // Every level needs A, and RW for a write; the leaf D too for a write.
           const upperNeed = A | (isWrite * RW);
@@ -769,6 +812,7 @@ export class Mmu {
     const m2p = this.m2p;
     const liveMask = this.liveMask;
     const memPages = this.memPages;
+    const psc = this.psc;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     const gates = run.gates;
@@ -816,48 +860,75 @@ export class Mmu {
           const vpn = pageCol[i]!;
           const root = rootOfVcpu[v]!;
           if (root < 0) break;
-          const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
-          const e4 = entries[o4]!;
-          let f = e4 >>> FRAME_SHIFT;
-          if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
-          const s3 = slotOfFrame[f]!;
-          if (s3 <= 0) break;
-          const t3 = entryPfn === undefined ? f : entryPfn[o4]!;
-          const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
-          const e3 = entries[o3]!;
-          f = e3 >>> FRAME_SHIFT;
-          if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
-          const s2 = slotOfFrame[f]!;
-          if (s2 <= 0) break;
-          const t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-          const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
-          const e2 = entries[o2]!;
-          f = e2 >>> FRAME_SHIFT;
           let leaf: number;
           let upper: number;
           let pfn: number;
+          let t3: number;
+          let t2: number;
+          let f: number;
           // The leaf table's gate, or 0 for a 2 MiB page (no leaf table read).
           let leafTableRefused: number;
-          if ((e2 & PRESENT_OR_PS) === P) {
-            if (f >= frameLimit) break;
-            const s1 = slotOfFrame[f]!;
-            if (s1 <= 0) break;
-            const t1 = entryPfn === undefined ? f : entryPfn[o2]!;
-            const o1 = (s1 << SHIFT) | (vpn & 511);
+          let t1 = -1;
+          const key = vpn >> 9;
+          const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
+          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === this.pscGeneration) {
+            const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
             f = leaf >>> FRAME_SHIFT;
             if ((leaf & P) === 0 || f >= frameLimit) break;
             pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            upper = e4 & e3 & e2;
+            t3 = psc[h + 4]!;
+            t2 = psc[h + 5]!;
+            t1 = psc[h + 6]!;
+            upper = psc[h + 7]!;
             leafTableRefused = walkGate[t1 >>> walkShift]! ^ epoch;
-          } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-            f += vpn & 511;
-            if (f >= frameLimit) break;
-            pfn = m2p === undefined ? f : m2p[f]!;
-            leaf = e2;
-            upper = e4 & e3;
-            leafTableRefused = 0;
-          } else break;
+          } else {
+            const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
+            const e4 = entries[o4]!;
+            f = e4 >>> FRAME_SHIFT;
+            if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
+            const s3 = slotOfFrame[f]!;
+            if (s3 <= 0) break;
+            t3 = entryPfn === undefined ? f : entryPfn[o4]!;
+            const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
+            const e3 = entries[o3]!;
+            f = e3 >>> FRAME_SHIFT;
+            if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
+            const s2 = slotOfFrame[f]!;
+            if (s2 <= 0) break;
+            t2 = entryPfn === undefined ? f : entryPfn[o3]!;
+            const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
+            const e2 = entries[o2]!;
+            f = e2 >>> FRAME_SHIFT;
+            if ((e2 & PRESENT_OR_PS) === P) {
+              if (f >= frameLimit) break;
+              const s1 = slotOfFrame[f]!;
+              if (s1 <= 0) break;
+              t1 = entryPfn === undefined ? f : entryPfn[o2]!;
+              upper = e4 & e3 & e2;
+              psc[h] = root;
+              psc[h + 1] = key;
+              psc[h + 2] = this.pscGeneration;
+              psc[h + 3] = s1;
+              psc[h + 4] = t3;
+              psc[h + 5] = t2;
+              psc[h + 6] = t1;
+              psc[h + 7] = upper;
+              const o1 = (s1 << SHIFT) | (vpn & 511);
+              leaf = entries[o1]!;
+              f = leaf >>> FRAME_SHIFT;
+              if ((leaf & P) === 0 || f >= frameLimit) break;
+              pfn = entryPfn === undefined ? f : entryPfn[o1]!;
+              leafTableRefused = walkGate[t1 >>> walkShift]! ^ epoch;
+            } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
+              f += vpn & 511;
+              if (f >= frameLimit) break;
+              pfn = m2p === undefined ? f : m2p[f]!;
+              leaf = e2;
+              upper = e4 & e3;
+              leafTableRefused = 0;
+            } else break;
+          }
           if (pfn < 0) break;
           const upperNeed = A | (isWrite * RW);
           const leafNeed = upperNeed | (isWrite * D);
@@ -878,10 +949,7 @@ export class Mmu {
             if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
             if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
             if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
-            if (leafTableRefused !== 0) {
-              const t1 = entryPfn === undefined ? e2 >>> FRAME_SHIFT : entryPfn[o2]!;
-              if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
-            }
+            if (leafTableRefused !== 0 && walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
             if (isWrite !== 0) {
               src[pfn] = src[pfn]! + 1;
               if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
@@ -1077,7 +1145,16 @@ export class Mmu {
    * nothing to store. Only A and D change, so the entry stays a leaf or a
    * pointer as it was, and only the leaf flag counts move.
    */
+  /** Every paging-structure cache row goes stale (see psc). */
+  private invalidatePsc(): void {
+    if (++this.pscGeneration === 0x7fffffff) {
+      this.psc.fill(0);
+      this.pscGeneration = 1;
+    }
+  }
+
   private adStore(i: number, offset: number, slot: number, bits: number): void {
+    this.invalidatePsc();
     const pte = this.pool.entries[offset]!;
     if ((pte & bits) === bits) return;
     const updated = pte | bits;
@@ -1124,6 +1201,7 @@ export class Mmu {
    * link tables: the loops handle every other pt_write themselves.
    */
   private ptWriteLinked(pfn: number, index: number, pte: number): void {
+    this.invalidatePsc();
     const pool = this.pool;
     let slot = pool.slotOfPfn[pfn]!;
     if (slot === 0) {
@@ -1190,6 +1268,7 @@ export class Mmu {
 
   /** pfn becomes a table at `level`: count its entries there and make its children live. */
   private activate(pfn: number, level: number): void {
+    this.invalidatePsc();
     const mask = this.liveMask[pfn]!;
     this.liveMask[pfn] = mask | (1 << (level - 1));
     if (mask === 0) {
@@ -1223,6 +1302,7 @@ export class Mmu {
 
   /** pfn stops being a table at `level`: uncount its entries there and release its children. */
   private deactivate(pfn: number, level: number): void {
+    this.invalidatePsc();
     const mask = this.liveMask[pfn]! & ~(1 << (level - 1));
     this.liveMask[pfn] = mask;
     if (mask === 0) {
