@@ -836,7 +836,7 @@ export class Mmu {
       for (; i < n; i++) {
         const v = vcpuCol[i]!;
         const g = tNs[i]!;
-        // Tracker.process's clock, the same arithmetic.
+        // VcpuClock's rule, inlined (unthrottled).
         let wall: number;
         if (v < vcpus) {
           wall = g + stallNs[v]!;

@@ -113,7 +113,7 @@ export abstract class Tracker {
     for (let i = from; i < n; i++) {
       const v = vcpu[i]!;
       const g = tNs[i]!;
-      // VcpuClock.wallOf and enter, inlined (same arithmetic, same order).
+      // VcpuClock's rule, inlined.
       // Unthrottled, a vCPU's stall changes only by the slow paths' charges
       // and by a pause it sat out idle (notBefore), so nothing is stored per
       // event; lastGuestNs and idle are settled when the loop stops.

@@ -15,6 +15,17 @@ import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
  * a vCPU's running time: QEMU sleeps the vCPU thread pct/(100-pct) of each
  * 10 ms timeslice it runs, so busy guest time stretches by that factor and
  * idle time does not.
+ *
+ * The rule for one event of a vCPU at guest time g, in this order (the
+ * event loops, Tracker.process and Mmu.runUnderEpt, inline it; integer
+ * nanoseconds throughout, so every sum is exact):
+ * - debt = floor((g - lastGuestNs) * pct / (100 - pct)) while throttled
+ *   and busy, else 0;
+ * - wall = g + stallNs + debt, raised to notBeforeNs if below it;
+ * - if wall reaches the toolstack's next action, the event waits;
+ * - otherwise stallNs = wall - g, lastGuestNs = g, idle = (event is idle),
+ *   latestNs = max(latestNs, wall).
+ * An event of no vCPU (a device) happens at max(g, latestNs).
  */
 export class VcpuClock {
   /** Wall minus guest time at each vCPU's last event. */
@@ -27,8 +38,8 @@ export class VcpuClock {
   readonly lastGuestNs: Float64Array;
   /**
    * The latest wall time seen. Public, with the fields above, because the
-   * trackers' event loops inline wallOf and enter: calling them per event
-   * cost more than the rest of a HAP access.
+   * event loops inline the rule above: a call per event cost more than the
+   * rest of a HAP access.
    */
   latestNs = 0;
   /** Busy time the throttle has taken from the vCPUs, all together. */
@@ -63,32 +74,6 @@ export class VcpuClock {
   /** Sets the CPU throttle, 0 to 99 percent. */
   setThrottle(pct: number): void {
     this.throttle = Math.max(0, Math.min(99, Math.round(pct)));
-  }
-
-  /** Wall time an event at `guestNs` on `vcpu` would happen at (changes nothing). */
-  wallOf(guestNs: number, vcpu: number): number {
-    if (vcpu === NO_VCPU || vcpu >= this.vcpus) return guestNs > this.latestNs ? guestNs : this.latestNs;
-    let wall = guestNs + this.stallNs[vcpu]! + this.throttleDebt(guestNs, vcpu);
-    const nb = this.notBeforeNs[vcpu]!;
-    if (wall < nb) wall = nb;
-    return wall;
-  }
-
-  /** The event at `guestNs` on `vcpu` happens at `wallNs` (from wallOf): commit it. */
-  enter(guestNs: number, vcpu: number, wallNs: number): void {
-    if (vcpu !== NO_VCPU && vcpu < this.vcpus) {
-      const debt = this.throttleDebt(guestNs, vcpu);
-      this.throttleStolenNs += debt;
-      this.stallNs[vcpu] = wallNs - guestNs;
-      this.lastGuestNs[vcpu] = guestNs;
-    }
-    if (wallNs > this.latestNs) this.latestNs = wallNs;
-  }
-
-  private throttleDebt(guestNs: number, vcpu: number): number {
-    const p = this.throttle;
-    if (p === 0 || this.idle[vcpu] === 1) return 0;
-    return Math.floor(((guestNs - this.lastGuestNs[vcpu]!) * p) / (100 - p));
   }
 
   /** The vCPU spends `ns` in the hypervisor (an exit, a fault, an emulation). */
