@@ -114,7 +114,7 @@ export function mmuBench(seconds: number): BenchRow[] {
   const { batches, events, memPages, vcpus, seed } = apacheBatches(seconds);
   const genSeconds = apacheGenerateSeconds(seconds);
   const rows: BenchRow[] = [{ scenario: 'apache', metric: `events (${seconds} s of guest time)`, value: events.toLocaleString('en-US') }];
-  rows.push({ scenario: 'apache', metric: 'generate (kernel boot included, best of 3)', value: mPerSec(events, genSeconds), target: '>= 20 M/s', ok: events / genSeconds >= 20e6 });
+  rows.push({ scenario: 'apache', metric: 'generate (kernel boot included, best of 3)', value: mPerSec(events, genSeconds) });
   const mmu = coldAndWarm(3, () => {
     const m = new Mmu({ guest: 'hvm', paging: 'x86-64', memPages, vcpus, seed });
     for (const b of batches) m.apply(b);
