@@ -1,0 +1,69 @@
+/**
+ * Two builds of migsim, A and B, timed in one process on the same apache
+ * events, runs interleaved (A B B A A B ...): on a shared VM whose speed
+ * drifts by 15-25 % from minute to minute, separate bench runs cannot tell
+ * a 5 % change; the median of paired ratios can.
+ *
+ *   node dist/bench/ab-builds.js <mmu|shadow|hap|pml> [runs] DIR_A DIR_B
+ *
+ * Each DIR is a checkout built with `npx tsc -p tsconfig.json` (a git
+ * worktree of the commit to compare against, say). BENCH_APACHE_SECONDS
+ * sets the guest time (default 60).
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { from } from 'rxjs';
+
+interface Build {
+  readonly dir: string;
+  readonly run: () => void;
+  readonly events: number;
+  readonly nsPerEvent: number[];
+}
+
+async function load(dir: string, what: string, seconds: number): Promise<Build> {
+  const at = (p: string) => pathToFileURL(resolve(dir, 'dist', p)).href;
+  const { apacheBatches } = await import(at('bench/mmu-bench.js'));
+  const { runRounds } = await import(at('src/api/run-rounds.js'));
+  const { Mmu } = await import(at('src/reducers/mmu.js'));
+  const r = apacheBatches(seconds);
+  const source = { header: r.header, label: 'apache', events: () => from(r.batches) };
+  const run =
+    what === 'mmu'
+      ? () => {
+          const m = new Mmu({ guest: 'hvm', paging: 'x86-64', memPages: r.memPages, vcpus: r.vcpus, seed: 1 });
+          for (const b of r.batches) m.apply(b);
+        }
+      : () => runRounds(source, { tracker: what });
+  return { dir, run, events: r.events, nsPerEvent: [] };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const [what = 'hap', runsArg = '8', dirA, dirB] = process.argv.slice(2);
+  if (!dirA || !dirB || !['mmu', 'shadow', 'hap', 'pml'].includes(what)) {
+    console.error('usage: node dist/bench/ab-builds.js <mmu|shadow|hap|pml> [runs] DIR_A DIR_B');
+    process.exitCode = 2;
+    return;
+  }
+  const seconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
+  const builds = [await load(dirA, what, seconds), await load(dirB, what, seconds)];
+  const runs = Number(runsArg);
+  for (let k = 0; k < runs; k++) {
+    for (const b of k % 2 === 0 ? builds : [...builds].reverse()) {
+      const t0 = process.hrtime.bigint();
+      b.run();
+      b.nsPerEvent.push(Number(process.hrtime.bigint() - t0) / b.events);
+    }
+  }
+  // The first two runs of each warm the JIT.
+  for (const b of builds) {
+    const warm = b.nsPerEvent.slice(2);
+    console.log(`${what} ${b.dir}: min ${Math.min(...warm).toFixed(1)} median ${median(warm).toFixed(1)} ns/event | all ${b.nsPerEvent.map((x) => x.toFixed(0)).join(' ')}`);
+  }
+  const ratios = builds[0]!.nsPerEvent.slice(2).map((a, i) => builds[1]!.nsPerEvent[i + 2]! / a);
+  console.log(`${what} B/A time, median of paired runs: ${median(ratios).toFixed(3)}`);
+}
+
+void main();
