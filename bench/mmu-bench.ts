@@ -59,7 +59,7 @@ export function apacheGenerateSeconds(seconds: number): number {
  * walk per access setting A (and D) unconditionally, and a dirty-bitmap
  * test-and-set of the data page. No faults, no statistics, no output columns.
  */
-function plainWalkLoop(batches: readonly GuestBatch[], memPages: number, vcpus: number): number {
+export function plainWalkLoop(batches: readonly GuestBatch[], memPages: number, vcpus: number): number {
   const slotOf = new Int32Array(memPages).fill(-1);
   let tables = new Int32Array(512 * 4096);
   let nextSlot = 0;
