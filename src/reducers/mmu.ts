@@ -424,6 +424,8 @@ export class Mmu {
     const liveMask = this.liveMask;
     const memPages = this.memPages;
     const psc = this.psc;
+    // Re-read after anything that can start a new cache generation.
+    let gen = this.pscGeneration;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     let nonzero = pool.nonzeroEntries;
@@ -457,6 +459,7 @@ export class Mmu {
             walkPfns[w + 3] = -1;
             if (live > 1) {
               this.ptWriteLinked(page, index, pteCol[i]!);
+              gen = this.pscGeneration;
               entries = pool.entries;
               entryPfn = pool.entryPfn;
               nonzero = pool.nonzeroEntries;
@@ -498,6 +501,7 @@ export class Mmu {
           }
           // Only a pt_write allocates storage, so the pool is as it was.
           this.applyOther(i, kind);
+          gen = this.pscGeneration;
           continue;
         }
         walks++;
@@ -519,7 +523,7 @@ export class Mmu {
           // the processor's PDE cache keeps them (SDM 4.10.3), exact here.
           const key = vpn >> 9;
           const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
-          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === this.pscGeneration) {
+          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === gen) {
             const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
             f = leaf >>> FRAME_SHIFT;
@@ -560,7 +564,7 @@ export class Mmu {
               upper = e4 & e3 & e2;
               psc[h] = root;
               psc[h + 1] = key;
-              psc[h + 2] = this.pscGeneration;
+              psc[h + 2] = gen;
               psc[h + 3] = s1;
               psc[h + 4] = t3;
               psc[h + 5] = t2;
@@ -598,6 +602,7 @@ export class Mmu {
           continue;
         }
         this.walkGeneral(i, isWrite);
+        gen = this.pscGeneration;
       }
     } finally {
       this.leafPresentAt[1]! += leafPresent1;
@@ -747,6 +752,7 @@ export class Mmu {
     const liveMask = this.liveMask;
     const memPages = this.memPages;
     const psc = this.psc;
+    let gen = this.pscGeneration;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     const gates = run.gates;
@@ -805,7 +811,7 @@ export class Mmu {
           let t1 = -1;
           const key = vpn >> 9;
           const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
-          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === this.pscGeneration) {
+          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === gen) {
             const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
             f = leaf >>> FRAME_SHIFT;
@@ -842,7 +848,7 @@ export class Mmu {
               upper = e4 & e3 & e2;
               psc[h] = root;
               psc[h + 1] = key;
-              psc[h + 2] = this.pscGeneration;
+              psc[h + 2] = gen;
               psc[h + 3] = s1;
               psc[h + 4] = t3;
               psc[h + 5] = t2;
@@ -907,6 +913,7 @@ export class Mmu {
           // Only the clock moves (settled below).
         } else if (kind === KIND_CR3_LOAD && !cr3Exits) {
           this.applyOther(i, kind);
+          gen = this.pscGeneration;
         } else if (kind === KIND_PHYS_WRITE) {
           const page = pageCol[i]!;
           this.checkPfn(i, page, 'phys_write');
