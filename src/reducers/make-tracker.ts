@@ -24,21 +24,14 @@ export function checkPairing(tracker: TrackerName, guest: GuestType): void {
   }
 }
 
-const FACTORIES: Partial<Record<TrackerName, (env: TrackerEnv) => Tracker>> = {
+const FACTORIES: Record<TrackerName, (env: TrackerEnv) => Tracker> = {
   direct: (env) => new DirectTracker(env),
   shadow: (env) => new ShadowTracker(env),
   hap: (env) => new HapTracker(env),
   pml: (env) => new PmlTracker(env),
 };
 
-/** Registers a tracker implementation (each tracker file registers itself here). */
-export function registerTracker(name: TrackerName, factory: (env: TrackerEnv) => Tracker): void {
-  FACTORIES[name] = factory;
-}
-
 export function makeTracker(name: TrackerName, env: TrackerEnv): Tracker {
   checkPairing(name, env.guest.type);
-  const f = FACTORIES[name];
-  if (!f) throw new TrackerPairingError(`tracker '${name}' is not available in this build`);
-  return f(env);
+  return FACTORIES[name](env);
 }

@@ -79,16 +79,9 @@ export class HapTracker extends Tracker implements EptExitHandler {
     return g;
   }
 
+  /** Unused: the gates send every store of a gated tracker to storeRefused (the base class requires the hook). */
   protected onWrite(pfn: number, _access: number, vcpu: number, wallNs: number): void {
-    this.firstWrite(pfn, vcpu, wallNs);
-  }
-
-  protected override onRead(pfn: number, _access: number, vcpu: number, wallNs: number): void {
-    this.misconfig(pfn, vcpu, wallNs);
-  }
-
-  protected override onAdStore(ptPfn: number, vcpu: number, wallNs: number): void {
-    this.firstWrite(ptPfn, vcpu, wallNs);
+    this.storeRefused(pfn, vcpu, wallNs);
   }
 
   /** PAE: MOV CR3 loads the four PDPTEs from the root page, through the EPT. */
@@ -96,21 +89,19 @@ export class HapTracker extends Tracker implements EptExitHandler {
     if (this.walkFrom !== 0 && this.recalcEpoch[rootPfn >>> 9] !== this.p2m.epoch) this.misconfig(rootPfn, vcpu, wallNs);
   }
 
+  /** A guest page-table page the walk read, in a region still to recalculate. */
   walkRefused(ptPfn: number, vcpu: number, wallNs: number): void {
-    this.onWalkTable(ptPfn, vcpu, wallNs);
+    this.misconfig(ptPfn, vcpu, wallNs);
   }
 
+  /** A store (the walk's A/D stores included) to a page not writable this epoch. */
   storeRefused(pfn: number, vcpu: number, wallNs: number): void {
     this.firstWrite(pfn, vcpu, wallNs);
   }
 
+  /** A load in a region still to recalculate. */
   loadRefused(pfn: number, vcpu: number, wallNs: number): void {
     this.misconfig(pfn, vcpu, wallNs);
-  }
-
-  /** A guest page-table page the walk read, in a region still to recalculate. */
-  protected override onWalkTable(ptPfn: number, vcpu: number, wallNs: number): void {
-    this.misconfig(ptPfn, vcpu, wallNs);
   }
 
   // ---- slow paths ----

@@ -94,9 +94,9 @@ export class PmlTracker extends HapTracker {
     return g;
   }
 
-  protected override onWalkTable(ptPfn: number, vcpu: number, wallNs: number): void {
+  override walkRefused(ptPfn: number, vcpu: number, wallNs: number): void {
     if (this.logDirty) this.firstWrite(ptPfn, vcpu, wallNs);
-    else super.onWalkTable(ptPfn, vcpu, wallNs);
+    else super.walkRefused(ptPfn, vcpu, wallNs);
   }
 
   /** A write to a log-dirty entry: 4 KiB entries are writable with D clear. */

@@ -4,7 +4,7 @@ import type { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import type { CostModel } from '../model/cost-model.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
+import { type EptExitHandler, type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import { LogDirtyBitmap } from './logdirty-bitmap.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type Mmu, type MmuOutput, WALK_SLOTS } from './mmu.js';
 import type { PageOracle } from './page-oracle.js';
@@ -53,6 +53,16 @@ const SLOTS = WALK_SLOTS;
 const READ_SHIFT = READ_GATE_SHIFT;
 const NO_GATE = new Uint32Array(1);
 
+/** The tables of one walk, in order, from slot w to end: each the walk gate refuses exits. */
+function walkTablesRefused(handler: EptExitHandler, walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
+  for (; w < end; w++) {
+    const pt = walkPfns[w]!;
+    if (pt < 0) return;
+    // Re-read: the previous table's exit may have opened this gate.
+    if (gate[pt >>> shift] !== epoch) handler.walkRefused(pt, vcpu, wallNs);
+  }
+}
+
 /**
  * A dirty-page tracker: the hypervisor's side of log-dirty. It sees every
  * access the MMU resolved, charges what the real mechanism costs (stalling
@@ -99,6 +109,7 @@ export abstract class Tracker {
     const walkGate = gated ? gates.walk : NO_GATE;
     const walkGateShift = gated ? gates.walkShift : 0;
     const walkGateFrom = gated ? gates.walkFrom : 0;
+    const handler = gated ? gates.handler : undefined;
     const walkPfns = mmu.walkPfns;
     const clock = this.env.clock;
     const { stallNs, notBeforeNs, idle, lastGuestNs } = clock;
@@ -148,7 +159,8 @@ export abstract class Tracker {
       while (ad < adCount && adEvent[ad] === i) {
         const pt = adPtPfn[ad++]!;
         src[pt] = src[pt]! + 1;
-        if (!gated || writeGate[pt] !== epoch) this.onAdStore(pt, v, wall);
+        if (!gated) this.onAdStore(pt, v, wall);
+        else if (writeGate[pt] !== epoch) handler!.storeRefused(pt, v, wall);
       }
       const a = access[i]!;
       if ((a & FAULT) !== 0) continue;
@@ -173,14 +185,11 @@ export abstract class Tracker {
           ((walkGate[(p1 & ~(p1 >> 31)) >>> walkGateShift]! ^ epoch) & ~(p1 >> 31)) |
           ((walkGate[(p2 & ~(p2 >> 31)) >>> walkGateShift]! ^ epoch) & ~(p2 >> 31)) |
           ((walkGate[(p3 & ~(p3 >> 31)) >>> walkGateShift]! ^ epoch) & ~(p3 >> 31));
-        if (refused !== 0) this.walkTablesRefused(walkPfns, w, (i << 2) + SLOTS, walkGate, walkGateShift, epoch, v, wall);
+        if (refused !== 0) walkTablesRefused(handler!, walkPfns, w, (i << 2) + SLOTS, walkGate, walkGateShift, epoch, v, wall);
         if ((a & WRITE) !== 0) {
           src[pfn] = src[pfn]! + 1;
-          if (writeGate[pfn] !== epoch) {
-            if (k === KIND_PT_WRITE) this.onPtWrite(pfn, v, wall, i, mmu);
-            else this.onWrite(pfn, a, v, wall, i, mmu);
-          }
-        } else if (readGate[pfn >>> READ_SHIFT] !== epoch) this.onRead(pfn, a, v, wall, i, mmu);
+          if (writeGate[pfn] !== epoch) handler!.storeRefused(pfn, v, wall);
+        } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler!.loadRefused(pfn, v, wall);
         continue;
       }
       if ((a & WRITE) !== 0) {
@@ -208,7 +217,8 @@ export abstract class Tracker {
   /**
    * The EPT permissions (src/reducers/ept-gates.ts), for trackers whose
    * hardware checks one per guest page: an access they pass goes on without
-   * the hypervisor, so the event loop calls no hook for it. Undefined: every
+   * the hypervisor, so the event loop calls no hook for it, and one they
+   * refuse goes to gates.handler (as in Mmu.runUnderEpt), not to the hooks below. Undefined: every
    * access calls its hook (shadow's checks live in its shadow tables, not
    * per page). Read once per event-loop call: it changes only between calls
    * (log-dirty operations).
@@ -216,19 +226,6 @@ export abstract class Tracker {
   get gates(): EptGates | undefined {
     return undefined;
   }
-
-  /** The tables of one walk, in order, from slot w to end: each the walk gate refuses goes to onWalkTable. */
-  private walkTablesRefused(walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
-    for (; w < end; w++) {
-      const pt = walkPfns[w]!;
-      if (pt < 0) return;
-      // Re-read: the previous table's slow path may have opened this gate.
-      if (gate[pt >>> shift] !== epoch) this.onWalkTable(pt, vcpu, wallNs);
-    }
-  }
-
-  /** A gated tracker: a page-table page the walk read that its walk gate refused. */
-  protected onWalkTable(_ptPfn: number, _vcpu: number, _wallNs: number): void {}
 
   /** A store to a page (a write, or a phys_write by a vCPU or a device). */
   protected abstract onWrite(pfn: number, access: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void;
