@@ -1,5 +1,6 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
+import type { GuestSpec } from '../trace/trace-records.js';
 import { TimerTicks, VcpuActivity } from '../workloads/guest-cpu.js';
 import { GuestKernel } from '../workloads/guest-kernel.js';
 import { GuestVpnMap, vpnMapGeometry, type VpnMapGeometry } from './guest-vpn-map.js';
@@ -40,6 +41,11 @@ export interface ImportGuestConfig {
   readonly paging: PagingMode;
   /** Timer interrupts per second on each vCPU (0: none). */
   readonly hz: number;
+}
+
+/** The guest of a trace header's spec, seeded and ticking at `hz`. */
+export function importGuestConfig(spec: GuestSpec, seed: number, hz: number): ImportGuestConfig {
+  return { seed, memPages: spec.memPages, vcpus: spec.vcpus, guest: spec.type, paging: spec.paging, hz };
 }
 
 /** One guest address space standing for one captured address space. */

@@ -44,8 +44,6 @@ export const DEFAULT_IPS = 1e9;
 /** The guest kernel's smallest guest (16 MiB). */
 const MIN_IMPORT_PAGES = 4096;
 export const DEFAULT_IMPORT_HZ = 250;
-/** Messages kept for the first skipped lines. */
-export const SKIPPED_KEPT = 5;
 
 export function importGuestSpec(opts: ImportOptions, defaultVcpus: number): GuestSpec {
   const g = {

@@ -2,23 +2,14 @@ import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
 import type { GuestSpec, TraceHeader } from '../trace/trace-records.js';
 import { PageSet } from '../util/page-set.js';
 import type { GuestKernel } from '../workloads/guest-kernel.js';
-import { ImportError } from './import-error.js';
-import { ImportGuest, type ImportSpace } from './import-guest.js';
-import {
-  asImportError,
-  checkIps,
-  DEFAULT_IMPORT_HZ,
-  DEFAULT_IPS,
-  importGuestSpec,
-  type ImportOptions,
-  type ImportResult,
-  SKIPPED_KEPT,
-  sourceIdentity,
-} from './import-options.js';
+import { ImportGuest, importGuestConfig, type ImportSpace } from './import-guest.js';
+import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
 import { DeferredTrace, importHeader } from './import-trace.js';
 import { SourceDigest } from './source-digest.js';
 import { LackeyAccesses, LackeyAccessKind, LackeyParser } from './lackey-parser.js';
-import { isGzipFile, lineBlocks, lineBlocksSync } from './line-reader.js';
+import { isGzipFile } from './line-reader.js';
+import { type ImportJob, runImport, runImportSync } from './run-import.js';
+import { SkippedLines } from './skipped-lines.js';
 
 /**
  * `migsim import lackey`: the memory trace valgrind's lackey tool prints
@@ -47,28 +38,16 @@ const INSTRUCTION_BYTE = 0x49;
 const READ_BYTES = 8;
 
 export async function importLackey(opts: ImportOptions): Promise<ImportResult> {
-  const job = new LackeyJob(opts);
-  try {
-    for await (const block of lineBlocks(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
-    return job.finish();
-  } catch (e) {
-    throw job.fail(e);
-  }
+  return runImport(opts.file, new LackeyJob(opts));
 }
 
 /** The same, synchronously, for a log that is not compressed. */
 export function importLackeySync(opts: ImportOptions): ImportResult {
-  const job = new LackeyJob(opts);
-  try {
-    for (const block of lineBlocksSync(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
-    return job.finish();
-  } catch (e) {
-    throw job.fail(e);
-  }
+  return runImportSync(opts.file, new LackeyJob(opts));
 }
 
 /** One import: the trace being written, the parser, the replay, the source's digest. */
-class LackeyJob {
+class LackeyJob implements ImportJob {
   private readonly trace: DeferredTrace;
   private readonly guest: ImportGuest;
   private readonly replay: LackeyReplay;
@@ -79,8 +58,7 @@ class LackeyJob {
   private readonly gzip: boolean;
   private readonly ips: number;
   private readonly hz: number;
-  private skipped = 0;
-  private readonly firstSkipped: string[] = [];
+  private readonly skipped: SkippedLines;
   readonly onRawBytes: (b: Uint8Array) => void;
 
   constructor(private readonly opts: ImportOptions) {
@@ -94,12 +72,8 @@ class LackeyJob {
     // events go straight to the trace.
     this.digest = new SourceDigest(file, { countLinesStartingWith: INSTRUCTION_BYTE, gzip: this.gzip, mode: opts.digest ?? 'auto' });
     this.onRawBytes = this.digest.update;
-    this.parser = new LackeyParser((lineNo, what, content) => {
-      const e = ImportError.malformed(file, lineNo, what, content);
-      if (!opts.skipBad) throw e;
-      this.skipped++;
-      if (this.firstSkipped.length < SKIPPED_KEPT) this.firstSkipped.push(e.message);
-    });
+    this.skipped = new SkippedLines(file, opts.skipBad ?? false);
+    this.parser = new LackeyParser(this.skipped.malformed);
     const digest = this.digest;
     this.trace = new DeferredTrace(
       opts.out,
@@ -116,8 +90,7 @@ class LackeyJob {
       },
     );
     try {
-      const g = this.guestSpec;
-      this.guest = new ImportGuest({ seed: opts.seed, memPages: g.memPages, vcpus: g.vcpus, guest: g.type, paging: g.paging, hz: this.hz }, this.trace.builder);
+      this.guest = new ImportGuest(importGuestConfig(this.guestSpec, opts.seed, this.hz), this.trace.builder);
       this.replay = new LackeyReplay(this.guest, this.ips);
     } catch (e) {
       this.trace.abort();
@@ -147,13 +120,12 @@ class LackeyJob {
       straddles: replay.straddles,
       pagesWritten: replay.pagesWritten.size,
       messageLines: parser.messageLines,
-      skippedLines: this.skipped,
+      skippedLines: this.skipped.count,
     };
     const sealed = this.trace.seal(header, stats);
-    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: this.skipped, firstSkipped: this.firstSkipped };
+    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: this.skipped.count, firstSkipped: this.skipped.first };
   }
 
-  /** Drops the output and returns the error to throw. */
   fail(e: unknown): unknown {
     this.trace.abort();
     this.digest.dispose();

@@ -1,3 +1,5 @@
+import { HEX_DIGIT_VALUES } from './hex-digits.js';
+
 /**
  * The parser of `valgrind --tool=lackey --trace-mem=yes` output: one block
  * of whole lines in, typed-array columns of memory accesses out. Lackey
@@ -69,13 +71,9 @@ const CH_L = 0x4c;
 const CH_S = 0x53;
 const CH_M = 0x4d;
 
-/** Hex digit values, -1 for anything else. */
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX[0x61 + c] = 10 + c;
-  HEX[0x41 + c] = 10 + c;
-}
+// A module-local name for the table its hot loops read (an imported
+// binding read there is slower in Node 20; see src/reducers/mmu.ts).
+const HEX = HEX_DIGIT_VALUES;
 
 /** Addresses are below 2^52 (user space is 47 bits); sizes at most 1 MiB. */
 const MAX_ADDRESS = 2 ** 52;

@@ -2,21 +2,13 @@ import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
 import { GuestVpnMap } from './guest-vpn-map.js';
 import { ImportError } from './import-error.js';
-import { ImportGuest, type ImportSpace } from './import-guest.js';
-import {
-  asImportError,
-  checkIps,
-  DEFAULT_IMPORT_HZ,
-  DEFAULT_IPS,
-  importGuestSpec,
-  type ImportOptions,
-  type ImportResult,
-  SKIPPED_KEPT,
-  sourceIdentity,
-} from './import-options.js';
+import { ImportGuest, importGuestConfig, type ImportSpace } from './import-guest.js';
+import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
 import { importHeader, ImportTrace } from './import-trace.js';
 import { SourceDigest } from './source-digest.js';
-import { isGzipFile, lineBlocks, lineBlocksSync, LineSplitter } from './line-reader.js';
+import { isGzipFile, LineSplitter } from './line-reader.js';
+import { type ImportJob, runImport, runImportSync } from './run-import.js';
+import { SkippedLines } from './skipped-lines.js';
 import { parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyHeader, RtdirtyParseError, RtdirtyRecord, RtdirtyRecordKind as K } from './rtdirty-parser.js';
 
 /**
@@ -141,28 +133,16 @@ interface CaptureCounts {
 }
 
 export async function importRtdirty(opts: ImportOptions): Promise<ImportResult> {
-  const job = new RtdirtyJob(opts);
-  try {
-    for await (const block of lineBlocks(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
-    return job.finish();
-  } catch (e) {
-    throw job.fail(e);
-  }
+  return runImport(opts.file, new RtdirtyJob(opts));
 }
 
 /** The same, synchronously, for a capture that is not compressed. */
 export function importRtdirtySync(opts: ImportOptions): ImportResult {
-  const job = new RtdirtyJob(opts);
-  try {
-    for (const block of lineBlocksSync(opts.file, { onRawBytes: job.onRawBytes })) job.push(block);
-    return job.finish();
-  } catch (e) {
-    throw job.fail(e);
-  }
+  return runImportSync(opts.file, new RtdirtyJob(opts));
 }
 
 /** One import: the trace being written, the replay, the source's digest. */
-class RtdirtyJob {
+class RtdirtyJob implements ImportJob {
   private readonly trace: ImportTrace;
   private readonly importer: RtdirtyImporter;
   private readonly lines: LineSplitter;
@@ -200,7 +180,7 @@ class RtdirtyJob {
     importer.end();
     const captureHeader = importer.captureHeader!;
     const durationNs = importer.durationNs;
-    const ips = opts.ips ?? DEFAULT_IPS;
+    const ips = importer.ips;
     if (importer.instructionClock) this.params['ips'] = ips;
     const source = {
       format: 'rtdirty',
@@ -222,10 +202,9 @@ class RtdirtyJob {
     const guest = this.trace.header.guest;
     const header = importHeader(guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, source);
     const sealed = this.trace.seal(header, importer.stats());
-    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: importer.skipped, firstSkipped: importer.firstSkipped };
+    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: importer.skipped.count, firstSkipped: importer.skipped.first };
   }
 
-  /** Drops the output and returns the error to throw. */
   fail(e: unknown): unknown {
     this.trace.abort();
     this.digest.dispose();
@@ -238,14 +217,12 @@ class RtdirtyImporter {
   instructionClock = false;
   intervalNs = 0;
   firstTickNs = -1;
-  skipped = 0;
-  readonly firstSkipped: string[] = [];
+  readonly skipped: SkippedLines;
   currentLine = 0;
   private readonly rec = new RtdirtyRecord();
   private readonly guest: ImportGuest;
   private readonly rng: Xoshiro128;
   private readonly file: string;
-  private readonly skipBad: boolean;
   private pending: PendingRecord[] = [];
   private readonly procs = new Map<number, ProcState>();
   private tickStartNs = 0;
@@ -271,15 +248,15 @@ class RtdirtyImporter {
   constructor(
     opts: ImportOptions,
     trace: ImportTrace,
-    private readonly ips: number,
+    readonly ips: number,
     hz: number,
   ) {
     this.file = opts.file;
-    this.skipBad = opts.skipBad ?? false;
-    const g = trace.header;
-    this.guest = new ImportGuest({ seed: opts.seed, memPages: g.guest.memPages, vcpus: g.guest.vcpus, guest: g.guest.type, paging: g.guest.paging, hz }, trace.builder);
+    this.skipped = new SkippedLines(opts.file, opts.skipBad ?? false);
+    const guest = trace.header.guest;
+    this.guest = new ImportGuest(importGuestConfig(guest, opts.seed, hz), trace.builder);
     this.rng = deriveStream(opts.seed, 'import/rtdirty/write-order');
-    this.heaps = Array.from({ length: g.guest.vcpus }, () => []);
+    this.heaps = Array.from({ length: guest.vcpus }, () => []);
   }
 
   get durationNs(): number {
@@ -297,7 +274,7 @@ class RtdirtyImporter {
       kind = this.rec.parse(buf, start, end);
     } catch (e) {
       if (!(e instanceof RtdirtyParseError)) throw e;
-      this.malformed(lineNo, e.message, buf.toString('utf8', start, end));
+      this.skipped.malformed(lineNo, e.message, buf.toString('utf8', start, end));
       return;
     }
     if (kind === K.blank || kind === K.comment) return;
@@ -350,7 +327,7 @@ class RtdirtyImporter {
       inheritedPages: this.guest.inheritedPages,
       physUnpaired: c.physUnpaired,
       implicitExits: c.implicitExits,
-      skippedLines: this.skipped,
+      skippedLines: this.skipped.count,
     };
   }
 
@@ -380,13 +357,6 @@ class RtdirtyImporter {
   private toNs(tMicro: number): number {
     // ms: millionths of a ms are ns. Instructions: millionths of one, at ips per second.
     return this.instructionClock ? Math.round((tMicro * 1e3) / this.ips) : tMicro;
-  }
-
-  private malformed(lineNo: number, what: string, content: string): void {
-    const e = ImportError.malformed(this.file, lineNo, what, content);
-    if (!this.skipBad) throw e;
-    this.skipped++;
-    if (this.firstSkipped.length < SKIPPED_KEPT) this.firstSkipped.push(e.message);
   }
 
   // ------------------------------------------------------------ one tick
@@ -443,7 +413,7 @@ class RtdirtyImporter {
         intervalPages += this.planRecord(r, tickStart, tickEnd, nextOpNs[i]!, streams);
       } catch (e) {
         if (!(e instanceof RtdirtyParseError)) throw e;
-        this.malformed(r.line, e.message, r.text);
+        this.skipped.malformed(r.line, e.message, r.text);
       }
     }
     if (intervalPages > this.counts.maxIntervalPages) this.counts.maxIntervalPages = intervalPages;
@@ -467,8 +437,7 @@ class RtdirtyImporter {
       const st: ProcState = { pid: r.pid, space, vcpu: this.pickVcpu(), cursorNs: Math.max(tickStart, r.tNs), exiting: false, prevDirty: null, prevDirtyTick: -2 };
       this.procs.set(r.pid, st);
       this.counts.attached++;
-      const s = this.stream(st.vcpu, useParent ? OP_FORK : OP_CREATE, r.line, space, st.cursorNs);
-      streams.push(useParent ? withOther(s, useParent.space) : s);
+      streams.push(this.stream(st.vcpu, useParent ? OP_FORK : OP_CREATE, r.line, space, st.cursorNs, useParent?.space ?? null));
       return 0;
     }
     const st = this.procs.get(r.pid);
@@ -496,9 +465,8 @@ class RtdirtyImporter {
         this.countOverlap(st, pages);
         this.counts.pagesWritten += pages.length;
         if (pages.length === 0) return 0;
-        mapPages(st.space, r.pages!, null);
-        shuffle(this.rng, pages, frames);
-        const gvpns = mapPages(st.space, pages, pages);
+        const gvpns = mapPages(st.space, r.pages!, pages);
+        shuffle(this.rng, pages, gvpns, frames);
         streams.push(new Stream(this.seq++, st.vcpu, OP_DIRTY, r.line, st.space, pages.length, a, b, pages, gvpns, frames, null));
         return pages.length;
       }
@@ -506,7 +474,7 @@ class RtdirtyImporter {
         const t = Math.max(st.cursorNs, r.tNs);
         st.cursorNs = t;
         const next = this.guest.newSpace();
-        streams.push(withOther(this.stream(st.vcpu, OP_EXEC, r.line, st.space, t), next));
+        streams.push(this.stream(st.vcpu, OP_EXEC, r.line, st.space, t, next));
         st.space = next;
         st.prevDirty = null;
         this.counts.execs++;
@@ -529,9 +497,9 @@ class RtdirtyImporter {
     }
   }
 
-  /** A single kernel operation at `tNs`. */
-  private stream(vcpu: number, op: number, line: number, space: ImportSpace, tNs: number): Stream {
-    return new Stream(this.seq++, vcpu, op, line, space, 1, tNs, tNs, null, null, null, null);
+  /** A single kernel operation at `tNs` (`other`: the parent a fork copies, the space an exec moves to). */
+  private stream(vcpu: number, op: number, line: number, space: ImportSpace, tNs: number, other: ImportSpace | null = null): Stream {
+    return new Stream(this.seq++, vcpu, op, line, space, 1, tNs, tNs, null, null, null, other);
   }
 
   /** The vCPU with fewest live processes (lowest number on a tie). */
@@ -655,10 +623,6 @@ class RtdirtyImporter {
   }
 }
 
-function withOther(s: Stream, other: ImportSpace): Stream {
-  return new Stream(s.seq, s.vcpu, s.op, s.line, s.space, s.n, s.a, s.b, s.pages, s.gvpns, s.frames, other);
-}
-
 /** The distinct pages of a line (a page may rarely repeat) with their frames; first listing wins. */
 function uniquePages(listed: Float64Array, frames: Float64Array | null): { pages: Float64Array; frames: Float64Array | null } {
   const sorted = listed.slice().sort();
@@ -682,27 +646,26 @@ function uniquePages(listed: Float64Array, frames: Float64Array | null): { pages
 
 /**
  * Gives out guest regions for `listed` in the order listed (first
- * appearance), then returns the guest vpns of `pages` (none if null).
+ * appearance), then returns the guest vpns of `pages`.
  */
-function mapPages(space: ImportSpace, listed: Float64Array, pages: Float64Array | null): Int32Array {
+function mapPages(space: ImportSpace, listed: Float64Array, pages: Float64Array): Int32Array {
   const map: GuestVpnMap = space.map;
-  if (!pages) {
-    for (let i = 0; i < listed.length; i++) map.map(listed[i]!);
-    return new Int32Array(0);
-  }
-  if (listed !== pages) for (let i = 0; i < listed.length; i++) map.map(listed[i]!);
+  for (let i = 0; i < listed.length; i++) map.map(listed[i]!);
   const out = new Int32Array(pages.length);
   for (let i = 0; i < pages.length; i++) out[i] = map.map(pages[i]!);
   return out;
 }
 
-/** Fisher-Yates over the pages (and their frames), from the seed. */
-function shuffle(rng: Xoshiro128, pages: Float64Array, frames: Float64Array | null): void {
+/** Fisher-Yates over the pages (with their guest vpns and frames), from the seed. */
+function shuffle(rng: Xoshiro128, pages: Float64Array, gvpns: Int32Array, frames: Float64Array | null): void {
   for (let i = pages.length - 1; i > 0; i--) {
     const j = rng.belowLarge(i + 1);
     const p = pages[i]!;
     pages[i] = pages[j]!;
     pages[j] = p;
+    const g = gvpns[i]!;
+    gvpns[i] = gvpns[j]!;
+    gvpns[j] = g;
     if (frames) {
       const f = frames[i]!;
       frames[i] = frames[j]!;

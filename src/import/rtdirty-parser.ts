@@ -1,3 +1,5 @@
+import { HEX_DIGIT_VALUES } from './hex-digits.js';
+
 /**
  * The rtdirty v1 line parser (/work/shared/formats/rtdirty-v1.md): one line
  * of bytes in, one record out, into a reused record object so that a
@@ -68,13 +70,9 @@ const TAB = 0x09;
 const DOT = 0x2e;
 const PLUS = 0x2b;
 
-/** Hex digit values, -1 for anything else. */
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX[0x61 + c] = 10 + c;
-  HEX[0x41 + c] = 10 + c;
-}
+// A module-local name for the table its hot loops read (an imported
+// binding read there is slower in Node 20; see src/reducers/mmu.ts).
+const HEX = HEX_DIGIT_VALUES;
 
 /** Largest page number accepted: 52 bits (a 64-bit address >> 12). */
 const MAX_PAGE = 2 ** 52;
