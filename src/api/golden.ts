@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { basename, join } from 'node:path';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { TraceReader } from '../trace/trace-reader.js';
+import type { TraceHeader } from '../trace/trace-records.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 import type { RunSpec } from './record-run.js';
 import { replayVerify } from './replay.js';
@@ -69,7 +70,7 @@ export function checkGolden(c: GoldenCase): GoldenOutcome {
   header.close();
   const h = header.header;
   if (h.traceKind !== 'run') return { name: c.name, ok: false, differences: [`${c.trace} is not a run trace`] };
-  if (!h.source && WORKLOADS.some((w) => w.name === h.workload.name)) {
+  if (isBuiltInWorkload(h)) {
     const g = replayVerify(c.trace);
     if (!g.identical) {
       const d = g.firstDifference;
@@ -91,7 +92,7 @@ export function checkGolden(c: GoldenCase): GoldenOutcome {
 export function updateGolden(c: GoldenCase): GoldenOutcome {
   const before = existsSync(c.summaryFile) ? readFileSync(c.summaryFile, 'utf8') : '';
   const tmp = `${c.trace}.update`;
-  const { summary } = rederive(c.trace, tmp);
+  const summary = rederive(c.trace, tmp);
   renameSync(tmp, c.trace);
   const after = summaryText(summary);
   writeFileSync(c.summaryFile, after);
@@ -100,23 +101,24 @@ export function updateGolden(c: GoldenCase): GoldenOutcome {
 }
 
 /**
- * Re-runs a golden's migration with this version: a built-in workload's
- * guest events are generated again from the header (so a changed workload
- * shows up), an imported capture's are taken from the trace itself.
+ * Re-runs a golden's migration with this version and writes it to `out`: a
+ * built-in workload's guest events are generated again from the header (so
+ * a changed workload shows up), an imported capture's are taken from the
+ * trace itself.
  */
-function rederive(trace: string, out?: string): { summary: MigrationSummary } {
+function rederive(trace: string, out: string): MigrationSummary {
   const reader = TraceReader.open(trace);
   const h = reader.header;
   const spec = h.run as unknown as RunSpec;
-  const writer = out ? new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } }) : undefined;
-  const builtIn = !h.source && WORKLOADS.some((w) => w.name === h.workload.name);
+  const writer = new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } });
+  const builtIn = isBuiltInWorkload(h);
   let workloadStats: Readonly<Record<string, number>> = {};
   try {
     const summary = migrateEvents(
       h,
       (step: (b: GuestBatch) => void) => {
         const feed = (b: GuestBatch) => {
-          writer?.writeGuestBatch(b);
+          writer.writeGuestBatch(b);
           step(b);
         };
         if (builtIn) {
@@ -127,16 +129,21 @@ function rederive(trace: string, out?: string): { summary: MigrationSummary } {
         workloadStats = reader.footer.workloadStats;
       },
       spec,
-      (rb) => writer?.writeRunBatch(rb),
+      (rb) => writer.writeRunBatch(rb),
     );
-    writer?.finish({ workloadStats, run: { summary: summary as unknown as Record<string, unknown> } });
-    return { summary };
+    writer.finish({ workloadStats, run: { summary: summary as unknown as Record<string, unknown> } });
+    return summary;
   } catch (e) {
-    writer?.abort();
+    writer.abort();
     throw e;
   } finally {
     reader.close();
   }
+}
+
+/** Guest events that regenerate from the header: a built-in workload's, not an imported capture's. */
+function isBuiltInWorkload(h: TraceHeader): boolean {
+  return !h.source && WORKLOADS.some((w) => w.name === h.workload.name);
 }
 
 /** Lines removed (-) and added (+), in order, at most 20. */

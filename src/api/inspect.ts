@@ -42,21 +42,21 @@ export interface InspectReport {
 /** Reads a whole trace (checking its digest) and summarises what is in it. */
 export function inspect(file: string): InspectReport {
   const reader = TraceReader.open(file);
+  const header = reader.header;
   const phys = new PageSet();
   const virt = new PageSet();
   const pt = new PageSet();
   let firstNs = -1;
-  const capture = reader.header.source ? new CaptureStatsCollector(reader.header) : undefined;
+  const capture = header.source ? new CaptureStatsCollector(header) : undefined;
   // The MMU is replayed only when the guest writes page tables.
   let mmu: Mmu | undefined;
-  const h = reader.header;
   const footer = reader.forEachChunk((c) => {
-    if (c.stream === 'guest' && !mmu && hasPtWrites(c.batch)) {
-      mmu = new Mmu({ guest: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus, seed: h.workload.seed });
-    }
-    if (c.stream === 'guest') mmu?.apply(c.batch);
     if (c.stream !== 'guest') return;
     const b = c.batch;
+    if (!mmu && hasPtWrites(b)) {
+      mmu = new Mmu({ guest: header.guest.type, paging: header.guest.paging, memPages: header.guest.memPages, vcpus: header.guest.vcpus, seed: header.workload.seed });
+    }
+    mmu?.apply(b);
     capture?.add(b);
     const { kind, page, dtNs } = b;
     if (firstNs < 0 && b.count > 0) firstNs = b.baseNs + dtNs[0]!;
@@ -67,9 +67,8 @@ export function inspect(file: string): InspectReport {
       else if (k === GuestEventKind.ptWrite) pt.add(page[i]!);
     }
   });
-  const header = reader.header;
   const events = footer.guestEvents + footer.runEvents;
-  const lastNs = footer.guestEvents ? lastGuestNs(footer) : 0;
+  const lastNs = footer.guestEvents ? footer.lastNs : 0;
   return {
     file,
     fileBytes: reader.fileBytes,
@@ -87,10 +86,6 @@ export function inspect(file: string): InspectReport {
     ...(mmu ? { mmu: mmu.stats() } : {}),
     ...(capture ? { capture: capture.result(footer) } : {}),
   };
-}
-
-function lastGuestNs(f: TraceFooter): number {
-  return f.lastNs;
 }
 
 function byName(names: readonly string[], counts: readonly number[]): Record<string, number> {

@@ -1,6 +1,5 @@
-import { Observable } from 'rxjs';
+import { filter, map, Observable } from 'rxjs';
 import type { GuestBatch } from '../events/guest-batch.js';
-import type { RunBatch } from '../events/run-batch.js';
 import { type TraceChunk, TraceReader, type TraceReaderOptions } from '../trace/trace-reader.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 
@@ -33,15 +32,8 @@ export function readTrace(
 
 /** Only the guest events of a trace. */
 export function readGuestBatches(file: string, options: TraceReaderOptions = {}): Observable<GuestBatch> {
-  return new Observable<GuestBatch>((subscriber) =>
-    readTrace(file, {}, options).subscribe({
-      next: (c) => {
-        if (c.stream === 'guest') subscriber.next(c.batch);
-      },
-      error: (e) => subscriber.error(e),
-      complete: () => subscriber.complete(),
-    }),
+  return readTrace(file, {}, options).pipe(
+    filter((c): c is Extract<TraceChunk, { stream: 'guest' }> => c.stream === 'guest'),
+    map((c) => c.batch),
   );
 }
-
-export type { RunBatch };

@@ -1,5 +1,4 @@
 import { drainSync } from '../util/drain-sync.js';
-import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
 import type { ColumnEncoding } from '../trace/column-codec.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { workloadTraceHeader } from '../trace/workload-trace-header.js';
@@ -27,7 +26,7 @@ export interface RecordResult {
   readonly fileBytes: number;
 }
 
-export const DEFAULT_ENCODING: ColumnEncoding = 'compact';
+export { DEFAULT_ENCODING } from '../trace/column-codec.js';
 
 /** Resolves the workload, parameters and guest into the header a trace will carry. */
 export function workloadHeader(opts: Omit<RecordOptions, 'out'>): TraceHeader {
@@ -43,7 +42,7 @@ export function workloadHeader(opts: Omit<RecordOptions, 'out'>): TraceHeader {
   return workloadTraceHeader(
     { type: guest.guest, paging: guest.paging, memPages, vcpus: guest.vcpus },
     { name: def.name, seed: opts.seed, durationNs: opts.durationNs ?? DEFAULT_DURATION_NS, params },
-    { encoding: opts.encoding ?? DEFAULT_ENCODING, chunkEvents: opts.chunkEvents ?? DEFAULT_BATCH_EVENTS },
+    { encoding: opts.encoding, chunkEvents: opts.chunkEvents },
   );
 }
 

@@ -3,6 +3,7 @@ import { importLackeySync, LACKEY_WORKLOAD } from '../import/lackey-importer.js'
 import { importRtdirtySync, RTDIRTY_WORKLOAD } from '../import/rtdirty-importer.js';
 import type { ImportOptions } from '../import/import-options.js';
 import { TraceReader } from '../trace/trace-reader.js';
+import { PAGE_BYTES } from './guest-config.js';
 import type { ReplayResult } from './replay.js';
 
 export class ReplaySourceError extends Error {
@@ -34,7 +35,7 @@ export function replayImportVerify(file: string, capture?: string): ReplayResult
     seed: h.workload.seed,
     guest: h.guest.type,
     paging: h.guest.paging,
-    memBytes: h.guest.memPages * 4096,
+    memBytes: h.guest.memPages * PAGE_BYTES,
     vcpus: h.guest.vcpus,
     ...(typeof p['hz'] === 'number' ? { hz: p['hz'] } : {}),
     ...(typeof p['ips'] === 'number' ? { ips: p['ips'] } : {}),

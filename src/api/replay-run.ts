@@ -4,6 +4,7 @@ import { TraceReader } from '../trace/trace-reader.js';
 import type { RunSpec } from './record-run.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
 import { migrateEvents, type MigrationSummary } from './run-migration.js';
+import { firstBatchDifference } from './batch-difference.js';
 
 class StopReplay extends Error {}
 
@@ -76,17 +77,5 @@ export function replayRunVerify(file: string): ReplayResult & { summaryIdentical
 
 function compareRun(chunk: number, before: number, rec: RunBatch, got: RunBatch | undefined): ReplayDifference | undefined {
   if (!got) return { chunk, event: 0, eventOverall: before, column: '(end)', recorded: `${rec.count} run events`, regenerated: 'none' };
-  const n = Math.min(rec.count, got.count);
-  for (let i = 0; i < n; i++) {
-    for (const col of RUN_COLUMNS) {
-      const a = rec[col][i]!;
-      const b = got[col][i]!;
-      if (a !== b) {
-        const show = (v: number) => (col === 'kind' ? (RUN_EVENT_KIND_NAMES[v] ?? String(v)) : String(v));
-        return { chunk, event: i, eventOverall: before + i, column: col, recorded: show(a), regenerated: show(b) };
-      }
-    }
-  }
-  if (rec.count !== got.count) return { chunk, event: n, eventOverall: before + n, column: '(count)', recorded: `${rec.count} events`, regenerated: `${got.count} events` };
-  return undefined;
+  return firstBatchDifference(chunk, before, rec, got, RUN_COLUMNS, RUN_EVENT_KIND_NAMES);
 }

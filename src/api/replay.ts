@@ -1,11 +1,11 @@
-import type { GuestBatch } from '../events/guest-batch.js';
-import { GUEST_COLUMNS } from '../events/guest-batch.js';
+import { type GuestBatch, GUEST_COLUMNS } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import { BatchDigest, STREAM_TAG } from '../trace/batch-digest.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { drainSync } from '../util/drain-sync.js';
 import { findWorkload } from '../workloads/registry.js';
 import { workloadEvents } from '../workloads/workload-events.js';
+import { firstBatchDifference } from './batch-difference.js';
 import { configFromHeader } from './record.js';
 
 export interface ReplayDifference {
@@ -44,16 +44,13 @@ export function replayVerify(file: string): ReplayResult {
     drainSync(workloadEvents(def, configFromHeader(header), undefined, header.chunkEvents), (regen) => {
       if (diff) return;
       digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
-      let rec = reader.nextChunk();
-      while (rec && rec.stream !== 'guest') rec = reader.nextChunk();
-      diff = compareBatches(chunks, events, rec?.batch, regen);
+      diff = compareBatches(chunks, events, nextGuestChunk(reader), regen);
       chunks++;
       events += regen.count;
     });
     if (!diff) {
-      let rec = reader.nextChunk();
-      while (rec && rec.stream !== 'guest') rec = reader.nextChunk();
-      if (rec) diff = { chunk: chunks, event: 0, eventOverall: events, column: '(end)', recorded: `${rec.batch.count} more events`, regenerated: 'end of stream' };
+      const rec = nextGuestChunk(reader);
+      if (rec) diff = { chunk: chunks, event: 0, eventOverall: events, column: '(end)', recorded: `${rec.count} more events`, regenerated: 'end of stream' };
     }
   } finally {
     reader.close();
@@ -80,19 +77,11 @@ export function replayVerify(file: string): ReplayResult {
 
 function compareBatches(chunk: number, before: number, rec: GuestBatch | undefined, regen: GuestBatch): ReplayDifference | undefined {
   if (!rec) return { chunk, event: 0, eventOverall: before, column: '(end)', recorded: 'end of stream', regenerated: `${regen.count} more events` };
-  const n = Math.min(rec.count, regen.count);
-  for (let i = 0; i < n; i++) {
-    for (const col of GUEST_COLUMNS) {
-      const a = rec[col][i]!;
-      const b = regen[col][i]!;
-      if (a !== b) {
-        const show = (v: number) => (col === 'kind' ? (GUEST_EVENT_KIND_NAMES[v] ?? String(v)) : String(v));
-        return { chunk, event: i, eventOverall: before + i, column: col, recorded: show(a), regenerated: show(b) };
-      }
-    }
-  }
-  if (rec.count !== regen.count) {
-    return { chunk, event: n, eventOverall: before + n, column: '(count)', recorded: `${rec.count} events`, regenerated: `${regen.count} events` };
-  }
+  return firstBatchDifference(chunk, before, rec, regen, GUEST_COLUMNS, GUEST_EVENT_KIND_NAMES);
+}
+
+/** The next guest chunk of a trace (a run trace interleaves run chunks), or undefined at the footer. */
+function nextGuestChunk(reader: TraceReader): GuestBatch | undefined {
+  for (let c = reader.nextChunk(); c; c = reader.nextChunk()) if (c.stream === 'guest') return c.batch;
   return undefined;
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
-import { type CostModel, DEFAULT_COSTS } from '../model/cost-model.js';
 import { type DowntimeParts, MigrationEngine, type MigrationRound, type RemusEpoch } from '../reducers/migration-engine.js';
 import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration-options.js';
 import { Simulation } from '../reducers/simulation.js';
@@ -10,21 +9,10 @@ import type { TraceHeader } from '../trace/trace-records.js';
 import { drainSync } from '../util/drain-sync.js';
 import type { GuestSource } from './guest-source.js';
 import { type ExitTally, tallyExits } from './exit-tally.js';
+import { type SimulationOptions, simulationSetup } from './simulation-setup.js';
 
-export interface MigrationRunOptions {
-  readonly tracker: TrackerName;
-  readonly superpages?: SuperpagePolicy;
-  readonly p2m?: P2mPageSize;
-  readonly costs?: CostModel;
+export interface MigrationRunOptions extends SimulationOptions {
   readonly migration?: Partial<MigrationOptions>;
-  /** Shadow: model Xen's out-of-sync L1 optimisation (HVM). */
-  readonly shadowOos?: boolean;
-  /**
-   * HAP and PML run in the MMU's EPT loop (Mmu.runUnderEpt) unless false:
-   * then every access goes through Tracker.process, the reference path the
-   * loop is tested against. Results are identical either way.
-   */
-  readonly eptLoop?: boolean;
 }
 
 /**
@@ -98,23 +86,9 @@ export function migrateEvents(
   opts: MigrationRunOptions,
   onRunBatch: (b: RunBatch) => void,
 ): MigrationSummary {
-  const superpages = opts.superpages ?? 'split';
-  const p2m = opts.p2m ?? '2m';
   const mig = migrationOptions(opts.migration);
-  const sim = new Simulation(
-    {
-      guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus },
-      seed: h.workload.seed,
-      tracker: opts.tracker,
-      superpages,
-      p2m,
-      // A run trace written before a cost was added carries no value for it: the default applies.
-      costs: { ...DEFAULT_COSTS, ...(opts.costs ?? {}) },
-      shadowOos: opts.shadowOos ?? false,
-      eptLoop: opts.eptLoop ?? true,
-    },
-    onRunBatch,
-  );
+  const setup = simulationSetup(h, opts);
+  const sim = new Simulation(setup, onRunBatch);
   const engine = new MigrationEngine(sim, mig);
   sim.attach(engine);
   feed((b) => sim.step(b));
@@ -122,10 +96,9 @@ export function migrateEvents(
   const exits: Record<string, ExitTally> = {};
   // Exits taken on the source (the tracker of the live phase) and, for
   // post-copy, on the destination.
-  const trackers = new Set([sourceTracker(sim, engine), sim.tracker]);
-  for (const t of trackers) tallyExits(exits, t.exitCounts, t.exitCostNs);
+  const st = engine.sourceTracker ?? sim.tracker;
+  for (const t of new Set([st, sim.tracker])) tallyExits(exits, t.exitCounts, t.exitCostNs);
   if (engine.postcopyFaults > 0) exits['postcopy_fault'] = { count: engine.postcopyFaults, costNs: Math.round(engine.postcopyFaultStallNs) };
-  const st = sourceTracker(sim, engine);
   const migrationExits: Record<string, ExitTally> = engine.exitsAtEnd
     ? tallyExits({}, engine.exitsAtEnd, engine.exitCostAtEnd!, { counts: engine.exitsAtStart, costsNs: engine.exitCostAtStart })
     : {};
@@ -133,11 +106,12 @@ export function migrateEvents(
   const wallNs = Math.round(sim.clock.nowNs);
   const liveNs = (engine.suspendAtNs >= 0 ? engine.suspendAtNs : engine.completedAtNs) - mig.startNs;
   const stallNs = Math.round(sim.clock.totalStallNs());
-  const summary: MigrationSummary = {
+  const migrationNs = Math.max(0, engine.liveEndNs - mig.startNs) * h.guest.vcpus;
+  return {
     tracker: opts.tracker,
     policy: mig.policy,
-    superpages,
-    p2m,
+    superpages: setup.superpages,
+    p2m: setup.p2m,
     outcome: engine.outcome,
     stopReason: engine.stopReason,
     startNs: mig.startNs,
@@ -159,7 +133,7 @@ export function migrateEvents(
     exits,
     migrationExits,
     migrationStallNs,
-    migrationSlowdown: 0,
+    migrationSlowdown: migrationNs > 0 ? migrationStallNs / migrationNs : 0,
     trackerMemoryBytes: st.peakMemoryBytes(),
     trackerStats: st.stats(),
     throttlePct: engine.throttlePct,
@@ -172,8 +146,6 @@ export function migrateEvents(
     lostPtes: engine.lostPtes,
     stateDigest: stateDigest(sim),
   };
-  const migrationNs = Math.max(0, engine.liveEndNs - mig.startNs) * h.guest.vcpus;
-  return { ...summary, migrationSlowdown: migrationNs > 0 ? migrationStallNs / migrationNs : 0 };
 }
 
 function stateDigest(sim: Simulation): string {
@@ -182,10 +154,6 @@ function stateDigest(sim: Simulation): string {
   h.update(new Uint8Array(sim.oracle.dstVersion.buffer));
   h.update(new Uint8Array(sim.clock.stallNs.buffer));
   return h.digest('hex');
-}
-
-function sourceTracker(sim: Simulation, engine: MigrationEngine) {
-  return engine.sourceTracker ?? sim.tracker;
 }
 
 function roundParts(p: DowntimeParts): DowntimeParts {

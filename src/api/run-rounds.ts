@@ -1,31 +1,18 @@
 import type { RunBatch } from '../events/run-batch.js';
 import { type ExitTally, tallyExits } from './exit-tally.js';
-import { type CostModel, DEFAULT_COSTS } from '../model/cost-model.js';
 import { RoundDriver, type RoundRecord } from '../reducers/round-driver.js';
 import { Simulation } from '../reducers/simulation.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../reducers/tracker.js';
 import { drainSync } from '../util/drain-sync.js';
 import type { GuestSource } from './guest-source.js';
+import { type SimulationOptions, simulationSetup } from './simulation-setup.js';
 
-export interface RoundsOptions {
-  readonly tracker: TrackerName;
-  readonly superpages?: SuperpagePolicy;
-  readonly p2m?: P2mPageSize;
-  readonly costs?: CostModel;
-  readonly shadowOos?: boolean;
+export interface RoundsOptions extends SimulationOptions {
   /** Length of a log-dirty round (default 100 ms). */
   readonly roundNs?: number;
   /** Wall time of log-dirty ENABLE (default 0). */
   readonly startNs?: number;
-  /**
-   * HAP and PML run in the MMU's EPT loop (Mmu.runUnderEpt) unless false:
-   * then every access goes through Tracker.process, the reference path the
-   * loop is tested against. Results are identical either way.
-   */
-  readonly eptLoop?: boolean;
 }
-
-export type { ExitTally };
 
 export interface RoundsSummary {
   readonly tracker: TrackerName;
@@ -56,13 +43,8 @@ export interface RoundsSummary {
  * and the oracle's lost pages.
  */
 export function runRounds(source: GuestSource, opts: RoundsOptions, onRunBatch: (b: RunBatch) => void = () => {}): RoundsSummary {
-  const h = source.header;
-  const superpages = opts.superpages ?? 'split';
-  const p2m = opts.p2m ?? '2m';
-  const sim = new Simulation(
-    { guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus }, seed: h.workload.seed, tracker: opts.tracker, superpages, p2m, costs: opts.costs ?? DEFAULT_COSTS, shadowOos: opts.shadowOos ?? false, eptLoop: opts.eptLoop ?? true },
-    onRunBatch,
-  );
+  const setup = simulationSetup(source.header, opts);
+  const sim = new Simulation(setup, onRunBatch);
   const tracking = opts.tracker !== 'direct';
   const roundNs = opts.roundNs ?? 100e6;
   const driver = new RoundDriver(sim.tracker, sim.oracle, sim.run, roundNs, opts.startNs ?? 0, tracking);
@@ -75,8 +57,8 @@ export function runRounds(source: GuestSource, opts: RoundsOptions, onRunBatch: 
   const wallNs = Math.round(sim.clock.nowNs);
   return {
     tracker: opts.tracker,
-    superpages,
-    p2m,
+    superpages: setup.superpages,
+    p2m: setup.p2m,
     roundNs,
     rounds: driver.rounds,
     exits,

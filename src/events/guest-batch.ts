@@ -28,7 +28,6 @@ export interface GuestBatch {
 
 /** Column names in their fixed order: the order of hashing and of trace chunks. */
 export const GUEST_COLUMNS = ['kind', 'dtNs', 'vcpu', 'page', 'arg', 'pte'] as const;
-export type GuestColumnName = (typeof GUEST_COLUMNS)[number];
 
 export function allocateGuestBatch(count: number, baseNs = 0, endNs = baseNs): GuestBatch {
   return {

@@ -19,8 +19,6 @@ export const GuestEventKind = {
   idle: 5,
 } as const;
 
-export type GuestEventKindCode = (typeof GuestEventKind)[keyof typeof GuestEventKind];
-
 /** Names as DESIGN section 3 spells them, indexed by code. */
 export const GUEST_EVENT_KIND_NAMES: readonly string[] = ['write', 'read', 'pt_write', 'cr3_load', 'phys_write', 'idle'];
 

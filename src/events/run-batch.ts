@@ -17,7 +17,6 @@ export interface RunBatch {
 }
 
 export const RUN_COLUMNS = ['kind', 'dtNs', 'vcpu', 'page', 'arg', 'costNs'] as const;
-export type RunColumnName = (typeof RUN_COLUMNS)[number];
 
 export function copyRunBatch(b: RunBatch): RunBatch {
   return {

@@ -36,8 +36,6 @@ export const RunEventKind = {
   cr3Exit: 24,
 } as const;
 
-export type RunEventKindCode = (typeof RunEventKind)[keyof typeof RunEventKind];
-
 export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'shadow_fault',
   'pt_emulate',

@@ -19,6 +19,7 @@ import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.j
  */
 export type ColumnEncoding = 'fast' | 'varint' | 'compact';
 export const COLUMN_ENCODINGS: readonly ColumnEncoding[] = ['fast', 'varint', 'compact'];
+export const DEFAULT_ENCODING: ColumnEncoding = 'compact';
 
 export type ColumnArray = Uint8Array | Uint16Array | Uint32Array | Int32Array;
 export type ColumnType = 'u8' | 'u16' | 'u32' | 'i32';
@@ -50,14 +51,15 @@ export class ColumnEncoder {
 
   encode(spec: ColumnSpec, values: ColumnArray, count: number): EncodedColumn {
     if (count > 0 && isConstantColumn(values, count)) return { c: 'k', v: values[0]! };
-    if (this.encoding === 'fast') return { c: 'r', d: values.length === count ? values : values.subarray(0, count) };
+    const used = values.length === count ? values : values.subarray(0, count);
+    if (this.encoding === 'fast') return { c: 'r', d: used };
     const need = count * VARINT_MAX_BYTES;
     if (this.scratch.length < need) this.scratch = new Uint8Array(need);
     // Widen to Int32 natively first so the varint loop sees one array type
     // (a loop polymorphic over four typed-array types runs at half speed).
     if (this.ints.length < count) this.ints = new Int32Array(count);
     const ints = this.ints.subarray(0, count);
-    ints.set(values.length === count ? values : values.subarray(0, count));
+    ints.set(used);
     const len = encodeVarints(ints, count, spec.delta, this.scratch);
     const c = spec.delta ? 'd' : 'v';
     const plain = this.scratch.subarray(0, len);

@@ -16,7 +16,6 @@ import { crc32 } from 'node:zlib';
 export const TRACE_MAGIC = Buffer.from([0xac, ...Buffer.from('migsim-trace', 'ascii')]);
 export const FRAME_HEAD_BYTES = 5;
 export const FRAME_TAIL_BYTES = 5;
-export const FRAME_OVERHEAD_BYTES = FRAME_HEAD_BYTES + FRAME_TAIL_BYTES;
 const BIN32 = 0xc6;
 const UINT32 = 0xce;
 
@@ -41,17 +40,21 @@ export type FrameHeadCheck = { ok: true; payloadBytes: number } | { ok: false; p
 
 export function readFrameHead(buf: Uint8Array, at: number): FrameHeadCheck {
   if (buf[at] !== BIN32) return { ok: false, problem: `expected a record (0xc6) but found byte 0x${hex(buf[at]!)}` };
-  const len = ((buf[at + 1]! << 24) >>> 0) + (buf[at + 2]! << 16) + (buf[at + 3]! << 8) + buf[at + 4]!;
+  const len = u32be(buf, at + 1);
   if (len > MAX_RECORD_BYTES) return { ok: false, problem: `record length ${len} is beyond any record migsim writes` };
   return { ok: true, payloadBytes: len };
 }
 
 export function checkFrameTail(buf: Uint8Array, at: number, payload: Uint8Array): string | undefined {
   if (buf[at] !== UINT32) return `expected the record's checksum (0xce) but found byte 0x${hex(buf[at]!)}`;
-  const stored = ((buf[at + 1]! << 24) >>> 0) + (buf[at + 2]! << 16) + (buf[at + 3]! << 8) + buf[at + 4]!;
+  const stored = u32be(buf, at + 1);
   const actual = crc32(payload);
   if (stored !== actual) return `checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})`;
   return undefined;
+}
+
+function u32be(buf: Uint8Array, at: number): number {
+  return ((buf[at]! << 24) >>> 0) + (buf[at + 1]! << 16) + (buf[at + 2]! << 8) + buf[at + 3]!;
 }
 
 function hex(b: number): string {

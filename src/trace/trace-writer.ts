@@ -7,7 +7,7 @@ import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-codec.js';
 import { isConstantColumn } from './column-constant.js';
-import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
+import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS, type TraceStream } from './column-specs.js';
 import { frameHead, frameTail, TRACE_MAGIC } from './trace-frame.js';
 import type { ChunkRecord, TraceFooter, TraceHeader } from './trace-records.js';
 
@@ -108,7 +108,7 @@ export class TraceWriter {
     }
   }
 
-  private writeChunk(stream: 'guest' | 'run', count: number, baseNs: number, endNs: number, cols: ColumnArray[]): void {
+  private writeChunk(stream: TraceStream, count: number, baseNs: number, endNs: number, cols: ColumnArray[]): void {
     const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : RUN_COLUMN_SPECS;
     const encoded: EncodedColumn[] = [];
     for (let c = 0; c < specs.length; c++) encoded.push(this.encoder.encode(specs[c]!, cols[c]!, count));

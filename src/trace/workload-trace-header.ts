@@ -1,6 +1,6 @@
 import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
-import type { ColumnEncoding } from './column-codec.js';
+import { type ColumnEncoding, DEFAULT_ENCODING } from './column-codec.js';
 import { TRACE_FORMAT, TRACE_VERSION, type GuestSpec, type TraceHeader, type WorkloadSpec } from './trace-records.js';
 
 /**
@@ -19,7 +19,7 @@ export function workloadTraceHeader(
     version: TRACE_VERSION,
     program: { name: PROGRAM_NAME, version: PROGRAM_VERSION },
     traceKind: 'workload',
-    encoding: opts.encoding ?? 'compact',
+    encoding: opts.encoding ?? DEFAULT_ENCODING,
     chunkEvents: opts.chunkEvents ?? DEFAULT_BATCH_EVENTS,
     guest,
     workload,

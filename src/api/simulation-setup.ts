@@ -1,0 +1,35 @@
+import { type CostModel, DEFAULT_COSTS } from '../model/cost-model.js';
+import type { SimulationSetup } from '../reducers/simulation.js';
+import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../reducers/tracker.js';
+import type { TraceHeader } from '../trace/trace-records.js';
+
+/** How to simulate a guest: what `run` (fixed rounds) and `migrate` both take. */
+export interface SimulationOptions {
+  readonly tracker: TrackerName;
+  readonly superpages?: SuperpagePolicy;
+  readonly p2m?: P2mPageSize;
+  readonly costs?: CostModel;
+  /** Shadow: model Xen's out-of-sync L1 optimisation (HVM). */
+  readonly shadowOos?: boolean;
+  /**
+   * HAP and PML run in the MMU's EPT loop (Mmu.runUnderEpt) unless false:
+   * then every access goes through Tracker.process, the reference path the
+   * loop is tested against. Results are identical either way.
+   */
+  readonly eptLoop?: boolean;
+}
+
+/** The Simulation of a trace header's guest under `opts`, with the API's defaults filled in. */
+export function simulationSetup(h: TraceHeader, opts: SimulationOptions): SimulationSetup {
+  return {
+    guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus },
+    seed: h.workload.seed,
+    tracker: opts.tracker,
+    superpages: opts.superpages ?? 'split',
+    p2m: opts.p2m ?? '2m',
+    // A run trace written before a cost was added carries no value for it: the default applies.
+    costs: { ...DEFAULT_COSTS, ...(opts.costs ?? {}) },
+    shadowOos: opts.shadowOos ?? false,
+    eptLoop: opts.eptLoop ?? true,
+  };
+}
