@@ -1,3 +1,4 @@
+import type { ExitTally } from '../api/exit-tally.js';
 import type { GuestSource } from '../api/guest-source.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { formatBytes, formatDurationNs } from '../model/units.js';
@@ -29,15 +30,14 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
     `  tracker      ${formatBytes(s.trackerMemoryBytes)}${Object.entries(s.trackerStats).map(([k, v]) => `, ${k} ${fmtInt(v)}`).join('')}`,
     '  exits and operations:',
   ];
-  for (const [k, v] of Object.entries(s.exits)) lines.push(`    ${k.padEnd(16)} ${fmtInt(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+  lines.push(...exitLines(s.exits));
   if (s.postcopyFaults) lines.push(`  post-copy    ${fmtInt(s.postcopyFaults)} faults, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for pages`);
   if (s.epochs.length) {
     const pauses = s.epochs.map((e) => e.pauseNs);
     lines.push(`  remus        ${s.epochs.length} checkpoints, pause ${formatDurationNs(Math.min(...pauses))} to ${formatDurationNs(Math.max(...pauses))}, ${fmtInt(s.epochs.reduce((a, e) => a + e.dirtyPages, 0))} pages`);
   }
   lines.push('  rounds:       start          end        sent     zero  skipped     dirty at end');
-  const shown = s.rounds.length > 40 ? [...s.rounds.slice(0, 20), undefined, ...s.rounds.slice(-20)] : s.rounds;
-  for (const r of shown) {
+  for (const r of elideRounds(s.rounds)) {
     if (!r) {
       lines.push('    ...');
       continue;
@@ -49,4 +49,14 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
   const lost = s.lostPages + s.lostPtes;
   lines.push(lost ? `  LOST ${fmtInt(s.lostPages)} pages and ${fmtInt(s.lostPtes)} page-table entries (first pfns ${s.firstLostPfns.join(', ')}): the destination is not the source` : '  lost pages   0 (the oracle checked every page at resume)');
   return lines.join('\n') + '\n';
+}
+
+/** One line per exit kind: its count and the vCPU time it cost. */
+export function exitLines(exits: Readonly<Record<string, ExitTally>>): string[] {
+  return Object.entries(exits).map(([k, v]) => `    ${k.padEnd(16)} ${fmtInt(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+}
+
+/** The rounds a text summary lists: all of them, or past 40 the first and last 20 with `undefined` where the rest are left out. */
+export function elideRounds<T>(rounds: readonly T[]): readonly (T | undefined)[] {
+  return rounds.length > 40 ? [...rounds.slice(0, 20), undefined, ...rounds.slice(-20)] : rounds;
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { parseDurationNs, parseNumber, parseSizeBytes, UnitError } from '../model/units.js';
+import { parseBandwidthBytesPerSec, parseDurationNs, parseNumber, parseSizeBytes, UnitError } from '../model/units.js';
 import { GUEST_TYPES, type GuestType, PAGING_MODES, type PagingMode } from '../model/paging.js';
 
 /** Commander argument parsers: each turns text into a checked value or a clear message. */
@@ -28,6 +28,29 @@ export const positiveIntOption = wrap((s: string) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${s}'`);
   return n;
 });
+
+/**
+ * A positive number. A text that is not a number is the UnitError of
+ * parseNumber, reported by main as one line; only the sign is checked here.
+ */
+export function positiveNumberOption(s: string): number {
+  const n = parseNumber(s);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${s}'`);
+  return n;
+}
+
+export const bandwidthOption = wrap((s: string) => {
+  const v = parseBandwidthBytesPerSec(s);
+  if (v <= 0) throw new InvalidArgumentError('bandwidth must be positive');
+  return v;
+});
+
+export function choiceOption<T extends string>(what: string, choices: readonly T[]): (s: string) => T {
+  return (s) => {
+    if (!(choices as readonly string[]).includes(s)) throw new InvalidArgumentError(`${what} must be one of ${choices.join(', ')}`);
+    return s as T;
+  };
+}
 
 export function guestOption(s: string): GuestType {
   if (!(GUEST_TYPES as readonly string[]).includes(s)) throw new InvalidArgumentError(`guest must be ${GUEST_TYPES.join(' or ')}`);

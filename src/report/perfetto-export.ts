@@ -1,11 +1,9 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import type { RunSpec } from '../api/record-run.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
-import { TraceError } from '../trace/trace-error.js';
-import { TraceReader } from '../trace/trace-reader.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { openRunTrace } from './open-run-trace.js';
 
 /**
  * Exports a run trace as a timeline in the Chrome trace event format (a
@@ -160,13 +158,7 @@ class ExitCounter {
 }
 
 export function exportPerfetto(file: string, out: string, opts: PerfettoExportOptions = {}): PerfettoExportResult {
-  const reader = TraceReader.open(file);
-  const h = reader.header;
-  if (h.traceKind !== 'run' || !h.run) {
-    reader.close();
-    throw new TraceError(file, 'is a workload trace (guest events only), not a run trace', undefined, 'header', `export a run trace: migsim run ${h.workload.name} --tracker pml --record RUN.mst`);
-  }
-  const spec = h.run as unknown as RunSpec;
+  const { reader, header: h, spec } = openRunTrace(file, 'export a run trace:');
   const vcpus = h.guest.vcpus;
   const cap = opts.maxExitSlicesPerVcpu ?? DEFAULT_MAX_EXIT_SLICES_PER_VCPU;
   const durationNs = Math.max(h.workload.durationNs, 1);

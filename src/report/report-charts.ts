@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunReport } from './report-data.js';
+import { wrapLines } from './wrap-lines.js';
 
 /**
  * The report's pictures as vega-lite specs, one function per picture, with
@@ -9,7 +10,7 @@ import type { RunReport } from './report-data.js';
  */
 
 /** The names the marks carry in the SVG (vega-lite appends `_marks`). */
-export const CHART_MARKS = {
+const CHART_MARKS = {
   convergence: 'convergence',
   downtime: 'downtime',
   dirtyRate: 'dirty_rate',
@@ -47,20 +48,6 @@ function runColor(runs: readonly RunReport[]) {
 
 function facetWidth(runs: readonly RunReport[]): number {
   return Math.max(180, Math.floor(FULL_WIDTH / runs.length) - 50);
-}
-
-/** Splits a sentence into lines of at most `width` characters. */
-function wrapLines(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const w of text.split(' ')) {
-    if (line && line.length + 1 + w.length > width) {
-      lines.push(line);
-      line = w;
-    } else line = line ? `${line} ${w}` : w;
-  }
-  if (line) lines.push(line);
-  return lines;
 }
 
 /**

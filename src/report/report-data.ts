@@ -8,8 +8,8 @@ import type { RunBatch } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import type { TrackerName } from '../reducers/tracker.js';
 import { TraceError } from '../trace/trace-error.js';
-import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
+import { openRunTrace } from './open-run-trace.js';
 
 /**
  * The series a report draws, extracted from a migration summary and its
@@ -81,7 +81,7 @@ const KIND_SLOTS = 256;
  * time at the link's bandwidth, spread over the buckets the transfer
  * spans; CLEAN and FINAL carry the dirty count (as does the round end).
  */
-export class TimelineCollector {
+class TimelineCollector {
   private bucketNs: number;
   private readonly pages = new Float64Array(MAX_TIMELINE_BUCKETS);
   private readonly bytes = new Float64Array(MAX_TIMELINE_BUCKETS);
@@ -255,13 +255,7 @@ export class TimelineCollector {
  * in its footer. `onProgress` gets the share of guest time read so far.
  */
 export function runReportFromTrace(file: string, onProgress?: (fraction: number) => void): RunReport {
-  const reader = TraceReader.open(file);
-  const header = reader.header;
-  if (header.traceKind !== 'run' || !header.run) {
-    reader.close();
-    throw new TraceError(file, 'is a workload trace (guest events only), not a run trace', undefined, 'header', `record a run trace with: migsim run ${header.workload.name} --tracker pml --record RUN.mst`);
-  }
-  const spec = header.run as unknown as RunSpec;
+  const { reader, header, spec } = openRunTrace(file, 'record a run trace with:');
   const collector = new TimelineCollector(header.guest.vcpus, spec.migration.bandwidthBytesPerSec);
   const durationNs = Math.max(header.workload.durationNs, 1);
   const footer = reader.forEachChunk((c) => {

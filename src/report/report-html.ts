@@ -2,7 +2,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { formatBytes, formatDurationNs } from '../model/units.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './report-charts.js';
-import type { RunReport } from './report-data.js';
+import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
 import { renderSvg } from './render-svg.js';
 import { hasCustomCosts } from './reproduce-command.js';
 
@@ -64,7 +64,7 @@ ${summaryTable(doc.runs)}
 <section id="charts">
 <h2>Charts</h2>
 ${figures.join('\n')}
-<p class="note">Timelines fold the run events into at most 128 buckets per run (${doc.runs.map((r) => `${esc(r.label)}: ${esc(formatDurationNs(r.timeline.bucketNs))}`).join(', ')}); bytes not carried by page events (vCPU and device state) are counted at resume.</p>
+<p class="note">Timelines fold the run events into at most ${MAX_TIMELINE_BUCKETS} buckets per run (${doc.runs.map((r) => `${esc(r.label)}: ${esc(formatDurationNs(r.timeline.bucketNs))}`).join(', ')}); bytes not carried by page events (vCPU and device state) are counted at resume.</p>
 </section>
 <section id="reproduce">
 <h2>Reproduce</h2>

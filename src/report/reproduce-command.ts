@@ -11,7 +11,7 @@ import type { TraceHeader } from '../trace/trace-records.js';
  */
 
 /** The CLI argument that names the guest events: the workload, or the file they were imported from. */
-export function guestTarget(header: TraceHeader, fallback: string): string {
+function guestTarget(header: TraceHeader, fallback: string): string {
   if (header.source) return String(header.source['file'] ?? fallback);
   return header.workload.name;
 }

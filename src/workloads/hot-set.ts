@@ -1,4 +1,5 @@
 import { deriveStream } from '../random/derive-stream.js';
+import { FixedRatePacer } from './fixed-rate-pacer.js';
 import type { WorkloadDefinition } from './workload.js';
 import { ZipfTable } from './zipf-table.js';
 
@@ -9,8 +10,9 @@ import { ZipfTable } from './zipf-table.js';
  * directly (phys_write), so it needs no page tables: the simplest dirtying
  * pattern, and the one the closed-form pre-copy model assumes.
  *
- * Writes are paced exactly: the i-th write is at floor(i * 1e9 / rate) ns,
- * issued by the vCPUs in turn, so each vCPU writes at rate / vcpus.
+ * Writes are paced exactly (FixedRatePacer): the i-th write is at
+ * floor(i * 1e9 / rate) ns, issued by the vCPUs in turn, so each vCPU
+ * writes at rate / vcpus.
  */
 export const hotSet: WorkloadDefinition = {
   name: 'hot-set',
@@ -49,24 +51,16 @@ export const hotSet: WorkloadDefinition = {
 
     const rng = deriveStream(config.seed, 'hot-set/writes');
     const hotThreshold = hotFraction * 4294967296;
-    const stepNs = Math.floor(1e9 / rate);
-    const stepRem = 1e9 % rate;
-    let tNs = 0;
-    let rem = 0;
+    const pacer = new FixedRatePacer(rate);
     let vcpu = 0;
-    while (tNs <= config.durationNs) {
+    while (pacer.nowNs <= config.durationNs) {
       let pfn: number;
       if (rng.nextU32() < hotThreshold) pfn = hotBase + rng.below(hotPages);
       else if (zipf) pfn = (zipf.rank(rng.nextUnit()) * stride + offset) % memPages;
       else pfn = rng.belowLarge(memPages);
-      out.physWrite(tNs, vcpu, pfn, bytes);
+      out.physWrite(pacer.nowNs, vcpu, pfn, bytes);
       if (++vcpu === vcpus) vcpu = 0;
-      tNs += stepNs;
-      rem += stepRem;
-      if (rem >= rate) {
-        rem -= rate;
-        tNs++;
-      }
+      pacer.advance();
     }
   },
 };

@@ -1,5 +1,6 @@
 import { deriveStream } from '../random/derive-stream.js';
 import { GuestKernel } from './guest-kernel.js';
+import { FixedRatePacer } from './fixed-rate-pacer.js';
 import { TimerTicks, VcpuActivity } from './guest-cpu.js';
 import type { ProgramImage } from './guest-program.js';
 import { LD_SO, LIBC } from './guest-program.js';
@@ -102,13 +103,11 @@ export const muncher: WorkloadDefinition = {
     const writeNs = 250; // a 4 KiB memset
     let written = 0;
     if (rate > 0) {
-      const stepNs = Math.floor(1e9 / rate);
-      const stepRem = 1e9 % rate;
-      let tNs = 0;
-      let rem = 0;
+      const pacer = new FixedRatePacer(rate);
       let vcpu = 0;
       let seq = 0;
-      while (tNs <= config.durationNs) {
+      while (pacer.nowNs <= config.durationNs) {
+        const tNs = pacer.nowNs;
         ticks.until(tNs);
         activity.wake(vcpu, tNs);
         let page: number;
@@ -121,12 +120,7 @@ export const muncher: WorkloadDefinition = {
         activity.busyUntil(vcpu, tNs + writeNs);
         written++;
         if (++vcpu === vcpus) vcpu = 0;
-        tNs += stepNs;
-        rem += stepRem;
-        if (rem >= rate) {
-          rem -= rate;
-          tNs++;
-        }
+        pacer.advance();
       }
     }
     ticks.until(config.durationNs);

@@ -1,8 +1,6 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { compareTrackers, type CompareResult } from '../../api/compare.js';
-import { guestSource } from '../../api/guest-source.js';
-import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
 import { formatBytes, formatDurationNs } from '../../model/units.js';
 import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
@@ -10,9 +8,10 @@ import { UsageError } from '../cli-failure.js';
 import { fmtInt, fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
 import { createProgress } from '../progress.js';
-import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
-import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
-import { addTrackerOptions, type TrackerCliOptions } from './run-command.js';
+import { wrapLines } from '../../report/wrap-lines.js';
+import { addMigrationOptions } from './migration-cli-options.js';
+import { addWorkloadOptions } from './record-command.js';
+import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
 
 /** What bare `migsim compare` (and `npm start`) runs. */
 export const DEFAULT_COMPARE_TARGET = 'apache';
@@ -28,18 +27,14 @@ export function registerCompare(program: Command, ctx: CliContext): void {
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
-  cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { trackers: string; json?: boolean }) => {
-    const trackers = opts.trackers.split(',').map((t) => t.trim());
-    for (const t of trackers) if (!(TRACKER_NAMES as readonly string[]).includes(t)) throw new UsageError(`unknown tracker '${t}' in --trackers (known: ${TRACKER_NAMES.join(', ')})`);
-    const seed = chooseSeed(opts.seed);
-    const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
-    const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
-    if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+  cmd.action((target: string, opts: TrackerRunCliOptions & { trackers: string }) => {
+    const trackers = parseTrackerList(opts.trackers);
+    const { source, runOptions } = trackerRunInputs(ctx, target, opts);
     const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
     let done = 0;
     let r;
     try {
-      r = compareTrackers(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) }, { onEach: () => progress.update(++done) });
+      r = compareTrackers(source, trackers, runOptions, { onEach: () => progress.update(++done) });
     } finally {
       progress.stop();
     }
@@ -55,13 +50,20 @@ export function registerCompare(program: Command, ctx: CliContext): void {
   });
 }
 
-export function compareTable(trackers: readonly string[], r: CompareResult): string {
+/** The trackers `--trackers` lists, each checked. */
+export function parseTrackerList(list: string): TrackerName[] {
+  const trackers = list.split(',').map((t) => t.trim());
+  for (const t of trackers) if (!(TRACKER_NAMES as readonly string[]).includes(t)) throw new UsageError(`unknown tracker '${t}' in --trackers (known: ${TRACKER_NAMES.join(', ')})`);
+  return trackers as TrackerName[];
+}
+
+function compareTable(trackers: readonly string[], r: CompareResult): string {
   const table = new Table({ head: ['', ...trackers], style: { head: [], border: [] } });
   for (const f of r.figures) {
     table.push([f.name, ...f.values.map((v, i) => formatFigure(f.unit, v) + (i === f.best ? ' *' : ''))]);
   }
   table.push(['outcome', ...r.summaries.map((s) => s.outcome)]);
-  table.push(['stop rule', ...r.summaries.map((s) => wrap(s.stopReason, 28))]);
+  table.push(['stop rule', ...r.summaries.map((s) => wrapLines(s.stopReason, 28).join('\n'))]);
   return table.toString();
 }
 
@@ -76,18 +78,4 @@ function formatFigure(unit: string, v: number): string {
     default:
       return fmtInt(v);
   }
-}
-
-function wrap(text: string, width: number): string {
-  const words = text.split(' ');
-  const lines: string[] = [];
-  let line = '';
-  for (const w of words) {
-    if (line && line.length + 1 + w.length > width) {
-      lines.push(line);
-      line = w;
-    } else line = line ? `${line} ${w}` : w;
-  }
-  if (line) lines.push(line);
-  return lines.join('\n');
 }

@@ -3,7 +3,7 @@ import { checkGolden, goldenCases, updateGolden } from '../../api/golden.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 
-export const DEFAULT_GOLDEN_DIR = 'traces/golden';
+const DEFAULT_GOLDEN_DIR = 'traces/golden';
 
 export function registerGolden(program: Command, ctx: CliContext): void {
   const golden = program.command('golden').description('golden run traces: regression tests with readable expected summaries');

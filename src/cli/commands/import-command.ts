@@ -8,7 +8,7 @@ import type { GuestType, PagingMode } from '../../model/paging.js';
 import { formatBytes, formatDurationNs, parseNumber } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { fmtFixed, fmtInt, fmtRate } from '../format-number.js';
-import { guestOption, pagingOption, positiveIntOption, seedOption, sizeOption } from '../parse-options.js';
+import { guestOption, pagingOption, positiveIntOption, positiveNumberOption, seedOption, sizeOption } from '../parse-options.js';
 import { chooseSeed } from './record-command.js';
 
 interface ImportCliOptions {
@@ -24,15 +24,9 @@ interface ImportCliOptions {
   json?: boolean;
 }
 
-const positiveNumberOption = (s: string): number => {
-  const n = parseNumber(s);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a positive number, got '${s}'`);
-  return n;
-};
-
 const hzOption = (s: string): number => {
   const n = parseNumber(s);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a rate of 0 or more per second, got '${s}'`);
+  if (!(n >= 0)) throw new InvalidArgumentError(`expected a rate of 0 or more per second, got '${s}'`);
   return n;
 };
 

@@ -19,7 +19,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
 }
 
 /** The stable JSON form: add fields, never rename. */
-export function inspectJson(r: InspectReport): Record<string, unknown> {
+function inspectJson(r: InspectReport): Record<string, unknown> {
   return {
     file: r.file,
     fileBytes: r.fileBytes,

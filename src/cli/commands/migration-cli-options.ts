@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { parseBandwidthBytesPerSec, parseNumber, UnitError } from '../../model/units.js';
 import { DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration-options.js';
-import { durationOption, positiveIntOption } from '../parse-options.js';
-import { choiceOption } from './run-command.js';
+import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption } from '../parse-options.js';
 
 export interface MigrationCliOptions {
   policy: PolicyName;
@@ -16,23 +13,6 @@ export interface MigrationCliOptions {
   maxFactor: number;
   epoch: number;
   postcopyAfter: number;
-}
-
-function bandwidthOption(s: string): number {
-  try {
-    const v = parseBandwidthBytesPerSec(s);
-    if (v <= 0) throw new InvalidArgumentError('bandwidth must be positive');
-    return v;
-  } catch (e) {
-    if (e instanceof UnitError) throw new InvalidArgumentError(e.message);
-    throw e;
-  }
-}
-
-function positiveNumberOption(s: string): number {
-  const n = parseNumber(s);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${s}'`);
-  return n;
 }
 
 /** The policy knobs of `run` and `compare`, with the real systems' defaults. */

@@ -40,7 +40,7 @@ export function chooseSeed(given: number | undefined): number {
   return given ?? randomInt(0, 2 ** 32);
 }
 
-export function describeWorkloadParams(def: WorkloadDefinition): string {
+function describeWorkloadParams(def: WorkloadDefinition): string {
   const lines = [`Workload '${def.name}': ${def.description}`, '', 'Parameters (--set key=value):'];
   const width = Math.max(...def.params.map((p) => p.name.length), 4);
   for (const p of def.params) {
@@ -58,7 +58,7 @@ function formatDefault(kind: string, v: number | string): string {
   return String(v);
 }
 
-export function workloadListText(): string {
+function workloadListText(): string {
   return ['Workloads:', ...WORKLOADS.map((w) => `  ${w.name.padEnd(10)} ${w.description}`)].join('\n');
 }
 

@@ -1,21 +1,18 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { guestSource } from '../../api/guest-source.js';
-import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
 import { formatBytes } from '../../model/units.js';
-import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { compareRunReports, runReportFromTrace } from '../../report/report-data.js';
 import { REPORT_CHARTS, type ReportDocument, reportHtml } from '../../report/report-html.js';
 import { compareCommandLine, runCommandLine, shellQuote } from '../../report/reproduce-command.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { createProgress, type Progress } from '../progress.js';
-import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS } from './compare-command.js';
-import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
-import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
-import { addTrackerOptions, type TrackerCliOptions } from './run-command.js';
+import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS, parseTrackerList } from './compare-command.js';
+import { addMigrationOptions } from './migration-cli-options.js';
+import { addWorkloadOptions } from './record-command.js';
+import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
 
-type ReportCliOptions = GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { out: string; compare?: string | boolean; trackers: string; json?: boolean };
+type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string };
 
 export function registerReport(program: Command, ctx: CliContext): void {
   const cmd = program
@@ -68,13 +65,9 @@ export function registerReport(program: Command, ctx: CliContext): void {
 
 function compareDocument(ctx: CliContext, opts: ReportCliOptions, progress: Progress): ReportDocument {
   const target = typeof opts.compare === 'string' ? opts.compare : DEFAULT_COMPARE_TARGET;
-  const trackers = opts.trackers.split(',').map((t) => t.trim());
-  for (const t of trackers) if (!(TRACKER_NAMES as readonly string[]).includes(t)) throw new UsageError(`unknown tracker '${t}' in --trackers (known: ${TRACKER_NAMES.join(', ')})`);
-  const seed = chooseSeed(opts.seed);
-  const source = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
-  const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
-  if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
-  const runs = compareRunReports(source, trackers as TrackerName[], { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) }, undefined, (f) => progress.update(f * trackers.length));
+  const trackers = parseTrackerList(opts.trackers);
+  const { source, runOptions } = trackerRunInputs(ctx, target, opts);
+  const runs = compareRunReports(source, trackers, runOptions, undefined, (f) => progress.update(f * trackers.length));
   const first = runs[0]!;
   return {
     mode: 'compare',

@@ -1,26 +1,18 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { type GuestSource, guestSource } from '../../api/guest-source.js';
 import { sourceWithProgress } from '../progress.js';
 import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
-import { type CostModel, DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
+import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
 import { formatBytes, formatDurationNs } from '../../model/units.js';
 import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePolicy, TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { fmtInt, fmtPercent } from '../format-number.js';
-import { durationOption } from '../parse-options.js';
+import { choiceOption, durationOption } from '../parse-options.js';
 import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
 import { runMigration } from '../../api/run-migration.js';
 import { recordRun } from '../../api/record-run.js';
-import { migrationJson, migrationText } from '../format-migration.js';
+import { elideRounds, exitLines, migrationJson, migrationText } from '../format-migration.js';
 import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
-
-export function choiceOption<T extends string>(what: string, choices: readonly T[]): (s: string) => T {
-  return (s) => {
-    if (!(choices as readonly string[]).includes(s)) throw new InvalidArgumentError(`${what} must be one of ${choices.join(', ')}`);
-    return s as T;
-  };
-}
 
 export interface TrackerCliOptions {
   superpages: SuperpagePolicy;
@@ -38,6 +30,24 @@ export function addTrackerOptions(cmd: Command): Command {
     .option('--shadow-oos', "shadow: Xen's out-of-sync L1 optimisation (HVM guests)");
 }
 
+/** The flags of a command that migrates guest events under trackers: run, compare, report --compare. */
+export type TrackerRunCliOptions = GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { json?: boolean };
+
+/**
+ * The guest events a tracker-running command migrates, and the run options
+ * its flags give (all but the tracker). The seed is printed first, unless
+ * the command prints JSON, so every run can be reproduced.
+ */
+export function trackerRunInputs(ctx: CliContext, target: string, opts: TrackerRunCliOptions) {
+  const source = guestSource(target, { seed: chooseSeed(opts.seed), durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
+  const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
+  if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+  const runOptions = { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) };
+  return { source, runOptions };
+}
+
+type RunCliOptions = TrackerRunCliOptions & { tracker: TrackerName; round?: string; record?: string };
+
 export function registerRun(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('run')
@@ -50,43 +60,33 @@ export function registerRun(program: Command, ctx: CliContext): void {
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
-  cmd.action((target: string, opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { tracker: TrackerName; round?: string; record?: string; json?: boolean }) => {
-    const seed = chooseSeed(opts.seed);
-    const plain = guestSource(target, { seed, durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
-    const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
-    if (!opts.json) ctx.io.err(`seed ${plain.header.workload.seed}\n`);
+  cmd.action((target: string, opts: RunCliOptions) => {
+    const { source: plain, runOptions } = trackerRunInputs(ctx, target, opts);
     const watched = sourceWithProgress(ctx, `run ${plain.label} under ${opts.tracker}`, plain, opts.json);
-    const source = watched.source;
     try {
-      runCommand(ctx, source, opts, costs);
+      runCommand(ctx, watched.source, opts, runOptions);
     } finally {
       watched.stop();
     }
   });
 }
 
-function runCommand(
-  ctx: CliContext,
-  source: GuestSource,
-  opts: GuestCliOptions & TrackerCliOptions & MigrationCliOptions & { tracker: TrackerName; round?: string; record?: string; json?: boolean },
-  costs: CostModel,
-): void {
-  {
-    if (opts.round !== undefined) {
-      const roundNs = durationOption(opts.round);
-      const s = runRounds(source, { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos: Boolean(opts.shadowOos) });
-      ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
-      if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
-      return;
-    }
-    const request = { tracker: opts.tracker, superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) };
-    const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
-    ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
-    if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);
+function runCommand(ctx: CliContext, source: GuestSource, opts: RunCliOptions, runOptions: ReturnType<typeof trackerRunInputs>['runOptions']): void {
+  if (opts.round !== undefined) {
+    const roundNs = durationOption(opts.round);
+    const { superpages, p2m, costs, shadowOos } = runOptions;
+    const s = runRounds(source, { tracker: opts.tracker, superpages, p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos });
+    ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
+    if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
+    return;
   }
+  const request = { tracker: opts.tracker, ...runOptions };
+  const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
+  ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
+  if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);
 }
 
-export function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
+function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
   return {
     source: label,
     seed,
@@ -117,12 +117,11 @@ function roundsText(label: string, s: RoundsSummary): string {
     `  memory     ${formatBytes(s.trackerMemoryBytes)} of tracker memory`,
     '  exits and operations:',
   ];
-  for (const [k, v] of Object.entries(s.exits)) lines.push(`    ${k.padEnd(16)} ${fmtInt(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+  lines.push(...exitLines(s.exits));
   const stats = Object.entries(s.trackerStats);
   if (stats.length) lines.push(`  tracker    ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
   lines.push('  rounds (dirty pages at each CLEAN):');
-  const shown = s.rounds.length > 40 ? [...s.rounds.slice(0, 20), undefined, ...s.rounds.slice(-20)] : s.rounds;
-  for (const r of shown) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${fmtInt(r.dirtyPages).padStart(10)}` : '    ...');
+  for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${fmtInt(r.dirtyPages).padStart(10)}` : '    ...');
   lines.push(s.lostPages ? `  LOST PAGES ${fmtInt(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');
   return lines.join('\n') + '\n';
 }
