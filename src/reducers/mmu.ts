@@ -186,10 +186,14 @@ const KIND_PT_WRITE = GuestEventKind.ptWrite;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
 const KIND_PHYS_WRITE = GuestEventKind.physWrite;
 const KIND_IDLE = GuestEventKind.idle;
-/** Paging-structure cache: entries (a power of two), and ints per entry (root, key, generation, leaf slot, 3 table pfns, upper flags). */
+/**
+ * Paging-structure cache: entries (a power of two), and ints per entry (root,
+ * key, generation, leaf slot, 3 table pfns, upper flags, gate stamp; padded
+ * to 16, one 64-byte line).
+ */
 const PSC_ENTRIES = 1024;
 const PSC_MASK = PSC_ENTRIES - 1;
-const PSC_SHIFT = 3;
+const PSC_SHIFT = 4;
 const READ_SHIFT = READ_GATE_SHIFT;
 const A_BIT = 31 - Math.clz32(PTE_A);
 const D_BIT = 31 - Math.clz32(PTE_D);
@@ -266,9 +270,18 @@ export class Mmu {
    * generation is the current one; anything that can change an upper entry
    * or a table's slot (a store into a table above level 1, a hardware A/D
    * store, a table becoming live or dead) starts a new generation.
+   *
+   * runUnderEpt also keeps, per row, the gate stamp under which all four
+   * tables of its walk passed their EPT walk gates: gates only open within
+   * an epoch, so a walk that passed once passes until the epoch ends.
    */
   private readonly psc = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
   private pscGeneration = 1;
+  /** Names the walk gates (their array, shift and epoch) runUnderEpt last ran under; 0 is no stamp. */
+  private gateStamp = 0;
+  private stampedWalkGate: Uint32Array | undefined;
+  private stampedWalkShift = -1;
+  private stampedEpoch = -1;
   private adStoreCount = 0;
   private faultCount = 0;
   private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
@@ -570,6 +583,7 @@ export class Mmu {
               psc[h + 5] = t2;
               psc[h + 6] = walk1;
               psc[h + 7] = upper;
+              psc[h + 8] = 0;
               const o1 = (s1 << SHIFT) | (vpn & 511);
               leaf = entries[o1]!;
               f = leaf >>> FRAME_SHIFT;
@@ -762,6 +776,13 @@ export class Mmu {
     const walkGate = gates.walk;
     const walkShift = gates.walkShift;
     const cr3Exits = gates.cr3Exits;
+    if (walkGate !== this.stampedWalkGate || walkShift !== this.stampedWalkShift || epoch !== this.stampedEpoch) {
+      this.gateStamp++;
+      this.stampedWalkGate = walkGate;
+      this.stampedWalkShift = walkShift;
+      this.stampedEpoch = epoch;
+    }
+    const stamp = this.gateStamp;
     const clock = run.clock;
     const stallNs = clock.stallNs;
     const notBeforeNs = clock.notBeforeNs;
@@ -803,12 +824,13 @@ export class Mmu {
           let leaf: number;
           let upper: number;
           let pfn: number;
-          let t3: number;
-          let t2: number;
           let f: number;
-          // The leaf table's gate, or 0 for a 2 MiB page (no leaf table read).
-          let leafTableRefused: number;
+          // The tables the walk read (t1: none for a 2 MiB page), and
+          // whether any of their walk gates refuses.
+          let t3 = -1;
+          let t2 = -1;
           let t1 = -1;
+          let walkRefused: number;
           const key = vpn >> 9;
           const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
           if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === gen) {
@@ -817,11 +839,19 @@ export class Mmu {
             f = leaf >>> FRAME_SHIFT;
             if ((leaf & P) === 0 || f >= frameLimit) break;
             pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            t3 = psc[h + 4]!;
-            t2 = psc[h + 5]!;
-            t1 = psc[h + 6]!;
             upper = psc[h + 7]!;
-            leafTableRefused = walkGate[t1 >>> walkShift]! ^ epoch;
+            if (psc[h + 8] === stamp) walkRefused = 0;
+            else {
+              t3 = psc[h + 4]!;
+              t2 = psc[h + 5]!;
+              t1 = psc[h + 6]!;
+              walkRefused =
+                (walkGate[root >>> walkShift]! ^ epoch) |
+                (walkGate[t3 >>> walkShift]! ^ epoch) |
+                (walkGate[t2 >>> walkShift]! ^ epoch) |
+                (walkGate[t1 >>> walkShift]! ^ epoch);
+              if (walkRefused === 0) psc[h + 8] = stamp;
+            }
           } else {
             const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
             const e4 = entries[o4]!;
@@ -854,19 +884,25 @@ export class Mmu {
               psc[h + 5] = t2;
               psc[h + 6] = t1;
               psc[h + 7] = upper;
+              psc[h + 8] = 0;
               const o1 = (s1 << SHIFT) | (vpn & 511);
               leaf = entries[o1]!;
               f = leaf >>> FRAME_SHIFT;
               if ((leaf & P) === 0 || f >= frameLimit) break;
               pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-              leafTableRefused = walkGate[t1 >>> walkShift]! ^ epoch;
+              walkRefused =
+                (walkGate[root >>> walkShift]! ^ epoch) |
+                (walkGate[t3 >>> walkShift]! ^ epoch) |
+                (walkGate[t2 >>> walkShift]! ^ epoch) |
+                (walkGate[t1 >>> walkShift]! ^ epoch);
+              if (walkRefused === 0) psc[h + 8] = stamp;
             } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
               f += vpn & 511;
               if (f >= frameLimit) break;
               pfn = m2p === undefined ? f : m2p[f]!;
               leaf = e2;
               upper = e4 & e3;
-              leafTableRefused = 0;
+              walkRefused = (walkGate[root >>> walkShift]! ^ epoch) | (walkGate[t3 >>> walkShift]! ^ epoch) | (walkGate[t2 >>> walkShift]! ^ epoch);
             } else break;
           }
           if (pfn < 0) break;
@@ -874,22 +910,19 @@ export class Mmu {
           const leafNeed = upperNeed | (isWrite * D);
           if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break;
           // The EPT: every table the walk read, then the page accessed.
-          const refused =
-            (walkGate[root >>> walkShift]! ^ epoch) |
-            (walkGate[t3 >>> walkShift]! ^ epoch) |
-            (walkGate[t2 >>> walkShift]! ^ epoch) |
-            leafTableRefused |
-            (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
+          const refused = walkRefused | (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
           walks++;
           if (refused !== 0) {
             // Exits, in the order the processor meets them; each handler
             // may open the next gate (a region recalculated once), so each
             // is checked again.
             const handler = gates.handler;
-            if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
-            if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
-            if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
-            if (leafTableRefused !== 0 && walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
+            if (walkRefused !== 0) {
+              if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
+              if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
+              if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
+              if (t1 >= 0 && walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
+            }
             if (isWrite !== 0) {
               src[pfn] = src[pfn]! + 1;
               if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
