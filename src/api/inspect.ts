@@ -47,6 +47,9 @@ export function inspect(file: string): InspectReport {
   const virt = new PageSet();
   const pt = new PageSet();
   let firstNs = -1;
+  // The footer's lastNs is the latest time over both streams: in a run
+  // trace, run events (the final copy, say) end after the guest's last event.
+  let lastNs = 0;
   const capture = header.source ? new CaptureStatsCollector(header) : undefined;
   // The MMU is replayed only when the guest writes page tables.
   let mmu: Mmu | undefined;
@@ -60,6 +63,7 @@ export function inspect(file: string): InspectReport {
     capture?.add(b);
     const { kind, page, dtNs } = b;
     if (firstNs < 0 && b.count > 0) firstNs = b.baseNs + dtNs[0]!;
+    if (b.count > 0) lastNs = b.endNs;
     for (let i = 0; i < b.count; i++) {
       const k = kind[i]!;
       if (k === GuestEventKind.physWrite) phys.add(page[i]!);
@@ -68,7 +72,6 @@ export function inspect(file: string): InspectReport {
     }
   });
   const events = footer.guestEvents + footer.runEvents;
-  const lastNs = footer.guestEvents ? footer.lastNs : 0;
   return {
     file,
     fileBytes: reader.fileBytes,

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { inspect } from '../../src/api/inspect.js';
 import { readRecords, writeRecords } from '../helpers/trace-frames.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { runCli } from './cli-run.js';
@@ -53,6 +54,18 @@ describe('migsim record / inspect / replay', () => {
     const r = await runCli('replay', file, '--verify');
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/differs at chunk 0, event \d+ .*: page recorded \d+, regenerated \d+/);
+  });
+
+  it("inspect of a run trace spans the guest's events only: run events after the last guest event do not stretch it", async () => {
+    const run = join(dir, 'run.mst');
+    // The guest stops at 300 ms, mid-migration: the final copy's run events come later.
+    const r = await runCli('run', 'hot-set', '--tracker', 'hap', '--duration', '300ms', '--mem', '64MiB', '--seed', '3', '--start', '100ms', '--record', run);
+    expect(r.code).toBe(0);
+    // The vCPUs' stalls put the last run events past the guest's 300 ms.
+    expect(inspect(run).footer.lastNs).toBeGreaterThan(300e6);
+    const j = JSON.parse((await runCli('inspect', run, '--json')).out);
+    expect(j.lastNs).toBe(300e6);
+    expect(j.spanNs).toBe(300e6);
   });
 
   it('same seed twice gives byte-identical files through the CLI', async () => {
