@@ -106,9 +106,18 @@ export class TraceReader {
     return this.decodeChunk(rec, at);
   }
 
-  /** Reads every remaining chunk, calling `fn` for each, and returns the footer. */
+  /**
+   * Reads every remaining chunk, calling `fn` for each, and returns the
+   * footer. The file is closed when the footer is read, or when a read or
+   * `fn` throws.
+   */
   forEachChunk(fn: (chunk: TraceChunk) => void): TraceFooter {
-    for (let c = this.nextChunk(); c; c = this.nextChunk()) fn(c);
+    try {
+      for (let c = this.nextChunk(); c; c = this.nextChunk()) fn(c);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
     return this.footer;
   }
 

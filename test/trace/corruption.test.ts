@@ -1,7 +1,7 @@
 // Checks that a damaged trace (cut short anywhere, or any byte flipped) is
 // reported as the project's TraceError with file and offset, and never as
 // another exception, a hang or silently wrong events.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../src/api/record.js';
@@ -99,5 +99,23 @@ describe('trace corruption', () => {
     const file = join(dir, 'tail.mst');
     writeFileSync(file, Buffer.concat([bytes, Buffer.from([0])]));
     expect(expectTraceError(file).message).toContain('1 unexpected bytes after the footer');
+  });
+
+  it('a reader whose caller throws partway (a report that fails, say) has its file closed', () => {
+    const openOnGood = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === good;
+      } catch {
+        return false;
+      }
+    }).length;
+    const r = TraceReader.open(good);
+    expect(openOnGood()).toBe(1);
+    expect(() =>
+      r.forEachChunk(() => {
+        throw new Error('the caller gave up');
+      }),
+    ).toThrow('the caller gave up');
+    expect(openOnGood()).toBe(0);
   });
 });
