@@ -7,13 +7,14 @@ import { UnknownWorkloadError } from '../workloads/registry.js';
 import { ParamError } from '../workloads/resolve-params.js';
 import { ImportError } from '../import/import-error.js';
 import { ReplaySourceError } from '../api/replay-import.js';
+import { GuestResourceError } from '../workloads/guest-resource-error.js';
 
 /** A problem with what the user asked for, reported as one line and exit 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

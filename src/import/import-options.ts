@@ -1,3 +1,4 @@
+import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { basename } from 'node:path';
 import { statSync } from 'node:fs';
 import { ConfigError, DEFAULT_GUEST, guestMemPages } from '../api/guest-config.js';
@@ -79,7 +80,7 @@ export function asImportError(e: unknown, file: string, line: number): unknown {
   if (e instanceof LineTooLongError) return new ImportError(file, line + 1, e.message, undefined, 'not a capture this importer reads');
   if (e instanceof CaptureDecodeError) return new ImportError(file, line + 1, e.message);
   if (e instanceof VpnSpaceFullError) return new ImportError(file, line, e.message, undefined, 'import with --paging x86-64');
-  if (e instanceof Error && e.message.startsWith('guest out of')) {
+  if (e instanceof GuestResourceError && e.outOfMemory) {
     return new ImportError(file, line, 'the guest ran out of memory replaying the capture here', undefined, 'give it more with --mem');
   }
   return e;

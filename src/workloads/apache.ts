@@ -1,3 +1,4 @@
+import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
@@ -312,7 +313,11 @@ class ApacheServer {
     }
     for (let i = 0; i < 16; i++) t = k.touch(m, 0, l.stackVpn + l.stackPages - 1 - i, true, t) + 200;
     // Parsing the configuration fills the master's pools.
-    if (MASTER_CONFIG_HEAP_PAGES + this.poolPages + SPILL_PAGES > l.heapPages) throw new RangeError('apache: request pool does not fit the heap');
+    if (MASTER_CONFIG_HEAP_PAGES + this.poolPages + SPILL_PAGES > l.heapPages) {
+      throw new GuestResourceError(
+        `apache: the request pool (3 x pagesPerRequest = ${this.poolPages} pages) does not fit the worker heap (${l.heapPages - MASTER_CONFIG_HEAP_PAGES - SPILL_PAGES} pages free); ask for fewer pagesPerRequest`,
+      );
+    }
     for (let i = 0; i < MASTER_CONFIG_HEAP_PAGES; i++) t = k.touch(m, 0, l.heapVpn + i, true, t) + 500;
     this.poolVpn = l.heapVpn + MASTER_CONFIG_HEAP_PAGES;
     this.spillVpn = this.poolVpn + this.poolPages;

@@ -1,3 +1,4 @@
+import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { makeP2mMap } from '../model/p2m-map.js';
@@ -291,17 +292,17 @@ export class GuestKernel {
   ) {
     const { memPages, vcpus } = config;
     if (!Number.isSafeInteger(memPages) || memPages < 4096) {
-      throw new RangeError(`guest kernel needs at least 16 MiB of memory (4096 pages), got ${memPages} pages`);
+      throw new GuestResourceError(`guest kernel needs at least 16 MiB of memory (4096 pages), got ${memPages} pages; give the guest more with --mem`, true);
     }
     if (memPages > MAX_FRAMES / 2) {
-      throw new RangeError(`guest memory of ${memPages} pages is above the ${MAX_FRAMES / 2}-page limit of the PTE frame field (PV host frames are twice the guest's)`);
+      throw new GuestResourceError(`guest memory of ${memPages} pages is above the ${MAX_FRAMES / 2}-page limit of the PTE frame field (PV host frames are twice the guest's)`);
     }
-    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 512) throw new RangeError(`guest kernel supports 1 to 512 vCPUs, got ${vcpus}`);
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 512) throw new GuestResourceError(`guest kernel supports 1 to 512 vCPUs, got ${vcpus}`);
     this.layout = guestLayout(config.paging, config.guest);
     this.levels = this.layout.levels;
     this.memPages = memPages;
     this.ramPages = Math.min(memPages, config.ramPages && config.ramPages > 0 ? config.ramPages : memPages);
-    if (this.ramPages < 4096) throw new RangeError(`mem= of ${this.ramPages} pages is below the 4096-page minimum`);
+    if (this.ramPages < 4096) throw new GuestResourceError(`mem= of ${this.ramPages} pages is below the 4096-page minimum`, true);
     this.vcpus = vcpus;
     this.pv = config.guest === 'pv';
     this.directMapPages = Math.min(this.ramPages, this.layout.lowmemLimitPages);
@@ -1389,9 +1390,10 @@ export class GuestKernel {
     if (n === 0 && kind === FrameKind.anon) this.freeFrame(pfn);
   }
 
-  private oom(what: string): Error {
-    return new Error(
-      `guest out of ${what} memory: ${this.ramPages} pages of RAM (${this.directMapPages} direct-mapped) are all in use; give the guest more memory or ask the workload for less`,
+  private oom(what: string): GuestResourceError {
+    return new GuestResourceError(
+      `guest out of ${what} memory: ${this.ramPages} pages of RAM (${this.directMapPages} direct-mapped) are all in use; give the guest more memory (--mem) or ask the workload for less`,
+      true,
     );
   }
 

@@ -1,3 +1,4 @@
+import { GuestResourceError } from './guest-resource-error.js';
 import { deriveStream } from '../random/derive-stream.js';
 import { GuestKernel } from './guest-kernel.js';
 import { FixedRatePacer } from './fixed-rate-pacer.js';
@@ -87,7 +88,7 @@ export const muncher: WorkloadDefinition = {
     const wantWss = Math.floor(Number(p['wss']) / 4096);
     const wssPages = wantWss > 0 ? Math.min(wantWss, maxWss) : maxWss;
     if (wssPages < 1) {
-      throw new RangeError(`muncher: no memory left for a working set (${kernel.freePages} free pages, zero fraction ${p['zero']})`);
+      throw new GuestResourceError(`muncher: no memory left for a working set (${kernel.freePages} free pages, zero fraction ${p['zero']}); give the guest more with --mem or lower zero`, true);
     }
     const base = kernel.mapPopulated(pid, 0, wssPages, 0);
     const cachePages = Math.max(0, kernel.freePages - TABLE_RESERVE_PAGES - zeroTarget);
