@@ -1,8 +1,4 @@
-/** Human number formatting for tables: thousands separators, fixed decimals. */
-export function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
+/** Human number formatting for tables: fixed decimals, percentages, rates (counts: formatCount in model/units). */
 export function fmtFixed(n: number, digits: number): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }

@@ -1,9 +1,8 @@
 import cliProgress from 'cli-progress';
 import { tap } from 'rxjs';
 import type { GuestSource } from '../api/guest-source.js';
-import { formatDurationNs } from '../model/units.js';
+import { formatCount, formatDurationNs } from '../model/units.js';
 import type { CliContext } from './cli-io.js';
-import { fmtInt } from './format-number.js';
 
 /** What a command calls as it goes: the work done so far (in `total`'s units), then stop. */
 export interface Progress {
@@ -34,7 +33,7 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
   if (!ctx.io.isTty || opts.json) return NO_PROGRESS;
   const startedMs = Date.now();
   const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
-  const unit = opts.unit ?? fmtInt;
+  const unit = opts.unit ?? formatCount;
   // cli-progress writes cursor moves and the bar through this stream; it
   // goes to the command's stderr so stdout stays clean for the results.
   const stream = { isTTY: true, columns: 100, write: (s: string) => (ctx.io.err(s), true) } as unknown as NodeJS.WritableStream;

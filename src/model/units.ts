@@ -91,6 +91,11 @@ function toInteger(x: number, text: string): number {
   return r;
 }
 
+/** A count with thousands separators (rounded to an integer): 1,234,567. */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
 export function formatDurationNs(ns: number): string {
   if (ns >= 1e9) return `${(ns / 1e9).toFixed(3)} s`;
   if (ns >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;

@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { formatBytes, formatDurationNs } from '../model/units.js';
+import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './report-charts.js';
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
@@ -112,7 +112,7 @@ function headerTable(runs: readonly RunReport[]): string {
 
 function policyText(r: RunReport): string {
   const m = r.spec.migration;
-  const parts = [`${m.policy}`, `link ${fmtNum((m.bandwidthBytesPerSec * 8) / 1e6)} Mbit/s`, `start at ${formatDurationNs(m.startNs)}`];
+  const parts = [`${m.policy}`, `link ${formatCount((m.bandwidthBytesPerSec * 8) / 1e6)} Mbit/s`, `start at ${formatDurationNs(m.startNs)}`];
   if (m.policy === 'qemu') parts.push(`max-bandwidth ${formatBytes(m.maxBandwidthBytesPerSec)}/s`, `downtime-limit ${formatDurationNs(m.downtimeLimitNs)}`, m.autoConverge ? 'auto-converge' : 'no auto-converge');
   if (m.maxIters !== undefined) parts.push(`max-iters ${m.maxIters}`);
   if (m.policy === 'xen-legacy') parts.push(`max-factor ${m.maxFactor}`);
@@ -134,20 +134,20 @@ function summaryTable(runs: readonly RunReport[]): string {
     num('downtime', (r) => s(r).downtimeNs, formatDurationNs),
     num('total time', (r) => s(r).totalNs, formatDurationNs),
     num('setup', (r) => s(r).setupNs, formatDurationNs),
-    num('rounds', (r) => s(r).rounds.length, fmtNum),
-    num('pages sent', (r) => s(r).pagesSent, fmtNum),
-    num('zero pages sent', (r) => s(r).zeroPagesSent, fmtNum),
+    num('rounds', (r) => s(r).rounds.length, formatCount),
+    num('pages sent', (r) => s(r).pagesSent, formatCount),
+    num('zero pages sent', (r) => s(r).zeroPagesSent, formatCount),
     num('bytes sent', (r) => s(r).bytesSent, formatBytes),
-    num('final pages', (r) => s(r).rounds[s(r).rounds.length - 1]?.pagesSent ?? 0, fmtNum),
-    num('dirty rate (live, pages/s)', (r) => s(r).dirtyPagesRate, fmtNum),
+    num('final pages', (r) => s(r).rounds[s(r).rounds.length - 1]?.pagesSent ?? 0, formatCount),
+    num('dirty rate (live, pages/s)', (r) => s(r).dirtyPagesRate, formatCount),
     num('guest slowdown', (r) => s(r).slowdown, (v) => `${(v * 100).toFixed(2)}%`),
     num('vCPU stall', (r) => s(r).stallNs, formatDurationNs),
-    num('exits and faults', (r) => Object.values(s(r).exits).reduce((a, e) => a + e.count, 0), fmtNum),
+    num('exits and faults', (r) => Object.values(s(r).exits).reduce((a, e) => a + e.count, 0), formatCount),
   ];
   const kinds = [...new Set(runs.flatMap((r) => Object.keys(s(r).exits)))];
-  for (const k of kinds) rows.push([`  ${k}`, runs.map((r) => { const e = s(r).exits[k]; return e ? `${fmtNum(e.count)} (${formatDurationNs(e.costNs)})` : '-'; })]);
+  for (const k of kinds) rows.push([`  ${k}`, runs.map((r) => { const e = s(r).exits[k]; return e ? `${formatCount(e.count)} (${formatDurationNs(e.costNs)})` : '-'; })]);
   rows.push(num('tracker memory', (r) => s(r).trackerMemoryBytes, formatBytes));
-  rows.push(num('lost pages', (r) => s(r).lostPages + s(r).lostPtes, fmtNum));
+  rows.push(num('lost pages', (r) => s(r).lostPages + s(r).lostPtes, formatCount));
   rows.push(['state digest', runs.map((r) => s(r).stateDigest.slice(0, 16) + '…')]);
   return table(
     runs,
@@ -164,10 +164,6 @@ function table(runs: readonly RunReport[], rows: readonly (readonly [string, rea
   const head = `<tr><th></th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join('')}</tr>`;
   const body = rows.map(([name, cells]) => `<tr><th scope="row">${esc(name)}</th>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
   return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
-}
-
-function fmtNum(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
 }
 
 function esc(s: string): string {

@@ -1,11 +1,11 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { compareTrackers, type CompareResult } from '../../api/compare.js';
-import { formatBytes, formatDurationNs } from '../../model/units.js';
+import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
-import { fmtInt, fmtPercent } from '../format-number.js';
+import { fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
 import { createProgress } from '../progress.js';
 import { wrapLines } from '../../report/wrap-lines.js';
@@ -76,6 +76,6 @@ function formatFigure(unit: string, v: number): string {
     case 'ratio':
       return fmtPercent(v);
     default:
-      return fmtInt(v);
+      return formatCount(v);
   }
 }

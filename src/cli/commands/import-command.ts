@@ -5,9 +5,9 @@ import { DEFAULT_IMPORT_HZ, DEFAULT_IPS, type ImportOptions, type ImportResult }
 import { importLackey } from '../../import/lackey-importer.js';
 import { importRtdirty } from '../../import/rtdirty-importer.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
-import { formatBytes, formatDurationNs, parseNumber } from '../../model/units.js';
+import { formatBytes, formatCount, formatDurationNs, parseNumber } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
-import { fmtFixed, fmtInt, fmtRate } from '../format-number.js';
+import { fmtFixed, fmtRate } from '../format-number.js';
 import { guestOption, pagingOption, positiveIntOption, positiveNumberOption, seedOption, sizeOption } from '../parse-options.js';
 import { chooseSeed } from './record-command.js';
 
@@ -85,14 +85,14 @@ async function runImport(format: 'rtdirty' | 'lackey', file: string, opts: Impor
     return;
   }
   for (const m of result.firstSkipped) ctx.io.err(`skipped ${m}\n`);
-  if (result.skippedLines > 0) ctx.io.err(`skipped ${fmtInt(result.skippedLines)} malformed line${result.skippedLines === 1 ? '' : 's'}\n`);
+  if (result.skippedLines > 0) ctx.io.err(`skipped ${formatCount(result.skippedLines)} malformed line${result.skippedLines === 1 ? '' : 's'}\n`);
   const what =
     format === 'rtdirty'
-      ? `${fmtInt(ws['captureProcesses'] ?? 0)} processes, ${fmtInt(ws['intervals'] ?? 0)} intervals, ${fmtInt(ws['pagesWritten'] ?? 0)} pages written`
-      : `${fmtInt(ws['instructions'] ?? 0)} instructions, ${fmtInt((ws['loads'] ?? 0) + (ws['stores'] ?? 0) + (ws['modifies'] ?? 0))} accesses, ${fmtInt(ws['pagesWritten'] ?? 0)} pages written`;
+      ? `${formatCount(ws['captureProcesses'] ?? 0)} processes, ${formatCount(ws['intervals'] ?? 0)} intervals, ${formatCount(ws['pagesWritten'] ?? 0)} pages written`
+      : `${formatCount(ws['instructions'] ?? 0)} instructions, ${formatCount((ws['loads'] ?? 0) + (ws['stores'] ?? 0) + (ws['modifies'] ?? 0))} accesses, ${formatCount(ws['pagesWritten'] ?? 0)} pages written`;
   ctx.io.out(
     `imported ${format} ${file} (seed ${seed}): ${what}, ${formatDurationNs(result.header.workload.durationNs)} of guest time\n` +
-      `  ${opts.out}: ${fmtInt(result.footer.guestEvents)} events, ${formatBytes(result.fileBytes)}, ${fmtFixed(result.fileBytes / Math.max(result.footer.guestEvents, 1), 2)} bytes/event; read ${formatBytes(inputBytes)} at ${fmtRate(inputBytes / seconds)}B/s\n`,
+      `  ${opts.out}: ${formatCount(result.footer.guestEvents)} events, ${formatBytes(result.fileBytes)}, ${fmtFixed(result.fileBytes / Math.max(result.footer.guestEvents, 1), 2)} bytes/event; read ${formatBytes(inputBytes)} at ${fmtRate(inputBytes / seconds)}B/s\n`,
   );
 }
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { inspect, type InspectReport } from '../../api/inspect.js';
-import { formatBytes, formatDurationNs } from '../../model/units.js';
+import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
-import { fmtFixed, fmtInt, fmtPercent } from '../format-number.js';
+import { fmtFixed, fmtPercent } from '../format-number.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
 import type { MmuStats } from '../../reducers/mmu.js';
 
@@ -56,19 +56,19 @@ function inspectText(r: InspectReport): string {
   const lines = [
     `${r.file}: migsim ${h.traceKind} trace, format v${h.version} (${h.encoding}), written by ${h.program.name} ${h.program.version}`,
     `  workload   ${w.name} seed ${w.seed}, ${formatDurationNs(w.durationNs)}${params ? `, ${params}` : ''}`,
-    `  guest      ${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)} (${fmtInt(h.guest.memPages)} pages), ${h.guest.vcpus} vCPUs`,
-    `  events     ${fmtInt(r.guestEvents)} guest${r.runEvents ? `, ${fmtInt(r.runEvents)} run` : ''} in ${fmtInt(r.footer.chunks)} chunks`,
+    `  guest      ${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)} (${formatCount(h.guest.memPages)} pages), ${h.guest.vcpus} vCPUs`,
+    `  events     ${formatCount(r.guestEvents)} guest${r.runEvents ? `, ${formatCount(r.runEvents)} run` : ''} in ${formatCount(r.footer.chunks)} chunks`,
   ];
-  for (const [k, n] of Object.entries(r.guestEventsByKind)) lines.push(`    ${k.padEnd(12)} ${fmtInt(n).padStart(14)}`);
-  for (const [k, n] of Object.entries(r.runEventsByKind)) lines.push(`    ${k.padEnd(16)} ${fmtInt(n).padStart(10)}`);
+  for (const [k, n] of Object.entries(r.guestEventsByKind)) lines.push(`    ${k.padEnd(12)} ${formatCount(n).padStart(14)}`);
+  for (const [k, n] of Object.entries(r.runEventsByKind)) lines.push(`    ${k.padEnd(16)} ${formatCount(n).padStart(10)}`);
   lines.push(
     `  time       ${formatDurationNs(r.firstNs)} to ${formatDurationNs(r.lastNs)} (span ${formatDurationNs(r.spanNs)})`,
-    `  pages      ${fmtInt(r.distinctPages.physWritten)} pfns written directly, ${fmtInt(r.distinctPages.virtualTouched)} vpns touched, ${fmtInt(r.distinctPages.pageTablePages)} page-table pages written`,
+    `  pages      ${formatCount(r.distinctPages.physWritten)} pfns written directly, ${formatCount(r.distinctPages.virtualTouched)} vpns touched, ${formatCount(r.distinctPages.pageTablePages)} page-table pages written`,
     `  size       ${formatBytes(r.fileBytes)}, ${fmtFixed(r.bytesPerEvent, 2)} bytes/event`,
     `  digest     ${r.footer.digest}`,
   );
   const stats = Object.entries(r.footer.workloadStats);
-  if (stats.length) lines.push(`  workload   ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  if (stats.length) lines.push(`  workload   ${stats.map(([k, v]) => `${k} ${formatCount(v)}`).join(', ')}`);
   if (r.mmu) lines.push(...mmuText(r.mmu, r.footer.workloadStats));
   if (r.capture) lines.push(...captureText(r.capture));
   return lines.join('\n') + '\n';
@@ -84,12 +84,12 @@ function captureText(c: CaptureStats): string[] {
   return [
     `  capture    ${c.format} ${c.file}, sha256 ${c.sha256}`,
     ...(keys ? [`             ${keys}`] : []),
-    `             ${fmtInt(c.processesCreated)} processes created, ${fmtInt(c.processesExited)} exited; ` +
+    `             ${formatCount(c.processesCreated)} processes created, ${formatCount(c.processesExited)} exited; ` +
       (c.importer.intervals > 0
-        ? `${fmtInt(c.importer.intervals)} intervals, ${fmtInt(c.importer.pagesWritten)} pages written, ${fmtInt(c.importer.distinctPages)} distinct, ${fmtPercent(c.importer.overlap)} of an interval's pages dirty in the previous one (as captured)`
-        : `${fmtInt(c.importer.distinctPages)} distinct pages written (as captured)`),
-    `  dirty      ${fmtFixed(t.dirtyPagesPerInterval.mean, 1)} pages per ${interval} interval (max ${fmtInt(t.dirtyPagesPerInterval.max)}), ${fmtInt(t.dirtyPagesPerSecond)} pages/s over ${fmtInt(t.intervals)} intervals`,
-    `             ${fmtPercent(t.overlap)} also dirty in the previous interval, ${fmtInt(t.distinctPages)} distinct pages (in the trace)`,
+        ? `${formatCount(c.importer.intervals)} intervals, ${formatCount(c.importer.pagesWritten)} pages written, ${formatCount(c.importer.distinctPages)} distinct, ${fmtPercent(c.importer.overlap)} of an interval's pages dirty in the previous one (as captured)`
+        : `${formatCount(c.importer.distinctPages)} distinct pages written (as captured)`),
+    `  dirty      ${fmtFixed(t.dirtyPagesPerInterval.mean, 1)} pages per ${interval} interval (max ${formatCount(t.dirtyPagesPerInterval.max)}), ${formatCount(t.dirtyPagesPerSecond)} pages/s over ${formatCount(t.intervals)} intervals`,
+    `             ${fmtPercent(t.overlap)} also dirty in the previous interval, ${formatCount(t.distinctPages)} distinct pages (in the trace)`,
   ];
 }
 
@@ -98,12 +98,12 @@ function mmuText(m: MmuStats, stats: Readonly<Record<string, number>>): string[]
   const names = ['L1', 'L2', 'L3', 'L4'];
   const share = (n: number) => (m.leafSlots ? fmtPercent(n / m.leafSlots) : '-');
   const lines = [
-    `  mmu        page-table pages: ${m.levels.map((l, i) => `${fmtInt(l.ptPages)} ${names[i]}`).join(', ')} (${fmtInt(m.ptPages)} distinct)`,
-    `             leaf PTE slots ${fmtInt(m.leafSlots)}: present ${share(m.presentLeafEntries)}, A ${share(m.leafEntriesAccessed)}, D ${share(m.leafEntriesDirty)}, RW ${share(m.leafEntriesWritable)}, A+D+RW ${share(m.leafEntriesAccessedDirtyWritable)}`,
-    `             ${fmtInt(m.walks)} walks, ${fmtInt(m.adStores)} A/D stores, ${fmtInt(m.faults)} guest faults`,
+    `  mmu        page-table pages: ${m.levels.map((l, i) => `${formatCount(l.ptPages)} ${names[i]}`).join(', ')} (${formatCount(m.ptPages)} distinct)`,
+    `             leaf PTE slots ${formatCount(m.leafSlots)}: present ${share(m.presentLeafEntries)}, A ${share(m.leafEntriesAccessed)}, D ${share(m.leafEntriesDirty)}, RW ${share(m.leafEntriesWritable)}, A+D+RW ${share(m.leafEntriesAccessedDirtyWritable)}`,
+    `             ${formatCount(m.walks)} walks, ${formatCount(m.adStores)} A/D stores, ${formatCount(m.faults)} guest faults`,
   ];
   const created = stats['processesCreated'];
   const exited = stats['processesExited'];
-  if (created !== undefined || exited !== undefined) lines.push(`             processes created ${fmtInt(created ?? 0)}, exited ${fmtInt(exited ?? 0)}`);
+  if (created !== undefined || exited !== undefined) lines.push(`             processes created ${formatCount(created ?? 0)}, exited ${formatCount(exited ?? 0)}`);
   return lines;
 }

@@ -3,13 +3,13 @@ import type { Command } from 'commander';
 import { record, workloadHeader } from '../../api/record.js';
 import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../api/guest-config.js';
 import { COLUMN_ENCODINGS, type ColumnEncoding } from '../../trace/column-codec.js';
-import { formatBytes, formatDurationNs } from '../../model/units.js';
+import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
 import { findWorkload, WORKLOADS } from '../../workloads/registry.js';
 import type { WorkloadDefinition } from '../../workloads/workload.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
-import { fmtFixed, fmtInt, fmtRate } from '../format-number.js';
+import { fmtFixed, fmtRate } from '../format-number.js';
 import { createProgress } from '../progress.js';
 import { collectSetting, durationOption, guestOption, pagingOption, positiveIntOption, seedOption, sizeOption } from '../parse-options.js';
 
@@ -110,7 +110,7 @@ export function registerRecord(program: Command, ctx: CliContext): void {
       io.out(JSON.stringify({ file: opts.out, seed, events, fileBytes: result.fileBytes, bytesPerEvent: result.fileBytes / Math.max(events, 1), digest: result.footer.digest, workloadStats: result.footer.workloadStats }, null, 2) + '\n');
     } else {
       io.out(
-        `recorded ${workload} (seed ${seed}): ${fmtInt(events)} events over ${formatDurationNs(result.footer.lastNs)} of guest time\n` +
+        `recorded ${workload} (seed ${seed}): ${formatCount(events)} events over ${formatDurationNs(result.footer.lastNs)} of guest time\n` +
           `  ${opts.out}: ${formatBytes(result.fileBytes)}, ${fmtFixed(result.fileBytes / Math.max(events, 1), 2)} bytes/event, ${fmtRate(events / seconds)} events/s\n`,
       );
     }

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
+import { formatCount } from '../../model/units.js';
 import { replayVerify } from '../../api/replay.js';
 import { replayRunVerify } from '../../api/replay-run.js';
 import { TraceReader } from '../../trace/trace-reader.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
 import { replayImportVerify } from '../../api/replay-import.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
-import { fmtInt } from '../format-number.js';
 
 export function registerReplay(program: Command, ctx: CliContext): void {
   program
@@ -20,19 +20,19 @@ export function registerReplay(program: Command, ctx: CliContext): void {
       if (header.source && header.traceKind === 'workload') {
         const r = replayImportVerify(file, opts.source);
         if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
-        else if (!r.reimported) ctx.io.out(`${file}: intact (${fmtInt(r.events)} events, digest ${r.recordedDigest}); imported from ${String(header.source['file'])}: pass --source CAPTURE to import it again and compare\n`);
+        else if (!r.reimported) ctx.io.out(`${file}: intact (${formatCount(r.events)} events, digest ${r.recordedDigest}); imported from ${String(header.source['file'])}: pass --source CAPTURE to import it again and compare\n`);
         else ctx.io.out(`${file}: ${r.identical ? 'identical' : 'differs'}: re-imported ${opts.source} with seed ${header.workload.seed}, digest ${r.regeneratedDigest}${r.identical ? '' : ` (recorded ${r.recordedDigest})`}\n`);
         if (!r.identical) ctx.setExit(EXIT_MISMATCH);
         return;
       }
       const r = header.traceKind === 'run' ? replayRunVerify(file) : replayVerify(file);
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
-      else if (r.identical) ctx.io.out(`${file}: identical (${fmtInt(r.events)} events in ${fmtInt(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
+      else if (r.identical) ctx.io.out(`${file}: identical (${formatCount(r.events)} events in ${formatCount(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
       else {
         const d = r.firstDifference;
         ctx.io.out(
           d
-            ? `${file}: differs at chunk ${d.chunk}, event ${d.event} (event ${fmtInt(d.eventOverall)} overall): ${d.column} recorded ${d.recorded}, regenerated ${d.regenerated}\n`
+            ? `${file}: differs at chunk ${d.chunk}, event ${d.event} (event ${formatCount(d.eventOverall)} overall): ${d.column} recorded ${d.recorded}, regenerated ${d.regenerated}\n`
             : `${file}: differs: digest recorded ${r.recordedDigest}, regenerated ${r.regeneratedDigest}\n`,
         );
       }

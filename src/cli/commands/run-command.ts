@@ -3,10 +3,10 @@ import { type GuestSource, guestSource } from '../../api/guest-source.js';
 import { sourceWithProgress } from '../progress.js';
 import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
 import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
-import { formatBytes, formatDurationNs } from '../../model/units.js';
+import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePolicy, TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
-import { fmtInt, fmtPercent } from '../format-number.js';
+import { fmtPercent } from '../format-number.js';
 import { choiceOption, durationOption } from '../parse-options.js';
 import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
 import { runMigration } from '../../api/run-migration.js';
@@ -112,16 +112,16 @@ function roundsJson(label: string, seed: number, s: RoundsSummary): Record<strin
 function roundsText(label: string, s: RoundsSummary): string {
   const lines = [
     `${label} under ${s.tracker} (superpages ${s.superpages}, p2m ${s.p2m}), log-dirty rounds of ${formatDurationNs(s.roundNs)}`,
-    `  guest      ${fmtInt(s.guestEvents)} events over ${formatDurationNs(s.guestNs)}; wall ${formatDurationNs(s.wallNs)}; slowdown ${fmtPercent(s.slowdown)}`,
+    `  guest      ${formatCount(s.guestEvents)} events over ${formatDurationNs(s.guestNs)}; wall ${formatDurationNs(s.wallNs)}; slowdown ${fmtPercent(s.slowdown)}`,
     `  stall      ${formatDurationNs(s.stallNs)} in all (${s.stallNsByVcpu.map((n) => formatDurationNs(n)).join(', ')} by vCPU)`,
     `  memory     ${formatBytes(s.trackerMemoryBytes)} of tracker memory`,
     '  exits and operations:',
   ];
   lines.push(...exitLines(s.exits));
   const stats = Object.entries(s.trackerStats);
-  if (stats.length) lines.push(`  tracker    ${stats.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
+  if (stats.length) lines.push(`  tracker    ${stats.map(([k, v]) => `${k} ${formatCount(v)}`).join(', ')}`);
   lines.push('  rounds (dirty pages at each CLEAN):');
-  for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${fmtInt(r.dirtyPages).padStart(10)}` : '    ...');
-  lines.push(s.lostPages ? `  LOST PAGES ${fmtInt(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');
+  for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${formatCount(r.dirtyPages).padStart(10)}` : '    ...');
+  lines.push(s.lostPages ? `  LOST PAGES ${formatCount(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');
   return lines.join('\n') + '\n';
 }
