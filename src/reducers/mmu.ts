@@ -180,6 +180,7 @@ const A = PTE_A;
 const D = PTE_D;
 const RW = PTE_RW;
 const SHIFT = TABLE_SHIFT;
+const ENTRIES = TABLE_ENTRIES;
 const FRAME_SHIFT = PTE_FLAG_BITS;
 const KIND_READ = GuestEventKind.read;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
@@ -459,7 +460,7 @@ export class Mmu {
           if (kind === KIND_PT_WRITE) {
             const page = pageCol[i]!;
             const index = argCol[i]!;
-            if (!(page >= 0 && page < memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
+            if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw this.badPtWrite(i, page, index);
             const live = liveMask[page]!;
             dataPfn[i] = page;
             // A store into a page-table page as it was when the store happened:
@@ -786,6 +787,7 @@ export class Mmu {
     const clock = run.clock;
     const stallNs = clock.stallNs;
     const notBeforeNs = clock.notBeforeNs;
+    const lastEventAt = clock.lastEventAt;
     const vcpus = clock.vcpus;
     const stopAtWallNs = run.stopAtWallNs;
     const src = run.srcVersion;
@@ -808,6 +810,7 @@ export class Mmu {
             break;
           }
           if (wall === nb) stallNs[v] = wall - g;
+          lastEventAt[v] = i;
         } else {
           wall = g > latest ? g : latest;
           if (wall >= stopAtWallNs) {
@@ -931,7 +934,7 @@ export class Mmu {
         } else if (kind === KIND_PT_WRITE) {
           const page = pageCol[i]!;
           const index = argCol[i]!;
-          if (!(page >= 0 && page < memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
+          if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw this.badPtWrite(i, page, index);
           const live = liveMask[page]!;
           if (live > 1) {
             why = EPT_RUN_EXIT;
@@ -965,7 +968,7 @@ export class Mmu {
       this.walkCount += walks;
       this.batch = undefined;
       clock.latestNs = latest;
-      clock.settle(batch, tNs, from, i);
+      clock.settle(batch, tNs);
     }
     run.stop = why;
     return i;

@@ -112,7 +112,7 @@ export abstract class Tracker {
     const handler = gated ? gates.handler : undefined;
     const walkPfns = mmu.walkPfns;
     const clock = this.env.clock;
-    const { stallNs, notBeforeNs, idle, lastGuestNs } = clock;
+    const { stallNs, notBeforeNs, idle, lastGuestNs, lastEventAt } = clock;
     const vcpus = clock.vcpus;
     const throttle = clock.throttlePct;
     const src = this.env.oracle.srcVersion;
@@ -126,8 +126,8 @@ export abstract class Tracker {
       const g = tNs[i]!;
       // VcpuClock's rule, inlined.
       // Unthrottled, a vCPU's stall changes only by the slow paths' charges
-      // and by a pause it sat out idle (notBefore), so nothing is stored per
-      // event; lastGuestNs and idle are settled when the loop stops.
+      // and by a pause it sat out idle (notBefore); lastGuestNs and idle are
+      // settled from lastEventAt when the loop stops.
       let wall: number;
       if (v < vcpus) {
         if (throttle !== 0) {
@@ -135,7 +135,7 @@ export abstract class Tracker {
           wall = g + stallNs[v]! + debt;
           const nb = notBeforeNs[v]!;
           if (wall < nb) wall = nb;
-          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, from, throttle);
+          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
           if (debt !== 0) clock.throttleStolenNs += debt;
           stallNs[v] = wall - g;
           lastGuestNs[v] = g;
@@ -144,13 +144,14 @@ export abstract class Tracker {
           wall = g + stallNs[v]!;
           const nb = notBeforeNs[v]!;
           if (wall < nb) wall = nb;
-          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, from, throttle);
+          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
           // Integer nanoseconds throughout, so wall - g is the stall exactly.
           if (wall === nb) stallNs[v] = wall - g;
+          lastEventAt[v] = i;
         }
       } else {
         wall = g > latest ? g : latest;
-        if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, from, throttle);
+        if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
       }
       if (wall > latest) latest = wall;
       const k = kind[i]!;
@@ -200,17 +201,17 @@ export abstract class Tracker {
         this.onRead(pfn, a, v, wall, i, mmu);
       }
     }
-    return this.stopAt(n, latest, batch, tNs, from, throttle);
+    return this.stopAt(n, latest, batch, tNs, throttle);
   }
 
   /**
    * Leaves the event loop before event `i`: the clock's latest wall time,
    * and, unthrottled, each vCPU's last guest time and idle state.
    */
-  private stopAt(i: number, latest: number, batch: GuestBatch, tNs: Float64Array, from: number, throttle: number): number {
+  private stopAt(i: number, latest: number, batch: GuestBatch, tNs: Float64Array, throttle: number): number {
     const clock = this.env.clock;
     clock.latestNs = latest;
-    if (throttle === 0) clock.settle(batch, tNs, from, i);
+    if (throttle === 0) clock.settle(batch, tNs);
     return i;
   }
 

@@ -24,7 +24,8 @@ import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
  * - wall = g + stallNs + debt, raised to notBeforeNs if below it;
  * - if wall reaches the toolstack's next action, the event waits;
  * - otherwise stallNs = wall - g, lastGuestNs = g, idle = (event is idle),
- *   latestNs = max(latestNs, wall).
+ *   latestNs = max(latestNs, wall). Unthrottled, the loops note the event's
+ *   index in lastEventAt instead of the last two, and settle when they stop.
  * An event of no vCPU (a device) happens at max(g, latestNs).
  */
 export class VcpuClock {
@@ -45,8 +46,11 @@ export class VcpuClock {
   /** Busy time the throttle has taken from the vCPUs, all together. */
   throttleStolenNs = 0;
   private pausedNs = 0;
-  /** Scratch for settle: vCPUs whose last event was found. */
-  private readonly settled: Uint8Array;
+  /**
+   * Unthrottled loops store, per vCPU, the index of its last event in the
+   * events they ran (-1: none), for settle; -1 for every vCPU between loops.
+   */
+  readonly lastEventAt: Int32Array;
   private throttle = 0;
 
   constructor(readonly vcpus: number) {
@@ -54,7 +58,7 @@ export class VcpuClock {
     this.notBeforeNs = new Float64Array(vcpus);
     this.idle = new Uint8Array(vcpus);
     this.lastGuestNs = new Float64Array(vcpus);
-    this.settled = new Uint8Array(vcpus);
+    this.lastEventAt = new Int32Array(vcpus).fill(-1);
   }
 
   /** The latest wall time seen: the migration's monotonic clock. */
@@ -97,20 +101,18 @@ export class VcpuClock {
   }
 
   /**
-   * The event loops, unthrottled, store nothing per event: after events
-   * [from, to) of a batch, each vCPU's last guest time and idle state come
-   * from its last event there (a vCPU with none keeps its own).
+   * The event loops, unthrottled, store only lastEventAt per event: when
+   * one stops, each vCPU's last guest time and idle state come from its
+   * last event there (a vCPU with none keeps its own). Scanning back for
+   * them instead cost a pass over the events whenever a vCPU sat idle.
    */
-  settle(batch: GuestBatch, tNs: Float64Array, from: number, to: number): void {
-    const { vcpu, kind } = batch;
-    const seen = this.settled;
-    seen.fill(0);
-    let left = this.vcpus;
-    for (let k = to - 1; k >= from && left > 0; k--) {
-      const v = vcpu[k]!;
-      if (v >= this.vcpus || seen[v] !== 0) continue;
-      seen[v] = 1;
-      left--;
+  settle(batch: GuestBatch, tNs: Float64Array): void {
+    const kind = batch.kind;
+    const at = this.lastEventAt;
+    for (let v = 0; v < this.vcpus; v++) {
+      const k = at[v]!;
+      if (k < 0) continue;
+      at[v] = -1;
       this.lastGuestNs[v] = tNs[k]!;
       this.idle[v] = kind[k] === GuestEventKind.idle ? 1 : 0;
     }
