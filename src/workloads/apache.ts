@@ -1,3 +1,4 @@
+import { Int32Fifo } from '../util/int32-fifo.js';
 import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import { deriveStream } from '../random/derive-stream.js';
@@ -164,15 +165,11 @@ class ApacheServer {
   private readonly workerPid: Int32Array;
   private readonly workerState: Uint8Array;
   private readonly workerServed: Int32Array;
-  private readonly idleWorkers: Int32Array; // FIFO ring
-  private idleHead = 0;
-  private idleCount = 0;
+  private readonly idleWorkers: Int32Fifo;
   private backlog = 0;
 
-  // Run queue of tasks (kind << 16 | slot), FIFO ring.
-  private readonly runQueue: Int32Array;
-  private runHead = 0;
-  private runCount = 0;
+  /** Runnable tasks (kind << 16 | slot) waiting for a vCPU. */
+  private readonly runQueue: Int32Fifo;
 
   // Per vCPU: the task it runs, the step it is at and when.
   private readonly vcpuTask: Int32Array;
@@ -219,8 +216,8 @@ class ApacheServer {
     this.workerPid = new Int32Array(this.workers).fill(-1);
     this.workerState = new Uint8Array(this.workers);
     this.workerServed = new Int32Array(this.workers);
-    this.idleWorkers = new Int32Array(this.workers);
-    this.runQueue = new Int32Array(4 * this.workers + 16);
+    this.idleWorkers = new Int32Fifo(this.workers, 'apache: idle worker queue');
+    this.runQueue = new Int32Fifo(4 * this.workers + 16, 'apache: run queue');
     this.vcpuTask = new Int32Array(this.vcpus);
     this.vcpuStep = new Int32Array(this.vcpus);
     this.vcpuNextNs = new Float64Array(this.vcpus);
@@ -350,13 +347,11 @@ class ApacheServer {
 
   /** A connection arrives: the longest-waiting idle worker takes it, or it waits in the listen queue. */
   private arrive(tNs: number): void {
-    if (this.idleCount === 0) {
+    if (this.idleWorkers.size === 0) {
       this.backlog++;
       return;
     }
-    const slot = this.idleWorkers[this.idleHead]!;
-    this.idleHead = (this.idleHead + 1) % this.workers;
-    this.idleCount--;
+    const slot = this.idleWorkers.shift();
     this.workerState[slot] = W_BUSY;
     this.enqueue((T_REQUEST << 16) | slot, tNs);
   }
@@ -370,8 +365,7 @@ class ApacheServer {
       return;
     }
     this.workerState[slot] = W_IDLE;
-    this.idleWorkers[(this.idleHead + this.idleCount) % this.workers] = slot;
-    this.idleCount++;
+    this.idleWorkers.push(slot);
   }
 
   /** Makes a task runnable at `tNs`: on an idle vCPU at once, else at the back of the run queue. */
@@ -382,9 +376,7 @@ class ApacheServer {
         return;
       }
     }
-    if (this.runCount === this.runQueue.length) throw new Error('apache: run queue overflow');
-    this.runQueue[(this.runHead + this.runCount) % this.runQueue.length] = code;
-    this.runCount++;
+    this.runQueue.push(code);
   }
 
   private start(v: number, code: number, tNs: number): void {
@@ -395,12 +387,8 @@ class ApacheServer {
 
   /** The vCPU's task is done at `tNs`: it takes the next runnable task, or goes idle. */
   private done(v: number, tNs: number): void {
-    if (this.runCount > 0) {
-      const code = this.runQueue[this.runHead]!;
-      this.runHead = (this.runHead + 1) % this.runQueue.length;
-      this.runCount--;
-      this.start(v, code, tNs);
-    } else this.vcpuTask[v] = 0;
+    if (this.runQueue.size > 0) this.start(v, this.runQueue.shift(), tNs);
+    else this.vcpuTask[v] = 0;
     this.activity.busyUntil(v, tNs);
   }
 
