@@ -691,11 +691,16 @@ function intersectionSize(a: Float64Array, b: Float64Array): number {
 }
 
 /** A decimal as an exact count of millionths (NaN when not a decimal). */
+/**
+ * A header's decimal as millionths, by the rule record times follow
+ * (RtdirtyParser.decimalMicro): digits past the sixth decimal round half up.
+ */
 function decimalMicro(text: string): number {
   const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
   if (!m) return NaN;
-  const frac = (m[2] ?? '').slice(0, 6).padEnd(6, '0');
-  return Number(m[1]) * 1e6 + Number(frac);
+  const digits = m[2] ?? '';
+  const frac = Number(digits.slice(0, 6).padEnd(6, '0'));
+  return Number(m[1]) * 1e6 + frac + (digits.length > 6 && digits[6]! >= '5' ? 1 : 0);
 }
 
 // A binary min-heap of streams by (next item time, sequence).

@@ -284,6 +284,17 @@ describe('import rtdirty: bad input', () => {
     );
   });
 
+  it("the header's interval is read with the rounding of record times: past the sixth decimal, half up", async () => {
+    const at = async (interval: string) => {
+      const file = capture(`interval-${interval}.trace`, ['S 1.000 0 0 0.01'], `# rtdirty v1 page_size 4096 interval_ms ${interval}`);
+      const r = await importRtdirty({ file, out: join(dir, `interval-${interval}.mst`), seed: 1, memBytes: MEM, hz: 0 });
+      return (r.header.source as { intervalNs: number }).intervalNs;
+    };
+    expect(await at('0.1234565')).toBe(123457);
+    expect(await at('0.1234564')).toBe(123456);
+    expect(await at('10.0')).toBe(10_000_000);
+  });
+
   it('an unknown major version is rejected on line 1', async () => {
     const file = capture('v2.trace', ['S 1.000 0 0 0.01'], '# rtdirty v2 page_size 4096 interval_ms 10.0');
     const r = await runCli('import', 'rtdirty', file, '-o', join(dir, 'v2.mst'), '--seed', '1');
