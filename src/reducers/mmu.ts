@@ -828,12 +828,14 @@ export class Mmu {
           let upper: number;
           let pfn: number;
           let f: number;
-          // The tables the walk read (t1: none for a 2 MiB page), and
-          // whether any of their walk gates refuses.
+          // The tables the walk read (for a 2 MiB page, which reads no leaf
+          // table, t1 repeats the root), whether any of their walk gates
+          // refuses, and the cache row to stamp when none does.
           let t3 = -1;
           let t2 = -1;
           let t1 = -1;
-          let walkRefused: number;
+          let walkRefused = 0;
+          let stampRow = -1;
           const key = vpn >> 9;
           const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
           if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === gen) {
@@ -843,17 +845,11 @@ export class Mmu {
             if ((leaf & P) === 0 || f >= frameLimit) break;
             pfn = entryPfn === undefined ? f : entryPfn[o1]!;
             upper = psc[h + 7]!;
-            if (psc[h + 8] === stamp) walkRefused = 0;
-            else {
+            if (psc[h + 8] !== stamp) {
               t3 = psc[h + 4]!;
               t2 = psc[h + 5]!;
               t1 = psc[h + 6]!;
-              walkRefused =
-                (walkGate[root >>> walkShift]! ^ epoch) |
-                (walkGate[t3 >>> walkShift]! ^ epoch) |
-                (walkGate[t2 >>> walkShift]! ^ epoch) |
-                (walkGate[t1 >>> walkShift]! ^ epoch);
-              if (walkRefused === 0) psc[h + 8] = stamp;
+              stampRow = h;
             }
           } else {
             const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
@@ -893,22 +889,25 @@ export class Mmu {
               f = leaf >>> FRAME_SHIFT;
               if ((leaf & P) === 0 || f >= frameLimit) break;
               pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-              walkRefused =
-                (walkGate[root >>> walkShift]! ^ epoch) |
-                (walkGate[t3 >>> walkShift]! ^ epoch) |
-                (walkGate[t2 >>> walkShift]! ^ epoch) |
-                (walkGate[t1 >>> walkShift]! ^ epoch);
-              if (walkRefused === 0) psc[h + 8] = stamp;
+              stampRow = h;
             } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
               f += vpn & 511;
               if (f >= frameLimit) break;
               pfn = m2p === undefined ? f : m2p[f]!;
               leaf = e2;
               upper = e4 & e3;
-              walkRefused = (walkGate[root >>> walkShift]! ^ epoch) | (walkGate[t3 >>> walkShift]! ^ epoch) | (walkGate[t2 >>> walkShift]! ^ epoch);
+              t1 = root;
             } else break;
           }
           if (pfn < 0) break;
+          if (t1 >= 0) {
+            walkRefused =
+              (walkGate[root >>> walkShift]! ^ epoch) |
+              (walkGate[t3 >>> walkShift]! ^ epoch) |
+              (walkGate[t2 >>> walkShift]! ^ epoch) |
+              (walkGate[t1 >>> walkShift]! ^ epoch);
+            if (walkRefused === 0 && stampRow >= 0) psc[stampRow + 8] = stamp;
+          }
           const upperNeed = A | (isWrite * RW);
           const leafNeed = upperNeed | (isWrite * D);
           if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break;
@@ -924,7 +923,7 @@ export class Mmu {
               if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
               if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
               if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
-              if (t1 >= 0 && walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
+              if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
             }
             if (isWrite !== 0) {
               src[pfn] = src[pfn]! + 1;
