@@ -268,9 +268,14 @@ export class Mmu {
    * The paging-structure cache (see apply64): PSC_ENTRIES rows of root, key
    * (vpn >> 9), generation, leaf-table slot, the three upper tables' pfns
    * and the AND of the upper entries' flags. A row is valid while its
-   * generation is the current one; anything that can change an upper entry
-   * or a table's slot (a store into a table above level 1, a hardware A/D
-   * store, a table becoming live or dead) starts a new generation.
+   * generation is the current one. A row depends on three present upper
+   * entries and the slots of the tables they name, so a store that changes
+   * or clears a present entry of a table above level 1, or a hardware A/D
+   * store, starts a new generation. Filling an empty entry does not (no
+   * cached walk went through it), nor does a table becoming live or dead:
+   * a cached walk's tables stay live, and keep their slots, until one of
+   * its entries is changed or cleared. (Apache: 4,392 generations in 60 s
+   * instead of 15,476, 84% of walks hit instead of 82%.)
    *
    * runUnderEpt also keeps, per row, the gate stamp under which all four
    * tables of its walk passed their EPT walk gates: gates only open within
@@ -1193,7 +1198,6 @@ export class Mmu {
    * link tables: the loops handle every other pt_write themselves.
    */
   private ptWriteLinked(pfn: number, index: number, pte: number): void {
-    this.invalidatePsc();
     const pool = this.pool;
     let slot = pool.slotOfPfn[pfn]!;
     if (slot === 0) {
@@ -1203,6 +1207,9 @@ export class Mmu {
     const offset = (slot << TABLE_SHIFT) | index;
     const old = pool.entries[offset]!;
     if (old === pte) return;
+    // A cached walk went through present entries only: filling an empty one
+    // leaves every cached walk as it was.
+    if ((old & PTE_P) !== 0) this.invalidatePsc();
     const live = this.liveMask[pfn]!;
     const topBit = 1 << (this.topLevel - 1);
     let incs = 0;
@@ -1260,7 +1267,6 @@ export class Mmu {
 
   /** pfn becomes a table at `level`: count its entries there and make its children live. */
   private activate(pfn: number, level: number): void {
-    this.invalidatePsc();
     const mask = this.liveMask[pfn]!;
     this.liveMask[pfn] = mask | (1 << (level - 1));
     if (mask === 0) {
@@ -1294,7 +1300,6 @@ export class Mmu {
 
   /** pfn stops being a table at `level`: uncount its entries there and release its children. */
   private deactivate(pfn: number, level: number): void {
-    this.invalidatePsc();
     const mask = this.liveMask[pfn]! & ~(1 << (level - 1));
     this.liveMask[pfn] = mask;
     if (mask === 0) {
