@@ -39,8 +39,11 @@ export interface InspectReport {
   readonly capture?: CaptureStats;
 }
 
-/** Reads a whole trace (checking its digest) and summarises what is in it. */
-export function inspect(file: string): InspectReport {
+/**
+ * Reads a whole trace (checking its digest) and summarises what is in it.
+ * `onProgress` is told the share of the file read, once per chunk.
+ */
+export function inspect(file: string, onProgress?: (fraction: number) => void): InspectReport {
   const reader = TraceReader.open(file);
   const header = reader.header;
   const phys = new PageSet();
@@ -54,6 +57,7 @@ export function inspect(file: string): InspectReport {
   // The MMU is replayed only when the guest writes page tables.
   let mmu: Mmu | undefined;
   const footer = reader.forEachChunk((c) => {
+    onProgress?.(reader.bytesRead / reader.fileBytes);
     if (c.stream !== 'guest') return;
     const b = c.batch;
     if (!mmu && hasPtWrites(b)) {

@@ -11,8 +11,9 @@ class StopReplay extends Error {}
 /**
  * Re-derives every run event of a run trace from its own guest events and
  * header, and compares them, then the summary, with what was recorded.
+ * `onProgress` is told the share of the file read, once per chunk.
  */
-export function replayRunVerify(file: string): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
+export function replayRunVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
   const reader = TraceReader.open(file);
   const header = reader.header;
   const spec = header.run as unknown as RunSpec;
@@ -44,6 +45,7 @@ export function replayRunVerify(file: string): ReplayResult & { summaryIdentical
           if (c.stream === 'guest') step(c.batch);
           else recorded.push(copyRunBatch(c.batch));
           drain();
+          onProgress?.(reader.bytesRead / reader.fileBytes);
         }
       },
       spec,

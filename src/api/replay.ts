@@ -31,8 +31,9 @@ export interface ReplayResult {
  * Regenerates a workload trace from its header (workload, parameters, seed,
  * guest) and compares it with the recorded events, chunk by chunk, stopping
  * at the first difference. The trace itself is checked as it is read.
+ * `onProgress` is told the share of the file read, once per chunk.
  */
-export function replayVerify(file: string): ReplayResult {
+export function replayVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult {
   const reader = TraceReader.open(file);
   const header = reader.header;
   const def = findWorkload(header.workload.name);
@@ -45,6 +46,7 @@ export function replayVerify(file: string): ReplayResult {
       if (diff) return;
       digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
       diff = compareBatches(chunks, events, nextGuestChunk(reader), regen);
+      onProgress?.(reader.bytesRead / reader.fileBytes);
       chunks++;
       events += regen.count;
     });

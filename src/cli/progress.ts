@@ -82,3 +82,59 @@ export function sourceWithProgress(ctx: CliContext, label: string, source: Guest
     stop: () => progress.stop(),
   };
 }
+
+/**
+ * A bar over the share of the work done, for an api that reports a
+ * fraction (0..1) rather than counts: drawn as a percentage.
+ */
+export function createShareProgress(ctx: CliContext, label: string, json: boolean | undefined): { update: (fraction: number) => void; stop: () => void } {
+  // Floored, as cli-progress floors the percentage it draws beside it.
+  const progress = createProgress(ctx, label, 100, { json, unit: (n) => `${Math.floor(n)}%` });
+  return { update: (f) => progress.update(f * 100), stop: () => progress.stop() };
+}
+
+/**
+ * What synchronous `work` returns, the bar stopped (its line cleared) as
+ * soon as it returns or throws, before the command prints anything.
+ */
+export function withProgress<T>(progress: { stop(): void }, work: () => T): T {
+  try {
+    return work();
+  } finally {
+    progress.stop();
+  }
+}
+
+/** A bar over items that each print their result when done (see createItemsProgress). */
+export interface ItemsProgress {
+  /** Item `item` (from 0) is `fraction` (0..1) done. */
+  update(item: number, fraction: number): void;
+  /** Clears the bar, so an item's result can be printed; the next update draws it again. */
+  hide(): void;
+}
+
+/**
+ * A bar over a command's items (golden cases) for a command that prints
+ * each item's result as it goes. A bar drawn over lines printed to stdout
+ * would garble them (cli-progress saves the cursor at start and returns to
+ * it at stop), so the bar is cleared before each result and drawn anew by
+ * the next item's progress. The delay counts from the command's start, not
+ * each item's: many short items still get a bar once the command has run
+ * a second.
+ */
+export function createItemsProgress(ctx: CliContext, label: string, items: number, opts: ProgressOptions = {}): ItemsProgress {
+  const startedMs = Date.now();
+  const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
+  const unit = opts.unit ?? ((n: number) => formatCount(Math.floor(n)));
+  let bar: Progress | undefined;
+  return {
+    update(item, fraction) {
+      bar ??= createProgress(ctx, label, items, { ...opts, unit, delayMs: Math.max(0, delayMs - (Date.now() - startedMs)) });
+      bar.update(item + fraction);
+    },
+    hide() {
+      bar?.stop();
+      bar = undefined;
+    },
+  };
+}

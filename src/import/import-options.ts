@@ -30,6 +30,12 @@ export interface ImportOptions {
    * for files of 8 MiB or more. The output is the same either way.
    */
   readonly digest?: 'auto' | 'inline' | 'worker';
+  /**
+   * Told the share of the capture read so far (0..1), once per block of
+   * lines (about a MiB), never per line: for gzip, the share of the
+   * compressed file, its only size known up front.
+   */
+  readonly onProgress?: (fraction: number) => void;
 }
 
 export interface ImportResult {

@@ -38,12 +38,12 @@ const INSTRUCTION_BYTE = 0x49;
 const READ_BYTES = 8;
 
 export async function importLackey(opts: ImportOptions): Promise<ImportResult> {
-  return runImport(opts.file, new LackeyJob(opts));
+  return runImport(opts.file, new LackeyJob(opts), opts.onProgress);
 }
 
 /** The same, synchronously, for a log that is not compressed. */
 export function importLackeySync(opts: ImportOptions): ImportResult {
-  return runImportSync(opts.file, new LackeyJob(opts));
+  return runImportSync(opts.file, new LackeyJob(opts), opts.onProgress);
 }
 
 /** One import: the trace being written, the parser, the replay, the source's digest. */

@@ -133,12 +133,12 @@ interface CaptureCounts {
 }
 
 export async function importRtdirty(opts: ImportOptions): Promise<ImportResult> {
-  return runImport(opts.file, new RtdirtyJob(opts));
+  return runImport(opts.file, new RtdirtyJob(opts), opts.onProgress);
 }
 
 /** The same, synchronously, for a capture that is not compressed. */
 export function importRtdirtySync(opts: ImportOptions): ImportResult {
-  return runImportSync(opts.file, new RtdirtyJob(opts));
+  return runImportSync(opts.file, new RtdirtyJob(opts), opts.onProgress);
 }
 
 /** One import: the trace being written, the replay, the source's digest. */

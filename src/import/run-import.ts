@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { ImportResult } from './import-options.js';
 import { lineBlocks, lineBlocksSync } from './line-reader.js';
 
@@ -16,10 +17,17 @@ export interface ImportJob {
   fail(e: unknown): unknown;
 }
 
-/** Feeds the capture `file` through `job`, gzip or not. */
-export async function runImport(file: string, job: ImportJob): Promise<ImportResult> {
+/**
+ * Feeds the capture `file` through `job`, gzip or not; `onProgress` is told
+ * the share of the file read after each block of lines.
+ */
+export async function runImport(file: string, job: ImportJob, onProgress?: (fraction: number) => void): Promise<ImportResult> {
   try {
-    for await (const block of lineBlocks(file, { onRawBytes: job.onRawBytes })) job.push(block);
+    const read = readProgress(file, job, onProgress);
+    for await (const block of lineBlocks(file, { onRawBytes: read.onRawBytes })) {
+      job.push(block);
+      read.blockDone();
+    }
     return job.finish();
   } catch (e) {
     throw job.fail(e);
@@ -27,11 +35,35 @@ export async function runImport(file: string, job: ImportJob): Promise<ImportRes
 }
 
 /** The same, synchronously, for a capture that is not compressed. */
-export function runImportSync(file: string, job: ImportJob): ImportResult {
+export function runImportSync(file: string, job: ImportJob, onProgress?: (fraction: number) => void): ImportResult {
   try {
-    for (const block of lineBlocksSync(file, { onRawBytes: job.onRawBytes })) job.push(block);
+    const read = readProgress(file, job, onProgress);
+    for (const block of lineBlocksSync(file, { onRawBytes: read.onRawBytes })) {
+      job.push(block);
+      read.blockDone();
+    }
     return job.finish();
   } catch (e) {
     throw job.fail(e);
   }
+}
+
+/**
+ * The job's raw-byte hook, counting the bytes on their way to it: the
+ * reader sees the file as stored (compressed, for gzip), so the count over
+ * the file's size is the share read even when the lines' total is unknown.
+ * Reported per block of lines (about a MiB), which keeps the cost out of
+ * the parsers' loops. Without `onProgress`, the job's hook is used as is.
+ */
+function readProgress(file: string, job: ImportJob, onProgress: ((fraction: number) => void) | undefined) {
+  if (!onProgress) return { onRawBytes: job.onRawBytes, blockDone: () => {} };
+  const fileBytes = statSync(file).size;
+  let read = 0;
+  return {
+    onRawBytes: (bytes: Uint8Array) => {
+      read += bytes.length;
+      job.onRawBytes(bytes);
+    },
+    blockDone: () => onProgress(fileBytes > 0 ? Math.min(read / fileBytes, 1) : 1),
+  };
 }

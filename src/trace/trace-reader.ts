@@ -91,6 +91,14 @@ export class TraceReader {
   }
 
   /**
+   * Bytes of the file taken up by the records returned so far: over
+   * `fileBytes`, how far through the trace a caller is (for a progress bar).
+   */
+  get bytesRead(): number {
+    return this.pos;
+  }
+
+  /**
    * The next chunk's events, or undefined after the footer has been read and
    * checked. The batch's arrays are reused by the following call.
    */

@@ -13,3 +13,18 @@ export async function runCli(...argv: string[]): Promise<CliResult> {
   const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), isTty: false });
   return { code, out, err };
 }
+
+/**
+ * Runs the CLI in-process as on a terminal or on a pipe, with progress
+ * bars drawn from their first update (no one-second delay), so a test
+ * sees a bar however fast the command runs.
+ */
+export async function runCliAt(where: 'terminal' | 'pipe', ...argv: string[]): Promise<CliResult> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), isTty: where === 'terminal', progressDelayMs: 0 });
+  return { code, out, err };
+}
+
+/** What a progress bar's stop writes last: its line cleared (cursor back to column 1, line erased). */
+export const BAR_CLEARED = '\u001b[1G\u001b[2K';

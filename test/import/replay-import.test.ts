@@ -1,7 +1,9 @@
 // Checks that an imported trace verifies: read in full without --source, and
-// re-imported from its capture to the same digest with it; a different
-// capture is refused as not the source.
+// re-imported from its capture (plain or gzip) to the same digest with it; a
+// different capture is refused as not the source.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -24,6 +26,17 @@ describe('replay --verify of an imported trace', () => {
 
   it('with the capture, imports it again with the same seed and finds the same digest', async () => {
     const r = await runCli('replay', out, '--verify', '--source', capture);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('identical: re-imported');
+  });
+
+  it('a gzip capture is imported again as the import read it', async () => {
+    const gz = join(dir, 'kw.trace.gz');
+    writeFileSync(gz, gzipSync(readFileSync(capture)));
+    const fromGz = join(dir, 'kw-gz.mst');
+    expect((await runCli('import', 'rtdirty', gz, '-o', fromGz, '--seed', '4')).code).toBe(0);
+    const r = await runCli('replay', fromGz, '--verify', '--source', gz);
+    expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('identical: re-imported');
   });

@@ -4,7 +4,7 @@ import { DEFAULT_MAX_EXIT_SLICES_PER_VCPU, exportPerfetto } from '../../report/p
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { durationOption, positiveIntOption } from '../parse-options.js';
-import { createProgress } from '../progress.js';
+import { createShareProgress, withProgress } from '../progress.js';
 
 export function registerExport(program: Command, ctx: CliContext): void {
   program
@@ -18,17 +18,14 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .option('--json', 'print what was written as JSON')
     .action((file: string, opts: { out: string; perfetto?: boolean; maxExitSlices?: number; counterBucket?: number; json?: boolean }) => {
       if (!opts.perfetto) throw new UsageError('choose an export format: --perfetto (Chrome trace event JSON, opens in ui.perfetto.dev)');
-      const progress = createProgress(ctx, 'export', 100, { json: opts.json, unit: (n) => `${Math.round(n)}%` });
-      let r;
-      try {
-        r = exportPerfetto(file, opts.out, {
+      const progress = createShareProgress(ctx, 'export', opts.json);
+      const r = withProgress(progress, () =>
+        exportPerfetto(file, opts.out, {
           ...(opts.maxExitSlices !== undefined ? { maxExitSlicesPerVcpu: opts.maxExitSlices } : {}),
           ...(opts.counterBucket !== undefined ? { counterBucketNs: opts.counterBucket } : {}),
-          onProgress: (f) => progress.update(f * 100),
-        });
-      } finally {
-        progress.stop();
-      }
+          onProgress: progress.update,
+        }),
+      );
       if (opts.json) {
         ctx.io.out(JSON.stringify({ file: opts.out, format: 'chrome-trace-event', ...r }, null, 2) + '\n');
         return;

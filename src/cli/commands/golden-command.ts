@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { checkGolden, goldenCases, updateGolden } from '../../api/golden.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
+import { createItemsProgress } from '../progress.js';
 
 const DEFAULT_GOLDEN_DIR = 'traces/golden';
 
@@ -14,11 +15,17 @@ export function registerGolden(program: Command, ctx: CliContext): void {
     .action((dir: string) => {
       const cases = goldenCases(dir);
       if (cases.length === 0) throw new UsageError(`no golden traces (*.mst) in ${dir}`);
-      for (const c of cases) {
-        const r = checkGolden(c);
-        ctx.io.out(`${r.ok ? 'ok  ' : 'FAIL'} ${c.name}\n`);
-        for (const d of r.differences) ctx.io.out(`     ${d}\n`);
-        if (!r.ok) ctx.setExit(EXIT_MISMATCH);
+      const progress = createItemsProgress(ctx, 'golden check', cases.length);
+      try {
+        for (const [i, c] of cases.entries()) {
+          const r = checkGolden(c, (f) => progress.update(i, f));
+          progress.hide();
+          ctx.io.out(`${r.ok ? 'ok  ' : 'FAIL'} ${c.name}\n`);
+          for (const d of r.differences) ctx.io.out(`     ${d}\n`);
+          if (!r.ok) ctx.setExit(EXIT_MISMATCH);
+        }
+      } finally {
+        progress.hide();
       }
     });
   golden
@@ -28,10 +35,16 @@ export function registerGolden(program: Command, ctx: CliContext): void {
     .action((dir: string) => {
       const cases = goldenCases(dir);
       if (cases.length === 0) throw new UsageError(`no golden traces (*.mst) in ${dir}`);
-      for (const c of cases) {
-        const r = updateGolden(c);
-        ctx.io.out(`${r.differences.length ? 'changed  ' : 'unchanged'} ${c.name}\n`);
-        for (const d of r.differences) ctx.io.out(`     ${d}\n`);
+      const progress = createItemsProgress(ctx, 'golden update', cases.length);
+      try {
+        for (const [i, c] of cases.entries()) {
+          const r = updateGolden(c, (f) => progress.update(i, f));
+          progress.hide();
+          ctx.io.out(`${r.differences.length ? 'changed  ' : 'unchanged'} ${c.name}\n`);
+          for (const d of r.differences) ctx.io.out(`     ${d}\n`);
+        }
+      } finally {
+        progress.hide();
       }
     });
   for (const c of golden.commands) c.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err });

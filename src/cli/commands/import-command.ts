@@ -8,6 +8,7 @@ import type { GuestType, PagingMode } from '../../model/paging.js';
 import { formatBytes, formatCount, formatDurationNs, parseNumber } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
+import { createShareProgress } from '../progress.js';
 import { guestOption, pagingOption, positiveIntOption, positiveNumberOption, seedOption, sizeOption } from '../parse-options.js';
 import { chooseSeed } from './record-command.js';
 
@@ -62,6 +63,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
 
 async function runImport(format: 'rtdirty' | 'lackey', file: string, opts: ImportCliOptions, ctx: CliContext): Promise<void> {
   const seed = chooseSeed(opts.seed);
+  const progress = createShareProgress(ctx, `import ${format}`, opts.json);
   const request: ImportOptions = {
     file,
     out: opts.out,
@@ -73,10 +75,16 @@ async function runImport(format: 'rtdirty' | 'lackey', file: string, opts: Impor
     hz: opts.hz,
     skipBad: opts.skipBad ?? false,
     ...(opts.vcpus !== undefined ? { vcpus: opts.vcpus } : {}),
+    onProgress: progress.update,
   };
   if (!opts.json) ctx.io.err(`seed ${seed}\n`);
   const started = process.hrtime.bigint();
-  const result = format === 'rtdirty' ? await importRtdirty(request) : await importLackey(request);
+  let result: ImportResult;
+  try {
+    result = format === 'rtdirty' ? await importRtdirty(request) : await importLackey(request);
+  } finally {
+    progress.stop();
+  }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const ws = result.footer.workloadStats;
   const inputBytes = Number(result.header.source?.['bytes'] ?? 0);

@@ -3,6 +3,7 @@ import { inspect, type InspectReport } from '../../api/inspect.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { fmtFixed, fmtPercent } from '../format-number.js';
+import { createShareProgress, withProgress } from '../progress.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
 import type { MmuStats } from '../../reducers/mmu.js';
 
@@ -13,7 +14,8 @@ export function registerInspect(program: Command, ctx: CliContext): void {
     .argument('<file>', 'trace file')
     .option('--json', 'print the report as JSON')
     .action((file: string, opts: { json?: boolean }) => {
-      const report = inspect(file);
+      const progress = createShareProgress(ctx, 'inspect', opts.json);
+      const report = withProgress(progress, () => inspect(file, progress.update));
       ctx.io.out(opts.json ? JSON.stringify(inspectJson(report), null, 2) + '\n' : inspectText(report));
     });
 }

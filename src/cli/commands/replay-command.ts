@@ -6,6 +6,7 @@ import { TraceReader } from '../../trace/trace-reader.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
 import { replayImportVerify } from '../../api/replay-import.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { createShareProgress, withProgress } from '../progress.js';
 
 export function registerReplay(program: Command, ctx: CliContext): void {
   program
@@ -15,17 +16,23 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     .option('--verify', 'compare with the recorded events (the default and, for now, the only mode)')
     .option('--source <capture>', 'for an imported trace: the capture to import again and compare with')
     .option('--json', 'print the result as JSON')
-    .action((file: string, opts: { json?: boolean; source?: string }) => {
+    .action(async (file: string, opts: { json?: boolean; source?: string }) => {
       const header = traceHeader(file);
+      const progress = createShareProgress(ctx, 'replay', opts.json);
       if (header.source && header.traceKind === 'workload') {
-        const r = replayImportVerify(file, opts.source);
+        let r;
+        try {
+          r = await replayImportVerify(file, opts.source, progress.update);
+        } finally {
+          progress.stop();
+        }
         if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
         else if (!r.reimported) ctx.io.out(`${file}: intact (${formatCount(r.events)} events, digest ${r.recordedDigest}); imported from ${String(header.source['file'])}: pass --source CAPTURE to import it again and compare\n`);
         else ctx.io.out(`${file}: ${r.identical ? 'identical' : 'differs'}: re-imported ${opts.source} with seed ${header.workload.seed}, digest ${r.regeneratedDigest}${r.identical ? '' : ` (recorded ${r.recordedDigest})`}\n`);
         if (!r.identical) ctx.setExit(EXIT_MISMATCH);
         return;
       }
-      const r = header.traceKind === 'run' ? replayRunVerify(file) : replayVerify(file);
+      const r = withProgress(progress, () => (header.traceKind === 'run' ? replayRunVerify(file, progress.update) : replayVerify(file, progress.update)));
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
       else if (r.identical) ctx.io.out(`${file}: identical (${formatCount(r.events)} events in ${formatCount(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
       else {
