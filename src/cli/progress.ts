@@ -15,8 +15,8 @@ export interface ProgressOptions {
   readonly json?: boolean;
   /** How long a command runs before its bar appears (default: the io's, else 1 s). */
   readonly delayMs?: number;
-  /** Formats the done and total figures for the bar (default: integers). */
-  readonly unit?: (n: number) => string;
+  /** Formats the done and total figures for the bar (default: integers); null: the percentage alone. */
+  readonly unit?: ((n: number) => string) | null;
 }
 
 const NO_PROGRESS: Progress = { update: () => {}, stop: () => {} };
@@ -33,7 +33,7 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
   if (!ctx.io.isTty || opts.json) return NO_PROGRESS;
   const startedMs = Date.now();
   const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
-  const unit = opts.unit ?? formatCount;
+  const unit = opts.unit === undefined ? formatCount : opts.unit;
   // cli-progress writes cursor moves and the bar through this stream; it
   // goes to the command's stderr so stdout stays clean for the results.
   const stream = { isTTY: true, columns: 100, write: (s: string) => (ctx.io.err(s), true) } as unknown as NodeJS.WritableStream;
@@ -47,7 +47,7 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
         bar = new cliProgress.SingleBar(
           {
             stream,
-            format: `${label} [{bar}] {percentage}% {shown} | {eta_formatted} left`,
+            format: `${label} [{bar}] {percentage}%${unit ? ' {shown}' : ''} | {eta_formatted} left`,
             barsize: 30,
             hideCursor: true,
             clearOnComplete: true,
@@ -57,10 +57,10 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(total, done, { shown: `${unit(done)}/${unit(total)}` });
+        bar.start(total, done, { shown: unit ? `${unit(done)}/${unit(total)}` : '' });
         return;
       }
-      bar.update(done, { shown: `${unit(done)}/${unit(total)}` });
+      bar.update(done, { shown: unit ? `${unit(done)}/${unit(total)}` : '' });
     },
     stop() {
       if (stopped) return;
@@ -88,8 +88,7 @@ export function sourceWithProgress(ctx: CliContext, label: string, source: Guest
  * fraction (0..1) rather than counts: drawn as a percentage.
  */
 export function createShareProgress(ctx: CliContext, label: string, json: boolean | undefined): { update: (fraction: number) => void; stop: () => void } {
-  // Floored, as cli-progress floors the percentage it draws beside it.
-  const progress = createProgress(ctx, label, 100, { json, unit: (n) => `${Math.floor(n)}%` });
+  const progress = createProgress(ctx, label, 100, { json, unit: null });
   return { update: (f) => progress.update(f * 100), stop: () => progress.stop() };
 }
 
