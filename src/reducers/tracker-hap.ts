@@ -3,6 +3,8 @@ import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { MAP_4K, P2mTable } from './p2m-table.js';
 import { Tracker, type TrackerEnv, type TrackerName } from './tracker.js';
+// Module-local, as in tracker.ts.
+const EVENT = RunEventKind;
 
 /**
  * HAP log-dirty: the guest's own page tables are walked by the hardware, and
@@ -129,8 +131,8 @@ export class HapTracker extends Tracker implements EptExitHandler {
   protected npfWrite(pfn: number, vcpu: number, wallNs: number): void {
     const p2m = this.p2m;
     const tables = p2m.mapLevel[pfn >>> 9] !== MAP_4K ? p2m.split(pfn) : 0;
-    this.charge(RunEventKind.npfExit, vcpu, wallNs, pfn, 0, this.npfCostNs);
-    if (tables > 0) this.charge(RunEventKind.superpageSplit, vcpu, wallNs, pfn, tables, tables * this.splitPerTableNs);
+    this.charge(EVENT.npfExit, vcpu, wallNs, pfn, 0, this.npfCostNs);
+    if (tables > 0) this.charge(EVENT.superpageSplit, vcpu, wallNs, pfn, tables, tables * this.splitPerTableNs);
     this.writableEpoch[pfn] = p2m.epoch;
     this.dirty.mark(pfn);
   }
@@ -138,7 +140,7 @@ export class HapTracker extends Tracker implements EptExitHandler {
   /** EPT misconfiguration: resolve_misconfig recomputes the leaf table or superpage entry mapping `pfn`. */
   protected misconfig(pfn: number, vcpu: number, wallNs: number): void {
     const pages = this.p2m.recalc(pfn, this.logDirty);
-    this.charge(RunEventKind.misconfigExit, vcpu, wallNs, pfn, pages, this.misconfigCostNs);
+    this.charge(EVENT.misconfigExit, vcpu, wallNs, pfn, pages, this.misconfigCostNs);
   }
 
   // ---- log-dirty operations ----

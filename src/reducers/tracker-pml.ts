@@ -3,6 +3,8 @@ import { RunEventKind } from '../events/run-event-kind.js';
 import { MAP_4K } from './p2m-table.js';
 import { HapTracker } from './tracker-hap.js';
 import type { SuperpagePolicy, TrackerEnv, TrackerName } from './tracker.js';
+// Module-local, as in tracker.ts.
+const EVENT = RunEventKind;
 
 /** Entries of a vCPU's PML buffer (Xen's NR_PML_ENTRIES, one 4 KiB page of 8-byte addresses). */
 export const PML_ENTRIES = 512;
@@ -118,7 +120,7 @@ export class PmlTracker extends HapTracker {
   private log(pfn: number, vcpu: number, wallNs: number): void {
     let n = this.fill[vcpu]!;
     if (n === PML_ENTRIES) {
-      this.charge(RunEventKind.pmlFullExit, vcpu, wallNs, pfn, n, this.fullExitCostNs);
+      this.charge(EVENT.pmlFullExit, vcpu, wallNs, pfn, n, this.fullExitCostNs);
       this.fullExitEntries += this.drain(vcpu);
       n = 0;
     }

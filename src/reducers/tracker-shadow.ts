@@ -5,6 +5,8 @@ import { PTE_FLAG_BITS, PTE_P, PTE_PS } from '../model/pte.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu.js';
 import { FL1_LEVEL, ROW_WORDS, ShadowPool } from './shadow-pool.js';
 import { Tracker, type TrackerEnv } from './tracker.js';
+// Module-local, as in tracker.ts.
+const EVENT = RunEventKind;
 
 /** builtSeq of an L1/FL1 shadow built with log-dirty off: its entries are writable. */
 const BUILT_WRITABLE = 0x7fff_ffff;
@@ -255,7 +257,7 @@ export class ShadowTracker extends Tracker {
     if (!this.logDirty || this.dirty.isDirty(pfn)) return;
     if (vcpu !== NO_VCPU) {
       this.faultsPhysWrite++;
-      this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+      this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
     }
     this.mark(pfn);
   }
@@ -270,7 +272,7 @@ export class ShadowTracker extends Tracker {
     if ((access & ACCESS_PT_PAGE) !== 0) {
       // Shadow L1 entries of page-table pages are always read-only: emulate.
       this.dataWritesEmulated++;
-      this.charge(RunEventKind.ptEmulate, vcpu, wallNs, pfn, 0, this.emulateCostNs);
+      this.charge(EVENT.ptEmulate, vcpu, wallNs, pfn, 0, this.emulateCostNs);
       if (this.logDirty) this.mark(pfn);
       return;
     }
@@ -301,7 +303,7 @@ export class ShadowTracker extends Tracker {
       this.mark(pfn);
     } else if (!faulted) {
       this.faultsReadOnlyAfterOff++;
-      this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+      this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
     }
   }
 
@@ -332,7 +334,7 @@ export class ShadowTracker extends Tracker {
     if (this.oos && this.outOfSyncWrite(pfn, vcpu, wallNs, i)) return;
     const updated = this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
     this.ptWritesEmulated++;
-    this.charge(RunEventKind.ptEmulate, vcpu, wallNs, pfn, updated, this.emulateCostNs);
+    this.charge(EVENT.ptEmulate, vcpu, wallNs, pfn, updated, this.emulateCostNs);
     if (this.logDirty) this.mark(pfn);
   }
 
@@ -348,7 +350,7 @@ export class ShadowTracker extends Tracker {
     // An HVM guest's CR3 write exits under shadow paging (HAP lets the
     // hardware load it): the exit and sh_update_cr3. A PV guest switches
     // with a hypercall in direct mode and under shadow alike.
-    if (this.hvm && vcpu < this.cr3Top.length) this.charge(RunEventKind.cr3Exit, vcpu, wallNs, rootPfn, 0, this.cr3ExitCostNs);
+    if (this.hvm && vcpu < this.cr3Top.length) this.charge(EVENT.cr3Exit, vcpu, wallNs, rootPfn, 0, this.cr3ExitCostNs);
     // sh_update_cr3 resyncs this vCPU's out-of-sync L1s first.
     if (this.oos) this.resyncVcpu(vcpu, wallNs);
     let s = this.pool.lookup(rootPfn, this.topLevel);
@@ -450,7 +452,7 @@ export class ShadowTracker extends Tracker {
       missing = this.missingOnPath(vcpu, w, walkPfns, depth, fl1Base, vpn);
     }
     this.faultsMissingShadow++;
-    this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, missing, this.faultCostNs);
+    this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, missing, this.faultCostNs);
     const root = walkPfns[w]!;
     let s = this.cr3Top[vcpu]!;
     if (s < 0 || pool.pfnOf[s] !== root) {
@@ -538,7 +540,7 @@ export class ShadowTracker extends Tracker {
     }
     const cost = this.rebuildCostNs + this.pendingEvictNs;
     this.pendingEvictNs = 0;
-    this.charge(RunEventKind.shadowRebuild, vcpu, wallNs, pfn, this.pool.pagesPerShadow, cost);
+    this.charge(EVENT.shadowRebuild, vcpu, wallNs, pfn, this.pool.pagesPerShadow, cost);
     return s;
   }
 
@@ -631,13 +633,13 @@ export class ShadowTracker extends Tracker {
 
   private logDirtyFault(vcpu: number, wallNs: number, pfn: number): void {
     this.faultsLogDirty++;
-    this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+    this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
   }
 
   /** A fault that only propagated a guest entry whose A (or leaf D) bit was clear. */
   private adFault(vcpu: number, wallNs: number, pfn: number): void {
     this.faultsAccessedDirty++;
-    this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+    this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
   }
 
   private mark(pfn: number): void {
@@ -695,7 +697,7 @@ export class ShadowTracker extends Tracker {
     this.oosSlotOf[pfn] = k;
     this.oosUnsyncs++;
     this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
-    this.charge(RunEventKind.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
+    this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
     // The page goes writable to the guest: it is dirty from now on, as Xen
     // marks it when it drops the write protection.
     if (this.logDirty) this.mark(pfn);
@@ -713,7 +715,7 @@ export class ShadowTracker extends Tracker {
     this.oosPfn[k] = -1;
     this.oosSlotOf[pfn] = -1;
     this.oosResyncs++;
-    this.charge(RunEventKind.oosResync, vcpu, wallNs, pfn, 0, this.resyncCostNs);
+    this.charge(EVENT.oosResync, vcpu, wallNs, pfn, 0, this.resyncCostNs);
   }
 
   /** Blowing the tables drops every out-of-sync L1 with its shadow. */

@@ -9,6 +9,9 @@ import { LogDirtyBitmap } from './logdirty-bitmap.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type Mmu, type MmuOutput, WALK_SLOTS } from './mmu.js';
 import type { PageOracle } from './page-oracle.js';
 import type { VcpuClock } from './vcpu-clock.js';
+// The imported codes through a module-local constant: an imported binding is
+// a live cell V8 reloads and checks on every use, a local const it folds.
+const EVENT = RunEventKind;
 
 export type TrackerName = 'shadow' | 'hap' | 'pml' | 'direct';
 export const TRACKER_NAMES: readonly TrackerName[] = ['shadow', 'hap', 'pml', 'direct'];
@@ -83,8 +86,14 @@ export abstract class Tracker {
   domainPausedNs = 0;
   private adBatch: MmuOutput | undefined;
 
+  /** env's clock and run stream, one load nearer: every exit charges both. */
+  private readonly clock: VcpuClock;
+  private readonly runEvents: RunBatchBuilder;
+
   constructor(protected readonly env: TrackerEnv) {
     this.dirty = new LogDirtyBitmap(env.guest.memPages);
+    this.clock = env.clock;
+    this.runEvents = env.run;
   }
 
   get logDirtyEnabled(): boolean {
@@ -248,10 +257,10 @@ export abstract class Tracker {
 
   /** Charges an exit or fault to a vCPU and records it as a run event. */
   protected charge(kind: number, vcpu: number, wallNs: number, pfn: number, arg: number, costNs: number): void {
-    this.env.clock.stall(vcpu, costNs);
+    this.clock.stall(vcpu, costNs);
     this.exitCounts[kind] = this.exitCounts[kind]! + 1;
     this.exitCostNs[kind] = this.exitCostNs[kind]! + costNs;
-    this.env.run.emit(kind, wallNs, vcpu, pfn, arg, costNs);
+    this.runEvents.emit(kind, wallNs, vcpu, pfn, arg, costNs);
   }
 
   /** Records a domain-wide operation that pauses every vCPU. */
@@ -276,25 +285,25 @@ export abstract class Tracker {
     this.logDirty = true;
     this.dirty.reset();
     this.onEnable(wallNs);
-    this.pauseDomain(RunEventKind.logdirtyEnable, wallNs, 0, this.env.costs.logDirtyOpBaseNs);
+    this.pauseDomain(EVENT.logdirtyEnable, wallNs, 0, this.env.costs.logDirtyOpBaseNs);
   }
 
   /** PEEK: a copy of the bitmap; tracking goes on unchanged. */
   peek(wallNs: number): Uint32Array {
     this.flushLogs(wallNs);
     const bits = this.dirty.peek();
-    this.pauseDomain(RunEventKind.peek, wallNs, this.dirty.dirtyCount, this.logDirtyOpCostNs());
+    this.pauseDomain(EVENT.peek, wallNs, this.dirty.dirtyCount, this.logDirtyOpCostNs());
     return bits;
   }
 
   /** CLEAN: a copy of the bitmap, then reset and re-arm tracking. */
   clean(wallNs: number): Uint32Array {
-    return this.cleanAs(RunEventKind.clean, wallNs);
+    return this.cleanAs(EVENT.clean, wallNs);
   }
 
   /** FINAL: the clean done while the domain is suspended. */
   final(wallNs: number): Uint32Array {
-    return this.cleanAs(RunEventKind.final, wallNs);
+    return this.cleanAs(EVENT.final, wallNs);
   }
 
   /** OFF: stop tracking; pages return to normal mappings. */
@@ -303,7 +312,7 @@ export abstract class Tracker {
     this.notePeakMemory();
     this.logDirty = false;
     this.onOff(wallNs);
-    this.pauseDomain(RunEventKind.off, wallNs, 0, this.env.costs.logDirtyOpBaseNs);
+    this.pauseDomain(EVENT.off, wallNs, 0, this.env.costs.logDirtyOpBaseNs);
     this.dirty.reset();
   }
 

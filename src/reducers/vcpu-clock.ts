@@ -54,6 +54,7 @@ export class VcpuClock {
   private throttle = 0;
 
   constructor(readonly vcpus: number) {
+    if (vcpus >= NO_VCPU) throw new RangeError(`${vcpus} vCPUs: ids must stay below NO_VCPU (${NO_VCPU})`);
     this.stallNs = new Float64Array(vcpus);
     this.notBeforeNs = new Float64Array(vcpus);
     this.idle = new Uint8Array(vcpus);
@@ -82,7 +83,8 @@ export class VcpuClock {
 
   /** The vCPU spends `ns` in the hypervisor (an exit, a fault, an emulation). */
   stall(vcpu: number, ns: number): void {
-    if (vcpu === NO_VCPU || vcpu >= this.vcpus) return;
+    // NO_VCPU (a device) is above any vCPU count.
+    if (vcpu >= this.vcpus) return;
     this.stallNs[vcpu] = this.stallNs[vcpu]! + ns;
   }
 
