@@ -173,7 +173,14 @@ export abstract class Tracker {
         else if (writeGate[pt] !== epoch) handler!.storeRefused(pt, v, wall);
       }
       const a = access[i]!;
-      if ((a & FAULT) !== 0) continue;
+      if ((a & FAULT) !== 0) {
+        // A guest page fault: the walk read its tables through the EPT up
+        // to the entry that faulted, and those reads exit like any other
+        // (SDM 29.3.3) before the fault is delivered to the guest, which
+        // handles it without the hypervisor.
+        if (gated) walkTablesRefused(handler!, walkPfns, (i << 2) + walkGateFrom, (i << 2) + SLOTS, walkGate, walkGateShift, epoch, v, wall);
+        continue;
+      }
       const pfn = dataPfn[i]!;
       if (pfn < 0) {
         if (k === KIND_CR3_LOAD) this.onCr3Load(batch.page[i]!, v, wall);

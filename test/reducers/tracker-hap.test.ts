@@ -78,6 +78,28 @@ describe('hap', () => {
     expect(sim.tracker.dirty.dirtyCount).toBe(0);
   });
 
+  it('a walk that faults still reads its tables through the EPT: misconfig exits for them and no NPF (PML logs them, as EPT A/D counts table reads as writes)', () => {
+    for (const tracker of ['hap', 'pml'] as const) {
+      const sim = makeSim(tracker, '4k');
+      const script = new EventScript();
+      // Page tables from pfn 100 (2 MiB region 0); vpn 0x1235 shares the
+      // leaf table of the mapped 0x1234 and has no entry of its own.
+      const pt = new PageTableWriter(script, 'x86-64', 100);
+      const root = pt.allocPage();
+      script.cr3Load(0, root);
+      const { tables } = pt.map(root, 0x1234, 1700, PTE_RW | PTE_US);
+      script.read(0, 0x1234);
+      sim.step(script.take());
+      sim.tracker.enable(sim.clock.nowNs);
+      sim.step(script.write(0, 0x1235).read(0, 0x1235).take());
+      expect(sim.mmu.stats().faults, tracker).toBe(2);
+      // The four tables share region 0: one recalculation, then the gate is open.
+      expect(exits(sim, RunEventKind.misconfigExit), tracker).toBe(1);
+      expect(exits(sim, RunEventKind.npfExit), tracker).toBe(0);
+      expect(setOf(sim.tracker.clean(sim.clock.nowNs)), tracker).toEqual(tracker === 'pml' ? [...tables].sort((x, y) => x - y) : []);
+    }
+  });
+
   it('a write into a 2 MiB page splits it and dirties one page', () => {
     const sim = makeSim('hap', '2m');
     const script = new EventScript();
