@@ -89,6 +89,9 @@ const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
  *   a PV guest leaves shadow mode and every shadow is freed (same cost per
  *   page); an HVM guest keeps its shadows, whose read-only entries fault once
  *   more on their next write (Xen's sh_new_mode keeps them).
+ * - A guest page fault (the guest's own entry not present, read-only...)
+ *   exits too: sh_page_fault finds the fault in the guest's tables and
+ *   injects it (shadowFault, arg 0, stat faultsReflected).
  * - Device writes (phys_write by NO_VCPU) mark the page dirty and cost
  *   nothing. A phys_write issued by a vCPU is a store through a mapping the
  *   model does not walk: its first write to a page per round takes a shadow
@@ -157,6 +160,7 @@ export class ShadowTracker extends Tracker {
   private faultsAccessedDirty = 0;
   private faultsPhysWrite = 0;
   private faultsReadOnlyAfterOff = 0;
+  private faultsReflected = 0;
   private ptWritesEmulated = 0;
   private dataWritesEmulated = 0;
   // Out-of-sync L1s (Xen's SHOPT_OUT_OF_SYNC, mm/shadow/common.c sh_unsync
@@ -342,6 +346,19 @@ export class ShadowTracker extends Tracker {
     if (!this.shadowing) return;
     this.adPending = true;
     if (this.logDirty) this.mark(ptPfn);
+  }
+
+  /**
+   * A guest page fault under shadow paging is a VM exit: the shadow entry is
+   * missing as the guest's is, sh_page_fault walks the guest's tables, finds
+   * the fault is the guest's, and injects it (its `propagate` path). One
+   * shadowFault, nothing built (arg 0).
+   */
+  protected override onGuestFault(vcpu: number, wallNs: number): void {
+    this.adPending = false;
+    if (!this.shadowing || vcpu >= this.cr3Top.length) return;
+    this.faultsReflected++;
+    this.charge(EVENT.shadowFault, vcpu, wallNs, -1, 0, this.faultCostNs);
   }
 
   protected override onCr3Load(rootPfn: number, vcpu: number, wallNs: number): void {
@@ -792,6 +809,7 @@ export class ShadowTracker extends Tracker {
       faultsAccessedDirty: this.faultsAccessedDirty,
       faultsPhysWrite: this.faultsPhysWrite,
       faultsReadOnlyAfterOff: this.faultsReadOnlyAfterOff,
+      faultsReflected: this.faultsReflected,
       ptWritesEmulated: this.ptWritesEmulated,
       dataWritesEmulated: this.dataWritesEmulated,
       ...(this.oos ? { oosUnsyncs: this.oosUnsyncs, oosResyncs: this.oosResyncs, oosEvictions: this.oosEvictions, ptWritesNative: this.ptWritesNative } : {}),

@@ -179,6 +179,7 @@ export abstract class Tracker {
         // (SDM 29.3.3) before the fault is delivered to the guest, which
         // handles it without the hypervisor.
         if (gated) walkTablesRefused(handler!, walkPfns, (i << 2) + walkGateFrom, (i << 2) + SLOTS, walkGate, walkGateShift, epoch, v, wall);
+        else this.onGuestFault(v, wall);
         continue;
       }
       const pfn = dataPfn[i]!;
@@ -261,6 +262,9 @@ export abstract class Tracker {
   }
 
   protected onCr3Load(_rootPfn: number, _vcpu: number, _wallNs: number): void {}
+
+  /** A guest page fault (the guest's walk found no translation); ungated trackers only. */
+  protected onGuestFault(_vcpu: number, _wallNs: number): void {}
 
   /** Charges an exit or fault to a vCPU and records it as a run event. */
   protected charge(kind: number, vcpu: number, wallNs: number, pfn: number, arg: number, costNs: number): void {

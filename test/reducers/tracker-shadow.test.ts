@@ -201,6 +201,26 @@ describe.each(MODES)('shadow tracker, %s', (paging) => {
     expect(h.sim.tracker.memoryBytes()).toBe((levels + 1) * c.shadowPagesPerTable * 4096);
   });
 
+  it("a guest page fault exits too: one shadow fault per faulting access, reflected to the guest, nothing built or marked", () => {
+    const h = harness(paging);
+    const root = h.pt.allocPage();
+    const v1 = vpnAt(paging, 9, 0);
+    h.pt.map(root, v1, 50, PTE_RW | PTE_US);
+    h.script.cr3Load(0, root).read(0, v1);
+    h.run();
+    h.sim.tracker.enable(now(h));
+    const faults = h.exits(RunEventKind.shadowFault);
+    const rebuilds = h.exits(RunEventKind.shadowRebuild);
+    // v1's neighbour has no entry in the guest's leaf table.
+    h.script.read(0, vpnAt(paging, 9, 1)).write(0, vpnAt(paging, 9, 1));
+    h.run();
+    expect(h.sim.mmu.stats().faults).toBe(2);
+    expect(h.exits(RunEventKind.shadowFault) - faults).toBe(2);
+    expect(h.stats()['faultsReflected']).toBe(2);
+    expect(h.exits(RunEventKind.shadowRebuild)).toBe(rebuilds);
+    expect(setOfBits(h.sim.tracker.clean(now(h)))).toEqual([]);
+  });
+
   it('guest A/D bits are set by the fault that propagates the entry: a first access to a fresh PTE faults once, without a rebuild', () => {
     const h = harness(paging);
     const root = h.pt.allocPage();
