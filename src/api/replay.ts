@@ -1,3 +1,4 @@
+import { takeWhile } from 'rxjs';
 import { type GuestBatch, GUEST_COLUMNS } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import { BatchDigest, STREAM_TAG } from '../trace/batch-digest.js';
@@ -42,8 +43,9 @@ export function replayVerify(file: string, onProgress?: (fraction: number) => vo
   let events = 0;
   let diff: ReplayDifference | undefined;
   try {
-    drainSync(workloadEvents(def, configFromHeader(header), undefined, header.chunkEvents), (regen) => {
-      if (diff) return;
+    // Generation stops at the batch after the first difference.
+    const regenerated = workloadEvents(def, configFromHeader(header), undefined, header.chunkEvents).pipe(takeWhile(() => diff === undefined));
+    drainSync(regenerated, (regen) => {
       digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
       diff = compareBatches(chunks, events, nextGuestChunk(reader), regen);
       onProgress?.(reader.bytesRead / reader.fileBytes);
