@@ -1,10 +1,4 @@
 import { type GuestBatch, sliceGuestBatch } from '../events/guest-batch.js';
-
-/**
- * Events folded through the MMU and the tracker at a time: small enough that
- * the MMU's output columns are still in the L2 cache when the tracker reads them.
- */
-const CHUNK_EVENTS = 4096;
 import type { RunBatch } from '../events/run-batch.js';
 import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
@@ -16,6 +10,12 @@ import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, Mmu } from './mmu.js';
 import { PageOracle } from './page-oracle.js';
 import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, TrackerName } from './tracker.js';
 import { VcpuClock } from './vcpu-clock.js';
+
+/**
+ * Events folded through the MMU and the tracker at a time: small enough that
+ * the MMU's output columns are still in the L2 cache when the tracker reads them.
+ */
+const CHUNK_EVENTS = 4096;
 
 export interface SimulationSetup {
   readonly guest: TrackerGuest;

@@ -86,7 +86,7 @@ export abstract class Tracker {
   domainPausedNs = 0;
   private adBatch: MmuOutput | undefined;
 
-  /** env's clock and run stream, one load nearer: every exit charges both. */
+  /** env's clock and run stream, one load nearer: the event loop and every exit use them. */
   private readonly clock: VcpuClock;
   private readonly runEvents: RunBatchBuilder;
 
@@ -120,7 +120,7 @@ export abstract class Tracker {
     const walkGateFrom = gated ? gates.walkFrom : 0;
     const handler = gated ? gates.handler : undefined;
     const walkPfns = mmu.walkPfns;
-    const clock = this.env.clock;
+    const clock = this.clock;
     const { stallNs, notBeforeNs, idle, lastGuestNs, lastEventAt } = clock;
     const vcpus = clock.vcpus;
     const throttle = clock.throttlePct;
@@ -226,7 +226,7 @@ export abstract class Tracker {
    * and, unthrottled, each vCPU's last guest time and idle state.
    */
   private stopAt(i: number, latest: number, batch: GuestBatch, tNs: Float64Array, throttle: number): number {
-    const clock = this.env.clock;
+    const clock = this.clock;
     clock.latestNs = latest;
     if (throttle === 0) clock.settle(batch, tNs);
     return i;
@@ -276,11 +276,11 @@ export abstract class Tracker {
 
   /** Records a domain-wide operation that pauses every vCPU. */
   protected pauseDomain(kind: number, wallNs: number, arg: number, costNs: number): void {
-    this.env.clock.pauseAll(wallNs, costNs);
+    this.clock.pauseAll(wallNs, costNs);
     this.domainPausedNs += costNs;
     this.exitCounts[kind] = this.exitCounts[kind]! + 1;
     this.exitCostNs[kind] = this.exitCostNs[kind]! + costNs;
-    this.env.run.emit(kind, wallNs, NO_VCPU, -1, arg, costNs);
+    this.runEvents.emit(kind, wallNs, NO_VCPU, -1, arg, costNs);
   }
 
   /** The cost of a log-dirty domctl: base plus a pass over the bitmap's leaves. */
