@@ -17,18 +17,19 @@ export interface CompareFigure {
   readonly best: number;
 }
 
+/** `run` is the run's index in `trackers`: the same tracker may be listed twice. */
 export interface CompareHooks {
   /** Each tracker's summary, as soon as its run is over. */
-  readonly onEach?: (tracker: TrackerName, summary: MigrationSummary) => void;
+  readonly onEach?: (tracker: TrackerName, summary: MigrationSummary, run: number) => void;
   /** Each tracker's run events, as they fill (the report draws its timelines from them). */
-  readonly onRunBatch?: (tracker: TrackerName, batch: RunBatch) => void;
+  readonly onRunBatch?: (tracker: TrackerName, batch: RunBatch, run: number) => void;
 }
 
 /** The same guest events migrated under each tracker, side by side. */
 export function compareTrackers(source: GuestSource, trackers: readonly TrackerName[], opts: Omit<MigrationRunOptions, 'tracker'>, hooks: CompareHooks = {}): CompareResult {
-  const summaries = trackers.map((tracker) => {
-    const s = runMigration(source, { ...opts, tracker }, hooks.onRunBatch ? (b) => hooks.onRunBatch!(tracker, b) : undefined);
-    hooks.onEach?.(tracker, s);
+  const summaries = trackers.map((tracker, run) => {
+    const s = runMigration(source, { ...opts, tracker }, hooks.onRunBatch ? (b) => hooks.onRunBatch!(tracker, b, run) : undefined);
+    hooks.onEach?.(tracker, s, run);
     return s;
   });
   const exitCount = (s: MigrationSummary) => Object.values(s.migrationExits).reduce((a, e) => a + e.count, 0);

@@ -269,34 +269,29 @@ export function runReportFromTrace(file: string, onProgress?: (fraction: number)
 
 /**
  * The same guest events migrated under each tracker (compareTrackers),
- * keeping each run's events as a timeline. `onProgress` gets the
- * share of the whole comparison done; `onEach` each summary as it is ready.
+ * keeping each run's events as a timeline. `onProgress` gets the runs done
+ * (fractional: 1.5 is halfway through the second).
  */
 export function compareRunReports(
   source: GuestSource,
   trackers: readonly TrackerName[],
   opts: Omit<MigrationRunOptions, 'tracker'>,
-  onEach?: (t: TrackerName, s: MigrationSummary) => void,
-  onProgress?: (fraction: number) => void,
+  onProgress?: (runsDone: number) => void,
 ): RunReport[] {
   const h = source.header;
   const durationNs = Math.max(h.workload.durationNs, 1);
-  const specs = new Map(trackers.map((t) => [t, runSpec({ ...opts, tracker: t })]));
-  const collectors = new Map(trackers.map((t) => [t, new TimelineCollector(h.guest.vcpus, specs.get(t)!.migration.bandwidthBytesPerSec)]));
+  // By run, not by tracker: a tracker listed twice has two runs.
+  const specs = trackers.map((t) => runSpec({ ...opts, tracker: t }));
+  const collectors = specs.map((spec) => new TimelineCollector(h.guest.vcpus, spec.migration.bandwidthBytesPerSec));
   let done = 0;
-  const watched: GuestSource = onProgress
-    ? { ...source, events: () => source.events().pipe(tap((b) => onProgress((done + Math.min(b.endNs / durationNs, 1)) / trackers.length))) }
-    : source;
+  const watched: GuestSource = onProgress ? { ...source, events: () => source.events().pipe(tap((b) => onProgress(done + Math.min(b.endNs / durationNs, 1)))) } : source;
   const { summaries } = compareTrackers(watched, trackers, opts, {
-    onRunBatch: (t, b) => collectors.get(t)!.add(b),
-    onEach: (t, s) => {
-      done++;
-      onEach?.(t, s);
-    },
+    onRunBatch: (_t, b, run) => collectors[run]!.add(b),
+    onEach: () => done++,
   });
   return trackers.map((tracker, i) => {
-    const spec = specs.get(tracker)!;
+    const spec = specs[i]!;
     const summary = summaries[i]!;
-    return { label: tracker, header: { ...h, traceKind: 'run', run: { ...spec } }, spec, summary, timeline: collectors.get(tracker)!.finish(summary) };
+    return { label: tracker, header: { ...h, traceKind: 'run', run: { ...spec } }, spec, summary, timeline: collectors[i]!.finish(summary) };
   });
 }

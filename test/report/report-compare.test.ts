@@ -2,11 +2,14 @@
 // comparison (apache on HVM, shadow vs hap vs pml, xen policy, 2 s of guest
 // time on 256 MiB) drawn as one HTML file whose charts carry one mark per
 // round, per tracker and per downtime part, beside the summary table, the
-// run header and the command line that reproduces it.
+// run header and the command line that reproduces it; and a tracker
+// listed twice in a comparison keeps two timelines of its own.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { guestSource } from '../../src/api/guest-source.js';
 import type { MigrationSummary } from '../../src/api/run-migration.js';
+import { compareRunReports } from '../../src/report/report-data.js';
 import { DOWNTIME_PARTS } from '../../src/report/report-charts.js';
 import { REPORT_CHARTS } from '../../src/report/report-html.js';
 import { PROGRAM_VERSION } from '../../src/version.js';
@@ -126,5 +129,16 @@ describe('migsim report --compare', () => {
     expect(none.err).toContain('nothing to report');
     const both = await runCli('report', 'a.mst', '--compare', '-o', join(dir, 'x.html'));
     expect(both.code).toBe(2);
+  });
+});
+
+describe('compareRunReports', () => {
+  it('a tracker listed twice gets two timelines, each the one it gets alone', () => {
+    const source = guestSource('hot-set', { seed: 2, durationNs: 300e6, memBytes: 64 * 1024 * 1024 });
+    const opts = { migration: { startNs: 50e6 } };
+    const [alone] = compareRunReports(source, ['hap'], opts);
+    const twice = compareRunReports(source, ['hap', 'hap'], opts);
+    expect(twice).toHaveLength(2);
+    for (const r of twice) expect(r.timeline).toEqual(alone!.timeline);
   });
 });

@@ -67,7 +67,7 @@ function compareDocument(ctx: CliContext, opts: ReportCliOptions, progress: Prog
   const target = typeof opts.compare === 'string' ? opts.compare : DEFAULT_COMPARE_TARGET;
   const trackers = parseTrackerList(opts.trackers);
   const { source, runOptions } = trackerRunInputs(ctx, target, opts);
-  const runs = compareRunReports(source, trackers, runOptions, undefined, (f) => progress.update(f * trackers.length));
+  const runs = compareRunReports(source, trackers, runOptions, (runsDone) => progress.update(runsDone));
   const first = runs[0]!;
   return {
     mode: 'compare',
