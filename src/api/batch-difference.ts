@@ -17,15 +17,25 @@ export function firstBatchDifference<C extends string>(
   kindNames: readonly string[],
 ): ReplayDifference | undefined {
   const n = Math.min(rec.count, got.count);
-  for (let i = 0; i < n; i++) {
-    for (const col of columns) {
-      const a = rec[col][i]!;
-      const b = got[col][i]!;
-      if (a !== b) {
-        const show = (v: number) => (col === 'kind' ? (kindNames[v] ?? String(v)) : String(v));
-        return { chunk, event: i, eventOverall: before + i, column: col, recorded: show(a), regenerated: show(b) };
+  // Column by column, each scanned only up to the earliest difference found
+  // so far: the earliest event wins, and within it the earlier column.
+  let first = n;
+  let firstCol: C | undefined;
+  for (const col of columns) {
+    const x = rec[col];
+    const y = got[col];
+    for (let i = 0; i < first; i++) {
+      if (x[i] !== y[i]) {
+        first = i;
+        firstCol = col;
+        break;
       }
     }
+  }
+  if (firstCol !== undefined) {
+    const col = firstCol;
+    const show = (v: number) => (col === 'kind' ? (kindNames[v] ?? String(v)) : String(v));
+    return { chunk, event: first, eventOverall: before + first, column: col, recorded: show(rec[col][first]!), regenerated: show(got[col][first]!) };
   }
   if (rec.count !== got.count) {
     return { chunk, event: n, eventOverall: before + n, column: '(count)', recorded: `${rec.count} events`, regenerated: `${got.count} events` };
