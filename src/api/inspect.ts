@@ -57,7 +57,7 @@ export function inspect(file: string, onProgress?: (fraction: number) => void): 
   // The MMU is replayed only when the guest writes page tables.
   let mmu: Mmu | undefined;
   const footer = reader.forEachChunk((c) => {
-    onProgress?.(reader.bytesRead / reader.fileBytes);
+    onProgress?.(reader.fractionRead);
     if (c.stream !== 'guest') return;
     const b = c.batch;
     if (!mmu && hasPtWrites(b)) {

@@ -36,7 +36,7 @@ export async function replayImportVerify(file: string, capture?: string, onProgr
   const footer = reader.forEachChunk((c) => {
     chunks++;
     events += c.batch.count;
-    onRead?.(reader.bytesRead / reader.fileBytes);
+    onRead?.(reader.fractionRead);
   });
   if (!capture) return { identical: true, chunks, events, recordedDigest: footer.digest, regeneratedDigest: footer.digest, reimported: false };
   const p = h.workload.params;

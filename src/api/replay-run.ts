@@ -45,7 +45,7 @@ export function replayRunVerify(file: string, onProgress?: (fraction: number) =>
           if (c.stream === 'guest') step(c.batch);
           else recorded.push(copyRunBatch(c.batch));
           drain();
-          onProgress?.(reader.bytesRead / reader.fileBytes);
+          onProgress?.(reader.fractionRead);
         }
       },
       spec,

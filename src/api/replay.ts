@@ -48,7 +48,7 @@ export function replayVerify(file: string, onProgress?: (fraction: number) => vo
     drainSync(regenerated, (regen) => {
       digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
       diff = compareBatches(chunks, events, nextGuestChunk(reader), regen);
-      onProgress?.(reader.bytesRead / reader.fileBytes);
+      onProgress?.(reader.fractionRead);
       chunks++;
       events += regen.count;
     });

@@ -1,11 +1,9 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
 import { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import type { GuestSpec, TraceFooter, TraceHeader } from '../trace/trace-records.js';
+import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { TraceWriter } from '../trace/trace-writer.js';
-import { workloadTraceHeader } from '../trace/workload-trace-header.js';
-import type { ColumnEncoding } from '../trace/column-codec.js';
 
 /**
  * The trace an importer writes. Its header must carry what is known only at
@@ -152,14 +150,4 @@ function removeQuietly(path: string): void {
   } catch {
     // Nothing to clean.
   }
-}
-
-/** The header of an imported trace. */
-export function importHeader(
-  guest: GuestSpec,
-  workload: { name: string; seed: number; durationNs: number; params: Record<string, number | string> },
-  source: Record<string, unknown>,
-  encoding: ColumnEncoding = 'compact',
-): TraceHeader {
-  return workloadTraceHeader(guest, workload, { encoding, source });
 }

@@ -4,7 +4,8 @@ import { PageSet } from '../util/page-set.js';
 import type { GuestKernel } from '../workloads/guest-kernel.js';
 import { ImportGuest, importGuestConfig, type ImportSpace } from './import-guest.js';
 import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
-import { DeferredTrace, importHeader } from './import-trace.js';
+import { DeferredTrace } from './import-trace.js';
+import { workloadTraceHeader } from '../trace/workload-trace-header.js';
 import { SourceDigest } from './source-digest.js';
 import { LackeyAccesses, LackeyAccessKind, LackeyParser } from './lackey-parser.js';
 import { isGzipFile } from './line-reader.js';
@@ -150,7 +151,7 @@ class LackeyJob implements ImportJob {
       },
     };
     const params = { ips: this.ips, hz: this.hz };
-    return importHeader(this.guestSpec, { name: LACKEY_WORKLOAD, seed: opts.seed, durationNs, params }, source);
+    return workloadTraceHeader(this.guestSpec, { name: LACKEY_WORKLOAD, seed: opts.seed, durationNs, params }, { source });
   }
 }
 

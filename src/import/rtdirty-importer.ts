@@ -4,7 +4,8 @@ import { GuestVpnMap } from './guest-vpn-map.js';
 import { ImportError } from './import-error.js';
 import { ImportGuest, importGuestConfig, type ImportSpace } from './import-guest.js';
 import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
-import { importHeader, ImportTrace } from './import-trace.js';
+import { ImportTrace } from './import-trace.js';
+import { workloadTraceHeader } from '../trace/workload-trace-header.js';
 import { SourceDigest } from './source-digest.js';
 import { isGzipFile, LineSplitter } from './line-reader.js';
 import { type ImportJob, runImport, runImportSync } from './run-import.js';
@@ -159,7 +160,7 @@ class RtdirtyJob implements ImportJob {
     this.digest = new SourceDigest(opts.file, { mode: opts.digest ?? 'auto' });
     this.onRawBytes = this.digest.update;
     this.params = { hz, order: 'shuffled', writeBytes: WRITE_BYTES };
-    this.trace = new ImportTrace(opts.out, importHeader(guestSpec, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs: 0, params: this.params }, {}));
+    this.trace = new ImportTrace(opts.out, workloadTraceHeader(guestSpec, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs: 0, params: this.params }, { source: {} }));
     try {
       this.importer = new RtdirtyImporter(opts, this.trace, ips, hz);
     } catch (e) {
@@ -200,7 +201,7 @@ class RtdirtyJob implements ImportJob {
       },
     };
     const guest = this.trace.header.guest;
-    const header = importHeader(guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, source);
+    const header = workloadTraceHeader(guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, { source });
     const sealed = this.trace.seal(header, importer.stats());
     return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: importer.skipped.count, firstSkipped: importer.skipped.first };
   }
@@ -690,7 +691,6 @@ function intersectionSize(a: Float64Array, b: Float64Array): number {
   return n;
 }
 
-/** A decimal as an exact count of millionths (NaN when not a decimal). */
 /**
  * A header's decimal as millionths, by the rule record times follow
  * (RtdirtyParser.decimalMicro): digits past the sixth decimal round half up.

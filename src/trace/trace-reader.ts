@@ -98,6 +98,11 @@ export class TraceReader {
     return this.pos;
   }
 
+  /** bytesRead over the file's size, 0 to 1: how far a progress bar is. */
+  get fractionRead(): number {
+    return this.pos / this.fileBytes;
+  }
+
   /**
    * The next chunk's events, or undefined after the footer has been read and
    * checked. The batch's arrays are reused by the following call.
