@@ -7,6 +7,12 @@ import type { CliContext } from './cli-io.js';
 /** What a command calls as it goes: the work done so far (in `total`'s units), then stop. */
 export interface Progress {
   update(done: number): void;
+  /**
+   * Clears the bar so that a result can be printed (cli-progress saves the
+   * cursor at start and returns to it at stop: a bar drawn over lines
+   * printed to stdout garbles them); the next update draws it again.
+   */
+  hide(): void;
   stop(): void;
 }
 
@@ -19,7 +25,7 @@ export interface ProgressOptions {
   readonly unit?: ((n: number) => string) | null;
 }
 
-const NO_PROGRESS: Progress = { update: () => {}, stop: () => {} };
+const NO_PROGRESS: Progress = { update: () => {}, hide: () => {}, stop: () => {} };
 
 /**
  * A progress bar on stderr, shown only when stdout is a terminal and the
@@ -62,6 +68,10 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
       }
       bar.update(done, { shown: unit ? `${unit(done)}/${unit(total)}` : '' });
     },
+    hide() {
+      bar?.stop();
+      bar = undefined;
+    },
     stop() {
       if (stopped) return;
       stopped = true;
@@ -102,38 +112,4 @@ export function withProgress<T>(progress: { stop(): void }, work: () => T): T {
   } finally {
     progress.stop();
   }
-}
-
-/** A bar over items that each print their result when done (see createItemsProgress). */
-export interface ItemsProgress {
-  /** Item `item` (from 0) is `fraction` (0..1) done. */
-  update(item: number, fraction: number): void;
-  /** Clears the bar, so an item's result can be printed; the next update draws it again. */
-  hide(): void;
-}
-
-/**
- * A bar over a command's items (golden cases) for a command that prints
- * each item's result as it goes. A bar drawn over lines printed to stdout
- * would garble them (cli-progress saves the cursor at start and returns to
- * it at stop), so the bar is cleared before each result and drawn anew by
- * the next item's progress. The delay counts from the command's start, not
- * each item's: many short items still get a bar once the command has run
- * a second.
- */
-export function createItemsProgress(ctx: CliContext, label: string, items: number, opts: ProgressOptions = {}): ItemsProgress {
-  const startedMs = Date.now();
-  const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
-  const unit = opts.unit ?? ((n: number) => formatCount(Math.floor(n)));
-  let bar: Progress | undefined;
-  return {
-    update(item, fraction) {
-      bar ??= createProgress(ctx, label, items, { ...opts, unit, delayMs: Math.max(0, delayMs - (Date.now() - startedMs)) });
-      bar.update(item + fraction);
-    },
-    hide() {
-      bar?.stop();
-      bar = undefined;
-    },
-  };
 }
