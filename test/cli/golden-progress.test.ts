@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkGolden, goldenCases, updateGolden } from '../../src/api/golden.js';
 import { main } from '../../src/cli/main.js';
 import { expectRisingShares } from '../helpers/progress-fractions.js';
+import { SMALL_HOT_SET } from '../helpers/small-trace.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { BAR_CLEARED, runCli, runCliAt } from './cli-run.js';
 
@@ -17,9 +18,8 @@ const dir = join(tempDir(), 'golden');
 
 beforeAll(async () => {
   mkdirSync(dir);
-  const hotSet = ['hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1'];
-  expect((await runCli('run', ...hotSet, '--tracker', 'hap', '--record', join(dir, 'hs-hap.mst'))).code).toBe(0);
-  expect((await runCli('run', ...hotSet, '--tracker', 'pml', '--record', join(dir, 'hs-pml.mst'))).code).toBe(0);
+  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', 'hap', '--record', join(dir, 'hs-hap.mst'))).code).toBe(0);
+  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', 'pml', '--record', join(dir, 'hs-pml.mst'))).code).toBe(0);
   expect((await runCli('golden', 'update', dir)).code).toBe(0);
 });
 

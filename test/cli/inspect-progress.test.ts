@@ -6,16 +6,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/api/inspect.js';
 import { expectRisingShares } from '../helpers/progress-fractions.js';
+import { recordSmallHotSet } from '../helpers/small-trace.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { BAR_CLEARED, runCli, runCliAt } from './cli-run.js';
+import { BAR_CLEARED, runCliAt } from './cli-run.js';
 
 const dir = tempDir();
 const trace = join(dir, 'hs.mst');
 
-beforeAll(async () => {
-  // 200,001 events: four chunks.
-  expect((await runCli('record', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '-o', trace)).code).toBe(0);
-});
+beforeAll(() => recordSmallHotSet(trace));
 
 describe('inspect progress', () => {
   it('inspect() reports the share of the trace read, once per chunk', () => {

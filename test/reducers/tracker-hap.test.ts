@@ -13,13 +13,9 @@ import type { P2mPageSize, TrackerName } from '../../src/reducers/tracker.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
 import { exits, makeTrackerSim, physWrites, setOf } from '../helpers/tracker-sim.js';
 
-
 function makeSim(tracker: TrackerName, p2m: P2mPageSize, memPages = 4096, vcpus = 2): Simulation {
   return makeTrackerSim(tracker, { p2m, memPages, vcpus });
 }
-
-
-
 
 describe('hap', () => {
   it('hap takes one NPF per first write per page per round', () => {

@@ -9,13 +9,7 @@ import { RoundDriver } from '../../src/reducers/round-driver.js';
 import type { SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
 import { PML_ENTRIES } from '../../src/reducers/tracker-pml.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { exits, makeTrackerSim, physWrites, setOf } from '../helpers/tracker-sim.js';
-
-
-const makeSim = makeTrackerSim;
-
-
-
+import { exits, makeTrackerSim as makeSim, physWrites, setOf } from '../helpers/tracker-sim.js';
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, k) => from + k);
 

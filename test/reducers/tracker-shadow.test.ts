@@ -6,7 +6,6 @@ import { RunEventKind } from '../../src/events/run-event-kind.js';
 import { type CostModel, costModelWith, DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import { type GuestType, type PagingMode, tableIndex, vpnOf } from '../../src/model/paging.js';
 import { makePte, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../../src/model/pte.js';
-import type { Driver } from '../../src/reducers/driver.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
 import { RoundDriver } from '../../src/reducers/round-driver.js';
 import type { ShadowPool } from '../../src/reducers/shadow-pool.js';
@@ -14,9 +13,8 @@ import { Simulation } from '../../src/reducers/simulation.js';
 import { GuestKernel } from '../../src/workloads/guest-kernel.js';
 import { LD_SO, LIBC, type ProgramImage } from '../../src/workloads/guest-program.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
+import { manualDriver, setOf } from '../helpers/tracker-sim.js';
 
-/** A toolstack that never acts on its own: the test calls enable/clean itself. */
-const manual: Driver = { nextActionNs: Infinity, act() {}, finish() {} };
 
 const MODES: readonly PagingMode[] = ['x86-64', 'pae'];
 const LEVELS = { 'x86-64': 4, pae: 3 } as const;
@@ -33,7 +31,7 @@ interface Harness {
 
 function harness(paging: PagingMode, guest: GuestType = 'hvm', costs: CostModel = DEFAULT_COSTS, vcpus = 2, memPages = 8192): Harness {
   const sim = new Simulation({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs }, () => {});
-  sim.attach(manual);
+  sim.attach(manualDriver);
   const script = new EventScript();
   const frameOf = guest === 'pv' ? (pfn: number) => sim.mmu.p2m!.pfnToMfn[pfn]! : (pfn: number) => pfn;
   const pt = new PageTableWriter(script, paging, 1000, frameOf);
@@ -54,11 +52,6 @@ function vpnAt(paging: PagingMode, n: number, l1 = 0): number {
 
 const now = (h: Harness) => h.sim.clock.nowNs;
 
-function setOfBits(bits: Uint32Array): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < bits.length * 32; p++) if ((bits[p >>> 5]! & (1 << (p & 31))) !== 0) out.push(p);
-  return out;
-}
 
 describe.each(MODES)('shadow tracker, %s', (paging) => {
   const levels = LEVELS[paging];
@@ -121,7 +114,7 @@ describe.each(MODES)('shadow tracker, %s', (paging) => {
     h.script.write(0, v);
     h.run();
     const dirty = h.sim.tracker.clean(now(h));
-    expect(setOfBits(dirty)).toContain(81);
+    expect(setOf(dirty)).toContain(81);
     h.sim.oracle.sendBitmap(dirty);
     expect(h.sim.oracle.divergent().count).toBe(0);
   });
@@ -147,7 +140,7 @@ describe.each(MODES)('shadow tracker, %s', (paging) => {
     expect(h.exits(RunEventKind.shadowFault)).toBe(faults + 1);
     expect(h.exits(RunEventKind.shadowRebuild)).toBe(rebuilds + 1);
     const dirty = h.sim.tracker.clean(now(h));
-    expect(setOfBits(dirty)).toContain(91);
+    expect(setOf(dirty)).toContain(91);
     h.sim.oracle.sendBitmap(dirty);
     expect(h.sim.oracle.divergent().count).toBe(0);
   });
@@ -218,7 +211,7 @@ describe.each(MODES)('shadow tracker, %s', (paging) => {
     expect(h.exits(RunEventKind.shadowFault) - faults).toBe(2);
     expect(h.stats()['faultsReflected']).toBe(2);
     expect(h.exits(RunEventKind.shadowRebuild)).toBe(rebuilds);
-    expect(setOfBits(h.sim.tracker.clean(now(h)))).toEqual([]);
+    expect(setOf(h.sim.tracker.clean(now(h)))).toEqual([]);
   });
 
   it('guest A/D bits are set by the fault that propagates the entry: a first access to a fresh PTE faults once, without a rebuild', () => {

@@ -4,16 +4,13 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TraceReader } from '../../src/trace/trace-reader.js';
-import { runCli } from '../cli/cli-run.js';
+import { recordSmallHotSet } from '../helpers/small-trace.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir();
 const trace = join(dir, 'hs.mst');
 
-beforeAll(async () => {
-  // 200,001 events: four chunks.
-  expect((await runCli('record', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '-o', trace)).code).toBe(0);
-});
+beforeAll(() => recordSmallHotSet(trace));
 
 describe('TraceReader.bytesRead', () => {
   it('is past the header once open, grows with every chunk, and is the file size after the footer', () => {
