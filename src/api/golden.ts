@@ -4,7 +4,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { TraceWriter } from '../trace/trace-writer.js';
-import type { RunSpec } from './record-run.js';
+import { runSpecOf } from './record-run.js';
 import { replayVerify } from './replay.js';
 import { replayRunVerify } from './replay-run.js';
 import { migrateEvents, type MigrationSummary } from './run-migration.js';
@@ -123,7 +123,7 @@ function rederive(trace: string, out: string, onProgress?: (fraction: number) =>
   // By guest time, not bytes read: a built-in workload's events are
   // generated again, and the trace is not read past its header.
   const durationNs = Math.max(h.workload.durationNs, 1);
-  const spec = h.run as unknown as RunSpec;
+  const spec = runSpecOf(h);
   const writer = new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } });
   const builtIn = isBuiltInWorkload(h);
   let workloadStats: Readonly<Record<string, number>> = {};

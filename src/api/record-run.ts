@@ -4,6 +4,7 @@ import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { drainSync } from '../util/drain-sync.js';
 import type { GuestSource } from './guest-source.js';
 import { migrateEvents, type MigrationRunOptions, type MigrationSummary, migrationOptions } from './run-migration.js';
+import { simulationDefaults } from './simulation-setup.js';
 
 /** The part of a run trace's header that says how to re-derive its run events. */
 export interface RunSpec {
@@ -18,12 +19,19 @@ export interface RunSpec {
 export function runSpec(opts: MigrationRunOptions): RunSpec {
   return {
     tracker: opts.tracker,
-    superpages: opts.superpages ?? 'split',
-    p2m: opts.p2m ?? '2m',
-    costs: opts.costs ?? DEFAULT_COSTS,
+    ...simulationDefaults(opts),
     migration: migrationOptions(opts.migration),
     ...(opts.shadowOos ? { shadowOos: true } : {}),
   };
+}
+
+/**
+ * The run spec a run trace's header records. A trace written before a cost
+ * was added carries no value for it: this version's default applies.
+ */
+export function runSpecOf(header: TraceHeader): RunSpec {
+  const spec = header.run as unknown as RunSpec;
+  return { ...spec, costs: { ...DEFAULT_COSTS, ...spec.costs } };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { copyRunBatch, type RunBatch, RUN_COLUMNS } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { TraceReader } from '../trace/trace-reader.js';
-import type { RunSpec } from './record-run.js';
+import { runSpecOf } from './record-run.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
 import { migrateEvents, type MigrationSummary } from './run-migration.js';
 import { firstBatchDifference } from './batch-difference.js';
@@ -16,7 +16,7 @@ class StopReplay extends Error {}
 export function replayRunVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
   const reader = TraceReader.open(file);
   const header = reader.header;
-  const spec = header.run as unknown as RunSpec;
+  const spec = runSpecOf(header);
   // Recorded and re-derived run batches are compared as soon as both sides
   // have one: the recording wrote each batch when it filled, the replay
   // derives it at the same point, so the queues stay short.

@@ -19,17 +19,19 @@ export interface SimulationOptions {
   readonly eptLoop?: boolean;
 }
 
+/** The API's defaults for what `opts` leaves out (a recorded run's spec holds them too). */
+export function simulationDefaults(opts: SimulationOptions): { superpages: SuperpagePolicy; p2m: P2mPageSize; costs: CostModel } {
+  return { superpages: opts.superpages ?? 'split', p2m: opts.p2m ?? '2m', costs: opts.costs ?? DEFAULT_COSTS };
+}
+
 /** The Simulation of a trace header's guest under `opts`, with the API's defaults filled in. */
 export function simulationSetup(h: TraceHeader, opts: SimulationOptions): SimulationSetup {
   return {
     guest: { type: h.guest.type, paging: h.guest.paging, memPages: h.guest.memPages, vcpus: h.guest.vcpus },
     seed: h.workload.seed,
     tracker: opts.tracker,
-    superpages: opts.superpages ?? 'split',
-    p2m: opts.p2m ?? '2m',
-    // A run trace written before a cost was added carries no value for it: the default applies.
-    costs: { ...DEFAULT_COSTS, ...(opts.costs ?? {}) },
-    shadowOos: opts.shadowOos ?? false,
-    eptLoop: opts.eptLoop ?? true,
+    ...simulationDefaults(opts),
+    shadowOos: opts.shadowOos,
+    eptLoop: opts.eptLoop,
   };
 }

@@ -1,4 +1,4 @@
-import type { RunSpec } from '../api/record-run.js';
+import { type RunSpec, runSpecOf } from '../api/record-run.js';
 import { TraceError } from '../trace/trace-error.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
@@ -16,5 +16,5 @@ export function openRunTrace(file: string, fixLead: string): { reader: TraceRead
     reader.close();
     throw new TraceError(file, 'is a workload trace (guest events only), not a run trace', undefined, 'header', `${fixLead} migsim run ${header.workload.name} --tracker pml --record RUN.mst`);
   }
-  return { reader, header, spec: header.run as unknown as RunSpec };
+  return { reader, header, spec: runSpecOf(header) };
 }
