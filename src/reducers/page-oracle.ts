@@ -22,17 +22,26 @@ export class PageOracle {
 
   /** Sends every page set in a bitmap copy (a pass of dirty pages). */
   sendBitmap(bits: Uint32Array): number {
+    // A round's bitmap is mostly zeros (apache: about 660 dirty pages in
+    // 8,192 words), so the scan is the cost: eight words are tested at once.
+    const src = this.srcVersion;
+    const dst = this.dstVersion;
+    const limit = this.memPages;
+    const words = bits.length;
     let n = 0;
-    for (let w = 0; w < bits.length; w++) {
-      let v = bits[w]!;
-      while (v !== 0) {
-        const b = 31 - Math.clz32(v & -v);
-        const pfn = (w << 5) | b;
-        if (pfn < this.memPages) {
-          this.dstVersion[pfn] = this.srcVersion[pfn]!;
-          n++;
+    for (let w = 0; w < words; w += 8) {
+      if (w + 8 <= words && (bits[w]! | bits[w + 1]! | bits[w + 2]! | bits[w + 3]! | bits[w + 4]! | bits[w + 5]! | bits[w + 6]! | bits[w + 7]!) === 0) continue;
+      const end = Math.min(w + 8, words);
+      for (let u = w; u < end; u++) {
+        let v = bits[u]!;
+        while (v !== 0) {
+          const pfn = (u << 5) | (31 - Math.clz32(v & -v));
+          if (pfn < limit) {
+            dst[pfn] = src[pfn]!;
+            n++;
+          }
+          v &= v - 1;
         }
-        v &= v - 1;
       }
     }
     return n;
