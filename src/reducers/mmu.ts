@@ -41,7 +41,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
 import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_FRAME_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
 import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
 import type { VcpuClock } from './vcpu-clock.js';
@@ -188,12 +188,16 @@ const KIND_CR3_LOAD = GuestEventKind.cr3Load;
 const KIND_PHYS_WRITE = GuestEventKind.physWrite;
 const KIND_IDLE = GuestEventKind.idle;
 /**
- * Paging-structure cache: entries (a power of two), and ints per entry (root,
- * key, generation, leaf slot, 3 table pfns, upper flags): 32 KiB, the L1.
+ * Paging-structure cache: entries (a power of two), and ints per entry (root
+ * tagged with the generation, key, runUnderEpt's gate stamp, leaf slot, 3
+ * table pfns, upper flags): 32 KiB, the L1.
  */
 const PSC_ENTRIES = 1024;
 const PSC_MASK = PSC_ENTRIES - 1;
 const PSC_SHIFT = 3;
+/** A row's root pfn (below MAX_FRAMES, 22 bits) shares its int with the generation, in the bits above. */
+const PSC_GEN_SHIFT = PTE_FRAME_BITS;
+const PSC_GENERATIONS = 1 << (31 - PSC_GEN_SHIFT);
 const READ_SHIFT = READ_GATE_SHIFT;
 const A_BIT = 31 - Math.clz32(PTE_A);
 const D_BIT = 31 - Math.clz32(PTE_D);
@@ -265,9 +269,10 @@ export class Mmu {
   private walkCount = 0;
   /**
    * The paging-structure cache (see apply64): PSC_ENTRIES rows of root, key
-   * (vpn >> 9), generation, leaf-table slot, the three upper tables' pfns
-   * and the AND of the upper entries' flags. A row is valid while its
-   * generation is the current one. A row depends on three present upper
+   * (vpn >> 9), gate stamp, leaf-table slot, the three upper tables' pfns
+   * and the AND of the upper entries' flags. A row is valid while it carries
+   * the current generation, kept in its root's int (pscTag) so that one
+   * compare checks both. A row depends on three present upper
    * entries and the slots of the tables they name, so a store that changes
    * or clears a present entry of a table above level 1, or a hardware A/D
    * store, starts a new generation. Filling an empty entry does not (no
@@ -276,14 +281,15 @@ export class Mmu {
    * its entries is changed or cleared. (Apache: 4,392 generations in 60 s
    * instead of 15,476, 84% of walks hit instead of 82%.)
    *
-   * runUnderEpt also keeps, per row (in pscStamp, so that the rows stay
-   * 32 bytes), the gate stamp under which all four tables of its walk
-   * passed their EPT walk gates: gates only open within an epoch, so a
-   * walk that passed once passes until the epoch ends.
+   * runUnderEpt also keeps, in the row's stamp, the gate stamp under which
+   * all four tables of its walk passed their EPT walk gates: gates only open
+   * within an epoch, so a walk that passed once passes until the epoch ends.
+   * apply64 clears the stamp of a row it fills.
    */
   private readonly psc = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
-  private readonly pscStamp = new Int32Array(PSC_ENTRIES);
   private pscGeneration = 1;
+  /** The current generation, shifted to sit above a row's root. */
+  private pscTag = 1 << PSC_GEN_SHIFT;
   /** Names the walk gates (their array, shift and epoch) runUnderEpt last ran under; 0 is no stamp. */
   private gateStamp = 0;
   private stampedWalkGate: Uint32Array | undefined;
@@ -444,9 +450,8 @@ export class Mmu {
     const liveMask = this.liveMask;
     const memPages = this.memPages;
     const psc = this.psc;
-    const pscStamp = this.pscStamp;
     // Re-read after anything that can start a new cache generation.
-    let gen = this.pscGeneration;
+    let tag = this.pscTag;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     let nonzero = pool.nonzeroEntries;
@@ -480,7 +485,7 @@ export class Mmu {
             walkPfns[w + 3] = -1;
             if (live > 1) {
               this.ptWriteLinked(page, index, pteCol[i]!);
-              gen = this.pscGeneration;
+              tag = this.pscTag;
               entries = pool.entries;
               entryPfn = pool.entryPfn;
               nonzero = pool.nonzeroEntries;
@@ -522,7 +527,7 @@ export class Mmu {
           }
           // Only a pt_write allocates storage, so the pool is as it was.
           this.applyOther(i, kind);
-          gen = this.pscGeneration;
+          tag = this.pscTag;
           continue;
         }
         walks++;
@@ -544,7 +549,7 @@ export class Mmu {
           // the processor's PDE cache keeps them (SDM 4.10.3), exact here.
           const key = vpn >> 9;
           const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
-          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === gen) {
+          if (psc[h] === (root | tag) && psc[h + 1] === key) {
             const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
             f = leaf >>> FRAME_SHIFT;
@@ -583,15 +588,14 @@ export class Mmu {
               if (s1 <= 0) break fast;
               walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
               upper = e4 & e3 & e2;
-              psc[h] = root;
+              psc[h] = root | tag;
               psc[h + 1] = key;
-              psc[h + 2] = gen;
+              psc[h + 2] = 0;
               psc[h + 3] = s1;
               psc[h + 4] = t3;
               psc[h + 5] = t2;
               psc[h + 6] = walk1;
               psc[h + 7] = upper;
-              pscStamp[h >> PSC_SHIFT] = 0;
               const o1 = (s1 << SHIFT) | (vpn & 511);
               leaf = entries[o1]!;
               f = leaf >>> FRAME_SHIFT;
@@ -624,7 +628,7 @@ export class Mmu {
           continue;
         }
         this.walkGeneral(i, isWrite);
-        gen = this.pscGeneration;
+        tag = this.pscTag;
       }
     } finally {
       this.leafPresentAt[1]! += leafPresent1;
@@ -752,6 +756,11 @@ export class Mmu {
    * Unthrottled clocks only (Simulation checks): like the trackers' loop it
    * stores nothing per event and settles the clock when it stops.
    *
+   * Event times are summed here from dtNs, starting at tNs[from - 1] (the
+   * batch's base for event 0), and stored in tNs for every event reached,
+   * the one it stops at included: a separate pass over the batch cost as
+   * much as a tenth of a HAP run.
+   *
    * Its walk repeats apply64's fast path line for line: taken out into a
    * shared method it measured 11-13 % slower (MMU alone and HAP), V8 not
    * inlining it. A change to one is a change to both.
@@ -774,8 +783,7 @@ export class Mmu {
     const liveMask = this.liveMask;
     const memPages = this.memPages;
     const psc = this.psc;
-    const pscStamp = this.pscStamp;
-    let gen = this.pscGeneration;
+    let tag = this.pscTag;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     const gates = run.gates;
@@ -795,6 +803,8 @@ export class Mmu {
     const clock = run.clock;
     const stallNs = clock.stallNs;
     const notBeforeNs = clock.notBeforeNs;
+    // Pauses come between loops, never from an exit handler.
+    const notBeforeMaxNs = clock.notBeforeMaxNs;
     const lastEventAt = clock.lastEventAt;
     const vcpus = clock.vcpus;
     const stopAtWallNs = run.stopAtWallNs;
@@ -802,22 +812,33 @@ export class Mmu {
     let latest = clock.latestNs;
     let why = EPT_RUN_END;
     let walks = 0;
+    const dtCol = batch.dtNs;
+    let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
     let i = from;
     try {
       for (; i < n; i++) {
         const v = vcpuCol[i]!;
-        const g = tNs[i]!;
+        g += dtCol[i]!;
+        tNs[i] = g;
         // VcpuClock's rule, inlined (unthrottled).
         let wall: number;
         if (v < vcpus) {
           wall = g + stallNs[v]!;
-          const nb = notBeforeNs[v]!;
-          if (wall < nb) wall = nb;
+          if (wall < notBeforeMaxNs) {
+            const nb = notBeforeNs[v]!;
+            if (wall < nb) {
+              if (nb >= stopAtWallNs) {
+                why = EPT_RUN_TIME;
+                break;
+              }
+              wall = nb;
+              stallNs[v] = wall - g;
+            }
+          }
           if (wall >= stopAtWallNs) {
             why = EPT_RUN_TIME;
             break;
           }
-          if (wall === nb) stallNs[v] = wall - g;
           lastEventAt[v] = i;
         } else {
           wall = g > latest ? g : latest;
@@ -827,33 +848,39 @@ export class Mmu {
           }
         }
         const kind = kindCol[i]!;
+        // What the EPT refuses of this event, and the page it refuses: every
+        // exit is taken in one place below. (Calls that pass the wall time
+        // from several branches made V8 box it on every event.)
+        let refused = 0;
+        let pfn = 0;
+        let isWrite = 1;
+        // The tables the walk read (for a 2 MiB page, which reads no leaf
+        // table, t1 repeats the root), whether any of their walk gates
+        // refuses, and the cache row to stamp when none does.
+        let root = -1;
+        let t3 = -1;
+        let t2 = -1;
+        let t1 = -1;
+        let walkRefused = 0;
         if (kind <= KIND_READ) {
-          const isWrite = kind ^ 1;
+          isWrite = kind ^ 1;
           const vpn = pageCol[i]!;
-          const root = rootOfVcpu[v]!;
+          root = rootOfVcpu[v]!;
           if (root < 0) break;
           let leaf: number;
           let upper: number;
-          let pfn: number;
           let f: number;
-          // The tables the walk read (for a 2 MiB page, which reads no leaf
-          // table, t1 repeats the root), whether any of their walk gates
-          // refuses, and the cache row to stamp when none does.
-          let t3 = -1;
-          let t2 = -1;
-          let t1 = -1;
-          let walkRefused = 0;
           let stampRow = -1;
           const key = vpn >> 9;
           const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
-          if (psc[h] === root && psc[h + 1] === key && psc[h + 2] === gen) {
+          if (psc[h] === (root | tag) && psc[h + 1] === key) {
             const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
             f = leaf >>> FRAME_SHIFT;
             if ((leaf & P) === 0 || f >= frameLimit) break;
             pfn = entryPfn === undefined ? f : entryPfn[o1]!;
             upper = psc[h + 7]!;
-            if (pscStamp[h >> PSC_SHIFT] !== stamp) {
+            if (psc[h + 2] !== stamp) {
               t3 = psc[h + 4]!;
               t2 = psc[h + 5]!;
               t1 = psc[h + 6]!;
@@ -883,15 +910,14 @@ export class Mmu {
               if (s1 <= 0) break;
               t1 = entryPfn === undefined ? f : entryPfn[o2]!;
               upper = e4 & e3 & e2;
-              psc[h] = root;
+              psc[h] = root | tag;
               psc[h + 1] = key;
-              psc[h + 2] = gen;
+              psc[h + 2] = 0;
               psc[h + 3] = s1;
               psc[h + 4] = t3;
               psc[h + 5] = t2;
               psc[h + 6] = t1;
               psc[h + 7] = upper;
-              pscStamp[h >> PSC_SHIFT] = 0;
               const o1 = (s1 << SHIFT) | (vpn & 511);
               leaf = entries[o1]!;
               f = leaf >>> FRAME_SHIFT;
@@ -914,30 +940,15 @@ export class Mmu {
               (walkGate[t3 >>> walkShift]! ^ epoch) |
               (walkGate[t2 >>> walkShift]! ^ epoch) |
               (walkGate[t1 >>> walkShift]! ^ epoch);
-            if (walkRefused === 0 && stampRow >= 0) pscStamp[stampRow >> PSC_SHIFT] = stamp;
+            if (walkRefused === 0 && stampRow >= 0) psc[stampRow + 2] = stamp;
           }
           const upperNeed = A | (isWrite * RW);
           const leafNeed = upperNeed | (isWrite * D);
           if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break;
           // The EPT: every table the walk read, then the page accessed.
-          const refused = walkRefused | (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
+          refused = walkRefused | (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
           walks++;
-          if (refused !== 0) {
-            // Exits, in the order the processor meets them; each handler
-            // may open the next gate (a region recalculated once), so each
-            // is checked again.
-            const handler = gates.handler;
-            if (walkRefused !== 0) {
-              if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
-              if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
-              if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
-              if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
-            }
-            if (isWrite !== 0) {
-              src[pfn] = src[pfn]! + 1;
-              if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
-            } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler.loadRefused(pfn, v, wall);
-          } else if (isWrite !== 0) src[pfn] = src[pfn]! + 1;
+          if (refused === 0 && isWrite !== 0) src[pfn] = src[pfn]! + 1;
         } else if (kind === KIND_PT_WRITE) {
           const page = pageCol[i]!;
           const index = argCol[i]!;
@@ -950,21 +961,39 @@ export class Mmu {
           this.ptWriteUnlinked(page, index, pteCol[i]!, live);
           entries = pool.entries;
           entryPfn = pool.entryPfn;
-          src[page] = src[page]! + 1;
-          if (writeGate[page] !== epoch) gates.handler.storeRefused(page, v, wall);
+          pfn = page;
+          refused = writeGate[page]! ^ epoch;
+          if (refused === 0) src[page] = src[page]! + 1;
         } else if (kind === KIND_IDLE) {
           // Only the clock moves (settled below).
         } else if (kind === KIND_CR3_LOAD && !cr3Exits) {
           this.applyOther(i, kind);
-          gen = this.pscGeneration;
+          tag = this.pscTag;
         } else if (kind === KIND_PHYS_WRITE) {
           const page = pageCol[i]!;
           this.checkPfn(i, page, 'phys_write');
-          src[page] = src[page]! + 1;
-          if (writeGate[page] !== epoch) gates.handler.storeRefused(page, v, wall);
+          pfn = page;
+          refused = writeGate[page]! ^ epoch;
+          if (refused === 0) src[page] = src[page]! + 1;
         } else {
           why = EPT_RUN_EXIT;
           break;
+        }
+        if (refused !== 0) {
+          // Exits, in the order the processor meets them; each handler
+          // may open the next gate (a region recalculated once), so each
+          // is checked again.
+          const handler = gates.handler;
+          if (walkRefused !== 0) {
+            if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
+            if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
+            if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
+            if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
+          }
+          if (isWrite !== 0) {
+            src[pfn] = src[pfn]! + 1;
+            if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
+          } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler.loadRefused(pfn, v, wall);
         }
         if (wall > latest) latest = wall;
       }
@@ -1137,6 +1166,16 @@ export class Mmu {
     this.accessBuf[i] = acc;
   }
 
+  /** Every paging-structure cache row goes stale (see psc). */
+  private invalidatePsc(): void {
+    if (++this.pscGeneration === PSC_GENERATIONS) {
+      // Tags are about to repeat: no row may carry an old one.
+      this.psc.fill(0);
+      this.pscGeneration = 1;
+    }
+    this.pscTag = this.pscGeneration << PSC_GEN_SHIFT;
+  }
+
   /**
    * The hardware sets `bits` in a present entry that lacked some of them when
    * the walk read it: one store into the page-table page. The entry is read
@@ -1145,14 +1184,6 @@ export class Mmu {
    * nothing to store. Only A and D change, so the entry stays a leaf or a
    * pointer as it was, and only the leaf flag counts move.
    */
-  /** Every paging-structure cache row goes stale (see psc). */
-  private invalidatePsc(): void {
-    if (++this.pscGeneration === 0x7fffffff) {
-      this.psc.fill(0);
-      this.pscGeneration = 1;
-    }
-  }
-
   private adStore(i: number, offset: number, slot: number, bits: number): void {
     this.invalidatePsc();
     const pte = this.pool.entries[offset]!;

@@ -1,4 +1,4 @@
-import { type GuestBatch, sliceGuestBatch } from '../events/guest-batch.js';
+import type { GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
@@ -12,8 +12,8 @@ import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, T
 import { VcpuClock } from './vcpu-clock.js';
 
 /**
- * Events folded through the MMU and the tracker at a time: small enough that
- * the MMU's output columns are still in the L2 cache when the tracker reads them.
+ * Events the MMU applies before the tracker reads its output: few enough that
+ * the output columns are still in the L2 cache when the tracker reads them.
  */
 const CHUNK_EVENTS = 4096;
 
@@ -98,26 +98,10 @@ export class Simulation {
     const n = batch.count;
     if (this.tNsBuf.length < n) this.tNsBuf = new Float64Array(n);
     const tNs = this.tNsBuf;
-    let t = batch.baseNs;
-    const dt = batch.dtNs;
-    for (let i = 0; i < n; i++) tNs[i] = t += dt[i]!;
-    if (n <= CHUNK_EVENTS) {
-      this.stepChunk(batch, tNs);
-    } else {
-      for (let from = 0; from < n; from += CHUNK_EVENTS) {
-        const to = Math.min(n, from + CHUNK_EVENTS);
-        const base = from === 0 ? batch.baseNs : tNs[from - 1]!;
-        this.stepChunk(sliceGuestBatch(batch, from, to, base, to === n ? batch.endNs : tNs[to - 1]!), tNs.subarray(from, to));
-      }
-    }
-    this.guestEndNs = batch.endNs;
-    this.guestEvents += n;
-  }
-
-  /** One chunk of a batch; tNs holds its events' guest times. */
-  private stepChunk(batch: GuestBatch, tNs: Float64Array): void {
     const driver = this.driver!;
-    const n = batch.count;
+    // Event times are summed from dtNs as the events are reached: the EPT
+    // loop adds them up itself, anything else a chunk at a time. Either
+    // way tNs[i - 1] is set before event i is.
     let i = 0;
     while (i < n) {
       const tracker = this.tracker;
@@ -138,16 +122,22 @@ export class Simulation {
         }
         continue;
       }
-      const out = this.mmu.applyRange(batch, i, n);
-      while (i < n) {
-        i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs, n);
-        if (i < n) {
+      const to = Math.min(n, i + CHUNK_EVENTS);
+      let t = i === 0 ? batch.baseNs : tNs[i - 1]!;
+      const dt = batch.dtNs;
+      for (let k = i; k < to; k++) tNs[k] = t += dt[k]!;
+      const out = this.mmu.applyRange(batch, i, to);
+      while (i < to) {
+        i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs, to);
+        if (i < to) {
           driver.act();
           // A tracker under EPT from here on (a swap, a throttle lifted)
           // still works on the MMU's output: the chunk's rest is applied.
         }
       }
     }
+    this.guestEndNs = batch.endNs;
+    this.guestEvents += n;
   }
 
   /**

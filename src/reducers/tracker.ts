@@ -123,6 +123,8 @@ export abstract class Tracker {
     const clock = this.clock;
     const { stallNs, notBeforeNs, idle, lastGuestNs, lastEventAt } = clock;
     const vcpus = clock.vcpus;
+    // Pauses come between calls, never from a hook (log-dirty operations only).
+    const notBeforeMaxNs = clock.notBeforeMaxNs;
     const throttle = clock.throttlePct;
     const src = this.env.oracle.srcVersion;
     const { kind, vcpu } = batch;
@@ -151,11 +153,16 @@ export abstract class Tracker {
           idle[v] = kind[i] === KIND_IDLE ? 1 : 0;
         } else {
           wall = g + stallNs[v]!;
-          const nb = notBeforeNs[v]!;
-          if (wall < nb) wall = nb;
+          if (wall < notBeforeMaxNs) {
+            const nb = notBeforeNs[v]!;
+            if (wall < nb) {
+              if (nb >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
+              // Integer nanoseconds throughout, so nb - g is the stall exactly.
+              wall = nb;
+              stallNs[v] = wall - g;
+            }
+          }
           if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
-          // Integer nanoseconds throughout, so wall - g is the stall exactly.
-          if (wall === nb) stallNs[v] = wall - g;
           lastEventAt[v] = i;
         }
       } else {

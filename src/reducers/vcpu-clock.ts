@@ -33,6 +33,12 @@ export class VcpuClock {
   readonly stallNs: Float64Array;
   /** Earliest wall time of a vCPU's next event (set by pauses while idle). */
   readonly notBeforeNs: Float64Array;
+  /**
+   * The largest notBeforeNs: an event whose wall time is already past it
+   * needs no look at its vCPU's own (the loops' common case, once a pause
+   * is over).
+   */
+  notBeforeMaxNs = 0;
   /** 1 while the vCPU is idle: its last event was `idle`. */
   readonly idle: Uint8Array;
   /** Guest time of each vCPU's last event (the throttle's debt runs from there). */
@@ -94,6 +100,7 @@ export class VcpuClock {
       if (this.idle[v]) {
         const until = atNs + ns;
         if (until > this.notBeforeNs[v]!) this.notBeforeNs[v] = until;
+        if (until > this.notBeforeMaxNs) this.notBeforeMaxNs = until;
       } else {
         this.stallNs[v] = this.stallNs[v]! + ns;
       }
