@@ -99,9 +99,9 @@ export class Simulation {
     if (this.tNsBuf.length < n) this.tNsBuf = new Float64Array(n);
     const tNs = this.tNsBuf;
     const driver = this.driver!;
-    // Event times are summed from dtNs as the events are reached: the EPT
-    // loop adds them up itself, anything else a chunk at a time. Either
-    // way tNs[i - 1] is set before event i is.
+    // Event times are summed from dtNs by the loops as they reach each
+    // event (Mmu.runUnderEpt, Tracker.process): tNs[i - 1] is set before
+    // event i is.
     let i = 0;
     while (i < n) {
       const tracker = this.tracker;
@@ -123,9 +123,6 @@ export class Simulation {
         continue;
       }
       const to = Math.min(n, i + CHUNK_EVENTS);
-      let t = i === 0 ? batch.baseNs : tNs[i - 1]!;
-      const dt = batch.dtNs;
-      for (let k = i; k < to; k++) tNs[k] = t += dt[k]!;
       const out = this.mmu.applyRange(batch, i, to);
       while (i < to) {
         i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs, to);
