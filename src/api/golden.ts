@@ -4,6 +4,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { TraceWriter } from '../trace/trace-writer.js';
+import { guestTimeShare } from './guest-time-share.js';
 import { runSpecOf } from './record-run.js';
 import { replayVerify } from './replay.js';
 import { replayRunVerify } from './replay-run.js';
@@ -122,7 +123,7 @@ function rederive(trace: string, out: string, onProgress?: (fraction: number) =>
   const h = reader.header;
   // By guest time, not bytes read: a built-in workload's events are
   // generated again, and the trace is not read past its header.
-  const durationNs = Math.max(h.workload.durationNs, 1);
+  const share = guestTimeShare(h);
   const spec = runSpecOf(h);
   const writer = new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } });
   const builtIn = isBuiltInWorkload(h);
@@ -134,7 +135,7 @@ function rederive(trace: string, out: string, onProgress?: (fraction: number) =>
         const feed = (b: GuestBatch) => {
           writer.writeGuestBatch(b);
           step(b);
-          onProgress?.(Math.min(b.endNs / durationNs, 1));
+          onProgress?.(share(b.endNs));
         };
         if (builtIn) {
           drainSync(workloadEvents(findWorkload(h.workload.name), configFromHeader(h), (s) => (workloadStats = s), h.chunkEvents), feed);

@@ -113,3 +113,16 @@ export function withProgress<T>(progress: { stop(): void }, work: () => T): T {
     progress.stop();
   }
 }
+
+/**
+ * `withProgress` for async work: what it resolves to, the bar stopped as
+ * soon as it settles (or throws before returning its promise), before the
+ * command prints anything.
+ */
+export async function withProgressAsync<T>(progress: { stop(): void }, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    progress.stop();
+  }
+}

@@ -1,4 +1,5 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { guestTimeShare } from '../api/guest-time-share.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
@@ -164,6 +165,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
   const durationNs = Math.max(h.workload.durationNs, 1);
   const bucketNs = opts.counterBucketNs ?? Math.max(1_000_000, Math.ceil(durationNs / 2000 / 1_000_000) * 1_000_000);
   const bandwidth = spec.migration.bandwidthBytesPerSec;
+  const share = guestTimeShare(h);
   const partial = `${out}.partial`;
   const w = new JsonEventWriter(partial);
   try {
@@ -207,7 +209,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
 
     reader.forEachChunk((c) => {
       if (c.stream === 'guest') {
-        opts.onProgress?.(Math.min(c.batch.endNs / durationNs, 1));
+        opts.onProgress?.(share(c.batch.endNs));
         return;
       }
       const { kind, dtNs, vcpu, page, arg, costNs } = c.batch;

@@ -1,5 +1,6 @@
 import { tap } from 'rxjs';
 import type { GuestSource } from '../api/guest-source.js';
+import { guestTimeShare } from '../api/guest-time-share.js';
 import { type RunSpec, runSpec } from '../api/record-run.js';
 import { compareTrackers } from '../api/compare.js';
 import type { MigrationRunOptions, MigrationSummary } from '../api/run-migration.js';
@@ -257,10 +258,10 @@ class TimelineCollector {
 export function runReportFromTrace(file: string, onProgress?: (fraction: number) => void): RunReport {
   const { reader, header, spec } = openRunTrace(file, 'record a run trace with:');
   const collector = new TimelineCollector(header.guest.vcpus, spec.migration.bandwidthBytesPerSec);
-  const durationNs = Math.max(header.workload.durationNs, 1);
+  const share = guestTimeShare(header);
   const footer = reader.forEachChunk((c) => {
     if (c.stream === 'run') collector.add(c.batch);
-    else onProgress?.(Math.min(c.batch.endNs / durationNs, 1));
+    else onProgress?.(share(c.batch.endNs));
   });
   const summary = footer.run?.['summary'] as MigrationSummary | undefined;
   if (!summary || !Array.isArray(summary.rounds)) throw new TraceError(file, 'has no migration summary in its footer', undefined, 'footer', 'it was recorded without a migration (run --round); record it with migsim run --record');
@@ -279,12 +280,12 @@ export function compareRunReports(
   onProgress?: (runsDone: number) => void,
 ): RunReport[] {
   const h = source.header;
-  const durationNs = Math.max(h.workload.durationNs, 1);
+  const share = guestTimeShare(h);
   // By run, not by tracker: a tracker listed twice has two runs.
   const specs = trackers.map((t) => runSpec({ ...opts, tracker: t }));
   const collectors = specs.map((spec) => new TimelineCollector(h.guest.vcpus, spec.migration.bandwidthBytesPerSec));
   let done = 0;
-  const watched: GuestSource = onProgress ? { ...source, events: () => source.events().pipe(tap((b) => onProgress(done + Math.min(b.endNs / durationNs, 1)))) } : source;
+  const watched: GuestSource = onProgress ? { ...source, events: () => source.events().pipe(tap((b) => onProgress(done + share(b.endNs)))) } : source;
   const { summaries } = compareTrackers(watched, trackers, opts, {
     onRunBatch: (_t, b, run) => collectors[run]!.add(b),
     onEach: () => done++,

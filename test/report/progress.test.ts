@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CliContext } from '../../src/cli/cli-io.js';
 import { main } from '../../src/cli/main.js';
-import { createProgress } from '../../src/cli/progress.js';
+import { createProgress, withProgressAsync } from '../../src/cli/progress.js';
 import { runCli } from '../cli/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -97,5 +97,43 @@ describe('progress bar', () => {
     p.update(5);
     p.stop();
     expect(err).toBe('');
+  });
+});
+
+describe('withProgressAsync', () => {
+  // Checks that the bar is stopped once async work resolves, and what it resolved to comes back.
+  it('stops the progress after the work resolves and returns its value', async () => {
+    const events: string[] = [];
+    const progress = { stop: () => events.push('stop') };
+    const r = await withProgressAsync(progress, async () => {
+      await Promise.resolve();
+      events.push('work done');
+      return 42;
+    });
+    expect(r).toBe(42);
+    expect(events).toEqual(['work done', 'stop']);
+  });
+
+  // Checks that the bar is stopped when async work rejects, and that the rejection reaches the caller.
+  it('stops the progress when the work rejects, and rejects with the same error', async () => {
+    let stops = 0;
+    const failure = new Error('import failed');
+    const done = withProgressAsync({ stop: () => stops++ }, async () => {
+      await Promise.resolve();
+      throw failure;
+    });
+    await expect(done).rejects.toBe(failure);
+    expect(stops).toBe(1);
+  });
+
+  // Checks that work throwing before it returns a promise also stops the bar and rejects.
+  it('stops the progress when the work throws synchronously', async () => {
+    let stops = 0;
+    const failure = new Error('bad arguments');
+    const done = withProgressAsync({ stop: () => stops++ }, () => {
+      throw failure;
+    });
+    await expect(done).rejects.toBe(failure);
+    expect(stops).toBe(1);
   });
 });

@@ -7,7 +7,7 @@ import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
-import { createProgress } from '../progress.js';
+import { createProgress, withProgress } from '../progress.js';
 import { wrapLines } from '../../report/wrap-lines.js';
 import { addMigrationOptions } from './migration-cli-options.js';
 import { addWorkloadOptions } from './record-command.js';
@@ -32,12 +32,7 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     const { source, runOptions } = trackerRunInputs(ctx, target, opts);
     const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
     let done = 0;
-    let r;
-    try {
-      r = compareTrackers(source, trackers, runOptions, { onEach: () => progress.update(++done) });
-    } finally {
-      progress.stop();
-    }
+    const r = withProgress(progress, () => compareTrackers(source, trackers, runOptions, { onEach: () => progress.update(++done) }));
     if (opts.json) {
       ctx.io.out(JSON.stringify({ source: source.label, trackers, runs: r.summaries.map((s) => migrationJson(source, s)), figures: r.figures }, null, 2) + '\n');
     } else {

@@ -3,7 +3,7 @@ import { checkGolden, type GoldenCase, type GoldenOutcome, goldenCases, updateGo
 import { formatCount } from '../../model/units.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
-import { createProgress } from '../progress.js';
+import { createProgress, withProgress } from '../progress.js';
 
 const DEFAULT_GOLDEN_DIR = 'traces/golden';
 
@@ -47,13 +47,11 @@ function forEachCase(
   const cases = goldenCases(dir);
   if (cases.length === 0) throw new UsageError(`no golden traces (*.mst) in ${dir}`);
   const progress = createProgress(ctx, label, cases.length, { unit: (n) => formatCount(Math.floor(n)) });
-  try {
+  withProgress(progress, () => {
     for (const [i, c] of cases.entries()) {
       const r = run(c, (f) => progress.update(i + f));
       progress.hide();
       print(c, r);
     }
-  } finally {
-    progress.stop();
-  }
+  });
 }

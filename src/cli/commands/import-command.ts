@@ -8,7 +8,7 @@ import type { GuestType, PagingMode } from '../../model/paging.js';
 import { formatBytes, formatCount, formatDurationNs, parseNumber } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
-import { createShareProgress } from '../progress.js';
+import { createShareProgress, withProgressAsync } from '../progress.js';
 import { guestOption, pagingOption, positiveIntOption, positiveNumberOption, seedOption, sizeOption } from '../parse-options.js';
 import { chooseSeed } from './record-command.js';
 
@@ -79,12 +79,7 @@ async function runImport(format: 'rtdirty' | 'lackey', file: string, opts: Impor
   };
   if (!opts.json) ctx.io.err(`seed ${seed}\n`);
   const started = process.hrtime.bigint();
-  let result: ImportResult;
-  try {
-    result = format === 'rtdirty' ? await importRtdirty(request) : await importLackey(request);
-  } finally {
-    progress.stop();
-  }
+  const result = await withProgressAsync(progress, () => (format === 'rtdirty' ? importRtdirty(request) : importLackey(request)));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const ws = result.footer.workloadStats;
   const inputBytes = Number(result.header.source?.['bytes'] ?? 0);

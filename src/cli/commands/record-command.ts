@@ -10,7 +10,7 @@ import type { WorkloadDefinition } from '../../workloads/workload.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
-import { createProgress } from '../progress.js';
+import { createProgress, withProgress } from '../progress.js';
 import { collectSetting, durationOption, guestOption, pagingOption, positiveIntOption, seedOption, sizeOption } from '../parse-options.js';
 
 export interface GuestCliOptions {
@@ -98,12 +98,7 @@ export function registerRecord(program: Command, ctx: CliContext): void {
     if (!opts.json) io.err(`seed ${seed}\n`);
     const started = process.hrtime.bigint();
     const progress = createProgress(ctx, `record ${workload}`, opts.duration, { json: opts.json, unit: formatDurationNs });
-    let result;
-    try {
-      result = record(request, (_events, tNs) => progress.update(tNs));
-    } finally {
-      progress.stop();
-    }
+    const result = withProgress(progress, () => record(request, (_events, tNs) => progress.update(tNs)));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const events = result.footer.guestEvents;
     if (opts.json) {

@@ -6,7 +6,7 @@ import { TraceReader } from '../../trace/trace-reader.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
 import { replayImportVerify } from '../../api/replay-import.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
-import { createShareProgress, withProgress } from '../progress.js';
+import { createShareProgress, withProgress, withProgressAsync } from '../progress.js';
 
 export function registerReplay(program: Command, ctx: CliContext): void {
   program
@@ -20,12 +20,7 @@ export function registerReplay(program: Command, ctx: CliContext): void {
       const header = traceHeader(file);
       const progress = createShareProgress(ctx, 'replay', opts.json);
       if (header.source && header.traceKind === 'workload') {
-        let r;
-        try {
-          r = await replayImportVerify(file, opts.source, progress.update);
-        } finally {
-          progress.stop();
-        }
+        const r = await withProgressAsync(progress, () => replayImportVerify(file, opts.source, progress.update));
         if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
         else if (!r.reimported) ctx.io.out(`${file}: intact (${formatCount(r.events)} events, digest ${r.recordedDigest}); imported from ${String(header.source['file'])}: pass --source CAPTURE to import it again and compare\n`);
         else ctx.io.out(`${file}: ${r.identical ? 'identical' : 'differs'}: re-imported ${opts.source} with seed ${header.workload.seed}, digest ${r.regeneratedDigest}${r.identical ? '' : ` (recorded ${r.recordedDigest})`}\n`);

@@ -6,7 +6,7 @@ import { REPORT_CHARTS, type ReportDocument, reportHtml } from '../../report/rep
 import { compareCommandLine, runCommandLine, shellQuote } from '../../report/reproduce-command.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
-import { createProgress, type Progress } from '../progress.js';
+import { createProgress, type Progress, withProgressAsync } from '../progress.js';
 import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS, parseTrackerList } from './compare-command.js';
 import { addMigrationOptions } from './migration-cli-options.js';
 import { addWorkloadOptions } from './record-command.js';
@@ -37,14 +37,10 @@ export function registerReport(program: Command, ctx: CliContext): void {
     // step, and so is each chart.
     const steps = (opts.compare !== undefined ? opts.trackers.split(',').length : files.length) + REPORT_CHARTS.length;
     const progress = createProgress(ctx, 'report', steps, { json: opts.json, unit: (n) => n.toFixed(1) });
-    let doc: ReportDocument;
-    let html: string;
-    try {
-      doc = opts.compare !== undefined ? compareDocument(ctx, opts, progress) : runsDocument(files, opts, progress);
-      html = await reportHtml(doc, (done) => progress.update(doc.runs.length + done));
-    } finally {
-      progress.stop();
-    }
+    const { doc, html } = await withProgressAsync(progress, async () => {
+      const built = opts.compare !== undefined ? compareDocument(ctx, opts, progress) : runsDocument(files, opts, progress);
+      return { doc: built, html: await reportHtml(built, (done) => progress.update(built.runs.length + done)) };
+    });
     const partial = `${opts.out}.partial`;
     try {
       writeFileSync(partial, html);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type GuestSource, guestSource } from '../../api/guest-source.js';
-import { sourceWithProgress } from '../progress.js';
+import { sourceWithProgress, withProgress } from '../progress.js';
 import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
 import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
@@ -63,27 +63,24 @@ export function registerRun(program: Command, ctx: CliContext): void {
   cmd.action((target: string, opts: RunCliOptions) => {
     const { source: plain, runOptions } = trackerRunInputs(ctx, target, opts);
     const watched = sourceWithProgress(ctx, `run ${plain.label} under ${opts.tracker}`, plain, opts.json);
-    try {
-      runCommand(ctx, watched.source, opts, runOptions);
-    } finally {
-      watched.stop();
-    }
+    // The bar is cleared before the results are printed.
+    const r = withProgress(watched, () => runCommand(watched.source, opts, runOptions));
+    ctx.io.out(r.text);
+    if (r.lost) ctx.setExit(EXIT_MISMATCH);
   });
 }
 
-function runCommand(ctx: CliContext, source: GuestSource, opts: RunCliOptions, runOptions: ReturnType<typeof trackerRunInputs>['runOptions']): void {
+/** Runs the tracker; the results as text (or JSON) and whether the oracle found lost pages or PTEs. */
+function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: ReturnType<typeof trackerRunInputs>['runOptions']): { text: string; lost: boolean } {
   if (opts.round !== undefined) {
     const roundNs = durationOption(opts.round);
     const { superpages, p2m, costs, shadowOos } = runOptions;
     const s = runRounds(source, { tracker: opts.tracker, superpages, p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos });
-    ctx.io.out(opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s));
-    if (s.lostPages > 0) ctx.setExit(EXIT_MISMATCH);
-    return;
+    return { text: opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s), lost: s.lostPages > 0 };
   }
   const request = { tracker: opts.tracker, ...runOptions };
   const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
-  ctx.io.out(opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s));
-  if (s.lostPages > 0 || s.lostPtes > 0) ctx.setExit(EXIT_MISMATCH);
+  return { text: opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s), lost: s.lostPages > 0 || s.lostPtes > 0 };
 }
 
 function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
