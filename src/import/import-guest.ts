@@ -1,52 +1,8 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import type { GuestType, PagingMode } from '../model/paging.js';
 import type { GuestSpec } from '../trace/trace-records.js';
 import { TimerTicks, VcpuActivity } from '../workloads/guest-cpu.js';
 import { GuestKernel } from '../workloads/guest-kernel.js';
 import { GuestVpnMap, vpnMapGeometry, type VpnMapGeometry } from './guest-vpn-map.js';
-
-/**
- * The guest an imported capture runs in: a booted guest kernel (its page
- * allocator hands out every frame, its page tables are written entry by
- * entry), one guest address space per captured address space, and the
- * bookkeeping that turns "this process wrote these pages" into the kernel
- * calls a real guest would make. Shared by the rtdirty and lackey
- * importers.
- *
- * Memory of a captured process: every 2 MiB region the vpn map gives out
- * becomes one anonymous writable mapping of the guest process (mapPages),
- * made when the process first touches it; pages are demand-faulted by the
- * first access (a write allocates and zero-fills a frame, as Linux does).
- *
- * Frames shared between processes (from rtdirty's b/d lines): a source
- * frame seen under pages of two live processes that fork does not explain
- * is shared memory. The importer gives it a one-page shmem object of the
- * guest kernel and maps that object MAP_SHARED at each page (munmap of the
- * private page first, as a process that mmaps over its memory does), so
- * both pages are one guest frame. A page of a forked child that still has
- * its parent's frame at the same address is the copy-on-write sharing fork
- * made: nothing to do. A frame seen under a second page of the same
- * process is taken as reused (freed under the first page, which the
- * capture cannot see: MADV_DONTNEED, munmap), not shared. What is known of
- * a page's frame is its latest b/d line, so a frame freed by one process
- * and handed to another that is still alive can look shared: then the
- * first process's (no longer used) page shares the second's guest frame,
- * which costs nothing in dirtying.
- */
-export interface ImportGuestConfig {
-  readonly seed: number;
-  readonly memPages: number;
-  readonly vcpus: number;
-  readonly guest: GuestType;
-  readonly paging: PagingMode;
-  /** Timer interrupts per second on each vCPU (0: none). */
-  readonly hz: number;
-}
-
-/** The guest of a trace header's spec, seeded and ticking at `hz`. */
-export function importGuestConfig(spec: GuestSpec, seed: number, hz: number): ImportGuestConfig {
-  return { seed, memPages: spec.memPages, vcpus: spec.vcpus, guest: spec.type, paging: spec.paging, hz };
-}
 
 /** One guest address space standing for one captured address space. */
 export class ImportSpace {
@@ -107,6 +63,34 @@ interface FrameUse {
 
 const BLOCK_PAGES = 512;
 
+/**
+ * The guest an imported capture runs in: a booted guest kernel (its page
+ * allocator hands out every frame, its page tables are written entry by
+ * entry), one guest address space per captured address space, and the
+ * bookkeeping that turns "this process wrote these pages" into the kernel
+ * calls a real guest would make. Shared by the rtdirty and lackey
+ * importers.
+ *
+ * Memory of a captured process: every 2 MiB region the vpn map gives out
+ * becomes one anonymous writable mapping of the guest process (mapPages),
+ * made when the process first touches it; pages are demand-faulted by the
+ * first access (a write allocates and zero-fills a frame, as Linux does).
+ *
+ * Frames shared between processes (from rtdirty's b/d lines): a source
+ * frame seen under pages of two live processes that fork does not explain
+ * is shared memory. The importer gives it a one-page shmem object of the
+ * guest kernel and maps that object MAP_SHARED at each page (munmap of the
+ * private page first, as a process that mmaps over its memory does), so
+ * both pages are one guest frame. A page of a forked child that still has
+ * its parent's frame at the same address is the copy-on-write sharing fork
+ * made: nothing to do. A frame seen under a second page of the same
+ * process is taken as reused (freed under the first page, which the
+ * capture cannot see: MADV_DONTNEED, munmap), not shared. What is known of
+ * a page's frame is its latest b/d line, so a frame freed by one process
+ * and handed to another that is still alive can look shared: then the
+ * first process's (no longer used) page shares the second's guest frame,
+ * which costs nothing in dirtying.
+ */
 export class ImportGuest {
   readonly kernel: GuestKernel;
   readonly activity: VcpuActivity;
@@ -122,19 +106,21 @@ export class ImportGuest {
   /** Baseline pages of forked children left as fork shared them. */
   inheritedPages = 0;
 
+  /** The guest of a trace header's spec, its kernel seeded by `seed`, with `hz` timer interrupts per second on each vCPU (0: none). */
   constructor(
-    readonly config: ImportGuestConfig,
+    spec: GuestSpec,
+    { seed, hz }: { readonly seed: number; readonly hz: number },
     readonly out: GuestBatchBuilder,
   ) {
-    this.kernel = new GuestKernel(config, out);
-    this.activity = new VcpuActivity(out, config.vcpus);
-    this.geometry = vpnMapGeometry(config.paging);
-    this.freeNs = new Float64Array(config.vcpus);
+    this.kernel = new GuestKernel({ seed, memPages: spec.memPages, vcpus: spec.vcpus, guest: spec.type, paging: spec.paging }, out);
+    this.activity = new VcpuActivity(out, spec.vcpus);
+    this.geometry = vpnMapGeometry(spec.paging);
+    this.freeNs = new Float64Array(spec.vcpus);
     this.kernel.loadImage(0);
     const booted = this.kernel.boot(0, out.nowNs);
     this.activity.busyUntil(0, booted);
     this.freeNs[0] = booted;
-    this.ticks = config.hz > 0 ? new TimerTicks(this.kernel, this.activity, config.hz, booted) : undefined;
+    this.ticks = hz > 0 ? new TimerTicks(this.kernel, this.activity, hz, booted) : undefined;
   }
 
   newSpace(parent?: ImportSpace, map?: GuestVpnMap): ImportSpace {

@@ -1,6 +1,5 @@
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { basename } from 'node:path';
-import { statSync } from 'node:fs';
 import { ConfigError, DEFAULT_GUEST, guestMemPages } from '../api/guest-config.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import type { GuestSpec, TraceFooter, TraceHeader } from '../trace/trace-records.js';
@@ -65,9 +64,9 @@ export function importGuestSpec(opts: ImportOptions, defaultVcpus: number): Gues
   return { type: g.guest, paging: g.paging, memPages, vcpus: g.vcpus };
 }
 
-/** The source file's identity for header.source. */
-export function sourceIdentity(file: string, sha256: string, gzip: boolean): Record<string, unknown> {
-  return { file: basename(file), sha256, bytes: statSync(file).size, compressed: gzip ? 'gzip' : 'none' };
+/** The source file's identity for header.source (`bytes`: its size as stored). */
+export function sourceIdentity(file: string, sha256: string, bytes: number, gzip: boolean): Record<string, unknown> {
+  return { file: basename(file), sha256, bytes, compressed: gzip ? 'gzip' : 'none' };
 }
 
 export function checkIps(ips: number): number {

@@ -1,8 +1,9 @@
+import { statSync } from 'node:fs';
 import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
 import type { GuestSpec, TraceHeader } from '../trace/trace-records.js';
 import { PageSet } from '../util/page-set.js';
 import type { GuestKernel } from '../workloads/guest-kernel.js';
-import { ImportGuest, importGuestConfig, type ImportSpace } from './import-guest.js';
+import { ImportGuest, type ImportSpace } from './import-guest.js';
 import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
 import { DeferredTrace } from './import-trace.js';
 import { workloadTraceHeader } from '../trace/workload-trace-header.js';
@@ -57,6 +58,7 @@ class LackeyJob implements ImportJob {
   private readonly digest: SourceDigest;
   private readonly guestSpec: GuestSpec;
   private readonly gzip: boolean;
+  readonly fileBytes: number;
   private readonly ips: number;
   private readonly hz: number;
   private readonly skipped: SkippedLines;
@@ -68,10 +70,11 @@ class LackeyJob implements ImportJob {
     this.hz = opts.hz ?? DEFAULT_IMPORT_HZ;
     const file = opts.file;
     this.gzip = isGzipFile(file);
+    this.fileBytes = statSync(file).size;
     // A large log is hashed, and its instructions counted, by a worker
     // thread: the header (digest, length) is then known early and the
     // events go straight to the trace.
-    this.digest = new SourceDigest(file, { countLinesStartingWith: INSTRUCTION_BYTE, gzip: this.gzip, mode: opts.digest ?? 'auto' });
+    this.digest = new SourceDigest(file, { countLinesStartingWith: INSTRUCTION_BYTE, gzip: this.gzip, mode: opts.digest ?? 'auto', fileBytes: this.fileBytes });
     this.onRawBytes = this.digest.update;
     this.skipped = new SkippedLines(file, opts.skipBad ?? false);
     this.parser = new LackeyParser(this.skipped.malformed);
@@ -91,7 +94,7 @@ class LackeyJob implements ImportJob {
       },
     );
     try {
-      this.guest = new ImportGuest(importGuestConfig(this.guestSpec, opts.seed, this.hz), this.trace.builder);
+      this.guest = new ImportGuest(this.guestSpec, { seed: opts.seed, hz: this.hz }, this.trace.builder);
       this.replay = new LackeyReplay(this.guest, this.ips);
     } catch (e) {
       this.trace.abort();
@@ -139,7 +142,7 @@ class LackeyJob implements ImportJob {
     const durationNs = replay.timeOfInstruction(instructions);
     const source = {
       format: 'lackey',
-      ...sourceIdentity(opts.file, sha256, this.gzip),
+      ...sourceIdentity(opts.file, sha256, this.fileBytes, this.gzip),
       header: { tool: 'valgrind --tool=lackey --trace-mem=yes' },
       clock: 'instructions',
       intervalNs: LACKEY_INTERVAL_NS,

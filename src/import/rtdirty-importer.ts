@@ -1,8 +1,9 @@
+import { statSync } from 'node:fs';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
 import { GuestVpnMap } from './guest-vpn-map.js';
 import { ImportError } from './import-error.js';
-import { ImportGuest, importGuestConfig, type ImportSpace } from './import-guest.js';
+import { ImportGuest, type ImportSpace } from './import-guest.js';
 import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
 import { ImportTrace } from './import-trace.js';
 import { workloadTraceHeader } from '../trace/workload-trace-header.js';
@@ -10,7 +11,7 @@ import { SourceDigest } from './source-digest.js';
 import { isGzipFile, LineSplitter } from './line-reader.js';
 import { type ImportJob, runImport, runImportSync } from './run-import.js';
 import { SkippedLines } from './skipped-lines.js';
-import { parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyHeader, RtdirtyParseError, RtdirtyRecord, RtdirtyRecordKind as K } from './rtdirty-parser.js';
+import { parseDecimalMicroText, parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyHeader, RtdirtyParseError, RtdirtyRecord, RtdirtyRecordKind as K } from './rtdirty-parser.js';
 
 /**
  * `migsim import rtdirty`: a capture of real processes' dirty pages
@@ -150,6 +151,7 @@ class RtdirtyJob implements ImportJob {
   private readonly digest: SourceDigest;
   private readonly params: Record<string, number | string>;
   private readonly gzip: boolean;
+  readonly fileBytes: number;
   readonly onRawBytes: (b: Uint8Array) => void;
 
   constructor(private readonly opts: ImportOptions) {
@@ -157,7 +159,8 @@ class RtdirtyJob implements ImportJob {
     const ips = checkIps(opts.ips ?? DEFAULT_IPS);
     const hz = opts.hz ?? DEFAULT_IMPORT_HZ;
     this.gzip = isGzipFile(opts.file);
-    this.digest = new SourceDigest(opts.file, { mode: opts.digest ?? 'auto' });
+    this.fileBytes = statSync(opts.file).size;
+    this.digest = new SourceDigest(opts.file, { mode: opts.digest ?? 'auto', fileBytes: this.fileBytes });
     this.onRawBytes = this.digest.update;
     this.params = { hz, order: 'shuffled', writeBytes: WRITE_BYTES };
     this.trace = new ImportTrace(opts.out, workloadTraceHeader(guestSpec, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs: 0, params: this.params }, { source: {} }));
@@ -186,7 +189,7 @@ class RtdirtyJob implements ImportJob {
     const source = {
       format: 'rtdirty',
       version: captureHeader.version,
-      ...sourceIdentity(opts.file, this.digest.hex(), this.gzip),
+      ...sourceIdentity(opts.file, this.digest.hex(), this.fileBytes, this.gzip),
       header: captureHeader.keys,
       clock: importer.instructionClock ? 'instructions' : 'ms',
       intervalNs: importer.intervalNs,
@@ -255,7 +258,7 @@ class RtdirtyImporter {
     this.file = opts.file;
     this.skipped = new SkippedLines(opts.file, opts.skipBad ?? false);
     const guest = trace.header.guest;
-    this.guest = new ImportGuest(importGuestConfig(guest, opts.seed, hz), trace.builder);
+    this.guest = new ImportGuest(guest, { seed: opts.seed, hz }, trace.builder);
     this.rng = deriveStream(opts.seed, 'import/rtdirty/write-order');
     this.heaps = Array.from({ length: guest.vcpus }, () => []);
   }
@@ -349,9 +352,10 @@ class RtdirtyImporter {
     }
     this.instructionClock = h.keys['time_unit'] === 'instructions' || (h.keys['interval_ms'] === undefined && h.keys['interval_instr'] !== undefined);
     const interval = this.instructionClock ? h.keys['interval_instr'] : h.keys['interval_ms'];
-    const micro = interval !== undefined ? decimalMicro(interval) : NaN;
-    if (interval !== undefined && !(micro >= 0)) throw ImportError.malformed(this.file, 1, `header (interval '${interval}')`, text);
-    this.intervalNs = Number.isNaN(micro) ? 0 : this.toNs(micro);
+    // Read as record times are, bound included.
+    const micro = interval !== undefined ? parseDecimalMicroText(interval) : 0;
+    if (micro < 0) throw ImportError.malformed(this.file, 1, `header (interval '${interval}')`, text);
+    this.intervalNs = this.toNs(micro);
     this.captureHeader = h;
   }
 
@@ -689,18 +693,6 @@ function intersectionSize(a: Float64Array, b: Float64Array): number {
     }
   }
   return n;
-}
-
-/**
- * A header's decimal as millionths, by the rule record times follow
- * (RtdirtyParser.decimalMicro): digits past the sixth decimal round half up.
- */
-function decimalMicro(text: string): number {
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
-  if (!m) return NaN;
-  const digits = m[2] ?? '';
-  const frac = Number(digits.slice(0, 6).padEnd(6, '0'));
-  return Number(m[1]) * 1e6 + frac + (digits.length > 6 && digits[6]! >= '5' ? 1 : 0);
 }
 
 // A binary min-heap of streams by (next item time, sequence).

@@ -78,6 +78,48 @@ const HEX = HEX_DIGIT_VALUES;
 const MAX_PAGE = 2 ** 52;
 /** Largest decimal integer accepted. */
 const MAX_INT = Number.MAX_SAFE_INTEGER;
+/** Largest whole part of a decimal accepted: its millionths stay exact, below 2^53. */
+const MAX_DECIMAL_WHOLE = 9e9;
+
+/**
+ * The decimal filling buf[start, end) (`50.170`, `12`; not `12.`, `.5` or
+ * signed) as an exact integer count of millionths, digits past the sixth
+ * decimal rounding half up; -1 when it is not one or its whole part is
+ * above MAX_DECIMAL_WHOLE.
+ */
+export function parseDecimalMicro(buf: Uint8Array, start: number, end: number): number {
+  let p = start;
+  let whole = 0;
+  for (; p < end; p++) {
+    const d = buf[p]! - 0x30;
+    if (d < 0 || d > 9) break;
+    whole = whole * 10 + d;
+  }
+  if (p === start) return -1;
+  let frac = 0;
+  let fracDigits = 0;
+  let roundUp = false;
+  if (p < end && buf[p] === DOT) {
+    p++;
+    for (; p < end; p++) {
+      const d = buf[p]! - 0x30;
+      if (d < 0 || d > 9) break;
+      if (fracDigits < 6) frac = frac * 10 + d;
+      else if (fracDigits === 6) roundUp = d >= 5;
+      fracDigits++;
+    }
+    if (fracDigits === 0) return -1;
+  }
+  if (p !== end || whole > MAX_DECIMAL_WHOLE) return -1;
+  for (let i = Math.min(fracDigits, 6); i < 6; i++) frac *= 10;
+  return whole * 1e6 + frac + (roundUp ? 1 : 0);
+}
+
+/** The same for a header value, as text. */
+export function parseDecimalMicroText(text: string): number {
+  const bytes = Buffer.from(text, 'utf8');
+  return parseDecimalMicro(bytes, 0, bytes.length);
+}
 
 export class RtdirtyRecord {
   kind = 0;
@@ -234,43 +276,15 @@ export class RtdirtyRecord {
     return v;
   }
 
-  /**
-   * A non-negative decimal (`50.170`, `12`) as an exact integer count of
-   * millionths; digits past the sixth decimal round half up.
-   */
+  /** A decimal field (parseDecimalMicro) as millionths. */
   private decimalMicro(name: string, field: string): number {
     this.skipSpaces();
-    const buf = this.buf;
     const start = this.pos;
-    let p = start;
-    let whole = 0;
-    let wholeDigits = 0;
-    for (; p < this.end; p++) {
-      const d = buf[p]! - 0x30;
-      if (d < 0 || d > 9) break;
-      whole = whole * 10 + d;
-      wholeDigits++;
-    }
-    let frac = 0;
-    let fracDigits = 0;
-    let roundUp = false;
-    if (p < this.end && buf[p] === DOT) {
-      p++;
-      for (; p < this.end; p++) {
-        const d = buf[p]! - 0x30;
-        if (d < 0 || d > 9) break;
-        if (fracDigits < 6) frac = frac * 10 + d;
-        else if (fracDigits === 6) roundUp = d >= 5;
-        fracDigits++;
-      }
-      if (fracDigits === 0) wholeDigits = 0; // "12." is not a number here
-    }
-    if (wholeDigits === 0 || (p < this.end && buf[p] !== SPACE && buf[p] !== TAB) || whole > 9e9) {
-      throw this.bad(name, p === start && start >= this.end ? `missing ${field}` : `${field} '${this.text(start, this.tokenEnd(start))}'`);
-    }
-    for (let i = Math.min(fracDigits, 6); i < 6; i++) frac *= 10;
-    this.pos = p;
-    return whole * 1e6 + frac + (roundUp ? 1 : 0);
+    const end = this.tokenEnd(start);
+    const v = parseDecimalMicro(this.buf, start, end);
+    if (v < 0) throw this.bad(name, start >= this.end ? `missing ${field}` : `${field} '${this.text(start, end)}'`);
+    this.pos = end;
+    return v;
   }
 
   private done(name: string): void {
@@ -284,8 +298,10 @@ export class RtdirtyRecord {
   }
 
   private tokenEnd(from: number): number {
+    const buf = this.buf;
+    const end = this.end;
     let p = from;
-    while (p < this.end && this.buf[p] !== SPACE && this.buf[p] !== TAB) p++;
+    while (p < end && buf[p] !== SPACE && buf[p] !== TAB) p++;
     return p;
   }
 

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import type { ImportResult } from './import-options.js';
 import { lineBlocks, lineBlocksSync } from './line-reader.js';
 
@@ -10,6 +9,8 @@ import { lineBlocks, lineBlocksSync } from './line-reader.js';
  * problem has one).
  */
 export interface ImportJob {
+  /** The capture's size as stored, taken once as the job starts (progress is a share of it). */
+  readonly fileBytes: number;
   readonly onRawBytes: (bytes: Uint8Array) => void;
   push(block: Buffer): void;
   finish(): ImportResult;
@@ -23,7 +24,7 @@ export interface ImportJob {
  */
 export async function runImport(file: string, job: ImportJob, onProgress?: (fraction: number) => void): Promise<ImportResult> {
   try {
-    const read = readProgress(file, job, onProgress);
+    const read = readProgress(job, onProgress);
     for await (const block of lineBlocks(file, { onRawBytes: read.onRawBytes })) {
       job.push(block);
       read.blockDone();
@@ -37,7 +38,7 @@ export async function runImport(file: string, job: ImportJob, onProgress?: (frac
 /** The same, synchronously, for a capture that is not compressed. */
 export function runImportSync(file: string, job: ImportJob, onProgress?: (fraction: number) => void): ImportResult {
   try {
-    const read = readProgress(file, job, onProgress);
+    const read = readProgress(job, onProgress);
     for (const block of lineBlocksSync(file, { onRawBytes: read.onRawBytes })) {
       job.push(block);
       read.blockDone();
@@ -55,9 +56,9 @@ export function runImportSync(file: string, job: ImportJob, onProgress?: (fracti
  * Reported per block of lines (about a MiB), which keeps the cost out of
  * the parsers' loops. Without `onProgress`, the job's hook is used as is.
  */
-function readProgress(file: string, job: ImportJob, onProgress: ((fraction: number) => void) | undefined) {
+function readProgress(job: ImportJob, onProgress: ((fraction: number) => void) | undefined) {
   if (!onProgress) return { onRawBytes: job.onRawBytes, blockDone: () => {} };
-  const fileBytes = statSync(file).size;
+  const fileBytes = job.fileBytes;
   let read = 0;
   return {
     onRawBytes: (bytes: Uint8Array) => {

@@ -30,12 +30,13 @@ export class SourceDigest {
   /** Files from this size up are scanned by a worker thread. */
   static readonly WORKER_MIN_BYTES = 8 * 1024 * 1024;
 
+  /** `fileBytes`: the file's size as stored, when the caller already has it (`auto` decides on it). */
   constructor(
     readonly path: string,
-    options: { mode?: 'auto' | 'inline' | 'worker'; countLinesStartingWith?: number; gzip?: boolean } = {},
+    options: { mode?: 'auto' | 'inline' | 'worker'; countLinesStartingWith?: number; gzip?: boolean; fileBytes?: number } = {},
   ) {
     const mode = options.mode ?? 'auto';
-    const useWorker = mode === 'worker' || (mode === 'auto' && statSync(path).size >= SourceDigest.WORKER_MIN_BYTES);
+    const useWorker = mode === 'worker' || (mode === 'auto' && (options.fileBytes ?? statSync(path).size) >= SourceDigest.WORKER_MIN_BYTES);
     if (!useWorker) {
       this.inline = createHash('sha256');
       return;

@@ -295,6 +295,18 @@ describe('import rtdirty: bad input', () => {
     expect(await at('10.0')).toBe(10_000_000);
   });
 
+  it("the header's interval has the bound of record times: a whole part above 9e9 is malformed", async () => {
+    // Checks the header rejects, on line 1, an interval whose millionths would pass 2^53, as a record's t is.
+    const header = '# rtdirty v1 page_size 4096 interval_ms 9000000001.5';
+    const file = capture('interval-too-big.trace', ['S 1.000 0 0 0.01'], header);
+    await expect(importRtdirty({ file, out: join(dir, 'interval-too-big.mst'), seed: 1, memBytes: MEM, hz: 0 })).rejects.toThrow(
+      `${file}:1: malformed header (interval '9000000001.5'): '${header}'`,
+    );
+    const atBound = capture('interval-at-bound.trace', ['S 1.000 0 0 0.01'], '# rtdirty v1 page_size 4096 interval_ms 9000000000');
+    const r = await importRtdirty({ file: atBound, out: join(dir, 'interval-at-bound.mst'), seed: 1, memBytes: MEM, hz: 0 });
+    expect((r.header.source as { intervalNs: number }).intervalNs).toBe(9e15);
+  });
+
   it('an unknown major version is rejected on line 1', async () => {
     const file = capture('v2.trace', ['S 1.000 0 0 0.01'], '# rtdirty v2 page_size 4096 interval_ms 10.0');
     const r = await runCli('import', 'rtdirty', file, '-o', join(dir, 'v2.mst'), '--seed', '1');
