@@ -8,7 +8,9 @@
  *
  * Each DIR is a checkout built with `npx tsc -p tsconfig.json` (a git
  * worktree of the commit to compare against, say). BENCH_APACHE_SECONDS
- * sets the guest time (default 60).
+ * sets the guest time (default 60). Runs of 12 still scatter by about 3%:
+ * run both orders (A B, then B A) and take the geometric mean of the two
+ * ratios (the second inverted) for anything smaller than that.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,12 +23,24 @@ interface Build {
   readonly nsPerEvent: number[];
 }
 
-async function load(dir: string, what: string, seconds: number): Promise<Build> {
+/** The apache events, generated once by build A and run by both builds. */
+interface Events {
+  readonly header: unknown;
+  readonly batches: readonly unknown[];
+  readonly events: number;
+  readonly memPages: number;
+  readonly vcpus: number;
+}
+
+async function generate(dir: string, seconds: number): Promise<Events> {
+  const { apacheBatches } = await import(pathToFileURL(resolve(dir, 'dist', 'bench/mmu-bench.js')).href);
+  return apacheBatches(seconds);
+}
+
+async function load(dir: string, what: string, r: Events): Promise<Build> {
   const at = (p: string) => pathToFileURL(resolve(dir, 'dist', p)).href;
-  const { apacheBatches } = await import(at('bench/mmu-bench.js'));
   const { runRounds } = await import(at('src/api/run-rounds.js'));
   const { Mmu } = await import(at('src/reducers/mmu.js'));
-  const r = apacheBatches(seconds);
   const source = { header: r.header, label: 'apache', events: () => from(r.batches) };
   const run =
     what === 'mmu'
@@ -48,7 +62,11 @@ async function main(): Promise<void> {
     return;
   }
   const seconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
-  const builds = [await load(dirA, what, seconds), await load(dirB, what, seconds)];
+  // One copy of the events for both: with a copy each, build B ran 3-8%
+  // slower than A in both orders of the same two builds; with one copy,
+  // a build against itself came out at 0.99 and 1.03.
+  const events = await generate(dirA, seconds);
+  const builds = [await load(dirA, what, events), await load(dirB, what, events)];
   const runs = Number(runsArg);
   for (let k = 0; k < runs; k++) {
     for (const b of k % 2 === 0 ? builds : [...builds].reverse()) {
