@@ -56,3 +56,18 @@ export function copyGuestBatch(b: GuestBatch): GuestBatch {
     pte: b.pte.slice(0, b.count),
   };
 }
+
+/** Events [from, to) of a batch as a batch of views (no copy); baseNs/endNs are the caller's. */
+export function sliceGuestBatch(b: GuestBatch, from: number, to: number, baseNs: number, endNs: number): GuestBatch {
+  return {
+    count: to - from,
+    baseNs,
+    endNs,
+    kind: b.kind.subarray(from, to),
+    dtNs: b.dtNs.subarray(from, to),
+    vcpu: b.vcpu.subarray(from, to),
+    page: b.page.subarray(from, to),
+    arg: b.arg.subarray(from, to),
+    pte: b.pte.subarray(from, to),
+  };
+}

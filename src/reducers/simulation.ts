@@ -1,4 +1,4 @@
-import type { GuestBatch } from '../events/guest-batch.js';
+import { type GuestBatch, sliceGuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
@@ -99,9 +99,9 @@ export class Simulation {
     if (this.tNsBuf.length < n) this.tNsBuf = new Float64Array(n);
     const tNs = this.tNsBuf;
     const driver = this.driver!;
-    // Event times are summed from dtNs by the loops as they reach each
-    // event (Mmu.runUnderEpt, Tracker.process): tNs[i - 1] is set before
-    // event i is.
+    // Event times are summed from dtNs as the events are reached: the EPT
+    // loop adds them up itself, anything else a chunk at a time. Either
+    // way tNs[i - 1] is set before event i is.
     let i = 0;
     while (i < n) {
       const tracker = this.tracker;
@@ -122,16 +122,29 @@ export class Simulation {
         }
         continue;
       }
+      // A chunk at a time, as a batch of its own: the MMU's output columns
+      // are indexed from the chunk's start, so every chunk reuses the same
+      // 86 KiB of them instead of walking through 1.4 MB over a batch of
+      // 65,536 events (the two measured alike in time, within 5%).
       const to = Math.min(n, i + CHUNK_EVENTS);
-      const out = this.mmu.applyRange(batch, i, to);
-      while (i < to) {
-        i = this.tracker.process(batch, out, tNs, i, driver.nextActionNs, to);
-        if (i < to) {
+      const baseNs = i === 0 ? batch.baseNs : tNs[i - 1]!;
+      let t = baseNs;
+      const dt = batch.dtNs;
+      for (let k = i; k < to; k++) tNs[k] = t += dt[k]!;
+      const chunk = sliceGuestBatch(batch, i, to, baseNs, t);
+      const times = tNs.subarray(i, to);
+      const m = to - i;
+      const out = this.mmu.applyRange(chunk, 0, m);
+      let j = 0;
+      while (j < m) {
+        j = this.tracker.process(chunk, out, times, j, driver.nextActionNs, m);
+        if (j < m) {
           driver.act();
           // A tracker under EPT from here on (a swap, a throttle lifted)
           // still works on the MMU's output: the chunk's rest is applied.
         }
       }
+      i = to;
     }
     this.guestEndNs = batch.endNs;
     this.guestEvents += n;

@@ -103,9 +103,7 @@ export abstract class Tracker {
   /**
    * Processes events from index `from` in order, stopping before the first
    * whose wall time reaches `stopAtWallNs` (the toolstack's next action).
-   * Each event's guest time is stored in `tNs` as it is reached, from
-   * tNs[from - 1] (the batch's base for event 0) on. Returns the first
-   * unprocessed index.
+   * `tNs` holds each event's guest time. Returns the first unprocessed index.
    */
   process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, to: number = batch.count): number {
     this.adBatch = mmu;
@@ -134,14 +132,9 @@ export abstract class Tracker {
     const adCount = mmu.adCount;
     let latest = clock.latestNs;
     const n = to;
-    // Event times are summed here from dtNs as in Mmu.runUnderEpt, and stored
-    // for every event reached (the one it stops at included).
-    const dt = batch.dtNs;
-    let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
     for (let i = from; i < n; i++) {
       const v = vcpu[i]!;
-      g += dt[i]!;
-      tNs[i] = g;
+      const g = tNs[i]!;
       // VcpuClock's rule, inlined.
       // Unthrottled, a vCPU's stall changes only by the slow paths' charges
       // and by a pause it sat out idle (notBefore); lastGuestNs and idle are
