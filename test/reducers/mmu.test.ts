@@ -686,6 +686,29 @@ describe('incremental counts agree with a from-scratch model', () => {
     );
   });
 
+  it('a walk cached before the paging-structure cache generations wrap is not used after they wrap', () => {
+    // A walk is cached in generation 1 (every flag already set, so the walk
+    // stores nothing), its L2 entry is then changed, and 510 more changes of
+    // another L2 entry bring the generation round to 1 again: the cached
+    // row, whose leaf table is no longer the walk's, must not answer.
+    const upper = PTE_P | PTE_RW | PTE_A;
+    const data = PTE_P | PTE_RW | PTE_A | PTE_D;
+    const events: RandomEvent[] = [
+      { k: 'pt', pfn: 0, index: 0, flags: upper, frame: { table: 1 } },
+      { k: 'pt', pfn: 1, index: 0, flags: upper, frame: { table: 2 } },
+      { k: 'pt', pfn: 2, index: 0, flags: upper, frame: { table: 3 } },
+      { k: 'pt', pfn: 3, index: 0, flags: data, frame: { raw: 10 } },
+      { k: 'cr3', vcpu: 0, root: 0 },
+      { k: 'write', vcpu: 0, indices: [0, 0, 0, 0] },
+      { k: 'pt', pfn: 4, index: 0, flags: data, frame: { raw: 20 } },
+      { k: 'pt', pfn: 2, index: 0, flags: upper, frame: { table: 4 } },
+      { k: 'pt', pfn: 2, index: 1, flags: upper, frame: { table: 5 } },
+    ];
+    for (let k = 0; k < 510; k++) events.push({ k: 'pt', pfn: 2, index: 1, flags: k % 2 === 0 ? upper | PTE_US : upper, frame: { table: 5 } });
+    events.push({ k: 'write', vcpu: 0, indices: [0, 0, 0, 0] });
+    checkAgainstReference('x86-64', 'hvm', events, []);
+  });
+
   it('the random guests do reach deep walks, superpages and faults (the property above is not vacuous)', () => {
     // A fixed guest that must produce every outcome the property compares.
     const paging: PagingMode = 'x86-64';
