@@ -131,7 +131,7 @@ export class Simulation {
       let t = baseNs;
       const dt = batch.dtNs;
       for (let k = i; k < to; k++) tNs[k] = t += dt[k]!;
-      const chunk = sliceGuestBatch(batch, i, to, baseNs, t);
+      const chunk = sliceGuestBatch(batch, i, to, baseNs, to === n ? batch.endNs : t);
       const times = tNs.subarray(i, to);
       const m = to - i;
       const out = this.mmu.applyRange(chunk, 0, m);
