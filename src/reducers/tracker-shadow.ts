@@ -11,8 +11,8 @@ const EVENT = RunEventKind;
 /** builtSeq of an L1/FL1 shadow built with log-dirty off: its entries are writable. */
 const BUILT_WRITABLE = 0x7fff_ffff;
 
-/** Entries of the shadow-walk cache (a power of two: 64 KiB), and the hash shift that indexes it. */
-const WALK_CACHE_BITS = 12;
+/** Entries of the shadow-walk cache (a power of two), and the hash shift that indexes it. */
+const WALK_CACHE_BITS = 9;
 const WALK_CACHE_ENTRIES = 1 << WALK_CACHE_BITS;
 const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
 
@@ -394,7 +394,7 @@ export class ShadowTracker extends Tracker {
     // the three dependent loads of the walk miss the cache (the shadows'
     // entries are 2 KiB a shadow), while Apache's address spaces reuse a few
     // hundred such regions (one entry per vCPU hit 46% of walks, 512 shared
-    // entries 91.1%, 4,096 entries 94.1%: a third fewer shadow walks).
+    // entries 91%).
     const key = vpn >> 9;
     const o = (Math.imul(key ^ Math.imul(s, 0x27d4_eb2d), 0x9e37_79b1) >>> WALK_CACHE_SHIFT) << 2;
     const cache = this.walkCache;
