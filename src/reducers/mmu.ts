@@ -291,8 +291,7 @@ export class Mmu {
    * apply64 clears the stamp of a row it fills.
    */
   private readonly psc = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
-  private pscGeneration = 1;
-  /** The current generation, shifted to sit above a row's root. */
+  /** The current generation (1 to PSC_GENERATIONS - 1), shifted to sit above a row's root. */
   private pscTag = 1 << PSC_GEN_SHIFT;
   /** Names the walk gates (their array, shift and epoch) runUnderEpt last ran under; 0 is no stamp. */
   private gateStamp = 0;
@@ -1172,12 +1171,12 @@ export class Mmu {
 
   /** Every paging-structure cache row goes stale (see psc). */
   private invalidatePsc(): void {
-    if (++this.pscGeneration === PSC_GENERATIONS) {
+    const generation = (this.pscTag >>> PSC_GEN_SHIFT) + 1;
+    if (generation === PSC_GENERATIONS) {
       // Tags are about to repeat: no row may carry an old one.
       this.psc.fill(0);
-      this.pscGeneration = 1;
-    }
-    this.pscTag = this.pscGeneration << PSC_GEN_SHIFT;
+      this.pscTag = 1 << PSC_GEN_SHIFT;
+    } else this.pscTag = generation << PSC_GEN_SHIFT;
   }
 
   /**
