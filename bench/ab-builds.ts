@@ -15,6 +15,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { from } from 'rxjs';
+import { median } from './bench-util.js';
 
 interface Build {
   readonly dir: string;
@@ -51,8 +52,6 @@ async function load(dir: string, what: string, r: Events): Promise<Build> {
       : () => runRounds(source, { tracker: what });
   return { dir, run, events: r.events, nsPerEvent: [] };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const [what = 'hap', runsArg = '8', dirA, dirB] = process.argv.slice(2);

@@ -19,6 +19,11 @@ export function coldAndWarm<T>(runs: number, fn: () => T): { cold: { value: T; s
   return { cold, warm };
 }
 
+/** The middle value (the upper of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 export function mPerSec(events: number, seconds: number): string {
   return `${(events / seconds / 1e6).toFixed(1)} M/s`;
 }

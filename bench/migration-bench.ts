@@ -4,10 +4,8 @@ import { apacheBatches, plainWalkLoop } from './mmu-bench.js';
 import { runMigration } from '../src/api/run-migration.js';
 import { runRounds } from '../src/api/run-rounds.js';
 import type { TrackerName } from '../src/reducers/tracker.js';
-import { type BenchRow, coldAndWarm, mPerSec, timeIt } from './bench-util.js';
+import { type BenchRow, coldAndWarm, median, mPerSec, timeIt } from './bench-util.js';
 import { compareTrackers } from '../src/api/compare.js';
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const TARGETS: Record<string, number> = { hap: 30e6, pml: 30e6, shadow: 15e6 };
 
