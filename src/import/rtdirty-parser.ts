@@ -81,44 +81,53 @@ const MAX_INT = Number.MAX_SAFE_INTEGER;
 /** Largest whole part of a decimal accepted: its millionths stay exact, below 2^53. */
 const MAX_DECIMAL_WHOLE = 9e9;
 
+/** Where a scan stopped: set by parseDecimalMicro, reused so that a record's fields allocate nothing. */
+export interface ScanEnd {
+  at: number;
+}
+
 /**
- * The decimal filling buf[start, end) (`50.170`, `12`; not `12.`, `.5` or
- * signed) as an exact integer count of millionths, digits past the sixth
- * decimal rounding half up; -1 when it is not one or its whole part is
- * above MAX_DECIMAL_WHOLE.
+ * The decimal at buf[start] (`50.170`, `12`; not `12.`, `.5` or signed),
+ * ending at a space, a tab or `limit`, as an exact integer count of
+ * millionths, digits past the sixth decimal rounding half up; -1 when it is
+ * not one or its whole part is above MAX_DECIMAL_WHOLE. `end.at` is set to
+ * where it stopped.
  */
-export function parseDecimalMicro(buf: Uint8Array, start: number, end: number): number {
+export function parseDecimalMicro(buf: Uint8Array, start: number, limit: number, end: ScanEnd): number {
   let p = start;
   let whole = 0;
-  for (; p < end; p++) {
+  for (; p < limit; p++) {
     const d = buf[p]! - 0x30;
     if (d < 0 || d > 9) break;
     whole = whole * 10 + d;
   }
-  if (p === start) return -1;
+  const wholeEnd = p;
   let frac = 0;
   let fracDigits = 0;
   let roundUp = false;
-  if (p < end && buf[p] === DOT) {
+  if (p < limit && buf[p] === DOT) {
     p++;
-    for (; p < end; p++) {
+    for (; p < limit; p++) {
       const d = buf[p]! - 0x30;
       if (d < 0 || d > 9) break;
       if (fracDigits < 6) frac = frac * 10 + d;
       else if (fracDigits === 6) roundUp = d >= 5;
       fracDigits++;
     }
-    if (fracDigits === 0) return -1;
   }
-  if (p !== end || whole > MAX_DECIMAL_WHOLE) return -1;
+  end.at = p;
+  // "12." is not a number here, nor is one followed by anything but a blank.
+  if (wholeEnd === start || p === wholeEnd + 1 || (p < limit && buf[p] !== SPACE && buf[p] !== TAB) || whole > MAX_DECIMAL_WHOLE) return -1;
   for (let i = Math.min(fracDigits, 6); i < 6; i++) frac *= 10;
   return whole * 1e6 + frac + (roundUp ? 1 : 0);
 }
 
-/** The same for a header value, as text. */
+/** The same for a header value, as text: the whole text must be the decimal. */
 export function parseDecimalMicroText(text: string): number {
   const bytes = Buffer.from(text, 'utf8');
-  return parseDecimalMicro(bytes, 0, bytes.length);
+  const end = { at: 0 };
+  const v = parseDecimalMicro(bytes, 0, bytes.length, end);
+  return end.at === bytes.length ? v : -1;
 }
 
 export class RtdirtyRecord {
@@ -142,6 +151,7 @@ export class RtdirtyRecord {
   private buf: Uint8Array = new Uint8Array(0);
   private pos = 0;
   private end = 0;
+  private readonly scanEnd: ScanEnd = { at: 0 };
 
   /** Parses one line (without its newline); throws RtdirtyParseError naming what is malformed. */
   parse(buf: Uint8Array, start: number, end: number): number {
@@ -280,10 +290,9 @@ export class RtdirtyRecord {
   private decimalMicro(name: string, field: string): number {
     this.skipSpaces();
     const start = this.pos;
-    const end = this.tokenEnd(start);
-    const v = parseDecimalMicro(this.buf, start, end);
-    if (v < 0) throw this.bad(name, start >= this.end ? `missing ${field}` : `${field} '${this.text(start, end)}'`);
-    this.pos = end;
+    const v = parseDecimalMicro(this.buf, start, this.end, this.scanEnd);
+    if (v < 0) throw this.bad(name, start >= this.end ? `missing ${field}` : `${field} '${this.text(start, this.tokenEnd(start))}'`);
+    this.pos = this.scanEnd.at;
     return v;
   }
 
