@@ -91,14 +91,9 @@ export class TraceReader {
   }
 
   /**
-   * Bytes of the file taken up by the records returned so far: over
-   * `fileBytes`, how far through the trace a caller is (for a progress bar).
+   * The share of the file, 0 to 1, taken up by the records returned so
+   * far: how far through the trace a caller is (for a progress bar).
    */
-  get bytesRead(): number {
-    return this.pos;
-  }
-
-  /** bytesRead over the file's size, 0 to 1: how far a progress bar is. */
   get fractionRead(): number {
     return this.pos / this.fileBytes;
   }
