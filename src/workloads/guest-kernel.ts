@@ -292,7 +292,7 @@ export class GuestKernel {
   ) {
     const { memPages, vcpus } = config;
     if (!Number.isSafeInteger(memPages) || memPages < 4096) {
-      throw new GuestResourceError(`guest kernel needs at least 16 MiB of memory (4096 pages), got ${memPages} pages; give the guest more with --mem`, true);
+      throw new GuestResourceError(`guest kernel needs at least 16 MiB of memory (4096 pages), got ${memPages} pages; give the guest more with --mem`);
     }
     if (memPages > MAX_FRAMES / 2) {
       throw new GuestResourceError(`guest memory of ${memPages} pages is above the ${MAX_FRAMES / 2}-page limit of the PTE frame field (PV host frames are twice the guest's)`);
@@ -302,7 +302,7 @@ export class GuestKernel {
     this.levels = this.layout.levels;
     this.memPages = memPages;
     this.ramPages = Math.min(memPages, config.ramPages && config.ramPages > 0 ? config.ramPages : memPages);
-    if (this.ramPages < 4096) throw new GuestResourceError(`mem= of ${this.ramPages} pages is below the 4096-page minimum`, true);
+    if (this.ramPages < 4096) throw new GuestResourceError(`mem= of ${this.ramPages} pages is below the 4096-page minimum`);
     this.vcpus = vcpus;
     this.pv = config.guest === 'pv';
     this.directMapPages = Math.min(this.ramPages, this.layout.lowmemLimitPages);
