@@ -8,10 +8,7 @@ export interface CliResult {
 
 /** Runs the CLI in-process and captures what it prints. */
 export async function runCli(...argv: string[]): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), isTty: false });
-  return { code, out, err };
+  return runMain(argv, { isTty: false });
 }
 
 /**
@@ -20,9 +17,13 @@ export async function runCli(...argv: string[]): Promise<CliResult> {
  * sees a bar however fast the command runs.
  */
 export async function runCliAt(where: 'terminal' | 'pipe', ...argv: string[]): Promise<CliResult> {
+  return runMain(argv, { isTty: where === 'terminal', progressDelayMs: 0 });
+}
+
+async function runMain(argv: string[], tty: { isTty: boolean; progressDelayMs?: number }): Promise<CliResult> {
   let out = '';
   let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), isTty: where === 'terminal', progressDelayMs: 0 });
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), ...tty });
   return { code, out, err };
 }
 

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkGolden, goldenCases, updateGolden } from '../../src/api/golden.js';
 import { main } from '../../src/cli/main.js';
 import { expectRisingShares } from '../helpers/progress-fractions.js';
-import { SMALL_HOT_SET } from '../helpers/small-trace.js';
+import { recordSmallHotSetRun } from '../helpers/small-trace.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { BAR_CLEARED, runCli, runCliAt } from './cli-run.js';
 
@@ -18,8 +18,8 @@ const dir = join(tempDir(), 'golden');
 
 beforeAll(async () => {
   mkdirSync(dir);
-  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', 'hap', '--record', join(dir, 'hs-hap.mst'))).code).toBe(0);
-  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', 'pml', '--record', join(dir, 'hs-pml.mst'))).code).toBe(0);
+  await recordSmallHotSetRun(join(dir, 'hs-hap.mst'), 'hap');
+  await recordSmallHotSetRun(join(dir, 'hs-pml.mst'), 'pml');
   expect((await runCli('golden', 'update', dir)).code).toBe(0);
 });
 

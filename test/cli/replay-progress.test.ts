@@ -12,7 +12,7 @@ import { replayRunVerify } from '../../src/api/replay-run.js';
 import { TraceReader } from '../../src/trace/trace-reader.js';
 import { sample } from '../import/import-helpers.js';
 import { expectRisingShares } from '../helpers/progress-fractions.js';
-import { SMALL_HOT_SET } from '../helpers/small-trace.js';
+import { recordSmallHotSet, recordSmallHotSetRun } from '../helpers/small-trace.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { BAR_CLEARED, runCli, runCliAt } from './cli-run.js';
 
@@ -23,8 +23,8 @@ const imported = join(dir, 'kw.mst');
 const capture = sample('known_writer_50ms.trace');
 
 beforeAll(async () => {
-  expect((await runCli('record', ...SMALL_HOT_SET, '-o', workload)).code).toBe(0);
-  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', 'hap', '--record', run)).code).toBe(0);
+  await recordSmallHotSet(workload);
+  await recordSmallHotSetRun(run, 'hap');
   expect((await runCli('import', 'rtdirty', capture, '-o', imported, '--seed', '4')).code).toBe(0);
 });
 

@@ -4,9 +4,14 @@ import { expect } from 'vitest';
 import { runCli } from '../cli/cli-run.js';
 
 /** The workload and its options, for `record` and `run`. */
-export const SMALL_HOT_SET = ['hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1'] as const;
+const SMALL_HOT_SET = ['hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1'] as const;
 
 /** Records the small hot-set workload trace to `file`. */
 export async function recordSmallHotSet(file: string): Promise<void> {
   expect((await runCli('record', ...SMALL_HOT_SET, '-o', file)).code).toBe(0);
+}
+
+/** Runs the small hot-set workload under `tracker` and records the run trace to `file`. */
+export async function recordSmallHotSetRun(file: string, tracker: string): Promise<void> {
+  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', tracker, '--record', file)).code).toBe(0);
 }
