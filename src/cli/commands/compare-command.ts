@@ -31,8 +31,7 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     const trackers = parseTrackerList(opts.trackers);
     const { source, runOptions } = trackerRunInputs(ctx, target, opts);
     const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
-    let done = 0;
-    const r = withProgress(progress, () => compareTrackers(source, trackers, runOptions, { onEach: () => progress.update(++done) }));
+    const r = withProgress(progress, () => compareTrackers(source, trackers, runOptions, { onEach: (_tracker, _summary, run) => progress.update(run + 1) }));
     if (opts.json) {
       ctx.io.out(JSON.stringify({ source: source.label, trackers, runs: r.summaries.map((s) => migrationJson(source, s)), figures: r.figures }, null, 2) + '\n');
     } else {

@@ -11,6 +11,7 @@ import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS, parseTrackerList } fr
 import { addMigrationOptions } from './migration-cli-options.js';
 import { addWorkloadOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
+import type { TrackerName } from '../../reducers/tracker.js';
 
 type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string };
 
@@ -35,10 +36,11 @@ export function registerReport(program: Command, ctx: CliContext): void {
     if (opts.compare === undefined && files.length === 0) throw new UsageError('nothing to report: give run traces (written by migsim run --record) or --compare [trace|workload]');
     // One bar for the whole command: each run (simulated or read) is a
     // step, and so is each chart.
-    const steps = (opts.compare !== undefined ? opts.trackers.split(',').length : files.length) + REPORT_CHARTS.length;
+    const trackers = opts.compare !== undefined ? parseTrackerList(opts.trackers) : [];
+    const steps = (opts.compare !== undefined ? trackers.length : files.length) + REPORT_CHARTS.length;
     const progress = createProgress(ctx, 'report', steps, { json: opts.json, unit: (n) => n.toFixed(1) });
     const { doc, html } = await withProgressAsync(progress, async () => {
-      const built = opts.compare !== undefined ? compareDocument(ctx, opts, progress) : runsDocument(files, opts, progress);
+      const built = opts.compare !== undefined ? compareDocument(ctx, opts, trackers, progress) : runsDocument(files, opts, progress);
       return { doc: built, html: await reportHtml(built, (done) => progress.update(built.runs.length + done)) };
     });
     const partial = `${opts.out}.partial`;
@@ -59,9 +61,8 @@ export function registerReport(program: Command, ctx: CliContext): void {
   });
 }
 
-function compareDocument(ctx: CliContext, opts: ReportCliOptions, progress: Progress): ReportDocument {
+function compareDocument(ctx: CliContext, opts: ReportCliOptions, trackers: readonly TrackerName[], progress: Progress): ReportDocument {
   const target = typeof opts.compare === 'string' ? opts.compare : DEFAULT_COMPARE_TARGET;
-  const trackers = parseTrackerList(opts.trackers);
   const { source, runOptions } = trackerRunInputs(ctx, target, opts);
   const runs = compareRunReports(source, trackers, runOptions, (runsDone) => progress.update(runsDone));
   const first = runs[0]!;

@@ -9,7 +9,7 @@ import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { fmtPercent } from '../format-number.js';
 import { choiceOption, durationOption } from '../parse-options.js';
 import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
-import { runMigration } from '../../api/run-migration.js';
+import { type MigrationRunOptions, runMigration } from '../../api/run-migration.js';
 import { recordRun } from '../../api/record-run.js';
 import { elideRounds, exitLines, migrationJson, migrationText } from '../format-migration.js';
 import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
@@ -38,7 +38,13 @@ export type TrackerRunCliOptions = GuestCliOptions & TrackerCliOptions & Migrati
  * its flags give (all but the tracker). The seed is printed first, unless
  * the command prints JSON, so every run can be reproduced.
  */
-export function trackerRunInputs(ctx: CliContext, target: string, opts: TrackerRunCliOptions) {
+/** The guest source a run command names, and everything of its run request but the tracker. */
+export interface TrackerRunInputs {
+  readonly source: GuestSource;
+  readonly runOptions: Omit<MigrationRunOptions, 'tracker'>;
+}
+
+export function trackerRunInputs(ctx: CliContext, target: string, opts: TrackerRunCliOptions): TrackerRunInputs {
   const source = guestSource(target, { seed: chooseSeed(opts.seed), durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
   const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
   if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
@@ -71,7 +77,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
 }
 
 /** Runs the tracker; the results as text (or JSON) and whether the oracle found lost pages or PTEs. */
-function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: ReturnType<typeof trackerRunInputs>['runOptions']): { text: string; lost: boolean } {
+function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: TrackerRunInputs['runOptions']): { text: string; lost: boolean } {
   if (opts.round !== undefined) {
     const roundNs = durationOption(opts.round);
     const { superpages, p2m, costs, shadowOos } = runOptions;
