@@ -1,5 +1,6 @@
 // The public API: everything the CLI does, as functions and types.
-export { record, workloadHeader, configFromHeader, DEFAULT_ENCODING } from './api/record.js';
+export { record, workloadHeader, configFromHeader } from './api/record.js';
+export { DEFAULT_ENCODING } from './trace/column-codec.js';
 export type { RecordOptions, RecordResult } from './api/record.js';
 export { inspect } from './api/inspect.js';
 export type { InspectReport } from './api/inspect.js';

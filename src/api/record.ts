@@ -26,7 +26,6 @@ export interface RecordResult {
   readonly fileBytes: number;
 }
 
-export { DEFAULT_ENCODING } from '../trace/column-codec.js';
 
 /** Resolves the workload, parameters and guest into the header a trace will carry. */
 export function workloadHeader(opts: Omit<RecordOptions, 'out'>): TraceHeader {

@@ -97,9 +97,9 @@ export function sourceWithProgress(ctx: CliContext, label: string, source: Guest
  * A bar over the share of the work done, for an api that reports a
  * fraction (0..1) rather than counts: drawn as a percentage.
  */
-export function createShareProgress(ctx: CliContext, label: string, json: boolean | undefined): { update: (fraction: number) => void; stop: () => void } {
+export function createShareProgress(ctx: CliContext, label: string, json: boolean | undefined): Progress {
   const progress = createProgress(ctx, label, 100, { json, unit: null });
-  return { update: (f) => progress.update(f * 100), stop: () => progress.stop() };
+  return { update: (f) => progress.update(f * 100), hide: () => progress.hide(), stop: () => progress.stop() };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunReport } from './report-data.js';
-import { wrapLines } from './wrap-lines.js';
+import { wrapLines } from '../util/wrap-lines.js';
 
 /**
  * The report's pictures as vega-lite specs, one function per picture, with

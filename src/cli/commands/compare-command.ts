@@ -8,7 +8,7 @@ import { UsageError } from '../cli-failure.js';
 import { fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
 import { createProgress, withProgress } from '../progress.js';
-import { wrapLines } from '../../report/wrap-lines.js';
+import { wrapLines } from '../../util/wrap-lines.js';
 import { addMigrationOptions } from './migration-cli-options.js';
 import { addWorkloadOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
