@@ -3,6 +3,7 @@ import type { GuestSource } from './guest-source.js';
 import { type MigrationRunOptions, type MigrationSummary, runMigration } from './run-migration.js';
 import type { TrackerName } from '../reducers/tracker.js';
 
+
 export interface CompareResult {
   readonly summaries: readonly MigrationSummary[];
   /** One row per figure: its value per tracker (in `trackers` order) and the best one. */

@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { GuestBatch } from '../events/guest-batch.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { TraceWriter } from '../trace/trace-writer.js';
@@ -8,10 +7,12 @@ import { guestTimeShare } from './guest-time-share.js';
 import { runSpecOf } from './record-run.js';
 import { replayVerify } from './replay.js';
 import { replayRunVerify } from './replay-run.js';
-import { migrateEvents, type MigrationSummary } from './run-migration.js';
+import { migrate, type MigrationSummary, summarizeMigration, tapRunBatches } from './run-migration.js';
+import { readGuestBatches } from './read.js';
+import { lastValueSync } from '../util/last-value-sync.js';
+import { tap } from 'rxjs';
 import { findWorkload, WORKLOADS } from '../workloads/registry.js';
 import { workloadEvents } from '../workloads/workload-events.js';
-import { drainSync } from '../util/drain-sync.js';
 import { configFromHeader } from './record.js';
 import { stepProgress } from '../util/progress-step.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
@@ -129,23 +130,19 @@ function rederive(trace: string, out: string, onProgress?: (fraction: number) =>
   const builtIn = isBuiltInWorkload(h);
   let workloadStats: Readonly<Record<string, number>> = {};
   try {
-    const summary = migrateEvents(
-      h,
-      (step: (b: GuestBatch) => void) => {
-        const feed = (b: GuestBatch) => {
+    const guest$ = builtIn
+      ? workloadEvents(findWorkload(h.workload.name), configFromHeader(h), (s) => (workloadStats = s), h.chunkEvents)
+      : readGuestBatches(trace, {}, { onFooter: (f) => (workloadStats = f.workloadStats) });
+    const summary = lastValueSync(
+      guest$.pipe(
+        tap((b) => {
           writer.writeGuestBatch(b);
-          step(b);
           onProgress?.(share(b.endNs));
-        };
-        if (builtIn) {
-          drainSync(workloadEvents(findWorkload(h.workload.name), configFromHeader(h), (s) => (workloadStats = s), h.chunkEvents), feed);
-          return;
-        }
-        for (let c = reader.nextChunk(); c; c = reader.nextChunk()) if (c.stream === 'guest') feed(c.batch);
-        workloadStats = reader.footer.workloadStats;
-      },
-      spec,
-      (rb) => writer.writeRunBatch(rb),
+        }),
+        migrate(h, spec),
+        tapRunBatches((rb) => writer.writeRunBatch(rb)),
+        summarizeMigration(h, spec),
+      ),
     );
     writer.finish({ workloadStats, run: { summary: summary as unknown as Record<string, unknown> } });
     return summary;

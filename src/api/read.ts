@@ -31,8 +31,12 @@ export function readTrace(
 }
 
 /** Only the guest events of a trace. */
-export function readGuestBatches(file: string, options: TraceReaderOptions = {}): Observable<GuestBatch> {
-  return readTrace(file, {}, options).pipe(
+export function readGuestBatches(
+  file: string,
+  options: TraceReaderOptions = {},
+  hooks: { onHeader?: (h: TraceHeader) => void; onFooter?: (f: TraceFooter) => void } = {},
+): Observable<GuestBatch> {
+  return readTrace(file, hooks, options).pipe(
     filter((c): c is Extract<TraceChunk, { stream: 'guest' }> => c.stream === 'guest'),
     map((c) => c.batch),
   );

@@ -1,9 +1,10 @@
+import { tap } from 'rxjs';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
-import { drainSync } from '../util/drain-sync.js';
+import { lastValueSync } from '../util/last-value-sync.js';
 import type { GuestSource } from './guest-source.js';
-import { migrateEvents, type MigrationRunOptions, type MigrationSummary, migrationOptions } from './run-migration.js';
+import { migrate, type MigrationRunOptions, type MigrationSummary, migrationOptions, summarizeMigration, tapRunBatches } from './run-migration.js';
 import { simulationDefaults } from './simulation-setup.js';
 
 /** The part of a run trace's header that says how to re-derive its run events. */
@@ -38,22 +39,22 @@ export function runSpecOf(header: TraceHeader): RunSpec {
  * Migrates and records a run trace: the guest events and the run events
  * (faults, exits, log-dirty operations, migration phases) interleaved as
  * they happen, with the summary and final state digest in the footer, so the
- * file replays and checks itself with nothing else (DESIGN section 9).
+ * file replays and checks itself with nothing else (DESIGN section 9). The
+ * recorder taps the pipe twice: each guest batch before the simulation
+ * folds it, each run batch as it leaves.
  */
 export function recordRun(source: GuestSource, opts: MigrationRunOptions, out: string): { summary: MigrationSummary; footer: TraceFooter } {
   const spec = runSpec(opts);
   const header: TraceHeader = { ...source.header, traceKind: 'run', run: { ...spec } };
   const writer = new TraceWriter(out, header);
   try {
-    const summary = migrateEvents(
-      header,
-      (step) =>
-        drainSync(source.events(), (b) => {
-          writer.writeGuestBatch(b);
-          step(b);
-        }),
-      spec,
-      (rb) => writer.writeRunBatch(rb),
+    const summary = lastValueSync(
+      source.events().pipe(
+        tap((b) => writer.writeGuestBatch(b)),
+        migrate(header, spec),
+        tapRunBatches((rb) => writer.writeRunBatch(rb)),
+        summarizeMigration(header, spec),
+      ),
     );
     const footer = writer.finish({ run: { summary: summary as unknown as Record<string, unknown> } });
     return { summary, footer };

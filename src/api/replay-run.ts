@@ -1,22 +1,29 @@
+import { Observable, takeWhile, tap } from 'rxjs';
+import type { GuestBatch } from '../events/guest-batch.js';
 import { copyRunBatch, type RunBatch, RUN_COLUMNS } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { isRunFinal, type RunFinal } from '../reducers/run-final.js';
+import { type MigrationSummary, SummaryFold } from '../reducers/summary.js';
 import { TraceReader } from '../trace/trace-reader.js';
+import { drainSync } from '../util/drain-sync.js';
+import { firstBatchDifference } from './batch-difference.js';
 import { runSpecOf } from './record-run.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
-import { migrateEvents, type MigrationSummary } from './run-migration.js';
-import { firstBatchDifference } from './batch-difference.js';
-
-class StopReplay extends Error {}
+import { migrate, migrationSummarySpec } from './run-migration.js';
 
 /**
  * Re-derives every run event of a run trace from its own guest events and
- * header, and compares them, then the summary, with what was recorded.
- * `onProgress` is told the share of the file read, once per chunk.
+ * header, and compares them with what was recorded, stopping at the first
+ * difference. Then the summary: the fold of the trace's recorded run events
+ * and the run's final record must be the summary in its footer, which proves
+ * that every figure there follows from the events in the file. `onProgress`
+ * is told the share of the file read, once per chunk.
  */
 export function replayRunVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
   const reader = TraceReader.open(file);
   const header = reader.header;
   const spec = runSpecOf(header);
+  const recordedFold = new SummaryFold(migrationSummarySpec(header, spec));
   // Recorded and re-derived run batches are compared as soon as both sides
   // have one: the recording wrote each batch when it filled, the replay
   // derives it at the same point, so the queues stay short.
@@ -26,6 +33,7 @@ export function replayRunVerify(file: string, onProgress?: (fraction: number) =>
   let events = 0;
   let runChunk = 0;
   let diff: ReplayDifference | undefined;
+  let final: RunFinal | undefined;
   const drain = () => {
     while (!diff && derived.length > 0 && recorded.length > 0) {
       const rec = recorded.shift()!;
@@ -33,29 +41,37 @@ export function replayRunVerify(file: string, onProgress?: (fraction: number) =>
       runChunk++;
       events += rec.count;
     }
-    if (diff) throw new StopReplay();
   };
-  let summary: MigrationSummary | undefined;
-  try {
-    summary = migrateEvents(
-      header,
-      (step) => {
-        for (let c = reader.nextChunk(); c; c = reader.nextChunk()) {
-          chunks++;
-          if (c.stream === 'guest') step(c.batch);
-          else recorded.push(copyRunBatch(c.batch));
-          drain();
-          onProgress?.(reader.fractionRead);
-        }
-      },
-      spec,
-      (b) => {
-        derived.push(copyRunBatch(b));
+  // The trace's guest chunks feed the simulation; its run chunks wait for their re-derived twins.
+  const guest$ = new Observable<GuestBatch>((subscriber) => {
+    for (let c = reader.nextChunk(); c && !subscriber.closed; c = reader.nextChunk()) {
+      chunks++;
+      if (c.stream === 'guest') subscriber.next(c.batch);
+      else {
+        const rb = copyRunBatch(c.batch);
+        recordedFold.add(rb);
+        recorded.push(rb);
         drain();
-      },
+      }
+      onProgress?.(reader.fractionRead);
+    }
+    subscriber.complete();
+  });
+  try {
+    drainSync(
+      guest$.pipe(
+        migrate(header, spec),
+        tap((x) => {
+          if (isRunFinal(x)) final = x;
+          else {
+            derived.push(copyRunBatch(x));
+            drain();
+          }
+        }),
+        takeWhile(() => diff === undefined),
+      ),
+      () => {},
     );
-  } catch (e) {
-    if (!(e instanceof StopReplay)) throw e;
   } finally {
     reader.close();
   }
@@ -67,13 +83,15 @@ export function replayRunVerify(file: string, onProgress?: (fraction: number) =>
   }
   let summaryIdentical = false;
   let recordedDigest = '';
-  if (!diff) {
-    const recorded = reader.footer.run?.['summary'];
-    summaryIdentical = JSON.stringify(recorded) === JSON.stringify(summary);
-    recordedDigest = (recorded as { stateDigest?: string } | undefined)?.stateDigest ?? '';
+  let summary: MigrationSummary | undefined;
+  if (!diff && final) {
+    summary = recordedFold.finish(final) as MigrationSummary;
+    const inFooter = reader.footer.run?.['summary'];
+    summaryIdentical = JSON.stringify(inFooter) === JSON.stringify(summary);
+    recordedDigest = (inFooter as { stateDigest?: string } | undefined)?.stateDigest ?? '';
     if (!summaryIdentical) diff = { chunk: -1, event: 0, eventOverall: events, column: '(summary)', recorded: 'recorded summary', regenerated: 'a different summary' };
   }
-  const regenerated = (summary as { stateDigest?: string } | undefined)?.stateDigest ?? '';
+  const regenerated = final?.stateDigest ?? '';
   return { identical: !diff, chunks, events, recordedDigest, regeneratedDigest: regenerated, summaryIdentical, ...(summary ? { summary } : {}), ...(diff ? { firstDifference: diff } : {}) };
 }
 

@@ -1,4 +1,4 @@
-import type { ExitTally } from '../api/exit-tally.js';
+import type { ExitTally } from '../reducers/summary.js';
 import type { GuestSource } from '../api/guest-source.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';

@@ -14,6 +14,7 @@ export class RunBatchBuilder {
   private readonly arg: Int32Array;
   private readonly costNs: Uint32Array;
   private n = 0;
+  private flushed = 0;
   private batchBaseNs = 0;
   private lastNs = 0;
 
@@ -27,6 +28,11 @@ export class RunBatchBuilder {
     this.page = new Int32Array(capacity);
     this.arg = new Int32Array(capacity);
     this.costNs = new Uint32Array(capacity);
+  }
+
+  /** Run events emitted so far (ticks included): a position in the run stream. */
+  get emitted(): number {
+    return this.flushed + this.n;
   }
 
   get nowNs(): number {
@@ -66,6 +72,7 @@ export class RunBatchBuilder {
     const n = this.n;
     if (n === 0) return;
     this.n = 0;
+    this.flushed += n;
     const batch: RunBatch = {
       count: n,
       baseNs: this.batchBaseNs,

@@ -1,3 +1,12 @@
+import type { VcpuClock } from './vcpu-clock.js';
+import type { Mmu } from './mmu.js';
+import type { PageOracle } from './page-oracle.js';
+import type { RunBatchBuilder } from '../events/run-batch-builder.js';
+import type { CostModel } from '../model/cost-model.js';
+import type { Tracker, TrackerGuest } from './tracker.js';
+import type { GuestHost } from './migration/migration-context.js';
+import type { MigrationReport } from './migration/migration-ledger.js';
+
 /**
  * The toolstack side of a run: what asks the tracker for log-dirty
  * operations, at wall times of its own choosing, while the guest runs (a
@@ -11,4 +20,25 @@ export interface Driver {
   act(): void;
   /** The guest has no more events; `wallNs` is the last wall time. */
   finish(wallNs: number): void;
+  /** A migration's account of what its run events do not carry (none for other drivers). */
+  report?(): MigrationReport;
+  /** The oracle's verdict, when the driver checks it itself at the end (log-dirty rounds). */
+  verdict?(): { lostPages: number; firstLostPfns: readonly number[] };
 }
+
+/** What the simulation hands the toolstack it builds: the reducers, the run stream and the guest's host. */
+export interface DriverWorld {
+  readonly guest: TrackerGuest;
+  readonly seed: number;
+  readonly costs: CostModel;
+  readonly clock: VcpuClock;
+  readonly oracle: PageOracle;
+  readonly mmu: Mmu;
+  /** The tracker the guest starts under (its log-dirty interface). */
+  readonly tracker: Tracker;
+  readonly run: RunBatchBuilder;
+  readonly host: GuestHost;
+}
+
+/** Builds the toolstack of a run over the simulation's reducers. */
+export type DriverFactory = (world: DriverWorld) => Driver;

@@ -66,6 +66,27 @@ export class PageOracle {
     return { count, first };
   }
 
+  /**
+   * Post-copy's switch: every page not in `missing` must already be current
+   * on the destination (the stale ones are counted, the first 16 listed);
+   * from here on the destination is authoritative, and the missing pages
+   * reach it with the contents they had at the switch.
+   */
+  switchToDestination(missing: Uint32Array, limit = 16): { count: number; first: number[] } {
+    const s = this.srcVersion;
+    const d = this.dstVersion;
+    let count = 0;
+    const first: number[] = [];
+    for (let p = 0; p < this.memPages; p++) {
+      if (s[p] !== d[p] && (missing[p >>> 5]! & (1 << (p & 31))) === 0) {
+        count++;
+        if (first.length < limit) first.push(p);
+      }
+    }
+    d.set(s);
+    return { count, first };
+  }
+
   /** Bitmap of pages written at least once (non-zero pages cost a full send). */
   writtenBitmap(): LogDirtyBitmap {
     const b = new LogDirtyBitmap(this.memPages);

@@ -1,40 +1,43 @@
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { RunBatchBuilder } from '../events/run-batch-builder.js';
 import { RunEventKind } from '../events/run-event-kind.js';
-import type { Driver } from './driver.js';
+import type { Driver, DriverFactory } from './driver.js';
 import type { PageOracle } from './page-oracle.js';
 import type { Tracker } from './tracker.js';
-
-export interface RoundRecord {
-  readonly round: number;
-  readonly startNs: number;
-  readonly endNs: number;
-  /** Pages the CLEAN that ended this round reported dirty. */
-  readonly dirtyPages: number;
-}
+import type { VcpuClock } from './vcpu-clock.js';
 
 /**
  * Log-dirty rounds at a fixed interval, with no migration: enable at
  * `startNs`, CLEAN every `roundNs`, FINAL and OFF when the guest stops.
  * An ideal copier stands in for the destination so that the oracle can tell
  * whether the tracker lost a write: everything is copied at enable, and
- * every page a CLEAN or FINAL reports is copied at that instant.
+ * every page a CLEAN or FINAL reports is copied at that instant. At the end
+ * the oracle checks every page (each stale page listed, up to 16, is a
+ * divergence event).
  */
 export class RoundDriver implements Driver {
   nextActionNs: number;
-  readonly rounds: RoundRecord[] = [];
+  /** Each round so far (the summary takes them from the run events; kept for whoever drives the simulation by hand). */
+  readonly rounds: { readonly round: number; readonly startNs: number; readonly endNs: number; readonly dirtyPages: number }[] = [];
   private started = false;
   private roundStartNs = 0;
+  private lost = { count: 0, first: [] as number[] };
 
   constructor(
     private readonly tracker: Tracker,
     private readonly oracle: PageOracle,
+    private readonly clock: VcpuClock,
     private readonly run: RunBatchBuilder,
     readonly roundNs: number,
     readonly startNs: number,
-    tracking: boolean,
+    private readonly tracking: boolean,
   ) {
     this.nextActionNs = tracking ? startNs : Infinity;
+  }
+
+  /** The factory `simulate` takes: rounds of `roundNs` from `startNs` (no tracking under `direct`). */
+  static factory(roundNs: number, startNs: number): DriverFactory {
+    return (w) => new RoundDriver(w.tracker, w.oracle, w.clock, w.run, roundNs, startNs, w.tracker.name !== 'direct');
   }
 
   act(): void {
@@ -56,11 +59,19 @@ export class RoundDriver implements Driver {
   }
 
   finish(wallNs: number): void {
-    if (!this.started) return;
-    const end = Math.max(wallNs, this.roundStartNs);
-    this.endRound(end, this.tracker.final(end));
-    this.tracker.off(end);
-    this.nextActionNs = Infinity;
+    if (this.started) {
+      const end = Math.max(wallNs, this.roundStartNs);
+      this.endRound(end, this.tracker.final(end));
+      this.tracker.off(end);
+      this.nextActionNs = Infinity;
+    }
+    if (!this.tracking) return;
+    this.lost = this.oracle.divergent();
+    for (const pfn of this.lost.first) this.run.emit(RunEventKind.divergence, this.clock.nowNs, NO_VCPU, pfn, 0, 0);
+  }
+
+  verdict(): { lostPages: number; firstLostPfns: readonly number[] } {
+    return { lostPages: this.lost.count, firstLostPfns: this.lost.first };
   }
 
   private endRound(now: number, bits: Uint32Array): void {

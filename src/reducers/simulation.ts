@@ -1,14 +1,16 @@
 import { type GuestBatch, sliceGuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RunBatchBuilder } from '../events/run-batch-builder.js';
-import { RunEventKind } from '../events/run-event-kind.js';
-import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { CostModel } from '../model/cost-model.js';
-import type { Driver } from './driver.js';
+import { createHash } from 'node:crypto';
+import type { Driver, DriverFactory } from './driver.js';
 import { makeTracker } from './make-tracker.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, Mmu } from './mmu.js';
 import { PageOracle } from './page-oracle.js';
+import type { RunFinal } from './run-final.js';
 import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, TrackerName } from './tracker.js';
+import { DestinationTracker } from './tracker-destination.js';
+import { PostcopyTracker } from './tracker-postcopy.js';
 import { VcpuClock } from './vcpu-clock.js';
 
 /**
@@ -26,7 +28,7 @@ export interface SimulationSetup {
   readonly p2m: P2mPageSize;
   readonly costs: CostModel;
   readonly shadowOos?: boolean;
-  /** HAP and PML accesses run in Mmu.runUnderEpt (default); false: all through Tracker.process. */
+  /** HAP and PML accesses run in the EPT loop (default); false: all through Tracker.process. */
   readonly eptLoop?: boolean;
 }
 
@@ -35,15 +37,22 @@ export interface SimulationSetup {
  * (hardware), the tracker (hypervisor), a driver (toolstack), the vCPU
  * clock and the oracle. `step` folds one guest batch through all of them,
  * handing control to the driver whenever wall time reaches its next action;
- * run events go to `onRunBatch` as they fill.
+ * run events go to `onRunBatch` as they fill. `simulate` (simulate.ts) is
+ * the RxJS operator around it, and the one way a run is built.
+ *
+ * The guest's host is the simulation's: a policy says when the guest
+ * resumes on the destination (or starts post-copy there), and the
+ * simulation hands its accesses to the destination's tracker.
  */
 export class Simulation {
   readonly mmu: Mmu;
   readonly clock: VcpuClock;
   readonly oracle: PageOracle;
-  tracker: Tracker;
-  readonly env: TrackerEnv;
-  readonly run: RunBatchBuilder;
+  private current: Tracker;
+  /** The tracker the guest started under: the live phase's, whose memory and counts the summary reports. */
+  readonly sourceTracker: Tracker;
+  private readonly env: TrackerEnv;
+  private readonly run: RunBatchBuilder;
   private driver: Driver | undefined;
   private tNsBuf = new Float64Array(0);
   private readonly eptRun: EptRun;
@@ -71,18 +80,40 @@ export class Simulation {
       p2m: setup.p2m,
       shadowOos: setup.shadowOos ?? false,
     };
-    this.tracker = makeTracker(setup.tracker, this.env);
+    this.current = makeTracker(setup.tracker, this.env);
+    this.sourceTracker = this.current;
     this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt;
     this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0 };
   }
 
-  /** The guest moved (resumed on the destination): another hypervisor sees its accesses from now on. */
-  swapTracker(t: Tracker): void {
-    this.tracker = t;
+  /** The tracker that sees the guest's accesses now (the destination's after a resume). */
+  get tracker(): Tracker {
+    return this.current;
   }
 
-  attach(driver: Driver): void {
-    this.driver = driver;
+  /** Builds the toolstack over this simulation's reducers and hands it control from now on. */
+  attach(factory: DriverFactory): void {
+    const sim = this;
+    this.driver = factory({
+      guest: this.setup.guest,
+      seed: this.setup.seed,
+      costs: this.setup.costs,
+      clock: this.clock,
+      oracle: this.oracle,
+      mmu: this.mmu,
+      tracker: this.current,
+      run: this.run,
+      host: {
+        resumeOnDestination() {
+          sim.current = new DestinationTracker(sim.env);
+        },
+        resumeForPostcopy(missing, faultCostNs) {
+          const pc = new PostcopyTracker(sim.env, missing, faultCostNs);
+          sim.current = pc;
+          return pc;
+        },
+      },
+    });
   }
 
   /** Guest time of the last event folded. */
@@ -104,7 +135,7 @@ export class Simulation {
     // way tNs[i - 1] is set before event i is.
     let i = 0;
     while (i < n) {
-      const tracker = this.tracker;
+      const tracker = this.current;
       const gates = tracker.gates;
       if (gates !== undefined && this.eptLoop && this.clock.throttlePct === 0) {
         // Under EPT the hardware runs the guest until the EPT refuses an
@@ -137,7 +168,7 @@ export class Simulation {
       const out = this.mmu.applyRange(chunk, 0, m);
       let j = 0;
       while (j < m) {
-        j = this.tracker.process(chunk, out, times, j, driver.nextActionNs, m);
+        j = this.current.process(chunk, out, times, j, driver.nextActionNs, m);
         if (j < m) {
           driver.act();
           // A tracker under EPT from here on (a swap, a throttle lifted)
@@ -151,19 +182,37 @@ export class Simulation {
   }
 
   /**
-   * No more guest events: the driver finishes, the oracle checks every page
-   * (each stale page listed is a divergence event, up to 16), and the run
-   * stream is flushed.
+   * No more guest events: the driver finishes, the run stream is flushed,
+   * and the state at the end is the run's final record.
    */
-  finish(checkOracle: boolean): { lostPages: number; firstLost: number[] } {
-    const end = Math.max(this.clock.nowNs, this.guestEndNs);
-    this.driver!.finish(end);
-    let lost = { count: 0, first: [] as number[] };
-    if (checkOracle) {
-      lost = this.oracle.divergent();
-      for (const pfn of lost.first) this.run.emit(RunEventKind.divergence, this.clock.nowNs, NO_VCPU, pfn, 0, 0);
-    }
+  finish(): RunFinal {
+    const clock = this.clock;
+    const driver = this.driver!;
+    driver.finish(Math.max(clock.nowNs, this.guestEndNs));
     this.run.flush();
-    return { lostPages: lost.count, firstLost: lost.first };
+    const report = driver.report?.();
+    const verdict = driver.verdict?.() ?? { lostPages: 0, firstLostPfns: [] };
+    const st = this.sourceTracker;
+    return {
+      type: 'final',
+      guestEvents: this.guestEvents,
+      guestNs: this.guestEndNs,
+      wallNs: clock.nowNs,
+      stallNsByVcpu: Array.from(clock.stallNs),
+      trackerMemoryBytes: st.peakMemoryBytes(),
+      trackerStats: st.stats(),
+      lostPages: verdict.lostPages,
+      firstLostPfns: verdict.firstLostPfns,
+      stateDigest: this.stateDigest(),
+      ...(report ? { migration: report } : {}),
+    };
+  }
+
+  private stateDigest(): string {
+    const h = createHash('sha256');
+    h.update(new Uint8Array(this.oracle.srcVersion.buffer));
+    h.update(new Uint8Array(this.oracle.dstVersion.buffer));
+    h.update(new Uint8Array(this.clock.stallNs.buffer));
+    return h.digest('hex');
   }
 }

@@ -1,6 +1,6 @@
 import type { RunSpec } from '../api/record-run.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
-import { DEFAULT_MIGRATION } from '../reducers/migration-options.js';
+import { DEFAULT_MIGRATION } from '../reducers/migration/migration-options.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 
 /**

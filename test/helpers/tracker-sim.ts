@@ -1,6 +1,7 @@
 import type { GuestBatch } from '../../src/events/guest-batch.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import type { Driver } from '../../src/reducers/driver.js';
+import { RoundDriver } from '../../src/reducers/round-driver.js';
 import { Simulation } from '../../src/reducers/simulation.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
 import type { EventScript } from './mmu-script.js';
@@ -28,8 +29,15 @@ export function makeTrackerSim(tracker: TrackerName, o: TrackerSimOptions = {}):
     },
     () => {},
   );
-  sim.attach(manualDriver);
+  sim.attach(() => manualDriver);
   return sim;
+}
+
+/** Fixed log-dirty rounds drive `sim` (the driver is returned so that a test can look at its rounds). */
+export function attachRounds(sim: Simulation, roundNs: number, startNs: number): RoundDriver {
+  let driver: RoundDriver | undefined;
+  sim.attach((w) => (driver = new RoundDriver(w.tracker, w.oracle, w.clock, w.run, roundNs, startNs, true)));
+  return driver!;
 }
 
 /** Exits of one run-event kind the tracker has taken so far. */

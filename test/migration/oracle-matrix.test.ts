@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { guestSource } from '../../src/api/guest-source.js';
 import { runMigration } from '../../src/api/run-migration.js';
-import { POLICY_NAMES } from '../../src/reducers/migration-options.js';
+import { POLICY_NAMES } from '../../src/reducers/migration/migration-options.js';
 import type { TrackerName } from '../../src/reducers/tracker.js';
 
 const WORKLOADS: [string, Record<string, string>][] = [

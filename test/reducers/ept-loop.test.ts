@@ -11,7 +11,7 @@ import { guestSource } from '../../src/api/guest-source.js';
 import { runMigration } from '../../src/api/run-migration.js';
 import { runRounds } from '../../src/api/run-rounds.js';
 import type { RunBatch } from '../../src/events/run-batch.js';
-import { POLICY_NAMES } from '../../src/reducers/migration-options.js';
+import { POLICY_NAMES } from '../../src/reducers/migration/migration-options.js';
 
 /** A sink hashing every run event, column by column, batch by batch. */
 function runDigest(): { sink: (b: RunBatch) => void; digest: () => string } {

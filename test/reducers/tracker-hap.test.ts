@@ -7,11 +7,10 @@ import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import { PTE_RW, PTE_US } from '../../src/model/pte.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
 import { checkPairing, TrackerPairingError } from '../../src/reducers/make-tracker.js';
-import { RoundDriver } from '../../src/reducers/round-driver.js';
 import { Simulation } from '../../src/reducers/simulation.js';
 import type { P2mPageSize, TrackerName } from '../../src/reducers/tracker.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { exits, makeTrackerSim, physWrites, setOf } from '../helpers/tracker-sim.js';
+import { exits, makeTrackerSim, physWrites, setOf, attachRounds } from '../helpers/tracker-sim.js';
 
 function makeSim(tracker: TrackerName, p2m: P2mPageSize, memPages = 4096, vcpus = 2): Simulation {
   return makeTrackerSim(tracker, { p2m, memPages, vcpus });
@@ -182,15 +181,14 @@ describe('hap', () => {
   it('hap loses no write: the oracle finds every page sent', () => {
     const sim = makeSim('hap', '2m');
     // Rounds of 0.5 ms (far longer than a CLEAN's pause), a write every 10 us.
-    const driver = new RoundDriver(sim.tracker, sim.oracle, sim.run, 500_000, 0, true);
-    sim.attach(driver);
+    const driver = attachRounds(sim, 500_000, 0);
     const batches: GuestBatch[] = [];
     const b = new GuestBatchBuilder((x) => batches.push(copyGuestBatch(x)));
     for (let k = 0; k < 300; k++) b.physWrite(10_000 * (k + 1), k % 2, (k * 37) % 4096, 8);
     b.flush();
     for (const x of batches) sim.step(x);
     expect(driver.rounds.length).toBeGreaterThan(2);
-    expect(sim.finish(true).lostPages).toBe(0);
+    expect(sim.finish().lostPages).toBe(0);
   });
 
   it('pairing: hap and pml on a PV guest is a clear error', () => {

@@ -5,11 +5,10 @@ import { NO_VCPU } from '../../src/events/guest-event-kind.js';
 import { RunEventKind } from '../../src/events/run-event-kind.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import { PTE_RW, PTE_US } from '../../src/model/pte.js';
-import { RoundDriver } from '../../src/reducers/round-driver.js';
 import type { SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
 import { PML_ENTRIES } from '../../src/reducers/tracker-pml.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { exits, makeTrackerSim as makeSim, physWrites, setOf } from '../helpers/tracker-sim.js';
+import { exits, makeTrackerSim as makeSim, physWrites, setOf, attachRounds } from '../helpers/tracker-sim.js';
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, k) => from + k);
 
@@ -112,14 +111,13 @@ describe('pml', () => {
   it('pml logged-only marks only the logged page: 3 pages written in one 2 MiB superpage, 2 lost, and the oracle counts them', () => {
     const lost = (tracker: TrackerName, superpages: SuperpagePolicy) => {
       const sim = makeSim(tracker, { p2m: '2m', superpages });
-      const driver = new RoundDriver(sim.tracker, sim.oracle, sim.run, 1e9, 0, true);
-      sim.attach(driver);
+      attachRounds(sim, 1e9, 0);
       sim.step(physWrites(new EventScript(), [515, 600, 1000, 515]));
-      return sim.finish(true);
+      return sim.finish();
     };
     const r = lost('pml', 'logged-only');
     expect(r.lostPages).toBe(2);
-    expect(r.firstLost).toEqual([600, 1000]);
+    expect(r.firstLostPfns).toEqual([600, 1000]);
     expect(lost('pml', 'split').lostPages).toBe(0);
     expect(lost('pml', 'whole').lostPages).toBe(0);
     expect(lost('hap', 'split').lostPages).toBe(0);
@@ -136,10 +134,9 @@ describe('pml', () => {
     });
     const lost = (superpages: SuperpagePolicy) => {
       const sim = makeSim('pml', { p2m: '2m', superpages, memPages: 8192 });
-      const driver = new RoundDriver(sim.tracker, sim.oracle, sim.run, 1_000_000, 0, true);
-      sim.attach(driver);
+      const driver = attachRounds(sim, 1_000_000, 0);
       for (const b of events) sim.step(b);
-      const r = sim.finish(true);
+      const r = sim.finish();
       expect(driver.rounds.length).toBeGreaterThan(10);
       return r.lostPages;
     };

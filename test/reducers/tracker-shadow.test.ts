@@ -7,13 +7,12 @@ import { type CostModel, costModelWith, DEFAULT_COSTS } from '../../src/model/co
 import { type GuestType, type PagingMode, tableIndex, vpnOf } from '../../src/model/paging.js';
 import { makePte, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../../src/model/pte.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
-import { RoundDriver } from '../../src/reducers/round-driver.js';
 import type { ShadowPool } from '../../src/reducers/shadow-pool.js';
 import { Simulation } from '../../src/reducers/simulation.js';
 import { GuestKernel } from '../../src/workloads/guest-kernel.js';
 import { LD_SO, LIBC, type ProgramImage } from '../../src/workloads/guest-program.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { manualDriver, setOf } from '../helpers/tracker-sim.js';
+import { manualDriver, setOf, attachRounds } from '../helpers/tracker-sim.js';
 
 
 const MODES: readonly PagingMode[] = ['x86-64', 'pae'];
@@ -31,7 +30,7 @@ interface Harness {
 
 function harness(paging: PagingMode, guest: GuestType = 'hvm', costs: CostModel = DEFAULT_COSTS, vcpus = 2, memPages = 8192): Harness {
   const sim = new Simulation({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs }, () => {});
-  sim.attach(manualDriver);
+  sim.attach(() => manualDriver);
   const script = new EventScript();
   const frameOf = guest === 'pv' ? (pfn: number) => sim.mmu.p2m!.pfnToMfn[pfn]! : (pfn: number) => pfn;
   const pt = new PageTableWriter(script, paging, 1000, frameOf);
@@ -495,14 +494,13 @@ describe('shadow tracker under the round driver', () => {
     const costs = costModelWith({ shadowPoolPages: poolPages });
     const sim = new Simulation({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs }, () => {});
     // The guest runs about 19 ms of guest time: log-dirty from 1 ms, 2 ms rounds.
-    const driver = new RoundDriver(sim.tracker, sim.oracle, sim.run, 2_000_000, 1_000_000, true);
-    sim.attach(driver);
+    const driver = attachRounds(sim, 2_000_000, 1_000_000);
     const out = new GuestBatchBuilder((b) => sim.step(b), 4096);
     const kernel = new GuestKernel({ seed: 7, memPages, vcpus, guest, paging, imagePages: 256, modulePages: 64 }, out);
     let t = kernel.boot(0, 0);
     t = apacheLike(kernel, 3000, 24, t);
     out.flush();
-    const { lostPages, firstLost } = sim.finish(true);
+    const { lostPages, firstLostPfns: firstLost } = sim.finish();
     expect(lostPages, `first lost: ${firstLost.join(', ')}`).toBe(0);
     expect(driver.rounds.length).toBeGreaterThan(3);
     const s = sim.tracker.stats();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration-options.js';
+import { DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
 import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption } from '../parse-options.js';
 
 export interface MigrationCliOptions {

@@ -1,0 +1,59 @@
+import type { CostModel } from '../../model/cost-model.js';
+import type { Mmu } from '../mmu.js';
+import type { PageOracle } from '../page-oracle.js';
+import type { TrackerGuest } from '../tracker.js';
+import type { PostcopyTracker } from '../tracker-postcopy.js';
+import type { VcpuClock } from '../vcpu-clock.js';
+import type { Link } from './link.js';
+
+/**
+ * The toolstack's handle on the hypervisor's log-dirty interface (Xen's
+ * paging_log_dirty_op, DESIGN section 6): what a policy may ask of the
+ * tracker, and nothing else.
+ */
+export interface LogDirtyHandle {
+  enable(wallNs: number): void;
+  peek(wallNs: number): Uint32Array;
+  clean(wallNs: number): Uint32Array;
+  final(wallNs: number): Uint32Array;
+}
+
+/** Emits one run event (RunBatchBuilder.emit's signature). */
+export interface RunEmitter {
+  emit(kind: number, wallNs: number, vcpu: number, page: number, arg: number, costNs: number): void;
+}
+
+/**
+ * Where the guest runs. Resuming on the destination hands its accesses to
+ * another hypervisor; the simulation that hosts the guest decides what that
+ * means, the policy only says when.
+ */
+export interface GuestHost {
+  /** The guest resumed on the destination with every page there. */
+  resumeOnDestination(): void;
+  /** The guest resumed on the destination with `missing` pages still on the source (post-copy). */
+  resumeForPostcopy(missing: Uint32Array, faultCostNs: number): PostcopyTracker;
+}
+
+/**
+ * What a migration policy sees of the world (STYLE: policies as values with
+ * a narrow context): the guest's shape and costs, the link, the log-dirty
+ * handle, the vCPU clock (pauses and throttle), the run-event emitter, the
+ * guest's page state (oracle versions, page tables for PV canonicalisation)
+ * and where the guest runs. Never the Simulation: a second guest or an
+ * orchestrator's controller builds a context of its own.
+ */
+export interface MigrationContext {
+  readonly guest: TrackerGuest;
+  /** The run's seed: the destination's PV p2m map derives from it. */
+  readonly seed: number;
+  readonly costs: CostModel;
+  readonly link: Link;
+  readonly logDirty: LogDirtyHandle;
+  readonly clock: VcpuClock;
+  readonly run: RunEmitter;
+  readonly oracle: PageOracle;
+  /** Read only: which pages are page tables, and the PV tables to canonicalise. */
+  readonly mmu: Mmu;
+  readonly host: GuestHost;
+}

@@ -1,0 +1,242 @@
+import { NO_VCPU } from '../../events/guest-event-kind.js';
+import { RunEventKind } from '../../events/run-event-kind.js';
+import type { MigrationContext } from './migration-context.js';
+
+const PAGE_BYTES = 4096;
+
+export type MigrationOutcome = 'completed' | 'incomplete';
+
+export interface DowntimeParts {
+  readonly suspendNs: number;
+  readonly finalCleanNs: number;
+  readonly finalPagesNs: number;
+  readonly canonicaliseNs: number;
+  readonly stateNs: number;
+  readonly resumeNs: number;
+}
+
+export const NO_DOWNTIME: DowntimeParts = { suspendNs: 0, finalCleanNs: 0, finalPagesNs: 0, canonicaliseNs: 0, stateNs: 0, resumeNs: 0 };
+
+/**
+ * What a round's run events do not carry (they carry its start, end and
+ * pages sent): the zero pages among them, pages skipped, bytes on the wire,
+ * and the dirty count of the CLEAN that ended it (-1 when none did; the
+ * round_end event cannot tell that from 0).
+ */
+export interface RoundFacts {
+  readonly zeroPages: number;
+  readonly pagesSkipped: number;
+  readonly bytesSent: number;
+  readonly dirtyPages: number;
+}
+
+export interface EpochFacts {
+  readonly atNs: number;
+  readonly bytesSent: number;
+}
+
+/**
+ * A migration's account of itself at the end of the run: the facts that its
+ * run events do not carry. The summary fold (src/reducers/summary.ts) takes
+ * everything else from the events; run-event positions are counts of run
+ * events emitted before the moment, so the fold can place the live phase in
+ * the event stream exactly.
+ */
+export interface MigrationReport {
+  readonly outcome: MigrationOutcome;
+  readonly stopReason: string;
+  /** Wall time the migration completed (resume, last post-copy page), or -1. */
+  readonly completedAtNs: number;
+  /** Wall time the guest was suspended, or -1. */
+  readonly suspendAtNs: number;
+  readonly setupNs: number;
+  readonly downtime: DowntimeParts;
+  readonly rounds: readonly RoundFacts[];
+  readonly zeroPagesSent: number;
+  readonly bytesSent: number;
+  /** Each Remus epoch's start and bytes sent (its pages and pause are in its run event). */
+  readonly epochs: readonly EpochFacts[];
+  /** Run events emitted before the live phase began and before it ended (-1: it did not end). */
+  readonly liveFromEvent: number;
+  readonly liveToEvent: number;
+  /** Wall time the live phase ended (suspend; post-copy: the last page), or -1. */
+  readonly liveEndNs: number;
+  /** vCPU stall (all vCPUs) when the migration began and when its live phase ended. */
+  readonly stallAtStartNs: number;
+  readonly stallAtEndNs: number;
+  /** The oracle's verdict at resume (and at each Remus epoch). */
+  readonly lostPages: number;
+  readonly firstLostPfns: readonly number[];
+  readonly lostPtes: number;
+}
+
+/** Counts run events as they are emitted, so a phase boundary has a position in the stream. */
+export interface CountingEmitter {
+  readonly emitted: number;
+}
+
+/**
+ * The books every migration policy keeps the same way: rounds, pages and
+ * bytes sent, the oracle's copy of each page sent, and the outcome. A page's
+ * contents are taken when it is sent, so a write after that re-dirties it.
+ */
+export class MigrationLedger {
+  outcome: MigrationOutcome = 'incomplete';
+  stopReason = '';
+  completedAtNs = -1;
+  suspendAtNs = -1;
+  setupNs = 0;
+  downtime: DowntimeParts = NO_DOWNTIME;
+  pagesSent = 0;
+  zeroPagesSent = 0;
+  bytesSent = 0;
+  readonly epochs: EpochFacts[] = [];
+  lostPages = 0;
+  firstLostPfns: number[] = [];
+  lostPtes = 0;
+  private readonly rounds: RoundFacts[] = [];
+  private liveFromEvent = -1;
+  private liveToEvent = -1;
+  private liveEndNs = -1;
+  private stallAtStartNs = 0;
+  private stallAtEndNs = -1;
+  // The round under way.
+  private roundPages = 0;
+  private roundZero = 0;
+  private roundSkipped = 0;
+  private roundBytes = 0;
+
+  constructor(
+    private readonly ctx: MigrationContext,
+    private readonly events: CountingEmitter,
+  ) {}
+
+  get roundCount(): number {
+    return this.rounds.length;
+  }
+
+  get pagesInRound(): number {
+    return this.roundPages;
+  }
+
+  get skippedInRound(): number {
+    return this.roundSkipped;
+  }
+
+  /** The migration begins: the live phase's stall and run events count from here. */
+  begin(): void {
+    this.stallAtStartNs = this.ctx.clock.totalStallNs();
+    this.liveFromEvent = this.events.emitted;
+  }
+
+  startRound(now: number): void {
+    this.roundPages = 0;
+    this.roundZero = 0;
+    this.roundSkipped = 0;
+    this.roundBytes = 0;
+    this.ctx.run.emit(RunEventKind.roundStart, now, NO_VCPU, this.rounds.length, 0, 0);
+  }
+
+  endRound(now: number, dirtyPages: number): void {
+    this.rounds.push({ zeroPages: this.roundZero, pagesSkipped: this.roundSkipped, bytesSent: this.roundBytes, dirtyPages });
+    this.ctx.run.emit(RunEventKind.roundEnd, now, NO_VCPU, this.rounds.length - 1, Math.max(dirtyPages, 0), 0);
+  }
+
+  /** Copies a page's contents to the destination; returns its bytes on the wire. */
+  sendPage(pfn: number): number {
+    const bytes = this.wirePageBytes(pfn);
+    this.ctx.oracle.send(pfn);
+    this.pagesSent++;
+    this.roundPages++;
+    this.bytesSent += bytes;
+    this.roundBytes += bytes;
+    if (bytes === this.ctx.costs.pageHeaderBytes) {
+      this.zeroPagesSent++;
+      this.roundZero++;
+    }
+    return bytes;
+  }
+
+  /** A page the destination already has (post-copy's push): counted, not copied again. */
+  pushPages(pages: number, bytes: number): void {
+    this.roundPages += pages;
+    this.pagesSent += pages;
+    this.roundBytes += bytes;
+    this.bytesSent += bytes;
+  }
+
+  skipPage(): void {
+    this.roundSkipped++;
+  }
+
+  /** vCPU and device state: bytes on the wire in the round under way. */
+  sendState(bytes: number): void {
+    this.bytesSent += bytes;
+    this.roundBytes += bytes;
+  }
+
+  /** A page never written since boot is a zero page: its header alone. */
+  wirePageBytes(pfn: number): number {
+    const header = this.ctx.costs.pageHeaderBytes;
+    return this.ctx.oracle.srcVersion[pfn] === 0 ? header : PAGE_BYTES + header;
+  }
+
+  /** A batch of pages goes on the wire at `bytesPerSec`: its run event, and how long it takes. */
+  transmit(now: number, pages: number, bytes: number, bytesPerSec?: number): number {
+    const durationNs = this.ctx.link.wireNs(bytes, bytesPerSec);
+    this.ctx.run.emit(RunEventKind.pagesSent, now, NO_VCPU, this.rounds.length, pages, durationNs);
+    return durationNs;
+  }
+
+  /**
+   * The live phase is over (at suspend; post-copy: when the last page
+   * arrived; an incomplete run: at its end): what tracking cost the guest
+   * is measured up to here, downtime apart.
+   */
+  endLive(atNs: number): void {
+    this.liveEndNs = atNs;
+    this.stallAtEndNs = this.ctx.clock.totalStallNs();
+    this.liveToEvent = this.events.emitted;
+  }
+
+  get liveEnded(): boolean {
+    return this.liveToEvent >= 0;
+  }
+
+  /** The oracle's check at resume: every page current on the destination. */
+  checkOracle(atNs: number): void {
+    const d = this.ctx.oracle.divergent();
+    this.lostPages += d.count;
+    if (this.firstLostPfns.length === 0) this.firstLostPfns = d.first;
+    for (const pfn of d.first) this.ctx.run.emit(RunEventKind.divergence, atNs, NO_VCPU, pfn, 0, 0);
+    if (this.lostPtes > 0) this.ctx.run.emit(RunEventKind.divergence, atNs, NO_VCPU, -1, this.lostPtes, 0);
+  }
+
+  complete(atNs: number): void {
+    this.completedAtNs = atNs;
+    this.outcome = 'completed';
+  }
+
+  report(): MigrationReport {
+    return {
+      outcome: this.outcome,
+      stopReason: this.stopReason,
+      completedAtNs: this.completedAtNs,
+      suspendAtNs: this.suspendAtNs,
+      setupNs: this.setupNs,
+      downtime: this.downtime,
+      rounds: this.rounds,
+      zeroPagesSent: this.zeroPagesSent,
+      bytesSent: this.bytesSent,
+      epochs: this.epochs,
+      liveFromEvent: this.liveFromEvent,
+      liveToEvent: this.liveToEvent,
+      liveEndNs: this.liveEndNs,
+      stallAtStartNs: this.stallAtStartNs,
+      stallAtEndNs: this.stallAtEndNs,
+      lostPages: this.lostPages,
+      firstLostPfns: this.firstLostPfns,
+      lostPtes: this.lostPtes,
+    };
+  }
+}

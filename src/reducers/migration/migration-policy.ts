@@ -1,0 +1,73 @@
+import type { Driver } from '../driver.js';
+import type { MigrationContext } from './migration-context.js';
+import { type CountingEmitter, MigrationLedger, type MigrationReport } from './migration-ledger.js';
+import type { MigrationOptions } from './migration-options.js';
+
+/**
+ * What every migration policy is to the simulation: a Driver (it acts at
+ * wall times of its own choosing while the guest runs) that keeps its books
+ * in a MigrationLedger and reports them at the end. A policy sees only its
+ * options and a MigrationContext, so the same policy can migrate one guest
+ * alone or one of many (DESIGN section 12).
+ *
+ * A policy is a chain of steps: each step does what is due at
+ * `nextActionNs` and schedules the next (the migration thread's loop in
+ * QEMU, the save loop in libxc, unrolled over simulated time).
+ */
+export abstract class MigrationPolicy implements Driver {
+  nextActionNs: number;
+  protected readonly ledger: MigrationLedger;
+  /** Whether the migration has begun (it begins at `opts.startNs`). */
+  protected begun = false;
+  private step: () => void;
+
+  constructor(
+    protected readonly ctx: MigrationContext,
+    protected readonly opts: MigrationOptions,
+    events: CountingEmitter,
+  ) {
+    this.ledger = new MigrationLedger(ctx, events);
+    this.nextActionNs = opts.startNs;
+    this.step = () => {
+      this.begun = true;
+      this.ledger.begin();
+      this.begin(this.nextActionNs);
+    };
+  }
+
+  act(): void {
+    this.step();
+  }
+
+  /**
+   * The guest has no more events: it is idle from here on. A migration
+   * still live is left incomplete (QEMU would go on forever with a guest
+   * that never converges); policies with work that needs no guest events
+   * (post-copy's push, Remus) override this.
+   */
+  finish(wallNs: number): void {
+    if (this.ledger.outcome !== 'completed') {
+      this.ledger.endLive(wallNs);
+      this.ledger.stopReason = this.begun ? 'the workload ended before the migration completed' : 'the workload ended before the migration started';
+      this.ledger.completedAtNs = wallNs;
+    }
+    this.nextActionNs = Infinity;
+  }
+
+  report(): MigrationReport {
+    return this.ledger.report();
+  }
+
+  /** What the policy does first, at the migration's start. */
+  protected abstract begin(now: number): void;
+
+  protected schedule(atNs: number, step: () => void): void {
+    this.nextActionNs = atNs;
+    this.step = step;
+  }
+
+  /** The migration is over: nothing more to do while the guest runs on. */
+  protected done(): void {
+    this.nextActionNs = Infinity;
+  }
+}

@@ -1,0 +1,124 @@
+import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
+import { countBits } from '../logdirty-bitmap.js';
+import { AutoConverge } from './auto-converge.js';
+import { MigrationPolicy } from './migration-policy.js';
+import { QEMU_WINDOW_NS, XEN_BATCH_PAGES } from './migration-options.js';
+import { stopAndCopy } from './stop-and-copy.js';
+
+const PAGE_BYTES = 4096;
+/** Pages QEMU's migration thread sends between checks of its rate limit (a batch, as Xen's). */
+const SEND_CHUNK_PAGES = XEN_BATCH_PAGES;
+
+/**
+ * QEMU's pre-copy (migration/migration.c migration_iteration_run and
+ * migration_update_counters, migration/ram.c ram_save_iterate and
+ * ram_save_complete): one bitmap sync at setup, then live sending capped at
+ * max-bandwidth, checked in windows of BUFFER_DELAY (100 ms) after each of
+ * which the bandwidth is measured and the threshold set to bandwidth x
+ * downtime-limit. Whenever the pending estimate falls to the threshold the
+ * bitmap is synced (migration_bitmap_sync); if what is pending still fits
+ * under it, the guest stops and the rest goes at link speed (the completion
+ * is not rate-limited). Auto-converge (auto-converge.ts) is checked after
+ * each sync.
+ */
+export class QemuMigration extends MigrationPolicy {
+  private toSend: Uint32Array = new Uint32Array(0);
+  private cursor = 0;
+  private windowStartNs = 0;
+  private windowBytes = 0;
+  private thresholdBytes = 0;
+  private throttle: AutoConverge | undefined;
+
+  protected begin(now: number): void {
+    const { clock } = this.ctx;
+    const before = clock.domainPausedNs;
+    // ram_save_setup syncs the bitmap once: ENABLE here.
+    this.ctx.logDirty.enable(now);
+    this.ledger.setupNs = clock.domainPausedNs - before;
+    this.toSend = allSet(this.ctx.guest.memPages);
+    this.cursor = 0;
+    this.windowStartNs = now + this.ledger.setupNs;
+    if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.windowStartNs);
+    this.ledger.startRound(this.windowStartNs);
+    this.schedule(this.windowStartNs, () => this.send());
+  }
+
+  /** One chunk of live sending, within the current window's budget. */
+  private send(): void {
+    const now = this.nextActionNs;
+    const memPages = this.ctx.guest.memPages;
+    if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);
+    const budget = Math.floor((this.opts.maxBandwidthBytesPerSec * QEMU_WINDOW_NS) / 1e9) - this.windowBytes;
+    let pages = 0;
+    let bytes = 0;
+    let pfn = this.cursor;
+    while (pages < SEND_CHUNK_PAGES && bytes < budget) {
+      pfn = nextSetBit(this.toSend, pfn, memPages);
+      if (pfn < 0) break;
+      this.toSend[pfn >>> 5] = this.toSend[pfn >>> 5]! & ~(1 << (pfn & 31));
+      bytes += this.ledger.sendPage(pfn);
+      pages++;
+      pfn++;
+    }
+    this.cursor = pfn < 0 ? memPages : pfn;
+    if (pages > 0) {
+      this.windowBytes += bytes;
+      this.throttle?.sent(bytes);
+      const durationNs = this.ledger.transmit(now, pages, bytes);
+      this.schedule(now + durationNs, () => this.iterate());
+      return;
+    }
+    if (bytes >= budget || budget <= 0) {
+      // Rate-limited: wait for the next window (migration_rate_exceeded).
+      this.schedule(this.windowStartNs + QEMU_WINDOW_NS, () => this.send());
+      return;
+    }
+    this.iterate();
+  }
+
+  /** migration_iteration_run: compare the pending estimate with the threshold, sync, maybe switch over. */
+  private iterate(): void {
+    const now = this.nextActionNs;
+    if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);
+    let pendingBytes = countBits(this.toSend) * PAGE_BYTES;
+    if (pendingBytes <= this.thresholdBytes || pendingBytes === 0) {
+      const bits = this.ctx.logDirty.clean(now);
+      const dirty = countBits(bits);
+      this.throttle?.dirtied(dirty);
+      orInto(this.toSend, bits);
+      this.cursor = 0;
+      this.ledger.endRound(now, dirty);
+      this.throttle?.check(now);
+      pendingBytes = countBits(this.toSend) * PAGE_BYTES;
+      if (pendingBytes === 0 && this.thresholdBytes === 0) {
+        // Nothing to send and no bandwidth measured yet: let the window
+        // close so that the threshold exists, as time would in QEMU.
+        this.ledger.startRound(now);
+        this.schedule(this.windowStartNs + QEMU_WINDOW_NS, () => this.iterate());
+        return;
+      }
+      if (pendingBytes < this.thresholdBytes) {
+        const reason = `remaining ${pendingBytes} bytes fit the downtime limit at the measured bandwidth (threshold ${Math.round(this.thresholdBytes)} bytes)`;
+        // ram_save_complete syncs once more and sends what is still pending too.
+        stopAndCopy(this.ctx, this.ledger, now, reason, { pending: this.toSend, skipCanonicalise: this.opts.skipCanonicalise });
+        this.ctx.clock.setThrottle(0);
+        this.ctx.host.resumeOnDestination();
+        this.done();
+        return;
+      }
+      this.ledger.startRound(now);
+    }
+    this.schedule(now, () => this.send());
+  }
+
+  /** migration_update_counters: bandwidth over the window, threshold = bandwidth x downtime-limit. */
+  private closeWindow(now: number): void {
+    const elapsedNs = now - this.windowStartNs;
+    if (elapsedNs > 0) {
+      const bytesPerNs = this.windowBytes / elapsedNs;
+      this.thresholdBytes = bytesPerNs * this.opts.downtimeLimitNs;
+    }
+    this.windowStartNs = now;
+    this.windowBytes = 0;
+  }
+}

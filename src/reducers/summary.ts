@@ -1,0 +1,370 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { RunBatch } from '../events/run-batch.js';
+import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
+import type { PolicyName } from './migration/migration-options.js';
+import type { DowntimeParts, MigrationReport } from './migration/migration-ledger.js';
+import { isRunFinal, type RunFinal } from './run-final.js';
+import type { P2mPageSize, SuperpagePolicy, TrackerName } from './tracker.js';
+
+export interface ExitTally {
+  readonly count: number;
+  readonly costNs: number;
+}
+
+/** A round: its times and pages from its run events; the rest from the migration's report. */
+export interface RoundSummary {
+  readonly round: number;
+  readonly startNs: number;
+  readonly endNs: number;
+  readonly pagesSent?: number;
+  /** Zero pages among them (header only on the wire). */
+  readonly zeroPages?: number;
+  /** xen-legacy: pages not sent because a PEEK showed them dirty again. */
+  readonly pagesSkipped?: number;
+  readonly bytesSent?: number;
+  /** Pages the CLEAN (or QEMU sync) that ended the round reported dirty; -1 when none ended it. */
+  readonly dirtyPages: number;
+}
+
+export type MigrationRound = Required<RoundSummary>;
+
+export interface RemusEpoch {
+  readonly epoch: number;
+  readonly atNs: number;
+  readonly dirtyPages: number;
+  readonly pauseNs: number;
+  readonly bytesSent: number;
+}
+
+/** What every run reports, migration or log-dirty rounds. */
+interface CommonFigures<Round extends RoundSummary = RoundSummary> {
+  readonly tracker: TrackerName;
+  readonly superpages: SuperpagePolicy;
+  readonly p2m: P2mPageSize;
+  readonly rounds: readonly Round[];
+  /** Exits, faults and log-dirty operations over the whole run, by run-event kind name. */
+  readonly exits: Readonly<Record<string, ExitTally>>;
+  readonly guestEvents: number;
+  /** Guest time of the last event, and the wall time the run ended at. */
+  readonly guestNs: number;
+  readonly wallNs: number;
+  readonly stallNs: number;
+  /** Wall time over guest time, minus one: the share the guest was slowed by. */
+  readonly slowdown: number;
+  /** The most hypervisor memory the tracker held (sampled at each log-dirty operation and at the end). */
+  readonly trackerMemoryBytes: number;
+  readonly trackerStats: Readonly<Record<string, number>>;
+  /** Pages whose latest write the destination (or the ideal copier) never got (must be 0). */
+  readonly lostPages: number;
+  readonly firstLostPfns: readonly number[];
+}
+
+/**
+ * A migration's figures. Names follow QEMU's query-migrate where they
+ * overlap (total-time, downtime, setup-time, dirty-sync-count, transferred,
+ * dirty-pages-rate); times are integer ns, counts integers.
+ */
+interface MigrationFigures {
+  readonly policy: PolicyName;
+  readonly outcome: MigrationReport['outcome'];
+  readonly stopReason: string;
+  readonly startNs: number;
+  readonly totalNs: number;
+  readonly downtimeNs: number;
+  readonly downtime: DowntimeParts;
+  readonly setupNs: number;
+  readonly dirtySyncCount: number;
+  readonly pagesSent: number;
+  readonly zeroPagesSent: number;
+  readonly bytesSent: number;
+  /** Pages dirtied per second of the live phase (sum of the CLEAN counts / live time). */
+  readonly dirtyPagesRate: number;
+  /** Exits and faults taken during the live phase (start to suspend; post-copy: to the last page). */
+  readonly migrationExits: Readonly<Record<string, ExitTally>>;
+  /** vCPU stall (all vCPUs) during the live phase: what tracking and sending cost the guest, downtime apart. */
+  readonly migrationStallNs: number;
+  /** That stall over the vCPU time the migration lasted: how much it slowed the guest. */
+  readonly migrationSlowdown: number;
+  readonly throttlePct: number;
+  readonly throttleSteps: readonly { atNs: number; pct: number }[];
+  readonly postcopyFaults: number;
+  readonly postcopyFaultStallNs: number;
+  readonly epochs: readonly RemusEpoch[];
+  readonly lostPtes: number;
+  /** sha256 of the final state: page versions on both sides and every vCPU's stall. */
+  readonly stateDigest: string;
+}
+
+/** Log-dirty rounds' own figures. */
+interface RoundsFigures {
+  readonly roundNs: number;
+  readonly stallNsByVcpu: readonly number[];
+}
+
+/**
+ * The one summary of a run: a migration fills the migration figures,
+ * log-dirty rounds the rounds figures; what does not apply is absent.
+ */
+export type RunSummary = CommonFigures & Partial<MigrationFigures> & Partial<RoundsFigures>;
+/** A migration's summary: the migration figures present. */
+export type MigrationSummary = CommonFigures<MigrationRound> & MigrationFigures;
+/** Log-dirty rounds' summary: the rounds figures present. */
+export type RoundsSummary = CommonFigures & RoundsFigures;
+
+/** What the fold must know of the run besides its stream: what was asked for. */
+export type SummarySpec =
+  | { readonly mode: 'migration'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly policy: PolicyName; readonly startNs: number; readonly vcpus: number }
+  | { readonly mode: 'rounds'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly roundNs: number };
+
+const KINDS = RUN_EVENT_KIND_NAMES.length;
+/** Run events that are not exits or log-dirty operations of a tracker. */
+const NOT_EXITS = new Set<number>([
+  RunEventKind.roundStart,
+  RunEventKind.pagesSent,
+  RunEventKind.roundEnd,
+  RunEventKind.suspend,
+  RunEventKind.canonicalise,
+  RunEventKind.resume,
+  RunEventKind.divergence,
+  RunEventKind.throttle,
+  RunEventKind.checkpointEpoch,
+  RunEventKind.tick,
+]);
+const IS_EXIT = Uint8Array.from({ length: 32 }, (_, k) => (k < KINDS && !NOT_EXITS.has(k) ? 1 : 0));
+/** Where a phase can begin or end: the fold keeps the exit tally in front of each. */
+const PHASE_EVENT = Uint8Array.from({ length: 32 }, (_, k) =>
+  k === RunEventKind.logdirtyEnable || k === RunEventKind.roundStart || k === RunEventKind.roundEnd || k === RunEventKind.suspend || k === RunEventKind.resume ? 1 : 0,
+);
+
+interface Tally {
+  readonly counts: Float64Array;
+  readonly costsNs: Float64Array;
+}
+
+/**
+ * The summary as a fold (STYLE: the summary is a fold): every figure a user
+ * reads comes from the run events, plus the one RunFinal record for what
+ * they do not carry. Replaying a trace's recorded run events through it
+ * re-derives the recorded summary, so `replay --verify` proves the figures
+ * follow from the trace.
+ */
+export class SummaryFold {
+  private readonly counts = new Float64Array(32);
+  private readonly costsNs = new Float64Array(32);
+  /** The exit tally before each phase event, by its position in the run stream. */
+  private readonly tallyAt = new Map<number, Tally>();
+  private events = 0;
+  private readonly roundStart: number[] = [];
+  private readonly roundEnd: number[] = [];
+  private readonly roundDirty: number[] = [];
+  private readonly roundPages: number[] = [];
+  private epochPages: number[] = [];
+  private epochPauseNs: number[] = [];
+  private pagesSent = 0;
+  private syncs = 0;
+  private suspendAtNs = -1;
+  private resumeAtNs = -1;
+  private readonly throttleSteps: { atNs: number; pct: number }[] = [];
+  private postcopyFaults = 0;
+  private postcopyFaultStallNs = 0;
+
+  constructor(readonly spec: SummarySpec) {}
+
+  add(b: RunBatch): void {
+    const { kind, dtNs, page, arg, costNs } = b;
+    const counts = this.counts;
+    const costs = this.costsNs;
+    let t = b.baseNs;
+    for (let i = 0; i < b.count; i++) {
+      const k = kind[i]!;
+      t += dtNs[i]!;
+      if (PHASE_EVENT[k]) this.tallyAt.set(this.events + i, { counts: counts.slice(), costsNs: costs.slice() });
+      if (IS_EXIT[k]) {
+        counts[k] = counts[k]! + 1;
+        costs[k] = costs[k]! + costNs[i]!;
+      }
+      switch (k) {
+        case RunEventKind.roundStart:
+          this.roundStart[page[i]!] = t;
+          break;
+        case RunEventKind.roundEnd:
+          this.roundEnd[page[i]!] = t;
+          this.roundDirty[page[i]!] = arg[i]!;
+          break;
+        case RunEventKind.pagesSent:
+          this.roundPages[page[i]!] = (this.roundPages[page[i]!] ?? 0) + arg[i]!;
+          this.pagesSent += arg[i]!;
+          break;
+        case RunEventKind.checkpointEpoch:
+          this.epochPages[page[i]!] = arg[i]!;
+          this.epochPauseNs[page[i]!] = costNs[i]!;
+          this.pagesSent += arg[i]!;
+          break;
+        case RunEventKind.clean:
+        case RunEventKind.final:
+          this.syncs++;
+          break;
+        case RunEventKind.suspend:
+          if (this.suspendAtNs < 0) this.suspendAtNs = t;
+          break;
+        case RunEventKind.resume:
+          if (this.resumeAtNs < 0) this.resumeAtNs = t;
+          break;
+        case RunEventKind.throttle:
+          this.throttleSteps.push({ atNs: t, pct: arg[i]! });
+          break;
+        case RunEventKind.postcopyFault:
+          this.postcopyFaults++;
+          this.postcopyFaultStallNs += costNs[i]!;
+          break;
+      }
+    }
+    this.events += b.count;
+  }
+
+  finish(f: RunFinal): RunSummary {
+    const exits = tallyOf(this.counts, this.costsNs);
+    const wallNs = Math.round(f.wallNs);
+    const slowdown = f.guestNs > 0 ? wallNs / f.guestNs - 1 : 0;
+    const { tracker, superpages, p2m } = this.spec;
+    if (this.spec.mode === 'rounds') {
+      const stallNsByVcpu = f.stallNsByVcpu.map(Math.round);
+      const summary: RoundsSummary = {
+        tracker,
+        superpages,
+        p2m,
+        roundNs: this.spec.roundNs,
+        rounds: this.roundEnd.map((endNs, round) => ({ round, startNs: this.roundStart[round]!, endNs, dirtyPages: this.roundDirty[round]! })),
+        exits,
+        guestEvents: f.guestEvents,
+        guestNs: f.guestNs,
+        wallNs,
+        stallNs: stallNsByVcpu.reduce((a, b) => a + b, 0),
+        stallNsByVcpu,
+        slowdown,
+        trackerMemoryBytes: f.trackerMemoryBytes,
+        trackerStats: f.trackerStats,
+        lostPages: f.lostPages,
+        firstLostPfns: f.firstLostPfns,
+      };
+      return summary;
+    }
+    const m = f.migration;
+    if (!m) throw new Error('a migration run ended without its report');
+    const spec = this.spec;
+    const startNs = spec.startNs;
+    const rounds = m.rounds.map((r, round) => ({
+      round,
+      startNs: this.roundStart[round]!,
+      endNs: this.roundEnd[round]!,
+      pagesSent: this.roundPages[round] ?? 0,
+      zeroPages: r.zeroPages,
+      pagesSkipped: r.pagesSkipped,
+      bytesSent: r.bytesSent,
+      dirtyPages: r.dirtyPages,
+    }));
+    const liveDirtied = m.rounds.reduce((a, r) => a + Math.max(0, r.dirtyPages), 0);
+    const liveNs = (m.suspendAtNs >= 0 ? m.suspendAtNs : m.completedAtNs) - startNs;
+    const migrationStallNs = Math.round(Math.max(0, m.stallAtEndNs - m.stallAtStartNs));
+    const migrationNs = Math.max(0, m.liveEndNs - startNs) * spec.vcpus;
+    const begun = m.liveFromEvent >= 0;
+    const summary: MigrationSummary = {
+      tracker,
+      policy: spec.policy,
+      superpages,
+      p2m,
+      outcome: m.outcome,
+      stopReason: m.stopReason,
+      startNs,
+      totalNs: Math.round((m.completedAtNs >= 0 ? m.completedAtNs : wallNs) - startNs),
+      downtimeNs: this.suspendAtNs >= 0 && this.resumeAtNs >= 0 ? this.resumeAtNs - this.suspendAtNs : 0,
+      downtime: roundParts(m.downtime),
+      setupNs: Math.round(m.setupNs),
+      rounds,
+      dirtySyncCount: spec.policy === 'qemu' && begun ? 1 + this.syncs : 0,
+      pagesSent: this.pagesSent,
+      zeroPagesSent: m.zeroPagesSent,
+      bytesSent: m.bytesSent,
+      dirtyPagesRate: liveNs > 0 ? Math.round((liveDirtied * 1e9) / liveNs) : 0,
+      guestEvents: f.guestEvents,
+      guestNs: f.guestNs,
+      wallNs,
+      stallNs: Math.round(f.stallNsByVcpu.reduce((a, b) => a + b, 0)),
+      slowdown,
+      exits,
+      migrationExits: this.liveExits(m),
+      migrationStallNs,
+      migrationSlowdown: migrationNs > 0 ? migrationStallNs / migrationNs : 0,
+      trackerMemoryBytes: f.trackerMemoryBytes,
+      trackerStats: f.trackerStats,
+      throttlePct: this.throttleSteps.at(-1)?.pct ?? 0,
+      throttleSteps: this.throttleSteps,
+      postcopyFaults: this.postcopyFaults,
+      postcopyFaultStallNs: this.postcopyFaultStallNs,
+      epochs: m.epochs.map((e, epoch) => ({ epoch, atNs: e.atNs, dirtyPages: this.epochPages[epoch]!, pauseNs: this.epochPauseNs[epoch]!, bytesSent: e.bytesSent })),
+      lostPages: m.lostPages,
+      firstLostPfns: m.firstLostPfns,
+      lostPtes: m.lostPtes,
+      stateDigest: f.stateDigest,
+    };
+    return summary;
+  }
+
+  /** Exits emitted from the live phase's first run event to its last. */
+  private liveExits(m: MigrationReport): Record<string, ExitTally> {
+    if (m.liveToEvent < 0) return {};
+    const at = (p: number): Tally => {
+      if (p <= 0) return { counts: new Float64Array(32), costsNs: new Float64Array(32) };
+      if (p === this.events) return { counts: this.counts, costsNs: this.costsNs };
+      const t = this.tallyAt.get(p);
+      if (!t) throw new Error(`the live phase's boundary at run event ${p} is not at a phase event`);
+      return t;
+    };
+    const from = at(m.liveFromEvent);
+    const to = at(m.liveToEvent);
+    const counts = to.counts.map((c, k) => c - from.counts[k]!);
+    const costs = to.costsNs.map((c, k) => c - from.costsNs[k]!);
+    return tallyOf(counts, costs);
+  }
+}
+
+/** Exit counts and costs by kind code, as a record by kind name (kinds with none left out). */
+function tallyOf(counts: Float64Array, costsNs: Float64Array): Record<string, ExitTally> {
+  const out: Record<string, ExitTally> = {};
+  for (let k = 0; k < KINDS; k++) {
+    if (counts[k]! <= 0) continue;
+    out[RUN_EVENT_KIND_NAMES[k]!] = { count: counts[k]!, costNs: Math.round(costsNs[k]!) };
+  }
+  return out;
+}
+
+function roundParts(p: DowntimeParts): DowntimeParts {
+  return {
+    suspendNs: Math.round(p.suspendNs),
+    finalCleanNs: Math.round(p.finalCleanNs),
+    finalPagesNs: Math.round(p.finalPagesNs),
+    canonicaliseNs: Math.round(p.canonicaliseNs),
+    stateNs: Math.round(p.stateNs),
+    resumeNs: Math.round(p.resumeNs),
+  };
+}
+
+/** The fold as an operator: run batches in, then the final record; one summary out. */
+export function summarize(spec: SummarySpec): OperatorFunction<RunBatch | RunFinal, RunSummary> {
+  return (source: Observable<RunBatch | RunFinal>) =>
+    new Observable<RunSummary>((subscriber) => {
+      const fold = new SummaryFold(spec);
+      return source.subscribe({
+        next(x) {
+          try {
+            if (isRunFinal(x)) subscriber.next(fold.finish(x));
+            else fold.add(x);
+          } catch (e) {
+            subscriber.error(e);
+          }
+        },
+        error: (e) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
