@@ -6,7 +6,7 @@ import { TraceError } from '../trace/trace-error.js';
 import { UnknownWorkloadError } from '../workloads/registry.js';
 import { ParamError } from '../workloads/resolve-params.js';
 import { ImportError } from '../import/import-error.js';
-import { ReplaySourceError } from '../api/replay-import.js';
+import { ReplaySourceError } from '../verify/replay-import.js';
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 
 /** A problem with what the user asked for, reported as one line and exit 2. */

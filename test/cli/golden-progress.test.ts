@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkGolden, goldenCases, updateGolden } from '../../src/api/golden.js';
+import { checkGolden, goldenCases, updateGolden } from '../../src/verify/golden.js';
 import { main } from '../../src/cli/main.js';
 import { expectRisingShares } from '../helpers/progress-fractions.js';
 import { recordSmallHotSetRun } from '../helpers/small-trace.js';

@@ -6,9 +6,9 @@
 // none with --json or on a pipe.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { replayVerify } from '../../src/api/replay.js';
-import { replayImportVerify } from '../../src/api/replay-import.js';
-import { replayRunVerify } from '../../src/api/replay-run.js';
+import { replayVerify } from '../../src/verify/replay.js';
+import { replayImportVerify } from '../../src/verify/replay-import.js';
+import { replayRunVerify } from '../../src/verify/replay-run.js';
 import { TraceReader } from '../../src/trace/trace-reader.js';
 import { sample } from '../import/import-helpers.js';
 import { expectRisingShares } from '../helpers/progress-fractions.js';

@@ -4,7 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkGolden, goldenCases } from '../../src/api/golden.js';
+import { checkGolden, goldenCases } from '../../src/verify/golden.js';
 
 const dir = join(import.meta.dirname, '..', '..', 'traces', 'golden');
 

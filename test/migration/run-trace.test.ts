@@ -5,8 +5,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { summaryText } from '../../src/api/golden.js';
-import { replayRunVerify } from '../../src/api/replay-run.js';
+import { summaryText } from '../../src/verify/golden.js';
+import { replayRunVerify } from '../../src/verify/replay-run.js';
 import { runCli } from '../cli/cli-run.js';
 import { readRecords, writeRecords } from '../helpers/trace-frames.js';
 import { tempDir } from '../helpers/temp-dir.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkGolden, type GoldenCase, type GoldenOutcome, goldenCases, updateGolden } from '../../api/golden.js';
+import { checkGolden, type GoldenCase, type GoldenOutcome, goldenCases, updateGolden } from '../../verify/golden.js';
 import { formatCount } from '../../model/units.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { formatCount } from '../../model/units.js';
-import { replayVerify } from '../../api/replay.js';
-import { replayRunVerify } from '../../api/replay-run.js';
+import { replayVerify } from '../../verify/replay.js';
+import { replayRunVerify } from '../../verify/replay-run.js';
 import { TraceReader } from '../../trace/trace-reader.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
-import { replayImportVerify } from '../../api/replay-import.js';
+import { replayImportVerify } from '../../verify/replay-import.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
 import { createShareProgress, withProgress, withProgressAsync } from '../progress.js';
 

@@ -7,9 +7,9 @@ import { type MigrationSummary, SummaryFold } from '../reducers/summary.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { drainSync } from '../util/drain-sync.js';
 import { firstBatchDifference } from './batch-difference.js';
-import { runSpecOf } from './record-run.js';
+import { runSpecOf } from '../api/record-run.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
-import { migrate, migrationSummarySpec } from './run-migration.js';
+import { migrate, migrationSummarySpec } from '../api/run-migration.js';
 
 /**
  * Re-derives every run event of a run trace from its own guest events and

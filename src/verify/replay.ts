@@ -7,7 +7,7 @@ import { drainSync } from '../util/drain-sync.js';
 import { findWorkload } from '../workloads/registry.js';
 import { workloadEvents } from '../workloads/workload-events.js';
 import { firstBatchDifference } from './batch-difference.js';
-import { configFromHeader } from './record.js';
+import { configFromHeader } from '../api/record.js';
 
 export interface ReplayDifference {
   readonly chunk: number;
