@@ -1,4 +1,5 @@
-import type { ColumnArray } from './column-codec.js';
+/** A column's typed array (column-codec.ts's ColumnArray, named here so the two files do not import each other). */
+type ColumnArray = Uint8Array | Uint16Array | Uint32Array | Int32Array;
 
 /**
  * True when the first `count` values of a column are all equal. Compares the

@@ -1,4 +1,13 @@
-import type { ReplayDifference } from './replay.js';
+/** Where a recorded and a re-derived stream first differ. */
+export interface ReplayDifference {
+  readonly chunk: number;
+  /** Index of the first differing event within the chunk, and overall. */
+  readonly event: number;
+  readonly eventOverall: number;
+  readonly column: string;
+  readonly recorded: string;
+  readonly regenerated: string;
+}
 
 /** A columnar batch seen only through its named columns (GuestBatch, RunBatch). */
 type Columns<C extends string> = { readonly count: number } & { readonly [K in C]: ArrayLike<number> };

@@ -6,18 +6,10 @@ import { TraceReader } from '../trace/trace-reader.js';
 import { drainSync } from '../util/drain-sync.js';
 import { findWorkload } from '../workloads/registry.js';
 import { workloadEvents } from '../workloads/workload-events.js';
-import { firstBatchDifference } from './batch-difference.js';
-import { configFromHeader } from '../api/record.js';
+import { firstBatchDifference, type ReplayDifference } from './batch-difference.js';
 
-export interface ReplayDifference {
-  readonly chunk: number;
-  /** Index of the first differing event within the chunk, and overall. */
-  readonly event: number;
-  readonly eventOverall: number;
-  readonly column: string;
-  readonly recorded: string;
-  readonly regenerated: string;
-}
+export type { ReplayDifference } from './batch-difference.js';
+import { configFromHeader } from '../api/record.js';
 
 export interface ReplayResult {
   readonly identical: boolean;
