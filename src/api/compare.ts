@@ -2,6 +2,7 @@ import type { RunBatch } from '../events/run-batch.js';
 import type { GuestSource } from './guest-source.js';
 import { type MigrationRunOptions, type MigrationSummary, runMigration } from './run-migration.js';
 import type { TrackerName } from '../reducers/tracker.js';
+import { bestOf } from './best-of.js';
 
 
 export interface CompareResult {
@@ -14,7 +15,12 @@ export interface CompareFigure {
   readonly name: string;
   readonly unit: 'ns' | 'pages' | 'bytes' | 'count' | 'ratio';
   readonly values: readonly number[];
-  /** Index of the best value (lowest), or -1 when all are equal. */
+  /**
+   * Index of the best value (the lowest, among completed runs only), or -1:
+   * when all are equal, when fewer than two runs completed, or on a row
+   * where lower is not better (more rounds can mean a better converged
+   * migration, not a worse one).
+   */
   readonly best: number;
 }
 
@@ -34,26 +40,27 @@ export function compareTrackers(source: GuestSource, trackers: readonly TrackerN
     return s;
   });
   const exitCount = (s: MigrationSummary) => Object.values(s.migrationExits).reduce((a, e) => a + e.count, 0);
-  const fig = (name: string, unit: CompareFigure['unit'], f: (s: MigrationSummary) => number): CompareFigure => {
+  const completed = summaries.map((s) => s.outcome === 'completed');
+  const fig = (name: string, unit: CompareFigure['unit'], f: (s: MigrationSummary) => number, lowerIsBetter = true): CompareFigure => {
     const values = summaries.map(f);
-    const min = Math.min(...values);
-    const best = values.every((v) => v === min) ? -1 : values.indexOf(min);
-    return { name, unit, values, best };
+    return { name, unit, values, best: lowerIsBetter ? bestOf(values, completed) : -1 };
   };
   return {
     summaries,
     figures: [
       fig('downtime', 'ns', (s) => s.downtimeNs),
       fig('total time', 'ns', (s) => s.totalNs),
-      fig('rounds', 'count', (s) => s.rounds.length),
+      fig('rounds', 'count', (s) => s.rounds.length, false),
       fig('pages sent', 'pages', (s) => s.pagesSent),
       fig('bytes sent', 'bytes', (s) => s.bytesSent),
       fig('final pages', 'pages', (s) => s.rounds[s.rounds.length - 1]?.pagesSent ?? 0),
-      fig('guest slowdown', 'ratio', (s) => s.migrationSlowdown),
-      fig('vCPU stall', 'ns', (s) => s.migrationStallNs),
-      fig('exits and faults', 'count', exitCount),
+      fig('guest slowdown (live phase)', 'ratio', (s) => s.migrationSlowdown),
+      fig('guest slowdown (whole run)', 'ratio', (s) => s.slowdown),
+      fig('vCPU stall (live phase)', 'ns', (s) => s.migrationStallNs),
+      fig('exits and faults (live phase)', 'count', exitCount),
       fig('tracker memory', 'bytes', (s) => s.trackerMemoryBytes),
       fig('lost pages', 'pages', (s) => s.lostPages + s.lostPtes),
     ],
   };
 }
+

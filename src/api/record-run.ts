@@ -17,11 +17,11 @@ export interface RunSpec {
   readonly shadowOos?: boolean;
 }
 
-export function runSpec(opts: MigrationRunOptions): RunSpec {
+export function runSpec(opts: MigrationRunOptions, h?: TraceHeader): RunSpec {
   return {
     tracker: opts.tracker,
     ...simulationDefaults(opts),
-    migration: migrationOptions(opts.migration),
+    migration: migrationOptions(opts.migration, h),
     ...(opts.shadowOos ? { shadowOos: true } : {}),
   };
 }
@@ -44,7 +44,7 @@ export function runSpecOf(header: TraceHeader): RunSpec {
  * folds it, each run batch as it leaves.
  */
 export function recordRun(source: GuestSource, opts: MigrationRunOptions, out: string): { summary: MigrationSummary; footer: TraceFooter } {
-  const spec = runSpec(opts);
+  const spec = runSpec(opts, source.header);
   const header: TraceHeader = { ...source.header, traceKind: 'run', run: { ...spec } };
   const writer = new TraceWriter(out, header);
   try {

@@ -17,9 +17,14 @@ export interface MigrationRunOptions extends SimulationOptions {
   readonly migration?: Partial<MigrationOptions>;
 }
 
-/** Migration options with the policy's defaults filled in. */
-export function migrationOptions(partial: Partial<MigrationOptions> = {}): MigrationOptions {
-  return { ...DEFAULT_MIGRATION, ...partial };
+/**
+ * Migration options with the policy's defaults filled in. The start, when
+ * not given, is half the guest events' duration (so the guest has been
+ * running a while), as on the command line; without a header, 0.
+ */
+export function migrationOptions(partial: Partial<MigrationOptions> = {}, h?: TraceHeader): MigrationOptions {
+  const startNs = h ? Math.floor(h.workload.durationNs / 2) : DEFAULT_MIGRATION.startNs;
+  return { ...DEFAULT_MIGRATION, startNs, ...partial };
 }
 
 /**
@@ -27,14 +32,24 @@ export function migrationOptions(partial: Partial<MigrationOptions> = {}): Migra
  * the run stream out (run batches, then the final record).
  */
 export function migrate(h: TraceHeader, opts: MigrationRunOptions): OperatorFunction<GuestBatch, RunStreamItem> {
-  return simulate({ ...simulationSetup(h, opts), driver: migrationDriver(migrationOptions(opts.migration)) });
+  return simulate({ ...simulationSetup(h, opts), driver: migrationDriver(migrationOptions(opts.migration, h)) });
 }
 
 /** What the summary fold of a migration of `h` under `opts` must know. */
 export function migrationSummarySpec(h: TraceHeader, opts: MigrationRunOptions): SummarySpec {
   const setup = simulationSetup(h, opts);
-  const mig = migrationOptions(opts.migration);
-  return { mode: 'migration', tracker: opts.tracker, superpages: setup.superpages, p2m: setup.p2m, policy: mig.policy, startNs: mig.startNs, vcpus: h.guest.vcpus };
+  const mig = migrationOptions(opts.migration, h);
+  return {
+    mode: 'migration',
+    tracker: opts.tracker,
+    superpages: setup.superpages,
+    p2m: setup.p2m,
+    policy: mig.policy,
+    startNs: mig.startNs,
+    vcpus: h.guest.vcpus,
+    bandwidthBytesPerSec: mig.bandwidthBytesPerSec,
+    pageHeaderBytes: setup.costs.pageHeaderBytes,
+  };
 }
 
 /** The summary of a migration's run stream. */

@@ -27,3 +27,5 @@ export const EXIT_OK = 0;
 export const EXIT_MISMATCH = 1;
 /** Bad input: a bad trace, an unknown workload, an impossible configuration. */
 export const EXIT_BAD_INPUT = 2;
+/** A migration did not complete: the guest's events ended first. */
+export const EXIT_INCOMPLETE = 3;

@@ -1,7 +1,8 @@
 import type { ExitTally } from '../reducers/summary.js';
 import type { GuestSource } from '../api/guest-source.js';
 import type { MigrationSummary } from '../api/run-migration.js';
-import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';
+import { durationFormatterFor, formatBytes, formatCount, formatDurationNs } from '../model/units.js';
+import { wrapLines } from '../util/wrap-lines.js';
 import { fmtPercent } from './format-number.js';
 
 /** The stable JSON form of a migration summary: add fields, never rename. */
@@ -18,20 +19,38 @@ export function migrationJson(source: GuestSource, s: MigrationSummary): Record<
 
 export function migrationText(source: GuestSource, s: MigrationSummary): string {
   const h = source.header;
-  const d = s.downtime;
   const lines = [
     `${source.label} (${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}): ${s.policy} migration under ${s.tracker}`,
     `  outcome      ${s.outcome}: ${s.stopReason}`,
-    `  total time   ${formatDurationNs(s.totalNs)} (setup ${formatDurationNs(s.setupNs)})`,
-    `  downtime     ${formatDurationNs(s.downtimeNs)} = suspend ${formatDurationNs(d.suspendNs)} + final clean ${formatDurationNs(d.finalCleanNs)} + final pages ${formatDurationNs(d.finalPagesNs)} + canonicalise ${formatDurationNs(d.canonicaliseNs)} + state ${formatDurationNs(d.stateNs)} + resume ${formatDurationNs(d.resumeNs)}`,
-    `  transferred  ${formatCount(s.pagesSent)} pages (${formatCount(s.zeroPagesSent)} zero), ${formatBytes(s.bytesSent)}`,
-    `  dirty rate   ${formatCount(s.dirtyPagesRate)} pages/s during the live phase${s.policy === 'qemu' ? `; dirty-sync-count ${s.dirtySyncCount}` : ''}`,
-    `  guest        ${formatCount(s.guestEvents)} events, slowdown ${fmtPercent(s.slowdown)}, stall ${formatDurationNs(s.stallNs)}${s.throttlePct ? `, throttled to ${s.throttlePct}%` : ''}`,
-    `  tracker      ${formatBytes(s.trackerMemoryBytes)}${Object.entries(s.trackerStats).map(([k, v]) => `, ${k} ${formatCount(v)}`).join('')}`,
-    '  exits and operations:',
   ];
+  if (s.outcome === 'incomplete') {
+    lines.push(
+      `  progress     ${s.rounds.length} round(s) done, ${formatCount(s.pagesSent)} pages sent (${formatBytes(s.bytesSent)}) over ${formatDurationNs(s.totalNs)}; ${formatCount(s.remainingPages ?? 0)} pages still to send when the guest's events ended`,
+      '  no downtime and no oracle check: the guest never stopped on the source nor resumed on the destination',
+    );
+  } else {
+    const d = s.downtime;
+    const dt = durationFormatterFor(s.downtimeNs);
+    lines.push(
+      `  total time   ${formatDurationNs(s.totalNs)} (setup ${formatDurationNs(s.setupNs)})`,
+      `  downtime     ${dt(s.downtimeNs)} = suspend ${dt(d.suspendNs)} + final clean ${dt(d.finalCleanNs)} + final pages ${dt(d.finalPagesNs)} + canonicalise ${dt(d.canonicaliseNs)} + state ${dt(d.stateNs)} + resume ${dt(d.resumeNs)}`,
+    );
+  }
+  const phases = [`pre-copy ${formatBytes(s.precopyBytes)}`];
+  if (s.outcome !== 'incomplete') phases.push(`stop-and-copy ${formatBytes(s.downtimeBytes)}`);
+  if (s.postcopyBytes !== undefined) phases.push(`post-copy ${formatBytes(s.postcopyBytes)}`);
+  if (s.checkpointBytes !== undefined) phases.push(`checkpoints ${formatBytes(s.checkpointBytes)}`);
+  lines.push(
+    `  transferred  ${formatCount(s.pagesSent)} pages (${formatCount(s.normalPages)} normal, ${formatCount(s.zeroPagesSent)} zero), ${formatBytes(s.bytesSent)}: ${phases.join(', ')}`,
+    `  throughput   ${(s.throughputBitsPerSec / 1e6).toFixed(1)} Mbit/s, ${formatCount(s.pagesPerSec)} pages/s`,
+    `  dirty rate   ${formatCount(s.dirtyPagesRate)} pages/s during the live phase; dirty-sync-count ${s.dirtySyncCount}`,
+    `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run); vCPU stall ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
+    `  tracker      ${formatBytes(s.trackerMemoryBytes)} of hypervisor memory at most`,
+  );
+  lines.push(...statLines(s.trackerStats));
+  lines.push('  exits and operations (whole run):');
   lines.push(...exitLines(s.exits));
-  if (s.postcopyFaults) lines.push(`  post-copy    ${formatCount(s.postcopyFaults)} faults, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for pages`);
+  if (s.policy === 'postcopy') lines.push(`  post-copy    ${formatCount(s.postcopyFaults)} faults on pages not yet received, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for them`);
   if (s.epochs.length) {
     const pauses = s.epochs.map((e) => e.pauseNs);
     lines.push(`  remus        ${s.epochs.length} checkpoints, pause ${formatDurationNs(Math.min(...pauses))} to ${formatDurationNs(Math.max(...pauses))}, ${formatCount(s.epochs.reduce((a, e) => a + e.dirtyPages, 0))} pages`);
@@ -47,8 +66,15 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
     );
   }
   const lost = s.lostPages + s.lostPtes;
-  lines.push(lost ? `  LOST ${formatCount(s.lostPages)} pages and ${formatCount(s.lostPtes)} page-table entries (first pfns ${s.firstLostPfns.join(', ')}): the destination is not the source` : '  lost pages   0 (the oracle checked every page at resume)');
+  if (lost) lines.push(`  LOST ${formatCount(s.lostPages)} pages and ${formatCount(s.lostPtes)} page-table entries (first pfns ${s.firstLostPfns.join(', ')}): the destination is not the source`);
+  else if (s.outcome === 'completed') lines.push('  lost pages   0 (the oracle checked every page at resume)');
   return lines.join('\n') + '\n';
+}
+
+/** A tracker's own counts as a block, a few to a line, instead of one line of hundreds of characters. */
+export function statLines(stats: Readonly<Record<string, number>>): string[] {
+  const items = Object.entries(stats).map(([k, v]) => `${k} ${formatCount(v)}`);
+  return items.length ? wrapLines(items.join(', '), 96).map((l) => `    ${l}`) : [];
 }
 
 /** One line per exit kind: its count and the vCPU time it cost. */

@@ -14,7 +14,23 @@ function wrap<T>(fn: (s: string) => T): (s: string) => T {
   };
 }
 
-export const durationOption = wrap(parseDurationNs);
+/**
+ * A duration with its unit, above zero: `10` alone would be 10 ns, which is
+ * never what was meant, and a zero-length run or round is no run at all.
+ */
+export const durationOption = wrap((s: string) => {
+  const ns = parseDurationNs(s);
+  if (/^\s*[0-9.e+-]+\s*$/i.test(s)) throw new InvalidArgumentError(`'${s}' has no unit: write 10s, 250ms or 1500us`);
+  if (ns <= 0) throw new InvalidArgumentError(`must be above zero, got '${s}'`);
+  return ns;
+});
+
+/** A point in time with its unit (0 alone is allowed: the start). */
+export const timeOption = wrap((s: string) => {
+  const ns = parseDurationNs(s);
+  if (ns !== 0 && /^\s*[0-9.e+-]+\s*$/i.test(s)) throw new InvalidArgumentError(`'${s}' has no unit: write 10s, 250ms or 1500us`);
+  return ns;
+});
 export const sizeOption = wrap(parseSizeBytes);
 
 export const seedOption = wrap((s: string) => {

@@ -103,6 +103,16 @@ export function formatDurationNs(ns: number): string {
   return `${ns} ns`;
 }
 
+/**
+ * A formatter that writes every duration in the unit `formatDurationNs`
+ * would pick for `largestNs`: the figures of one row (a downtime and its
+ * parts) then read in one unit.
+ */
+export function durationFormatterFor(largestNs: number): (ns: number) => string {
+  const [scale, unit] = largestNs >= 1e9 ? [1e9, 's'] : largestNs >= 1e6 ? [1e6, 'ms'] : largestNs >= 1e3 ? [1e3, 'us'] : [1, 'ns'];
+  return (ns) => (scale === 1 ? `${Math.round(ns)} ns` : `${(ns / scale).toFixed(3)} ${unit}`);
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;

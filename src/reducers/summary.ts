@@ -24,6 +24,11 @@ export interface RoundSummary {
   readonly bytesSent?: number;
   /** Pages the CLEAN (or QEMU sync) that ended the round reported dirty; -1 when none ended it. */
   readonly dirtyPages: number;
+  /**
+   * What stopping after this round would cost on the link: its dirty pages
+   * at link speed (QEMU's expected-downtime, remaining / bandwidth).
+   */
+  readonly expectedDowntimeNs?: number;
 }
 
 export type MigrationRound = Required<RoundSummary>;
@@ -64,19 +69,41 @@ interface CommonFigures<Round extends RoundSummary = RoundSummary> {
  * overlap (total-time, downtime, setup-time, dirty-sync-count, transferred,
  * dirty-pages-rate); times are integer ns, counts integers.
  */
+/**
+ * completed: the guest resumed on the destination with every page current;
+ * failed: it resumed, but the oracle found pages (or PV page-table entries)
+ * the destination lacks; incomplete: the guest's events ended first.
+ */
+export type RunOutcome = 'completed' | 'incomplete' | 'failed';
+
 interface MigrationFigures {
   readonly policy: PolicyName;
-  readonly outcome: MigrationReport['outcome'];
+  readonly outcome: RunOutcome;
   readonly stopReason: string;
   readonly startNs: number;
   readonly totalNs: number;
   readonly downtimeNs: number;
   readonly downtime: DowntimeParts;
   readonly setupNs: number;
+  /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
+  readonly remainingPages?: number;
+  /** Bitmap syncs: every CLEAN and FINAL, and QEMU's sync at setup (QEMU's dirty-sync-count). */
   readonly dirtySyncCount: number;
   readonly pagesSent: number;
   readonly zeroPagesSent: number;
+  /** Pages sent with their contents (QEMU's normal), and those contents' bytes (normal-bytes). */
+  readonly normalPages: number;
+  readonly normalBytes: number;
   readonly bytesSent: number;
+  /** Bytes sent while the guest ran on the source, while it was paused, and after it resumed on the destination. */
+  readonly precopyBytes: number;
+  readonly downtimeBytes: number;
+  /** Post-copy: the background push; Remus: the checkpoints. */
+  readonly postcopyBytes?: number;
+  readonly checkpointBytes?: number;
+  /** Average rate on the wire from start to completion (QEMU's mbps, in bits) and pages per second. */
+  readonly throughputBitsPerSec: number;
+  readonly pagesPerSec: number;
   /** Pages dirtied per second of the live phase (sum of the CLEAN counts / live time). */
   readonly dirtyPagesRate: number;
   /** Exits and faults taken during the live phase (start to suspend; post-copy: to the last page). */
@@ -113,10 +140,21 @@ export type RoundsSummary = CommonFigures & RoundsFigures;
 
 /** What the fold must know of the run besides its stream: what was asked for. */
 export type SummarySpec =
-  | { readonly mode: 'migration'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly policy: PolicyName; readonly startNs: number; readonly vcpus: number }
+  | {
+      readonly mode: 'migration';
+      readonly tracker: TrackerName;
+      readonly superpages: SuperpagePolicy;
+      readonly p2m: P2mPageSize;
+      readonly policy: PolicyName;
+      readonly startNs: number;
+      readonly vcpus: number;
+      readonly bandwidthBytesPerSec: number;
+      readonly pageHeaderBytes: number;
+    }
   | { readonly mode: 'rounds'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly roundNs: number };
 
 const KINDS = RUN_EVENT_KIND_NAMES.length;
+const PAGE_BYTES = 4096;
 /** Run events that are not exits or log-dirty operations of a tracker. */
 const NOT_EXITS = new Set<number>([
   RunEventKind.roundStart,
@@ -253,6 +291,7 @@ export class SummaryFold {
     if (!m) throw new Error('a migration run ended without its report');
     const spec = this.spec;
     const startNs = spec.startNs;
+    const pageWireBytes = PAGE_BYTES + spec.pageHeaderBytes;
     const rounds = m.rounds.map((r, round) => ({
       round,
       startNs: this.roundStart[round]!,
@@ -262,29 +301,56 @@ export class SummaryFold {
       pagesSkipped: r.pagesSkipped,
       bytesSent: r.bytesSent,
       dirtyPages: r.dirtyPages,
+      expectedDowntimeNs: Math.ceil((Math.max(0, r.dirtyPages) * pageWireBytes * 1e9) / spec.bandwidthBytesPerSec),
     }));
-    const liveDirtied = m.rounds.reduce((a, r) => a + Math.max(0, r.dirtyPages), 0);
+    const liveDirtied = m.rounds.reduce((a, r) => a + Math.max(0, r.dirtyPages), 0) + m.switchDirtyPages;
     const liveNs = (m.suspendAtNs >= 0 ? m.suspendAtNs : m.completedAtNs) - startNs;
     const migrationStallNs = Math.round(Math.max(0, m.stallAtEndNs - m.stallAtStartNs));
     const migrationNs = Math.max(0, m.liveEndNs - startNs) * spec.vcpus;
     const begun = m.liveFromEvent >= 0;
+    const totalNs = Math.round((m.completedAtNs >= 0 ? m.completedAtNs : wallNs) - startNs);
+    const lost = m.lostPages + m.lostPtes;
+    const outcome: RunOutcome = m.outcome === 'completed' && lost > 0 ? 'failed' : m.outcome;
+    // Bytes by phase: a round that ends by the suspend is pre-copy, one that
+    // starts after the resume is post-copy; the rest (the stop-and-copy
+    // round, and state sent outside any round) went while the guest was paused.
+    const suspendAt = this.suspendAtNs >= 0 ? this.suspendAtNs : Infinity;
+    const resumeAt = this.resumeAtNs >= 0 ? this.resumeAtNs : Infinity;
+    let precopyBytes = 0;
+    let afterBytes = 0;
+    for (const r of rounds) {
+      if (r.endNs <= suspendAt) precopyBytes += r.bytesSent;
+      else if (r.startNs >= resumeAt) afterBytes += r.bytesSent;
+    }
+    const checkpointBytes = m.epochs.reduce((a, e) => a + e.bytesSent, 0);
+    const downtimeBytes = m.bytesSent - precopyBytes - afterBytes - checkpointBytes;
+    const normalPages = this.pagesSent - m.zeroPagesSent;
     const summary: MigrationSummary = {
       tracker,
       policy: spec.policy,
       superpages,
       p2m,
-      outcome: m.outcome,
+      outcome,
       stopReason: m.stopReason,
       startNs,
-      totalNs: Math.round((m.completedAtNs >= 0 ? m.completedAtNs : wallNs) - startNs),
+      totalNs,
       downtimeNs: this.suspendAtNs >= 0 && this.resumeAtNs >= 0 ? this.resumeAtNs - this.suspendAtNs : 0,
       downtime: roundParts(m.downtime),
       setupNs: Math.round(m.setupNs),
+      ...(m.outcome === 'incomplete' ? { remainingPages: m.remainingPages } : {}),
       rounds,
-      dirtySyncCount: spec.policy === 'qemu' && begun ? 1 + this.syncs : 0,
+      dirtySyncCount: this.syncs + (spec.policy === 'qemu' && begun ? 1 : 0),
       pagesSent: this.pagesSent,
       zeroPagesSent: m.zeroPagesSent,
+      normalPages,
+      normalBytes: normalPages * PAGE_BYTES,
       bytesSent: m.bytesSent,
+      precopyBytes,
+      downtimeBytes,
+      ...(spec.policy === 'postcopy' ? { postcopyBytes: afterBytes } : {}),
+      ...(spec.policy === 'remus' ? { checkpointBytes } : {}),
+      throughputBitsPerSec: totalNs > 0 ? Math.round((m.bytesSent * 8e9) / totalNs) : 0,
+      pagesPerSec: totalNs > 0 ? Math.round((this.pagesSent * 1e9) / totalNs) : 0,
       dirtyPagesRate: liveNs > 0 ? Math.round((liveDirtied * 1e9) / liveNs) : 0,
       guestEvents: f.guestEvents,
       guestNs: f.guestNs,

@@ -282,7 +282,7 @@ export function compareRunReports(
   const h = source.header;
   const share = guestTimeShare(h);
   // By run, not by tracker: a tracker listed twice has two runs.
-  const specs = trackers.map((t) => runSpec({ ...opts, tracker: t }));
+  const specs = trackers.map((t) => runSpec({ ...opts, tracker: t }, h));
   const collectors = specs.map((spec) => new TimelineCollector(h.guest.vcpus, spec.migration.bandwidthBytesPerSec));
   let done = 0;
   const watched: GuestSource = onProgress ? { ...source, events: () => source.events().pipe(tap((b) => onProgress(done + share(b.endNs)))) } : source;

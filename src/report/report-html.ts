@@ -4,6 +4,7 @@ import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './report-charts.js';
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
 import { renderSvg } from './render-svg.js';
+import { bestOf } from '../api/best-of.js';
 import { hasCustomCosts } from './reproduce-command.js';
 
 /**
@@ -59,7 +60,7 @@ ${headerTable(doc.runs)}
 <section id="summary">
 <h2>Summary</h2>
 ${summaryTable(doc.runs)}
-<p class="note">* marks the lowest value when the runs differ. Times are wall time; pages are 4 KiB.</p>
+<p class="note">* marks the lowest value among completed runs, on rows where lower is better, when they differ. Times are wall time; pages are 4 KiB.</p>
 </section>
 <section id="charts">
 <h2>Charts</h2>
@@ -122,27 +123,31 @@ function policyText(r: RunReport): string {
 }
 
 function summaryTable(runs: readonly RunReport[]): string {
+  // A row with values is ranked (lower is better); one without is only shown.
   type Row = [string, string[], number[]?];
-  const num = (name: string, f: (r: RunReport) => number, show: (v: number) => string): Row => {
+  const num = (name: string, f: (r: RunReport) => number, show: (v: number) => string, lowerIsBetter = true): Row => {
     const values = runs.map(f);
-    return [name, values.map(show), values];
+    return lowerIsBetter ? [name, values.map(show), values] : [name, values.map(show)];
   };
   const s = (r: RunReport) => r.summary;
+  const completed = runs.map((r) => s(r).outcome === 'completed');
   const rows: Row[] = [
     ['outcome', runs.map((r) => s(r).outcome)],
     ['stop rule', runs.map((r) => s(r).stopReason)],
     num('downtime', (r) => s(r).downtimeNs, formatDurationNs),
     num('total time', (r) => s(r).totalNs, formatDurationNs),
     num('setup', (r) => s(r).setupNs, formatDurationNs),
-    num('rounds', (r) => s(r).rounds.length, formatCount),
+    num('rounds', (r) => s(r).rounds.length, formatCount, false),
     num('pages sent', (r) => s(r).pagesSent, formatCount),
-    num('zero pages sent', (r) => s(r).zeroPagesSent, formatCount),
+    num('zero pages sent', (r) => s(r).zeroPagesSent, formatCount, false),
     num('bytes sent', (r) => s(r).bytesSent, formatBytes),
     num('final pages', (r) => s(r).rounds[s(r).rounds.length - 1]?.pagesSent ?? 0, formatCount),
-    num('dirty rate (live, pages/s)', (r) => s(r).dirtyPagesRate, formatCount),
-    num('guest slowdown', (r) => s(r).slowdown, (v) => `${(v * 100).toFixed(2)}%`),
-    num('vCPU stall', (r) => s(r).stallNs, formatDurationNs),
-    num('exits and faults', (r) => Object.values(s(r).exits).reduce((a, e) => a + e.count, 0), formatCount),
+    num('throughput', (r) => s(r).throughputBitsPerSec, (v) => `${(v / 1e6).toFixed(1)} Mbit/s`, false),
+    num('dirty rate (live phase, pages/s)', (r) => s(r).dirtyPagesRate, formatCount, false),
+    num('guest slowdown (live phase)', (r) => s(r).migrationSlowdown, (v) => `${(v * 100).toFixed(2)}%`),
+    num('guest slowdown (whole run)', (r) => s(r).slowdown, (v) => `${(v * 100).toFixed(2)}%`),
+    num('vCPU stall (whole run)', (r) => s(r).stallNs, formatDurationNs),
+    num('exits and faults (whole run)', (r) => Object.values(s(r).exits).reduce((a, e) => a + e.count, 0), formatCount),
   ];
   const kinds = [...new Set(runs.flatMap((r) => Object.keys(s(r).exits)))];
   for (const k of kinds) rows.push([`  ${k}`, runs.map((r) => { const e = s(r).exits[k]; return e ? `${formatCount(e.count)} (${formatDurationNs(e.costNs)})` : '-'; })]);
@@ -152,9 +157,8 @@ function summaryTable(runs: readonly RunReport[]): string {
   return table(
     runs,
     rows.map(([name, cells, values]) => {
-      if (!values || runs.length < 2) return [name, cells];
-      const min = Math.min(...values);
-      const best = values.every((v) => v === min) ? -1 : values.indexOf(min);
+      if (!values) return [name, cells];
+      const best = bestOf(values, completed);
       return [name, cells.map((c, i) => (i === best ? `${c} *` : c))];
     }),
   );

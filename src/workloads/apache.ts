@@ -105,7 +105,7 @@ export const apache: WorkloadDefinition = {
   description: 'Apache-like prefork web server: a master, a pool of forked workers, requests touching stack, heap, scoreboard, log and file cache',
   usesMmu: true,
   params: [
-    { name: 'workers', kind: 'int', default: 10, description: 'worker processes the master keeps (StartServers/MaxSpareServers); up to 256' },
+    { name: 'workers', kind: 'int', max: 256, default: 10, description: 'worker processes the master keeps (StartServers/MaxSpareServers); up to 256' },
     { name: 'rate', kind: 'rate', default: 3500, description: 'requests arriving per second (evenly spread, each gap drawn uniformly between 0.5x and 1.5x the mean)' },
     {
       name: 'maxRequestsPerChild',

@@ -43,7 +43,7 @@ export const boot: WorkloadDefinition = {
       default: 512 * 1024 * 1024,
       description: "RAM the guest kernel uses in bytes, like Linux's mem= (0: all guest memory); 512 MiB matches the reference guest",
     },
-    { name: 'daemons', kind: 'int', default: 11, description: 'long-lived daemons the rc scripts start, up to 14 (each forks twice to daemonise)' },
+    { name: 'daemons', kind: 'int', max: 14, default: 11, description: 'long-lived daemons the rc scripts start, up to 14 (each forks twice to daemonise)' },
     { name: 'gettys', kind: 'int', default: 6, description: 'gettys init starts on the consoles at the end of boot' },
     { name: 'commands', kind: 'int', default: 100, description: 'short-lived commands the rc scripts run (fork, exec, exit)' },
     { name: 'pageCache', kind: 'size', default: 48 * 1024 * 1024, description: 'bytes read from disk into the page cache during boot (programs, libraries, data files)' },

@@ -22,7 +22,11 @@ export function resolveParams(
       const known = def.params.map((p) => p.name).join(', ') || '(none)';
       throw new ParamError(`workload '${def.name}' has no parameter '${key}' (it takes: ${known})`);
     }
-    out[key] = parseParam(def.name, spec, raw);
+    const value = parseParam(def.name, spec, raw);
+    if (spec.max !== undefined && typeof value === 'number' && value > spec.max) {
+      throw new ParamError(`workload '${def.name}': bad value '${raw}' for '${key}': at most ${spec.max}`);
+    }
+    out[key] = value;
   }
   return out;
 }

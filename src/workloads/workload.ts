@@ -26,6 +26,8 @@ export interface ParamSpec {
   readonly default: number | string;
   readonly description: string;
   readonly choices?: readonly string[];
+  /** The largest value the workload takes (what its description promises). */
+  readonly max?: number;
 }
 
 export interface WorkloadDefinition {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { compareTrackers, type CompareResult } from '../../api/compare.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
-import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import type { CliContext } from '../cli-io.js';
+import { outcomeExit } from '../outcome-exit.js';
 import { UsageError } from '../cli-failure.js';
 import { fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
@@ -38,9 +39,9 @@ export function registerCompare(program: Command, ctx: CliContext): void {
       const h = source.header;
       ctx.io.out(`${source.label}: ${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}, ${r.summaries[0]?.policy} policy\n`);
       ctx.io.out(compareTable(trackers, r) + '\n');
-      ctx.io.out('* marks the best (lowest) value. Reproduce with --seed ' + h.workload.seed + '\n');
+      ctx.io.out('* marks the lowest value among completed runs, on rows where lower is better. Reproduce with --seed ' + h.workload.seed + '\n');
     }
-    if (r.summaries.some((s) => s.lostPages + s.lostPtes > 0)) ctx.setExit(EXIT_MISMATCH);
+    ctx.setExit(outcomeExit(r.summaries.map((s) => s.outcome)));
   });
 }
 

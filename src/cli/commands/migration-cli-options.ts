@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
-import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption } from '../parse-options.js';
+import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
 
 export interface MigrationCliOptions {
   policy: PolicyName;
@@ -19,7 +19,7 @@ export interface MigrationCliOptions {
 export function addMigrationOptions(cmd: Command): Command {
   return cmd
     .option('--policy <name>', `migration policy: ${POLICY_NAMES.join(', ')}`, choiceOption('--policy', POLICY_NAMES), 'xen')
-    .option('--start <time>', 'wall time the migration starts (default: half of the guest events\' duration, so the guest has been running a while)', durationOption)
+    .option('--start <time>', 'wall time the migration starts (default: half of the guest events\' duration, so the guest has been running a while)', timeOption)
     .option('--bandwidth <rate>', 'link bandwidth (1Gbit, 10Gbit, 500MiB/s)', bandwidthOption, DEFAULT_MIGRATION.bandwidthBytesPerSec)
     .option('--max-bandwidth <rate>', 'qemu: max-bandwidth for live sending', bandwidthOption, DEFAULT_MIGRATION.maxBandwidthBytesPerSec)
     .option('--downtime-limit <time>', 'qemu: downtime-limit', durationOption, DEFAULT_MIGRATION.downtimeLimitNs)

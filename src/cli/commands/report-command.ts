@@ -4,7 +4,8 @@ import { formatBytes } from '../../model/units.js';
 import { compareRunReports, runReportFromTrace } from '../../report/report-data.js';
 import { REPORT_CHARTS, type ReportDocument, reportHtml } from '../../report/report-html.js';
 import { compareCommandLine, runCommandLine, shellQuote } from '../../report/reproduce-command.js';
-import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import type { CliContext } from '../cli-io.js';
+import { outcomeExit } from '../outcome-exit.js';
 import { UsageError } from '../cli-failure.js';
 import { createProgress, type Progress, withProgressAsync } from '../progress.js';
 import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS, parseTrackerList } from './compare-command.js';
@@ -57,7 +58,8 @@ export function registerReport(program: Command, ctx: CliContext): void {
     } else {
       ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${doc.runs.length} run${doc.runs.length === 1 ? '' : 's'}, ${REPORT_CHARTS.length} charts; open it in a browser (no network needed)\n`);
     }
-    if (doc.runs.some((r) => r.summary.lostPages + r.summary.lostPtes > 0)) ctx.setExit(EXIT_MISMATCH);
+    // A trace recorded before 'failed' existed says 'completed' with lost pages.
+    ctx.setExit(outcomeExit(doc.runs.map((r) => (r.summary.lostPages + r.summary.lostPtes > 0 ? 'failed' : r.summary.outcome))));
   });
 }
 

@@ -5,13 +5,15 @@ import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
 import { DEFAULT_COSTS, loadCostModel } from '../../model/cost-model.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePolicy, TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
-import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { type CliContext, EXIT_MISMATCH, EXIT_OK } from '../cli-io.js';
+import { outcomeExit } from '../outcome-exit.js';
+import { UsageError } from '../cli-failure.js';
 import { fmtPercent } from '../format-number.js';
 import { choiceOption, durationOption } from '../parse-options.js';
 import { addMigrationOptions, type MigrationCliOptions, migrationFromCli } from './migration-cli-options.js';
 import { type MigrationRunOptions, runMigration } from '../../api/run-migration.js';
 import { recordRun } from '../../api/record-run.js';
-import { elideRounds, exitLines, migrationJson, migrationText } from '../format-migration.js';
+import { elideRounds, exitLines, migrationJson, migrationText, statLines } from '../format-migration.js';
 import { addWorkloadOptions, chooseSeed, type GuestCliOptions } from './record-command.js';
 
 export interface TrackerCliOptions {
@@ -48,7 +50,12 @@ export function trackerRunInputs(ctx: CliContext, target: string, opts: TrackerR
   const source = guestSource(target, { seed: chooseSeed(opts.seed), durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} });
   const costs = opts.costs ? loadCostModel(opts.costs) : DEFAULT_COSTS;
   if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
-  const runOptions = { superpages: opts.superpages, p2m: opts.p2m, costs, migration: migrationFromCli(opts, source.header.workload.durationNs), shadowOos: Boolean(opts.shadowOos) };
+  const guestNs = source.header.workload.durationNs;
+  const migration = migrationFromCli(opts, guestNs);
+  if (migration.startNs! >= guestNs) {
+    throw new UsageError(`--start ${formatDurationNs(migration.startNs!)} is at or after the guest's end (${formatDurationNs(guestNs)} of guest events): nothing would run; give a --start below that, or a longer --duration`);
+  }
+  const runOptions = { superpages: opts.superpages, p2m: opts.p2m, costs, migration, shadowOos: Boolean(opts.shadowOos) };
   return { source, runOptions };
 }
 
@@ -72,21 +79,21 @@ export function registerRun(program: Command, ctx: CliContext): void {
     // The bar is cleared before the results are printed.
     const r = withProgress(watched, () => runCommand(watched.source, opts, runOptions));
     ctx.io.out(r.text);
-    if (r.lost) ctx.setExit(EXIT_MISMATCH);
+    ctx.setExit(r.exit);
   });
 }
 
 /** Runs the tracker; the results as text (or JSON) and whether the oracle found lost pages or PTEs. */
-function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: TrackerRunInputs['runOptions']): { text: string; lost: boolean } {
+function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: TrackerRunInputs['runOptions']): { text: string; exit: number } {
   if (opts.round !== undefined) {
     const roundNs = durationOption(opts.round);
     const { superpages, p2m, costs, shadowOos } = runOptions;
     const s = runRounds(source, { tracker: opts.tracker, superpages, p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos });
-    return { text: opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s), lost: s.lostPages > 0 };
+    return { text: opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s), exit: s.lostPages > 0 ? EXIT_MISMATCH : EXIT_OK };
   }
   const request = { tracker: opts.tracker, ...runOptions };
   const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
-  return { text: opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s), lost: s.lostPages > 0 || s.lostPtes > 0 };
+  return { text: opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s), exit: outcomeExit([s.outcome]) };
 }
 
 function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
@@ -121,8 +128,7 @@ function roundsText(label: string, s: RoundsSummary): string {
     '  exits and operations:',
   ];
   lines.push(...exitLines(s.exits));
-  const stats = Object.entries(s.trackerStats);
-  if (stats.length) lines.push(`  tracker    ${stats.map(([k, v]) => `${k} ${formatCount(v)}`).join(', ')}`);
+  if (Object.keys(s.trackerStats).length) lines.push('  tracker counts:', ...statLines(s.trackerStats));
   lines.push('  rounds (dirty pages at each CLEAN):');
   for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${formatCount(r.dirtyPages).padStart(10)}` : '    ...');
   lines.push(s.lostPages ? `  LOST PAGES ${formatCount(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');

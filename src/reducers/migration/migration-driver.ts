@@ -1,4 +1,5 @@
 import type { DriverFactory } from '../driver.js';
+import { TrackerPairingError } from '../make-tracker.js';
 import { Link } from './link.js';
 import { makeMigration } from './make-migration.js';
 import type { MigrationOptions } from './migration-options.js';
@@ -9,8 +10,13 @@ import type { MigrationOptions } from './migration-options.js';
  * the clock, the oracle, the run stream) and a link of its own.
  */
 export function migrationDriver(opts: MigrationOptions): DriverFactory {
-  return (w) =>
-    makeMigration(
+  return (w) => {
+    // Direct mode has no log-dirty (DESIGN section 6): only a checkpoint,
+    // which pauses the guest for the whole save, can move such a guest.
+    if (w.tracker.name === 'direct' && opts.policy !== 'checkpoint') {
+      throw new TrackerPairingError(`tracker 'direct' has no log-dirty, so policy '${opts.policy}' cannot migrate it live: use --policy checkpoint, or --tracker shadow for a live migration of a PV guest`);
+    }
+    return makeMigration(
       {
         guest: w.guest,
         seed: w.seed,
@@ -26,4 +32,5 @@ export function migrationDriver(opts: MigrationOptions): DriverFactory {
       opts,
       w.run,
     );
+  };
 }

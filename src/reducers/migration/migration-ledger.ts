@@ -64,6 +64,10 @@ export interface MigrationReport {
   /** vCPU stall (all vCPUs) when the migration began and when its live phase ended. */
   readonly stallAtStartNs: number;
   readonly stallAtEndNs: number;
+  /** Pages dirtied in the live phase that no round's CLEAN counted (post-copy's switch). */
+  readonly switchDirtyPages: number;
+  /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
+  readonly remainingPages: number;
   /** The oracle's verdict at resume (and at each Remus epoch). */
   readonly lostPages: number;
   readonly firstLostPfns: readonly number[];
@@ -94,6 +98,8 @@ export class MigrationLedger {
   lostPages = 0;
   firstLostPfns: number[] = [];
   lostPtes = 0;
+  switchDirtyPages = 0;
+  remainingPages = 0;
   private readonly rounds: RoundFacts[] = [];
   private liveFromEvent = -1;
   private liveToEvent = -1;
@@ -234,6 +240,8 @@ export class MigrationLedger {
       liveEndNs: this.liveEndNs,
       stallAtStartNs: this.stallAtStartNs,
       stallAtEndNs: this.stallAtEndNs,
+      switchDirtyPages: this.switchDirtyPages,
+      remainingPages: this.remainingPages,
       lostPages: this.lostPages,
       firstLostPfns: this.firstLostPfns,
       lostPtes: this.lostPtes,

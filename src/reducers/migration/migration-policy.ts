@@ -50,6 +50,8 @@ export abstract class MigrationPolicy implements Driver {
       this.ledger.endLive(wallNs);
       this.ledger.stopReason = this.begun ? 'the workload ended before the migration completed' : 'the workload ended before the migration started';
       this.ledger.completedAtNs = wallNs;
+      // What the destination still lacks: pages written since they were last sent, or never sent.
+      this.ledger.remainingPages = this.ctx.oracle.divergent(0).count;
     }
     this.nextActionNs = Infinity;
   }

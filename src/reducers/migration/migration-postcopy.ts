@@ -1,6 +1,7 @@
 import { NO_VCPU } from '../../events/guest-event-kind.js';
 import { RunEventKind } from '../../events/run-event-kind.js';
 import { nextSetBit } from '../bitmap-scan.js';
+import { countBits } from '../logdirty-bitmap.js';
 import type { PostcopyTracker } from '../tracker-postcopy.js';
 import { XEN_BATCH_PAGES } from './migration-options.js';
 import { XenMigration } from './migration-xen.js';
@@ -54,6 +55,7 @@ export class PostcopyMigration extends XenMigration {
     // destination is authoritative: the missing pages are fetched with the
     // contents they had at the switch.
     const missing = bits.slice();
+    ledger.switchDirtyPages = countBits(missing);
     const lost = oracle.switchToDestination(missing);
     ledger.lostPages = lost.count;
     ledger.firstLostPfns = lost.first;
