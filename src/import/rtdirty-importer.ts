@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { BinaryHeap } from '../util/binary-heap.js';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
 import { GuestVpnMap } from './guest-vpn-map.js';
@@ -247,7 +248,7 @@ class RtdirtyImporter {
     physUnpaired: 0,
     implicitExits: 0,
   };
-  private readonly heaps: Stream[][];
+  private readonly heaps: BinaryHeap<Stream>[];
 
   constructor(
     opts: ImportOptions,
@@ -260,7 +261,7 @@ class RtdirtyImporter {
     const guest = trace.header.guest;
     this.guest = new ImportGuest(guest, { seed: opts.seed, hz }, trace.builder);
     this.rng = deriveStream(opts.seed, 'import/rtdirty/write-order');
-    this.heaps = Array.from({ length: guest.vcpus }, () => []);
+    this.heaps = Array.from({ length: guest.vcpus }, () => new BinaryHeap(before));
   }
 
   get durationNs(): number {
@@ -562,7 +563,7 @@ class RtdirtyImporter {
    */
   private execute(streams: Stream[]): void {
     const heaps = this.heaps;
-    for (const s of streams) heapPush(heaps[s.vcpu]!, s);
+    for (const s of streams) heaps[s.vcpu]!.push(s);
     const guest = this.guest;
     const out = guest.out;
     const free = guest.freeNs;
@@ -571,8 +572,9 @@ class RtdirtyImporter {
       let bestNs = Infinity;
       for (let v = 0; v < heaps.length; v++) {
         const h = heaps[v]!;
-        if (h.length === 0) continue;
-        const t = Math.max(h[0]!.nextNs(), free[v]!);
+        const top = h.peek();
+        if (top === undefined) continue;
+        const t = Math.max(top.nextNs(), free[v]!);
         if (t < bestNs) {
           bestNs = t;
           best = v;
@@ -580,14 +582,14 @@ class RtdirtyImporter {
       }
       if (best < 0) return;
       const h = heaps[best]!;
-      const s = h[0]!;
+      const s = h.peek()!;
       const t = Math.max(bestNs, out.nowNs);
       this.currentLine = s.line;
       guest.startWork(best, t);
       const used = this.run(s, t);
       guest.endWork(best, t + used);
-      if (++s.pos === s.n) heapPop(h);
-      else heapSiftDown(h, 0);
+      if (++s.pos === s.n) h.pop();
+      else h.topIncreased();
     }
   }
 
@@ -695,40 +697,9 @@ function intersectionSize(a: Float64Array, b: Float64Array): number {
   return n;
 }
 
-// A binary min-heap of streams by (next item time, sequence).
+/** The order of a vCPU's work queue: next item time, then sequence. */
 function before(x: Stream, y: Stream): boolean {
   const tx = x.nextNs();
   const ty = y.nextNs();
   return tx < ty || (tx === ty && x.seq < y.seq);
-}
-
-function heapPush(h: Stream[], s: Stream): void {
-  h.push(s);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!before(h[i]!, h[p]!)) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
-    i = p;
-  }
-}
-
-function heapPop(h: Stream[]): void {
-  const last = h.pop()!;
-  if (h.length === 0) return;
-  h[0] = last;
-  heapSiftDown(h, 0);
-}
-
-function heapSiftDown(h: Stream[], i: number): void {
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < h.length && before(h[l]!, h[m]!)) m = l;
-    if (r < h.length && before(h[r]!, h[m]!)) m = r;
-    if (m === i) return;
-    [h[i], h[m]] = [h[m]!, h[i]!];
-    i = m;
-  }
 }
