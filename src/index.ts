@@ -7,8 +7,8 @@ export type { InspectReport } from './api/inspect.js';
 export { replayVerify } from './verify/replay.js';
 export type { ReplayResult, ReplayDifference } from './verify/replay.js';
 export { readTrace, readGuestBatches } from './api/read.js';
-export { DEFAULT_GUEST, DEFAULT_DURATION_NS, ConfigError, guestMemPages } from './api/guest-config.js';
-export type { GuestOptions } from './api/guest-config.js';
+export { DEFAULT_GUEST, DEFAULT_DURATION_NS, ConfigError, guestMemPages } from './model/guest-config.js';
+export type { GuestOptions } from './model/guest-config.js';
 
 export type { GuestBatch } from './events/guest-batch.js';
 export { allocateGuestBatch, copyGuestBatch, GUEST_COLUMNS } from './events/guest-batch.js';

@@ -7,7 +7,7 @@ import { findWorkload } from '../workloads/registry.js';
 import { resolveParams } from '../workloads/resolve-params.js';
 import type { WorkloadConfig, WorkloadStats } from '../workloads/workload.js';
 import { workloadEvents } from '../workloads/workload-events.js';
-import { DEFAULT_DURATION_NS, DEFAULT_GUEST, type GuestOptions, guestMemPages } from './guest-config.js';
+import { DEFAULT_DURATION_NS, DEFAULT_GUEST, type GuestOptions, guestMemPages } from '../model/guest-config.js';
 
 export interface RecordOptions extends Partial<GuestOptions> {
   readonly workload: string;

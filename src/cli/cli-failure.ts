@@ -1,4 +1,4 @@
-import { ConfigError } from '../api/guest-config.js';
+import { ConfigError } from '../model/guest-config.js';
 import { UnitError } from '../model/units.js';
 import { CostModelError } from '../model/cost-model.js';
 import { TrackerPairingError } from '../reducers/make-tracker.js';

@@ -1,3 +1,4 @@
+import { ColumnBatchBuilder } from './column-batch-builder.js';
 import { GuestEventKind } from './guest-event-kind.js';
 import type { GuestBatch } from './guest-batch.js';
 
@@ -14,38 +15,9 @@ export const DEFAULT_BATCH_EVENTS = 65_536;
  * The arrays are reused after `sink` returns, so the sink must consume or copy
  * the batch synchronously (see GuestBatch).
  */
-export class GuestBatchBuilder {
-  private readonly kind: Uint8Array;
-  private readonly dtNs: Uint32Array;
-  private readonly vcpu: Uint16Array;
-  private readonly page: Int32Array;
-  private readonly arg: Int32Array;
-  private readonly pte: Int32Array;
-  private n = 0;
-  private batchBaseNs = 0;
-  private lastNs = 0;
-  private emitted = 0;
-
-  constructor(
-    private readonly sink: (batch: GuestBatch) => void,
-    readonly capacity: number = DEFAULT_BATCH_EVENTS,
-  ) {
-    this.kind = new Uint8Array(capacity);
-    this.dtNs = new Uint32Array(capacity);
-    this.vcpu = new Uint16Array(capacity);
-    this.page = new Int32Array(capacity);
-    this.arg = new Int32Array(capacity);
-    this.pte = new Int32Array(capacity);
-  }
-
-  /** Time of the latest event emitted. */
-  get nowNs(): number {
-    return this.lastNs;
-  }
-
-  /** Events emitted so far, flushed or not. */
-  get eventCount(): number {
-    return this.emitted;
+export class GuestBatchBuilder extends ColumnBatchBuilder<GuestBatch, Int32Array> {
+  constructor(sink: (batch: GuestBatch) => void, capacity: number = DEFAULT_BATCH_EVENTS) {
+    super(sink, capacity, Int32Array);
   }
 
   write(tNs: number, vcpu: number, vpn: number, bytes: number): void {
@@ -86,36 +58,17 @@ export class GuestBatchBuilder {
     this.push(kind, dt, vcpu, page, arg, pte);
   }
 
-  private push(kind: number, dt: number, vcpu: number, page: number, arg: number, pte: number): void {
-    const i = this.n;
-    this.kind[i] = kind;
-    this.dtNs[i] = dt;
-    this.vcpu[i] = vcpu;
-    this.page[i] = page;
-    this.arg[i] = arg;
-    this.pte[i] = pte;
-    this.lastNs += dt;
-    this.emitted++;
-    if (++this.n === this.capacity) this.flush();
-  }
-
-  /** Hands the pending events, if any, to the sink as one batch. */
-  flush(): void {
-    const n = this.n;
-    if (n === 0) return;
-    this.n = 0;
-    const batch: GuestBatch = {
-      count: n,
-      baseNs: this.batchBaseNs,
-      endNs: this.lastNs,
-      kind: this.kind.subarray(0, n),
-      dtNs: this.dtNs.subarray(0, n),
-      vcpu: this.vcpu.subarray(0, n),
-      page: this.page.subarray(0, n),
-      arg: this.arg.subarray(0, n),
-      pte: this.pte.subarray(0, n),
+  protected batch(count: number, baseNs: number, endNs: number): GuestBatch {
+    return {
+      count,
+      baseNs,
+      endNs,
+      kind: this.kind.subarray(0, count),
+      dtNs: this.dtNs.subarray(0, count),
+      vcpu: this.vcpu.subarray(0, count),
+      page: this.page.subarray(0, count),
+      arg: this.arg.subarray(0, count),
+      pte: this.last.subarray(0, count),
     };
-    this.batchBaseNs = this.lastNs;
-    this.sink(batch);
   }
 }

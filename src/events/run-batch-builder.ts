@@ -1,3 +1,4 @@
+import { ColumnBatchBuilder } from './column-batch-builder.js';
 import { NO_VCPU } from './guest-event-kind.js';
 import type { RunBatch } from './run-batch.js';
 import { RunEventKind } from './run-event-kind.js';
@@ -6,37 +7,9 @@ import { RunEventKind } from './run-event-kind.js';
  * Collects run events emitted by reducers while they loop over a guest batch,
  * and hands them on as one RunBatch. Arrays are reused after the sink returns.
  */
-export class RunBatchBuilder {
-  private readonly kind: Uint8Array;
-  private readonly dtNs: Uint32Array;
-  private readonly vcpu: Uint16Array;
-  private readonly page: Int32Array;
-  private readonly arg: Int32Array;
-  private readonly costNs: Uint32Array;
-  private n = 0;
-  private flushed = 0;
-  private batchBaseNs = 0;
-  private lastNs = 0;
-
-  constructor(
-    private readonly sink: (batch: RunBatch) => void,
-    readonly capacity = 16_384,
-  ) {
-    this.kind = new Uint8Array(capacity);
-    this.dtNs = new Uint32Array(capacity);
-    this.vcpu = new Uint16Array(capacity);
-    this.page = new Int32Array(capacity);
-    this.arg = new Int32Array(capacity);
-    this.costNs = new Uint32Array(capacity);
-  }
-
-  /** Run events emitted so far (ticks included): a position in the run stream. */
-  get emitted(): number {
-    return this.flushed + this.n;
-  }
-
-  get nowNs(): number {
-    return this.lastNs;
+export class RunBatchBuilder extends ColumnBatchBuilder<RunBatch, Uint32Array> {
+  constructor(sink: (batch: RunBatch) => void, capacity = 16_384) {
+    super(sink, capacity, Uint32Array);
   }
 
   /**
@@ -53,38 +26,20 @@ export class RunBatchBuilder {
       this.push(RunEventKind.tick, 0xffff_ffff, NO_VCPU, -1, 0, 0);
       dt -= 0xffff_ffff;
     }
-    this.push(kind, dt, vcpu, page, arg, costNs);
+    this.push(kind, dt, vcpu, page, arg, Math.min(Math.round(costNs), 0xffff_ffff));
   }
 
-  private push(kind: number, dt: number, vcpu: number, page: number, arg: number, costNs: number): void {
-    const i = this.n;
-    this.kind[i] = kind;
-    this.dtNs[i] = dt;
-    this.vcpu[i] = vcpu;
-    this.page[i] = page;
-    this.arg[i] = arg;
-    this.costNs[i] = Math.min(Math.round(costNs), 0xffff_ffff);
-    this.lastNs += dt;
-    if (++this.n === this.capacity) this.flush();
-  }
-
-  flush(): void {
-    const n = this.n;
-    if (n === 0) return;
-    this.n = 0;
-    this.flushed += n;
-    const batch: RunBatch = {
-      count: n,
-      baseNs: this.batchBaseNs,
-      endNs: this.lastNs,
-      kind: this.kind.subarray(0, n),
-      dtNs: this.dtNs.subarray(0, n),
-      vcpu: this.vcpu.subarray(0, n),
-      page: this.page.subarray(0, n),
-      arg: this.arg.subarray(0, n),
-      costNs: this.costNs.subarray(0, n),
+  protected batch(count: number, baseNs: number, endNs: number): RunBatch {
+    return {
+      count,
+      baseNs,
+      endNs,
+      kind: this.kind.subarray(0, count),
+      dtNs: this.dtNs.subarray(0, count),
+      vcpu: this.vcpu.subarray(0, count),
+      page: this.page.subarray(0, count),
+      arg: this.arg.subarray(0, count),
+      costNs: this.last.subarray(0, count),
     };
-    this.batchBaseNs = this.lastNs;
-    this.sink(batch);
   }
 }

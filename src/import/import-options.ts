@@ -1,6 +1,6 @@
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { basename } from 'node:path';
-import { ConfigError, DEFAULT_GUEST, guestMemPages } from '../api/guest-config.js';
+import { ConfigError, DEFAULT_GUEST, guestMemPages } from '../model/guest-config.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import type { GuestSpec, TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { VpnSpaceFullError } from './guest-vpn-map.js';

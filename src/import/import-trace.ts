@@ -6,6 +6,17 @@ import { TraceReader } from '../trace/trace-reader.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 
 /**
+ * What the import job (src/import/import-job.ts) needs of the trace a
+ * capture format writes: the builder its guest emits into, sealing under
+ * the complete header, and dropping it on failure.
+ */
+export interface SealableTrace {
+  readonly builder: GuestBatchBuilder;
+  seal(header: TraceHeader, workloadStats: Readonly<Record<string, number>>): { footer: TraceFooter; fileBytes: number };
+  abort(): void;
+}
+
+/**
  * The trace an importer writes. Its header must carry what is known only at
  * the end of the capture (the source file's sha256, the capture's length),
  * but a trace writes its header first: so the events go to a provisional
@@ -14,7 +25,7 @@ import { TraceWriter } from '../trace/trace-writer.js';
  * TraceWriter). The copy costs one decode and encode of the events, far
  * less than parsing the capture twice. On failure nothing is left behind.
  */
-export class ImportTrace {
+export class ImportTrace implements SealableTrace {
   readonly builder: GuestBatchBuilder;
   private readonly provisionalPath: string;
   private provisional: TraceWriter | undefined;
@@ -77,7 +88,7 @@ export class ImportTrace {
  * small capture whose header is known only at its end is held whole (its
  * events are few).
  */
-export class DeferredTrace {
+export class DeferredTrace implements SealableTrace {
   readonly builder: GuestBatchBuilder;
   private writer: TraceWriter | undefined;
   private held: GuestBatch[] = [];

@@ -1,17 +1,14 @@
-import { statSync } from 'node:fs';
 import { DEFAULT_BATCH_EVENTS } from '../events/guest-batch-builder.js';
-import type { GuestSpec, TraceHeader } from '../trace/trace-records.js';
+import type { TraceHeader } from '../trace/trace-records.js';
+import { workloadTraceHeader } from '../trace/workload-trace-header.js';
 import { PageSet } from '../util/page-set.js';
 import type { GuestKernel } from '../workloads/guest-kernel.js';
-import { ImportGuest, type ImportSpace } from './import-guest.js';
-import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
+import type { CaptureFormat, CaptureReplay, ImportSetup } from './capture-format.js';
+import type { ImportGuest, ImportSpace } from './import-guest.js';
+import { type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
 import { DeferredTrace } from './import-trace.js';
-import { workloadTraceHeader } from '../trace/workload-trace-header.js';
-import { SourceDigest } from './source-digest.js';
 import { LackeyAccesses, LackeyAccessKind, LackeyParser } from './lackey-parser.js';
-import { isGzipFile } from './line-reader.js';
-import { type ImportJob, runImport, runImportSync } from './run-import.js';
-import { SkippedLines } from './skipped-lines.js';
+import { runImport, runImportSync } from './run-import.js';
 
 /**
  * `migsim import lackey`: the memory trace valgrind's lackey tool prints
@@ -40,47 +37,38 @@ const INSTRUCTION_BYTE = 0x49;
 const READ_BYTES = 8;
 
 export async function importLackey(opts: ImportOptions): Promise<ImportResult> {
-  return runImport(opts.file, new LackeyJob(opts), opts.onProgress);
+  return runImport(opts, LACKEY_FORMAT);
 }
 
 /** The same, synchronously, for a log that is not compressed. */
 export function importLackeySync(opts: ImportOptions): ImportResult {
-  return runImportSync(opts.file, new LackeyJob(opts), opts.onProgress);
+  return runImportSync(opts, LACKEY_FORMAT);
 }
 
-/** One import: the trace being written, the parser, the replay, the source's digest. */
-class LackeyJob implements ImportJob {
+/**
+ * A lackey log runs on one vCPU. A large log is hashed, and its
+ * instructions counted, by a worker thread: the header (digest, length) is
+ * then known early and the events go straight to the trace.
+ */
+const LACKEY_FORMAT: CaptureFormat = {
+  defaultVcpus: 1,
+  countLinesStartingWith: INSTRUCTION_BYTE,
+  open: (setup) => new LackeyImport(setup),
+};
+
+/** One log's import: the parser, the replay, and the trace held until its header is known. */
+class LackeyImport implements CaptureReplay {
   private readonly trace: DeferredTrace;
   private readonly guest: ImportGuest;
   private readonly replay: LackeyReplay;
   private readonly parser: LackeyParser;
   private readonly accesses = new LackeyAccesses();
-  private readonly digest: SourceDigest;
-  private readonly guestSpec: GuestSpec;
-  private readonly gzip: boolean;
-  readonly fileBytes: number;
-  private readonly ips: number;
-  private readonly hz: number;
-  private readonly skipped: SkippedLines;
-  readonly onRawBytes: (b: Uint8Array) => void;
 
-  constructor(private readonly opts: ImportOptions) {
-    this.guestSpec = importGuestSpec(opts, 1);
-    this.ips = checkIps(opts.ips ?? DEFAULT_IPS);
-    this.hz = opts.hz ?? DEFAULT_IMPORT_HZ;
-    const file = opts.file;
-    this.gzip = isGzipFile(file);
-    this.fileBytes = statSync(file).size;
-    // A large log is hashed, and its instructions counted, by a worker
-    // thread: the header (digest, length) is then known early and the
-    // events go straight to the trace.
-    this.digest = new SourceDigest(file, { countLinesStartingWith: INSTRUCTION_BYTE, gzip: this.gzip, mode: opts.digest ?? 'auto', fileBytes: this.fileBytes });
-    this.onRawBytes = this.digest.update;
-    this.skipped = new SkippedLines(file, opts.skipBad ?? false);
-    this.parser = new LackeyParser(this.skipped.malformed);
-    const digest = this.digest;
+  constructor(private readonly setup: ImportSetup) {
+    this.parser = new LackeyParser(setup.skipped.malformed);
+    const digest = setup.digest;
     this.trace = new DeferredTrace(
-      opts.out,
+      setup.opts.out,
       DEFAULT_BATCH_EVENTS,
       // (Not before the replay exists: the guest's boot already emits events.)
       () => {
@@ -93,14 +81,12 @@ class LackeyJob implements ImportJob {
         return this.header(r.sha256, r.lines);
       },
     );
-    try {
-      this.guest = new ImportGuest(this.guestSpec, { seed: opts.seed, hz: this.hz }, this.trace.builder);
-      this.replay = new LackeyReplay(this.guest, this.ips);
-    } catch (e) {
-      this.trace.abort();
-      this.digest.dispose();
-      throw e;
-    }
+    this.guest = setup.bootGuest(this.trace);
+    this.replay = new LackeyReplay(this.guest, setup.ips);
+  }
+
+  get currentLine(): number {
+    return this.parser.lines;
   }
 
   push(block: Buffer): void {
@@ -108,11 +94,11 @@ class LackeyJob implements ImportJob {
     this.replay.run(this.accesses);
   }
 
-  finish(): ImportResult {
-    const { parser, replay, guest } = this;
+  end(): { header: TraceHeader; stats: Record<string, number> } {
+    const { parser, replay, guest, setup } = this;
     // The worker counted every line starting with I (a skipped malformed
     // one too): its count is the capture's length when it has one.
-    const scanned = this.digest.inWorker ? this.digest.wait() : { sha256: this.digest.hex(), lines: parser.instructions };
+    const scanned = setup.digest.inWorker ? setup.digest.wait() : { sha256: setup.digest.hex(), lines: parser.instructions };
     const header = this.trace.openedHeader ?? this.header(scanned.sha256, scanned.lines);
     guest.finish(header.workload.durationNs);
     const stats = {
@@ -124,37 +110,31 @@ class LackeyJob implements ImportJob {
       straddles: replay.straddles,
       pagesWritten: replay.pagesWritten.size,
       messageLines: parser.messageLines,
-      skippedLines: this.skipped.count,
+      skippedLines: setup.skipped.count,
     };
-    const sealed = this.trace.seal(header, stats);
-    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: this.skipped.count, firstSkipped: this.skipped.first };
-  }
-
-  fail(e: unknown): unknown {
-    this.trace.abort();
-    this.digest.dispose();
-    return asImportError(e, this.opts.file, this.parser.lines);
+    return { header, stats };
   }
 
   /** The trace header, given the source's digest and its instruction count. */
   private header(sha256: string, instructions: number): TraceHeader {
-    const { opts, replay } = this;
+    const { setup, replay } = this;
+    const opts = setup.opts;
     const durationNs = replay.timeOfInstruction(instructions);
     const source = {
       format: 'lackey',
-      ...sourceIdentity(opts.file, sha256, this.fileBytes, this.gzip),
+      ...sourceIdentity(opts.file, sha256, setup.fileBytes, setup.gzip),
       header: { tool: 'valgrind --tool=lackey --trace-mem=yes' },
       clock: 'instructions',
       intervalNs: LACKEY_INTERVAL_NS,
       firstTickNs: replay.startNs + LACKEY_INTERVAL_NS,
       mapping: {
         vpn: 'in order of first appearance: each source GiB (page >> 18) to the next guest GiB of user space, each source 2 MiB region to the next 2 MiB slot of it, page offset kept',
-        time: `instruction count / ${this.ips} per s, from the end of guest boot, in integer ns`,
+        time: `instruction count / ${setup.ips} per s, from the end of guest boot, in integer ns`,
         accesses: 'L: read; S, M: write of each page the bytes cover; I: counted only',
       },
     };
-    const params = { ips: this.ips, hz: this.hz };
-    return workloadTraceHeader(this.guestSpec, { name: LACKEY_WORKLOAD, seed: opts.seed, durationNs, params }, { source });
+    const params = { ips: setup.ips, hz: setup.hz };
+    return workloadTraceHeader(setup.guestSpec, { name: LACKEY_WORKLOAD, seed: opts.seed, durationNs, params }, { source });
   }
 }
 

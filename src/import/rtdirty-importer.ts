@@ -1,16 +1,18 @@
-import { statSync } from 'node:fs';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
-import { GuestVpnMap } from './guest-vpn-map.js';
-import { ImportError } from './import-error.js';
-import { ImportGuest, type ImportSpace } from './import-guest.js';
-import { asImportError, checkIps, DEFAULT_IMPORT_HZ, DEFAULT_IPS, importGuestSpec, type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
-import { ImportTrace } from './import-trace.js';
+import type { TraceHeader } from '../trace/trace-records.js';
 import { workloadTraceHeader } from '../trace/workload-trace-header.js';
-import { SourceDigest } from './source-digest.js';
-import { isGzipFile, LineSplitter } from './line-reader.js';
-import { type ImportJob, runImport, runImportSync } from './run-import.js';
-import { SkippedLines } from './skipped-lines.js';
+import type { CaptureFormat, CaptureReplay, ImportSetup } from './capture-format.js';
+import type { GuestVpnMap } from './guest-vpn-map.js';
+import { ImportError } from './import-error.js';
+import type { ImportGuest, ImportSpace } from './import-guest.js';
+import { type ImportOptions, type ImportResult, sourceIdentity } from './import-options.js';
+import { ImportTrace } from './import-trace.js';
+import { LineSplitter } from './line-reader.js';
+import { RtdirtyScheduler } from './rtdirty-scheduler.js';
+import { RtdirtyOp as Op, RtdirtyStream } from './rtdirty-stream.js';
+import { runImport, runImportSync } from './run-import.js';
+import type { SkippedLines } from './skipped-lines.js';
 import { parseDecimalMicroText, parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyHeader, RtdirtyParseError, RtdirtyRecord, RtdirtyRecordKind as K } from './rtdirty-parser.js';
 
 /**
@@ -49,6 +51,11 @@ import { parseDecimalMicroText, parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyH
  * a little after its slot. Guest pages are placed by src/import/
  * guest-vpn-map.ts.
  *
+ * This file reads the records and plans each tick; src/import/
+ * rtdirty-scheduler.ts runs the plan on the vCPUs, and the import job
+ * (src/import/import-job.ts, shared with lackey) does the rest: options,
+ * the source's digest, the guest, progress, sealing the trace.
+ *
  * The trace's header keeps the capture's identity (name, sha256, its own
  * header keys) and these choices in `source`; the footer's workload stats
  * hold the capture's exact per-interval figures (intervals, pages written,
@@ -58,13 +65,6 @@ export const RTDIRTY_WORKLOAD = 'import:rtdirty';
 
 /** Bytes of each write a D or B page becomes (the capture does not say). */
 const WRITE_BYTES = 8;
-
-const OP_CREATE = 0;
-const OP_FORK = 1;
-const OP_BASELINE = 2;
-const OP_DIRTY = 3;
-const OP_EXEC = 4;
-const OP_EXIT = 5;
 
 /** One record of the current tick, kept until its S line. */
 interface PendingRecord {
@@ -90,34 +90,6 @@ interface ProcState {
   prevDirtyTick: number;
 }
 
-/**
- * A run of work for one vCPU: `n` items, item j at a + floor(step * j) ns
- * (a single kernel operation is one item).
- */
-class Stream {
-  pos = 0;
-  constructor(
-    readonly seq: number,
-    readonly vcpu: number,
-    readonly op: number,
-    readonly line: number,
-    readonly space: ImportSpace,
-    readonly n: number,
-    public a: number,
-    public b: number,
-    readonly pages: Float64Array | null,
-    readonly gvpns: Int32Array | null,
-    readonly frames: Float64Array | null,
-    readonly other: ImportSpace | null,
-  ) {}
-
-  step = 0;
-
-  nextNs(): number {
-    return this.a + Math.floor(this.step * this.pos);
-  }
-}
-
 /** Figures of the capture itself, exact (from the records, not the guest). */
 interface CaptureCounts {
   intervals: number;
@@ -129,102 +101,36 @@ interface CaptureCounts {
   maxIntervalPages: number;
   overlapPages: number;
   overlapBasePages: number;
-  distinctPages: number;
   physUnpaired: number;
   implicitExits: number;
 }
 
 export async function importRtdirty(opts: ImportOptions): Promise<ImportResult> {
-  return runImport(opts.file, new RtdirtyJob(opts), opts.onProgress);
+  return runImport(opts, RTDIRTY_FORMAT);
 }
 
 /** The same, synchronously, for a capture that is not compressed. */
 export function importRtdirtySync(opts: ImportOptions): ImportResult {
-  return runImportSync(opts.file, new RtdirtyJob(opts), opts.onProgress);
+  return runImportSync(opts, RTDIRTY_FORMAT);
 }
 
-/** One import: the trace being written, the replay, the source's digest. */
-class RtdirtyJob implements ImportJob {
-  private readonly trace: ImportTrace;
-  private readonly importer: RtdirtyImporter;
-  private readonly lines: LineSplitter;
-  private readonly digest: SourceDigest;
-  private readonly params: Record<string, number | string>;
-  private readonly gzip: boolean;
-  readonly fileBytes: number;
-  readonly onRawBytes: (b: Uint8Array) => void;
+const RTDIRTY_FORMAT: CaptureFormat = { defaultVcpus: 2, open: (setup) => new RtdirtyImporter(setup) };
 
-  constructor(private readonly opts: ImportOptions) {
-    const guestSpec = importGuestSpec(opts, 2);
-    const ips = checkIps(opts.ips ?? DEFAULT_IPS);
-    const hz = opts.hz ?? DEFAULT_IMPORT_HZ;
-    this.gzip = isGzipFile(opts.file);
-    this.fileBytes = statSync(opts.file).size;
-    this.digest = new SourceDigest(opts.file, { mode: opts.digest ?? 'auto', fileBytes: this.fileBytes });
-    this.onRawBytes = this.digest.update;
-    this.params = { hz, order: 'shuffled', writeBytes: WRITE_BYTES };
-    this.trace = new ImportTrace(opts.out, workloadTraceHeader(guestSpec, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs: 0, params: this.params }, { source: {} }));
-    try {
-      this.importer = new RtdirtyImporter(opts, this.trace, ips, hz);
-    } catch (e) {
-      this.trace.abort();
-      this.digest.dispose();
-      throw e;
-    }
-    const importer = this.importer;
-    this.lines = new LineSplitter((buf, start, end, lineNo) => importer.line(buf, start, end, lineNo));
-  }
-
-  push(block: Buffer): void {
-    this.lines.push(block);
-  }
-
-  finish(): ImportResult {
-    const { opts, importer } = this;
-    importer.end();
-    const captureHeader = importer.captureHeader!;
-    const durationNs = importer.durationNs;
-    const ips = importer.ips;
-    if (importer.instructionClock) this.params['ips'] = ips;
-    const source = {
-      format: 'rtdirty',
-      version: captureHeader.version,
-      ...sourceIdentity(opts.file, this.digest.hex(), this.fileBytes, this.gzip),
-      header: captureHeader.keys,
-      clock: importer.instructionClock ? 'instructions' : 'ms',
-      intervalNs: importer.intervalNs,
-      firstTickNs: importer.firstTickNs,
-      mapping: {
-        vpn: 'per address space, in order of first appearance: each source GiB (page >> 18) to the next guest GiB of user space, each source 2 MiB region to the next 2 MiB slot of it, page offset kept',
-        time: importer.instructionClock ? `t instructions / ${ips} per s, in integer ns` : 't ms since capture start, in integer ns',
-        writes: 'one write per D page, spread evenly over its tick (previous S to this S), order drawn from the seed',
-        baseline: 'B pages faulted in and written at the B time',
-        frames: 'a source frame seen under pages of two processes (b/d lines), not by fork, is one guest shmem frame',
-        processes: 'P: fork of a captured parent, else an empty address space; E: exec; Z (or X): exit',
-      },
-    };
-    const guest = this.trace.header.guest;
-    const header = workloadTraceHeader(guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, { source });
-    const sealed = this.trace.seal(header, importer.stats());
-    return { header, footer: sealed.footer, fileBytes: sealed.fileBytes, skippedLines: importer.skipped.count, firstSkipped: importer.skipped.first };
-  }
-
-  fail(e: unknown): unknown {
-    this.trace.abort();
-    this.digest.dispose();
-    return asImportError(e, this.opts.file, this.importer.currentLine);
-  }
-}
-
-class RtdirtyImporter {
-  captureHeader: RtdirtyHeader | undefined;
-  instructionClock = false;
-  intervalNs = 0;
-  firstTickNs = -1;
-  readonly skipped: SkippedLines;
+/** One capture's import: its records read, planned tick by tick and replayed in the guest. */
+class RtdirtyImporter implements CaptureReplay {
   currentLine = 0;
+  private captureHeader: RtdirtyHeader | undefined;
+  private instructionClock = false;
+  private intervalNs = 0;
+  private firstTickNs = -1;
+  private readonly ips: number;
+  private readonly skipped: SkippedLines;
+  private readonly params: Record<string, number | string>;
+  private readonly trace: ImportTrace;
+  private readonly lines: LineSplitter;
   private readonly rec = new RtdirtyRecord();
   private readonly guest: ImportGuest;
+  private readonly scheduler: RtdirtyScheduler;
   private readonly rng: Xoshiro128;
   private readonly file: string;
   private pending: PendingRecord[] = [];
@@ -243,31 +149,65 @@ class RtdirtyImporter {
     maxIntervalPages: 0,
     overlapPages: 0,
     overlapBasePages: 0,
-    distinctPages: 0,
     physUnpaired: 0,
     implicitExits: 0,
   };
-  private readonly heaps: Stream[][];
 
-  constructor(
-    opts: ImportOptions,
-    trace: ImportTrace,
-    readonly ips: number,
-    hz: number,
-  ) {
+  constructor(private readonly setup: ImportSetup) {
+    const opts = setup.opts;
     this.file = opts.file;
-    this.skipped = new SkippedLines(opts.file, opts.skipBad ?? false);
-    const guest = trace.header.guest;
-    this.guest = new ImportGuest(guest, { seed: opts.seed, hz }, trace.builder);
+    this.ips = setup.ips;
+    this.skipped = setup.skipped;
+    // The header's guest and chunking are known now, its source only at
+    // the end: the events go to a provisional trace (ImportTrace).
+    this.params = { hz: setup.hz, order: 'shuffled', writeBytes: WRITE_BYTES };
+    this.trace = new ImportTrace(opts.out, workloadTraceHeader(setup.guestSpec, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs: 0, params: this.params }, { source: {} }));
+    this.guest = setup.bootGuest(this.trace);
     this.rng = deriveStream(opts.seed, 'import/rtdirty/write-order');
-    this.heaps = Array.from({ length: guest.vcpus }, () => []);
+    this.scheduler = new RtdirtyScheduler(this.guest, WRITE_BYTES, this);
+    this.lines = new LineSplitter((buf, start, end, lineNo) => this.line(buf, start, end, lineNo));
   }
 
-  get durationNs(): number {
+  private get durationNs(): number {
     return Math.max(this.tickStartNs, this.lastRecordNs, this.guest.out.nowNs);
   }
 
-  line(buf: Buffer, start: number, end: number, lineNo: number): void {
+  push(block: Buffer): void {
+    this.lines.push(block);
+  }
+
+  /** End of file: records after the last S form a last tick ending at their latest time. */
+  end(): { header: TraceHeader; stats: Record<string, number> } {
+    const { opts } = this.setup;
+    if (!this.captureHeader) throw new ImportError(this.file, 1, 'empty capture', undefined, "an rtdirty capture starts with '# rtdirty v1 ...'");
+    if (this.pending.length > 0) this.tick(Math.max(this.tickStartNs, this.lastRecordNs), false);
+    this.guest.finish(this.durationNs);
+    const captureHeader = this.captureHeader;
+    const durationNs = this.durationNs;
+    const ips = this.ips;
+    if (this.instructionClock) this.params['ips'] = ips;
+    const source = {
+      format: 'rtdirty',
+      version: captureHeader.version,
+      ...sourceIdentity(opts.file, this.setup.digest.hex(), this.setup.fileBytes, this.setup.gzip),
+      header: captureHeader.keys,
+      clock: this.instructionClock ? 'instructions' : 'ms',
+      intervalNs: this.intervalNs,
+      firstTickNs: this.firstTickNs,
+      mapping: {
+        vpn: 'per address space, in order of first appearance: each source GiB (page >> 18) to the next guest GiB of user space, each source 2 MiB region to the next 2 MiB slot of it, page offset kept',
+        time: this.instructionClock ? `t instructions / ${ips} per s, in integer ns` : 't ms since capture start, in integer ns',
+        writes: 'one write per D page, spread evenly over its tick (previous S to this S), order drawn from the seed',
+        baseline: 'B pages faulted in and written at the B time',
+        frames: 'a source frame seen under pages of two processes (b/d lines), not by fork, is one guest shmem frame',
+        processes: 'P: fork of a captured parent, else an empty address space; E: exec; Z (or X): exit',
+      },
+    };
+    const header = workloadTraceHeader(this.trace.header.guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, { source });
+    return { header, stats: this.stats() };
+  }
+
+  private line(buf: Buffer, start: number, end: number, lineNo: number): void {
     this.currentLine = lineNo;
     if (lineNo === 1) {
       this.header(buf.toString('utf8', start, end));
@@ -303,16 +243,9 @@ class RtdirtyImporter {
     });
   }
 
-  /** End of file: records after the last S form a last tick ending at their latest time. */
-  end(): void {
-    if (!this.captureHeader) throw new ImportError(this.file, 1, 'empty capture', undefined, "an rtdirty capture starts with '# rtdirty v1 ...'");
-    if (this.pending.length > 0) this.tick(Math.max(this.tickStartNs, this.lastRecordNs), false);
-    this.guest.finish(this.durationNs);
-  }
-
-  stats(): Record<string, number> {
+  private stats(): Record<string, number> {
     const c = this.counts;
-    let distinct = c.distinctPages;
+    let distinct = this.scheduler.releasedPages;
     for (const st of this.procs.values()) if (st.space.alive) distinct += st.space.listed.size;
     return {
       ...this.guest.kernel.statsEntries(),
@@ -376,7 +309,7 @@ class RtdirtyImporter {
     const records = this.pairPhysical(this.pending);
     this.pending = [];
     const streams = this.plan(records, startNs, tickEnd);
-    this.execute(streams);
+    this.scheduler.run(streams);
     this.tickStartNs = tickEnd;
     this.ticks++;
   }
@@ -399,7 +332,7 @@ class RtdirtyImporter {
     return out;
   }
 
-  private plan(records: PendingRecord[], tickStart: number, tickEnd: number): Stream[] {
+  private plan(records: PendingRecord[], tickStart: number, tickEnd: number): RtdirtyStream[] {
     // The time of each record's next non-D record of the same process: a D
     // line's writes end there at the latest (before an exec or an exit).
     const nextOpNs = new Float64Array(records.length).fill(Infinity);
@@ -409,7 +342,7 @@ class RtdirtyImporter {
       nextOpNs[i] = seen.get(r.pid) ?? Infinity;
       if (r.kind !== K.dirty) seen.set(r.pid, r.tNs);
     }
-    const streams: Stream[] = [];
+    const streams: RtdirtyStream[] = [];
     let intervalPages = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
@@ -427,14 +360,14 @@ class RtdirtyImporter {
   }
 
   /** Plans one record; returns the D pages it adds to the interval. */
-  private planRecord(r: PendingRecord, tickStart: number, tickEnd: number, nextOpNs: number, streams: Stream[]): number {
+  private planRecord(r: PendingRecord, tickStart: number, tickEnd: number, nextOpNs: number, streams: RtdirtyStream[]): number {
     const name = String.fromCharCode(r.kind);
     if (r.kind === K.attach) {
       const old = this.procs.get(r.pid);
       if (old && !old.exiting) {
         // A pid seen again without its exit: the old process is gone.
         this.counts.implicitExits++;
-        streams.push(this.stream(old.vcpu, OP_EXIT, r.line, old.space, Math.max(old.cursorNs, r.tNs)));
+        streams.push(this.stream(old.vcpu, Op.exit, r.line, old.space, Math.max(old.cursorNs, r.tNs)));
       }
       const parent = this.procs.get(r.ppid);
       const useParent = parent && !parent.exiting ? parent : undefined;
@@ -442,7 +375,7 @@ class RtdirtyImporter {
       const st: ProcState = { pid: r.pid, space, vcpu: this.pickVcpu(), cursorNs: Math.max(tickStart, r.tNs), exiting: false, prevDirty: null, prevDirtyTick: -2 };
       this.procs.set(r.pid, st);
       this.counts.attached++;
-      streams.push(this.stream(st.vcpu, useParent ? OP_FORK : OP_CREATE, r.line, space, st.cursorNs, useParent?.space ?? null));
+      streams.push(this.stream(st.vcpu, useParent ? Op.fork : Op.create, r.line, space, st.cursorNs, useParent?.space ?? null));
       return 0;
     }
     const st = this.procs.get(r.pid);
@@ -459,7 +392,7 @@ class RtdirtyImporter {
         const { pages, frames } = uniquePages(r.pages!, r.frames);
         const gvpns = mapPages(st.space, r.pages!, pages);
         this.counts.baselinePages += pages.length;
-        if (pages.length > 0) streams.push(new Stream(this.seq++, st.vcpu, OP_BASELINE, r.line, st.space, pages.length, t, t, pages, gvpns, frames, null));
+        if (pages.length > 0) streams.push(new RtdirtyStream(this.seq++, st.vcpu, Op.baseline, r.line, st.space, pages.length, t, t, pages, gvpns, frames, null));
         return 0;
       }
       case K.dirty: {
@@ -472,14 +405,14 @@ class RtdirtyImporter {
         if (pages.length === 0) return 0;
         const gvpns = mapPages(st.space, r.pages!, pages);
         shuffle(this.rng, pages, gvpns, frames);
-        streams.push(new Stream(this.seq++, st.vcpu, OP_DIRTY, r.line, st.space, pages.length, a, b, pages, gvpns, frames, null));
+        streams.push(new RtdirtyStream(this.seq++, st.vcpu, Op.dirty, r.line, st.space, pages.length, a, b, pages, gvpns, frames, null));
         return pages.length;
       }
       case K.exec: {
         const t = Math.max(st.cursorNs, r.tNs);
         st.cursorNs = t;
         const next = this.guest.newSpace();
-        streams.push(this.stream(st.vcpu, OP_EXEC, r.line, st.space, t, next));
+        streams.push(this.stream(st.vcpu, Op.exec, r.line, st.space, t, next));
         st.space = next;
         st.prevDirty = null;
         this.counts.execs++;
@@ -490,7 +423,7 @@ class RtdirtyImporter {
         if (!st.exiting) {
           const t = Math.max(st.cursorNs, r.tNs);
           st.cursorNs = t;
-          streams.push(this.stream(st.vcpu, OP_EXIT, r.line, st.space, t));
+          streams.push(this.stream(st.vcpu, Op.exit, r.line, st.space, t));
           st.exiting = true;
           this.counts.exits++;
         }
@@ -503,13 +436,13 @@ class RtdirtyImporter {
   }
 
   /** A single kernel operation at `tNs` (`other`: the parent a fork copies, the space an exec moves to). */
-  private stream(vcpu: number, op: number, line: number, space: ImportSpace, tNs: number, other: ImportSpace | null = null): Stream {
-    return new Stream(this.seq++, vcpu, op, line, space, 1, tNs, tNs, null, null, null, other);
+  private stream(vcpu: number, op: number, line: number, space: ImportSpace, tNs: number, other: ImportSpace | null = null): RtdirtyStream {
+    return new RtdirtyStream(this.seq++, vcpu, op, line, space, 1, tNs, tNs, null, null, null, other);
   }
 
   /** The vCPU with fewest live processes (lowest number on a tie). */
   private pickVcpu(): number {
-    const load = new Int32Array(this.heaps.length);
+    const load = new Int32Array(this.guest.freeNs.length);
     for (const st of this.procs.values()) if (!st.exiting) load[st.vcpu]!++;
     let best = 0;
     for (let v = 1; v < load.length; v++) if (load[v]! < load[best]!) best = v;
@@ -530,10 +463,10 @@ class RtdirtyImporter {
    * Processes sharing a vCPU in a tick take turns: with k of them writing,
    * each gets its own k-th of its window, in the order they appear.
    */
-  private shareTicks(streams: Stream[]): void {
-    const perVcpu = new Map<number, Stream[]>();
+  private shareTicks(streams: RtdirtyStream[]): void {
+    const perVcpu = new Map<number, RtdirtyStream[]>();
     for (const s of streams) {
-      if (s.op !== OP_DIRTY) continue;
+      if (s.op !== Op.dirty) continue;
       const list = perVcpu.get(s.vcpu);
       if (list) list.push(s);
       else perVcpu.set(s.vcpu, [s]);
@@ -550,80 +483,6 @@ class RtdirtyImporter {
         }
         s.step = (s.b - s.a) / s.n;
       });
-    }
-  }
-
-  // ------------------------------------------------------------ replay
-
-  /**
-   * Runs the tick's streams: each vCPU takes its work in time order, the
-   * vCPU whose next item can start first goes next (ties: lowest vCPU), and
-   * an item starts when it is due and its vCPU is free.
-   */
-  private execute(streams: Stream[]): void {
-    const heaps = this.heaps;
-    for (const s of streams) heapPush(heaps[s.vcpu]!, s);
-    const guest = this.guest;
-    const out = guest.out;
-    const free = guest.freeNs;
-    for (;;) {
-      let best = -1;
-      let bestNs = Infinity;
-      for (let v = 0; v < heaps.length; v++) {
-        const h = heaps[v]!;
-        if (h.length === 0) continue;
-        const t = Math.max(h[0]!.nextNs(), free[v]!);
-        if (t < bestNs) {
-          bestNs = t;
-          best = v;
-        }
-      }
-      if (best < 0) return;
-      const h = heaps[best]!;
-      const s = h[0]!;
-      const t = Math.max(bestNs, out.nowNs);
-      this.currentLine = s.line;
-      guest.startWork(best, t);
-      const used = this.run(s, t);
-      guest.endWork(best, t + used);
-      if (++s.pos === s.n) heapPop(h);
-      else heapSiftDown(h, 0);
-    }
-  }
-
-  /** Runs item `s.pos` of a stream at `tNs`; returns the vCPU time it took. */
-  private run(s: Stream, tNs: number): number {
-    const g = this.guest;
-    const v = s.vcpu;
-    switch (s.op) {
-      case OP_CREATE:
-        return g.create(s.space, v, tNs);
-      case OP_FORK:
-        return g.fork(s.other!, s.space, v, tNs);
-      case OP_BASELINE:
-      case OP_DIRTY: {
-        const i = s.pos;
-        // The process runs through the part of the tick its writes are
-        // spread over: its vCPU is busy there, not idle between writes.
-        if (i === 0 && s.op === OP_DIRTY) g.activity.busyUntil(v, s.b);
-        const frame = s.frames ? s.frames[i]! : 0;
-        return g.write(s.space, s.pages![i]!, s.gvpns![i]!, frame, s.op === OP_BASELINE, v, tNs, WRITE_BYTES);
-      }
-      case OP_EXEC: {
-        this.counts.distinctPages += s.space.listed.size;
-        const used = g.exec(s.space, s.other!, v, tNs);
-        s.space.release();
-        return used;
-      }
-      case OP_EXIT: {
-        if (!s.space.alive) return 0;
-        this.counts.distinctPages += s.space.listed.size;
-        const used = g.exit(s.space, v, tNs);
-        s.space.release();
-        return used;
-      }
-      default:
-        throw new Error(`rtdirty importer bug: unknown op ${s.op}`);
     }
   }
 }
@@ -693,42 +552,4 @@ function intersectionSize(a: Float64Array, b: Float64Array): number {
     }
   }
   return n;
-}
-
-// A binary min-heap of streams by (next item time, sequence).
-function before(x: Stream, y: Stream): boolean {
-  const tx = x.nextNs();
-  const ty = y.nextNs();
-  return tx < ty || (tx === ty && x.seq < y.seq);
-}
-
-function heapPush(h: Stream[], s: Stream): void {
-  h.push(s);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!before(h[i]!, h[p]!)) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
-    i = p;
-  }
-}
-
-function heapPop(h: Stream[]): void {
-  const last = h.pop()!;
-  if (h.length === 0) return;
-  h[0] = last;
-  heapSiftDown(h, 0);
-}
-
-function heapSiftDown(h: Stream[], i: number): void {
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < h.length && before(h[l]!, h[m]!)) m = l;
-    if (r < h.length && before(h[r]!, h[m]!)) m = r;
-    if (m === i) return;
-    [h[i], h[m]] = [h[m]!, h[i]!];
-    i = m;
-  }
 }

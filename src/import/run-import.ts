@@ -1,31 +1,18 @@
-import type { ImportResult } from './import-options.js';
+import type { CaptureFormat } from './capture-format.js';
+import { ImportJob } from './import-job.js';
+import type { ImportOptions, ImportResult } from './import-options.js';
 import { lineBlocks, lineBlocksSync } from './line-reader.js';
 
 /**
- * What an importer does with a capture, whichever way it is read: see every
- * stored byte (for the source digest), take each block of whole lines, then
- * seal the trace, or, on any failure, drop the output and turn the error
- * into the one to throw (an ImportError at the line being read, where the
- * problem has one).
+ * Imports the capture `opts.file`, gzip or not, as `format` reads it (one
+ * import job: src/import/import-job.ts); `opts.onProgress` is told the
+ * share of the file read after each block of lines.
  */
-export interface ImportJob {
-  /** The capture's size as stored, taken once as the job starts (progress is a share of it). */
-  readonly fileBytes: number;
-  readonly onRawBytes: (bytes: Uint8Array) => void;
-  push(block: Buffer): void;
-  finish(): ImportResult;
-  /** Drops the output and returns the error to throw. */
-  fail(e: unknown): unknown;
-}
-
-/**
- * Feeds the capture `file` through `job`, gzip or not; `onProgress` is told
- * the share of the file read after each block of lines.
- */
-export async function runImport(file: string, job: ImportJob, onProgress?: (fraction: number) => void): Promise<ImportResult> {
+export async function runImport(opts: ImportOptions, format: CaptureFormat): Promise<ImportResult> {
+  const job = new ImportJob(opts, format);
   try {
-    const read = readProgress(job, onProgress);
-    for await (const block of lineBlocks(file, { onRawBytes: read.onRawBytes })) {
+    const read = readProgress(job, opts.onProgress);
+    for await (const block of lineBlocks(opts.file, { onRawBytes: read.onRawBytes })) {
       job.push(block);
       read.blockDone();
     }
@@ -36,10 +23,11 @@ export async function runImport(file: string, job: ImportJob, onProgress?: (frac
 }
 
 /** The same, synchronously, for a capture that is not compressed. */
-export function runImportSync(file: string, job: ImportJob, onProgress?: (fraction: number) => void): ImportResult {
+export function runImportSync(opts: ImportOptions, format: CaptureFormat): ImportResult {
+  const job = new ImportJob(opts, format);
   try {
-    const read = readProgress(job, onProgress);
-    for (const block of lineBlocksSync(file, { onRawBytes: read.onRawBytes })) {
+    const read = readProgress(job, opts.onProgress);
+    for (const block of lineBlocksSync(opts.file, { onRawBytes: read.onRawBytes })) {
       job.push(block);
       read.blockDone();
     }

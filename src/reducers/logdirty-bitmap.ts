@@ -73,7 +73,11 @@ export class LogDirtyBitmap {
   }
 }
 
-/** Number of set bits in a bitmap copy. */
+/**
+ * Number of set bits in a bitmap copy (pages dirty in a PEEK or CLEAN, pages
+ * still missing after a post-copy switch): the project's one bit count. It
+ * lives beside the bitmap because every bitmap it counts comes from one.
+ */
 export function countBits(bits: Uint32Array): number {
   let n = 0;
   for (let i = 0; i < bits.length; i++) {

@@ -1,5 +1,6 @@
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
+import { countBits } from './logdirty-bitmap.js';
 import { Tracker, type TrackerEnv } from './tracker.js';
 
 /**
@@ -22,15 +23,7 @@ export class PostcopyTracker extends Tracker {
     private readonly faultCostNs: number,
   ) {
     super(env);
-    let n = 0;
-    for (let w = 0; w < missing.length; w++) {
-      let v = missing[w]!;
-      while (v) {
-        v &= v - 1;
-        n++;
-      }
-    }
-    this.missingCount = n;
+    this.missingCount = countBits(missing);
   }
 
   /** Pages not received yet, as a bitmap (shared: the engine walks it to push them). */

@@ -1,8 +1,8 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { guestTimeShare } from '../api/guest-time-share.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
+import { AtomicFile } from '../util/atomic-write.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { openRunTrace } from './open-run-trace.js';
 
@@ -27,7 +27,8 @@ import { openRunTrace } from './open-run-trace.js';
  * can take millions of exits, more than a timeline viewer can hold, so each
  * vCPU's first `maxExitSlicesPerVcpu` exits are slices and every exit is
  * counted in the per-vCPU counters; a metadata event says how many exits
- * became slices. The file is written to OUT.partial and renamed at the end.
+ * became slices. The file is written atomically (src/util/atomic-write.ts:
+ * to OUT.partial, renamed at the end).
  */
 
 export interface PerfettoExportOptions {
@@ -69,17 +70,16 @@ type TraceEvent = Record<string, unknown>;
 
 const us = (ns: number) => ns / 1000;
 
-/** Appends JSON events to a file in large writes. */
+/** Appends JSON events to a file (written atomically) in large writes. */
 class JsonEventWriter {
-  private readonly fd: number;
+  private readonly file: AtomicFile;
   private parts: string[] = [];
   private partChars = 0;
   private first = true;
   count = 0;
-  bytes = 0;
 
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+  constructor(path: string) {
+    this.file = new AtomicFile(path);
     this.raw(`{"displayTimeUnit":"ns","traceEvents":[\n`);
   }
 
@@ -89,19 +89,19 @@ class JsonEventWriter {
     this.count++;
   }
 
+  get bytes(): number {
+    return this.file.bytesWritten;
+  }
+
+  /** Writes the end of the document and puts the file in place. */
   finish(otherData: Record<string, unknown>): void {
     this.raw(`\n],\n"otherData":${JSON.stringify(otherData)}}\n`);
     this.flush();
-    closeSync(this.fd);
+    this.file.commit();
   }
 
   abort(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
-    }
-    rmSync(this.path, { force: true });
+    this.file.abort();
   }
 
   private raw(s: string): void {
@@ -111,9 +111,7 @@ class JsonEventWriter {
   }
 
   private flush(): void {
-    const buf = Buffer.from(this.parts.join(''), 'utf8');
-    writeSync(this.fd, buf);
-    this.bytes += buf.length;
+    this.file.write(Buffer.from(this.parts.join(''), 'utf8'));
     this.parts = [];
     this.partChars = 0;
   }
@@ -166,8 +164,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
   const bucketNs = opts.counterBucketNs ?? Math.max(1_000_000, Math.ceil(durationNs / 2000 / 1_000_000) * 1_000_000);
   const bandwidth = spec.migration.bandwidthBytesPerSec;
   const share = guestTimeShare(h);
-  const partial = `${out}.partial`;
-  const w = new JsonEventWriter(partial);
+  const w = new JsonEventWriter(out);
   try {
     const meta = (tid: number, name: string, sort: number) => {
       w.event({ name: 'thread_name', ph: 'M', pid: PID, tid, args: { name } });
@@ -317,7 +314,6 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
     };
     w.event({ name: 'migsim_export', ph: 'M', pid: PID, args: exportInfo });
     w.finish(exportInfo);
-    renameSync(partial, out);
     return { traceEvents: w.count, rounds, exits, exitSlices: sliced, downtimeNs, outcome: summary?.outcome ?? 'unknown', stopReason: summary?.stopReason ?? '', fileBytes: w.bytes };
   } catch (e) {
     w.abort();

@@ -1,9 +1,9 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_COUNT } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { AtomicFile } from '../util/atomic-write.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-codec.js';
 import { isConstantColumn } from './column-constant.js';
@@ -23,14 +23,13 @@ export function traceCodecOptions() {
 }
 
 /**
- * Writes a trace atomically: everything goes to `<file>.partial`, which is
- * renamed over `file` only after the footer is written and synced. An
- * aborted write removes the partial file and leaves any earlier `file` as
- * it was.
+ * Writes a trace atomically (src/util/atomic-write.ts): everything goes to
+ * `<file>.partial`, which is renamed over `file` only after the footer is
+ * written and synced. An aborted write removes the partial file and leaves
+ * any earlier `file` as it was.
  */
 export class TraceWriter {
-  private readonly tmpPath: string;
-  private fd: number | undefined;
+  private readonly file: AtomicFile;
   private readonly packr = new Packr(traceCodecOptions());
   private readonly encoder: ColumnEncoder;
   private readonly digest = new BatchDigest();
@@ -40,21 +39,19 @@ export class TraceWriter {
   private lastNs = 0;
   private readonly guestByKind = new Array<number>(GUEST_EVENT_KIND_COUNT).fill(0);
   private readonly runByKind = new Array<number>(RUN_EVENT_KIND_NAMES.length).fill(0);
-  private bytesWritten = 0;
 
   constructor(
     readonly path: string,
     readonly header: TraceHeader,
   ) {
     this.encoder = new ColumnEncoder(header.encoding);
-    this.tmpPath = `${path}.partial`;
-    this.fd = openSync(this.tmpPath, 'w');
+    this.file = new AtomicFile(path);
     this.writeBytes(TRACE_MAGIC);
     this.writeRecord(header);
   }
 
   get fileBytes(): number {
-    return this.bytesWritten;
+    return this.file.bytesWritten;
   }
 
   writeGuestBatch(b: GuestBatch): void {
@@ -88,24 +85,13 @@ export class TraceWriter {
       ...(extra.run ? { run: extra.run } : {}),
     };
     this.writeRecord(footer);
-    const fd = this.fd!;
-    fsyncSync(fd);
-    closeSync(fd);
-    this.fd = undefined;
-    renameSync(this.tmpPath, this.path);
+    this.file.commit();
     return footer;
   }
 
   /** Drops the partial file; the destination is untouched. Safe to call twice. */
   abort(): void {
-    if (this.fd === undefined) return;
-    closeSync(this.fd);
-    this.fd = undefined;
-    try {
-      unlinkSync(this.tmpPath);
-    } catch {
-      // Already gone: nothing to clean.
-    }
+    this.file.abort();
   }
 
   private writeChunk(stream: TraceStream, count: number, baseNs: number, endNs: number, cols: ColumnArray[]): void {
@@ -126,10 +112,8 @@ export class TraceWriter {
   }
 
   private writeBytes(bytes: Uint8Array): void {
-    if (this.fd === undefined) throw new Error(`trace writer for ${this.path} is closed`);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
-    this.bytesWritten += bytes.length;
+    if (!this.file.isOpen) throw new Error(`trace writer for ${this.path} is closed`);
+    this.file.write(bytes);
   }
 }
 

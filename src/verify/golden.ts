@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
@@ -15,6 +15,7 @@ import { findWorkload, WORKLOADS } from '../workloads/registry.js';
 import { workloadEvents } from '../workloads/workload-events.js';
 import { configFromHeader } from '../api/record.js';
 import { stepProgress } from '../util/progress-step.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 
 export interface GoldenCase {
@@ -104,11 +105,10 @@ export function checkGolden(c: GoldenCase, onProgress?: (fraction: number) => vo
  */
 export function updateGolden(c: GoldenCase, onProgress?: (fraction: number) => void): GoldenOutcome {
   const before = existsSync(c.summaryFile) ? readFileSync(c.summaryFile, 'utf8') : '';
-  const tmp = `${c.trace}.update`;
-  const summary = rederive(c.trace, tmp, onProgress);
-  renameSync(tmp, c.trace);
+  // Written atomically, the trace by TraceWriter: it replaces the one being read only once complete.
+  const summary = rederive(c.trace, c.trace, onProgress);
   const after = summaryText(summary);
-  writeFileSync(c.summaryFile, after);
+  writeFileAtomic(c.summaryFile, after);
   const differences = before === after ? [] : textDiff(before, after, c.summaryFile);
   return { name: c.name, ok: true, differences };
 }

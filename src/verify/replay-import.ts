@@ -4,7 +4,7 @@ import { importRtdirty, RTDIRTY_WORKLOAD } from '../import/rtdirty-importer.js';
 import type { ImportOptions } from '../import/import-options.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { stepProgress } from '../util/progress-step.js';
-import { PAGE_BYTES } from '../api/guest-config.js';
+import { PAGE_BYTES } from '../model/guest-config.js';
 import type { ReplayResult } from './replay.js';
 
 export class ReplaySourceError extends Error {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { DEFAULT_GUEST } from '../../api/guest-config.js';
+import { DEFAULT_GUEST } from '../../model/guest-config.js';
 import { DEFAULT_IMPORT_HZ, DEFAULT_IPS, type ImportOptions, type ImportResult } from '../../import/import-options.js';
 import { importLackey } from '../../import/lackey-importer.js';
 import { importRtdirty } from '../../import/rtdirty-importer.js';

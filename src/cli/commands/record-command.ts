@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { record, workloadHeader } from '../../api/record.js';
-import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../api/guest-config.js';
+import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../model/guest-config.js';
 import { COLUMN_ENCODINGS, type ColumnEncoding } from '../../trace/column-codec.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';

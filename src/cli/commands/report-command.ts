@@ -1,4 +1,3 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatBytes } from '../../model/units.js';
 import { compareRunReports, runReportFromTrace } from '../../report/report-data.js';
@@ -13,6 +12,7 @@ import { addMigrationOptions } from './migration-cli-options.js';
 import { addWorkloadOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
 import type { TrackerName } from '../../reducers/tracker.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 
 type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string };
 
@@ -44,14 +44,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
       const built = opts.compare !== undefined ? compareDocument(ctx, opts, trackers, progress) : runsDocument(files, opts, progress);
       return { doc: built, html: await reportHtml(built, (done) => progress.update(built.runs.length + done)) };
     });
-    const partial = `${opts.out}.partial`;
-    try {
-      writeFileSync(partial, html);
-      renameSync(partial, opts.out);
-    } catch (e) {
-      rmSync(partial, { force: true });
-      throw e;
-    }
+    writeFileAtomic(opts.out, html);
     const bytes = Buffer.byteLength(html);
     if (opts.json) {
       ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts: REPORT_CHARTS.map((c) => c.id), runs: doc.runs.map((r) => ({ label: r.label, tracker: r.summary.tracker, outcome: r.summary.outcome, downtimeNs: r.summary.downtimeNs })) }, null, 2) + '\n');

@@ -76,7 +76,7 @@ export interface MigrationReport {
 
 /** Counts run events as they are emitted, so a phase boundary has a position in the stream. */
 export interface CountingEmitter {
-  readonly emitted: number;
+  readonly eventCount: number;
 }
 
 /**
@@ -132,7 +132,7 @@ export class MigrationLedger {
   /** The migration begins: the live phase's stall and run events count from here. */
   begin(): void {
     this.stallAtStartNs = this.ctx.clock.totalStallNs();
-    this.liveFromEvent = this.events.emitted;
+    this.liveFromEvent = this.events.eventCount;
   }
 
   startRound(now: number): void {
@@ -202,7 +202,7 @@ export class MigrationLedger {
   endLive(atNs: number): void {
     this.liveEndNs = atNs;
     this.stallAtEndNs = this.ctx.clock.totalStallNs();
-    this.liveToEvent = this.events.emitted;
+    this.liveToEvent = this.events.eventCount;
   }
 
   get liveEnded(): boolean {

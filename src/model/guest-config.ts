@@ -1,7 +1,14 @@
-import { MAX_FRAMES } from '../model/pte.js';
-import type { GuestType, PagingMode } from '../model/paging.js';
+import { MAX_FRAMES } from './pte.js';
+import type { GuestType, PagingMode } from './paging.js';
 
-/** The machine a workload runs on, as `record`, `run` and `compare` take it. */
+/**
+ * The guest machine a workload or an imported capture runs on, its
+ * defaults and its checks. Part of the model, not of src/api: the
+ * importers check the guest they boot too, and src/import must not depend
+ * on src/api (which imports it).
+ */
+
+/** The machine a workload runs on, as `record`, `run`, `compare` and `import` take it. */
 export interface GuestOptions {
   readonly memBytes: number;
   readonly vcpus: number;

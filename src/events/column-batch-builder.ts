@@ -1,0 +1,76 @@
+/**
+ * What the guest and run batch builders share: reused typed-array columns
+ * filled one event at a time, time kept as deltas from the event before,
+ * and each full batch handed to a sink. Guest and run batches have the same
+ * five columns (kind, dtNs, vcpu, page, arg) and differ in the sixth
+ * (guest: the PTE a pt_write stores, Int32; run: the event's cost, Uint32),
+ * and in what an event may be (src/events/guest-batch-builder.ts,
+ * src/events/run-batch-builder.ts).
+ *
+ * The arrays are reused after the sink returns, so the sink must consume or
+ * copy the batch synchronously (see GuestBatch).
+ */
+export abstract class ColumnBatchBuilder<B, Last extends Int32Array | Uint32Array> {
+  protected readonly kind: Uint8Array;
+  protected readonly dtNs: Uint32Array;
+  protected readonly vcpu: Uint16Array;
+  protected readonly page: Int32Array;
+  protected readonly arg: Int32Array;
+  /** The sixth column (guest: pte, run: costNs). */
+  protected readonly last: Last;
+  /** Time of the latest event. */
+  protected lastNs = 0;
+  private n = 0;
+  private batchBaseNs = 0;
+  private flushed = 0;
+
+  constructor(
+    private readonly sink: (batch: B) => void,
+    readonly capacity: number,
+    lastColumn: new (length: number) => Last,
+  ) {
+    this.kind = new Uint8Array(capacity);
+    this.dtNs = new Uint32Array(capacity);
+    this.vcpu = new Uint16Array(capacity);
+    this.page = new Int32Array(capacity);
+    this.arg = new Int32Array(capacity);
+    this.last = new lastColumn(capacity);
+  }
+
+  /** Time of the latest event emitted. */
+  get nowNs(): number {
+    return this.lastNs;
+  }
+
+  /** Events emitted so far, flushed or not. */
+  get eventCount(): number {
+    return this.flushed + this.n;
+  }
+
+  /** Hands the pending events, if any, to the sink as one batch. */
+  flush(): void {
+    const n = this.n;
+    if (n === 0) return;
+    this.n = 0;
+    this.flushed += n;
+    const batch = this.batch(n, this.batchBaseNs, this.lastNs);
+    this.batchBaseNs = this.lastNs;
+    this.sink(batch);
+  }
+
+  /** Appends one event `dt` ns after the one before (dt fits the column). */
+  protected push(kind: number, dt: number, vcpu: number, page: number, arg: number, last: number): void {
+    const i = this.n;
+    this.kind[i] = kind;
+    this.dtNs[i] = dt;
+    this.vcpu[i] = vcpu;
+    this.page[i] = page;
+    this.arg[i] = arg;
+    this.last[i] = last;
+    this.lastNs += dt;
+    if (++this.n === this.capacity) this.flush();
+  }
+
+  /** The first `count` events as a batch of views of the columns. */
+  protected abstract batch(count: number, baseNs: number, endNs: number): B;
+}
