@@ -6,6 +6,16 @@ const PAGE_BYTES = 4096;
 
 export type MigrationOutcome = 'completed' | 'incomplete';
 
+/**
+ * How a toolstack's stream carries a page of zeros (DESIGN section 4):
+ * - full: as any other page. Xen's stream carries every populated page in
+ *   full: tools/libs/guest/xg_sr_save.c write_batch maps each pfn whose type
+ *   has stream data and writes PAGE_SIZE bytes for it (xc_domain_save too);
+ * - flag: a flag in the page's header and no data. QEMU's migration/ram.c
+ *   save_zero_page (with multifd, the zero-page-detection parameter).
+ */
+export type ZeroPageRule = 'full' | 'flag';
+
 export interface DowntimeParts {
   readonly suspendNs: number;
   readonly finalCleanNs: number;
@@ -115,6 +125,7 @@ export class MigrationLedger {
   constructor(
     private readonly ctx: MigrationContext,
     private readonly events: CountingEmitter,
+    private readonly zeroPages: ZeroPageRule,
   ) {}
 
   get roundCount(): number {
@@ -156,7 +167,7 @@ export class MigrationLedger {
     this.roundPages++;
     this.bytesSent += bytes;
     this.roundBytes += bytes;
-    if (bytes === this.ctx.costs.pageHeaderBytes) {
+    if (bytes < PAGE_BYTES) {
       this.zeroPagesSent++;
       this.roundZero++;
     }
@@ -181,10 +192,14 @@ export class MigrationLedger {
     this.roundBytes += bytes;
   }
 
-  /** A page never written since boot is a zero page: its header alone. */
+  /**
+   * A page's bytes on the wire. Under the `flag` rule a page never written
+   * since boot is a zero page and goes as its header alone; under `full`
+   * every page goes with its 4 KiB.
+   */
   wirePageBytes(pfn: number): number {
     const header = this.ctx.costs.pageHeaderBytes;
-    return this.ctx.oracle.srcVersion[pfn] === 0 ? header : PAGE_BYTES + header;
+    return this.zeroPages === 'flag' && this.ctx.oracle.srcVersion[pfn] === 0 ? header : PAGE_BYTES + header;
   }
 
   /** A batch of pages goes on the wire at `bytesPerSec`: its run event, and how long it takes. */

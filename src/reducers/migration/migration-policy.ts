@@ -1,6 +1,6 @@
 import type { Driver } from '../driver.js';
 import type { MigrationContext } from './migration-context.js';
-import { type CountingEmitter, MigrationLedger, type MigrationReport } from './migration-ledger.js';
+import { type CountingEmitter, MigrationLedger, type MigrationReport, type ZeroPageRule } from './migration-ledger.js';
 import type { MigrationOptions } from './migration-options.js';
 
 /**
@@ -26,7 +26,7 @@ export abstract class MigrationPolicy implements Driver {
     protected readonly opts: MigrationOptions,
     events: CountingEmitter,
   ) {
-    this.ledger = new MigrationLedger(ctx, events);
+    this.ledger = new MigrationLedger(ctx, events, this.zeroPageRule());
     this.nextActionNs = opts.startNs;
     this.step = () => {
       this.begun = true;
@@ -58,6 +58,11 @@ export abstract class MigrationPolicy implements Driver {
 
   report(): MigrationReport {
     return this.ledger.report();
+  }
+
+  /** How this toolstack's stream carries a zero page: Xen's in full (the default), QEMU's as a flag. */
+  protected zeroPageRule(): ZeroPageRule {
+    return 'full';
   }
 
   /** What the policy does first, at the migration's start. */

@@ -4,6 +4,7 @@ import { nextSetBit } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
 import type { PostcopyTracker } from '../tracker-postcopy.js';
 import { XEN_BATCH_PAGES } from './migration-options.js';
+import type { ZeroPageRule } from './migration-ledger.js';
 import { XenMigration } from './migration-xen.js';
 
 const PAGE_BYTES = 4096;
@@ -18,6 +19,11 @@ const PAGE_BYTES = 4096;
  * background at link speed. The migration completes with the last page.
  */
 export class PostcopyMigration extends XenMigration {
+  /** QEMU sends a zero page as a flag in its header (ram.c save_zero_page). */
+  protected override zeroPageRule(): ZeroPageRule {
+    return 'flag';
+  }
+
   private postcopy: PostcopyTracker | undefined;
 
   protected override maxPasses(): number {

@@ -1,6 +1,7 @@
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
+import type { ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
 import { QEMU_WINDOW_NS, XEN_BATCH_PAGES } from './migration-options.js';
 import { stopAndCopy } from './stop-and-copy.js';
@@ -22,6 +23,11 @@ const SEND_CHUNK_PAGES = XEN_BATCH_PAGES;
  * each sync.
  */
 export class QemuMigration extends MigrationPolicy {
+  /** QEMU sends a zero page as a flag in its header (ram.c save_zero_page). */
+  protected override zeroPageRule(): ZeroPageRule {
+    return 'flag';
+  }
+
   private toSend: Uint32Array = new Uint32Array(0);
   private cursor = 0;
   private windowStartNs = 0;
