@@ -1,5 +1,6 @@
 import { tap } from 'rxjs';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
+import type { MigrationOptions } from '../reducers/migration/migration-options.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { lastValueSync } from '../util/last-value-sync.js';
@@ -29,10 +30,13 @@ export function runSpec(opts: MigrationRunOptions, h?: TraceHeader): RunSpec {
 /**
  * The run spec a run trace's header records. A trace written before a cost
  * was added carries no value for it: this version's default applies.
+ * One written before an option changed the behaviour gets the behaviour it
+ * was recorded with.
  */
 export function runSpecOf(header: TraceHeader): RunSpec {
   const spec = header.run as unknown as RunSpec;
-  return { ...spec, costs: { ...DEFAULT_COSTS, ...spec.costs } };
+  // A trace recorded before --after-end existed ended its run with the guest's events.
+  return { ...spec, costs: { ...DEFAULT_COSTS, ...spec.costs }, migration: { afterEnd: 'stop', ...(spec.migration as Partial<MigrationOptions>) } as MigrationOptions };
 }
 
 /**

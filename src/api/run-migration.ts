@@ -49,6 +49,7 @@ export function migrationSummarySpec(h: TraceHeader, opts: MigrationRunOptions):
     vcpus: h.guest.vcpus,
     bandwidthBytesPerSec: mig.bandwidthBytesPerSec,
     pageHeaderBytes: setup.costs.pageHeaderBytes,
+    afterEnd: mig.afterEnd,
   };
 }
 

@@ -87,6 +87,9 @@ interface MigrationFigures {
   readonly setupNs: number;
   /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
   readonly remainingPages?: number;
+  /** What the guest did after its events ended (`idle`: ran on, writing nothing), and how long the migration ran past them. */
+  readonly afterEnd: 'idle' | 'stop';
+  readonly afterEndNs: number;
   /** Bitmap syncs: every CLEAN and FINAL, and QEMU's sync at setup (QEMU's dirty-sync-count). */
   readonly dirtySyncCount: number;
   readonly pagesSent: number;
@@ -150,6 +153,7 @@ export type SummarySpec =
       readonly vcpus: number;
       readonly bandwidthBytesPerSec: number;
       readonly pageHeaderBytes: number;
+      readonly afterEnd: 'idle' | 'stop';
     }
   | { readonly mode: 'rounds'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly roundNs: number };
 
@@ -289,6 +293,10 @@ export class SummaryFold {
     }
     const m = f.migration;
     if (!m) throw new Error('a migration run ended without its report');
+    // The guest's slowdown is over its events: the idle time a migration
+    // ran on after them slowed nothing.
+    const eventsWallNs = wallNs - Math.round(m.afterEndNs);
+    const eventsSlowdown = f.guestNs > 0 ? eventsWallNs / f.guestNs - 1 : 0;
     const spec = this.spec;
     const startNs = spec.startNs;
     const pageWireBytes = PAGE_BYTES + spec.pageHeaderBytes;
@@ -338,6 +346,8 @@ export class SummaryFold {
       downtime: roundParts(m.downtime),
       setupNs: Math.round(m.setupNs),
       ...(m.outcome === 'incomplete' ? { remainingPages: m.remainingPages } : {}),
+      afterEnd: spec.afterEnd,
+      afterEndNs: Math.round(m.afterEndNs),
       rounds,
       dirtySyncCount: this.syncs + (spec.policy === 'qemu' && begun ? 1 : 0),
       pagesSent: this.pagesSent,
@@ -356,7 +366,7 @@ export class SummaryFold {
       guestNs: f.guestNs,
       wallNs,
       stallNs: Math.round(f.stallNsByVcpu.reduce((a, b) => a + b, 0)),
-      slowdown,
+      slowdown: eventsSlowdown,
       exits,
       migrationExits: this.liveExits(m),
       migrationStallNs,

@@ -133,4 +133,14 @@ export class VcpuClock {
     for (let v = 0; v < this.vcpus; v++) s += this.stallNs[v]!;
     return s;
   }
+
+  /** The guest's events have ended: every vCPU is idle from here on (pauses no longer stall it). */
+  idleAll(): void {
+    this.idle.fill(1);
+  }
+
+  /** Wall time moves on to `ns` with nothing running (an idle guest waiting for the toolstack). */
+  advanceTo(ns: number): void {
+    if (ns > this.latestNs) this.latestNs = ns;
+  }
 }

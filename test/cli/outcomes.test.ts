@@ -27,19 +27,19 @@ describe('run outcomes and exit codes', () => {
   });
 
   it('an incomplete migration exits 3, says what happened, and claims no downtime nor oracle check', async () => {
-    const r = await runCli('run', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '--tracker', 'hap');
+    const r = await runCli('run', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '--tracker', 'hap', '--after-end', 'stop');
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/outcome\s+incomplete/);
     expect(r.out).toMatch(/pages still to send/);
     expect(r.out).not.toMatch(/downtime\s+\d/);
     expect(r.out).not.toMatch(/oracle checked/);
-    const j = JSON.parse((await runCli('run', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '--tracker', 'hap', '--json')).out);
+    const j = JSON.parse((await runCli('run', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '--tracker', 'hap', '--after-end', 'stop', '--json')).out);
     expect(j.outcome).toBe('incomplete');
     expect(j.remainingPages).toBeGreaterThan(0);
   });
 
   it('compare marks no best value among runs that did not complete', async () => {
-    const r = await runCli('compare', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '--trackers', 'hap,pml', '--json');
+    const r = await runCli('compare', 'hot-set', '--duration', '200ms', '--mem', '64MiB', '--seed', '1', '--trackers', 'hap,pml', '--after-end', 'stop', '--json');
     expect(r.code).toBe(3);
     const j = JSON.parse(r.out);
     for (const f of j.figures) expect(f.best, f.name).toBe(-1);

@@ -60,8 +60,7 @@ describe('migsim record / inspect / replay', () => {
     const run = join(dir, 'run.mst');
     // The guest stops at 300 ms, mid-migration: the final copy's run events come later.
     const r = await runCli('run', 'hot-set', '--tracker', 'hap', '--duration', '300ms', '--mem', '64MiB', '--seed', '3', '--start', '100ms', '--record', run);
-    // Incomplete (exit 3): the guest's events end before the migration does.
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(0);
     // The vCPUs' stalls put the last run events past the guest's 300 ms.
     expect(inspect(run).footer.lastNs).toBeGreaterThan(300e6);
     const j = JSON.parse((await runCli('inspect', run, '--json')).out);

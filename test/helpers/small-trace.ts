@@ -11,11 +11,7 @@ export async function recordSmallHotSet(file: string): Promise<void> {
   expect((await runCli('record', ...SMALL_HOT_SET, '-o', file)).code).toBe(0);
 }
 
-/**
- * Runs the small hot-set workload under `tracker` and records the run trace
- * to `file`. Hot-set at these rates never converges in 200 ms: the run is
- * incomplete, exit 3, and its trace is complete all the same.
- */
+/** Runs the small hot-set workload under `tracker` and records the run trace to `file`. */
 export async function recordSmallHotSetRun(file: string, tracker: string): Promise<void> {
-  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', tracker, '--record', file)).code).toBe(3);
+  expect((await runCli('run', ...SMALL_HOT_SET, '--tracker', tracker, '--record', file)).code).toBe(0);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
+import { AFTER_END_MODES, type AfterEnd, DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
 import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
 
 export interface MigrationCliOptions {
@@ -13,6 +13,7 @@ export interface MigrationCliOptions {
   maxFactor: number;
   epoch: number;
   postcopyAfter: number;
+  afterEnd: AfterEnd;
 }
 
 /** The policy knobs of `run` and `compare`, with the real systems' defaults. */
@@ -27,7 +28,8 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--max-iters <n>', 'live passes before stop-and-copy (xen: 5, xen-legacy: 29)', positiveIntOption)
     .option('--max-factor <x>', 'xen-legacy: stop after sending this many times memory', positiveNumberOption, DEFAULT_MIGRATION.maxFactor)
     .option('--epoch <time>', 'remus: checkpoint interval', durationOption, DEFAULT_MIGRATION.epochNs)
-    .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses);
+    .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses)
+    .option('--after-end <mode>', `when the guest's events end before the migration: ${AFTER_END_MODES.join(' (the guest runs on, writing nothing) or ')} (the run ends, incomplete)`, choiceOption('--after-end', AFTER_END_MODES), DEFAULT_MIGRATION.afterEnd);
 }
 
 /** The migration options the flags give; `durationNs` (the guest events' length) sets the default start. */
@@ -43,5 +45,6 @@ export function migrationFromCli(o: MigrationCliOptions, durationNs = 0): Partia
     maxFactor: o.maxFactor,
     epochNs: o.epoch,
     postcopyAfterPasses: o.postcopyAfter,
+    afterEnd: o.afterEnd,
   };
 }

@@ -78,6 +78,8 @@ export interface MigrationReport {
   readonly switchDirtyPages: number;
   /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
   readonly remainingPages: number;
+  /** Wall time the migration ran on after the guest's events ended (`afterEnd: 'idle'`), or 0. */
+  readonly afterEndNs: number;
   /** The oracle's verdict at resume (and at each Remus epoch). */
   readonly lostPages: number;
   readonly firstLostPfns: readonly number[];
@@ -110,6 +112,7 @@ export class MigrationLedger {
   lostPtes = 0;
   switchDirtyPages = 0;
   remainingPages = 0;
+  afterEndNs = 0;
   private readonly rounds: RoundFacts[] = [];
   private liveFromEvent = -1;
   private liveToEvent = -1;
@@ -257,6 +260,7 @@ export class MigrationLedger {
       stallAtEndNs: this.stallAtEndNs,
       switchDirtyPages: this.switchDirtyPages,
       remainingPages: this.remainingPages,
+      afterEndNs: this.afterEndNs,
       lostPages: this.lostPages,
       firstLostPfns: this.firstLostPfns,
       lostPtes: this.lostPtes,

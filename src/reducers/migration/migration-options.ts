@@ -27,7 +27,16 @@ export interface MigrationOptions {
   readonly postcopyAfterPasses: number;
   /** For tests: skip PV canonicalisation, so the oracle must catch the broken page tables. */
   readonly skipCanonicalise?: boolean;
+  /**
+   * What the guest does once its events end and the migration has not
+   * completed: `idle` (it keeps running, writing nothing: the migration goes
+   * on to its end), or `stop` (the run ends there, incomplete).
+   */
+  readonly afterEnd: AfterEnd;
 }
+
+export type AfterEnd = 'idle' | 'stop';
+export const AFTER_END_MODES: readonly AfterEnd[] = ['idle', 'stop'];
 
 export const DEFAULT_MIGRATION: MigrationOptions = {
   policy: 'xen',
@@ -39,6 +48,7 @@ export const DEFAULT_MIGRATION: MigrationOptions = {
   maxFactor: 3,
   epochNs: 200_000_000,
   postcopyAfterPasses: 1,
+  afterEnd: 'idle',
 };
 
 /** Xen's batch: MAX_BATCH_SIZE in xc_domain_save.c and xg_sr_save.c. */

@@ -4,6 +4,13 @@ import { type CountingEmitter, MigrationLedger, type MigrationReport, type ZeroP
 import type { MigrationOptions } from './migration-options.js';
 
 /**
+ * A bound on the steps an idle guest's migration may take after its events
+ * end: every policy here completes with a guest that writes nothing (Xen's
+ * pass limits, QEMU's threshold once nothing is dirty), in far fewer.
+ */
+const MAX_IDLE_STEPS = 10_000_000;
+
+/**
  * What every migration policy is to the simulation: a Driver (it acts at
  * wall times of its own choosing while the guest runs) that keeps its books
  * in a MigrationLedger and reports them at the end. A policy sees only its
@@ -40,12 +47,29 @@ export abstract class MigrationPolicy implements Driver {
   }
 
   /**
-   * The guest has no more events: it is idle from here on. A migration
-   * still live is left incomplete (QEMU would go on forever with a guest
-   * that never converges); policies with work that needs no guest events
-   * (post-copy's push, Remus) override this.
+   * The guest has no more events. Under `afterEnd: 'idle'` it goes on
+   * running idle (its vCPUs lose nothing to pauses, it dirties nothing) and
+   * the migration runs on to its end, as a real one would; under `stop`, or
+   * if it still has not completed (a policy that would wait for ever), it is
+   * left incomplete.
    */
   finish(wallNs: number): void {
+    if (this.opts.afterEnd === 'idle' && !this.completed()) {
+      const clock = this.ctx.clock;
+      const eventsEndNs = wallNs;
+      clock.idleAll();
+      for (let steps = 0; this.nextActionNs !== Infinity && !this.completed() && steps < MAX_IDLE_STEPS; steps++) {
+        clock.advanceTo(this.nextActionNs);
+        this.act();
+      }
+      wallNs = Math.max(wallNs, clock.nowNs);
+      this.ledger.afterEndNs = wallNs - eventsEndNs;
+    }
+    this.leaveIncomplete(wallNs);
+  }
+
+  /** A migration still live when the run ends is incomplete (QEMU would go on for ever with a guest that never converges). */
+  protected leaveIncomplete(wallNs: number): void {
     if (this.ledger.outcome !== 'completed') {
       this.ledger.endLive(wallNs);
       this.ledger.stopReason = this.begun ? 'the workload ended before the migration completed' : 'the workload ended before the migration started';
@@ -54,6 +78,10 @@ export abstract class MigrationPolicy implements Driver {
       this.ledger.remainingPages = this.ctx.oracle.divergent(0).count;
     }
     this.nextActionNs = Infinity;
+  }
+
+  private completed(): boolean {
+    return this.ledger.outcome === 'completed';
   }
 
   report(): MigrationReport {
