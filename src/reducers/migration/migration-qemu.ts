@@ -11,12 +11,24 @@ const PAGE_BYTES = 4096;
 const SEND_CHUNK_PAGES = XEN_BATCH_PAGES;
 
 /**
+ * The next set bit at or after `from`, else from the start of memory
+ * (find_dirty_block wraps to the first RAMBlock and completes a round);
+ * -1 when none is set anywhere.
+ */
+function nextSetBitWrapping(bits: Uint32Array, from: number, limit: number): number {
+  const pfn = nextSetBit(bits, from, limit);
+  return pfn >= 0 || from === 0 ? pfn : nextSetBit(bits, 0, limit);
+}
+
+/**
  * QEMU's pre-copy (migration/migration.c migration_iteration_run and
  * migration_update_counters, migration/ram.c ram_save_iterate and
  * ram_save_complete): one bitmap sync at setup, then live sending capped at
  * max-bandwidth, checked in windows of BUFFER_DELAY (100 ms) after each of
  * which the bandwidth is measured and the threshold set to bandwidth x
- * downtime-limit. Whenever the pending estimate falls to the threshold the
+ * downtime-limit. Pages go in memory order from a cursor that wraps at the
+ * end (ram_find_and_save_block, find_dirty_block) and is not reset by a
+ * sync. Whenever the pending estimate falls to the threshold the
  * bitmap is synced (migration_bitmap_sync); if what is pending still fits
  * under it, the guest stops and the rest goes at link speed (the completion
  * is not rate-limited). Auto-converge (auto-converge.ts) is checked after
@@ -59,14 +71,14 @@ export class QemuMigration extends MigrationPolicy {
     let bytes = 0;
     let pfn = this.cursor;
     while (pages < SEND_CHUNK_PAGES && bytes < budget) {
-      pfn = nextSetBit(this.toSend, pfn, memPages);
+      pfn = nextSetBitWrapping(this.toSend, pfn, memPages);
       if (pfn < 0) break;
       this.toSend[pfn >>> 5] = this.toSend[pfn >>> 5]! & ~(1 << (pfn & 31));
       bytes += this.ledger.sendPage(pfn);
       pages++;
       pfn++;
     }
-    this.cursor = pfn < 0 ? memPages : pfn;
+    if (pfn >= 0) this.cursor = pfn < memPages ? pfn : 0;
     if (pages > 0) {
       this.windowBytes += bytes;
       this.throttle?.sent(bytes);
@@ -91,8 +103,9 @@ export class QemuMigration extends MigrationPolicy {
       const bits = this.ctx.logDirty.clean(now);
       const dirty = countBits(bits);
       this.throttle?.dirtied(dirty);
+      // The send cursor survives the sync: ram_find_and_save_block resumes
+      // from last_seen_block/last_page, not from the start of memory.
       orInto(this.toSend, bits);
-      this.cursor = 0;
       this.ledger.endRound(now, dirty);
       this.throttle?.check(now);
       pendingBytes = countBits(this.toSend) * PAGE_BYTES;
