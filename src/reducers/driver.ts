@@ -6,6 +6,7 @@ import type { CostModel } from '../model/cost-model.js';
 import type { Tracker, TrackerGuest } from './tracker.js';
 import type { GuestHost } from './migration/migration-context.js';
 import type { MigrationReport } from './migration/migration-ledger.js';
+import type { RoundStability } from './run-final.js';
 
 /**
  * The toolstack side of a run: what asks the tracker for log-dirty
@@ -22,6 +23,8 @@ export interface Driver {
   finish(wallNs: number): void;
   /** A migration's account of what its run events do not carry (none for other drivers). */
   report?(): MigrationReport;
+  /** Log-dirty rounds: each round's dirty set against the previous one's. */
+  roundStability?(): readonly RoundStability[];
   /** The oracle's verdict, when the driver checks it itself at the end (log-dirty rounds). */
   verdict?(): { lostPages: number; firstLostPfns: readonly number[] };
 }

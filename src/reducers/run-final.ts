@@ -23,6 +23,17 @@ export interface RunFinal {
   readonly stateDigest: string;
   /** A migration's account of itself; absent for log-dirty rounds. */
   readonly migration?: MigrationReport;
+  /** Log-dirty rounds: each round's dirty set against the previous round's. */
+  readonly roundStability?: readonly RoundStability[];
+}
+
+/**
+ * Pages dirty in both a round and the one before it, and in either
+ * (-1 for the first round, which has none before it).
+ */
+export interface RoundStability {
+  readonly shared: number;
+  readonly union: number;
 }
 
 /** A run stream carries run batches, then one RunFinal. */

@@ -191,6 +191,7 @@ export class Simulation {
     driver.finish(Math.max(clock.nowNs, this.guestEndNs));
     this.run.flush();
     const report = driver.report?.();
+    const roundStability = driver.roundStability?.();
     const verdict = driver.verdict?.() ?? { lostPages: 0, firstLostPfns: [] };
     const st = this.sourceTracker;
     return {
@@ -205,6 +206,7 @@ export class Simulation {
       firstLostPfns: verdict.firstLostPfns,
       stateDigest: this.stateDigest(),
       ...(report ? { migration: report } : {}),
+      ...(roundStability ? { roundStability } : {}),
     };
   }
 

@@ -29,9 +29,18 @@ export interface RoundSummary {
    * at link speed (QEMU's expected-downtime, remaining / bandwidth).
    */
   readonly expectedDowntimeNs?: number;
+  /**
+   * Log-dirty rounds, from the second on: the share of this round's dirty
+   * pages that were dirty in the previous round too (|A ∩ B| / |B|), and the
+   * Jaccard index of the two sets (|A ∩ B| / |A ∪ B|): how stable the
+   * working set is, the measure to compare a workload with a real capture.
+   */
+  readonly overlapWithPrevious?: number;
+  readonly jaccardWithPrevious?: number;
 }
 
-export type MigrationRound = Required<RoundSummary>;
+/** A migration's round: every figure but the log-dirty rounds' stability. */
+export type MigrationRound = Required<Omit<RoundSummary, 'overlapWithPrevious' | 'jaccardWithPrevious'>>;
 
 export interface RemusEpoch {
   readonly epoch: number;
@@ -276,7 +285,12 @@ export class SummaryFold {
         superpages,
         p2m,
         roundNs: this.spec.roundNs,
-        rounds: this.roundEnd.map((endNs, round) => ({ round, startNs: this.roundStart[round]!, endNs, dirtyPages: this.roundDirty[round]! })),
+        rounds: this.roundEnd.map((endNs, round) => {
+          const dirtyPages = this.roundDirty[round]!;
+          const st = f.roundStability?.[round];
+          const stable = st && st.union >= 0 ? { overlapWithPrevious: dirtyPages > 0 ? st.shared / dirtyPages : 0, jaccardWithPrevious: st.union > 0 ? st.shared / st.union : 0 } : {};
+          return { round, startNs: this.roundStart[round]!, endNs, dirtyPages, ...stable };
+        }),
         exits,
         guestEvents: f.guestEvents,
         guestNs: f.guestNs,

@@ -107,7 +107,13 @@ function roundsJson(label: string, seed: number, s: RoundsSummary): Record<strin
     guestEvents: s.guestEvents,
     guestNs: s.guestNs,
     wallNs: s.wallNs,
-    rounds: s.rounds.map((r) => ({ round: r.round, startNs: Math.round(r.startNs), endNs: Math.round(r.endNs), dirtyPages: r.dirtyPages })),
+    rounds: s.rounds.map((r) => ({
+      round: r.round,
+      startNs: Math.round(r.startNs),
+      endNs: Math.round(r.endNs),
+      dirtyPages: r.dirtyPages,
+      ...(r.overlapWithPrevious !== undefined ? { overlapWithPrevious: r.overlapWithPrevious, jaccardWithPrevious: r.jaccardWithPrevious } : {}),
+    })),
     exits: Object.fromEntries(Object.entries(s.exits).map(([k, v]) => [k, { count: v.count, costNs: Math.round(v.costNs) }])),
     stallNs: s.stallNs,
     stallNsByVcpu: s.stallNsByVcpu,
@@ -129,8 +135,9 @@ function roundsText(label: string, s: RoundsSummary): string {
   ];
   lines.push(...exitLines(s.exits));
   if (Object.keys(s.trackerStats).length) lines.push('  tracker counts:', ...statLines(s.trackerStats));
-  lines.push('  rounds (dirty pages at each CLEAN):');
-  for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${formatCount(r.dirtyPages).padStart(10)}` : '    ...');
+  lines.push('  rounds (dirty pages at each CLEAN; shared with the round before: share of this round, Jaccard):');
+  const share = (x: number | undefined) => (x === undefined ? '' : `${(x * 100).toFixed(1)}%`.padStart(8));
+  for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${formatCount(r.dirtyPages).padStart(10)}${share(r.overlapWithPrevious)}${share(r.jaccardWithPrevious)}` : '    ...');
   lines.push(s.lostPages ? `  LOST PAGES ${formatCount(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');
   return lines.join('\n') + '\n';
 }
