@@ -1,13 +1,19 @@
 import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
-import { makeP2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
+import { FrameKind, GuestFrames } from './guest-frames.js';
 import { guestLayout, type GuestLayout } from './guest-layout.js';
 import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from './guest-program.js';
+import { KERNEL_COSTS_NS } from './kernel-costs.js';
+import { newKernelCounters, type KernelCounters } from './kernel-counters.js';
+
+export { FrameKind } from './guest-frames.js';
+export { KERNEL_COSTS_NS } from './kernel-costs.js';
+export type { KernelCounters } from './kernel-counters.js';
 
 /**
  * The guest kernel: a page allocator and the page tables of every address
@@ -63,32 +69,6 @@ import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from '.
  * arrays and emits one event; only faults allocate.
  */
 
-/** Guest CPU time per operation, chosen from Linux figures on hardware of this kind. */
-export const KERNEL_COSTS_NS = {
-  /** One PTE store in copy_page_range / zap_pte_range, with its bookkeeping. */
-  ptWrite: 30,
-  /** Page-fault entry, VMA lookup and return (a minor fault costs 0.5-1 us). */
-  fault: 800,
-  /** clear_page of 4 KiB (about 16 GB/s). */
-  pageZero: 250,
-  /** copy_page of 4 KiB, read and write (about 8 GB/s). */
-  pageCopy: 500,
-  /** A context switch with a CR3 load. */
-  contextSwitch: 1_500,
-  /** fork's fixed part (task struct, files, signal handlers, VMAs). */
-  forkBase: 30_000,
-  /** exec's fixed part (open, read ELF headers, set up the stack). */
-  execBase: 100_000,
-  /** exit's fixed part (files, signals, reparenting, wait4 in the parent). */
-  exitBase: 20_000,
-  /** Reading one page from the virtual disk into the page cache (I/O wait). */
-  diskReadPage: 40_000,
-  /** One timer interrupt (tick_sched_timer, scheduler_tick). */
-  tick: 1_000,
-  /** A kernel store or load of a few bytes through the direct map. */
-  kernelAccess: 20,
-} as const;
-
 export interface GuestKernelConfig {
   readonly seed: number;
   readonly memPages: number;
@@ -108,16 +88,6 @@ export interface GuestKernelConfig {
 
 /** The address space of the kernel's own idle and kernel threads (init_mm). */
 export const KERNEL_PID = 0;
-
-/** Frame kinds, for the allocator's bookkeeping. */
-export const FrameKind = {
-  free: 0,
-  kernel: 1,
-  table: 2,
-  anon: 3,
-  cache: 4,
-  zero: 5,
-} as const;
 
 /** Region flags. */
 const R_WRITE = 1;
@@ -179,23 +149,6 @@ class AddressSpace {
   }
 }
 
-/** Counters the kernel keeps (integers, reported in WorkloadStats). */
-export interface KernelCounters {
-  processesCreated: number;
-  processesExited: number;
-  forks: number;
-  execs: number;
-  cowCopies: number;
-  cowReuses: number;
-  zeroFills: number;
-  pageFaults: number;
-  diskReads: number;
-  ptWrites: number;
-  cr3Loads: number;
-  tablesAllocated: number;
-  tablesFreed: number;
-}
-
 /** Page-table pages per level and leaf entries with A, D and RW, from the kernel's copy. */
 export interface TableCensus {
   /** Index 0 = L1 (leaf) tables. */
@@ -221,27 +174,7 @@ export class GuestKernel {
   readonly frameKind: Uint8Array;
   /** User mappings of each frame (leaf PTEs in process tables). */
   readonly mapCount: Int32Array;
-  /**
-   * 1 for every frame some event of this kernel has written (a store, a
-   * pt_write, a DMA): the frames left at 0 are zero pages for migration.
-   * Marked where a frame is first filled, so the hot path never touches it.
-   */
-  private readonly written: Uint8Array;
-  readonly counters: KernelCounters = {
-    processesCreated: 0,
-    processesExited: 0,
-    forks: 0,
-    execs: 0,
-    cowCopies: 0,
-    cowReuses: 0,
-    zeroFills: 0,
-    pageFaults: 0,
-    diskReads: 0,
-    ptWrites: 0,
-    cr3Loads: 0,
-    tablesAllocated: 0,
-    tablesFreed: 0,
-  };
+  readonly counters: KernelCounters = newKernelCounters();
   /** Finishing time of the latest operation. */
   endNs = 0;
 
@@ -256,12 +189,7 @@ export class GuestKernel {
   private freeSlots: number[] = [];
   private slotCount = 0;
 
-  // Frame allocator: two LIFO stacks (lowmem, highmem) of free pfns, so a
-  // freed page is the next one handed out, as the per-CPU page lists do.
-  private lowFree: Int32Array;
-  private lowTop = 0;
-  private highFree: Int32Array;
-  private highTop = 0;
+  private readonly frames: GuestFrames;
 
   private readonly spaces: (AddressSpace | undefined)[] = [];
   private rootSlotOf: Int32Array = new Int32Array(64).fill(-1);
@@ -310,12 +238,10 @@ export class GuestKernel {
     this.imagePages = config.imagePages ?? 1024;
     this.modulePages = config.modulePages ?? 256;
 
-    this.frameOfPfn = new Int32Array(memPages);
-    if (this.pv) this.frameOfPfn.set(makeP2mMap(memPages, config.seed).pfnToMfn);
-    else for (let p = 0; p < memPages; p++) this.frameOfPfn[p] = p;
-    this.frameKind = new Uint8Array(memPages);
-    this.mapCount = new Int32Array(memPages);
-    this.written = new Uint8Array(memPages);
+    this.frames = new GuestFrames(memPages, this.ramPages, this.directMapPages, this.pv, config.seed);
+    this.frameOfPfn = this.frames.frameOfPfn;
+    this.frameKind = this.frames.frameKind;
+    this.mapCount = this.frames.mapCount;
 
     const slots = 1024;
     this.entries = new Int32Array(slots << 9);
@@ -323,13 +249,6 @@ export class GuestKernel {
     this.slotPfn = new Int32Array(slots);
     this.slotLevel = new Uint8Array(slots);
     this.slotPresent = new Int32Array(slots);
-
-    // Pops return ascending pfns: the kernel's early allocations sit just
-    // above its image, as on a freshly booted Linux.
-    this.lowFree = new Int32Array(this.directMapPages);
-    this.highFree = new Int32Array(Math.max(0, this.ramPages - this.directMapPages));
-    for (let p = this.ramPages - 1; p >= this.directMapPages; p--) this.highFree[this.highTop++] = p;
-    for (let p = this.directMapPages - 1; p >= 0; p--) this.lowFree[this.lowTop++] = p;
 
     this.currentPid = new Int32Array(vcpus).fill(-1);
     this.directL1Slot = new Int32Array(Math.ceil(this.directMapPages / 512)).fill(-1);
@@ -351,7 +270,7 @@ export class GuestKernel {
     let t = tNs;
     for (let p = 0; p < this.imagePages; p++) {
       this.out.physWrite(t, NO_VCPU, p, 4096);
-      this.written[p] = 1;
+      this.frames.written[p] = 1;
       t += nsPerPage;
     }
     return (this.endNs = t - nsPerPage);
@@ -368,9 +287,9 @@ export class GuestKernel {
     this.workNs = 0;
     const L = this.layout;
     // The image occupies pfns [0, imagePages); the loader wrote it.
-    for (let i = 0; i < this.imagePages; i++) this.takeFrame(this.popLowSpecific(), FrameKind.kernel);
-    this.zeroPfn = this.allocLow(FrameKind.zero);
-    for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelDataPfn[i] = this.allocLow(FrameKind.kernel);
+    for (let i = 0; i < this.imagePages; i++) this.frames.takeFrame(this.frames.popLowSpecific(), FrameKind.kernel);
+    this.zeroPfn = this.frames.allocLow(FrameKind.zero);
+    for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelDataPfn[i] = this.frames.allocLow(FrameKind.kernel);
 
     this.swapperRoot = this.allocTable(this.levels, vcpu, tNs);
     // Allocate every kernel table first, so the direct map can map each
@@ -413,7 +332,7 @@ export class GuestKernel {
     // Modules in the vmalloc area: fresh kernel pages, written as they load.
     const modules = new Int32Array(this.modulePages);
     for (let i = 0; i < this.modulePages; i++) {
-      const pfn = this.allocLow(FrameKind.kernel);
+      const pfn = this.frames.allocLow(FrameKind.kernel);
       const vpn = vmalloc + i;
       const l1 = this.findLeafTable(this.swapperRoot, vpn);
       this.setEntry(l1, vpn & 511, this.pte(pfn, FLAGS_KERNEL_TEXT), pfn, vcpu, tNs);
@@ -427,7 +346,7 @@ export class GuestKernel {
     for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelWrite(i === 0 ? vcpu : i - 1, this.kernelDataPfn[i], 4096, tNs);
     for (let i = 0; i < modules.length; i++) {
       this.out.write(tNs, vcpu, vmalloc + i, 4096);
-      this.written[modules[i]!] = 1;
+      this.frames.written[modules[i]!] = 1;
     }
     return this.finish(tNs);
   }
@@ -436,24 +355,21 @@ export class GuestKernel {
 
   /** Free frames left (lowmem and highmem). */
   get freePages(): number {
-    return this.lowTop + this.highTop;
+    return this.frames.freePages;
   }
 
   /** Free frames left in the direct-mapped part of memory. */
   get freeLowPages(): number {
-    return this.lowTop;
+    return this.frames.freeLowPages;
   }
 
   /** Frames allocated for the kernel's own use (slab, buffers), direct-mapped. */
   allocKernelPages(count: number): Int32Array {
-    const pfns = new Int32Array(count);
-    for (let i = 0; i < count; i++) pfns[i] = this.allocLow(FrameKind.kernel);
-    return pfns;
+    return this.frames.allocKernelPages(count);
   }
 
   freeKernelPage(pfn: number): void {
-    if (this.frameKind[pfn] !== FrameKind.kernel) throw new Error(`guest kernel: pfn ${pfn} is not a kernel page`);
-    this.freeFrame(pfn);
+    this.frames.freeKernelPage(pfn);
   }
 
   /** The kernel's virtual page for `pfn` in its direct map, or -1 for highmem. */
@@ -468,7 +384,7 @@ export class GuestKernel {
     }
     const vpn = pfn < this.directMapPages ? this.directMapVpn + pfn : this.kernelVpn(vcpu, pfn, 0, tNs);
     this.out.write(tNs, vcpu, vpn, bytes);
-    this.written[pfn] = 1;
+    this.frames.written[pfn] = 1;
     return tNs + KERNEL_COSTS_NS.kernelAccess;
   }
 
@@ -562,11 +478,11 @@ export class GuestKernel {
       o.grow(page + 1);
       let pfn = o.pages[page];
       if (pfn < 0) {
-        pfn = this.allocUserFrame(FrameKind.cache);
+        pfn = this.frames.allocUserFrame(FrameKind.cache);
         o.pages[page] = pfn;
       }
       this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), chunk);
-      this.written[pfn] = 1;
+      this.frames.written[pfn] = 1;
       this.workNs += KERNEL_COSTS_NS.kernelAccess;
       offset += chunk;
       left -= chunk;
@@ -799,7 +715,7 @@ export class GuestKernel {
     for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, KERNEL_PID, tNs);
     this.teardown(sp.rootSlot, vcpu, tNs);
     for (const r of sp.regions) if (r.obj >= 0) this.dropObjectRef(r.obj);
-    for (const pfn of sp.kernelStack) this.freeFrame(pfn);
+    for (const pfn of sp.kernelStack) this.frames.freeFrame(pfn);
     this.spaces[pid] = undefined;
     this.rootSlotOf[pid] = -1;
     this.counters.processesExited++;
@@ -836,9 +752,7 @@ export class GuestKernel {
    * filled (their content is zeros too). Migration sends these as zero pages.
    */
   neverWrittenPages(): number {
-    let n = 0;
-    for (let p = 0; p < this.memPages; p++) if (this.written[p] === 0) n++;
-    return n;
+    return this.frames.neverWrittenPages();
   }
 
   /** The kernel's counters and census as integer WorkloadStats entries. */
@@ -891,7 +805,7 @@ export class GuestKernel {
       if (r.obj < 0) {
         if (!write) pfn = this.zeroPfn;
         else {
-          pfn = this.allocUserFrame(FrameKind.anon);
+          pfn = this.frames.allocUserFrame(FrameKind.anon);
           this.zeroFrame(vcpu, pfn, tNs);
           flags |= PTE_RW | PTE_D;
         }
@@ -903,7 +817,7 @@ export class GuestKernel {
           if (write) flags |= PTE_D;
         } else if (!write) pfn = objPfn;
         else {
-          pfn = this.allocUserFrame(FrameKind.anon);
+          pfn = this.frames.allocUserFrame(FrameKind.anon);
           this.copyFrame(vcpu, objPfn, pfn, tNs);
           flags |= PTE_RW | PTE_D;
         }
@@ -922,13 +836,13 @@ export class GuestKernel {
       this.counters.cowReuses++;
       return i;
     }
-    const pfn = this.allocUserFrame(FrameKind.anon);
+    const pfn = this.frames.allocUserFrame(FrameKind.anon);
     if (kind === FrameKind.zero) this.zeroFrame(vcpu, pfn, tNs);
     else {
       this.copyFrame(vcpu, old, pfn, tNs);
       this.counters.cowCopies++;
     }
-    this.releaseFrame(old);
+    this.frames.releaseFrame(old);
     this.mapCount[pfn] = 1;
     this.setEntry(l1, idx, this.pte(pfn, (pte & 0xff) | PTE_RW | PTE_A | PTE_D), pfn, vcpu, tNs);
     return i;
@@ -939,12 +853,12 @@ export class GuestKernel {
     if (page >= o.sizePages) o.grow(page + 1);
     let pfn = o.pages[page];
     if (pfn >= 0) return pfn;
-    pfn = this.allocUserFrame(FrameKind.cache);
+    pfn = this.frames.allocUserFrame(FrameKind.cache);
     o.pages[page] = pfn;
     if (o.shmem) this.zeroFrame(vcpu, pfn, tNs);
     else {
       this.out.physWrite(tNs, NO_VCPU, pfn, 4096);
-      this.written[pfn] = 1;
+      this.frames.written[pfn] = 1;
       this.workNs += KERNEL_COSTS_NS.diskReadPage;
       this.counters.diskReads++;
     }
@@ -953,7 +867,7 @@ export class GuestKernel {
 
   private zeroFrame(vcpu: number, pfn: number, tNs: number): void {
     this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), 4096);
-    this.written[pfn] = 1;
+    this.frames.written[pfn] = 1;
     this.workNs += KERNEL_COSTS_NS.pageZero;
     this.counters.zeroFills++;
   }
@@ -961,7 +875,7 @@ export class GuestKernel {
   private copyFrame(vcpu: number, from: number, to: number, tNs: number): void {
     this.out.read(tNs, vcpu, this.kernelVpn(vcpu, from, 0, tNs));
     this.out.write(tNs, vcpu, this.kernelVpn(vcpu, to, 1, tNs), 4096);
-    this.written[to] = 1;
+    this.frames.written[to] = 1;
     this.workNs += KERNEL_COSTS_NS.pageCopy;
   }
 
@@ -995,7 +909,7 @@ export class GuestKernel {
     this.link[i] = now !== 0 ? linkValue : -1;
     const pfn = this.slotPfn[slot];
     this.out.ptWrite(tNs, vcpu, pfn, idx, pte);
-    this.written[pfn] = 1;
+    this.frames.written[pfn] = 1;
     this.workNs += KERNEL_COSTS_NS.ptWrite;
     this.counters.ptWrites++;
   }
@@ -1008,12 +922,12 @@ export class GuestKernel {
   private clearLeaf(slot: number, idx: number, vcpu: number, tNs: number): void {
     const pfn = this.link[(slot << 9) | idx];
     this.clearEntry(slot, idx, vcpu, tNs);
-    this.releaseFrame(pfn);
+    this.frames.releaseFrame(pfn);
   }
 
   /** A new, empty table page at `level`. PV: its direct-map alias turns read-only. */
   private allocTable(level: number, vcpu: number, tNs: number): number {
-    const pfn = this.allocLow(FrameKind.table);
+    const pfn = this.frames.allocLow(FrameKind.table);
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.slotCount++;
@@ -1037,7 +951,7 @@ export class GuestKernel {
     this.freeSlots.push(slot);
     this.frameKind[pfn] = FrameKind.kernel; // so freeFrame accepts it
     if (this.pv) this.setDirectMapWritable(pfn, true, vcpu, tNs);
-    this.freeFrame(pfn);
+    this.frames.freeFrame(pfn);
     this.counters.tablesFreed++;
   }
 
@@ -1253,7 +1167,7 @@ export class GuestKernel {
   private allocKernelStack(sp: AddressSpace, vcpu: number, tNs: number): void {
     const pages = this.levels === 4 ? 4 : 2; // THREAD_SIZE: 16 KiB on x86-64, 8 KiB on i386
     for (let i = 0; i < pages; i++) {
-      const pfn = this.allocLow(FrameKind.kernel);
+      const pfn = this.frames.allocLow(FrameKind.kernel);
       sp.kernelStack.push(pfn);
       this.kernelWrite(vcpu, pfn, 4096, tNs);
     }
@@ -1344,57 +1258,9 @@ export class GuestKernel {
         if (pfn < 0) continue;
         if (this.mapCount[pfn] !== 0) throw new Error(`guest kernel bug: freeing shmem page ${pfn} still mapped ${this.mapCount[pfn]} times`);
         o.pages[i] = -1;
-        this.freeFrame(pfn);
+        this.frames.freeFrame(pfn);
       }
     }
-  }
-
-  // ---------------------------------------------------------------- internals: frames
-
-  private allocLow(kind: number): number {
-    if (this.lowTop === 0) throw this.oom('direct-mapped (lowmem)');
-    return this.takeFrame(this.lowFree[--this.lowTop], kind);
-  }
-
-  /** User pages prefer highmem (GFP_HIGHUSER), then lowmem. */
-  private allocUserFrame(kind: number): number {
-    if (this.highTop > 0) return this.takeFrame(this.highFree[--this.highTop], kind);
-    return this.allocLow(kind);
-  }
-
-  /** Pops the next lowmem frame (boot reserves the image in pfn order). */
-  private popLowSpecific(): number {
-    if (this.lowTop === 0) throw this.oom('direct-mapped (lowmem)');
-    return this.lowFree[--this.lowTop];
-  }
-
-  private takeFrame(pfn: number, kind: number): number {
-    this.frameKind[pfn] = kind;
-    this.mapCount[pfn] = 0;
-    return pfn;
-  }
-
-  private freeFrame(pfn: number): void {
-    if (this.frameKind[pfn] === FrameKind.free) throw new Error(`guest kernel bug: double free of pfn ${pfn}`);
-    this.frameKind[pfn] = FrameKind.free;
-    if (pfn < this.directMapPages) this.lowFree[this.lowTop++] = pfn;
-    else this.highFree[this.highTop++] = pfn;
-  }
-
-  /** One user mapping of `pfn` went away; an anonymous page with none left is freed. */
-  private releaseFrame(pfn: number): void {
-    const kind = this.frameKind[pfn];
-    if (kind === FrameKind.zero) return;
-    const n = --this.mapCount[pfn];
-    if (n < 0) throw new Error(`guest kernel bug: pfn ${pfn} unmapped more often than mapped`);
-    if (n === 0 && kind === FrameKind.anon) this.freeFrame(pfn);
-  }
-
-  private oom(what: string): GuestResourceError {
-    return new GuestResourceError(
-      `guest out of ${what} memory: ${this.ramPages} pages of RAM (${this.directMapPages} direct-mapped) are all in use; give the guest more memory (--mem) or ask the workload for less`,
-      true,
-    );
   }
 
   private finish(tNs: number): number {
