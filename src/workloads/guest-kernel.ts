@@ -2,18 +2,21 @@ import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
 import { FrameKind, GuestFrames } from './guest-frames.js';
 import { guestLayout, type GuestLayout } from './guest-layout.js';
 import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from './guest-program.js';
-import { KERNEL_COSTS_NS } from './kernel-costs.js';
+import { KERNEL_COSTS_NS, KernelWork } from './kernel-costs.js';
 import { newKernelCounters, type KernelCounters } from './kernel-counters.js';
+import { KernelSpace } from './kernel-space.js';
+import { PageTableWriter, type TableCensus } from './page-table-writer.js';
 
 export { FrameKind } from './guest-frames.js';
 export { KERNEL_COSTS_NS } from './kernel-costs.js';
 export type { KernelCounters } from './kernel-counters.js';
+export type { TableCensus } from './page-table-writer.js';
 
 /**
  * The guest kernel: a page allocator and the page tables of every address
@@ -24,22 +27,8 @@ export type { KernelCounters } from './kernel-counters.js';
  * D bits the hardware sets on the accesses it emitted, which it reads back
  * when it rewrites an entry, as Linux's read-modify-write helpers do).
  *
- * What it follows:
- * - Kernel mappings are Linux's: a direct map of RAM with 4 KiB L1 tables
- *   (Xen PV cannot use superpages), entries made with PAGE_KERNEL, which
- *   already carries A and D (arch/x86 __PAGE_KERNEL). That is why most leaf
- *   PTEs of a booted guest carry A, D and RW (seed 000). Kernel tables are
- *   shared by every address space: on x86-64 each pgd points at the same
- *   kernel L3s; on PAE PV Xen needs a private copy of the L2 that maps the
- *   top GiB in every pgd (SHARED_KERNEL_PMD is 0), filled from the master
- *   before it is linked.
- * - PAE pgds preallocate their user L2s (arch/x86/mm/pgtable.c
- *   PREALLOCATED_PMDS), so a PAE address space has one L3 and four L2s
- *   (three for HVM, whose kernel L2 is shared).
- * - PV only: a page-table page must have no writable mapping (Xen refuses
- *   to validate it otherwise), so the kernel clears RW in its direct-map
- *   entry when it becomes a table and restores it when the table is freed
- *   (Linux's make_lowmem_page_readonly / make_lowmem_page_writable).
+ * What it follows (the page tables themselves are page-table-writer.ts's,
+ * the kernel's own mappings kernel-space.ts's):
  * - Demand paging: mapping a range only records it; the first access faults
  *   and maps a page (a zeroed anonymous page for a write, the shared zero
  *   page for a read, the page-cache page for a file). PTE flags are Linux's
@@ -52,13 +41,7 @@ export type { KernelCounters } from './kernel-counters.js';
  *   unless it has become the only mapping, which just regains RW.
  * - exec builds a new address space and frees the old one (exec_mmap);
  *   exit zaps every present leaf entry, then frees the tables bottom up,
- *   clearing each upper entry, then the root (exit_mmap, free_pgtables).
- *   Every table is empty when it is freed, its root included (a PAE PV
- *   pgd's kernel L2 copy is unlinked, then cleared), so a page that becomes
- *   a table again starts empty in the MMU's copy too, and a root that is no
- *   longer loaded and holds no entry is seen to be dead. Linux zeroes a new
- *   table page with a memset instead; in this event model only pt_writes
- *   change what the MMU sees in a table.
+ *   then the root (exit_mmap, free_pgtables, pgd_free).
  *
  * Time: every operation takes the guest time `tNs` at which it runs and
  * emits all its events at that time; it returns (and leaves in `endNs`) the
@@ -93,13 +76,6 @@ export const KERNEL_PID = 0;
 const R_WRITE = 1;
 const R_SHARED = 2;
 const R_EXEC = 4;
-
-const FLAGS_KERNEL_PAGE = PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX;
-const FLAGS_KERNEL_TEXT = PTE_P | PTE_RW | PTE_A | PTE_D;
-const FLAGS_KERNEL_TABLE = PTE_P | PTE_RW | PTE_A | PTE_D;
-const FLAGS_USER_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D;
-/** A PAE page-directory-pointer entry has only P (its RW, US, A bits are reserved). */
-const FLAGS_PAE_PDPTE = PTE_P;
 
 class Region {
   constructor(
@@ -149,15 +125,6 @@ class AddressSpace {
   }
 }
 
-/** Page-table pages per level and leaf entries with A, D and RW, from the kernel's copy. */
-export interface TableCensus {
-  /** Index 0 = L1 (leaf) tables. */
-  readonly tablesPerLevel: number[];
-  readonly leafSlots: number;
-  readonly leafPresent: number;
-  readonly leafAccessedDirtyWritable: number;
-}
-
 export class GuestKernel {
   readonly layout: GuestLayout;
   readonly levels: number;
@@ -167,8 +134,6 @@ export class GuestKernel {
   readonly pv: boolean;
   /** Frames below this are direct-mapped (kernel allocations come from here). */
   readonly directMapPages: number;
-  /** The direct map's vpn for pfn 0. */
-  private readonly directMapVpn: number;
   /** The frame written into a PTE for each pfn: its mfn (PV) or itself (HVM). */
   readonly frameOfPfn: Int32Array;
   readonly frameKind: Uint8Array;
@@ -178,18 +143,10 @@ export class GuestKernel {
   /** Finishing time of the latest operation. */
   endNs = 0;
 
-  // Tables: slot s holds entries [s*512, s*512+512). `link` holds, per
-  // entry, the child table's slot (upper levels) or the mapped pfn (leaves),
-  // -1 when empty.
-  private entries: Int32Array;
-  private link: Int32Array;
-  private slotPfn: Int32Array;
-  private slotLevel: Uint8Array;
-  private slotPresent: Int32Array;
-  private freeSlots: number[] = [];
-  private slotCount = 0;
-
+  private readonly work = new KernelWork();
   private readonly frames: GuestFrames;
+  private readonly tables: PageTableWriter;
+  private readonly kernelSpace: KernelSpace;
 
   private readonly spaces: (AddressSpace | undefined)[] = [];
   private rootSlotOf: Int32Array = new Int32Array(64).fill(-1);
@@ -198,21 +155,6 @@ export class GuestKernel {
   private readonly fileByPath = new Map<string, number>();
   private readonly aslr: Xoshiro128;
   private nextPid = 1;
-  private workNs = 0;
-  private booted = false;
-
-  private swapperRoot = -1;
-  /** PAE: the master kernel L2 (swapper's); x86-64: unused. */
-  private masterKernelL2 = -1;
-  private directL1Slot: Int32Array;
-  /** Leaf tables of the fixmap: two kmap slots per vCPU, 512 slots per table. */
-  private fixmapL1: Int32Array;
-  private kmapPfn: Int32Array;
-  /** Kernel data pages: [0] global (jiffies, xtime), then one per-CPU page per vCPU. */
-  private kernelDataPfn: Int32Array;
-  private zeroPfn = -1;
-  private imagePages: number;
-  private modulePages: number;
 
   constructor(
     config: GuestKernelConfig,
@@ -234,27 +176,16 @@ export class GuestKernel {
     this.vcpus = vcpus;
     this.pv = config.guest === 'pv';
     this.directMapPages = Math.min(this.ramPages, this.layout.lowmemLimitPages);
-    this.directMapVpn = this.layout.directMapVpn;
-    this.imagePages = config.imagePages ?? 1024;
-    this.modulePages = config.modulePages ?? 256;
 
     this.frames = new GuestFrames(memPages, this.ramPages, this.directMapPages, this.pv, config.seed);
     this.frameOfPfn = this.frames.frameOfPfn;
     this.frameKind = this.frames.frameKind;
     this.mapCount = this.frames.mapCount;
 
-    const slots = 1024;
-    this.entries = new Int32Array(slots << 9);
-    this.link = new Int32Array(slots << 9);
-    this.slotPfn = new Int32Array(slots);
-    this.slotLevel = new Uint8Array(slots);
-    this.slotPresent = new Int32Array(slots);
+    this.tables = new PageTableWriter(this.layout, this.pv, this.frames, out, this.work, this.counters);
+    this.kernelSpace = new KernelSpace(this.layout, this.pv, vcpus, config.imagePages ?? 1024, config.modulePages ?? 256, this.frames, this.tables, out, this.work, this.counters);
 
     this.currentPid = new Int32Array(vcpus).fill(-1);
-    this.directL1Slot = new Int32Array(Math.ceil(this.directMapPages / 512)).fill(-1);
-    this.kmapPfn = new Int32Array(vcpus * 2).fill(-1);
-    this.fixmapL1 = new Int32Array(Math.ceil((vcpus * 2) / 512)).fill(-1);
-    this.kernelDataPfn = new Int32Array(1 + vcpus);
     this.aslr = deriveStream(config.seed, 'guest-kernel/aslr');
   }
 
@@ -267,13 +198,7 @@ export class GuestKernel {
    * `nsPerPage`. Returns the time the last page lands.
    */
   loadImage(tNs: number, nsPerPage = 250): number {
-    let t = tNs;
-    for (let p = 0; p < this.imagePages; p++) {
-      this.out.physWrite(t, NO_VCPU, p, 4096);
-      this.frames.written[p] = 1;
-      t += nsPerPage;
-    }
-    return (this.endNs = t - nsPerPage);
+    return (this.endNs = this.kernelSpace.loadImage(tNs, nsPerPage));
   }
 
   /**
@@ -282,72 +207,13 @@ export class GuestKernel {
    * swapper's root, then load that root on every vCPU.
    */
   boot(vcpu: number, tNs: number): number {
-    if (this.booted) throw new Error('guest kernel: boot() called twice');
-    this.booted = true;
-    this.workNs = 0;
-    const L = this.layout;
-    // The image occupies pfns [0, imagePages); the loader wrote it.
-    for (let i = 0; i < this.imagePages; i++) this.frames.takeFrame(this.frames.popLowSpecific(), FrameKind.kernel);
-    this.zeroPfn = this.frames.allocLow(FrameKind.zero);
-    for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelDataPfn[i] = this.frames.allocLow(FrameKind.kernel);
-
-    this.swapperRoot = this.allocTable(this.levels, vcpu, tNs);
-    // Allocate every kernel table first, so the direct map can map each
-    // table page read-only from the start (PV).
-    const dm = L.directMapVpn;
-    for (let c = 0; c < this.directL1Slot.length; c++) {
-      this.directL1Slot[c] = this.ensureLeafTable(this.swapperRoot, dm + c * 512, false, vcpu, tNs);
-    }
-    const vmalloc = L.vmallocVpn(this.directMapPages);
-    for (let p = 0; p < this.modulePages; p += 512) this.ensureLeafTable(this.swapperRoot, vmalloc + p, false, vcpu, tNs);
-    for (let i = 0; i < this.fixmapL1.length; i++) this.fixmapL1[i] = this.ensureLeafTable(this.swapperRoot, L.fixmapVpn + i * 512, false, vcpu, tNs);
-    if (L.imageVpn !== -1) {
-      for (let p = 0; p < this.imagePages; p += 512) this.ensureLeafTable(this.swapperRoot, L.imageVpn + p, false, vcpu, tNs);
-    }
-    if (this.levels === 3) this.masterKernelL2 = this.link[(this.swapperRoot << 9) | 3];
-    // x86-64: make sure every kernel root slot has its L3, so each pgd can share it.
-    if (this.levels === 4) {
-      for (const s of L.kernelRootSlots) {
-        if (this.link[(this.swapperRoot << 9) | s] < 0) {
-          const t3 = this.allocTable(3, vcpu, tNs);
-          this.setEntry(this.swapperRoot, s, this.pte(this.slotPfn[t3], FLAGS_KERNEL_TABLE), t3, vcpu, tNs);
-        }
-      }
-    }
-
-    // The direct map itself.
-    for (let p = 0; p < this.directMapPages; p++) {
-      const slot = this.directL1Slot[p >> 9];
-      const writable = !(this.pv && this.frameKind[p] === FrameKind.table);
-      this.setEntry(slot, p & 511, this.pte(p, writable ? FLAGS_KERNEL_PAGE : FLAGS_KERNEL_PAGE & ~PTE_RW), p, vcpu, tNs);
-    }
-    // Kernel image alias (x86-64's __START_KERNEL_map).
-    if (L.imageVpn !== -1) {
-      for (let p = 0; p < this.imagePages; p++) {
-        const vpn = L.imageVpn + p;
-        const l1 = this.findLeafTable(this.swapperRoot, vpn);
-        this.setEntry(l1, vpn & 511, this.pte(p, FLAGS_KERNEL_TEXT), p, vcpu, tNs);
-      }
-    }
-    // Modules in the vmalloc area: fresh kernel pages, written as they load.
-    const modules = new Int32Array(this.modulePages);
-    for (let i = 0; i < this.modulePages; i++) {
-      const pfn = this.frames.allocLow(FrameKind.kernel);
-      const vpn = vmalloc + i;
-      const l1 = this.findLeafTable(this.swapperRoot, vpn);
-      this.setEntry(l1, vpn & 511, this.pte(pfn, FLAGS_KERNEL_TEXT), pfn, vcpu, tNs);
-      modules[i] = pfn;
-    }
-    const spaceZero = new AddressSpace(KERNEL_PID, this.swapperRoot, L.userMmapTopVpn);
-    this.spaces[KERNEL_PID] = spaceZero;
-    this.rootSlotOf[KERNEL_PID] = this.swapperRoot;
+    this.work.ns = 0;
+    this.kernelSpace.buildTables(vcpu, tNs);
+    const root = this.kernelSpace.swapperRoot;
+    this.spaces[KERNEL_PID] = new AddressSpace(KERNEL_PID, root, this.layout.userMmapTopVpn);
+    this.rootSlotOf[KERNEL_PID] = root;
     for (let v = 0; v < this.vcpus; v++) this.loadRoot(v, KERNEL_PID, tNs);
-    // The kernel initialises its static data and per-CPU areas.
-    for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelWrite(i === 0 ? vcpu : i - 1, this.kernelDataPfn[i], 4096, tNs);
-    for (let i = 0; i < modules.length; i++) {
-      this.out.write(tNs, vcpu, vmalloc + i, 4096);
-      this.frames.written[modules[i]!] = 1;
-    }
+    this.kernelSpace.initialiseData(vcpu, tNs);
     return this.finish(tNs);
   }
 
@@ -374,28 +240,21 @@ export class GuestKernel {
 
   /** The kernel's virtual page for `pfn` in its direct map, or -1 for highmem. */
   directMapVpnOf(pfn: number): number {
-    return pfn < this.directMapPages ? this.layout.directMapVpn + pfn : -1;
+    return this.kernelSpace.directMapVpnOf(pfn);
   }
 
   /** A kernel store to a direct-mapped or kmapped frame (a slab object, a buffer). */
   kernelWrite(vcpu: number, pfn: number, bytes: number, tNs: number): number {
-    if (this.pv && this.frameKind[pfn] === FrameKind.table) {
-      throw new Error(`guest kernel bug: store to page-table page ${pfn} through its read-only direct-map alias (use pt_write)`);
-    }
-    const vpn = pfn < this.directMapPages ? this.directMapVpn + pfn : this.kernelVpn(vcpu, pfn, 0, tNs);
-    this.out.write(tNs, vcpu, vpn, bytes);
-    this.frames.written[pfn] = 1;
-    return tNs + KERNEL_COSTS_NS.kernelAccess;
+    return this.kernelSpace.kernelWrite(vcpu, pfn, bytes, tNs);
   }
 
   kernelRead(vcpu: number, pfn: number, tNs: number): number {
-    this.out.read(tNs, vcpu, pfn < this.directMapPages ? this.directMapVpn + pfn : this.kernelVpn(vcpu, pfn, 0, tNs));
-    return tNs + KERNEL_COSTS_NS.kernelAccess;
+    return this.kernelSpace.kernelRead(vcpu, pfn, tNs);
   }
 
   /** The frames of the kernel's static data: [0] global, then one per-CPU page per vCPU. */
   kernelDataPage(index: number): number {
-    return this.kernelDataPfn[index];
+    return this.kernelSpace.kernelDataPage(index);
   }
 
   /**
@@ -404,9 +263,10 @@ export class GuestKernel {
    * and timer wheel in its per-CPU area (scheduler_tick, run_local_timers).
    */
   timerTick(vcpu: number, tNs: number): number {
-    if (vcpu === 0) this.kernelWrite(vcpu, this.kernelDataPfn[0], 16, tNs);
-    else this.kernelRead(vcpu, this.kernelDataPfn[0], tNs);
-    this.kernelWrite(vcpu, this.kernelDataPfn[1 + vcpu], 64, tNs);
+    const k = this.kernelSpace;
+    if (vcpu === 0) k.kernelWrite(vcpu, k.kernelDataPage(0), 16, tNs);
+    else k.kernelRead(vcpu, k.kernelDataPage(0), tNs);
+    k.kernelWrite(vcpu, k.kernelDataPage(1 + vcpu), 64, tNs);
     return (this.endNs = tNs + KERNEL_COSTS_NS.tick);
   }
 
@@ -446,7 +306,7 @@ export class GuestKernel {
    * phys_write by no vCPU. Returns the pfn; `endNs` includes the I/O wait.
    */
   cacheFilePage(objId: number, page: number, vcpu: number, tNs: number): number {
-    this.workNs = 0;
+    this.work.ns = 0;
     const pfn = this.objectPage(objId, page, vcpu, tNs);
     this.finish(tNs);
     return pfn;
@@ -454,7 +314,7 @@ export class GuestKernel {
 
   /** read(): the kernel copies a cached file page to a user buffer (copy_to_user). */
   readFile(pid: number, vcpu: number, objId: number, page: number, bufferVpn: number, tNs: number): number {
-    this.workNs = 0;
+    this.work.ns = 0;
     const pfn = this.objectPage(objId, page, vcpu, tNs);
     this.kernelRead(vcpu, pfn, tNs);
     const ioEnd = this.finish(tNs);
@@ -468,7 +328,7 @@ export class GuestKernel {
    * allocated without a disk read).
    */
   appendFile(vcpu: number, objId: number, bytes: number, tNs: number): number {
-    this.workNs = 0;
+    this.work.ns = 0;
     const o = this.object(objId);
     let offset = o.sizeBytes;
     let left = bytes;
@@ -481,9 +341,9 @@ export class GuestKernel {
         pfn = this.frames.allocUserFrame(FrameKind.cache);
         o.pages[page] = pfn;
       }
-      this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), chunk);
+      this.out.write(tNs, vcpu, this.kernelSpace.kernelVpn(vcpu, pfn, 0, tNs), chunk);
       this.frames.written[pfn] = 1;
-      this.workNs += KERNEL_COSTS_NS.kernelAccess;
+      this.work.ns += KERNEL_COSTS_NS.kernelAccess;
       offset += chunk;
       left -= chunk;
     }
@@ -500,7 +360,7 @@ export class GuestKernel {
 
   /** The root table's pfn (what cr3_load carries) of a live address space. */
   rootPfnOf(pid: number): number {
-    return this.slotPfn[this.space(pid).rootSlot];
+    return this.tables.slotPfn[this.space(pid).rootSlot];
   }
 
   /** The pid whose address space is loaded on `vcpu` (KERNEL_PID for the idle task). */
@@ -526,9 +386,9 @@ export class GuestKernel {
    * starts from, or init before its exec. Runs on `vcpu` at `tNs`.
    */
   createProcess(vcpu: number, tNs: number): number {
-    this.workNs = KERNEL_COSTS_NS.forkBase;
+    this.work.ns = KERNEL_COSTS_NS.forkBase;
     const pid = this.newPid();
-    this.installSpace(pid, this.pgdAlloc(vcpu, tNs));
+    this.installSpace(pid, this.kernelSpace.pgdAlloc(vcpu, tNs));
     this.counters.processesCreated++;
     this.allocKernelStack(this.space(pid), vcpu, tNs);
     this.finish(tNs);
@@ -565,7 +425,7 @@ export class GuestKernel {
   mapPopulated(pid: number, vcpu: number, count: number, tNs: number, atVpn?: number): number {
     const vpn = this.addRegion(this.space(pid), count, R_WRITE, -1, 0, atVpn);
     const sp = this.space(pid);
-    this.workNs = 0;
+    this.work.ns = 0;
     for (let i = 0; i < count; i++) this.faultIn(sp, vcpu, vpn + i, true, tNs);
     this.finish(tNs);
     return vpn;
@@ -573,7 +433,7 @@ export class GuestKernel {
 
   /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
   unmap(pid: number, vpnStart: number, count: number, vcpu: number, tNs: number): number {
-    this.workNs = 0;
+    this.work.ns = 0;
     const sp = this.space(pid);
     const end = vpnStart + count;
     const kept: Region[] = [];
@@ -591,14 +451,14 @@ export class GuestKernel {
     sp.regions = kept;
     for (let vpn = vpnStart; vpn < end; ) {
       const chunkEnd = Math.min(end, (vpn | 511) + 1);
-      const l1 = this.findLeafTable(sp.rootSlot, vpn);
+      const l1 = this.tables.findLeafTable(sp.rootSlot, vpn);
       if (l1 >= 0) {
         for (let v = vpn; v < chunkEnd; v++) {
-          if ((this.entries[(l1 << 9) | (v & 511)] & PTE_P) !== 0) this.clearLeaf(l1, v & 511, vcpu, tNs);
+          if ((this.tables.entries[(l1 << 9) | (v & 511)] & PTE_P) !== 0) this.tables.clearLeaf(l1, v & 511, vcpu, tNs);
         }
         const spanStart = vpn & ~511;
-        if (this.slotPresent[l1] === 0 && !this.overlapsRegion(sp, spanStart, spanStart + 512)) {
-          this.unlinkLeafTable(sp.rootSlot, vpn, l1, vcpu, tNs);
+        if (this.tables.slotPresent[l1] === 0 && !this.overlapsRegion(sp, spanStart, spanStart + 512)) {
+          this.tables.unlinkLeafTable(sp.rootSlot, vpn, l1, vcpu, tNs);
         }
       }
       vpn = chunkEnd;
@@ -618,22 +478,22 @@ export class GuestKernel {
    */
   touch(pid: number, vcpu: number, vpn: number, write: boolean, tNs: number, bytes = 8): number {
     if (this.currentPid[vcpu] !== pid) this.notCurrent(pid, vcpu);
-    const link = this.link;
+    const link = this.tables.link;
     let s = this.rootSlotOf[pid];
     if (this.levels === 4) s = link[(s << 9) | ((vpn >> 27) & 511)];
     if (s >= 0) s = link[(s << 9) | ((vpn >> 18) & 511)];
     if (s >= 0) s = link[(s << 9) | ((vpn >> 9) & 511)];
     if (s >= 0) {
       const i = (s << 9) | (vpn & 511);
-      const pte = this.entries[i];
+      const pte = this.tables.entries[i];
       if (write) {
         if ((pte & (PTE_P | PTE_RW)) === (PTE_P | PTE_RW)) {
-          this.entries[i] = pte | (PTE_A | PTE_D);
+          this.tables.entries[i] = pte | (PTE_A | PTE_D);
           this.out.write(tNs, vcpu, vpn, bytes);
           return tNs;
         }
       } else if ((pte & PTE_P) !== 0) {
-        this.entries[i] = pte | PTE_A;
+        this.tables.entries[i] = pte | PTE_A;
         this.out.read(tNs, vcpu, vpn);
         return tNs;
       }
@@ -655,10 +515,10 @@ export class GuestKernel {
    * `endNs` is when the parent returns from fork.
    */
   fork(pid: number, vcpu: number, tNs: number): number {
-    this.workNs = KERNEL_COSTS_NS.forkBase;
+    this.work.ns = KERNEL_COSTS_NS.forkBase;
     const parent = this.space(pid);
     const childPid = this.newPid();
-    const child = this.installSpace(childPid, this.pgdAlloc(vcpu, tNs));
+    const child = this.installSpace(childPid, this.kernelSpace.pgdAlloc(vcpu, tNs));
     child.layout = parent.layout;
     child.mmapCursorVpn = parent.mmapCursorVpn;
     for (const r of parent.regions) {
@@ -685,11 +545,11 @@ export class GuestKernel {
    */
   exec(pid: number, vcpu: number, image: ProgramImage | undefined, tNs: number): number {
     if (this.currentPid[vcpu] !== pid) this.notCurrent(pid, vcpu);
-    this.workNs = KERNEL_COSTS_NS.execBase;
+    this.work.ns = KERNEL_COSTS_NS.execBase;
     const sp = this.space(pid);
     const oldRoot = sp.rootSlot;
     const oldRegions = sp.regions;
-    const newRoot = this.pgdAlloc(vcpu, tNs);
+    const newRoot = this.kernelSpace.pgdAlloc(vcpu, tNs);
     sp.rootSlot = newRoot;
     this.rootSlotOf[pid] = newRoot;
     sp.regions = [];
@@ -697,7 +557,7 @@ export class GuestKernel {
     sp.layout = image ? this.layOut(sp, image) : undefined;
     // Other threads of the old image die (de_thread); this one switches.
     for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, pid, tNs);
-    this.teardown(oldRoot, vcpu, tNs);
+    this.freeTables(oldRoot, vcpu, tNs);
     for (const r of oldRegions) if (r.obj >= 0) this.dropObjectRef(r.obj);
     this.counters.execs++;
     return this.finish(tNs);
@@ -710,10 +570,10 @@ export class GuestKernel {
    */
   exit(pid: number, vcpu: number, tNs: number): number {
     if (pid === KERNEL_PID) throw new Error('guest kernel: the kernel address space cannot exit');
-    this.workNs = KERNEL_COSTS_NS.exitBase;
+    this.work.ns = KERNEL_COSTS_NS.exitBase;
     const sp = this.space(pid);
     for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, KERNEL_PID, tNs);
-    this.teardown(sp.rootSlot, vcpu, tNs);
+    this.freeTables(sp.rootSlot, vcpu, tNs);
     for (const r of sp.regions) if (r.obj >= 0) this.dropObjectRef(r.obj);
     for (const pfn of sp.kernelStack) this.frames.freeFrame(pfn);
     this.spaces[pid] = undefined;
@@ -726,24 +586,7 @@ export class GuestKernel {
 
   /** Page-table pages per level and leaf-entry bits, from the kernel's own copy. */
   census(): TableCensus {
-    const tablesPerLevel = new Array<number>(this.levels).fill(0);
-    let leafSlots = 0;
-    let present = 0;
-    let adrw = 0;
-    const want = PTE_P | PTE_A | PTE_D | PTE_RW;
-    for (let s = 0; s < this.slotCount; s++) {
-      const level = this.slotLevel[s];
-      if (level === 0) continue;
-      tablesPerLevel[level - 1]!++;
-      if (level !== 1) continue;
-      leafSlots += 512;
-      for (let i = s << 9, e = i + 512; i < e; i++) {
-        const pte = this.entries[i];
-        if ((pte & PTE_P) !== 0) present++;
-        if ((pte & want) === want) adrw++;
-      }
-    }
-    return { tablesPerLevel, leafSlots, leafPresent: present, leafAccessedDirtyWritable: adrw };
+    return this.tables.census();
   }
 
   /**
@@ -772,16 +615,16 @@ export class GuestKernel {
   // ---------------------------------------------------------------- internals: faults
 
   private fault(pid: number, vcpu: number, vpn: number, write: boolean, tNs: number, bytes: number): number {
-    this.workNs = KERNEL_COSTS_NS.fault;
+    this.work.ns = KERNEL_COSTS_NS.fault;
     this.counters.pageFaults++;
     const sp = this.space(pid);
     const i = this.faultIn(sp, vcpu, vpn, write, tNs);
     // The faulting access now goes through.
     if (write) {
-      this.entries[i] |= PTE_A | PTE_D;
+      this.tables.entries[i] |= PTE_A | PTE_D;
       this.out.write(tNs, vcpu, vpn, bytes);
     } else {
-      this.entries[i] |= PTE_A;
+      this.tables.entries[i] |= PTE_A;
       this.out.read(tNs, vcpu, vpn);
     }
     return this.finish(tNs);
@@ -794,19 +637,19 @@ export class GuestKernel {
     if (write && (r.flags & R_WRITE) === 0) {
       throw new Error(`guest kernel bug: process ${sp.pid} wrote read-only vpn 0x${(vpn >>> 0).toString(16)} (a segfault)`);
     }
-    const l1 = this.ensureLeafTable(sp.rootSlot, vpn, true, vcpu, tNs);
+    const l1 = this.tables.ensureLeafTable(sp.rootSlot, vpn, true, vcpu, tNs);
     const idx = vpn & 511;
     const i = (l1 << 9) | idx;
-    const pte = this.entries[i];
+    const pte = this.tables.entries[i];
     const nx = (r.flags & R_EXEC) !== 0 ? 0 : PTE_NX;
     if ((pte & PTE_P) === 0) {
       let pfn: number;
       let flags = PTE_P | PTE_US | PTE_A | nx;
       if (r.obj < 0) {
-        if (!write) pfn = this.zeroPfn;
+        if (!write) pfn = this.kernelSpace.zeroPfn;
         else {
           pfn = this.frames.allocUserFrame(FrameKind.anon);
-          this.zeroFrame(vcpu, pfn, tNs);
+          this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
           flags |= PTE_RW | PTE_D;
         }
       } else {
@@ -818,33 +661,33 @@ export class GuestKernel {
         } else if (!write) pfn = objPfn;
         else {
           pfn = this.frames.allocUserFrame(FrameKind.anon);
-          this.copyFrame(vcpu, objPfn, pfn, tNs);
+          this.kernelSpace.copyFrame(vcpu, objPfn, pfn, tNs);
           flags |= PTE_RW | PTE_D;
         }
       }
       this.mapCount[pfn]++;
-      this.setEntry(l1, idx, this.pte(pfn, flags), pfn, vcpu, tNs);
+      this.tables.setEntry(l1, idx, this.tables.pte(pfn, flags), pfn, vcpu, tNs);
       return i;
     }
     if (!write || (pte & PTE_RW) !== 0) return i;
     // A write to a present read-only page of a writable mapping: copy on write.
-    const old = this.link[i];
+    const old = this.tables.link[i];
     const kind = this.frameKind[old];
     if ((r.flags & R_SHARED) !== 0 || (kind === FrameKind.anon && this.mapCount[old] === 1)) {
       // The only mapping left (or a shared page): just regain RW (wp_page_reuse).
-      this.setEntry(l1, idx, pte | PTE_RW | PTE_A | PTE_D, old, vcpu, tNs);
+      this.tables.setEntry(l1, idx, pte | PTE_RW | PTE_A | PTE_D, old, vcpu, tNs);
       this.counters.cowReuses++;
       return i;
     }
     const pfn = this.frames.allocUserFrame(FrameKind.anon);
-    if (kind === FrameKind.zero) this.zeroFrame(vcpu, pfn, tNs);
+    if (kind === FrameKind.zero) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
     else {
-      this.copyFrame(vcpu, old, pfn, tNs);
+      this.kernelSpace.copyFrame(vcpu, old, pfn, tNs);
       this.counters.cowCopies++;
     }
     this.frames.releaseFrame(old);
     this.mapCount[pfn] = 1;
-    this.setEntry(l1, idx, this.pte(pfn, (pte & 0xff) | PTE_RW | PTE_A | PTE_D), pfn, vcpu, tNs);
+    this.tables.setEntry(l1, idx, this.tables.pte(pfn, (pte & 0xff) | PTE_RW | PTE_A | PTE_D), pfn, vcpu, tNs);
     return i;
   }
 
@@ -855,271 +698,38 @@ export class GuestKernel {
     if (pfn >= 0) return pfn;
     pfn = this.frames.allocUserFrame(FrameKind.cache);
     o.pages[page] = pfn;
-    if (o.shmem) this.zeroFrame(vcpu, pfn, tNs);
+    if (o.shmem) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
     else {
       this.out.physWrite(tNs, NO_VCPU, pfn, 4096);
       this.frames.written[pfn] = 1;
-      this.workNs += KERNEL_COSTS_NS.diskReadPage;
+      this.work.ns += KERNEL_COSTS_NS.diskReadPage;
       this.counters.diskReads++;
     }
     return pfn;
   }
 
-  private zeroFrame(vcpu: number, pfn: number, tNs: number): void {
-    this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), 4096);
-    this.frames.written[pfn] = 1;
-    this.workNs += KERNEL_COSTS_NS.pageZero;
-    this.counters.zeroFills++;
-  }
-
-  private copyFrame(vcpu: number, from: number, to: number, tNs: number): void {
-    this.out.read(tNs, vcpu, this.kernelVpn(vcpu, from, 0, tNs));
-    this.out.write(tNs, vcpu, this.kernelVpn(vcpu, to, 1, tNs), 4096);
-    this.frames.written[to] = 1;
-    this.workNs += KERNEL_COSTS_NS.pageCopy;
-  }
-
-  /**
-   * The kernel's virtual page for a frame: the direct map for lowmem, a
-   * per-vCPU kmap_atomic slot (KM_USER0/KM_USER1) for highmem, whose PTE the
-   * kernel points at the frame first.
-   */
-  private kernelVpn(vcpu: number, pfn: number, km: number, tNs: number): number {
-    if (pfn < this.directMapPages) return this.layout.directMapVpn + pfn;
-    const slotIdx = vcpu * 2 + km;
-    if (this.kmapPfn[slotIdx] !== pfn) {
-      this.kmapPfn[slotIdx] = pfn;
-      this.setEntry(this.fixmapL1[slotIdx >> 9], slotIdx & 511, this.pte(pfn, FLAGS_KERNEL_PAGE), pfn, vcpu, tNs);
-    }
-    return this.layout.fixmapVpn + slotIdx;
-  }
-
-  // ---------------------------------------------------------------- internals: tables
-
-  private pte(pfn: number, flags: number): number {
-    return (this.frameOfPfn[pfn] << PTE_FLAG_BITS) | flags;
-  }
-
-  private setEntry(slot: number, idx: number, pte: number, linkValue: number, vcpu: number, tNs: number): void {
-    const i = (slot << 9) | idx;
-    const was = this.entries[i] & PTE_P;
-    const now = pte & PTE_P;
-    if (was !== now) this.slotPresent[slot] += now !== 0 ? 1 : -1;
-    this.entries[i] = pte;
-    this.link[i] = now !== 0 ? linkValue : -1;
-    const pfn = this.slotPfn[slot];
-    this.out.ptWrite(tNs, vcpu, pfn, idx, pte);
-    this.frames.written[pfn] = 1;
-    this.workNs += KERNEL_COSTS_NS.ptWrite;
-    this.counters.ptWrites++;
-  }
-
-  private clearEntry(slot: number, idx: number, vcpu: number, tNs: number): void {
-    this.setEntry(slot, idx, 0, -1, vcpu, tNs);
-  }
-
-  /** Clears a present leaf entry of a process and drops its frame's mapping. */
-  private clearLeaf(slot: number, idx: number, vcpu: number, tNs: number): void {
-    const pfn = this.link[(slot << 9) | idx];
-    this.clearEntry(slot, idx, vcpu, tNs);
-    this.frames.releaseFrame(pfn);
-  }
-
-  /** A new, empty table page at `level`. PV: its direct-map alias turns read-only. */
-  private allocTable(level: number, vcpu: number, tNs: number): number {
-    const pfn = this.frames.allocLow(FrameKind.table);
-    let slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      slot = this.slotCount++;
-      if (slot >= this.slotPfn.length) this.growSlots();
-    }
-    this.slotPfn[slot] = pfn;
-    this.slotLevel[slot] = level;
-    this.slotPresent[slot] = 0;
-    this.entries.fill(0, slot << 9, (slot + 1) << 9);
-    this.link.fill(-1, slot << 9, (slot + 1) << 9);
-    if (this.pv) this.setDirectMapWritable(pfn, false, vcpu, tNs);
-    this.counters.tablesAllocated++;
-    return slot;
-  }
-
-  /** Frees an empty table page (all its entries already cleared). */
-  private freeTable(slot: number, vcpu: number, tNs: number): void {
-    if (this.slotPresent[slot] !== 0) throw new Error(`guest kernel bug: freeing a table with ${this.slotPresent[slot]} present entries`);
-    const pfn = this.slotPfn[slot];
-    this.slotLevel[slot] = 0;
-    this.freeSlots.push(slot);
-    this.frameKind[pfn] = FrameKind.kernel; // so freeFrame accepts it
-    if (this.pv) this.setDirectMapWritable(pfn, true, vcpu, tNs);
-    this.frames.freeFrame(pfn);
-    this.counters.tablesFreed++;
-  }
-
-  private setDirectMapWritable(pfn: number, writable: boolean, vcpu: number, tNs: number): void {
-    if (pfn >= this.directMapPages) return;
-    const l1 = this.directL1Slot[pfn >> 9];
-    if (l1 < 0) return; // the direct map is not built yet: it will map the page read-only
-    const i = (l1 << 9) | (pfn & 511);
-    const pte = this.entries[i];
-    if ((pte & PTE_P) === 0) return;
-    this.setEntry(l1, pfn & 511, writable ? pte | PTE_RW : pte & ~PTE_RW, pfn, vcpu, tNs);
-  }
-
-  private growSlots(): void {
-    const n = this.slotPfn.length * 2;
-    const grow32 = (a: Int32Array, len: number, fill: number): Int32Array => {
-      const b = new Int32Array(len).fill(fill);
-      b.set(a);
-      return b;
-    };
-    this.entries = grow32(this.entries, n << 9, 0);
-    this.link = grow32(this.link, n << 9, -1);
-    this.slotPfn = grow32(this.slotPfn, n, 0);
-    this.slotPresent = grow32(this.slotPresent, n, 0);
-    const lv = new Uint8Array(n);
-    lv.set(this.slotLevel);
-    this.slotLevel = lv;
-  }
-
-  /** The leaf table that maps `vpn`, or -1. */
-  private findLeafTable(rootSlot: number, vpn: number): number {
-    let s = rootSlot;
-    for (let shift = this.layout.rootShift; shift > 0; shift -= 9) {
-      s = this.link[(s << 9) | ((vpn >> shift) & 511)];
-      if (s < 0) return -1;
-    }
-    return s;
-  }
-
-  /** The leaf table that maps `vpn`, allocating and linking missing tables on the way. */
-  private ensureLeafTable(rootSlot: number, vpn: number, user: boolean, vcpu: number, tNs: number): number {
-    let s = rootSlot;
-    for (let level = this.levels, shift = this.layout.rootShift; level > 1; level--, shift -= 9) {
-      const idx = (vpn >> shift) & 511;
-      let c = this.link[(s << 9) | idx];
-      if (c < 0) {
-        c = this.allocTable(level - 1, vcpu, tNs);
-        this.setEntry(s, idx, this.pte(this.slotPfn[c], this.upperFlags(level, user)), c, vcpu, tNs);
-      }
-      s = c;
-    }
-    return s;
-  }
-
-  /** Flags of an entry in a table at `level` that points to a lower table. */
-  private upperFlags(level: number, user: boolean): number {
-    if (this.levels === 3 && level === 3) return FLAGS_PAE_PDPTE;
-    return user ? FLAGS_USER_TABLE : FLAGS_KERNEL_TABLE;
-  }
-
-  /** Unlinks and frees an empty leaf table (munmap's free_pgtables). */
-  private unlinkLeafTable(rootSlot: number, vpn: number, l1: number, vcpu: number, tNs: number): void {
-    let s = rootSlot;
-    for (let shift = this.layout.rootShift; shift > 9; shift -= 9) s = this.link[(s << 9) | ((vpn >> shift) & 511)];
-    this.clearEntry(s, (vpn >> 9) & 511, vcpu, tNs);
-    this.freeTable(l1, vcpu, tNs);
-  }
-
-  /**
-   * pgd_alloc: a root with the kernel's entries, plus (PAE) the
-   * preallocated user L2s and, for PV, the pgd's own copy of the kernel L2,
-   * filled from the master before it is linked.
-   */
-  private pgdAlloc(vcpu: number, tNs: number): number {
-    if (!this.booted) throw new Error('guest kernel: boot() must run before processes exist');
-    const root = this.allocTable(this.levels, vcpu, tNs);
-    const rootBase = this.swapperRoot << 9;
-    if (this.levels === 3) {
-      for (let i = 0; i < 3; i++) {
-        const l2 = this.allocTable(2, vcpu, tNs);
-        this.setEntry(root, i, this.pte(this.slotPfn[l2], FLAGS_PAE_PDPTE), l2, vcpu, tNs);
-      }
-      let kl2 = this.masterKernelL2;
-      if (this.pv) {
-        kl2 = this.allocTable(2, vcpu, tNs);
-        const src = this.masterKernelL2 << 9;
-        for (let i = 0; i < 512; i++) {
-          const e = this.entries[src + i];
-          if ((e & PTE_P) !== 0) this.setEntry(kl2, i, e, this.link[src + i], vcpu, tNs);
-        }
-      }
-      this.setEntry(root, 3, this.pte(this.slotPfn[kl2], FLAGS_PAE_PDPTE), kl2, vcpu, tNs);
-    } else {
-      for (const s of this.layout.kernelRootSlots) {
-        this.setEntry(root, s, this.entries[rootBase + s], this.link[rootBase + s], vcpu, tNs);
-      }
-    }
-    return root;
-  }
-
   /** Zaps and frees every user table under `root`, then the kernel part and the root itself. */
-  private teardown(root: number, vcpu: number, tNs: number): void {
-    const userSlots = this.layout.kernelRootSlotFirst;
-    const base = root << 9;
-    // 1. zap_pte_range over every mapping.
-    for (let i = 0; i < userSlots; i++) {
-      const c = this.link[base + i];
-      if (c >= 0) this.zapSubtree(c, this.levels - 1, vcpu, tNs);
-    }
-    // 2. free_pgtables: bottom up, clearing each upper entry before the page goes.
-    for (let i = 0; i < userSlots; i++) {
-      const c = this.link[base + i];
-      if (c < 0) continue;
-      this.freeSubtree(c, this.levels - 1, vcpu, tNs);
-      this.clearEntry(root, i, vcpu, tNs);
-      this.freeTable(c, vcpu, tNs);
-    }
-    // 3. pgd_free: the kernel entries (PAE PV: unlink the pgd's kernel L2 copy, clear it, free it).
-    if (this.levels === 3) {
-      const kl2 = this.link[base + 3];
-      this.clearEntry(root, 3, vcpu, tNs);
-      if (this.pv && kl2 >= 0) {
-        for (let i = 0; i < 512; i++) if ((this.entries[(kl2 << 9) | i] & PTE_P) !== 0) this.clearEntry(kl2, i, vcpu, tNs);
-        this.freeTable(kl2, vcpu, tNs);
-      }
-    } else {
-      for (const s of this.layout.kernelRootSlots) if ((this.entries[base + s] & PTE_P) !== 0) this.clearEntry(root, s, vcpu, tNs);
-    }
-    this.freeTable(root, vcpu, tNs);
-  }
-
-  private zapSubtree(slot: number, level: number, vcpu: number, tNs: number): void {
-    const base = slot << 9;
-    for (let i = 0; i < 512 && this.slotPresent[slot] > 0; i++) {
-      if ((this.entries[base + i] & PTE_P) === 0) continue;
-      if (level === 1) this.clearLeaf(slot, i, vcpu, tNs);
-      else this.zapSubtree(this.link[base + i], level - 1, vcpu, tNs);
-    }
-  }
-
-  private freeSubtree(slot: number, level: number, vcpu: number, tNs: number): void {
-    if (level === 1) return;
-    const base = slot << 9;
-    for (let i = 0; i < 512; i++) {
-      const c = this.link[base + i];
-      if (c < 0) continue;
-      this.freeSubtree(c, level - 1, vcpu, tNs);
-      this.clearEntry(slot, i, vcpu, tNs);
-      this.freeTable(c, vcpu, tNs);
-    }
+  private freeTables(root: number, vcpu: number, tNs: number): void {
+    this.tables.freeUserTables(root, vcpu, tNs);
+    this.kernelSpace.pgdFree(root, vcpu, tNs);
   }
 
   /** copy_page_range for one region: share present pages, write-protecting private ones. */
   private copyRange(parentRoot: number, childRoot: number, r: Region, vcpu: number, tNs: number): void {
     for (let vpn = r.start; vpn < r.end; ) {
       const chunkEnd = Math.min(r.end, (vpn | 511) + 1);
-      const pl1 = this.findLeafTable(parentRoot, vpn);
-      if (pl1 >= 0 && this.slotPresent[pl1] > 0) {
+      const pl1 = this.tables.findLeafTable(parentRoot, vpn);
+      if (pl1 >= 0 && this.tables.slotPresent[pl1] > 0) {
         let cl1 = -1;
         for (let v = vpn; v < chunkEnd; v++) {
           const idx = v & 511;
           const i = (pl1 << 9) | idx;
-          const pte = this.entries[i];
+          const pte = this.tables.entries[i];
           if ((pte & PTE_P) === 0) continue;
-          const pfn = this.link[i];
-          if ((pte & PTE_RW) !== 0) this.setEntry(pl1, idx, pte & ~PTE_RW, pfn, vcpu, tNs);
-          if (cl1 < 0) cl1 = this.ensureLeafTable(childRoot, v, true, vcpu, tNs);
-          this.setEntry(cl1, idx, pte & ~(PTE_RW | PTE_A), pfn, vcpu, tNs);
+          const pfn = this.tables.link[i];
+          if ((pte & PTE_RW) !== 0) this.tables.setEntry(pl1, idx, pte & ~PTE_RW, pfn, vcpu, tNs);
+          if (cl1 < 0) cl1 = this.tables.ensureLeafTable(childRoot, v, true, vcpu, tNs);
+          this.tables.setEntry(cl1, idx, pte & ~(PTE_RW | PTE_A), pfn, vcpu, tNs);
           this.mapCount[pfn]++;
         }
       }
@@ -1129,7 +739,7 @@ export class GuestKernel {
 
   private loadRoot(vcpu: number, pid: number, tNs: number): void {
     const root = this.rootSlotOf[pid];
-    this.out.cr3Load(tNs, vcpu, this.slotPfn[root]);
+    this.out.cr3Load(tNs, vcpu, this.tables.slotPfn[root]);
     this.currentPid[vcpu] = pid;
     this.counters.cr3Loads++;
   }
@@ -1264,6 +874,6 @@ export class GuestKernel {
   }
 
   private finish(tNs: number): number {
-    return (this.endNs = tNs + this.workNs);
+    return (this.endNs = tNs + this.work.ns);
   }
 }

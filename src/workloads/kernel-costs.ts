@@ -1,6 +1,10 @@
 /**
- * What the guest kernel's operations cost in guest CPU time: an operation
- * ends at its start time plus the costs of everything it did.
+ * What the guest kernel's operations cost in guest CPU time, and the meter
+ * that sums those costs for the operation in progress. Every piece of the
+ * kernel (the page-table writer, the page cache, the fault handler...) adds
+ * to one shared meter; the `GuestKernel` facade resets it when an
+ * operation starts and reads it when the operation ends, so the vCPU is free
+ * again at the operation's start time plus everything it did.
  */
 
 /** Guest CPU time per operation, chosen from Linux figures on hardware of this kind. */
@@ -28,3 +32,12 @@ export const KERNEL_COSTS_NS = {
   /** A kernel store or load of a few bytes through the direct map. */
   kernelAccess: 20,
 } as const;
+
+/**
+ * Guest CPU time the kernel operation in progress has used so far. One
+ * mutable number shared by reference, rather than a cost returned from each
+ * call, because the costs accrue deep inside loops (one per PTE store).
+ */
+export class KernelWork {
+  ns = 0;
+}
