@@ -1,6 +1,5 @@
 import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { MAX_FRAMES, PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
 import { deriveStream } from '../random/derive-stream.js';
@@ -11,6 +10,7 @@ import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from '.
 import { KERNEL_COSTS_NS, KernelWork } from './kernel-costs.js';
 import { newKernelCounters, type KernelCounters } from './kernel-counters.js';
 import { KernelSpace } from './kernel-space.js';
+import { PageCache } from './page-cache.js';
 import { PageTableWriter, type TableCensus } from './page-table-writer.js';
 
 export { FrameKind } from './guest-frames.js';
@@ -28,7 +28,8 @@ export type { TableCensus } from './page-table-writer.js';
  * when it rewrites an entry, as Linux's read-modify-write helpers do).
  *
  * What it follows (the page tables themselves are page-table-writer.ts's,
- * the kernel's own mappings kernel-space.ts's):
+ * the kernel's own mappings kernel-space.ts's, files and shared memory
+ * page-cache.ts's):
  * - Demand paging: mapping a range only records it; the first access faults
  *   and maps a page (a zeroed anonymous page for a write, the shared zero
  *   page for a read, the page-cache page for a file). PTE flags are Linux's
@@ -87,29 +88,6 @@ class Region {
   ) {}
 }
 
-class MemoryObject {
-  pages: Int32Array;
-  mapRefs = 0;
-  sizeBytes = 0;
-  constructor(
-    readonly id: number,
-    readonly name: string,
-    readonly shmem: boolean,
-    pages: number,
-  ) {
-    this.pages = new Int32Array(Math.max(1, pages)).fill(-1);
-  }
-  get sizePages(): number {
-    return this.pages.length;
-  }
-  grow(pages: number): void {
-    if (pages <= this.pages.length) return;
-    const next = new Int32Array(Math.max(pages, this.pages.length * 2)).fill(-1);
-    next.set(this.pages);
-    this.pages = next;
-  }
-}
-
 class AddressSpace {
   regions: Region[] = [];
   layout: ProcessLayout | undefined;
@@ -147,12 +125,11 @@ export class GuestKernel {
   private readonly frames: GuestFrames;
   private readonly tables: PageTableWriter;
   private readonly kernelSpace: KernelSpace;
+  private readonly pageCache: PageCache;
 
   private readonly spaces: (AddressSpace | undefined)[] = [];
   private rootSlotOf: Int32Array = new Int32Array(64).fill(-1);
   private readonly currentPid: Int32Array;
-  private readonly objects: MemoryObject[] = [];
-  private readonly fileByPath = new Map<string, number>();
   private readonly aslr: Xoshiro128;
   private nextPid = 1;
 
@@ -184,6 +161,7 @@ export class GuestKernel {
 
     this.tables = new PageTableWriter(this.layout, this.pv, this.frames, out, this.work, this.counters);
     this.kernelSpace = new KernelSpace(this.layout, this.pv, vcpus, config.imagePages ?? 1024, config.modulePages ?? 256, this.frames, this.tables, out, this.work, this.counters);
+    this.pageCache = new PageCache(this.frames, this.kernelSpace, out, this.work, this.counters);
 
     this.currentPid = new Int32Array(vcpus).fill(-1);
     this.aslr = deriveStream(config.seed, 'guest-kernel/aslr');
@@ -274,30 +252,17 @@ export class GuestKernel {
 
   /** The page-cache object of a file, created empty (nothing cached) the first time. */
   openFile(path: string, pages: number): number {
-    let id = this.fileByPath.get(path);
-    if (id === undefined) {
-      id = this.objects.length;
-      this.objects.push(new MemoryObject(id, path, false, pages));
-      this.fileByPath.set(path, id);
-    } else this.objects[id]!.grow(pages);
-    const o = this.objects[id]!;
-    o.sizeBytes = Math.max(o.sizeBytes, pages * 4096);
-    return id;
+    return this.pageCache.openFile(path, pages);
   }
 
   /** A shared anonymous memory object (MAP_SHARED|MAP_ANONYMOUS: shmem). */
   createShmem(name: string, pages: number): number {
-    const id = this.objects.length;
-    this.objects.push(new MemoryObject(id, name, true, pages));
-    return id;
+    return this.pageCache.createShmem(name, pages);
   }
 
   /** Pages of a file (or shmem object) currently cached. */
   cachedPages(objId: number): number {
-    const pages = this.object(objId).pages;
-    let n = 0;
-    for (let i = 0; i < pages.length; i++) if (pages[i] >= 0) n++;
-    return n;
+    return this.pageCache.cachedPages(objId);
   }
 
   /**
@@ -307,7 +272,7 @@ export class GuestKernel {
    */
   cacheFilePage(objId: number, page: number, vcpu: number, tNs: number): number {
     this.work.ns = 0;
-    const pfn = this.objectPage(objId, page, vcpu, tNs);
+    const pfn = this.pageCache.getPage(objId, page, vcpu, tNs);
     this.finish(tNs);
     return pfn;
   }
@@ -315,7 +280,7 @@ export class GuestKernel {
   /** read(): the kernel copies a cached file page to a user buffer (copy_to_user). */
   readFile(pid: number, vcpu: number, objId: number, page: number, bufferVpn: number, tNs: number): number {
     this.work.ns = 0;
-    const pfn = this.objectPage(objId, page, vcpu, tNs);
+    const pfn = this.pageCache.getPage(objId, page, vcpu, tNs);
     this.kernelRead(vcpu, pfn, tNs);
     const ioEnd = this.finish(tNs);
     const copyEnd = this.touch(pid, vcpu, bufferVpn, true, tNs, 4096);
@@ -329,25 +294,7 @@ export class GuestKernel {
    */
   appendFile(vcpu: number, objId: number, bytes: number, tNs: number): number {
     this.work.ns = 0;
-    const o = this.object(objId);
-    let offset = o.sizeBytes;
-    let left = bytes;
-    while (left > 0) {
-      const page = Math.floor(offset / 4096);
-      const chunk = Math.min(left, 4096 - (offset % 4096));
-      o.grow(page + 1);
-      let pfn = o.pages[page];
-      if (pfn < 0) {
-        pfn = this.frames.allocUserFrame(FrameKind.cache);
-        o.pages[page] = pfn;
-      }
-      this.out.write(tNs, vcpu, this.kernelSpace.kernelVpn(vcpu, pfn, 0, tNs), chunk);
-      this.frames.written[pfn] = 1;
-      this.work.ns += KERNEL_COSTS_NS.kernelAccess;
-      offset += chunk;
-      left -= chunk;
-    }
-    o.sizeBytes = offset;
+    this.pageCache.append(vcpu, objId, bytes, tNs);
     return this.finish(tNs);
   }
 
@@ -408,13 +355,13 @@ export class GuestKernel {
 
   /** Maps pages of a file, private (copy on write) or shared, at `atVpn` or where the kernel chooses. */
   mapFile(pid: number, objId: number, filePage: number, count: number, writable: boolean, shared: boolean, atVpn?: number, exec = false): number {
-    this.object(objId).grow(filePage + count);
+    this.pageCache.object(objId).grow(filePage + count);
     return this.addRegion(this.space(pid), count, (writable ? R_WRITE : 0) | (shared ? R_SHARED : 0) | (exec ? R_EXEC : 0), objId, filePage, atVpn);
   }
 
   /** Maps a shmem object shared and writable (Apache's scoreboard), at `atVpn` or where the kernel chooses. */
   mapShared(pid: number, objId: number, atVpn?: number): number {
-    const o = this.object(objId);
+    const o = this.pageCache.object(objId);
     return this.addRegion(this.space(pid), o.sizePages, R_WRITE | R_SHARED, objId, 0, atVpn);
   }
 
@@ -464,8 +411,8 @@ export class GuestKernel {
       vpn = chunkEnd;
     }
     // Object references: one per region; the pieces kept take new ones.
-    for (const r of kept) if (r.obj >= 0 && dropped.some((d) => d.obj === r.obj && d.start <= r.start && r.end <= d.end)) this.object(r.obj).mapRefs++;
-    for (const r of dropped) if (r.obj >= 0) this.dropObjectRef(r.obj);
+    for (const r of kept) if (r.obj >= 0 && dropped.some((d) => d.obj === r.obj && d.start <= r.start && r.end <= d.end)) this.pageCache.addMapRef(r.obj);
+    for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
     return this.finish(tNs);
   }
 
@@ -523,7 +470,7 @@ export class GuestKernel {
     child.mmapCursorVpn = parent.mmapCursorVpn;
     for (const r of parent.regions) {
       child.regions.push(new Region(r.start, r.end, r.flags, r.obj, r.objPage));
-      if (r.obj >= 0) this.object(r.obj).mapRefs++;
+      if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
     }
     this.allocKernelStack(child, vcpu, tNs);
     for (const r of parent.regions) {
@@ -558,7 +505,7 @@ export class GuestKernel {
     // Other threads of the old image die (de_thread); this one switches.
     for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, pid, tNs);
     this.freeTables(oldRoot, vcpu, tNs);
-    for (const r of oldRegions) if (r.obj >= 0) this.dropObjectRef(r.obj);
+    for (const r of oldRegions) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
     this.counters.execs++;
     return this.finish(tNs);
   }
@@ -574,7 +521,7 @@ export class GuestKernel {
     const sp = this.space(pid);
     for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, KERNEL_PID, tNs);
     this.freeTables(sp.rootSlot, vcpu, tNs);
-    for (const r of sp.regions) if (r.obj >= 0) this.dropObjectRef(r.obj);
+    for (const r of sp.regions) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
     for (const pfn of sp.kernelStack) this.frames.freeFrame(pfn);
     this.spaces[pid] = undefined;
     this.rootSlotOf[pid] = -1;
@@ -653,7 +600,7 @@ export class GuestKernel {
           flags |= PTE_RW | PTE_D;
         }
       } else {
-        const objPfn = this.objectPage(r.obj, r.objPage + (vpn - r.start), vcpu, tNs);
+        const objPfn = this.pageCache.getPage(r.obj, r.objPage + (vpn - r.start), vcpu, tNs);
         if ((r.flags & R_SHARED) !== 0) {
           pfn = objPfn;
           if ((r.flags & R_WRITE) !== 0) flags |= PTE_RW;
@@ -691,22 +638,6 @@ export class GuestKernel {
     return i;
   }
 
-  private objectPage(objId: number, page: number, vcpu: number, tNs: number): number {
-    const o = this.object(objId);
-    if (page >= o.sizePages) o.grow(page + 1);
-    let pfn = o.pages[page];
-    if (pfn >= 0) return pfn;
-    pfn = this.frames.allocUserFrame(FrameKind.cache);
-    o.pages[page] = pfn;
-    if (o.shmem) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
-    else {
-      this.out.physWrite(tNs, NO_VCPU, pfn, 4096);
-      this.frames.written[pfn] = 1;
-      this.work.ns += KERNEL_COSTS_NS.diskReadPage;
-      this.counters.diskReads++;
-    }
-    return pfn;
-  }
 
   /** Zaps and frees every user table under `root`, then the kernel part and the root itself. */
   private freeTables(root: number, vcpu: number, tNs: number): void {
@@ -800,7 +731,7 @@ export class GuestKernel {
     let at = sp.regions.length;
     while (at > 0 && sp.regions[at - 1]!.start > start) at--;
     sp.regions.splice(at, 0, r);
-    if (obj >= 0) this.object(obj).mapRefs++;
+    if (obj >= 0) this.pageCache.addMapRef(obj);
     return start;
   }
 
@@ -852,26 +783,6 @@ export class GuestKernel {
     return { textVpn: at, textPages: lib.textPages, dataVpn, dataPages: lib.dataPages, bssVpn, bssPages: lib.bssPages };
   }
 
-  private object(objId: number): MemoryObject {
-    const o = this.objects[objId];
-    if (!o) throw new Error(`guest kernel: no memory object ${objId}`);
-    return o;
-  }
-
-  /** Drops one mapping's reference to an object; shmem with no mapping left is freed. */
-  private dropObjectRef(objId: number): void {
-    const o = this.object(objId);
-    o.mapRefs--;
-    if (o.shmem && o.mapRefs === 0) {
-      for (let i = 0; i < o.pages.length; i++) {
-        const pfn = o.pages[i];
-        if (pfn < 0) continue;
-        if (this.mapCount[pfn] !== 0) throw new Error(`guest kernel bug: freeing shmem page ${pfn} still mapped ${this.mapCount[pfn]} times`);
-        o.pages[i] = -1;
-        this.frames.freeFrame(pfn);
-      }
-    }
-  }
 
   private finish(tNs: number): number {
     return (this.endNs = tNs + this.work.ns);
