@@ -1,16 +1,19 @@
 import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_P, PTE_RW } from '../model/pte.js';
 import { deriveStream } from '../random/derive-stream.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
+import { AddressSpace, Vma, VMA_EXEC, VMA_SHARED, VMA_WRITE } from './address-space.js';
 import { FrameKind, GuestFrames } from './guest-frames.js';
 import { guestLayout, type GuestLayout } from './guest-layout.js';
 import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from './guest-program.js';
+import { GuestVmas } from './guest-vmas.js';
 import { KERNEL_COSTS_NS, KernelWork } from './kernel-costs.js';
 import { newKernelCounters, type KernelCounters } from './kernel-counters.js';
 import { KernelSpace } from './kernel-space.js';
 import { PageCache } from './page-cache.js';
+import { PageFaultHandler } from './page-fault-handler.js';
 import { PageTableWriter, type TableCensus } from './page-table-writer.js';
 
 export { FrameKind } from './guest-frames.js';
@@ -29,17 +32,8 @@ export type { TableCensus } from './page-table-writer.js';
  *
  * What it follows (the page tables themselves are page-table-writer.ts's,
  * the kernel's own mappings kernel-space.ts's, files and shared memory
- * page-cache.ts's):
- * - Demand paging: mapping a range only records it; the first access faults
- *   and maps a page (a zeroed anonymous page for a write, the shared zero
- *   page for a read, the page-cache page for a file). PTE flags are Linux's
- *   (user pages carry A; a page mapped for a write also carries D).
- * - fork copies the parent's PTEs of private writable mappings and shares
- *   them copy-on-write by clearing RW in both (copy_present_pte; the child's
- *   copy is made old). Shared and read-only mappings are not copied: the
- *   child refaults them (copy_page_range skips them). The first write by
- *   either side copies the page through the direct map (copy_user_highpage)
- *   unless it has become the only mapping, which just regains RW.
+ * page-cache.ts's, mappings guest-vmas.ts's, demand paging and
+ * copy-on-write page-fault-handler.ts's):
  * - exec builds a new address space and frees the old one (exec_mmap);
  *   exit zaps every present leaf entry, then frees the tables bottom up,
  *   then the root (exit_mmap, free_pgtables, pgd_free).
@@ -73,36 +67,6 @@ export interface GuestKernelConfig {
 /** The address space of the kernel's own idle and kernel threads (init_mm). */
 export const KERNEL_PID = 0;
 
-/** Region flags. */
-const R_WRITE = 1;
-const R_SHARED = 2;
-const R_EXEC = 4;
-
-class Region {
-  constructor(
-    public start: number,
-    public end: number,
-    public flags: number,
-    public obj: number,
-    public objPage: number,
-  ) {}
-}
-
-class AddressSpace {
-  regions: Region[] = [];
-  layout: ProcessLayout | undefined;
-  mmapCursorVpn: number;
-  kernelStack: number[] = [];
-  kernelL2Slot = -1;
-  constructor(
-    readonly pid: number,
-    public rootSlot: number,
-    mmapTopVpn: number,
-  ) {
-    this.mmapCursorVpn = mmapTopVpn;
-  }
-}
-
 export class GuestKernel {
   readonly layout: GuestLayout;
   readonly levels: number;
@@ -126,6 +90,8 @@ export class GuestKernel {
   private readonly tables: PageTableWriter;
   private readonly kernelSpace: KernelSpace;
   private readonly pageCache: PageCache;
+  private readonly vmas: GuestVmas;
+  private readonly faults: PageFaultHandler;
 
   private readonly spaces: (AddressSpace | undefined)[] = [];
   private rootSlotOf: Int32Array = new Int32Array(64).fill(-1);
@@ -162,6 +128,8 @@ export class GuestKernel {
     this.tables = new PageTableWriter(this.layout, this.pv, this.frames, out, this.work, this.counters);
     this.kernelSpace = new KernelSpace(this.layout, this.pv, vcpus, config.imagePages ?? 1024, config.modulePages ?? 256, this.frames, this.tables, out, this.work, this.counters);
     this.pageCache = new PageCache(this.frames, this.kernelSpace, out, this.work, this.counters);
+    this.vmas = new GuestVmas(this.layout, this.tables, this.pageCache);
+    this.faults = new PageFaultHandler(this.frames, this.tables, this.kernelSpace, this.pageCache, this.vmas, this.counters);
 
     this.currentPid = new Int32Array(vcpus).fill(-1);
     this.aslr = deriveStream(config.seed, 'guest-kernel/aslr');
@@ -350,19 +318,19 @@ export class GuestKernel {
    * until a page is touched.
    */
   mapPages(pid: number, count: number, writable: boolean, atVpn?: number): number {
-    return this.addRegion(this.space(pid), count, writable ? R_WRITE : 0, -1, 0, atVpn);
+    return this.vmas.add(this.space(pid), count, writable ? VMA_WRITE : 0, -1, 0, atVpn);
   }
 
   /** Maps pages of a file, private (copy on write) or shared, at `atVpn` or where the kernel chooses. */
   mapFile(pid: number, objId: number, filePage: number, count: number, writable: boolean, shared: boolean, atVpn?: number, exec = false): number {
     this.pageCache.object(objId).grow(filePage + count);
-    return this.addRegion(this.space(pid), count, (writable ? R_WRITE : 0) | (shared ? R_SHARED : 0) | (exec ? R_EXEC : 0), objId, filePage, atVpn);
+    return this.vmas.add(this.space(pid), count, (writable ? VMA_WRITE : 0) | (shared ? VMA_SHARED : 0) | (exec ? VMA_EXEC : 0), objId, filePage, atVpn);
   }
 
   /** Maps a shmem object shared and writable (Apache's scoreboard), at `atVpn` or where the kernel chooses. */
   mapShared(pid: number, objId: number, atVpn?: number): number {
     const o = this.pageCache.object(objId);
-    return this.addRegion(this.space(pid), o.sizePages, R_WRITE | R_SHARED, objId, 0, atVpn);
+    return this.vmas.add(this.space(pid), o.sizePages, VMA_WRITE | VMA_SHARED, objId, 0, atVpn);
   }
 
   /**
@@ -370,10 +338,10 @@ export class GuestKernel {
    * zeroed page with RW and D for a writable mapping. Returns the first vpn.
    */
   mapPopulated(pid: number, vcpu: number, count: number, tNs: number, atVpn?: number): number {
-    const vpn = this.addRegion(this.space(pid), count, R_WRITE, -1, 0, atVpn);
+    const vpn = this.vmas.add(this.space(pid), count, VMA_WRITE, -1, 0, atVpn);
     const sp = this.space(pid);
     this.work.ns = 0;
-    for (let i = 0; i < count; i++) this.faultIn(sp, vcpu, vpn + i, true, tNs);
+    for (let i = 0; i < count; i++) this.faults.faultIn(sp, vcpu, vpn + i, true, tNs);
     this.finish(tNs);
     return vpn;
   }
@@ -381,38 +349,7 @@ export class GuestKernel {
   /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
   unmap(pid: number, vpnStart: number, count: number, vcpu: number, tNs: number): number {
     this.work.ns = 0;
-    const sp = this.space(pid);
-    const end = vpnStart + count;
-    const kept: Region[] = [];
-    const dropped: Region[] = [];
-    for (const r of sp.regions) {
-      if (r.end <= vpnStart || r.start >= end) {
-        kept.push(r);
-        continue;
-      }
-      dropped.push(r);
-      if (r.start < vpnStart) kept.push(new Region(r.start, vpnStart, r.flags, r.obj, r.objPage));
-      if (r.end > end) kept.push(new Region(end, r.end, r.flags, r.obj, r.objPage + (end - r.start)));
-    }
-    kept.sort((a, b) => a.start - b.start);
-    sp.regions = kept;
-    for (let vpn = vpnStart; vpn < end; ) {
-      const chunkEnd = Math.min(end, (vpn | 511) + 1);
-      const l1 = this.tables.findLeafTable(sp.rootSlot, vpn);
-      if (l1 >= 0) {
-        for (let v = vpn; v < chunkEnd; v++) {
-          if ((this.tables.entries[(l1 << 9) | (v & 511)] & PTE_P) !== 0) this.tables.clearLeaf(l1, v & 511, vcpu, tNs);
-        }
-        const spanStart = vpn & ~511;
-        if (this.tables.slotPresent[l1] === 0 && !this.overlapsRegion(sp, spanStart, spanStart + 512)) {
-          this.tables.unlinkLeafTable(sp.rootSlot, vpn, l1, vcpu, tNs);
-        }
-      }
-      vpn = chunkEnd;
-    }
-    // Object references: one per region; the pieces kept take new ones.
-    for (const r of kept) if (r.obj >= 0 && dropped.some((d) => d.obj === r.obj && d.start <= r.start && r.end <= d.end)) this.pageCache.addMapRef(r.obj);
-    for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
+    this.vmas.unmap(this.space(pid), vpnStart, count, vcpu, tNs);
     return this.finish(tNs);
   }
 
@@ -469,14 +406,14 @@ export class GuestKernel {
     child.layout = parent.layout;
     child.mmapCursorVpn = parent.mmapCursorVpn;
     for (const r of parent.regions) {
-      child.regions.push(new Region(r.start, r.end, r.flags, r.obj, r.objPage));
+      child.regions.push(new Vma(r.start, r.end, r.flags, r.obj, r.objPage));
       if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
     }
     this.allocKernelStack(child, vcpu, tNs);
     for (const r of parent.regions) {
       // copy_page_range skips mappings a fault can fill again: shared and
       // read-only ones.
-      if ((r.flags & (R_WRITE | R_SHARED)) === R_WRITE) this.copyRange(parent.rootSlot, child.rootSlot, r, vcpu, tNs);
+      if ((r.flags & (VMA_WRITE | VMA_SHARED)) === VMA_WRITE) this.faults.copyPageRange(parent.rootSlot, child.rootSlot, r, vcpu, tNs);
     }
     this.counters.forks++;
     this.counters.processesCreated++;
@@ -565,7 +502,7 @@ export class GuestKernel {
     this.work.ns = KERNEL_COSTS_NS.fault;
     this.counters.pageFaults++;
     const sp = this.space(pid);
-    const i = this.faultIn(sp, vcpu, vpn, write, tNs);
+    const i = this.faults.faultIn(sp, vcpu, vpn, write, tNs);
     // The faulting access now goes through.
     if (write) {
       this.tables.entries[i] |= PTE_A | PTE_D;
@@ -577,95 +514,10 @@ export class GuestKernel {
     return this.finish(tNs);
   }
 
-  /** Makes `vpn` present (and writable for a write); returns the leaf entry index. */
-  private faultIn(sp: AddressSpace, vcpu: number, vpn: number, write: boolean, tNs: number): number {
-    const r = this.regionOf(sp, vpn);
-    if (!r) throw new Error(`guest kernel bug: process ${sp.pid} touched vpn 0x${(vpn >>> 0).toString(16)} outside its mappings (a segfault)`);
-    if (write && (r.flags & R_WRITE) === 0) {
-      throw new Error(`guest kernel bug: process ${sp.pid} wrote read-only vpn 0x${(vpn >>> 0).toString(16)} (a segfault)`);
-    }
-    const l1 = this.tables.ensureLeafTable(sp.rootSlot, vpn, true, vcpu, tNs);
-    const idx = vpn & 511;
-    const i = (l1 << 9) | idx;
-    const pte = this.tables.entries[i];
-    const nx = (r.flags & R_EXEC) !== 0 ? 0 : PTE_NX;
-    if ((pte & PTE_P) === 0) {
-      let pfn: number;
-      let flags = PTE_P | PTE_US | PTE_A | nx;
-      if (r.obj < 0) {
-        if (!write) pfn = this.kernelSpace.zeroPfn;
-        else {
-          pfn = this.frames.allocUserFrame(FrameKind.anon);
-          this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
-          flags |= PTE_RW | PTE_D;
-        }
-      } else {
-        const objPfn = this.pageCache.getPage(r.obj, r.objPage + (vpn - r.start), vcpu, tNs);
-        if ((r.flags & R_SHARED) !== 0) {
-          pfn = objPfn;
-          if ((r.flags & R_WRITE) !== 0) flags |= PTE_RW;
-          if (write) flags |= PTE_D;
-        } else if (!write) pfn = objPfn;
-        else {
-          pfn = this.frames.allocUserFrame(FrameKind.anon);
-          this.kernelSpace.copyFrame(vcpu, objPfn, pfn, tNs);
-          flags |= PTE_RW | PTE_D;
-        }
-      }
-      this.mapCount[pfn]++;
-      this.tables.setEntry(l1, idx, this.tables.pte(pfn, flags), pfn, vcpu, tNs);
-      return i;
-    }
-    if (!write || (pte & PTE_RW) !== 0) return i;
-    // A write to a present read-only page of a writable mapping: copy on write.
-    const old = this.tables.link[i];
-    const kind = this.frameKind[old];
-    if ((r.flags & R_SHARED) !== 0 || (kind === FrameKind.anon && this.mapCount[old] === 1)) {
-      // The only mapping left (or a shared page): just regain RW (wp_page_reuse).
-      this.tables.setEntry(l1, idx, pte | PTE_RW | PTE_A | PTE_D, old, vcpu, tNs);
-      this.counters.cowReuses++;
-      return i;
-    }
-    const pfn = this.frames.allocUserFrame(FrameKind.anon);
-    if (kind === FrameKind.zero) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
-    else {
-      this.kernelSpace.copyFrame(vcpu, old, pfn, tNs);
-      this.counters.cowCopies++;
-    }
-    this.frames.releaseFrame(old);
-    this.mapCount[pfn] = 1;
-    this.tables.setEntry(l1, idx, this.tables.pte(pfn, (pte & 0xff) | PTE_RW | PTE_A | PTE_D), pfn, vcpu, tNs);
-    return i;
-  }
-
-
   /** Zaps and frees every user table under `root`, then the kernel part and the root itself. */
   private freeTables(root: number, vcpu: number, tNs: number): void {
     this.tables.freeUserTables(root, vcpu, tNs);
     this.kernelSpace.pgdFree(root, vcpu, tNs);
-  }
-
-  /** copy_page_range for one region: share present pages, write-protecting private ones. */
-  private copyRange(parentRoot: number, childRoot: number, r: Region, vcpu: number, tNs: number): void {
-    for (let vpn = r.start; vpn < r.end; ) {
-      const chunkEnd = Math.min(r.end, (vpn | 511) + 1);
-      const pl1 = this.tables.findLeafTable(parentRoot, vpn);
-      if (pl1 >= 0 && this.tables.slotPresent[pl1] > 0) {
-        let cl1 = -1;
-        for (let v = vpn; v < chunkEnd; v++) {
-          const idx = v & 511;
-          const i = (pl1 << 9) | idx;
-          const pte = this.tables.entries[i];
-          if ((pte & PTE_P) === 0) continue;
-          const pfn = this.tables.link[i];
-          if ((pte & PTE_RW) !== 0) this.tables.setEntry(pl1, idx, pte & ~PTE_RW, pfn, vcpu, tNs);
-          if (cl1 < 0) cl1 = this.tables.ensureLeafTable(childRoot, v, true, vcpu, tNs);
-          this.tables.setEntry(cl1, idx, pte & ~(PTE_RW | PTE_A), pfn, vcpu, tNs);
-          this.mapCount[pfn]++;
-        }
-      }
-      vpn = chunkEnd;
-    }
   }
 
   private loadRoot(vcpu: number, pid: number, tNs: number): void {
@@ -714,52 +566,12 @@ export class GuestKernel {
     }
   }
 
-  private addRegion(sp: AddressSpace, count: number, flags: number, obj: number, objPage: number, atVpn?: number): number {
-    if (!(count > 0)) throw new RangeError(`guest kernel: cannot map ${count} pages`);
-    let start: number;
-    if (atVpn === undefined) {
-      start = sp.mmapCursorVpn - count;
-      sp.mmapCursorVpn = start - 1; // a guard gap page between mappings
-    } else start = atVpn;
-    if (!this.layout.isUserVpn(start) || !this.layout.isUserVpn(start + count - 1)) {
-      throw new RangeError(`guest kernel: mapping of ${count} pages at vpn ${start} leaves user space`);
-    }
-    if (this.overlapsRegion(sp, start, start + count)) {
-      throw new RangeError(`guest kernel: mapping of ${count} pages at vpn 0x${start.toString(16)} overlaps an existing mapping of process ${sp.pid}`);
-    }
-    const r = new Region(start, start + count, flags, obj, objPage);
-    let at = sp.regions.length;
-    while (at > 0 && sp.regions[at - 1]!.start > start) at--;
-    sp.regions.splice(at, 0, r);
-    if (obj >= 0) this.pageCache.addMapRef(obj);
-    return start;
-  }
-
-  private regionOf(sp: AddressSpace, vpn: number): Region | undefined {
-    const rs = sp.regions;
-    let lo = 0;
-    let hi = rs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const r = rs[mid]!;
-      if (vpn < r.start) hi = mid - 1;
-      else if (vpn >= r.end) lo = mid + 1;
-      else return r;
-    }
-    return undefined;
-  }
-
-  private overlapsRegion(sp: AddressSpace, start: number, end: number): boolean {
-    for (const r of sp.regions) if (r.start < end && start < r.end) return true;
-    return false;
-  }
-
   /** Places a program and its libraries (binfmt_elf, then ld.so's mmaps top-down). */
   private layOut(sp: AddressSpace, image: ProgramImage): ProcessLayout {
     const L = this.layout;
     const seg = this.mapObject(sp, image, L.userTextVpn);
     const heapVpn = seg.bssVpn + seg.bssPages;
-    if (image.heapPages > 0) this.addRegion(sp, image.heapPages, R_WRITE, -1, 0, heapVpn);
+    if (image.heapPages > 0) this.vmas.add(sp, image.heapPages, VMA_WRITE, -1, 0, heapVpn);
     const libraries: SegmentLayout[] = [];
     for (const lib of image.libraries) {
       const total = lib.textPages + lib.dataPages + lib.bssPages;
@@ -769,17 +581,17 @@ export class GuestKernel {
     }
     const stackTop = L.userStackTopVpn - this.aslr.below(L.aslrStackPages);
     const stackVpn = stackTop - image.stackPages + 1;
-    this.addRegion(sp, image.stackPages, R_WRITE, -1, 0, stackVpn);
+    this.vmas.add(sp, image.stackPages, VMA_WRITE, -1, 0, stackVpn);
     return { ...seg, heapVpn, heapPages: image.heapPages, stackVpn, stackPages: image.stackPages, libraries };
   }
 
   private mapObject(sp: AddressSpace, lib: LibraryImage, at: number): SegmentLayout {
     const file = this.openFile(lib.path, lib.textPages + lib.dataPages);
-    if (lib.textPages > 0) this.addRegion(sp, lib.textPages, R_EXEC, file, 0, at);
+    if (lib.textPages > 0) this.vmas.add(sp, lib.textPages, VMA_EXEC, file, 0, at);
     const dataVpn = at + lib.textPages;
-    if (lib.dataPages > 0) this.addRegion(sp, lib.dataPages, R_WRITE, file, lib.textPages, dataVpn);
+    if (lib.dataPages > 0) this.vmas.add(sp, lib.dataPages, VMA_WRITE, file, lib.textPages, dataVpn);
     const bssVpn = dataVpn + lib.dataPages;
-    if (lib.bssPages > 0) this.addRegion(sp, lib.bssPages, R_WRITE, -1, 0, bssVpn);
+    if (lib.bssPages > 0) this.vmas.add(sp, lib.bssPages, VMA_WRITE, -1, 0, bssVpn);
     return { textVpn: at, textPages: lib.textPages, dataVpn, dataPages: lib.dataPages, bssVpn, bssPages: lib.bssPages };
   }
 
