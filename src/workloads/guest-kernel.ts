@@ -3,11 +3,11 @@ import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { MAX_FRAMES, PTE_A, PTE_D, PTE_P, PTE_RW } from '../model/pte.js';
 import { deriveStream } from '../random/derive-stream.js';
-import type { Xoshiro128 } from '../random/xoshiro128.js';
-import { AddressSpace, Vma, VMA_EXEC, VMA_SHARED, VMA_WRITE } from './address-space.js';
-import { FrameKind, GuestFrames } from './guest-frames.js';
+import { VMA_EXEC, VMA_SHARED, VMA_WRITE } from './address-space.js';
+import { GuestFrames } from './guest-frames.js';
 import { guestLayout, type GuestLayout } from './guest-layout.js';
-import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from './guest-program.js';
+import { GuestProcesses, KERNEL_PID } from './guest-processes.js';
+import type { ProcessLayout, ProgramImage } from './guest-program.js';
 import { GuestVmas } from './guest-vmas.js';
 import { KERNEL_COSTS_NS, KernelWork } from './kernel-costs.js';
 import { newKernelCounters, type KernelCounters } from './kernel-counters.js';
@@ -19,33 +19,8 @@ import { PageTableWriter, type TableCensus } from './page-table-writer.js';
 export { FrameKind } from './guest-frames.js';
 export { KERNEL_COSTS_NS } from './kernel-costs.js';
 export type { KernelCounters } from './kernel-counters.js';
+export { KERNEL_PID } from './guest-processes.js';
 export type { TableCensus } from './page-table-writer.js';
-
-/**
- * The guest kernel: a page allocator and the page tables of every address
- * space, written entry by entry with pt_write events as Linux writes them
- * (DESIGN sections 1 and 5). The hardware MMU reducer rebuilds the tables
- * from these events alone, so every entry the kernel sets or clears is an
- * event, and the kernel keeps its own copy of what it wrote (plus the A and
- * D bits the hardware sets on the accesses it emitted, which it reads back
- * when it rewrites an entry, as Linux's read-modify-write helpers do).
- *
- * What it follows (the page tables themselves are page-table-writer.ts's,
- * the kernel's own mappings kernel-space.ts's, files and shared memory
- * page-cache.ts's, mappings guest-vmas.ts's, demand paging and
- * copy-on-write page-fault-handler.ts's):
- * - exec builds a new address space and frees the old one (exec_mmap);
- *   exit zaps every present leaf entry, then frees the tables bottom up,
- *   then the root (exit_mmap, free_pgtables, pgd_free).
- *
- * Time: every operation takes the guest time `tNs` at which it runs and
- * emits all its events at that time; it returns (and leaves in `endNs`) the
- * time at which the vCPU is free again, tNs plus a modelled CPU cost. The
- * caller schedules vCPUs so that events come out in time order.
- *
- * Hot path: `touch` walks the kernel's own copy of the tables in typed
- * arrays and emits one event; only faults allocate.
- */
 
 export interface GuestKernelConfig {
   readonly seed: number;
@@ -64,9 +39,35 @@ export interface GuestKernelConfig {
   readonly modulePages?: number;
 }
 
-/** The address space of the kernel's own idle and kernel threads (init_mm). */
-export const KERNEL_PID = 0;
-
+/**
+ * The guest kernel: a page allocator and the page tables of every address
+ * space, written entry by entry with pt_write events as Linux writes them
+ * (DESIGN sections 1 and 5). The hardware MMU reducer rebuilds the tables
+ * from these events alone, so every entry the kernel sets or clears is an
+ * event.
+ *
+ * This class is the kernel's system-call surface, what workloads and
+ * importers drive; it wires the pieces, each of which models one part of
+ * Linux and says what it follows:
+ * - guest-frames.ts: the page allocator and per-frame bookkeeping;
+ * - page-table-writer.ts: every table page and every pt_write;
+ * - kernel-space.ts: the kernel's own mappings (direct map, modules,
+ *   fixmap), pgd_alloc/pgd_free, and how the kernel reaches a frame;
+ * - page-cache.ts: files and shared memory;
+ * - address-space.ts and guest-vmas.ts: address spaces, their mappings,
+ *   mmap placement and munmap;
+ * - page-fault-handler.ts: demand paging and copy-on-write;
+ * - guest-processes.ts: fork, exec, exit and context switches.
+ *
+ * Time: every operation takes the guest time `tNs` at which it runs and
+ * emits all its events at that time; it returns (and leaves in `endNs`) the
+ * time at which the vCPU is free again, tNs plus a modelled CPU cost
+ * (kernel-costs.ts). The caller schedules vCPUs so that events come out in
+ * time order.
+ *
+ * Hot path: `touch` walks the kernel's own copy of the tables in typed
+ * arrays and emits one event; only faults allocate.
+ */
 export class GuestKernel {
   readonly layout: GuestLayout;
   readonly levels: number;
@@ -92,12 +93,11 @@ export class GuestKernel {
   private readonly pageCache: PageCache;
   private readonly vmas: GuestVmas;
   private readonly faults: PageFaultHandler;
-
-  private readonly spaces: (AddressSpace | undefined)[] = [];
-  private rootSlotOf: Int32Array = new Int32Array(64).fill(-1);
+  private readonly processes: GuestProcesses;
+  // The processes' per-vCPU tables (fixed size), held here too because
+  // touch reads them on every access.
   private readonly currentPid: Int32Array;
-  private readonly aslr: Xoshiro128;
-  private nextPid = 1;
+  private readonly currentRootSlot: Int32Array;
 
   constructor(
     config: GuestKernelConfig,
@@ -120,19 +120,23 @@ export class GuestKernel {
     this.pv = config.guest === 'pv';
     this.directMapPages = Math.min(this.ramPages, this.layout.lowmemLimitPages);
 
-    this.frames = new GuestFrames(memPages, this.ramPages, this.directMapPages, this.pv, config.seed);
-    this.frameOfPfn = this.frames.frameOfPfn;
-    this.frameKind = this.frames.frameKind;
-    this.mapCount = this.frames.mapCount;
-
-    this.tables = new PageTableWriter(this.layout, this.pv, this.frames, out, this.work, this.counters);
-    this.kernelSpace = new KernelSpace(this.layout, this.pv, vcpus, config.imagePages ?? 1024, config.modulePages ?? 256, this.frames, this.tables, out, this.work, this.counters);
-    this.pageCache = new PageCache(this.frames, this.kernelSpace, out, this.work, this.counters);
-    this.vmas = new GuestVmas(this.layout, this.tables, this.pageCache);
-    this.faults = new PageFaultHandler(this.frames, this.tables, this.kernelSpace, this.pageCache, this.vmas, this.counters);
-
-    this.currentPid = new Int32Array(vcpus).fill(-1);
-    this.aslr = deriveStream(config.seed, 'guest-kernel/aslr');
+    // Each piece is built on those before it; all emit into `out`, add their
+    // CPU time to `work` and count into `counters`.
+    const { layout, pv, work, counters } = this;
+    const frames = (this.frames = new GuestFrames(memPages, this.ramPages, this.directMapPages, pv, config.seed));
+    this.frameOfPfn = frames.frameOfPfn;
+    this.frameKind = frames.frameKind;
+    this.mapCount = frames.mapCount;
+    const tables = (this.tables = new PageTableWriter(layout, pv, frames, out, work, counters));
+    const kernelSpace = (this.kernelSpace = new KernelSpace(layout, pv, vcpus, config.imagePages ?? 1024, config.modulePages ?? 256, frames, tables, out, work, counters));
+    const pageCache = (this.pageCache = new PageCache(frames, kernelSpace, out, work, counters));
+    const vmas = (this.vmas = new GuestVmas(layout, tables, pageCache));
+    const faults = (this.faults = new PageFaultHandler(frames, tables, kernelSpace, pageCache, vmas, counters));
+    // The stream's name is part of every recorded trace's content: keep it.
+    const aslr = deriveStream(config.seed, 'guest-kernel/aslr');
+    this.processes = new GuestProcesses(layout, vcpus, aslr, frames, tables, kernelSpace, pageCache, vmas, faults, out, counters);
+    this.currentPid = this.processes.currentPid;
+    this.currentRootSlot = this.processes.currentRootSlot;
   }
 
   // ---------------------------------------------------------------- boot
@@ -155,15 +159,12 @@ export class GuestKernel {
   boot(vcpu: number, tNs: number): number {
     this.work.ns = 0;
     this.kernelSpace.buildTables(vcpu, tNs);
-    const root = this.kernelSpace.swapperRoot;
-    this.spaces[KERNEL_PID] = new AddressSpace(KERNEL_PID, root, this.layout.userMmapTopVpn);
-    this.rootSlotOf[KERNEL_PID] = root;
-    for (let v = 0; v < this.vcpus; v++) this.loadRoot(v, KERNEL_PID, tNs);
+    this.processes.startIdleTask(this.kernelSpace.swapperRoot, tNs);
     this.kernelSpace.initialiseData(vcpu, tNs);
     return this.finish(tNs);
   }
 
-  // ---------------------------------------------------------------- frames
+  // ---------------------------------------------------------------- frames and kernel memory
 
   /** Free frames left (lowmem and highmem). */
   get freePages(): number {
@@ -249,7 +250,7 @@ export class GuestKernel {
   readFile(pid: number, vcpu: number, objId: number, page: number, bufferVpn: number, tNs: number): number {
     this.work.ns = 0;
     const pfn = this.pageCache.getPage(objId, page, vcpu, tNs);
-    this.kernelRead(vcpu, pfn, tNs);
+    this.kernelSpace.kernelRead(vcpu, pfn, tNs);
     const ioEnd = this.finish(tNs);
     const copyEnd = this.touch(pid, vcpu, bufferVpn, true, tNs, 4096);
     return (this.endNs = Math.max(ioEnd, copyEnd) + KERNEL_COSTS_NS.pageCopy);
@@ -270,12 +271,12 @@ export class GuestKernel {
 
   /** True while `pid` names a live address space. */
   isAlive(pid: number): boolean {
-    return this.spaces[pid] !== undefined;
+    return this.processes.isAlive(pid);
   }
 
   /** The root table's pfn (what cr3_load carries) of a live address space. */
   rootPfnOf(pid: number): number {
-    return this.tables.slotPfn[this.space(pid).rootSlot];
+    return this.processes.rootPfnOf(pid);
   }
 
   /** The pid whose address space is loaded on `vcpu` (KERNEL_PID for the idle task). */
@@ -284,16 +285,12 @@ export class GuestKernel {
   }
 
   layoutOf(pid: number): ProcessLayout {
-    const l = this.space(pid).layout;
-    if (!l) throw new Error(`guest kernel: process ${pid} has no program image (it was created empty)`);
-    return l;
+    return this.processes.layoutOf(pid);
   }
 
   /** Live process ids, ascending. */
   livePids(): number[] {
-    const pids: number[] = [];
-    for (let p = 1; p < this.spaces.length; p++) if (this.spaces[p]) pids.push(p);
-    return pids;
+    return this.processes.livePids();
   }
 
   /**
@@ -302,10 +299,7 @@ export class GuestKernel {
    */
   createProcess(vcpu: number, tNs: number): number {
     this.work.ns = KERNEL_COSTS_NS.forkBase;
-    const pid = this.newPid();
-    this.installSpace(pid, this.kernelSpace.pgdAlloc(vcpu, tNs));
-    this.counters.processesCreated++;
-    this.allocKernelStack(this.space(pid), vcpu, tNs);
+    const pid = this.processes.create(vcpu, tNs);
     this.finish(tNs);
     return pid;
   }
@@ -318,19 +312,20 @@ export class GuestKernel {
    * until a page is touched.
    */
   mapPages(pid: number, count: number, writable: boolean, atVpn?: number): number {
-    return this.vmas.add(this.space(pid), count, writable ? VMA_WRITE : 0, -1, 0, atVpn);
+    return this.vmas.add(this.processes.space(pid), count, writable ? VMA_WRITE : 0, -1, 0, atVpn);
   }
 
   /** Maps pages of a file, private (copy on write) or shared, at `atVpn` or where the kernel chooses. */
   mapFile(pid: number, objId: number, filePage: number, count: number, writable: boolean, shared: boolean, atVpn?: number, exec = false): number {
     this.pageCache.object(objId).grow(filePage + count);
-    return this.vmas.add(this.space(pid), count, (writable ? VMA_WRITE : 0) | (shared ? VMA_SHARED : 0) | (exec ? VMA_EXEC : 0), objId, filePage, atVpn);
+    const flags = (writable ? VMA_WRITE : 0) | (shared ? VMA_SHARED : 0) | (exec ? VMA_EXEC : 0);
+    return this.vmas.add(this.processes.space(pid), count, flags, objId, filePage, atVpn);
   }
 
   /** Maps a shmem object shared and writable (Apache's scoreboard), at `atVpn` or where the kernel chooses. */
   mapShared(pid: number, objId: number, atVpn?: number): number {
     const o = this.pageCache.object(objId);
-    return this.vmas.add(this.space(pid), o.sizePages, VMA_WRITE | VMA_SHARED, objId, 0, atVpn);
+    return this.vmas.add(this.processes.space(pid), o.sizePages, VMA_WRITE | VMA_SHARED, objId, 0, atVpn);
   }
 
   /**
@@ -338,8 +333,8 @@ export class GuestKernel {
    * zeroed page with RW and D for a writable mapping. Returns the first vpn.
    */
   mapPopulated(pid: number, vcpu: number, count: number, tNs: number, atVpn?: number): number {
-    const vpn = this.vmas.add(this.space(pid), count, VMA_WRITE, -1, 0, atVpn);
-    const sp = this.space(pid);
+    const vpn = this.vmas.add(this.processes.space(pid), count, VMA_WRITE, -1, 0, atVpn);
+    const sp = this.processes.space(pid);
     this.work.ns = 0;
     for (let i = 0; i < count; i++) this.faults.faultIn(sp, vcpu, vpn + i, true, tNs);
     this.finish(tNs);
@@ -349,7 +344,7 @@ export class GuestKernel {
   /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
   unmap(pid: number, vpnStart: number, count: number, vcpu: number, tNs: number): number {
     this.work.ns = 0;
-    this.vmas.unmap(this.space(pid), vpnStart, count, vcpu, tNs);
+    this.vmas.unmap(this.processes.space(pid), vpnStart, count, vcpu, tNs);
     return this.finish(tNs);
   }
 
@@ -361,23 +356,28 @@ export class GuestKernel {
    * time the access completes.
    */
   touch(pid: number, vcpu: number, vpn: number, write: boolean, tNs: number, bytes = 8): number {
-    if (this.currentPid[vcpu] !== pid) this.notCurrent(pid, vcpu);
-    const link = this.tables.link;
-    let s = this.rootSlotOf[pid];
+    if (this.currentPid[vcpu] !== pid) this.processes.notCurrent(pid, vcpu);
+    // The walk starts at the root loaded on the vCPU, which is pid's (checked
+    // above). The writer's arrays are read here, not kept: they are replaced
+    // when they grow.
+    const tables = this.tables;
+    const link = tables.link;
+    let s = this.currentRootSlot[vcpu];
     if (this.levels === 4) s = link[(s << 9) | ((vpn >> 27) & 511)];
     if (s >= 0) s = link[(s << 9) | ((vpn >> 18) & 511)];
     if (s >= 0) s = link[(s << 9) | ((vpn >> 9) & 511)];
     if (s >= 0) {
+      const entries = tables.entries;
       const i = (s << 9) | (vpn & 511);
-      const pte = this.tables.entries[i];
+      const pte = entries[i];
       if (write) {
         if ((pte & (PTE_P | PTE_RW)) === (PTE_P | PTE_RW)) {
-          this.tables.entries[i] = pte | (PTE_A | PTE_D);
+          entries[i] = pte | (PTE_A | PTE_D);
           this.out.write(tNs, vcpu, vpn, bytes);
           return tNs;
         }
       } else if ((pte & PTE_P) !== 0) {
-        this.tables.entries[i] = pte | PTE_A;
+        entries[i] = pte | PTE_A;
         this.out.read(tNs, vcpu, vpn);
         return tNs;
       }
@@ -388,8 +388,7 @@ export class GuestKernel {
   /** A context switch: loads `pid`'s root on `vcpu` unless it is loaded already. */
   switchTo(vcpu: number, pid: number, tNs: number): number {
     if (this.currentPid[vcpu] === pid) return (this.endNs = tNs);
-    this.space(pid);
-    this.loadRoot(vcpu, pid, tNs);
+    this.processes.switchTo(vcpu, pid, tNs);
     return (this.endNs = tNs + KERNEL_COSTS_NS.contextSwitch);
   }
 
@@ -400,23 +399,7 @@ export class GuestKernel {
    */
   fork(pid: number, vcpu: number, tNs: number): number {
     this.work.ns = KERNEL_COSTS_NS.forkBase;
-    const parent = this.space(pid);
-    const childPid = this.newPid();
-    const child = this.installSpace(childPid, this.kernelSpace.pgdAlloc(vcpu, tNs));
-    child.layout = parent.layout;
-    child.mmapCursorVpn = parent.mmapCursorVpn;
-    for (const r of parent.regions) {
-      child.regions.push(new Vma(r.start, r.end, r.flags, r.obj, r.objPage));
-      if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
-    }
-    this.allocKernelStack(child, vcpu, tNs);
-    for (const r of parent.regions) {
-      // copy_page_range skips mappings a fault can fill again: shared and
-      // read-only ones.
-      if ((r.flags & (VMA_WRITE | VMA_SHARED)) === VMA_WRITE) this.faults.copyPageRange(parent.rootSlot, child.rootSlot, r, vcpu, tNs);
-    }
-    this.counters.forks++;
-    this.counters.processesCreated++;
+    const childPid = this.processes.fork(pid, vcpu, tNs);
     this.finish(tNs);
     return childPid;
   }
@@ -428,22 +411,9 @@ export class GuestKernel {
    * Returns when the new program starts.
    */
   exec(pid: number, vcpu: number, image: ProgramImage | undefined, tNs: number): number {
-    if (this.currentPid[vcpu] !== pid) this.notCurrent(pid, vcpu);
+    if (this.currentPid[vcpu] !== pid) this.processes.notCurrent(pid, vcpu);
     this.work.ns = KERNEL_COSTS_NS.execBase;
-    const sp = this.space(pid);
-    const oldRoot = sp.rootSlot;
-    const oldRegions = sp.regions;
-    const newRoot = this.kernelSpace.pgdAlloc(vcpu, tNs);
-    sp.rootSlot = newRoot;
-    this.rootSlotOf[pid] = newRoot;
-    sp.regions = [];
-    sp.mmapCursorVpn = this.layout.userMmapTopVpn - this.aslr.below(this.layout.aslrMmapPages);
-    sp.layout = image ? this.layOut(sp, image) : undefined;
-    // Other threads of the old image die (de_thread); this one switches.
-    for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, pid, tNs);
-    this.freeTables(oldRoot, vcpu, tNs);
-    for (const r of oldRegions) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
-    this.counters.execs++;
+    this.processes.exec(pid, vcpu, image, tNs);
     return this.finish(tNs);
   }
 
@@ -455,14 +425,7 @@ export class GuestKernel {
   exit(pid: number, vcpu: number, tNs: number): number {
     if (pid === KERNEL_PID) throw new Error('guest kernel: the kernel address space cannot exit');
     this.work.ns = KERNEL_COSTS_NS.exitBase;
-    const sp = this.space(pid);
-    for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, KERNEL_PID, tNs);
-    this.freeTables(sp.rootSlot, vcpu, tNs);
-    for (const r of sp.regions) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
-    for (const pfn of sp.kernelStack) this.frames.freeFrame(pfn);
-    this.spaces[pid] = undefined;
-    this.rootSlotOf[pid] = -1;
-    this.counters.processesExited++;
+    this.processes.exit(pid, vcpu, tNs);
     return this.finish(tNs);
   }
 
@@ -496,14 +459,16 @@ export class GuestKernel {
     return out;
   }
 
-  // ---------------------------------------------------------------- internals: faults
+  // ---------------------------------------------------------------- internals
 
+  /** touch's slow path: the kernel handles the fault, then the access goes through. */
   private fault(pid: number, vcpu: number, vpn: number, write: boolean, tNs: number, bytes: number): number {
     this.work.ns = KERNEL_COSTS_NS.fault;
     this.counters.pageFaults++;
-    const sp = this.space(pid);
+    const sp = this.processes.space(pid);
     const i = this.faults.faultIn(sp, vcpu, vpn, write, tNs);
-    // The faulting access now goes through.
+    // The faulting access now goes through (faultIn may have grown the
+    // writer's arrays, so they are read again).
     if (write) {
       this.tables.entries[i] |= PTE_A | PTE_D;
       this.out.write(tNs, vcpu, vpn, bytes);
@@ -513,88 +478,6 @@ export class GuestKernel {
     }
     return this.finish(tNs);
   }
-
-  /** Zaps and frees every user table under `root`, then the kernel part and the root itself. */
-  private freeTables(root: number, vcpu: number, tNs: number): void {
-    this.tables.freeUserTables(root, vcpu, tNs);
-    this.kernelSpace.pgdFree(root, vcpu, tNs);
-  }
-
-  private loadRoot(vcpu: number, pid: number, tNs: number): void {
-    const root = this.rootSlotOf[pid];
-    this.out.cr3Load(tNs, vcpu, this.tables.slotPfn[root]);
-    this.currentPid[vcpu] = pid;
-    this.counters.cr3Loads++;
-  }
-
-  // ---------------------------------------------------------------- internals: processes
-
-  private newPid(): number {
-    const pid = this.nextPid++;
-    if (pid >= this.rootSlotOf.length) {
-      const b = new Int32Array(this.rootSlotOf.length * 2).fill(-1);
-      b.set(this.rootSlotOf);
-      this.rootSlotOf = b;
-    }
-    return pid;
-  }
-
-  private installSpace(pid: number, root: number): AddressSpace {
-    const sp = new AddressSpace(pid, root, this.layout.userMmapTopVpn - this.aslr.below(this.layout.aslrMmapPages));
-    this.spaces[pid] = sp;
-    this.rootSlotOf[pid] = root;
-    return sp;
-  }
-
-  private space(pid: number): AddressSpace {
-    const sp = this.spaces[pid];
-    if (!sp) throw new Error(`guest kernel: no live process ${pid}`);
-    return sp;
-  }
-
-  private notCurrent(pid: number, vcpu: number): never {
-    throw new Error(`guest kernel: process ${pid} is not running on vCPU ${vcpu} (vCPU ${vcpu} runs ${this.currentPid[vcpu]}); call switchTo first`);
-  }
-
-  /** Kernel stack and task struct of a new task: written as fork copies the parent's. */
-  private allocKernelStack(sp: AddressSpace, vcpu: number, tNs: number): void {
-    const pages = this.levels === 4 ? 4 : 2; // THREAD_SIZE: 16 KiB on x86-64, 8 KiB on i386
-    for (let i = 0; i < pages; i++) {
-      const pfn = this.frames.allocLow(FrameKind.kernel);
-      sp.kernelStack.push(pfn);
-      this.kernelWrite(vcpu, pfn, 4096, tNs);
-    }
-  }
-
-  /** Places a program and its libraries (binfmt_elf, then ld.so's mmaps top-down). */
-  private layOut(sp: AddressSpace, image: ProgramImage): ProcessLayout {
-    const L = this.layout;
-    const seg = this.mapObject(sp, image, L.userTextVpn);
-    const heapVpn = seg.bssVpn + seg.bssPages;
-    if (image.heapPages > 0) this.vmas.add(sp, image.heapPages, VMA_WRITE, -1, 0, heapVpn);
-    const libraries: SegmentLayout[] = [];
-    for (const lib of image.libraries) {
-      const total = lib.textPages + lib.dataPages + lib.bssPages;
-      const at = sp.mmapCursorVpn - total;
-      sp.mmapCursorVpn = at - 1;
-      libraries.push(this.mapObject(sp, lib, at));
-    }
-    const stackTop = L.userStackTopVpn - this.aslr.below(L.aslrStackPages);
-    const stackVpn = stackTop - image.stackPages + 1;
-    this.vmas.add(sp, image.stackPages, VMA_WRITE, -1, 0, stackVpn);
-    return { ...seg, heapVpn, heapPages: image.heapPages, stackVpn, stackPages: image.stackPages, libraries };
-  }
-
-  private mapObject(sp: AddressSpace, lib: LibraryImage, at: number): SegmentLayout {
-    const file = this.openFile(lib.path, lib.textPages + lib.dataPages);
-    if (lib.textPages > 0) this.vmas.add(sp, lib.textPages, VMA_EXEC, file, 0, at);
-    const dataVpn = at + lib.textPages;
-    if (lib.dataPages > 0) this.vmas.add(sp, lib.dataPages, VMA_WRITE, file, lib.textPages, dataVpn);
-    const bssVpn = dataVpn + lib.dataPages;
-    if (lib.bssPages > 0) this.vmas.add(sp, lib.bssPages, VMA_WRITE, -1, 0, bssVpn);
-    return { textVpn: at, textPages: lib.textPages, dataVpn, dataPages: lib.dataPages, bssVpn, bssPages: lib.bssPages };
-  }
-
 
   private finish(tNs: number): number {
     return (this.endNs = tNs + this.work.ns);

@@ -61,6 +61,9 @@ export class PageTableWriter {
    * -1 until boot builds them: where a PV table page's alias turns read-only.
    */
   readonly directL1Slot: Int32Array;
+  // The frames' fixed-size arrays, held here because every store reads them.
+  private readonly frameOfPfn: Int32Array;
+  private readonly written: Uint8Array;
 
   constructor(
     private readonly layout: GuestLayout,
@@ -78,11 +81,13 @@ export class PageTableWriter {
     this.slotLevel = new Uint8Array(slots);
     this.slotPresent = new Int32Array(slots);
     this.directL1Slot = new Int32Array(Math.ceil(frames.directMapPages / 512)).fill(-1);
+    this.frameOfPfn = frames.frameOfPfn;
+    this.written = frames.written;
   }
 
   /** A PTE mapping `pfn` with `flags`: the frame field holds its mfn (PV) or the pfn itself (HVM). */
   pte(pfn: number, flags: number): number {
-    return (this.frames.frameOfPfn[pfn] << PTE_FLAG_BITS) | flags;
+    return (this.frameOfPfn[pfn] << PTE_FLAG_BITS) | flags;
   }
 
   /** Stores entry `idx` of table `slot`: the one place a pt_write is emitted. */
@@ -95,7 +100,7 @@ export class PageTableWriter {
     this.link[i] = now !== 0 ? linkValue : -1;
     const pfn = this.slotPfn[slot];
     this.out.ptWrite(tNs, vcpu, pfn, idx, pte);
-    this.frames.written[pfn] = 1;
+    this.written[pfn] = 1;
     this.work.ns += KERNEL_COSTS_NS.ptWrite;
     this.counters.ptWrites++;
   }
