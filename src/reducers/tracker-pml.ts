@@ -15,8 +15,10 @@ const PML_ENTRY_BYTES = 8;
  * guest-physical address of each page whose EPT D bit it sets into the
  * vCPU's 512-entry buffer, and exits only when the buffer is full.
  *
- * Follows Xen's xen/arch/x86/hvm/vmx/vmx.c (vmx_vcpu_flush_pml_buffer),
- * mm/p2m-ept.c (ept_p2m_type_to_flags, ept_enable_pml) and mm/paging.c:
+ * Follows Xen's xen/arch/x86/mm/p2m-ept.c (ept_vcpu_flush_pml_buffer,
+ * ept_p2m_type_to_flags, ept_enable_pml), hvm/vmx/vmx.c (vmx_vmexit_handler's
+ * EXIT_REASON_PML_FULL case) and mm/paging.c (Xen trees from before a 2025
+ * move have the flush as vmx_vcpu_flush_pml_buffer in hvm/vmx/vmcs.c):
  * - Log-dirty types are set lazily as for HAP (misconfig exits per leaf
  *   table per round), but ept_p2m_type_to_flags leaves a 4 KiB
  *   p2m_ram_logdirty entry writable with D clear: the first write of the
@@ -27,7 +29,7 @@ const PML_ENTRY_BYTES = 8;
  *   floor((N - 1) / 512) exits.
  * - Every log-dirty PEEK/CLEAN/FINAL first flushes every vCPU's buffer
  *   (paging_log_dirty_op pauses the domain, then
- *   p2m_flush_hardware_cached_dirty runs vmx_vcpu_flush_pml_buffer for each
+ *   p2m_flush_hardware_cached_dirty runs ept_vcpu_flush_pml_buffer for each
  *   vCPU): the per-entry cost is part of that domain pause, so it is added
  *   to the operation's cost, and the bitmap it returns is complete.
  * - ept_enable_pml turns on EPT accessed/dirty flags, and with them the
@@ -129,7 +131,7 @@ export class PmlTracker extends HapTracker {
     this.loggedEntries++;
   }
 
-  /** vmx_vcpu_flush_pml_buffer: marks each logged page dirty and empties the buffer. */
+  /** ept_vcpu_flush_pml_buffer: marks each logged page dirty and empties the buffer. */
   private drain(vcpu: number): number {
     const n = this.fill[vcpu]!;
     const base = vcpu * PML_ENTRIES;

@@ -3,6 +3,7 @@ import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PTE_FLAG_BITS, PTE_P, PTE_PS } from '../model/pte.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu.js';
+import { ShadowOos } from './shadow-oos.js';
 import { FL1_LEVEL, ROW_WORDS, ShadowPool } from './shadow-pool.js';
 import { Tracker, type TrackerEnv } from './tracker.js';
 // Module-local, as in tracker.ts.
@@ -58,7 +59,8 @@ const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
  *   shadow fault: the one already charged for it (missing shadow, log-dirty),
  *   or else one of its own. No other exit is charged for it.
  * - Page tables are write-protected at all times (DESIGN section 6): every
- *   pt_write is emulated (ptEmulate: exitRoundTripNs + ptEmulateNs), marks
+ *   pt_write is emulated (ptEmulate: exitRoundTripNs + ptEmulateNs), unless
+ *   the out-of-sync option lets the guest write an L1 directly (below); it marks
  *   the table dirty when log-dirty is on, and is propagated into the shadows
  *   of that page (sh_validate_guest_entry): an upper-level shadow entry
  *   drops the shadow it pointed at (freeing it with its last reference) and
@@ -68,11 +70,19 @@ const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
  *   fault its walk took (Xen faults, propagates read-only, retries, faults
  *   again and emulates); the emulation's own guest walk sets A/D, so no
  *   further fault is charged for them.
- * - CR3 loads (sh_update_cr3, sh_set_toplevel_shadow): the top-level shadow
- *   of the new root is found or built (a shadowRebuild charged to the vCPU;
- *   the CR3 load's own exit is not charged, see gaps) and pinned at the head
- *   of the pinned list. A PV guest entering shadow mode at ENABLE gets its
- *   top-level shadows on its first walk after it (Xen builds them at ENABLE).
+ * - CR3 loads (sh_update_cr3, sh_set_toplevel_shadow): an HVM guest's mov to
+ *   CR3 is intercepted under shadow paging, so each load is an exit
+ *   (cr3Exit: exitRoundTripNs + shadowCr3UpdateNs) charged to the vCPU; a PV
+ *   guest switches with a hypercall in direct mode and under shadow alike,
+ *   and is charged nothing for it. The top-level shadow of the new root is
+ *   found or built (a shadowRebuild charged to the vCPU) and pinned at the
+ *   head of the pinned list. A PV guest entering shadow mode at ENABLE gets
+ *   its top-level shadows on its first walk after it (Xen builds them at
+ *   ENABLE).
+ * - Out-of-sync L1s (Xen's SHOPT_OUT_OF_SYNC, an option for HVM guests,
+ *   shadow-oos.ts): the first write to a guest L1 unsyncs it with one shadow
+ *   fault, later writes to it are direct, and the vCPU's next CR3 load
+ *   resyncs it (oosResync).
  * - The pool (shadow_prealloc): when a build finds no room, Xen's
  *   _shadow_prealloc unpins top-level shadows from the least recently loaded
  *   end (freeing each with the shadows only it reached), then unhooks the
@@ -97,17 +107,13 @@ const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
  *   model does not walk: its first write to a page per round takes a shadow
  *   fault, as a store through a read-only shadow entry would.
  *
- * Gaps: Xen's out-of-sync L1 optimisation (OOS) is not modelled (every PT
- * write is emulated); the CR3-load exit of an HVM guest (mov to CR3 is
- * intercepted under shadow paging) has no run-event kind and is not charged;
- * Xen emulates only writes to pages that currently have shadows, here every
- * pt_write is (DESIGN section 6); 1 GiB guest mappings, which Xen never
- * offers a shadowed guest, have no FL1 shadow here: a write through one faults
- * once per page per round.
+ * Gaps: Xen emulates only writes to pages that currently have shadows, here
+ * every pt_write is (DESIGN section 6), but for the direct writes to an
+ * out-of-sync L1; 1 GiB guest mappings, which Xen never offers a shadowed
+ * guest, have no FL1 shadow here: a write through one faults once per page
+ * per round. What the out-of-sync model leaves out is listed in
+ * shadow-oos.ts.
  */
-/** Out-of-sync L1s allowed per vCPU: SHADOW_OOS_PAGES in Xen's asm-x86/mm.h. */
-export const SHADOW_OOS_PAGES = 3;
-
 export class ShadowTracker extends Tracker {
   readonly name = 'shadow' as const;
   private readonly pool: ShadowPool;
@@ -163,21 +169,13 @@ export class ShadowTracker extends Tracker {
   private faultsReflected = 0;
   private ptWritesEmulated = 0;
   private dataWritesEmulated = 0;
-  // Out-of-sync L1s (Xen's SHOPT_OUT_OF_SYNC, mm/shadow/common.c sh_unsync
-  // and sh_resync): SHADOW_OOS_PAGES slots per vCPU, a page in slot pfn % 3.
-  private readonly oos: boolean;
-  private readonly oosPfn: Int32Array;
-  private readonly oosSlotOf: Int32Array;
-  private readonly resyncCostNs: number;
+  /** Out-of-sync L1s (shadow-oos.ts), when the option is on and the guest is HVM. */
+  private readonly oos: ShadowOos | undefined;
   private readonly cr3ExitCostNs: number;
   /** Cache of 4 KiB shadow walks (see leaf4k): WALK_CACHE_ENTRIES of [key, top, generation, leaf]. */
   private readonly walkCache = new Int32Array(WALK_CACHE_ENTRIES * 4).fill(-1);
   /** The pool generation at which walkCache was last emptied (see process). */
   private walkCacheSince = 0;
-  private oosUnsyncs = 0;
-  private oosResyncs = 0;
-  private oosEvictions = 0;
-  private ptWritesNative = 0;
 
   constructor(env: TrackerEnv) {
     super(env);
@@ -208,10 +206,17 @@ export class ShadowTracker extends Tracker {
     this.rebuildCostNs = c.shadowRebuildPerTableNs;
     this.freeCostPerShadowNs = c.shadowBlowPerPageNs * c.shadowPagesPerTable;
     // Xen lets L1s go out of sync for HVM guests only (sh_unsync refuses PV).
-    this.oos = Boolean(env.shadowOos) && this.hvm;
-    this.oosPfn = new Int32Array(g.vcpus * SHADOW_OOS_PAGES).fill(-1);
-    this.oosSlotOf = new Int32Array(this.oos ? g.memPages : 0).fill(-1);
-    this.resyncCostNs = c.oosResyncPerPageNs;
+    // It reaches this tracker only through propagation, dirty marks and charges.
+    this.oos =
+      env.shadowOos && this.hvm
+        ? new ShadowOos(g.vcpus, g.memPages, env.mmu, this.faultCostNs, c.oosResyncPerPageNs, {
+            propagate: (pfn, index, pte) => this.propagate(pfn, index, pte),
+            tableWritten: (pfn) => {
+              if (this.logDirty) this.mark(pfn);
+            },
+            charge: (kind, vcpu, wallNs, pfn, arg, costNs) => this.charge(kind, vcpu, wallNs, pfn, arg, costNs),
+          })
+        : undefined;
     this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
   }
 
@@ -335,8 +340,10 @@ export class ShadowTracker extends Tracker {
   protected override onPtWrite(pfn: number, vcpu: number, wallNs: number, i: number): void {
     this.adPending = false;
     if (!this.shadowing) return;
-    if (this.oos && this.outOfSyncWrite(pfn, vcpu, wallNs, i)) return;
-    const updated = this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
+    const index = this.argCol[i]!;
+    const pte = this.pteCol[i]!;
+    if (this.oos !== undefined && this.oos.write(pfn, index, pte, vcpu, wallNs)) return;
+    const updated = this.propagate(pfn, index, pte);
     this.ptWritesEmulated++;
     this.charge(EVENT.ptEmulate, vcpu, wallNs, pfn, updated, this.emulateCostNs);
     if (this.logDirty) this.mark(pfn);
@@ -369,7 +376,7 @@ export class ShadowTracker extends Tracker {
     // with a hypercall in direct mode and under shadow alike.
     if (this.hvm && vcpu < this.cr3Top.length) this.charge(EVENT.cr3Exit, vcpu, wallNs, rootPfn, 0, this.cr3ExitCostNs);
     // sh_update_cr3 resyncs this vCPU's out-of-sync L1s first.
-    if (this.oos) this.resyncVcpu(vcpu, wallNs);
+    if (this.oos !== undefined) this.oos.resyncVcpu(vcpu, wallNs);
     let s = this.pool.lookup(rootPfn, this.topLevel);
     if (s < 0) {
       this.makeRoom(1);
@@ -685,66 +692,6 @@ export class ShadowTracker extends Tracker {
     this.seq = 1;
   }
 
-  // ---- out-of-sync L1s ----
-
-  /**
-   * A guest write to a page-table page under OOS. An L1 (and only an L1)
-   * that is out of sync is written natively: no exit, its shadow catches up
-   * at the next resync (the guest must flush its TLB before relying on the
-   * change anyway, so the model propagates at once). The first write to an
-   * L1 that is not out of sync takes the write fault that unsyncs it
-   * instead of an emulation, evicting (resyncing) whatever held its slot.
-   * Returns false when the page is no L1 and must be emulated as usual.
-   */
-  private outOfSyncWrite(pfn: number, vcpu: number, wallNs: number, i: number): boolean {
-    if (this.oosSlotOf[pfn]! >= 0) {
-      this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
-      this.ptWritesNative++;
-      if (this.logDirty) this.mark(pfn);
-      return true;
-    }
-    if (this.env.mmu.tableLevel(pfn) !== 1 || vcpu >= this.cr3Top.length) return false;
-    const k = vcpu * SHADOW_OOS_PAGES + (pfn % SHADOW_OOS_PAGES);
-    const held = this.oosPfn[k]!;
-    if (held >= 0) {
-      this.oosEvictions++;
-      this.resync(k, vcpu, wallNs);
-    }
-    this.oosPfn[k] = pfn;
-    this.oosSlotOf[pfn] = k;
-    this.oosUnsyncs++;
-    this.propagate(pfn, this.argCol[i]!, this.pteCol[i]!);
-    this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
-    // The page goes writable to the guest: it is dirty from now on, as Xen
-    // marks it when it drops the write protection.
-    if (this.logDirty) this.mark(pfn);
-    return true;
-  }
-
-  private resyncVcpu(vcpu: number, wallNs: number): void {
-    if (vcpu >= this.cr3Top.length) return;
-    for (let k = vcpu * SHADOW_OOS_PAGES; k < (vcpu + 1) * SHADOW_OOS_PAGES; k++) if (this.oosPfn[k]! >= 0) this.resync(k, vcpu, wallNs);
-  }
-
-  /** sh_resync: revalidate the L1 against its shadow and write-protect it again. */
-  private resync(k: number, vcpu: number, wallNs: number): void {
-    const pfn = this.oosPfn[k]!;
-    this.oosPfn[k] = -1;
-    this.oosSlotOf[pfn] = -1;
-    this.oosResyncs++;
-    this.charge(EVENT.oosResync, vcpu, wallNs, pfn, 0, this.resyncCostNs);
-  }
-
-  /** Blowing the tables drops every out-of-sync L1 with its shadow. */
-  private dropOutOfSync(): void {
-    if (!this.oos) return;
-    for (let k = 0; k < this.oosPfn.length; k++) {
-      const pfn = this.oosPfn[k]!;
-      if (pfn >= 0) this.oosSlotOf[pfn] = -1;
-      this.oosPfn[k] = -1;
-    }
-  }
-
   // ---- log-dirty operations ----
 
   protected override onEnable(): void {
@@ -766,7 +713,7 @@ export class ShadowTracker extends Tracker {
   }
 
   private blow(): void {
-    this.dropOutOfSync();
+    this.oos?.dropAll();
     const freed = this.pool.blowAll(this.cr3Top);
     this.chargeFreedInPause(freed);
   }
@@ -812,7 +759,7 @@ export class ShadowTracker extends Tracker {
       faultsReflected: this.faultsReflected,
       ptWritesEmulated: this.ptWritesEmulated,
       dataWritesEmulated: this.dataWritesEmulated,
-      ...(this.oos ? { oosUnsyncs: this.oosUnsyncs, oosResyncs: this.oosResyncs, oosEvictions: this.oosEvictions, ptWritesNative: this.ptWritesNative } : {}),
+      ...this.oos?.stats(),
     };
   }
 }

@@ -1,5 +1,6 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import { KERNEL_COSTS_NS, type GuestKernel } from './guest-kernel.js';
+import type { GuestKernel } from './guest-kernel.js';
+import { KERNEL_COSTS_NS } from './kernel-costs.js';
 
 /**
  * Which vCPUs are busy, so that the time a vCPU spends running nothing is

@@ -1,93 +1,26 @@
 import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import { NO_VCPU } from '../events/guest-event-kind.js';
-import { makeP2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_P, PTE_RW } from '../model/pte.js';
 import { deriveStream } from '../random/derive-stream.js';
-import type { Xoshiro128 } from '../random/xoshiro128.js';
+import { VMA_EXEC, VMA_SHARED, VMA_WRITE } from './address-space.js';
+import { GuestFrames } from './guest-frames.js';
 import { guestLayout, type GuestLayout } from './guest-layout.js';
-import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from './guest-program.js';
+import { GuestProcesses, KERNEL_PID } from './guest-processes.js';
+import type { ProcessLayout, ProgramImage } from './guest-program.js';
+import { GuestVmas } from './guest-vmas.js';
+import { KERNEL_COSTS_NS, KernelWork } from './kernel-costs.js';
+import { newKernelCounters, type KernelCounters } from './kernel-counters.js';
+import { KernelSpace } from './kernel-space.js';
+import { PageCache } from './page-cache.js';
+import { PageFaultHandler } from './page-fault-handler.js';
+import { PageTableWriter, type TableCensus } from './page-table-writer.js';
 
-/**
- * The guest kernel: a page allocator and the page tables of every address
- * space, written entry by entry with pt_write events as Linux writes them
- * (DESIGN sections 1 and 5). The hardware MMU reducer rebuilds the tables
- * from these events alone, so every entry the kernel sets or clears is an
- * event, and the kernel keeps its own copy of what it wrote (plus the A and
- * D bits the hardware sets on the accesses it emitted, which it reads back
- * when it rewrites an entry, as Linux's read-modify-write helpers do).
- *
- * What it follows:
- * - Kernel mappings are Linux's: a direct map of RAM with 4 KiB L1 tables
- *   (Xen PV cannot use superpages), entries made with PAGE_KERNEL, which
- *   already carries A and D (arch/x86 __PAGE_KERNEL). That is why most leaf
- *   PTEs of a booted guest carry A, D and RW (seed 000). Kernel tables are
- *   shared by every address space: on x86-64 each pgd points at the same
- *   kernel L3s; on PAE PV Xen needs a private copy of the L2 that maps the
- *   top GiB in every pgd (SHARED_KERNEL_PMD is 0), filled from the master
- *   before it is linked.
- * - PAE pgds preallocate their user L2s (arch/x86/mm/pgtable.c
- *   PREALLOCATED_PMDS), so a PAE address space has one L3 and four L2s
- *   (three for HVM, whose kernel L2 is shared).
- * - PV only: a page-table page must have no writable mapping (Xen refuses
- *   to validate it otherwise), so the kernel clears RW in its direct-map
- *   entry when it becomes a table and restores it when the table is freed
- *   (Linux's make_lowmem_page_readonly / make_lowmem_page_writable).
- * - Demand paging: mapping a range only records it; the first access faults
- *   and maps a page (a zeroed anonymous page for a write, the shared zero
- *   page for a read, the page-cache page for a file). PTE flags are Linux's
- *   (user pages carry A; a page mapped for a write also carries D).
- * - fork copies the parent's PTEs of private writable mappings and shares
- *   them copy-on-write by clearing RW in both (copy_present_pte; the child's
- *   copy is made old). Shared and read-only mappings are not copied: the
- *   child refaults them (copy_page_range skips them). The first write by
- *   either side copies the page through the direct map (copy_user_highpage)
- *   unless it has become the only mapping, which just regains RW.
- * - exec builds a new address space and frees the old one (exec_mmap);
- *   exit zaps every present leaf entry, then frees the tables bottom up,
- *   clearing each upper entry, then the root (exit_mmap, free_pgtables).
- *   Every table is empty when it is freed, its root included (a PAE PV
- *   pgd's kernel L2 copy is unlinked, then cleared), so a page that becomes
- *   a table again starts empty in the MMU's copy too, and a root that is no
- *   longer loaded and holds no entry is seen to be dead. Linux zeroes a new
- *   table page with a memset instead; in this event model only pt_writes
- *   change what the MMU sees in a table.
- *
- * Time: every operation takes the guest time `tNs` at which it runs and
- * emits all its events at that time; it returns (and leaves in `endNs`) the
- * time at which the vCPU is free again, tNs plus a modelled CPU cost. The
- * caller schedules vCPUs so that events come out in time order.
- *
- * Hot path: `touch` walks the kernel's own copy of the tables in typed
- * arrays and emits one event; only faults allocate.
- */
-
-/** Guest CPU time per operation, chosen from Linux figures on hardware of this kind. */
-export const KERNEL_COSTS_NS = {
-  /** One PTE store in copy_page_range / zap_pte_range, with its bookkeeping. */
-  ptWrite: 30,
-  /** Page-fault entry, VMA lookup and return (a minor fault costs 0.5-1 us). */
-  fault: 800,
-  /** clear_page of 4 KiB (about 16 GB/s). */
-  pageZero: 250,
-  /** copy_page of 4 KiB, read and write (about 8 GB/s). */
-  pageCopy: 500,
-  /** A context switch with a CR3 load. */
-  contextSwitch: 1_500,
-  /** fork's fixed part (task struct, files, signal handlers, VMAs). */
-  forkBase: 30_000,
-  /** exec's fixed part (open, read ELF headers, set up the stack). */
-  execBase: 100_000,
-  /** exit's fixed part (files, signals, reparenting, wait4 in the parent). */
-  exitBase: 20_000,
-  /** Reading one page from the virtual disk into the page cache (I/O wait). */
-  diskReadPage: 40_000,
-  /** One timer interrupt (tick_sched_timer, scheduler_tick). */
-  tick: 1_000,
-  /** A kernel store or load of a few bytes through the direct map. */
-  kernelAccess: 20,
-} as const;
+export { FrameKind } from './guest-frames.js';
+export { KERNEL_COSTS_NS } from './kernel-costs.js';
+export type { KernelCounters } from './kernel-counters.js';
+export { KERNEL_PID } from './guest-processes.js';
+export type { TableCensus } from './page-table-writer.js';
 
 export interface GuestKernelConfig {
   readonly seed: number;
@@ -106,105 +39,35 @@ export interface GuestKernelConfig {
   readonly modulePages?: number;
 }
 
-/** The address space of the kernel's own idle and kernel threads (init_mm). */
-export const KERNEL_PID = 0;
-
-/** Frame kinds, for the allocator's bookkeeping. */
-export const FrameKind = {
-  free: 0,
-  kernel: 1,
-  table: 2,
-  anon: 3,
-  cache: 4,
-  zero: 5,
-} as const;
-
-/** Region flags. */
-const R_WRITE = 1;
-const R_SHARED = 2;
-const R_EXEC = 4;
-
-const FLAGS_KERNEL_PAGE = PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX;
-const FLAGS_KERNEL_TEXT = PTE_P | PTE_RW | PTE_A | PTE_D;
-const FLAGS_KERNEL_TABLE = PTE_P | PTE_RW | PTE_A | PTE_D;
-const FLAGS_USER_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D;
-/** A PAE page-directory-pointer entry has only P (its RW, US, A bits are reserved). */
-const FLAGS_PAE_PDPTE = PTE_P;
-
-class Region {
-  constructor(
-    public start: number,
-    public end: number,
-    public flags: number,
-    public obj: number,
-    public objPage: number,
-  ) {}
-}
-
-class MemoryObject {
-  pages: Int32Array;
-  mapRefs = 0;
-  sizeBytes = 0;
-  constructor(
-    readonly id: number,
-    readonly name: string,
-    readonly shmem: boolean,
-    pages: number,
-  ) {
-    this.pages = new Int32Array(Math.max(1, pages)).fill(-1);
-  }
-  get sizePages(): number {
-    return this.pages.length;
-  }
-  grow(pages: number): void {
-    if (pages <= this.pages.length) return;
-    const next = new Int32Array(Math.max(pages, this.pages.length * 2)).fill(-1);
-    next.set(this.pages);
-    this.pages = next;
-  }
-}
-
-class AddressSpace {
-  regions: Region[] = [];
-  layout: ProcessLayout | undefined;
-  mmapCursorVpn: number;
-  kernelStack: number[] = [];
-  kernelL2Slot = -1;
-  constructor(
-    readonly pid: number,
-    public rootSlot: number,
-    mmapTopVpn: number,
-  ) {
-    this.mmapCursorVpn = mmapTopVpn;
-  }
-}
-
-/** Counters the kernel keeps (integers, reported in WorkloadStats). */
-export interface KernelCounters {
-  processesCreated: number;
-  processesExited: number;
-  forks: number;
-  execs: number;
-  cowCopies: number;
-  cowReuses: number;
-  zeroFills: number;
-  pageFaults: number;
-  diskReads: number;
-  ptWrites: number;
-  cr3Loads: number;
-  tablesAllocated: number;
-  tablesFreed: number;
-}
-
-/** Page-table pages per level and leaf entries with A, D and RW, from the kernel's copy. */
-export interface TableCensus {
-  /** Index 0 = L1 (leaf) tables. */
-  readonly tablesPerLevel: number[];
-  readonly leafSlots: number;
-  readonly leafPresent: number;
-  readonly leafAccessedDirtyWritable: number;
-}
-
+/**
+ * The guest kernel: a page allocator and the page tables of every address
+ * space, written entry by entry with pt_write events as Linux writes them
+ * (DESIGN sections 1 and 5). The hardware MMU reducer rebuilds the tables
+ * from these events alone, so every entry the kernel sets or clears is an
+ * event.
+ *
+ * This class is the kernel's system-call surface, what workloads and
+ * importers drive; it wires the pieces, each of which models one part of
+ * Linux and says what it follows:
+ * - guest-frames.ts: the page allocator and per-frame bookkeeping;
+ * - page-table-writer.ts: every table page and every pt_write;
+ * - kernel-space.ts: the kernel's own mappings (direct map, modules,
+ *   fixmap), pgd_alloc/pgd_free, and how the kernel reaches a frame;
+ * - page-cache.ts: files and shared memory;
+ * - address-space.ts and guest-vmas.ts: address spaces, their mappings,
+ *   mmap placement and munmap;
+ * - page-fault-handler.ts: demand paging and copy-on-write;
+ * - guest-processes.ts: fork, exec, exit and context switches.
+ *
+ * Time: every operation takes the guest time `tNs` at which it runs and
+ * emits all its events at that time; it returns (and leaves in `endNs`) the
+ * time at which the vCPU is free again, tNs plus a modelled CPU cost
+ * (kernel-costs.ts). The caller schedules vCPUs so that events come out in
+ * time order.
+ *
+ * Hot path: `touch` walks the kernel's own copy of the tables in typed
+ * arrays and emits one event; only faults allocate.
+ */
 export class GuestKernel {
   readonly layout: GuestLayout;
   readonly levels: number;
@@ -214,77 +77,27 @@ export class GuestKernel {
   readonly pv: boolean;
   /** Frames below this are direct-mapped (kernel allocations come from here). */
   readonly directMapPages: number;
-  /** The direct map's vpn for pfn 0. */
-  private readonly directMapVpn: number;
   /** The frame written into a PTE for each pfn: its mfn (PV) or itself (HVM). */
   readonly frameOfPfn: Int32Array;
   readonly frameKind: Uint8Array;
   /** User mappings of each frame (leaf PTEs in process tables). */
   readonly mapCount: Int32Array;
-  /**
-   * 1 for every frame some event of this kernel has written (a store, a
-   * pt_write, a DMA): the frames left at 0 are zero pages for migration.
-   * Marked where a frame is first filled, so the hot path never touches it.
-   */
-  private readonly written: Uint8Array;
-  readonly counters: KernelCounters = {
-    processesCreated: 0,
-    processesExited: 0,
-    forks: 0,
-    execs: 0,
-    cowCopies: 0,
-    cowReuses: 0,
-    zeroFills: 0,
-    pageFaults: 0,
-    diskReads: 0,
-    ptWrites: 0,
-    cr3Loads: 0,
-    tablesAllocated: 0,
-    tablesFreed: 0,
-  };
+  readonly counters: KernelCounters = newKernelCounters();
   /** Finishing time of the latest operation. */
   endNs = 0;
 
-  // Tables: slot s holds entries [s*512, s*512+512). `link` holds, per
-  // entry, the child table's slot (upper levels) or the mapped pfn (leaves),
-  // -1 when empty.
-  private entries: Int32Array;
-  private link: Int32Array;
-  private slotPfn: Int32Array;
-  private slotLevel: Uint8Array;
-  private slotPresent: Int32Array;
-  private freeSlots: number[] = [];
-  private slotCount = 0;
-
-  // Frame allocator: two LIFO stacks (lowmem, highmem) of free pfns, so a
-  // freed page is the next one handed out, as the per-CPU page lists do.
-  private lowFree: Int32Array;
-  private lowTop = 0;
-  private highFree: Int32Array;
-  private highTop = 0;
-
-  private readonly spaces: (AddressSpace | undefined)[] = [];
-  private rootSlotOf: Int32Array = new Int32Array(64).fill(-1);
+  private readonly work = new KernelWork();
+  private readonly frames: GuestFrames;
+  private readonly tables: PageTableWriter;
+  private readonly kernelSpace: KernelSpace;
+  private readonly pageCache: PageCache;
+  private readonly vmas: GuestVmas;
+  private readonly faults: PageFaultHandler;
+  private readonly processes: GuestProcesses;
+  // The processes' per-vCPU tables (fixed size), held here too because
+  // touch reads them on every access.
   private readonly currentPid: Int32Array;
-  private readonly objects: MemoryObject[] = [];
-  private readonly fileByPath = new Map<string, number>();
-  private readonly aslr: Xoshiro128;
-  private nextPid = 1;
-  private workNs = 0;
-  private booted = false;
-
-  private swapperRoot = -1;
-  /** PAE: the master kernel L2 (swapper's); x86-64: unused. */
-  private masterKernelL2 = -1;
-  private directL1Slot: Int32Array;
-  /** Leaf tables of the fixmap: two kmap slots per vCPU, 512 slots per table. */
-  private fixmapL1: Int32Array;
-  private kmapPfn: Int32Array;
-  /** Kernel data pages: [0] global (jiffies, xtime), then one per-CPU page per vCPU. */
-  private kernelDataPfn: Int32Array;
-  private zeroPfn = -1;
-  private imagePages: number;
-  private modulePages: number;
+  private readonly currentRootSlot: Int32Array;
 
   constructor(
     config: GuestKernelConfig,
@@ -306,37 +119,24 @@ export class GuestKernel {
     this.vcpus = vcpus;
     this.pv = config.guest === 'pv';
     this.directMapPages = Math.min(this.ramPages, this.layout.lowmemLimitPages);
-    this.directMapVpn = this.layout.directMapVpn;
-    this.imagePages = config.imagePages ?? 1024;
-    this.modulePages = config.modulePages ?? 256;
 
-    this.frameOfPfn = new Int32Array(memPages);
-    if (this.pv) this.frameOfPfn.set(makeP2mMap(memPages, config.seed).pfnToMfn);
-    else for (let p = 0; p < memPages; p++) this.frameOfPfn[p] = p;
-    this.frameKind = new Uint8Array(memPages);
-    this.mapCount = new Int32Array(memPages);
-    this.written = new Uint8Array(memPages);
-
-    const slots = 1024;
-    this.entries = new Int32Array(slots << 9);
-    this.link = new Int32Array(slots << 9);
-    this.slotPfn = new Int32Array(slots);
-    this.slotLevel = new Uint8Array(slots);
-    this.slotPresent = new Int32Array(slots);
-
-    // Pops return ascending pfns: the kernel's early allocations sit just
-    // above its image, as on a freshly booted Linux.
-    this.lowFree = new Int32Array(this.directMapPages);
-    this.highFree = new Int32Array(Math.max(0, this.ramPages - this.directMapPages));
-    for (let p = this.ramPages - 1; p >= this.directMapPages; p--) this.highFree[this.highTop++] = p;
-    for (let p = this.directMapPages - 1; p >= 0; p--) this.lowFree[this.lowTop++] = p;
-
-    this.currentPid = new Int32Array(vcpus).fill(-1);
-    this.directL1Slot = new Int32Array(Math.ceil(this.directMapPages / 512)).fill(-1);
-    this.kmapPfn = new Int32Array(vcpus * 2).fill(-1);
-    this.fixmapL1 = new Int32Array(Math.ceil((vcpus * 2) / 512)).fill(-1);
-    this.kernelDataPfn = new Int32Array(1 + vcpus);
-    this.aslr = deriveStream(config.seed, 'guest-kernel/aslr');
+    // Each piece is built on those before it; all emit into `out`, add their
+    // CPU time to `work` and count into `counters`.
+    const { layout, pv, work, counters } = this;
+    const frames = (this.frames = new GuestFrames(memPages, this.ramPages, this.directMapPages, pv, config.seed));
+    this.frameOfPfn = frames.frameOfPfn;
+    this.frameKind = frames.frameKind;
+    this.mapCount = frames.mapCount;
+    const tables = (this.tables = new PageTableWriter(layout, pv, frames, out, work, counters));
+    const kernelSpace = (this.kernelSpace = new KernelSpace(layout, pv, vcpus, config.imagePages ?? 1024, config.modulePages ?? 256, frames, tables, out, work, counters));
+    const pageCache = (this.pageCache = new PageCache(frames, kernelSpace, out, work, counters));
+    const vmas = (this.vmas = new GuestVmas(layout, tables, pageCache));
+    const faults = (this.faults = new PageFaultHandler(frames, tables, kernelSpace, pageCache, vmas, counters));
+    // The stream's name is part of every recorded trace's content: keep it.
+    const aslr = deriveStream(config.seed, 'guest-kernel/aslr');
+    this.processes = new GuestProcesses(layout, vcpus, aslr, frames, tables, kernelSpace, pageCache, vmas, faults, out, counters);
+    this.currentPid = this.processes.currentPid;
+    this.currentRootSlot = this.processes.currentRootSlot;
   }
 
   // ---------------------------------------------------------------- boot
@@ -348,13 +148,7 @@ export class GuestKernel {
    * `nsPerPage`. Returns the time the last page lands.
    */
   loadImage(tNs: number, nsPerPage = 250): number {
-    let t = tNs;
-    for (let p = 0; p < this.imagePages; p++) {
-      this.out.physWrite(t, NO_VCPU, p, 4096);
-      this.written[p] = 1;
-      t += nsPerPage;
-    }
-    return (this.endNs = t - nsPerPage);
+    return (this.endNs = this.kernelSpace.loadImage(tNs, nsPerPage));
   }
 
   /**
@@ -363,123 +157,51 @@ export class GuestKernel {
    * swapper's root, then load that root on every vCPU.
    */
   boot(vcpu: number, tNs: number): number {
-    if (this.booted) throw new Error('guest kernel: boot() called twice');
-    this.booted = true;
-    this.workNs = 0;
-    const L = this.layout;
-    // The image occupies pfns [0, imagePages); the loader wrote it.
-    for (let i = 0; i < this.imagePages; i++) this.takeFrame(this.popLowSpecific(), FrameKind.kernel);
-    this.zeroPfn = this.allocLow(FrameKind.zero);
-    for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelDataPfn[i] = this.allocLow(FrameKind.kernel);
-
-    this.swapperRoot = this.allocTable(this.levels, vcpu, tNs);
-    // Allocate every kernel table first, so the direct map can map each
-    // table page read-only from the start (PV).
-    const dm = L.directMapVpn;
-    for (let c = 0; c < this.directL1Slot.length; c++) {
-      this.directL1Slot[c] = this.ensureLeafTable(this.swapperRoot, dm + c * 512, false, vcpu, tNs);
-    }
-    const vmalloc = L.vmallocVpn(this.directMapPages);
-    for (let p = 0; p < this.modulePages; p += 512) this.ensureLeafTable(this.swapperRoot, vmalloc + p, false, vcpu, tNs);
-    for (let i = 0; i < this.fixmapL1.length; i++) this.fixmapL1[i] = this.ensureLeafTable(this.swapperRoot, L.fixmapVpn + i * 512, false, vcpu, tNs);
-    if (L.imageVpn !== -1) {
-      for (let p = 0; p < this.imagePages; p += 512) this.ensureLeafTable(this.swapperRoot, L.imageVpn + p, false, vcpu, tNs);
-    }
-    if (this.levels === 3) this.masterKernelL2 = this.link[(this.swapperRoot << 9) | 3];
-    // x86-64: make sure every kernel root slot has its L3, so each pgd can share it.
-    if (this.levels === 4) {
-      for (const s of L.kernelRootSlots) {
-        if (this.link[(this.swapperRoot << 9) | s] < 0) {
-          const t3 = this.allocTable(3, vcpu, tNs);
-          this.setEntry(this.swapperRoot, s, this.pte(this.slotPfn[t3], FLAGS_KERNEL_TABLE), t3, vcpu, tNs);
-        }
-      }
-    }
-
-    // The direct map itself.
-    for (let p = 0; p < this.directMapPages; p++) {
-      const slot = this.directL1Slot[p >> 9];
-      const writable = !(this.pv && this.frameKind[p] === FrameKind.table);
-      this.setEntry(slot, p & 511, this.pte(p, writable ? FLAGS_KERNEL_PAGE : FLAGS_KERNEL_PAGE & ~PTE_RW), p, vcpu, tNs);
-    }
-    // Kernel image alias (x86-64's __START_KERNEL_map).
-    if (L.imageVpn !== -1) {
-      for (let p = 0; p < this.imagePages; p++) {
-        const vpn = L.imageVpn + p;
-        const l1 = this.findLeafTable(this.swapperRoot, vpn);
-        this.setEntry(l1, vpn & 511, this.pte(p, FLAGS_KERNEL_TEXT), p, vcpu, tNs);
-      }
-    }
-    // Modules in the vmalloc area: fresh kernel pages, written as they load.
-    const modules = new Int32Array(this.modulePages);
-    for (let i = 0; i < this.modulePages; i++) {
-      const pfn = this.allocLow(FrameKind.kernel);
-      const vpn = vmalloc + i;
-      const l1 = this.findLeafTable(this.swapperRoot, vpn);
-      this.setEntry(l1, vpn & 511, this.pte(pfn, FLAGS_KERNEL_TEXT), pfn, vcpu, tNs);
-      modules[i] = pfn;
-    }
-    const spaceZero = new AddressSpace(KERNEL_PID, this.swapperRoot, L.userMmapTopVpn);
-    this.spaces[KERNEL_PID] = spaceZero;
-    this.rootSlotOf[KERNEL_PID] = this.swapperRoot;
-    for (let v = 0; v < this.vcpus; v++) this.loadRoot(v, KERNEL_PID, tNs);
-    // The kernel initialises its static data and per-CPU areas.
-    for (let i = 0; i < this.kernelDataPfn.length; i++) this.kernelWrite(i === 0 ? vcpu : i - 1, this.kernelDataPfn[i], 4096, tNs);
-    for (let i = 0; i < modules.length; i++) {
-      this.out.write(tNs, vcpu, vmalloc + i, 4096);
-      this.written[modules[i]!] = 1;
-    }
+    this.work.ns = 0;
+    this.kernelSpace.buildTables(vcpu, tNs);
+    this.processes.startIdleTask(this.kernelSpace.swapperRoot, tNs);
+    this.kernelSpace.initialiseData(vcpu, tNs);
     return this.finish(tNs);
   }
 
-  // ---------------------------------------------------------------- frames
+  // ---------------------------------------------------------------- frames and kernel memory
 
   /** Free frames left (lowmem and highmem). */
   get freePages(): number {
-    return this.lowTop + this.highTop;
+    return this.frames.freePages;
   }
 
   /** Free frames left in the direct-mapped part of memory. */
   get freeLowPages(): number {
-    return this.lowTop;
+    return this.frames.freeLowPages;
   }
 
   /** Frames allocated for the kernel's own use (slab, buffers), direct-mapped. */
   allocKernelPages(count: number): Int32Array {
-    const pfns = new Int32Array(count);
-    for (let i = 0; i < count; i++) pfns[i] = this.allocLow(FrameKind.kernel);
-    return pfns;
+    return this.frames.allocKernelPages(count);
   }
 
   freeKernelPage(pfn: number): void {
-    if (this.frameKind[pfn] !== FrameKind.kernel) throw new Error(`guest kernel: pfn ${pfn} is not a kernel page`);
-    this.freeFrame(pfn);
+    this.frames.freeKernelPage(pfn);
   }
 
   /** The kernel's virtual page for `pfn` in its direct map, or -1 for highmem. */
   directMapVpnOf(pfn: number): number {
-    return pfn < this.directMapPages ? this.layout.directMapVpn + pfn : -1;
+    return this.kernelSpace.directMapVpnOf(pfn);
   }
 
   /** A kernel store to a direct-mapped or kmapped frame (a slab object, a buffer). */
   kernelWrite(vcpu: number, pfn: number, bytes: number, tNs: number): number {
-    if (this.pv && this.frameKind[pfn] === FrameKind.table) {
-      throw new Error(`guest kernel bug: store to page-table page ${pfn} through its read-only direct-map alias (use pt_write)`);
-    }
-    const vpn = pfn < this.directMapPages ? this.directMapVpn + pfn : this.kernelVpn(vcpu, pfn, 0, tNs);
-    this.out.write(tNs, vcpu, vpn, bytes);
-    this.written[pfn] = 1;
-    return tNs + KERNEL_COSTS_NS.kernelAccess;
+    return this.kernelSpace.kernelWrite(vcpu, pfn, bytes, tNs);
   }
 
   kernelRead(vcpu: number, pfn: number, tNs: number): number {
-    this.out.read(tNs, vcpu, pfn < this.directMapPages ? this.directMapVpn + pfn : this.kernelVpn(vcpu, pfn, 0, tNs));
-    return tNs + KERNEL_COSTS_NS.kernelAccess;
+    return this.kernelSpace.kernelRead(vcpu, pfn, tNs);
   }
 
   /** The frames of the kernel's static data: [0] global, then one per-CPU page per vCPU. */
   kernelDataPage(index: number): number {
-    return this.kernelDataPfn[index];
+    return this.kernelSpace.kernelDataPage(index);
   }
 
   /**
@@ -488,9 +210,10 @@ export class GuestKernel {
    * and timer wheel in its per-CPU area (scheduler_tick, run_local_timers).
    */
   timerTick(vcpu: number, tNs: number): number {
-    if (vcpu === 0) this.kernelWrite(vcpu, this.kernelDataPfn[0], 16, tNs);
-    else this.kernelRead(vcpu, this.kernelDataPfn[0], tNs);
-    this.kernelWrite(vcpu, this.kernelDataPfn[1 + vcpu], 64, tNs);
+    const k = this.kernelSpace;
+    if (vcpu === 0) k.kernelWrite(vcpu, k.kernelDataPage(0), 16, tNs);
+    else k.kernelRead(vcpu, k.kernelDataPage(0), tNs);
+    k.kernelWrite(vcpu, k.kernelDataPage(1 + vcpu), 64, tNs);
     return (this.endNs = tNs + KERNEL_COSTS_NS.tick);
   }
 
@@ -498,30 +221,17 @@ export class GuestKernel {
 
   /** The page-cache object of a file, created empty (nothing cached) the first time. */
   openFile(path: string, pages: number): number {
-    let id = this.fileByPath.get(path);
-    if (id === undefined) {
-      id = this.objects.length;
-      this.objects.push(new MemoryObject(id, path, false, pages));
-      this.fileByPath.set(path, id);
-    } else this.objects[id]!.grow(pages);
-    const o = this.objects[id]!;
-    o.sizeBytes = Math.max(o.sizeBytes, pages * 4096);
-    return id;
+    return this.pageCache.openFile(path, pages);
   }
 
   /** A shared anonymous memory object (MAP_SHARED|MAP_ANONYMOUS: shmem). */
   createShmem(name: string, pages: number): number {
-    const id = this.objects.length;
-    this.objects.push(new MemoryObject(id, name, true, pages));
-    return id;
+    return this.pageCache.createShmem(name, pages);
   }
 
   /** Pages of a file (or shmem object) currently cached. */
   cachedPages(objId: number): number {
-    const pages = this.object(objId).pages;
-    let n = 0;
-    for (let i = 0; i < pages.length; i++) if (pages[i] >= 0) n++;
-    return n;
+    return this.pageCache.cachedPages(objId);
   }
 
   /**
@@ -530,17 +240,17 @@ export class GuestKernel {
    * phys_write by no vCPU. Returns the pfn; `endNs` includes the I/O wait.
    */
   cacheFilePage(objId: number, page: number, vcpu: number, tNs: number): number {
-    this.workNs = 0;
-    const pfn = this.objectPage(objId, page, vcpu, tNs);
+    this.work.ns = 0;
+    const pfn = this.pageCache.getPage(objId, page, vcpu, tNs);
     this.finish(tNs);
     return pfn;
   }
 
   /** read(): the kernel copies a cached file page to a user buffer (copy_to_user). */
   readFile(pid: number, vcpu: number, objId: number, page: number, bufferVpn: number, tNs: number): number {
-    this.workNs = 0;
-    const pfn = this.objectPage(objId, page, vcpu, tNs);
-    this.kernelRead(vcpu, pfn, tNs);
+    this.work.ns = 0;
+    const pfn = this.pageCache.getPage(objId, page, vcpu, tNs);
+    this.kernelSpace.kernelRead(vcpu, pfn, tNs);
     const ioEnd = this.finish(tNs);
     const copyEnd = this.touch(pid, vcpu, bufferVpn, true, tNs, 4096);
     return (this.endNs = Math.max(ioEnd, copyEnd) + KERNEL_COSTS_NS.pageCopy);
@@ -552,26 +262,8 @@ export class GuestKernel {
    * allocated without a disk read).
    */
   appendFile(vcpu: number, objId: number, bytes: number, tNs: number): number {
-    this.workNs = 0;
-    const o = this.object(objId);
-    let offset = o.sizeBytes;
-    let left = bytes;
-    while (left > 0) {
-      const page = Math.floor(offset / 4096);
-      const chunk = Math.min(left, 4096 - (offset % 4096));
-      o.grow(page + 1);
-      let pfn = o.pages[page];
-      if (pfn < 0) {
-        pfn = this.allocUserFrame(FrameKind.cache);
-        o.pages[page] = pfn;
-      }
-      this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), chunk);
-      this.written[pfn] = 1;
-      this.workNs += KERNEL_COSTS_NS.kernelAccess;
-      offset += chunk;
-      left -= chunk;
-    }
-    o.sizeBytes = offset;
+    this.work.ns = 0;
+    this.pageCache.append(vcpu, objId, bytes, tNs);
     return this.finish(tNs);
   }
 
@@ -579,12 +271,12 @@ export class GuestKernel {
 
   /** True while `pid` names a live address space. */
   isAlive(pid: number): boolean {
-    return this.spaces[pid] !== undefined;
+    return this.processes.isAlive(pid);
   }
 
   /** The root table's pfn (what cr3_load carries) of a live address space. */
   rootPfnOf(pid: number): number {
-    return this.slotPfn[this.space(pid).rootSlot];
+    return this.processes.rootPfnOf(pid);
   }
 
   /** The pid whose address space is loaded on `vcpu` (KERNEL_PID for the idle task). */
@@ -593,16 +285,12 @@ export class GuestKernel {
   }
 
   layoutOf(pid: number): ProcessLayout {
-    const l = this.space(pid).layout;
-    if (!l) throw new Error(`guest kernel: process ${pid} has no program image (it was created empty)`);
-    return l;
+    return this.processes.layoutOf(pid);
   }
 
   /** Live process ids, ascending. */
   livePids(): number[] {
-    const pids: number[] = [];
-    for (let p = 1; p < this.spaces.length; p++) if (this.spaces[p]) pids.push(p);
-    return pids;
+    return this.processes.livePids();
   }
 
   /**
@@ -610,11 +298,8 @@ export class GuestKernel {
    * starts from, or init before its exec. Runs on `vcpu` at `tNs`.
    */
   createProcess(vcpu: number, tNs: number): number {
-    this.workNs = KERNEL_COSTS_NS.forkBase;
-    const pid = this.newPid();
-    this.installSpace(pid, this.pgdAlloc(vcpu, tNs));
-    this.counters.processesCreated++;
-    this.allocKernelStack(this.space(pid), vcpu, tNs);
+    this.work.ns = KERNEL_COSTS_NS.forkBase;
+    const pid = this.processes.create(vcpu, tNs);
     this.finish(tNs);
     return pid;
   }
@@ -627,19 +312,20 @@ export class GuestKernel {
    * until a page is touched.
    */
   mapPages(pid: number, count: number, writable: boolean, atVpn?: number): number {
-    return this.addRegion(this.space(pid), count, writable ? R_WRITE : 0, -1, 0, atVpn);
+    return this.vmas.add(this.processes.space(pid), count, writable ? VMA_WRITE : 0, -1, 0, atVpn);
   }
 
   /** Maps pages of a file, private (copy on write) or shared, at `atVpn` or where the kernel chooses. */
   mapFile(pid: number, objId: number, filePage: number, count: number, writable: boolean, shared: boolean, atVpn?: number, exec = false): number {
-    this.object(objId).grow(filePage + count);
-    return this.addRegion(this.space(pid), count, (writable ? R_WRITE : 0) | (shared ? R_SHARED : 0) | (exec ? R_EXEC : 0), objId, filePage, atVpn);
+    this.pageCache.object(objId).grow(filePage + count);
+    const flags = (writable ? VMA_WRITE : 0) | (shared ? VMA_SHARED : 0) | (exec ? VMA_EXEC : 0);
+    return this.vmas.add(this.processes.space(pid), count, flags, objId, filePage, atVpn);
   }
 
   /** Maps a shmem object shared and writable (Apache's scoreboard), at `atVpn` or where the kernel chooses. */
   mapShared(pid: number, objId: number, atVpn?: number): number {
-    const o = this.object(objId);
-    return this.addRegion(this.space(pid), o.sizePages, R_WRITE | R_SHARED, objId, 0, atVpn);
+    const o = this.pageCache.object(objId);
+    return this.vmas.add(this.processes.space(pid), o.sizePages, VMA_WRITE | VMA_SHARED, objId, 0, atVpn);
   }
 
   /**
@@ -647,49 +333,18 @@ export class GuestKernel {
    * zeroed page with RW and D for a writable mapping. Returns the first vpn.
    */
   mapPopulated(pid: number, vcpu: number, count: number, tNs: number, atVpn?: number): number {
-    const vpn = this.addRegion(this.space(pid), count, R_WRITE, -1, 0, atVpn);
-    const sp = this.space(pid);
-    this.workNs = 0;
-    for (let i = 0; i < count; i++) this.faultIn(sp, vcpu, vpn + i, true, tNs);
+    const vpn = this.vmas.add(this.processes.space(pid), count, VMA_WRITE, -1, 0, atVpn);
+    const sp = this.processes.space(pid);
+    this.work.ns = 0;
+    for (let i = 0; i < count; i++) this.faults.faultIn(sp, vcpu, vpn + i, true, tNs);
     this.finish(tNs);
     return vpn;
   }
 
   /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
   unmap(pid: number, vpnStart: number, count: number, vcpu: number, tNs: number): number {
-    this.workNs = 0;
-    const sp = this.space(pid);
-    const end = vpnStart + count;
-    const kept: Region[] = [];
-    const dropped: Region[] = [];
-    for (const r of sp.regions) {
-      if (r.end <= vpnStart || r.start >= end) {
-        kept.push(r);
-        continue;
-      }
-      dropped.push(r);
-      if (r.start < vpnStart) kept.push(new Region(r.start, vpnStart, r.flags, r.obj, r.objPage));
-      if (r.end > end) kept.push(new Region(end, r.end, r.flags, r.obj, r.objPage + (end - r.start)));
-    }
-    kept.sort((a, b) => a.start - b.start);
-    sp.regions = kept;
-    for (let vpn = vpnStart; vpn < end; ) {
-      const chunkEnd = Math.min(end, (vpn | 511) + 1);
-      const l1 = this.findLeafTable(sp.rootSlot, vpn);
-      if (l1 >= 0) {
-        for (let v = vpn; v < chunkEnd; v++) {
-          if ((this.entries[(l1 << 9) | (v & 511)] & PTE_P) !== 0) this.clearLeaf(l1, v & 511, vcpu, tNs);
-        }
-        const spanStart = vpn & ~511;
-        if (this.slotPresent[l1] === 0 && !this.overlapsRegion(sp, spanStart, spanStart + 512)) {
-          this.unlinkLeafTable(sp.rootSlot, vpn, l1, vcpu, tNs);
-        }
-      }
-      vpn = chunkEnd;
-    }
-    // Object references: one per region; the pieces kept take new ones.
-    for (const r of kept) if (r.obj >= 0 && dropped.some((d) => d.obj === r.obj && d.start <= r.start && r.end <= d.end)) this.object(r.obj).mapRefs++;
-    for (const r of dropped) if (r.obj >= 0) this.dropObjectRef(r.obj);
+    this.work.ns = 0;
+    this.vmas.unmap(this.processes.space(pid), vpnStart, count, vcpu, tNs);
     return this.finish(tNs);
   }
 
@@ -701,23 +356,28 @@ export class GuestKernel {
    * time the access completes.
    */
   touch(pid: number, vcpu: number, vpn: number, write: boolean, tNs: number, bytes = 8): number {
-    if (this.currentPid[vcpu] !== pid) this.notCurrent(pid, vcpu);
-    const link = this.link;
-    let s = this.rootSlotOf[pid];
+    if (this.currentPid[vcpu] !== pid) this.processes.notCurrent(pid, vcpu);
+    // The walk starts at the root loaded on the vCPU, which is pid's (checked
+    // above). The writer's arrays are read here, not kept: they are replaced
+    // when they grow.
+    const tables = this.tables;
+    const link = tables.link;
+    let s = this.currentRootSlot[vcpu];
     if (this.levels === 4) s = link[(s << 9) | ((vpn >> 27) & 511)];
     if (s >= 0) s = link[(s << 9) | ((vpn >> 18) & 511)];
     if (s >= 0) s = link[(s << 9) | ((vpn >> 9) & 511)];
     if (s >= 0) {
+      const entries = tables.entries;
       const i = (s << 9) | (vpn & 511);
-      const pte = this.entries[i];
+      const pte = entries[i];
       if (write) {
         if ((pte & (PTE_P | PTE_RW)) === (PTE_P | PTE_RW)) {
-          this.entries[i] = pte | (PTE_A | PTE_D);
+          entries[i] = pte | (PTE_A | PTE_D);
           this.out.write(tNs, vcpu, vpn, bytes);
           return tNs;
         }
       } else if ((pte & PTE_P) !== 0) {
-        this.entries[i] = pte | PTE_A;
+        entries[i] = pte | PTE_A;
         this.out.read(tNs, vcpu, vpn);
         return tNs;
       }
@@ -728,8 +388,7 @@ export class GuestKernel {
   /** A context switch: loads `pid`'s root on `vcpu` unless it is loaded already. */
   switchTo(vcpu: number, pid: number, tNs: number): number {
     if (this.currentPid[vcpu] === pid) return (this.endNs = tNs);
-    this.space(pid);
-    this.loadRoot(vcpu, pid, tNs);
+    this.processes.switchTo(vcpu, pid, tNs);
     return (this.endNs = tNs + KERNEL_COSTS_NS.contextSwitch);
   }
 
@@ -739,24 +398,8 @@ export class GuestKernel {
    * `endNs` is when the parent returns from fork.
    */
   fork(pid: number, vcpu: number, tNs: number): number {
-    this.workNs = KERNEL_COSTS_NS.forkBase;
-    const parent = this.space(pid);
-    const childPid = this.newPid();
-    const child = this.installSpace(childPid, this.pgdAlloc(vcpu, tNs));
-    child.layout = parent.layout;
-    child.mmapCursorVpn = parent.mmapCursorVpn;
-    for (const r of parent.regions) {
-      child.regions.push(new Region(r.start, r.end, r.flags, r.obj, r.objPage));
-      if (r.obj >= 0) this.object(r.obj).mapRefs++;
-    }
-    this.allocKernelStack(child, vcpu, tNs);
-    for (const r of parent.regions) {
-      // copy_page_range skips mappings a fault can fill again: shared and
-      // read-only ones.
-      if ((r.flags & (R_WRITE | R_SHARED)) === R_WRITE) this.copyRange(parent.rootSlot, child.rootSlot, r, vcpu, tNs);
-    }
-    this.counters.forks++;
-    this.counters.processesCreated++;
+    this.work.ns = KERNEL_COSTS_NS.forkBase;
+    const childPid = this.processes.fork(pid, vcpu, tNs);
     this.finish(tNs);
     return childPid;
   }
@@ -768,22 +411,9 @@ export class GuestKernel {
    * Returns when the new program starts.
    */
   exec(pid: number, vcpu: number, image: ProgramImage | undefined, tNs: number): number {
-    if (this.currentPid[vcpu] !== pid) this.notCurrent(pid, vcpu);
-    this.workNs = KERNEL_COSTS_NS.execBase;
-    const sp = this.space(pid);
-    const oldRoot = sp.rootSlot;
-    const oldRegions = sp.regions;
-    const newRoot = this.pgdAlloc(vcpu, tNs);
-    sp.rootSlot = newRoot;
-    this.rootSlotOf[pid] = newRoot;
-    sp.regions = [];
-    sp.mmapCursorVpn = this.layout.userMmapTopVpn - this.aslr.below(this.layout.aslrMmapPages);
-    sp.layout = image ? this.layOut(sp, image) : undefined;
-    // Other threads of the old image die (de_thread); this one switches.
-    for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, pid, tNs);
-    this.teardown(oldRoot, vcpu, tNs);
-    for (const r of oldRegions) if (r.obj >= 0) this.dropObjectRef(r.obj);
-    this.counters.execs++;
+    if (this.currentPid[vcpu] !== pid) this.processes.notCurrent(pid, vcpu);
+    this.work.ns = KERNEL_COSTS_NS.execBase;
+    this.processes.exec(pid, vcpu, image, tNs);
     return this.finish(tNs);
   }
 
@@ -794,15 +424,8 @@ export class GuestKernel {
    */
   exit(pid: number, vcpu: number, tNs: number): number {
     if (pid === KERNEL_PID) throw new Error('guest kernel: the kernel address space cannot exit');
-    this.workNs = KERNEL_COSTS_NS.exitBase;
-    const sp = this.space(pid);
-    for (let v = 0; v < this.vcpus; v++) if (this.currentPid[v] === pid) this.loadRoot(v, KERNEL_PID, tNs);
-    this.teardown(sp.rootSlot, vcpu, tNs);
-    for (const r of sp.regions) if (r.obj >= 0) this.dropObjectRef(r.obj);
-    for (const pfn of sp.kernelStack) this.freeFrame(pfn);
-    this.spaces[pid] = undefined;
-    this.rootSlotOf[pid] = -1;
-    this.counters.processesExited++;
+    this.work.ns = KERNEL_COSTS_NS.exitBase;
+    this.processes.exit(pid, vcpu, tNs);
     return this.finish(tNs);
   }
 
@@ -810,24 +433,7 @@ export class GuestKernel {
 
   /** Page-table pages per level and leaf-entry bits, from the kernel's own copy. */
   census(): TableCensus {
-    const tablesPerLevel = new Array<number>(this.levels).fill(0);
-    let leafSlots = 0;
-    let present = 0;
-    let adrw = 0;
-    const want = PTE_P | PTE_A | PTE_D | PTE_RW;
-    for (let s = 0; s < this.slotCount; s++) {
-      const level = this.slotLevel[s];
-      if (level === 0) continue;
-      tablesPerLevel[level - 1]!++;
-      if (level !== 1) continue;
-      leafSlots += 512;
-      for (let i = s << 9, e = i + 512; i < e; i++) {
-        const pte = this.entries[i];
-        if ((pte & PTE_P) !== 0) present++;
-        if ((pte & want) === want) adrw++;
-      }
-    }
-    return { tablesPerLevel, leafSlots, leafPresent: present, leafAccessedDirtyWritable: adrw };
+    return this.tables.census();
   }
 
   /**
@@ -836,9 +442,7 @@ export class GuestKernel {
    * filled (their content is zeros too). Migration sends these as zero pages.
    */
   neverWrittenPages(): number {
-    let n = 0;
-    for (let p = 0; p < this.memPages; p++) if (this.written[p] === 0) n++;
-    return n;
+    return this.frames.neverWrittenPages();
   }
 
   /** The kernel's counters and census as integer WorkloadStats entries. */
@@ -855,549 +459,27 @@ export class GuestKernel {
     return out;
   }
 
-  // ---------------------------------------------------------------- internals: faults
+  // ---------------------------------------------------------------- internals
 
+  /** touch's slow path: the kernel handles the fault, then the access goes through. */
   private fault(pid: number, vcpu: number, vpn: number, write: boolean, tNs: number, bytes: number): number {
-    this.workNs = KERNEL_COSTS_NS.fault;
+    this.work.ns = KERNEL_COSTS_NS.fault;
     this.counters.pageFaults++;
-    const sp = this.space(pid);
-    const i = this.faultIn(sp, vcpu, vpn, write, tNs);
-    // The faulting access now goes through.
+    const sp = this.processes.space(pid);
+    const i = this.faults.faultIn(sp, vcpu, vpn, write, tNs);
+    // The faulting access now goes through (faultIn may have grown the
+    // writer's arrays, so they are read again).
     if (write) {
-      this.entries[i] |= PTE_A | PTE_D;
+      this.tables.entries[i] |= PTE_A | PTE_D;
       this.out.write(tNs, vcpu, vpn, bytes);
     } else {
-      this.entries[i] |= PTE_A;
+      this.tables.entries[i] |= PTE_A;
       this.out.read(tNs, vcpu, vpn);
     }
     return this.finish(tNs);
   }
 
-  /** Makes `vpn` present (and writable for a write); returns the leaf entry index. */
-  private faultIn(sp: AddressSpace, vcpu: number, vpn: number, write: boolean, tNs: number): number {
-    const r = this.regionOf(sp, vpn);
-    if (!r) throw new Error(`guest kernel bug: process ${sp.pid} touched vpn 0x${(vpn >>> 0).toString(16)} outside its mappings (a segfault)`);
-    if (write && (r.flags & R_WRITE) === 0) {
-      throw new Error(`guest kernel bug: process ${sp.pid} wrote read-only vpn 0x${(vpn >>> 0).toString(16)} (a segfault)`);
-    }
-    const l1 = this.ensureLeafTable(sp.rootSlot, vpn, true, vcpu, tNs);
-    const idx = vpn & 511;
-    const i = (l1 << 9) | idx;
-    const pte = this.entries[i];
-    const nx = (r.flags & R_EXEC) !== 0 ? 0 : PTE_NX;
-    if ((pte & PTE_P) === 0) {
-      let pfn: number;
-      let flags = PTE_P | PTE_US | PTE_A | nx;
-      if (r.obj < 0) {
-        if (!write) pfn = this.zeroPfn;
-        else {
-          pfn = this.allocUserFrame(FrameKind.anon);
-          this.zeroFrame(vcpu, pfn, tNs);
-          flags |= PTE_RW | PTE_D;
-        }
-      } else {
-        const objPfn = this.objectPage(r.obj, r.objPage + (vpn - r.start), vcpu, tNs);
-        if ((r.flags & R_SHARED) !== 0) {
-          pfn = objPfn;
-          if ((r.flags & R_WRITE) !== 0) flags |= PTE_RW;
-          if (write) flags |= PTE_D;
-        } else if (!write) pfn = objPfn;
-        else {
-          pfn = this.allocUserFrame(FrameKind.anon);
-          this.copyFrame(vcpu, objPfn, pfn, tNs);
-          flags |= PTE_RW | PTE_D;
-        }
-      }
-      this.mapCount[pfn]++;
-      this.setEntry(l1, idx, this.pte(pfn, flags), pfn, vcpu, tNs);
-      return i;
-    }
-    if (!write || (pte & PTE_RW) !== 0) return i;
-    // A write to a present read-only page of a writable mapping: copy on write.
-    const old = this.link[i];
-    const kind = this.frameKind[old];
-    if ((r.flags & R_SHARED) !== 0 || (kind === FrameKind.anon && this.mapCount[old] === 1)) {
-      // The only mapping left (or a shared page): just regain RW (wp_page_reuse).
-      this.setEntry(l1, idx, pte | PTE_RW | PTE_A | PTE_D, old, vcpu, tNs);
-      this.counters.cowReuses++;
-      return i;
-    }
-    const pfn = this.allocUserFrame(FrameKind.anon);
-    if (kind === FrameKind.zero) this.zeroFrame(vcpu, pfn, tNs);
-    else {
-      this.copyFrame(vcpu, old, pfn, tNs);
-      this.counters.cowCopies++;
-    }
-    this.releaseFrame(old);
-    this.mapCount[pfn] = 1;
-    this.setEntry(l1, idx, this.pte(pfn, (pte & 0xff) | PTE_RW | PTE_A | PTE_D), pfn, vcpu, tNs);
-    return i;
-  }
-
-  private objectPage(objId: number, page: number, vcpu: number, tNs: number): number {
-    const o = this.object(objId);
-    if (page >= o.sizePages) o.grow(page + 1);
-    let pfn = o.pages[page];
-    if (pfn >= 0) return pfn;
-    pfn = this.allocUserFrame(FrameKind.cache);
-    o.pages[page] = pfn;
-    if (o.shmem) this.zeroFrame(vcpu, pfn, tNs);
-    else {
-      this.out.physWrite(tNs, NO_VCPU, pfn, 4096);
-      this.written[pfn] = 1;
-      this.workNs += KERNEL_COSTS_NS.diskReadPage;
-      this.counters.diskReads++;
-    }
-    return pfn;
-  }
-
-  private zeroFrame(vcpu: number, pfn: number, tNs: number): void {
-    this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), 4096);
-    this.written[pfn] = 1;
-    this.workNs += KERNEL_COSTS_NS.pageZero;
-    this.counters.zeroFills++;
-  }
-
-  private copyFrame(vcpu: number, from: number, to: number, tNs: number): void {
-    this.out.read(tNs, vcpu, this.kernelVpn(vcpu, from, 0, tNs));
-    this.out.write(tNs, vcpu, this.kernelVpn(vcpu, to, 1, tNs), 4096);
-    this.written[to] = 1;
-    this.workNs += KERNEL_COSTS_NS.pageCopy;
-  }
-
-  /**
-   * The kernel's virtual page for a frame: the direct map for lowmem, a
-   * per-vCPU kmap_atomic slot (KM_USER0/KM_USER1) for highmem, whose PTE the
-   * kernel points at the frame first.
-   */
-  private kernelVpn(vcpu: number, pfn: number, km: number, tNs: number): number {
-    if (pfn < this.directMapPages) return this.layout.directMapVpn + pfn;
-    const slotIdx = vcpu * 2 + km;
-    if (this.kmapPfn[slotIdx] !== pfn) {
-      this.kmapPfn[slotIdx] = pfn;
-      this.setEntry(this.fixmapL1[slotIdx >> 9], slotIdx & 511, this.pte(pfn, FLAGS_KERNEL_PAGE), pfn, vcpu, tNs);
-    }
-    return this.layout.fixmapVpn + slotIdx;
-  }
-
-  // ---------------------------------------------------------------- internals: tables
-
-  private pte(pfn: number, flags: number): number {
-    return (this.frameOfPfn[pfn] << PTE_FLAG_BITS) | flags;
-  }
-
-  private setEntry(slot: number, idx: number, pte: number, linkValue: number, vcpu: number, tNs: number): void {
-    const i = (slot << 9) | idx;
-    const was = this.entries[i] & PTE_P;
-    const now = pte & PTE_P;
-    if (was !== now) this.slotPresent[slot] += now !== 0 ? 1 : -1;
-    this.entries[i] = pte;
-    this.link[i] = now !== 0 ? linkValue : -1;
-    const pfn = this.slotPfn[slot];
-    this.out.ptWrite(tNs, vcpu, pfn, idx, pte);
-    this.written[pfn] = 1;
-    this.workNs += KERNEL_COSTS_NS.ptWrite;
-    this.counters.ptWrites++;
-  }
-
-  private clearEntry(slot: number, idx: number, vcpu: number, tNs: number): void {
-    this.setEntry(slot, idx, 0, -1, vcpu, tNs);
-  }
-
-  /** Clears a present leaf entry of a process and drops its frame's mapping. */
-  private clearLeaf(slot: number, idx: number, vcpu: number, tNs: number): void {
-    const pfn = this.link[(slot << 9) | idx];
-    this.clearEntry(slot, idx, vcpu, tNs);
-    this.releaseFrame(pfn);
-  }
-
-  /** A new, empty table page at `level`. PV: its direct-map alias turns read-only. */
-  private allocTable(level: number, vcpu: number, tNs: number): number {
-    const pfn = this.allocLow(FrameKind.table);
-    let slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      slot = this.slotCount++;
-      if (slot >= this.slotPfn.length) this.growSlots();
-    }
-    this.slotPfn[slot] = pfn;
-    this.slotLevel[slot] = level;
-    this.slotPresent[slot] = 0;
-    this.entries.fill(0, slot << 9, (slot + 1) << 9);
-    this.link.fill(-1, slot << 9, (slot + 1) << 9);
-    if (this.pv) this.setDirectMapWritable(pfn, false, vcpu, tNs);
-    this.counters.tablesAllocated++;
-    return slot;
-  }
-
-  /** Frees an empty table page (all its entries already cleared). */
-  private freeTable(slot: number, vcpu: number, tNs: number): void {
-    if (this.slotPresent[slot] !== 0) throw new Error(`guest kernel bug: freeing a table with ${this.slotPresent[slot]} present entries`);
-    const pfn = this.slotPfn[slot];
-    this.slotLevel[slot] = 0;
-    this.freeSlots.push(slot);
-    this.frameKind[pfn] = FrameKind.kernel; // so freeFrame accepts it
-    if (this.pv) this.setDirectMapWritable(pfn, true, vcpu, tNs);
-    this.freeFrame(pfn);
-    this.counters.tablesFreed++;
-  }
-
-  private setDirectMapWritable(pfn: number, writable: boolean, vcpu: number, tNs: number): void {
-    if (pfn >= this.directMapPages) return;
-    const l1 = this.directL1Slot[pfn >> 9];
-    if (l1 < 0) return; // the direct map is not built yet: it will map the page read-only
-    const i = (l1 << 9) | (pfn & 511);
-    const pte = this.entries[i];
-    if ((pte & PTE_P) === 0) return;
-    this.setEntry(l1, pfn & 511, writable ? pte | PTE_RW : pte & ~PTE_RW, pfn, vcpu, tNs);
-  }
-
-  private growSlots(): void {
-    const n = this.slotPfn.length * 2;
-    const grow32 = (a: Int32Array, len: number, fill: number): Int32Array => {
-      const b = new Int32Array(len).fill(fill);
-      b.set(a);
-      return b;
-    };
-    this.entries = grow32(this.entries, n << 9, 0);
-    this.link = grow32(this.link, n << 9, -1);
-    this.slotPfn = grow32(this.slotPfn, n, 0);
-    this.slotPresent = grow32(this.slotPresent, n, 0);
-    const lv = new Uint8Array(n);
-    lv.set(this.slotLevel);
-    this.slotLevel = lv;
-  }
-
-  /** The leaf table that maps `vpn`, or -1. */
-  private findLeafTable(rootSlot: number, vpn: number): number {
-    let s = rootSlot;
-    for (let shift = this.layout.rootShift; shift > 0; shift -= 9) {
-      s = this.link[(s << 9) | ((vpn >> shift) & 511)];
-      if (s < 0) return -1;
-    }
-    return s;
-  }
-
-  /** The leaf table that maps `vpn`, allocating and linking missing tables on the way. */
-  private ensureLeafTable(rootSlot: number, vpn: number, user: boolean, vcpu: number, tNs: number): number {
-    let s = rootSlot;
-    for (let level = this.levels, shift = this.layout.rootShift; level > 1; level--, shift -= 9) {
-      const idx = (vpn >> shift) & 511;
-      let c = this.link[(s << 9) | idx];
-      if (c < 0) {
-        c = this.allocTable(level - 1, vcpu, tNs);
-        this.setEntry(s, idx, this.pte(this.slotPfn[c], this.upperFlags(level, user)), c, vcpu, tNs);
-      }
-      s = c;
-    }
-    return s;
-  }
-
-  /** Flags of an entry in a table at `level` that points to a lower table. */
-  private upperFlags(level: number, user: boolean): number {
-    if (this.levels === 3 && level === 3) return FLAGS_PAE_PDPTE;
-    return user ? FLAGS_USER_TABLE : FLAGS_KERNEL_TABLE;
-  }
-
-  /** Unlinks and frees an empty leaf table (munmap's free_pgtables). */
-  private unlinkLeafTable(rootSlot: number, vpn: number, l1: number, vcpu: number, tNs: number): void {
-    let s = rootSlot;
-    for (let shift = this.layout.rootShift; shift > 9; shift -= 9) s = this.link[(s << 9) | ((vpn >> shift) & 511)];
-    this.clearEntry(s, (vpn >> 9) & 511, vcpu, tNs);
-    this.freeTable(l1, vcpu, tNs);
-  }
-
-  /**
-   * pgd_alloc: a root with the kernel's entries, plus (PAE) the
-   * preallocated user L2s and, for PV, the pgd's own copy of the kernel L2,
-   * filled from the master before it is linked.
-   */
-  private pgdAlloc(vcpu: number, tNs: number): number {
-    if (!this.booted) throw new Error('guest kernel: boot() must run before processes exist');
-    const root = this.allocTable(this.levels, vcpu, tNs);
-    const rootBase = this.swapperRoot << 9;
-    if (this.levels === 3) {
-      for (let i = 0; i < 3; i++) {
-        const l2 = this.allocTable(2, vcpu, tNs);
-        this.setEntry(root, i, this.pte(this.slotPfn[l2], FLAGS_PAE_PDPTE), l2, vcpu, tNs);
-      }
-      let kl2 = this.masterKernelL2;
-      if (this.pv) {
-        kl2 = this.allocTable(2, vcpu, tNs);
-        const src = this.masterKernelL2 << 9;
-        for (let i = 0; i < 512; i++) {
-          const e = this.entries[src + i];
-          if ((e & PTE_P) !== 0) this.setEntry(kl2, i, e, this.link[src + i], vcpu, tNs);
-        }
-      }
-      this.setEntry(root, 3, this.pte(this.slotPfn[kl2], FLAGS_PAE_PDPTE), kl2, vcpu, tNs);
-    } else {
-      for (const s of this.layout.kernelRootSlots) {
-        this.setEntry(root, s, this.entries[rootBase + s], this.link[rootBase + s], vcpu, tNs);
-      }
-    }
-    return root;
-  }
-
-  /** Zaps and frees every user table under `root`, then the kernel part and the root itself. */
-  private teardown(root: number, vcpu: number, tNs: number): void {
-    const userSlots = this.layout.kernelRootSlotFirst;
-    const base = root << 9;
-    // 1. zap_pte_range over every mapping.
-    for (let i = 0; i < userSlots; i++) {
-      const c = this.link[base + i];
-      if (c >= 0) this.zapSubtree(c, this.levels - 1, vcpu, tNs);
-    }
-    // 2. free_pgtables: bottom up, clearing each upper entry before the page goes.
-    for (let i = 0; i < userSlots; i++) {
-      const c = this.link[base + i];
-      if (c < 0) continue;
-      this.freeSubtree(c, this.levels - 1, vcpu, tNs);
-      this.clearEntry(root, i, vcpu, tNs);
-      this.freeTable(c, vcpu, tNs);
-    }
-    // 3. pgd_free: the kernel entries (PAE PV: unlink the pgd's kernel L2 copy, clear it, free it).
-    if (this.levels === 3) {
-      const kl2 = this.link[base + 3];
-      this.clearEntry(root, 3, vcpu, tNs);
-      if (this.pv && kl2 >= 0) {
-        for (let i = 0; i < 512; i++) if ((this.entries[(kl2 << 9) | i] & PTE_P) !== 0) this.clearEntry(kl2, i, vcpu, tNs);
-        this.freeTable(kl2, vcpu, tNs);
-      }
-    } else {
-      for (const s of this.layout.kernelRootSlots) if ((this.entries[base + s] & PTE_P) !== 0) this.clearEntry(root, s, vcpu, tNs);
-    }
-    this.freeTable(root, vcpu, tNs);
-  }
-
-  private zapSubtree(slot: number, level: number, vcpu: number, tNs: number): void {
-    const base = slot << 9;
-    for (let i = 0; i < 512 && this.slotPresent[slot] > 0; i++) {
-      if ((this.entries[base + i] & PTE_P) === 0) continue;
-      if (level === 1) this.clearLeaf(slot, i, vcpu, tNs);
-      else this.zapSubtree(this.link[base + i], level - 1, vcpu, tNs);
-    }
-  }
-
-  private freeSubtree(slot: number, level: number, vcpu: number, tNs: number): void {
-    if (level === 1) return;
-    const base = slot << 9;
-    for (let i = 0; i < 512; i++) {
-      const c = this.link[base + i];
-      if (c < 0) continue;
-      this.freeSubtree(c, level - 1, vcpu, tNs);
-      this.clearEntry(slot, i, vcpu, tNs);
-      this.freeTable(c, vcpu, tNs);
-    }
-  }
-
-  /** copy_page_range for one region: share present pages, write-protecting private ones. */
-  private copyRange(parentRoot: number, childRoot: number, r: Region, vcpu: number, tNs: number): void {
-    for (let vpn = r.start; vpn < r.end; ) {
-      const chunkEnd = Math.min(r.end, (vpn | 511) + 1);
-      const pl1 = this.findLeafTable(parentRoot, vpn);
-      if (pl1 >= 0 && this.slotPresent[pl1] > 0) {
-        let cl1 = -1;
-        for (let v = vpn; v < chunkEnd; v++) {
-          const idx = v & 511;
-          const i = (pl1 << 9) | idx;
-          const pte = this.entries[i];
-          if ((pte & PTE_P) === 0) continue;
-          const pfn = this.link[i];
-          if ((pte & PTE_RW) !== 0) this.setEntry(pl1, idx, pte & ~PTE_RW, pfn, vcpu, tNs);
-          if (cl1 < 0) cl1 = this.ensureLeafTable(childRoot, v, true, vcpu, tNs);
-          this.setEntry(cl1, idx, pte & ~(PTE_RW | PTE_A), pfn, vcpu, tNs);
-          this.mapCount[pfn]++;
-        }
-      }
-      vpn = chunkEnd;
-    }
-  }
-
-  private loadRoot(vcpu: number, pid: number, tNs: number): void {
-    const root = this.rootSlotOf[pid];
-    this.out.cr3Load(tNs, vcpu, this.slotPfn[root]);
-    this.currentPid[vcpu] = pid;
-    this.counters.cr3Loads++;
-  }
-
-  // ---------------------------------------------------------------- internals: processes
-
-  private newPid(): number {
-    const pid = this.nextPid++;
-    if (pid >= this.rootSlotOf.length) {
-      const b = new Int32Array(this.rootSlotOf.length * 2).fill(-1);
-      b.set(this.rootSlotOf);
-      this.rootSlotOf = b;
-    }
-    return pid;
-  }
-
-  private installSpace(pid: number, root: number): AddressSpace {
-    const sp = new AddressSpace(pid, root, this.layout.userMmapTopVpn - this.aslr.below(this.layout.aslrMmapPages));
-    this.spaces[pid] = sp;
-    this.rootSlotOf[pid] = root;
-    return sp;
-  }
-
-  private space(pid: number): AddressSpace {
-    const sp = this.spaces[pid];
-    if (!sp) throw new Error(`guest kernel: no live process ${pid}`);
-    return sp;
-  }
-
-  private notCurrent(pid: number, vcpu: number): never {
-    throw new Error(`guest kernel: process ${pid} is not running on vCPU ${vcpu} (vCPU ${vcpu} runs ${this.currentPid[vcpu]}); call switchTo first`);
-  }
-
-  /** Kernel stack and task struct of a new task: written as fork copies the parent's. */
-  private allocKernelStack(sp: AddressSpace, vcpu: number, tNs: number): void {
-    const pages = this.levels === 4 ? 4 : 2; // THREAD_SIZE: 16 KiB on x86-64, 8 KiB on i386
-    for (let i = 0; i < pages; i++) {
-      const pfn = this.allocLow(FrameKind.kernel);
-      sp.kernelStack.push(pfn);
-      this.kernelWrite(vcpu, pfn, 4096, tNs);
-    }
-  }
-
-  private addRegion(sp: AddressSpace, count: number, flags: number, obj: number, objPage: number, atVpn?: number): number {
-    if (!(count > 0)) throw new RangeError(`guest kernel: cannot map ${count} pages`);
-    let start: number;
-    if (atVpn === undefined) {
-      start = sp.mmapCursorVpn - count;
-      sp.mmapCursorVpn = start - 1; // a guard gap page between mappings
-    } else start = atVpn;
-    if (!this.layout.isUserVpn(start) || !this.layout.isUserVpn(start + count - 1)) {
-      throw new RangeError(`guest kernel: mapping of ${count} pages at vpn ${start} leaves user space`);
-    }
-    if (this.overlapsRegion(sp, start, start + count)) {
-      throw new RangeError(`guest kernel: mapping of ${count} pages at vpn 0x${start.toString(16)} overlaps an existing mapping of process ${sp.pid}`);
-    }
-    const r = new Region(start, start + count, flags, obj, objPage);
-    let at = sp.regions.length;
-    while (at > 0 && sp.regions[at - 1]!.start > start) at--;
-    sp.regions.splice(at, 0, r);
-    if (obj >= 0) this.object(obj).mapRefs++;
-    return start;
-  }
-
-  private regionOf(sp: AddressSpace, vpn: number): Region | undefined {
-    const rs = sp.regions;
-    let lo = 0;
-    let hi = rs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const r = rs[mid]!;
-      if (vpn < r.start) hi = mid - 1;
-      else if (vpn >= r.end) lo = mid + 1;
-      else return r;
-    }
-    return undefined;
-  }
-
-  private overlapsRegion(sp: AddressSpace, start: number, end: number): boolean {
-    for (const r of sp.regions) if (r.start < end && start < r.end) return true;
-    return false;
-  }
-
-  /** Places a program and its libraries (binfmt_elf, then ld.so's mmaps top-down). */
-  private layOut(sp: AddressSpace, image: ProgramImage): ProcessLayout {
-    const L = this.layout;
-    const seg = this.mapObject(sp, image, L.userTextVpn);
-    const heapVpn = seg.bssVpn + seg.bssPages;
-    if (image.heapPages > 0) this.addRegion(sp, image.heapPages, R_WRITE, -1, 0, heapVpn);
-    const libraries: SegmentLayout[] = [];
-    for (const lib of image.libraries) {
-      const total = lib.textPages + lib.dataPages + lib.bssPages;
-      const at = sp.mmapCursorVpn - total;
-      sp.mmapCursorVpn = at - 1;
-      libraries.push(this.mapObject(sp, lib, at));
-    }
-    const stackTop = L.userStackTopVpn - this.aslr.below(L.aslrStackPages);
-    const stackVpn = stackTop - image.stackPages + 1;
-    this.addRegion(sp, image.stackPages, R_WRITE, -1, 0, stackVpn);
-    return { ...seg, heapVpn, heapPages: image.heapPages, stackVpn, stackPages: image.stackPages, libraries };
-  }
-
-  private mapObject(sp: AddressSpace, lib: LibraryImage, at: number): SegmentLayout {
-    const file = this.openFile(lib.path, lib.textPages + lib.dataPages);
-    if (lib.textPages > 0) this.addRegion(sp, lib.textPages, R_EXEC, file, 0, at);
-    const dataVpn = at + lib.textPages;
-    if (lib.dataPages > 0) this.addRegion(sp, lib.dataPages, R_WRITE, file, lib.textPages, dataVpn);
-    const bssVpn = dataVpn + lib.dataPages;
-    if (lib.bssPages > 0) this.addRegion(sp, lib.bssPages, R_WRITE, -1, 0, bssVpn);
-    return { textVpn: at, textPages: lib.textPages, dataVpn, dataPages: lib.dataPages, bssVpn, bssPages: lib.bssPages };
-  }
-
-  private object(objId: number): MemoryObject {
-    const o = this.objects[objId];
-    if (!o) throw new Error(`guest kernel: no memory object ${objId}`);
-    return o;
-  }
-
-  /** Drops one mapping's reference to an object; shmem with no mapping left is freed. */
-  private dropObjectRef(objId: number): void {
-    const o = this.object(objId);
-    o.mapRefs--;
-    if (o.shmem && o.mapRefs === 0) {
-      for (let i = 0; i < o.pages.length; i++) {
-        const pfn = o.pages[i];
-        if (pfn < 0) continue;
-        if (this.mapCount[pfn] !== 0) throw new Error(`guest kernel bug: freeing shmem page ${pfn} still mapped ${this.mapCount[pfn]} times`);
-        o.pages[i] = -1;
-        this.freeFrame(pfn);
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- internals: frames
-
-  private allocLow(kind: number): number {
-    if (this.lowTop === 0) throw this.oom('direct-mapped (lowmem)');
-    return this.takeFrame(this.lowFree[--this.lowTop], kind);
-  }
-
-  /** User pages prefer highmem (GFP_HIGHUSER), then lowmem. */
-  private allocUserFrame(kind: number): number {
-    if (this.highTop > 0) return this.takeFrame(this.highFree[--this.highTop], kind);
-    return this.allocLow(kind);
-  }
-
-  /** Pops the next lowmem frame (boot reserves the image in pfn order). */
-  private popLowSpecific(): number {
-    if (this.lowTop === 0) throw this.oom('direct-mapped (lowmem)');
-    return this.lowFree[--this.lowTop];
-  }
-
-  private takeFrame(pfn: number, kind: number): number {
-    this.frameKind[pfn] = kind;
-    this.mapCount[pfn] = 0;
-    return pfn;
-  }
-
-  private freeFrame(pfn: number): void {
-    if (this.frameKind[pfn] === FrameKind.free) throw new Error(`guest kernel bug: double free of pfn ${pfn}`);
-    this.frameKind[pfn] = FrameKind.free;
-    if (pfn < this.directMapPages) this.lowFree[this.lowTop++] = pfn;
-    else this.highFree[this.highTop++] = pfn;
-  }
-
-  /** One user mapping of `pfn` went away; an anonymous page with none left is freed. */
-  private releaseFrame(pfn: number): void {
-    const kind = this.frameKind[pfn];
-    if (kind === FrameKind.zero) return;
-    const n = --this.mapCount[pfn];
-    if (n < 0) throw new Error(`guest kernel bug: pfn ${pfn} unmapped more often than mapped`);
-    if (n === 0 && kind === FrameKind.anon) this.freeFrame(pfn);
-  }
-
-  private oom(what: string): GuestResourceError {
-    return new GuestResourceError(
-      `guest out of ${what} memory: ${this.ramPages} pages of RAM (${this.directMapPages} direct-mapped) are all in use; give the guest more memory (--mem) or ask the workload for less`,
-      true,
-    );
-  }
-
   private finish(tNs: number): number {
-    return (this.endNs = tNs + this.workNs);
+    return (this.endNs = tNs + this.work.ns);
   }
 }

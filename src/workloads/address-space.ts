@@ -1,0 +1,44 @@
+import type { ProcessLayout } from './guest-program.js';
+
+/** VMA flags (a subset of Linux's vm_flags). */
+export const VMA_WRITE = 1;
+export const VMA_SHARED = 2;
+export const VMA_EXEC = 4;
+
+/**
+ * One mapping of an address space (Linux's vm_area_struct): pages
+ * [start, end), their VMA_* flags, and what backs them: a memory object of
+ * the page cache and the object's page at `start`, or obj -1 for anonymous
+ * memory.
+ */
+export class Vma {
+  constructor(
+    public start: number,
+    public end: number,
+    public flags: number,
+    public obj: number,
+    public objPage: number,
+  ) {}
+}
+
+/**
+ * A process's address space (Linux's mm_struct, with the task's kernel
+ * stack): its root table, its mappings sorted by start, where the next
+ * mmap goes, and what its program image looks like.
+ */
+export class AddressSpace {
+  /** Sorted by start, never overlapping. */
+  regions: Vma[] = [];
+  layout: ProcessLayout | undefined;
+  /** The mmap area grows down from here (mm->mmap_base, then each mapping's start). */
+  mmapCursorVpn: number;
+  kernelStack: number[] = [];
+  constructor(
+    readonly pid: number,
+    /** The page-table writer's slot of the root table. */
+    public rootSlot: number,
+    mmapTopVpn: number,
+  ) {
+    this.mmapCursorVpn = mmapTopVpn;
+  }
+}

@@ -1,0 +1,110 @@
+import { PTE_P } from '../model/pte.js';
+import { Vma, type AddressSpace } from './address-space.js';
+import type { GuestLayout } from './guest-layout.js';
+import type { PageCache } from './page-cache.js';
+import type { PageTableWriter } from './page-table-writer.js';
+
+/**
+ * The mappings (VMAs) of every address space: where mmap puts a new one,
+ * which one covers a page, and munmap (Linux's mm/mmap.c and mm/vma.c).
+ *
+ * - Demand paging: mapping a range only records it; no page-table work
+ *   happens until a page is touched (the fault handler fills it).
+ * - Placement is top-down in the mmap area, below the lowest mapping there,
+ *   with a guard page between mappings (get_unmapped_area); a caller can
+ *   also ask for a fixed address (what an importer does with the pages a
+ *   capture shows).
+ * - munmap zaps the range's PTEs and frees the leaf tables no mapping needs
+ *   any more (unmap_region, free_pgtables). A mapping cut in two keeps its
+ *   object, each piece holding a reference.
+ */
+export class GuestVmas {
+  constructor(
+    private readonly layout: GuestLayout,
+    private readonly tables: PageTableWriter,
+    private readonly pageCache: PageCache,
+  ) {}
+
+  /**
+   * Adds a mapping of `count` pages with VMA_* `flags`, backed by object
+   * `obj` from its page `objPage` (obj -1: anonymous), at `atVpn` or, when
+   * omitted, top-down in the mmap area. Returns the first vpn.
+   */
+  add(sp: AddressSpace, count: number, flags: number, obj: number, objPage: number, atVpn?: number): number {
+    if (!(count > 0)) throw new RangeError(`guest kernel: cannot map ${count} pages`);
+    let start: number;
+    if (atVpn === undefined) {
+      start = sp.mmapCursorVpn - count;
+      sp.mmapCursorVpn = start - 1; // a guard gap page between mappings
+    } else start = atVpn;
+    if (!this.layout.isUserVpn(start) || !this.layout.isUserVpn(start + count - 1)) {
+      throw new RangeError(`guest kernel: mapping of ${count} pages at vpn ${start} leaves user space`);
+    }
+    if (this.overlaps(sp, start, start + count)) {
+      throw new RangeError(`guest kernel: mapping of ${count} pages at vpn 0x${start.toString(16)} overlaps an existing mapping of process ${sp.pid}`);
+    }
+    const r = new Vma(start, start + count, flags, obj, objPage);
+    let at = sp.regions.length;
+    while (at > 0 && sp.regions[at - 1]!.start > start) at--;
+    sp.regions.splice(at, 0, r);
+    if (obj >= 0) this.pageCache.addMapRef(obj);
+    return start;
+  }
+
+  /** The mapping that covers `vpn` (find_vma, by binary search), or undefined. */
+  find(sp: AddressSpace, vpn: number): Vma | undefined {
+    const rs = sp.regions;
+    let lo = 0;
+    let hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = rs[mid]!;
+      if (vpn < r.start) hi = mid - 1;
+      else if (vpn >= r.end) lo = mid + 1;
+      else return r;
+    }
+    return undefined;
+  }
+
+  /** True when some mapping of `sp` has a page in [start, end). */
+  overlaps(sp: AddressSpace, start: number, end: number): boolean {
+    for (const r of sp.regions) if (r.start < end && start < r.end) return true;
+    return false;
+  }
+
+  /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
+  unmap(sp: AddressSpace, vpnStart: number, count: number, vcpu: number, tNs: number): void {
+    const tables = this.tables;
+    const end = vpnStart + count;
+    const kept: Vma[] = [];
+    const dropped: Vma[] = [];
+    for (const r of sp.regions) {
+      if (r.end <= vpnStart || r.start >= end) {
+        kept.push(r);
+        continue;
+      }
+      dropped.push(r);
+      if (r.start < vpnStart) kept.push(new Vma(r.start, vpnStart, r.flags, r.obj, r.objPage));
+      if (r.end > end) kept.push(new Vma(end, r.end, r.flags, r.obj, r.objPage + (end - r.start)));
+    }
+    kept.sort((a, b) => a.start - b.start);
+    sp.regions = kept;
+    for (let vpn = vpnStart; vpn < end; ) {
+      const chunkEnd = Math.min(end, (vpn | 511) + 1);
+      const l1 = tables.findLeafTable(sp.rootSlot, vpn);
+      if (l1 >= 0) {
+        for (let v = vpn; v < chunkEnd; v++) {
+          if ((tables.entries[(l1 << 9) | (v & 511)] & PTE_P) !== 0) tables.clearLeaf(l1, v & 511, vcpu, tNs);
+        }
+        const spanStart = vpn & ~511;
+        if (tables.slotPresent[l1] === 0 && !this.overlaps(sp, spanStart, spanStart + 512)) {
+          tables.unlinkLeafTable(sp.rootSlot, vpn, l1, vcpu, tNs);
+        }
+      }
+      vpn = chunkEnd;
+    }
+    // Object references: one per region; the pieces kept take new ones.
+    for (const r of kept) if (r.obj >= 0 && dropped.some((d) => d.obj === r.obj && d.start <= r.start && r.end <= d.end)) this.pageCache.addMapRef(r.obj);
+    for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
+  }
+}
