@@ -3,7 +3,6 @@ import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './report-charts.js';
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
-import { renderSvg } from './render-svg.js';
 import { bestOf } from '../api/best-of.js';
 import { hasCustomCosts } from './reproduce-command.js';
 
@@ -32,6 +31,9 @@ export const REPORT_CHARTS: readonly { id: string; caption: string; spec: (runs:
 
 /** Renders the charts and writes the document; `onChart` gets the number of charts drawn so far. */
 export async function reportHtml(doc: ReportDocument, onChart?: (done: number) => void): Promise<string> {
+  // Vega is loaded here, not with the module: it takes about half a second,
+  // and every migsim command would pay it at start.
+  const { renderSvg } = await import('./render-svg.js');
   const figures: string[] = [];
   for (const c of REPORT_CHARTS) {
     const svg = await renderSvg(c.spec(doc.runs));
