@@ -1,9 +1,9 @@
-import { existsSync, unlinkSync } from 'node:fs';
 import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
 import { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { TraceWriter } from '../trace/trace-writer.js';
+import { createScratchFile, removeTemporary } from '../util/temporary-files.js';
 
 /**
  * What the import job (src/import/import-job.ts) needs of the trace a
@@ -20,10 +20,13 @@ export interface SealableTrace {
  * The trace an importer writes. Its header must carry what is known only at
  * the end of the capture (the source file's sha256, the capture's length),
  * but a trace writes its header first: so the events go to a provisional
- * trace beside the output (`OUT.unsealed`), and `seal` copies them, chunk
- * for chunk, under the complete header into OUT (atomically, through
- * TraceWriter). The copy costs one decode and encode of the events, far
- * less than parsing the capture twice. On failure nothing is left behind.
+ * trace beside the output, and `seal` copies them, chunk for chunk, under
+ * the complete header into OUT (atomically, through TraceWriter). The copy
+ * costs one decode and encode of the events, far less than parsing the
+ * capture twice. The provisional trace is a scratch file of this process
+ * (src/util/temporary-files.ts: a name of its own, removed whatever
+ * happens), so two imports to one OUT never share it, and a killed import
+ * leaves nothing behind.
  */
 export class ImportTrace implements SealableTrace {
   readonly builder: GuestBatchBuilder;
@@ -36,10 +39,15 @@ export class ImportTrace implements SealableTrace {
     /** The header as far as it is known at the start (guest, chunking, workload name and seed). */
     readonly header: TraceHeader,
   ) {
-    this.provisionalPath = `${out}.unsealed`;
-    // Raw columns: the provisional trace is written and read back once, so
-    // it is stored in the encoding that costs least to do both.
-    this.provisional = new TraceWriter(this.provisionalPath, { ...header, encoding: 'fast' });
+    this.provisionalPath = createScratchFile(out);
+    try {
+      // Raw columns: the provisional trace is written and read back once, so
+      // it is stored in the encoding that costs least to do both.
+      this.provisional = new TraceWriter(this.provisionalPath, { ...header, encoding: 'fast' });
+    } catch (e) {
+      removeTemporary(this.provisionalPath);
+      throw e;
+    }
     const w = this.provisional;
     this.builder = new GuestBatchBuilder((b) => w.writeGuestBatch(b), header.chunkEvents);
   }
@@ -65,7 +73,7 @@ export class ImportTrace implements SealableTrace {
     }
     const footer = final.finish({ workloadStats });
     this.final = undefined;
-    removeQuietly(this.provisionalPath);
+    removeTemporary(this.provisionalPath);
     return { footer, fileBytes: final.fileBytes };
   }
 
@@ -75,7 +83,7 @@ export class ImportTrace implements SealableTrace {
     this.provisional = undefined;
     this.final?.abort();
     this.final = undefined;
-    removeQuietly(this.provisionalPath);
+    removeTemporary(this.provisionalPath);
   }
 }
 
@@ -154,11 +162,3 @@ export class DeferredTrace implements SealableTrace {
 
 /** Bytes a held event takes (its six columns). */
 const BYTES_PER_EVENT = 1 + 4 + 2 + 4 + 4 + 4;
-
-function removeQuietly(path: string): void {
-  try {
-    if (existsSync(path)) unlinkSync(path);
-  } catch {
-    // Nothing to clean.
-  }
-}

@@ -28,7 +28,7 @@ import { openRunTrace } from './open-run-trace.js';
  * vCPU's first `maxExitSlicesPerVcpu` exits are slices and every exit is
  * counted in the per-vCPU counters; a metadata event says how many exits
  * became slices. The file is written atomically (src/util/atomic-write.ts:
- * to OUT.partial, renamed at the end).
+ * to a temporary of its own beside OUT, renamed at the end).
  */
 
 export interface PerfettoExportOptions {

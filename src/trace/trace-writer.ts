@@ -24,9 +24,12 @@ export function traceCodecOptions() {
 
 /**
  * Writes a trace atomically (src/util/atomic-write.ts): everything goes to
- * `<file>.partial`, which is renamed over `file` only after the footer is
- * written and synced. An aborted write removes the partial file and leaves
- * any earlier `file` as it was.
+ * a temporary of this writer's own (`<file>.<pid>.<n>.partial`), which is
+ * renamed over `file` only after the footer is written and synced. An
+ * aborted write removes the temporary and leaves any earlier `file` as it
+ * was; of two writers to one `file` at once, the one that renames last
+ * leaves its complete trace, and `finish` of the other throws
+ * FileReplacedError if it can see its trace was replaced.
  */
 export class TraceWriter {
   private readonly file: AtomicFile;
@@ -89,7 +92,7 @@ export class TraceWriter {
     return footer;
   }
 
-  /** Drops the partial file; the destination is untouched. Safe to call twice. */
+  /** Drops the temporary; the destination is untouched. Safe to call twice. */
   abort(): void {
     this.file.abort();
   }

@@ -1,9 +1,9 @@
-import { rmSync } from 'node:fs';
 import { importLackey, LACKEY_WORKLOAD } from '../import/lackey-importer.js';
 import { importRtdirty, RTDIRTY_WORKLOAD } from '../import/rtdirty-importer.js';
 import type { ImportOptions } from '../import/import-options.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { stepProgress } from '../util/progress-step.js';
+import { createScratchFile, removeTemporary } from '../util/temporary-files.js';
 import { PAGE_BYTES } from '../model/guest-config.js';
 import type { ReplayResult } from './replay.js';
 
@@ -41,7 +41,9 @@ export async function replayImportVerify(file: string, capture?: string, onProgr
   if (!capture) return { identical: true, chunks, events, recordedDigest: footer.digest, regeneratedDigest: footer.digest, reimported: false };
   const p = h.workload.params;
   const sha = (h.source as { sha256?: string } | undefined)?.sha256;
-  const tmp = `${file}.reimport`;
+  // A scratch file of this process's own: two replays of one trace at once
+  // must not write, or remove, each other's re-import.
+  const tmp = createScratchFile(file);
   const opts: ImportOptions = {
     file: capture,
     out: tmp,
@@ -63,6 +65,6 @@ export async function replayImportVerify(file: string, capture?: string, onProgr
     if (sha && sourceSha !== sha) throw new ReplaySourceError(`${capture}: not the capture ${file} was imported from (sha256 ${sourceSha?.slice(0, 16)}…, the trace names ${sha.slice(0, 16)}…)`);
     return { identical: r.footer.digest === footer.digest, chunks, events, recordedDigest: footer.digest, regeneratedDigest: r.footer.digest, reimported: true };
   } finally {
-    rmSync(tmp, { force: true });
+    removeTemporary(tmp);
   }
 }
