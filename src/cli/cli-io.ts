@@ -29,3 +29,9 @@ export const EXIT_MISMATCH = 1;
 export const EXIT_BAD_INPUT = 2;
 /** A migration did not complete: the guest's events ended first. */
 export const EXIT_INCOMPLETE = 3;
+/**
+ * The output file was written whole, but another process writing the same
+ * file at the same time replaced it at once: it holds the other's result
+ * (src/util/atomic-write.ts).
+ */
+export const EXIT_REPLACED = 4;

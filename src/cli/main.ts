@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { PROGRAM_VERSION } from '../version.js';
-import { type CliContext, type CliIo, EXIT_BAD_INPUT, EXIT_OK } from './cli-io.js';
+import { type CliContext, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_REPLACED } from './cli-io.js';
+import { FileReplacedError } from '../util/atomic-write.js';
 import { userFacingMessage } from './cli-failure.js';
 import { registerInspect } from './commands/inspect-command.js';
 import { registerRecord } from './commands/record-command.js';
@@ -47,7 +48,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const message = userFacingMessage(e);
     if (message !== undefined) {
       io.err(`migsim: ${message}\n`);
-      return EXIT_BAD_INPUT;
+      return e instanceof FileReplacedError ? EXIT_REPLACED : EXIT_BAD_INPUT;
     }
     throw e;
   }
