@@ -1,6 +1,7 @@
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { basename } from 'node:path';
-import { ConfigError, DEFAULT_GUEST, guestMemPages } from '../model/guest-config.js';
+import { ConfigError, DEFAULT_GUEST, guestMemPages, PAGE_BYTES } from '../model/guest-config.js';
+import { sizeInput } from '../model/units.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import type { GuestSpec, TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { VpnSpaceFullError } from './guest-vpn-map.js';
@@ -59,7 +60,7 @@ export function importGuestSpec(opts: ImportOptions, defaultVcpus: number): Gues
     paging: opts.paging ?? DEFAULT_GUEST.paging,
   };
   const memPages = guestMemPages(g);
-  if (memPages < MIN_IMPORT_PAGES) throw new ConfigError(`an imported capture runs in a guest of at least 16 MiB (--mem), got ${memPages * 4} KiB`);
+  if (memPages < MIN_IMPORT_PAGES) throw new ConfigError(`an imported capture runs in a guest of at least 16 MiB (--mem), got ${sizeInput(memPages * PAGE_BYTES)}`);
   if (g.vcpus > 128) throw new ConfigError(`an imported capture runs on at most 128 vCPUs, got ${g.vcpus}`);
   return { type: g.guest, paging: g.paging, memPages, vcpus: g.vcpus };
 }

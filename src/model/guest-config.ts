@@ -1,5 +1,6 @@
 import { MAX_FRAMES } from './pte.js';
 import type { GuestType, PagingMode } from './paging.js';
+import { sizeInput } from './units.js';
 
 /**
  * The guest machine a workload or an imported capture runs on, its
@@ -32,15 +33,18 @@ export class ConfigError extends Error {
 
 /** Checks a guest configuration and returns its size in 4 KiB frames. */
 export function guestMemPages(g: GuestOptions): number {
+  // Sizes in messages are as a user types them (1GiB, 4KiB), not in pages.
   if (!Number.isSafeInteger(g.memBytes) || g.memBytes < PAGE_BYTES * 64) {
-    throw new ConfigError(`guest memory ${g.memBytes} bytes is too small (at least 256 KiB)`);
+    throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) is too small: give at least ${sizeInput(PAGE_BYTES * 64)}`);
   }
-  if (g.memBytes % PAGE_BYTES !== 0) throw new ConfigError(`guest memory ${g.memBytes} bytes is not a whole number of 4 KiB pages`);
+  if (g.memBytes % PAGE_BYTES !== 0) {
+    throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) is not a whole number of 4 KiB pages: give a multiple of 4KiB, such as ${sizeInput(Math.ceil(g.memBytes / PAGE_BYTES) * PAGE_BYTES)}`);
+  }
   const pages = g.memBytes / PAGE_BYTES;
   // PV guests have host frames twice their size (src/model/p2m-map.ts) and
   // every frame must fit the PTE's frame field.
   const limit = g.guest === 'pv' ? MAX_FRAMES / 2 : MAX_FRAMES;
-  if (pages > limit) throw new ConfigError(`guest memory of ${pages} pages exceeds what the model's PTE holds (${limit} pages for ${g.guest})`);
+  if (pages > limit) throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) exceeds what the model's PTE holds for ${g.guest.toUpperCase()} guests: give at most ${sizeInput(limit * PAGE_BYTES)}`);
   if (g.paging === 'pae' && pages > 1 << 24) throw new ConfigError('a PAE guest has at most 64 GiB');
   if (!Number.isInteger(g.vcpus) || g.vcpus < 1 || g.vcpus > 512) throw new ConfigError(`vcpus must be between 1 and 512, got ${g.vcpus}`);
   return pages;

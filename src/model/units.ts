@@ -123,3 +123,51 @@ export function formatBytes(bytes: number): string {
   }
   return u === 0 ? `${bytes} B` : `${v.toFixed(2)} ${units[u]}`;
 }
+
+/**
+ * The shortest text a user would type for a value, which the matching
+ * parser reads back exactly: `10s`, `1GiB`, `1Gbit`, `128MiB/s`. For
+ * defaults shown in --help and values named in messages, where
+ * 10000000000 or 1073741824 would have to be counted out.
+ */
+export function durationInput(ns: number): string {
+  return inputForm(ns, [
+    ['h', 3600e9],
+    ['min', 60e9],
+    ['s', 1e9],
+    ['ms', 1e6],
+    ['us', 1e3],
+    ['ns', 1],
+  ]);
+}
+
+export function sizeInput(bytes: number): string {
+  return inputForm(bytes, [
+    ['TiB', 1024 ** 4],
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+    ['B', 1],
+  ]);
+}
+
+/** Links are sold in bits per second: Gbit or Mbit when the rate is a whole number of them, else binary bytes. */
+export function bandwidthInput(bytesPerSec: number): string {
+  return inputForm(bytesPerSec, [
+    ['Gbit', 1e9 / 8],
+    ['Mbit', 1e6 / 8],
+    ['GiB/s', 1024 ** 3],
+    ['MiB/s', 1024 ** 2],
+    ['KiB/s', 1024],
+    ['B/s', 1],
+  ]);
+}
+
+/** In the largest unit the value is a whole number of (the last unit is 1, so one always fits). */
+function inputForm(value: number, units: readonly (readonly [string, number])[]): string {
+  for (const [unit, scale] of units) {
+    const n = value / scale;
+    if (n >= 1 && Number.isInteger(n)) return `${n}${unit}`;
+  }
+  return `${value}${units[units.length - 1]![0]}`;
+}

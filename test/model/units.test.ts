@@ -1,7 +1,7 @@
 // Checks that durations, sizes and bandwidths accept human units and give
 // integers in ns, bytes and bytes per second, and that bad text is refused.
 import { describe, expect, it } from 'vitest';
-import { parseBandwidthBytesPerSec, parseDurationNs, parseSizeBytes, UnitError } from '../../src/model/units.js';
+import { bandwidthInput, durationInput, parseBandwidthBytesPerSec, parseDurationNs, parseSizeBytes, sizeInput, UnitError } from '../../src/model/units.js';
 
 describe('units', () => {
   it.each([
@@ -29,5 +29,38 @@ describe('units', () => {
 
   it.each(['', 'ten seconds', '10 parsecs', '-5s', '1e400s'])('%j is refused with a UnitError', (text) => {
     expect(() => parseDurationNs(text)).toThrow(UnitError);
+  });
+});
+
+describe('values as a user would type them', () => {
+  it.each([
+    [10e9, '10s'],
+    [300e6, '300ms'],
+    [1500e3, '1500us'],
+    [120e9, '2min'],
+    [7, '7ns'],
+  ])('%d ns is %s, read back exactly', (ns, text) => {
+    expect(durationInput(ns)).toBe(text);
+    expect(parseDurationNs(text)).toBe(ns);
+  });
+
+  it.each([
+    [1024 ** 3, '1GiB'],
+    [256 * 1024 ** 2, '256MiB'],
+    [4096, '4KiB'],
+    [1000, '1000B'],
+  ])('%d bytes is %s, read back exactly', (bytes, text) => {
+    expect(sizeInput(bytes)).toBe(text);
+    expect(parseSizeBytes(text)).toBe(bytes);
+  });
+
+  it.each([
+    [125e6, '1Gbit'],
+    [128 * 1024 ** 2, '128MiB/s'],
+    [12.5e6, '100Mbit'],
+    [1000, '1000B/s'],
+  ])('%d bytes/s is %s, read back exactly', (bps, text) => {
+    expect(bandwidthInput(bps)).toBe(text);
+    expect(parseBandwidthBytesPerSec(text)).toBe(bps);
   });
 });

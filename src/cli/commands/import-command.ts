@@ -5,7 +5,8 @@ import { DEFAULT_IMPORT_HZ, DEFAULT_IPS, type ImportOptions, type ImportResult }
 import { importLackey } from '../../import/lackey-importer.js';
 import { importRtdirty } from '../../import/rtdirty-importer.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
-import { formatBytes, formatCount, formatDurationNs, parseNumber } from '../../model/units.js';
+import { formatBytes, formatCount, formatDurationNs, parseNumber, sizeInput } from '../../model/units.js';
+import { humanDefault } from '../human-default.js';
 import type { CliContext } from '../cli-io.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
 import { createShareProgress, withProgressAsync } from '../progress.js';
@@ -35,11 +36,11 @@ function addImportOptions(cmd: Command, defaultVcpus: number): Command {
   return cmd
     .requiredOption('-o, --out <file>', 'workload trace to write (atomically: nothing is written if the import fails)')
     .option('--seed <n>', 'seed for the choices the capture leaves open (default: a fresh one, printed)', seedOption)
-    .option('--mem <size>', 'guest memory (1GiB, 512MiB)', sizeOption, DEFAULT_GUEST.memBytes)
+    .addOption(humanDefault('--mem <size>', 'guest memory (1GiB, 512MiB)', sizeOption, DEFAULT_GUEST.memBytes, sizeInput(DEFAULT_GUEST.memBytes)))
     .option('--vcpus <n>', `virtual CPUs (default ${defaultVcpus})`, positiveIntOption)
     .option('--guest <type>', 'pv (direct-mode page tables, mfns) or hvm (pfns)', guestOption, DEFAULT_GUEST.guest)
     .option('--paging <mode>', 'x86-64 (4 levels) or pae (3 levels)', pagingOption, DEFAULT_GUEST.paging)
-    .option('--ips <n>', 'instructions per second of guest time, for captures timed in instructions', positiveNumberOption, DEFAULT_IPS)
+    .addOption(humanDefault('--ips <n>', 'instructions per second of guest time, for captures timed in instructions', positiveNumberOption, DEFAULT_IPS, DEFAULT_IPS.toExponential().replace('e+', 'e')))
     .option('--hz <n>', 'guest timer interrupts per second on each vCPU (0: none)', hzOption, DEFAULT_IMPORT_HZ)
     .option('--skip-bad', 'count and skip malformed lines instead of stopping at the first')
     .option('--json', 'print the result as JSON');

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { AFTER_END_MODES, type AfterEnd, DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
+import { bandwidthInput, durationInput } from '../../model/units.js';
+import { humanDefault } from '../human-default.js';
 import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
 
 export interface MigrationCliOptions {
@@ -21,13 +23,13 @@ export function addMigrationOptions(cmd: Command): Command {
   return cmd
     .option('--policy <name>', `migration policy: ${POLICY_NAMES.join(', ')}`, choiceOption('--policy', POLICY_NAMES), 'xen')
     .option('--start <time>', 'wall time the migration starts (default: half of the guest events\' duration, so the guest has been running a while)', timeOption)
-    .option('--bandwidth <rate>', 'link bandwidth (1Gbit, 10Gbit, 500MiB/s)', bandwidthOption, DEFAULT_MIGRATION.bandwidthBytesPerSec)
-    .option('--max-bandwidth <rate>', 'qemu: max-bandwidth for live sending', bandwidthOption, DEFAULT_MIGRATION.maxBandwidthBytesPerSec)
-    .option('--downtime-limit <time>', 'qemu: downtime-limit', durationOption, DEFAULT_MIGRATION.downtimeLimitNs)
+    .addOption(humanDefault('--bandwidth <rate>', 'link bandwidth (1Gbit, 10Gbit, 500MiB/s)', bandwidthOption, DEFAULT_MIGRATION.bandwidthBytesPerSec, bandwidthInput(DEFAULT_MIGRATION.bandwidthBytesPerSec)))
+    .addOption(humanDefault('--max-bandwidth <rate>', 'qemu: max-bandwidth for live sending', bandwidthOption, DEFAULT_MIGRATION.maxBandwidthBytesPerSec, bandwidthInput(DEFAULT_MIGRATION.maxBandwidthBytesPerSec)))
+    .addOption(humanDefault('--downtime-limit <time>', 'qemu: downtime-limit', durationOption, DEFAULT_MIGRATION.downtimeLimitNs, durationInput(DEFAULT_MIGRATION.downtimeLimitNs)))
     .option('--auto-converge', 'qemu: throttle the guest when it dirties faster than we send')
     .option('--max-iters <n>', 'live passes before stop-and-copy (xen: 5, xen-legacy: 29)', positiveIntOption)
     .option('--max-factor <x>', 'xen-legacy: stop after sending this many times memory', positiveNumberOption, DEFAULT_MIGRATION.maxFactor)
-    .option('--epoch <time>', 'remus: checkpoint interval', durationOption, DEFAULT_MIGRATION.epochNs)
+    .addOption(humanDefault('--epoch <time>', 'remus: checkpoint interval', durationOption, DEFAULT_MIGRATION.epochNs, durationInput(DEFAULT_MIGRATION.epochNs)))
     .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses)
     .option('--after-end <mode>', `when the guest's events end before the migration: ${AFTER_END_MODES.join(' (the guest runs on, writing nothing) or ')} (the run ends, incomplete)`, choiceOption('--after-end', AFTER_END_MODES), DEFAULT_MIGRATION.afterEnd);
 }

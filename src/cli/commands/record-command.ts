@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { record, workloadHeader } from '../../api/record.js';
 import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../model/guest-config.js';
 import { COLUMN_ENCODINGS, type ColumnEncoding } from '../../trace/column-codec.js';
-import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
+import { durationInput, formatBytes, formatCount, formatDurationNs, sizeInput } from '../../model/units.js';
+import { humanDefault } from '../human-default.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
 import { findWorkload, WORKLOADS } from '../../workloads/registry.js';
 import type { WorkloadDefinition } from '../../workloads/workload.js';
@@ -27,8 +28,8 @@ export interface GuestCliOptions {
 export function addWorkloadOptions(cmd: Command): Command {
   return cmd
     .option('--seed <n>', 'seed for every random choice (default: a fresh one, printed)', seedOption)
-    .option('--duration <time>', 'guest time to run (10s, 250ms)', durationOption, DEFAULT_DURATION_NS)
-    .option('--mem <size>', 'guest memory (1GiB, 512MiB)', sizeOption, DEFAULT_GUEST.memBytes)
+    .addOption(humanDefault('--duration <time>', 'guest time to run (10s, 250ms)', durationOption, DEFAULT_DURATION_NS, durationInput(DEFAULT_DURATION_NS)))
+    .addOption(humanDefault('--mem <size>', 'guest memory (1GiB, 512MiB)', sizeOption, DEFAULT_GUEST.memBytes, sizeInput(DEFAULT_GUEST.memBytes)))
     .option('--vcpus <n>', 'virtual CPUs', positiveIntOption, DEFAULT_GUEST.vcpus)
     .option('--guest <type>', 'pv (direct-mode page tables, mfns) or hvm (pfns)', guestOption, DEFAULT_GUEST.guest)
     .option('--paging <mode>', 'x86-64 (4 levels) or pae (3 levels)', pagingOption, DEFAULT_GUEST.paging)
