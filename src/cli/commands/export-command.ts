@@ -3,6 +3,7 @@ import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js
 import { DEFAULT_MAX_EXIT_SLICES_PER_VCPU, exportPerfetto } from '../../report/perfetto-export.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
+import { inputFile } from '../input-file.js';
 import { durationOption, positiveIntOption } from '../parse-options.js';
 import { createShareProgress, withProgress } from '../progress.js';
 
@@ -20,7 +21,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
       if (!opts.perfetto) throw new UsageError('choose an export format: --perfetto (Chrome trace event JSON, opens in ui.perfetto.dev)');
       const progress = createShareProgress(ctx, 'export', opts.json);
       const r = withProgress(progress, () =>
-        exportPerfetto(file, opts.out, {
+        exportPerfetto(inputFile(file), opts.out, {
           ...(opts.maxExitSlices !== undefined ? { maxExitSlicesPerVcpu: opts.maxExitSlices } : {}),
           ...(opts.counterBucket !== undefined ? { counterBucketNs: opts.counterBucket } : {}),
           onProgress: progress.update,

@@ -8,6 +8,7 @@ import type { GuestType, PagingMode } from '../../model/paging.js';
 import { formatBytes, formatCount, formatDurationNs, parseNumber, sizeInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
 import type { CliContext } from '../cli-io.js';
+import { inputFile } from '../input-file.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
 import { createShareProgress, withProgressAsync } from '../progress.js';
 import { guestOption, pagingOption, positiveIntOption, positiveNumberOption, seedOption, sizeOption } from '../parse-options.js';
@@ -63,6 +64,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
 }
 
 async function runImport(format: 'rtdirty' | 'lackey', file: string, opts: ImportCliOptions, ctx: CliContext): Promise<void> {
+  inputFile(file, 'a capture');
   const seed = chooseSeed(opts.seed);
   const progress = createShareProgress(ctx, `import ${format}`, opts.json);
   const request: ImportOptions = {

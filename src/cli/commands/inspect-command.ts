@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { inspect, type InspectReport } from '../../api/inspect.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
+import { inputFile } from '../input-file.js';
 import { fmtFixed, fmtPercent } from '../format-number.js';
 import { createShareProgress, withProgress } from '../progress.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
@@ -15,7 +16,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
     .option('--json', 'print the report as JSON')
     .action((file: string, opts: { json?: boolean }) => {
       const progress = createShareProgress(ctx, 'inspect', opts.json);
-      const report = withProgress(progress, () => inspect(file, progress.update));
+      const report = withProgress(progress, () => inspect(inputFile(file), progress.update));
       ctx.io.out(opts.json ? JSON.stringify(inspectJson(report), null, 2) + '\n' : inspectText(report));
     });
 }

@@ -6,6 +6,7 @@ import { TraceReader } from '../../trace/trace-reader.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
 import { replayImportVerify } from '../../verify/replay-import.js';
 import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { inputFile } from '../input-file.js';
 import { createShareProgress, withProgress, withProgressAsync } from '../progress.js';
 
 export function registerReplay(program: Command, ctx: CliContext): void {
@@ -17,7 +18,8 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     .option('--source <capture>', 'for an imported trace: the capture to import again and compare with')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean; source?: string }) => {
-      const header = traceHeader(file);
+      const header = traceHeader(inputFile(file));
+      if (opts.source !== undefined) inputFile(opts.source, 'a capture');
       const progress = createShareProgress(ctx, 'replay', opts.json);
       if (header.source && header.traceKind === 'workload') {
         const r = await withProgressAsync(progress, () => replayImportVerify(file, opts.source, progress.update));

@@ -6,6 +6,7 @@ import { compareCommandLine, runCommandLine, shellQuote } from '../../report/rep
 import type { CliContext } from '../cli-io.js';
 import { outcomeExit } from '../outcome-exit.js';
 import { UsageError } from '../cli-failure.js';
+import { inputFile } from '../input-file.js';
 import { createProgress, type Progress, withProgressAsync } from '../progress.js';
 import { DEFAULT_COMPARE_TARGET, DEFAULT_COMPARE_TRACKERS, parseTrackerList } from './compare-command.js';
 import { addMigrationOptions } from './migration-cli-options.js';
@@ -35,6 +36,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
   cmd.action(async (files: string[], opts: ReportCliOptions) => {
     if (opts.compare !== undefined && files.length > 0) throw new UsageError(`give run traces or --compare, not both (got ${files.join(', ')} and --compare)`);
     if (opts.compare === undefined && files.length === 0) throw new UsageError('nothing to report: give run traces (written by migsim run --record) or --compare [trace|workload]');
+    for (const f of files) inputFile(f);
     // One bar for the whole command: each run (simulated or read) is a
     // step, and so is each chart.
     const trackers = opts.compare !== undefined ? parseTrackerList(opts.trackers) : [];
