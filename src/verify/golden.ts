@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { TraceWriter } from '../trace/trace-writer.js';
@@ -74,7 +74,7 @@ export function checkGolden(c: GoldenCase, onProgress?: (fraction: number) => vo
   const header = TraceReader.open(c.trace);
   header.close();
   const h = header.header;
-  if (h.traceKind !== 'run') return { name: c.name, ok: false, differences: [`${c.trace} is not a run trace`] };
+  if (h.traceKind !== 'run') return { name: c.name, ok: false, differences: [`${c.trace} is a workload trace, not a run trace: a golden trace is a run (record one with migsim run <workload> --tracker <tracker> --record ${c.trace})`] };
   const builtIn = isBuiltInWorkload(h);
   // Regenerating a built-in workload's guest events takes about as long as
   // re-deriving the run events (44% to 54% of the case on the golden
@@ -93,8 +93,13 @@ export function checkGolden(c: GoldenCase, onProgress?: (fraction: number) => vo
     differences.push(d ? `run events: chunk ${d.chunk} event ${d.event} ${d.column}: recorded ${d.recorded}, re-derived ${d.regenerated}` : 'run events differ');
   }
   const derived = r.summary ? summaryText(r.summary) : '';
-  const expected = existsSync(c.summaryFile) ? readFileSync(c.summaryFile, 'utf8') : '';
-  if (derived !== expected) differences.push(...textDiff(expected, derived, c.summaryFile));
+  if (!existsSync(c.summaryFile)) {
+    // Nothing to compare with: a check writes nothing, so say how to write it.
+    differences.push(`${c.summaryFile}: missing (the summary this trace must replay to): write it with migsim golden update ${dirname(c.summaryFile)}, review it, and commit it with the trace`);
+  } else {
+    const expected = readFileSync(c.summaryFile, 'utf8');
+    if (derived !== expected) differences.push(...textDiff(expected, derived, c.summaryFile));
+  }
   return { name: c.name, ok: differences.length === 0, differences };
 }
 
@@ -109,7 +114,7 @@ export function updateGolden(c: GoldenCase, onProgress?: (fraction: number) => v
   const summary = rederive(c.trace, c.trace, onProgress);
   const after = summaryText(summary);
   writeFileAtomic(c.summaryFile, after);
-  const differences = before === after ? [] : textDiff(before, after, c.summaryFile);
+  const differences = before === after ? [] : before === '' ? [`${c.summaryFile}: written (${after.split('\n').length - 1} lines)`] : textDiff(before, after, c.summaryFile);
   return { name: c.name, ok: true, differences };
 }
 
@@ -161,7 +166,6 @@ function isBuiltInWorkload(h: TraceHeader): boolean {
 
 /** Lines removed (-) and added (+), in order, at most 20. */
 function textDiff(before: string, after: string, file: string): string[] {
-  if (before === '') return [`${file}: written (${after.split('\n').length - 1} lines)`];
   const a = before.split('\n');
   const b = after.split('\n');
   const out: string[] = [];
