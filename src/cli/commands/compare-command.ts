@@ -14,7 +14,7 @@ import { addMigrationOptions } from './migration-cli-options.js';
 import { addWorkloadOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
 
-/** What bare `migsim compare` (and `npm start`) runs. */
+/** What bare `migsim compare` runs (and `npm start`, with a fixed seed: see package.json). */
 export const DEFAULT_COMPARE_TARGET = 'apache';
 export const DEFAULT_COMPARE_TRACKERS: readonly TrackerName[] = ['shadow', 'hap', 'pml'];
 
