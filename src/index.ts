@@ -22,6 +22,12 @@ export { TraceReader } from './trace/trace-reader.js';
 export type { TraceChunk, TraceReaderOptions } from './trace/trace-reader.js';
 export { TraceWriter } from './trace/trace-writer.js';
 export { TraceError } from './trace/trace-error.js';
+// Writing files: a program that embeds migsim says who writes (its pid, how
+// to tell a live one) so that stale temporaries can be removed, and removes
+// its live temporaries when it must stop.
+export { AtomicFile, FileReplacedError, writeFileAtomic } from './util/atomic-write.js';
+export { setTemporaryOwner, removeLiveTemporaries, removeStaleTemporaries } from './util/temporary-files.js';
+export type { TemporaryOwner } from './util/temporary-files.js';
 export type { TraceHeader, TraceFooter, GuestSpec, WorkloadSpec } from './trace/trace-records.js';
 export type { ColumnEncoding } from './trace/column-codec.js';
 
