@@ -96,6 +96,20 @@ export abstract class MigrationPolicy implements Driver {
   /** What the policy does first, at the migration's start. */
   protected abstract begin(now: number): void;
 
+  /**
+   * Log-dirty ENABLE at the start of a live migration (Xen's
+   * XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, QEMU's first bitmap sync at
+   * ram_save_setup): the pause it costs is the setup time, and sending
+   * starts once it is over. Returns that time.
+   */
+  protected enableLogDirty(now: number): number {
+    const { clock } = this.ctx;
+    const before = clock.domainPausedNs;
+    this.ctx.logDirty.enable(now);
+    this.ledger.setupNs = clock.domainPausedNs - before;
+    return now + this.ledger.setupNs;
+  }
+
   protected schedule(atNs: number, step: () => void): void {
     this.nextActionNs = atNs;
     this.step = step;

@@ -48,14 +48,10 @@ export class QemuMigration extends MigrationPolicy {
   private throttle: AutoConverge | undefined;
 
   protected begin(now: number): void {
-    const { clock } = this.ctx;
-    const before = clock.domainPausedNs;
     // ram_save_setup syncs the bitmap once: ENABLE here.
-    this.ctx.logDirty.enable(now);
-    this.ledger.setupNs = clock.domainPausedNs - before;
+    this.windowStartNs = this.enableLogDirty(now);
     this.toSend = allSet(this.ctx.guest.memPages);
     this.cursor = 0;
-    this.windowStartNs = now + this.ledger.setupNs;
     if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.windowStartNs);
     this.ledger.startRound(this.windowStartNs);
     this.schedule(this.windowStartNs, () => this.send());

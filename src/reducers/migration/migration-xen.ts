@@ -23,14 +23,10 @@ export class XenMigration extends MigrationPolicy {
   private stopAfterPass = false;
 
   protected begin(now: number): void {
-    const { clock } = this.ctx;
-    const before = clock.domainPausedNs;
-    this.ctx.logDirty.enable(now);
-    this.ledger.setupNs = clock.domainPausedNs - before;
+    const firstNs = this.enableLogDirty(now);
     this.toSend = allSet(this.ctx.guest.memPages);
     this.cursor = 0;
     this.pass = 1;
-    const firstNs = now + this.ledger.setupNs;
     this.ledger.startRound(firstNs);
     this.schedule(firstNs, () => this.sendBatch());
   }
