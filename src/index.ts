@@ -61,5 +61,5 @@ export { TRACKER_NAMES, SUPERPAGE_POLICIES, P2M_PAGE_SIZES } from './reducers/tr
 export type { TrackerName, SuperpagePolicy, P2mPageSize } from './reducers/tracker.js';
 export { Simulation } from './reducers/simulation.js';
 export { Mmu } from './reducers/mmu.js';
-export type { MmuOutput, MmuStats } from './reducers/mmu.js';
+export type { MmuOutput, MmuStats } from './reducers/mmu-output.js';
 export { makeP2mMap } from './model/p2m-map.js';

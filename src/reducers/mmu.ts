@@ -43,6 +43,26 @@ import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_FRAME_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
 import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
+import {
+  ACCESS_1G,
+  ACCESS_2M,
+  ACCESS_FAULT,
+  ACCESS_PT_PAGE,
+  ACCESS_WRITE,
+  FAULT_NO_ROOT,
+  FAULT_NOT_OWNED,
+  FAULT_NOT_PRESENT,
+  FAULT_READ_ONLY,
+  FAULT_RESERVED,
+  MAX_RECORDED_FAULTS,
+  MMU_FAULT_REASONS,
+  type MmuFaultReason,
+  type MmuFaultRecord,
+  type MmuLevelStats,
+  type MmuOutput,
+  type MmuStats,
+  WALK_SLOTS,
+} from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
 import type { VcpuClock } from './vcpu-clock.js';
 
@@ -52,119 +72,6 @@ export interface MmuConfig {
   readonly memPages: number;
   readonly vcpus: number;
   readonly seed: number;
-}
-
-/** Bits of MmuOutput.access. */
-export const ACCESS_WRITE = 1;
-/** The target pfn is a live page-table page. */
-export const ACCESS_PT_PAGE = 2;
-/** A guest bug: not present, write through a read-only entry, reserved bit, or a frame the guest does not own. */
-export const ACCESS_FAULT = 4;
-/** The leaf was a 2 MiB PS entry. */
-export const ACCESS_2M = 8;
-/** The leaf was a 1 GiB PS entry (x86-64 only). */
-export const ACCESS_1G = 16;
-
-/** Entries of walkPfns per event: one per level, top level first. */
-export const WALK_SLOTS = 4;
-
-/**
- * What the MMU did for each event of a batch, index-aligned with it. The
- * object and its arrays are reused: valid until the next apply().
- */
-export interface MmuOutput {
-  /** = batch.count; every column below has this length (walkPfns 4x). */
-  readonly count: number;
-  /**
-   * The pfn event i touched: write/read → the translated data page;
-   * phys_write → its pfn; pt_write → the page-table page written;
-   * cr3_load, idle, and any faulting access → -1.
-   */
-  readonly dataPfn: Int32Array;
-  /** ACCESS_* bits. */
-  readonly access: Uint8Array;
-  /**
-   * count * 4 entries: pfns of the tables walked, top level first (PAE uses
-   * the first 3, a PS leaf ends the walk early), -1 where unused. A faulting
-   * walk lists the tables it read, the faulting entry's table last; any
-   * other walk ends at the table holding the leaf entry it used (whose index
-   * the vpn gives), so no column repeats it.
-   */
-  readonly walkPfns: Int32Array;
-  /** Hardware A/D stores during this batch: each set at least one clear bit in one entry. */
-  readonly adCount: number;
-  /** adCount entries: the event whose walk made each store, in order. */
-  readonly adEvent: Int32Array;
-  /** adCount entries: the page-table page each store wrote (the store dirties it). */
-  readonly adPtPfn: Int32Array;
-}
-
-export type MmuFaultReason = 'no-address-space' | 'not-present' | 'read-only' | 'reserved-bit' | 'frame-not-owned';
-
-/** Fault reasons, indexed by the internal codes below. */
-export const MMU_FAULT_REASONS: readonly MmuFaultReason[] = [
-  'no-address-space',
-  'not-present',
-  'read-only',
-  'reserved-bit',
-  'frame-not-owned',
-];
-const FAULT_NO_ROOT = 0;
-const FAULT_NOT_PRESENT = 1;
-const FAULT_READ_ONLY = 2;
-const FAULT_RESERVED = 3;
-const FAULT_NOT_OWNED = 4;
-
-/** How many faults stats() describes one by one. */
-export const MAX_RECORDED_FAULTS = 16;
-
-export interface MmuFaultRecord {
-  readonly tNs: number;
-  readonly vcpu: number;
-  readonly vpn: number;
-  readonly kind: 'write' | 'read';
-  readonly reason: MmuFaultReason;
-  /** Level of the entry at fault (for read-only: the highest read-only one); the top level for no-address-space. */
-  readonly level: number;
-}
-
-export interface MmuLevelStats {
-  /** 1 = the leaf table (PT), 2 = PD, 3 = PDPT, 4 = PML4. */
-  readonly level: number;
-  /** Pages live as page tables at this level. */
-  readonly ptPages: number;
-  /** Present entries at this level that map memory: every level-1 entry, PS entries at levels 2 and 3. */
-  readonly presentLeafEntries: number;
-  readonly leafEntriesAccessed: number;
-  readonly leafEntriesDirty: number;
-  readonly leafEntriesWritable: number;
-  /** Leaf entries with A, D and RW all set. */
-  readonly leafEntriesAccessedDirtyWritable: number;
-}
-
-export interface MmuStats {
-  /** Index 0 = level 1; length 4 (x86-64) or 3 (PAE). */
-  readonly levels: readonly MmuLevelStats[];
-  /** Distinct live page-table pages (a page used at two levels counts once). */
-  readonly ptPages: number;
-  /** Entry slots of the live leaf tables: level-1 pages x 512. */
-  readonly leafSlots: number;
-  /** Totals of the per-level leaf counts. */
-  readonly presentLeafEntries: number;
-  readonly leafEntriesAccessed: number;
-  readonly leafEntriesDirty: number;
-  readonly leafEntriesWritable: number;
-  readonly leafEntriesAccessedDirtyWritable: number;
-  /** write and read events translated (faulting ones included). */
-  readonly walks: number;
-  /** Hardware A/D stores into page-table pages since the start. */
-  readonly adStores: number;
-  readonly faults: number;
-  readonly faultsByReason: Readonly<Record<MmuFaultReason, number>>;
-  /** The first MAX_RECORDED_FAULTS faults. */
-  readonly firstFaults: readonly MmuFaultRecord[];
-  /** Pages whose entries the MMU stores (tables, and pages being filled before they are linked). */
-  readonly storedTablePages: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -182,6 +89,9 @@ const RW = PTE_RW;
 const SHIFT = TABLE_SHIFT;
 const ENTRIES = TABLE_ENTRIES;
 const FRAME_SHIFT = PTE_FLAG_BITS;
+const WRITE = ACCESS_WRITE;
+const PT_PAGE = ACCESS_PT_PAGE;
+const SIZE_2M = ACCESS_2M;
 const KIND_READ = GuestEventKind.read;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
@@ -480,7 +390,7 @@ export class Mmu {
             dataPfn[i] = page;
             // A store into a page-table page as it was when the store happened:
             // that is what a tracker write-protecting table pages would trap.
-            access[i] = live !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
+            access[i] = live !== 0 ? WRITE | PT_PAGE : WRITE;
             const w = i << 2;
             walkPfns[w] = -1;
             walkPfns[w + 1] = -1;
@@ -613,7 +523,7 @@ export class Mmu {
               leaf = e2;
               upper = e4 & e3;
               walk1 = -1;
-              leafSize = ACCESS_2M;
+              leafSize = SIZE_2M;
             } else break fast;
           }
           if (pfn < 0) break fast;
@@ -714,7 +624,7 @@ export class Mmu {
           pfn = m2p === undefined ? f : m2p[f]!;
           leaf = e2;
           walk1 = -1;
-          leafSize = ACCESS_2M;
+          leafSize = SIZE_2M;
         } else break fast;
         if (pfn < 0) break fast;
         // The PDE and the leaf need A (and RW for a write), the leaf D too for

@@ -6,7 +6,8 @@ import type { CostModel } from '../model/cost-model.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { type EptExitHandler, type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import { LogDirtyBitmap } from './logdirty-bitmap.js';
-import { ACCESS_FAULT, ACCESS_WRITE, type Mmu, type MmuOutput, WALK_SLOTS } from './mmu.js';
+import type { Mmu } from './mmu.js';
+import { ACCESS_FAULT, ACCESS_WRITE, type MmuOutput, WALK_SLOTS } from './mmu-output.js';
 import type { PageOracle } from './page-oracle.js';
 import type { VcpuClock } from './vcpu-clock.js';
 // The imported codes through a module-local constant: an imported binding is
