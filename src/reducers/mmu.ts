@@ -41,7 +41,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
 import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_FRAME_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
 import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import {
   ACCESS_1G,
@@ -64,6 +64,7 @@ import {
   WALK_SLOTS,
 } from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
+import { PagingStructureCache, PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
 import type { VcpuClock } from './vcpu-clock.js';
 
 export interface MmuConfig {
@@ -97,21 +98,8 @@ const KIND_PT_WRITE = GuestEventKind.ptWrite;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
 const KIND_PHYS_WRITE = GuestEventKind.physWrite;
 const KIND_IDLE = GuestEventKind.idle;
-/**
- * Paging-structure cache: entries (a power of two), and ints per entry (root
- * tagged with the generation, key, runUnderEpt's gate stamp, leaf slot, 3
- * table pfns, upper flags): 128 KiB, in the L2. Its hits count for more
- * than its fitting in the L1: apache's walks would hit 85% of 1,024 rows
- * (32 KiB) and 90% of 4,096 or more (direct-mapped, before invalidations).
- * In time, HAP gained about 1.5% over 1,024 rows (A/B runs in both orders,
- * the geometric mean: each order alone favoured its first build by 4%).
- */
-const PSC_ENTRIES = 4096;
-const PSC_MASK = PSC_ENTRIES - 1;
-const PSC_SHIFT = 3;
-/** A row's root pfn (below MAX_FRAMES, 22 bits) shares its int with the generation, in the bits above. */
-const PSC_GEN_SHIFT = PTE_FRAME_BITS;
-const PSC_GENERATIONS = 1 << (31 - PSC_GEN_SHIFT);
+const ROW_MASK = PSC_MASK;
+const ROW_SHIFT = PSC_SHIFT;
 const READ_SHIFT = READ_GATE_SHIFT;
 const A_BIT = 31 - Math.clz32(PTE_A);
 const D_BIT = 31 - Math.clz32(PTE_D);
@@ -181,33 +169,8 @@ export class Mmu {
   private distinctPtPages = 0;
 
   private walkCount = 0;
-  /**
-   * The paging-structure cache (see apply64): PSC_ENTRIES rows of root, key
-   * (vpn >> 9), gate stamp, leaf-table slot, the three upper tables' pfns
-   * and the AND of the upper entries' flags. A row is valid while it carries
-   * the current generation, kept in its root's int (pscTag) so that one
-   * compare checks both. A row depends on three present upper
-   * entries and the slots of the tables they name, so a store that changes
-   * or clears a present entry of a table above level 1, or a hardware A/D
-   * store, starts a new generation. Filling an empty entry does not (no
-   * cached walk went through it), nor does a table becoming live or dead:
-   * a cached walk's tables stay live, and keep their slots, until one of
-   * its entries is changed or cleared. (Apache: 4,392 generations in 60 s
-   * instead of 15,476, 84% of walks hit instead of 82%.)
-   *
-   * runUnderEpt also keeps, in the row's stamp, the gate stamp under which
-   * all four tables of its walk passed their EPT walk gates: gates only open
-   * within an epoch, so a walk that passed once passes until the epoch ends.
-   * apply64 clears the stamp of a row it fills.
-   */
-  private readonly psc = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
-  /** The current generation (1 to PSC_GENERATIONS - 1), shifted to sit above a row's root. */
-  private pscTag = 1 << PSC_GEN_SHIFT;
-  /** Names the walk gates (their array, shift and epoch) runUnderEpt last ran under; 0 is no stamp. */
-  private gateStamp = 0;
-  private stampedWalkGate: Uint32Array | undefined;
-  private stampedWalkShift = -1;
-  private stampedEpoch = -1;
+  /** The paging-structure cache in front of the 4-level walk (paging-structure-cache.ts). */
+  private readonly psc = new PagingStructureCache();
   private adStoreCount = 0;
   private faultCount = 0;
   private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
@@ -362,9 +325,10 @@ export class Mmu {
     const pteCol = batch.pte;
     const liveMask = this.liveMask;
     const memPages = this.memPages;
-    const psc = this.psc;
+    const pscCache = this.psc;
+    const psc = pscCache.rows;
     // Re-read after anything that can start a new cache generation.
-    let tag = this.pscTag;
+    let tag = pscCache.tag;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     let nonzero = pool.nonzeroEntries;
@@ -398,7 +362,7 @@ export class Mmu {
             walkPfns[w + 3] = -1;
             if (live > 1) {
               this.ptWriteLinked(page, index, pteCol[i]!);
-              tag = this.pscTag;
+              tag = pscCache.tag;
               entries = pool.entries;
               entryPfn = pool.entryPfn;
               nonzero = pool.nonzeroEntries;
@@ -440,7 +404,7 @@ export class Mmu {
           }
           // Only a pt_write allocates storage, so the pool is as it was.
           this.applyOther(i, kind);
-          tag = this.pscTag;
+          tag = pscCache.tag;
           continue;
         }
         walks++;
@@ -461,7 +425,7 @@ export class Mmu {
           // The paging-structure cache: a 4 KiB walk's upper levels, as
           // the processor's PDE cache keeps them (SDM 4.10.3), exact here.
           const key = vpn >> 9;
-          const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
+          const h = ((key ^ (root << 5)) & ROW_MASK) << ROW_SHIFT;
           if (psc[h] === (root | tag) && psc[h + 1] === key) {
             const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
@@ -541,7 +505,7 @@ export class Mmu {
           continue;
         }
         this.walkGeneral(i, isWrite);
-        tag = this.pscTag;
+        tag = pscCache.tag;
       }
     } finally {
       this.leafPresentAt[1]! += leafPresent1;
@@ -695,8 +659,9 @@ export class Mmu {
     const m2p = this.m2p;
     const liveMask = this.liveMask;
     const memPages = this.memPages;
-    const psc = this.psc;
-    let tag = this.pscTag;
+    const pscCache = this.psc;
+    const psc = pscCache.rows;
+    let tag = pscCache.tag;
     let entries = pool.entries;
     let entryPfn = pool.entryPfn;
     const gates = run.gates;
@@ -706,13 +671,7 @@ export class Mmu {
     const walkGate = gates.walk;
     const walkShift = gates.walkShift;
     const cr3Exits = gates.cr3Exits;
-    if (walkGate !== this.stampedWalkGate || walkShift !== this.stampedWalkShift || epoch !== this.stampedEpoch) {
-      this.gateStamp++;
-      this.stampedWalkGate = walkGate;
-      this.stampedWalkShift = walkShift;
-      this.stampedEpoch = epoch;
-    }
-    const stamp = this.gateStamp;
+    const stamp = pscCache.gateStamp(walkGate, walkShift, epoch);
     const clock = run.clock;
     const stallNs = clock.stallNs;
     const notBeforeNs = clock.notBeforeNs;
@@ -785,7 +744,7 @@ export class Mmu {
           let f: number;
           let stampRow = -1;
           const key = vpn >> 9;
-          const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
+          const h = ((key ^ (root << 5)) & ROW_MASK) << ROW_SHIFT;
           if (psc[h] === (root | tag) && psc[h + 1] === key) {
             const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
             leaf = entries[o1]!;
@@ -881,7 +840,7 @@ export class Mmu {
           // Only the clock moves (settled below).
         } else if (kind === KIND_CR3_LOAD && !cr3Exits) {
           this.applyOther(i, kind);
-          tag = this.pscTag;
+          tag = pscCache.tag;
         } else if (kind === KIND_PHYS_WRITE) {
           const page = pageCol[i]!;
           this.checkPfn(i, page, 'phys_write');
@@ -1079,16 +1038,6 @@ export class Mmu {
     this.accessBuf[i] = acc;
   }
 
-  /** Every paging-structure cache row goes stale (see psc). */
-  private invalidatePsc(): void {
-    const generation = (this.pscTag >>> PSC_GEN_SHIFT) + 1;
-    if (generation === PSC_GENERATIONS) {
-      // Tags are about to repeat: no row may carry an old one.
-      this.psc.fill(0);
-      this.pscTag = 1 << PSC_GEN_SHIFT;
-    } else this.pscTag = generation << PSC_GEN_SHIFT;
-  }
-
   /**
    * The hardware sets `bits` in a present entry that lacked some of them when
    * the walk read it: one store into the page-table page. The entry is read
@@ -1098,7 +1047,7 @@ export class Mmu {
    * pointer as it was, and only the leaf flag counts move.
    */
   private adStore(i: number, offset: number, slot: number, bits: number): void {
-    this.invalidatePsc();
+    this.psc.invalidate();
     const pte = this.pool.entries[offset]!;
     if ((pte & bits) === bits) return;
     const updated = pte | bits;
@@ -1156,7 +1105,7 @@ export class Mmu {
     if (old === pte) return;
     // A cached walk went through present entries only: filling an empty one
     // leaves every cached walk as it was.
-    if ((old & PTE_P) !== 0) this.invalidatePsc();
+    if ((old & PTE_P) !== 0) this.psc.invalidate();
     const live = this.liveMask[pfn]!;
     const topBit = 1 << (this.topLevel - 1);
     let incs = 0;
