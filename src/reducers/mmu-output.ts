@@ -11,6 +11,8 @@
  * of a guest adds: no CR3 loaded yet, and, for a Xen PV guest in direct
  * mode, a machine frame the guest does not own.
  */
+import type { PtCensusStats } from './pt-census.js';
+
 /** Bits of MmuOutput.access. */
 export const ACCESS_WRITE = 1;
 /** The target pfn is a live page-table page. */
@@ -86,33 +88,8 @@ export interface MmuFaultRecord {
   readonly level: number;
 }
 
-export interface MmuLevelStats {
-  /** 1 = the leaf table (PT), 2 = PD, 3 = PDPT, 4 = PML4. */
-  readonly level: number;
-  /** Pages live as page tables at this level. */
-  readonly ptPages: number;
-  /** Present entries at this level that map memory: every level-1 entry, PS entries at levels 2 and 3. */
-  readonly presentLeafEntries: number;
-  readonly leafEntriesAccessed: number;
-  readonly leafEntriesDirty: number;
-  readonly leafEntriesWritable: number;
-  /** Leaf entries with A, D and RW all set. */
-  readonly leafEntriesAccessedDirtyWritable: number;
-}
-
-export interface MmuStats {
-  /** Index 0 = level 1; length 4 (x86-64) or 3 (PAE). */
-  readonly levels: readonly MmuLevelStats[];
-  /** Distinct live page-table pages (a page used at two levels counts once). */
-  readonly ptPages: number;
-  /** Entry slots of the live leaf tables: level-1 pages x 512. */
-  readonly leafSlots: number;
-  /** Totals of the per-level leaf counts. */
-  readonly presentLeafEntries: number;
-  readonly leafEntriesAccessed: number;
-  readonly leafEntriesDirty: number;
-  readonly leafEntriesWritable: number;
-  readonly leafEntriesAccessedDirtyWritable: number;
+/** What stats() reports: the page-table census (pt-census.ts), and what the walks did. */
+export interface MmuStats extends PtCensusStats {
   /** write and read events translated (faulting ones included). */
   readonly walks: number;
   /** Hardware A/D stores into page-table pages since the start. */

@@ -24,14 +24,9 @@
  *   trackers do. An mfn the guest does not own is a fault (Xen would have
  *   refused the PTE in mmu_update).
  *
- * A page is a page-table page at a level while some root reaches it there
- * (DESIGN section 5). Roots are pages loaded in some vCPU's CR3, and pages
- * once loaded that still hold a present entry (an address space that is
- * switched out but alive). Lower tables are reference counted by the present
- * non-PS entries of live tables one level up, per level, so a table shared by
- * many roots (the kernel's) counts once and a recursive mapping (a page used
- * at several levels) terminates: every link goes down a level. All counts are
- * kept incrementally on pt_write and cr3_load; nothing is rescanned.
+ * Which pages are page tables, and the per-level counts of their leaf
+ * entries, are the census's (pt-census.ts), kept as pt_write, cr3_load and
+ * the walks' A/D stores change them.
  *
  * A faulting access (not present, a write through a read-only entry, a
  * reserved bit, a frame outside the guest) is a guest bug: it is reported in
@@ -58,13 +53,13 @@ import {
   MMU_FAULT_REASONS,
   type MmuFaultReason,
   type MmuFaultRecord,
-  type MmuLevelStats,
   type MmuOutput,
   type MmuStats,
   WALK_SLOTS,
 } from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
 import { PagingStructureCache, PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
+import { PtCensus } from './pt-census.js';
 import type { VcpuClock } from './vcpu-clock.js';
 
 export interface MmuConfig {
@@ -136,8 +131,6 @@ export class Mmu {
 
   private readonly pae: boolean;
   private readonly topLevel: number;
-  /** Entries a root table uses: 512, or the 4 PDPTEs of PAE. */
-  private readonly rootEntries: number;
   private readonly memPages: number;
   private readonly vcpus: number;
   /** Frames a PTE may name: memPages for HVM, host frames for PV. */
@@ -148,25 +141,8 @@ export class Mmu {
 
   /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
   private readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
-  /** vCPUs that have each page in CR3. */
-  private readonly loadedCount: Int32Array;
-  /** Present entries among a live root's rootEntries. */
-  private readonly presentRootEntries: Int16Array;
-  /** Bit (level - 1) set while the page is a live table at that level. */
-  private readonly liveMask: Uint8Array;
-  /** One bit per page, set while liveMask is nonzero: 32x smaller, so the walk loops' test stays in L1. */
-  private readonly ptPageBits: Uint32Array;
-  /** refs[level][pfn]: present non-PS entries of live tables at level + 1 naming pfn. Unused at the top level. */
-  private readonly refs: Int32Array[];
-
-  // Per-level counters, indexed by level (index 0 unused). Float64 so no count can wrap.
-  private readonly ptPagesAt: Float64Array;
-  private readonly leafPresentAt: Float64Array;
-  private readonly leafAAt: Float64Array;
-  private readonly leafDAt: Float64Array;
-  private readonly leafRwAt: Float64Array;
-  private readonly leafAdrwAt: Float64Array;
-  private distinctPtPages = 0;
+  /** Which pages are page tables, and what their leaf entries carry (pt-census.ts). */
+  private readonly census: PtCensus;
 
   private walkCount = 0;
   /** The paging-structure cache in front of the 4-level walk (paging-structure-cache.ts). */
@@ -175,14 +151,6 @@ export class Mmu {
   private faultCount = 0;
   private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
   private readonly recordedFaults: MmuFaultRecord[] = [];
-
-  // Pending reference changes of one pt_write: all increments run before all
-  // decrements, so a cascade only ever activates, then only ever deactivates,
-  // and never sees a table half updated.
-  private readonly pendingIncPfn = new Int32Array(4);
-  private readonly pendingIncLevel = new Int32Array(4);
-  private readonly pendingDecPfn = new Int32Array(4);
-  private readonly pendingDecLevel = new Int32Array(4);
 
   // Scratch for the general walker.
   private readonly walkOffset = new Int32Array(4);
@@ -216,7 +184,6 @@ export class Mmu {
     }
     this.pae = paging === 'pae';
     this.topLevel = this.pae ? 3 : 4;
-    this.rootEntries = this.pae ? 4 : TABLE_ENTRIES;
     this.memPages = memPages;
     this.vcpus = vcpus;
     if (guest === 'pv') {
@@ -229,21 +196,7 @@ export class Mmu {
       this.frameLimit = memPages;
       this.pool = new TablePool(memPages, memPages);
     }
-    this.loadedCount = new Int32Array(memPages);
-    this.presentRootEntries = new Int16Array(memPages);
-    this.liveMask = new Uint8Array(memPages);
-    this.ptPageBits = new Uint32Array((memPages + 31) >>> 5);
-    this.refs = [];
-    for (let level = 0; level <= this.topLevel; level++) {
-      this.refs.push(level >= 1 && level < this.topLevel ? new Int32Array(memPages) : new Int32Array(0));
-    }
-    const perLevel = () => new Float64Array(this.topLevel + 1);
-    this.ptPagesAt = perLevel();
-    this.leafPresentAt = perLevel();
-    this.leafAAt = perLevel();
-    this.leafDAt = perLevel();
-    this.leafRwAt = perLevel();
-    this.leafAdrwAt = perLevel();
+    this.census = new PtCensus(this.pool, this.pae, memPages, this.frameLimit, this.m2p);
     const output = (): Mutable<MmuOutput> => ({
       count: 0,
       dataPfn: this.dataPfnBuf,
@@ -315,7 +268,7 @@ export class Mmu {
     const access = this.accessBuf;
     const walkPfns = this.walkPfnsBuf;
     const rootOfVcpu = this.rootOfVcpu;
-    const ptPageBits = this.ptPageBits;
+    const ptPageBits = this.census.ptPageBits;
     const pool = this.pool;
     const slotOfPfn = pool.slotOfPfn;
     const slotOfFrame = pool.slotOfFrame;
@@ -323,7 +276,7 @@ export class Mmu {
     const m2p = this.m2p;
     const argCol = batch.arg;
     const pteCol = batch.pte;
-    const liveMask = this.liveMask;
+    const liveMask = this.census.liveMask;
     const memPages = this.memPages;
     const pscCache = this.psc;
     const psc = pscCache.rows;
@@ -508,11 +461,7 @@ export class Mmu {
         tag = pscCache.tag;
       }
     } finally {
-      this.leafPresentAt[1]! += leafPresent1;
-      this.leafAAt[1]! += leafA1;
-      this.leafDAt[1]! += leafD1;
-      this.leafRwAt[1]! += leafRw1;
-      this.leafAdrwAt[1]! += leafAdrw1;
+      this.census.addLevel1Leaves(leafPresent1, leafA1, leafD1, leafRw1, leafAdrw1);
     }
     return walks;
   }
@@ -525,7 +474,7 @@ export class Mmu {
     const access = this.accessBuf;
     const walkPfns = this.walkPfnsBuf;
     const rootOfVcpu = this.rootOfVcpu;
-    const ptPageBits = this.ptPageBits;
+    const ptPageBits = this.census.ptPageBits;
     const pool = this.pool;
     const slotOfPfn = pool.slotOfPfn;
     const slotOfFrame = pool.slotOfFrame;
@@ -657,7 +606,7 @@ export class Mmu {
     const slotOfFrame = pool.slotOfFrame;
     const frameLimit = this.frameLimit;
     const m2p = this.m2p;
-    const liveMask = this.liveMask;
+    const liveMask = this.census.liveMask;
     const memPages = this.memPages;
     const pscCache = this.psc;
     const psc = pscCache.rows;
@@ -888,7 +837,7 @@ export class Mmu {
     const page = batch.page[i]!;
     const index = batch.arg[i]!;
     if (!(page >= 0 && page < this.memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
-    const live = this.liveMask[page]!;
+    const live = this.census.liveMask[page]!;
     this.dataPfnBuf[i] = page;
     this.accessBuf[i] = live !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
     const w = i << 2;
@@ -912,8 +861,8 @@ export class Mmu {
       offset = (slot << SHIFT) | index;
     }
     if (live === 1) {
-      if ((old & P) !== 0) this.countLeaf(old, 1, -1);
-      if ((pte & P) !== 0) this.countLeaf(pte, 1, 1);
+      if ((old & P) !== 0) this.census.countLeaf(old, 1, -1);
+      if ((pte & P) !== 0) this.census.countLeaf(pte, 1, 1);
     }
     pool.entries[offset] = pte;
     if (pool.entryPfn !== undefined) {
@@ -942,7 +891,7 @@ export class Mmu {
       case GuestEventKind.physWrite:
         this.checkPfn(i, page, 'phys_write');
         pfn = page;
-        acc = this.liveMask[page] !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
+        acc = this.census.liveMask[page] !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
         break;
       case GuestEventKind.idle:
         break;
@@ -1001,7 +950,7 @@ export class Mmu {
         break;
       }
       if ((pte & PTE_PS) !== 0) {
-        if (!this.leafCapable(level)) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        if (!this.census.leafCapable(level)) return this.fault(i, isWrite, FAULT_RESERVED, level);
         pagesMapped = level === 2 ? PAGES_2M : PAGES_1G;
         if ((frame & (pagesMapped - 1)) !== 0) return this.fault(i, isWrite, FAULT_RESERVED, level);
         leafFrame = frame + (vpn & (pagesMapped - 1));
@@ -1031,7 +980,7 @@ export class Mmu {
       if ((pte & bits) !== bits) this.adStore(i, offsets[d]!, slots[d]!, bits);
     }
     let acc = isWrite;
-    if (this.liveMask[pfn] !== 0) acc |= ACCESS_PT_PAGE;
+    if (this.census.liveMask[pfn] !== 0) acc |= ACCESS_PT_PAGE;
     if (pagesMapped === PAGES_2M) acc |= ACCESS_2M;
     else if (pagesMapped === PAGES_1G) acc |= ACCESS_1G;
     this.dataPfnBuf[i] = pfn;
@@ -1058,13 +1007,7 @@ export class Mmu {
     this.adEventBuf[k] = i;
     this.adPtPfnBuf[k] = pfn;
     this.adCount = k + 1;
-    let mask = this.liveMask[pfn]!;
-    const index = offset & (TABLE_ENTRIES - 1);
-    for (let level = 1; mask !== 0; level++, mask >>>= 1) {
-      if ((mask & 1) === 0 || !this.entryCounts(level, index) || !this.isLeaf(pte, level)) continue;
-      this.countLeaf(pte, level, -1);
-      this.countLeaf(updated, level, 1);
-    }
+    this.census.flagsStored(pfn, offset & (TABLE_ENTRIES - 1), pte, updated);
   }
 
   private fault(i: number, isWrite: number, reason: number, level: number): void {
@@ -1106,208 +1049,23 @@ export class Mmu {
     // A cached walk went through present entries only: filling an empty one
     // leaves every cached walk as it was.
     if ((old & PTE_P) !== 0) this.psc.invalidate();
-    const live = this.liveMask[pfn]!;
-    const topBit = 1 << (this.topLevel - 1);
-    let incs = 0;
-    let decs = 0;
-    for (let level = 1, mask = live; mask !== 0; level++, mask >>>= 1) {
-      if ((mask & 1) === 0 || !this.entryCounts(level, index)) continue;
-      if (this.isLeaf(old, level)) this.countLeaf(old, level, -1);
-      if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
-      const oldChild = this.childTable(old, level);
-      const newChild = this.childTable(pte, level);
-      if (oldChild !== newChild) {
-        if (newChild >= 0) {
-          this.pendingIncPfn[incs] = newChild;
-          this.pendingIncLevel[incs++] = level - 1;
-        }
-        if (oldChild >= 0) {
-          this.pendingDecPfn[decs] = oldChild;
-          this.pendingDecLevel[decs++] = level - 1;
-        }
-      }
-      if (level === this.topLevel) this.presentRootEntries[pfn]! += (pte & PTE_P) - (old & PTE_P);
-    }
     pool.entries[offset] = pte;
     if (pool.entryPfn) pool.entryPfn[offset] = this.framePfn(pte >>> PTE_FLAG_BITS);
     pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0);
-    for (let k = 0; k < incs; k++) this.incRef(this.pendingIncPfn[k]!, this.pendingIncLevel[k]!);
-    for (let k = 0; k < decs; k++) this.decRef(this.pendingDecPfn[k]!, this.pendingDecLevel[k]!);
-    // A root that is in no CR3 lives while it holds a present entry.
-    if ((this.liveMask[pfn]! & topBit) !== 0 && this.presentRootEntries[pfn] === 0 && this.loadedCount[pfn] === 0) {
-      this.deactivate(pfn, this.topLevel);
-    }
-    this.releaseIfEmpty(pfn);
+    this.census.linkedEntryChanged(pfn, index, old, pte);
   }
 
   private cr3Load(vcpu: number, root: number): void {
     const old = this.rootOfVcpu[vcpu]!;
     if (old === root) return;
     this.rootOfVcpu[vcpu] = root;
-    this.loadedCount[root]!++;
-    const top = this.topLevel;
-    if ((this.liveMask[root]! & (1 << (top - 1))) === 0) this.activate(root, top);
-    if (old >= 0 && --this.loadedCount[old]! === 0 && this.presentRootEntries[old] === 0) {
-      this.deactivate(old, top);
-      this.releaseIfEmpty(old);
-    }
-  }
-
-  private incRef(pfn: number, level: number): void {
-    if (++this.refs[level]![pfn]! === 1) this.activate(pfn, level);
-  }
-
-  private decRef(pfn: number, level: number): void {
-    if (--this.refs[level]![pfn]! === 0) this.deactivate(pfn, level);
-  }
-
-  /** pfn becomes a table at `level`: count its entries there and make its children live. */
-  private activate(pfn: number, level: number): void {
-    const mask = this.liveMask[pfn]!;
-    this.liveMask[pfn] = mask | (1 << (level - 1));
-    if (mask === 0) {
-      this.distinctPtPages++;
-      this.ptPageBits[pfn >>> 5]! |= 1 << (pfn & 31);
-    }
-    this.ptPagesAt[level]!++;
-    const slot = this.pool.slotOfPfn[pfn]!;
-    if (level === 1) {
-      if (slot !== 0) this.countLeafTable(slot, 1);
-      return;
-    }
-    let present = 0;
-    if (slot !== 0) {
-      const entries = this.pool.entries;
-      const base = slot << TABLE_SHIFT;
-      const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
-      for (let k = 0; k < n; k++) {
-        const pte = entries[base + k]!;
-        if ((pte & PTE_P) === 0) continue;
-        present++;
-        if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
-        else {
-          const child = this.childTable(pte, level);
-          if (child >= 0) this.incRef(child, level - 1);
-        }
-      }
-    }
-    if (level === this.topLevel) this.presentRootEntries[pfn] = present;
-  }
-
-  /** pfn stops being a table at `level`: uncount its entries there and release its children. */
-  private deactivate(pfn: number, level: number): void {
-    const mask = this.liveMask[pfn]! & ~(1 << (level - 1));
-    this.liveMask[pfn] = mask;
-    if (mask === 0) {
-      this.distinctPtPages--;
-      this.ptPageBits[pfn >>> 5]! &= ~(1 << (pfn & 31));
-    }
-    this.ptPagesAt[level]!--;
-    const slot = this.pool.slotOfPfn[pfn]!;
-    if (level === 1) {
-      if (slot !== 0) this.countLeafTable(slot, -1);
-    } else if (slot !== 0) {
-      const entries = this.pool.entries;
-      const base = slot << TABLE_SHIFT;
-      const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
-      for (let k = 0; k < n; k++) {
-        const pte = entries[base + k]!;
-        if ((pte & PTE_P) === 0) continue;
-        if (this.isLeaf(pte, level)) this.countLeaf(pte, level, -1);
-        else {
-          const child = this.childTable(pte, level);
-          if (child >= 0) this.decRef(child, level - 1);
-        }
-      }
-    }
-    if (level === this.topLevel) this.presentRootEntries[pfn] = 0;
-    this.releaseIfEmpty(pfn);
-  }
-
-  /**
-   * Adds `sign` times the leaf counts of a level-1 table's entries, where
-   * every present entry is a leaf and none links a table. Leaf tables become
-   * live and dead by the thousand (3,591 activations in 60 s of the apache
-   * workload), and a loop calling countLeaf per entry took up to a quarter
-   * of the MMU's time; this one stops after the slot's last nonzero entry.
-   */
-  private countLeafTable(slot: number, sign: number): void {
-    const entries = this.pool.entries;
-    const end = (slot + 1) << TABLE_SHIFT;
-    let left = this.pool.nonzeroEntries[slot]!;
-    let present = 0;
-    let a = 0;
-    let d = 0;
-    let rw = 0;
-    let adrw = 0;
-    for (let k = slot << TABLE_SHIFT; left > 0 && k < end; k++) {
-      const pte = entries[k]!;
-      if (pte === 0) continue;
-      left--;
-      const p = pte & P;
-      present += p;
-      a += p & (pte >>> A_BIT);
-      d += p & (pte >>> D_BIT);
-      rw += p & (pte >>> RW_BIT);
-      adrw += (pte & ADRW_P) === ADRW_P ? 1 : 0;
-    }
-    // Added or subtracted, not multiplied by sign: -1 * 0 is -0, which sent
-    // V8 back to the interpreter.
-    if (sign > 0) {
-      this.leafPresentAt[1]! += present;
-      this.leafAAt[1]! += a;
-      this.leafDAt[1]! += d;
-      this.leafRwAt[1]! += rw;
-      this.leafAdrwAt[1]! += adrw;
-    } else {
-      this.leafPresentAt[1]! -= present;
-      this.leafAAt[1]! -= a;
-      this.leafDAt[1]! -= d;
-      this.leafRwAt[1]! -= rw;
-      this.leafAdrwAt[1]! -= adrw;
-    }
-  }
-
-  /** Storage is kept while a page is a table or holds a nonzero entry (a table being filled). */
-  private releaseIfEmpty(pfn: number): void {
-    const slot = this.pool.slotOfPfn[pfn]!;
-    if (slot !== 0 && this.liveMask[pfn] === 0 && this.pool.nonzeroEntries[slot] === 0) this.pool.free(slot);
-  }
-
-  /** Whether entry `index` of a table at `level` is used at all: a PAE root uses only its 4 PDPTEs. */
-  private entryCounts(level: number, index: number): boolean {
-    return level !== this.topLevel || index < this.rootEntries;
-  }
-
-  private leafCapable(level: number): boolean {
-    return level === 2 || (level === 3 && !this.pae);
-  }
-
-  /** A present entry that maps memory at `level`: any level-1 entry, a PS entry where PS is defined. */
-  private isLeaf(pte: number, level: number): boolean {
-    if ((pte & PTE_P) === 0) return false;
-    return level === 1 || ((pte & PTE_PS) !== 0 && this.leafCapable(level));
-  }
-
-  /** The pfn of the table a present non-PS entry at `level` names, or -1. */
-  private childTable(pte: number, level: number): number {
-    if ((pte & PRESENT_OR_PS) !== PTE_P || level === 1) return -1;
-    return this.framePfn(pte >>> PTE_FLAG_BITS);
+    this.census.switchRoot(old, root);
   }
 
   /** A frame from a PTE as a guest pfn, or -1 when the guest does not own it. */
   private framePfn(frame: number): number {
     if (frame >= this.frameLimit) return -1;
     return this.m2p === undefined ? frame : this.m2p[frame]!;
-  }
-
-  /** Adds `sign` to the leaf counts of `level` for a present leaf entry (branch-free: flags are data). */
-  private countLeaf(pte: number, level: number, sign: number): void {
-    this.leafPresentAt[level]! += sign;
-    this.leafAAt[level]! += sign * ((pte >>> A_BIT) & 1);
-    this.leafDAt[level]! += sign * ((pte >>> D_BIT) & 1);
-    this.leafRwAt[level]! += sign * ((pte >>> RW_BIT) & 1);
-    this.leafAdrwAt[level]! += (pte & ADRW) === ADRW ? sign : 0;
   }
 
   // ---- Read access for later reducers ---------------------------------
@@ -1321,7 +1079,7 @@ export class Mmu {
   table(ptPfn: number): Int32Array | undefined {
     if (!(ptPfn >= 0 && ptPfn < this.memPages)) return undefined;
     const slot = this.pool.slotOfPfn[ptPfn]!;
-    if (slot === 0 && this.liveMask[ptPfn] === 0) return undefined;
+    if (slot === 0 && this.census.liveMask[ptPfn] === 0) return undefined;
     const base = slot << TABLE_SHIFT;
     return this.pool.entries.subarray(base, base + TABLE_ENTRIES);
   }
@@ -1333,12 +1091,12 @@ export class Mmu {
    */
   tableLevel(ptPfn: number): number {
     if (!(ptPfn >= 0 && ptPfn < this.memPages)) return 0;
-    return 32 - Math.clz32(this.liveMask[ptPfn]!);
+    return this.census.tableLevel(ptPfn);
   }
 
   /** Every live page table, in pfn order, once each (at its highest level); entries as for table(). */
   forEachTable(fn: (ptPfn: number, level: number, entries: Int32Array) => void): void {
-    const liveMask = this.liveMask;
+    const liveMask = this.census.liveMask;
     for (let pfn = 0; pfn < this.memPages; pfn++) {
       if (liveMask[pfn] !== 0) fn(pfn, this.tableLevel(pfn), this.table(pfn)!);
     }
@@ -1350,39 +1108,10 @@ export class Mmu {
   }
 
   stats(): MmuStats {
-    const levels: MmuLevelStats[] = [];
-    let present = 0;
-    let a = 0;
-    let d = 0;
-    let rw = 0;
-    let adrw = 0;
-    for (let level = 1; level <= this.topLevel; level++) {
-      levels.push({
-        level,
-        ptPages: this.ptPagesAt[level]!,
-        presentLeafEntries: this.leafPresentAt[level]!,
-        leafEntriesAccessed: this.leafAAt[level]!,
-        leafEntriesDirty: this.leafDAt[level]!,
-        leafEntriesWritable: this.leafRwAt[level]!,
-        leafEntriesAccessedDirtyWritable: this.leafAdrwAt[level]!,
-      });
-      present += this.leafPresentAt[level]!;
-      a += this.leafAAt[level]!;
-      d += this.leafDAt[level]!;
-      rw += this.leafRwAt[level]!;
-      adrw += this.leafAdrwAt[level]!;
-    }
     const faultsByReason = {} as Record<MmuFaultReason, number>;
     MMU_FAULT_REASONS.forEach((reason, code) => (faultsByReason[reason] = this.faultsByReasonCode[code]!));
     return {
-      levels,
-      ptPages: this.distinctPtPages,
-      leafSlots: this.ptPagesAt[1]! * TABLE_ENTRIES,
-      presentLeafEntries: present,
-      leafEntriesAccessed: a,
-      leafEntriesDirty: d,
-      leafEntriesWritable: rw,
-      leafEntriesAccessedDirtyWritable: adrw,
+      ...this.census.stats(),
       walks: this.walkCount,
       adStores: this.adStoreCount,
       faults: this.faultCount,
