@@ -37,7 +37,6 @@ import { GuestEventKind } from '../events/guest-event-kind.js';
 import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
-import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import {
   ACCESS_1G,
   ACCESS_2M,
@@ -60,7 +59,6 @@ import {
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
 import { PagingStructureCache, PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
 import { PtCensus } from './pt-census.js';
-import type { VcpuClock } from './vcpu-clock.js';
 
 export interface MmuConfig {
   readonly guest: GuestType;
@@ -90,12 +88,8 @@ const PT_PAGE = ACCESS_PT_PAGE;
 const SIZE_2M = ACCESS_2M;
 const KIND_READ = GuestEventKind.read;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
-const KIND_CR3_LOAD = GuestEventKind.cr3Load;
-const KIND_PHYS_WRITE = GuestEventKind.physWrite;
-const KIND_IDLE = GuestEventKind.idle;
 const ROW_MASK = PSC_MASK;
 const ROW_SHIFT = PSC_SHIFT;
-const READ_SHIFT = READ_GATE_SHIFT;
 const A_BIT = 31 - Math.clz32(PTE_A);
 const D_BIT = 31 - Math.clz32(PTE_D);
 const RW_BIT = 31 - Math.clz32(PTE_RW);
@@ -104,49 +98,33 @@ const PAE_VPN_BITS = 20;
 const PAGES_2M = 512;
 const PAGES_1G = 512 * 512;
 
-/** runUnderEpt ran every event of the batch. */
-export const EPT_RUN_END = 0;
-/** runUnderEpt stopped at an event whose wall time reaches the toolstack's next action. */
-export const EPT_RUN_TIME = 1;
-/**
- * runUnderEpt stopped at an event its inlined walk does not cover (a flag to
- * set, a fault, a 1 GiB page, a pt_write linking a table): the caller runs
- * that event through applyRange and the tracker, then resumes.
- */
-export const EPT_RUN_EXIT = 2;
-
-/** What runUnderEpt needs from the rest of the machine, and why it stopped. */
-export interface EptRun {
-  gates: EptGates;
-  clock: VcpuClock;
-  /** The oracle's per-page store counts (PageOracle.srcVersion). */
-  srcVersion: Uint32Array;
-  stopAtWallNs: number;
-  /** Out: EPT_RUN_END, EPT_RUN_TIME or EPT_RUN_EXIT. */
-  stop: number;
-}
-
 export class Mmu {
   readonly p2m?: P2mMap;
 
+  // ---- The walk state ----------------------------------------------------
+  // The loops that walk inline (apply's, and the EPT loop in ept-run.ts)
+  // read these directly: a walk is a few typed-array loads, and a call per
+  // level would cost more than the loads. They change only through the
+  // MMU's methods. Other reducers read tables with table().
+
+  readonly memPages: number;
+  /** Frames a PTE may name: memPages for HVM, host frames for PV. */
+  readonly frameLimit: number;
+  /** mfn → pfn for PV, undefined for HVM (frames are pfns). */
+  readonly m2p: Int32Array | undefined;
+  /** The tables' entries (mmu-table-pool.ts). */
+  readonly pool: TablePool;
+  /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
+  readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
+  /** Which pages are page tables, and what their leaf entries carry (pt-census.ts). */
+  readonly census: PtCensus;
+  /** The paging-structure cache in front of the 4-level walk (paging-structure-cache.ts). */
+  readonly psc = new PagingStructureCache();
+
   private readonly pae: boolean;
   private readonly topLevel: number;
-  private readonly memPages: number;
   private readonly vcpus: number;
-  /** Frames a PTE may name: memPages for HVM, host frames for PV. */
-  private readonly frameLimit: number;
-  /** mfn → pfn for PV, undefined for HVM (frames are pfns). */
-  private readonly m2p: Int32Array | undefined;
-  private readonly pool: TablePool;
-
-  /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
-  private readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
-  /** Which pages are page tables, and what their leaf entries carry (pt-census.ts). */
-  private readonly census: PtCensus;
-
   private walkCount = 0;
-  /** The paging-structure cache in front of the 4-level walk (paging-structure-cache.ts). */
-  private readonly psc = new PagingStructureCache();
   private adStoreCount = 0;
   private faultCount = 0;
   private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
@@ -559,276 +537,9 @@ export class Mmu {
     return walks;
   }
 
-  /** Whether runUnderEpt can run this guest: its inlined walk is the 4-level one. */
+  /** Whether the EPT loop (ept-run.ts) can run this guest: its inlined walk is the 4-level one. */
   get runsUnderEpt(): boolean {
     return !this.pae;
-  }
-
-  /**
-   * The processor running a vCPU under EPT, from event `from` on: each
-   * access is walked (as apply64's fast path) and checked against the EPT
-   * for every guest page it touches, the page-table pages the walk reads
-   * and the page accessed, as the hardware checks them (Intel SDM vol. 3C,
-   * 29.3: guest paging-structure accesses are guest-physical accesses). While
-   * the EPT allows everything, nothing else is involved: the store is counted
-   * for the oracle and the vCPU's clock moves on. The loop stops at the first
-   * event whose wall time reaches the toolstack's next action (the MMU has not
-   * run it), or at the first the EPT refuses or the inlined walk does not
-   * finish (not run either: the caller takes it through applyRange and the
-   * tracker). The same per-event work as applyRange plus Tracker.process,
-   * in one pass: for HAP and PML on apache, two passes cost about half as
-   * much again.
-   *
-   * Unthrottled clocks only (Simulation checks): like the trackers' loop it
-   * stores nothing per event and settles the clock when it stops.
-   *
-   * Event times are summed here from dtNs, starting at tNs[from - 1] (the
-   * batch's base for event 0), and stored in tNs for every event reached,
-   * the one it stops at included: a separate pass over the batch was 32
-   * instructions per event, 6% of a HAP run's.
-   *
-   * Its walk repeats apply64's fast path line for line: taken out into a
-   * shared method it measured 11-13 % slower (MMU alone and HAP), V8 not
-   * inlining it. A change to one is a change to both.
-   */
-  runUnderEpt(batch: GuestBatch, from: number, tNs: Float64Array, run: EptRun): number {
-    const n = batch.count;
-    this.ensureCapacity(n);
-    this.batch = batch;
-    const kindCol = batch.kind;
-    const vcpuCol = batch.vcpu;
-    const pageCol = batch.page;
-    const argCol = batch.arg;
-    const pteCol = batch.pte;
-    const rootOfVcpu = this.rootOfVcpu;
-    const pool = this.pool;
-    const slotOfPfn = pool.slotOfPfn;
-    const slotOfFrame = pool.slotOfFrame;
-    const frameLimit = this.frameLimit;
-    const m2p = this.m2p;
-    const liveMask = this.census.liveMask;
-    const memPages = this.memPages;
-    const pscCache = this.psc;
-    const psc = pscCache.rows;
-    let tag = pscCache.tag;
-    let entries = pool.entries;
-    let entryPfn = pool.entryPfn;
-    const gates = run.gates;
-    const epoch = gates.epoch;
-    const writeGate = gates.write;
-    const readGate = gates.read;
-    const walkGate = gates.walk;
-    const walkShift = gates.walkShift;
-    const cr3Exits = gates.cr3Exits;
-    const stamp = pscCache.gateStamp(walkGate, walkShift, epoch);
-    const clock = run.clock;
-    const stallNs = clock.stallNs;
-    const notBeforeNs = clock.notBeforeNs;
-    // Pauses come between loops, never from an exit handler.
-    const notBeforeMaxNs = clock.notBeforeMaxNs;
-    const lastEventAt = clock.lastEventAt;
-    const vcpus = clock.vcpus;
-    const stopAtWallNs = run.stopAtWallNs;
-    const src = run.srcVersion;
-    let latest = clock.latestNs;
-    let why = EPT_RUN_END;
-    let walks = 0;
-    const dtCol = batch.dtNs;
-    let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
-    let i = from;
-    try {
-      for (; i < n; i++) {
-        const v = vcpuCol[i]!;
-        g += dtCol[i]!;
-        tNs[i] = g;
-        // VcpuClock's rule, inlined (unthrottled).
-        let wall: number;
-        if (v < vcpus) {
-          wall = g + stallNs[v]!;
-          if (wall < notBeforeMaxNs) {
-            const nb = notBeforeNs[v]!;
-            if (wall < nb) {
-              if (nb >= stopAtWallNs) {
-                why = EPT_RUN_TIME;
-                break;
-              }
-              wall = nb;
-              stallNs[v] = wall - g;
-            }
-          }
-          if (wall >= stopAtWallNs) {
-            why = EPT_RUN_TIME;
-            break;
-          }
-          lastEventAt[v] = i;
-        } else {
-          wall = g > latest ? g : latest;
-          if (wall >= stopAtWallNs) {
-            why = EPT_RUN_TIME;
-            break;
-          }
-        }
-        const kind = kindCol[i]!;
-        // What the EPT refuses of this event, and the page it refuses: every
-        // exit is taken in one place below. (Calls that pass the wall time
-        // from several branches made V8 box it on every event.)
-        let refused = 0;
-        let pfn = 0;
-        let isWrite = 1;
-        // The tables the walk read (for a 2 MiB page, which reads no leaf
-        // table, t1 repeats the root), whether any of their walk gates
-        // refuses, and the cache row to stamp when none does.
-        let root = -1;
-        let t3 = -1;
-        let t2 = -1;
-        let t1 = -1;
-        let walkRefused = 0;
-        if (kind <= KIND_READ) {
-          isWrite = kind ^ 1;
-          const vpn = pageCol[i]!;
-          root = rootOfVcpu[v]!;
-          if (root < 0) break;
-          let leaf: number;
-          let upper: number;
-          let f: number;
-          let stampRow = -1;
-          const key = vpn >> 9;
-          const h = ((key ^ (root << 5)) & ROW_MASK) << ROW_SHIFT;
-          if (psc[h] === (root | tag) && psc[h + 1] === key) {
-            const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
-            leaf = entries[o1]!;
-            f = leaf >>> FRAME_SHIFT;
-            if ((leaf & P) === 0 || f >= frameLimit) break;
-            pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            upper = psc[h + 7]!;
-            if (psc[h + 2] !== stamp) {
-              t3 = psc[h + 4]!;
-              t2 = psc[h + 5]!;
-              t1 = psc[h + 6]!;
-              stampRow = h;
-            }
-          } else {
-            const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
-            const e4 = entries[o4]!;
-            f = e4 >>> FRAME_SHIFT;
-            if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
-            const s3 = slotOfFrame[f]!;
-            if (s3 <= 0) break;
-            t3 = entryPfn === undefined ? f : entryPfn[o4]!;
-            const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
-            const e3 = entries[o3]!;
-            f = e3 >>> FRAME_SHIFT;
-            if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
-            const s2 = slotOfFrame[f]!;
-            if (s2 <= 0) break;
-            t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-            const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
-            const e2 = entries[o2]!;
-            f = e2 >>> FRAME_SHIFT;
-            if ((e2 & PRESENT_OR_PS) === P) {
-              if (f >= frameLimit) break;
-              const s1 = slotOfFrame[f]!;
-              if (s1 <= 0) break;
-              t1 = entryPfn === undefined ? f : entryPfn[o2]!;
-              upper = e4 & e3 & e2;
-              psc[h] = root | tag;
-              psc[h + 1] = key;
-              psc[h + 2] = 0;
-              psc[h + 3] = s1;
-              psc[h + 4] = t3;
-              psc[h + 5] = t2;
-              psc[h + 6] = t1;
-              psc[h + 7] = upper;
-              const o1 = (s1 << SHIFT) | (vpn & 511);
-              leaf = entries[o1]!;
-              f = leaf >>> FRAME_SHIFT;
-              if ((leaf & P) === 0 || f >= frameLimit) break;
-              pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-              stampRow = h;
-            } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-              f += vpn & 511;
-              if (f >= frameLimit) break;
-              pfn = m2p === undefined ? f : m2p[f]!;
-              leaf = e2;
-              upper = e4 & e3;
-              t1 = root;
-            } else break;
-          }
-          if (pfn < 0) break;
-          if (t1 >= 0) {
-            walkRefused =
-              (walkGate[root >>> walkShift]! ^ epoch) |
-              (walkGate[t3 >>> walkShift]! ^ epoch) |
-              (walkGate[t2 >>> walkShift]! ^ epoch) |
-              (walkGate[t1 >>> walkShift]! ^ epoch);
-            if (walkRefused === 0 && stampRow >= 0) psc[stampRow + 2] = stamp;
-          }
-          const upperNeed = A | (isWrite * RW);
-          const leafNeed = upperNeed | (isWrite * D);
-          if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break;
-          // The EPT: every table the walk read, then the page accessed.
-          refused = walkRefused | (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
-          walks++;
-          if (refused === 0 && isWrite !== 0) src[pfn] = src[pfn]! + 1;
-        } else if (kind === KIND_PT_WRITE) {
-          const page = pageCol[i]!;
-          const index = argCol[i]!;
-          if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw this.badPtWrite(i, page, index);
-          const live = liveMask[page]!;
-          if (live > 1) {
-            why = EPT_RUN_EXIT;
-            break;
-          }
-          this.ptWriteUnlinked(page, index, pteCol[i]!, live);
-          entries = pool.entries;
-          entryPfn = pool.entryPfn;
-          pfn = page;
-          refused = writeGate[page]! ^ epoch;
-          if (refused === 0) src[page] = src[page]! + 1;
-        } else if (kind === KIND_IDLE) {
-          // Only the clock moves (settled below).
-        } else if (kind === KIND_CR3_LOAD && !cr3Exits) {
-          this.applyOther(i, kind);
-          tag = pscCache.tag;
-        } else if (kind === KIND_PHYS_WRITE) {
-          const page = pageCol[i]!;
-          this.checkPfn(i, page, 'phys_write');
-          pfn = page;
-          refused = writeGate[page]! ^ epoch;
-          if (refused === 0) src[page] = src[page]! + 1;
-        } else {
-          why = EPT_RUN_EXIT;
-          break;
-        }
-        if (refused !== 0) {
-          // Exits, in the order the processor meets them; each handler
-          // may open the next gate (a region recalculated once), so each
-          // is checked again.
-          const handler = gates.handler;
-          if (walkRefused !== 0) {
-            if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
-            if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
-            if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
-            if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
-          }
-          if (isWrite !== 0) {
-            src[pfn] = src[pfn]! + 1;
-            if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
-          } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler.loadRefused(pfn, v, wall);
-        }
-        if (wall > latest) latest = wall;
-      }
-      // A walk the inlined path does not finish (flags to set, a fault...)
-      // broke out with why still END: the caller runs it.
-      if (i < n && why === EPT_RUN_END) why = EPT_RUN_EXIT;
-    } finally {
-      this.walkCount += walks;
-      this.batch = undefined;
-      clock.latestNs = latest;
-      clock.settle(batch, tNs);
-    }
-    run.stop = why;
-    return i;
   }
 
   /** Event i, a pt_write, as apply64 inlines it: output columns, then the store. */
@@ -847,10 +558,11 @@ export class Mmu {
   }
 
   /**
-   * apply64's inlined pt_write as a method, for runUnderEpt: a store into a
-   * page that is no table yet or only a leaf table (`live` <= 1).
+   * A pt_write into a page that is no table yet or only a leaf table (`live`
+   * <= 1), whose entries link nothing: no reference moves, and at most the
+   * level-1 leaf counts change. apply64 inlines it; the EPT loop calls it.
    */
-  private ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
+  ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
     const pool = this.pool;
     let slot = pool.slotOfPfn[page]!;
     let offset = (slot << SHIFT) | index;
@@ -879,15 +591,9 @@ export class Mmu {
     let pfn = -1;
     let acc = 0;
     switch (kind) {
-      case GuestEventKind.cr3Load: {
-        this.checkPfn(i, page, 'cr3_load');
-        const vcpu = batch.vcpu[i]!;
-        if (vcpu >= this.vcpus) {
-          throw new RangeError(`mmu: event ${i} of the batch loads CR3 on vcpu ${vcpu}, but the guest has ${this.vcpus} vCPUs`);
-        }
-        this.cr3Load(vcpu, page);
+      case GuestEventKind.cr3Load:
+        this.loadCr3(batch, i);
         break;
-      }
       case GuestEventKind.physWrite:
         this.checkPfn(i, page, 'phys_write');
         pfn = page;
@@ -906,6 +612,22 @@ export class Mmu {
     walkPfns[w + 1] = -1;
     walkPfns[w + 2] = -1;
     walkPfns[w + 3] = -1;
+  }
+
+  /** Event i, a cr3_load: the vCPU's CR3 takes the root it names. */
+  loadCr3(batch: GuestBatch, i: number): void {
+    const page = batch.page[i]!;
+    this.checkPfn(i, page, 'cr3_load');
+    const vcpu = batch.vcpu[i]!;
+    if (vcpu >= this.vcpus) {
+      throw new RangeError(`mmu: event ${i} of the batch loads CR3 on vcpu ${vcpu}, but the guest has ${this.vcpus} vCPUs`);
+    }
+    this.cr3Load(vcpu, page);
+  }
+
+  /** Walks a loop finished inline without the MMU's methods (the EPT loop's), for stats(). */
+  countWalks(n: number): void {
+    this.walkCount += n;
   }
 
   /**
@@ -1124,12 +846,13 @@ export class Mmu {
   // ---- Plumbing -----------------------------------------------------------
 
   /** The error for a pt_write whose pfn or entry index is out of range, the pfn checked first. */
-  private badPtWrite(i: number, pfn: number, index: number): RangeError {
+  badPtWrite(i: number, pfn: number, index: number): RangeError {
     this.checkPfn(i, pfn, 'pt_write');
     return new RangeError(`mmu: event ${i} of the batch (pt_write to pfn ${pfn}) has entry index ${index}; a table has 0..511`);
   }
 
-  private checkPfn(i: number, pfn: number, kind: string): void {
+  /** Throws unless pfn is one of the guest's pages. */
+  checkPfn(i: number, pfn: number, kind: string): void {
     if (!(pfn >= 0 && pfn < this.memPages)) {
       throw new RangeError(`mmu: event ${i} of the batch (${kind}) names pfn ${pfn}, outside the guest's ${this.memPages} pages`);
     }

@@ -244,10 +244,10 @@ export abstract class Tracker {
    * The EPT permissions (src/reducers/ept-gates.ts), for trackers whose
    * hardware checks one per guest page: an access they pass goes on without
    * the hypervisor, so the event loop calls no hook for it, and one they
-   * refuse goes to gates.handler (as in Mmu.runUnderEpt), not to the hooks below. Undefined: every
-   * access calls its hook (shadow's checks live in its shadow tables, not
-   * per page). Read once per event-loop call: it changes only between calls
-   * (log-dirty operations).
+   * refuse goes to gates.handler (as in the EPT loop, ept-run.ts), not to
+   * the hooks below. Undefined: every access calls its hook (shadow's checks
+   * live in its shadow tables, not per page). Read once per event-loop call:
+   * it changes only between calls (log-dirty operations).
    */
   get gates(): EptGates | undefined {
     return undefined;

@@ -17,7 +17,7 @@ import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
  * idle time does not.
  *
  * The rule for one event of a vCPU at guest time g, in this order (the
- * event loops, Tracker.process and Mmu.runUnderEpt, inline it; integer
+ * event loops, Tracker.process and runUnderEpt in ept-run.ts, inline it; integer
  * nanoseconds throughout, so every sum is exact):
  * - debt = floor((g - lastGuestNs) * pct / (100 - pct)) while throttled
  *   and busy, else 0;
