@@ -24,9 +24,15 @@
  *   trackers do. An mfn the guest does not own is a fault (Xen would have
  *   refused the PTE in mmu_update).
  *
- * Which pages are page tables, and the per-level counts of their leaf
- * entries, are the census's (pt-census.ts), kept as pt_write, cr3_load and
- * the walks' A/D stores change them.
+ * The loops over events are beside it, one per paging format for apply
+ * (walk-x86-64.ts, walk-pae.ts) and the processor under EPT for HAP and PML
+ * (ept-run.ts). Each walks the common case inline, reading the MMU's walk
+ * state, and hands the MMU every store, every CR3 load and every walk it
+ * does not finish (walkGeneral). The MMU is hardware state only: no clock,
+ * no oracle (the EPT loop is given both). Which pages are page tables, and
+ * the per-level counts of their leaf entries, are the census's
+ * (pt-census.ts), kept as pt_write, cr3_load and the walks' A/D stores
+ * change them; output shapes are in mmu-output.ts.
  *
  * A faulting access (not present, a write through a read-only entry, a
  * reserved bit, a frame outside the guest) is a guest bug: it is reported in
@@ -57,8 +63,10 @@ import {
   WALK_SLOTS,
 } from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
-import { PagingStructureCache, PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
+import { PagingStructureCache } from './paging-structure-cache.js';
 import { PtCensus } from './pt-census.js';
+import { walkPae } from './walk-pae.js';
+import { walkX86_64 } from './walk-x86-64.js';
 
 export interface MmuConfig {
   readonly guest: GuestType;
@@ -70,30 +78,10 @@ export interface MmuConfig {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-const PRESENT_OR_PS = PTE_P | PTE_PS;
-const ADRW = PTE_A | PTE_D | PTE_RW;
-const ADRW_P = ADRW | PTE_P;
-
-// Module-local copies of imported constants for the walk loops: with Node
-// 20, reading the imported bindings there measured 10-15% slower.
+// Module-local copies of imported constants, as in the walk loops.
 const P = PTE_P;
-const A = PTE_A;
-const D = PTE_D;
-const RW = PTE_RW;
 const SHIFT = TABLE_SHIFT;
-const ENTRIES = TABLE_ENTRIES;
 const FRAME_SHIFT = PTE_FLAG_BITS;
-const WRITE = ACCESS_WRITE;
-const PT_PAGE = ACCESS_PT_PAGE;
-const SIZE_2M = ACCESS_2M;
-const KIND_READ = GuestEventKind.read;
-const KIND_PT_WRITE = GuestEventKind.ptWrite;
-const ROW_MASK = PSC_MASK;
-const ROW_SHIFT = PSC_SHIFT;
-const A_BIT = 31 - Math.clz32(PTE_A);
-const D_BIT = 31 - Math.clz32(PTE_D);
-const RW_BIT = 31 - Math.clz32(PTE_RW);
-const PAE_VPN_BITS = 20;
 /** Pages of a 2 MiB and a 1 GiB mapping. */
 const PAGES_2M = 512;
 const PAGES_1G = 512 * 512;
@@ -102,10 +90,11 @@ export class Mmu {
   readonly p2m?: P2mMap;
 
   // ---- The walk state ----------------------------------------------------
-  // The loops that walk inline (apply's, and the EPT loop in ept-run.ts)
+  // The loops that walk inline (walk-x86-64.ts, walk-pae.ts, ept-run.ts)
   // read these directly: a walk is a few typed-array loads, and a call per
   // level would cost more than the loads. They change only through the
-  // MMU's methods. Other reducers read tables with table().
+  // MMU's methods (the x86-64 loop's inlined pt_write apart). Other reducers
+  // read tables with table().
 
   readonly memPages: number;
   /** Frames a PTE may name: memPages for HVM, host frames for PV. */
@@ -145,7 +134,6 @@ export class Mmu {
   private adCount = 0;
   private readonly out: Mutable<MmuOutput>;
   private readonly rangeOut: Mutable<MmuOutput>;
-  private batch: GuestBatch | undefined;
 
   constructor(config: MmuConfig) {
     const { guest, paging, memPages, vcpus } = config;
@@ -211,330 +199,18 @@ export class Mmu {
    */
   applyRange(batch: GuestBatch, from: number, to: number): MmuOutput {
     this.ensureCapacity(batch.count);
-    this.batch = batch;
     this.adCount = 0;
-    const walks = this.pae ? this.applyPae(batch, from, to) : this.apply64(batch, from, to);
+    // The loops write each event's columns into rangeOut, whose columns are
+    // the whole buffers (ensureCapacity keeps them so).
+    const out = this.rangeOut;
+    const walks = this.pae ? walkPae(this, batch, from, to, out) : walkX86_64(this, batch, from, to, out);
     this.walkCount += walks;
     this.adStoreCount += this.adCount;
-    this.batch = undefined;
-    const out = this.rangeOut;
     out.count = batch.count;
-    out.dataPfn = this.dataPfnBuf;
-    out.access = this.accessBuf;
-    out.walkPfns = this.walkPfnsBuf;
     out.adCount = this.adCount;
     out.adEvent = this.adEventBuf;
     out.adPtPfn = this.adPtPfnBuf;
     return out;
-  }
-
-  // The two apply loops differ only in the inlined walk of a 4 KiB or 2 MiB
-  // mapping whose flags are already set: the steady state, where a walk
-  // stores nothing. Anything else (a flag to set, a 1 GiB page, a fault, no
-  // CR3 yet) leaves the `fast` block for walkGeneral, which handles every
-  // case. The flag tests are branch-free in isWrite: a branch on it
-  // mispredicts on a random mix of loads and stores and cost more than the
-  // walk's loads. Both loops also inline the pt_writes that link no table:
-  // a quarter of all events, which through applyOther and ptWrite took a
-  // quarter to a third of the MMU's time.
-
-  private apply64(batch: GuestBatch, from: number, n: number): number {
-    const kindCol = batch.kind;
-    const vcpuCol = batch.vcpu;
-    const pageCol = batch.page;
-    const dataPfn = this.dataPfnBuf;
-    const access = this.accessBuf;
-    const walkPfns = this.walkPfnsBuf;
-    const rootOfVcpu = this.rootOfVcpu;
-    const ptPageBits = this.census.ptPageBits;
-    const pool = this.pool;
-    const slotOfPfn = pool.slotOfPfn;
-    const slotOfFrame = pool.slotOfFrame;
-    const frameLimit = this.frameLimit;
-    const m2p = this.m2p;
-    const argCol = batch.arg;
-    const pteCol = batch.pte;
-    const liveMask = this.census.liveMask;
-    const memPages = this.memPages;
-    const pscCache = this.psc;
-    const psc = pscCache.rows;
-    // Re-read after anything that can start a new cache generation.
-    let tag = pscCache.tag;
-    let entries = pool.entries;
-    let entryPfn = pool.entryPfn;
-    let nonzero = pool.nonzeroEntries;
-    let walks = 0;
-    // Level-1 leaf count changes of the inlined pt_writes, added to the
-    // counters once (also when an event throws): integers, so the sum is exact
-    // in any order.
-    let leafPresent1 = 0;
-    let leafA1 = 0;
-    let leafD1 = 0;
-    let leafRw1 = 0;
-    let leafAdrw1 = 0;
-    try {
-      for (let i = from; i < n; i++) {
-        const kind = kindCol[i]!;
-        // Only write (0) and read (1) walk.
-        if (kind > KIND_READ) {
-          if (kind === KIND_PT_WRITE) {
-            const page = pageCol[i]!;
-            const index = argCol[i]!;
-            if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw this.badPtWrite(i, page, index);
-            const live = liveMask[page]!;
-            dataPfn[i] = page;
-            // A store into a page-table page as it was when the store happened:
-            // that is what a tracker write-protecting table pages would trap.
-            access[i] = live !== 0 ? WRITE | PT_PAGE : WRITE;
-            const w = i << 2;
-            walkPfns[w] = -1;
-            walkPfns[w + 1] = -1;
-            walkPfns[w + 2] = -1;
-            walkPfns[w + 3] = -1;
-            if (live > 1) {
-              this.ptWriteLinked(page, index, pteCol[i]!);
-              tag = pscCache.tag;
-              entries = pool.entries;
-              entryPfn = pool.entryPfn;
-              nonzero = pool.nonzeroEntries;
-              continue;
-            }
-            // The common pt_write, inlined: a page that is no table yet (being
-            // filled) or only a leaf table, whose entries link nothing, so no
-            // reference moves and at most the level-1 leaf counts change.
-            const pte = pteCol[i]!;
-            let slot = slotOfPfn[page]!;
-            // Slot 0 reads as all zeros, so a page without storage compares as one.
-            let offset = (slot << SHIFT) | index;
-            const old = entries[offset]!;
-            if (old === pte) continue;
-            if (slot === 0) {
-              slot = pool.alloc(page);
-              offset = (slot << SHIFT) | index;
-              entries = pool.entries;
-              entryPfn = pool.entryPfn;
-              nonzero = pool.nonzeroEntries;
-            }
-            if (live === 1) {
-              // Leaf counts move by (new is a present leaf) - (old was one), per flag.
-              const o = old & P;
-              const q = pte & P;
-              leafPresent1 += q - o;
-              leafA1 += (q & (pte >>> A_BIT)) - (o & (old >>> A_BIT));
-              leafD1 += (q & (pte >>> D_BIT)) - (o & (old >>> D_BIT));
-              leafRw1 += (q & (pte >>> RW_BIT)) - (o & (old >>> RW_BIT));
-              leafAdrw1 += ((pte & ADRW_P) === ADRW_P ? 1 : 0) - ((old & ADRW_P) === ADRW_P ? 1 : 0);
-            }
-            entries[offset] = pte;
-            if (entryPfn !== undefined) {
-              const f = pte >>> FRAME_SHIFT;
-              entryPfn[offset] = f < frameLimit ? m2p![f]! : -1;
-            }
-            if ((nonzero[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0)) === 0 && live === 0) pool.free(slot);
-            continue;
-          }
-          // Only a pt_write allocates storage, so the pool is as it was.
-          this.applyOther(i, kind);
-          tag = pscCache.tag;
-          continue;
-        }
-        walks++;
-        // write is 0 and read 1: no branch, which would mispredict on a mix of both.
-        const isWrite = kind ^ 1;
-        fast: {
-          const vpn = pageCol[i]!;
-          const root = rootOfVcpu[vcpuCol[i]!]!;
-          if (root < 0) break fast;
-          let leaf: number;
-          let upper: number;
-          let pfn: number;
-          let t3: number;
-          let t2: number;
-          let walk1: number;
-          let leafSize: number;
-          let f: number;
-          // The paging-structure cache: a 4 KiB walk's upper levels, as
-          // the processor's PDE cache keeps them (SDM 4.10.3), exact here.
-          const key = vpn >> 9;
-          const h = ((key ^ (root << 5)) & ROW_MASK) << ROW_SHIFT;
-          if (psc[h] === (root | tag) && psc[h + 1] === key) {
-            const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
-            leaf = entries[o1]!;
-            f = leaf >>> FRAME_SHIFT;
-            if ((leaf & P) === 0 || f >= frameLimit) break fast;
-            pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            t3 = psc[h + 4]!;
-            t2 = psc[h + 5]!;
-            walk1 = psc[h + 6]!;
-            upper = psc[h + 7]!;
-            leafSize = 0;
-          } else {
-            const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
-            const e4 = entries[o4]!;
-            f = e4 >>> FRAME_SHIFT;
-            if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-            // A slot <= 0 is a frame the guest does not own (-1) or a table that
-            // holds no entries (0): both end in a fault that walkGeneral reports.
-            const s3 = slotOfFrame[f]!;
-            if (s3 <= 0) break fast;
-            // Each table's pfn is taken from the entry that names it, like the
-            // data page's, rather than from the slot's owner: one load fewer.
-            t3 = entryPfn === undefined ? f : entryPfn[o4]!;
-            const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
-            const e3 = entries[o3]!;
-            f = e3 >>> FRAME_SHIFT;
-            if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-            const s2 = slotOfFrame[f]!;
-            if (s2 <= 0) break fast;
-            t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-            const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
-            const e2 = entries[o2]!;
-            f = e2 >>> FRAME_SHIFT;
-            if ((e2 & PRESENT_OR_PS) === P) {
-              if (f >= frameLimit) break fast;
-              const s1 = slotOfFrame[f]!;
-              if (s1 <= 0) break fast;
-              walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
-              upper = e4 & e3 & e2;
-              psc[h] = root | tag;
-              psc[h + 1] = key;
-              psc[h + 2] = 0;
-              psc[h + 3] = s1;
-              psc[h + 4] = t3;
-              psc[h + 5] = t2;
-              psc[h + 6] = walk1;
-              psc[h + 7] = upper;
-              const o1 = (s1 << SHIFT) | (vpn & 511);
-              leaf = entries[o1]!;
-              f = leaf >>> FRAME_SHIFT;
-              if ((leaf & P) === 0 || f >= frameLimit) break fast;
-              pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-              leafSize = 0;
-            } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-              // A 2 MiB page, as a kernel's direct map uses.
-              f += vpn & 511;
-              if (f >= frameLimit) break fast;
-              pfn = m2p === undefined ? f : m2p[f]!;
-              leaf = e2;
-              upper = e4 & e3;
-              walk1 = -1;
-              leafSize = SIZE_2M;
-            } else break fast;
-          }
-          if (pfn < 0) break fast;
-          // Every level needs A, and RW for a write; the leaf D too for a write.
-          const upperNeed = A | (isWrite * RW);
-          const leafNeed = upperNeed | (isWrite * D);
-          if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break fast;
-          dataPfn[i] = pfn;
-          access[i] = isWrite | leafSize | (((ptPageBits[pfn >>> 5]! >>> (pfn & 31)) & 1) << 1); // ACCESS_PT_PAGE
-          const w = i << 2;
-          walkPfns[w] = root;
-          walkPfns[w + 1] = t3;
-          walkPfns[w + 2] = t2;
-          walkPfns[w + 3] = walk1;
-          continue;
-        }
-        this.walkGeneral(i, isWrite);
-        tag = pscCache.tag;
-      }
-    } finally {
-      this.census.addLevel1Leaves(leafPresent1, leafA1, leafD1, leafRw1, leafAdrw1);
-    }
-    return walks;
-  }
-
-  private applyPae(batch: GuestBatch, from: number, n: number): number {
-    const kindCol = batch.kind;
-    const vcpuCol = batch.vcpu;
-    const pageCol = batch.page;
-    const dataPfn = this.dataPfnBuf;
-    const access = this.accessBuf;
-    const walkPfns = this.walkPfnsBuf;
-    const rootOfVcpu = this.rootOfVcpu;
-    const ptPageBits = this.census.ptPageBits;
-    const pool = this.pool;
-    const slotOfPfn = pool.slotOfPfn;
-    const slotOfFrame = pool.slotOfFrame;
-    const frameLimit = this.frameLimit;
-    const m2p = this.m2p;
-    let entries = pool.entries;
-    let entryPfn = pool.entryPfn;
-    let walks = 0;
-    for (let i = from; i < n; i++) {
-      const kind = kindCol[i]!;
-      // Only write (0) and read (1) walk.
-      if (kind > KIND_READ) {
-        if (kind === KIND_PT_WRITE) {
-          // Not inlined as in apply64: PAE guests are not the hot path.
-          this.ptWriteEvent(i);
-          entries = pool.entries;
-          entryPfn = pool.entryPfn;
-          continue;
-        }
-        // Only a pt_write allocates storage, so the pool is as it was.
-        this.applyOther(i, kind);
-        continue;
-      }
-      walks++;
-      const isWrite = kind ^ 1;
-      const vpn = pageCol[i]!;
-      if (vpn >>> PAE_VPN_BITS !== 0) throw this.badVpn(i, vpn);
-      fast: {
-        const root = rootOfVcpu[vcpuCol[i]!]!;
-        if (root < 0) break fast;
-        // The PDPTE: no A flag to set and no RW to check (SDM 4.4.1).
-        const o3 = (slotOfPfn[root]! << SHIFT) | (vpn >>> 18);
-        const e3 = entries[o3]!;
-        let f = e3 >>> FRAME_SHIFT;
-        if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-        const s2 = slotOfFrame[f]!;
-        if (s2 <= 0) break fast;
-        const t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-        const o2 = (s2 << SHIFT) | ((vpn >>> 9) & 511);
-        const e2 = entries[o2]!;
-        f = e2 >>> FRAME_SHIFT;
-        let leaf: number;
-        let pfn: number;
-        let walk1: number;
-        let leafSize: number;
-        if ((e2 & PRESENT_OR_PS) === P) {
-          if (f >= frameLimit) break fast;
-          const s1 = slotOfFrame[f]!;
-          if (s1 <= 0) break fast;
-          walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
-          const o1 = (s1 << SHIFT) | (vpn & 511);
-          leaf = entries[o1]!;
-          f = leaf >>> FRAME_SHIFT;
-          if ((leaf & P) === 0 || f >= frameLimit) break fast;
-          pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-          leafSize = 0;
-        } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-          f += vpn & 511;
-          if (f >= frameLimit) break fast;
-          pfn = m2p === undefined ? f : m2p[f]!;
-          leaf = e2;
-          walk1 = -1;
-          leafSize = SIZE_2M;
-        } else break fast;
-        if (pfn < 0) break fast;
-        // The PDE and the leaf need A (and RW for a write), the leaf D too for
-        // a write; for a 2 MiB page the PDE is the leaf and is tested twice.
-        const upperNeed = A | (isWrite * RW);
-        const leafNeed = upperNeed | (isWrite * D);
-        if ((((e2 & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break fast;
-        dataPfn[i] = pfn;
-        access[i] = isWrite | leafSize | (((ptPageBits[pfn >>> 5]! >>> (pfn & 31)) & 1) << 1); // ACCESS_PT_PAGE
-        const w = i << 2;
-        walkPfns[w] = root;
-        walkPfns[w + 1] = t2;
-        walkPfns[w + 2] = walk1;
-        walkPfns[w + 3] = -1;
-        continue;
-      }
-      this.walkGeneral(i, isWrite);
-    }
-    return walks;
   }
 
   /** Whether the EPT loop (ept-run.ts) can run this guest: its inlined walk is the 4-level one. */
@@ -542,9 +218,10 @@ export class Mmu {
     return !this.pae;
   }
 
-  /** Event i, a pt_write, as apply64 inlines it: output columns, then the store. */
-  private ptWriteEvent(i: number): void {
-    const batch = this.batch!;
+  // ---- For the walk loops: what they do not finish inline -----------------
+
+  /** Event i, a pt_write, as walkX86_64 inlines it: output columns, then the store. */
+  ptWriteEvent(batch: GuestBatch, i: number): void {
     const page = batch.page[i]!;
     const index = batch.arg[i]!;
     if (!(page >= 0 && page < this.memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
@@ -560,7 +237,7 @@ export class Mmu {
   /**
    * A pt_write into a page that is no table yet or only a leaf table (`live`
    * <= 1), whose entries link nothing: no reference moves, and at most the
-   * level-1 leaf counts change. apply64 inlines it; the EPT loop calls it.
+   * level-1 leaf counts change. walkX86_64 inlines it; the EPT loop calls it.
    */
   ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
     const pool = this.pool;
@@ -584,9 +261,8 @@ export class Mmu {
     if ((pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0)) === 0 && live === 0) pool.free(slot);
   }
 
-  /** cr3_load, phys_write and idle: no walk (the loops handle pt_write). */
-  private applyOther(i: number, kind: number): void {
-    const batch = this.batch!;
+  /** Event i, a cr3_load, phys_write or idle: no walk (the loops handle pt_write). */
+  applyOther(batch: GuestBatch, i: number, kind: number): void {
     const page = batch.page[i]!;
     let pfn = -1;
     let acc = 0;
@@ -634,8 +310,7 @@ export class Mmu {
    * Every walk the inlined loops do not finish: A/D flags to set,
    * superpages, faults, a vCPU with no CR3 yet.
    */
-  private walkGeneral(i: number, isWrite: number): void {
-    const batch = this.batch!;
+  walkGeneral(batch: GuestBatch, i: number, isWrite: number): void {
     const vpn = batch.page[i]!;
     const w = i << 2;
     const walkPfns = this.walkPfnsBuf;
@@ -644,7 +319,7 @@ export class Mmu {
     walkPfns[w + 2] = -1;
     walkPfns[w + 3] = -1;
     const root = this.rootOfVcpu[batch.vcpu[i]!]!;
-    if (root < 0) return this.fault(i, isWrite, FAULT_NO_ROOT, this.topLevel);
+    if (root < 0) return this.fault(batch, i, isWrite, FAULT_NO_ROOT, this.topLevel);
     const pae = this.pae;
     const entries = this.pool.entries;
     const slotOfPfn = this.pool.slotOfPfn;
@@ -662,7 +337,7 @@ export class Mmu {
       const index = pae && level === 3 ? vpn >>> 18 : (vpn >> (9 * (level - 1))) & 511;
       const offset = (slot << TABLE_SHIFT) | index;
       const pte = entries[offset]!;
-      if ((pte & PTE_P) === 0) return this.fault(i, isWrite, FAULT_NOT_PRESENT, level);
+      if ((pte & PTE_P) === 0) return this.fault(batch, i, isWrite, FAULT_NOT_PRESENT, level);
       offsets[depth] = offset;
       ptes[depth] = pte;
       slots[depth] = slot;
@@ -672,27 +347,27 @@ export class Mmu {
         break;
       }
       if ((pte & PTE_PS) !== 0) {
-        if (!this.census.leafCapable(level)) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        if (!this.census.leafCapable(level)) return this.fault(batch, i, isWrite, FAULT_RESERVED, level);
         pagesMapped = level === 2 ? PAGES_2M : PAGES_1G;
-        if ((frame & (pagesMapped - 1)) !== 0) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        if ((frame & (pagesMapped - 1)) !== 0) return this.fault(batch, i, isWrite, FAULT_RESERVED, level);
         leafFrame = frame + (vpn & (pagesMapped - 1));
         break;
       }
       const next = this.framePfn(frame);
-      if (next < 0) return this.fault(i, isWrite, FAULT_NOT_OWNED, level);
+      if (next < 0) return this.fault(batch, i, isWrite, FAULT_NOT_OWNED, level);
       table = next;
       level--;
       depth++;
     }
     const pfn = this.framePfn(leafFrame);
-    if (pfn < 0) return this.fault(i, isWrite, FAULT_NOT_OWNED, level);
+    if (pfn < 0) return this.fault(batch, i, isWrite, FAULT_NOT_OWNED, level);
     if (isWrite !== 0) {
       // The effective RW is the AND over every level used (SDM 4.6); the
       // PDPTEs of PAE take no part.
       for (let d = 0; d <= depth; d++) {
         const lvl = this.topLevel - d;
         if (pae && lvl === 3) continue;
-        if ((ptes[d]! & PTE_RW) === 0) return this.fault(i, isWrite, FAULT_READ_ONLY, lvl);
+        if ((ptes[d]! & PTE_RW) === 0) return this.fault(batch, i, isWrite, FAULT_READ_ONLY, lvl);
       }
     }
     for (let d = 0; d <= depth; d++) {
@@ -732,11 +407,10 @@ export class Mmu {
     this.census.flagsStored(pfn, offset & (TABLE_ENTRIES - 1), pte, updated);
   }
 
-  private fault(i: number, isWrite: number, reason: number, level: number): void {
+  private fault(batch: GuestBatch, i: number, isWrite: number, reason: number, level: number): void {
     this.faultCount++;
     this.faultsByReasonCode[reason]!++;
     if (this.recordedFaults.length < MAX_RECORDED_FAULTS) {
-      const batch = this.batch!;
       let tNs = batch.baseNs;
       for (let k = 0; k <= i; k++) tNs += batch.dtNs[k]!;
       this.recordedFaults.push({
@@ -752,13 +426,13 @@ export class Mmu {
     this.accessBuf[i] = isWrite | ACCESS_FAULT;
   }
 
-  // ---- Page-table contents and liveness -------------------------------
+  // ---- Stores into the tables, and CR3 -----------------------------------
 
   /**
    * A pt_write to a page live as a table above level 1, whose entries may
    * link tables: the loops handle every other pt_write themselves.
    */
-  private ptWriteLinked(pfn: number, index: number, pte: number): void {
+  ptWriteLinked(pfn: number, index: number, pte: number): void {
     const pool = this.pool;
     let slot = pool.slotOfPfn[pfn]!;
     if (slot === 0) {
@@ -790,7 +464,7 @@ export class Mmu {
     return this.m2p === undefined ? frame : this.m2p[frame]!;
   }
 
-  // ---- Read access for later reducers ---------------------------------
+  // ---- Read access for later reducers -----------------------------------
 
   /**
    * The entries (all 512) of a page that is a live page table or holds
@@ -858,7 +532,7 @@ export class Mmu {
     }
   }
 
-  private badVpn(i: number, vpn: number): RangeError {
+  badVpn(i: number, vpn: number): RangeError {
     return new RangeError(`mmu: event ${i} of the batch has vpn ${vpn}, which a PAE guest's 32-bit address cannot hold (vpn < 2^20)`);
   }
 
@@ -869,6 +543,10 @@ export class Mmu {
     this.dataPfnBuf = new Int32Array(c);
     this.accessBuf = new Uint8Array(c);
     this.walkPfnsBuf = new Int32Array(c * WALK_SLOTS);
+    const out = this.rangeOut;
+    out.dataPfn = this.dataPfnBuf;
+    out.access = this.accessBuf;
+    out.walkPfns = this.walkPfnsBuf;
   }
 
   private growAdBuffers(): void {
