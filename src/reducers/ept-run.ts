@@ -23,7 +23,7 @@ import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import type { Mmu } from './mmu.js';
 import { TABLE_ENTRIES, TABLE_SHIFT } from './mmu-table-pool.js';
 import { PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
-import type { VcpuClock } from './vcpu-clock.js';
+import { type VcpuClock, WAITS } from './vcpu-clock.js';
 
 /** runUnderEpt ran every event of the batch. */
 export const EPT_RUN_END = 0;
@@ -60,6 +60,7 @@ const FRAME_SHIFT = PTE_FLAG_BITS;
 const ROW_MASK = PSC_MASK;
 const ROW_SHIFT = PSC_SHIFT;
 const READ_SHIFT = READ_GATE_SHIFT;
+const CLOCK_WAITS = WAITS;
 const KIND_READ = GuestEventKind.read;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
@@ -122,18 +123,11 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   const cr3Exits = gates.cr3Exits;
   const stamp = pscCache.gateStamp(walkGate, walkShift, epoch);
   const clock = run.clock;
-  const stallNs = clock.stallNs;
-  const notBeforeNs = clock.notBeforeNs;
-  // Pauses come between loops, never from an exit handler.
-  const notBeforeMaxNs = clock.notBeforeMaxNs;
-  const lastEventAt = clock.lastEventAt;
-  const vcpus = clock.vcpus;
   const stopAtWallNs = run.stopAtWallNs;
   // The oracle's source versions (DESIGN section 8): each store the guest
   // makes bumps its page's version here, inline when the EPT lets it
   // through, or just before the exit when it refuses it.
   const srcVersion = run.srcVersion;
-  let latest = clock.latestNs;
   let why = EPT_RUN_END;
   let walks = 0;
   const dtCol = batch.dtNs;
@@ -144,32 +138,11 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
       const v = vcpuCol[i]!;
       g += dtCol[i]!;
       tNs[i] = g;
-      // VcpuClock's rule, inlined (unthrottled).
-      let wall: number;
-      if (v < vcpus) {
-        wall = g + stallNs[v]!;
-        if (wall < notBeforeMaxNs) {
-          const nb = notBeforeNs[v]!;
-          if (wall < nb) {
-            if (nb >= stopAtWallNs) {
-              why = EPT_RUN_TIME;
-              break;
-            }
-            wall = nb;
-            stallNs[v] = wall - g;
-          }
-        }
-        if (wall >= stopAtWallNs) {
-          why = EPT_RUN_TIME;
-          break;
-        }
-        lastEventAt[v] = i;
-      } else {
-        wall = g > latest ? g : latest;
-        if (wall >= stopAtWallNs) {
-          why = EPT_RUN_TIME;
-          break;
-        }
+      // The vCPU clock's rule (vcpu-clock.ts), unthrottled.
+      const wall = clock.wallNs(v, g, i, stopAtWallNs);
+      if (wall === CLOCK_WAITS) {
+        why = EPT_RUN_TIME;
+        break;
       }
       const kind = kindCol[i]!;
       // What the EPT refuses of this event, and the page it refuses: every
@@ -323,14 +296,12 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
           if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
         } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler.loadRefused(pfn, v, wall);
       }
-      if (wall > latest) latest = wall;
     }
     // A walk the inlined path does not finish (flags to set, a fault...)
     // broke out with why still END: the caller runs it.
     if (i < n && why === EPT_RUN_END) why = EPT_RUN_EXIT;
   } finally {
     mmu.countWalks(walks);
-    clock.latestNs = latest;
     clock.settle(batch, tNs);
   }
   run.stop = why;
