@@ -11,10 +11,12 @@
  * violation or misconfiguration, xen/arch/x86/mm/p2m-ept.c) is the
  * tracker's EptExitHandler.
  *
- * The MMU (src/reducers/mmu.ts) is the hardware's state and its slow paths;
- * this loop only reads its tables, roots and paging-structure cache, and
- * hands it every store and CR3 load. The clock and the oracle are not the
- * MMU's: the loop is given them (EptRun).
+ * The MMU (src/reducers/mmu.ts) is the hardware's state and its slow paths:
+ * this loop reads its tables and roots, fills and stamps rows of its
+ * paging-structure cache, and hands it every store into a table and every
+ * CR3 load. The clock and the oracle are not the MMU's: the loop is given
+ * them (EptRun) and applies the clock's rule and the oracle's version bumps
+ * itself.
  */
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
@@ -69,7 +71,7 @@ const KIND_IDLE = GuestEventKind.idle;
 
 /**
  * The processor running a vCPU under EPT, from event `from` on: each
- * access is walked (as apply64's fast path) and checked against the EPT
+ * access is walked (as walkX86_64 walks it) and checked against the EPT
  * for every guest page it touches, the page-table pages the walk reads
  * and the page accessed, as the hardware checks them (Intel SDM vol. 3C,
  * 29.3: guest paging-structure accesses are guest-physical accesses). While
@@ -82,17 +84,24 @@ const KIND_IDLE = GuestEventKind.idle;
  * in one pass: for HAP and PML on apache, two passes cost about half as
  * much again.
  *
- * Unthrottled clocks only (Simulation checks): like the trackers' loop it
- * stores nothing per event and settles the clock when it stops.
+ * Unthrottled clocks only (Simulation checks): the clock's unthrottled rule
+ * (VcpuClock.wallNs) notes each vCPU's last event, and the loop settles the
+ * clock when it stops, as Tracker.process does.
  *
  * Event times are summed here from dtNs, starting at tNs[from - 1] (the
  * batch's base for event 0), and stored in tNs for every event reached,
  * the one it stops at included: a separate pass over the batch was 32
  * instructions per event, 6% of a HAP run's.
  *
- * Its walk repeats apply64's fast path line for line: taken out into a
- * shared method it measured 11-13 % slower (MMU alone and HAP), V8 not
- * inlining it. A change to one is a change to both.
+ * Its walk repeats walkX86_64's (walk-x86-64.ts) line for line, the gate
+ * stamp apart: a change to one is a change to both. Taken out into a shared
+ * method it measured 11-13 % slower (MMU alone and HAP), V8 not inlining
+ * it. The upper levels alone, as a function both loops called on a cache
+ * miss (427 bytes of bytecode, under V8's 460-byte inlining limit),
+ * measured about 6% slower for HAP and 11% for the MMU alone (A/B, 30
+ * runs in both orders, on a busy machine): V8 inlined it into walkX86_64
+ * but not reliably here, where the pt_write path and the exit handlers
+ * take the inlining budget.
  */
 export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Float64Array, run: EptRun): number {
   const n = batch.count;

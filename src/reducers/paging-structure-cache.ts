@@ -19,8 +19,8 @@
  *   h + 3 the leaf table's slot in the table pool
  *   h + 4 the pfns of the level-3, level-2 and level-1 tables walked
  *   h + 7 the AND of the three upper entries (PML4E, PDPTE, PDE)
- * The walk loops (mmu.ts's apply64 and ept-run.ts) read and fill rows
- * inline, with these offsets as literals.
+ * The walk loops (walkX86_64 in walk-x86-64.ts, and runUnderEpt in
+ * ept-run.ts) read and fill rows inline, with these offsets as literals.
  */
 import { PTE_FRAME_BITS } from '../model/pte.js';
 

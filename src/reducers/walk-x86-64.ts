@@ -15,6 +15,9 @@
  *
  * The flag tests are branch-free in isWrite: a branch on it mispredicts on a
  * random mix of loads and stores and cost more than the walk's loads.
+ *
+ * The EPT loop (runUnderEpt, ept-run.ts) repeats this walk line for line,
+ * for speed (measured there): a change to one is a change to both.
  */
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
