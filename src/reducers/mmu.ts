@@ -27,12 +27,12 @@
  * The loops over events are beside it, one per paging format for apply
  * (walk-x86-64.ts, walk-pae.ts) and the processor under EPT for HAP and PML
  * (ept-run.ts). Each walks the common case inline, reading the MMU's walk
- * state, and hands the MMU every store, every CR3 load and every walk it
- * does not finish (walkGeneral). The MMU is hardware state only: no clock,
- * no oracle (the EPT loop is given both). Which pages are page tables, and
- * the per-level counts of their leaf entries, are the census's
- * (pt-census.ts), kept as pt_write, cr3_load and the walks' A/D stores
- * change them; output shapes are in mmu-output.ts.
+ * state, and hands the MMU every store it does not inline, every CR3 load
+ * and every walk it does not finish (walkGeneral). The MMU is hardware
+ * state only: no clock, no oracle (the EPT loop is given both). Which pages
+ * are page tables, and the per-level counts of their leaf entries, are the
+ * census's (pt-census.ts), kept as pt_write, cr3_load and the walks' A/D
+ * stores change them; output shapes are in mmu-output.ts.
  *
  * A faulting access (not present, a write through a read-only entry, a
  * reserved bit, a frame outside the guest) is a guest bug: it is reported in
