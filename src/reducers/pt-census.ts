@@ -250,7 +250,7 @@ export class PtCensus {
   }
 
   /** Storage is kept while a page is a table or holds a nonzero entry (a table being filled). */
-  releaseIfEmpty(pfn: number): void {
+  private releaseIfEmpty(pfn: number): void {
     const slot = this.pool.slotOfPfn[pfn]!;
     if (slot !== 0 && this.liveMask[pfn] === 0 && this.pool.nonzeroEntries[slot] === 0) this.pool.free(slot);
   }
