@@ -73,5 +73,5 @@ export type { RunSummary, SummarySpec } from './reducers/summary.js';
 export { isRunFinal } from './reducers/run-final.js';
 export type { RunFinal } from './reducers/run-final.js';
 export { Mmu } from './reducers/mmu.js';
-export type { MmuOutput, MmuStats } from './reducers/mmu.js';
+export type { MmuOutput, MmuStats } from './reducers/mmu-output.js';
 export { makeP2mMap } from './model/p2m-map.js';

@@ -5,7 +5,8 @@ import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { PageSet } from '../util/page-set.js';
 import { type CaptureStats, CaptureStatsCollector } from '../import/capture-stats.js';
 import type { GuestBatch } from '../events/guest-batch.js';
-import { Mmu, type MmuStats } from '../reducers/mmu.js';
+import { Mmu } from '../reducers/mmu.js';
+import type { MmuStats } from '../reducers/mmu-output.js';
 
 export interface InspectReport {
   readonly file: string;

@@ -12,7 +12,7 @@ export interface SimulationOptions {
   /** Shadow: model Xen's out-of-sync L1 optimisation (HVM). */
   readonly shadowOos?: boolean;
   /**
-   * HAP and PML run in the MMU's EPT loop (Mmu.runUnderEpt) unless false:
+   * HAP and PML run in the EPT loop (runUnderEpt, ept-run.ts) unless false:
    * then every access goes through Tracker.process, the reference path the
    * loop is tested against. Results are identical either way.
    */

@@ -72,7 +72,7 @@ const CH_S = 0x53;
 const CH_M = 0x4d;
 
 // A module-local name for the table its hot loops read (an imported
-// binding read there is slower in Node 20; see src/reducers/mmu.ts).
+// binding read there is slower in Node 20; see src/reducers/walk-x86-64.ts).
 const HEX = HEX_DIGIT_VALUES;
 
 /** Addresses are below 2^52 (user space is 47 bits); sizes at most 1 MiB. */

@@ -71,7 +71,7 @@ const DOT = 0x2e;
 const PLUS = 0x2b;
 
 // A module-local name for the table its hot loops read (an imported
-// binding read there is slower in Node 20; see src/reducers/mmu.ts).
+// binding read there is slower in Node 20; see src/reducers/walk-x86-64.ts).
 const HEX = HEX_DIGIT_VALUES;
 
 /** Largest page number accepted: 52 bits (a 64-bit address >> 12). */

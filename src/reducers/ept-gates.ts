@@ -31,7 +31,7 @@ export interface EptGates {
 
 /**
  * The hypervisor's side of an EPT exit (an EPT violation or misconfiguration
- * for the page named), called by the hardware loop (Mmu.runUnderEpt) with
+ * for the page named), called by the hardware loop (runUnderEpt, ept-run.ts) with
  * the vCPU and the wall time of the access. Each may charge the vCPU, mark
  * pages dirty and open gates.
  */

@@ -24,14 +24,15 @@
  *   trackers do. An mfn the guest does not own is a fault (Xen would have
  *   refused the PTE in mmu_update).
  *
- * A page is a page-table page at a level while some root reaches it there
- * (DESIGN section 5). Roots are pages loaded in some vCPU's CR3, and pages
- * once loaded that still hold a present entry (an address space that is
- * switched out but alive). Lower tables are reference counted by the present
- * non-PS entries of live tables one level up, per level, so a table shared by
- * many roots (the kernel's) counts once and a recursive mapping (a page used
- * at several levels) terminates: every link goes down a level. All counts are
- * kept incrementally on pt_write and cr3_load; nothing is rescanned.
+ * The loops over events are beside it, one per paging format for apply
+ * (walk-x86-64.ts, walk-pae.ts) and the processor under EPT for HAP and PML
+ * (ept-run.ts). Each walks the common case inline, reading the MMU's walk
+ * state, and hands the MMU every store it does not inline, every CR3 load
+ * and every walk it does not finish (walkGeneral). The MMU is hardware
+ * state only: no clock, no oracle (the EPT loop is given both). Which pages
+ * are page tables, and the per-level counts of their leaf entries, are the
+ * census's (pt-census.ts), kept as pt_write, cr3_load and the walks' A/D
+ * stores change them; output shapes are in mmu-output.ts.
  *
  * A faulting access (not present, a write through a read-only entry, a
  * reserved bit, a frame outside the guest) is a guest bug: it is reported in
@@ -41,10 +42,31 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
 import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_FRAME_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
-import { type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
+import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import {
+  ACCESS_1G,
+  ACCESS_2M,
+  ACCESS_FAULT,
+  ACCESS_PT_PAGE,
+  ACCESS_WRITE,
+  FAULT_NO_ROOT,
+  FAULT_NOT_OWNED,
+  FAULT_NOT_PRESENT,
+  FAULT_READ_ONLY,
+  FAULT_RESERVED,
+  MAX_RECORDED_FAULTS,
+  MMU_FAULT_REASONS,
+  type MmuFaultReason,
+  type MmuFaultRecord,
+  type MmuOutput,
+  type MmuStats,
+  WALK_SLOTS,
+} from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
-import type { VcpuClock } from './vcpu-clock.js';
+import { PagingStructureCache } from './paging-structure-cache.js';
+import { PtCensus } from './pt-census.js';
+import { walkPae } from './walk-pae.js';
+import { walkX86_64 } from './walk-x86-64.js';
 
 export interface MmuConfig {
   readonly guest: GuestType;
@@ -54,262 +76,48 @@ export interface MmuConfig {
   readonly seed: number;
 }
 
-/** Bits of MmuOutput.access. */
-export const ACCESS_WRITE = 1;
-/** The target pfn is a live page-table page. */
-export const ACCESS_PT_PAGE = 2;
-/** A guest bug: not present, write through a read-only entry, reserved bit, or a frame the guest does not own. */
-export const ACCESS_FAULT = 4;
-/** The leaf was a 2 MiB PS entry. */
-export const ACCESS_2M = 8;
-/** The leaf was a 1 GiB PS entry (x86-64 only). */
-export const ACCESS_1G = 16;
-
-/** Entries of walkPfns per event: one per level, top level first. */
-export const WALK_SLOTS = 4;
-
-/**
- * What the MMU did for each event of a batch, index-aligned with it. The
- * object and its arrays are reused: valid until the next apply().
- */
-export interface MmuOutput {
-  /** = batch.count; every column below has this length (walkPfns 4x). */
-  readonly count: number;
-  /**
-   * The pfn event i touched: write/read → the translated data page;
-   * phys_write → its pfn; pt_write → the page-table page written;
-   * cr3_load, idle, and any faulting access → -1.
-   */
-  readonly dataPfn: Int32Array;
-  /** ACCESS_* bits. */
-  readonly access: Uint8Array;
-  /**
-   * count * 4 entries: pfns of the tables walked, top level first (PAE uses
-   * the first 3, a PS leaf ends the walk early), -1 where unused. A faulting
-   * walk lists the tables it read, the faulting entry's table last; any
-   * other walk ends at the table holding the leaf entry it used (whose index
-   * the vpn gives), so no column repeats it.
-   */
-  readonly walkPfns: Int32Array;
-  /** Hardware A/D stores during this batch: each set at least one clear bit in one entry. */
-  readonly adCount: number;
-  /** adCount entries: the event whose walk made each store, in order. */
-  readonly adEvent: Int32Array;
-  /** adCount entries: the page-table page each store wrote (the store dirties it). */
-  readonly adPtPfn: Int32Array;
-}
-
-export type MmuFaultReason = 'no-address-space' | 'not-present' | 'read-only' | 'reserved-bit' | 'frame-not-owned';
-
-/** Fault reasons, indexed by the internal codes below. */
-export const MMU_FAULT_REASONS: readonly MmuFaultReason[] = [
-  'no-address-space',
-  'not-present',
-  'read-only',
-  'reserved-bit',
-  'frame-not-owned',
-];
-const FAULT_NO_ROOT = 0;
-const FAULT_NOT_PRESENT = 1;
-const FAULT_READ_ONLY = 2;
-const FAULT_RESERVED = 3;
-const FAULT_NOT_OWNED = 4;
-
-/** How many faults stats() describes one by one. */
-export const MAX_RECORDED_FAULTS = 16;
-
-export interface MmuFaultRecord {
-  readonly tNs: number;
-  readonly vcpu: number;
-  readonly vpn: number;
-  readonly kind: 'write' | 'read';
-  readonly reason: MmuFaultReason;
-  /** Level of the entry at fault (for read-only: the highest read-only one); the top level for no-address-space. */
-  readonly level: number;
-}
-
-export interface MmuLevelStats {
-  /** 1 = the leaf table (PT), 2 = PD, 3 = PDPT, 4 = PML4. */
-  readonly level: number;
-  /** Pages live as page tables at this level. */
-  readonly ptPages: number;
-  /** Present entries at this level that map memory: every level-1 entry, PS entries at levels 2 and 3. */
-  readonly presentLeafEntries: number;
-  readonly leafEntriesAccessed: number;
-  readonly leafEntriesDirty: number;
-  readonly leafEntriesWritable: number;
-  /** Leaf entries with A, D and RW all set. */
-  readonly leafEntriesAccessedDirtyWritable: number;
-}
-
-export interface MmuStats {
-  /** Index 0 = level 1; length 4 (x86-64) or 3 (PAE). */
-  readonly levels: readonly MmuLevelStats[];
-  /** Distinct live page-table pages (a page used at two levels counts once). */
-  readonly ptPages: number;
-  /** Entry slots of the live leaf tables: level-1 pages x 512. */
-  readonly leafSlots: number;
-  /** Totals of the per-level leaf counts. */
-  readonly presentLeafEntries: number;
-  readonly leafEntriesAccessed: number;
-  readonly leafEntriesDirty: number;
-  readonly leafEntriesWritable: number;
-  readonly leafEntriesAccessedDirtyWritable: number;
-  /** write and read events translated (faulting ones included). */
-  readonly walks: number;
-  /** Hardware A/D stores into page-table pages since the start. */
-  readonly adStores: number;
-  readonly faults: number;
-  readonly faultsByReason: Readonly<Record<MmuFaultReason, number>>;
-  /** The first MAX_RECORDED_FAULTS faults. */
-  readonly firstFaults: readonly MmuFaultRecord[];
-  /** Pages whose entries the MMU stores (tables, and pages being filled before they are linked). */
-  readonly storedTablePages: number;
-}
-
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-const PRESENT_OR_PS = PTE_P | PTE_PS;
-const ADRW = PTE_A | PTE_D | PTE_RW;
-const ADRW_P = ADRW | PTE_P;
-
-// Module-local copies of imported constants for the walk loops: with Node
-// 20, reading the imported bindings there measured 10-15% slower.
+// Module-local copies of imported constants, as in the walk loops.
 const P = PTE_P;
-const A = PTE_A;
-const D = PTE_D;
-const RW = PTE_RW;
 const SHIFT = TABLE_SHIFT;
-const ENTRIES = TABLE_ENTRIES;
 const FRAME_SHIFT = PTE_FLAG_BITS;
-const KIND_READ = GuestEventKind.read;
-const KIND_PT_WRITE = GuestEventKind.ptWrite;
-const KIND_CR3_LOAD = GuestEventKind.cr3Load;
-const KIND_PHYS_WRITE = GuestEventKind.physWrite;
-const KIND_IDLE = GuestEventKind.idle;
-/**
- * Paging-structure cache: entries (a power of two), and ints per entry (root
- * tagged with the generation, key, runUnderEpt's gate stamp, leaf slot, 3
- * table pfns, upper flags): 128 KiB, in the L2. Its hits count for more
- * than its fitting in the L1: apache's walks would hit 85% of 1,024 rows
- * (32 KiB) and 90% of 4,096 or more (direct-mapped, before invalidations).
- * In time, HAP gained about 1.5% over 1,024 rows (A/B runs in both orders,
- * the geometric mean: each order alone favoured its first build by 4%).
- */
-const PSC_ENTRIES = 4096;
-const PSC_MASK = PSC_ENTRIES - 1;
-const PSC_SHIFT = 3;
-/** A row's root pfn (below MAX_FRAMES, 22 bits) shares its int with the generation, in the bits above. */
-const PSC_GEN_SHIFT = PTE_FRAME_BITS;
-const PSC_GENERATIONS = 1 << (31 - PSC_GEN_SHIFT);
-const READ_SHIFT = READ_GATE_SHIFT;
-const A_BIT = 31 - Math.clz32(PTE_A);
-const D_BIT = 31 - Math.clz32(PTE_D);
-const RW_BIT = 31 - Math.clz32(PTE_RW);
-const PAE_VPN_BITS = 20;
 /** Pages of a 2 MiB and a 1 GiB mapping. */
 const PAGES_2M = 512;
 const PAGES_1G = 512 * 512;
 
-/** runUnderEpt ran every event of the batch. */
-export const EPT_RUN_END = 0;
-/** runUnderEpt stopped at an event whose wall time reaches the toolstack's next action. */
-export const EPT_RUN_TIME = 1;
-/**
- * runUnderEpt stopped at an event its inlined walk does not cover (a flag to
- * set, a fault, a 1 GiB page, a pt_write linking a table): the caller runs
- * that event through applyRange and the tracker, then resumes.
- */
-export const EPT_RUN_EXIT = 2;
-
-/** What runUnderEpt needs from the rest of the machine, and why it stopped. */
-export interface EptRun {
-  gates: EptGates;
-  clock: VcpuClock;
-  /** The oracle's per-page store counts (PageOracle.srcVersion). */
-  srcVersion: Uint32Array;
-  stopAtWallNs: number;
-  /** Out: EPT_RUN_END, EPT_RUN_TIME or EPT_RUN_EXIT. */
-  stop: number;
-}
-
 export class Mmu {
   readonly p2m?: P2mMap;
 
+  // ---- The walk state ----------------------------------------------------
+  // The loops that walk inline (walk-x86-64.ts, walk-pae.ts, ept-run.ts)
+  // read these directly: a walk is a few typed-array loads, and a call per
+  // level would cost more than the loads. They change only through the
+  // MMU's methods (the x86-64 loop's inlined pt_write apart). Other reducers
+  // read tables with table().
+
+  readonly memPages: number;
+  /** Frames a PTE may name: memPages for HVM, host frames for PV. */
+  readonly frameLimit: number;
+  /** mfn → pfn for PV, undefined for HVM (frames are pfns). */
+  readonly m2p: Int32Array | undefined;
+  /** The tables' entries (mmu-table-pool.ts). */
+  readonly pool: TablePool;
+  /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
+  readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
+  /** Which pages are page tables, and what their leaf entries carry (pt-census.ts). */
+  readonly census: PtCensus;
+  /** The paging-structure cache in front of the 4-level walk (paging-structure-cache.ts). */
+  readonly psc = new PagingStructureCache();
+
   private readonly pae: boolean;
   private readonly topLevel: number;
-  /** Entries a root table uses: 512, or the 4 PDPTEs of PAE. */
-  private readonly rootEntries: number;
-  private readonly memPages: number;
   private readonly vcpus: number;
-  /** Frames a PTE may name: memPages for HVM, host frames for PV. */
-  private readonly frameLimit: number;
-  /** mfn → pfn for PV, undefined for HVM (frames are pfns). */
-  private readonly m2p: Int32Array | undefined;
-  private readonly pool: TablePool;
-
-  /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
-  private readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
-  /** vCPUs that have each page in CR3. */
-  private readonly loadedCount: Int32Array;
-  /** Present entries among a live root's rootEntries. */
-  private readonly presentRootEntries: Int16Array;
-  /** Bit (level - 1) set while the page is a live table at that level. */
-  private readonly liveMask: Uint8Array;
-  /** One bit per page, set while liveMask is nonzero: 32x smaller, so the walk loops' test stays in L1. */
-  private readonly ptPageBits: Uint32Array;
-  /** refs[level][pfn]: present non-PS entries of live tables at level + 1 naming pfn. Unused at the top level. */
-  private readonly refs: Int32Array[];
-
-  // Per-level counters, indexed by level (index 0 unused). Float64 so no count can wrap.
-  private readonly ptPagesAt: Float64Array;
-  private readonly leafPresentAt: Float64Array;
-  private readonly leafAAt: Float64Array;
-  private readonly leafDAt: Float64Array;
-  private readonly leafRwAt: Float64Array;
-  private readonly leafAdrwAt: Float64Array;
-  private distinctPtPages = 0;
-
   private walkCount = 0;
-  /**
-   * The paging-structure cache (see apply64): PSC_ENTRIES rows of root, key
-   * (vpn >> 9), gate stamp, leaf-table slot, the three upper tables' pfns
-   * and the AND of the upper entries' flags. A row is valid while it carries
-   * the current generation, kept in its root's int (pscTag) so that one
-   * compare checks both. A row depends on three present upper
-   * entries and the slots of the tables they name, so a store that changes
-   * or clears a present entry of a table above level 1, or a hardware A/D
-   * store, starts a new generation. Filling an empty entry does not (no
-   * cached walk went through it), nor does a table becoming live or dead:
-   * a cached walk's tables stay live, and keep their slots, until one of
-   * its entries is changed or cleared. (Apache: 4,392 generations in 60 s
-   * instead of 15,476, 84% of walks hit instead of 82%.)
-   *
-   * runUnderEpt also keeps, in the row's stamp, the gate stamp under which
-   * all four tables of its walk passed their EPT walk gates: gates only open
-   * within an epoch, so a walk that passed once passes until the epoch ends.
-   * apply64 clears the stamp of a row it fills.
-   */
-  private readonly psc = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
-  /** The current generation (1 to PSC_GENERATIONS - 1), shifted to sit above a row's root. */
-  private pscTag = 1 << PSC_GEN_SHIFT;
-  /** Names the walk gates (their array, shift and epoch) runUnderEpt last ran under; 0 is no stamp. */
-  private gateStamp = 0;
-  private stampedWalkGate: Uint32Array | undefined;
-  private stampedWalkShift = -1;
-  private stampedEpoch = -1;
   private adStoreCount = 0;
   private faultCount = 0;
   private readonly faultsByReasonCode = new Float64Array(MMU_FAULT_REASONS.length);
   private readonly recordedFaults: MmuFaultRecord[] = [];
-
-  // Pending reference changes of one pt_write: all increments run before all
-  // decrements, so a cascade only ever activates, then only ever deactivates,
-  // and never sees a table half updated.
-  private readonly pendingIncPfn = new Int32Array(4);
-  private readonly pendingIncLevel = new Int32Array(4);
-  private readonly pendingDecPfn = new Int32Array(4);
-  private readonly pendingDecLevel = new Int32Array(4);
 
   // Scratch for the general walker.
   private readonly walkOffset = new Int32Array(4);
@@ -326,7 +134,6 @@ export class Mmu {
   private adCount = 0;
   private readonly out: Mutable<MmuOutput>;
   private readonly rangeOut: Mutable<MmuOutput>;
-  private batch: GuestBatch | undefined;
 
   constructor(config: MmuConfig) {
     const { guest, paging, memPages, vcpus } = config;
@@ -343,7 +150,6 @@ export class Mmu {
     }
     this.pae = paging === 'pae';
     this.topLevel = this.pae ? 3 : 4;
-    this.rootEntries = this.pae ? 4 : TABLE_ENTRIES;
     this.memPages = memPages;
     this.vcpus = vcpus;
     if (guest === 'pv') {
@@ -356,21 +162,7 @@ export class Mmu {
       this.frameLimit = memPages;
       this.pool = new TablePool(memPages, memPages);
     }
-    this.loadedCount = new Int32Array(memPages);
-    this.presentRootEntries = new Int16Array(memPages);
-    this.liveMask = new Uint8Array(memPages);
-    this.ptPageBits = new Uint32Array((memPages + 31) >>> 5);
-    this.refs = [];
-    for (let level = 0; level <= this.topLevel; level++) {
-      this.refs.push(level >= 1 && level < this.topLevel ? new Int32Array(memPages) : new Int32Array(0));
-    }
-    const perLevel = () => new Float64Array(this.topLevel + 1);
-    this.ptPagesAt = perLevel();
-    this.leafPresentAt = perLevel();
-    this.leafAAt = perLevel();
-    this.leafDAt = perLevel();
-    this.leafRwAt = perLevel();
-    this.leafAdrwAt = perLevel();
+    this.census = new PtCensus(this.pool, this.pae, memPages, this.frameLimit, this.m2p);
     const output = (): Mutable<MmuOutput> => ({
       count: 0,
       dataPfn: this.dataPfnBuf,
@@ -407,619 +199,33 @@ export class Mmu {
    */
   applyRange(batch: GuestBatch, from: number, to: number): MmuOutput {
     this.ensureCapacity(batch.count);
-    this.batch = batch;
     this.adCount = 0;
-    const walks = this.pae ? this.applyPae(batch, from, to) : this.apply64(batch, from, to);
+    // The loops write each event's columns into rangeOut, whose columns are
+    // the whole buffers (ensureCapacity keeps them so).
+    const out = this.rangeOut;
+    const walks = this.pae ? walkPae(this, batch, from, to, out) : walkX86_64(this, batch, from, to, out);
     this.walkCount += walks;
     this.adStoreCount += this.adCount;
-    this.batch = undefined;
-    const out = this.rangeOut;
     out.count = batch.count;
-    out.dataPfn = this.dataPfnBuf;
-    out.access = this.accessBuf;
-    out.walkPfns = this.walkPfnsBuf;
     out.adCount = this.adCount;
     out.adEvent = this.adEventBuf;
     out.adPtPfn = this.adPtPfnBuf;
     return out;
   }
 
-  // The two apply loops differ only in the inlined walk of a 4 KiB or 2 MiB
-  // mapping whose flags are already set: the steady state, where a walk
-  // stores nothing. Anything else (a flag to set, a 1 GiB page, a fault, no
-  // CR3 yet) leaves the `fast` block for walkGeneral, which handles every
-  // case. The flag tests are branch-free in isWrite: a branch on it
-  // mispredicts on a random mix of loads and stores and cost more than the
-  // walk's loads. Both loops also inline the pt_writes that link no table:
-  // a quarter of all events, which through applyOther and ptWrite took a
-  // quarter to a third of the MMU's time.
-
-  private apply64(batch: GuestBatch, from: number, n: number): number {
-    const kindCol = batch.kind;
-    const vcpuCol = batch.vcpu;
-    const pageCol = batch.page;
-    const dataPfn = this.dataPfnBuf;
-    const access = this.accessBuf;
-    const walkPfns = this.walkPfnsBuf;
-    const rootOfVcpu = this.rootOfVcpu;
-    const ptPageBits = this.ptPageBits;
-    const pool = this.pool;
-    const slotOfPfn = pool.slotOfPfn;
-    const slotOfFrame = pool.slotOfFrame;
-    const frameLimit = this.frameLimit;
-    const m2p = this.m2p;
-    const argCol = batch.arg;
-    const pteCol = batch.pte;
-    const liveMask = this.liveMask;
-    const memPages = this.memPages;
-    const psc = this.psc;
-    // Re-read after anything that can start a new cache generation.
-    let tag = this.pscTag;
-    let entries = pool.entries;
-    let entryPfn = pool.entryPfn;
-    let nonzero = pool.nonzeroEntries;
-    let walks = 0;
-    // Level-1 leaf count changes of the inlined pt_writes, added to the
-    // counters once (also when an event throws): integers, so the sum is exact
-    // in any order.
-    let leafPresent1 = 0;
-    let leafA1 = 0;
-    let leafD1 = 0;
-    let leafRw1 = 0;
-    let leafAdrw1 = 0;
-    try {
-      for (let i = from; i < n; i++) {
-        const kind = kindCol[i]!;
-        // Only write (0) and read (1) walk.
-        if (kind > KIND_READ) {
-          if (kind === KIND_PT_WRITE) {
-            const page = pageCol[i]!;
-            const index = argCol[i]!;
-            if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw this.badPtWrite(i, page, index);
-            const live = liveMask[page]!;
-            dataPfn[i] = page;
-            // A store into a page-table page as it was when the store happened:
-            // that is what a tracker write-protecting table pages would trap.
-            access[i] = live !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
-            const w = i << 2;
-            walkPfns[w] = -1;
-            walkPfns[w + 1] = -1;
-            walkPfns[w + 2] = -1;
-            walkPfns[w + 3] = -1;
-            if (live > 1) {
-              this.ptWriteLinked(page, index, pteCol[i]!);
-              tag = this.pscTag;
-              entries = pool.entries;
-              entryPfn = pool.entryPfn;
-              nonzero = pool.nonzeroEntries;
-              continue;
-            }
-            // The common pt_write, inlined: a page that is no table yet (being
-            // filled) or only a leaf table, whose entries link nothing, so no
-            // reference moves and at most the level-1 leaf counts change.
-            const pte = pteCol[i]!;
-            let slot = slotOfPfn[page]!;
-            // Slot 0 reads as all zeros, so a page without storage compares as one.
-            let offset = (slot << SHIFT) | index;
-            const old = entries[offset]!;
-            if (old === pte) continue;
-            if (slot === 0) {
-              slot = pool.alloc(page);
-              offset = (slot << SHIFT) | index;
-              entries = pool.entries;
-              entryPfn = pool.entryPfn;
-              nonzero = pool.nonzeroEntries;
-            }
-            if (live === 1) {
-              // Leaf counts move by (new is a present leaf) - (old was one), per flag.
-              const o = old & P;
-              const q = pte & P;
-              leafPresent1 += q - o;
-              leafA1 += (q & (pte >>> A_BIT)) - (o & (old >>> A_BIT));
-              leafD1 += (q & (pte >>> D_BIT)) - (o & (old >>> D_BIT));
-              leafRw1 += (q & (pte >>> RW_BIT)) - (o & (old >>> RW_BIT));
-              leafAdrw1 += ((pte & ADRW_P) === ADRW_P ? 1 : 0) - ((old & ADRW_P) === ADRW_P ? 1 : 0);
-            }
-            entries[offset] = pte;
-            if (entryPfn !== undefined) {
-              const f = pte >>> FRAME_SHIFT;
-              entryPfn[offset] = f < frameLimit ? m2p![f]! : -1;
-            }
-            if ((nonzero[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0)) === 0 && live === 0) pool.free(slot);
-            continue;
-          }
-          // Only a pt_write allocates storage, so the pool is as it was.
-          this.applyOther(i, kind);
-          tag = this.pscTag;
-          continue;
-        }
-        walks++;
-        // write is 0 and read 1: no branch, which would mispredict on a mix of both.
-        const isWrite = kind ^ 1;
-        fast: {
-          const vpn = pageCol[i]!;
-          const root = rootOfVcpu[vcpuCol[i]!]!;
-          if (root < 0) break fast;
-          let leaf: number;
-          let upper: number;
-          let pfn: number;
-          let t3: number;
-          let t2: number;
-          let walk1: number;
-          let leafSize: number;
-          let f: number;
-          // The paging-structure cache: a 4 KiB walk's upper levels, as
-          // the processor's PDE cache keeps them (SDM 4.10.3), exact here.
-          const key = vpn >> 9;
-          const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
-          if (psc[h] === (root | tag) && psc[h + 1] === key) {
-            const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
-            leaf = entries[o1]!;
-            f = leaf >>> FRAME_SHIFT;
-            if ((leaf & P) === 0 || f >= frameLimit) break fast;
-            pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            t3 = psc[h + 4]!;
-            t2 = psc[h + 5]!;
-            walk1 = psc[h + 6]!;
-            upper = psc[h + 7]!;
-            leafSize = 0;
-          } else {
-            const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
-            const e4 = entries[o4]!;
-            f = e4 >>> FRAME_SHIFT;
-            if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-            // A slot <= 0 is a frame the guest does not own (-1) or a table that
-            // holds no entries (0): both end in a fault that walkGeneral reports.
-            const s3 = slotOfFrame[f]!;
-            if (s3 <= 0) break fast;
-            // Each table's pfn is taken from the entry that names it, like the
-            // data page's, rather than from the slot's owner: one load fewer.
-            t3 = entryPfn === undefined ? f : entryPfn[o4]!;
-            const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
-            const e3 = entries[o3]!;
-            f = e3 >>> FRAME_SHIFT;
-            if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-            const s2 = slotOfFrame[f]!;
-            if (s2 <= 0) break fast;
-            t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-            const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
-            const e2 = entries[o2]!;
-            f = e2 >>> FRAME_SHIFT;
-            if ((e2 & PRESENT_OR_PS) === P) {
-              if (f >= frameLimit) break fast;
-              const s1 = slotOfFrame[f]!;
-              if (s1 <= 0) break fast;
-              walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
-              upper = e4 & e3 & e2;
-              psc[h] = root | tag;
-              psc[h + 1] = key;
-              psc[h + 2] = 0;
-              psc[h + 3] = s1;
-              psc[h + 4] = t3;
-              psc[h + 5] = t2;
-              psc[h + 6] = walk1;
-              psc[h + 7] = upper;
-              const o1 = (s1 << SHIFT) | (vpn & 511);
-              leaf = entries[o1]!;
-              f = leaf >>> FRAME_SHIFT;
-              if ((leaf & P) === 0 || f >= frameLimit) break fast;
-              pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-              leafSize = 0;
-            } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-              // A 2 MiB page, as a kernel's direct map uses.
-              f += vpn & 511;
-              if (f >= frameLimit) break fast;
-              pfn = m2p === undefined ? f : m2p[f]!;
-              leaf = e2;
-              upper = e4 & e3;
-              walk1 = -1;
-              leafSize = ACCESS_2M;
-            } else break fast;
-          }
-          if (pfn < 0) break fast;
-          // Every level needs A, and RW for a write; the leaf D too for a write.
-          const upperNeed = A | (isWrite * RW);
-          const leafNeed = upperNeed | (isWrite * D);
-          if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break fast;
-          dataPfn[i] = pfn;
-          access[i] = isWrite | leafSize | (((ptPageBits[pfn >>> 5]! >>> (pfn & 31)) & 1) << 1); // ACCESS_PT_PAGE
-          const w = i << 2;
-          walkPfns[w] = root;
-          walkPfns[w + 1] = t3;
-          walkPfns[w + 2] = t2;
-          walkPfns[w + 3] = walk1;
-          continue;
-        }
-        this.walkGeneral(i, isWrite);
-        tag = this.pscTag;
-      }
-    } finally {
-      this.leafPresentAt[1]! += leafPresent1;
-      this.leafAAt[1]! += leafA1;
-      this.leafDAt[1]! += leafD1;
-      this.leafRwAt[1]! += leafRw1;
-      this.leafAdrwAt[1]! += leafAdrw1;
-    }
-    return walks;
-  }
-
-  private applyPae(batch: GuestBatch, from: number, n: number): number {
-    const kindCol = batch.kind;
-    const vcpuCol = batch.vcpu;
-    const pageCol = batch.page;
-    const dataPfn = this.dataPfnBuf;
-    const access = this.accessBuf;
-    const walkPfns = this.walkPfnsBuf;
-    const rootOfVcpu = this.rootOfVcpu;
-    const ptPageBits = this.ptPageBits;
-    const pool = this.pool;
-    const slotOfPfn = pool.slotOfPfn;
-    const slotOfFrame = pool.slotOfFrame;
-    const frameLimit = this.frameLimit;
-    const m2p = this.m2p;
-    let entries = pool.entries;
-    let entryPfn = pool.entryPfn;
-    let walks = 0;
-    for (let i = from; i < n; i++) {
-      const kind = kindCol[i]!;
-      // Only write (0) and read (1) walk.
-      if (kind > KIND_READ) {
-        if (kind === KIND_PT_WRITE) {
-          // Not inlined as in apply64: PAE guests are not the hot path.
-          this.ptWriteEvent(i);
-          entries = pool.entries;
-          entryPfn = pool.entryPfn;
-          continue;
-        }
-        // Only a pt_write allocates storage, so the pool is as it was.
-        this.applyOther(i, kind);
-        continue;
-      }
-      walks++;
-      const isWrite = kind ^ 1;
-      const vpn = pageCol[i]!;
-      if (vpn >>> PAE_VPN_BITS !== 0) throw this.badVpn(i, vpn);
-      fast: {
-        const root = rootOfVcpu[vcpuCol[i]!]!;
-        if (root < 0) break fast;
-        // The PDPTE: no A flag to set and no RW to check (SDM 4.4.1).
-        const o3 = (slotOfPfn[root]! << SHIFT) | (vpn >>> 18);
-        const e3 = entries[o3]!;
-        let f = e3 >>> FRAME_SHIFT;
-        if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break fast;
-        const s2 = slotOfFrame[f]!;
-        if (s2 <= 0) break fast;
-        const t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-        const o2 = (s2 << SHIFT) | ((vpn >>> 9) & 511);
-        const e2 = entries[o2]!;
-        f = e2 >>> FRAME_SHIFT;
-        let leaf: number;
-        let pfn: number;
-        let walk1: number;
-        let leafSize: number;
-        if ((e2 & PRESENT_OR_PS) === P) {
-          if (f >= frameLimit) break fast;
-          const s1 = slotOfFrame[f]!;
-          if (s1 <= 0) break fast;
-          walk1 = entryPfn === undefined ? f : entryPfn[o2]!;
-          const o1 = (s1 << SHIFT) | (vpn & 511);
-          leaf = entries[o1]!;
-          f = leaf >>> FRAME_SHIFT;
-          if ((leaf & P) === 0 || f >= frameLimit) break fast;
-          pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-          leafSize = 0;
-        } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-          f += vpn & 511;
-          if (f >= frameLimit) break fast;
-          pfn = m2p === undefined ? f : m2p[f]!;
-          leaf = e2;
-          walk1 = -1;
-          leafSize = ACCESS_2M;
-        } else break fast;
-        if (pfn < 0) break fast;
-        // The PDE and the leaf need A (and RW for a write), the leaf D too for
-        // a write; for a 2 MiB page the PDE is the leaf and is tested twice.
-        const upperNeed = A | (isWrite * RW);
-        const leafNeed = upperNeed | (isWrite * D);
-        if ((((e2 & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break fast;
-        dataPfn[i] = pfn;
-        access[i] = isWrite | leafSize | (((ptPageBits[pfn >>> 5]! >>> (pfn & 31)) & 1) << 1); // ACCESS_PT_PAGE
-        const w = i << 2;
-        walkPfns[w] = root;
-        walkPfns[w + 1] = t2;
-        walkPfns[w + 2] = walk1;
-        walkPfns[w + 3] = -1;
-        continue;
-      }
-      this.walkGeneral(i, isWrite);
-    }
-    return walks;
-  }
-
-  /** Whether runUnderEpt can run this guest: its inlined walk is the 4-level one. */
+  /** Whether the EPT loop (ept-run.ts) can run this guest: its inlined walk is the 4-level one. */
   get runsUnderEpt(): boolean {
     return !this.pae;
   }
 
-  /**
-   * The processor running a vCPU under EPT, from event `from` on: each
-   * access is walked (as apply64's fast path) and checked against the EPT
-   * for every guest page it touches, the page-table pages the walk reads
-   * and the page accessed, as the hardware checks them (Intel SDM vol. 3C,
-   * 29.3: guest paging-structure accesses are guest-physical accesses). While
-   * the EPT allows everything, nothing else is involved: the store is counted
-   * for the oracle and the vCPU's clock moves on. The loop stops at the first
-   * event whose wall time reaches the toolstack's next action (the MMU has not
-   * run it), or at the first the EPT refuses or the inlined walk does not
-   * finish (not run either: the caller takes it through applyRange and the
-   * tracker). The same per-event work as applyRange plus Tracker.process,
-   * in one pass: for HAP and PML on apache, two passes cost about half as
-   * much again.
-   *
-   * Unthrottled clocks only (Simulation checks): like the trackers' loop it
-   * stores nothing per event and settles the clock when it stops.
-   *
-   * Event times are summed here from dtNs, starting at tNs[from - 1] (the
-   * batch's base for event 0), and stored in tNs for every event reached,
-   * the one it stops at included: a separate pass over the batch was 32
-   * instructions per event, 6% of a HAP run's.
-   *
-   * Its walk repeats apply64's fast path line for line: taken out into a
-   * shared method it measured 11-13 % slower (MMU alone and HAP), V8 not
-   * inlining it. A change to one is a change to both.
-   */
-  runUnderEpt(batch: GuestBatch, from: number, tNs: Float64Array, run: EptRun): number {
-    const n = batch.count;
-    this.ensureCapacity(n);
-    this.batch = batch;
-    const kindCol = batch.kind;
-    const vcpuCol = batch.vcpu;
-    const pageCol = batch.page;
-    const argCol = batch.arg;
-    const pteCol = batch.pte;
-    const rootOfVcpu = this.rootOfVcpu;
-    const pool = this.pool;
-    const slotOfPfn = pool.slotOfPfn;
-    const slotOfFrame = pool.slotOfFrame;
-    const frameLimit = this.frameLimit;
-    const m2p = this.m2p;
-    const liveMask = this.liveMask;
-    const memPages = this.memPages;
-    const psc = this.psc;
-    let tag = this.pscTag;
-    let entries = pool.entries;
-    let entryPfn = pool.entryPfn;
-    const gates = run.gates;
-    const epoch = gates.epoch;
-    const writeGate = gates.write;
-    const readGate = gates.read;
-    const walkGate = gates.walk;
-    const walkShift = gates.walkShift;
-    const cr3Exits = gates.cr3Exits;
-    if (walkGate !== this.stampedWalkGate || walkShift !== this.stampedWalkShift || epoch !== this.stampedEpoch) {
-      this.gateStamp++;
-      this.stampedWalkGate = walkGate;
-      this.stampedWalkShift = walkShift;
-      this.stampedEpoch = epoch;
-    }
-    const stamp = this.gateStamp;
-    const clock = run.clock;
-    const stallNs = clock.stallNs;
-    const notBeforeNs = clock.notBeforeNs;
-    // Pauses come between loops, never from an exit handler.
-    const notBeforeMaxNs = clock.notBeforeMaxNs;
-    const lastEventAt = clock.lastEventAt;
-    const vcpus = clock.vcpus;
-    const stopAtWallNs = run.stopAtWallNs;
-    const src = run.srcVersion;
-    let latest = clock.latestNs;
-    let why = EPT_RUN_END;
-    let walks = 0;
-    const dtCol = batch.dtNs;
-    let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
-    let i = from;
-    try {
-      for (; i < n; i++) {
-        const v = vcpuCol[i]!;
-        g += dtCol[i]!;
-        tNs[i] = g;
-        // VcpuClock's rule, inlined (unthrottled).
-        let wall: number;
-        if (v < vcpus) {
-          wall = g + stallNs[v]!;
-          if (wall < notBeforeMaxNs) {
-            const nb = notBeforeNs[v]!;
-            if (wall < nb) {
-              if (nb >= stopAtWallNs) {
-                why = EPT_RUN_TIME;
-                break;
-              }
-              wall = nb;
-              stallNs[v] = wall - g;
-            }
-          }
-          if (wall >= stopAtWallNs) {
-            why = EPT_RUN_TIME;
-            break;
-          }
-          lastEventAt[v] = i;
-        } else {
-          wall = g > latest ? g : latest;
-          if (wall >= stopAtWallNs) {
-            why = EPT_RUN_TIME;
-            break;
-          }
-        }
-        const kind = kindCol[i]!;
-        // What the EPT refuses of this event, and the page it refuses: every
-        // exit is taken in one place below. (Calls that pass the wall time
-        // from several branches made V8 box it on every event.)
-        let refused = 0;
-        let pfn = 0;
-        let isWrite = 1;
-        // The tables the walk read (for a 2 MiB page, which reads no leaf
-        // table, t1 repeats the root), whether any of their walk gates
-        // refuses, and the cache row to stamp when none does.
-        let root = -1;
-        let t3 = -1;
-        let t2 = -1;
-        let t1 = -1;
-        let walkRefused = 0;
-        if (kind <= KIND_READ) {
-          isWrite = kind ^ 1;
-          const vpn = pageCol[i]!;
-          root = rootOfVcpu[v]!;
-          if (root < 0) break;
-          let leaf: number;
-          let upper: number;
-          let f: number;
-          let stampRow = -1;
-          const key = vpn >> 9;
-          const h = ((key ^ (root << 5)) & PSC_MASK) << PSC_SHIFT;
-          if (psc[h] === (root | tag) && psc[h + 1] === key) {
-            const o1 = (psc[h + 3]! << SHIFT) | (vpn & 511);
-            leaf = entries[o1]!;
-            f = leaf >>> FRAME_SHIFT;
-            if ((leaf & P) === 0 || f >= frameLimit) break;
-            pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-            upper = psc[h + 7]!;
-            if (psc[h + 2] !== stamp) {
-              t3 = psc[h + 4]!;
-              t2 = psc[h + 5]!;
-              t1 = psc[h + 6]!;
-              stampRow = h;
-            }
-          } else {
-            const o4 = (slotOfPfn[root]! << SHIFT) | ((vpn >> 27) & 511);
-            const e4 = entries[o4]!;
-            f = e4 >>> FRAME_SHIFT;
-            if ((e4 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
-            const s3 = slotOfFrame[f]!;
-            if (s3 <= 0) break;
-            t3 = entryPfn === undefined ? f : entryPfn[o4]!;
-            const o3 = (s3 << SHIFT) | ((vpn >> 18) & 511);
-            const e3 = entries[o3]!;
-            f = e3 >>> FRAME_SHIFT;
-            if ((e3 & PRESENT_OR_PS) !== P || f >= frameLimit) break;
-            const s2 = slotOfFrame[f]!;
-            if (s2 <= 0) break;
-            t2 = entryPfn === undefined ? f : entryPfn[o3]!;
-            const o2 = (s2 << SHIFT) | ((vpn >> 9) & 511);
-            const e2 = entries[o2]!;
-            f = e2 >>> FRAME_SHIFT;
-            if ((e2 & PRESENT_OR_PS) === P) {
-              if (f >= frameLimit) break;
-              const s1 = slotOfFrame[f]!;
-              if (s1 <= 0) break;
-              t1 = entryPfn === undefined ? f : entryPfn[o2]!;
-              upper = e4 & e3 & e2;
-              psc[h] = root | tag;
-              psc[h + 1] = key;
-              psc[h + 2] = 0;
-              psc[h + 3] = s1;
-              psc[h + 4] = t3;
-              psc[h + 5] = t2;
-              psc[h + 6] = t1;
-              psc[h + 7] = upper;
-              const o1 = (s1 << SHIFT) | (vpn & 511);
-              leaf = entries[o1]!;
-              f = leaf >>> FRAME_SHIFT;
-              if ((leaf & P) === 0 || f >= frameLimit) break;
-              pfn = entryPfn === undefined ? f : entryPfn[o1]!;
-              stampRow = h;
-            } else if ((e2 & PRESENT_OR_PS) === PRESENT_OR_PS && (f & 511) === 0) {
-              f += vpn & 511;
-              if (f >= frameLimit) break;
-              pfn = m2p === undefined ? f : m2p[f]!;
-              leaf = e2;
-              upper = e4 & e3;
-              t1 = root;
-            } else break;
-          }
-          if (pfn < 0) break;
-          if (t1 >= 0) {
-            walkRefused =
-              (walkGate[root >>> walkShift]! ^ epoch) |
-              (walkGate[t3 >>> walkShift]! ^ epoch) |
-              (walkGate[t2 >>> walkShift]! ^ epoch) |
-              (walkGate[t1 >>> walkShift]! ^ epoch);
-            if (walkRefused === 0 && stampRow >= 0) psc[stampRow + 2] = stamp;
-          }
-          const upperNeed = A | (isWrite * RW);
-          const leafNeed = upperNeed | (isWrite * D);
-          if ((((upper & upperNeed) ^ upperNeed) | ((leaf & leafNeed) ^ leafNeed)) !== 0) break;
-          // The EPT: every table the walk read, then the page accessed.
-          refused = walkRefused | (isWrite !== 0 ? writeGate[pfn]! ^ epoch : readGate[pfn >>> READ_SHIFT]! ^ epoch);
-          walks++;
-          if (refused === 0 && isWrite !== 0) src[pfn] = src[pfn]! + 1;
-        } else if (kind === KIND_PT_WRITE) {
-          const page = pageCol[i]!;
-          const index = argCol[i]!;
-          if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw this.badPtWrite(i, page, index);
-          const live = liveMask[page]!;
-          if (live > 1) {
-            why = EPT_RUN_EXIT;
-            break;
-          }
-          this.ptWriteUnlinked(page, index, pteCol[i]!, live);
-          entries = pool.entries;
-          entryPfn = pool.entryPfn;
-          pfn = page;
-          refused = writeGate[page]! ^ epoch;
-          if (refused === 0) src[page] = src[page]! + 1;
-        } else if (kind === KIND_IDLE) {
-          // Only the clock moves (settled below).
-        } else if (kind === KIND_CR3_LOAD && !cr3Exits) {
-          this.applyOther(i, kind);
-          tag = this.pscTag;
-        } else if (kind === KIND_PHYS_WRITE) {
-          const page = pageCol[i]!;
-          this.checkPfn(i, page, 'phys_write');
-          pfn = page;
-          refused = writeGate[page]! ^ epoch;
-          if (refused === 0) src[page] = src[page]! + 1;
-        } else {
-          why = EPT_RUN_EXIT;
-          break;
-        }
-        if (refused !== 0) {
-          // Exits, in the order the processor meets them; each handler
-          // may open the next gate (a region recalculated once), so each
-          // is checked again.
-          const handler = gates.handler;
-          if (walkRefused !== 0) {
-            if (walkGate[root >>> walkShift] !== epoch) handler.walkRefused(root, v, wall);
-            if (walkGate[t3 >>> walkShift] !== epoch) handler.walkRefused(t3, v, wall);
-            if (walkGate[t2 >>> walkShift] !== epoch) handler.walkRefused(t2, v, wall);
-            if (walkGate[t1 >>> walkShift] !== epoch) handler.walkRefused(t1, v, wall);
-          }
-          if (isWrite !== 0) {
-            src[pfn] = src[pfn]! + 1;
-            if (writeGate[pfn] !== epoch) handler.storeRefused(pfn, v, wall);
-          } else if (readGate[pfn >>> READ_SHIFT] !== epoch) handler.loadRefused(pfn, v, wall);
-        }
-        if (wall > latest) latest = wall;
-      }
-      // A walk the inlined path does not finish (flags to set, a fault...)
-      // broke out with why still END: the caller runs it.
-      if (i < n && why === EPT_RUN_END) why = EPT_RUN_EXIT;
-    } finally {
-      this.walkCount += walks;
-      this.batch = undefined;
-      clock.latestNs = latest;
-      clock.settle(batch, tNs);
-    }
-    run.stop = why;
-    return i;
-  }
+  // ---- For the walk loops: what they do not finish inline -----------------
 
-  /** Event i, a pt_write, as apply64 inlines it: output columns, then the store. */
-  private ptWriteEvent(i: number): void {
-    const batch = this.batch!;
+  /** Event i, a pt_write, as walkX86_64 inlines it: output columns, then the store. */
+  ptWriteEvent(batch: GuestBatch, i: number): void {
     const page = batch.page[i]!;
     const index = batch.arg[i]!;
     if (!(page >= 0 && page < this.memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
-    const live = this.liveMask[page]!;
+    const live = this.census.liveMask[page]!;
     this.dataPfnBuf[i] = page;
     this.accessBuf[i] = live !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
     const w = i << 2;
@@ -1029,10 +235,11 @@ export class Mmu {
   }
 
   /**
-   * apply64's inlined pt_write as a method, for runUnderEpt: a store into a
-   * page that is no table yet or only a leaf table (`live` <= 1).
+   * A pt_write into a page that is no table yet or only a leaf table (`live`
+   * <= 1), whose entries link nothing: no reference moves, and at most the
+   * level-1 leaf counts change. walkX86_64 inlines it; the EPT loop calls it.
    */
-  private ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
+  ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
     const pool = this.pool;
     let slot = pool.slotOfPfn[page]!;
     let offset = (slot << SHIFT) | index;
@@ -1043,8 +250,8 @@ export class Mmu {
       offset = (slot << SHIFT) | index;
     }
     if (live === 1) {
-      if ((old & P) !== 0) this.countLeaf(old, 1, -1);
-      if ((pte & P) !== 0) this.countLeaf(pte, 1, 1);
+      if ((old & P) !== 0) this.census.countLeaf(old, 1, -1);
+      if ((pte & P) !== 0) this.census.countLeaf(pte, 1, 1);
     }
     pool.entries[offset] = pte;
     if (pool.entryPfn !== undefined) {
@@ -1054,26 +261,19 @@ export class Mmu {
     if ((pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0)) === 0 && live === 0) pool.free(slot);
   }
 
-  /** cr3_load, phys_write and idle: no walk (the loops handle pt_write). */
-  private applyOther(i: number, kind: number): void {
-    const batch = this.batch!;
+  /** Event i, a cr3_load, phys_write or idle: no walk (the loops handle pt_write). */
+  applyOther(batch: GuestBatch, i: number, kind: number): void {
     const page = batch.page[i]!;
     let pfn = -1;
     let acc = 0;
     switch (kind) {
-      case GuestEventKind.cr3Load: {
-        this.checkPfn(i, page, 'cr3_load');
-        const vcpu = batch.vcpu[i]!;
-        if (vcpu >= this.vcpus) {
-          throw new RangeError(`mmu: event ${i} of the batch loads CR3 on vcpu ${vcpu}, but the guest has ${this.vcpus} vCPUs`);
-        }
-        this.cr3Load(vcpu, page);
+      case GuestEventKind.cr3Load:
+        this.loadCr3(batch, i);
         break;
-      }
       case GuestEventKind.physWrite:
         this.checkPfn(i, page, 'phys_write');
         pfn = page;
-        acc = this.liveMask[page] !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
+        acc = this.census.liveMask[page] !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
         break;
       case GuestEventKind.idle:
         break;
@@ -1090,12 +290,27 @@ export class Mmu {
     walkPfns[w + 3] = -1;
   }
 
+  /** Event i, a cr3_load: the vCPU's CR3 takes the root it names. */
+  loadCr3(batch: GuestBatch, i: number): void {
+    const page = batch.page[i]!;
+    this.checkPfn(i, page, 'cr3_load');
+    const vcpu = batch.vcpu[i]!;
+    if (vcpu >= this.vcpus) {
+      throw new RangeError(`mmu: event ${i} of the batch loads CR3 on vcpu ${vcpu}, but the guest has ${this.vcpus} vCPUs`);
+    }
+    this.cr3Load(vcpu, page);
+  }
+
+  /** Walks a loop finished inline without the MMU's methods (the EPT loop's), for stats(). */
+  countWalks(n: number): void {
+    this.walkCount += n;
+  }
+
   /**
    * Every walk the inlined loops do not finish: A/D flags to set,
    * superpages, faults, a vCPU with no CR3 yet.
    */
-  private walkGeneral(i: number, isWrite: number): void {
-    const batch = this.batch!;
+  walkGeneral(batch: GuestBatch, i: number, isWrite: number): void {
     const vpn = batch.page[i]!;
     const w = i << 2;
     const walkPfns = this.walkPfnsBuf;
@@ -1104,7 +319,7 @@ export class Mmu {
     walkPfns[w + 2] = -1;
     walkPfns[w + 3] = -1;
     const root = this.rootOfVcpu[batch.vcpu[i]!]!;
-    if (root < 0) return this.fault(i, isWrite, FAULT_NO_ROOT, this.topLevel);
+    if (root < 0) return this.fault(batch, i, isWrite, FAULT_NO_ROOT, this.topLevel);
     const pae = this.pae;
     const entries = this.pool.entries;
     const slotOfPfn = this.pool.slotOfPfn;
@@ -1122,7 +337,7 @@ export class Mmu {
       const index = pae && level === 3 ? vpn >>> 18 : (vpn >> (9 * (level - 1))) & 511;
       const offset = (slot << TABLE_SHIFT) | index;
       const pte = entries[offset]!;
-      if ((pte & PTE_P) === 0) return this.fault(i, isWrite, FAULT_NOT_PRESENT, level);
+      if ((pte & PTE_P) === 0) return this.fault(batch, i, isWrite, FAULT_NOT_PRESENT, level);
       offsets[depth] = offset;
       ptes[depth] = pte;
       slots[depth] = slot;
@@ -1132,27 +347,27 @@ export class Mmu {
         break;
       }
       if ((pte & PTE_PS) !== 0) {
-        if (!this.leafCapable(level)) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        if (!this.census.leafCapable(level)) return this.fault(batch, i, isWrite, FAULT_RESERVED, level);
         pagesMapped = level === 2 ? PAGES_2M : PAGES_1G;
-        if ((frame & (pagesMapped - 1)) !== 0) return this.fault(i, isWrite, FAULT_RESERVED, level);
+        if ((frame & (pagesMapped - 1)) !== 0) return this.fault(batch, i, isWrite, FAULT_RESERVED, level);
         leafFrame = frame + (vpn & (pagesMapped - 1));
         break;
       }
       const next = this.framePfn(frame);
-      if (next < 0) return this.fault(i, isWrite, FAULT_NOT_OWNED, level);
+      if (next < 0) return this.fault(batch, i, isWrite, FAULT_NOT_OWNED, level);
       table = next;
       level--;
       depth++;
     }
     const pfn = this.framePfn(leafFrame);
-    if (pfn < 0) return this.fault(i, isWrite, FAULT_NOT_OWNED, level);
+    if (pfn < 0) return this.fault(batch, i, isWrite, FAULT_NOT_OWNED, level);
     if (isWrite !== 0) {
       // The effective RW is the AND over every level used (SDM 4.6); the
       // PDPTEs of PAE take no part.
       for (let d = 0; d <= depth; d++) {
         const lvl = this.topLevel - d;
         if (pae && lvl === 3) continue;
-        if ((ptes[d]! & PTE_RW) === 0) return this.fault(i, isWrite, FAULT_READ_ONLY, lvl);
+        if ((ptes[d]! & PTE_RW) === 0) return this.fault(batch, i, isWrite, FAULT_READ_ONLY, lvl);
       }
     }
     for (let d = 0; d <= depth; d++) {
@@ -1162,21 +377,11 @@ export class Mmu {
       if ((pte & bits) !== bits) this.adStore(i, offsets[d]!, slots[d]!, bits);
     }
     let acc = isWrite;
-    if (this.liveMask[pfn] !== 0) acc |= ACCESS_PT_PAGE;
+    if (this.census.liveMask[pfn] !== 0) acc |= ACCESS_PT_PAGE;
     if (pagesMapped === PAGES_2M) acc |= ACCESS_2M;
     else if (pagesMapped === PAGES_1G) acc |= ACCESS_1G;
     this.dataPfnBuf[i] = pfn;
     this.accessBuf[i] = acc;
-  }
-
-  /** Every paging-structure cache row goes stale (see psc). */
-  private invalidatePsc(): void {
-    const generation = (this.pscTag >>> PSC_GEN_SHIFT) + 1;
-    if (generation === PSC_GENERATIONS) {
-      // Tags are about to repeat: no row may carry an old one.
-      this.psc.fill(0);
-      this.pscTag = 1 << PSC_GEN_SHIFT;
-    } else this.pscTag = generation << PSC_GEN_SHIFT;
   }
 
   /**
@@ -1188,7 +393,7 @@ export class Mmu {
    * pointer as it was, and only the leaf flag counts move.
    */
   private adStore(i: number, offset: number, slot: number, bits: number): void {
-    this.invalidatePsc();
+    this.psc.invalidate();
     const pte = this.pool.entries[offset]!;
     if ((pte & bits) === bits) return;
     const updated = pte | bits;
@@ -1199,20 +404,13 @@ export class Mmu {
     this.adEventBuf[k] = i;
     this.adPtPfnBuf[k] = pfn;
     this.adCount = k + 1;
-    let mask = this.liveMask[pfn]!;
-    const index = offset & (TABLE_ENTRIES - 1);
-    for (let level = 1; mask !== 0; level++, mask >>>= 1) {
-      if ((mask & 1) === 0 || !this.entryCounts(level, index) || !this.isLeaf(pte, level)) continue;
-      this.countLeaf(pte, level, -1);
-      this.countLeaf(updated, level, 1);
-    }
+    this.census.flagsStored(pfn, offset & (TABLE_ENTRIES - 1), pte, updated);
   }
 
-  private fault(i: number, isWrite: number, reason: number, level: number): void {
+  private fault(batch: GuestBatch, i: number, isWrite: number, reason: number, level: number): void {
     this.faultCount++;
     this.faultsByReasonCode[reason]!++;
     if (this.recordedFaults.length < MAX_RECORDED_FAULTS) {
-      const batch = this.batch!;
       let tNs = batch.baseNs;
       for (let k = 0; k <= i; k++) tNs += batch.dtNs[k]!;
       this.recordedFaults.push({
@@ -1228,13 +426,13 @@ export class Mmu {
     this.accessBuf[i] = isWrite | ACCESS_FAULT;
   }
 
-  // ---- Page-table contents and liveness -------------------------------
+  // ---- Stores into the tables, and CR3 -----------------------------------
 
   /**
    * A pt_write to a page live as a table above level 1, whose entries may
    * link tables: the loops handle every other pt_write themselves.
    */
-  private ptWriteLinked(pfn: number, index: number, pte: number): void {
+  ptWriteLinked(pfn: number, index: number, pte: number): void {
     const pool = this.pool;
     let slot = pool.slotOfPfn[pfn]!;
     if (slot === 0) {
@@ -1246,194 +444,18 @@ export class Mmu {
     if (old === pte) return;
     // A cached walk went through present entries only: filling an empty one
     // leaves every cached walk as it was.
-    if ((old & PTE_P) !== 0) this.invalidatePsc();
-    const live = this.liveMask[pfn]!;
-    const topBit = 1 << (this.topLevel - 1);
-    let incs = 0;
-    let decs = 0;
-    for (let level = 1, mask = live; mask !== 0; level++, mask >>>= 1) {
-      if ((mask & 1) === 0 || !this.entryCounts(level, index)) continue;
-      if (this.isLeaf(old, level)) this.countLeaf(old, level, -1);
-      if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
-      const oldChild = this.childTable(old, level);
-      const newChild = this.childTable(pte, level);
-      if (oldChild !== newChild) {
-        if (newChild >= 0) {
-          this.pendingIncPfn[incs] = newChild;
-          this.pendingIncLevel[incs++] = level - 1;
-        }
-        if (oldChild >= 0) {
-          this.pendingDecPfn[decs] = oldChild;
-          this.pendingDecLevel[decs++] = level - 1;
-        }
-      }
-      if (level === this.topLevel) this.presentRootEntries[pfn]! += (pte & PTE_P) - (old & PTE_P);
-    }
+    if ((old & PTE_P) !== 0) this.psc.invalidate();
     pool.entries[offset] = pte;
     if (pool.entryPfn) pool.entryPfn[offset] = this.framePfn(pte >>> PTE_FLAG_BITS);
     pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0);
-    for (let k = 0; k < incs; k++) this.incRef(this.pendingIncPfn[k]!, this.pendingIncLevel[k]!);
-    for (let k = 0; k < decs; k++) this.decRef(this.pendingDecPfn[k]!, this.pendingDecLevel[k]!);
-    // A root that is in no CR3 lives while it holds a present entry.
-    if ((this.liveMask[pfn]! & topBit) !== 0 && this.presentRootEntries[pfn] === 0 && this.loadedCount[pfn] === 0) {
-      this.deactivate(pfn, this.topLevel);
-    }
-    this.releaseIfEmpty(pfn);
+    this.census.linkedEntryChanged(pfn, index, old, pte);
   }
 
   private cr3Load(vcpu: number, root: number): void {
     const old = this.rootOfVcpu[vcpu]!;
     if (old === root) return;
     this.rootOfVcpu[vcpu] = root;
-    this.loadedCount[root]!++;
-    const top = this.topLevel;
-    if ((this.liveMask[root]! & (1 << (top - 1))) === 0) this.activate(root, top);
-    if (old >= 0 && --this.loadedCount[old]! === 0 && this.presentRootEntries[old] === 0) {
-      this.deactivate(old, top);
-      this.releaseIfEmpty(old);
-    }
-  }
-
-  private incRef(pfn: number, level: number): void {
-    if (++this.refs[level]![pfn]! === 1) this.activate(pfn, level);
-  }
-
-  private decRef(pfn: number, level: number): void {
-    if (--this.refs[level]![pfn]! === 0) this.deactivate(pfn, level);
-  }
-
-  /** pfn becomes a table at `level`: count its entries there and make its children live. */
-  private activate(pfn: number, level: number): void {
-    const mask = this.liveMask[pfn]!;
-    this.liveMask[pfn] = mask | (1 << (level - 1));
-    if (mask === 0) {
-      this.distinctPtPages++;
-      this.ptPageBits[pfn >>> 5]! |= 1 << (pfn & 31);
-    }
-    this.ptPagesAt[level]!++;
-    const slot = this.pool.slotOfPfn[pfn]!;
-    if (level === 1) {
-      if (slot !== 0) this.countLeafTable(slot, 1);
-      return;
-    }
-    let present = 0;
-    if (slot !== 0) {
-      const entries = this.pool.entries;
-      const base = slot << TABLE_SHIFT;
-      const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
-      for (let k = 0; k < n; k++) {
-        const pte = entries[base + k]!;
-        if ((pte & PTE_P) === 0) continue;
-        present++;
-        if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
-        else {
-          const child = this.childTable(pte, level);
-          if (child >= 0) this.incRef(child, level - 1);
-        }
-      }
-    }
-    if (level === this.topLevel) this.presentRootEntries[pfn] = present;
-  }
-
-  /** pfn stops being a table at `level`: uncount its entries there and release its children. */
-  private deactivate(pfn: number, level: number): void {
-    const mask = this.liveMask[pfn]! & ~(1 << (level - 1));
-    this.liveMask[pfn] = mask;
-    if (mask === 0) {
-      this.distinctPtPages--;
-      this.ptPageBits[pfn >>> 5]! &= ~(1 << (pfn & 31));
-    }
-    this.ptPagesAt[level]!--;
-    const slot = this.pool.slotOfPfn[pfn]!;
-    if (level === 1) {
-      if (slot !== 0) this.countLeafTable(slot, -1);
-    } else if (slot !== 0) {
-      const entries = this.pool.entries;
-      const base = slot << TABLE_SHIFT;
-      const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
-      for (let k = 0; k < n; k++) {
-        const pte = entries[base + k]!;
-        if ((pte & PTE_P) === 0) continue;
-        if (this.isLeaf(pte, level)) this.countLeaf(pte, level, -1);
-        else {
-          const child = this.childTable(pte, level);
-          if (child >= 0) this.decRef(child, level - 1);
-        }
-      }
-    }
-    if (level === this.topLevel) this.presentRootEntries[pfn] = 0;
-    this.releaseIfEmpty(pfn);
-  }
-
-  /**
-   * Adds `sign` times the leaf counts of a level-1 table's entries, where
-   * every present entry is a leaf and none links a table. Leaf tables become
-   * live and dead by the thousand (3,591 activations in 60 s of the apache
-   * workload), and a loop calling countLeaf per entry took up to a quarter
-   * of the MMU's time; this one stops after the slot's last nonzero entry.
-   */
-  private countLeafTable(slot: number, sign: number): void {
-    const entries = this.pool.entries;
-    const end = (slot + 1) << TABLE_SHIFT;
-    let left = this.pool.nonzeroEntries[slot]!;
-    let present = 0;
-    let a = 0;
-    let d = 0;
-    let rw = 0;
-    let adrw = 0;
-    for (let k = slot << TABLE_SHIFT; left > 0 && k < end; k++) {
-      const pte = entries[k]!;
-      if (pte === 0) continue;
-      left--;
-      const p = pte & P;
-      present += p;
-      a += p & (pte >>> A_BIT);
-      d += p & (pte >>> D_BIT);
-      rw += p & (pte >>> RW_BIT);
-      adrw += (pte & ADRW_P) === ADRW_P ? 1 : 0;
-    }
-    // Added or subtracted, not multiplied by sign: -1 * 0 is -0, which sent
-    // V8 back to the interpreter.
-    if (sign > 0) {
-      this.leafPresentAt[1]! += present;
-      this.leafAAt[1]! += a;
-      this.leafDAt[1]! += d;
-      this.leafRwAt[1]! += rw;
-      this.leafAdrwAt[1]! += adrw;
-    } else {
-      this.leafPresentAt[1]! -= present;
-      this.leafAAt[1]! -= a;
-      this.leafDAt[1]! -= d;
-      this.leafRwAt[1]! -= rw;
-      this.leafAdrwAt[1]! -= adrw;
-    }
-  }
-
-  /** Storage is kept while a page is a table or holds a nonzero entry (a table being filled). */
-  private releaseIfEmpty(pfn: number): void {
-    const slot = this.pool.slotOfPfn[pfn]!;
-    if (slot !== 0 && this.liveMask[pfn] === 0 && this.pool.nonzeroEntries[slot] === 0) this.pool.free(slot);
-  }
-
-  /** Whether entry `index` of a table at `level` is used at all: a PAE root uses only its 4 PDPTEs. */
-  private entryCounts(level: number, index: number): boolean {
-    return level !== this.topLevel || index < this.rootEntries;
-  }
-
-  private leafCapable(level: number): boolean {
-    return level === 2 || (level === 3 && !this.pae);
-  }
-
-  /** A present entry that maps memory at `level`: any level-1 entry, a PS entry where PS is defined. */
-  private isLeaf(pte: number, level: number): boolean {
-    if ((pte & PTE_P) === 0) return false;
-    return level === 1 || ((pte & PTE_PS) !== 0 && this.leafCapable(level));
-  }
-
-  /** The pfn of the table a present non-PS entry at `level` names, or -1. */
-  private childTable(pte: number, level: number): number {
-    if ((pte & PRESENT_OR_PS) !== PTE_P || level === 1) return -1;
-    return this.framePfn(pte >>> PTE_FLAG_BITS);
+    this.census.switchRoot(old, root);
   }
 
   /** A frame from a PTE as a guest pfn, or -1 when the guest does not own it. */
@@ -1442,16 +464,7 @@ export class Mmu {
     return this.m2p === undefined ? frame : this.m2p[frame]!;
   }
 
-  /** Adds `sign` to the leaf counts of `level` for a present leaf entry (branch-free: flags are data). */
-  private countLeaf(pte: number, level: number, sign: number): void {
-    this.leafPresentAt[level]! += sign;
-    this.leafAAt[level]! += sign * ((pte >>> A_BIT) & 1);
-    this.leafDAt[level]! += sign * ((pte >>> D_BIT) & 1);
-    this.leafRwAt[level]! += sign * ((pte >>> RW_BIT) & 1);
-    this.leafAdrwAt[level]! += (pte & ADRW) === ADRW ? sign : 0;
-  }
-
-  // ---- Read access for later reducers ---------------------------------
+  // ---- Read access for later reducers -----------------------------------
 
   /**
    * The entries (all 512) of a page that is a live page table or holds
@@ -1462,7 +475,7 @@ export class Mmu {
   table(ptPfn: number): Int32Array | undefined {
     if (!(ptPfn >= 0 && ptPfn < this.memPages)) return undefined;
     const slot = this.pool.slotOfPfn[ptPfn]!;
-    if (slot === 0 && this.liveMask[ptPfn] === 0) return undefined;
+    if (slot === 0 && this.census.liveMask[ptPfn] === 0) return undefined;
     const base = slot << TABLE_SHIFT;
     return this.pool.entries.subarray(base, base + TABLE_ENTRIES);
   }
@@ -1474,12 +487,12 @@ export class Mmu {
    */
   tableLevel(ptPfn: number): number {
     if (!(ptPfn >= 0 && ptPfn < this.memPages)) return 0;
-    return 32 - Math.clz32(this.liveMask[ptPfn]!);
+    return this.census.tableLevel(ptPfn);
   }
 
   /** Every live page table, in pfn order, once each (at its highest level); entries as for table(). */
   forEachTable(fn: (ptPfn: number, level: number, entries: Int32Array) => void): void {
-    const liveMask = this.liveMask;
+    const liveMask = this.census.liveMask;
     for (let pfn = 0; pfn < this.memPages; pfn++) {
       if (liveMask[pfn] !== 0) fn(pfn, this.tableLevel(pfn), this.table(pfn)!);
     }
@@ -1491,39 +504,10 @@ export class Mmu {
   }
 
   stats(): MmuStats {
-    const levels: MmuLevelStats[] = [];
-    let present = 0;
-    let a = 0;
-    let d = 0;
-    let rw = 0;
-    let adrw = 0;
-    for (let level = 1; level <= this.topLevel; level++) {
-      levels.push({
-        level,
-        ptPages: this.ptPagesAt[level]!,
-        presentLeafEntries: this.leafPresentAt[level]!,
-        leafEntriesAccessed: this.leafAAt[level]!,
-        leafEntriesDirty: this.leafDAt[level]!,
-        leafEntriesWritable: this.leafRwAt[level]!,
-        leafEntriesAccessedDirtyWritable: this.leafAdrwAt[level]!,
-      });
-      present += this.leafPresentAt[level]!;
-      a += this.leafAAt[level]!;
-      d += this.leafDAt[level]!;
-      rw += this.leafRwAt[level]!;
-      adrw += this.leafAdrwAt[level]!;
-    }
     const faultsByReason = {} as Record<MmuFaultReason, number>;
     MMU_FAULT_REASONS.forEach((reason, code) => (faultsByReason[reason] = this.faultsByReasonCode[code]!));
     return {
-      levels,
-      ptPages: this.distinctPtPages,
-      leafSlots: this.ptPagesAt[1]! * TABLE_ENTRIES,
-      presentLeafEntries: present,
-      leafEntriesAccessed: a,
-      leafEntriesDirty: d,
-      leafEntriesWritable: rw,
-      leafEntriesAccessedDirtyWritable: adrw,
+      ...this.census.stats(),
       walks: this.walkCount,
       adStores: this.adStoreCount,
       faults: this.faultCount,
@@ -1536,18 +520,19 @@ export class Mmu {
   // ---- Plumbing -----------------------------------------------------------
 
   /** The error for a pt_write whose pfn or entry index is out of range, the pfn checked first. */
-  private badPtWrite(i: number, pfn: number, index: number): RangeError {
+  badPtWrite(i: number, pfn: number, index: number): RangeError {
     this.checkPfn(i, pfn, 'pt_write');
     return new RangeError(`mmu: event ${i} of the batch (pt_write to pfn ${pfn}) has entry index ${index}; a table has 0..511`);
   }
 
-  private checkPfn(i: number, pfn: number, kind: string): void {
+  /** Throws unless pfn is one of the guest's pages. */
+  checkPfn(i: number, pfn: number, kind: string): void {
     if (!(pfn >= 0 && pfn < this.memPages)) {
       throw new RangeError(`mmu: event ${i} of the batch (${kind}) names pfn ${pfn}, outside the guest's ${this.memPages} pages`);
     }
   }
 
-  private badVpn(i: number, vpn: number): RangeError {
+  badVpn(i: number, vpn: number): RangeError {
     return new RangeError(`mmu: event ${i} of the batch has vpn ${vpn}, which a PAE guest's 32-bit address cannot hold (vpn < 2^20)`);
   }
 
@@ -1558,6 +543,10 @@ export class Mmu {
     this.dataPfnBuf = new Int32Array(c);
     this.accessBuf = new Uint8Array(c);
     this.walkPfnsBuf = new Int32Array(c * WALK_SLOTS);
+    const out = this.rangeOut;
+    out.dataPfn = this.dataPfnBuf;
+    out.access = this.accessBuf;
+    out.walkPfns = this.walkPfnsBuf;
   }
 
   private growAdBuffers(): void {

@@ -4,8 +4,9 @@ import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import type { CostModel } from '../model/cost-model.js';
 import { createHash } from 'node:crypto';
 import type { Driver, DriverFactory } from './driver.js';
+import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
 import { makeTracker } from './make-tracker.js';
-import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, Mmu } from './mmu.js';
+import { Mmu } from './mmu.js';
 import { PageOracle } from './page-oracle.js';
 import type { RunFinal } from './run-final.js';
 import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, TrackerName } from './tracker.js';
@@ -28,7 +29,7 @@ export interface SimulationSetup {
   readonly p2m: P2mPageSize;
   readonly costs: CostModel;
   readonly shadowOos?: boolean;
-  /** HAP and PML accesses run in the EPT loop (default); false: all through Tracker.process. */
+  /** HAP and PML accesses run in the EPT loop, runUnderEpt (default); false: all through Tracker.process. */
   readonly eptLoop?: boolean;
 }
 
@@ -143,7 +144,7 @@ export class Simulation {
         const run = this.eptRun;
         run.gates = gates;
         run.stopAtWallNs = driver.nextActionNs;
-        i = this.mmu.runUnderEpt(batch, i, tNs, run);
+        i = runUnderEpt(this.mmu, batch, i, tNs, run);
         if (run.stop === EPT_RUN_TIME) driver.act();
         else if (run.stop === EPT_RUN_EXIT) {
           const out = this.mmu.applyRange(batch, i, i + 1);

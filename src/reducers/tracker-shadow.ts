@@ -2,7 +2,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PTE_FLAG_BITS, PTE_P, PTE_PS } from '../model/pte.js';
-import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu.js';
+import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu-output.js';
 import { ShadowOos } from './shadow-oos.js';
 import { FL1_LEVEL, ROW_WORDS, ShadowPool } from './shadow-pool.js';
 import { Tracker, type TrackerEnv } from './tracker.js';

@@ -6,9 +6,10 @@ import type { CostModel } from '../model/cost-model.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { type EptExitHandler, type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import { LogDirtyBitmap } from './logdirty-bitmap.js';
-import { ACCESS_FAULT, ACCESS_WRITE, type Mmu, type MmuOutput, WALK_SLOTS } from './mmu.js';
+import type { Mmu } from './mmu.js';
+import { ACCESS_FAULT, ACCESS_WRITE, type MmuOutput, WALK_SLOTS } from './mmu-output.js';
 import type { PageOracle } from './page-oracle.js';
-import type { VcpuClock } from './vcpu-clock.js';
+import { type VcpuClock, WAITS } from './vcpu-clock.js';
 // The imported codes through a module-local constant: an imported binding is
 // a live cell V8 reloads and checks on every use, a local const it folds.
 const EVENT = RunEventKind;
@@ -54,6 +55,7 @@ const FAULT = ACCESS_FAULT;
 const WRITE = ACCESS_WRITE;
 const SLOTS = WALK_SLOTS;
 const READ_SHIFT = READ_GATE_SHIFT;
+const CLOCK_WAITS = WAITS;
 const NO_GATE = new Uint32Array(1);
 
 /** The tables of one walk, in order, from slot w to end: each the walk gate refuses exits. */
@@ -121,55 +123,19 @@ export abstract class Tracker {
     const handler = gated ? gates.handler : undefined;
     const walkPfns = mmu.walkPfns;
     const clock = this.clock;
-    const { stallNs, notBeforeNs, idle, lastGuestNs, lastEventAt } = clock;
-    const vcpus = clock.vcpus;
-    // Pauses come between calls, never from a hook (log-dirty operations only).
-    const notBeforeMaxNs = clock.notBeforeMaxNs;
+    // The throttle changes between calls, never from a hook (the driver sets it).
     const throttle = clock.throttlePct;
     const src = this.env.oracle.srcVersion;
     const { kind, vcpu } = batch;
     const { dataPfn, access, adEvent, adPtPfn } = mmu;
     const adCount = mmu.adCount;
-    let latest = clock.latestNs;
     const n = to;
     for (let i = from; i < n; i++) {
       const v = vcpu[i]!;
       const g = tNs[i]!;
-      // VcpuClock's rule, inlined.
-      // Unthrottled, a vCPU's stall changes only by the slow paths' charges
-      // and by a pause it sat out idle (notBefore); lastGuestNs and idle are
-      // settled from lastEventAt when the loop stops.
-      let wall: number;
-      if (v < vcpus) {
-        if (throttle !== 0) {
-          const debt = idle[v] === 0 ? Math.floor(((g - lastGuestNs[v]!) * throttle) / (100 - throttle)) : 0;
-          wall = g + stallNs[v]! + debt;
-          const nb = notBeforeNs[v]!;
-          if (wall < nb) wall = nb;
-          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
-          if (debt !== 0) clock.throttleStolenNs += debt;
-          stallNs[v] = wall - g;
-          lastGuestNs[v] = g;
-          idle[v] = kind[i] === KIND_IDLE ? 1 : 0;
-        } else {
-          wall = g + stallNs[v]!;
-          if (wall < notBeforeMaxNs) {
-            const nb = notBeforeNs[v]!;
-            if (wall < nb) {
-              if (nb >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
-              // Integer nanoseconds throughout, so nb - g is the stall exactly.
-              wall = nb;
-              stallNs[v] = wall - g;
-            }
-          }
-          if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
-          lastEventAt[v] = i;
-        }
-      } else {
-        wall = g > latest ? g : latest;
-        if (wall >= stopAtWallNs) return this.stopAt(i, latest, batch, tNs, throttle);
-      }
-      if (wall > latest) latest = wall;
+      // The vCPU clock's rule (vcpu-clock.ts).
+      const wall = throttle === 0 ? clock.wallNs(v, g, i, stopAtWallNs) : clock.throttledWallNs(v, g, kind[i] === KIND_IDLE ? 1 : 0, stopAtWallNs);
+      if (wall === CLOCK_WAITS) return this.stopAt(i, batch, tNs, throttle);
       const k = kind[i]!;
       // Hardware A/D stores made by this event's walk: stores into
       // page-table pages, seen by the tracker like any other store.
@@ -225,17 +191,12 @@ export abstract class Tracker {
         this.onRead(pfn, a, v, wall, i, mmu);
       }
     }
-    return this.stopAt(n, latest, batch, tNs, throttle);
+    return this.stopAt(n, batch, tNs, throttle);
   }
 
-  /**
-   * Leaves the event loop before event `i`: the clock's latest wall time,
-   * and, unthrottled, each vCPU's last guest time and idle state.
-   */
-  private stopAt(i: number, latest: number, batch: GuestBatch, tNs: Float64Array, throttle: number): number {
-    const clock = this.clock;
-    clock.latestNs = latest;
-    if (throttle === 0) clock.settle(batch, tNs);
+  /** Leaves the event loop before event `i`: unthrottled, each vCPU's last guest time and idle state are settled. */
+  private stopAt(i: number, batch: GuestBatch, tNs: Float64Array, throttle: number): number {
+    if (throttle === 0) this.clock.settle(batch, tNs);
     return i;
   }
 
@@ -243,10 +204,10 @@ export abstract class Tracker {
    * The EPT permissions (src/reducers/ept-gates.ts), for trackers whose
    * hardware checks one per guest page: an access they pass goes on without
    * the hypervisor, so the event loop calls no hook for it, and one they
-   * refuse goes to gates.handler (as in Mmu.runUnderEpt), not to the hooks below. Undefined: every
-   * access calls its hook (shadow's checks live in its shadow tables, not
-   * per page). Read once per event-loop call: it changes only between calls
-   * (log-dirty operations).
+   * refuse goes to gates.handler (as in the EPT loop, ept-run.ts), not to
+   * the hooks below. Undefined: every access calls its hook (shadow's checks
+   * live in its shadow tables, not per page). Read once per event-loop call:
+   * it changes only between calls (log-dirty operations).
    */
   get gates(): EptGates | undefined {
     return undefined;

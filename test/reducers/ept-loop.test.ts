@@ -1,4 +1,4 @@
-// Checks that the MMU's EPT loop (Mmu.runUnderEpt: walk, EPT checks, oracle
+// Checks that the EPT loop (runUnderEpt in ept-run.ts: walk, EPT checks, oracle
 // and clock fused in one pass, exits handed to the tracker in place) gives
 // exactly what the reference path gives (applyRange, then Tracker.process on
 // every access): the same rounds, exits, stalls, dirty sets and run events,

@@ -4,15 +4,8 @@ import { type GuestBatch } from '../../src/events/guest-batch.js';
 import { GuestEventKind } from '../../src/events/guest-event-kind.js';
 import { type GuestType, type PagingMode, tableIndex, vpnOf } from '../../src/model/paging.js';
 import { makePte, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, PTE_US, pteFrame } from '../../src/model/pte.js';
-import {
-  ACCESS_1G,
-  ACCESS_2M,
-  ACCESS_FAULT,
-  ACCESS_PT_PAGE,
-  ACCESS_WRITE,
-  Mmu,
-  type MmuOutput,
-} from '../../src/reducers/mmu.js';
+import { Mmu } from '../../src/reducers/mmu.js';
+import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from '../../src/reducers/mmu-output.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
 import { type ReferenceAccess, ReferenceMmu } from '../helpers/mmu-reference.js';
 

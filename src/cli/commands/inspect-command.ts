@@ -6,7 +6,7 @@ import { inputFile } from '../input-file.js';
 import { fmtFixed, fmtPercent } from '../format-number.js';
 import { createShareProgress, withProgress } from '../progress.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
-import type { MmuStats } from '../../reducers/mmu.js';
+import type { MmuStats } from '../../reducers/mmu-output.js';
 
 export function registerInspect(program: Command, ctx: CliContext): void {
   program
