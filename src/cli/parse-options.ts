@@ -45,6 +45,13 @@ export const positiveIntOption = wrap((s: string) => {
   return n;
 });
 
+/** A whole percentage from 1 to 99 (QEMU's throttle parameters' range). */
+export const percentOption = wrap((s: string) => {
+  const n = parseNumber(s);
+  if (!Number.isInteger(n) || n < 1 || n > 99) throw new InvalidArgumentError(`expected a whole percentage from 1 to 99, got '${s}'`);
+  return n;
+});
+
 /**
  * A positive number. A text that is not a number is the UnitError of
  * parseNumber, reported by main as one line; only the sign is checked here.

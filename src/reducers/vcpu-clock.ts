@@ -1,5 +1,6 @@
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
+import { CpuThrottle } from './cpu-throttle.js';
 
 /** What wallNs and throttledWallNs return for an event that waits: its wall time reaches the toolstack's next action. */
 export const WAITS = -1;
@@ -14,21 +15,31 @@ export const WAITS = -1;
  * a vCPU that is idle (after an `idle` event, until its next event) loses
  * nothing unless the pause outlasts its idle time, as on real hardware.
  *
- * A CPU throttle (QEMU's auto-converge, cpu_throttle_set) takes a share of
- * a vCPU's running time: QEMU sleeps the vCPU thread pct/(100-pct) of each
- * 10 ms timeslice it runs, so busy guest time stretches by that factor and
- * idle time does not.
+ * A CPU throttle (QEMU's auto-converge, cpu_throttle_set) puts every vCPU
+ * thread to sleep for pct/(1-pct) x 10 ms at each tick of a timer, one
+ * tick every 10 ms/(1-pct) of wall time (cpu-throttle.ts): a vCPU runs
+ * 10 ms of each period. Busy time that a sleep interrupts is lost for good
+ * (the stall grows by it); a vCPU that is idle loses nothing, but an event
+ * that falls into a sleep waits for its end without shifting the events
+ * after it (the guest's clock ran on while its thread slept, so a paced
+ * program catches up), as real QEMU showed: a writer using under 1% of a
+ * CPU kept its rate up to a 90% throttle. The time sleeps take from busy
+ * work is counted in throttleStolenNs, not in the stall (exits and
+ * pauses); a vCPU's lag behind g + stall carries in its last event's wall
+ * time until the throttle stops.
  *
- * The rule for one event of a vCPU at guest time g, in this order (integer
- * nanoseconds throughout, so every sum is exact):
- * - debt = floor((g - lastGuestNs) * pct / (100 - pct)) while throttled
- *   and busy, else 0;
- * - wall = g + stallNs + debt, raised to notBeforeNs if below it;
+ * The rule for one event of a vCPU at guest time g, unthrottled, in this
+ * order (integer nanoseconds throughout, so every sum is exact):
+ * - wall = g + stallNs, raised to notBeforeNs if below it;
  * - if wall reaches the toolstack's next action, the event waits;
  * - otherwise stallNs = wall - g, lastGuestNs = g, idle = (event is idle),
  *   latestNs = max(latestNs, wall). Unthrottled, the loops note the event's
  *   index in lastEventAt instead of the last two, and settle when they stop.
  * An event of no vCPU (a device) happens at max(g, latestNs).
+ * Throttled (throttledWallNs), a busy vCPU's work since its last event runs
+ * from that event's wall time, skipping sleeps (their time is added to its
+ * stall); an idle vCPU's event is at g + stallNs, not before its last
+ * event, moved past a sleep it falls in; a pause then holds it as above.
  *
  * wallNs and throttledWallNs below are the rule, stated nowhere else: the
  * event loops (Tracker.process, and runUnderEpt in ept-run.ts) call them
@@ -61,7 +72,10 @@ export class VcpuClock {
    * events they ran (-1: none), for settle; -1 for every vCPU between loops.
    */
   readonly lastEventAt: Int32Array;
-  private throttle = 0;
+  private readonly throttle = new CpuThrottle();
+  /** Throttled: each vCPU's last event's wall time, and its stall then (exits charged since come on top). */
+  private readonly lastWallNs: Float64Array;
+  private readonly stallAtLastNs: Float64Array;
 
   constructor(readonly vcpus: number) {
     if (vcpus >= NO_VCPU) throw new RangeError(`${vcpus} vCPUs: ids must stay below NO_VCPU (${NO_VCPU})`);
@@ -70,6 +84,8 @@ export class VcpuClock {
     this.idle = new Uint8Array(vcpus);
     this.lastGuestNs = new Float64Array(vcpus);
     this.lastEventAt = new Int32Array(vcpus).fill(-1);
+    this.lastWallNs = new Float64Array(vcpus);
+    this.stallAtLastNs = new Float64Array(vcpus);
   }
 
   /** The latest wall time seen: the migration's monotonic clock. */
@@ -83,7 +99,7 @@ export class VcpuClock {
   }
 
   get throttlePct(): number {
-    return this.throttle;
+    return this.throttle.percent;
   }
 
   /**
@@ -118,21 +134,40 @@ export class VcpuClock {
   }
 
   /**
-   * The rule throttled (auto-converge): as wallNs, with the throttle's debt
-   * added to a busy vCPU's time and its state kept at every event, not
-   * settled. `idleEvent` is 1 for an idle event.
+   * The rule throttled (auto-converge), with each vCPU's state kept at
+   * every event, not settled. `idleEvent` is 1 for an idle event.
    */
   throttledWallNs(vcpu: number, g: number, idleEvent: number, stopAtWallNs: number): number {
     let wall: number;
     if (vcpu < this.vcpus) {
-      const pct = this.throttle;
-      const debt = this.idle[vcpu] === 0 ? Math.floor(((g - this.lastGuestNs[vcpu]!) * pct) / (100 - pct)) : 0;
-      wall = g + this.stallNs[vcpu]! + debt;
+      let stall = this.stallNs[vcpu]!;
+      // Exits charged since the vCPU's last event: hypervisor time before this one.
+      const fromNs = this.lastWallNs[vcpu]! + (stall - this.stallAtLastNs[vcpu]!);
+      let lost = 0;
+      if (this.idle[vcpu] === 0) {
+        // Busy since its last event: the work runs from there, around the sleeps.
+        const busyNs = g - this.lastGuestNs[vcpu]!;
+        wall = this.throttle.runFor(fromNs, busyNs);
+        lost = wall - fromNs - busyNs;
+      } else {
+        // Idle: the event is due at its own time (the guest's clock ran on
+        // through any sleep), not before the vCPU's last event, and waits
+        // out a sleep it falls in.
+        wall = g + stall;
+        if (wall < fromNs) wall = fromNs;
+        wall = this.throttle.afterSleep(wall);
+      }
       const nb = this.notBeforeNs[vcpu]!;
-      if (wall < nb) wall = nb;
+      if (wall < nb) {
+        // A pause held it: as unthrottled, that time is the vCPU's for good.
+        stall += nb - wall;
+        wall = nb;
+      }
       if (wall >= stopAtWallNs) return WAITS;
-      if (debt !== 0) this.throttleStolenNs += debt;
-      this.stallNs[vcpu] = wall - g;
+      if (lost !== 0) this.throttleStolenNs += lost;
+      this.stallNs[vcpu] = stall;
+      this.stallAtLastNs[vcpu] = stall;
+      this.lastWallNs[vcpu] = wall;
       this.lastGuestNs[vcpu] = g;
       this.idle[vcpu] = idleEvent;
     } else {
@@ -144,9 +179,30 @@ export class VcpuClock {
     return wall;
   }
 
-  /** Sets the CPU throttle, 0 to 99 percent. */
-  setThrottle(pct: number): void {
-    this.throttle = Math.max(0, Math.min(99, Math.round(pct)));
+  /**
+   * Sets the CPU throttle, 0 to 99 percent, at wall time `atNs`
+   * (cpu_throttle_set; 0 is cpu_throttle_stop). Called between event loops,
+   * so every vCPU's state is settled: the throttled rule starts from each
+   * vCPU's last event.
+   */
+  setThrottle(pct: number, atNs: number): void {
+    const was = this.throttle.percent;
+    if (was === 0 && pct > 0) {
+      for (let v = 0; v < this.vcpus; v++) {
+        this.lastWallNs[v] = this.lastGuestNs[v]! + this.stallNs[v]!;
+        this.stallAtLastNs[v] = this.stallNs[v]!;
+      }
+    } else if (was > 0 && pct <= 0) {
+      // Back to wall = g + stall: a vCPU the sleeps left behind its own
+      // time starts no earlier than its last event (the unthrottled rule
+      // then makes that lag its stall).
+      for (let v = 0; v < this.vcpus; v++) {
+        const w = this.lastWallNs[v]! + (this.stallNs[v]! - this.stallAtLastNs[v]!);
+        if (w > this.notBeforeNs[v]!) this.notBeforeNs[v] = w;
+        if (w > this.notBeforeMaxNs) this.notBeforeMaxNs = w;
+      }
+    }
+    this.throttle.set(pct, atNs);
   }
 
   /** The vCPU spends `ns` in the hypervisor (an exit, a fault, an emulation). */

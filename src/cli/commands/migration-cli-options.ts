@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AFTER_END_MODES, type AfterEnd, DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
 import { bandwidthInput, durationInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
-import { bandwidthOption, choiceOption, durationOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
+import { bandwidthOption, choiceOption, durationOption, percentOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
 
 export interface MigrationCliOptions {
   policy: PolicyName;
@@ -11,6 +11,10 @@ export interface MigrationCliOptions {
   maxBandwidth: number;
   downtimeLimit: number;
   autoConverge?: boolean;
+  throttleInitial: number;
+  throttleIncrement: number;
+  throttleTailslow?: boolean;
+  maxCpuThrottle: number;
   maxIters?: number;
   maxFactor: number;
   epoch: number;
@@ -27,6 +31,10 @@ export function addMigrationOptions(cmd: Command): Command {
     .addOption(humanDefault('--max-bandwidth <rate>', 'qemu: max-bandwidth for live sending', bandwidthOption, DEFAULT_MIGRATION.maxBandwidthBytesPerSec, bandwidthInput(DEFAULT_MIGRATION.maxBandwidthBytesPerSec)))
     .addOption(humanDefault('--downtime-limit <time>', 'qemu: downtime-limit', durationOption, DEFAULT_MIGRATION.downtimeLimitNs, durationInput(DEFAULT_MIGRATION.downtimeLimitNs)))
     .option('--auto-converge', 'qemu: throttle the guest when it dirties faster than we send')
+    .option('--throttle-initial <pct>', 'qemu auto-converge: cpu-throttle-initial, percent', percentOption, DEFAULT_MIGRATION.throttleInitialPct)
+    .option('--throttle-increment <pct>', 'qemu auto-converge: cpu-throttle-increment, percent', percentOption, DEFAULT_MIGRATION.throttleIncrementPct)
+    .option('--throttle-tailslow', 'qemu auto-converge: cpu-throttle-tailslow (smaller steps near the threshold)')
+    .option('--max-cpu-throttle <pct>', 'qemu auto-converge: max-cpu-throttle, percent', percentOption, DEFAULT_MIGRATION.maxThrottlePct)
     .option('--max-iters <n>', 'live passes before stop-and-copy (xen: 5, xen-legacy: 29)', positiveIntOption)
     .option('--max-factor <x>', 'xen-legacy: stop after sending this many times memory', positiveNumberOption, DEFAULT_MIGRATION.maxFactor)
     .addOption(humanDefault('--epoch <time>', 'remus: checkpoint interval', durationOption, DEFAULT_MIGRATION.epochNs, durationInput(DEFAULT_MIGRATION.epochNs)))
@@ -43,6 +51,10 @@ export function migrationFromCli(o: MigrationCliOptions, durationNs = 0): Partia
     maxBandwidthBytesPerSec: o.maxBandwidth,
     downtimeLimitNs: o.downtimeLimit,
     autoConverge: Boolean(o.autoConverge),
+    throttleInitialPct: o.throttleInitial,
+    throttleIncrementPct: o.throttleIncrement,
+    throttleTailslow: Boolean(o.throttleTailslow),
+    maxThrottlePct: o.maxCpuThrottle,
     ...(o.maxIters !== undefined ? { maxIters: o.maxIters } : {}),
     maxFactor: o.maxFactor,
     epochNs: o.epoch,

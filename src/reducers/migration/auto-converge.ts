@@ -1,18 +1,21 @@
 import { NO_VCPU } from '../../events/guest-event-kind.js';
 import { RunEventKind } from '../../events/run-event-kind.js';
 import type { MigrationContext } from './migration-context.js';
-import { THROTTLE_INCREMENT_PCT, THROTTLE_INITIAL_PCT, THROTTLE_MAX_PCT, THROTTLE_PERIOD_NS, THROTTLE_TRIGGER_PCT } from './migration-options.js';
+import { type MigrationOptions, THROTTLE_PERIOD_NS, THROTTLE_TRIGGER_PCT } from './migration-options.js';
 
 const PAGE_BYTES = 4096;
 
 /**
  * QEMU's auto-converge (migration/ram.c migration_trigger_throttle and
- * mig_throttle_guest_down, softmmu/cpu-throttle.c cpu_throttle_set): at a
+ * mig_throttle_guest_down, system/cpu-throttle.c cpu_throttle_set): at a
  * bitmap sync at least a period (1 s) after the last check, if the bytes
  * dirtied in the period exceed THROTTLE_TRIGGER_PCT (50%) of the bytes sent
  * in it, twice in a row, the vCPUs are throttled: cpu-throttle-initial
- * (20%) the first time, then cpu-throttle-increment (10%) more, at most 99%.
- * The throttle itself is the vCPU clock's (vcpu-clock.ts).
+ * the first time, then cpu-throttle-increment more, at most
+ * max-cpu-throttle. With cpu-throttle-tailslow the step is at most what
+ * would bring the guest's CPU share to the one that matches the threshold:
+ * cpu_now x threshold / dirtied, in whole percent. The throttle itself is
+ * the vCPU clock's (vcpu-clock.ts, cpu-throttle.ts).
  */
 export class AutoConverge {
   private pct = 0;
@@ -23,6 +26,7 @@ export class AutoConverge {
 
   constructor(
     private readonly ctx: MigrationContext,
+    private readonly opts: MigrationOptions,
     startNs: number,
   ) {
     this.periodStartNs = startNs;
@@ -42,17 +46,31 @@ export class AutoConverge {
   check(now: number): void {
     if (now - this.periodStartNs < THROTTLE_PERIOD_NS) return;
     const dirtyBytes = this.periodDirtyPages * PAGE_BYTES;
-    if (dirtyBytes * 100 > this.periodBytes * THROTTLE_TRIGGER_PCT) {
+    const thresholdBytes = Math.floor((this.periodBytes * THROTTLE_TRIGGER_PCT) / 100);
+    if (dirtyBytes > thresholdBytes) {
       if (++this.dirtyRateHighCount >= 2) {
         this.dirtyRateHighCount = 0;
-        const pct = this.pct === 0 ? THROTTLE_INITIAL_PCT : Math.min(THROTTLE_MAX_PCT, this.pct + THROTTLE_INCREMENT_PCT);
+        const pct = this.nextPct(dirtyBytes, thresholdBytes);
         this.pct = pct;
-        this.ctx.clock.setThrottle(pct);
+        this.ctx.clock.setThrottle(pct, now);
         this.ctx.run.emit(RunEventKind.throttle, now, NO_VCPU, -1, pct, 0);
       }
     }
     this.periodStartNs = now;
     this.periodDirtyPages = 0;
     this.periodBytes = 0;
+  }
+
+  /** mig_throttle_guest_down: the first step, or the next one (tail-slow: no further than the threshold asks). */
+  private nextPct(dirtyBytes: number, thresholdBytes: number): number {
+    const o = this.opts;
+    if (this.pct === 0) return Math.min(o.throttleInitialPct, o.maxThrottlePct);
+    let inc = o.throttleIncrementPct;
+    if (o.throttleTailslow) {
+      const cpuNow = 100 - this.pct;
+      const cpuIdeal = Math.floor((cpuNow * thresholdBytes) / dirtyBytes);
+      inc = Math.min(cpuNow - cpuIdeal, inc);
+    }
+    return Math.min(this.pct + inc, o.maxThrottlePct);
   }
 }

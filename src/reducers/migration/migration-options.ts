@@ -17,6 +17,11 @@ export interface MigrationOptions {
   readonly downtimeLimitNs: number;
   /** QEMU's auto-converge capability. */
   readonly autoConverge: boolean;
+  /** QEMU's cpu-throttle-initial (20), cpu-throttle-increment (10), cpu-throttle-tailslow (off) and max-cpu-throttle (99): migration/options.c. */
+  readonly throttleInitialPct: number;
+  readonly throttleIncrementPct: number;
+  readonly throttleTailslow: boolean;
+  readonly maxThrottlePct: number;
   /** Live passes before stop-and-copy: Xen v2's SPP_MAX_ITERATIONS 5; xc_domain_save's DEF_MAX_ITERS 29. */
   readonly maxIters?: number;
   /** xc_domain_save's DEF_MAX_FACTOR: stop once more than this many times memory was sent. */
@@ -45,6 +50,10 @@ export const DEFAULT_MIGRATION: MigrationOptions = {
   maxBandwidthBytesPerSec: 128 * 1024 * 1024,
   downtimeLimitNs: 300_000_000,
   autoConverge: false,
+  throttleInitialPct: 20,
+  throttleIncrementPct: 10,
+  throttleTailslow: false,
+  maxThrottlePct: 99,
   maxFactor: 3,
   epochNs: 200_000_000,
   postcopyAfterPasses: 1,
@@ -61,9 +70,6 @@ export const DEF_MAX_ITERS = 29;
 export const LEGACY_MIN_PAGES = 50;
 /** QEMU: migration_update_counters runs every BUFFER_DELAY (100 ms). */
 export const QEMU_WINDOW_NS = 100_000_000;
-/** QEMU auto-converge: cpu-throttle-initial 20, cpu-throttle-increment 10, max 99; periods of 1 s; threshold 50%. */
-export const THROTTLE_INITIAL_PCT = 20;
-export const THROTTLE_INCREMENT_PCT = 10;
-export const THROTTLE_MAX_PCT = 99;
+/** QEMU auto-converge: checked over periods of at least 1 s; throttle-trigger-threshold 50%. */
 export const THROTTLE_PERIOD_NS = 1_000_000_000;
 export const THROTTLE_TRIGGER_PCT = 50;

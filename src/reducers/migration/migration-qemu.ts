@@ -52,7 +52,7 @@ export class QemuMigration extends MigrationPolicy {
     this.windowStartNs = this.enableLogDirty(now);
     this.toSend = allSet(this.ctx.guest.memPages);
     this.cursor = 0;
-    if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.windowStartNs);
+    if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs);
     this.ledger.startRound(this.windowStartNs);
     this.schedule(this.windowStartNs, () => this.send());
   }
@@ -115,8 +115,9 @@ export class QemuMigration extends MigrationPolicy {
       if (pendingBytes < this.thresholdBytes) {
         const reason = `remaining ${pendingBytes} bytes fit the downtime limit at the measured bandwidth (threshold ${Math.round(this.thresholdBytes)} bytes)`;
         // ram_save_complete syncs once more and sends what is still pending too.
-        stopAndCopy(this.ctx, this.ledger, now, reason, { pending: this.toSend, skipCanonicalise: this.opts.skipCanonicalise });
-        this.ctx.clock.setThrottle(0);
+        const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, { pending: this.toSend, skipCanonicalise: this.opts.skipCanonicalise });
+        // migration_iteration_finish: cpu_throttle_stop once the migration is over.
+        this.ctx.clock.setThrottle(0, resumeAt);
         this.ctx.host.resumeOnDestination();
         this.done();
         return;

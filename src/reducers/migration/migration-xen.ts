@@ -114,7 +114,7 @@ export class XenMigration extends MigrationPolicy {
 
   /** After a stop-and-copy: the guest runs on the destination, untracked. */
   protected resumed(): void {
-    this.ctx.clock.setThrottle(0);
+    this.ctx.clock.setThrottle(0, this.ctx.clock.nowNs);
     this.ctx.host.resumeOnDestination();
     this.done();
   }
