@@ -20,8 +20,12 @@ export class PageOracle {
     this.dstVersion[pfn] = this.srcVersion[pfn]!;
   }
 
-  /** Sends every page set in a bitmap copy (a pass of dirty pages). */
-  sendBitmap(bits: Uint32Array): number {
+  /**
+   * Sends every page set in a bitmap copy (a pass of dirty pages); returns
+   * how many. With `previous`, also counts the pages set in both (a round's
+   * dirty set against the one before), in the same scan.
+   */
+  sendBitmap(bits: Uint32Array, previous?: Uint32Array): { sent: number; shared: number } {
     // A round's bitmap is mostly zeros (apache: about 660 dirty pages in
     // 8,192 words), so the scan is the cost: eight words are tested at once.
     const src = this.srcVersion;
@@ -29,11 +33,20 @@ export class PageOracle {
     const limit = this.memPages;
     const words = bits.length;
     let n = 0;
+    let shared = 0;
     for (let w = 0; w < words; w += 8) {
       if (w + 8 <= words && (bits[w]! | bits[w + 1]! | bits[w + 2]! | bits[w + 3]! | bits[w + 4]! | bits[w + 5]! | bits[w + 6]! | bits[w + 7]!) === 0) continue;
       const end = Math.min(w + 8, words);
       for (let u = w; u < end; u++) {
         let v = bits[u]!;
+        if (v !== 0 && previous !== undefined) {
+          let both = v & previous[u]!;
+          // The pages below memPages only: the bitmap's tail word may hold more bits.
+          while (both !== 0) {
+            if (((u << 5) | (31 - Math.clz32(both & -both))) < limit) shared++;
+            both &= both - 1;
+          }
+        }
         while (v !== 0) {
           const pfn = (u << 5) | (31 - Math.clz32(v & -v));
           if (pfn < limit) {
@@ -44,7 +57,7 @@ export class PageOracle {
         }
       }
     }
-    return n;
+    return { sent: n, shared };
   }
 
   sendAll(): void {

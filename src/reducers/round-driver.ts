@@ -4,7 +4,6 @@ import { RunEventKind } from '../events/run-event-kind.js';
 import type { Driver, DriverFactory } from './driver.js';
 import type { PageOracle } from './page-oracle.js';
 import type { Tracker } from './tracker.js';
-import { countBits } from './logdirty-bitmap.js';
 import type { RoundStability } from './run-final.js';
 import type { VcpuClock } from './vcpu-clock.js';
 
@@ -27,6 +26,7 @@ export class RoundDriver implements Driver {
   /** Each round's dirty set beside the previous round's: the working set's stability. */
   private readonly stability: RoundStability[] = [];
   private previous: Uint32Array | undefined;
+  private previousDirty = 0;
 
   constructor(
     private readonly tracker: Tracker,
@@ -85,25 +85,13 @@ export class RoundDriver implements Driver {
 
   private endRound(now: number, bits: Uint32Array): void {
     const prev = this.previous;
-    this.stability.push(prev ? { shared: countAnd(prev, bits), union: countOr(prev, bits) } : { shared: -1, union: -1 });
+    const { sent: dirtyPages, shared } = this.oracle.sendBitmap(bits, prev);
+    this.stability.push(prev ? { shared, union: this.previousDirty + dirtyPages - shared } : { shared: -1, union: -1 });
     this.previous = bits;
-    const dirtyPages = this.oracle.sendBitmap(bits);
+    this.previousDirty = dirtyPages;
     const round = this.rounds.length;
     this.rounds.push({ round, startNs: this.roundStartNs, endNs: now, dirtyPages });
     this.run.emit(RunEventKind.roundEnd, now, NO_VCPU, round, dirtyPages, 0);
   }
 }
 
-/** Pages set in both bitmaps. */
-function countAnd(a: Uint32Array, b: Uint32Array): number {
-  const both = new Uint32Array(a.length);
-  for (let i = 0; i < a.length; i++) both[i] = a[i]! & b[i]!;
-  return countBits(both);
-}
-
-/** Pages set in either bitmap. */
-function countOr(a: Uint32Array, b: Uint32Array): number {
-  const either = new Uint32Array(a.length);
-  for (let i = 0; i < a.length; i++) either[i] = a[i]! | b[i]!;
-  return countBits(either);
-}
