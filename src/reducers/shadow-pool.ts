@@ -1,8 +1,9 @@
 /**
  * Xen's shadow page pool for one domain: the shadows of guest page-table
  * pages, how they reference each other, and how room is made when the pool
- * is full. The costs and the guest-facing rules live in tracker-shadow.ts;
- * this file is the data structure, in typed arrays (no object per shadow).
+ * is full. The walk, the builds and their costs live in shadow-walk.ts, the
+ * guest-facing rules in tracker-shadow.ts; this file is the data structure,
+ * in typed arrays (no object per shadow).
  *
  * Follows xen/arch/x86/mm/shadow/common.c and private.h:
  * - A shadow is keyed by (guest page, shadow type): one per guest table per
