@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { RunBatch } from '../events/run-batch.js';
+import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import type { PolicyName } from './migration/migration-options.js';
 import type { DowntimeParts, MigrationReport } from './migration/migration-ledger.js';
@@ -167,6 +168,7 @@ const NOT_EXITS = new Set<number>([
   RunEventKind.throttle,
   RunEventKind.checkpointEpoch,
   RunEventKind.tick,
+  RunEventKind.costHigh,
 ]);
 const IS_EXIT = Uint8Array.from({ length: 32 }, (_, k) => (k < KINDS && !NOT_EXITS.has(k) ? 1 : 0));
 /** Where a phase can begin or end: the fold keeps the exit tally in front of each. */
@@ -209,7 +211,7 @@ export class SummaryFold {
   constructor(readonly spec: SummarySpec) {}
 
   add(b: RunBatch): void {
-    const { kind, dtNs, page, arg, costNs } = b;
+    const { kind, dtNs, page, arg } = b;
     const counts = this.counts;
     const costs = this.costsNs;
     let t = b.baseNs;
@@ -219,7 +221,7 @@ export class SummaryFold {
       if (PHASE_EVENT[k]) this.tallyAt.set(this.events + i, { counts: counts.slice(), costsNs: costs.slice() });
       if (IS_EXIT[k]) {
         counts[k] = counts[k]! + 1;
-        costs[k] = costs[k]! + costNs[i]!;
+        costs[k] = costs[k]! + runEventCostNs(b, i);
       }
       switch (k) {
         case RunEventKind.roundStart:
@@ -235,7 +237,7 @@ export class SummaryFold {
           break;
         case RunEventKind.checkpointEpoch:
           this.epochPages[page[i]!] = arg[i]!;
-          this.epochPauseNs[page[i]!] = costNs[i]!;
+          this.epochPauseNs[page[i]!] = runEventCostNs(b, i);
           this.pagesSent += arg[i]!;
           break;
         case RunEventKind.clean:
@@ -253,7 +255,7 @@ export class SummaryFold {
           break;
         case RunEventKind.postcopyFault:
           this.postcopyFaults++;
-          this.postcopyFaultStallNs += costNs[i]!;
+          this.postcopyFaultStallNs += runEventCostNs(b, i);
           break;
       }
     }

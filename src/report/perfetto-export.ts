@@ -1,6 +1,7 @@
 import { guestTimeShare } from '../api/guest-time-share.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
+import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import { AtomicFile } from '../util/atomic-write.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
@@ -209,14 +210,14 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
         opts.onProgress?.(share(c.batch.endNs));
         return;
       }
-      const { kind, dtNs, vcpu, page, arg, costNs } = c.batch;
+      const { kind, dtNs, vcpu, page, arg } = c.batch;
       let t = c.batch.baseNs;
       for (let i = 0; i < c.batch.count; i++) {
         t += dtNs[i]!;
         const k = kind[i]!;
         const name = RUN_EVENT_KIND_NAMES[k] ?? `kind_${k}`;
         const v = vcpu[i]!;
-        const cost = costNs[i]!;
+        const cost = runEventCostNs(c.batch, i);
         if (v !== NO_VCPU) {
           exits++;
           if (v < vcpus) {

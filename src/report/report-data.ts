@@ -6,6 +6,7 @@ import { compareTrackers } from '../api/compare.js';
 import type { MigrationRunOptions, MigrationSummary } from '../api/run-migration.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
+import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import type { TrackerName } from '../reducers/tracker.js';
 import { TraceError } from '../trace/trace-error.js';
@@ -106,22 +107,24 @@ class TimelineCollector {
 
   add(b: RunBatch): void {
     let t = b.baseNs;
-    const { kind, dtNs, vcpu, page, arg, costNs } = b;
+    const { kind, dtNs, vcpu, page, arg } = b;
     for (let i = 0; i < b.count; i++) {
       t += dtNs[i]!;
       const k = kind[i]!;
       if (vcpu[i] !== NO_VCPU) {
         const slot = this.slot(t);
         this.exits[slot * KIND_SLOTS + k]++;
-        this.stall[slot] += costNs[i]!;
+        this.stall[slot] += runEventCostNs(b, i);
         this.exitEvents++;
         continue;
       }
       switch (k) {
-        case RunEventKind.pagesSent:
+        case RunEventKind.pagesSent: {
+          const wireNs = runEventCostNs(b, i);
           this.pages[this.slot(t)] += arg[i]!;
-          this.spreadBytes(t, costNs[i]!, (costNs[i]! * this.bandwidthBytesPerSec) / 1e9);
+          this.spreadBytes(t, wireNs, (wireNs * this.bandwidthBytesPerSec) / 1e9);
           break;
+        }
         case RunEventKind.logdirtyEnable:
           if (this.lastCleanNs < 0) this.lastCleanNs = t;
           break;
