@@ -6,6 +6,7 @@ import { PageSet } from '../util/page-set.js';
 import { type CaptureStats, CaptureStatsCollector } from '../import/capture-stats.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { Mmu, type MmuStats } from '../reducers/mmu.js';
+import { runSpecOf } from './record-run.js';
 
 export interface InspectReport {
   readonly file: string;
@@ -46,6 +47,15 @@ export interface InspectReport {
 export function inspect(file: string, onProgress?: (fraction: number) => void): InspectReport {
   const reader = TraceReader.open(file);
   const header = reader.header;
+  // A run trace's run is shown as recorded: it must be one migsim can run.
+  if (header.traceKind === 'run') {
+    try {
+      runSpecOf(header, file);
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
+  }
   const phys = new PageSet();
   const virt = new PageSet();
   const pt = new PageSet();

@@ -1,6 +1,8 @@
 import { tap } from 'rxjs';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
+import { TraceError } from '../trace/trace-error.js';
 import { TraceWriter } from '../trace/trace-writer.js';
+import { runSpecProblem } from './run-spec-schema.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { lastValueSync } from '../util/last-value-sync.js';
 import type { GuestSource } from './guest-source.js';
@@ -27,10 +29,14 @@ export function runSpec(opts: MigrationRunOptions, h?: TraceHeader): RunSpec {
 }
 
 /**
- * The run spec a run trace's header records. A trace written before a cost
- * was added carries no value for it: this version's default applies.
+ * The run spec a run trace's header records, checked first
+ * (src/api/run-spec-schema.ts): a bad one is a TraceError naming `file`.
+ * A trace written before a cost was added carries no value for it: this
+ * version's default applies.
  */
-export function runSpecOf(header: TraceHeader): RunSpec {
+export function runSpecOf(header: TraceHeader, file: string): RunSpec {
+  const bad = runSpecProblem(header);
+  if (bad) throw new TraceError(file, `bad header field ${bad}`, undefined, 'header', 'the file was altered, or written by another program; record it again');
   const spec = header.run as unknown as RunSpec;
   return { ...spec, costs: { ...DEFAULT_COSTS, ...spec.costs } };
 }

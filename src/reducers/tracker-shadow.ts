@@ -2,6 +2,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PTE_FLAG_BITS, PTE_P, PTE_PS } from '../model/pte.js';
+import { CostModelError } from '../model/cost-model.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu.js';
 import { FL1_LEVEL, ROW_WORDS, ShadowPool } from './shadow-pool.js';
 import { Tracker, type TrackerEnv } from './tracker.js';
@@ -190,7 +191,7 @@ export class ShadowTracker extends Tracker {
     this.memPages = g.memPages;
     const minShadows = g.vcpus + this.topLevel;
     if (Math.floor(c.shadowPoolPages / c.shadowPagesPerTable) < minShadows) {
-      throw new RangeError(
+      throw new CostModelError(
         `shadow pool of ${c.shadowPoolPages} pages holds fewer than ${minShadows} shadows of ${c.shadowPagesPerTable} pages: ` +
           `one top-level shadow per vCPU plus one walk's path must fit (Xen's shadow_min_acceptable_pages); ` +
           `set shadowPoolPages to at least ${minShadows * c.shadowPagesPerTable} in the cost model`,
