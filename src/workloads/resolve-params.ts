@@ -26,6 +26,9 @@ export function resolveParams(
     if (spec.max !== undefined && typeof value === 'number' && value > spec.max) {
       throw new ParamError(`workload '${def.name}': bad value '${raw}' for '${key}': at most ${spec.max}`);
     }
+    if (spec.min !== undefined && typeof value === 'number' && value < spec.min) {
+      throw new ParamError(`workload '${def.name}': bad value '${raw}' for '${key}': at least ${spec.min}`);
+    }
     out[key] = value;
   }
   return out;
