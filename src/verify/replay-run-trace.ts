@@ -1,6 +1,6 @@
 import { TraceReader } from '../trace/trace-reader.js';
 import { stepProgress } from '../util/progress-step.js';
-import { isBuiltInWorkload } from './header-workload.js';
+import { headerOrigin } from './header-workload.js';
 import { replayVerify } from './replay.js';
 import { replayRunVerify } from './replay-run.js';
 
@@ -22,7 +22,8 @@ const GUEST_SHARE = 0.5;
 export function replayRunTraceVerify(file: string, onProgress?: (fraction: number) => void): ReturnType<typeof replayRunVerify> {
   const reader = TraceReader.open(file);
   reader.close();
-  if (!isBuiltInWorkload(reader.header)) return replayRunVerify(file, onProgress);
+  // An imported capture's guest events are the trace's own: nothing to regenerate.
+  if (headerOrigin(file, reader.header) === 'imported') return replayRunVerify(file, onProgress);
   const guest = replayVerify(file, stepProgress(onProgress, 0, GUEST_SHARE));
   if (!guest.identical) return { ...guest, summaryIdentical: false };
   return replayRunVerify(file, stepProgress(onProgress, GUEST_SHARE, 1 - GUEST_SHARE));

@@ -9,7 +9,7 @@ import { firstBatchDifference, type ReplayDifference } from './batch-difference.
 
 export type { ReplayDifference } from './batch-difference.js';
 import type { WorkloadStats } from '../workloads/workload.js';
-import { headerWorkload } from './header-workload.js';
+import { asHeaderError, headerWorkload } from './header-workload.js';
 
 export interface ReplayResult {
   readonly identical: boolean;
@@ -44,13 +44,13 @@ export function replayVerify(file: string, onProgress?: (fraction: number) => vo
   try {
     // Generation stops at the batch after the first difference.
     const regenerated = workloadEvents(workload.def, workload.config, (s) => (stats = s), header.chunkEvents).pipe(takeWhile(() => diff === undefined));
-    drainSync(regenerated, (regen) => {
+    asHeaderError(file, () => drainSync(regenerated, (regen) => {
       digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
       diff = compareBatches(chunks, events, nextGuestChunk(reader), regen);
       onProgress?.(reader.fractionRead);
       chunks++;
       events += regen.count;
-    });
+    }));
     if (!diff) {
       const rec = nextGuestChunk(reader);
       if (rec) diff = { chunk: chunks, event: 0, eventOverall: events, column: '(end)', recorded: `${rec.count} more events`, regenerated: 'end of stream' };
