@@ -262,6 +262,30 @@ export class SummaryFold {
     this.events += b.count;
   }
 
+  /**
+   * The first figure of a recorded migration summary that the run events
+   * folded so far do not give, as "name: the summary says X, the events Y",
+   * or undefined. Only what the events alone decide is compared (exits,
+   * pages sent, round and downtime times, throttle steps, post-copy faults,
+   * epochs); the rest comes from the run's final record, which only a
+   * replay re-derives. A report or export of a trace checks its footer so.
+   */
+  disagreement(s: MigrationSummary): string | undefined {
+    const differ = (name: string, recorded: unknown, events: unknown) => (JSON.stringify(recorded) === JSON.stringify(events) ? undefined : `${name}: the summary says ${JSON.stringify(recorded)}, the events ${JSON.stringify(events)}`);
+    const rounds = s.rounds.map((r, round) => ({ startNs: r.startNs, endNs: r.endNs, pagesSent: r.pagesSent, round }));
+    const eventRounds = s.rounds.map((_r, round) => ({ startNs: this.roundStart[round], endNs: this.roundEnd[round], pagesSent: this.roundPages[round] ?? 0, round }));
+    const downtimeNs = this.suspendAtNs >= 0 && this.resumeAtNs >= 0 ? this.resumeAtNs - this.suspendAtNs : 0;
+    return (
+      differ('exits', s.exits, tallyOf(this.counts, this.costsNs)) ??
+      differ('pagesSent', s.pagesSent, this.pagesSent) ??
+      differ('downtimeNs', s.downtimeNs, downtimeNs) ??
+      differ('rounds', rounds, eventRounds) ??
+      differ('throttleSteps', s.throttleSteps, this.throttleSteps) ??
+      differ('postcopyFaults', [s.postcopyFaults, s.postcopyFaultStallNs], [this.postcopyFaults, this.postcopyFaultStallNs]) ??
+      differ('epochs', s.epochs.map((e) => [e.dirtyPages, e.pauseNs]), s.epochs.map((_e, i) => [this.epochPages[i], this.epochPauseNs[i]]))
+    );
+  }
+
   finish(f: RunFinal): RunSummary {
     const exits = tallyOf(this.counts, this.costsNs);
     const wallNs = Math.round(f.wallNs);
