@@ -28,7 +28,10 @@ const migrationSchema = z
     autoConverge: z.boolean(),
     maxIters: passes.optional(),
     maxFactor: z.number().positive().max(1_000_000),
-    epochNs: safeNs.min(1),
+    // xl remus takes its interval in whole ms; each epoch pauses the guest
+    // for a suspend and resume (ms), so a shorter one would leave it almost
+    // no time to run between them, and a replay hardly ever ending.
+    epochNs: safeNs.min(1_000_000),
     postcopyAfterPasses: passes,
     skipCanonicalise: z.boolean().optional(),
   })
