@@ -7,6 +7,7 @@ import { type CaptureStats, CaptureStatsCollector } from '../import/capture-stat
 import type { GuestBatch } from '../events/guest-batch.js';
 import { Mmu } from '../reducers/mmu.js';
 import type { MmuStats } from '../reducers/mmu-output.js';
+import { runSpecOf } from './record-run.js';
 
 export interface InspectReport {
   readonly file: string;
@@ -47,6 +48,15 @@ export interface InspectReport {
 export function inspect(file: string, onProgress?: (fraction: number) => void): InspectReport {
   const reader = TraceReader.open(file);
   const header = reader.header;
+  // A run trace's run is shown as recorded: it must be one migsim can run.
+  if (header.traceKind === 'run') {
+    try {
+      runSpecOf(header, file);
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
+  }
   const phys = new PageSet();
   const virt = new PageSet();
   const pt = new PageSet();

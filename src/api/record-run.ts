@@ -1,7 +1,9 @@
 import { tap } from 'rxjs';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
-import type { MigrationOptions } from '../reducers/migration/migration-options.js';
+import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration/migration-options.js';
+import { TraceError } from '../trace/trace-error.js';
 import { TraceWriter } from '../trace/trace-writer.js';
+import { runSpecProblem } from './run-spec-schema.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { lastValueSync } from '../util/last-value-sync.js';
 import type { GuestSource } from './guest-source.js';
@@ -28,15 +30,19 @@ export function runSpec(opts: MigrationRunOptions, h?: TraceHeader): RunSpec {
 }
 
 /**
- * The run spec a run trace's header records. A trace written before a cost
- * was added carries no value for it: this version's default applies.
- * One written before an option changed the behaviour gets the behaviour it
- * was recorded with.
+ * The run spec a run trace's header records, checked first
+ * (src/api/run-spec-schema.ts): a bad one is a TraceError naming `file`.
+ * A trace written before a cost or an option was added carries no value for
+ * it: this version's default applies, except where the option changed the
+ * behaviour (afterEnd): there the trace gets the behaviour it was recorded
+ * with.
  */
-export function runSpecOf(header: TraceHeader): RunSpec {
+export function runSpecOf(header: TraceHeader, file: string): RunSpec {
+  const bad = runSpecProblem(header);
+  if (bad) throw new TraceError(file, `bad header field ${bad}`, undefined, 'header', 'the file was altered, or written by another program; record it again');
   const spec = header.run as unknown as RunSpec;
   // A trace recorded before --after-end existed ended its run with the guest's events.
-  return { ...spec, costs: { ...DEFAULT_COSTS, ...spec.costs }, migration: { afterEnd: 'stop', ...(spec.migration as Partial<MigrationOptions>) } as MigrationOptions };
+  return { ...spec, costs: { ...DEFAULT_COSTS, ...spec.costs }, migration: { ...DEFAULT_MIGRATION, afterEnd: 'stop', ...(spec.migration as Partial<MigrationOptions>) } };
 }
 
 /**

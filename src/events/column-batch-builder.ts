@@ -58,6 +58,11 @@ export abstract class ColumnBatchBuilder<B, Last extends Int32Array | Uint32Arra
     this.sink(batch);
   }
 
+  /** Flushes first unless `events` more fit in the batch, so that they go out together. */
+  protected reserve(events: number): void {
+    if (this.n + events > this.capacity) this.flush();
+  }
+
   /** Appends one event `dt` ns after the one before (dt fits the column). */
   protected push(kind: number, dt: number, vcpu: number, page: number, arg: number, last: number): void {
     const i = this.n;

@@ -1,6 +1,7 @@
 import { ColumnBatchBuilder } from './column-batch-builder.js';
 import { NO_VCPU } from './guest-event-kind.js';
 import type { RunBatch } from './run-batch.js';
+import { COST_WORD_NS, MAX_RUN_COST_NS } from './run-cost.js';
 import { RunEventKind } from './run-event-kind.js';
 
 /**
@@ -26,7 +27,17 @@ export class RunBatchBuilder extends ColumnBatchBuilder<RunBatch, Uint32Array> {
       this.push(RunEventKind.tick, 0xffff_ffff, NO_VCPU, -1, 0, 0);
       dt -= 0xffff_ffff;
     }
-    this.push(kind, dt, vcpu, page, arg, Math.min(Math.round(costNs), 0xffff_ffff));
+    const cost = Math.min(Math.round(costNs), MAX_RUN_COST_NS);
+    if (!(cost >= COST_WORD_NS)) {
+      this.push(kind, dt, vcpu, page, arg, cost);
+      return;
+    }
+    // A cost the column cannot hold (a checkpoint's send of a large guest
+    // takes well over 4.29 s): its low word here, its high word in a
+    // cost_high event right after, in the same batch (src/events/run-cost.ts).
+    this.reserve(2);
+    this.push(kind, dt, vcpu, page, arg, cost % COST_WORD_NS);
+    this.push(RunEventKind.costHigh, 0, NO_VCPU, -1, 0, Math.floor(cost / COST_WORD_NS));
   }
 
   protected batch(count: number, baseNs: number, endNs: number): RunBatch {

@@ -34,6 +34,13 @@ export const RunEventKind = {
   tick: 22,
   oosResync: 23,
   cr3Exit: 24,
+  /**
+   * The high 32 bits of the cost of the event just before it, in the same
+   * batch (src/events/run-cost.ts): a cost the costNs column cannot hold
+   * (4.29 s or more, a checkpoint's send of a large guest, say). Nothing
+   * happened: readers fold it into that event.
+   */
+  costHigh: 25,
 } as const;
 
 export const RUN_EVENT_KIND_NAMES: readonly string[] = [
@@ -62,4 +69,13 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'tick',
   'oos_resync',
   'cr3_exit',
+  'cost_high',
 ];
+
+/**
+ * Kinds every trace's footer counts, whether it holds them or not: those of
+ * the format's first release. Later kinds are counted only up to the last
+ * one a trace holds, so a trace without them is byte for byte what the
+ * earlier program wrote (the committed golden traces among them).
+ */
+export const RUN_EVENT_KINDS_ALWAYS_COUNTED = 25;

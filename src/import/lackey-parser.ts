@@ -75,9 +75,19 @@ const CH_M = 0x4d;
 // binding read there is slower in Node 20; see src/reducers/walk-x86-64.ts).
 const HEX = HEX_DIGIT_VALUES;
 
-/** Addresses are below 2^52 (user space is 47 bits); sizes at most 1 MiB. */
+/** Addresses are below 2^52 (user space is 47 bits). */
 const MAX_ADDRESS = 2 ** 52;
-const MAX_SIZE = 1 << 20;
+/**
+ * Sizes lackey can print, as valgrind's lackey/lk_main.c asserts them when
+ * it instruments: a memory access is 1 to MAX_DSIZE (512) bytes, the most
+ * one x86 instruction stores (FXSAVE's area); an instruction is 1 to
+ * VG_MAX_INSTR_SZB (16) bytes, or VG_CLREQ_SZB (19 on amd64; 14 on x86)
+ * for the client-request sequence valgrind treats as one instruction
+ * (include/pub_tool_machine.h). Anything else is not lackey's output.
+ */
+const MAX_ACCESS_BYTES = 512;
+const MAX_INSTRUCTION_BYTES = 16;
+const CLIENT_REQUEST_BYTES = 19;
 
 export class LackeyParser {
   /** Instructions seen so far. */
@@ -124,7 +134,7 @@ export class LackeyParser {
           buf[p + 11] === COMMA
         ) {
           const d = buf[p + 12]!;
-          if (d >= 0x30 && d <= 0x39 && buf[p + 13] === NL) {
+          if (d >= 0x31 && d <= 0x39 && buf[p + 13] === NL) {
             instr++;
             p += 14;
             continue;
@@ -140,11 +150,19 @@ export class LackeyParser {
           if (q > hexStart && b === COMMA) {
             const decStart = ++q;
             b = buf[q]!;
-            while (b >= 0x30 && b <= 0x39) b = buf[++q]!;
+            let size = 0;
+            while (b >= 0x30 && b <= 0x39) {
+              size = size * 10 + (b - 0x30);
+              b = buf[++q]!;
+            }
             if (b === CR) b = buf[++q]!;
             if (q > decStart && b === NL) {
-              instr++;
-              p = q + 1;
+              if ((size >= 1 && size <= MAX_INSTRUCTION_BYTES) || size === CLIENT_REQUEST_BYTES) {
+                instr++;
+                p = q + 1;
+                continue;
+              }
+              p = this.bad(buf, p, line, `instruction record (size ${size}: lackey reports instructions of 1 to ${MAX_INSTRUCTION_BYTES} bytes, or ${CLIENT_REQUEST_BYTES} for valgrind's client-request sequence)`);
               continue;
             }
           }
@@ -177,7 +195,11 @@ export class LackeyParser {
               b = buf[++q]!;
             }
             if (b === CR) b = buf[++q]!;
-            if (q > decStart && b === NL && size > 0 && size <= MAX_SIZE) {
+            if (q > decStart && b === NL && !(size > 0 && size <= MAX_ACCESS_BYTES)) {
+              p = this.bad(buf, p, line, `memory access record (size ${size}: lackey reports accesses of 1 to ${MAX_ACCESS_BYTES} bytes, the most one x86 instruction stores)`);
+              continue;
+            }
+            if (q > decStart && b === NL) {
               const page = Math.floor(addr / 4096);
               kindCol[n] = kind;
               pageCol[n] = page;

@@ -10,6 +10,7 @@ import { type ImportOptions, type ImportResult, sourceIdentity } from './import-
 import { ImportTrace } from './import-trace.js';
 import { LineSplitter } from './line-reader.js';
 import { RtdirtyScheduler } from './rtdirty-scheduler.js';
+import { RtdirtyTickCheck } from './rtdirty-tick-check.js';
 import { RtdirtyOp as Op, RtdirtyStream } from './rtdirty-stream.js';
 import { runImport, runImportSync } from './run-import.js';
 import type { SkippedLines } from './skipped-lines.js';
@@ -129,6 +130,7 @@ class RtdirtyImporter implements CaptureReplay {
   private readonly trace: ImportTrace;
   private readonly lines: LineSplitter;
   private readonly rec = new RtdirtyRecord();
+  private readonly order = new RtdirtyTickCheck();
   private readonly guest: ImportGuest;
   private readonly scheduler: RtdirtyScheduler;
   private readonly rng: Xoshiro128;
@@ -224,10 +226,20 @@ class RtdirtyImporter implements CaptureReplay {
     if (kind === K.blank || kind === K.comment) return;
     const r = this.rec;
     const tNs = this.toNs(r.tMicro);
+    const bad = this.order.problem(kind, r.tMicro, r.dirty);
+    if (bad) {
+      // With --skip-bad, a record out of time order is dropped; an S line
+      // out of order too (its records join the next tick), but one whose
+      // count alone is wrong still ends its tick: its time is sound.
+      this.skipped.malformed(lineNo, bad, buf.toString('utf8', start, end));
+      if (kind !== K.tick || !this.order.countOnly) return;
+    }
     if (kind === K.tick) {
+      this.order.tickEnded(r.tMicro);
       this.tick(tNs);
       return;
     }
+    this.order.recordRead(r.tMicro, kind, r.pid, kind === K.dirty ? r.n : 0);
     if (tNs > this.lastRecordNs) this.lastRecordNs = tNs;
     const hasPages = kind === K.baseline || kind === K.dirty || kind === K.physBaseline || kind === K.physDirty;
     this.pending.push({
@@ -279,8 +291,11 @@ class RtdirtyImporter implements CaptureReplay {
     if (h.major !== RTDIRTY_MAJOR) {
       throw new ImportError(this.file, 1, `unsupported rtdirty version ${h.version}`, text, `this importer reads major version ${RTDIRTY_MAJOR}`);
     }
+    // Page numbers mean nothing without their size: a capture that does
+    // not say is refused rather than taken to be of 4 KiB pages.
     const pageSize = h.keys['page_size'];
-    if (pageSize !== undefined && pageSize !== '4096') {
+    if (pageSize === undefined) throw new ImportError(this.file, 1, 'the header has no page_size', text, "an rtdirty v1 header gives 'page_size 4096' (migsim guests use 4 KiB pages)");
+    if (pageSize !== '4096') {
       throw new ImportError(this.file, 1, `page_size ${pageSize} is not supported`, text, 'migsim guests use 4 KiB pages');
     }
     this.instructionClock = h.keys['time_unit'] === 'instructions' || (h.keys['interval_ms'] === undefined && h.keys['interval_instr'] !== undefined);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { MAX_FRAMES } from './pte.js';
 
 /**
  * Every cost the simulator charges, in integer nanoseconds (or bytes), with
@@ -133,33 +134,43 @@ export const DEFAULT_COSTS: CostModel = {
   checkpointCopyPerPageNs: 500,
 };
 
-const nonNegativeInt = z.number().int().nonnegative();
+/**
+ * Bounds on what a cost may be, from a --costs file or a run trace's
+ * header: far beyond any figure above, yet small enough that a run's
+ * times stay exact integers (below 2^53 ns) and its memory bounded.
+ */
+/** A cost in time: at most 1,000 s for one operation. */
+const ns = z.number().int().nonnegative().max(1e12);
+/** A size in bytes: at most 1 GiB of state. */
+const bytes = z.number().int().nonnegative().max(2 ** 30);
 
 const costSchema = z
   .object({
-    exitRoundTripNs: nonNegativeInt,
-    npfHandleNs: nonNegativeInt,
-    misconfigRecalcPerTableNs: nonNegativeInt,
-    pmlFlushPerEntryNs: nonNegativeInt,
-    superpageSplitNs: nonNegativeInt,
-    shadowFaultNs: nonNegativeInt,
-    ptEmulateNs: nonNegativeInt,
-    shadowRebuildPerTableNs: nonNegativeInt,
-    logDirtyOpBaseNs: nonNegativeInt,
-    cleanPerLeafNs: nonNegativeInt,
-    shadowBlowPerPageNs: nonNegativeInt,
-    shadowPagesPerTable: z.number().int().positive(),
-    shadowPoolPages: z.number().int().positive(),
-    shadowCr3UpdateNs: nonNegativeInt,
-    oosResyncPerPageNs: nonNegativeInt,
-    pageHeaderBytes: nonNegativeInt,
-    suspendNs: nonNegativeInt,
-    canonicalisePerTableNs: nonNegativeInt,
-    vcpuStateBytes: nonNegativeInt,
-    deviceStateBytes: nonNegativeInt,
-    resumeNs: nonNegativeInt,
-    postcopyRequestRttNs: nonNegativeInt,
-    checkpointCopyPerPageNs: nonNegativeInt,
+    exitRoundTripNs: ns,
+    npfHandleNs: ns,
+    misconfigRecalcPerTableNs: ns,
+    pmlFlushPerEntryNs: ns,
+    superpageSplitNs: ns,
+    shadowFaultNs: ns,
+    ptEmulateNs: ns,
+    shadowRebuildPerTableNs: ns,
+    logDirtyOpBaseNs: ns,
+    cleanPerLeafNs: ns,
+    shadowBlowPerPageNs: ns,
+    // A shadow of one guest table takes a page or a few (a PAE L2 takes four on 64-bit Xen).
+    shadowPagesPerTable: z.number().int().positive().max(16),
+    // The pool is host memory: no more frames than the model's PTE can name.
+    shadowPoolPages: z.number().int().positive().max(MAX_FRAMES),
+    shadowCr3UpdateNs: ns,
+    oosResyncPerPageNs: ns,
+    pageHeaderBytes: bytes,
+    suspendNs: ns,
+    canonicalisePerTableNs: ns,
+    vcpuStateBytes: bytes,
+    deviceStateBytes: bytes,
+    resumeNs: ns,
+    postcopyRequestRttNs: ns,
+    checkpointCopyPerPageNs: ns,
   })
   .partial()
   .strict();

@@ -1,5 +1,5 @@
 import { RunEventKind } from '../events/run-event-kind.js';
-import type { CostModel } from '../model/cost-model.js';
+import { type CostModel, CostModelError } from '../model/cost-model.js';
 import type { P2mMap } from '../model/p2m-map.js';
 import { PTE_FLAG_BITS, PTE_P, PTE_PS } from '../model/pte.js';
 import { ACCESS_1G, ACCESS_2M } from './mmu-output.js';
@@ -99,7 +99,7 @@ export class ShadowWalk {
     this.memPages = guest.memPages;
     const minShadows = guest.vcpus + this.topLevel;
     if (Math.floor(c.shadowPoolPages / c.shadowPagesPerTable) < minShadows) {
-      throw new RangeError(
+      throw new CostModelError(
         `shadow pool of ${c.shadowPoolPages} pages holds fewer than ${minShadows} shadows of ${c.shadowPagesPerTable} pages: ` +
           `one top-level shadow per vCPU plus one walk's path must fit (Xen's shadow_min_acceptable_pages); ` +
           `set shadowPoolPages to at least ${minShadows * c.shadowPagesPerTable} in the cost model`,

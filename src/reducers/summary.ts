@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { RunBatch } from '../events/run-batch.js';
+import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import type { PolicyName } from './migration/migration-options.js';
 import type { DowntimeParts, MigrationReport } from './migration/migration-ledger.js';
@@ -180,6 +181,7 @@ const NOT_EXITS = new Set<number>([
   RunEventKind.throttle,
   RunEventKind.checkpointEpoch,
   RunEventKind.tick,
+  RunEventKind.costHigh,
 ]);
 const IS_EXIT = Uint8Array.from({ length: 32 }, (_, k) => (k < KINDS && !NOT_EXITS.has(k) ? 1 : 0));
 /** Where a phase can begin or end: the fold keeps the exit tally in front of each. */
@@ -222,7 +224,7 @@ export class SummaryFold {
   constructor(readonly spec: SummarySpec) {}
 
   add(b: RunBatch): void {
-    const { kind, dtNs, page, arg, costNs } = b;
+    const { kind, dtNs, page, arg } = b;
     const counts = this.counts;
     const costs = this.costsNs;
     let t = b.baseNs;
@@ -232,7 +234,7 @@ export class SummaryFold {
       if (PHASE_EVENT[k]) this.tallyAt.set(this.events + i, { counts: counts.slice(), costsNs: costs.slice() });
       if (IS_EXIT[k]) {
         counts[k] = counts[k]! + 1;
-        costs[k] = costs[k]! + costNs[i]!;
+        costs[k] = costs[k]! + runEventCostNs(b, i);
       }
       switch (k) {
         case RunEventKind.roundStart:
@@ -248,7 +250,7 @@ export class SummaryFold {
           break;
         case RunEventKind.checkpointEpoch:
           this.epochPages[page[i]!] = arg[i]!;
-          this.epochPauseNs[page[i]!] = costNs[i]!;
+          this.epochPauseNs[page[i]!] = runEventCostNs(b, i);
           this.pagesSent += arg[i]!;
           break;
         case RunEventKind.clean:
@@ -266,11 +268,35 @@ export class SummaryFold {
           break;
         case RunEventKind.postcopyFault:
           this.postcopyFaults++;
-          this.postcopyFaultStallNs += costNs[i]!;
+          this.postcopyFaultStallNs += runEventCostNs(b, i);
           break;
       }
     }
     this.events += b.count;
+  }
+
+  /**
+   * The first figure of a recorded migration summary that the run events
+   * folded so far do not give, as "name: the summary says X, the events Y",
+   * or undefined. Only what the events alone decide is compared (exits,
+   * pages sent, round and downtime times, throttle steps, post-copy faults,
+   * epochs); the rest comes from the run's final record, which only a
+   * replay re-derives. A report or export of a trace checks its footer so.
+   */
+  disagreement(s: MigrationSummary): string | undefined {
+    const differ = (name: string, recorded: unknown, events: unknown) => (JSON.stringify(recorded) === JSON.stringify(events) ? undefined : `${name}: the summary says ${JSON.stringify(recorded)}, the events ${JSON.stringify(events)}`);
+    const rounds = s.rounds.map((r, round) => ({ startNs: r.startNs, endNs: r.endNs, pagesSent: r.pagesSent, round }));
+    const eventRounds = s.rounds.map((_r, round) => ({ startNs: this.roundStart[round], endNs: this.roundEnd[round], pagesSent: this.roundPages[round] ?? 0, round }));
+    const downtimeNs = this.suspendAtNs >= 0 && this.resumeAtNs >= 0 ? this.resumeAtNs - this.suspendAtNs : 0;
+    return (
+      differ('exits', s.exits, tallyOf(this.counts, this.costsNs)) ??
+      differ('pagesSent', s.pagesSent, this.pagesSent) ??
+      differ('downtimeNs', s.downtimeNs, downtimeNs) ??
+      differ('rounds', rounds, eventRounds) ??
+      differ('throttleSteps', s.throttleSteps, this.throttleSteps) ??
+      differ('postcopyFaults', [s.postcopyFaults, s.postcopyFaultStallNs], [this.postcopyFaults, this.postcopyFaultStallNs]) ??
+      differ('epochs', s.epochs.map((e) => [e.dirtyPages, e.pauseNs]), s.epochs.map((_e, i) => [this.epochPages[i], this.epochPauseNs[i]]))
+    );
   }
 
   finish(f: RunFinal): RunSummary {

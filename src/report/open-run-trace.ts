@@ -16,5 +16,10 @@ export function openRunTrace(file: string, fixLead: string): { reader: TraceRead
     reader.close();
     throw new TraceError(file, 'is a workload trace (guest events only), not a run trace', undefined, 'header', `${fixLead} migsim run ${header.workload.name} --tracker pml --record RUN.mst`);
   }
-  return { reader, header, spec: runSpecOf(header) };
+  try {
+    return { reader, header, spec: runSpecOf(header, file) };
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
 }

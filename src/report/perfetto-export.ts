@@ -1,9 +1,12 @@
 import { guestTimeShare } from '../api/guest-time-share.js';
-import type { MigrationSummary } from '../api/run-migration.js';
+import { type MigrationSummary, migrationSummarySpec } from '../api/run-migration.js';
+import { SummaryFold } from '../reducers/summary.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
+import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import { AtomicFile } from '../util/atomic-write.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { footerSummary } from './footer-summary.js';
 import { openRunTrace } from './open-run-trace.js';
 
 /**
@@ -204,19 +207,21 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
     counter('dirty pages (at each CLEAN)', 0, { pages: 0 });
     counter('sent so far', 0, { pages: 0, bytes: 0 });
 
+    const fold = new SummaryFold(migrationSummarySpec(h, spec));
     reader.forEachChunk((c) => {
       if (c.stream === 'guest') {
         opts.onProgress?.(share(c.batch.endNs));
         return;
       }
-      const { kind, dtNs, vcpu, page, arg, costNs } = c.batch;
+      fold.add(c.batch);
+      const { kind, dtNs, vcpu, page, arg } = c.batch;
       let t = c.batch.baseNs;
       for (let i = 0; i < c.batch.count; i++) {
         t += dtNs[i]!;
         const k = kind[i]!;
         const name = RUN_EVENT_KIND_NAMES[k] ?? `kind_${k}`;
         const v = vcpu[i]!;
-        const cost = costNs[i]!;
+        const cost = runEventCostNs(c.batch, i);
         if (v !== NO_VCPU) {
           exits++;
           if (v < vcpus) {
@@ -280,7 +285,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
       }
     });
 
-    const summary = reader.footer.run?.['summary'] as MigrationSummary | undefined;
+    const summary: MigrationSummary | undefined = footerSummary(file, reader.footer, fold);
     const downtimeNs = summary?.downtimeNs ?? (suspendNs >= 0 && resumeNs >= 0 ? resumeNs - suspendNs : 0);
     if (suspendNs >= 0 && (resumeNs >= 0 || summary?.outcome === 'completed')) {
       // The one slice from suspend to resume: its length is the downtime the

@@ -3,13 +3,15 @@ import type { GuestSource } from '../api/guest-source.js';
 import { guestTimeShare } from '../api/guest-time-share.js';
 import { type RunSpec, runSpec } from '../api/record-run.js';
 import { compareTrackers } from '../api/compare.js';
-import type { MigrationRunOptions, MigrationSummary } from '../api/run-migration.js';
+import { type MigrationRunOptions, type MigrationSummary, migrationSummarySpec } from '../api/run-migration.js';
+import { SummaryFold } from '../reducers/summary.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
+import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
 import type { TrackerName } from '../reducers/tracker.js';
-import { TraceError } from '../trace/trace-error.js';
 import type { TraceHeader } from '../trace/trace-records.js';
+import { footerSummary } from './footer-summary.js';
 import { openRunTrace } from './open-run-trace.js';
 
 /**
@@ -106,22 +108,24 @@ class TimelineCollector {
 
   add(b: RunBatch): void {
     let t = b.baseNs;
-    const { kind, dtNs, vcpu, page, arg, costNs } = b;
+    const { kind, dtNs, vcpu, page, arg } = b;
     for (let i = 0; i < b.count; i++) {
       t += dtNs[i]!;
       const k = kind[i]!;
       if (vcpu[i] !== NO_VCPU) {
         const slot = this.slot(t);
         this.exits[slot * KIND_SLOTS + k]++;
-        this.stall[slot] += costNs[i]!;
+        this.stall[slot] += runEventCostNs(b, i);
         this.exitEvents++;
         continue;
       }
       switch (k) {
-        case RunEventKind.pagesSent:
+        case RunEventKind.pagesSent: {
+          const wireNs = runEventCostNs(b, i);
           this.pages[this.slot(t)] += arg[i]!;
-          this.spreadBytes(t, costNs[i]!, (costNs[i]! * this.bandwidthBytesPerSec) / 1e9);
+          this.spreadBytes(t, wireNs, (wireNs * this.bandwidthBytesPerSec) / 1e9);
           break;
+        }
         case RunEventKind.logdirtyEnable:
           if (this.lastCleanNs < 0) this.lastCleanNs = t;
           break;
@@ -258,13 +262,15 @@ class TimelineCollector {
 export function runReportFromTrace(file: string, onProgress?: (fraction: number) => void): RunReport {
   const { reader, header, spec } = openRunTrace(file, 'record a run trace with:');
   const collector = new TimelineCollector(header.guest.vcpus, spec.migration.bandwidthBytesPerSec);
+  const fold = new SummaryFold(migrationSummarySpec(header, spec));
   const share = guestTimeShare(header);
   const footer = reader.forEachChunk((c) => {
-    if (c.stream === 'run') collector.add(c.batch);
-    else onProgress?.(share(c.batch.endNs));
+    if (c.stream === 'run') {
+      collector.add(c.batch);
+      fold.add(c.batch);
+    } else onProgress?.(share(c.batch.endNs));
   });
-  const summary = footer.run?.['summary'] as MigrationSummary | undefined;
-  if (!summary || !Array.isArray(summary.rounds)) throw new TraceError(file, 'has no migration summary in its footer', undefined, 'footer', 'it was recorded without a migration (run --round); record it with migsim run --record');
+  const summary = footerSummary(file, footer, fold);
   return { label: file, header, spec, summary, timeline: collector.finish(summary) };
 }
 

@@ -102,6 +102,10 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
     case 'k': {
       const v = e['v'];
       if (typeof v !== 'number') throw new ColumnCodecError(`constant column ${spec.name} has no value`);
+      // A typed array's fill wraps 2^32 to 0 and turns NaN into 0: a value
+      // the column cannot hold is refused, not stored as another one.
+      const [min, max] = TYPE_RANGE[spec.type];
+      if (!Number.isInteger(v) || v < min || v > max) throw new ColumnCodecError(`constant column ${spec.name} holds ${v}, which a ${spec.type} column cannot (${min} to ${max})`);
       out.fill(v);
       return;
     }
@@ -127,15 +131,42 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
       const bytes = d as Uint8Array;
       const ints = out instanceof Int32Array ? out : decodeScratch(count);
       const used = decodeVarints(bytes, count, e['c'] === 'd', ints);
-      if (ints !== out) out.set(ints);
       if (used !== bytes.length) {
         throw new ColumnCodecError(`varint column ${spec.name} holds ${bytes.length} bytes, ${used < 0 ? 'too few' : `${used} used`} for ${count} values`);
       }
+      // Varints are Int32: a u32 column's values come back as the same 32
+      // bits, but a u8 or u16 column's would be cut to the column's width.
+      if (spec.type === 'u8' || spec.type === 'u16') {
+        const bad = outOfRange(ints, count, TYPE_RANGE[spec.type][1]);
+        if (bad >= 0) throw new ColumnCodecError(`varint column ${spec.name} holds ${ints[bad]} at event ${bad}, which a ${spec.type} column cannot (0 to ${TYPE_RANGE[spec.type][1]})`);
+      }
+      if (ints !== out) out.set(ints);
       return;
     }
     default:
       throw new ColumnCodecError(`column ${spec.name} has unknown encoding '${String(e['c'])}'`);
   }
+}
+
+/** The values each column type holds. */
+const TYPE_RANGE: Record<ColumnType, readonly [number, number]> = {
+  u8: [0, 0xff],
+  u16: [0, 0xffff],
+  u32: [0, 0xffff_ffff],
+  i32: [-0x8000_0000, 0x7fff_ffff],
+};
+
+/**
+ * The first of `count` values outside 0..max (max of the form 2^n - 1), or
+ * -1. One OR over the column first: it is in range exactly when no value
+ * has a bit above max's, negatives included (their sign bit).
+ */
+function outOfRange(ints: Int32Array, count: number, max: number): number {
+  let bits = 0;
+  for (let i = 0; i < count; i++) bits |= ints[i]!;
+  if ((bits & ~max) === 0) return -1;
+  for (let i = 0; i < count; i++) if ((ints[i]! & ~max) !== 0) return i;
+  return -1;
 }
 
 let scratchInts = new Int32Array(0);

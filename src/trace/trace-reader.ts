@@ -1,10 +1,14 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Unpackr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
+import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
+import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
+import { ChunkCheck, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.js';
+import { headerProblem } from './header-check.js';
 import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead, TRACE_MAGIC } from './trace-frame.js';
 import { TraceError } from './trace-error.js';
 import { TRACE_FORMAT, TRACE_VERSION, type TraceFooter, type TraceHeader } from './trace-records.js';
@@ -22,7 +26,8 @@ export interface TraceReaderOptions {
   readonly blockBytes?: number;
 }
 
-const MAX_CHUNK_EVENTS = 1 << 24;
+/** What to do about a file whose records are well framed but whose content migsim did not write. */
+const ALTERED = 'the file was altered, or written by another program; record it again';
 
 /**
  * Streams a trace in bounded memory: the file is read in blocks, one record
@@ -30,6 +35,14 @@ const MAX_CHUNK_EVENTS = 1 << 24;
  * next chunk (copy a batch to keep it). Every defect (truncation, a flipped
  * byte, a wrong magic, an unknown version, a digest mismatch) is a
  * TraceError naming the file, the byte offset and the record.
+ *
+ * Checksums and the digest only prove the bytes are the ones written, so
+ * the content is checked too: the header against the model's limits
+ * (src/trace/header-check.ts), each chunk's events against the header
+ * before the chunk is handed on (src/trace/chunk-check.ts), and the
+ * footer's counts, per kind too, against the events read. A consumer that
+ * starts on the first chunk (`run`, `replay`) never sees an event migsim
+ * could not have written, even before the footer's digest is reached.
  */
 export class TraceReader {
   readonly header: TraceHeader;
@@ -52,6 +65,7 @@ export class TraceReader {
   private readonly guestCols: ColumnArray[];
   private readonly runCols: ColumnArray[];
   private capacity = 0;
+  private check!: ChunkCheck;
 
   static open(path: string, options: TraceReaderOptions = {}): TraceReader {
     return new TraceReader(path, options);
@@ -78,6 +92,7 @@ export class TraceReader {
       }
       this.pos = TRACE_MAGIC.length;
       this.header = this.readHeader();
+      this.check = new ChunkCheck(this.header);
     } catch (e) {
       this.close();
       throw e;
@@ -146,8 +161,11 @@ export class TraceReader {
       throw this.error(`unknown trace format version ${String(rec['version'])}`, at, 'header', `this migsim reads version ${TRACE_VERSION}; use the migsim that wrote it, or record the trace again`);
     }
     const parsed = traceHeaderSchema.safeParse(rec);
-    if (!parsed.success) throw this.error(`bad header field ${firstIssue(parsed.error)}`, at, 'header');
-    return parsed.data as TraceHeader;
+    if (!parsed.success) throw this.error(`bad header field ${firstIssue(parsed.error)}`, at, 'header', ALTERED);
+    const header = parsed.data as TraceHeader;
+    const bad = headerProblem(header);
+    if (bad) throw this.error(`bad header field ${bad.field}: ${bad.problem}`, at, 'header', ALTERED);
+    return header;
   }
 
   private decodeChunk(rec: Record<string, unknown>, at: number): TraceChunk {
@@ -177,32 +195,50 @@ export class TraceReader {
     let t = baseNs as number;
     for (let i = 0; i < count; i++) t += dt[i]!;
     if (t !== endNs) throw this.error(`chunk's times add up to ${t} ns, not its end ${String(endNs)} ns`, at, where);
+    if (!Number.isSafeInteger(t)) throw this.error(`chunk's times reach ${t} ns, past what a trace can hold exactly (2^53 ns)`, at, where, ALTERED);
+    let chunk: TraceChunk;
+    let bad: ChunkProblem | undefined;
+    if (stream === 'guest') {
+      const [kind, dtNs, vcpu, page, arg, pte] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Int32Array];
+      chunk = { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, pte } };
+      bad = this.check.guest(chunk.batch);
+    } else {
+      const [kind, dtNs, vcpu, page, arg, costNs] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Uint32Array];
+      chunk = { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, costNs } };
+      bad = this.check.run(chunk.batch);
+    }
+    if (bad) throw this.error(bad.problem, at, bad.event >= 0 ? `${where} (${stream}), event ${bad.event}` : `${where} (${stream})`, ALTERED);
     this.digest?.add(STREAM_TAG[stream], count, views);
     this.nextSeq++;
     if (t > this.lastNs) this.lastNs = t;
     if (stream === 'guest') {
       this.guestEndNs = t;
       this.guestEvents += count;
-      const [kind, dtNs, vcpu, page, arg, pte] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Int32Array];
-      return { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, pte } };
+    } else {
+      this.runEndNs = t;
+      this.runEvents += count;
     }
-    this.runEndNs = t;
-    this.runEvents += count;
-    const [kind, dtNs, vcpu, page, arg, costNs] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Uint32Array];
-    return { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, costNs } };
+    return chunk;
   }
 
   private finishWith(rec: Record<string, unknown>, at: number): void {
     const where = 'footer';
     const parsed = traceFooterSchema.safeParse(rec);
-    if (!parsed.success) throw this.error(`bad footer field ${firstIssue(parsed.error)}`, at, where);
+    if (!parsed.success) throw this.error(`bad footer field ${firstIssue(parsed.error)}`, at, where, ALTERED);
     const f = parsed.data as TraceFooter;
+    if ((this.header.traceKind === 'run') !== (f.run !== undefined)) {
+      throw this.error(`a ${this.header.traceKind} trace's footer ${f.run ? 'has' : 'lacks'} a run (final state digest and summary)`, at, where, ALTERED);
+    }
     const mismatch = (what: string, stored: number | string, seen: number | string) =>
       this.error(`footer says ${stored} ${what} but the file holds ${seen}`, at, where, 'the file was altered after it was written; record it again');
     if (f.chunks !== this.nextSeq) throw mismatch('chunks', f.chunks, this.nextSeq);
     if (f.guestEvents !== this.guestEvents) throw mismatch('guest events', f.guestEvents, this.guestEvents);
     if (f.runEvents !== this.runEvents) throw mismatch('run events', f.runEvents, this.runEvents);
     if (f.lastNs !== this.lastNs) throw mismatch('ns as last time', f.lastNs, this.lastNs);
+    const guestKinds = kindMismatch(f.guestEventsByKind, this.check.guestByKind);
+    if (guestKinds >= 0) throw mismatch(`${GUEST_EVENT_KIND_NAMES[guestKinds] ?? `kind ${guestKinds}`} guest events`, f.guestEventsByKind[guestKinds] ?? 0, this.check.guestByKind[guestKinds] ?? 0);
+    const runKinds = kindMismatch(f.runEventsByKind, this.check.runByKind);
+    if (runKinds >= 0) throw mismatch(`${RUN_EVENT_KIND_NAMES[runKinds] ?? `kind ${runKinds}`} run events`, f.runEventsByKind[runKinds] ?? 0, this.check.runByKind[runKinds] ?? 0);
     if (this.digest) {
       const d = this.digest.hex();
       if (d !== f.digest) throw this.error(`digest mismatch (footer ${f.digest.slice(0, 16)}…, events ${d.slice(0, 16)}…)`, at, where, 'the events are not the ones recorded; record the trace again');
@@ -279,4 +315,11 @@ export class TraceReader {
     this.close();
     return new TraceError(this.path, problem, at, record, hint);
   }
+}
+
+/** The first kind whose count in the footer differs from the events counted (a kind the footer leaves out counts 0), or -1. */
+function kindMismatch(footer: readonly number[], counted: Float64Array): number {
+  const n = Math.max(footer.length, counted.length);
+  for (let k = 0; k < n; k++) if ((footer[k] ?? 0) !== (counted[k] ?? 0)) return k;
+  return -1;
 }

@@ -44,7 +44,8 @@ export const traceFooterSchema = z.object({
   digest: z.string().regex(/^[0-9a-f]{64}$/),
   guestEventsByKind: z.array(count),
   runEventsByKind: z.array(count),
-  workloadStats: z.record(z.string(), z.number()),
+  // What a workload reports are counts (src/workloads/workload.ts WorkloadStats).
+  workloadStats: z.record(z.string(), count),
   run: z.record(z.string(), z.unknown()).optional(),
 });
 

@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_COUNT } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
-import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
+import { RUN_EVENT_KIND_NAMES, RUN_EVENT_KINDS_ALWAYS_COUNTED } from '../events/run-event-kind.js';
 import { AtomicFile } from '../util/atomic-write.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-codec.js';
@@ -83,7 +83,7 @@ export class TraceWriter {
       lastNs: this.lastNs,
       digest: this.digest.hex(),
       guestEventsByKind: this.guestByKind,
-      runEventsByKind: this.runByKind,
+      runEventsByKind: countedKinds(this.runByKind, RUN_EVENT_KINDS_ALWAYS_COUNTED),
       workloadStats: extra.workloadStats ?? {},
       ...(extra.run ? { run: extra.run } : {}),
     };
@@ -126,4 +126,15 @@ function countKinds(kinds: Uint8Array, count: number, into: number[]): void {
     return;
   }
   for (let i = 0; i < count; i++) into[kinds[i]!]!++;
+}
+
+/**
+ * The per-kind counts a footer lists: the first `always` kinds, then later
+ * ones up to the last the trace holds, so appending a kind leaves the
+ * footer of a trace without it as it was.
+ */
+function countedKinds(counts: readonly number[], always: number): number[] {
+  let n = counts.length;
+  while (n > always && counts[n - 1] === 0) n--;
+  return counts.slice(0, n);
 }

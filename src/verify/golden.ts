@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TraceReader } from '../trace/trace-reader.js';
-import type { TraceHeader } from '../trace/trace-records.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 import { guestTimeShare } from '../api/guest-time-share.js';
 import { runSpecOf } from '../api/record-run.js';
@@ -11,7 +10,8 @@ import { migrate, type MigrationSummary, summarizeMigration, tapRunBatches } fro
 import { readGuestBatches } from '../api/read.js';
 import { lastValueSync } from '../util/last-value-sync.js';
 import { tap } from 'rxjs';
-import { findWorkload, WORKLOADS } from '../workloads/registry.js';
+import { findWorkload } from '../workloads/registry.js';
+import { isBuiltInWorkload } from './header-workload.js';
 import { workloadEvents } from '../workloads/workload-events.js';
 import { configFromHeader } from '../api/record.js';
 import { stepProgress } from '../util/progress-step.js';
@@ -126,11 +126,12 @@ export function updateGolden(c: GoldenCase, onProgress?: (fraction: number) => v
  */
 function rederive(trace: string, out: string, onProgress?: (fraction: number) => void): MigrationSummary {
   const reader = TraceReader.open(trace);
+  reader.close();
   const h = reader.header;
   // By guest time, not bytes read: a built-in workload's events are
   // generated again, and the trace is not read past its header.
   const share = guestTimeShare(h);
-  const spec = runSpecOf(h);
+  const spec = runSpecOf(h, trace);
   const writer = new TraceWriter(out, { ...h, program: { name: PROGRAM_NAME, version: PROGRAM_VERSION } });
   const builtIn = isBuiltInWorkload(h);
   let workloadStats: Readonly<Record<string, number>> = {};
@@ -159,10 +160,6 @@ function rederive(trace: string, out: string, onProgress?: (fraction: number) =>
   }
 }
 
-/** Guest events that regenerate from the header: a built-in workload's, not an imported capture's. */
-function isBuiltInWorkload(h: TraceHeader): boolean {
-  return !h.source && WORKLOADS.some((w) => w.name === h.workload.name);
-}
 
 /** Lines removed (-) and added (+), in order, at most 20. */
 function textDiff(before: string, after: string, file: string): string[] {

@@ -6,6 +6,7 @@ import { stepProgress } from '../util/progress-step.js';
 import { createScratchFile, removeTemporary } from '../util/temporary-files.js';
 import { PAGE_BYTES } from '../model/guest-config.js';
 import type { ReplayResult } from './replay.js';
+import { headerOrigin } from './header-workload.js';
 
 export class ReplaySourceError extends Error {
   override readonly name = 'ReplaySourceError';
@@ -29,6 +30,12 @@ const READ_SHARE_BEFORE_REIMPORT = 1 / 6;
 export async function replayImportVerify(file: string, capture?: string, onProgress?: (fraction: number) => void): Promise<ReplayResult & { reimported: boolean }> {
   const reader = TraceReader.open(file);
   const h = reader.header;
+  try {
+    headerOrigin(file, h);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
   const readShare = capture ? READ_SHARE_BEFORE_REIMPORT : 1;
   const onRead = stepProgress(onProgress, 0, readShare);
   let chunks = 0;

@@ -7,7 +7,7 @@ import { type MigrationSummary, SummaryFold } from '../reducers/summary.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { drainSync } from '../util/drain-sync.js';
 import { firstBatchDifference } from './batch-difference.js';
-import { runSpecOf } from '../api/record-run.js';
+import { type RunSpec, runSpecOf } from '../api/record-run.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
 import { migrate, migrationSummarySpec } from '../api/run-migration.js';
 
@@ -22,7 +22,13 @@ import { migrate, migrationSummarySpec } from '../api/run-migration.js';
 export function replayRunVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
   const reader = TraceReader.open(file);
   const header = reader.header;
-  const spec = runSpecOf(header);
+  let spec: RunSpec;
+  try {
+    spec = runSpecOf(header, file);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
   const recordedFold = new SummaryFold(migrationSummarySpec(header, spec));
   // Recorded and re-derived run batches are compared as soon as both sides
   // have one: the recording wrote each batch when it filled, the replay

@@ -4,12 +4,12 @@ import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import { BatchDigest, STREAM_TAG } from '../trace/batch-digest.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import { drainSync } from '../util/drain-sync.js';
-import { findWorkload } from '../workloads/registry.js';
 import { workloadEvents } from '../workloads/workload-events.js';
 import { firstBatchDifference, type ReplayDifference } from './batch-difference.js';
 
 export type { ReplayDifference } from './batch-difference.js';
-import { configFromHeader } from '../api/record.js';
+import type { WorkloadStats } from '../workloads/workload.js';
+import { asHeaderError, headerWorkload } from './header-workload.js';
 
 export interface ReplayResult {
   readonly identical: boolean;
@@ -29,24 +29,38 @@ export interface ReplayResult {
 export function replayVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult {
   const reader = TraceReader.open(file);
   const header = reader.header;
-  const def = findWorkload(header.workload.name);
+  let workload: ReturnType<typeof headerWorkload>;
+  try {
+    workload = headerWorkload(file, header);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
   const digest = new BatchDigest();
   let chunks = 0;
   let events = 0;
   let diff: ReplayDifference | undefined;
+  let stats: WorkloadStats | undefined;
   try {
     // Generation stops at the batch after the first difference.
-    const regenerated = workloadEvents(def, configFromHeader(header), undefined, header.chunkEvents).pipe(takeWhile(() => diff === undefined));
-    drainSync(regenerated, (regen) => {
+    const regenerated = workloadEvents(workload.def, workload.config, (s) => (stats = s), header.chunkEvents).pipe(takeWhile(() => diff === undefined));
+    asHeaderError(file, () => drainSync(regenerated, (regen) => {
       digest.add(STREAM_TAG.guest, regen.count, GUEST_COLUMNS.map((c) => regen[c]));
       diff = compareBatches(chunks, events, nextGuestChunk(reader), regen);
       onProgress?.(reader.fractionRead);
       chunks++;
       events += regen.count;
-    });
+    }));
     if (!diff) {
       const rec = nextGuestChunk(reader);
       if (rec) diff = { chunk: chunks, event: 0, eventOverall: events, column: '(end)', recorded: `${rec.count} more events`, regenerated: 'end of stream' };
+    }
+    // What the workload reported about itself is shown by inspect: it must
+    // be what the workload reports again. A run trace recorded from a
+    // workload trace carries none (nothing to check).
+    if (!diff && stats) {
+      const recorded = reader.footer.workloadStats;
+      if (header.traceKind === 'workload' || Object.keys(recorded).length > 0) diff = statsDifference(chunks, events, recorded, stats);
     }
   } finally {
     reader.close();
@@ -80,4 +94,13 @@ function compareBatches(chunk: number, before: number, rec: GuestBatch | undefin
 function nextGuestChunk(reader: TraceReader): GuestBatch | undefined {
   for (let c = reader.nextChunk(); c; c = reader.nextChunk()) if (c.stream === 'guest') return c.batch;
   return undefined;
+}
+
+/** The first workload statistic (by name) the footer and the regenerated workload disagree on, if any. */
+function statsDifference(chunks: number, events: number, recorded: WorkloadStats, regenerated: WorkloadStats): ReplayDifference | undefined {
+  const keys = [...new Set([...Object.keys(recorded), ...Object.keys(regenerated)])].sort();
+  const k = keys.find((key) => recorded[key] !== regenerated[key]);
+  if (k === undefined) return undefined;
+  const show = (s: WorkloadStats) => (k in s ? `${k} ${s[k]}` : `no ${k}`);
+  return { chunk: chunks, event: 0, eventOverall: events, column: '(workloadStats)', recorded: show(recorded), regenerated: show(regenerated) };
 }

@@ -48,7 +48,7 @@ export const boot: WorkloadDefinition = {
     { name: 'commands', kind: 'int', default: 100, description: 'short-lived commands the rc scripts run (fork, exec, exit)' },
     { name: 'pageCache', kind: 'size', default: 48 * 1024 * 1024, description: 'bytes read from disk into the page cache during boot (programs, libraries, data files)' },
     { name: 'bootTime', kind: 'duration', default: 3_000_000_000, description: 'guest time in ns at which the last daemon has started; the guest idles after it' },
-    { name: 'hz', kind: 'rate', default: 250, description: 'timer interrupts per second on each vCPU' },
+    { name: 'hz', kind: 'rate', min: 1, default: 250, description: 'timer interrupts per second on each vCPU' },
     { name: 'wakeInterval', kind: 'duration', default: 500_000_000, description: 'after boot, one daemon wakes every this many ns (round robin) and touches a few pages' },
   ],
   generate(config, out) {

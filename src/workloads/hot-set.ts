@@ -29,7 +29,7 @@ export const hotSet: WorkloadDefinition = {
       choices: ['uniform', 'zipf'],
       description: 'how the other writes spread over memory (zipf: s = 1, ranks scattered over memory)',
     },
-    { name: 'bytes', kind: 'int', default: 8, description: 'size of each store in bytes' },
+    { name: 'bytes', kind: 'int', max: 4096, default: 8, description: 'size of each store in bytes (at most a page)' },
   ],
   generate(config, out) {
     const p = config.params;

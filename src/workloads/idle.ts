@@ -14,7 +14,7 @@ export const idle: WorkloadDefinition = {
   description: 'a booted kernel doing nothing but timer ticks (HZ per vCPU)',
   usesMmu: true,
   params: [
-    { name: 'hz', kind: 'rate', default: 250, description: 'timer interrupts per second on each vCPU (Linux CONFIG_HZ; 250 was the 2.6 default)' },
+    { name: 'hz', kind: 'rate', min: 1, default: 250, description: 'timer interrupts per second on each vCPU (Linux CONFIG_HZ; 250 was the 2.6 default)' },
     {
       name: 'extraPagesPerTick',
       kind: 'int',

@@ -63,7 +63,7 @@ export const muncher: WorkloadDefinition = {
       default: 0,
       description: 'fraction of guest memory never written since boot (zero pages) when the run starts',
     },
-    { name: 'writeBytes', kind: 'int', default: 4096, description: 'bytes stored per page write (4096: the whole page)' },
+    { name: 'writeBytes', kind: 'int', max: 4096, default: 4096, description: 'bytes stored per page write (4096: the whole page)' },
   ],
   generate(config, out) {
     const p = config.params;

@@ -26,6 +26,9 @@ export function resolveParams(
     if (spec.max !== undefined && typeof value === 'number' && value > spec.max) {
       throw new ParamError(`workload '${def.name}': bad value '${raw}' for '${key}': at most ${spec.max}`);
     }
+    if (spec.min !== undefined && typeof value === 'number' && value < spec.min) {
+      throw new ParamError(`workload '${def.name}': bad value '${raw}' for '${key}': at least ${spec.min}`);
+    }
     out[key] = value;
   }
   return out;
@@ -40,10 +43,17 @@ function parseParam(workload: string, spec: ParamSpec, raw: string | number): nu
           throw new ParamError(`must be one of ${spec.choices?.join(', ')}`);
         }
         return text;
-      case 'size':
-        return typeof raw === 'number' ? raw : parseSizeBytes(text);
-      case 'duration':
-        return typeof raw === 'number' ? raw : parseDurationNs(text);
+      // A number (from a trace header) is checked as the parsed text is.
+      case 'size': {
+        const n = typeof raw === 'number' ? raw : parseSizeBytes(text);
+        if (!Number.isSafeInteger(n) || n < 0) throw new ParamError('must be a non-negative whole number of bytes');
+        return n;
+      }
+      case 'duration': {
+        const n = typeof raw === 'number' ? raw : parseDurationNs(text);
+        if (!Number.isSafeInteger(n) || n < 0) throw new ParamError('must be a non-negative whole number of ns');
+        return n;
+      }
       case 'int': {
         const n = parseNumber(text);
         if (!Number.isSafeInteger(n) || n < 0) throw new ParamError('must be a non-negative integer');

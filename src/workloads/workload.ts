@@ -28,6 +28,8 @@ export interface ParamSpec {
   readonly choices?: readonly string[];
   /** The largest value the workload takes (what its description promises). */
   readonly max?: number;
+  /** The smallest value it takes, when that is above the kind's own (a timer needs a frequency above zero). */
+  readonly min?: number;
 }
 
 export interface WorkloadDefinition {

@@ -1,5 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
+import { BatchDigest, STREAM_TAG } from '../../src/trace/batch-digest.js';
+import { allocateColumn, type ColumnArray, ColumnEncoder, decodeColumn } from '../../src/trace/column-codec.js';
+import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from '../../src/trace/column-specs.js';
 import { frameHead, frameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, TRACE_MAGIC } from '../../src/trace/trace-frame.js';
 import { traceCodecOptions } from '../../src/trace/trace-writer.js';
 
@@ -33,4 +36,61 @@ export function writeRecords(file: string, records: readonly object[]): void {
     parts.push(frameHead(payload.length), payload, frameTail(payload));
   }
   writeFileSync(file, Buffer.concat(parts));
+}
+
+/** A chunk record's columns decoded (one typed array per column), or undefined if they do not decode. */
+export function chunkColumns(chunk: Record<string, unknown>): ColumnArray[] | undefined {
+  const specs = chunk['stream'] === 'run' ? RUN_COLUMN_SPECS : GUEST_COLUMN_SPECS;
+  const count = chunk['count'] as number;
+  const cols = chunk['cols'] as unknown[];
+  try {
+    return specs.map((spec, c) => {
+      const out = allocateColumn(spec.type, count);
+      decodeColumn(spec, cols[c], count, out);
+      return out;
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The chunk with `columns` encoded in place of its own, its end time following them. */
+export function withColumns(chunk: Record<string, unknown>, columns: readonly ColumnArray[]): Record<string, unknown> {
+  const specs = chunk['stream'] === 'run' ? RUN_COLUMN_SPECS : GUEST_COLUMN_SPECS;
+  const count = chunk['count'] as number;
+  const enc = new ColumnEncoder('compact');
+  let endNs = chunk['baseNs'] as number;
+  for (let i = 0; i < count; i++) endNs += columns[1]![i]!;
+  return { ...chunk, endNs, cols: specs.map((spec, c) => enc.encode(spec, columns[c]!, count)) };
+}
+
+/**
+ * The records with every chunk's baseNs following the one before it in its
+ * stream, the footer's last time and digest recomputed over the chunks as
+ * they now are (as a writer would have written them), so that only a
+ * check of what the events mean can tell an edit. Chunks whose columns do
+ * not decode are left as they are, and the digest with them.
+ */
+export function redigest(records: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  const digest = new BatchDigest();
+  const end = { guest: 0, run: 0 };
+  let lastNs = 0;
+  let decodable = true;
+  const out = records.map((r) => {
+    if (r['type'] !== 'chunk') return r;
+    const stream = r['stream'] === 'run' ? 'run' : 'guest';
+    const cols = chunkColumns(r);
+    if (!cols) {
+      decodable = false;
+      return r;
+    }
+    const rebased = withColumns({ ...r, baseNs: end[stream] }, cols);
+    end[stream] = rebased['endNs'] as number;
+    lastNs = Math.max(lastNs, end[stream]);
+    digest.add(STREAM_TAG[stream], r['count'] as number, cols);
+    return rebased;
+  });
+  const footer = out[out.length - 1]!;
+  if (footer['type'] === 'footer' && decodable) out[out.length - 1] = { ...footer, lastNs, digest: digest.hex() };
+  return out;
 }

@@ -92,6 +92,21 @@ describe('import lackey', () => {
     expect(existsSync(out)).toBe(true);
   });
 
+  it('an instruction or access size lackey cannot print (no x86 instruction has it) is refused on its line', async () => {
+    const lines = readFileSync(EXCERPT, 'utf8').split('\n');
+    for (const [bad, why] of [
+      ['I  0401ab70,99999999999', 'instruction record (size 99999999999: lackey reports instructions of 1 to 16 bytes, or 19 for valgrind\'s client-request sequence)'],
+      ['I  0401ab70,0', 'instruction record (size 0: lackey reports instructions of 1 to 16 bytes, or 19 for valgrind\'s client-request sequence)'],
+      [' S 1fff000738,513', 'memory access record (size 513: lackey reports accesses of 1 to 512 bytes, the most one x86 instruction stores)'],
+    ] as const) {
+      const file = log('bad-size.txt', [...lines.slice(0, 19), bad, ...lines.slice(19)]);
+      await expect(importLackey({ file, out: join(dir, 'bad-size.mst'), seed: 1, memBytes: MEM, ips: 1e9, hz: 0 })).rejects.toThrow(`${file}:20: malformed ${why}: '${bad}'`);
+    }
+    // The largest sizes lackey does print import.
+    const file = log('big-sizes.txt', [...lines.slice(0, 19), 'I  0401ab70,16', 'I  0401ab80,19', ' S 1fff000738,512', ...lines.slice(19)]);
+    await expect(importLackey({ file, out: join(dir, 'big-sizes.mst'), seed: 1, memBytes: MEM, ips: 1e9, hz: 0 })).resolves.toBeDefined();
+  });
+
   it('the parser reads the same accesses however the log is cut into blocks', () => {
     const text = readFileSync(EXCERPT);
     const parse = (cuts: number) => {

@@ -223,7 +223,7 @@ describe('import rtdirty: processes and frames', () => {
     for (let tick = 1; tick <= 4; tick++) {
       for (const [i, pid] of pids.entries()) if (tick <= 2 || pid !== 103) lines.push(`D ${tick * 10 + 5}.000 ${pid} 50 7f${i}0000000+${20 + tick} 55${i}000000+${30 - tick}`);
       if (tick === 2) lines.push('P 25.000 105 100', 'Z 28.000 103', 'X 29.000 103 exited');
-      lines.push(`S ${(tick + 1) * 10}.000 5 250 0.01`);
+      lines.push(`S ${(tick + 1) * 10}.000 5 ${(tick <= 2 ? 5 : 4) * 50} 0.01`);
     }
     const file = capture('many.trace', lines);
     const out = join(dir, 'many.mst');
@@ -305,6 +305,42 @@ describe('import rtdirty: bad input', () => {
     const atBound = capture('interval-at-bound.trace', ['S 1.000 0 0 0.01'], '# rtdirty v1 page_size 4096 interval_ms 9000000000');
     const r = await importRtdirty({ file: atBound, out: join(dir, 'interval-at-bound.mst'), seed: 1, memBytes: MEM, hz: 0 });
     expect((r.header.source as { intervalNs: number }).intervalNs).toBe(9e15);
+  });
+
+  it('a record earlier than the one before it in its tick, or than the S line before it, is refused on its line', async () => {
+    const backwards = capture('backwards.trace', ['P 1.000 100 1', 'S 5.000 1 0 0.01', 'D 8.000 100 1 7f0000000', 'D 7.500 100 1 7f0000001', 'S 10.000 1 2 0.01']);
+    await expect(importRtdirty({ file: backwards, out: join(dir, 'backwards.mst'), seed: 1, memBytes: MEM })).rejects.toThrow(
+      `${backwards}:5: malformed D record (t 7.5 is before 8, the record before it in its tick: a tick's records come in time order): 'D 7.500 100 1 7f0000001'`,
+    );
+    const beforeTick = capture('before-tick.trace', ['P 1.000 100 1', 'S 5.000 1 0 0.01', 'D 4.000 100 1 7f0000000', 'S 10.000 1 1 0.01']);
+    await expect(importRtdirty({ file: beforeTick, out: join(dir, 'before-tick.mst'), seed: 1, memBytes: MEM })).rejects.toThrow(
+      `${beforeTick}:4: malformed D record (t 4 is before 5, the S line that ended the tick before): 'D 4.000 100 1 7f0000000'`,
+    );
+    const tickBack = capture('tick-back.trace', ['S 5.000 0 0 0.01', 'S 4.000 0 0 0.01']);
+    await expect(importRtdirty({ file: tickBack, out: join(dir, 'tick-back.mst'), seed: 1, memBytes: MEM })).rejects.toThrow(`${tickBack}:3: malformed S record (t 4 is before the previous S line's 5: ticks come in time order)`);
+  });
+
+  it("an S line whose dirty count is not its tick's D pages is refused on its line (a process's last scan before its exit may be left out, as the samples do)", async () => {
+    const wrong = capture('wrong-total.trace', ['P 1.000 100 1', 'S 5.000 1 0 0.01', 'D 8.000 100 3 7f0000000+3', 'S 10.000 1 2 0.01']);
+    await expect(importRtdirty({ file: wrong, out: join(dir, 'wrong-total.mst'), seed: 1, memBytes: MEM })).rejects.toThrow(
+      `${wrong}:5: malformed S record (it counts 2 dirty pages, but the D lines of its tick list 3): 'S 10.000 1 2 0.01'`,
+    );
+    const exitScan = ['P 1.000 100 1', 'S 5.000 1 0 0.01', 'D 8.000 100 3 7f0000000+3', 'Z 8.000 100'];
+    for (const counted of [0, 3]) {
+      const file = capture(`exit-scan-${counted}.trace`, [...exitScan, `S 10.000 1 ${counted} 0.01`]);
+      const r = await importRtdirty({ file, out: join(dir, `exit-scan-${counted}.mst`), seed: 1, memBytes: MEM });
+      expect(r.footer.workloadStats['pagesWritten']).toBe(3);
+    }
+    const r = await runCli('import', 'rtdirty', wrong, '-o', join(dir, 'wrong-skipped.mst'), '--seed', '1', '--mem', '64MiB', '--skip-bad');
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`skipped ${wrong}:5: malformed S record (it counts 2 dirty pages`);
+  });
+
+  it('a header without page_size is refused on line 1: page numbers mean nothing without it', async () => {
+    const file = capture('no-page-size.trace', ['S 1.000 0 0 0.01'], '# rtdirty v1 interval_ms 10.0');
+    const r = await runCli('import', 'rtdirty', file, '-o', join(dir, 'no-page-size.mst'), '--seed', '1');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`migsim: ${file}:1: the header has no page_size: '# rtdirty v1 interval_ms 10.0': an rtdirty v1 header gives 'page_size 4096'`);
   });
 
   it('an unknown major version is rejected on line 1', async () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatCount } from '../../model/units.js';
 import { replayVerify } from '../../verify/replay.js';
-import { replayRunVerify } from '../../verify/replay-run.js';
+import { replayRunTraceVerify } from '../../verify/replay-run-trace.js';
 import { TraceReader } from '../../trace/trace-reader.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
 import { replayImportVerify } from '../../verify/replay-import.js';
@@ -29,7 +29,7 @@ export function registerReplay(program: Command, ctx: CliContext): void {
         if (!r.identical) ctx.setExit(EXIT_MISMATCH);
         return;
       }
-      const r = withProgress(progress, () => (header.traceKind === 'run' ? replayRunVerify(file, progress.update) : replayVerify(file, progress.update)));
+      const r = withProgress(progress, () => (header.traceKind === 'run' ? replayRunTraceVerify(file, progress.update) : replayVerify(file, progress.update)));
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
       else if (r.identical) ctx.io.out(`${file}: identical (${formatCount(r.events)} events in ${formatCount(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
       else {

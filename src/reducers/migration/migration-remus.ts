@@ -9,7 +9,7 @@ import { stopAndCopy } from './stop-and-copy.js';
  * initial migration as Xen's, then continuous checkpoints. Each epoch
  * suspends the primary, takes the FINAL CLEAN, copies the dirty pages into
  * a staging buffer and resumes; the buffer is sent while the guest runs.
- * The next epoch starts an interval later, or when the link is free.
+ * The next epoch starts an interval after the buffer has gone, as libxl's.
  */
 export class RemusMigration extends XenMigration {
   override finish(wallNs: number): void {
@@ -53,6 +53,12 @@ export class RemusMigration extends XenMigration {
     ledger.epochs.push({ atNs: now, bytesSent: bytes });
     ctx.run.emit(RunEventKind.checkpointEpoch, now, NO_VCPU, epoch, pages, pauseNs + cleanNs);
     const sendNs = ctx.link.wireNs(bytes);
-    this.schedule(now + Math.max(this.opts.epochNs, pauseNs + cleanNs + sendNs), () => this.epoch());
+    // libxl arms the interval timer once a checkpoint is committed at the
+    // backup (tools/libs/light/libxl_remus.c, remus_devices_commit_cb: "let
+    // the guest continue execution" until then), so the guest runs a whole
+    // interval between checkpoints. Counting the interval from the
+    // checkpoint's start instead let a pause as long as the interval starve
+    // the guest: no guest time passed, and the run never ended.
+    this.schedule(now + pauseNs + cleanNs + sendNs + this.opts.epochNs, () => this.epoch());
   }
 }

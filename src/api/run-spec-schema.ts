@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { CostModelError, costModelWith } from '../model/cost-model.js';
+import { POLICY_NAMES } from '../reducers/migration/migration-options.js';
+import { checkPairing, TrackerPairingError } from '../reducers/make-tracker.js';
+import { P2M_PAGE_SIZES, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';
+import type { TraceHeader } from '../trace/trace-records.js';
+import { firstIssue } from '../trace/trace-schemas.js';
+
+/**
+ * The run a run trace's header records (src/api/record-run.ts RunSpec),
+ * checked before any of it drives a simulation: names the simulator
+ * knows, a tracker the guest can take, costs within the cost model's
+ * bounds, and migration knobs with the ranges `run` gives its flags.
+ * Times stay integers below 2^53 ns; a bandwidth below 1 kB/s would take
+ * longer than that to send the largest guest.
+ */
+const safeNs = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const bandwidth = z.number().min(1000).max(1e15);
+const passes = z.number().int().positive().max(1_000_000);
+
+const migrationSchema = z
+  .object({
+    policy: z.enum(POLICY_NAMES as [string, ...string[]]),
+    startNs: safeNs,
+    bandwidthBytesPerSec: bandwidth,
+    maxBandwidthBytesPerSec: bandwidth,
+    downtimeLimitNs: safeNs,
+    autoConverge: z.boolean(),
+    // Added later: a trace written before them lacks them (record-run.ts runSpecOf fills them in).
+    throttleInitialPct: z.number().int().min(1).max(99).optional(),
+    throttleIncrementPct: z.number().int().min(1).max(99).optional(),
+    throttleTailslow: z.boolean().optional(),
+    maxThrottlePct: z.number().int().min(1).max(99).optional(),
+    afterEnd: z.enum(['idle', 'stop']).optional(),
+    maxIters: passes.optional(),
+    maxFactor: z.number().positive().max(1_000_000),
+    // xl remus takes its interval in whole ms; each epoch pauses the guest
+    // for a suspend and resume (ms), so a shorter one would leave it almost
+    // no time to run between them, and a replay hardly ever ending.
+    epochNs: safeNs.min(1_000_000),
+    postcopyAfterPasses: passes,
+    skipCanonicalise: z.boolean().optional(),
+  })
+  .strict();
+
+const runSpecSchema = z
+  .object({
+    tracker: z.enum(TRACKER_NAMES as [string, ...string[]]),
+    superpages: z.enum(SUPERPAGE_POLICIES as [string, ...string[]]),
+    p2m: z.enum(P2M_PAGE_SIZES as [string, ...string[]]),
+    costs: z.record(z.string(), z.unknown()),
+    migration: migrationSchema,
+    shadowOos: z.boolean().optional(),
+  })
+  .strict();
+
+/** Levels of page table a shadow walk holds (tracker-shadow.ts: one top-level shadow per vCPU plus a walk's path). */
+const LEVELS = { 'x86-64': 4, pae: 3 } as const;
+
+/** What is wrong with a run trace header's run, as "field: why", or undefined. */
+export function runSpecProblem(h: TraceHeader): string | undefined {
+  const parsed = runSpecSchema.safeParse(h.run);
+  if (!parsed.success) return `run.${firstIssue(parsed.error)}`;
+  const spec = parsed.data;
+  try {
+    checkPairing(spec.tracker as (typeof TRACKER_NAMES)[number], h.guest.type);
+  } catch (e) {
+    if (e instanceof TrackerPairingError) return `run.tracker: ${e.message}`;
+    throw e;
+  }
+  try {
+    const costs = costModelWith(spec.costs, 'run.costs');
+    const minShadows = h.guest.vcpus + LEVELS[h.guest.paging];
+    if (spec.tracker === 'shadow' && Math.floor(costs.shadowPoolPages / costs.shadowPagesPerTable) < minShadows) {
+      return `run.costs: a shadow pool of ${costs.shadowPoolPages} pages holds fewer than the ${minShadows} shadows a ${h.guest.vcpus}-vCPU guest needs`;
+    }
+  } catch (e) {
+    if (e instanceof CostModelError) return e.message;
+    throw e;
+  }
+  return undefined;
+}
