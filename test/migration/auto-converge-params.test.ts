@@ -5,22 +5,11 @@
 // to the one that matches the trigger threshold.
 import { describe, expect, it } from 'vitest';
 import { runMigration } from '../../src/api/run-migration.js';
-import { costModelWith } from '../../src/model/cost-model.js';
+import { PAGE_WIRE, ZERO_COSTS } from '../helpers/zero-costs.js';
 import type { MigrationOptions } from '../../src/reducers/migration/migration-options.js';
 import { config, customSource, sequentialWriter } from '../helpers/custom-source.js';
 
 const M = 65_536;
-const PAGE_WIRE = 4096 + 8;
-const ZERO_COSTS = costModelWith({
-  exitRoundTripNs: 0,
-  npfHandleNs: 0,
-  misconfigRecalcPerTableNs: 0,
-  superpageSplitNs: 0,
-  logDirtyOpBaseNs: 0,
-  cleanPerLeafNs: 0,
-  suspendNs: 0,
-  resumeNs: 0,
-});
 
 function steps(migration: Partial<MigrationOptions>): number[] {
   const s = runMigration(customSource(sequentialWriter(30_000, M), config(M, 60e9)), {

@@ -4,23 +4,9 @@
 // QEMU's switch-over at the downtime limit and auto-converge's steps.
 import { describe, expect, it } from 'vitest';
 import { runMigration } from '../../src/api/run-migration.js';
-import { costModelWith } from '../../src/model/cost-model.js';
+import { PAGE_WIRE, ZERO_COSTS } from '../helpers/zero-costs.js';
 import { config, customSource, fixedSetWriter, sequentialWriter } from '../helpers/custom-source.js';
 
-/** No tracking overhead, no fixed costs: the guest runs exactly at its rate. */
-const ZERO_COSTS = costModelWith({
-  exitRoundTripNs: 0,
-  npfHandleNs: 0,
-  misconfigRecalcPerTableNs: 0,
-  superpageSplitNs: 0,
-  logDirtyOpBaseNs: 0,
-  cleanPerLeafNs: 0,
-  suspendNs: 0,
-  resumeNs: 0,
-  vcpuStateBytes: 0,
-  deviceStateBytes: 0,
-});
-const PAGE_WIRE = 4096 + 8;
 
 describe('closed form V_i = M (D/B)^i', () => {
   const M = 32_768;
