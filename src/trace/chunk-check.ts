@@ -37,8 +37,9 @@ export interface ChunkProblem {
  * and a cost_high follows the event it extends. It also counts events by
  * kind, for the footer's counts to be compared with.
  *
- * The loops are one pass over the typed-array columns with no allocation;
- * they only find the first bad event, and a second, cold pass says why.
+ * The checks are passes over the typed-array columns with no allocation
+ * per event; they only find the first bad event, and a second, cold pass
+ * says why.
  */
 export class ChunkCheck {
   readonly guestByKind = new Float64Array(GUEST_EVENT_KIND_COUNT);
