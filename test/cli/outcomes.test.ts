@@ -78,6 +78,10 @@ describe('bad requests: exit 2 and one line', () => {
     oneLine(await runCli('compare', 'apache', '--guest', 'pv', '--duration', '1s', '--mem', '256MiB', '--trackers', 'shadow,direct'));
   });
 
+  it('a Remus interval below 1 ms (xl remus takes whole ms; shorter never lets the guest run)', async () => {
+    oneLine(await runCli('run', 'apache', '--tracker', 'hap', '--policy', 'remus', '--epoch', '1ns'));
+  });
+
   it('a workload parameter above what its help promises', async () => {
     const r = await runCli('run', 'apache', '--tracker', 'hap', '--set', 'workers=100000');
     oneLine(r);
