@@ -19,7 +19,7 @@ export interface RunFinal {
   /** The oracle's verdict (a migration's is in its report). */
   readonly lostPages: number;
   readonly firstLostPfns: readonly number[];
-  /** sha256 of the final state: page versions on both sides and every vCPU's stall. */
+  /** sha256 of the final state: page versions on both sides and every vCPU's stall ('' for log-dirty rounds, whose summary has none). */
   readonly stateDigest: string;
   /** A migration's account of itself; absent for log-dirty rounds. */
   readonly migration?: MigrationReport;
