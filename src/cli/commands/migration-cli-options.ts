@@ -44,7 +44,7 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--max-cpu-throttle <pct>', 'qemu auto-converge: max-cpu-throttle, percent', percentOption, DEFAULT_MIGRATION.maxThrottlePct)
     .option('--max-iters <n>', 'live passes before stop-and-copy (xen: 5, xen-legacy: 29)', positiveIntOption)
     .option('--max-factor <x>', 'xen-legacy: stop after sending this many times memory', positiveNumberOption, DEFAULT_MIGRATION.maxFactor)
-    .addOption(humanDefault('--epoch <time>', 'remus: checkpoint interval, at least 1ms (xl remus takes whole ms)', epochOption, DEFAULT_MIGRATION.epochNs, durationInput(DEFAULT_MIGRATION.epochNs)))
+    .addOption(humanDefault('--epoch <time>', 'remus: checkpoint interval', epochOption, DEFAULT_MIGRATION.epochNs, durationInput(DEFAULT_MIGRATION.epochNs)))
     .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses)
     .option('--after-end <mode>', `when the guest's events end before the migration: ${AFTER_END_MODES.join(' (the guest runs on, writing nothing) or ')} (the run ends, incomplete)`, choiceOption('--after-end', AFTER_END_MODES), DEFAULT_MIGRATION.afterEnd);
 }
