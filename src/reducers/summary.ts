@@ -189,6 +189,9 @@ const PHASE_EVENT = Uint8Array.from({ length: 32 }, (_, k) =>
   k === RunEventKind.logdirtyEnable || k === RunEventKind.roundStart || k === RunEventKind.roundEnd || k === RunEventKind.suspend || k === RunEventKind.resume ? 1 : 0,
 );
 
+/** Exits the fold only counts (not clean, final or postcopy_fault, which it also reads). */
+const PLAIN_EXIT = Uint8Array.from(IS_EXIT, (x, k) => (x && k !== RunEventKind.clean && k !== RunEventKind.final && k !== RunEventKind.postcopyFault ? 1 : 0));
+
 interface Tally {
   readonly counts: Float64Array;
   readonly costsNs: Float64Array;
@@ -235,6 +238,9 @@ export class SummaryFold {
       if (IS_EXIT[k]) {
         counts[k] = counts[k]! + 1;
         costs[k] = costs[k]! + runEventCostNs(b, i);
+        // Most run events are exits that are only counted (a shadow run
+        // emits one per emulated pt_write): the switch is for the rest.
+        if (PLAIN_EXIT[k]) continue;
       }
       switch (k) {
         case RunEventKind.roundStart:
