@@ -41,11 +41,11 @@ export const WAITS = -1;
  * stall); an idle vCPU's event is at g + stallNs, not before its last
  * event, moved past a sleep it falls in; a pause then holds it as above.
  *
- * wallNs and throttledWallNs below are the rule, stated nowhere else: the
- * event loops (Tracker.process, and runUnderEpt in ept-run.ts) call them
- * for every event. V8 inlines the call, and it measured as fast as the rule
- * written out in both loops (A/B of HAP and shadow on apache, both orders:
- * 0.98 of the inlined loops' time).
+ * wallNs and throttledWallNs below are the rule: Tracker.process calls them
+ * for every event. The EPT loop (runUnderEpt in ept-run.ts) writes the
+ * unthrottled rule out over locals, for speed (its comment says what the
+ * call cost there); test/reducers/ept-loop.test.ts holds the two paths to
+ * the same run events.
  */
 export class VcpuClock {
   /** Wall minus guest time at each vCPU's last event. */
