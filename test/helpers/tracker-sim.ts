@@ -1,24 +1,89 @@
+import { Subject } from 'rxjs';
 import type { GuestBatch } from '../../src/events/guest-batch.js';
+import type { RunBatch } from '../../src/events/run-batch.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
-import type { Driver } from '../../src/reducers/driver.js';
+import type { Driver, DriverFactory, DriverWorld } from '../../src/reducers/driver.js';
+import type { Mmu } from '../../src/reducers/mmu.js';
+import type { PageOracle } from '../../src/reducers/page-oracle.js';
 import { RoundDriver } from '../../src/reducers/round-driver.js';
-import { Simulation } from '../../src/reducers/simulation.js';
-import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
+import { isRunFinal, type RunFinal } from '../../src/reducers/run-final.js';
+import { simulate } from '../../src/reducers/simulate.js';
+import type { SimulationSetup } from '../../src/reducers/simulation.js';
+import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerName } from '../../src/reducers/tracker.js';
+import type { VcpuClock } from '../../src/reducers/vcpu-clock.js';
 import type { EventScript } from './mmu-script.js';
 
 /** A toolstack that never acts on its own: the test calls enable/clean itself. */
 export const manualDriver: Driver = { nextActionNs: Infinity, act() {}, finish() {} };
+
+/**
+ * A run built as every run is, `guest$.pipe(simulate(setup))`, whose guest
+ * batches the test hands in one at a time (`step`), looking at the
+ * reducers between them: the driver's world (tracker, clock, MMU, oracle)
+ * is kept as the driver factory receives it. A setup the simulation
+ * refuses throws here, as the pipe's error.
+ */
+export class ScriptedRun {
+  private readonly guest$ = new Subject<GuestBatch>();
+  private world: DriverWorld | undefined;
+  private final: RunFinal | undefined;
+  private failure: unknown;
+
+  constructor(setup: SimulationSetup, driver: DriverFactory = () => manualDriver, onRunBatch: (b: RunBatch) => void = () => {}) {
+    this.guest$.pipe(simulate({ ...setup, driver: (w) => ((this.world = w), driver(w)) })).subscribe({
+      next: (x) => (isRunFinal(x) ? (this.final = x) : onRunBatch(x)),
+      error: (e: unknown) => (this.failure = e),
+    });
+    this.rethrow();
+  }
+
+  /** The tracker the guest runs under (no test here moves the guest to a destination). */
+  get tracker(): Tracker {
+    return this.world!.tracker;
+  }
+
+  get clock(): VcpuClock {
+    return this.world!.clock;
+  }
+
+  get mmu(): Mmu {
+    return this.world!.mmu;
+  }
+
+  get oracle(): PageOracle {
+    return this.world!.oracle;
+  }
+
+  /** Folds one guest batch through the run. */
+  step(batch: GuestBatch): void {
+    this.guest$.next(batch);
+    this.rethrow();
+  }
+
+  /** Ends the guest's events: the run's final record. */
+  finish(): RunFinal {
+    this.guest$.complete();
+    this.rethrow();
+    return this.final!;
+  }
+
+  private rethrow(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
 
 export interface TrackerSimOptions {
   readonly p2m?: P2mPageSize;
   readonly superpages?: SuperpagePolicy;
   readonly memPages?: number;
   readonly vcpus?: number;
+  /** Fixed log-dirty rounds drive the run (rounds()); default: the test drives the tracker itself. */
+  readonly driver?: DriverFactory;
 }
 
-/** An HVM x86-64 simulation under `tracker`, driven by the test (default 4096 pages, 2 vCPUs, 4k p2m). */
-export function makeTrackerSim(tracker: TrackerName, o: TrackerSimOptions = {}): Simulation {
-  const sim = new Simulation(
+/** An HVM x86-64 run under `tracker`, driven by the test (default 4096 pages, 2 vCPUs, 4k p2m). */
+export function makeTrackerSim(tracker: TrackerName, o: TrackerSimOptions = {}): ScriptedRun {
+  return new ScriptedRun(
     {
       guest: { type: 'hvm', paging: 'x86-64', memPages: o.memPages ?? 4096, vcpus: o.vcpus ?? 2 },
       seed: 1,
@@ -27,21 +92,23 @@ export function makeTrackerSim(tracker: TrackerName, o: TrackerSimOptions = {}):
       p2m: o.p2m ?? '4k',
       costs: DEFAULT_COSTS,
     },
-    () => {},
+    o.driver,
   );
-  sim.attach(() => manualDriver);
-  return sim;
 }
 
-/** Fixed log-dirty rounds drive `sim` (the driver is returned so that a test can look at its rounds). */
-export function attachRounds(sim: Simulation, roundNs: number, startNs: number): RoundDriver {
+/** Fixed log-dirty rounds as a run's driver: `factory` for the run, `driver` to look at its rounds once the run is built. */
+export function rounds(roundNs: number, startNs: number): { factory: DriverFactory; readonly driver: RoundDriver } {
   let driver: RoundDriver | undefined;
-  sim.attach((w) => (driver = new RoundDriver(w.tracker, w.oracle, w.clock, w.run, roundNs, startNs, true)));
-  return driver!;
+  return {
+    factory: (w) => (driver = new RoundDriver(w.tracker, w.oracle, w.clock, w.run, roundNs, startNs, true)),
+    get driver() {
+      return driver!;
+    },
+  };
 }
 
 /** Exits of one run-event kind the tracker has taken so far. */
-export function exits(sim: Simulation, kind: number): number {
+export function exits(sim: ScriptedRun, kind: number): number {
   return sim.tracker.exitCounts[kind]!;
 }
 

@@ -7,13 +7,13 @@ import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import { PTE_RW, PTE_US } from '../../src/model/pte.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
 import { checkPairing, TrackerPairingError } from '../../src/reducers/make-tracker.js';
-import { Simulation } from '../../src/reducers/simulation.js';
+import type { DriverFactory } from '../../src/reducers/driver.js';
 import type { P2mPageSize, TrackerName } from '../../src/reducers/tracker.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { exits, makeTrackerSim, physWrites, setOf, attachRounds } from '../helpers/tracker-sim.js';
+import { exits, makeTrackerSim, physWrites, rounds, ScriptedRun, setOf } from '../helpers/tracker-sim.js';
 
-function makeSim(tracker: TrackerName, p2m: P2mPageSize, memPages = 4096, vcpus = 2): Simulation {
-  return makeTrackerSim(tracker, { p2m, memPages, vcpus });
+function makeSim(tracker: TrackerName, p2m: P2mPageSize, memPages = 4096, vcpus = 2, driver?: DriverFactory): ScriptedRun {
+  return makeTrackerSim(tracker, { p2m, memPages, vcpus, driver });
 }
 
 describe('hap', () => {
@@ -179,9 +179,10 @@ describe('hap', () => {
   });
 
   it('hap loses no write: the oracle finds every page sent', () => {
-    const sim = makeSim('hap', '2m');
     // Rounds of 0.5 ms (far longer than a CLEAN's pause), a write every 10 us.
-    const driver = attachRounds(sim, 500_000, 0);
+    const r = rounds(500_000, 0);
+    const sim = makeSim('hap', '2m', 4096, 2, r.factory);
+    const driver = r.driver;
     const batches: GuestBatch[] = [];
     const b = new GuestBatchBuilder((x) => batches.push(copyGuestBatch(x)));
     for (let k = 0; k < 300; k++) b.physWrite(10_000 * (k + 1), k % 2, (k * 37) % 4096, 8);
@@ -198,10 +199,7 @@ describe('hap', () => {
       expect(() => checkPairing(t, 'hvm')).not.toThrow();
       expect(
         () =>
-          new Simulation(
-            { guest: { type: 'pv', paging: 'x86-64', memPages: 1024, vcpus: 1 }, seed: 1, tracker: t, superpages: 'split', p2m: '2m', costs: DEFAULT_COSTS },
-            () => {},
-          ),
+          new ScriptedRun({ guest: { type: 'pv', paging: 'x86-64', memPages: 1024, vcpus: 1 }, seed: 1, tracker: t, superpages: 'split', p2m: '2m', costs: DEFAULT_COSTS }),
       ).toThrow(/a PV guest migrates with 'shadow'/);
     }
   });

@@ -8,7 +8,7 @@ import { PTE_RW, PTE_US } from '../../src/model/pte.js';
 import type { SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
 import { PML_ENTRIES } from '../../src/reducers/tracker-pml.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { exits, makeTrackerSim as makeSim, physWrites, setOf, attachRounds } from '../helpers/tracker-sim.js';
+import { exits, makeTrackerSim as makeSim, physWrites, rounds, setOf } from '../helpers/tracker-sim.js';
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, k) => from + k);
 
@@ -110,8 +110,7 @@ describe('pml', () => {
 
   it('pml logged-only marks only the logged page: 3 pages written in one 2 MiB superpage, 2 lost, and the oracle counts them', () => {
     const lost = (tracker: TrackerName, superpages: SuperpagePolicy) => {
-      const sim = makeSim(tracker, { p2m: '2m', superpages });
-      attachRounds(sim, 1e9, 0);
+      const sim = makeSim(tracker, { p2m: '2m', superpages, driver: rounds(1e9, 0).factory });
       sim.step(physWrites(new EventScript(), [515, 600, 1000, 515]));
       return sim.finish();
     };
@@ -133,8 +132,9 @@ describe('pml', () => {
       }
     });
     const lost = (superpages: SuperpagePolicy) => {
-      const sim = makeSim('pml', { p2m: '2m', superpages, memPages: 8192 });
-      const driver = attachRounds(sim, 1_000_000, 0);
+      const rs = rounds(1_000_000, 0);
+      const sim = makeSim('pml', { p2m: '2m', superpages, memPages: 8192, driver: rs.factory });
+      const driver = rs.driver;
       for (const b of events) sim.step(b);
       const r = sim.finish();
       expect(driver.rounds.length).toBeGreaterThan(10);

@@ -8,18 +8,17 @@ import { type GuestType, type PagingMode, tableIndex, vpnOf } from '../../src/mo
 import { makePte, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../../src/model/pte.js';
 import { countBits } from '../../src/reducers/logdirty-bitmap.js';
 import type { ShadowPool } from '../../src/reducers/shadow-pool.js';
-import { Simulation } from '../../src/reducers/simulation.js';
 import { GuestKernel } from '../../src/workloads/guest-kernel.js';
 import { LD_SO, LIBC, type ProgramImage } from '../../src/workloads/guest-program.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
-import { manualDriver, setOf, attachRounds } from '../helpers/tracker-sim.js';
+import { rounds, ScriptedRun, setOf } from '../helpers/tracker-sim.js';
 
 
 const MODES: readonly PagingMode[] = ['x86-64', 'pae'];
 const LEVELS = { 'x86-64': 4, pae: 3 } as const;
 
 interface Harness {
-  sim: Simulation;
+  sim: ScriptedRun;
   script: EventScript;
   pt: PageTableWriter;
   /** Folds the events added to the script since the last call. */
@@ -29,8 +28,7 @@ interface Harness {
 }
 
 function harness(paging: PagingMode, guest: GuestType = 'hvm', costs: CostModel = DEFAULT_COSTS, vcpus = 2, memPages = 8192): Harness {
-  const sim = new Simulation({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs }, () => {});
-  sim.attach(() => manualDriver);
+  const sim = new ScriptedRun({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs });
   const script = new EventScript();
   const frameOf = guest === 'pv' ? (pfn: number) => sim.mmu.p2m!.pfnToMfn[pfn]! : (pfn: number) => pfn;
   const pt = new PageTableWriter(script, paging, 1000, frameOf);
@@ -492,9 +490,10 @@ describe('shadow tracker under the round driver', () => {
     const memPages = 16384;
     const vcpus = 2;
     const costs = costModelWith({ shadowPoolPages: poolPages });
-    const sim = new Simulation({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs }, () => {});
     // The guest runs about 19 ms of guest time: log-dirty from 1 ms, 2 ms rounds.
-    const driver = attachRounds(sim, 2_000_000, 1_000_000);
+    const r = rounds(2_000_000, 1_000_000);
+    const sim = new ScriptedRun({ guest: { type: guest, paging, memPages, vcpus }, seed: 7, tracker: 'shadow', superpages: 'split', p2m: '4k', costs }, r.factory);
+    const driver = r.driver;
     const out = new GuestBatchBuilder((b) => sim.step(b), 4096);
     const kernel = new GuestKernel({ seed: 7, memPages, vcpus, guest, paging, imagePages: 256, modulePages: 64 }, out);
     let t = kernel.boot(0, 0);
