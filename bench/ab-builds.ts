@@ -4,7 +4,7 @@
  * drifts by 15-25 % from minute to minute, separate bench runs cannot tell
  * a 5 % change; the median of paired ratios can.
  *
- *   node dist/bench/ab-builds.js <mmu|shadow|hap|pml> [runs] DIR_A DIR_B
+ *   node --single-threaded dist/bench/ab-builds.js <mmu|shadow|hap|pml> [runs] DIR_A DIR_B
  *
  * Each DIR is a checkout built with `npx tsc -p tsconfig.json` (a git
  * worktree of the commit to compare against, say). BENCH_APACHE_SECONDS
@@ -53,6 +53,19 @@ async function load(dir: string, what: string, r: Events): Promise<Build> {
   return { dir, run, events: r.events, nsPerEvent: [] };
 }
 
+/**
+ * The process's CPU time (user + system), not wall time: on a machine that
+ * other work shares (load 15-20 while helpers built and tested beside it),
+ * wall-time ratios of the same two builds swung from 0.83 to 1.27, CPU-time
+ * ratios stayed within about 5%. Run it as `node --single-threaded` so that
+ * the garbage collector and the compiler work on this thread, where a build
+ * that allocates more pays for it.
+ */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
 async function main(): Promise<void> {
   const [what = 'hap', runsArg = '8', dirA, dirB] = process.argv.slice(2);
   if (!dirA || !dirB || !['mmu', 'shadow', 'hap', 'pml'].includes(what)) {
@@ -69,9 +82,9 @@ async function main(): Promise<void> {
   const runs = Number(runsArg);
   for (let k = 0; k < runs; k++) {
     for (const b of k % 2 === 0 ? builds : [...builds].reverse()) {
-      const t0 = process.hrtime.bigint();
+      const t0 = cpuNs();
       b.run();
-      b.nsPerEvent.push(Number(process.hrtime.bigint() - t0) / b.events);
+      b.nsPerEvent.push((cpuNs() - t0) / b.events);
     }
   }
   // The first two runs of each warm the JIT.
@@ -80,7 +93,7 @@ async function main(): Promise<void> {
     console.log(`${what} ${b.dir}: min ${Math.min(...warm).toFixed(1)} median ${median(warm).toFixed(1)} ns/event | all ${b.nsPerEvent.map((x) => x.toFixed(0)).join(' ')}`);
   }
   const ratios = builds[0]!.nsPerEvent.slice(2).map((a, i) => builds[1]!.nsPerEvent[i + 2]! / a);
-  console.log(`${what} B/A time, median of paired runs: ${median(ratios).toFixed(3)}`);
+  console.log(`${what} B/A CPU time, median of paired runs: ${median(ratios).toFixed(3)}`);
 }
 
 void main();
