@@ -12,9 +12,9 @@ import type { TrackerRunCliOptions } from '../commands/run-command.js';
 import { trackerRunInputs } from './tracker-run-inputs.js';
 
 /** `migsim compare [TARGET]`: loaded when the command runs. */
-export function compareAction(ctx: CliContext, target: string, opts: TrackerRunCliOptions & { trackers: string }): void {
+export async function compareAction(ctx: CliContext, target: string, opts: TrackerRunCliOptions & { trackers: string }): Promise<void> {
   const trackers = parseTrackerList(opts.trackers);
-  const { source, runOptions } = trackerRunInputs(ctx, target, opts);
+  const { source, runOptions } = await trackerRunInputs(ctx, target, opts);
   const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
   const r = withProgress(progress, () => compareTrackers(source, trackers, runOptions, { onEach: (_tracker, _summary, run) => progress.update(run + 1) }));
   if (opts.json) {

@@ -24,7 +24,7 @@ export async function reportAction(ctx: CliContext, files: string[], opts: Repor
   const steps = (opts.compare !== undefined ? trackers.length : files.length) + REPORT_CHARTS.length;
   const progress = createProgress(ctx, 'report', steps, { json: opts.json, unit: (n) => n.toFixed(1) });
   const { doc, html } = await withProgressAsync(progress, async () => {
-    const built = opts.compare !== undefined ? compareDocument(ctx, opts, trackers, progress) : runsDocument(files, opts, progress);
+    const built = opts.compare !== undefined ? await compareDocument(ctx, opts, trackers, progress) : runsDocument(files, opts, progress);
     return { doc: built, html: await reportHtml(built, (done) => progress.update(built.runs.length + done)) };
   });
   writeFileAtomic(opts.out, html);
@@ -38,9 +38,9 @@ export async function reportAction(ctx: CliContext, files: string[], opts: Repor
   ctx.setExit(outcomeExit(doc.runs.map((r) => (r.summary.lostPages + r.summary.lostPtes > 0 ? 'failed' : r.summary.outcome))));
 }
 
-function compareDocument(ctx: CliContext, opts: ReportCliOptions, trackers: readonly TrackerName[], progress: Progress): ReportDocument {
+async function compareDocument(ctx: CliContext, opts: ReportCliOptions, trackers: readonly TrackerName[], progress: Progress): Promise<ReportDocument> {
   const target = typeof opts.compare === 'string' ? opts.compare : DEFAULT_COMPARE_TARGET;
-  const { source, runOptions } = trackerRunInputs(ctx, target, opts);
+  const { source, runOptions } = await trackerRunInputs(ctx, target, opts);
   const runs = compareRunReports(source, trackers, runOptions, (runsDone) => progress.update(runsDone));
   const first = runs[0]!;
   return {

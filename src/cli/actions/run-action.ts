@@ -7,23 +7,26 @@ import { outcomeExit } from '../outcome-exit.js';
 import { fmtPercent } from '../format-number.js';
 import { durationOption } from '../parse-options.js';
 import { runMigration } from '../../api/run-migration.js';
-import { recordRun } from '../../api/record-run.js';
 import { elideRounds, exitLines, migrationJson, migrationText, statLines } from '../format-migration.js';
 import type { RunCliOptions, TrackerRunInputs } from '../commands/run-command.js';
 import { trackerRunInputs } from './tracker-run-inputs.js';
 
+type RecordRun = typeof import('../../api/record-run.js').recordRun;
+
 /** `migsim run TARGET --tracker T`: loaded when the command runs. */
-export function runAction(ctx: CliContext, target: string, opts: RunCliOptions): void {
-  const { source: plain, runOptions } = trackerRunInputs(ctx, target, opts);
+export async function runAction(ctx: CliContext, target: string, opts: RunCliOptions): Promise<void> {
+  const { source: plain, runOptions } = await trackerRunInputs(ctx, target, opts);
   const watched = sourceWithProgress(ctx, `run ${plain.label} under ${opts.tracker}`, plain, opts.json);
   // The bar is cleared before the results are printed.
-  const r = withProgress(watched, () => runCommand(watched.source, opts, runOptions));
+  // The trace writer (msgpackr, zod's schemas) only when a run is recorded.
+  const recordRun = opts.record !== undefined ? (await import('../../api/record-run.js')).recordRun : undefined;
+  const r = withProgress(watched, () => runCommand(watched.source, opts, runOptions, recordRun));
   ctx.io.out(r.text);
   ctx.setExit(r.exit);
 }
 
 /** Runs the tracker; the results as text (or JSON) and whether the oracle found lost pages or PTEs. */
-function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: TrackerRunInputs['runOptions']): { text: string; exit: number } {
+function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: TrackerRunInputs['runOptions'], recordRun: RecordRun | undefined): { text: string; exit: number } {
   if (opts.round !== undefined) {
     const roundNs = durationOption(opts.round);
     const { superpages, p2m, costs, shadowOos } = runOptions;
@@ -31,7 +34,7 @@ function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: Tracke
     return { text: opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s), exit: s.lostPages > 0 ? EXIT_MISMATCH : EXIT_OK };
   }
   const request = { tracker: opts.tracker, ...runOptions };
-  const s = opts.record ? recordRun(source, request, opts.record).summary : runMigration(source, request);
+  const s = opts.record && recordRun ? recordRun(source, request, opts.record).summary : runMigration(source, request);
   return { text: opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s), exit: outcomeExit([s.outcome]) };
 }
 
