@@ -1,11 +1,12 @@
 import Table from 'cli-table3';
-import { compareTrackers, type CompareResult } from '../../api/compare.js';
+import type { CompareResult } from '../../api/compare.js';
+import { compareTrackersOnCores } from '../../api/compare-on-cores.js';
 import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { outcomeExit } from '../outcome-exit.js';
 import { fmtPercent } from '../format-number.js';
 import { migrationJson } from '../format-migration.js';
-import { createProgress, withProgress } from '../progress.js';
+import { createProgress, withProgressAsync } from '../progress.js';
 import { wrapLines } from '../../util/wrap-lines.js';
 import { parseTrackerList } from '../commands/compare-command.js';
 import type { TrackerRunCliOptions } from '../commands/run-command.js';
@@ -16,7 +17,8 @@ export async function compareAction(ctx: CliContext, target: string, opts: Track
   const trackers = parseTrackerList(opts.trackers);
   const { source, runOptions } = await trackerRunInputs(ctx, target, opts);
   const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
-  const r = withProgress(progress, () => compareTrackers(source, trackers, runOptions, { onEach: (_tracker, _summary, run) => progress.update(run + 1) }));
+  let done = 0;
+  const r = await withProgressAsync(progress, () => compareTrackersOnCores(source, trackers, runOptions, { onEach: () => progress.update(++done) }));
   if (opts.json) {
     ctx.io.out(JSON.stringify({ source: source.label, trackers, runs: r.summaries.map((s) => migrationJson(source, s)), figures: r.figures }, null, 2) + '\n');
   } else {
