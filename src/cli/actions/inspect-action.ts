@@ -8,9 +8,9 @@ import type { CaptureStats } from '../../import/capture-stats.js';
 import type { MmuStats } from '../../reducers/mmu-output.js';
 
 /** `migsim inspect FILE`: loaded when the command runs (src/cli/main.ts loads no command's work up front). */
-export function inspectAction(ctx: CliContext, file: string, opts: { json?: boolean }): void {
+export function inspectAction(ctx: CliContext, file: string, opts: { json?: boolean; mmu?: boolean }): void {
   const progress = createShareProgress(ctx, 'inspect', opts.json);
-  const report = withProgress(progress, () => inspect(inputFile(file), progress.update));
+  const report = withProgress(progress, () => inspect(inputFile(file), progress.update, { mmu: opts.mmu === true }));
   ctx.io.out(opts.json ? JSON.stringify(inspectJson(report), null, 2) + '\n' : inspectText(report));
 }
 
