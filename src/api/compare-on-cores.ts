@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { Subject } from 'rxjs';
+import type { GuestBatch } from '../events/guest-batch.js';
 import { shareGuestBatch } from '../events/shared-guest-batch.js';
 import type { TrackerName } from '../reducers/tracker.js';
 import { drainSync } from '../util/drain-sync.js';
 import { type CompareHooks, type CompareResult, compareResult, compareTrackers } from './compare.js';
 import type { CompareWorkerData, CompareWorkerMessage, CompareWorkerReply } from './compare-worker.js';
 import type { GuestSource } from './guest-source.js';
-import type { MigrationRunOptions, MigrationSummary } from './run-migration.js';
+import { type MigrationRunOptions, type MigrationSummary, migrate, summarizeMigration } from './run-migration.js';
 
 /**
  * How many batches the main thread may run ahead of the slowest tracker:
@@ -21,9 +23,10 @@ const WORKER_URL = new URL('./compare-worker.js', import.meta.url);
 
 /**
  * compareTrackers on every core: the guest's events are generated (or read
- * from the trace) once, on this thread, each batch copied once into a
- * shared buffer, and each tracker runs on a worker thread of its own over
- * those same batches (src/api/compare-worker.ts). A simulation depends only
+ * from the trace) once, on this thread, which runs the first tracker over
+ * them as they come; each batch is copied once into a shared buffer, and
+ * every other tracker runs on a worker thread of its own over those same
+ * batches (src/api/compare-worker.ts). A simulation depends only
  * on the events it is given, so each summary, and the result, is the one
  * compareTrackers returns, byte for byte (test/api/compare-on-cores.test.ts).
  *
@@ -41,11 +44,22 @@ export async function compareTrackersOnCores(
   hooks: Pick<CompareHooks, 'onEach'> = {},
 ): Promise<CompareResult> {
   if (trackers.length < 2 || !existsSync(fileURLToPath(WORKER_URL))) return compareTrackers(source, trackers, opts, hooks);
-  const n = trackers.length;
+  // The first tracker runs here, beside the source, on the batches as they
+  // come (no copy, and no thread to start nor code to load for it); the
+  // others each on a worker.
+  const header = source.header;
+  const local = new Subject<GuestBatch>();
+  let localSummary: MigrationSummary | undefined;
+  let localFailed = false;
+  local.pipe(migrate(header, { ...opts, tracker: trackers[0]! }), summarizeMigration(header, { ...opts, tracker: trackers[0]! })).subscribe({
+    next: (s) => (localSummary = s),
+    error: () => (localFailed = true),
+  });
+  const n = trackers.length - 1;
   // Slots 0..n-1: batches each worker has folded; slot n: a worker failed.
   const progress = new Int32Array(new SharedArrayBuffer(4 * (n + 1)));
-  const workers = trackers.map((tracker, index) => {
-    const workerData: CompareWorkerData = { index, header: source.header, options: { ...opts, tracker }, progress };
+  const workers = trackers.slice(1).map((tracker, index) => {
+    const workerData: CompareWorkerData = { index, header, options: { ...opts, tracker }, progress };
     return new Worker(WORKER_URL, { workerData });
   });
   const replies = workers.map(
@@ -55,7 +69,7 @@ export async function compareTrackersOnCores(
         const settle = (s: MigrationSummary | undefined) => {
           if (settled) return;
           settled = true;
-          if (s) hooks.onEach?.(trackers[i]!, s, i);
+          if (s) hooks.onEach?.(trackers[i + 1]!, s, i + 1);
           resolve(s);
         };
         w.on('message', (m: CompareWorkerReply) => settle(m.type === 'summary' ? m.summary : undefined));
@@ -64,13 +78,14 @@ export async function compareTrackersOnCores(
       }),
   );
   let posted = 0;
-  const failed = () => Atomics.load(progress, n) !== 0;
+  const failed = () => localFailed || Atomics.load(progress, n) !== 0;
   try {
     drainSync(source.events(), (batch) => {
       if (failed()) throw new WorkerFailed();
       const message: CompareWorkerMessage = { type: 'batch', batch: shareGuestBatch(batch) };
       for (const w of workers) w.postMessage(message);
       posted++;
+      local.next(batch);
       // Wait (blocking: the source is synchronous) while any worker is too far behind.
       for (let i = 0; i < n; i++) {
         for (let done = Atomics.load(progress, i); posted - done > BATCHES_AHEAD; done = Atomics.load(progress, i)) {
@@ -87,7 +102,9 @@ export async function compareTrackersOnCores(
     return compareTrackers(source, trackers, opts);
   }
   for (const w of workers) w.postMessage({ type: 'end' } satisfies CompareWorkerMessage);
-  const summaries = await Promise.all(replies);
+  local.complete();
+  if (localSummary) hooks.onEach?.(trackers[0]!, localSummary, 0);
+  const summaries = [localFailed ? undefined : localSummary, ...(await Promise.all(replies))];
   await Promise.all(workers.map((w) => w.terminate()));
   if (summaries.some((s) => s === undefined)) return compareTrackers(source, trackers, opts);
   return compareResult(summaries as MigrationSummary[]);
