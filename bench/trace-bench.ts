@@ -88,3 +88,36 @@ export function traceBench(events: number): BenchRow[] {
   }
   return rows;
 }
+
+/**
+ * Reading a trace of an MMU workload (the apache default, `seconds` of
+ * guest time) in the default compact encoding: what `run`, `replay` and
+ * `inspect` pay before any reducer runs. Best of 3 each, digest checked or
+ * not; the target is for the whole read.
+ */
+export function apacheDecodeBench(seconds: number): BenchRow[] {
+  const file = join(tmpdir(), `migsim-bench-apache-${process.pid}.mst`);
+  try {
+    const rec = record({ workload: 'apache', seed: 1, out: file, durationNs: seconds * 1e9 });
+    const total = rec.footer.guestEvents;
+    const bytes = statSync(file).size;
+    const read = (verifyDigest: boolean) =>
+      Math.min(
+        ...[0, 1, 2].map(
+          () =>
+            timeIt(() => {
+              TraceReader.open(file, { verifyDigest }).forEachChunk(() => {});
+            }).seconds,
+        ),
+      );
+    const scenario = `trace apache compact (${seconds} s)`;
+    const verified = read(true);
+    return [
+      { scenario, metric: 'events, bytes/event', value: `${total.toLocaleString('en-US')}, ${(bytes / total).toFixed(2)}`, target: '<= 2.5 bytes/event', ok: bytes / total <= 2.5 },
+      { scenario, metric: 'read + chunk checks + sha256 digest check', value: mPerSec(total, verified), target: '>= 80 M/s', ok: total / verified >= 80e6 },
+      { scenario, metric: 'read + chunk checks, no digest', value: mPerSec(total, read(false)) },
+    ];
+  } finally {
+    rmSync(file, { force: true });
+  }
+}

@@ -39,6 +39,11 @@ export function compareTrackers(source: GuestSource, trackers: readonly TrackerN
     hooks.onEach?.(tracker, s, run);
     return s;
   });
+  return compareResult(summaries);
+}
+
+/** The comparison's rows, from each tracker's summary (in `trackers` order). */
+export function compareResult(summaries: readonly MigrationSummary[]): CompareResult {
   const exitCount = (s: MigrationSummary) => Object.values(s.migrationExits).reduce((a, e) => a + e.count, 0);
   const completed = summaries.map((s) => s.outcome === 'completed');
   const fig = (name: string, unit: CompareFigure['unit'], f: (s: MigrationSummary) => number, lowerIsBetter = true): CompareFigure => {

@@ -1,13 +1,10 @@
-import { statSync } from 'node:fs';
 import type { Observable } from 'rxjs';
 import type { GuestBatch } from '../events/guest-batch.js';
-import { TraceError } from '../trace/trace-error.js';
-import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
-import { findWorkload, UnknownWorkloadError, WORKLOADS } from '../workloads/registry.js';
-import { workloadEvents } from '../workloads/workload-events.js';
-import { readGuestBatches } from './read.js';
-import { configFromHeader, type RecordOptions, workloadHeader } from './record.js';
+import { checkTraceTarget, isWorkloadName } from './guest-target.js';
+import type { RecordOptions } from './record.js';
+import { traceSource } from './trace-source.js';
+import { workloadSource } from './workload-source.js';
 
 /** Where a run's guest events come from: a recorded trace, or a workload generated on the fly. */
 export interface GuestSource {
@@ -24,17 +21,7 @@ export type WorkloadRequest = Omit<RecordOptions, 'out'>;
  * one or the other ('nonexist.mst', 'apach'): the error says both.
  */
 export function guestSource(target: string, workload: Omit<WorkloadRequest, 'workload'>): GuestSource {
-  if (WORKLOADS.some((w) => w.name === target)) {
-    const header = workloadHeader({ ...workload, workload: target });
-    const def = findWorkload(header.workload.name);
-    return { header, label: target, events: () => workloadEvents(def, configFromHeader(header), undefined, header.chunkEvents) };
-  }
-  const file = statSync(target, { throwIfNoEntry: false });
-  if (!file) throw new UnknownWorkloadError(`${target}: no such file, and no built-in workload has that name (built in: ${WORKLOADS.map((w) => w.name).join(', ')})`);
-  // A directory opens, and only its first read fails, with no path.
-  if (file.isDirectory()) throw new TraceError(target, 'is a directory, not a trace file');
-  const reader = TraceReader.open(target);
-  const header = reader.header;
-  reader.close();
-  return { header, label: target, events: () => readGuestBatches(target) };
+  if (isWorkloadName(target)) return workloadSource(target, workload);
+  checkTraceTarget(target);
+  return traceSource(target);
 }

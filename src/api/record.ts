@@ -1,13 +1,12 @@
 import { drainSync } from '../util/drain-sync.js';
 import type { ColumnEncoding } from '../trace/column-codec.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
-import { workloadTraceHeader } from '../trace/workload-trace-header.js';
+import { configFromHeader, workloadHeader } from './workload-header.js';
 import { TraceWriter } from '../trace/trace-writer.js';
+import type { WorkloadStats } from '../workloads/workload.js';
 import { findWorkload } from '../workloads/registry.js';
-import { resolveParams } from '../workloads/resolve-params.js';
-import type { WorkloadConfig, WorkloadStats } from '../workloads/workload.js';
 import { workloadEvents } from '../workloads/workload-events.js';
-import { DEFAULT_DURATION_NS, DEFAULT_GUEST, type GuestOptions, guestMemPages } from '../model/guest-config.js';
+import type { GuestOptions } from '../model/guest-config.js';
 
 export interface RecordOptions extends Partial<GuestOptions> {
   readonly workload: string;
@@ -20,6 +19,9 @@ export interface RecordOptions extends Partial<GuestOptions> {
   readonly chunkEvents?: number;
 }
 
+// Where they were first defined; the CLI imports them without the trace writer.
+export { configFromHeader, workloadHeader };
+
 export interface RecordResult {
   readonly header: TraceHeader;
   readonly footer: TraceFooter;
@@ -27,36 +29,6 @@ export interface RecordResult {
 }
 
 
-/** Resolves the workload, parameters and guest into the header a trace will carry. */
-export function workloadHeader(opts: Omit<RecordOptions, 'out'>): TraceHeader {
-  const def = findWorkload(opts.workload);
-  const guest: GuestOptions = {
-    memBytes: opts.memBytes ?? DEFAULT_GUEST.memBytes,
-    vcpus: opts.vcpus ?? DEFAULT_GUEST.vcpus,
-    guest: opts.guest ?? DEFAULT_GUEST.guest,
-    paging: opts.paging ?? DEFAULT_GUEST.paging,
-  };
-  const memPages = guestMemPages(guest);
-  const params = resolveParams(def, opts.settings ?? {});
-  return workloadTraceHeader(
-    { type: guest.guest, paging: guest.paging, memPages, vcpus: guest.vcpus },
-    { name: def.name, seed: opts.seed, durationNs: opts.durationNs ?? DEFAULT_DURATION_NS, params },
-    { encoding: opts.encoding, chunkEvents: opts.chunkEvents },
-  );
-}
-
-/** The workload configuration a header describes (for regeneration). */
-export function configFromHeader(h: TraceHeader): WorkloadConfig {
-  return {
-    seed: h.workload.seed,
-    durationNs: h.workload.durationNs,
-    memPages: h.guest.memPages,
-    vcpus: h.guest.vcpus,
-    guest: h.guest.type,
-    paging: h.guest.paging,
-    params: h.workload.params,
-  };
-}
 
 /**
  * Runs a built-in workload and records its guest events to a trace, batch

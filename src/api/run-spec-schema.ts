@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CostModelError, costModelWith } from '../model/cost-model.js';
+import { CostModelError } from '../model/cost-model.js';
+import { costModelWith } from '../model/cost-model-file.js';
 import { POLICY_NAMES } from '../reducers/migration/migration-options.js';
 import { checkPairing, TrackerPairingError } from '../reducers/make-tracker.js';
 import { P2M_PAGE_SIZES, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';

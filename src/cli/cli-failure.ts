@@ -11,10 +11,9 @@ import { ReplaySourceError } from '../verify/replay-import.js';
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { FileReplacedError } from '../util/atomic-write.js';
 
-/** A problem with what the user asked for, reported as one line and exit 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { UsageError } from './usage-error.js';
+
+export { UsageError };
 
 const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError];
 

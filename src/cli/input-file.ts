@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { UsageError } from './cli-failure.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * Refuses a directory given where a file is to be read, naming it. Opening

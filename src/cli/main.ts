@@ -2,7 +2,6 @@ import { Command, CommanderError } from 'commander';
 import { PROGRAM_VERSION } from '../version.js';
 import { type CliContext, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_REPLACED } from './cli-io.js';
 import { FileReplacedError } from '../util/atomic-write.js';
-import { userFacingMessage } from './cli-failure.js';
 import { registerInspect } from './commands/inspect-command.js';
 import { registerRecord } from './commands/record-command.js';
 import { registerReplay } from './commands/replay-command.js';
@@ -14,6 +13,13 @@ import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
 
 /**
+ * Start-up loads only commander and each command's options: a command's
+ * work (the simulator, the trace codec, the importers, vega for reports,
+ * zod for the schemas) is imported by its action when it runs
+ * (src/cli/actions), and the error classes only when something failed, so
+ * `migsim --help` and the start of a run pay for nothing they do not use
+ * (test/cli/start-up-modules.test.ts holds the list).
+ *
  * Runs the migsim command line and returns the exit code; never calls
  * process.exit, so tests run it in-process. `argv` excludes node and script.
  */
@@ -26,7 +32,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(add --help for usage)');
-  registerRecord(program, ctx);
+  // `migsim record [WORKLOAD] --help` lists the workloads (and one's parameters).
+  const workloads = argv.includes('record') ? (await import('../workloads/registry.js')).WORKLOADS : [];
+  registerRecord(program, ctx, workloads);
   registerInspect(program, ctx);
   registerReplay(program, ctx);
   registerRun(program, ctx);
@@ -45,6 +53,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       // Help and version end with code 0; usage mistakes are already printed.
       return e.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
     }
+    const { userFacingMessage } = await import('./cli-failure.js');
     const message = userFacingMessage(e);
     if (message !== undefined) {
       io.err(`migsim: ${message}\n`);

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import { tap } from 'rxjs';
 import type { GuestSource } from '../api/guest-source.js';
 import { formatCount, formatDurationNs } from '../model/units.js';
@@ -43,13 +44,14 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
   // cli-progress writes cursor moves and the bar through this stream; it
   // goes to the command's stderr so stdout stays clean for the results.
   const stream = { isTTY: true, columns: 100, write: (s: string) => (ctx.io.err(s), true) } as unknown as NodeJS.WritableStream;
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: cliProgressModule.SingleBar | undefined;
   let stopped = false;
   return {
     update(done: number) {
       if (stopped) return;
       if (!bar) {
         if (Date.now() - startedMs < delayMs) return;
+        const cliProgress = loadCliProgress();
         bar = new cliProgress.SingleBar(
           {
             stream,
@@ -78,6 +80,15 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
       bar?.stop();
     },
   };
+}
+
+/**
+ * cli-progress (CommonJS, so it can be required synchronously from
+ * `update`) is loaded only when a bar is first drawn: a command on a pipe,
+ * or one done within the delay, never loads it.
+ */
+function loadCliProgress(): typeof cliProgressModule {
+  return createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
 }
 
 /**

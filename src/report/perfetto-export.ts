@@ -8,6 +8,9 @@ import { AtomicFile } from '../util/atomic-write.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { footerSummary } from './footer-summary.js';
 import { openRunTrace } from './open-run-trace.js';
+import { DEFAULT_MAX_EXIT_SLICES_PER_VCPU } from './perfetto-defaults.js';
+
+export { DEFAULT_MAX_EXIT_SLICES_PER_VCPU };
 
 /**
  * Exports a run trace as a timeline in the Chrome trace event format (a
@@ -54,7 +57,6 @@ export interface PerfettoExportResult {
   readonly fileBytes: number;
 }
 
-export const DEFAULT_MAX_EXIT_SLICES_PER_VCPU = 10_000;
 const MAX_DIVERGENCE_MARKS = 100;
 
 const PID = 1;

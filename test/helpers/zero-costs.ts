@@ -1,4 +1,4 @@
-import { costModelWith } from '../../src/model/cost-model.js';
+import { costModelWith } from '../../src/model/cost-model-file.js';
 
 /** No tracking overhead, no fixed costs: the guest runs exactly at its rate (for the closed-form and policy tests). */
 export const ZERO_COSTS = costModelWith({

@@ -1,7 +1,8 @@
 // Checks that durations, sizes and bandwidths accept human units and give
 // integers in ns, bytes and bytes per second, and that bad text is refused.
 import { describe, expect, it } from 'vitest';
-import { bandwidthInput, durationInput, parseBandwidthBytesPerSec, parseDurationNs, parseSizeBytes, sizeInput, UnitError } from '../../src/model/units.js';
+import fc from 'fast-check';
+import { bandwidthInput, durationInput, formatCount, parseBandwidthBytesPerSec, parseDurationNs, parseSizeBytes, sizeInput, UnitError } from '../../src/model/units.js';
 
 describe('units', () => {
   it.each([
@@ -62,5 +63,19 @@ describe('values as a user would type them', () => {
   ])('%d bytes/s is %s, read back exactly', (bps, text) => {
     expect(bandwidthInput(bps)).toBe(text);
     expect(parseBandwidthBytesPerSec(text)).toBe(bps);
+  });
+});
+
+describe('counts', () => {
+  // formatCount groups digits itself (toLocaleString's first call loads
+  // ICU's number formats, a tenth of the CLI's start-up): the text must
+  // stay exactly what toLocaleString('en-US') prints.
+  it("formatCount prints what toLocaleString('en-US') prints, for every count", () => {
+    const same = (n: number) => {
+      expect(formatCount(n)).toBe(Math.round(n).toLocaleString('en-US'));
+    };
+    for (const n of [0, -0, 0.4, -0.4, 0.5, 999, 1000, -1000, 999_999, 1_000_000, 2 ** 53 - 1, 2 ** 53, 1e21, NaN, Infinity, -Infinity]) same(n);
+    fc.assert(fc.property(fc.double({ min: -1e17, max: 1e17, noNaN: true }), (n) => same(n)));
+    fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), (n) => same(n)));
   });
 });

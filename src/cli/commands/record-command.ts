@@ -1,17 +1,11 @@
-import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
-import { record, workloadHeader } from '../../api/record.js';
 import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../model/guest-config.js';
-import { COLUMN_ENCODINGS, type ColumnEncoding } from '../../trace/column-codec.js';
-import { durationInput, formatBytes, formatCount, formatDurationNs, sizeInput } from '../../model/units.js';
+import { COLUMN_ENCODINGS } from '../../trace/column-codec.js';
+import { durationInput, formatBytes, formatDurationNs, sizeInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
-import { findWorkload, WORKLOADS } from '../../workloads/registry.js';
 import type { WorkloadDefinition } from '../../workloads/workload.js';
 import type { CliContext } from '../cli-io.js';
-import { UsageError } from '../cli-failure.js';
-import { fmtFixed, fmtRate } from '../format-number.js';
-import { createProgress, withProgress } from '../progress.js';
 import { collectSetting, durationOption, guestOption, pagingOption, positiveIntOption, seedOption, sizeOption } from '../parse-options.js';
 
 export interface GuestCliOptions {
@@ -36,10 +30,6 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--set <key=value>', 'a workload parameter (repeatable; see --help of the workload)', collectSetting);
 }
 
-/** The seed a command uses: the one given, or a fresh one from the OS. */
-export function chooseSeed(given: number | undefined): number {
-  return given ?? randomInt(0, 2 ** 32);
-}
 
 function describeWorkloadParams(def: WorkloadDefinition): string {
   const lines = [`Workload '${def.name}': ${def.description}`, '', 'Parameters (--set key=value):'];
@@ -59,12 +49,17 @@ function formatDefault(kind: string, v: number | string): string {
   return String(v);
 }
 
-function workloadListText(): string {
-  return ['Workloads:', ...WORKLOADS.map((w) => `  ${w.name.padEnd(10)} ${w.description}`)].join('\n');
+function workloadListText(workloads: readonly WorkloadDefinition[]): string {
+  return ['Workloads:', ...workloads.map((w) => `  ${w.name.padEnd(10)} ${w.description}`)].join('\n');
 }
 
-export function registerRecord(program: Command, ctx: CliContext): void {
-  const { io, argv } = ctx;
+/**
+ * `workloads` is the registry, which `record --help` lists; main loads it
+ * only when the command line names `record` (the rest of the CLI's help
+ * needs none of the workloads' code).
+ */
+export function registerRecord(program: Command, ctx: CliContext, workloads: readonly WorkloadDefinition[] = []): void {
+  const { argv } = ctx;
   const cmd = program
     .command('record')
     .description('run a built-in workload and record its guest events to a trace')
@@ -75,40 +70,9 @@ export function registerRecord(program: Command, ctx: CliContext): void {
   addWorkloadOptions(cmd);
   cmd.addHelpText('after', () => {
     // `migsim record apache --help`: show that workload's parameters.
-    const named = argv.find((a) => WORKLOADS.some((w) => w.name === a));
-    return '\n' + (named ? describeWorkloadParams(findWorkload(named)) : workloadListText() + "\n\nA workload's parameters: migsim record <workload> --help");
+    const name = argv.find((a) => workloads.some((w) => w.name === a));
+    const named = workloads.find((w) => w.name === name);
+    return '\n' + (named ? describeWorkloadParams(named) : workloadListText(workloads) + "\n\nA workload's parameters: migsim record <workload> --help");
   });
-  cmd.action((workload: string, opts: GuestCliOptions & { out: string; encoding: string; json?: boolean }) => {
-    if (!(COLUMN_ENCODINGS as readonly string[]).includes(opts.encoding)) {
-      throw new UsageError(`--encoding must be one of ${COLUMN_ENCODINGS.join(', ')}`);
-    }
-    const seed = chooseSeed(opts.seed);
-    const request = {
-      workload,
-      seed,
-      out: opts.out,
-      durationNs: opts.duration,
-      memBytes: opts.mem,
-      vcpus: opts.vcpus,
-      guest: opts.guest,
-      paging: opts.paging,
-      settings: opts.set ?? {},
-      encoding: opts.encoding as ColumnEncoding,
-    };
-    workloadHeader(request); // checks the workload and parameters before anything is printed
-    if (!opts.json) io.err(`seed ${seed}\n`);
-    const started = process.hrtime.bigint();
-    const progress = createProgress(ctx, `record ${workload}`, opts.duration, { json: opts.json, unit: formatDurationNs });
-    const result = withProgress(progress, () => record(request, (_events, tNs) => progress.update(tNs)));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const events = result.footer.guestEvents;
-    if (opts.json) {
-      io.out(JSON.stringify({ file: opts.out, seed, events, fileBytes: result.fileBytes, bytesPerEvent: result.fileBytes / Math.max(events, 1), digest: result.footer.digest, workloadStats: result.footer.workloadStats }, null, 2) + '\n');
-    } else {
-      io.out(
-        `recorded ${workload} (seed ${seed}): ${formatCount(events)} events over ${formatDurationNs(result.footer.lastNs)} of guest time\n` +
-          `  ${opts.out}: ${formatBytes(result.fileBytes)}, ${fmtFixed(result.fileBytes / Math.max(events, 1), 2)} bytes/event, ${fmtRate(events / seconds)} events/s\n`,
-      );
-    }
-  });
+  cmd.action(async (workload: string, opts: GuestCliOptions & { out: string; encoding: string; json?: boolean }) => (await import('../actions/record-action.js')).recordAction(ctx, workload, opts));
 }

@@ -1,0 +1,42 @@
+import { formatCount } from '../../model/units.js';
+import { replayVerify } from '../../verify/replay.js';
+import { replayRunTraceVerify } from '../../verify/replay-run-trace.js';
+import { TraceReader } from '../../trace/trace-reader.js';
+import type { TraceHeader } from '../../trace/trace-records.js';
+import { replayImportVerify } from '../../verify/replay-import.js';
+import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { inputFile } from '../input-file.js';
+import { createShareProgress, withProgress, withProgressAsync } from '../progress.js';
+
+/** `migsim replay FILE --verify`: loaded when the command runs. */
+export async function replayAction(ctx: CliContext, file: string, opts: { json?: boolean; source?: string }): Promise<void> {
+  const header = traceHeader(inputFile(file));
+  if (opts.source !== undefined) inputFile(opts.source, 'a capture');
+  const progress = createShareProgress(ctx, 'replay', opts.json);
+  if (header.source && header.traceKind === 'workload') {
+    const r = await withProgressAsync(progress, () => replayImportVerify(file, opts.source, progress.update));
+    if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
+    else if (!r.reimported) ctx.io.out(`${file}: intact (${formatCount(r.events)} events, digest ${r.recordedDigest}); imported from ${String(header.source['file'])}: pass --source CAPTURE to import it again and compare\n`);
+    else ctx.io.out(`${file}: ${r.identical ? 'identical' : 'differs'}: re-imported ${opts.source} with seed ${header.workload.seed}, digest ${r.regeneratedDigest}${r.identical ? '' : ` (recorded ${r.recordedDigest})`}\n`);
+    if (!r.identical) ctx.setExit(EXIT_MISMATCH);
+    return;
+  }
+  const r = withProgress(progress, () => (header.traceKind === 'run' ? replayRunTraceVerify(file, progress.update) : replayVerify(file, progress.update)));
+  if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
+  else if (r.identical) ctx.io.out(`${file}: identical (${formatCount(r.events)} events in ${formatCount(r.chunks)} chunks, digest ${r.regeneratedDigest})\n`);
+  else {
+    const d = r.firstDifference;
+    ctx.io.out(
+      d
+        ? `${file}: differs at chunk ${d.chunk}, event ${d.event} (event ${formatCount(d.eventOverall)} overall): ${d.column} recorded ${d.recorded}, regenerated ${d.regenerated}\n`
+        : `${file}: differs: digest recorded ${r.recordedDigest}, regenerated ${r.regeneratedDigest}\n`,
+    );
+  }
+  if (!r.identical) ctx.setExit(EXIT_MISMATCH);
+}
+
+function traceHeader(file: string): TraceHeader {
+  const r = TraceReader.open(file);
+  r.close();
+  return r.header;
+}

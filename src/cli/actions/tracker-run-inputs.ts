@@ -1,0 +1,38 @@
+import { checkTraceTarget, isWorkloadName } from '../../api/guest-target.js';
+import { workloadSource } from '../../api/workload-source.js';
+import { DEFAULT_COSTS } from '../../model/cost-model.js';
+import { formatDurationNs } from '../../model/units.js';
+import type { CliContext } from '../cli-io.js';
+import { UsageError } from '../usage-error.js';
+import { chooseSeed } from '../choose-seed.js';
+import { migrationFromCli } from '../commands/migration-cli-options.js';
+import type { TrackerRunCliOptions, TrackerRunInputs } from '../commands/run-command.js';
+import type { GuestSource } from '../../api/guest-source.js';
+
+/**
+ * The guest events a tracker-running command migrates, and the run options
+ * its flags give (all but the tracker). The seed is printed first, unless
+ * the command prints JSON, so every run can be reproduced. The trace
+ * reader and the cost file's schema (msgpackr, zod) are loaded only when a
+ * trace or a --costs file is given: a workload run with the defaults needs
+ * neither.
+ */
+export async function trackerRunInputs(ctx: CliContext, target: string, opts: TrackerRunCliOptions): Promise<TrackerRunInputs> {
+  const workload = { seed: chooseSeed(opts.seed), durationNs: opts.duration, memBytes: opts.mem, vcpus: opts.vcpus, guest: opts.guest, paging: opts.paging, settings: opts.set ?? {} };
+  let source: GuestSource;
+  if (isWorkloadName(target)) source = workloadSource(target, workload);
+  else {
+    checkTraceTarget(target);
+    source = (await import('../../api/trace-source.js')).traceSource(target);
+  }
+  const costs = opts.costs ? (await import('../../model/cost-model-file.js')).loadCostModel(opts.costs) : DEFAULT_COSTS;
+  if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
+  const guestNs = source.header.workload.durationNs;
+  const migration = migrationFromCli(opts, guestNs);
+  if (migration.startNs! >= guestNs) {
+    throw new UsageError(`--start ${formatDurationNs(migration.startNs!)} is at or after the guest's end (${formatDurationNs(guestNs)} of guest events): nothing would run; give a --start below that, or a longer --duration`);
+  }
+  const runOptions = { superpages: opts.superpages, p2m: opts.p2m, costs, migration, shadowOos: Boolean(opts.shadowOos) };
+  return { source, runOptions };
+}
+

@@ -1,0 +1,78 @@
+// Start-up loads only what the command uses (issue 16): `migsim --help`
+// loads commander and the commands' options, not the simulator, the trace
+// codec (msgpackr, zod), the importers or the report's vega; a run of a
+// built-in workload with the default costs loads the simulator but none of
+// the trace codec, the schemas, the importers or the report. Checked by the
+// list of modules the built CLI loads (a loader hook records each), never
+// by time.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BUILT_CLI } from '../helpers/spawn-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'migsim-start-up-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// The hook runs on Node's loader thread: it appends each module's URL to
+// the file the environment names.
+writeFileSync(
+  join(dir, 'hooks.mjs'),
+  "import { appendFileSync } from 'node:fs';\n" +
+    'export async function load(url, context, next) {\n' +
+    "  if (!url.startsWith('node:')) appendFileSync(process.env.MIGSIM_LOADED, url + '\\n');\n" +
+    '  return next(url, context);\n' +
+    '}\n',
+);
+writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+
+/** The modules (file URLs) the built CLI loads for `args`. */
+async function modulesLoaded(name: string, ...args: string[]): Promise<string[]> {
+  const list = join(dir, `${name}.txt`);
+  writeFileSync(list, '');
+  // A run that ends incomplete exits 3: the modules are what matter here.
+  await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), BUILT_CLI, ...args], { cwd: dir, env: { ...process.env, MIGSIM_LOADED: list } }).catch((e: { code?: number }) => {
+    if (e.code !== 3) throw e;
+  });
+  return readFileSync(list, 'utf8').split('\n').filter(Boolean);
+}
+
+const packageOf = (url: string) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+const sourceOf = (url: string) => /\/dist\/src\/(.+)\.js$/.exec(url)?.[1];
+
+describe('start-up', () => {
+  it('migsim --help loads commander and the options, not the simulator, the trace codec, zod, the importers or vega', async () => {
+    const loaded = await modulesLoaded('help', '--help');
+    const packages = new Set(loaded.map(packageOf).filter(Boolean));
+    expect([...packages].sort()).toEqual(['commander']);
+    const sources = loaded.map(sourceOf).filter((s): s is string => s !== undefined);
+    expect(sources).toContain('cli/main');
+    for (const heavy of ['reducers/simulation', 'workloads/registry', 'trace/trace-reader', 'trace/trace-writer', 'import/rtdirty-importer', 'import/lackey-importer', 'report/render-svg', 'verify/replay']) {
+      expect(sources, heavy).not.toContain(heavy);
+    }
+    expect(sources.filter((s) => s.startsWith('cli/actions/'))).toEqual([]);
+  });
+
+  it('a run of a built-in workload with the default costs loads the simulator, and no trace codec, schema, importer or report', async () => {
+    const loaded = await modulesLoaded('run', 'run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--mem', '256MiB', '--seed', '1', '--after-end', 'stop');
+    const packages = new Set(loaded.map(packageOf).filter(Boolean));
+    expect(packages.has('rxjs')).toBe(true);
+    for (const p of ['zod', 'msgpackr', 'vega', 'vega-lite', 'cli-table3', 'cli-progress']) expect(packages.has(p), p).toBe(false);
+    const sources = loaded.map(sourceOf).filter((s): s is string => s !== undefined);
+    expect(sources).toContain('reducers/simulation');
+    expect(sources).toContain('cli/actions/run-action');
+    for (const heavy of ['trace/trace-reader', 'trace/trace-writer', 'trace/trace-schemas', 'model/cost-model-file', 'api/run-spec-schema', 'import/rtdirty-importer', 'report/report-html', 'verify/replay']) {
+      expect(sources, heavy).not.toContain(heavy);
+    }
+    expect(sources.filter((s) => s.startsWith('cli/actions/') && s !== 'cli/actions/run-action' && s !== 'cli/actions/tracker-run-inputs')).toEqual([]);
+  });
+
+  it('the help of record still lists the workloads and a named one its parameters (loaded for it alone)', async () => {
+    const loaded = await modulesLoaded('record-help', 'record', 'muncher', '--help');
+    expect(loaded.map(sourceOf)).toContain('workloads/registry');
+    const { stdout } = await promisify(execFile)(process.execPath, [BUILT_CLI, 'record', 'muncher', '--help']);
+    expect(stdout).toContain("Workload 'muncher'");
+  });
+});
