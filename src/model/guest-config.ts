@@ -41,11 +41,18 @@ export function guestMemPages(g: GuestOptions): number {
     throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) is not a whole number of 4 KiB pages: give a multiple of 4KiB, such as ${sizeInput(Math.ceil(g.memBytes / PAGE_BYTES) * PAGE_BYTES)}`);
   }
   const pages = g.memBytes / PAGE_BYTES;
-  // PV guests have host frames twice their size (src/model/p2m-map.ts) and
-  // every frame must fit the PTE's frame field.
-  const limit = g.guest === 'pv' ? MAX_FRAMES / 2 : MAX_FRAMES;
+  const limit = maxGuestPages(g.guest);
   if (pages > limit) throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) exceeds what the model's PTE holds for ${g.guest.toUpperCase()} guests: give at most ${sizeInput(limit * PAGE_BYTES)}`);
   if (g.paging === 'pae' && pages > 1 << 24) throw new ConfigError('a PAE guest has at most 64 GiB');
   if (!Number.isInteger(g.vcpus) || g.vcpus < 1 || g.vcpus > 512) throw new ConfigError(`vcpus must be between 1 and 512, got ${g.vcpus}`);
   return pages;
+}
+
+/**
+ * The most pages a guest of this type may have: every frame a PTE names must
+ * fit the PTE's frame field (src/model/pte.ts), and a PV guest's PTEs name
+ * host frames, which the model gives twice the guest's (src/model/p2m-map.ts).
+ */
+export function maxGuestPages(guest: GuestType): number {
+  return guest === 'pv' ? MAX_FRAMES / 2 : MAX_FRAMES;
 }

@@ -138,11 +138,11 @@ export class Mmu {
   constructor(config: MmuConfig) {
     const { guest, paging, memPages, vcpus } = config;
     if (!Number.isInteger(memPages) || memPages < 1 || memPages > MAX_FRAMES) {
-      throw new RangeError(`mmu: memPages must be an integer in 1..${MAX_FRAMES} (the PTE frame field is 22 bits), got ${memPages}`);
+      throw new RangeError(`mmu: memPages must be an integer in 1..${MAX_FRAMES} (the PTE frame field is 24 bits), got ${memPages}`);
     }
     if (guest === 'pv' && memPages * 2 > MAX_FRAMES) {
       throw new RangeError(
-        `mmu: a PV guest's PTEs hold mfns of a host modelled as twice its memory, so memPages must be at most ${MAX_FRAMES / 2} (8 GiB); got ${memPages}`,
+        `mmu: a PV guest's PTEs hold mfns of a host modelled as twice its memory, so memPages must be at most ${MAX_FRAMES / 2} (32 GiB); got ${memPages}`,
       );
     }
     if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus >= 0xffff) {

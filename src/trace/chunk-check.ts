@@ -15,8 +15,16 @@ export const MAX_CHUNK_EVENTS = 1 << 24;
 const TABLE_ENTRIES = 512;
 /** A PAE guest's virtual address is 32 bits: 20 bits of vpn. */
 const PAE_VPN_BITS = 20;
-/** The PTE (src/model/pte.ts) is 30 bits: flags, then a 22-bit frame. Bits 30 and 31 are never set. */
-const PTE_UNUSED_BITS = ~((1 << 30) - 1);
+/**
+ * The PTE (src/model/pte.ts) is 32 bits: flags, then a 24-bit frame. Frames
+ * of a guest of at most 16 GiB (22 bits, the layout before 0.1.0 widened it)
+ * leave bits 30 and 31 clear, present entry or not, and a trace of such a
+ * guest that sets them is refused as before; above, they are frame bits and
+ * the frame limit is the check.
+ */
+function pteUnusedBits(frameLimit: number): number {
+  return frameLimit <= 1 << 22 ? ~((1 << 30) - 1) : 0;
+}
 /** A throttle step is a percentage. */
 const MAX_THROTTLE_PCT = 100;
 /** A tick carries the longest gap one delta holds (src/events/run-batch-builder.ts). */
@@ -50,6 +58,7 @@ export class ChunkCheck {
   private readonly vpnHighBits: number;
   /** Frames a present PTE may name: a pfn for HVM, an mfn of the host (twice the guest, src/model/p2m-map.ts) for PV. */
   private readonly frameLimit: number;
+  private readonly unusedBits: number;
   private readonly chunkEvents: number;
   private readonly runTrace: boolean;
   /** By guest event kind (256 entries, 0 for kinds that do not exist): the unsigned bounds of page and arg, whether it may have no vCPU, whether it carries a PTE. */
@@ -68,6 +77,7 @@ export class ChunkCheck {
     this.vcpus = h.guest.vcpus;
     this.vpnHighBits = h.guest.paging === 'pae' ? ~((1 << PAE_VPN_BITS) - 1) : 0;
     this.frameLimit = h.guest.type === 'pv' ? 2 * h.guest.memPages : h.guest.memPages;
+    this.unusedBits = pteUnusedBits(this.frameLimit);
     this.chunkEvents = h.chunkEvents;
     this.runTrace = h.traceKind === 'run';
     // A vpn is any Int32 on x86-64 (the sign carries the upper half), below 2^20 on PAE.
@@ -103,6 +113,7 @@ export class ChunkCheck {
     const { kind, vcpu, page, arg, pte } = b;
     const vcpus = this.vcpus;
     const frameLimit = this.frameLimit;
+    const unusedBits = this.unusedBits;
     const pageEnd = this.pageEnd;
     const argEnd = this.argEnd;
     const noVcpu = this.noVcpuKind;
@@ -120,7 +131,7 @@ export class ChunkCheck {
         page[i]! >>> 0 >= pageEnd[k]! ||
         arg[i]! >>> 0 >= argEnd[k]! ||
         (v >= vcpus && (v !== NO_VCPU || noVcpu[k] === 0)) ||
-        (e !== 0 && (ptKind[k] === 0 || (e & PTE_UNUSED_BITS) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)))
+        (e !== 0 && (ptKind[k] === 0 || (e & unusedBits) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)))
       ) {
         bad = i;
         break;
@@ -150,9 +161,10 @@ export class ChunkCheck {
     if (this.ptKind[k] === 0) return isConstantColumn(b.pte, n) && b.pte[0] === 0;
     const pte = b.pte;
     const frameLimit = this.frameLimit;
+    const unusedBits = this.unusedBits;
     for (let i = 0; i < n; i++) {
       const e = pte[i]!;
-      if ((e & PTE_UNUSED_BITS) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)) return false;
+      if ((e & unusedBits) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)) return false;
     }
     return true;
   }
@@ -261,7 +273,7 @@ export class ChunkCheck {
       case G.ptWrite:
         if (!(p >= 0 && p < this.memPages)) return `${what}: page-table pfn ${p} is outside the guest's ${this.memPages} pages`;
         if (!(a >= 0 && a < TABLE_ENTRIES)) return `${what}: entry index ${a}, but a table has 0 to ${TABLE_ENTRIES - 1}`;
-        if ((e & PTE_UNUSED_BITS) !== 0) return `${what}: the PTE sets bits 30 or 31, which the model's 30-bit PTE does not have`;
+        if ((e & this.unusedBits) !== 0) return `${what}: the PTE sets bits 30 or 31, which no frame of a guest of at most 16 GiB has`;
         return `${what}: the present PTE names frame ${e >>> PTE_FLAG_BITS}, outside the ${this.frameLimit} frames of the ${this.frameLimit === this.memPages ? 'guest' : 'host'}`;
       case G.cr3Load:
       case G.physWrite:

@@ -110,7 +110,7 @@ export class PageCache {
     if (o.shmem) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
     else {
       this.out.physWrite(tNs, NO_VCPU, pfn, 4096);
-      this.frames.written[pfn] = 1;
+      this.frames.markWritten(pfn);
       this.work.ns += KERNEL_COSTS_NS.diskReadPage;
       this.counters.diskReads++;
     }
@@ -132,7 +132,7 @@ export class PageCache {
         o.pages[page] = pfn;
       }
       this.out.write(tNs, vcpu, this.kernelSpace.kernelVpn(vcpu, pfn, 0, tNs), chunk);
-      this.frames.written[pfn] = 1;
+      this.frames.markWritten(pfn);
       this.work.ns += KERNEL_COSTS_NS.kernelAccess;
       offset += chunk;
       left -= chunk;

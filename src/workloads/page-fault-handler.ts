@@ -73,7 +73,7 @@ export class PageFaultHandler {
           flags |= PTE_RW | PTE_D;
         }
       }
-      frames.mapCount[pfn]++;
+      frames.markMapped(pfn);
       tables.setEntry(l1, idx, tables.pte(pfn, flags), pfn, vcpu, tNs);
       return i;
     }
@@ -116,7 +116,7 @@ export class PageFaultHandler {
           if ((pte & PTE_RW) !== 0) tables.setEntry(pl1, idx, pte & ~PTE_RW, pfn, vcpu, tNs);
           if (cl1 < 0) cl1 = tables.ensureLeafTable(childRoot, v, true, vcpu, tNs);
           tables.setEntry(cl1, idx, pte & ~(PTE_RW | PTE_A), pfn, vcpu, tNs);
-          this.frames.mapCount[pfn]++;
+          this.frames.markMapped(pfn);
         }
       }
       vpn = chunkEnd;

@@ -62,8 +62,7 @@ export class PageTableWriter {
    */
   readonly directL1Slot: Int32Array;
   // The frames' fixed-size arrays, held here because every store reads them.
-  private readonly frameOfPfn: Int32Array;
-  private readonly written: Uint8Array;
+  private readonly frameOfPfn: Int32Array | undefined;
 
   constructor(
     private readonly layout: GuestLayout,
@@ -82,12 +81,11 @@ export class PageTableWriter {
     this.slotPresent = new Int32Array(slots);
     this.directL1Slot = new Int32Array(Math.ceil(frames.directMapPages / 512)).fill(-1);
     this.frameOfPfn = frames.frameOfPfn;
-    this.written = frames.written;
   }
 
   /** A PTE mapping `pfn` with `flags`: the frame field holds its mfn (PV) or the pfn itself (HVM). */
   pte(pfn: number, flags: number): number {
-    return (this.frameOfPfn[pfn] << PTE_FLAG_BITS) | flags;
+    return ((this.frameOfPfn === undefined ? pfn : this.frameOfPfn[pfn]!) << PTE_FLAG_BITS) | flags;
   }
 
   /** Stores entry `idx` of table `slot`: the one place a pt_write is emitted. */
@@ -100,7 +98,7 @@ export class PageTableWriter {
     this.link[i] = now !== 0 ? linkValue : -1;
     const pfn = this.slotPfn[slot];
     this.out.ptWrite(tNs, vcpu, pfn, idx, pte);
-    this.written[pfn] = 1;
+    this.frames.markWritten(pfn);
     this.work.ns += KERNEL_COSTS_NS.ptWrite;
     this.counters.ptWrites++;
   }
@@ -184,8 +182,13 @@ export class PageTableWriter {
 
   /** The leaf table that maps `vpn`, allocating and linking missing tables on the way. */
   ensureLeafTable(rootSlot: number, vpn: number, user: boolean, vcpu: number, tNs: number): number {
+    return this.ensureTable(rootSlot, vpn, 1, user, vcpu, tNs);
+  }
+
+  /** The table at `level` on the way to `vpn` (1: the leaf table), allocating and linking missing tables above it. */
+  ensureTable(rootSlot: number, vpn: number, tableLevel: number, user: boolean, vcpu: number, tNs: number): number {
     let s = rootSlot;
-    for (let level = this.levels, shift = this.layout.rootShift; level > 1; level--, shift -= 9) {
+    for (let level = this.levels, shift = this.layout.rootShift; level > tableLevel; level--, shift -= 9) {
       const idx = (vpn >> shift) & 511;
       let c = this.link[(s << 9) | idx];
       if (c < 0) {
