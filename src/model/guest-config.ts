@@ -1,4 +1,4 @@
-import { MAX_FRAMES } from './pte.js';
+import { MAX_FRAMES, NARROW_FRAMES } from './pte.js';
 import type { GuestType, PagingMode } from './paging.js';
 import { sizeInput } from './units.js';
 
@@ -50,9 +50,12 @@ export function guestMemPages(g: GuestOptions): number {
 
 /**
  * The most pages a guest of this type may have: every frame a PTE names must
- * fit the PTE's frame field (src/model/pte.ts), and a PV guest's PTEs name
- * host frames, which the model gives twice the guest's (src/model/p2m-map.ts).
+ * fit the PTE's frame field (src/model/pte.ts). HVM: 2^30 frames, 4 TiB,
+ * those above 64 GiB with their high word. PV: its PTEs name host frames,
+ * which the model gives twice the guest's (src/model/p2m-map.ts), and stay
+ * in the Int32 (the PV paths, canonicalisation among them, read one word):
+ * 32 GiB.
  */
 export function maxGuestPages(guest: GuestType): number {
-  return guest === 'pv' ? MAX_FRAMES / 2 : MAX_FRAMES;
+  return guest === 'pv' ? NARROW_FRAMES / 2 : MAX_FRAMES;
 }

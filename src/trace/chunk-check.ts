@@ -4,7 +4,7 @@ import type { RunBatch } from '../events/run-batch.js';
 import { MAX_COST_HIGH } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind as R } from '../events/run-event-kind.js';
 import { PAGE_BYTES } from '../model/guest-config.js';
-import { PTE_FLAG_BITS, PTE_P } from '../model/pte.js';
+import { NARROW_FRAMES, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P } from '../model/pte.js';
 import { isConstantColumn } from './column-constant.js';
 import type { TraceHeader } from './trace-records.js';
 
@@ -59,6 +59,8 @@ export class ChunkCheck {
   /** Frames a present PTE may name: a pfn for HVM, an mfn of the host (twice the guest, src/model/p2m-map.ts) for PV. */
   private readonly frameLimit: number;
   private readonly unusedBits: number;
+  /** PTEs of two words: the high one in a pt_write's arg. */
+  private readonly wideFrames: boolean;
   private readonly chunkEvents: number;
   private readonly runTrace: boolean;
   /** By guest event kind (256 entries, 0 for kinds that do not exist): the unsigned bounds of page and arg, whether it may have no vCPU, whether it carries a PTE. */
@@ -78,6 +80,7 @@ export class ChunkCheck {
     this.vpnHighBits = h.guest.paging === 'pae' ? ~((1 << PAE_VPN_BITS) - 1) : 0;
     this.frameLimit = h.guest.type === 'pv' ? 2 * h.guest.memPages : h.guest.memPages;
     this.unusedBits = pteUnusedBits(this.frameLimit);
+    this.wideFrames = this.frameLimit > NARROW_FRAMES;
     this.chunkEvents = h.chunkEvents;
     this.runTrace = h.traceKind === 'run';
     // A vpn is any Int32 on x86-64 (the sign carries the upper half), below 2^20 on PAE.
@@ -85,7 +88,8 @@ export class ChunkCheck {
     const bounds: [number, number, number][] = [
       [G.write, vpnEnd, PAGE_BYTES + 1],
       [G.read, vpnEnd, 1],
-      [G.ptWrite, this.memPages, TABLE_ENTRIES],
+      // A guest over 2^24 frames carries a PTE's high word in arg, above the index (src/model/pte.ts).
+      [G.ptWrite, this.memPages, this.wideFrames ? TABLE_ENTRIES * (Math.floor((this.frameLimit - 1) / NARROW_FRAMES) + 1) : TABLE_ENTRIES],
       [G.cr3Load, this.memPages, 1],
       [G.physWrite, this.memPages, PAGE_BYTES + 1],
       [G.idle, 1, 1],
@@ -137,9 +141,19 @@ export class ChunkCheck {
         break;
       }
     }
+    if (bad < 0 && this.wideFrames) bad = this.wideFrameProblem(b);
     if (bad >= 0) return { event: bad, problem: this.guestProblem(b, bad) };
     countKinds(kind, n, this.guestByKind);
     return undefined;
+  }
+
+  /** A wide guest's chunk: the first pt_write whose present PTE, both words, names a frame past the guest's; -1 if none. */
+  private wideFrameProblem(b: GuestBatch): number {
+    for (let i = 0; i < b.count; i++) {
+      if (b.kind[i] !== G.ptWrite || (b.pte[i]! & PTE_P) === 0) continue;
+      if ((b.pte[i]! >>> PTE_FLAG_BITS) + (b.arg[i]! >>> PTE_HIGH_SHIFT) * NARROW_FRAMES >= this.frameLimit) return i;
+    }
+    return -1;
   }
 
   /**
@@ -166,6 +180,7 @@ export class ChunkCheck {
       const e = pte[i]!;
       if ((e & unusedBits) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)) return false;
     }
+    if (this.wideFrames && this.wideFrameProblem(b) >= 0) return false;
     return true;
   }
 
@@ -272,9 +287,11 @@ export class ChunkCheck {
         break;
       case G.ptWrite:
         if (!(p >= 0 && p < this.memPages)) return `${what}: page-table pfn ${p} is outside the guest's ${this.memPages} pages`;
-        if (!(a >= 0 && a < TABLE_ENTRIES)) return `${what}: entry index ${a}, but a table has 0 to ${TABLE_ENTRIES - 1}`;
+        if (this.wideFrames) {
+          if (!(a >= 0 && a < this.argEnd[G.ptWrite]!)) return `${what}: arg ${a} is not an entry index (0 to 511) with a frame's high word above it (frames below ${this.frameLimit})`;
+        } else if (!(a >= 0 && a < TABLE_ENTRIES)) return `${what}: entry index ${a}, but a table has 0 to ${TABLE_ENTRIES - 1}`;
         if ((e & this.unusedBits) !== 0) return `${what}: the PTE sets bits 30 or 31, which no frame of a guest of at most 16 GiB has`;
-        return `${what}: the present PTE names frame ${e >>> PTE_FLAG_BITS}, outside the ${this.frameLimit} frames of the ${this.frameLimit === this.memPages ? 'guest' : 'host'}`;
+        return `${what}: the present PTE names frame ${(e >>> PTE_FLAG_BITS) + (this.wideFrames ? (a >>> PTE_HIGH_SHIFT) * NARROW_FRAMES : 0)}, outside the ${this.frameLimit} frames of the ${this.frameLimit === this.memPages ? 'guest' : 'host'}`;
       case G.cr3Load:
       case G.physWrite:
         if (!(p >= 0 && p < this.memPages)) return `${what}: pfn ${p} is outside the guest's ${this.memPages} pages`;

@@ -225,14 +225,14 @@ export class KernelSpace {
         kl2 = tables.allocTable(2, vcpu, tNs);
         const src = this.masterKernelL2 << 9;
         for (let i = 0; i < 512; i++) {
-          const e = tables.entries[src + i];
+          const e = tables.entryValue(src + i);
           if ((e & PTE_P) !== 0) tables.setEntry(kl2, i, e, tables.link[src + i], vcpu, tNs);
         }
       }
       tables.setEntry(root, 3, tables.pte(tables.slotPfn[kl2], FLAGS_PAE_PDPTE), kl2, vcpu, tNs);
     } else {
       for (const s of this.layout.kernelRootSlots) {
-        tables.setEntry(root, s, tables.entries[rootBase + s], tables.link[rootBase + s], vcpu, tNs);
+        tables.setEntry(root, s, tables.entryValue(rootBase + s), tables.link[rootBase + s], vcpu, tNs);
       }
     }
     return root;
