@@ -45,6 +45,12 @@ export class GuestFrames {
    * Marked where a frame is first filled, so the hot path never touches it.
    */
   private readonly writtenBits: Uint32Array;
+  /**
+   * Direct reclaim (page-cache.ts): called when an allocation finds its
+   * zone empty, with whether only direct-mapped frames help; returns the
+   * frames it freed. Unset: nothing is reclaimable.
+   */
+  reclaim: ((lowmemOnly: boolean) => number) | undefined;
 
   // Frame allocator: two LIFO stacks (lowmem, highmem) of free pfns, so a
   // freed page is the next one handed out, as the per-CPU page lists do. A
@@ -113,6 +119,7 @@ export class GuestFrames {
 
   /** User pages prefer highmem (GFP_HIGHUSER), then lowmem. */
   allocUserFrame(kind: number): number {
+    if (this.highTop === 0 && this.nextHigh === this.highEnd && this.freeLowPages === 0) this.reclaim?.(false);
     if (this.highTop > 0) return this.takeFrame(this.highFree[--this.highTop]!, kind);
     if (this.nextHigh < this.highEnd) return this.takeFrame(this.nextHigh++, kind);
     return this.allocLow(kind);
@@ -127,14 +134,17 @@ export class GuestFrames {
 
   /** Pops the next lowmem frame (boot reserves the image in pfn order). */
   popLowSpecific(): number {
+    if (this.lowTop === 0 && this.nextLow === this.lowEnd) this.reclaim?.(true);
     if (this.lowTop > 0) return this.lowFree[--this.lowTop]!;
     if (this.nextLow < this.lowEnd) return this.nextLow++;
     throw this.oom('direct-mapped (lowmem)');
   }
 
   takeFrame(pfn: number, kind: number): number {
+    // mapCount is already 0: a frame is freed only with no user mapping
+    // left (releaseFrame, reclaim, shmem's release check), and not writing
+    // it keeps the array untouched, so unmapped memory costs it nothing.
     this.frameKind[pfn] = kind;
-    this.mapCount[pfn] = 0;
     return pfn;
   }
 
