@@ -3,14 +3,16 @@
  * timed tests. Each scenario prints its figures beside its target.
  *   BENCH_EVENTS=50000000 (default) sets the trace scenario's size;
  *   BENCH_APACHE_SECONDS=60 (default) the apache scenarios' guest time;
- *   BENCH_ONLY=trace,mmu,migration,import runs only those scenarios;
- *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario.
+ *   BENCH_ONLY=trace,mmu,migration,import,memory runs only those scenarios;
+ *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario;
+ *   BENCH_MEM_GIB=1,8,64 (default) the guest sizes of the memory scenario.
  */
 import { printRows, peakRssMiB, type BenchRow } from './bench-util.js';
 import { migrationBench } from './migration-bench.js';
 import { mmuBench } from './mmu-bench.js';
 import { traceBench } from './trace-bench.js';
 import { importBench } from './import-bench.js';
+import { memoryBench } from './memory-bench.js';
 
 const events = Number(process.env['BENCH_EVENTS'] ?? 50_000_000);
 const apacheSeconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
@@ -22,6 +24,7 @@ const scenarios: [string, () => BenchRow[]][] = [
   ['mmu', () => mmuBench(apacheSeconds)],
   ['migration', () => migrationBench(apacheSeconds)],
   ['import', () => importBench()],
+  ['memory', () => memoryBench()],
 ];
 for (const [name, fn] of scenarios) {
   if (only && !only.includes(name)) continue;
