@@ -21,12 +21,14 @@
  *
  * Memory: the per-page arrays are the two the walk loops and every pt_write
  * read (liveMask, a byte, and ptPageBits, a bit); CR3 load counts, a root's
- * present entries and the reference counts are kept for the pages that have
- * them only (Maps: page tables are a small share of a guest's pages, and
- * these change on links and CR3 loads, not on walks), where an array per
- * level cost 18 bytes per guest page.
+ * present entries and the reference counts are paged arrays
+ * (src/util/paged-int32.ts), allocated in chunks where some page has them
+ * (page tables and roots are a small share of a guest's pages), where an
+ * array per level cost 18 bytes per guest page. (Maps cost the MMU 20% of
+ * its time on apache, whose CR3 loads are a tenth of its events.)
  */
 import { PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, pteFrame } from '../model/pte.js';
+import { PagedInt32 } from '../util/paged-int32.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, type TablePool } from './mmu-table-pool.js';
 
 export interface MmuLevelStats {
@@ -76,12 +78,12 @@ export class PtCensus {
   private readonly pae: boolean;
   /** Entries a root table uses: 512, or the 4 PDPTEs of PAE. */
   private readonly rootEntries: number;
-  /** vCPUs that have each page in CR3 (pages with none are absent). */
-  private readonly loadedCount = new Map<number, number>();
-  /** Present entries among a live root's rootEntries (roots with none are absent). */
-  private readonly presentRootEntries = new Map<number, number>();
-  /** refs[level].get(pfn): present non-PS entries of live tables at level + 1 naming pfn (absent: none). Unused at the top level. */
-  private readonly refs: Map<number, number>[];
+  /** vCPUs that have each page in CR3. */
+  private readonly loadedCount: PagedInt32;
+  /** Present entries among a live root's rootEntries. */
+  private readonly presentRootEntries: PagedInt32;
+  /** refs[level].get(pfn): present non-PS entries of live tables at level + 1 naming pfn. Unused at the top level. */
+  private readonly refs: PagedInt32[];
 
   // Per-level counters, indexed by level (index 0 unused). Float64 so no count can wrap.
   private readonly ptPagesAt: Float64Array;
@@ -117,8 +119,10 @@ export class PtCensus {
     this.rootEntries = pae ? 4 : TABLE_ENTRIES;
     this.liveMask = new Uint8Array(memPages);
     this.ptPageBits = new Uint32Array((memPages + 31) >>> 5);
+    this.loadedCount = new PagedInt32(memPages);
+    this.presentRootEntries = new PagedInt32(memPages);
     this.refs = [];
-    for (let level = 0; level <= this.topLevel; level++) this.refs.push(new Map());
+    for (let level = 0; level <= this.topLevel; level++) this.refs.push(new PagedInt32(level >= 1 && level < this.topLevel ? memPages : 0));
     const perLevel = () => new Float64Array(this.topLevel + 1);
     this.ptPagesAt = perLevel();
     this.leafPresentAt = perLevel();
@@ -130,10 +134,10 @@ export class PtCensus {
 
   /** A vCPU's CR3 goes from `old` (-1: none) to `root`: a root is live while loaded, or while it holds a present entry. */
   switchRoot(old: number, root: number): void {
-    this.loadedCount.set(root, (this.loadedCount.get(root) ?? 0) + 1);
+    this.loadedCount.add(root, 1);
     const top = this.topLevel;
     if ((this.liveMask[root]! & (1 << (top - 1))) === 0) this.activate(root, top);
-    if (old >= 0 && countDown(this.loadedCount, old) === 0 && !this.presentRootEntries.has(old)) {
+    if (old >= 0 && this.loadedCount.add(old, -1) === 0 && this.presentRootEntries.get(old) === 0) {
       this.deactivate(old, top);
       this.releaseIfEmpty(old);
     }
@@ -165,12 +169,12 @@ export class PtCensus {
           this.pendingDecLevel[decs++] = level - 1;
         }
       }
-      if (level === this.topLevel) setCount(this.presentRootEntries, pfn, (this.presentRootEntries.get(pfn) ?? 0) + (pte & PTE_P) - (old & PTE_P));
+      if (level === this.topLevel) this.presentRootEntries.add(pfn, (pte & PTE_P) - (old & PTE_P));
     }
     for (let k = 0; k < incs; k++) this.incRef(this.pendingIncPfn[k]!, this.pendingIncLevel[k]!);
     for (let k = 0; k < decs; k++) this.decRef(this.pendingDecPfn[k]!, this.pendingDecLevel[k]!);
     // A root that is in no CR3 lives while it holds a present entry.
-    if ((this.liveMask[pfn]! & topBit) !== 0 && !this.presentRootEntries.has(pfn) && !this.loadedCount.has(pfn)) {
+    if ((this.liveMask[pfn]! & topBit) !== 0 && this.presentRootEntries.get(pfn) === 0 && this.loadedCount.get(pfn) === 0) {
       this.deactivate(pfn, this.topLevel);
     }
     this.releaseIfEmpty(pfn);
@@ -264,14 +268,11 @@ export class PtCensus {
   }
 
   private incRef(pfn: number, level: number): void {
-    const refs = this.refs[level]!;
-    const n = (refs.get(pfn) ?? 0) + 1;
-    refs.set(pfn, n);
-    if (n === 1) this.activate(pfn, level);
+    if (this.refs[level]!.add(pfn, 1) === 1) this.activate(pfn, level);
   }
 
   private decRef(pfn: number, level: number): void {
-    if (countDown(this.refs[level]!, pfn) === 0) this.deactivate(pfn, level);
+    if (this.refs[level]!.add(pfn, -1) === 0) this.deactivate(pfn, level);
   }
 
   /** pfn becomes a table at `level`: count its entries there and make its children live. */
@@ -304,7 +305,7 @@ export class PtCensus {
         }
       }
     }
-    if (level === this.topLevel) setCount(this.presentRootEntries, pfn, present);
+    if (level === this.topLevel) this.presentRootEntries.set(pfn, present);
   }
 
   /** pfn stops being a table at `level`: uncount its entries there and release its children. */
@@ -333,7 +334,7 @@ export class PtCensus {
         }
       }
     }
-    if (level === this.topLevel) this.presentRootEntries.delete(pfn);
+    if (level === this.topLevel) this.presentRootEntries.set(pfn, 0);
     this.releaseIfEmpty(pfn);
   }
 
@@ -401,15 +402,3 @@ export class PtCensus {
   }
 }
 
-/** Takes one from a page's count, dropping the page at zero; returns the count left. */
-function countDown(counts: Map<number, number>, pfn: number): number {
-  const n = (counts.get(pfn) ?? 0) - 1;
-  setCount(counts, pfn, n);
-  return n;
-}
-
-/** A page's count, kept only while nonzero. */
-function setCount(counts: Map<number, number>, pfn: number, n: number): void {
-  if (n === 0) counts.delete(pfn);
-  else counts.set(pfn, n);
-}
