@@ -3,8 +3,9 @@
  * timed tests. Each scenario prints its figures beside its target.
  *   BENCH_EVENTS=50000000 (default) sets the trace scenario's size;
  *   BENCH_APACHE_SECONDS=60 (default) the apache scenarios' guest time;
- *   BENCH_ONLY=trace,mmu,migration,import,process runs only those scenarios;
- *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario.
+ *   BENCH_ONLY=trace,mmu,migration,import,process,memory runs only those scenarios;
+ *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario;
+ *   BENCH_MEM_GIB=1,8,64 (default) the guest sizes of the memory scenario.
  */
 import { printRows, peakRssMiB, type BenchRow } from './bench-util.js';
 import { migrationBench } from './migration-bench.js';
@@ -12,6 +13,7 @@ import { mmuBench } from './mmu-bench.js';
 import { apacheDecodeBench, traceBench } from './trace-bench.js';
 import { importBench } from './import-bench.js';
 import { processBench } from './process-bench.js';
+import { memoryBench } from './memory-bench.js';
 
 const events = Number(process.env['BENCH_EVENTS'] ?? 50_000_000);
 const apacheSeconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
@@ -25,6 +27,7 @@ const scenarios: [string, () => BenchRow[]][] = [
   ['import', () => importBench()],
   // The issue's figures are for the apache default (10 s of guest time).
   ['process', () => processBench(Math.min(apacheSeconds, 10))],
+  ['memory', () => memoryBench()],
 ];
 for (const [name, fn] of scenarios) {
   if (only && !only.includes(name)) continue;

@@ -64,7 +64,7 @@ export function runSpecProblem(h: TraceHeader): string | undefined {
   if (!parsed.success) return `run.${firstIssue(parsed.error)}`;
   const spec = parsed.data;
   try {
-    checkPairing(spec.tracker as (typeof TRACKER_NAMES)[number], h.guest.type);
+    checkPairing(spec.tracker as (typeof TRACKER_NAMES)[number], h.guest.type, h.guest.memPages);
   } catch (e) {
     if (e instanceof TrackerPairingError) return `run.tracker: ${e.message}`;
     throw e;

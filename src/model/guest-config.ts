@@ -1,4 +1,4 @@
-import { MAX_FRAMES } from './pte.js';
+import { MAX_FRAMES, NARROW_FRAMES } from './pte.js';
 import type { GuestType, PagingMode } from './paging.js';
 import { sizeInput } from './units.js';
 
@@ -41,11 +41,21 @@ export function guestMemPages(g: GuestOptions): number {
     throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) is not a whole number of 4 KiB pages: give a multiple of 4KiB, such as ${sizeInput(Math.ceil(g.memBytes / PAGE_BYTES) * PAGE_BYTES)}`);
   }
   const pages = g.memBytes / PAGE_BYTES;
-  // PV guests have host frames twice their size (src/model/p2m-map.ts) and
-  // every frame must fit the PTE's frame field.
-  const limit = g.guest === 'pv' ? MAX_FRAMES / 2 : MAX_FRAMES;
+  const limit = maxGuestPages(g.guest);
   if (pages > limit) throw new ConfigError(`guest memory of ${sizeInput(g.memBytes)} (--mem) exceeds what the model's PTE holds for ${g.guest.toUpperCase()} guests: give at most ${sizeInput(limit * PAGE_BYTES)}`);
   if (g.paging === 'pae' && pages > 1 << 24) throw new ConfigError('a PAE guest has at most 64 GiB');
   if (!Number.isInteger(g.vcpus) || g.vcpus < 1 || g.vcpus > 512) throw new ConfigError(`vcpus must be between 1 and 512, got ${g.vcpus}`);
   return pages;
+}
+
+/**
+ * The most pages a guest of this type may have: every frame a PTE names must
+ * fit the PTE's frame field (src/model/pte.ts). HVM: 2^30 frames, 4 TiB,
+ * those above 64 GiB with their high word. PV: its PTEs name host frames,
+ * which the model gives twice the guest's (src/model/p2m-map.ts), and stay
+ * in the Int32 (the PV paths, canonicalisation among them, read one word):
+ * 32 GiB.
+ */
+export function maxGuestPages(guest: GuestType): number {
+  return guest === 'pv' ? NARROW_FRAMES / 2 : MAX_FRAMES;
 }

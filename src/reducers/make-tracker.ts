@@ -1,4 +1,5 @@
 import type { GuestType } from '../model/paging.js';
+import { NARROW_FRAMES } from '../model/pte.js';
 import { DirectTracker } from './tracker-direct.js';
 import { ShadowTracker } from './tracker-shadow.js';
 import { HapTracker } from './tracker-hap.js';
@@ -14,8 +15,15 @@ export class TrackerPairingError extends Error {
  * into shadow mode only while log-dirty is on, so it takes shadow (or direct
  * for a non-live checkpoint); hap and pml need hardware-assisted paging and
  * so an HVM guest; an HVM guest always runs on a p2m, never direct.
+ *
+ * The shadow tracker reads guest PTEs of one word: an HVM guest of more than
+ * 2^24 frames (64 GiB), whose PTEs have two (src/model/pte.ts), migrates
+ * with hap or pml here.
  */
-export function checkPairing(tracker: TrackerName, guest: GuestType): void {
+export function checkPairing(tracker: TrackerName, guest: GuestType, memPages = 0): void {
+  if (tracker === 'shadow' && guest === 'hvm' && memPages > NARROW_FRAMES) {
+    throw new TrackerPairingError(`tracker 'shadow' models HVM guests of at most 64 GiB (PTEs of one word); a larger guest migrates with 'hap' or 'pml'`);
+  }
   if (guest === 'pv' && (tracker === 'hap' || tracker === 'pml')) {
     throw new TrackerPairingError(`tracker '${tracker}' needs an HVM guest (hardware-assisted paging); a PV guest migrates with 'shadow'`);
   }
@@ -32,6 +40,6 @@ const FACTORIES: Record<TrackerName, (env: TrackerEnv) => Tracker> = {
 };
 
 export function makeTracker(name: TrackerName, env: TrackerEnv): Tracker {
-  checkPairing(name, env.guest.type);
+  checkPairing(name, env.guest.type, env.guest.memPages);
   return FACTORIES[name](env);
 }

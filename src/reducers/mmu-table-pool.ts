@@ -14,6 +14,12 @@
  * PTEs hold mfns (Xen's direct mode), so the walker goes from an entry to the
  * next table in one load. There, -1 marks a machine frame the guest does not
  * own.
+ *
+ * A guest of more than 2^24 frames (an HVM guest over 64 GiB) has PTEs of two
+ * words (src/model/pte.ts): `entryHigh` keeps each entry's high word, a byte
+ * beside it. Its `slotOfFrame` is then an index of its own that stays all
+ * zero: the walk loops, which read one word, find no table there and hand
+ * every walk to the MMU's general walker, which reads both.
  */
 export const TABLE_ENTRIES = 512;
 export const TABLE_SHIFT = 9;
@@ -35,6 +41,8 @@ export class TablePool {
    * the slot was handed out; the walker reads it for present entries only.
    */
   entryPfn: Int32Array | undefined;
+  /** Guests over 2^24 frames only: beside each entry, its frame's bits 24 and up. Replaced when the pool grows. */
+  entryHigh: Uint8Array | undefined;
   readonly slotOfPfn: Int32Array;
   readonly slotOfFrame: Int32Array;
 
@@ -46,7 +54,7 @@ export class TablePool {
   private inUse = 0;
 
   /** `pfnToMfn` is given for a PV guest (frames in PTEs are mfns), with `frameLimit` host frames. */
-  constructor(memPages: number, frameLimit: number, pfnToMfn?: Int32Array) {
+  constructor(memPages: number, frameLimit: number, pfnToMfn?: Int32Array, wideFrames = false) {
     this.capacitySlots = Math.min(INITIAL_SLOTS, memPages + 1);
     this.entries = new Int32Array(this.capacitySlots << TABLE_SHIFT);
     this.pfnOfSlot = new Int32Array(this.capacitySlots).fill(-1);
@@ -55,12 +63,31 @@ export class TablePool {
     this.slotOfPfn = new Int32Array(memPages);
     this.pfnToMfn = pfnToMfn;
     this.entryPfn = pfnToMfn ? new Int32Array(this.entries.length) : undefined;
-    if (pfnToMfn) {
+    this.entryHigh = wideFrames ? new Uint8Array(this.entries.length) : undefined;
+    if (wideFrames) {
+      // Never written, so never backed by memory: the walk loops index it
+      // with a frame's low 24 bits, read 0 (a table that holds nothing) and
+      // leave the walk to walkGeneral.
+      this.slotOfFrame = new Int32Array(2 ** 24);
+    } else if (pfnToMfn) {
       this.slotOfFrame = new Int32Array(frameLimit).fill(-1);
       for (let p = 0; p < memPages; p++) this.slotOfFrame[pfnToMfn[p]!] = 0;
     } else {
       this.slotOfFrame = this.slotOfPfn;
     }
+  }
+
+  /** Entry `offset` as one number (src/model/pte.ts pteValue): both its words. */
+  entryValue(offset: number): number {
+    const low = this.entries[offset]!;
+    const high = this.entryHigh === undefined ? 0 : this.entryHigh[offset]!;
+    return high === 0 ? low : (low >>> 0) + high * 2 ** 32;
+  }
+
+  /** Stores entry `offset` given as one number (its Int32 and, for a wide guest, its high word). */
+  setEntryValue(offset: number, pte: number): void {
+    this.entries[offset] = pte | 0;
+    if (this.entryHigh !== undefined) this.entryHigh[offset] = pte < 2 ** 32 ? 0 : Math.floor(pte / 2 ** 32);
   }
 
   /** Slots holding a page's entries (excluding the shared zero slot). */
@@ -103,6 +130,11 @@ export class TablePool {
     nonzero.set(this.nonzeroEntries);
     const freeSlots = new Int32Array(capacity);
     freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
+    if (this.entryHigh) {
+      const entryHigh = new Uint8Array(capacity << TABLE_SHIFT);
+      entryHigh.set(this.entryHigh);
+      this.entryHigh = entryHigh;
+    }
     if (this.entryPfn) {
       const entryPfn = new Int32Array(capacity << TABLE_SHIFT);
       entryPfn.set(this.entryPfn);

@@ -42,7 +42,8 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
 import { makeP2mMap, type P2mMap } from '../model/p2m-map.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
-import { MAX_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import { maxGuestPages } from '../model/guest-config.js';
+import { NARROW_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P, PTE_PS, PTE_RW, pteValue } from '../model/pte.js';
 import {
   ACCESS_1G,
   ACCESS_2M,
@@ -99,6 +100,13 @@ export class Mmu {
   readonly memPages: number;
   /** Frames a PTE may name: memPages for HVM, host frames for PV. */
   readonly frameLimit: number;
+  /**
+   * An HVM guest of more than 2^24 frames, whose PTEs have a high word
+   * (src/model/pte.ts): its pt_writes carry it in `arg` above the index, the
+   * pool keeps it (entryHigh), and every walk and pt_write goes through the
+   * general paths here, which read both words.
+   */
+  readonly wideFrames: boolean;
   /** mfn → pfn for PV, undefined for HVM (frames are pfns). */
   readonly m2p: Int32Array | undefined;
   /** The tables' entries (mmu-table-pool.ts). */
@@ -137,18 +145,16 @@ export class Mmu {
 
   constructor(config: MmuConfig) {
     const { guest, paging, memPages, vcpus } = config;
-    if (!Number.isInteger(memPages) || memPages < 1 || memPages > MAX_FRAMES) {
-      throw new RangeError(`mmu: memPages must be an integer in 1..${MAX_FRAMES} (the PTE frame field is 22 bits), got ${memPages}`);
-    }
-    if (guest === 'pv' && memPages * 2 > MAX_FRAMES) {
+    if (!Number.isInteger(memPages) || memPages < 1 || memPages > maxGuestPages(guest)) {
       throw new RangeError(
-        `mmu: a PV guest's PTEs hold mfns of a host modelled as twice its memory, so memPages must be at most ${MAX_FRAMES / 2} (8 GiB); got ${memPages}`,
+        `mmu: memPages must be an integer in 1..${maxGuestPages(guest)} for a ${guest.toUpperCase()} guest (the PTE's frames; a PV guest's name host frames, twice its own), got ${memPages}`,
       );
     }
     if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus >= 0xffff) {
       throw new RangeError(`mmu: vcpus must be an integer in 1..65534, got ${vcpus}`);
     }
     this.pae = paging === 'pae';
+    this.wideFrames = guest === 'hvm' && memPages > NARROW_FRAMES;
     this.topLevel = this.pae ? 3 : 4;
     this.memPages = memPages;
     this.vcpus = vcpus;
@@ -160,7 +166,7 @@ export class Mmu {
     } else {
       this.m2p = undefined;
       this.frameLimit = memPages;
-      this.pool = new TablePool(memPages, memPages);
+      this.pool = new TablePool(memPages, memPages, undefined, memPages > NARROW_FRAMES);
     }
     this.census = new PtCensus(this.pool, this.pae, memPages, this.frameLimit, this.m2p);
     const output = (): Mutable<MmuOutput> => ({
@@ -213,9 +219,10 @@ export class Mmu {
     return out;
   }
 
-  /** Whether the EPT loop (ept-run.ts) can run this guest: its inlined walk is the 4-level one. */
+  /** Whether the EPT loop (ept-run.ts) can run this guest: its inlined walk is the 4-level one, over one-word entries. */
   get runsUnderEpt(): boolean {
-    return !this.pae;
+    // A wide guest's walks all go through walkGeneral: the loop would exit on every one.
+    return !this.pae && !this.wideFrames;
   }
 
   // ---- For the walk loops: what they do not finish inline -----------------
@@ -223,27 +230,32 @@ export class Mmu {
   /** Event i, a pt_write, as walkX86_64 inlines it: output columns, then the store. */
   ptWriteEvent(batch: GuestBatch, i: number): void {
     const page = batch.page[i]!;
-    const index = batch.arg[i]!;
-    if (!(page >= 0 && page < this.memPages) || index < 0 || index >= TABLE_ENTRIES) throw this.badPtWrite(i, page, index);
+    const arg = batch.arg[i]!;
+    // A wide guest's arg carries the entry's high word above its index.
+    const index = this.wideFrames ? arg & (TABLE_ENTRIES - 1) : arg;
+    const high = this.wideFrames ? arg >>> PTE_HIGH_SHIFT : 0;
+    if (!(page >= 0 && page < this.memPages) || arg < 0 || index >= TABLE_ENTRIES || high > 0xff) throw this.badPtWrite(i, page, arg);
+    const pte = pteValue(batch.pte[i]!, high);
     const live = this.census.liveMask[page]!;
     this.dataPfnBuf[i] = page;
     this.accessBuf[i] = live !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
     const w = i << 2;
     this.walkPfnsBuf.fill(-1, w, w + WALK_SLOTS);
-    if (live > 1) this.ptWriteLinked(page, index, batch.pte[i]!);
-    else this.ptWriteUnlinked(page, index, batch.pte[i]!, live);
+    if (live > 1) this.ptWriteLinked(page, index, pte);
+    else this.ptWriteUnlinked(page, index, pte, live);
   }
 
   /**
    * A pt_write into a page that is no table yet or only a leaf table (`live`
    * <= 1), whose entries link nothing: no reference moves, and at most the
    * level-1 leaf counts change. walkX86_64 inlines it; the EPT loop calls it.
+   * `pte` is the entry as one number (pteValue: a wide guest's holds both words).
    */
   ptWriteUnlinked(page: number, index: number, pte: number, live: number): void {
     const pool = this.pool;
     let slot = pool.slotOfPfn[page]!;
     let offset = (slot << SHIFT) | index;
-    const old = pool.entries[offset]!;
+    const old = pool.entryHigh === undefined ? pool.entries[offset]! : pool.entryValue(offset);
     if (old === pte) return;
     if (slot === 0) {
       slot = pool.alloc(page);
@@ -253,7 +265,8 @@ export class Mmu {
       if ((old & P) !== 0) this.census.countLeaf(old, 1, -1);
       if ((pte & P) !== 0) this.census.countLeaf(pte, 1, 1);
     }
-    pool.entries[offset] = pte;
+    if (pool.entryHigh === undefined) pool.entries[offset] = pte;
+    else pool.setEntryValue(offset, pte);
     if (pool.entryPfn !== undefined) {
       const f = pte >>> FRAME_SHIFT;
       pool.entryPfn[offset] = f < this.frameLimit ? this.m2p![f]! : -1;
@@ -341,7 +354,8 @@ export class Mmu {
       offsets[depth] = offset;
       ptes[depth] = pte;
       slots[depth] = slot;
-      const frame = pte >>> PTE_FLAG_BITS;
+      const high = this.pool.entryHigh;
+      const frame = high === undefined ? pte >>> PTE_FLAG_BITS : (pte >>> PTE_FLAG_BITS) + high[offset]! * NARROW_FRAMES;
       if (level === 1) {
         leafFrame = frame;
         break;
@@ -440,12 +454,13 @@ export class Mmu {
       slot = pool.alloc(pfn);
     }
     const offset = (slot << TABLE_SHIFT) | index;
-    const old = pool.entries[offset]!;
+    const old = pool.entryHigh === undefined ? pool.entries[offset]! : pool.entryValue(offset);
     if (old === pte) return;
     // A cached walk went through present entries only: filling an empty one
     // leaves every cached walk as it was.
     if ((old & PTE_P) !== 0) this.psc.invalidate();
-    pool.entries[offset] = pte;
+    if (pool.entryHigh === undefined) pool.entries[offset] = pte;
+    else pool.setEntryValue(offset, pte);
     if (pool.entryPfn) pool.entryPfn[offset] = this.framePfn(pte >>> PTE_FLAG_BITS);
     pool.nonzeroEntries[slot]! += (pte !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0);
     this.census.linkedEntryChanged(pfn, index, old, pte);
@@ -522,7 +537,11 @@ export class Mmu {
   /** The error for a pt_write whose pfn or entry index is out of range, the pfn checked first. */
   badPtWrite(i: number, pfn: number, index: number): RangeError {
     this.checkPfn(i, pfn, 'pt_write');
-    return new RangeError(`mmu: event ${i} of the batch (pt_write to pfn ${pfn}) has entry index ${index}; a table has 0..511`);
+    return new RangeError(
+      this.wideFrames
+        ? `mmu: event ${i} of the batch (pt_write to pfn ${pfn}) has arg ${index}: an entry index of 0..511 and a frame high word of 0..255 above bit ${PTE_HIGH_SHIFT}`
+        : `mmu: event ${i} of the batch (pt_write to pfn ${pfn}) has entry index ${index}; a table has 0..511`,
+    );
   }
 
   /** Throws unless pfn is one of the guest's pages. */

@@ -36,9 +36,13 @@ export const PSC_ENTRIES = 4096;
 export const PSC_MASK = PSC_ENTRIES - 1;
 /** A row is 1 << PSC_SHIFT ints. */
 export const PSC_SHIFT = 3;
-/** A row's root pfn (below MAX_FRAMES, 22 bits) shares its int with the generation, in the bits above. */
+/**
+ * A row's root pfn (below MAX_FRAMES, 24 bits) shares its int with the
+ * generation, in the 8 bits above (bit 31 included: a tag is compared with
+ * ===, never as a number, so a negative Int32 is as good as any).
+ */
 const PSC_GEN_SHIFT = PTE_FRAME_BITS;
-const PSC_GENERATIONS = 1 << (31 - PSC_GEN_SHIFT);
+const PSC_GENERATIONS = 2 ** (32 - PSC_GEN_SHIFT);
 
 /**
  * A row is valid while it carries the current generation. A row depends on
@@ -57,7 +61,7 @@ const PSC_GENERATIONS = 1 << (31 - PSC_GEN_SHIFT);
  */
 export class PagingStructureCache {
   readonly rows = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
-  /** The current generation (1 to PSC_GENERATIONS - 1), shifted to sit above a row's root. */
+  /** The current generation (1 to PSC_GENERATIONS - 1), shifted to sit above a row's root (an Int32, negative from generation 128). */
   tag = 1 << PSC_GEN_SHIFT;
   /** Names the walk gates (their array, shift and epoch) last stamped under; 0 is no stamp. */
   private stamp = 0;
@@ -72,7 +76,7 @@ export class PagingStructureCache {
       // Tags are about to repeat: no row may carry an old one.
       this.rows.fill(0);
       this.tag = 1 << PSC_GEN_SHIFT;
-    } else this.tag = generation << PSC_GEN_SHIFT;
+    } else this.tag = (generation << PSC_GEN_SHIFT) | 0;
   }
 
   /**

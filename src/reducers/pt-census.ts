@@ -18,8 +18,17 @@
  * PS, section 4.4.1). Of PAE's root, only the four PDPTEs count. For a Xen
  * PV guest the frames in entries are mfns, translated back through the m2p
  * to name the tables they link.
+ *
+ * Memory: the per-page arrays are the two the walk loops and every pt_write
+ * read (liveMask, a byte, and ptPageBits, a bit); CR3 load counts, a root's
+ * present entries and the reference counts are paged arrays
+ * (src/util/paged-int32.ts), allocated in chunks where some page has them
+ * (page tables and roots are a small share of a guest's pages), where an
+ * array per level cost 18 bytes per guest page. (Maps cost the MMU 20% of
+ * its time on apache, whose CR3 loads are a tenth of its events.)
  */
-import { PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
+import { PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, pteFrame } from '../model/pte.js';
+import { PagedInt32 } from '../util/paged-int32.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, type TablePool } from './mmu-table-pool.js';
 
 export interface MmuLevelStats {
@@ -70,11 +79,11 @@ export class PtCensus {
   /** Entries a root table uses: 512, or the 4 PDPTEs of PAE. */
   private readonly rootEntries: number;
   /** vCPUs that have each page in CR3. */
-  private readonly loadedCount: Int32Array;
+  private readonly loadedCount: PagedInt32;
   /** Present entries among a live root's rootEntries. */
-  private readonly presentRootEntries: Int16Array;
-  /** refs[level][pfn]: present non-PS entries of live tables at level + 1 naming pfn. Unused at the top level. */
-  private readonly refs: Int32Array[];
+  private readonly presentRootEntries: PagedInt32;
+  /** refs[level].get(pfn): present non-PS entries of live tables at level + 1 naming pfn. Unused at the top level. */
+  private readonly refs: PagedInt32[];
 
   // Per-level counters, indexed by level (index 0 unused). Float64 so no count can wrap.
   private readonly ptPagesAt: Float64Array;
@@ -108,14 +117,12 @@ export class PtCensus {
     this.pae = pae;
     this.topLevel = pae ? 3 : 4;
     this.rootEntries = pae ? 4 : TABLE_ENTRIES;
-    this.loadedCount = new Int32Array(memPages);
-    this.presentRootEntries = new Int16Array(memPages);
     this.liveMask = new Uint8Array(memPages);
     this.ptPageBits = new Uint32Array((memPages + 31) >>> 5);
+    this.loadedCount = new PagedInt32(memPages);
+    this.presentRootEntries = new PagedInt32(memPages);
     this.refs = [];
-    for (let level = 0; level <= this.topLevel; level++) {
-      this.refs.push(level >= 1 && level < this.topLevel ? new Int32Array(memPages) : new Int32Array(0));
-    }
+    for (let level = 0; level <= this.topLevel; level++) this.refs.push(new PagedInt32(level >= 1 && level < this.topLevel ? memPages : 0));
     const perLevel = () => new Float64Array(this.topLevel + 1);
     this.ptPagesAt = perLevel();
     this.leafPresentAt = perLevel();
@@ -127,10 +134,10 @@ export class PtCensus {
 
   /** A vCPU's CR3 goes from `old` (-1: none) to `root`: a root is live while loaded, or while it holds a present entry. */
   switchRoot(old: number, root: number): void {
-    this.loadedCount[root]!++;
+    this.loadedCount.add(root, 1);
     const top = this.topLevel;
     if ((this.liveMask[root]! & (1 << (top - 1))) === 0) this.activate(root, top);
-    if (old >= 0 && --this.loadedCount[old]! === 0 && this.presentRootEntries[old] === 0) {
+    if (old >= 0 && this.loadedCount.add(old, -1) === 0 && this.presentRootEntries.get(old) === 0) {
       this.deactivate(old, top);
       this.releaseIfEmpty(old);
     }
@@ -162,12 +169,12 @@ export class PtCensus {
           this.pendingDecLevel[decs++] = level - 1;
         }
       }
-      if (level === this.topLevel) this.presentRootEntries[pfn]! += (pte & PTE_P) - (old & PTE_P);
+      if (level === this.topLevel) this.presentRootEntries.add(pfn, (pte & PTE_P) - (old & PTE_P));
     }
     for (let k = 0; k < incs; k++) this.incRef(this.pendingIncPfn[k]!, this.pendingIncLevel[k]!);
     for (let k = 0; k < decs; k++) this.decRef(this.pendingDecPfn[k]!, this.pendingDecLevel[k]!);
     // A root that is in no CR3 lives while it holds a present entry.
-    if ((this.liveMask[pfn]! & topBit) !== 0 && this.presentRootEntries[pfn] === 0 && this.loadedCount[pfn] === 0) {
+    if ((this.liveMask[pfn]! & topBit) !== 0 && this.presentRootEntries.get(pfn) === 0 && this.loadedCount.get(pfn) === 0) {
       this.deactivate(pfn, this.topLevel);
     }
     this.releaseIfEmpty(pfn);
@@ -261,11 +268,11 @@ export class PtCensus {
   }
 
   private incRef(pfn: number, level: number): void {
-    if (++this.refs[level]![pfn]! === 1) this.activate(pfn, level);
+    if (this.refs[level]!.add(pfn, 1) === 1) this.activate(pfn, level);
   }
 
   private decRef(pfn: number, level: number): void {
-    if (--this.refs[level]![pfn]! === 0) this.deactivate(pfn, level);
+    if (this.refs[level]!.add(pfn, -1) === 0) this.deactivate(pfn, level);
   }
 
   /** pfn becomes a table at `level`: count its entries there and make its children live. */
@@ -288,8 +295,8 @@ export class PtCensus {
       const base = slot << TABLE_SHIFT;
       const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
       for (let k = 0; k < n; k++) {
-        const pte = entries[base + k]!;
-        if ((pte & PTE_P) === 0) continue;
+        if ((entries[base + k]! & PTE_P) === 0) continue;
+        const pte = this.pool.entryValue(base + k);
         present++;
         if (this.isLeaf(pte, level)) this.countLeaf(pte, level, 1);
         else {
@@ -298,7 +305,7 @@ export class PtCensus {
         }
       }
     }
-    if (level === this.topLevel) this.presentRootEntries[pfn] = present;
+    if (level === this.topLevel) this.presentRootEntries.set(pfn, present);
   }
 
   /** pfn stops being a table at `level`: uncount its entries there and release its children. */
@@ -318,8 +325,8 @@ export class PtCensus {
       const base = slot << TABLE_SHIFT;
       const n = level === this.topLevel ? this.rootEntries : TABLE_ENTRIES;
       for (let k = 0; k < n; k++) {
-        const pte = entries[base + k]!;
-        if ((pte & PTE_P) === 0) continue;
+        if ((entries[base + k]! & PTE_P) === 0) continue;
+        const pte = this.pool.entryValue(base + k);
         if (this.isLeaf(pte, level)) this.countLeaf(pte, level, -1);
         else {
           const child = this.childTable(pte, level);
@@ -327,7 +334,7 @@ export class PtCensus {
         }
       }
     }
-    if (level === this.topLevel) this.presentRootEntries[pfn] = 0;
+    if (level === this.topLevel) this.presentRootEntries.set(pfn, 0);
     this.releaseIfEmpty(pfn);
   }
 
@@ -386,11 +393,12 @@ export class PtCensus {
     return level === 1 || ((pte & PTE_PS) !== 0 && this.leafCapable(level));
   }
 
-  /** The pfn of the table a present non-PS entry at `level` names, or -1. */
+  /** The pfn of the table a present non-PS entry at `level` (one number: pteValue) names, or -1. */
   private childTable(pte: number, level: number): number {
     if ((pte & PRESENT_OR_PS) !== PTE_P || level === 1) return -1;
-    const frame = pte >>> PTE_FLAG_BITS;
+    const frame = pteFrame(pte);
     if (frame >= this.frameLimit) return -1;
     return this.m2p === undefined ? frame : this.m2p[frame]!;
   }
 }
+

@@ -71,6 +71,7 @@ export function walkX86_64(mmu: Mmu, batch: GuestBatch, from: number, n: number,
   const pteCol = batch.pte;
   const liveMask = mmu.census.liveMask;
   const memPages = mmu.memPages;
+  const wideFrames = mmu.wideFrames;
   const pscCache = mmu.psc;
   const psc = pscCache.rows;
   // Re-read after anything that can start a new cache generation.
@@ -93,6 +94,14 @@ export function walkX86_64(mmu: Mmu, batch: GuestBatch, from: number, n: number,
       // Only write (0) and read (1) walk.
       if (kind > KIND_READ) {
         if (kind === KIND_PT_WRITE) {
+          if (wideFrames) {
+            // Two-word entries (mmu.ts wideFrames): the MMU stores them.
+            mmu.ptWriteEvent(batch, i);
+            tag = pscCache.tag;
+            entries = pool.entries;
+            nonzero = pool.nonzeroEntries;
+            continue;
+          }
           const page = pageCol[i]!;
           const index = argCol[i]!;
           if (!(page >= 0 && page < memPages) || index < 0 || index >= ENTRIES) throw mmu.badPtWrite(i, page, index);

@@ -4,7 +4,7 @@ import type { RunBatch } from '../events/run-batch.js';
 import { MAX_COST_HIGH } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind as R } from '../events/run-event-kind.js';
 import { PAGE_BYTES } from '../model/guest-config.js';
-import { PTE_FLAG_BITS, PTE_P } from '../model/pte.js';
+import { NARROW_FRAMES, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P } from '../model/pte.js';
 import { isConstantColumn } from './column-constant.js';
 import type { TraceHeader } from './trace-records.js';
 
@@ -15,8 +15,16 @@ export const MAX_CHUNK_EVENTS = 1 << 24;
 const TABLE_ENTRIES = 512;
 /** A PAE guest's virtual address is 32 bits: 20 bits of vpn. */
 const PAE_VPN_BITS = 20;
-/** The PTE (src/model/pte.ts) is 30 bits: flags, then a 22-bit frame. Bits 30 and 31 are never set. */
-const PTE_UNUSED_BITS = ~((1 << 30) - 1);
+/**
+ * The PTE (src/model/pte.ts) is 32 bits: flags, then a 24-bit frame. Frames
+ * of a guest of at most 16 GiB (22 bits, the layout before 0.1.0 widened it)
+ * leave bits 30 and 31 clear, present entry or not, and a trace of such a
+ * guest that sets them is refused as before; above, they are frame bits and
+ * the frame limit is the check.
+ */
+function pteUnusedBits(frameLimit: number): number {
+  return frameLimit <= 1 << 22 ? ~((1 << 30) - 1) : 0;
+}
 /** A throttle step is a percentage. */
 const MAX_THROTTLE_PCT = 100;
 /** A tick carries the longest gap one delta holds (src/events/run-batch-builder.ts). */
@@ -50,6 +58,9 @@ export class ChunkCheck {
   private readonly vpnHighBits: number;
   /** Frames a present PTE may name: a pfn for HVM, an mfn of the host (twice the guest, src/model/p2m-map.ts) for PV. */
   private readonly frameLimit: number;
+  private readonly unusedBits: number;
+  /** PTEs of two words: the high one in a pt_write's arg. */
+  private readonly wideFrames: boolean;
   private readonly chunkEvents: number;
   private readonly runTrace: boolean;
   /** By guest event kind (256 entries, 0 for kinds that do not exist): the unsigned bounds of page and arg, whether it may have no vCPU, whether it carries a PTE. */
@@ -68,6 +79,8 @@ export class ChunkCheck {
     this.vcpus = h.guest.vcpus;
     this.vpnHighBits = h.guest.paging === 'pae' ? ~((1 << PAE_VPN_BITS) - 1) : 0;
     this.frameLimit = h.guest.type === 'pv' ? 2 * h.guest.memPages : h.guest.memPages;
+    this.unusedBits = pteUnusedBits(this.frameLimit);
+    this.wideFrames = this.frameLimit > NARROW_FRAMES;
     this.chunkEvents = h.chunkEvents;
     this.runTrace = h.traceKind === 'run';
     // A vpn is any Int32 on x86-64 (the sign carries the upper half), below 2^20 on PAE.
@@ -75,7 +88,8 @@ export class ChunkCheck {
     const bounds: [number, number, number][] = [
       [G.write, vpnEnd, PAGE_BYTES + 1],
       [G.read, vpnEnd, 1],
-      [G.ptWrite, this.memPages, TABLE_ENTRIES],
+      // A guest over 2^24 frames carries a PTE's high word in arg, above the index (src/model/pte.ts).
+      [G.ptWrite, this.memPages, this.wideFrames ? TABLE_ENTRIES * (Math.floor((this.frameLimit - 1) / NARROW_FRAMES) + 1) : TABLE_ENTRIES],
       [G.cr3Load, this.memPages, 1],
       [G.physWrite, this.memPages, PAGE_BYTES + 1],
       [G.idle, 1, 1],
@@ -103,6 +117,7 @@ export class ChunkCheck {
     const { kind, vcpu, page, arg, pte } = b;
     const vcpus = this.vcpus;
     const frameLimit = this.frameLimit;
+    const unusedBits = this.unusedBits;
     const pageEnd = this.pageEnd;
     const argEnd = this.argEnd;
     const noVcpu = this.noVcpuKind;
@@ -120,15 +135,25 @@ export class ChunkCheck {
         page[i]! >>> 0 >= pageEnd[k]! ||
         arg[i]! >>> 0 >= argEnd[k]! ||
         (v >= vcpus && (v !== NO_VCPU || noVcpu[k] === 0)) ||
-        (e !== 0 && (ptKind[k] === 0 || (e & PTE_UNUSED_BITS) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)))
+        (e !== 0 && (ptKind[k] === 0 || (e & unusedBits) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)))
       ) {
         bad = i;
         break;
       }
     }
+    if (bad < 0 && this.wideFrames) bad = this.wideFrameProblem(b);
     if (bad >= 0) return { event: bad, problem: this.guestProblem(b, bad) };
     countKinds(kind, n, this.guestByKind);
     return undefined;
+  }
+
+  /** A wide guest's chunk: the first pt_write whose present PTE, both words, names a frame past the guest's; -1 if none. */
+  private wideFrameProblem(b: GuestBatch): number {
+    for (let i = 0; i < b.count; i++) {
+      if (b.kind[i] !== G.ptWrite || (b.pte[i]! & PTE_P) === 0) continue;
+      if ((b.pte[i]! >>> PTE_FLAG_BITS) + (b.arg[i]! >>> PTE_HIGH_SHIFT) * NARROW_FRAMES >= this.frameLimit) return i;
+    }
+    return -1;
   }
 
   /**
@@ -150,10 +175,12 @@ export class ChunkCheck {
     if (this.ptKind[k] === 0) return isConstantColumn(b.pte, n) && b.pte[0] === 0;
     const pte = b.pte;
     const frameLimit = this.frameLimit;
+    const unusedBits = this.unusedBits;
     for (let i = 0; i < n; i++) {
       const e = pte[i]!;
-      if ((e & PTE_UNUSED_BITS) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)) return false;
+      if ((e & unusedBits) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)) return false;
     }
+    if (this.wideFrames && this.wideFrameProblem(b) >= 0) return false;
     return true;
   }
 
@@ -260,9 +287,11 @@ export class ChunkCheck {
         break;
       case G.ptWrite:
         if (!(p >= 0 && p < this.memPages)) return `${what}: page-table pfn ${p} is outside the guest's ${this.memPages} pages`;
-        if (!(a >= 0 && a < TABLE_ENTRIES)) return `${what}: entry index ${a}, but a table has 0 to ${TABLE_ENTRIES - 1}`;
-        if ((e & PTE_UNUSED_BITS) !== 0) return `${what}: the PTE sets bits 30 or 31, which the model's 30-bit PTE does not have`;
-        return `${what}: the present PTE names frame ${e >>> PTE_FLAG_BITS}, outside the ${this.frameLimit} frames of the ${this.frameLimit === this.memPages ? 'guest' : 'host'}`;
+        if (this.wideFrames) {
+          if (!(a >= 0 && a < this.argEnd[G.ptWrite]!)) return `${what}: arg ${a} is not an entry index (0 to 511) with a frame's high word above it (frames below ${this.frameLimit})`;
+        } else if (!(a >= 0 && a < TABLE_ENTRIES)) return `${what}: entry index ${a}, but a table has 0 to ${TABLE_ENTRIES - 1}`;
+        if ((e & this.unusedBits) !== 0) return `${what}: the PTE sets bits 30 or 31, which no frame of a guest of at most 16 GiB has`;
+        return `${what}: the present PTE names frame ${(e >>> PTE_FLAG_BITS) + (this.wideFrames ? (a >>> PTE_HIGH_SHIFT) * NARROW_FRAMES : 0)}, outside the ${this.frameLimit} frames of the ${this.frameLimit === this.memPages ? 'guest' : 'host'}`;
       case G.cr3Load:
       case G.physWrite:
         if (!(p >= 0 && p < this.memPages)) return `${what}: pfn ${p} is outside the guest's ${this.memPages} pages`;

@@ -26,24 +26,45 @@ export const FrameKind = {
  *   for HVM), and whether any event has ever written it.
  */
 export class GuestFrames {
-  /** The frame written into a PTE for each pfn: its mfn (PV) or itself (HVM). */
-  readonly frameOfPfn: Int32Array;
-  readonly frameKind: Uint8Array;
-  /** User mappings of each frame (leaf PTEs in process tables). */
-  readonly mapCount: Int32Array;
   /**
-   * 1 for every frame some event of this kernel has written (a store, a
-   * pt_write, a DMA): the frames left at 0 are zero pages for migration.
+   * The frame written into a PTE for each pfn: its mfn (PV); undefined for
+   * HVM, whose PTEs hold the pfn itself (an identity array was 4 bytes a
+   * guest page).
+   */
+  readonly frameOfPfn: Int32Array | undefined;
+  readonly frameKind: Uint8Array;
+  /**
+   * User mappings of each frame (leaf PTEs in process tables): 16 bits, as
+   * no frame is mapped by 65,535 live address spaces here (markMapped
+   * refuses the one that would be).
+   */
+  readonly mapCount: Uint16Array;
+  /**
+   * One bit for every frame some event of this kernel has written (a store,
+   * a pt_write, a DMA): the frames left clear are zero pages for migration.
    * Marked where a frame is first filled, so the hot path never touches it.
    */
-  readonly written: Uint8Array;
+  private readonly writtenBits: Uint32Array;
+  /**
+   * Direct reclaim (page-cache.ts): called when an allocation finds its
+   * zone empty, with whether only direct-mapped frames help; returns the
+   * frames it freed. Unset: nothing is reclaimable.
+   */
+  reclaim: ((lowmemOnly: boolean) => number) | undefined;
 
   // Frame allocator: two LIFO stacks (lowmem, highmem) of free pfns, so a
-  // freed page is the next one handed out, as the per-CPU page lists do.
-  private readonly lowFree: Int32Array;
+  // freed page is the next one handed out, as the per-CPU page lists do. A
+  // stack that was never popped below its start is its untouched range,
+  // handed out in ascending pfn order (next*): only frames freed since boot
+  // are held in an array, so a guest's free memory costs no bytes per page.
+  private lowFree: Int32Array = new Int32Array(64);
   private lowTop = 0;
-  private readonly highFree: Int32Array;
+  private nextLow = 0;
+  private readonly lowEnd: number;
+  private highFree: Int32Array = new Int32Array(64);
   private highTop = 0;
+  private nextHigh: number;
+  private readonly highEnd: number;
 
   constructor(
     readonly memPages: number,
@@ -54,40 +75,53 @@ export class GuestFrames {
     pv: boolean,
     seed: number,
   ) {
-    this.frameOfPfn = new Int32Array(memPages);
-    if (pv) this.frameOfPfn.set(makeP2mMap(memPages, seed).pfnToMfn);
-    else for (let p = 0; p < memPages; p++) this.frameOfPfn[p] = p;
+    this.frameOfPfn = pv ? makeP2mMap(memPages, seed).pfnToMfn : undefined;
     this.frameKind = new Uint8Array(memPages);
-    this.mapCount = new Int32Array(memPages);
-    this.written = new Uint8Array(memPages);
-
+    this.mapCount = new Uint16Array(memPages);
+    this.writtenBits = new Uint32Array(Math.ceil(memPages / 32));
     // Pops return ascending pfns: the kernel's early allocations sit just
     // above its image, as on a freshly booted Linux.
-    this.lowFree = new Int32Array(directMapPages);
-    this.highFree = new Int32Array(Math.max(0, ramPages - directMapPages));
-    for (let p = ramPages - 1; p >= directMapPages; p--) this.highFree[this.highTop++] = p;
-    for (let p = directMapPages - 1; p >= 0; p--) this.lowFree[this.lowTop++] = p;
+    this.lowEnd = directMapPages;
+    this.nextHigh = directMapPages;
+    this.highEnd = Math.max(directMapPages, ramPages);
+  }
+
+  /** Whether some event has written `pfn` since boot. */
+  isWritten(pfn: number): boolean {
+    return ((this.writtenBits[pfn >>> 5]! >>> (pfn & 31)) & 1) !== 0;
+  }
+
+  /** An event wrote `pfn`: it is no zero page from now on. */
+  markWritten(pfn: number): void {
+    this.writtenBits[pfn >>> 5] = this.writtenBits[pfn >>> 5]! | (1 << (pfn & 31));
+  }
+
+  /** One more user mapping of `pfn`. */
+  markMapped(pfn: number): void {
+    if (this.mapCount[pfn] === 0xffff) throw new GuestResourceError(`guest kernel: frame ${pfn} is mapped by 65,535 address spaces, the most the model counts`, true);
+    this.mapCount[pfn]!++;
   }
 
   /** Free frames left (lowmem and highmem). */
   get freePages(): number {
-    return this.lowTop + this.highTop;
+    return this.lowTop + this.highTop + (this.lowEnd - this.nextLow) + (this.highEnd - this.nextHigh);
   }
 
   /** Free frames left in the direct-mapped part of memory. */
   get freeLowPages(): number {
-    return this.lowTop;
+    return this.lowTop + (this.lowEnd - this.nextLow);
   }
 
   /** A direct-mapped frame (GFP_KERNEL), now of `kind`. */
   allocLow(kind: number): number {
-    if (this.lowTop === 0) throw this.oom('direct-mapped (lowmem)');
-    return this.takeFrame(this.lowFree[--this.lowTop], kind);
+    return this.takeFrame(this.popLowSpecific(), kind);
   }
 
   /** User pages prefer highmem (GFP_HIGHUSER), then lowmem. */
   allocUserFrame(kind: number): number {
-    if (this.highTop > 0) return this.takeFrame(this.highFree[--this.highTop], kind);
+    if (this.highTop === 0 && this.nextHigh === this.highEnd && this.freeLowPages === 0) this.reclaim?.(false);
+    if (this.highTop > 0) return this.takeFrame(this.highFree[--this.highTop]!, kind);
+    if (this.nextHigh < this.highEnd) return this.takeFrame(this.nextHigh++, kind);
     return this.allocLow(kind);
   }
 
@@ -100,21 +134,30 @@ export class GuestFrames {
 
   /** Pops the next lowmem frame (boot reserves the image in pfn order). */
   popLowSpecific(): number {
-    if (this.lowTop === 0) throw this.oom('direct-mapped (lowmem)');
-    return this.lowFree[--this.lowTop];
+    if (this.lowTop === 0 && this.nextLow === this.lowEnd) this.reclaim?.(true);
+    if (this.lowTop > 0) return this.lowFree[--this.lowTop]!;
+    if (this.nextLow < this.lowEnd) return this.nextLow++;
+    throw this.oom('direct-mapped (lowmem)');
   }
 
   takeFrame(pfn: number, kind: number): number {
+    // mapCount is already 0: a frame is freed only with no user mapping
+    // left (releaseFrame, reclaim, shmem's release check), and not writing
+    // it keeps the array untouched, so unmapped memory costs it nothing.
     this.frameKind[pfn] = kind;
-    this.mapCount[pfn] = 0;
     return pfn;
   }
 
   freeFrame(pfn: number): void {
     if (this.frameKind[pfn] === FrameKind.free) throw new Error(`guest kernel bug: double free of pfn ${pfn}`);
     this.frameKind[pfn] = FrameKind.free;
-    if (pfn < this.directMapPages) this.lowFree[this.lowTop++] = pfn;
-    else this.highFree[this.highTop++] = pfn;
+    if (pfn < this.directMapPages) {
+      if (this.lowTop === this.lowFree.length) this.lowFree = grown(this.lowFree);
+      this.lowFree[this.lowTop++] = pfn;
+    } else {
+      if (this.highTop === this.highFree.length) this.highFree = grown(this.highFree);
+      this.highFree[this.highTop++] = pfn;
+    }
   }
 
   /** Frees a frame the kernel allocated for its own use (a slab page, a buffer). */
@@ -139,8 +182,14 @@ export class GuestFrames {
    */
   neverWrittenPages(): number {
     let n = 0;
-    for (let p = 0; p < this.memPages; p++) if (this.written[p] === 0) n++;
-    return n;
+    const bits = this.writtenBits;
+    for (let w = 0; w < bits.length; w++) {
+      let x = bits[w]!;
+      x -= (x >>> 1) & 0x55555555;
+      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+      n += (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+    }
+    return this.memPages - n;
   }
 
   private oom(what: string): GuestResourceError {
@@ -149,4 +198,10 @@ export class GuestFrames {
       true,
     );
   }
+}
+
+function grown(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }

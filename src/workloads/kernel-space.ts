@@ -1,6 +1,6 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
-import { PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW } from '../model/pte.js';
+import { PTE_A, PTE_D, PTE_NX, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
 import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestLayout } from './guest-layout.js';
 import { KERNEL_COSTS_NS, type KernelWork } from './kernel-costs.js';
@@ -11,6 +11,13 @@ import { FLAGS_KERNEL_TABLE, FLAGS_PAE_PDPTE, type PageTableWriter } from './pag
 const FLAGS_KERNEL_PAGE = PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX;
 /** Kernel text (PAGE_KERNEL_EXEC). */
 const FLAGS_KERNEL_TEXT = PTE_P | PTE_RW | PTE_A | PTE_D;
+/** A 2 MiB page of the direct map (PAGE_KERNEL_LARGE). */
+const FLAGS_KERNEL_LARGE = FLAGS_KERNEL_PAGE | PTE_PS;
+/**
+ * Above this many pages (16 GiB, the model's ceiling until 0.1.0) an HVM
+ * x86-64 guest's direct map uses 2 MiB pages: see largeDirectMap.
+ */
+export const LARGE_DIRECT_MAP_ABOVE_PAGES = 1 << 22;
 
 /**
  * Kernel space: the half of every address space that belongs to the kernel,
@@ -56,6 +63,21 @@ export class KernelSpace {
   private readonly directMapPages: number;
   /** The direct map's vpn for pfn 0. */
   private readonly directMapVpn: number;
+  /**
+   * The direct map is made of 2 MiB pages (PS entries in L2 tables, a tail
+   * of less than 2 MiB in 4 KiB pages), as Linux's
+   * kernel_physical_mapping_init maps it (arch/x86/mm/init_64.c
+   * phys_pmd_init with page_size_mask's PG_LEVEL_2M, set by
+   * probe_page_size_mask on any CPU with PSE; 1 GiB pages need GBPAGES,
+   * which a Xen HVM guest is not always offered). The model keeps 4 KiB
+   * pages for HVM guests of at most 16 GiB, as it did before, so that the
+   * traces of those guests (the golden ones among them) stay what they
+   * were, and for PV, which Xen does not let map superpages. One 4 KiB
+   * direct map is a pt_write and 4 bytes of table per guest page in the
+   * guest and in the MMU alike: a 1 TiB guest's would be 256 Mi events
+   * and 2 GiB of tables before its workload starts.
+   */
+  readonly largeDirectMap: boolean;
 
   constructor(
     private readonly layout: GuestLayout,
@@ -72,6 +94,7 @@ export class KernelSpace {
     this.levels = layout.levels;
     this.directMapPages = frames.directMapPages;
     this.directMapVpn = layout.directMapVpn;
+    this.largeDirectMap = !pv && layout.levels === 4 && this.directMapPages > LARGE_DIRECT_MAP_ABOVE_PAGES;
     this.kmapPfn = new Int32Array(vcpus * 2).fill(-1);
     this.fixmapL1 = new Int32Array(Math.ceil((vcpus * 2) / 512)).fill(-1);
     this.kernelDataPfn = new Int32Array(1 + vcpus);
@@ -87,7 +110,7 @@ export class KernelSpace {
     let t = tNs;
     for (let p = 0; p < this.imagePages; p++) {
       this.out.physWrite(t, NO_VCPU, p, 4096);
-      this.frames.written[p] = 1;
+      this.frames.markWritten(p);
       t += nsPerPage;
     }
     return t - nsPerPage;
@@ -114,7 +137,8 @@ export class KernelSpace {
     // table page read-only from the start (PV).
     const dm = L.directMapVpn;
     const directL1Slot = tables.directL1Slot;
-    for (let c = 0; c < directL1Slot.length; c++) {
+    const firstL1 = this.largeDirectMap ? Math.floor(this.directMapPages / 512) : 0;
+    for (let c = firstL1; c < directL1Slot.length; c++) {
       directL1Slot[c] = tables.ensureLeafTable(root, dm + c * 512, false, vcpu, tNs);
     }
     const vmalloc = L.vmallocVpn(this.directMapPages);
@@ -135,7 +159,14 @@ export class KernelSpace {
     }
 
     // The direct map itself.
-    for (let p = 0; p < this.directMapPages; p++) {
+    let p4k = 0;
+    if (this.largeDirectMap) {
+      for (; p4k + 512 <= this.directMapPages; p4k += 512) {
+        const l2 = tables.ensureTable(root, dm + p4k, 2, false, vcpu, tNs);
+        tables.setEntry(l2, ((dm + p4k) >> 9) & 511, tables.pte(p4k, FLAGS_KERNEL_LARGE), -1, vcpu, tNs);
+      }
+    }
+    for (let p = p4k; p < this.directMapPages; p++) {
       const slot = directL1Slot[p >> 9];
       const writable = !(this.pv && frames.frameKind[p] === FrameKind.table);
       tables.setEntry(slot, p & 511, tables.pte(p, writable ? FLAGS_KERNEL_PAGE : FLAGS_KERNEL_PAGE & ~PTE_RW), p, vcpu, tNs);
@@ -170,7 +201,7 @@ export class KernelSpace {
     const modules = this.modulePfns;
     for (let i = 0; i < modules.length; i++) {
       this.out.write(tNs, vcpu, vmalloc + i, 4096);
-      this.frames.written[modules[i]!] = 1;
+      this.frames.markWritten(modules[i]!);
     }
   }
 
@@ -194,14 +225,14 @@ export class KernelSpace {
         kl2 = tables.allocTable(2, vcpu, tNs);
         const src = this.masterKernelL2 << 9;
         for (let i = 0; i < 512; i++) {
-          const e = tables.entries[src + i];
+          const e = tables.entryValue(src + i);
           if ((e & PTE_P) !== 0) tables.setEntry(kl2, i, e, tables.link[src + i], vcpu, tNs);
         }
       }
       tables.setEntry(root, 3, tables.pte(tables.slotPfn[kl2], FLAGS_PAE_PDPTE), kl2, vcpu, tNs);
     } else {
       for (const s of this.layout.kernelRootSlots) {
-        tables.setEntry(root, s, tables.entries[rootBase + s], tables.link[rootBase + s], vcpu, tNs);
+        tables.setEntry(root, s, tables.entryValue(rootBase + s), tables.link[rootBase + s], vcpu, tNs);
       }
     }
     return root;
@@ -245,7 +276,7 @@ export class KernelSpace {
     }
     const vpn = pfn < this.directMapPages ? this.directMapVpn + pfn : this.kernelVpn(vcpu, pfn, 0, tNs);
     this.out.write(tNs, vcpu, vpn, bytes);
-    this.frames.written[pfn] = 1;
+    this.frames.markWritten(pfn);
     return tNs + KERNEL_COSTS_NS.kernelAccess;
   }
 
@@ -257,7 +288,7 @@ export class KernelSpace {
   /** clear_page of a fresh frame (a demand-zero page, a new shmem page). */
   zeroFrame(vcpu: number, pfn: number, tNs: number): void {
     this.out.write(tNs, vcpu, this.kernelVpn(vcpu, pfn, 0, tNs), 4096);
-    this.frames.written[pfn] = 1;
+    this.frames.markWritten(pfn);
     this.work.ns += KERNEL_COSTS_NS.pageZero;
     this.counters.zeroFills++;
   }
@@ -266,7 +297,7 @@ export class KernelSpace {
   copyFrame(vcpu: number, from: number, to: number, tNs: number): void {
     this.out.read(tNs, vcpu, this.kernelVpn(vcpu, from, 0, tNs));
     this.out.write(tNs, vcpu, this.kernelVpn(vcpu, to, 1, tNs), 4096);
-    this.frames.written[to] = 1;
+    this.frames.markWritten(to);
     this.work.ns += KERNEL_COSTS_NS.pageCopy;
   }
 

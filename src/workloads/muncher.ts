@@ -84,8 +84,10 @@ export const muncher: WorkloadDefinition = {
     const zeroTarget = Math.round(Number(p['zero']) * config.memPages);
     const tablesNeeded = (n: number) => Math.ceil(n / 512) + 4;
     const free = kernel.freePages - TABLE_RESERVE_PAGES;
-    const maxWss = Math.max(0, free - zeroTarget - tablesNeeded(free));
     const wantWss = Math.floor(Number(p['wss']) / 4096);
+    // The tables the working set needs: a given one's own, not all memory's
+    // (which left no room for a small working set in a large, mostly zero guest).
+    const maxWss = Math.max(0, free - zeroTarget - tablesNeeded(wantWss > 0 ? Math.min(wantWss, free) : free));
     const wssPages = wantWss > 0 ? Math.min(wantWss, maxWss) : maxWss;
     if (wssPages < 1) {
       throw new GuestResourceError(`muncher: no memory left for a working set (${kernel.freePages} free pages, zero fraction ${p['zero']}); give the guest more with --mem or lower zero`, true);

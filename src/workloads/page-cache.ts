@@ -12,6 +12,12 @@ import type { KernelSpace } from './kernel-space.js';
  */
 export class MemoryObject {
   pages: Int32Array;
+  /**
+   * File pages: a bit per page, set while the page was used since reclaim
+   * last looked at it (Linux's PG_referenced, set by mark_page_accessed).
+   * Empty for shmem.
+   */
+  referenced: Uint32Array;
   /** Mappings (VMAs) that refer to the object; shmem with none left is freed. */
   mapRefs = 0;
   sizeBytes = 0;
@@ -22,7 +28,21 @@ export class MemoryObject {
     pages: number,
   ) {
     this.pages = new Int32Array(Math.max(1, pages)).fill(-1);
+    this.referenced = new Uint32Array(shmem ? 0 : Math.ceil(this.pages.length / 32));
   }
+  /** Marks page `page` used (mark_page_accessed). */
+  touch(page: number): void {
+    this.referenced[page >>> 5] = this.referenced[page >>> 5]! | (1 << (page & 31));
+  }
+
+  /** Whether page `page` was used since the last scan; clears the mark (page_check_references). */
+  takeReferenced(page: number): boolean {
+    const w = this.referenced[page >>> 5]!;
+    const bit = 1 << (page & 31);
+    this.referenced[page >>> 5] = w & ~bit;
+    return (w & bit) !== 0;
+  }
+
   get sizePages(): number {
     return this.pages.length;
   }
@@ -31,6 +51,11 @@ export class MemoryObject {
     const next = new Int32Array(Math.max(pages, this.pages.length * 2)).fill(-1);
     next.set(this.pages);
     this.pages = next;
+    if (!this.shmem) {
+      const referenced = new Uint32Array(Math.ceil(next.length / 32));
+      referenced.set(this.referenced);
+      this.referenced = referenced;
+    }
   }
 }
 
@@ -42,17 +67,53 @@ export class MemoryObject {
  *
  * - A file page not cached is read from the virtual disk, whose backend (or
  *   the emulated controller) DMAs it into a fresh frame: a phys_write by no
- *   vCPU, and an I/O wait for the reader. Cached pages stay cached: the
- *   model has no reclaim.
+ *   vCPU, and an I/O wait for the reader.
+ * - Reclaim (Linux's mm/vmscan.c, reduced to its page-cache part): when an
+ *   allocation finds no free frame in its zone, the allocator reclaims
+ *   SWAP_CLUSTER_MAX (32) pages, as direct reclaim does (try_to_free_pages,
+ *   shrink_inactive_list, shrink_page_list). File pages are kept on one
+ *   list in the order they came into memory (the inactive file LRU); the
+ *   scan starts at its oldest end and, per page, as shrink_page_list
+ *   decides: a page mapped by a process, or used since the scan last saw it
+ *   (PG_referenced, set by every read and write through the cache, as
+ *   mark_page_accessed sets it), gets a second chance and goes to the
+ *   young end with the bit cleared (page_check_references: activated or
+ *   kept); any other page is dropped from the cache and its frame freed
+ *   (__remove_mapping). Dropping writes nothing to guest memory, so it is no
+ *   event: the frame's next owner writes it. A dirty page (the access log's
+ *   tail) is written back first; the writeback is the disk's DMA out of
+ *   the guest (no event either) and is taken as done by the time the page
+ *   is old enough to be reclaimed (dirty_expire_centisecs, 30 s, is far
+ *   shorter than the time a page takes to age here). Kswapd's background
+ *   reclaim between the low and high watermarks is not modelled: free
+ *   memory runs down to the last frame before anything is reclaimed, which
+ *   keeps every run that never fills its memory exactly as it was. Shmem
+ *   pages need swap, which the model has none of: never reclaimed.
  * - A shmem page is born zeroed by the kernel (clear_page through its
  *   mapping of the frame), and the object's pages are freed when its last
  *   mapping goes.
  * - write() appending to a file copies into the page at the end of file;
  *   a page past the end is allocated without a disk read.
  */
+/** Linux's SWAP_CLUSTER_MAX (include/linux/swap.h): pages one direct reclaim pass tries to free. */
+export const SWAP_CLUSTER_MAX = 32;
+
 export class PageCache {
   private readonly objects: MemoryObject[] = [];
   private readonly fileByPath = new Map<string, number>();
+  /**
+   * The file LRU, oldest first: a ring of runs (object, first page index,
+   * pages), each a stretch of one file's pages that came into memory one
+   * after another (a file read or written in order, the log's appends), so
+   * the list costs memory per run rather than per page. lruPages counts the
+   * pages in it.
+   */
+  private lru = new Int32Array(3 * 256);
+  private lruHead = 0;
+  private lruRuns = 0;
+  private lruPages = 0;
+  /** File pages reclaimed so far. */
+  pagesReclaimed = 0;
 
   constructor(
     private readonly frames: GuestFrames,
@@ -60,7 +121,78 @@ export class PageCache {
     private readonly out: GuestBatchBuilder,
     private readonly work: KernelWork,
     private readonly counters: KernelCounters,
-  ) {}
+  ) {
+    frames.reclaim = (lowmemOnly) => this.reclaim(lowmemOnly, SWAP_CLUSTER_MAX);
+  }
+
+  /**
+   * shrink_page_list over the file LRU from its oldest end: frees up to
+   * `wanted` unmapped, unreferenced file pages (only direct-mapped ones when
+   * `lowmemOnly`, for a lowmem allocation); returns how many it freed. Each
+   * page is looked at most twice, so a cache of mapped or busy pages ends
+   * the scan rather than looping.
+   */
+  reclaim(lowmemOnly: boolean, wanted: number): number {
+    const frames = this.frames;
+    const mapCount = frames.mapCount;
+    let freed = 0;
+    for (let budget = 2 * this.lruPages; freed < wanted && budget > 0 && this.lruPages > 0; budget--) {
+      const [objId, page] = this.lruPop();
+      const o = this.objects[objId]!;
+      const pfn = o.pages[page]!;
+      if (pfn < 0) continue; // no longer cached: the entry just goes
+      const referenced = o.takeReferenced(page);
+      if (mapCount[pfn] !== 0 || referenced || (lowmemOnly && pfn >= frames.directMapPages)) {
+        // Second chance (or a page of another zone): to the young end.
+        this.lruPush(objId, page);
+        continue;
+      }
+      o.pages[page] = -1;
+      frames.freeFrame(pfn);
+      freed++;
+    }
+    this.pagesReclaimed += freed;
+    return freed;
+  }
+
+  /** A file page came into memory (or got its second chance): it joins the LRU at its young end. */
+  private lruPush(objId: number, page: number): void {
+    const lru = this.lru;
+    const slots = lru.length / 3;
+    this.lruPages++;
+    if (this.lruRuns > 0) {
+      const t = 3 * ((this.lruHead + this.lruRuns - 1) % slots);
+      if (lru[t] === objId && lru[t + 1]! + lru[t + 2]! === page) {
+        lru[t + 2]!++;
+        return;
+      }
+    }
+    if (this.lruRuns === slots) {
+      const grown = new Int32Array(lru.length * 2);
+      for (let k = 0; k < this.lruRuns; k++) grown.set(lru.subarray(3 * ((this.lruHead + k) % slots), 3 * ((this.lruHead + k) % slots) + 3), 3 * k);
+      this.lru = grown;
+      this.lruHead = 0;
+    }
+    const t = 3 * ((this.lruHead + this.lruRuns) % (this.lru.length / 3));
+    this.lru[t] = objId;
+    this.lru[t + 1] = page;
+    this.lru[t + 2] = 1;
+    this.lruRuns++;
+  }
+
+  /** The oldest page of the LRU, taken off it: [object, page index]. */
+  private lruPop(): [number, number] {
+    const lru = this.lru;
+    const h = 3 * this.lruHead;
+    const objId = lru[h]!;
+    const page = lru[h + 1]!;
+    this.lruPages--;
+    if (--lru[h + 2]! === 0) {
+      this.lruHead = (this.lruHead + 1) % (lru.length / 3);
+      this.lruRuns--;
+    } else lru[h + 1] = page + 1;
+    return [objId, page];
+  }
 
   /** The page-cache object of a file, created empty (nothing cached) the first time. */
   openFile(path: string, pages: number): number {
@@ -104,13 +236,17 @@ export class PageCache {
     const o = this.object(objId);
     if (page >= o.sizePages) o.grow(page + 1);
     let pfn = o.pages[page];
-    if (pfn >= 0) return pfn;
+    if (pfn >= 0) {
+      if (!o.shmem) o.touch(page);
+      return pfn;
+    }
     pfn = this.frames.allocUserFrame(FrameKind.cache);
     o.pages[page] = pfn;
     if (o.shmem) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
     else {
+      this.lruPush(objId, page);
       this.out.physWrite(tNs, NO_VCPU, pfn, 4096);
-      this.frames.written[pfn] = 1;
+      this.frames.markWritten(pfn);
       this.work.ns += KERNEL_COSTS_NS.diskReadPage;
       this.counters.diskReads++;
     }
@@ -130,9 +266,10 @@ export class PageCache {
       if (pfn < 0) {
         pfn = this.frames.allocUserFrame(FrameKind.cache);
         o.pages[page] = pfn;
-      }
+        this.lruPush(objId, page);
+      } else o.touch(page);
       this.out.write(tNs, vcpu, this.kernelSpace.kernelVpn(vcpu, pfn, 0, tNs), chunk);
-      this.frames.written[pfn] = 1;
+      this.frames.markWritten(pfn);
       this.work.ns += KERNEL_COSTS_NS.kernelAccess;
       offset += chunk;
       left -= chunk;

@@ -1,4 +1,4 @@
-import { PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
+import { PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US, pteClearFlags, pteSetFlags } from '../model/pte.js';
 import { VMA_EXEC, VMA_SHARED, VMA_WRITE, type AddressSpace, type Vma } from './address-space.js';
 import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestVmas } from './guest-vmas.js';
@@ -48,7 +48,7 @@ export class PageFaultHandler {
     const l1 = tables.ensureLeafTable(sp.rootSlot, vpn, true, vcpu, tNs);
     const idx = vpn & 511;
     const i = (l1 << 9) | idx;
-    const pte = tables.entries[i];
+    const pte = tables.entryValue(i);
     const nx = (r.flags & VMA_EXEC) !== 0 ? 0 : PTE_NX;
     if ((pte & PTE_P) === 0) {
       let pfn: number;
@@ -73,7 +73,7 @@ export class PageFaultHandler {
           flags |= PTE_RW | PTE_D;
         }
       }
-      frames.mapCount[pfn]++;
+      frames.markMapped(pfn);
       tables.setEntry(l1, idx, tables.pte(pfn, flags), pfn, vcpu, tNs);
       return i;
     }
@@ -83,7 +83,7 @@ export class PageFaultHandler {
     const kind = frames.frameKind[old];
     if ((r.flags & VMA_SHARED) !== 0 || (kind === FrameKind.anon && frames.mapCount[old] === 1)) {
       // The only mapping left (or a shared page): just regain RW (wp_page_reuse).
-      tables.setEntry(l1, idx, pte | PTE_RW | PTE_A | PTE_D, old, vcpu, tNs);
+      tables.setEntry(l1, idx, pteSetFlags(pte, PTE_RW | PTE_A | PTE_D), old, vcpu, tNs);
       this.counters.cowReuses++;
       return i;
     }
@@ -110,13 +110,13 @@ export class PageFaultHandler {
         for (let v = vpn; v < chunkEnd; v++) {
           const idx = v & 511;
           const i = (pl1 << 9) | idx;
-          const pte = tables.entries[i];
+          const pte = tables.entryValue(i);
           if ((pte & PTE_P) === 0) continue;
           const pfn = tables.link[i];
-          if ((pte & PTE_RW) !== 0) tables.setEntry(pl1, idx, pte & ~PTE_RW, pfn, vcpu, tNs);
+          if ((pte & PTE_RW) !== 0) tables.setEntry(pl1, idx, pteClearFlags(pte, PTE_RW), pfn, vcpu, tNs);
           if (cl1 < 0) cl1 = tables.ensureLeafTable(childRoot, v, true, vcpu, tNs);
-          tables.setEntry(cl1, idx, pte & ~(PTE_RW | PTE_A), pfn, vcpu, tNs);
-          this.frames.mapCount[pfn]++;
+          tables.setEntry(cl1, idx, pteClearFlags(pte, PTE_RW | PTE_A), pfn, vcpu, tNs);
+          this.frames.markMapped(pfn);
         }
       }
       vpn = chunkEnd;

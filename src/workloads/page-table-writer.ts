@@ -1,5 +1,5 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import { PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_RW, PTE_US } from '../model/pte.js';
+import { NARROW_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P, PTE_RW, PTE_US, pteClearFlags, pteSetFlags, pteValue } from '../model/pte.js';
 import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestLayout } from './guest-layout.js';
 import { KERNEL_COSTS_NS, type KernelWork } from './kernel-costs.js';
@@ -9,6 +9,8 @@ import type { KernelCounters } from './kernel-counters.js';
 export const FLAGS_KERNEL_TABLE = PTE_P | PTE_RW | PTE_A | PTE_D;
 /** An entry pointing at a user table (_PAGE_TABLE). */
 const FLAGS_USER_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D;
+/** 2^32: the weight of an entry's high word (src/model/pte.ts). */
+const WORD = 2 ** 32;
 /** A PAE page-directory-pointer entry has only P (its RW, US, A bits are reserved). */
 export const FLAGS_PAE_PDPTE = PTE_P;
 
@@ -62,8 +64,9 @@ export class PageTableWriter {
    */
   readonly directL1Slot: Int32Array;
   // The frames' fixed-size arrays, held here because every store reads them.
-  private readonly frameOfPfn: Int32Array;
-  private readonly written: Uint8Array;
+  private readonly frameOfPfn: Int32Array | undefined;
+  /** Guests over 2^24 frames only: each entry's high word (frame bits 24 and up), beside `entries`. */
+  private high: Uint8Array | undefined;
 
   constructor(
     private readonly layout: GuestLayout,
@@ -82,12 +85,22 @@ export class PageTableWriter {
     this.slotPresent = new Int32Array(slots);
     this.directL1Slot = new Int32Array(Math.ceil(frames.directMapPages / 512)).fill(-1);
     this.frameOfPfn = frames.frameOfPfn;
-    this.written = frames.written;
+    this.high = frames.memPages > NARROW_FRAMES ? new Uint8Array(slots << 9) : undefined;
   }
 
-  /** A PTE mapping `pfn` with `flags`: the frame field holds its mfn (PV) or the pfn itself (HVM). */
+  /** Entry i as one number (src/model/pte.ts pteValue): with its high word, for a guest over 64 GiB. */
+  entryValue(i: number): number {
+    return this.high === undefined ? this.entries[i] : pteValue(this.entries[i], this.high[i]);
+  }
+
+  /**
+   * A PTE mapping `pfn` with `flags`: the frame field holds its mfn (PV) or
+   * the pfn itself (HVM). One number (src/model/pte.ts makePte): the Int32
+   * the tables hold, or for a frame of 2^23 and above frame * 256 + flags.
+   */
   pte(pfn: number, flags: number): number {
-    return (this.frameOfPfn[pfn] << PTE_FLAG_BITS) | flags;
+    const frame = this.frameOfPfn === undefined ? pfn : this.frameOfPfn[pfn]!;
+    return frame < 0x80_0000 ? (frame << PTE_FLAG_BITS) | flags : frame * 256 + flags;
   }
 
   /** Stores entry `idx` of table `slot`: the one place a pt_write is emitted. */
@@ -96,11 +109,14 @@ export class PageTableWriter {
     const was = this.entries[i] & PTE_P;
     const now = pte & PTE_P;
     if (was !== now) this.slotPresent[slot] += now !== 0 ? 1 : -1;
+    // The tables keep the entry's Int32; its high word (frames of 2^24 and
+    // above, HVM guests over 64 GiB) goes in the event's arg, above the index.
     this.entries[i] = pte;
+    if (this.high !== undefined) this.high[i] = pte < WORD ? 0 : Math.floor(pte / WORD);
     this.link[i] = now !== 0 ? linkValue : -1;
     const pfn = this.slotPfn[slot];
-    this.out.ptWrite(tNs, vcpu, pfn, idx, pte);
-    this.written[pfn] = 1;
+    this.out.ptWrite(tNs, vcpu, pfn, pte < WORD ? idx : idx | (Math.floor(pte / WORD) << PTE_HIGH_SHIFT), pte | 0);
+    this.frames.markWritten(pfn);
     this.work.ns += KERNEL_COSTS_NS.ptWrite;
     this.counters.ptWrites++;
   }
@@ -153,7 +169,7 @@ export class PageTableWriter {
     const i = (l1 << 9) | (pfn & 511);
     const pte = this.entries[i];
     if ((pte & PTE_P) === 0) return;
-    this.setEntry(l1, pfn & 511, writable ? pte | PTE_RW : pte & ~PTE_RW, pfn, vcpu, tNs);
+    this.setEntry(l1, pfn & 511, writable ? pteSetFlags(pte, PTE_RW) : pteClearFlags(pte, PTE_RW), pfn, vcpu, tNs);
   }
 
   private growSlots(): void {
@@ -164,6 +180,11 @@ export class PageTableWriter {
       return b;
     };
     this.entries = grow32(this.entries, n << 9, 0);
+    if (this.high !== undefined) {
+      const high = new Uint8Array(n << 9);
+      high.set(this.high);
+      this.high = high;
+    }
     this.link = grow32(this.link, n << 9, -1);
     this.slotPfn = grow32(this.slotPfn, n, 0);
     this.slotPresent = grow32(this.slotPresent, n, 0);
@@ -184,8 +205,13 @@ export class PageTableWriter {
 
   /** The leaf table that maps `vpn`, allocating and linking missing tables on the way. */
   ensureLeafTable(rootSlot: number, vpn: number, user: boolean, vcpu: number, tNs: number): number {
+    return this.ensureTable(rootSlot, vpn, 1, user, vcpu, tNs);
+  }
+
+  /** The table at `level` on the way to `vpn` (1: the leaf table), allocating and linking missing tables above it. */
+  ensureTable(rootSlot: number, vpn: number, tableLevel: number, user: boolean, vcpu: number, tNs: number): number {
     let s = rootSlot;
-    for (let level = this.levels, shift = this.layout.rootShift; level > 1; level--, shift -= 9) {
+    for (let level = this.levels, shift = this.layout.rootShift; level > tableLevel; level--, shift -= 9) {
       const idx = (vpn >> shift) & 511;
       let c = this.link[(s << 9) | idx];
       if (c < 0) {

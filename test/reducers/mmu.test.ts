@@ -529,7 +529,9 @@ describe('events without a walk', () => {
     expect(() => mmu.apply(script.ptWrite(1, 512, 1).take())).toThrow(/entry index 512/);
     const pae = setup('pae');
     expect(() => pae.mmu.apply(pae.script.read(0, 1 << 20).take())).toThrow(/PAE/);
-    expect(() => new Mmu({ guest: 'pv', paging: 'x86-64', memPages: 1 << 22, vcpus: 1, seed: 1 })).toThrow(/PV guest/);
+    // PV: host frames (twice the guest's) must fit the PTE's 24-bit Int32 word; HVM: 2^30 frames (4 TiB).
+    expect(() => new Mmu({ guest: 'pv', paging: 'x86-64', memPages: (1 << 23) + 1, vcpus: 1, seed: 1 })).toThrow(/PV guest/);
+    expect(() => new Mmu({ guest: 'hvm', paging: 'x86-64', memPages: 2 ** 30 + 1, vcpus: 1, seed: 1 })).toThrow(/HVM guest/);
   });
 });
 

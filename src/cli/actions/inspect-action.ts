@@ -93,9 +93,13 @@ function captureText(c: CaptureStats): string[] {
 function mmuText(m: MmuStats, stats: Readonly<Record<string, number>>): string[] {
   const names = ['L1', 'L2', 'L3', 'L4'];
   const share = (n: number) => (m.leafSlots ? fmtPercent(n / m.leafSlots) : '-');
+  // The slots are the L1 tables'; superpage leaves (a large guest's 2 MiB direct map) are counted apart.
+  const l1 = m.levels[0]!;
+  const superpages = m.presentLeafEntries - l1.presentLeafEntries;
   const lines = [
     `  mmu        page-table pages: ${m.levels.map((l, i) => `${formatCount(l.ptPages)} ${names[i]}`).join(', ')} (${formatCount(m.ptPages)} distinct)`,
-    `             leaf PTE slots ${formatCount(m.leafSlots)}: present ${share(m.presentLeafEntries)}, A ${share(m.leafEntriesAccessed)}, D ${share(m.leafEntriesDirty)}, RW ${share(m.leafEntriesWritable)}, A+D+RW ${share(m.leafEntriesAccessedDirtyWritable)}`,
+    `             leaf PTE slots ${formatCount(m.leafSlots)}: present ${share(l1.presentLeafEntries)}, A ${share(l1.leafEntriesAccessed)}, D ${share(l1.leafEntriesDirty)}, RW ${share(l1.leafEntriesWritable)}, A+D+RW ${share(l1.leafEntriesAccessedDirtyWritable)}` +
+      (superpages > 0 ? `; ${formatCount(superpages)} superpage leaves` : ''),
     `             ${formatCount(m.walks)} walks, ${formatCount(m.adStores)} A/D stores, ${formatCount(m.faults)} guest faults`,
   ];
   const created = stats['processesCreated'];

@@ -1,0 +1,61 @@
+/**
+ * A run's memory, measured as a user meets it: one migration of a muncher
+ * guest in a process of its own (node, the built dist), whose peak resident
+ * set (process.resourceUsage().maxRSS, the kernel's ru_maxrss) it prints
+ * when it is done. The benchmark's bytes per guest page and the 1 TiB test
+ * (test/scale/huge-guest.test.ts) both come from here.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** What the child runs: a muncher guest migrated from 0.5 s on. */
+export interface GuestMemoryRun {
+  readonly memBytes: number;
+  readonly tracker: 'hap' | 'pml' | 'shadow';
+  readonly policy: 'xen' | 'qemu';
+  /** The muncher's working set in bytes (the rest of memory is page cache its disk filled, or zero pages). */
+  readonly wssBytes: number;
+  /** The muncher's zero fraction: memory never written. */
+  readonly zero: number;
+  readonly durationNs?: number;
+}
+
+export interface GuestMemoryResult {
+  readonly maxRssBytes: number;
+  readonly seconds: number;
+  readonly outcome: string;
+  readonly guestPages: number;
+  readonly guestEvents: number;
+  readonly pagesSent: number;
+  readonly lostPages: number;
+}
+
+/** The checkout: this file runs as dist/bench/guest-memory.js (the bench) or bench/guest-memory.ts (a test). */
+const ROOT = import.meta.dirname.endsWith(join('dist', 'bench')) ? join(import.meta.dirname, '..', '..') : join(import.meta.dirname, '..');
+/** The built library (npm run build, or npx tsc -p tsconfig.json). */
+const BUILT_INDEX = join(ROOT, 'dist', 'src', 'index.js');
+
+export function measureGuestMemory(run: GuestMemoryRun): GuestMemoryResult {
+  const index = BUILT_INDEX;
+  if (!existsSync(index)) throw new Error(`the built library is missing (${index}): build first (npx tsc -p tsconfig.json)`);
+  const script = `
+    import { guestSource, runMigration } from ${JSON.stringify(pathToFileURL(index).href)};
+    const run = ${JSON.stringify(run)};
+    const t0 = process.hrtime.bigint();
+    const source = guestSource('muncher', {
+      seed: 1, durationNs: run.durationNs ?? 2e9, memBytes: run.memBytes,
+      settings: { wss: String(run.wssBytes), zero: String(run.zero) },
+    });
+    const s = runMigration(source, { tracker: run.tracker, migration: { policy: run.policy, startNs: 5e8 } });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(JSON.stringify({
+      maxRssBytes: process.resourceUsage().maxRSS * 1024, seconds, outcome: s.outcome,
+      guestPages: source.header.guest.memPages, guestEvents: s.guestEvents, pagesSent: s.pagesSent, lostPages: s.lostPages,
+    }));
+  `;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (child.status !== 0) throw new Error(`the measured run failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as GuestMemoryResult;
+}
