@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkGolden, type GoldenCase, type GoldenOutcome, goldenCases, updateGolden } from '../../verify/golden.js';
 import { formatCount } from '../../model/units.js';
-import { type CliContext, EXIT_MISMATCH } from '../cli-io.js';
+import { type CliContext, EXIT_CODES_HELP, EXIT_MISMATCH } from '../cli-io.js';
 import { UsageError } from '../cli-failure.js';
 import { createProgress, withProgress } from '../progress.js';
 
@@ -44,7 +44,7 @@ export function registerGolden(program: Command, ctx: CliContext): void {
       });
       if (opts.json) ctx.io.out(JSON.stringify({ dir, cases: outcomes.map(({ c, r }) => ({ name: c.name, trace: c.trace, summary: c.summaryFile, changed: r.differences.length > 0, differences: r.differences })) }, null, 2) + '\n');
     });
-  for (const c of golden.commands) c.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err });
+  for (const c of golden.commands) c.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err }).addHelpText('after', EXIT_CODES_HELP);
 }
 
 /**

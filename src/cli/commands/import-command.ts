@@ -7,7 +7,7 @@ import { importRtdirty } from '../../import/rtdirty-importer.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
 import { formatBytes, formatCount, formatDurationNs, parseNumber, sizeInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
-import type { CliContext } from '../cli-io.js';
+import { type CliContext, EXIT_CODES_HELP } from '../cli-io.js';
 import { inputFile } from '../input-file.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
 import { createShareProgress, withProgressAsync } from '../progress.js';
@@ -61,6 +61,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
     .argument('<file>', 'the lackey log');
   addImportOptions(lackey, 1).action((file: string, opts: ImportCliOptions) => runImport('lackey', file, opts, ctx));
   for (const c of [cmd, rtdirty, lackey]) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const c of [rtdirty, lackey]) c.addHelpText('after', EXIT_CODES_HELP);
 }
 
 async function runImport(format: 'rtdirty' | 'lackey', file: string, opts: ImportCliOptions, ctx: CliContext): Promise<void> {
