@@ -8,6 +8,7 @@ import type { TrackerName } from '../reducers/tracker.js';
 import { drainSync } from '../util/drain-sync.js';
 import { type CompareHooks, type CompareResult, compareResult, compareTrackers } from './compare.js';
 import type { CompareWorkerData, CompareWorkerMessage, CompareWorkerReply } from './compare-worker.js';
+import { DEFAULT_COSTS } from '../model/cost-model.js';
 import type { GuestSource } from './guest-source.js';
 import { type MigrationRunOptions, type MigrationSummary, migrate, summarizeMigration } from './run-migration.js';
 
@@ -107,7 +108,7 @@ export async function compareTrackersOnCores(
   const summaries = [localFailed ? undefined : localSummary, ...(await Promise.all(replies))];
   await Promise.all(workers.map((w) => w.terminate()));
   if (summaries.some((s) => s === undefined)) return compareTrackers(source, trackers, opts);
-  return compareResult(summaries as MigrationSummary[]);
+  return compareResult(summaries as MigrationSummary[], (opts.costs ?? DEFAULT_COSTS).pageHeaderBytes);
 }
 
 class WorkerFailed extends Error {}

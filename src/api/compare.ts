@@ -3,6 +3,7 @@ import type { GuestSource } from './guest-source.js';
 import { type MigrationRunOptions, type MigrationSummary, runMigration } from './run-migration.js';
 import type { TrackerName } from '../reducers/tracker.js';
 import { bestOf } from './best-of.js';
+import { DEFAULT_COSTS } from '../model/cost-model.js';
 
 
 export interface CompareResult {
@@ -13,7 +14,7 @@ export interface CompareResult {
 
 export interface CompareFigure {
   readonly name: string;
-  readonly unit: 'ns' | 'pages' | 'bytes' | 'count' | 'ratio';
+  readonly unit: 'ns' | 'pages' | 'bytes' | 'count' | 'ratio' | 'bits/s' | 'pages/s';
   readonly values: readonly number[];
   /**
    * Index of the best value (the lowest, among completed runs only), or -1:
@@ -39,13 +40,14 @@ export function compareTrackers(source: GuestSource, trackers: readonly TrackerN
     hooks.onEach?.(tracker, s, run);
     return s;
   });
-  return compareResult(summaries);
+  return compareResult(summaries, (opts.costs ?? DEFAULT_COSTS).pageHeaderBytes);
 }
 
-/** The comparison's rows, from each tracker's summary (in `trackers` order). */
-export function compareResult(summaries: readonly MigrationSummary[]): CompareResult {
+/** The comparison's rows, from each tracker's summary (in `trackers` order); a zero page's bytes on the wire are its header's. */
+export function compareResult(summaries: readonly MigrationSummary[], pageHeaderBytes: number): CompareResult {
   const exitCount = (s: MigrationSummary) => Object.values(s.migrationExits).reduce((a, e) => a + e.count, 0);
   const completed = summaries.map((s) => s.outcome === 'completed');
+  const policy = summaries[0]?.policy;
   const fig = (name: string, unit: CompareFigure['unit'], f: (s: MigrationSummary) => number, lowerIsBetter = true): CompareFigure => {
     const values = summaries.map(f);
     return { name, unit, values, best: lowerIsBetter ? bestOf(values, completed) : -1 };
@@ -65,6 +67,26 @@ export function compareResult(summaries: readonly MigrationSummary[]): CompareRe
       fig('exits and faults (live phase)', 'count', exitCount),
       fig('tracker memory', 'bytes', (s) => s.trackerMemoryBytes),
       fig('lost pages', 'pages', (s) => s.lostPages + s.lostPtes),
+      // Added after the first twelve, so that their indices hold. None of
+      // these is better lower except the stall, exits and post-copy waits:
+      // the rest describe the migration (what went when), not its quality.
+      fig('vCPU stall (whole run)', 'ns', (s) => s.stallNs),
+      fig('exits and faults (whole run)', 'count', (s) => Object.values(s.exits).reduce((a, e) => a + e.count, 0)),
+      fig('throughput', 'bits/s', (s) => s.throughputBitsPerSec, false),
+      fig('pages per second', 'pages/s', (s) => s.pagesPerSec, false),
+      fig('normal pages', 'pages', (s) => s.normalPages, false),
+      fig('normal bytes', 'bytes', (s) => s.normalBytes, false),
+      fig('zero pages', 'pages', (s) => s.zeroPagesSent, false),
+      fig('zero bytes', 'bytes', (s) => s.zeroPagesSent * pageHeaderBytes, false),
+      fig('pre-copy bytes', 'bytes', (s) => s.precopyBytes, false),
+      fig('stop-and-copy bytes', 'bytes', (s) => s.downtimeBytes, false),
+      ...(policy === 'postcopy' ? [fig('post-copy bytes', 'bytes', (s) => s.postcopyBytes ?? 0, false)] : []),
+      ...(policy === 'remus' ? [fig('checkpoint bytes', 'bytes', (s) => s.checkpointBytes ?? 0, false)] : []),
+      fig('dirty rate (live phase)', 'pages/s', (s) => s.dirtyPagesRate, false),
+      fig('dirty-sync-count', 'count', (s) => s.dirtySyncCount, false),
+      ...(policy === 'postcopy'
+        ? [fig('post-copy faults', 'count', (s) => s.postcopyFaults), fig('post-copy fault wait', 'ns', (s) => s.postcopyFaultStallNs)]
+        : []),
     ],
   };
 }

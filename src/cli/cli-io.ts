@@ -35,3 +35,14 @@ export const EXIT_INCOMPLETE = 3;
  * (src/util/atomic-write.ts).
  */
 export const EXIT_REPLACED = 4;
+
+/** The exit codes, at the end of `migsim --help` and of each command's help that runs or checks something. */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  completed: every migration resumed with every page current (or a check found no difference)
+  1  failed: a run lost pages, or replay/golden check found a difference
+  2  bad input: a bad trace or capture, an unknown name, a value outside what --help says,
+     an impossible configuration, a file that cannot be read or written (one line says which)
+  3  incomplete: the guest's events ended before the migration completed
+  4  replaced: another command wrote the same output file at once; it holds the other's result
+  70 internal error: a bug of migsim's (please report it with the command line)`;

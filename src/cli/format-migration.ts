@@ -1,12 +1,22 @@
 import type { ExitTally } from '../reducers/summary.js';
 import type { GuestSource } from '../api/guest-source.js';
 import type { MigrationSummary } from '../api/run-migration.js';
+import { DEFAULT_COSTS } from '../model/cost-model.js';
 import { durationFormatterFor, formatBytes, formatCount, formatDurationNs } from '../model/units.js';
-import { wrapLines } from '../util/wrap-lines.js';
-import { fmtPercent } from './format-number.js';
+import { fmtMbitPerSec, fmtPercent } from './format-number.js';
+import { blockTable, type Column, pairsTable } from './text-table.js';
 
-/** The stable JSON form of a migration summary: add fields, never rename. */
-export function migrationJson(source: GuestSource, s: MigrationSummary): Record<string, unknown> {
+const PAGE_BYTES = 4096;
+
+/**
+ * The stable JSON form of a migration summary: add fields, never rename.
+ * Besides the summary's own fields it gives, derived from them, what QEMU's
+ * query-migrate shows and the summary keeps only implicitly: `zeroBytes`
+ * (the zero pages' bytes on the wire, their headers) and, per round,
+ * `remainingBytes` (the dirty pages left at the round's end times 4 KiB:
+ * QEMU's ram `remaining`).
+ */
+export function migrationJson(source: GuestSource, s: MigrationSummary, pageHeaderBytes = DEFAULT_COSTS.pageHeaderBytes): Record<string, unknown> {
   const h = source.header;
   return {
     source: source.label,
@@ -14,16 +24,30 @@ export function migrationJson(source: GuestSource, s: MigrationSummary): Record<
     guest: h.guest,
     program: h.program,
     ...s,
+    rounds: s.rounds.map((r) => ({ ...r, remainingBytes: Math.max(0, r.dirtyPages) * PAGE_BYTES })),
+    zeroBytes: zeroBytes(s, pageHeaderBytes),
   };
 }
 
-export function migrationText(source: GuestSource, s: MigrationSummary): string {
+/** Zero pages go on the wire as their header alone (QEMU's save_zero_page); under Xen's policies none are counted zero. */
+function zeroBytes(s: MigrationSummary, pageHeaderBytes: number): number {
+  return s.zeroPagesSent * pageHeaderBytes;
+}
+
+/**
+ * A migration summary as text: what happened, the figures (each naming its
+ * phase where it has one: the live phase runs from the start to the
+ * suspend, or for post-copy to the last page; the whole run is every guest
+ * event), then the tables: exits by phase, the tracker's counts, rounds.
+ */
+export function migrationText(source: GuestSource, s: MigrationSummary, pageHeaderBytes = DEFAULT_COSTS.pageHeaderBytes): string {
   const h = source.header;
   const lines = [
     `${source.label} (${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}): ${s.policy} migration under ${s.tracker}`,
     `  outcome      ${s.outcome}: ${s.stopReason}`,
   ];
-  if (s.outcome === 'incomplete') {
+  const incomplete = s.outcome === 'incomplete';
+  if (incomplete) {
     lines.push(
       `  progress     ${s.rounds.length} round(s) done, ${formatCount(s.pagesSent)} pages sent (${formatBytes(s.bytesSent)}) over ${formatDurationNs(s.totalNs)}; ${formatCount(s.remainingPages ?? 0)} pages still to send when the guest's events ended`,
       '  no downtime and no oracle check: the guest never stopped on the source nor resumed on the destination',
@@ -37,33 +61,29 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
     );
   }
   const phases = [`pre-copy ${formatBytes(s.precopyBytes)}`];
-  if (s.outcome !== 'incomplete') phases.push(`stop-and-copy ${formatBytes(s.downtimeBytes)}`);
+  if (!incomplete) phases.push(`stop-and-copy ${formatBytes(s.downtimeBytes)}`);
   if (s.postcopyBytes !== undefined) phases.push(`post-copy ${formatBytes(s.postcopyBytes)}`);
   if (s.checkpointBytes !== undefined) phases.push(`checkpoints ${formatBytes(s.checkpointBytes)}`);
   lines.push(
-    `  transferred  ${formatCount(s.pagesSent)} pages (${formatCount(s.normalPages)} normal, ${formatCount(s.zeroPagesSent)} zero), ${formatBytes(s.bytesSent)}: ${phases.join(', ')}`,
-    `  throughput   ${(s.throughputBitsPerSec / 1e6).toFixed(1)} Mbit/s, ${formatCount(s.pagesPerSec)} pages/s`,
-    `  dirty rate   ${formatCount(s.dirtyPagesRate)} pages/s during the live phase; dirty-sync-count ${s.dirtySyncCount}`,
-    `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run); vCPU stall ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
-    `  tracker      ${formatBytes(s.trackerMemoryBytes)} of hypervisor memory at most`,
+    `  transferred  ${formatCount(s.pagesSent)} pages, ${formatBytes(s.bytesSent)}: ${formatCount(s.normalPages)} normal (${formatBytes(s.normalBytes)} of contents), ${formatCount(s.zeroPagesSent)} zero (${formatBytes(zeroBytes(s, pageHeaderBytes))} of headers)`,
+    `  by phase     ${phases.join(', ')}`,
+    `  throughput   ${fmtMbitPerSec(s.throughputBitsPerSec)}, ${formatCount(s.pagesPerSec)} pages/s (over the total time)`,
+    `  dirty rate   ${liveDirtyRate(s)}; dirty-sync-count ${s.dirtySyncCount}`,
+    `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
+    `  vCPU stall   ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run), all vCPUs`,
   );
-  lines.push(...statLines(s.trackerStats));
-  lines.push('  exits and operations (whole run):');
-  lines.push(...exitLines(s.exits));
   if (s.policy === 'postcopy') lines.push(`  post-copy    ${formatCount(s.postcopyFaults)} faults on pages not yet received, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for them`);
   if (s.epochs.length) {
     const pauses = s.epochs.map((e) => e.pauseNs);
     lines.push(`  remus        ${s.epochs.length} checkpoints, pause ${formatDurationNs(Math.min(...pauses))} to ${formatDurationNs(Math.max(...pauses))}, ${formatCount(s.epochs.reduce((a, e) => a + e.dirtyPages, 0))} pages`);
   }
-  lines.push('  rounds:       start          end        sent     zero  skipped     dirty at end');
-  for (const r of elideRounds(s.rounds)) {
-    if (!r) {
-      lines.push('    ...');
-      continue;
-    }
-    lines.push(
-      `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.startNs).padStart(12)} ${formatDurationNs(r.endNs).padStart(12)} ${formatCount(r.pagesSent).padStart(10)} ${formatCount(r.zeroPages).padStart(8)} ${formatCount(r.pagesSkipped).padStart(8)} ${r.dirtyPages < 0 ? '           -' : formatCount(r.dirtyPages).padStart(12)}`,
-    );
+  lines.push(`  tracker      ${formatBytes(s.trackerMemoryBytes)} of hypervisor memory at most`);
+  lines.push(...statLines(s.trackerStats));
+  lines.push('  exits and operations:');
+  lines.push(...phaseExitTable(s.migrationExits, s.exits));
+  if (s.rounds.length) {
+    lines.push('  rounds (remaining: dirty pages the CLEAN ending the round reported; expected downtime: those at link speed):');
+    lines.push(...migrationRoundTable(s));
   }
   const lost = s.lostPages + s.lostPtes;
   if (lost) lines.push(`  LOST ${formatCount(s.lostPages)} pages and ${formatCount(s.lostPtes)} page-table entries (first pfns ${s.firstLostPfns.join(', ')}): the destination is not the source`);
@@ -71,15 +91,74 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
   return lines.join('\n') + '\n';
 }
 
-/** A tracker's own counts as a block, a few to a line, instead of one line of hundreds of characters. */
-export function statLines(stats: Readonly<Record<string, number>>): string[] {
-  const items = Object.entries(stats).map(([k, v]) => `${k} ${formatCount(v)}`);
-  return items.length ? wrapLines(items.join(', '), 96).map((l) => `    ${l}`) : [];
+/** The live phase's dirty rate, or why there is none to give. */
+function liveDirtyRate(s: MigrationSummary): string {
+  if (s.policy === 'checkpoint') return 'none: a checkpoint pauses the guest for the whole save (no live phase)';
+  if (s.dirtyPagesRate === 0 && !s.rounds.some((r) => r.dirtyPages >= 0)) return 'none measured: no CLEAN ended a round';
+  return `${formatCount(s.dirtyPagesRate)} pages/s during the live phase`;
 }
 
-/** One line per exit kind: its count and the vCPU time it cost. */
+/** A migration's rounds: times in one unit per column, pages, what remained and what stopping then would have cost. */
+function migrationRoundTable(s: MigrationSummary): string[] {
+  const at = durationFormatterFor(Math.max(0, ...s.rounds.map((r) => r.endNs)));
+  const expected = durationFormatterFor(Math.max(0, ...s.rounds.map((r) => r.expectedDowntimeNs)));
+  const columns: Column[] = [
+    { head: 'round', align: 'right' },
+    { head: 'start', align: 'right' },
+    { head: 'end', align: 'right' },
+    { head: 'sent', align: 'right' },
+    { head: 'zero', align: 'right' },
+    ...(s.policy === 'xen-legacy' ? [{ head: 'skipped', align: 'right' } as const] : []),
+    { head: 'bytes', align: 'right' },
+    { head: 'remaining', align: 'right' },
+    { head: 'expected downtime', align: 'right' },
+  ];
+  const rows = elideRounds(s.rounds).map((r) => {
+    if (!r) return columns.map((_c, i) => (i === 0 ? '...' : ''));
+    const none = r.dirtyPages < 0;
+    return [
+      String(r.round),
+      at(r.startNs),
+      at(r.endNs),
+      formatCount(r.pagesSent),
+      formatCount(r.zeroPages),
+      ...(s.policy === 'xen-legacy' ? [formatCount(r.pagesSkipped)] : []),
+      formatBytes(r.bytesSent),
+      none ? '-' : formatCount(r.dirtyPages),
+      none ? '-' : expected(r.expectedDowntimeNs),
+    ];
+  });
+  return blockTable(columns, rows);
+}
+
+/** A tracker's own counts as a block of aligned name-value pairs, instead of one line of hundreds of characters. */
+export function statLines(stats: Readonly<Record<string, number>>): string[] {
+  return pairsTable(Object.entries(stats).map(([k, v]) => [k, formatCount(v)]));
+}
+
+/** One row per exit kind: its count and the vCPU time it cost, over the whole run. */
 export function exitLines(exits: Readonly<Record<string, ExitTally>>): string[] {
-  return Object.entries(exits).map(([k, v]) => `    ${k.padEnd(16)} ${formatCount(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+  const columns: Column[] = [{ head: 'kind' }, { head: 'count', align: 'right' }, { head: 'vCPU time', align: 'right' }];
+  return blockTable(
+    columns,
+    Object.entries(exits).map(([k, v]) => [k, formatCount(v.count), formatDurationNs(v.costNs)]),
+  );
+}
+
+/** One row per exit kind: count and vCPU time in the live phase, and over the whole run beside them. */
+function phaseExitTable(live: Readonly<Record<string, ExitTally>>, whole: Readonly<Record<string, ExitTally>>): string[] {
+  const columns: Column[] = [
+    { head: 'kind' },
+    { head: 'live phase', align: 'right' },
+    { head: 'vCPU time', align: 'right' },
+    { head: 'whole run', align: 'right' },
+    { head: 'vCPU time', align: 'right' },
+  ];
+  const rows = Object.entries(whole).map(([k, v]) => {
+    const l = live[k];
+    return [k, formatCount(l?.count ?? 0), formatDurationNs(l?.costNs ?? 0), formatCount(v.count), formatDurationNs(v.costNs)];
+  });
+  return blockTable(columns, rows);
 }
 
 /** The rounds a text summary lists: all of them, or past 40 the first and last 20 with `undefined` where the rest are left out. */

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { PROGRAM_VERSION } from '../version.js';
-import { type CliContext, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_REPLACED } from './cli-io.js';
+import { type CliContext, type CliIo, EXIT_BAD_INPUT, EXIT_CODES_HELP, EXIT_OK, EXIT_REPLACED } from './cli-io.js';
 import { FileReplacedError } from '../util/atomic-write.js';
 import { registerInspect } from './commands/inspect-command.js';
 import { registerRecord } from './commands/record-command.js';
@@ -30,8 +30,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .description('Event-sourced simulator of virtual-machine live migration')
     .version(PROGRAM_VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(add --help for usage)');
+    // A usage mistake is one line, as every other bad input is: commander's
+    // message with the pointer to --help on the same line, not a second one.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => write(`${text.trimEnd()} (add --help for usage)\n`) })
+    .addHelpText('after', EXIT_CODES_HELP);
   // `migsim record [WORKLOAD] --help` lists the workloads (and one's parameters).
   const workloads = argv.includes('record') ? (await import('../workloads/registry.js')).WORKLOADS : [];
   registerRecord(program, ctx, workloads);
@@ -43,7 +45,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerExport(program, ctx);
   registerGolden(program, ctx);
   registerImport(program, ctx);
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    c.addHelpText('after', EXIT_CODES_HELP);
+  }
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

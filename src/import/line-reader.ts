@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { withPath } from '../util/io-error.js';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
@@ -46,7 +47,12 @@ export function isGzipFile(path: string): boolean {
   const fd = openSync(path, 'r');
   try {
     const head = Buffer.alloc(2);
-    const n = readSync(fd, head, 0, 2, 0);
+    let n: number;
+    try {
+      n = readSync(fd, head, 0, 2, 0);
+    } catch (e) {
+      throw withPath(e, path, 'read');
+    }
     return n === 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
   } finally {
     closeSync(fd);
@@ -176,7 +182,13 @@ function* rawChunks(path: string, readBytes: number, fresh: boolean, onRaw?: (b:
     let buf = Buffer.allocUnsafe(readBytes);
     for (;;) {
       if (fresh) buf = Buffer.allocUnsafe(readBytes);
-      const n = readSync(fd, buf, 0, readBytes, null);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, readBytes, null);
+      } catch (e) {
+        // A read by descriptor names no file: the user is told which.
+        throw withPath(e, path, 'read');
+      }
       if (n === 0) return;
       const chunk = buf.subarray(0, n);
       onRaw?.(chunk);

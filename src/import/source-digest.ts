@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { withPath } from '../util/io-error.js';
 
 /**
  * The sha256 of a capture file as stored, for the trace header, and
@@ -75,7 +76,13 @@ export class SourceDigest {
     let text = '';
     for (let i = 3; i < shared.length && shared[i] !== 0; i++) text += String.fromCharCode(shared[i]!);
     void this.worker!.terminate();
-    if (Atomics.load(shared, 0) === 2) throw new Error(`reading ${this.path} to digest it failed: ${text}`);
+    if (Atomics.load(shared, 0) === 2) {
+      // The worker's read failed (the file system's error, its code first):
+      // the user's file, not a bug, so it is reported naming the file.
+      const code = /^(E[A-Z]+) /.exec(text)?.[1];
+      if (code) throw withPath(Object.assign(new Error(text), { code }), this.path, 'read');
+      throw new Error(`reading ${this.path} to digest it failed: ${text}`);
+    }
     this.result = { sha256: text, lines: (shared[1]! >>> 0) + shared[2]! * 4294967296 };
     return this.result;
   }
@@ -164,5 +171,5 @@ async function main() {
   }
   post(1, h.digest('hex'), lines);
 }
-main().catch((e) => post(2, String((e && e.message) || e), 0));
+main().catch((e) => post(2, (e && e.code ? e.code + ' ' : '') + String((e && e.message) || e), 0));
 `;

@@ -377,6 +377,10 @@ export class SummaryFold {
       else if (r.startNs >= resumeAt) afterBytes += r.bytesSent;
     }
     const checkpointBytes = m.epochs.reduce((a, e) => a + e.bytesSent, 0);
+    // A migration that never suspended (incomplete) sent every byte while
+    // the guest ran, those of the round still under way included: none went
+    // in a downtime that never happened.
+    if (this.suspendAtNs < 0) precopyBytes = m.bytesSent - afterBytes - checkpointBytes;
     const downtimeBytes = m.bytesSent - precopyBytes - afterBytes - checkpointBytes;
     const normalPages = this.pagesSent - m.zeroPagesSent;
     const summary: MigrationSummary = {

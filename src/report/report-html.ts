@@ -5,6 +5,7 @@ import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './rep
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
 import { bestOf } from '../api/best-of.js';
 import { hasCustomCosts } from './reproduce-command.js';
+import { DEFAULT_COSTS } from '../model/cost-model.js';
 
 /**
  * The report as one self-contained HTML file: the charts are inline SVG
@@ -63,6 +64,11 @@ ${headerTable(doc.runs)}
 <h2>Summary</h2>
 ${summaryTable(doc.runs)}
 <p class="note">* marks the lowest value among completed runs, on rows where lower is better, when they differ. Times are wall time; pages are 4 KiB.</p>
+</section>
+<section id="rounds">
+<h2>Rounds</h2>
+${roundsTables(doc.runs)}
+<p class="note">remaining: pages the CLEAN ending the round reported dirty (- when none ended it); expected downtime: those pages at link speed, what stopping after the round would have cost (QEMU's expected-downtime).</p>
 </section>
 <section id="charts">
 <h2>Charts</h2>
@@ -133,6 +139,10 @@ function summaryTable(runs: readonly RunReport[]): string {
   };
   const s = (r: RunReport) => r.summary;
   const completed = runs.map((r) => s(r).outcome === 'completed');
+  const headerBytes = (r: RunReport) => Number(r.spec.costs['pageHeaderBytes'] ?? DEFAULT_COSTS.pageHeaderBytes);
+  const anyPolicy = (p: string) => runs.some((r) => s(r).policy === p);
+  const pagesAndBytes = (pages: number, bytes: number) => `${formatCount(pages)} (${formatBytes(bytes)})`;
+  const sumExits = (e: Readonly<Record<string, { count: number }>>) => Object.values(e).reduce((a, x) => a + x.count, 0);
   const rows: Row[] = [
     ['outcome', runs.map((r) => s(r).outcome)],
     ['stop rule', runs.map((r) => s(r).stopReason)],
@@ -141,18 +151,30 @@ function summaryTable(runs: readonly RunReport[]): string {
     num('setup', (r) => s(r).setupNs, formatDurationNs),
     num('rounds', (r) => s(r).rounds.length, formatCount, false),
     num('pages sent', (r) => s(r).pagesSent, formatCount),
-    num('zero pages sent', (r) => s(r).zeroPagesSent, formatCount, false),
     num('bytes sent', (r) => s(r).bytesSent, formatBytes),
+    ['normal pages (contents)', runs.map((r) => pagesAndBytes(s(r).normalPages, s(r).normalBytes))],
+    ['zero pages (headers)', runs.map((r) => pagesAndBytes(s(r).zeroPagesSent, s(r).zeroPagesSent * headerBytes(r)))],
+    ['bytes pre-copy', runs.map((r) => formatBytes(s(r).precopyBytes))],
+    ['bytes in downtime (stop-and-copy)', runs.map((r) => formatBytes(s(r).downtimeBytes))],
+    ...(anyPolicy('postcopy') ? [['bytes post-copy', runs.map((r) => (s(r).postcopyBytes === undefined ? '-' : formatBytes(s(r).postcopyBytes!)))] as Row] : []),
+    ...(anyPolicy('remus') ? [['bytes in checkpoints', runs.map((r) => (s(r).checkpointBytes === undefined ? '-' : formatBytes(s(r).checkpointBytes!)))] as Row] : []),
     num('final pages', (r) => s(r).rounds[s(r).rounds.length - 1]?.pagesSent ?? 0, formatCount),
-    num('throughput', (r) => s(r).throughputBitsPerSec, (v) => `${(v / 1e6).toFixed(1)} Mbit/s`, false),
+    ['throughput', runs.map((r) => `${(s(r).throughputBitsPerSec / 1e6).toFixed(1)} Mbit/s, ${formatCount(s(r).pagesPerSec)} pages/s`)],
     num('dirty rate (live phase, pages/s)', (r) => s(r).dirtyPagesRate, formatCount, false),
+    num('dirty-sync-count', (r) => s(r).dirtySyncCount, formatCount, false),
     num('guest slowdown (live phase)', (r) => s(r).migrationSlowdown, (v) => `${(v * 100).toFixed(2)}%`),
     num('guest slowdown (whole run)', (r) => s(r).slowdown, (v) => `${(v * 100).toFixed(2)}%`),
+    num('vCPU stall (live phase)', (r) => s(r).migrationStallNs, formatDurationNs),
     num('vCPU stall (whole run)', (r) => s(r).stallNs, formatDurationNs),
-    num('exits and faults (whole run)', (r) => Object.values(s(r).exits).reduce((a, e) => a + e.count, 0), formatCount),
+    num('exits and faults (live phase)', (r) => sumExits(s(r).migrationExits), formatCount),
+    num('exits and faults (whole run)', (r) => sumExits(s(r).exits), formatCount),
   ];
   const kinds = [...new Set(runs.flatMap((r) => Object.keys(s(r).exits)))];
   for (const k of kinds) rows.push([`  ${k}`, runs.map((r) => { const e = s(r).exits[k]; return e ? `${formatCount(e.count)} (${formatDurationNs(e.costNs)})` : '-'; })]);
+  if (anyPolicy('postcopy')) {
+    rows.push(num('post-copy faults', (r) => s(r).postcopyFaults, formatCount));
+    rows.push(num('post-copy fault wait', (r) => s(r).postcopyFaultStallNs, formatDurationNs));
+  }
   rows.push(num('tracker memory', (r) => s(r).trackerMemoryBytes, formatBytes));
   rows.push(num('lost pages', (r) => s(r).lostPages + s(r).lostPtes, formatCount));
   rows.push(['state digest', runs.map((r) => s(r).stateDigest.slice(0, 16) + '…')]);
@@ -164,6 +186,29 @@ function summaryTable(runs: readonly RunReport[]): string {
       return [name, cells.map((c, i) => (i === best ? `${c} *` : c))];
     }),
   );
+}
+
+/**
+ * Each run's rounds: pages and bytes sent, what remained dirty at the
+ * round's end (the CLEAN ending it; QEMU's remaining) and what stopping
+ * then would have cost on the link (QEMU's expected-downtime). Past 40
+ * rounds, the first and last 20.
+ */
+function roundsTables(runs: readonly RunReport[]): string {
+  return runs
+    .map((r) => {
+      const all = r.summary.rounds;
+      const shown = all.length > 40 ? [...all.slice(0, 20), undefined, ...all.slice(-20)] : all;
+      const head = ['round', 'start', 'end', 'pages sent', 'zero', 'bytes', 'remaining (pages)', 'expected downtime'];
+      const body = shown.map((x) =>
+        x
+          ? [String(x.round), formatDurationNs(x.startNs), formatDurationNs(x.endNs), formatCount(x.pagesSent), formatCount(x.zeroPages), formatBytes(x.bytesSent), x.dirtyPages < 0 ? '-' : formatCount(x.dirtyPages), x.dirtyPages < 0 ? '-' : formatDurationNs(x.expectedDowntimeNs)]
+          : ['…', '', '', '', '', '', '', ''],
+      );
+      const rows = body.map((cells) => `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+      return `<h3>${esc(r.label)}</h3>\n<table>\n<thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`;
+    })
+    .join('\n');
 }
 
 function table(runs: readonly RunReport[], rows: readonly (readonly [string, readonly string[]])[]): string {
@@ -179,6 +224,7 @@ function esc(s: string): string {
 const STYLE = `
 body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #222; max-width: 980px; margin: 24px auto; padding: 0 16px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
+h3 { font-size: 14px; margin: 14px 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .lede { color: #444; margin: 0; }
 table { border-collapse: collapse; font-size: 13px; margin: 4px 0; }

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { withPath } from '../util/io-error.js';
 import { Unpackr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
@@ -78,7 +79,7 @@ export class TraceReader {
     try {
       this.fd = openSync(path, 'r');
     } catch (e) {
-      throw new TraceError(path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw withPath(e, path, 'read');
     }
     this.fileBytes = fstatSync(this.fd).size;
     this.buf = Buffer.allocUnsafe(options.blockBytes ?? 4 * 1024 * 1024);
@@ -294,10 +295,15 @@ export class TraceReader {
     if (n > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
     const want = Math.min(this.buf.length, this.fileBytes - at);
     let got = 0;
-    while (got < want) {
-      const r = readSync(this.fd!, this.buf, got, want - got, at + got);
-      if (r === 0) break;
-      got += r;
+    try {
+      while (got < want) {
+        const r = readSync(this.fd!, this.buf, got, want - got, at + got);
+        if (r === 0) break;
+        got += r;
+      }
+    } catch (e) {
+      // A read by descriptor names no file: the user is told which (EIO mid-file, say).
+      throw withPath(e, this.path, 'read');
     }
     this.bufStart = at;
     this.bufLen = got;

@@ -57,6 +57,9 @@ export class AtomicFile {
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     } catch (e) {
+      // A failed write (ENOSPC, EIO) ends the file: its temporary goes now,
+      // not when the process exits, so a library caller is left nothing.
+      this.abort();
       throw naming(e, this.path);
     }
     this.bytes += bytes.length;

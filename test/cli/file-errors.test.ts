@@ -42,12 +42,12 @@ describe('file errors', () => {
   it('import of a directory names it, and of a missing capture names that', async () => {
     expect(oneLine(await runCli('import', 'rtdirty', aDir, '-o', join(dir, 'x.mst')))).toBe(`migsim: ${aDir}: is a directory, not a capture`);
     const missing = join(dir, 'missing.trace');
-    expect(oneLine(await runCli('import', 'rtdirty', missing, '-o', join(dir, 'x.mst')))).toBe(`migsim: ${missing}: cannot read: no such file or directory (ENOENT)`);
+    expect(oneLine(await runCli('import', 'rtdirty', missing, '-o', join(dir, 'x.mst')))).toBe(`migsim: ${missing}: cannot read: no such file or directory (ENOENT): check the path`);
   });
 
   it('writing over a directory, or into one that does not exist, names the file asked for, before any work', async () => {
-    expect(oneLine(await runCli('record', 'hot-set', ...SMALL, '-o', aDir))).toBe(`migsim: ${aDir}: cannot write: is a directory (EISDIR)`);
+    expect(oneLine(await runCli('record', 'hot-set', ...SMALL, '-o', aDir))).toBe(`migsim: ${aDir}: cannot write: is a directory (EISDIR): give a file name`);
     const inMissing = join(dir, 'no-such-dir', 'x.mst');
-    expect(oneLine(await runCli('run', 'hot-set', ...SMALL, '--tracker', 'hap', '--record', inMissing))).toBe(`migsim: ${inMissing}: cannot write: no such directory '${join(dir, 'no-such-dir')}' (ENOENT)`);
+    expect(oneLine(await runCli('run', 'hot-set', ...SMALL, '--tracker', 'hap', '--record', inMissing))).toBe(`migsim: ${inMissing}: cannot write: no such directory '${join(dir, 'no-such-dir')}' (ENOENT): create it, or write elsewhere`);
   });
 });

@@ -7,7 +7,8 @@ import { runCli } from './cli-run.js';
 /** The command paths `--help` lists, found by reading each help's Commands section, so a new command is checked too. */
 async function commandPaths(prefix: string[] = []): Promise<string[][]> {
   const help = (await runCli(...prefix, '--help')).out;
-  const section = help.split(/^Commands:$/m)[1];
+  // The section ends at the first blank line (the exit codes follow it).
+  const section = help.split(/^Commands:$/m)[1]?.split(/\n\s*\n/)[0];
   if (!section) return [prefix];
   const names = [...section.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
   const nested = await Promise.all(names.map((n) => commandPaths([...prefix, n])));

@@ -56,7 +56,7 @@ describe('bad requests: exit 2 and one line', () => {
   // The seed a run drew is printed first, so that it can be repeated; the error is one line after it.
   const oneLine = (r: { code: number; err: string }) => {
     expect(r.code).toBe(2);
-    expect(r.err.trim().split('\n').filter((l) => !/^seed \d+$/.test(l) && l !== '(add --help for usage)'), r.err).toHaveLength(1);
+    expect(r.err.trim().split('\n').filter((l) => !/^seed \d+$/.test(l)), r.err).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
   };
 
@@ -86,5 +86,19 @@ describe('bad requests: exit 2 and one line', () => {
     const r = await runCli('run', 'apache', '--tracker', 'hap', '--set', 'workers=100000');
     oneLine(r);
     expect(r.err).toMatch(/at most 256/);
+  });
+
+  it('a usage mistake commander finds is one line too, the pointer to --help on it', async () => {
+    const r = await runCli('run', 'apache', '--tracker', 'hap', '--duration', '10');
+    oneLine(r);
+    expect(r.err.trim()).toBe("error: option '--duration <time>' argument '10' is invalid. '10' has no unit: write 10s, 250ms or 1500us (add --help for usage)");
+  });
+});
+
+describe('--help documents the exit codes', () => {
+  it.each([[[]], [['run']], [['compare']], [['replay']], [['report']], [['golden', 'check']], [['import', 'rtdirty']]])('migsim %j --help lists 0, 1, 2, 3, 4 and 70', async (cmd) => {
+    const r = await runCli(...cmd, '--help');
+    expect(r.code).toBe(0);
+    for (const code of ['0  completed', '1  failed', '2  bad input', '3  incomplete', '4  replaced', '70 internal error']) expect(r.out).toContain(`\n  ${code}`);
   });
 });

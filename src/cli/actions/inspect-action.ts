@@ -3,6 +3,7 @@ import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js
 import type { CliContext } from '../cli-io.js';
 import { inputFile } from '../input-file.js';
 import { fmtFixed, fmtPercent } from '../format-number.js';
+import { blockTable } from '../text-table.js';
 import { createShareProgress, withProgress } from '../progress.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
 import type { MmuStats } from '../../reducers/mmu-output.js';
@@ -55,8 +56,8 @@ function inspectText(r: InspectReport): string {
     `  guest      ${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)} (${formatCount(h.guest.memPages)} pages), ${h.guest.vcpus} vCPUs`,
     `  events     ${formatCount(r.guestEvents)} guest${r.runEvents ? `, ${formatCount(r.runEvents)} run` : ''} in ${formatCount(r.footer.chunks)} chunks`,
   ];
-  for (const [k, n] of Object.entries(r.guestEventsByKind)) lines.push(`    ${k.padEnd(12)} ${formatCount(n).padStart(14)}`);
-  for (const [k, n] of Object.entries(r.runEventsByKind)) lines.push(`    ${k.padEnd(16)} ${formatCount(n).padStart(10)}`);
+  const byKind = [...Object.entries(r.guestEventsByKind).map(([k, n]) => [k, 'guest', formatCount(n)]), ...Object.entries(r.runEventsByKind).map(([k, n]) => [k, 'run', formatCount(n)])];
+  lines.push(...blockTable([{ head: '' }, { head: '' }, { head: '', align: 'right' }], byKind));
   lines.push(
     `  time       ${formatDurationNs(r.firstNs)} to ${formatDurationNs(r.lastNs)} (span ${formatDurationNs(r.spanNs)})`,
     `  pages      ${formatCount(r.distinctPages.physWritten)} pfns written directly, ${formatCount(r.distinctPages.virtualTouched)} vpns touched, ${formatCount(r.distinctPages.pageTablePages)} page-table pages written`,

@@ -1,7 +1,8 @@
 import type { GuestSource } from '../../api/guest-source.js';
 import { sourceWithProgress, withProgress } from '../progress.js';
 import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
-import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
+import { durationFormatterFor, formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
+import { blockTable, type Column } from '../text-table.js';
 import { type CliContext, EXIT_MISMATCH, EXIT_OK } from '../cli-io.js';
 import { outcomeExit } from '../outcome-exit.js';
 import { fmtPercent } from '../format-number.js';
@@ -35,7 +36,8 @@ function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: Tracke
   }
   const request = { tracker: opts.tracker, ...runOptions };
   const s = opts.record && recordRun ? recordRun(source, request, opts.record).summary : runMigration(source, request);
-  return { text: opts.json ? JSON.stringify(migrationJson(source, s), null, 2) + '\n' : migrationText(source, s), exit: outcomeExit([s.outcome]) };
+  const header = runOptions.costs?.pageHeaderBytes;
+  return { text: opts.json ? JSON.stringify(migrationJson(source, s, header), null, 2) + '\n' : migrationText(source, s, header), exit: outcomeExit([s.outcome]) };
 }
 
 function roundsJson(label: string, seed: number, s: RoundsSummary): Record<string, unknown> {
@@ -78,8 +80,16 @@ function roundsText(label: string, s: RoundsSummary): string {
   lines.push(...exitLines(s.exits));
   if (Object.keys(s.trackerStats).length) lines.push('  tracker counts:', ...statLines(s.trackerStats));
   lines.push('  rounds (dirty pages at each CLEAN; shared with the round before: share of this round, Jaccard):');
-  const share = (x: number | undefined) => (x === undefined ? '' : `${(x * 100).toFixed(1)}%`.padStart(8));
-  for (const r of elideRounds(s.rounds)) lines.push(r ? `    ${String(r.round).padStart(4)}  ${formatDurationNs(r.endNs).padStart(12)}  ${formatCount(r.dirtyPages).padStart(10)}${share(r.overlapWithPrevious)}${share(r.jaccardWithPrevious)}` : '    ...');
+  const at = durationFormatterFor(Math.max(0, ...s.rounds.map((r) => r.endNs)));
+  const share = (x: number | undefined) => (x === undefined ? '' : fmtPercent(x));
+  const columns: Column[] = [
+    { head: 'round', align: 'right' },
+    { head: 'end', align: 'right' },
+    { head: 'dirty', align: 'right' },
+    { head: 'shared', align: 'right' },
+    { head: 'Jaccard', align: 'right' },
+  ];
+  lines.push(...blockTable(columns, elideRounds(s.rounds).map((r) => (r ? [String(r.round), at(r.endNs), formatCount(r.dirtyPages), share(r.overlapWithPrevious), share(r.jaccardWithPrevious)] : ['...', '', '', '', '']))));
   lines.push(s.lostPages ? `  LOST PAGES ${formatCount(s.lostPages)} (first pfns ${s.firstLostPfns.join(', ')}): the tracker missed writes` : '  lost pages 0 (the oracle found every write reported)');
   return lines.join('\n') + '\n';
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../cli-io.js';
+import { type CliContext, EXIT_CODES_HELP } from '../cli-io.js';
 
 const DEFAULT_GOLDEN_DIR = 'traces/golden';
 
@@ -17,5 +17,5 @@ export function registerGolden(program: Command, ctx: CliContext): void {
     .argument('[dir]', 'directory of *.mst run traces', DEFAULT_GOLDEN_DIR)
     .option('--json', 'print what changed in each trace as JSON')
     .action(async (dir: string, opts: { json?: boolean }) => (await import('../actions/golden-action.js')).goldenUpdateAction(ctx, dir, opts));
-  for (const c of golden.commands) c.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err });
+  for (const c of golden.commands) c.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err }).addHelpText('after', EXIT_CODES_HELP);
 }

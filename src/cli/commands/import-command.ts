@@ -5,7 +5,7 @@ import { DEFAULT_IMPORT_HZ, DEFAULT_IPS } from '../../import/import-options.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
 import { parseNumber, sizeInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
-import type { CliContext } from '../cli-io.js';
+import { type CliContext, EXIT_CODES_HELP } from '../cli-io.js';
 import { guestOption, pagingOption, positiveIntOption, positiveNumberOption, seedOption, sizeOption } from '../parse-options.js';
 
 export interface ImportCliOptions {
@@ -55,5 +55,6 @@ export function registerImport(program: Command, ctx: CliContext): void {
     .argument('<file>', 'the lackey log');
   addImportOptions(lackey, 1).action(async (file: string, opts: ImportCliOptions) => (await import('../actions/import-action.js')).runImport('lackey', file, opts, ctx));
   for (const c of [cmd, rtdirty, lackey]) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const c of [rtdirty, lackey]) c.addHelpText('after', EXIT_CODES_HELP);
 }
 
