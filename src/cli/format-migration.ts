@@ -43,7 +43,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
   lines.push(
     `  transferred  ${formatCount(s.pagesSent)} pages (${formatCount(s.normalPages)} normal, ${formatCount(s.zeroPagesSent)} zero), ${formatBytes(s.bytesSent)}: ${phases.join(', ')}`,
     `  throughput   ${(s.throughputBitsPerSec / 1e6).toFixed(1)} Mbit/s, ${formatCount(s.pagesPerSec)} pages/s`,
-    `  dirty rate   ${formatCount(s.dirtyPagesRate)} pages/s during the live phase; dirty-sync-count ${s.dirtySyncCount}`,
+    `  dirty rate   ${formatCount(s.dirtyPagesRate)} pages/s during the live phase; dirty-sync-count ${s.dirtySyncCount}${s.dirtySyncNs ? ` (${formatDurationNs(s.dirtySyncNs)} in syncs)` : ''}`,
     `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run); vCPU stall ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
     `  tracker      ${formatBytes(s.trackerMemoryBytes)} of hypervisor memory at most`,
   );

@@ -102,6 +102,12 @@ interface MigrationFigures {
   readonly afterEndNs: number;
   /** Bitmap syncs: every CLEAN and FINAL, and QEMU's sync at setup (QEMU's dirty-sync-count). */
   readonly dirtySyncCount: number;
+  /**
+   * Time the migration thread spent in bitmap syncs, sending nothing (the
+   * `bitmap_sync` run events' costs: QEMU's setup and live syncs; 0 for
+   * other policies and for traces recorded before the event existed).
+   */
+  readonly dirtySyncNs: number;
   readonly pagesSent: number;
   readonly zeroPagesSent: number;
   /** Pages sent with their contents (QEMU's normal), and those contents' bytes (normal-bytes). */
@@ -182,6 +188,7 @@ const NOT_EXITS = new Set<number>([
   RunEventKind.checkpointEpoch,
   RunEventKind.tick,
   RunEventKind.costHigh,
+  RunEventKind.bitmapSync,
 ]);
 const IS_EXIT = Uint8Array.from({ length: 32 }, (_, k) => (k < KINDS && !NOT_EXITS.has(k) ? 1 : 0));
 /** Where a phase can begin or end: the fold keeps the exit tally in front of each. */
@@ -218,6 +225,7 @@ export class SummaryFold {
   private epochPauseNs: number[] = [];
   private pagesSent = 0;
   private syncs = 0;
+  private syncNs = 0;
   private suspendAtNs = -1;
   private resumeAtNs = -1;
   private readonly throttleSteps: { atNs: number; pct: number }[] = [];
@@ -271,6 +279,9 @@ export class SummaryFold {
           break;
         case RunEventKind.throttle:
           this.throttleSteps.push({ atNs: t, pct: arg[i]! });
+          break;
+        case RunEventKind.bitmapSync:
+          this.syncNs += runEventCostNs(b, i);
           break;
         case RunEventKind.postcopyFault:
           this.postcopyFaults++;
@@ -396,6 +407,7 @@ export class SummaryFold {
       afterEndNs: Math.round(m.afterEndNs),
       rounds,
       dirtySyncCount: this.syncs + (spec.policy === 'qemu' && begun ? 1 : 0),
+      dirtySyncNs: this.syncNs,
       pagesSent: this.pagesSent,
       zeroPagesSent: m.zeroPagesSent,
       normalPages,
