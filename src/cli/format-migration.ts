@@ -17,12 +17,22 @@ export function migrationJson(source: GuestSource, s: MigrationSummary): Record<
   };
 }
 
+/** What the guest did once its events ended before the migration (`--after-end`), or '' when they outlasted it. */
+function afterEndText(s: MigrationSummary): string {
+  if (s.afterEnd === 'loop' && s.afterEndLoops > 0) return `the guest's events ran ${s.afterEndLoops} more time(s), each shifted by their span (--after-end loop); the migration ran ${formatDurationNs(s.afterEndNs)} past their first end`;
+  if (s.afterEnd === 'idle' && s.afterEndNs > 0) return `the guest ran on idle for ${formatDurationNs(s.afterEndNs)} after its events (--after-end idle)`;
+  if (s.afterEnd === 'stop' && s.outcome === 'incomplete') return 'the run ended with the guest\'s events (--after-end stop)';
+  return '';
+}
+
 export function migrationText(source: GuestSource, s: MigrationSummary): string {
   const h = source.header;
   const lines = [
     `${source.label} (${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}): ${s.policy} migration under ${s.tracker}`,
     `  outcome      ${s.outcome}: ${s.stopReason}`,
   ];
+  const afterEnd = afterEndText(s);
+  if (afterEnd) lines.push(`  after end    ${afterEnd}`);
   if (s.outcome === 'incomplete') {
     lines.push(
       `  progress     ${s.rounds.length} round(s) done, ${formatCount(s.pagesSent)} pages sent (${formatBytes(s.bytesSent)}) over ${formatDurationNs(s.totalNs)}; ${formatCount(s.remainingPages ?? 0)} pages still to send when the guest's events ended`,

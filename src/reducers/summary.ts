@@ -2,7 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { RunBatch } from '../events/run-batch.js';
 import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
-import type { PolicyName } from './migration/migration-options.js';
+import type { AfterEnd, PolicyName } from './migration/migration-options.js';
 import type { DowntimeParts, MigrationReport } from './migration/migration-ledger.js';
 import { isRunFinal, type RunFinal } from './run-final.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from './tracker.js';
@@ -97,9 +97,14 @@ interface MigrationFigures {
   readonly setupNs: number;
   /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
   readonly remainingPages?: number;
-  /** What the guest did after its events ended (`idle`: ran on, writing nothing), and how long the migration ran past them. */
-  readonly afterEnd: 'idle' | 'stop';
+  /**
+   * What the guest did after its events ended (`idle`: ran on, writing
+   * nothing; `loop`: ran them again), how long the migration ran past them,
+   * and how many times `loop` replayed them.
+   */
+  readonly afterEnd: AfterEnd;
   readonly afterEndNs: number;
+  readonly afterEndLoops: number;
   /** Bitmap syncs: every CLEAN and FINAL, and QEMU's sync at setup (QEMU's dirty-sync-count). */
   readonly dirtySyncCount: number;
   /**
@@ -169,7 +174,7 @@ export type SummarySpec =
       readonly vcpus: number;
       readonly bandwidthBytesPerSec: number;
       readonly pageHeaderBytes: number;
-      readonly afterEnd: 'idle' | 'stop';
+      readonly afterEnd: AfterEnd;
     }
   | { readonly mode: 'rounds'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly roundNs: number };
 
@@ -351,8 +356,8 @@ export class SummaryFold {
     const m = f.migration;
     if (!m) throw new Error('a migration run ended without its report');
     // The guest's slowdown is over its events: the idle time a migration
-    // ran on after them slowed nothing.
-    const eventsWallNs = wallNs - Math.round(m.afterEndNs);
+    // ran on after them slowed nothing (replayed events are events).
+    const eventsWallNs = wallNs - (f.afterEndLoops ? 0 : Math.round(m.afterEndNs));
     const eventsSlowdown = f.guestNs > 0 ? eventsWallNs / f.guestNs - 1 : 0;
     const spec = this.spec;
     const startNs = spec.startNs;
@@ -405,6 +410,7 @@ export class SummaryFold {
       ...(m.outcome === 'incomplete' ? { remainingPages: m.remainingPages } : {}),
       afterEnd: spec.afterEnd,
       afterEndNs: Math.round(m.afterEndNs),
+      afterEndLoops: f.afterEndLoops ?? 0,
       rounds,
       dirtySyncCount: this.syncs + (spec.policy === 'qemu' && begun ? 1 : 0),
       dirtySyncNs: this.syncNs,
