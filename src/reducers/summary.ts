@@ -5,6 +5,7 @@ import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js'
 import type { AfterEnd, PolicyName } from './migration/migration-options.js';
 import type { DowntimeParts, MigrationReport } from './migration/migration-ledger.js';
 import { isRunFinal, type RunFinal } from './run-final.js';
+import { stabilityFigures } from './round-stability.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from './tracker.js';
 
 export interface ExitTally {
@@ -335,8 +336,7 @@ export class SummaryFold {
         roundNs: this.spec.roundNs,
         rounds: this.roundEnd.map((endNs, round) => {
           const dirtyPages = this.roundDirty[round]!;
-          const st = f.roundStability?.[round];
-          const stable = st && st.union >= 0 ? { overlapWithPrevious: dirtyPages > 0 ? st.shared / dirtyPages : 0, jaccardWithPrevious: st.union > 0 ? st.shared / st.union : 0 } : {};
+          const stable = stabilityFigures(f.roundStability?.[round], dirtyPages) ?? {};
           return { round, startNs: this.roundStart[round]!, endNs, dirtyPages, ...stable };
         }),
         exits,

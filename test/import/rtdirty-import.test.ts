@@ -136,6 +136,23 @@ describe('import rtdirty: the python boot', () => {
     expect(text).toMatch(/pages\/s over \d+ intervals/);
   });
 
+  it("inspect reports each capture interval's overlap with the previous interval's dirty set, |A ∩ B| / |B| and Jaccard", async () => {
+    // Interval 1: pages 0..99; interval 2: 50..149 (half of them dirty before, 50 of 150 in either);
+    // interval 3: 50..149 again (all, the same set).
+    const file = capture('stability.trace', ['P 0.500 100 1', 'S 10.000 1 0 0.01', 'D 15.000 100 100 7f0000000+100', 'S 20.000 1 100 0.01', 'D 25.000 100 100 7f0000032+100', 'S 30.000 1 100 0.01', 'D 35.000 100 100 7f0000032+100', 'S 40.000 1 100 0.01']);
+    const out = join(dir, 'stability.mst');
+    await importRtdirty({ file, out, seed: 1, memBytes: MEM, hz: 0 });
+    const j = JSON.parse((await runCli('inspect', out, '--json')).out);
+    const rows = j.capture.trace.perInterval as { dirtyPages: number; overlapWithPrevious?: number; jaccardWithPrevious?: number }[];
+    expect(rows.map((r) => r.dirtyPages)).toEqual([100, 100, 100]);
+    expect(rows[0]!.overlapWithPrevious).toBeUndefined();
+    expect(rows.slice(1).map((r) => r.overlapWithPrevious)).toEqual([0.5, 1]);
+    expect(rows.slice(1).map((r) => r.jaccardWithPrevious)).toEqual([50 / 150, 1]);
+    const text = (await runCli('inspect', out)).out;
+    expect(text).toMatch(/intervals +interval +start +dirty +also dirty before +jaccard/);
+    expect(text).toMatch(/ 100 +50\.0% +0\.333\n/);
+  });
+
   it('a gzip capture (told by its magic bytes, not its name) imports to the same events', async () => {
     const gz = join(dir, 'python-capture.bin');
     writeFileSync(gz, gzipSync(readFileSync(PYTHON)));
