@@ -48,6 +48,18 @@ export function importBench(lackeyMiB = Number(process.env['BENCH_LACKEY_MIB'] ?
   rmSync(rtFile, { force: true });
   rmSync(rtOut, { force: true });
 
+  // rtdirty, PostgreSQL-like: forked backends writing a shared buffer pool
+  // (every shared frame becomes a shmem mapping in each process using it).
+  const pgFile = join(dir, 'migsim-bench-rtdirty-pg.trace');
+  const pgOut = join(dir, 'migsim-bench-rtdirty-pg.mst');
+  const pg = writePostgresLike(pgFile, Number(process.env['BENCH_PG_TICKS'] ?? 100), 40);
+  const pgMb = statSync(pgFile).size / 1e6;
+  const pgRun = timeIt(() => importRtdirtySync({ file: pgFile, out: pgOut, seed: 1, memBytes: 1024 ** 3 }));
+  rows.push({ scenario: 'import rtdirty (postgres-like)', metric: 'capture', value: `${pg.lines.toLocaleString('en-US')} lines, ${pgMb.toFixed(1)} MB, ${pg.pages.toLocaleString('en-US')} D pages` });
+  rows.push({ scenario: 'import rtdirty (postgres-like)', metric: 's/MB (end to end)', value: `${(pgRun.seconds / pgMb).toFixed(2)} s/MB` });
+  rmSync(pgFile, { force: true });
+  rmSync(pgOut, { force: true });
+
   // lackey.
   const lkFile = join(dir, 'migsim-bench-lackey.txt');
   const lkOut = join(dir, 'migsim-bench-lackey.mst');
@@ -122,4 +134,58 @@ function writeLackey(file: string, bytes: number): void {
     written += chunk.length;
   }
   closeSync(fd);
+}
+
+/**
+ * A PostgreSQL-like rtdirty capture of about `ticks` 50 ms ticks: a
+ * postmaster forks `backends` backends over the first ticks; every tick each
+ * live backend writes 40 pages of a 32,768-page shared buffer pool (the same
+ * frames in every process: d lines, so the importer finds shared frames) and
+ * 20 pages of its own heap. Drawn from a fixed xorshift, so every run writes
+ * the same file; `ticks` 100 and `backends` 40 make about 4 MB.
+ */
+export function writePostgresLike(file: string, ticks: number, backends: number): { lines: number; pages: number } {
+  let x = 0x9e3779b9;
+  const rand = (n: number) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x % n;
+  };
+  const SHARED = 32_768;
+  const sharedVpn = 0x7f0000000;
+  const sharedFrame = 0x100000;
+  const out: string[] = ['# rtdirty v1 page_size 4096 interval_ms 50.0 mechanism uffd-wp-async+PAGEMAP_SCAN'];
+  let pages = 0;
+  out.push('P 0.100 100 1', 'B 0.100 100 1 55a000000', 'b 0.100 100 1 90000');
+  const live: number[] = [];
+  for (let tick = 0; tick < ticks; tick++) {
+    const t0 = tick * 50;
+    let dirty = 0;
+    if (live.length < backends) {
+      const pid = 1000 + live.length;
+      out.push(`P ${(t0 + 1).toFixed(3)} ${pid} 100`, `B ${(t0 + 1).toFixed(3)} ${pid} 1 55a000000`, `b ${(t0 + 1).toFixed(3)} ${pid} 1 90000`);
+      live.push(pid);
+    }
+    for (let i = 0; i < live.length; i++) {
+      const pid = live[i]!;
+      const picked = new Set<number>();
+      while (picked.size < 40) picked.add(rand(SHARED));
+      const heap = new Set<number>();
+      while (heap.size < 20) heap.add(rand(4096));
+      const vpns = [...[...picked].map((p) => (sharedVpn + p).toString(16)), ...[...heap].map((h) => (0x55a001000 + h).toString(16))];
+      const frames = [...[...picked].map((p) => (sharedFrame + p).toString(16)), ...[...heap].map((h) => (0x200000 + i * 4096 + h).toString(16))];
+      const t = (t0 + 2 + (i * 45) / live.length).toFixed(3);
+      out.push(`D ${t} ${pid} ${vpns.length} ${vpns.join(' ')}`, `d ${t} ${pid} ${frames.length} ${frames.join(' ')}`);
+      dirty += vpns.length;
+    }
+    pages += dirty;
+    out.push(`S ${(t0 + 50).toFixed(3)} ${live.length + 1} ${dirty} 0.050`);
+  }
+  const fd = openSync(file, 'w');
+  writeSync(fd, out.join('\n') + '\n');
+  closeSync(fd);
+  return { lines: out.length, pages };
 }

@@ -2,7 +2,7 @@ import { type Observable, type OperatorFunction, pipe, tap } from 'rxjs';
 import type { GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { migrationDriver } from '../reducers/migration/migration-driver.js';
-import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration/migration-options.js';
+import { DEFAULT_MIGRATION, MAX_AFTER_END_LOOPS, type MigrationOptions } from '../reducers/migration/migration-options.js';
 import { isRunFinal } from '../reducers/run-final.js';
 import { type RunStreamItem, simulate } from '../reducers/simulate.js';
 import { type MigrationSummary, summarize, type SummarySpec } from '../reducers/summary.js';
@@ -32,7 +32,8 @@ export function migrationOptions(partial: Partial<MigrationOptions> = {}, h?: Tr
  * the run stream out (run batches, then the final record).
  */
 export function migrate(h: TraceHeader, opts: MigrationRunOptions): OperatorFunction<GuestBatch, RunStreamItem> {
-  return simulate({ ...simulationSetup(h, opts), driver: migrationDriver(migrationOptions(opts.migration, h)) });
+  const mig = migrationOptions(opts.migration, h);
+  return simulate({ ...simulationSetup(h, opts), driver: migrationDriver(mig), loopAfterEnd: mig.afterEnd === 'loop' ? MAX_AFTER_END_LOOPS : 0 });
 }
 
 /** What the summary fold of a migration of `h` under `opts` must know. */

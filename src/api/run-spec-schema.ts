@@ -32,7 +32,7 @@ const migrationSchema = z
     throttleIncrementPct: z.number().int().min(1).max(99).optional(),
     throttleTailslow: z.boolean().optional(),
     maxThrottlePct: z.number().int().min(1).max(99).optional(),
-    afterEnd: z.enum(['idle', 'stop']).optional(),
+    afterEnd: z.enum(['idle', 'loop', 'stop']).optional(),
     maxIters: passes.optional(),
     maxFactor: z.number().positive().max(1_000_000),
     // xl remus takes its interval in whole ms; each epoch pauses the guest

@@ -29,6 +29,14 @@ export function migrationJson(source: GuestSource, s: MigrationSummary, pageHead
   };
 }
 
+/** What the guest did once its events ended before the migration (`--after-end`), or '' when they outlasted it. */
+function afterEndText(s: MigrationSummary): string {
+  if (s.afterEnd === 'loop' && s.afterEndLoops > 0) return `the guest's events ran ${s.afterEndLoops} more time(s), each shifted by their span (--after-end loop); the migration ran ${formatDurationNs(s.afterEndNs)} past their first end`;
+  if (s.afterEnd === 'idle' && s.afterEndNs > 0) return `the guest ran on idle for ${formatDurationNs(s.afterEndNs)} after its events (--after-end idle)`;
+  if (s.afterEnd === 'stop' && s.outcome === 'incomplete') return 'the run ended with the guest\'s events (--after-end stop)';
+  return '';
+}
+
 /** Zero pages go on the wire as their header alone (QEMU's save_zero_page); under Xen's policies none are counted zero. */
 function zeroBytes(s: MigrationSummary, pageHeaderBytes: number): number {
   return s.zeroPagesSent * pageHeaderBytes;
@@ -46,6 +54,8 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
     `${source.label} (${h.guest.type} ${h.guest.paging}, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs, seed ${h.workload.seed}): ${s.policy} migration under ${s.tracker}`,
     `  outcome      ${s.outcome}: ${s.stopReason}`,
   ];
+  const afterEnd = afterEndText(s);
+  if (afterEnd) lines.push(`  after end    ${afterEnd}`);
   const incomplete = s.outcome === 'incomplete';
   if (incomplete) {
     lines.push(
@@ -68,7 +78,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
     `  transferred  ${formatCount(s.pagesSent)} pages, ${formatBytes(s.bytesSent)}: ${formatCount(s.normalPages)} normal (${formatBytes(s.normalBytes)} of contents), ${formatCount(s.zeroPagesSent)} zero (${formatBytes(zeroBytes(s, pageHeaderBytes))} of headers)`,
     `  by phase     ${phases.join(', ')}`,
     `  throughput   ${fmtMbitPerSec(s.throughputBitsPerSec)}, ${formatCount(s.pagesPerSec)} pages/s (over the total time)`,
-    `  dirty rate   ${liveDirtyRate(s)}; dirty-sync-count ${s.dirtySyncCount}`,
+    `  dirty rate   ${liveDirtyRate(s)}; dirty-sync-count ${s.dirtySyncCount}${s.dirtySyncNs ? ` (${formatDurationNs(s.dirtySyncNs)} in syncs)` : ''}`,
     `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
     `  vCPU stall   ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run), all vCPUs`,
   );

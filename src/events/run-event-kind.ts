@@ -41,6 +41,13 @@ export const RunEventKind = {
    * happened: readers fold it into that event.
    */
   costHigh: 25,
+  /**
+   * The toolstack's bitmap sync (QEMU's migration_bitmap_sync): page is the
+   * round it ends, arg the dirty pages it found, costNs the time the
+   * migration thread spent in it (the log-dirty op it waited for, and its
+   * own pass over the bitmap). The vCPUs' share is in the op's own event.
+   */
+  bitmapSync: 26,
 } as const;
 
 export const RUN_EVENT_KIND_NAMES: readonly string[] = [
@@ -70,6 +77,7 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'oos_resync',
   'cr3_exit',
   'cost_high',
+  'bitmap_sync',
 ];
 
 /**

@@ -2,6 +2,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';
 import { guestLayout } from '../workloads/guest-layout.js';
+import { stabilityFigures, type StabilityFigures } from '../reducers/round-stability.js';
 
 /**
  * What `migsim inspect` says about an imported capture: where it came from
@@ -42,7 +43,21 @@ export interface CaptureStats {
     readonly dirtyPagesPerSecond: number;
     readonly overlap: number;
     readonly distinctPages: number;
+    /**
+     * Per interval with pages written (`interval` counts from 0 at the
+     * capture's first tick): its dirty pages and, from the second on, the
+     * working set's stability against the interval before
+     * (src/reducers/round-stability.ts; an interval with nothing written
+     * before it has 0 of both).
+     */
+    readonly perInterval: readonly IntervalStability[];
   };
+}
+
+export interface IntervalStability extends Partial<StabilityFigures> {
+  readonly interval: number;
+  readonly startNs: number;
+  readonly dirtyPages: number;
 }
 
 /** Feeds on a trace's guest batches; `result` once they have all gone by. */
@@ -61,6 +76,7 @@ export class CaptureStatsCollector {
   private maxDirty = 0;
   private overlapPages = 0;
   private overlapBase = 0;
+  private readonly perInterval: IntervalStability[] = [];
 
   constructor(private readonly header: TraceHeader) {
     const src = header.source ?? {};
@@ -122,6 +138,7 @@ export class CaptureStatsCollector {
         dirtyPagesPerSecond: bins > 0 ? (this.sumDirty / bins) * (1e9 / this.intervalNs) : 0,
         overlap: this.overlapBase > 0 ? this.overlapPages / this.overlapBase : 0,
         distinctPages: this.distinct.size,
+        perInterval: this.perInterval,
       },
     };
   }
@@ -130,10 +147,19 @@ export class CaptureStatsCollector {
   private close(bin: number): void {
     const n = this.current.size;
     if (n > 0) {
-      if (this.firstBin < 0) this.firstBin = this.bin;
-      else {
+      const startNs = this.bin === 0 ? 0 : this.firstEndNs + (this.bin - 1) * this.intervalNs;
+      if (this.firstBin < 0) {
+        this.firstBin = this.bin;
+        this.perInterval.push({ interval: this.bin, startNs, dirtyPages: n });
+      } else {
         this.overlapBase += n;
-        if (this.previousBin === this.bin - 1) for (const key of this.current) if (this.previous.has(key)) this.overlapPages++;
+        // The interval before this one: its pages, or none if nothing was written in it.
+        const before = this.previousBin === this.bin - 1 ? this.previous : undefined;
+        let shared = 0;
+        if (before) for (const key of this.current) if (before.has(key)) shared++;
+        this.overlapPages += shared;
+        const union = (before?.size ?? 0) + n - shared;
+        this.perInterval.push({ interval: this.bin, startNs, dirtyPages: n, ...stabilityFigures({ shared, union }, n) });
       }
       this.sumDirty += n;
       if (n > this.maxDirty) this.maxDirty = n;

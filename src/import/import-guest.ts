@@ -127,10 +127,9 @@ export class ImportGuest {
     return new ImportSpace(map ?? new GuestVpnMap(this.geometry), parent);
   }
 
-  /** Emits timer ticks due at or before `tNs` and wakes `vcpu` there. Call before anything runs at tNs. */
-  startWork(vcpu: number, tNs: number): void {
+  /** Emits timer ticks due at or before `tNs`. Call before anything runs at tNs on `vcpu` (its idle gap, if any, is closed by the batch builder). */
+  startWork(_vcpu: number, tNs: number): void {
     this.ticks?.until(tNs);
-    this.activity.wake(vcpu, tNs);
   }
 
   /** The vCPU is busy until `endNs`. */

@@ -71,7 +71,7 @@ export function sourceIdentity(file: string, sha256: string, bytes: number, gzip
 }
 
 export function checkIps(ips: number): number {
-  if (!(ips > 0) || !Number.isFinite(ips)) throw new ConfigError(`instructions per second (--ips) must be a positive number, got ${ips}`);
+  if (!(ips > 0) || !Number.isFinite(ips)) throw new ConfigError(`instructions per second (--instr-per-sec) must be a positive number, got ${ips}`);
   return ips;
 }
 

@@ -18,7 +18,7 @@ import { runImport, runImportSync } from './run-import.js';
  * writes both pages), through the same vpn map and demand-paged regions as
  * an rtdirty import (src/import/import-guest.ts), so page faults, zero
  * fills and page-table writes are the guest kernel's. Guest time is the
- * number of instructions executed (I records) over --ips, from the moment
+ * number of instructions executed (I records) over --instr-per-sec, from the moment
  * the kernel has booted: each access happens at its instruction's time,
  * the kernel's fault handling included (as a built-in workload's accesses
  * keep their schedule), so the trace ends at the log's last instruction.

@@ -43,7 +43,7 @@ import { parseDecimalMicroText, parseRtdirtyHeader, RTDIRTY_MAJOR, type RtdirtyH
  *
  * Time: `t` (ms since the capture started, a decimal) is guest time in
  * integer ns, exactly; a capture timed in instructions (`time_unit
- * instructions`) is converted at --ips instructions per second. Each
+ * instructions`) is converted at --instr-per-sec instructions per second. Each
  * process runs on one vCPU (the one with fewest processes when it
  * appeared), busy over the part of a tick its writes are spread over and
  * idle otherwise; processes sharing a vCPU in a tick each get an equal,
@@ -104,6 +104,8 @@ interface CaptureCounts {
   overlapBasePages: number;
   physUnpaired: number;
   implicitExits: number;
+  /** Processes attached by their first record, with no P line (captures converted from valgrind lackey have none). */
+  implicitAttaches: number;
 }
 
 export async function importRtdirty(opts: ImportOptions): Promise<ImportResult> {
@@ -153,6 +155,7 @@ class RtdirtyImporter implements CaptureReplay {
     overlapBasePages: 0,
     physUnpaired: 0,
     implicitExits: 0,
+    implicitAttaches: 0,
   };
 
   constructor(private readonly setup: ImportSetup) {
@@ -202,7 +205,7 @@ class RtdirtyImporter implements CaptureReplay {
         writes: 'one write per D page, spread evenly over its tick (previous S to this S), order drawn from the seed',
         baseline: 'B pages faulted in and written at the B time',
         frames: 'a source frame seen under pages of two processes (b/d lines), not by fork, is one guest shmem frame',
-        processes: 'P: fork of a captured parent, else an empty address space; E: exec; Z (or X): exit',
+        processes: 'P: fork of a captured parent, else an empty address space; a pid with no P line: an empty address space at its first record; E: exec; Z (or X): exit',
       },
     };
     const header = workloadTraceHeader(this.trace.header.guest, { name: RTDIRTY_WORKLOAD, seed: opts.seed, durationNs, params: this.params }, { source });
@@ -276,6 +279,7 @@ class RtdirtyImporter implements CaptureReplay {
       inheritedPages: this.guest.inheritedPages,
       physUnpaired: c.physUnpaired,
       implicitExits: c.implicitExits,
+      implicitAttaches: c.implicitAttaches,
       skippedLines: this.skipped.count,
     };
   }
@@ -377,6 +381,13 @@ class RtdirtyImporter implements CaptureReplay {
   /** Plans one record; returns the D pages it adds to the interval. */
   private planRecord(r: PendingRecord, tickStart: number, tickEnd: number, nextOpNs: number, streams: RtdirtyStream[]): number {
     const name = String.fromCharCode(r.kind);
+    if (r.kind !== K.attach && r.kind !== K.gone && !this.procs.has(r.pid)) {
+      // rtdirty v1 does not require a P record: a pid's first record
+      // attaches it (captures converted from lackey have none), as an empty
+      // address space with no parent.
+      this.counts.implicitAttaches++;
+      this.attach(r.pid, -1, r.line, Math.max(tickStart, r.tNs), streams);
+    }
     if (r.kind === K.attach) {
       const old = this.procs.get(r.pid);
       if (old && !old.exiting) {
@@ -384,21 +395,13 @@ class RtdirtyImporter implements CaptureReplay {
         this.counts.implicitExits++;
         streams.push(this.stream(old.vcpu, Op.exit, r.line, old.space, Math.max(old.cursorNs, r.tNs)));
       }
-      const parent = this.procs.get(r.ppid);
-      const useParent = parent && !parent.exiting ? parent : undefined;
-      const space = this.guest.newSpace(useParent?.space, useParent?.space.map.clone());
-      const st: ProcState = { pid: r.pid, space, vcpu: this.pickVcpu(), cursorNs: Math.max(tickStart, r.tNs), exiting: false, prevDirty: null, prevDirtyTick: -2 };
-      this.procs.set(r.pid, st);
-      this.counts.attached++;
-      streams.push(this.stream(st.vcpu, useParent ? Op.fork : Op.create, r.line, space, st.cursorNs, useParent?.space ?? null));
+      this.attach(r.pid, r.ppid, r.line, Math.max(tickStart, r.tNs), streams);
       return 0;
     }
     const st = this.procs.get(r.pid);
     if (st) st.cursorNs = Math.max(st.cursorNs, tickStart);
-    if (!st) {
-      if (r.kind === K.gone) return 0; // a process gone before it was ever seen: nothing to undo
-      throw new RtdirtyParseError(`${name} record (pid ${r.pid} has no P record before it)`);
-    }
+    // A process gone before it was ever seen: nothing to undo.
+    if (!st) return 0;
     if (st.exiting && r.kind !== K.gone) throw new RtdirtyParseError(`${name} record (pid ${r.pid} already announced its exit with Z)`);
     switch (r.kind) {
       case K.baseline: {
@@ -448,6 +451,17 @@ class RtdirtyImporter implements CaptureReplay {
       default:
         throw new RtdirtyParseError(`${name} record (unexpected here)`);
     }
+  }
+
+  /** A process appears at `tNs`: a fork of its parent if that is captured and alive, else an empty address space. */
+  private attach(pid: number, ppid: number, line: number, tNs: number, streams: RtdirtyStream[]): void {
+    const parent = ppid >= 0 ? this.procs.get(ppid) : undefined;
+    const useParent = parent && !parent.exiting ? parent : undefined;
+    const space = this.guest.newSpace(useParent?.space, useParent?.space.map.clone());
+    const st: ProcState = { pid, space, vcpu: this.pickVcpu(), cursorNs: tNs, exiting: false, prevDirty: null, prevDirtyTick: -2 };
+    this.procs.set(pid, st);
+    this.counts.attached++;
+    streams.push(this.stream(st.vcpu, useParent ? Op.fork : Op.create, line, space, st.cursorNs, useParent?.space ?? null));
   }
 
   /** A single kernel operation at `tNs` (`other`: the parent a fork copies, the space an exec moves to). */

@@ -29,6 +29,7 @@ const costSchema = z
     shadowRebuildPerTableNs: ns,
     logDirtyOpBaseNs: ns,
     cleanPerLeafNs: ns,
+    syncScanPerWordNs: ns,
     shadowBlowPerPageNs: ns,
     // A shadow of one guest table takes a page or a few (a PAE L2 takes four on 64-bit Xen).
     shadowPagesPerTable: z.number().int().positive().max(16),

@@ -21,6 +21,10 @@ export interface Driver {
   act(): void;
   /** The guest has no more events; `wallNs` is the last wall time. */
   finish(wallNs: number): void;
+  /** A migration that has resumed the guest on the destination (looping the guest's events stops then). */
+  isComplete?(): boolean;
+  /** The guest's own events ended at `wallNs`; what follows is their replay (`afterEnd: 'loop'`). */
+  eventsEnded?(wallNs: number): void;
   /** A migration's account of what its run events do not carry (none for other drivers). */
   report?(): MigrationReport;
   /** Log-dirty rounds: each round's dirty set against the previous one's. */

@@ -11,6 +11,8 @@ export interface RunFinal {
   /** Guest time of the last guest event, and the wall time the run ended at. */
   readonly guestNs: number;
   readonly wallNs: number;
+  /** `afterEnd: 'loop'`: how many times the guest's events were replayed after they ended (absent: none). */
+  readonly afterEndLoops?: number;
   /** Each vCPU's stall at the end (wall minus guest time). */
   readonly stallNsByVcpu: readonly number[];
   /** The most hypervisor memory the tracker of the live phase held, and its own counts. */

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import type { GuestBatch } from '../events/guest-batch.js';
+import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { operator } from '../util/operator.js';
 import type { DriverFactory } from './driver.js';
@@ -9,6 +9,13 @@ import { Simulation, type SimulationSetup } from './simulation.js';
 /** A run: the guest's simulation and the toolstack that drives it. */
 export interface RunSetup extends SimulationSetup {
   readonly driver: DriverFactory;
+  /**
+   * `afterEnd: 'loop'`: when the guest's events end before the driver has
+   * completed, replay them, shifted in time by their span, at most this many
+   * times (0 or absent: never). The operator keeps a copy of the events for
+   * it (19 bytes an event).
+   */
+  readonly loopAfterEnd?: number;
 }
 
 /** The run stream: run batches in wall-time order, then the final record. */
@@ -28,9 +35,17 @@ export function simulate(setup: RunSetup): OperatorFunction<GuestBatch, RunStrea
   return operator<GuestBatch, RunStreamItem>((out) => {
     const sim = new Simulation(setup, (b) => out.next(b));
     sim.attach(setup.driver);
+    const maxLoops = setup.loopAfterEnd ?? 0;
+    const kept: GuestBatch[] = [];
     return {
-      next: (b) => sim.step(b),
-      complete: () => out.next(sim.finish()),
+      next: (b) => {
+        if (maxLoops > 0) kept.push(copyGuestBatch(b));
+        sim.step(b);
+      },
+      complete: () => {
+        if (maxLoops > 0) sim.loop(kept, maxLoops);
+        out.next(sim.finish());
+      },
     };
   });
 }

@@ -60,6 +60,7 @@ export class Simulation {
   private readonly eptLoop: boolean;
   private guestEndNs = 0;
   private guestEvents = 0;
+  private loops = 0;
 
   constructor(
     readonly setup: SimulationSetup,
@@ -183,6 +184,28 @@ export class Simulation {
   }
 
   /**
+   * The guest's events have ended (`afterEnd: 'loop'`): while the driver
+   * has not completed, run them again, each pass shifted by their span (the
+   * guest time of the last one), at most `maxLoops` passes, and stop as soon
+   * as it completes. The guest is the same software doing the same thing
+   * again: page-table writes rewrite the entries they wrote, writes dirty
+   * the pages they dirtied.
+   */
+  loop(batches: readonly GuestBatch[], maxLoops: number): void {
+    const driver = this.driver!;
+    const spanNs = this.guestEndNs;
+    if (spanNs <= 0 || driver.isComplete?.() !== false) return;
+    driver.eventsEnded?.(Math.max(this.clock.nowNs, spanNs));
+    while (this.loops < maxLoops && !driver.isComplete() && driver.nextActionNs !== Infinity) {
+      const shiftNs = ++this.loops * spanNs;
+      for (const b of batches) {
+        this.step({ ...b, baseNs: b.baseNs + shiftNs, endNs: b.endNs + shiftNs });
+        if (driver.isComplete()) break;
+      }
+    }
+  }
+
+  /**
    * No more guest events: the driver finishes, the run stream is flushed,
    * and the state at the end is the run's final record.
    */
@@ -199,6 +222,7 @@ export class Simulation {
       type: 'final',
       guestEvents: this.guestEvents,
       guestNs: this.guestEndNs,
+      ...(this.loops > 0 ? { afterEndLoops: this.loops } : {}),
       wallNs: clock.nowNs,
       stallNsByVcpu: Array.from(clock.stallNs),
       trackerMemoryBytes: st.peakMemoryBytes(),

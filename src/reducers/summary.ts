@@ -2,9 +2,10 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { RunBatch } from '../events/run-batch.js';
 import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
-import type { PolicyName } from './migration/migration-options.js';
+import type { AfterEnd, PolicyName } from './migration/migration-options.js';
 import type { DowntimeParts, MigrationReport } from './migration/migration-ledger.js';
 import { isRunFinal, type RunFinal } from './run-final.js';
+import { stabilityFigures } from './round-stability.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from './tracker.js';
 
 export interface ExitTally {
@@ -97,11 +98,22 @@ interface MigrationFigures {
   readonly setupNs: number;
   /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
   readonly remainingPages?: number;
-  /** What the guest did after its events ended (`idle`: ran on, writing nothing), and how long the migration ran past them. */
-  readonly afterEnd: 'idle' | 'stop';
+  /**
+   * What the guest did after its events ended (`idle`: ran on, writing
+   * nothing; `loop`: ran them again), how long the migration ran past them,
+   * and how many times `loop` replayed them.
+   */
+  readonly afterEnd: AfterEnd;
   readonly afterEndNs: number;
+  readonly afterEndLoops: number;
   /** Bitmap syncs: every CLEAN and FINAL, and QEMU's sync at setup (QEMU's dirty-sync-count). */
   readonly dirtySyncCount: number;
+  /**
+   * Time the migration thread spent in bitmap syncs, sending nothing (the
+   * `bitmap_sync` run events' costs: QEMU's setup and live syncs; 0 for
+   * other policies and for traces recorded before the event existed).
+   */
+  readonly dirtySyncNs: number;
   readonly pagesSent: number;
   readonly zeroPagesSent: number;
   /** Pages sent with their contents (QEMU's normal), and those contents' bytes (normal-bytes). */
@@ -163,7 +175,7 @@ export type SummarySpec =
       readonly vcpus: number;
       readonly bandwidthBytesPerSec: number;
       readonly pageHeaderBytes: number;
-      readonly afterEnd: 'idle' | 'stop';
+      readonly afterEnd: AfterEnd;
     }
   | { readonly mode: 'rounds'; readonly tracker: TrackerName; readonly superpages: SuperpagePolicy; readonly p2m: P2mPageSize; readonly roundNs: number };
 
@@ -182,6 +194,7 @@ const NOT_EXITS = new Set<number>([
   RunEventKind.checkpointEpoch,
   RunEventKind.tick,
   RunEventKind.costHigh,
+  RunEventKind.bitmapSync,
 ]);
 const IS_EXIT = Uint8Array.from({ length: 32 }, (_, k) => (k < KINDS && !NOT_EXITS.has(k) ? 1 : 0));
 /** Where a phase can begin or end: the fold keeps the exit tally in front of each. */
@@ -218,6 +231,7 @@ export class SummaryFold {
   private epochPauseNs: number[] = [];
   private pagesSent = 0;
   private syncs = 0;
+  private syncNs = 0;
   private suspendAtNs = -1;
   private resumeAtNs = -1;
   private readonly throttleSteps: { atNs: number; pct: number }[] = [];
@@ -272,6 +286,9 @@ export class SummaryFold {
         case RunEventKind.throttle:
           this.throttleSteps.push({ atNs: t, pct: arg[i]! });
           break;
+        case RunEventKind.bitmapSync:
+          this.syncNs += runEventCostNs(b, i);
+          break;
         case RunEventKind.postcopyFault:
           this.postcopyFaults++;
           this.postcopyFaultStallNs += runEventCostNs(b, i);
@@ -319,8 +336,7 @@ export class SummaryFold {
         roundNs: this.spec.roundNs,
         rounds: this.roundEnd.map((endNs, round) => {
           const dirtyPages = this.roundDirty[round]!;
-          const st = f.roundStability?.[round];
-          const stable = st && st.union >= 0 ? { overlapWithPrevious: dirtyPages > 0 ? st.shared / dirtyPages : 0, jaccardWithPrevious: st.union > 0 ? st.shared / st.union : 0 } : {};
+          const stable = stabilityFigures(f.roundStability?.[round], dirtyPages) ?? {};
           return { round, startNs: this.roundStart[round]!, endNs, dirtyPages, ...stable };
         }),
         exits,
@@ -340,8 +356,8 @@ export class SummaryFold {
     const m = f.migration;
     if (!m) throw new Error('a migration run ended without its report');
     // The guest's slowdown is over its events: the idle time a migration
-    // ran on after them slowed nothing.
-    const eventsWallNs = wallNs - Math.round(m.afterEndNs);
+    // ran on after them slowed nothing (replayed events are events).
+    const eventsWallNs = wallNs - (f.afterEndLoops ? 0 : Math.round(m.afterEndNs));
     const eventsSlowdown = f.guestNs > 0 ? eventsWallNs / f.guestNs - 1 : 0;
     const spec = this.spec;
     const startNs = spec.startNs;
@@ -398,8 +414,10 @@ export class SummaryFold {
       ...(m.outcome === 'incomplete' ? { remainingPages: m.remainingPages } : {}),
       afterEnd: spec.afterEnd,
       afterEndNs: Math.round(m.afterEndNs),
+      afterEndLoops: f.afterEndLoops ?? 0,
       rounds,
       dirtySyncCount: this.syncs + (spec.policy === 'qemu' && begun ? 1 : 0),
+      dirtySyncNs: this.syncNs,
       pagesSent: this.pagesSent,
       zeroPagesSent: m.zeroPagesSent,
       normalPages,

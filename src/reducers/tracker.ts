@@ -5,7 +5,7 @@ import { RunEventKind } from '../events/run-event-kind.js';
 import type { CostModel } from '../model/cost-model.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { type EptExitHandler, type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
-import { LogDirtyBitmap } from './logdirty-bitmap.js';
+import { LogDirtyBitmap, PAGES_PER_LEAF } from './logdirty-bitmap.js';
 import type { Mmu } from './mmu.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type MmuOutput, WALK_SLOTS } from './mmu-output.js';
 import type { PageOracle } from './page-oracle.js';
@@ -251,10 +251,22 @@ export abstract class Tracker {
     this.runEvents.emit(kind, wallNs, NO_VCPU, -1, arg, costNs);
   }
 
-  /** The cost of a log-dirty domctl: base plus a pass over the bitmap's leaves. */
+  /**
+   * The cost of a log-dirty domctl: base plus a pass over the whole bitmap.
+   * xen/arch/x86/mm/paging.c paging_log_dirty_op walks the trie for every
+   * 32,768-page stretch of the guest, copying an allocated leaf to the
+   * toolstack's buffer (and clearing it on CLEAN) or zeroing the buffer's
+   * stretch where there is none, all with the domain paused: proportional
+   * to guest memory, not to the leaves the guest's writes allocated.
+   */
   protected logDirtyOpCostNs(): number {
     const c = this.env.costs;
-    return c.logDirtyOpBaseNs + this.dirty.leafCount * c.cleanPerLeafNs;
+    return c.logDirtyOpBaseNs + this.bitmapStretches * c.cleanPerLeafNs;
+  }
+
+  /** 4 KiB stretches of the toolstack's bitmap: one per PAGES_PER_LEAF pages of guest memory. */
+  private get bitmapStretches(): number {
+    return Math.ceil(this.env.guest.memPages / PAGES_PER_LEAF);
   }
 
   // ---- the log-dirty interface (xen/arch/x86/mm/paging.c) ----

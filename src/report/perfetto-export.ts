@@ -64,6 +64,7 @@ const TID_PHASES = 1;
 const TID_ROUNDS = 2;
 const TID_OPS = 3;
 const TID_LINK = 4;
+const TID_SYNC = 5;
 const TID_VCPU0 = 10;
 
 /** Domain-wide events whose cost pauses every vCPU (DESIGN section 4). */
@@ -180,6 +181,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
     meta(TID_ROUNDS, 'rounds', 1);
     meta(TID_OPS, 'log-dirty and state', 2);
     meta(TID_LINK, 'link: pages on the wire', 3);
+    meta(TID_SYNC, 'migration thread: bitmap syncs', 4);
     for (let v = 0; v < vcpus; v++) meta(TID_VCPU0 + v, `vCPU ${v}`, 10 + v);
 
     // A track's slices must not overlap; run events of different vCPUs are
@@ -274,6 +276,9 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
             break;
           case RunEventKind.checkpointEpoch:
             slice(TID_PHASES, `checkpoint ${page[i]!}`, t, cost, { dirtyPages: arg[i]! });
+            break;
+          case RunEventKind.bitmapSync:
+            slice(TID_SYNC, 'bitmap_sync', t, cost, { dirtyPages: arg[i]! });
             break;
           case RunEventKind.throttle:
             counter('throttle (%)', t, { pct: arg[i]! });

@@ -237,6 +237,9 @@ export class ChunkCheck {
         case R.canonicalise:
           ok &&= v === NO_VCPU && p >= 0 && p <= memPages && a >= 0;
           break;
+        case R.bitmapSync:
+          ok &&= v === NO_VCPU && p === rounds && a >= 0 && a <= memPages;
+          break;
         case R.throttle:
           ok &&= v === NO_VCPU && p === -1 && a >= 0 && a <= MAX_THROTTLE_PCT;
           break;
@@ -317,6 +320,7 @@ export class ChunkCheck {
       case R.pagesSent:
       case R.suspend:
       case R.resume:
+      case R.bitmapSync:
         if (p !== rounds) return `${what}: round ${p}, but ${rounds} rounds have ended, so the round under way is ${rounds}`;
         break;
       case R.checkpointEpoch:

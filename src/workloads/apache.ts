@@ -407,7 +407,6 @@ class ApacheServer {
     const pid = this.workerPid[slot]!;
     let t = this.vcpuNextNs[v]!;
     let s = this.vcpuStep[v]!;
-    if (s === 0) this.activity.wake(v, t);
     let end = t;
     for (;;) {
       switch (actions[s++]) {
@@ -470,7 +469,6 @@ class ApacheServer {
     const t = this.vcpuNextNs[v]!;
     const s = this.vcpuStep[v]!;
     const k = this.kernel;
-    if (s === 0) this.activity.wake(v, t);
     let end = t;
     if (kind === T_CHILD_INIT) {
       const pid = this.workerPid[slot]!;

@@ -192,7 +192,6 @@ class BootScript {
     if (tNs > this.t) this.t = tNs;
     if (this.t > this.durationNs) throw new RunEnded();
     this.ticks.until(this.t);
-    this.activity.wake(0, this.t);
     return this.t;
   }
 

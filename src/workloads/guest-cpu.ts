@@ -6,9 +6,12 @@ import { KERNEL_COSTS_NS } from './kernel-costs.js';
  * Which vCPUs are busy, so that the time a vCPU spends running nothing is
  * stated with an `idle` event (DESIGN section 4: an idle vCPU loses nothing
  * to a pause or a throttle). A vCPU is busy until the end of the work it was
- * last given; when it next does something after a gap of at least
- * `minIdleNs`, an idle event at that moment closes the gap. Shorter gaps
- * count as busy (a spinning or just-descheduled CPU).
+ * last given; from there it is idle until its next work: the idle event is
+ * at the gap's start (the vCPU clock treats the time after an idle event as
+ * idle), emitted by the batch builder once a later event shows the gap is
+ * real (GuestBatchBuilder.idleAfter). A gap shorter than `minIdleNs` before
+ * the vCPU's own next work counts as busy (a spinning or just-descheduled
+ * CPU).
  */
 export class VcpuActivity {
   private readonly busyEndNs: Float64Array;
@@ -21,18 +24,15 @@ export class VcpuActivity {
     this.busyEndNs = new Float64Array(vcpus);
   }
 
-  /** The vCPU starts work at `tNs`: an idle event first if it was idle long enough. */
-  wake(vcpu: number, tNs: number): void {
-    if (tNs - this.busyEndNs[vcpu]! >= this.minIdleNs) this.out.idle(tNs, vcpu);
-  }
-
-  /** The vCPU's current work ends at `endNs`. */
+  /** The vCPU's current work ends at `endNs`; it is idle after that until it is given more. */
   busyUntil(vcpu: number, endNs: number): void {
     if (endNs > this.busyEndNs[vcpu]!) this.busyEndNs[vcpu] = endNs;
+    this.out.idleAfter(vcpu, this.busyEndNs[vcpu]!, this.minIdleNs);
   }
 
   /** Idle events at `endNs` for every vCPU not busy then, so the trace reaches the end of the run. */
   finish(endNs: number): void {
+    if (endNs >= this.out.nowNs) this.out.flushIdle(endNs);
     for (let v = 0; v < this.vcpus; v++) {
       if (this.busyEndNs[v]! < endNs && endNs >= this.out.nowNs) this.out.idle(endNs, v);
     }
@@ -64,7 +64,6 @@ export class TimerTicks {
     while (this.nextNs <= tNs) {
       const t = this.nextNs;
       for (let v = 0; v < this.activity.vcpus; v++) {
-        this.activity.wake(v, t);
         this.kernel.timerTick(v, t);
         this.activity.busyUntil(v, t + KERNEL_COSTS_NS.tick);
       }

@@ -44,9 +44,7 @@ export class GuestVmas {
       throw new RangeError(`guest kernel: mapping of ${count} pages at vpn 0x${start.toString(16)} overlaps an existing mapping of process ${sp.pid}`);
     }
     const r = new Vma(start, start + count, flags, obj, objPage);
-    let at = sp.regions.length;
-    while (at > 0 && sp.regions[at - 1]!.start > start) at--;
-    sp.regions.splice(at, 0, r);
+    sp.regions.splice(firstEndingAfter(sp.regions, start), 0, r);
     if (obj >= 0) this.pageCache.addMapRef(obj);
     return start;
   }
@@ -68,27 +66,31 @@ export class GuestVmas {
 
   /** True when some mapping of `sp` has a page in [start, end). */
   overlaps(sp: AddressSpace, start: number, end: number): boolean {
-    for (const r of sp.regions) if (r.start < end && start < r.end) return true;
-    return false;
+    const r = sp.regions[firstEndingAfter(sp.regions, start)];
+    return r !== undefined && r.start < end;
   }
 
   /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
   unmap(sp: AddressSpace, vpnStart: number, count: number, vcpu: number, tNs: number): void {
     const tables = this.tables;
     const end = vpnStart + count;
-    const kept: Vma[] = [];
+    // The mappings the range touches are consecutive in the sorted list:
+    // find them by binary search and splice their pieces in, so that an
+    // unmap costs the mappings it touches, not every mapping of the
+    // process (an importer that moves page after page onto shared frames
+    // splits a process into tens of thousands of mappings).
+    const rs = sp.regions;
+    const from = firstEndingAfter(rs, vpnStart);
+    let to = from;
+    const pieces: Vma[] = [];
     const dropped: Vma[] = [];
-    for (const r of sp.regions) {
-      if (r.end <= vpnStart || r.start >= end) {
-        kept.push(r);
-        continue;
-      }
+    for (; to < rs.length && rs[to]!.start < end; to++) {
+      const r = rs[to]!;
       dropped.push(r);
-      if (r.start < vpnStart) kept.push(new Vma(r.start, vpnStart, r.flags, r.obj, r.objPage));
-      if (r.end > end) kept.push(new Vma(end, r.end, r.flags, r.obj, r.objPage + (end - r.start)));
+      if (r.start < vpnStart) pieces.push(new Vma(r.start, vpnStart, r.flags, r.obj, r.objPage));
+      if (r.end > end) pieces.push(new Vma(end, r.end, r.flags, r.obj, r.objPage + (end - r.start)));
     }
-    kept.sort((a, b) => a.start - b.start);
-    sp.regions = kept;
+    if (to > from) rs.splice(from, to - from, ...pieces);
     for (let vpn = vpnStart; vpn < end; ) {
       const chunkEnd = Math.min(end, (vpn | 511) + 1);
       const l1 = tables.findLeafTable(sp.rootSlot, vpn);
@@ -104,7 +106,19 @@ export class GuestVmas {
       vpn = chunkEnd;
     }
     // Object references: one per region; the pieces kept take new ones.
-    for (const r of kept) if (r.obj >= 0 && dropped.some((d) => d.obj === r.obj && d.start <= r.start && r.end <= d.end)) this.pageCache.addMapRef(r.obj);
+    for (const r of pieces) if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
     for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
   }
+}
+
+/** Index of the first mapping (sorted by start, disjoint) that ends after `vpn`: the one holding it or the next. */
+function firstEndingAfter(rs: readonly Vma[], vpn: number): number {
+  let lo = 0;
+  let hi = rs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rs[mid]!.end <= vpn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

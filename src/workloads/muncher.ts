@@ -112,7 +112,6 @@ export const muncher: WorkloadDefinition = {
       while (pacer.nowNs <= config.durationNs) {
         const tNs = pacer.nowNs;
         ticks.until(tNs);
-        activity.wake(vcpu, tNs);
         let page: number;
         if (random) page = rng.belowLarge(wssPages);
         else {

@@ -21,7 +21,7 @@ export async function runImport(format: 'rtdirty' | 'lackey', file: string, opts
     memBytes: opts.mem,
     guest: opts.guest,
     paging: opts.paging,
-    ips: opts.ips,
+    ips: opts.ips ?? opts.instrPerSec,
     hz: opts.hz,
     skipBad: opts.skipBad ?? false,
     ...(opts.vcpus !== undefined ? { vcpus: opts.vcpus } : {}),

@@ -87,7 +87,23 @@ function captureText(c: CaptureStats): string[] {
         : `${formatCount(c.importer.distinctPages)} distinct pages written (as captured)`),
     `  dirty      ${fmtFixed(t.dirtyPagesPerInterval.mean, 1)} pages per ${interval} interval (max ${formatCount(t.dirtyPagesPerInterval.max)}), ${formatCount(t.dirtyPagesPerSecond)} pages/s over ${formatCount(t.intervals)} intervals`,
     `             ${fmtPercent(t.overlap)} also dirty in the previous interval, ${formatCount(t.distinctPages)} distinct pages (in the trace)`,
+    ...intervalLines(t.perInterval),
   ];
+}
+
+/** At most this many intervals are listed one per line; --json has them all. */
+const MAX_INTERVAL_LINES = 20;
+
+/** Each interval's dirty pages and its working set against the interval before (|A ∩ B| / |B|, Jaccard). */
+function intervalLines(rows: CaptureStats['trace']['perInterval']): string[] {
+  if (rows.length === 0) return [];
+  const lines = ['  intervals  interval        start    dirty  also dirty before  jaccard'];
+  for (const r of rows.slice(0, MAX_INTERVAL_LINES)) {
+    const st = r.overlapWithPrevious === undefined ? `${'-'.padStart(17)}  ${'-'.padStart(7)}` : `${fmtPercent(r.overlapWithPrevious).padStart(17)}  ${fmtFixed(r.jaccardWithPrevious ?? 0, 3).padStart(7)}`;
+    lines.push(`             ${String(r.interval).padStart(8)} ${formatDurationNs(r.startNs).padStart(12)} ${formatCount(r.dirtyPages).padStart(8)}  ${st}`);
+  }
+  if (rows.length > MAX_INTERVAL_LINES) lines.push(`             ... ${formatCount(rows.length - MAX_INTERVAL_LINES)} more intervals (inspect --json: capture.trace.perInterval)`);
+  return lines;
 }
 
 /** The MMU's view at the end: page-table pages per level and leaf PTE bits (seed 000's figures). */

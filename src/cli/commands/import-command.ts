@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_GUEST } from '../../model/guest-config.js';
 import { DEFAULT_IMPORT_HZ, DEFAULT_IPS } from '../../import/import-options.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';
@@ -15,7 +15,9 @@ export interface ImportCliOptions {
   vcpus?: number;
   guest: GuestType;
   paging: PagingMode;
-  ips: number;
+  instrPerSec: number;
+  /** The old spelling of --instr-per-sec, still accepted. */
+  ips?: number;
   hz: number;
   skipBad?: boolean;
   json?: boolean;
@@ -35,7 +37,16 @@ function addImportOptions(cmd: Command, defaultVcpus: number): Command {
     .option('--vcpus <n>', `virtual CPUs (default ${defaultVcpus})`, positiveIntOption)
     .option('--guest <type>', 'pv (direct-mode page tables, mfns) or hvm (pfns)', guestOption, DEFAULT_GUEST.guest)
     .option('--paging <mode>', 'x86-64 (4 levels) or pae (3 levels)', pagingOption, DEFAULT_GUEST.paging)
-    .addOption(humanDefault('--ips <n>', 'instructions per second of guest time, for captures timed in instructions', positiveNumberOption, DEFAULT_IPS, DEFAULT_IPS.toExponential().replace('e+', 'e')))
+    .addOption(
+      humanDefault(
+        '--instr-per-sec <n>',
+        'instructions per second of guest time, for captures timed in instructions (lackey, and rtdirty files converted from it: time_unit instructions); recorded in the header as ips',
+        positiveNumberOption,
+        DEFAULT_IPS,
+        DEFAULT_IPS.toExponential().replace('e+', 'e'),
+      ),
+    )
+    .addOption(new Option('--ips <n>', 'the same as --instr-per-sec').argParser(positiveNumberOption).hideHelp())
     .option('--hz <n>', 'guest timer interrupts per second on each vCPU (0: none)', hzOption, DEFAULT_IMPORT_HZ)
     .option('--skip-bad', 'count and skip malformed lines instead of stopping at the first')
     .option('--json', 'print the result as JSON');

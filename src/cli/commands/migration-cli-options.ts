@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { AFTER_END_MODES, type AfterEnd, DEFAULT_MIGRATION, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
+import { AFTER_END_MODES, type AfterEnd, DEFAULT_MIGRATION, MAX_AFTER_END_LOOPS, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
 import { bandwidthInput, durationInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
 import { bandwidthOption, choiceOption, durationOption, percentOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
@@ -46,7 +46,12 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--max-factor <x>', 'xen-legacy: stop after sending this many times memory', positiveNumberOption, DEFAULT_MIGRATION.maxFactor)
     .addOption(humanDefault('--epoch <time>', 'remus: checkpoint interval', epochOption, DEFAULT_MIGRATION.epochNs, durationInput(DEFAULT_MIGRATION.epochNs)))
     .option('--postcopy-after <n>', 'postcopy: live passes before switching', positiveIntOption, DEFAULT_MIGRATION.postcopyAfterPasses)
-    .option('--after-end <mode>', `when the guest's events end before the migration: ${AFTER_END_MODES.join(' (the guest runs on, writing nothing) or ')} (the run ends, incomplete)`, choiceOption('--after-end', AFTER_END_MODES), DEFAULT_MIGRATION.afterEnd);
+    .option(
+      '--after-end <mode>',
+      `when the guest's events end before the migration (${AFTER_END_MODES.join('|')}): idle (the guest runs on, writing nothing), loop (its events run again, shifted by their span, up to ${MAX_AFTER_END_LOOPS} times) or stop (the run ends, incomplete)`,
+      choiceOption('--after-end', AFTER_END_MODES),
+      DEFAULT_MIGRATION.afterEnd,
+    );
 }
 
 /** The migration options the flags give; `durationNs` (the guest events' length) sets the default start. */

@@ -35,13 +35,22 @@ export interface MigrationOptions {
   /**
    * What the guest does once its events end and the migration has not
    * completed: `idle` (it keeps running, writing nothing: the migration goes
-   * on to its end), or `stop` (the run ends there, incomplete).
+   * on to its end), `loop` (its events are replayed again, shifted in time by
+   * their span, until the migration ends: at most MAX_AFTER_END_LOOPS times),
+   * or `stop` (the run ends there, incomplete).
    */
   readonly afterEnd: AfterEnd;
 }
 
-export type AfterEnd = 'idle' | 'stop';
-export const AFTER_END_MODES: readonly AfterEnd[] = ['idle', 'stop'];
+export type AfterEnd = 'idle' | 'loop' | 'stop';
+export const AFTER_END_MODES: readonly AfterEnd[] = ['idle', 'loop', 'stop'];
+/**
+ * `loop` replays the guest's events at most this many times: a migration
+ * that has not converged after a hundred replays of its workload (QEMU
+ * without auto-converge on a guest that out-dirties the link, say) would
+ * not converge on a real host either; the run is then incomplete.
+ */
+export const MAX_AFTER_END_LOOPS = 100;
 
 export const DEFAULT_MIGRATION: MigrationOptions = {
   policy: 'xen',

@@ -50,10 +50,15 @@ export abstract class MigrationPolicy implements Driver {
    * The guest has no more events. Under `afterEnd: 'idle'` it goes on
    * running idle (its vCPUs lose nothing to pauses, it dirties nothing) and
    * the migration runs on to its end, as a real one would; under `stop`, or
-   * if it still has not completed (a policy that would wait for ever), it is
-   * left incomplete.
+   * `loop` once its replays are over, or if it still has not completed (a
+   * policy that would wait for ever), it is left incomplete.
    */
   finish(wallNs: number): void {
+    if (this.eventsEndNs >= 0) {
+      // `loop`: the replayed events ran the migration on past the capture.
+      const endNs = this.completed() ? this.ledger.completedAtNs : wallNs;
+      this.ledger.afterEndNs = Math.max(0, endNs - this.eventsEndNs);
+    }
     if (this.opts.afterEnd === 'idle' && !this.completed()) {
       const clock = this.ctx.clock;
       const eventsEndNs = wallNs;
@@ -82,6 +87,17 @@ export abstract class MigrationPolicy implements Driver {
 
   private completed(): boolean {
     return this.ledger.outcome === 'completed';
+  }
+
+  isComplete(): boolean {
+    return this.completed();
+  }
+
+  /** Wall time the guest's own events ended at, when they are replayed after it (-1: not replayed). */
+  private eventsEndNs = -1;
+
+  eventsEnded(wallNs: number): void {
+    this.eventsEndNs = wallNs;
   }
 
   report(): MigrationReport {

@@ -1,3 +1,5 @@
+import { NO_VCPU } from '../../events/guest-event-kind.js';
+import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
@@ -48,8 +50,14 @@ export class QemuMigration extends MigrationPolicy {
   private throttle: AutoConverge | undefined;
 
   protected begin(now: number): void {
-    // ram_save_setup syncs the bitmap once: ENABLE here.
-    this.windowStartNs = this.enableLogDirty(now);
+    // ram_save_setup syncs the bitmap once (ram_init_bitmaps ->
+    // migration_bitmap_sync_precopy): ENABLE, then the thread's pass over
+    // the bitmap; setup-time covers both.
+    const enabledNs = this.enableLogDirty(now);
+    const scanNs = this.scanNs();
+    this.ledger.setupNs += scanNs;
+    this.windowStartNs = enabledNs + scanNs;
+    this.ctx.run.emit(RunEventKind.bitmapSync, now, NO_VCPU, 0, 0, this.windowStartNs - now);
     this.toSend = allSet(this.ctx.guest.memPages);
     this.cursor = 0;
     if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs);
@@ -94,36 +102,73 @@ export class QemuMigration extends MigrationPolicy {
   private iterate(): void {
     const now = this.nextActionNs;
     if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);
-    let pendingBytes = countBits(this.toSend) * PAGE_BYTES;
+    const pendingBytes = countBits(this.toSend) * PAGE_BYTES;
     if (pendingBytes <= this.thresholdBytes || pendingBytes === 0) {
-      const bits = this.ctx.logDirty.clean(now);
-      const dirty = countBits(bits);
-      this.throttle?.dirtied(dirty);
-      // The send cursor survives the sync: ram_find_and_save_block resumes
-      // from last_seen_block/last_page, not from the start of memory.
-      orInto(this.toSend, bits);
-      this.ledger.endRound(now, dirty);
-      this.throttle?.check(now);
-      pendingBytes = countBits(this.toSend) * PAGE_BYTES;
-      if (pendingBytes === 0 && this.thresholdBytes === 0) {
-        // Nothing to send and no bandwidth measured yet: let the window
-        // close so that the threshold exists, as time would in QEMU.
-        this.ledger.startRound(now);
-        this.schedule(this.windowStartNs + QEMU_WINDOW_NS, () => this.iterate());
-        return;
-      }
-      if (pendingBytes < this.thresholdBytes) {
-        const reason = `remaining ${pendingBytes} bytes fit the downtime limit at the measured bandwidth (threshold ${Math.round(this.thresholdBytes)} bytes)`;
-        // ram_save_complete syncs once more and sends what is still pending too.
-        const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, { pending: this.toSend, skipCanonicalise: this.opts.skipCanonicalise });
-        // migration_iteration_finish: cpu_throttle_stop once the migration is over.
-        this.ctx.clock.setThrottle(0, resumeAt);
-        this.ctx.host.resumeOnDestination();
-        this.done();
-        return;
-      }
-      this.ledger.startRound(now);
+      const bits = this.syncBitmap(now);
+      this.schedule(this.nextActionNs, () => this.afterSync(bits));
+      return;
     }
+    this.schedule(now, () => this.send());
+  }
+
+  /**
+   * migration_bitmap_sync: the migration thread asks the hypervisor for the
+   * dirty log (KVM_GET_DIRTY_LOG per memslot in accel/kvm/kvm-all.c
+   * kvm_physical_sync_dirty_bitmap; here the tracker's CLEAN, which charges
+   * the vCPUs their own share) and waits for it, then passes over the bitmap
+   * itself (ramblock_sync_dirty_bitmap -> cpu_physical_memory_sync_dirty_bitmap).
+   * Both take time proportional to guest memory, and the thread sends
+   * nothing meanwhile: a sync is a `bitmap_sync` run event with that time as
+   * its cost, and the thread's next step comes after it (nextActionNs), so
+   * syncs never come faster than one per sync's cost, however small the
+   * threshold.
+   */
+  private syncBitmap(now: number): Uint32Array {
+    const clock = this.ctx.clock;
+    const pausedBefore = clock.domainPausedNs;
+    const bits = this.ctx.logDirty.clean(now);
+    const opNs = clock.domainPausedNs - pausedBefore;
+    const costNs = opNs + this.scanNs();
+    this.ctx.run.emit(RunEventKind.bitmapSync, now, NO_VCPU, this.ledger.roundCount, countBits(bits), costNs);
+    this.nextActionNs = now + costNs;
+    return bits;
+  }
+
+  /** The migration thread's own pass over the bitmap: one per 64-page word of guest memory. */
+  private scanNs(): number {
+    return Math.ceil(this.ctx.guest.memPages / 64) * this.ctx.costs.syncScanPerWordNs;
+  }
+
+  /** The sync is over: its dirty pages join what is pending; switch over if that fits the threshold. */
+  private afterSync(bits: Uint32Array): void {
+    const now = this.nextActionNs;
+    const dirty = countBits(bits);
+    this.throttle?.dirtied(dirty);
+    // The send cursor survives the sync: ram_find_and_save_block resumes
+    // from last_seen_block/last_page, not from the start of memory.
+    orInto(this.toSend, bits);
+    this.ledger.endRound(now, dirty);
+    this.throttle?.check(now);
+    if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);
+    const pendingBytes = countBits(this.toSend) * PAGE_BYTES;
+    if (pendingBytes === 0 && this.thresholdBytes === 0) {
+      // Nothing to send and no bandwidth measured yet: let the window
+      // close so that the threshold exists, as time would in QEMU.
+      this.ledger.startRound(now);
+      this.schedule(Math.max(now, this.windowStartNs + QEMU_WINDOW_NS), () => this.iterate());
+      return;
+    }
+    if (pendingBytes < this.thresholdBytes) {
+      const reason = `remaining ${pendingBytes} bytes fit the downtime limit at the measured bandwidth (threshold ${Math.round(this.thresholdBytes)} bytes)`;
+      // ram_save_complete syncs once more and sends what is still pending too.
+      const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, { pending: this.toSend, skipCanonicalise: this.opts.skipCanonicalise });
+      // migration_iteration_finish: cpu_throttle_stop once the migration is over.
+      this.ctx.clock.setThrottle(0, resumeAt);
+      this.ctx.host.resumeOnDestination();
+      this.done();
+      return;
+    }
+    this.ledger.startRound(now);
     this.schedule(now, () => this.send());
   }
 
