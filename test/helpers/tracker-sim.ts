@@ -1,6 +1,7 @@
 import type { GuestBatch } from '../../src/events/guest-batch.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import type { Driver } from '../../src/reducers/driver.js';
+import { DEFAULT_KVM, type KvmOptions } from '../../src/reducers/kvm-options.js';
 import { RoundDriver } from '../../src/reducers/round-driver.js';
 import { Simulation } from '../../src/reducers/simulation.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../../src/reducers/tracker.js';
@@ -14,6 +15,8 @@ export interface TrackerSimOptions {
   readonly superpages?: SuperpagePolicy;
   readonly memPages?: number;
   readonly vcpus?: number;
+  /** KVM's trackers: the options beside their defaults. */
+  readonly kvm?: Partial<KvmOptions>;
 }
 
 /** An HVM x86-64 simulation under `tracker`, driven by the test (default 4096 pages, 2 vCPUs, 4k p2m). */
@@ -26,6 +29,7 @@ export function makeTrackerSim(tracker: TrackerName, o: TrackerSimOptions = {}):
       superpages: o.superpages ?? 'split',
       p2m: o.p2m ?? '4k',
       costs: DEFAULT_COSTS,
+      ...(o.kvm ? { kvm: { ...DEFAULT_KVM, ...o.kvm } } : {}),
     },
     () => {},
   );

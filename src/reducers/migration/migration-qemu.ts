@@ -1,5 +1,5 @@
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
-import { countBits } from '../logdirty-bitmap.js';
+import { countBits, countNewBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
 import type { ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
@@ -33,6 +33,17 @@ function nextSetBitWrapping(bits: Uint32Array, from: number, limit: number): num
  * under it, the guest stops and the rest goes at link speed (the completion
  * is not rate-limited). Auto-converge (auto-converge.ts) is checked after
  * each sync.
+ *
+ * Under KVM (tracker-kvm.ts) a sync is an ioctl on this thread while the
+ * vCPUs run: sending resumes once it returns (opThreadNs). With manual
+ * protect QEMU keeps a clear_bmap of chunks of 2^clear-bitmap-shift pages,
+ * all set at each sync (cpu_physical_memory_sync_dirty_bitmap ->
+ * clear_bmap_set), and just before it sends a page whose chunk is still set
+ * it clears that chunk in KVM (migration_bitmap_clear_dirty ->
+ * migration_clear_memory_region_dirty_bitmap), on this thread too. A GET
+ * under manual protect returns the pages not yet cleared again, so a sync
+ * counts as dirty only the pages its bitmap did not hold yet, as QEMU does
+ * (cpu_physical_memory_sync_dirty_bitmap's num_dirty).
  */
 export class QemuMigration extends MigrationPolicy {
   /** QEMU sends a zero page as a flag in its header (ram.c save_zero_page). */
@@ -46,12 +57,21 @@ export class QemuMigration extends MigrationPolicy {
   private windowBytes = 0;
   private thresholdBytes = 0;
   private throttle: AutoConverge | undefined;
+  /** QEMU's clear_bmap (manual protect only): per chunk, 1 while KVM still has to clear it. */
+  private clearPending: Uint8Array | undefined;
+  private clearShift = 0;
 
   protected begin(now: number): void {
     // ram_save_setup syncs the bitmap once: ENABLE here.
     this.windowStartNs = this.enableLogDirty(now);
     this.toSend = allSet(this.ctx.guest.memPages);
     this.cursor = 0;
+    const shift = this.ctx.logDirty.clearChunkShift;
+    if (shift !== undefined) {
+      this.clearShift = shift;
+      // The setup sync sets every chunk (ram_init_bitmaps -> migration_bitmap_sync_precopy).
+      this.clearPending = new Uint8Array(Math.ceil(this.ctx.guest.memPages / 2 ** shift)).fill(1);
+    }
     if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs);
     this.ledger.startRound(this.windowStartNs);
     this.schedule(this.windowStartNs, () => this.send());
@@ -66,10 +86,20 @@ export class QemuMigration extends MigrationPolicy {
     let pages = 0;
     let bytes = 0;
     let pfn = this.cursor;
+    const clearPending = this.clearPending;
+    let clearNs = 0;
     while (pages < SEND_CHUNK_PAGES && bytes < budget) {
       pfn = nextSetBitWrapping(this.toSend, pfn, memPages);
       if (pfn < 0) break;
       this.toSend[pfn >>> 5] = this.toSend[pfn >>> 5]! & ~(1 << (pfn & 31));
+      if (clearPending !== undefined) {
+        const chunk = Math.floor(pfn / 2 ** this.clearShift);
+        if (clearPending[chunk] === 1) {
+          // migration_clear_memory_region_dirty_bitmap: KVM clears the chunk before its first page goes.
+          clearPending[chunk] = 0;
+          clearNs += this.ctx.logDirty.clearChunk(chunk * 2 ** this.clearShift, now + clearNs);
+        }
+      }
       bytes += this.ledger.sendPage(pfn);
       pages++;
       pfn++;
@@ -78,8 +108,8 @@ export class QemuMigration extends MigrationPolicy {
     if (pages > 0) {
       this.windowBytes += bytes;
       this.throttle?.sent(bytes);
-      const durationNs = this.ledger.transmit(now, pages, bytes);
-      this.schedule(now + durationNs, () => this.iterate());
+      const durationNs = this.ledger.transmit(now + clearNs, pages, bytes);
+      this.schedule(now + clearNs + durationNs, () => this.iterate());
       return;
     }
     if (bytes >= budget || budget <= 0) {
@@ -92,12 +122,15 @@ export class QemuMigration extends MigrationPolicy {
 
   /** migration_iteration_run: compare the pending estimate with the threshold, sync, maybe switch over. */
   private iterate(): void {
-    const now = this.nextActionNs;
+    let now = this.nextActionNs;
     if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);
     let pendingBytes = countBits(this.toSend) * PAGE_BYTES;
     if (pendingBytes <= this.thresholdBytes || pendingBytes === 0) {
       const bits = this.ctx.logDirty.clean(now);
-      const dirty = countBits(bits);
+      const dirty = this.clearPending !== undefined ? countNewBits(bits, this.toSend) : countBits(bits);
+      this.clearPending?.fill(1);
+      // A KVM sync runs on this thread: what follows waits for it.
+      now += this.ctx.logDirty.opThreadNs;
       this.throttle?.dirtied(dirty);
       // The send cursor survives the sync: ram_find_and_save_block resumes
       // from last_seen_block/last_page, not from the start of memory.
