@@ -47,6 +47,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary): string 
     `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run); vCPU stall ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
     `  tracker      ${formatBytes(s.trackerMemoryBytes)} of hypervisor memory at most`,
   );
+  if (s.vcpuSlowdown) lines.push(`  per vCPU     slowdown in the live phase (exits, pauses, throttle or dirty-limit sleeps): ${s.vcpuSlowdown.map((x, v) => `vCPU ${v} ${fmtPercent(x)}`).join(', ')}`);
   lines.push(...statLines(s.trackerStats));
   lines.push('  exits and operations (whole run):');
   lines.push(...exitLines(s.exits));
@@ -79,7 +80,9 @@ export function statLines(stats: Readonly<Record<string, number>>): string[] {
 
 /** One line per exit kind: its count and the vCPU time it cost. */
 export function exitLines(exits: Readonly<Record<string, ExitTally>>): string[] {
-  return Object.entries(exits).map(([k, v]) => `    ${k.padEnd(16)} ${formatCount(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
+  // KVM's longer kind names widen the column only where they appear.
+  const width = Math.max(16, ...Object.keys(exits).map((k) => k.length));
+  return Object.entries(exits).map(([k, v]) => `    ${k.padEnd(width)} ${formatCount(v.count).padStart(12)}  ${formatDurationNs(v.costNs).padStart(12)}`);
 }
 
 /** The rounds a text summary lists: all of them, or past 40 the first and last 20 with `undefined` where the rest are left out. */

@@ -1,5 +1,6 @@
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PML_ENTRIES } from './tracker-pml.js';
+import { DIRTY_LIMIT_PERIOD_NS, DirtyLimit } from './kvm-dirty-limit.js';
 import { KvmPmlTracker } from './tracker-kvm-pml.js';
 import type { TrackerEnv, TrackerName } from './tracker.js';
 // Module-local, as in tracker.ts.
@@ -55,6 +56,12 @@ export class KvmRingTracker extends KvmPmlTracker {
   /** Entries pushed and not yet reset, per vCPU. */
   protected readonly used: Int32Array;
   private nextReapNs = Infinity;
+  private nextPeriodNs = Infinity;
+  /** dirty-limit once the migration asked for it (migration_dirty_limit_guest). */
+  protected limit: DirtyLimit | undefined;
+  /** Entries reaped from each vCPU's ring since the rate thread's last period (cpu->dirty_pages). */
+  private readonly reapedByVcpu: Int32Array;
+  private limitSleeps = 0;
   private readonly reapPerEntryNs: number;
   private readonly resetPerEntryNs: number;
   private readonly fullExitBaseNs: number;
@@ -69,6 +76,7 @@ export class KvmRingTracker extends KvmPmlTracker {
     this.softLimit = this.ringSize - (DIRTY_RING_RSVD_ENTRIES + PML_ENTRIES);
     this.ring = new Int32Array(env.guest.vcpus * this.ringSize);
     this.used = new Int32Array(env.guest.vcpus);
+    this.reapedByVcpu = new Int32Array(env.guest.vcpus);
     const c = env.costs;
     this.reapPerEntryNs = c.ringReapPerEntryNs;
     this.resetPerEntryNs = c.kvmProtectPerPageNs;
@@ -80,9 +88,8 @@ export class KvmRingTracker extends KvmPmlTracker {
     return false;
   }
 
-  /** kvm_dirty_ring_push; the reaper runs first if its second has come. */
-  protected override record(pfn: number, vcpu: number, wallNs: number): void {
-    if (wallNs >= this.nextReapNs) this.reaperRound(wallNs);
+  /** kvm_dirty_ring_push. */
+  protected override record(pfn: number, vcpu: number, _wallNs: number): void {
     const n = this.used[vcpu]!;
     this.ring[vcpu * this.ringSize + n] = pfn;
     this.used[vcpu] = n + 1;
@@ -104,17 +111,69 @@ export class KvmRingTracker extends KvmPmlTracker {
     this.afterRingFull(vcpu, wallNs);
   }
 
-  /** Whether a ring-full exit reaps only its own vCPU's ring (dirty-limit in service). */
+  /** Whether a ring-full exit reaps only its own vCPU's ring: dirty-limit in service (kvm_cpu_exec's KVM_EXIT_DIRTY_RING_FULL). */
   protected reapOnly(_vcpu: number): boolean {
-    return false;
+    return this.limit !== undefined;
   }
 
-  /** What follows a ring-full exit on the vCPU's thread (dirty-limit's sleep). */
-  protected afterRingFull(_vcpu: number, _wallNs: number): void {}
+  /** dirtylimit_vcpu_execute: a limited vCPU sleeps before it re-enters the guest. */
+  protected afterRingFull(vcpu: number, wallNs: number): void {
+    const us = this.limit?.throttleUs[vcpu] ?? 0;
+    if (us > 0) {
+      this.limitSleeps++;
+      this.charge(EVENT.dirtyLimitSleep, vcpu, wallNs, -1, us, us * 1000);
+    }
+  }
+
+  // ---- QEMU's threads: the reaper and dirty-limit's rate thread ----
+
+  /** Whether QEMU's dirty-limit capability is on (kvm-ring with a quota). */
+  override get dirtyLimitConfigured(): boolean {
+    return this.kvm.dirtyLimitBytesPerSec > 0;
+  }
+
+  /**
+   * migration_dirty_limit_guest: QEMU puts every vCPU under the quota
+   * (qmp_set_vcpu_dirty_limit -> dirtylimit_init), and the rate thread
+   * starts its periods.
+   */
+  override startDirtyLimit(wallNs: number): void {
+    if (this.limit !== undefined || !this.dirtyLimitConfigured) return;
+    this.limit = new DirtyLimit(this.vcpus, this.ringSize, this.kvm.dirtyLimitBytesPerSec);
+    this.reapedByVcpu.fill(0);
+    this.nextPeriodNs = wallNs + DIRTY_LIMIT_PERIOD_NS;
+    this.nextTickNs = Math.min(this.nextReapNs, this.nextPeriodNs);
+  }
+
+  /** The reaper's second and the rate thread's periods that are due, in time order. */
+  protected override tick(wallNs: number): void {
+    while (Math.min(this.nextReapNs, this.nextPeriodNs) <= wallNs) {
+      if (this.nextReapNs <= this.nextPeriodNs) {
+        this.reaperRound(wallNs);
+        this.nextReapNs += REAPER_INTERVAL_NS;
+      } else {
+        this.ratePeriod(wallNs);
+        this.nextPeriodNs += DIRTY_LIMIT_PERIOD_NS;
+      }
+    }
+    this.nextTickNs = Math.min(this.nextReapNs, this.nextPeriodNs);
+  }
+
+  /**
+   * vcpu_dirty_rate_stat_collect then dirtylimit_process: the period ends
+   * with a ring flush (global_dirty_log_sync: every vCPU kicked, every ring
+   * reaped), each vCPU's pages reaped in it give its rate, and its sleep is
+   * adjusted. A period with no refused store in it reaped nothing.
+   */
+  private ratePeriod(wallNs: number): void {
+    this.kickAll(wallNs, true);
+    this.reaperRound(wallNs);
+    this.limit!.endPeriod(this.reapedByVcpu);
+    this.reapedByVcpu.fill(0);
+  }
 
   /** The reaper thread's round: every ring collected and reset. */
   private reaperRound(wallNs: number): void {
-    while (this.nextReapNs <= wallNs) this.nextReapNs += REAPER_INTERVAL_NS;
     const entries = this.reapAll();
     this.reaperReaps++;
     this.threadOp(EVENT.dirtyRingReap, wallNs, -1, entries, this.env.costs.kvmIoctlBaseNs + entries * (this.reapPerEntryNs + this.resetPerEntryNs));
@@ -137,6 +196,7 @@ export class KvmRingTracker extends KvmPmlTracker {
       this.protect(pfn);
     }
     this.used[vcpu] = 0;
+    this.reapedByVcpu[vcpu] = this.reapedByVcpu[vcpu]! + n;
     this.protectedPages += n;
     return n;
   }
@@ -146,6 +206,7 @@ export class KvmRingTracker extends KvmPmlTracker {
     super.enable(wallNs);
     this.used.fill(0);
     this.nextReapNs = wallNs + REAPER_INTERVAL_NS;
+    this.nextTickNs = this.nextReapNs;
   }
 
   /** kvm_dirty_ring_flush: kick (buffers into rings), reap, reset; then the slot's bitmap is taken. */
@@ -172,6 +233,6 @@ export class KvmRingTracker extends KvmPmlTracker {
   }
 
   override stats(): Record<string, number> {
-    return { ...super.stats(), ringSize: this.ringSize, ringSoftLimit: this.softLimit, ringPushes: this.pushes, ringFullExits: this.ringFullExits, reaperReaps: this.reaperReaps, ringMaxUsed: this.maxUsed };
+    return { ...super.stats(), ringSize: this.ringSize, ringSoftLimit: this.softLimit, ringPushes: this.pushes, ringFullExits: this.ringFullExits, reaperReaps: this.reaperReaps, ringMaxUsed: this.maxUsed, ...(this.limit ? { dirtyLimitPeriods: this.limit.periods, dirtyLimitSleeps: this.limitSleeps } : {}) };
   }
 }

@@ -131,8 +131,20 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
   /** Never called: loads pass (KVM keeps every SPTE present and readable). */
   loadRefused(): void {}
 
+  /**
+   * The next wall time a QEMU thread of the tracker's acts on its own (the
+   * ring's reaper, dirty-limit's period), Infinity for none. It runs at the
+   * first refused store at or after it: every page a vCPU dirties is first
+   * refused, so nothing it could see changes in between.
+   */
+  protected nextTickNs = Infinity;
+
+  /** What is due at nextTickNs (the ring's threads). */
+  protected tick(_wallNs: number): void {}
+
   /** A store to a page whose SPTE is write-protected, or whose D bit is clear (PML). */
   storeRefused(pfn: number, vcpu: number, wallNs: number): void {
+    if (wallNs >= this.nextTickNs) this.tick(wallNs);
     if (vcpu === NO_VCPU) {
       // QEMU's own store (device emulation): its bitmap, no exit.
       if (this.logDirty) this.dirty.mark(pfn);

@@ -335,6 +335,14 @@ export abstract class Tracker {
     throw new Error(`tracker '${this.name}' has no KVM_CLEAR_DIRTY_LOG`);
   }
 
+  /** QEMU's dirty-limit is set up for this tracker (kvm-ring with a quota). */
+  get dirtyLimitConfigured(): boolean {
+    return false;
+  }
+
+  /** QEMU's migration puts the vCPUs under dirty-limit (trackers with dirtyLimitConfigured only). */
+  startDirtyLimit(_wallNs: number): void {}
+
   /** PML: drain every vCPU's buffer into the bitmap first. */
   protected flushLogs(_wallNs: number): void {}
   /** Re-arm write protection (or D-bit logging) for a new round. */

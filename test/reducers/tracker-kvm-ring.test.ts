@@ -85,7 +85,7 @@ describe('kvm-ring', () => {
       for (let k = 0; k < 600; k++) g.physWrite(REAPER_INTERVAL_NS + 1000 + k * 1000, 0, 600 + k, 8);
     }))
       sim.step(b);
-    // The 1025th new page's PML flush came after the second: the reaper ran first and took the ring's first 512.
+    // The first refused store after the second (page 600) ran the reaper first: it took the ring's 512; the flush at the 1025th page pushed 512 more.
     expect(exits(sim, RunEventKind.dirtyRingReap)).toBe(1);
     expect(sim.tracker.dirty.dirtyCount).toBe(PML_ENTRIES);
     expect(sim.clock.stallNs[0]).toBe(2 * (c.exitRoundTripNs + PML_ENTRIES * c.pmlFlushPerEntryNs) + c.exitRoundTripNs);

@@ -26,6 +26,10 @@ export interface LogDirtyHandle {
   readonly clearChunkShift: number | undefined;
   /** KVM_CLEAR_DIRTY_LOG of the chunk from `firstPfn` (clearChunkShift set): returns the thread's time. */
   clearChunk(firstPfn: number, wallNs: number): number;
+  /** QEMU's dirty-limit capability is on (KVM's dirty ring with a vcpu-dirty-limit). */
+  readonly dirtyLimitConfigured: boolean;
+  /** migration_dirty_limit_guest: every vCPU under the quota from now on. */
+  startDirtyLimit(wallNs: number): void;
 }
 
 /** Emits one run event (RunBatchBuilder.emit's signature). */

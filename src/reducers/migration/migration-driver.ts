@@ -21,6 +21,10 @@ export function migrationDriver(opts: MigrationOptions): DriverFactory {
     if (KVM_TRACKERS.includes(w.tracker.name) && opts.policy !== 'qemu') {
       throw new TrackerPairingError(`tracker '${w.tracker.name}' is KVM's dirty logging, which QEMU drives: use --policy qemu (policy '${opts.policy}' is modelled on Xen's toolstack)`);
     }
+    // migrate_caps_check: "dirty-limit conflicts with auto-converge".
+    if (w.tracker.dirtyLimitConfigured && opts.autoConverge) {
+      throw new TrackerPairingError('--dirty-limit conflicts with --auto-converge (QEMU allows one of the two capabilities)');
+    }
     return makeMigration(
       {
         guest: w.guest,

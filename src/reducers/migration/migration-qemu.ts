@@ -73,6 +73,7 @@ export class QemuMigration extends MigrationPolicy {
       this.clearPending = new Uint8Array(Math.ceil(this.ctx.guest.memPages / 2 ** shift)).fill(1);
     }
     if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs);
+    else if (this.ctx.logDirty.dirtyLimitConfigured) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs, (now) => this.ctx.logDirty.startDirtyLimit(now));
     this.ledger.startRound(this.windowStartNs);
     this.schedule(this.windowStartNs, () => this.send());
   }
