@@ -8,6 +8,10 @@ import { guestSource } from '../../src/api/guest-source.js';
 import { runMigration } from '../../src/api/run-migration.js';
 import type { KvmOptions } from '../../src/reducers/kvm-options.js';
 import type { P2mPageSize, TrackerName } from '../../src/reducers/tracker.js';
+import { join } from 'node:path';
+import { recordRun } from '../../src/api/record-run.js';
+import { replayVerify } from '../../src/verify/replay.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const WORKLOADS: [string, Record<string, string>][] = [
   ['hot-set', { rate: '200000' }],
@@ -46,5 +50,20 @@ describe('no lost pages under KVM trackers and QEMU pre-copy', () => {
     expect(() => runMigration(hvm, { tracker: 'kvm-pml', kvm: { dirtyLimitBytesPerSec: 1 << 20 }, migration: { policy: 'qemu', startNs: 1e8 } })).toThrow(/dirty ring/);
     const pv = guestSource('hot-set', { seed: 1, durationNs: 1e9, memBytes: 64 * 1024 * 1024, guest: 'pv', paging: 'pae' });
     expect(() => runMigration(pv, { tracker: 'kvm-wp', migration: { policy: 'qemu', startNs: 1e8 } })).toThrow(/HVM/);
+  });
+
+  it('a KVM run trace records its KVM options and replays identical (dirty-limit sleeps, clears and ring exits re-derived)', () => {
+    const dir = tempDir();
+    const source = guestSource('muncher', { seed: 3, durationNs: 3e9, memBytes: 128 * 1024 * 1024, vcpus: 2, settings: { rate: '100000' } });
+    const runs: [string, TrackerName, Partial<KvmOptions>][] = [
+      ['ring.mst', 'kvm-ring', { dirtyRingSize: 1024, dirtyLimitBytesPerSec: 20 << 20 }],
+      ['wp.mst', 'kvm-wp', { manualProtect: true, clearBitmapShift: 12, eagerPageSplit: false }],
+    ];
+    for (const [name, tracker, kvm] of runs) {
+      const out = join(dir, name);
+      const { summary } = recordRun(source, { tracker, p2m: '2m', kvm, migration: { policy: 'qemu', startNs: 500e6, maxBandwidthBytesPerSec: 32 << 20 } }, out);
+      expect(summary.lostPages).toBe(0);
+      expect(replayVerify(out).identical, name).toBe(true);
+    }
   });
 });
