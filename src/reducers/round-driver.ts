@@ -52,6 +52,8 @@ export class RoundDriver implements Driver {
       this.started = true;
       this.tracker.enable(now);
       this.oracle.sendAll();
+      // Initially set (KVM's manual protect): the copier took every page, so every chunk is cleared now.
+      this.clearAll(now);
     } else {
       this.endRound(now, this.tracker.clean(now));
       this.clearAll(now);
@@ -86,8 +88,8 @@ export class RoundDriver implements Driver {
 
   /**
    * KVM with manual protect: GET re-protects nothing, so each round clears
-   * every chunk right after its GET (as QEMU's dirty-rate measurement does
-   * for the whole slot), the ideal copier having taken the pages already.
+   * every chunk right after its GET (and after enable, whose bitmap starts
+   * all set), the ideal copier having taken the pages already.
    */
   private clearAll(now: number): void {
     const shift = this.tracker.clearChunkShift;

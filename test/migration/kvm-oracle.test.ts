@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { guestSource } from '../../src/api/guest-source.js';
 import { runMigration } from '../../src/api/run-migration.js';
+import { runRounds } from '../../src/api/run-rounds.js';
 import type { KvmOptions } from '../../src/reducers/kvm-options.js';
 import type { P2mPageSize, TrackerName } from '../../src/reducers/tracker.js';
 import { join } from 'node:path';
@@ -65,5 +66,14 @@ describe('no lost pages under KVM trackers and QEMU pre-copy', () => {
       expect(summary.lostPages).toBe(0);
       expect(replayVerify(out).identical, name).toBe(true);
     }
+  });
+
+  it('log-dirty rounds report the same dirty sets with manual protect (every chunk cleared after each GET) as with GET re-protecting', () => {
+    const source = guestSource('apache', { seed: 2, durationNs: 2e9, memBytes: 128 * 1024 * 1024 });
+    const manual = runRounds(source, { tracker: 'kvm-wp', kvm: { manualProtect: true }, roundNs: 200e6, startNs: 500e6 });
+    const get = runRounds(source, { tracker: 'kvm-wp', kvm: { manualProtect: false }, roundNs: 200e6, startNs: 500e6 });
+    expect(manual.rounds.map((r) => r.dirtyPages)).toEqual(get.rounds.map((r) => r.dirtyPages));
+    expect(manual.rounds.some((r) => r.dirtyPages > 0)).toBe(true);
+    expect(manual.lostPages).toBe(0);
   });
 });
