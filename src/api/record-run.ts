@@ -9,6 +9,8 @@ import { lastValueSync } from '../util/last-value-sync.js';
 import type { GuestSource } from './guest-source.js';
 import { migrate, type MigrationRunOptions, type MigrationSummary, migrationOptions, summarizeMigration, tapRunBatches } from './run-migration.js';
 import { simulationDefaults } from './simulation-setup.js';
+import { DEFAULT_KVM, type KvmOptions } from '../reducers/kvm-options.js';
+import { KVM_TRACKERS } from '../reducers/tracker.js';
 
 /** The part of a run trace's header that says how to re-derive its run events. */
 export interface RunSpec {
@@ -18,6 +20,8 @@ export interface RunSpec {
   readonly costs: NonNullable<MigrationRunOptions['costs']>;
   readonly migration: ReturnType<typeof migrationOptions>;
   readonly shadowOos?: boolean;
+  /** KVM's trackers only: how logging was set up (all of it, defaults filled in). */
+  readonly kvm?: KvmOptions;
 }
 
 export function runSpec(opts: MigrationRunOptions, h?: TraceHeader): RunSpec {
@@ -26,6 +30,7 @@ export function runSpec(opts: MigrationRunOptions, h?: TraceHeader): RunSpec {
     ...simulationDefaults(opts),
     migration: migrationOptions(opts.migration, h),
     ...(opts.shadowOos ? { shadowOos: true } : {}),
+    ...(KVM_TRACKERS.includes(opts.tracker) ? { kvm: { ...DEFAULT_KVM, ...opts.kvm } } : {}),
   };
 }
 

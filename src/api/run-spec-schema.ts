@@ -5,6 +5,7 @@ import { POLICY_NAMES } from '../reducers/migration/migration-options.js';
 import { checkPairing, TrackerPairingError } from '../reducers/make-tracker.js';
 import { P2M_PAGE_SIZES, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';
 import type { TraceHeader } from '../trace/trace-records.js';
+import { CLEAR_BITMAP_SHIFT_MAX, CLEAR_BITMAP_SHIFT_MIN, DIRTY_RING_MAX_ENTRIES, DIRTY_RING_MIN_ENTRIES, dirtyRingSizeProblem } from '../reducers/kvm-options.js';
 import { firstIssue } from '../trace/trace-schemas.js';
 
 /**
@@ -52,6 +53,16 @@ const runSpecSchema = z
     costs: z.record(z.string(), z.unknown()),
     migration: migrationSchema,
     shadowOos: z.boolean().optional(),
+    kvm: z
+      .object({
+        manualProtect: z.boolean(),
+        clearBitmapShift: z.number().int().min(CLEAR_BITMAP_SHIFT_MIN).max(CLEAR_BITMAP_SHIFT_MAX),
+        eagerPageSplit: z.boolean(),
+        dirtyRingSize: z.number().int().refine((n) => dirtyRingSizeProblem(n) === undefined, { message: `a power of two from ${DIRTY_RING_MIN_ENTRIES} to ${DIRTY_RING_MAX_ENTRIES}` }),
+        dirtyLimitBytesPerSec: z.number().nonnegative().max(1e15),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

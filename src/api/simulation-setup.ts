@@ -1,4 +1,5 @@
 import { type CostModel, DEFAULT_COSTS } from '../model/cost-model.js';
+import { DEFAULT_KVM, type KvmOptions } from '../reducers/kvm-options.js';
 import type { SimulationSetup } from '../reducers/simulation.js';
 import type { P2mPageSize, SuperpagePolicy, TrackerName } from '../reducers/tracker.js';
 import type { TraceHeader } from '../trace/trace-records.js';
@@ -11,6 +12,8 @@ export interface SimulationOptions {
   readonly costs?: CostModel;
   /** Shadow: model Xen's out-of-sync L1 optimisation (HVM). */
   readonly shadowOos?: boolean;
+  /** KVM's trackers: manual protect, clear-bitmap-shift, eager splitting, ring size, dirty limit (defaults: src/reducers/kvm-options.ts). */
+  readonly kvm?: Partial<KvmOptions>;
   /**
    * HAP and PML run in the EPT loop (runUnderEpt, ept-run.ts) unless false:
    * then every access goes through Tracker.process, the reference path the
@@ -32,6 +35,7 @@ export function simulationSetup(h: TraceHeader, opts: SimulationOptions): Simula
     tracker: opts.tracker,
     ...simulationDefaults(opts),
     shadowOos: opts.shadowOos,
+    ...(opts.kvm ? { kvm: { ...DEFAULT_KVM, ...opts.kvm } } : {}),
     eptLoop: opts.eptLoop,
   };
 }

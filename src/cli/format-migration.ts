@@ -82,6 +82,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
     `  guest        ${formatCount(s.guestEvents)} events; slowdown ${fmtPercent(s.migrationSlowdown)} (live phase), ${fmtPercent(s.slowdown)} (whole run)${s.throttlePct ? `; throttled to ${s.throttlePct}%` : ''}`,
     `  vCPU stall   ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run), all vCPUs`,
   );
+  if (s.vcpuSlowdown) lines.push(`  per vCPU     slowdown in the live phase (exits, pauses, throttle or dirty-limit sleeps): ${s.vcpuSlowdown.map((x, v) => `vCPU ${v} ${fmtPercent(x)}`).join(', ')}`);
   if (s.policy === 'postcopy') lines.push(`  post-copy    ${formatCount(s.postcopyFaults)} faults on pages not yet received, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for them`);
   if (s.epochs.length) {
     const pauses = s.epochs.map((e) => e.pauseNs);

@@ -48,6 +48,16 @@ export const RunEventKind = {
    * own pass over the bitmap). The vCPUs' share is in the op's own event.
    */
   bitmapSync: 26,
+  /** KVM: a vCPU kicked out of the guest (a remote TLB flush after re-protecting, or a PML flush at a sync); arg: PML entries flushed. */
+  kickExit: 27,
+  /** KVM_CLEAR_DIRTY_LOG of one chunk (QEMU's clear_bmap), on the migration thread; page: the chunk's first pfn, arg: pages re-protected. */
+  dirtyLogClear: 28,
+  /** KVM_EXIT_DIRTY_RING_FULL: the vCPU's ring reached its soft limit; the vCPU thread reaps and resets; arg: entries collected. */
+  dirtyRingFullExit: 29,
+  /** QEMU's reaper collecting every ring and KVM_RESET_DIRTY_RINGS, on its own thread; arg: entries collected. */
+  dirtyRingReap: 30,
+  /** QEMU dirty-limit: a vCPU sleeps after a ring-full exit (dirtylimit_vcpu_execute); arg: the sleep in us. */
+  dirtyLimitSleep: 31,
 } as const;
 
 export const RUN_EVENT_KIND_NAMES: readonly string[] = [
@@ -78,6 +88,11 @@ export const RUN_EVENT_KIND_NAMES: readonly string[] = [
   'cr3_exit',
   'cost_high',
   'bitmap_sync',
+  'kick_exit',
+  'dirty_log_clear',
+  'dirty_ring_full_exit',
+  'dirty_ring_reap',
+  'dirty_limit_sleep',
 ];
 
 /**

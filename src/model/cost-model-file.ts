@@ -45,6 +45,12 @@ const costSchema = z
     resumeNs: ns,
     postcopyRequestRttNs: ns,
     checkpointCopyPerPageNs: ns,
+    kvmWpFaultNs: ns,
+    kvmSplitPerTableNs: ns,
+    kvmProtectPerPageNs: ns,
+    kvmIoctlBaseNs: ns,
+    kvmUserspaceExitNs: ns,
+    ringReapPerEntryNs: ns,
   })
   .partial()
   .strict();

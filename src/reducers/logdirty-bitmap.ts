@@ -47,6 +47,22 @@ export class LogDirtyBitmap {
     return true;
   }
 
+  /** Clears one page's bit (KVM_CLEAR_DIRTY_LOG clears bits one chunk at a time); true when it was set. */
+  unmark(pfn: number): boolean {
+    const w = pfn >>> 5;
+    const bit = 1 << (pfn & 31);
+    const old = this.bits[w]!;
+    if ((old & bit) === 0) return false;
+    this.bits[w] = old & ~bit;
+    this.dirty--;
+    return true;
+  }
+
+  /** Every page dirty (KVM_DIRTY_LOG_INITIALLY_SET: the bitmap starts all set). */
+  markAll(): void {
+    for (let p = 0; p < this.memPages; p++) this.mark(p);
+  }
+
   isDirty(pfn: number): boolean {
     return (this.bits[pfn >>> 5]! & (1 << (pfn & 31))) !== 0;
   }
@@ -71,6 +87,22 @@ export class LogDirtyBitmap {
     this.dirty = 0;
     this.leaves = 0;
   }
+}
+
+/**
+ * Bits set in `bits` but not in `already`: what a sync adds to a bitmap
+ * that still holds pages not yet sent (QEMU counts only these as newly
+ * dirty: cpu_physical_memory_sync_dirty_bitmap's num_dirty).
+ */
+export function countNewBits(bits: Uint32Array, already: Uint32Array): number {
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) {
+    let v = bits[i]! & ~already[i]!;
+    v = v - ((v >>> 1) & 0x55555555);
+    v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+    n += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  return n;
 }
 
 /**

@@ -4,7 +4,10 @@ import { DirectTracker } from './tracker-direct.js';
 import { ShadowTracker } from './tracker-shadow.js';
 import { HapTracker } from './tracker-hap.js';
 import { PmlTracker } from './tracker-pml.js';
-import type { Tracker, TrackerEnv, TrackerName } from './tracker.js';
+import { KvmPmlTracker } from './tracker-kvm-pml.js';
+import { KvmRingTracker } from './tracker-kvm-ring.js';
+import { KvmWpTracker } from './tracker-kvm-wp.js';
+import { KVM_TRACKERS, type Tracker, type TrackerEnv, type TrackerName } from './tracker.js';
 
 export class TrackerPairingError extends Error {
   override readonly name = 'TrackerPairingError';
@@ -24,6 +27,9 @@ export function checkPairing(tracker: TrackerName, guest: GuestType, memPages = 
   if (tracker === 'shadow' && guest === 'hvm' && memPages > NARROW_FRAMES) {
     throw new TrackerPairingError(`tracker 'shadow' models HVM guests of at most 64 GiB (PTEs of one word); a larger guest migrates with 'hap' or 'pml'`);
   }
+  if (guest === 'pv' && KVM_TRACKERS.includes(tracker)) {
+    throw new TrackerPairingError(`tracker '${tracker}' is KVM's, which runs HVM guests under EPT only; a PV guest migrates with 'shadow'`);
+  }
   if (guest === 'pv' && (tracker === 'hap' || tracker === 'pml')) {
     throw new TrackerPairingError(`tracker '${tracker}' needs an HVM guest (hardware-assisted paging); a PV guest migrates with 'shadow'`);
   }
@@ -37,9 +43,16 @@ const FACTORIES: Record<TrackerName, (env: TrackerEnv) => Tracker> = {
   shadow: (env) => new ShadowTracker(env),
   hap: (env) => new HapTracker(env),
   pml: (env) => new PmlTracker(env),
+  'kvm-wp': (env) => new KvmWpTracker(env),
+  'kvm-pml': (env) => new KvmPmlTracker(env),
+  'kvm-ring': (env) => new KvmRingTracker(env),
 };
 
 export function makeTracker(name: TrackerName, env: TrackerEnv): Tracker {
   checkPairing(name, env.guest.type, env.guest.memPages);
+  // QEMU refuses the dirty-limit capability without the dirty ring (migrate_dirty_limit needs kvm_dirty_ring_enabled).
+  if ((env.kvm?.dirtyLimitBytesPerSec ?? 0) > 0 && name !== 'kvm-ring') {
+    throw new TrackerPairingError(`--dirty-limit needs KVM's dirty ring: use --tracker kvm-ring (tracker '${name}' has none)`);
+  }
   return FACTORIES[name](env);
 }

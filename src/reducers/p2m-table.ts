@@ -128,6 +128,32 @@ export class P2mTable {
     return 1 + PAGES_2M;
   }
 
+  /**
+   * KVM's split of the huge entry mapping `pfn`, one level at a time
+   * (arch/x86/kvm/mmu/tdp_mmu.c tdp_mmu_split_huge_page, from
+   * kvm_tdp_mmu_map on a fault or from the eager split of a range): a 1 GiB
+   * entry becomes a table of 512 2 MiB entries, and the 2 MiB entry holding
+   * `pfn` a table of 512 4 KiB ones; the other 2 MiB entries stay huge.
+   * Returns the tables built (0, 1 or 2).
+   */
+  splitToward(pfn: number): number {
+    const r = pfn >>> SHIFT_2M;
+    let tables = 0;
+    if (this.mapLevel[r] === MAP_1G) {
+      const first = (pfn >>> SHIFT_1G) << (SHIFT_1G - SHIFT_2M);
+      this.mapLevel.fill(MAP_2M, first, first + PAGES_2M);
+      this.splits1g++;
+      tables++;
+    }
+    if (this.mapLevel[r] === MAP_2M) {
+      this.mapLevel[r] = MAP_4K;
+      this.splits2m++;
+      tables++;
+    }
+    this.splitTables += tables;
+    return tables;
+  }
+
   /** First pfn mapped by the entry that maps `pfn` (itself for a 4 KiB entry). */
   entryFirstPfn(pfn: number): number {
     const level = this.mapLevel[pfn >>> SHIFT_2M]!;

@@ -52,8 +52,11 @@ export class RoundDriver implements Driver {
       this.started = true;
       this.tracker.enable(now);
       this.oracle.sendAll();
+      // Initially set (KVM's manual protect): the copier took every page, so every chunk is cleared now.
+      this.clearAll(now);
     } else {
       this.endRound(now, this.tracker.clean(now));
+      this.clearAll(now);
     }
     this.roundStartNs = now;
     this.run.emit(RunEventKind.roundStart, now, NO_VCPU, this.rounds.length, 0, 0);
@@ -81,6 +84,18 @@ export class RoundDriver implements Driver {
 
   roundStability(): readonly RoundStability[] {
     return this.stability;
+  }
+
+  /**
+   * KVM with manual protect: GET re-protects nothing, so each round clears
+   * every chunk right after its GET (and after enable, whose bitmap starts
+   * all set), the ideal copier having taken the pages already.
+   */
+  private clearAll(now: number): void {
+    const shift = this.tracker.clearChunkShift;
+    if (shift === undefined) return;
+    const chunk = 2 ** shift;
+    for (let first = 0; first < this.oracle.memPages; first += chunk) this.tracker.clearChunk(first, now);
   }
 
   private endRound(now: number, bits: Uint32Array): void {

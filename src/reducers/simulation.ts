@@ -5,6 +5,7 @@ import type { CostModel } from '../model/cost-model.js';
 import { createHash } from 'node:crypto';
 import type { Driver, DriverFactory } from './driver.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
+import type { KvmOptions } from './kvm-options.js';
 import { makeTracker } from './make-tracker.js';
 import { Mmu } from './mmu.js';
 import { PageOracle } from './page-oracle.js';
@@ -29,6 +30,8 @@ export interface SimulationSetup {
   readonly p2m: P2mPageSize;
   readonly costs: CostModel;
   readonly shadowOos?: boolean;
+  /** KVM's trackers: how logging is set up (src/reducers/kvm-options.ts); their defaults when absent. */
+  readonly kvm?: KvmOptions;
   /** HAP and PML accesses run in the EPT loop, runUnderEpt (default); false: all through Tracker.process. */
   readonly eptLoop?: boolean;
 }
@@ -81,6 +84,7 @@ export class Simulation {
       superpages: setup.superpages,
       p2m: setup.p2m,
       shadowOos: setup.shadowOos ?? false,
+      ...(setup.kvm ? { kvm: setup.kvm } : {}),
     };
     this.current = makeTracker(setup.tracker, this.env);
     this.sourceTracker = this.current;

@@ -138,6 +138,13 @@ interface MigrationFigures {
   /** That stall over the vCPU time the migration lasted: how much it slowed the guest. */
   readonly migrationSlowdown: number;
   readonly throttlePct: number;
+  /**
+   * Present when auto-converge throttled or dirty-limit slept the vCPUs:
+   * each vCPU's time lost in the live phase (exits, pauses, throttle and
+   * dirty-limit sleeps) over the live phase's length. Auto-converge slows
+   * every busy vCPU; dirty-limit only those that dirty memory.
+   */
+  readonly vcpuSlowdown?: readonly number[];
   readonly throttleSteps: readonly { atNs: number; pct: number }[];
   readonly postcopyFaults: number;
   readonly postcopyFaultStallNs: number;
@@ -218,8 +225,8 @@ interface Tally {
  * follow from the trace.
  */
 export class SummaryFold {
-  private readonly counts = new Float64Array(32);
-  private readonly costsNs = new Float64Array(32);
+  private readonly counts = new Float64Array(KINDS);
+  private readonly costsNs = new Float64Array(KINDS);
   /** The exit tally before each phase event, by its position in the run stream. */
   private readonly tallyAt = new Map<number, Tally>();
   private events = 0;
@@ -442,6 +449,7 @@ export class SummaryFold {
       trackerMemoryBytes: f.trackerMemoryBytes,
       trackerStats: f.trackerStats,
       throttlePct: this.throttleSteps.at(-1)?.pct ?? 0,
+      ...(this.throttleSteps.length > 0 || this.counts[RunEventKind.dirtyLimitSleep]! > 0 ? { vcpuSlowdown: vcpuSlowdown(m, startNs) } : {}),
       throttleSteps: this.throttleSteps,
       postcopyFaults: this.postcopyFaults,
       postcopyFaultStallNs: this.postcopyFaultStallNs,
@@ -458,7 +466,7 @@ export class SummaryFold {
   private liveExits(m: MigrationReport): Record<string, ExitTally> {
     if (m.liveToEvent < 0) return {};
     const at = (p: number): Tally => {
-      if (p <= 0) return { counts: new Float64Array(32), costsNs: new Float64Array(32) };
+      if (p <= 0) return { counts: new Float64Array(KINDS), costsNs: new Float64Array(KINDS) };
       if (p === this.events) return { counts: this.counts, costsNs: this.costsNs };
       const t = this.tallyAt.get(p);
       if (!t) throw new Error(`the live phase's boundary at run event ${p} is not at a phase event`);
@@ -480,6 +488,13 @@ function tallyOf(counts: Float64Array, costsNs: Float64Array): Record<string, Ex
     out[RUN_EVENT_KIND_NAMES[k]!] = { count: counts[k]!, costNs: Math.round(costsNs[k]!) };
   }
   return out;
+}
+
+/** Each vCPU's lost time over the live phase, as a share of it. */
+function vcpuSlowdown(m: MigrationReport, startNs: number): number[] {
+  const liveNs = m.liveEndNs - startNs;
+  const end = m.lostAtEndNsByVcpu.length > 0 ? m.lostAtEndNsByVcpu : m.lostAtStartNsByVcpu;
+  return end.map((e, v) => (liveNs > 0 ? Math.max(0, e - (m.lostAtStartNsByVcpu[v] ?? 0)) / liveNs : 0));
 }
 
 function roundParts(p: DowntimeParts): DowntimeParts {

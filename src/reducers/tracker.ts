@@ -5,6 +5,7 @@ import { RunEventKind } from '../events/run-event-kind.js';
 import type { CostModel } from '../model/cost-model.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { type EptExitHandler, type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
+import type { KvmOptions } from './kvm-options.js';
 import { LogDirtyBitmap, PAGES_PER_LEAF } from './logdirty-bitmap.js';
 import type { Mmu } from './mmu.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type MmuOutput, WALK_SLOTS } from './mmu-output.js';
@@ -14,8 +15,10 @@ import { type VcpuClock, WAITS } from './vcpu-clock.js';
 // a live cell V8 reloads and checks on every use, a local const it folds.
 const EVENT = RunEventKind;
 
-export type TrackerName = 'shadow' | 'hap' | 'pml' | 'direct';
-export const TRACKER_NAMES: readonly TrackerName[] = ['shadow', 'hap', 'pml', 'direct'];
+export type TrackerName = 'shadow' | 'hap' | 'pml' | 'direct' | 'kvm-wp' | 'kvm-pml' | 'kvm-ring';
+export const TRACKER_NAMES: readonly TrackerName[] = ['shadow', 'hap', 'pml', 'direct', 'kvm-wp', 'kvm-pml', 'kvm-ring'];
+/** KVM's trackers (dirty logging driven by QEMU). */
+export const KVM_TRACKERS: readonly TrackerName[] = ['kvm-wp', 'kvm-pml', 'kvm-ring'];
 
 /** PML's handling of superpages (DESIGN section 6). */
 export type SuperpagePolicy = 'split' | 'whole' | 'logged-only';
@@ -44,6 +47,8 @@ export interface TrackerEnv {
   readonly p2m: P2mPageSize;
   /** Shadow: Xen's out-of-sync L1 optimisation (HVM guests only, as in Xen). */
   readonly shadowOos?: boolean;
+  /** KVM's trackers: manual protect, clear chunks, eager splitting, the ring (src/reducers/kvm-options.ts). */
+  readonly kvm?: KvmOptions;
 }
 
 // Module-local copies of imported constants for the event loop: with Node
@@ -86,6 +91,13 @@ export abstract class Tracker {
   readonly exitCostNs: Float64Array = new Float64Array(32);
   /** Domain-wide pause time this tracker's operations have charged. */
   domainPausedNs = 0;
+  /**
+   * Time the last log-dirty operation took on the toolstack's own thread
+   * without pausing the domain: KVM's ioctls run beside the vCPUs, and
+   * QEMU's migration thread goes on only once they return. Xen's domctls
+   * pause the domain instead (their time is a pause): always 0 for them.
+   */
+  opThreadNs = 0;
   private adBatch: MmuOutput | undefined;
 
   /** env's clock and run stream, one load nearer: the event loop and every exit use them. */
@@ -251,6 +263,13 @@ export abstract class Tracker {
     this.runEvents.emit(kind, wallNs, NO_VCPU, -1, arg, costNs);
   }
 
+  /** Records an operation that runs on a toolstack or hypervisor thread while the vCPUs run: counted, no vCPU stalled. */
+  protected threadOp(kind: number, wallNs: number, page: number, arg: number, costNs: number): void {
+    this.exitCounts[kind] = this.exitCounts[kind]! + 1;
+    this.exitCostNs[kind] = this.exitCostNs[kind]! + costNs;
+    this.runEvents.emit(kind, wallNs, NO_VCPU, page, arg, costNs);
+  }
+
   /**
    * The cost of a log-dirty domctl: base plus a pass over the whole bitmap.
    * xen/arch/x86/mm/paging.c paging_log_dirty_op walks the trie for every
@@ -317,6 +336,24 @@ export abstract class Tracker {
     this.pauseDomain(kind, wallNs, count, cost);
     return bits;
   }
+
+  /** KVM_CLEAR_DIRTY_LOG's chunk as a power of two when the tracker has manual protect (KVM's); undefined: CLEAN re-arms tracking itself. */
+  get clearChunkShift(): number | undefined {
+    return undefined;
+  }
+
+  /** KVM_CLEAR_DIRTY_LOG of one chunk (trackers with clearChunkShift only): returns the toolstack thread's time. */
+  clearChunk(_firstPfn: number, _wallNs: number): number {
+    throw new Error(`tracker '${this.name}' has no KVM_CLEAR_DIRTY_LOG`);
+  }
+
+  /** QEMU's dirty-limit is set up for this tracker (kvm-ring with a quota). */
+  get dirtyLimitConfigured(): boolean {
+    return false;
+  }
+
+  /** QEMU's migration puts the vCPUs under dirty-limit (trackers with dirtyLimitConfigured only). */
+  startDirtyLimit(_wallNs: number): void {}
 
   /** PML: drain every vCPU's buffer into the bitmap first. */
   protected flushLogs(_wallNs: number): void {}

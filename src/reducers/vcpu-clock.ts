@@ -66,6 +66,8 @@ export class VcpuClock {
   latestNs = 0;
   /** Busy time the throttle has taken from the vCPUs, all together. */
   throttleStolenNs = 0;
+  /** The same, per vCPU. */
+  readonly throttleStolenNsByVcpu: Float64Array;
   private pausedNs = 0;
   /**
    * Unthrottled loops store, per vCPU, the index of its last event in the
@@ -86,6 +88,7 @@ export class VcpuClock {
     this.lastEventAt = new Int32Array(vcpus).fill(-1);
     this.lastWallNs = new Float64Array(vcpus);
     this.stallAtLastNs = new Float64Array(vcpus);
+    this.throttleStolenNsByVcpu = new Float64Array(vcpus);
   }
 
   /** The latest wall time seen: the migration's monotonic clock. */
@@ -164,7 +167,10 @@ export class VcpuClock {
         wall = nb;
       }
       if (wall >= stopAtWallNs) return WAITS;
-      if (lost !== 0) this.throttleStolenNs += lost;
+      if (lost !== 0) {
+        this.throttleStolenNs += lost;
+        this.throttleStolenNsByVcpu[vcpu] = this.throttleStolenNsByVcpu[vcpu]! + lost;
+      }
       this.stallNs[vcpu] = stall;
       this.stallAtLastNs[vcpu] = stall;
       this.lastWallNs[vcpu] = wall;
@@ -243,6 +249,11 @@ export class VcpuClock {
       this.lastGuestNs[v] = tNs[k]!;
       this.idle[v] = kind[k] === GuestEventKind.idle ? 1 : 0;
     }
+  }
+
+  /** Each vCPU's time lost so far: its stall (exits, faults, pauses, dirty-limit sleeps) and what the CPU throttle's sleeps took from its work. */
+  lostNsByVcpu(): number[] {
+    return Array.from(this.stallNs, (s, v) => s + this.throttleStolenNsByVcpu[v]!);
   }
 
   /** Sum of all vCPUs' stalls (the guest's lost time). */

@@ -4,6 +4,7 @@ import { SummaryFold } from '../reducers/summary.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';
+import { KVM_TRACKERS } from '../reducers/tracker.js';
 import { AtomicFile } from '../util/atomic-write.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { footerSummary } from './footer-summary.js';
@@ -70,7 +71,17 @@ const TID_VCPU0 = 10;
 /** Domain-wide events whose cost pauses every vCPU (DESIGN section 4). */
 const PAUSES: ReadonlySet<number> = new Set([RunEventKind.logdirtyEnable, RunEventKind.peek, RunEventKind.clean, RunEventKind.final, RunEventKind.off, RunEventKind.checkpointEpoch]);
 /** Domain-wide operations drawn on the log-dirty and state track. */
-const OPS: ReadonlySet<number> = new Set([RunEventKind.logdirtyEnable, RunEventKind.peek, RunEventKind.clean, RunEventKind.final, RunEventKind.off, RunEventKind.suspend, RunEventKind.canonicalise]);
+const OPS: ReadonlySet<number> = new Set([
+  RunEventKind.logdirtyEnable,
+  RunEventKind.peek,
+  RunEventKind.clean,
+  RunEventKind.final,
+  RunEventKind.off,
+  RunEventKind.suspend,
+  RunEventKind.canonicalise,
+  RunEventKind.dirtyLogClear,
+  RunEventKind.dirtyRingReap,
+]);
 
 type TraceEvent = Record<string, unknown>;
 
@@ -177,6 +188,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
       w.event({ name: 'thread_sort_index', ph: 'M', pid: PID, tid, args: { sort_index: sort } });
     };
     w.event({ name: 'process_name', ph: 'M', pid: PID, args: { name: `${PROGRAM_NAME}: ${h.workload.name} under ${spec.tracker}, ${spec.migration.policy} policy (seed ${h.workload.seed})` } });
+    const kvm = KVM_TRACKERS.includes(spec.tracker);
     meta(TID_PHASES, 'migration phases', 0);
     meta(TID_ROUNDS, 'rounds', 1);
     meta(TID_OPS, 'log-dirty and state', 2);
@@ -239,7 +251,8 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
         }
         const suspended = suspendNs >= 0 && resumeNs < 0;
         if (OPS.has(k)) slice(TID_OPS, name, t, cost, { arg: arg[i]! });
-        if (PAUSES.has(k) && cost > 0 && !suspended) for (let u = 0; u < vcpus; u++) slice(TID_VCPU0 + u, `paused: ${name}`, t, cost);
+        // KVM's ioctls run on QEMU's threads beside the vCPUs: only Xen's domctls (and OFF, a memslot update under KVM too) pause them.
+        if (PAUSES.has(k) && cost > 0 && !suspended && !(kvm && k !== RunEventKind.off)) for (let u = 0; u < vcpus; u++) slice(TID_VCPU0 + u, `paused: ${name}`, t, cost);
         switch (k) {
           case RunEventKind.roundStart:
             roundStart.set(page[i]!, t);

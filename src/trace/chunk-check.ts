@@ -243,6 +243,18 @@ export class ChunkCheck {
         case R.throttle:
           ok &&= v === NO_VCPU && p === -1 && a >= 0 && a <= MAX_THROTTLE_PCT;
           break;
+        // KVM's: what a vCPU takes (a kick, a ring-full exit, a dirty-limit sleep), and QEMU's threads' ioctls.
+        case R.kickExit:
+        case R.dirtyRingFullExit:
+        case R.dirtyLimitSleep:
+          ok &&= v < vcpus && p === -1 && a >= 0;
+          break;
+        case R.dirtyLogClear:
+          ok &&= v === NO_VCPU && p >= 0 && p < memPages && a >= 0;
+          break;
+        case R.dirtyRingReap:
+          ok &&= v === NO_VCPU && p === -1 && a >= 0;
+          break;
         case R.checkpointEpoch:
           ok &&= v === NO_VCPU && p === epochs && a >= 0 && a <= memPages;
           if (ok) epochs++;

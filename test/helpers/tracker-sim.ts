@@ -2,6 +2,7 @@ import { Subject } from 'rxjs';
 import type { GuestBatch } from '../../src/events/guest-batch.js';
 import type { RunBatch } from '../../src/events/run-batch.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
+import { DEFAULT_KVM, type KvmOptions } from '../../src/reducers/kvm-options.js';
 import type { Driver, DriverFactory, DriverWorld } from '../../src/reducers/driver.js';
 import type { Mmu } from '../../src/reducers/mmu.js';
 import type { PageOracle } from '../../src/reducers/page-oracle.js';
@@ -77,6 +78,8 @@ export interface TrackerSimOptions {
   readonly superpages?: SuperpagePolicy;
   readonly memPages?: number;
   readonly vcpus?: number;
+  /** KVM's trackers: the options beside their defaults. */
+  readonly kvm?: Partial<KvmOptions>;
   /** Fixed log-dirty rounds drive the run (rounds()); default: the test drives the tracker itself. */
   readonly driver?: DriverFactory;
 }
@@ -91,6 +94,7 @@ export function makeTrackerSim(tracker: TrackerName, o: TrackerSimOptions = {}):
       superpages: o.superpages ?? 'split',
       p2m: o.p2m ?? '4k',
       costs: DEFAULT_COSTS,
+      ...(o.kvm ? { kvm: { ...DEFAULT_KVM, ...o.kvm } } : {}),
     },
     o.driver,
   );

@@ -30,8 +30,8 @@ export async function runAction(ctx: CliContext, target: string, opts: RunCliOpt
 function runCommand(source: GuestSource, opts: RunCliOptions, runOptions: TrackerRunInputs['runOptions'], recordRun: RecordRun | undefined): { text: string; exit: number } {
   if (opts.round !== undefined) {
     const roundNs = durationOption(opts.round);
-    const { superpages, p2m, costs, shadowOos } = runOptions;
-    const s = runRounds(source, { tracker: opts.tracker, superpages, p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos });
+    const { superpages, p2m, costs, shadowOos, kvm } = runOptions;
+    const s = runRounds(source, { tracker: opts.tracker, superpages, p2m, costs, roundNs, startNs: opts.start ?? 0, shadowOos, kvm });
     return { text: opts.json ? JSON.stringify(roundsJson(source.label, source.header.workload.seed, s), null, 2) + '\n' : roundsText(source.label, s), exit: s.lostPages > 0 ? EXIT_MISMATCH : EXIT_OK };
   }
   const request = { tracker: opts.tracker, ...runOptions };

@@ -6,6 +6,7 @@ import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../usage-error.js';
 import { chooseSeed } from '../choose-seed.js';
 import { migrationFromCli } from '../commands/migration-cli-options.js';
+import { kvmFromCli } from '../commands/run-command.js';
 import type { TrackerRunCliOptions, TrackerRunInputs } from '../commands/run-command.js';
 import type { GuestSource } from '../../api/guest-source.js';
 
@@ -32,7 +33,7 @@ export async function trackerRunInputs(ctx: CliContext, target: string, opts: Tr
   if (migration.startNs! >= guestNs) {
     throw new UsageError(`--start ${formatDurationNs(migration.startNs!)} is at or after the guest's end (${formatDurationNs(guestNs)} of guest events): nothing would run; give a --start below that, or a longer --duration`);
   }
-  const runOptions = { superpages: opts.superpages, p2m: opts.p2m, costs, migration, shadowOos: Boolean(opts.shadowOos) };
+  const runOptions = { superpages: opts.superpages, p2m: opts.p2m, costs, migration, shadowOos: Boolean(opts.shadowOos), kvm: kvmFromCli(opts) };
   return { source, runOptions };
 }
 

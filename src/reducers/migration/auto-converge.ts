@@ -16,6 +16,10 @@ const PAGE_BYTES = 4096;
  * would bring the guest's CPU share to the one that matches the threshold:
  * cpu_now x threshold / dirtied, in whole percent. The throttle itself is
  * the vCPU clock's (vcpu-clock.ts, cpu-throttle.ts).
+ *
+ * With the dirty-limit capability instead (auto-converge off), the same
+ * trigger puts the vCPUs under dirty-limit (migration_trigger_throttle ->
+ * migration_dirty_limit_guest): `onDirtyLimit` is called, once.
  */
 export class AutoConverge {
   private pct = 0;
@@ -28,6 +32,7 @@ export class AutoConverge {
     private readonly ctx: MigrationContext,
     private readonly opts: MigrationOptions,
     startNs: number,
+    private readonly onDirtyLimit?: (now: number) => void,
   ) {
     this.periodStartNs = startNs;
   }
@@ -50,10 +55,13 @@ export class AutoConverge {
     if (dirtyBytes > thresholdBytes) {
       if (++this.dirtyRateHighCount >= 2) {
         this.dirtyRateHighCount = 0;
-        const pct = this.nextPct(dirtyBytes, thresholdBytes);
-        this.pct = pct;
-        this.ctx.clock.setThrottle(pct, now);
-        this.ctx.run.emit(RunEventKind.throttle, now, NO_VCPU, -1, pct, 0);
+        if (this.onDirtyLimit) this.onDirtyLimit(now);
+        else {
+          const pct = this.nextPct(dirtyBytes, thresholdBytes);
+          this.pct = pct;
+          this.ctx.clock.setThrottle(pct, now);
+          this.ctx.run.emit(RunEventKind.throttle, now, NO_VCPU, -1, pct, 0);
+        }
       }
     }
     this.periodStartNs = now;

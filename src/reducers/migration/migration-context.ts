@@ -16,6 +16,20 @@ export interface LogDirtyHandle {
   peek(wallNs: number): Uint32Array;
   clean(wallNs: number): Uint32Array;
   final(wallNs: number): Uint32Array;
+  /**
+   * Time the last operation took on the toolstack's thread without pausing
+   * the domain (KVM's ioctls run beside the vCPUs): the toolstack goes on
+   * only once it is over. Xen's domctls pause the domain instead: 0.
+   */
+  readonly opThreadNs: number;
+  /** KVM with manual protect: pages per KVM_CLEAR_DIRTY_LOG chunk as a power of two; undefined when CLEAN re-arms tracking itself. */
+  readonly clearChunkShift: number | undefined;
+  /** KVM_CLEAR_DIRTY_LOG of the chunk from `firstPfn` (clearChunkShift set): returns the thread's time. */
+  clearChunk(firstPfn: number, wallNs: number): number;
+  /** QEMU's dirty-limit capability is on (KVM's dirty ring with a vcpu-dirty-limit). */
+  readonly dirtyLimitConfigured: boolean;
+  /** migration_dirty_limit_guest: every vCPU under the quota from now on. */
+  startDirtyLimit(wallNs: number): void;
 }
 
 /** Emits one run event (RunBatchBuilder.emit's signature). */

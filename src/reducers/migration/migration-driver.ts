@@ -1,5 +1,6 @@
 import type { DriverFactory } from '../driver.js';
 import { TrackerPairingError } from '../make-tracker.js';
+import { KVM_TRACKERS } from '../tracker.js';
 import { Link } from './link.js';
 import { makeMigration } from './make-migration.js';
 import type { MigrationOptions } from './migration-options.js';
@@ -15,6 +16,14 @@ export function migrationDriver(opts: MigrationOptions): DriverFactory {
     // which pauses the guest for the whole save, can move such a guest.
     if (w.tracker.name === 'direct' && opts.policy !== 'checkpoint') {
       throw new TrackerPairingError(`tracker 'direct' has no log-dirty, so policy '${opts.policy}' cannot migrate it live: use --policy checkpoint, or --tracker shadow for a live migration of a PV guest`);
+    }
+    // KVM's dirty logging is QEMU's to drive: its GET/CLEAR and ring protocol is QEMU's.
+    if (KVM_TRACKERS.includes(w.tracker.name) && opts.policy !== 'qemu') {
+      throw new TrackerPairingError(`tracker '${w.tracker.name}' is KVM's dirty logging, which QEMU drives: use --policy qemu (policy '${opts.policy}' is modelled on Xen's toolstack)`);
+    }
+    // migrate_caps_check: "dirty-limit conflicts with auto-converge".
+    if (w.tracker.dirtyLimitConfigured && opts.autoConverge) {
+      throw new TrackerPairingError('--dirty-limit conflicts with --auto-converge (QEMU allows one of the two capabilities)');
     }
     return makeMigration(
       {

@@ -74,6 +74,9 @@ export interface MigrationReport {
   /** vCPU stall (all vCPUs) when the migration began and when its live phase ended. */
   readonly stallAtStartNs: number;
   readonly stallAtEndNs: number;
+  /** Each vCPU's lost time (stall and throttle sleeps, VcpuClock.lostNsByVcpu) when the migration began and when its live phase ended. */
+  readonly lostAtStartNsByVcpu: readonly number[];
+  readonly lostAtEndNsByVcpu: readonly number[];
   /** Pages dirtied in the live phase that no round's CLEAN counted (post-copy's switch). */
   readonly switchDirtyPages: number;
   /** An incomplete migration: pages the destination still lacked when the guest's events ended. */
@@ -119,6 +122,8 @@ export class MigrationLedger {
   private liveEndNs = -1;
   private stallAtStartNs = 0;
   private stallAtEndNs = -1;
+  private lostAtStartNsByVcpu: number[] = [];
+  private lostAtEndNsByVcpu: number[] = [];
   // The round under way.
   private roundPages = 0;
   private roundZero = 0;
@@ -146,6 +151,7 @@ export class MigrationLedger {
   /** The migration begins: the live phase's stall and run events count from here. */
   begin(): void {
     this.stallAtStartNs = this.ctx.clock.totalStallNs();
+    this.lostAtStartNsByVcpu = this.ctx.clock.lostNsByVcpu();
     this.liveFromEvent = this.events.eventCount;
   }
 
@@ -220,6 +226,7 @@ export class MigrationLedger {
   endLive(atNs: number): void {
     this.liveEndNs = atNs;
     this.stallAtEndNs = this.ctx.clock.totalStallNs();
+    this.lostAtEndNsByVcpu = this.ctx.clock.lostNsByVcpu();
     this.liveToEvent = this.events.eventCount;
   }
 
@@ -258,6 +265,8 @@ export class MigrationLedger {
       liveEndNs: this.liveEndNs,
       stallAtStartNs: this.stallAtStartNs,
       stallAtEndNs: this.stallAtEndNs,
+      lostAtStartNsByVcpu: this.lostAtStartNsByVcpu,
+      lostAtEndNsByVcpu: this.lostAtEndNsByVcpu,
       switchDirtyPages: this.switchDirtyPages,
       remainingPages: this.remainingPages,
       afterEndNs: this.afterEndNs,

@@ -122,7 +122,8 @@ export abstract class MigrationPolicy implements Driver {
     const { clock } = this.ctx;
     const before = clock.domainPausedNs;
     this.ctx.logDirty.enable(now);
-    this.ledger.setupNs = clock.domainPausedNs - before;
+    // KVM enables logging on QEMU's thread while the vCPUs run (opThreadNs); Xen pauses the domain.
+    this.ledger.setupNs = clock.domainPausedNs - before + this.ctx.logDirty.opThreadNs;
     return now + this.ledger.setupNs;
   }
 

@@ -1,7 +1,7 @@
 import { NO_VCPU } from '../../events/guest-event-kind.js';
 import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
-import { countBits } from '../logdirty-bitmap.js';
+import { countBits, countNewBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
 import type { ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
@@ -35,6 +35,17 @@ function nextSetBitWrapping(bits: Uint32Array, from: number, limit: number): num
  * under it, the guest stops and the rest goes at link speed (the completion
  * is not rate-limited). Auto-converge (auto-converge.ts) is checked after
  * each sync.
+ *
+ * Under KVM (tracker-kvm.ts) a sync is an ioctl on this thread while the
+ * vCPUs run: sending resumes once it returns (opThreadNs). With manual
+ * protect QEMU keeps a clear_bmap of chunks of 2^clear-bitmap-shift pages,
+ * all set at each sync (cpu_physical_memory_sync_dirty_bitmap ->
+ * clear_bmap_set), and just before it sends a page whose chunk is still set
+ * it clears that chunk in KVM (migration_bitmap_clear_dirty ->
+ * migration_clear_memory_region_dirty_bitmap), on this thread too. A GET
+ * under manual protect returns the pages not yet cleared again, so a sync
+ * counts as dirty only the pages its bitmap did not hold yet, as QEMU does
+ * (cpu_physical_memory_sync_dirty_bitmap's num_dirty).
  */
 export class QemuMigration extends MigrationPolicy {
   /** QEMU sends a zero page as a flag in its header (ram.c save_zero_page). */
@@ -48,6 +59,9 @@ export class QemuMigration extends MigrationPolicy {
   private windowBytes = 0;
   private thresholdBytes = 0;
   private throttle: AutoConverge | undefined;
+  /** QEMU's clear_bmap (manual protect only): per chunk, 1 while KVM still has to clear it. */
+  private clearPending: Uint8Array | undefined;
+  private clearShift = 0;
 
   protected begin(now: number): void {
     // ram_save_setup syncs the bitmap once (ram_init_bitmaps ->
@@ -60,7 +74,14 @@ export class QemuMigration extends MigrationPolicy {
     this.ctx.run.emit(RunEventKind.bitmapSync, now, NO_VCPU, 0, 0, this.windowStartNs - now);
     this.toSend = allSet(this.ctx.guest.memPages);
     this.cursor = 0;
+    const shift = this.ctx.logDirty.clearChunkShift;
+    if (shift !== undefined) {
+      this.clearShift = shift;
+      // The setup sync sets every chunk (ram_init_bitmaps -> migration_bitmap_sync_precopy).
+      this.clearPending = new Uint8Array(Math.ceil(this.ctx.guest.memPages / 2 ** shift)).fill(1);
+    }
     if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs);
+    else if (this.ctx.logDirty.dirtyLimitConfigured) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs, (now) => this.ctx.logDirty.startDirtyLimit(now));
     this.ledger.startRound(this.windowStartNs);
     this.schedule(this.windowStartNs, () => this.send());
   }
@@ -74,10 +95,20 @@ export class QemuMigration extends MigrationPolicy {
     let pages = 0;
     let bytes = 0;
     let pfn = this.cursor;
+    const clearPending = this.clearPending;
+    let clearNs = 0;
     while (pages < SEND_CHUNK_PAGES && bytes < budget) {
       pfn = nextSetBitWrapping(this.toSend, pfn, memPages);
       if (pfn < 0) break;
       this.toSend[pfn >>> 5] = this.toSend[pfn >>> 5]! & ~(1 << (pfn & 31));
+      if (clearPending !== undefined) {
+        const chunk = Math.floor(pfn / 2 ** this.clearShift);
+        if (clearPending[chunk] === 1) {
+          // migration_clear_memory_region_dirty_bitmap: KVM clears the chunk before its first page goes.
+          clearPending[chunk] = 0;
+          clearNs += this.ctx.logDirty.clearChunk(chunk * 2 ** this.clearShift, now + clearNs);
+        }
+      }
       bytes += this.ledger.sendPage(pfn);
       pages++;
       pfn++;
@@ -86,8 +117,8 @@ export class QemuMigration extends MigrationPolicy {
     if (pages > 0) {
       this.windowBytes += bytes;
       this.throttle?.sent(bytes);
-      const durationNs = this.ledger.transmit(now, pages, bytes);
-      this.schedule(now + durationNs, () => this.iterate());
+      const durationNs = this.ledger.transmit(now + clearNs, pages, bytes);
+      this.schedule(now + clearNs + durationNs, () => this.iterate());
       return;
     }
     if (bytes >= budget || budget <= 0) {
@@ -127,7 +158,8 @@ export class QemuMigration extends MigrationPolicy {
     const clock = this.ctx.clock;
     const pausedBefore = clock.domainPausedNs;
     const bits = this.ctx.logDirty.clean(now);
-    const opNs = clock.domainPausedNs - pausedBefore;
+    // Xen's CLEAN pauses the domain; KVM's ioctls run on this thread beside the vCPUs (opThreadNs).
+    const opNs = clock.domainPausedNs - pausedBefore + this.ctx.logDirty.opThreadNs;
     const costNs = opNs + this.scanNs();
     this.ctx.run.emit(RunEventKind.bitmapSync, now, NO_VCPU, this.ledger.roundCount, countBits(bits), costNs);
     this.nextActionNs = now + costNs;
@@ -142,7 +174,9 @@ export class QemuMigration extends MigrationPolicy {
   /** The sync is over: its dirty pages join what is pending; switch over if that fits the threshold. */
   private afterSync(bits: Uint32Array): void {
     const now = this.nextActionNs;
-    const dirty = countBits(bits);
+    // Manual protect: a page whose chunk KVM has not cleared yet stays dirty in KVM's log and comes back: only new bits are new dirt.
+    const dirty = this.clearPending !== undefined ? countNewBits(bits, this.toSend) : countBits(bits);
+    this.clearPending?.fill(1);
     this.throttle?.dirtied(dirty);
     // The send cursor survives the sync: ram_find_and_save_block resumes
     // from last_seen_block/last_page, not from the start of memory.
