@@ -58,7 +58,7 @@ function ganttOf(r: RunReport, domain: [number, number], width: number, title: s
   const pxPerS = width / Math.max(d1 - d0, 1e-9);
   const x = xOver(d0, d1);
   const laneList = lanes(r);
-  const y = { field: 'lane', type: 'nominal' as const, title: null, sort: laneList, scale: { domain: laneList }, axis: { labelFontSize: 10, labelLimit: 120 } };
+  const y = { field: 'lane', type: 'nominal' as const, title: null, sort: laneList, scale: { domain: laneList }, axis: { labelFontSize: 10, labelLimit: 160 } };
   const inWindow = (s: number, s2: number) => s2 >= d0 && s <= d1;
   const rounds = r.summary.rounds
     .map((rd) => {

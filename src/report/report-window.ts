@@ -35,7 +35,8 @@ export function reportWindowArg(w: ReportWindow): string {
  * The margin drawn before the enable and after the end of a migration
  * window: a twentieth of the migration's span, so the change at the enable
  * and the quiet after the resume show, while the migration fills nine
- * tenths of the picture.
+ * tenths of the picture. Before the enable the margin is at most what was
+ * collected (collectionOriginNs): the span is known only at the end.
  */
 export function migrationMarginNs(spanNs: number): number {
   return Math.max(Math.round(spanNs / 20), 1000);

@@ -47,9 +47,19 @@ const FACETS: readonly Facet[] = [
   { name: 'costs', value: (r) => JSON.stringify(r.spec.costs) },
 ];
 
+/**
+ * The properties that differ between the runs (none for one run). A
+ * workload's parameters are its own: when the workloads differ, so do
+ * they, and the workload's name says it.
+ */
+function differing(runs: readonly LabelledRun[]): Facet[] {
+  const differ = FACETS.filter((f) => new Set(runs.map(f.value)).size > 1);
+  return differ.some((f) => f.name === 'workload') ? differ.filter((f) => f.name !== 'parameters') : differ;
+}
+
 /** The names of the properties that differ between the runs (none for one run). */
 export function differingFacets(runs: readonly LabelledRun[]): string[] {
-  return FACETS.filter((f) => new Set(runs.map(f.value)).size > 1).map((f) => f.name);
+  return differing(runs).map((f) => f.name);
 }
 
 /** What a run is, whole: "apache under pml, xen policy, 1 Gbit/s". */
@@ -63,7 +73,7 @@ export function describeRun(r: LabelledRun): string {
  * label (a tracker listed twice) are numbered.
  */
 export function runLabels(runs: readonly LabelledRun[]): string[] {
-  const differ = FACETS.filter((f) => new Set(runs.map(f.value)).size > 1);
+  const differ = differing(runs);
   const costsIndex = (r: LabelledRun) => [...new Set(runs.map((x) => JSON.stringify(x.spec.costs)))].indexOf(JSON.stringify(r.spec.costs)) + 1;
   const labels = runs.map((r) => (differ.length ? differ.map((f) => (f.name === 'costs' ? `cost model ${costsIndex(r)}` : f.value(r))).join(', ') : describeRun(r)));
   const seen = new Map<string, number>();
