@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { CONFIG, DOWNTIME_PARTS, FULL_WIDTH, SCHEMA, shortCount, timeX, windowDomainS } from './chart-style.js';
+import { CONFIG, DOWNTIME_PARTS, FULL_WIDTH, migrationBand, SCHEMA, shortCount, timeX, windowDomainS } from './chart-style.js';
 import type { RunReport } from './report-data.js';
 
 /**
@@ -47,10 +47,10 @@ function zoomDomain(r: RunReport, d1: number): [number, number] | undefined {
   const second = rounds[1];
   if (!first || !second) return undefined;
   const w = r.timeline.window;
-  const end = Math.min(w.endNs, d1 * 1e9);
+  const end = Math.min(r.timeline.migration.endNs, d1 * 1e9);
   if (first.endNs - first.startNs < 0.5 * (end - w.startNs)) return undefined;
-  const from = second.startNs - 0.08 * (end - second.startNs);
-  return [from / 1e9, end / 1e9];
+  const margin = 0.04 * (end - second.startNs);
+  return [(second.startNs - margin) / 1e9, (end + margin) / 1e9];
 }
 
 function ganttOf(r: RunReport, domain: [number, number], width: number, title: string, id: string) {
@@ -96,6 +96,7 @@ function ganttOf(r: RunReport, domain: [number, number], width: number, title: s
     width,
     height: { step: 24 },
     layer: [
+      ...migrationBand([r], id, x),
       {
         name: `round_bars_${id}`,
         data: { values: rounds },
@@ -157,6 +158,7 @@ function qemuPanel(r: RunReport, runs: readonly RunReport[], width: number, id: 
       anchor: 'start' as const,
     },
     layer: [
+      ...migrationBand([r], `remaining_${id}`, x),
       { name: `remaining_${id}`, data: { values: remaining }, mark: { type: 'line' as const, interpolate: 'linear' as const, clip: true, strokeWidth: 1.8, color: '#4e79a7' }, encoding: { x, y: { field: 'v', type: 'quantitative' as const, title: 'MiB (symlog)', scale: { type: 'symlog' as const } } } },
       { name: `threshold_${id}`, data: { values: threshold }, mark: { type: 'line' as const, clip: true, strokeDash: [4, 3], strokeWidth: 1.5, color: '#e15759' }, encoding: { x, y: { field: 'v', type: 'quantitative' as const } } },
     ],
@@ -172,6 +174,7 @@ function faultsPanel(r: RunReport, runs: readonly RunReport[], width: number, id
     height: 90,
     title: { text: `${r.label}: post-copy faults (bars, per second) and their mean wait (line, us)`, fontSize: 11, anchor: 'start' as const },
     layer: [
+      ...migrationBand([r], `fault_rate_${id}`, x),
       { name: `fault_rate_${id}`, data: { values }, mark: { type: 'rect' as const, color: '#e15759', opacity: 0.7, clip: true }, encoding: { x, x2: { field: 's2' }, y: { field: 'perSec', type: 'quantitative' as const, title: 'faults/s' } } },
       { name: `fault_wait_${id}`, data: { values }, mark: { type: 'line' as const, color: '#333', interpolate: 'step-after' as const, clip: true }, encoding: { x, y: { field: 'waitUs', type: 'quantitative' as const, title: 'wait (us)' } } },
     ],

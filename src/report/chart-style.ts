@@ -90,3 +90,22 @@ export const DOWNTIME_PARTS: readonly { key: keyof RunReport['summary']['downtim
   { key: 'stateNs', label: 'vCPU/device state', color: '#4e79a7' },
   { key: 'resumeNs', label: 'resume', color: '#59a14f' },
 ];
+
+/** The earliest enable and the latest end among the runs, in seconds; undefined when none migrated. */
+export function migrationSpanS(runs: readonly RunReport[]): [number, number] | undefined {
+  const begun = runs.filter((r) => r.timeline.migration.enableNs >= 0);
+  if (!begun.length) return undefined;
+  return [Math.min(...begun.map((r) => r.timeline.migration.enableNs)) / 1e9, Math.max(...begun.map((r) => r.timeline.migration.endNs)) / 1e9];
+}
+
+/**
+ * An invisible rect over the migration (the earliest enable to the latest
+ * end) in a time view, named `migration_span_<id>`: it draws nothing, but
+ * says where the migration lies on that view's x scale, so a reader of the
+ * SVG (the browser test) can check the view's marks against it.
+ */
+export function migrationBand(runs: readonly RunReport[], id: string, x: object) {
+  const span = migrationSpanS(runs);
+  if (!span) return [];
+  return [{ name: `migration_span_${id}`, data: { values: [{ s: span[0], s2: span[1] }] }, mark: { type: 'rect' as const, opacity: 0, clip: true }, encoding: { x, x2: { field: 's2' } } }];
+}

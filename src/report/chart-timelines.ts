@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { CONFIG, downtimeMarks, FULL_WIDTH, runColorScale, runStroke, SCHEMA, timeX, windowDomainS } from './chart-style.js';
+import { CONFIG, downtimeMarks, FULL_WIDTH, migrationBand, runColorScale, runStroke, SCHEMA, timeX, windowDomainS } from './chart-style.js';
 import type { RunReport, TimelineBucket } from './report-data.js';
 
 /**
@@ -56,6 +56,7 @@ export function throughputChart(runs: readonly RunReport[]): TopLevelSpec {
         encoding: { x: { ...x, title: showX ? 'wall time (s)' : null }, y: { field: 'v', type: 'quantitative' as const, title: log ? `${title}, log` : title, ...(log ? { scale: logTicks, axis: { ...logAxis, values: logAxis.values.filter((v) => v <= pagesMax * 1.5) } } : {}) }, ...stroke, tooltip: [{ field: 'run' }, { field: 's', title: 'from (s)', format: '.4f' }, { field: 'v', title, format: ',.1f' }] },
       },
       ...downtimeMarks(runs, name === 'throughput_mbit'),
+      ...migrationBand(runs, name, x),
     ],
   });
   return {
@@ -126,24 +127,26 @@ export function exitsChart(runs: readonly RunReport[]): TopLevelSpec {
     config: CONFIG,
     title: { text: 'Exits and faults over the migration, and the guest slowdown they caused', subtitle: 'exits per second by kind, in each run’s time buckets; slowdown = exit stall / vCPU time' },
     vconcat: [
-      {
-        data: { values: exits },
-        facet: { row: { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), header: { labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top', labelFontWeight: 'bold' } } },
-        spec: {
-          name: 'exits',
-          width: FULL_WIDTH - 120,
-          height: 80,
-          mark: { type: 'rect', clip: true },
-          encoding: {
-            x,
-            x2: { field: 's2' },
-            tooltip: [{ field: 'run' }, { field: 'kind' }, { field: 'count', type: 'quantitative', title: 'exits' }, { field: 's', title: 'from (s)', format: '.4f' }, { field: 's2', title: 'to (s)', format: '.4f' }],
-            y: { field: 'perSec', type: 'quantitative', stack: 'zero', title: 'exits / s' },
-            color: { field: 'kind', type: 'nominal', title: 'exit kind', scale: { domain: kinds, scheme: 'tableau10' }, legend: { orient: 'right' } },
+      ...runs.map((r, i) => ({
+        title: { text: r.label, fontSize: 12, anchor: 'start' as const },
+        width: FULL_WIDTH - 120,
+        height: 80,
+        layer: [
+          {
+            name: `exits_${i}`,
+            data: { values: exits.filter((e) => e.run === r.label) },
+            mark: { type: 'rect' as const, clip: true },
+            encoding: {
+              x: { ...x, title: null },
+              x2: { field: 's2' },
+              tooltip: [{ field: 'run' }, { field: 'kind' }, { field: 'count', type: 'quantitative' as const, title: 'exits' }, { field: 's', title: 'from (s)', format: '.4f' }, { field: 's2', title: 'to (s)', format: '.4f' }],
+              y: { field: 'perSec', type: 'quantitative' as const, stack: 'zero' as const, title: 'exits / s' },
+              color: { field: 'kind', type: 'nominal' as const, title: 'exit kind', scale: { domain: kinds, scheme: 'tableau10' }, legend: { orient: 'right' as const } },
+            },
           },
-        },
-        resolve: { scale: { y: 'independent' } },
-      },
+          ...migrationBand(runs, `exits_${i}`, x),
+        ],
+      })),
       {
         width: FULL_WIDTH - 120,
         height: 110,
@@ -154,9 +157,10 @@ export function exitsChart(runs: readonly RunReport[]): TopLevelSpec {
             mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.8, clip: true },
             encoding: { x, y: { field: 'v', type: 'quantitative', title: 'slowdown from exits (%)' }, color: { field: 'run', type: 'nominal', title: null, scale: runColorScale(runs), legend: { orient: 'right', labelLimit: 300 } }, strokeDash: { ...runStroke(runs).strokeDash, legend: { orient: 'right', labelLimit: 300 } } },
           },
+          ...migrationBand(runs, 'slowdown', x),
         ],
       },
     ],
-    resolve: { scale: { color: 'independent' } },
+    resolve: { scale: { color: 'independent', y: 'independent' } },
   };
 }

@@ -2,7 +2,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
 import { convergenceChart, downtimeChart, exitsChart, overviewChart, roundsChart, throughputChart } from './report-charts.js';
-import { windowDomainS } from './chart-style.js';
+import { migrationSpanS, windowDomainS } from './chart-style.js';
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
 import type { ReportWindow } from './report-window.js';
 import { differingFacets, describeRun, sharedText } from './run-label.js';
@@ -129,13 +129,6 @@ function lede(doc: ReportDocument): string {
   const shared = differ.includes('workload') || differ.includes('seed') || differ.includes('guest') ? '' : ` on the same guest events (${h.workload.name}, seed ${h.workload.seed}, ${guest})`;
   if (doc.mode === 'compare') return `${what}${shared}, simulated now.`;
   return `${what}${shared}: ${doc.runs.length} run trace${doc.runs.length === 1 ? '' : 's'}, each migration as recorded, with the summary from the trace's footer.`;
-}
-
-/** The earliest enable and the latest end among the runs, in seconds; undefined when none migrated. */
-function migrationSpanS(runs: readonly RunReport[]): [number, number] | undefined {
-  const begun = runs.filter((r) => r.timeline.migration.enableNs >= 0);
-  if (!begun.length) return undefined;
-  return [Math.min(...begun.map((r) => r.timeline.migration.enableNs)) / 1e9, Math.max(...begun.map((r) => r.timeline.migration.endNs)) / 1e9];
 }
 
 function windowNote(doc: ReportDocument): string {
