@@ -127,7 +127,9 @@ export function exitsChart(runs: readonly RunReport[]): TopLevelSpec {
     config: CONFIG,
     title: { text: 'Exits and faults over the migration, and the guest slowdown they caused', subtitle: 'exits per second by kind, in each run’s time buckets; slowdown = exit stall / vCPU time' },
     vconcat: [
-      ...runs.map((r, i) => ({
+      {
+        // One colour per exit kind across the runs, one legend.
+        vconcat: runs.map((r, i) => ({
         title: { text: r.label, fontSize: 12, anchor: 'start' as const },
         width: FULL_WIDTH - 120,
         height: 80,
@@ -147,6 +149,8 @@ export function exitsChart(runs: readonly RunReport[]): TopLevelSpec {
           ...migrationBand(runs, `exits_${i}`, x),
         ],
       })),
+        resolve: { scale: { color: 'shared', y: 'independent' } },
+      },
       {
         width: FULL_WIDTH - 120,
         height: 110,
@@ -155,7 +159,7 @@ export function exitsChart(runs: readonly RunReport[]): TopLevelSpec {
             name: 'slowdown',
             data: { values: slowdown },
             mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.8, clip: true },
-            encoding: { x, y: { field: 'v', type: 'quantitative', title: 'slowdown from exits (%)' }, color: { field: 'run', type: 'nominal', title: null, scale: runColorScale(runs), legend: { orient: 'right', labelLimit: 300 } }, strokeDash: { ...runStroke(runs).strokeDash, legend: { orient: 'right', labelLimit: 300 } } },
+            encoding: { x, y: { field: 'v', type: 'quantitative', title: 'slowdown from exits (%)' }, color: { field: 'run', type: 'nominal', title: null, scale: runColorScale(runs), legend: { orient: 'right', labelLimit: 300 } }, strokeDash: { ...runStroke(runs).strokeDash, legend: null } },
           },
           ...migrationBand(runs, 'slowdown', x),
         ],
