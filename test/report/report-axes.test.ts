@@ -12,6 +12,10 @@ import type { MigrationSummary } from '../../src/api/run-migration.js';
 import { runReports } from '../../src/report/report-data.js';
 import { runCli } from '../cli/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { roundsChart } from '../../src/report/report-charts.js';
+import { renderSvg } from '../../src/report/render-svg.js';
+import { PAGE_WIRE, ZERO_COSTS } from '../helpers/zero-costs.js';
+import { config, customSource, sequentialWriter } from '../helpers/custom-source.js';
 import { figure, labelField, marks } from './svg-marks.js';
 
 const dir = tempDir();
@@ -116,6 +120,26 @@ describe('post-copy faults and Remus epochs in the rounds chart', () => {
     expect(faults).toBe(post!.postcopyFaults);
     expect(remus!.epochs.length).toBeGreaterThan(0);
     expect(marks(svg, 'epoch_bars_1').items).toHaveLength(remus!.epochs.length);
+  }, 120_000);
+});
+
+describe('QEMU’s throttle steps in the rounds chart', () => {
+  it('marks each auto-converge step on the throttle lane, with its percentage', async () => {
+    // A sequential writer faster than max-bandwidth: auto-converge steps in (as in auto-converge-params.test.ts).
+    const M = 65_536;
+    const [r] = runReports([
+      {
+        source: customSource(sequentialWriter(30_000, M), config(M, 60e9)),
+        options: { tracker: 'hap', p2m: '4k', costs: ZERO_COSTS, migration: { policy: 'qemu', startNs: 2e6, bandwidthBytesPerSec: 125e6, maxBandwidthBytesPerSec: 10_000 * PAGE_WIRE, autoConverge: true, afterEnd: 'stop' } },
+      },
+    ]);
+    const steps = r!.summary.throttleSteps;
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    const svg = await renderSvg(roundsChart([r!]));
+    expect(marks(svg, 'throttle_steps_0').items).toHaveLength(steps.length);
+    const labels = marks(svg, 'throttle_labels_0').items.map((i) => i.label);
+    expect(labels.length).toBe(steps.length);
+    for (const [i, t] of steps.entries()) expect(labels[i]).toContain(`${t.pct}%`);
   }, 120_000);
 });
 
