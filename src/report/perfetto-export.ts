@@ -31,10 +31,14 @@ export { DEFAULT_MAX_EXIT_SLICES_PER_VCPU };
  *   per vCPU per counter bucket, the throttle.
  *
  * The trace is streamed: memory stays bounded whatever its length. A run
- * can take millions of exits, more than a timeline viewer can hold, so each
- * vCPU's first `maxExitSlicesPerVcpu` exits are slices and every exit is
- * counted in the per-vCPU counters; a metadata event says how many exits
- * became slices. The file is written atomically (src/util/atomic-write.ts:
+ * can take millions of exits, more than a timeline viewer can hold, so the
+ * slices are spent on the migration: each vCPU's first
+ * `maxExitSlicesPerVcpu` exits from the migration's start on are slices
+ * (a guest that booted for seconds before would otherwise use them all up
+ * before the ENABLE), and every exit, before or after, is counted in the
+ * per-vCPU counters; a metadata event says how many exits became slices.
+ * The downtime slice holds its parts (suspend, final clean, final pages,
+ * canonicalisation, state, resume) as nested slices, in the order they run. The file is written atomically (src/util/atomic-write.ts:
  * to a temporary of its own beside OUT, renamed at the end).
  */
 
@@ -173,6 +177,20 @@ class ExitCounter {
   }
 }
 
+/** The downtime's parts in the order they run, named as the report names them. */
+function downtimeParts(summary: MigrationSummary | undefined): [string, number][] {
+  const d = summary?.downtime;
+  if (!d) return [];
+  return [
+    ['suspend', d.suspendNs],
+    ['final clean', d.finalCleanNs],
+    ['final pages', d.finalPagesNs],
+    ['canonicalisation', d.canonicaliseNs],
+    ['vCPU/device state', d.stateNs],
+    ['resume', d.resumeNs],
+  ];
+}
+
 export function exportPerfetto(file: string, out: string, opts: PerfettoExportOptions = {}): PerfettoExportResult {
   const { reader, header: h, spec } = openRunTrace(file, 'export a run trace:');
   const vcpus = h.guest.vcpus;
@@ -181,6 +199,8 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
   const bucketNs = opts.counterBucketNs ?? Math.max(1_000_000, Math.ceil(durationNs / 2000 / 1_000_000) * 1_000_000);
   const bandwidth = spec.migration.bandwidthBytesPerSec;
   const share = guestTimeShare(h);
+  // Exits become slices from the migration's start (its ENABLE) on.
+  const slicesFromNs = spec.migration.startNs;
   const w = new JsonEventWriter(out);
   try {
     const meta = (tid: number, name: string, sort: number) => {
@@ -242,7 +262,7 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
           exits++;
           if (v < vcpus) {
             exitCounters[v]!.add(t, name);
-            if (exitSlices[v]! < cap) {
+            if (t >= slicesFromNs && exitSlices[v]! < cap) {
               exitSlices[v]!++;
               slice(TID_VCPU0 + v, name, t, cost, { pfn: page[i]!, arg: arg[i]! });
             }
@@ -311,6 +331,12 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
       // The one slice from suspend to resume: its length is the downtime the
       // summary reports, parts and all.
       w.event({ name: 'downtime (suspend → resume)', ph: 'X', pid: PID, tid: TID_PHASES, ts: us(suspendNs), dur: us(downtimeNs), args: { downtimeNs, ...(summary?.downtime ?? {}) } });
+      // Its parts, nested in it, in the order they run (the last ends at the resume).
+      let at = suspendNs;
+      for (const [name, ns] of downtimeParts(summary)) {
+        if (ns > 0 && at + ns <= suspendNs + downtimeNs) w.event({ name, ph: 'X', pid: PID, tid: TID_PHASES, ts: us(at), dur: us(ns) });
+        at += ns;
+      }
       for (let v = 0; v < vcpus; v++) {
         const start = Math.max(suspendNs, trackEnd.get(TID_VCPU0 + v) ?? 0);
         if (suspendNs + downtimeNs > start) w.event({ name: 'paused: downtime', ph: 'X', pid: PID, tid: TID_VCPU0 + v, ts: us(start), dur: us(suspendNs + downtimeNs - start) });
@@ -328,10 +354,11 @@ export function exportPerfetto(file: string, out: string, opts: PerfettoExportOp
       exits,
       exitSlices: sliced,
       maxExitSlicesPerVcpu: cap,
+      exitSlicesFromNs: slicesFromNs,
       exitCounterBucketNs: bucketNs,
       exitsNote:
         sliced < exits
-          ? `each vCPU's first ${cap} exits are slices; all ${exits} exits are counted in the 'vCPU N exits' counters (${bucketNs / 1e6} ms buckets)`
+          ? `each vCPU's first ${cap} exits from the migration's start (${slicesFromNs / 1e9} s) on are slices; all ${exits} exits are counted in the 'vCPU N exits' counters (${bucketNs / 1e6} ms buckets)`
           : `every exit is a slice; the 'vCPU N exits' counters count them in ${bucketNs / 1e6} ms buckets`,
       divergencesMarked: Math.min(divergences, MAX_DIVERGENCE_MARKS),
       divergences,

@@ -1,8 +1,11 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
-import { convergenceChart, downtimeChart, exitsChart, trafficChart } from './report-charts.js';
+import { convergenceChart, downtimeChart, exitsChart, overviewChart, roundsChart, throughputChart } from './report-charts.js';
+import { migrationSpanS, windowDomainS } from './chart-style.js';
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
+import type { ReportWindow } from './report-window.js';
+import { differingFacets, describeRun, sharedText } from './run-label.js';
 import { bestOf } from '../api/best-of.js';
 import { hasCustomCosts } from './reproduce-command.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
@@ -15,19 +18,27 @@ import { DEFAULT_COSTS } from '../model/cost-model.js';
  */
 
 export interface ReportDocument {
-  /** 'compare': the same guest under several trackers; 'runs': run traces side by side. */
+  /** 'compare': runs simulated now, side by side; 'runs': run traces side by side. */
   readonly mode: 'compare' | 'runs';
+  /** The stretch of wall time the timelines draw. */
+  readonly window: ReportWindow;
   readonly runs: readonly RunReport[];
   /** Command lines that reproduce the report and its runs, each with what it does. */
   readonly commands: readonly { readonly what: string; readonly line: string }[];
 }
 
-/** The charts, in the order the report shows them; `id` is the figure's data-chart attribute. */
-export const REPORT_CHARTS: readonly { id: string; caption: string; spec: (runs: readonly RunReport[]) => TopLevelSpec }[] = [
-  { id: 'convergence', caption: 'Pages sent and pages dirtied per round, with the stop rule that fired.', spec: convergenceChart },
-  { id: 'downtime', caption: 'Downtime broken into its parts: suspend, final clean, final pages, canonicalisation (PV), vCPU and device state, resume.', spec: downtimeChart },
-  { id: 'traffic', caption: 'Dirty rate between CLEANs and cumulative bytes on the wire over wall time; suspend and resume marked.', spec: trafficChart },
-  { id: 'exits', caption: 'Exits and faults by kind over wall time, and the share of vCPU time they took.', spec: exitsChart },
+/**
+ * The charts, in the order the report shows them; `id` is the figure's
+ * data-chart attribute, `overTime` says it draws the window's wall time
+ * (its figure carries the window, for a reader or a test to check).
+ */
+export const REPORT_CHARTS: readonly { id: string; caption: string; overTime: boolean; spec: (runs: readonly RunReport[]) => TopLevelSpec }[] = [
+  { id: 'overview', caption: 'The whole run, small: exits and traffic from the first guest event to the end; shaded, the window the timelines below draw.', overTime: false, spec: overviewChart },
+  { id: 'rounds', caption: 'Each round in time with its pages sent and dirtied, the log-dirty operations, and suspend to resume split into its parts; QEMU: pending bytes against the threshold, throttle steps; post-copy: faults and waits; Remus: epochs.', overTime: true, spec: roundsChart },
+  { id: 'convergence', caption: 'Pages sent and pages dirtied per round, each run on its own scale, with the stop rule that fired.', overTime: false, spec: convergenceChart },
+  { id: 'downtime', caption: 'Downtime broken into its parts: suspend, final clean, final pages, canonicalisation (PV), vCPU and device state, resume.', overTime: false, spec: downtimeChart },
+  { id: 'throughput', caption: 'Throughput on the wire (Mbit/s, pages/s), dirty rate between CLEANs, and bytes sent so far; suspend and resume marked.', overTime: true, spec: throughputChart },
+  { id: 'exits', caption: 'Exits and faults by kind over the window, and the share of vCPU time they took.', overTime: true, spec: exitsChart },
 ];
 
 /** Renders the charts and writes the document; `onChart` gets the number of charts drawn so far. */
@@ -36,9 +47,12 @@ export async function reportHtml(doc: ReportDocument, onChart?: (done: number) =
   // and every migsim command would pay it at start.
   const { renderSvg } = await import('./render-svg.js');
   const figures: string[] = [];
+  const [w0, w1] = windowDomainS(doc.runs);
+  const migration = migrationSpanS(doc.runs);
   for (const c of REPORT_CHARTS) {
-    const svg = await renderSvg(c.spec(doc.runs));
-    figures.push(`<figure data-chart="${c.id}">\n${svg}\n<figcaption>${esc(c.caption)}</figcaption>\n</figure>`);
+    const svg = scopedClipIds(await renderSvg(c.spec(doc.runs)), c.id);
+    const attrs = c.overTime ? ` data-window-s="${w0} ${w1}"${migration ? ` data-migration-s="${migration[0]} ${migration[1]}"` : ''}` : '';
+    figures.push(`<figure data-chart="${c.id}"${attrs}>\n${svg}\n<figcaption>${esc(c.caption)}</figcaption>\n</figure>`);
     onChart?.(figures.length);
   }
   const title = reportTitle(doc);
@@ -73,7 +87,7 @@ ${roundsTables(doc.runs)}
 <section id="charts">
 <h2>Charts</h2>
 ${figures.join('\n')}
-<p class="note">Timelines fold the run events into at most ${MAX_TIMELINE_BUCKETS} buckets per run (${doc.runs.map((r) => `${esc(r.label)}: ${esc(formatDurationNs(r.timeline.bucketNs))}`).join(', ')}); bytes not carried by page events (vCPU and device state) are counted at resume.</p>
+<p class="note">${esc(windowNote(doc))} Timelines fold the run events into at most ${MAX_TIMELINE_BUCKETS} buckets per run (${doc.runs.map((r) => `${esc(r.label)}: ${esc(formatDurationNs(r.timeline.bucketNs))}`).join(', ')}); bytes not carried by page events (vCPU and device state) are counted at resume.</p>
 </section>
 <section id="reproduce">
 <h2>Reproduce</h2>
@@ -86,12 +100,28 @@ ${doc.runs.some((r) => hasCustomCosts(r.spec)) ? '<p class="note">COSTS.json: th
 `;
 }
 
+/**
+ * Vega numbers the clip paths of every SVG it renders from one counter
+ * for the process: the same chart gets other ids in a second report, and
+ * two figures of one page could share an id. Each figure's ids are renamed
+ * in order of appearance under its chart id, so the page is the same bytes
+ * whatever was drawn before, and every url(#...) finds its own clip path.
+ */
+function scopedClipIds(svg: string, chart: string): string {
+  const names = new Map<string, string>();
+  return svg.replace(/\bclip\d+\b/g, (id) => {
+    let n = names.get(id);
+    if (!n) names.set(id, (n = `${chart}-clip${names.size + 1}`));
+    return n;
+  });
+}
+
 function reportTitle(doc: ReportDocument): string {
   const first = doc.runs[0];
   if (!first) return 'migsim report (no runs)';
-  const w = first.header.workload.name;
-  if (doc.mode === 'compare') return `${w}: ${doc.runs.map((r) => r.label).join(' vs ')} (${first.summary.policy} policy)`;
-  return `migsim report: ${doc.runs.map((r) => `${r.header.workload.name} under ${r.summary.tracker}`).join(', ')}`;
+  if (doc.runs.length === 1) return describeRun(first);
+  const shared = sharedText(doc.runs);
+  return `${doc.runs.map((r) => r.label).join(' vs ')}${shared ? ` (${shared})` : ''}`;
 }
 
 function lede(doc: ReportDocument): string {
@@ -99,13 +129,26 @@ function lede(doc: ReportDocument): string {
   if (!first) return '';
   const h = first.header;
   const guest = `${h.guest.type.toUpperCase()} ${h.guest.paging} guest, ${formatBytes(h.guest.memPages * 4096)}, ${h.guest.vcpus} vCPUs`;
-  if (doc.mode === 'compare') return `The same guest events (${h.workload.name}, seed ${h.workload.seed}, ${guest}) migrated under each tracker with the ${first.summary.policy} policy.`;
-  return `${doc.runs.length} run trace${doc.runs.length === 1 ? '' : 's'}: each migration as recorded, with the summary from the trace's footer.`;
+  if (doc.runs.length === 1) return `${doc.mode === 'runs' ? 'One run trace' : 'One run, simulated now'} (${h.workload.name}, seed ${h.workload.seed}, ${guest}): the migration${doc.mode === 'runs' ? ' as recorded, with the summary from the trace\'s footer' : ''}.`;
+  const differ = differingFacets(doc.runs);
+  const what = differ.length ? `Runs differing in ${differ.join(', ')}` : doc.runs.length > 1 ? 'The same run, repeated' : 'One run';
+  const shared = differ.includes('workload') || differ.includes('seed') || differ.includes('guest') ? '' : ` on the same guest events (${h.workload.name}, seed ${h.workload.seed}, ${guest})`;
+  if (doc.mode === 'compare') return `${what}${shared}, simulated now.`;
+  return `${what}${shared}: ${doc.runs.length} run trace${doc.runs.length === 1 ? '' : 's'}, each migration as recorded, with the summary from the trace's footer.`;
+}
+
+function windowNote(doc: ReportDocument): string {
+  const [w0, w1] = windowDomainS(doc.runs);
+  const span = `${w0.toFixed(3)} s to ${w1.toFixed(3)} s of wall time`;
+  if (doc.window.kind === 'migration') return `The timelines draw the migration window (${span}): from the log-dirty enable to the resume (post-copy: the last page; Remus: the last epoch), with a twentieth of its length before and after; --window all draws the whole run.`;
+  if (doc.window.kind === 'all') return `The timelines draw the whole run (${span}).`;
+  return `The timelines draw the window asked for (${span}).`;
 }
 
 function headerTable(runs: readonly RunReport[]): string {
   const rows: [string, (r: RunReport) => string][] = [
-    ['source', (r) => r.label],
+    ['run', (r) => r.label],
+    ...(runs.some((r) => r.file) ? ([['run trace', (r: RunReport) => r.file ?? '(simulated)']] as [string, (r: RunReport) => string][]) : []),
     ['workload', (r) => r.header.workload.name],
     ['parameters', (r) => Object.entries(r.header.workload.params).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'],
     ['seed', (r) => String(r.header.workload.seed)],
@@ -212,7 +255,9 @@ function roundsTables(runs: readonly RunReport[]): string {
 }
 
 function table(runs: readonly RunReport[], rows: readonly (readonly [string, readonly string[]])[]): string {
-  const head = `<tr><th></th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join('')}</tr>`;
+  const differ = differingFacets(runs);
+  const corner = differ.length ? `by ${differ.join(', ')}` : '';
+  const head = `<tr><th>${esc(corner)}</th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join('')}</tr>`;
   const body = rows.map(([name, cells]) => `<tr><th scope="row">${esc(name)}</th>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
   return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }

@@ -24,11 +24,27 @@ export function runCommandLine(header: TraceHeader, spec: RunSpec, recordTo?: st
 }
 
 /** `migsim compare` (or `migsim report --compare ... -o OUT`) over the same guest under several trackers. */
-export function compareCommandLine(header: TraceHeader, spec: RunSpec, trackers: readonly string[], reportTo?: string): string {
+export function compareCommandLine(header: TraceHeader, spec: RunSpec, trackers: readonly string[], reportTo?: string, axes: ReportAxes = {}): string {
   const head = reportTo !== undefined ? ['migsim', 'report', '--compare'] : ['migsim', 'compare'];
-  const args = [...head, guestTarget(header, 'TRACE.mst'), '--trackers', trackers.join(','), ...workloadArgs(header), ...specArgs(spec)];
+  // Workloads side by side: each has its own parameters (their defaults).
+  const guest = axes.workloads ? ['--workloads', axes.workloads.join(','), ...workloadArgs(header).filter((_a, i, all) => all[i] !== '--set' && all[i - 1] !== '--set')] : [guestTarget(header, 'TRACE.mst'), ...workloadArgs(header)];
+  let rest = specArgs(spec);
+  if (axes.policies) rest = dropFlag(rest, '--policy');
+  if (axes.bandwidths) rest = dropFlag(rest, '--bandwidth');
+  const args = [...head, ...guest, '--trackers', trackers.join(','), ...rest];
+  if (axes.policies) args.push('--policies', axes.policies.join(','));
+  if (axes.bandwidths) args.push('--bandwidths', axes.bandwidths.map(bandwidthArg).join(','));
+  if (axes.window) args.push('--window', axes.window);
   if (reportTo !== undefined) args.push('-o', reportTo);
   return args.map(shellQuote).join(' ');
+}
+
+/** The axes of a report's comparison besides the trackers, and its window, as given. */
+export interface ReportAxes {
+  readonly workloads?: readonly string[];
+  readonly policies?: readonly string[];
+  readonly bandwidths?: readonly number[];
+  readonly window?: string;
 }
 
 /** True when the run used a cost model other than this version's defaults. */
@@ -63,6 +79,12 @@ function specArgs(spec: RunSpec): string[] {
   if (spec.p2m !== '2m') args.push('--p2m', spec.p2m);
   if (hasCustomCosts(spec)) args.push('--costs', 'COSTS.json');
   return args;
+}
+
+/** The arguments without `flag` and its value. */
+function dropFlag(args: readonly string[], flag: string): string[] {
+  const i = args.indexOf(flag);
+  return i < 0 ? [...args] : [...args.slice(0, i), ...args.slice(i + 2)];
 }
 
 function durationArg(ns: number): string {

@@ -1,13 +1,18 @@
-// Checks `migsim export RUN.mst --perfetto` (issue 7): the Chrome trace
-// event format that ui.perfetto.dev and chrome://tracing open, with the
-// migration's rounds and downtime as slices, each vCPU on its own track,
-// and exits beyond the slice cap still counted.
+// Checks `migsim export RUN.mst --perfetto` (issues 7 and 20): the Chrome
+// trace event format that ui.perfetto.dev and chrome://tracing open,
+// validated by a schema of the format (chrome-trace-schema.ts: Perfetto's
+// trace processor cannot be installed here), with the migration's rounds
+// and downtime (its parts nested) as slices, each vCPU on its own track,
+// the exit-slice budget spent from the migration's start, and exits beyond
+// it still counted. The committed export under test/fixtures/perfetto is
+// checked the same way, so the file a person opens is a valid one.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationSummary } from '../../src/api/run-migration.js';
 import { runCli } from '../cli/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { chromeTraceSchema, traceProblems } from './chrome-trace-schema.js';
 
 interface TraceEvent {
   name: string;
@@ -114,8 +119,59 @@ describe('migsim export --perfetto', () => {
     expect(counted).toBe(exits);
     const meta = j.traceEvents.find((e) => e.ph === 'M' && e.name === 'migsim_export')!;
     expect(meta.args!['maxExitSlicesPerVcpu']).toBe(5);
-    expect(String(meta.args!['exitsNote'])).toContain('first 5 exits are slices');
+    expect(String(meta.args!['exitsNote'])).toContain("first 5 exits from the migration's start (1 s) on are slices");
     expect(j.otherData['exitSlices']).toBe(res.exitSlices);
+  });
+
+  it('passes the trace event format schema, and its slices nest on named threads', () => {
+    const j = chromeTraceSchema.parse(exported(join(dir, 'pml.json')));
+    expect(traceProblems(j.traceEvents)).toEqual([]);
+  });
+
+  it('nests the downtime parts in the downtime slice, in the order they run, ending at the resume', () => {
+    const j = exported(join(dir, 'pml.json'));
+    const down = j.traceEvents.find((e) => e.ph === 'X' && e.name.startsWith('downtime'))!;
+    const partNames = ['suspend', 'final clean', 'final pages', 'canonicalisation', 'vCPU/device state', 'resume'];
+    const parts = j.traceEvents.filter((e) => e.ph === 'X' && e.tid === down.tid && partNames.includes(e.name));
+    const d = summary.downtime;
+    const expected = [d.suspendNs, d.finalCleanNs, d.finalPagesNs, d.canonicaliseNs, d.stateNs, d.resumeNs].filter((ns) => ns > 0);
+    expect(parts.map((p) => Math.round(p.dur! * 1000))).toEqual(expected);
+    expect(parts[0]!.ts).toBeCloseTo(down.ts!, 6);
+    const last = parts[parts.length - 1]!;
+    expect(last.ts! + last.dur!).toBeCloseTo(down.ts! + down.dur!, 3);
+  });
+
+  it('spends the exit slices on the migration: a shadow guest that takes exits before the start gets slices only from the start on', async () => {
+    const shadow = join(dir, 'shadow.mst');
+    expect((await runCli('run', 'apache', '--tracker', 'shadow', '--duration', '300ms', '--mem', '64MiB', '--seed', '1', '--record', shadow)).code).toBe(0);
+    const out = join(dir, 'shadow.json');
+    const r = await runCli('export', shadow, '--perfetto', '-o', out, '--max-exit-slices', '200', '--json');
+    expect(r.code).toBe(0);
+    const j = chromeTraceSchema.parse(exported(out));
+    const startUs = Number((j.otherData['exitSlicesFromNs'] as number) / 1000);
+    expect(startUs).toBe(150_000); // the default start: half of 300 ms of guest events
+    const vcpuTids = new Set(j.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name' && String(e.args['name']).startsWith('vCPU')).map((e) => (e as { tid: number }).tid));
+    const exitSlices = j.traceEvents.filter((e) => e.ph === 'X' && vcpuTids.has(e.tid) && !e.name.startsWith('paused'));
+    // The rule is exercised: the counters saw exits before the start...
+    const before = j.traceEvents.filter((e) => e.ph === 'C' && /^vCPU \d+ exits/.test(e.name) && e.ts < startUs).reduce((a, e) => a + Object.values(e.args as Record<string, number>).reduce((b, v) => b + v, 0), 0);
+    expect(before).toBeGreaterThan(0);
+    // ...and no slice went to them; the budget went to the migration, in full.
+    expect(exitSlices.length).toBe(200 * vcpuTids.size);
+    for (const e of exitSlices) expect((e as { ts: number }).ts).toBeGreaterThanOrEqual(startUs);
+  });
+
+  it('the committed example export (test/fixtures/perfetto) is valid and shows the migration’s exits as slices inside the migration', () => {
+    const file = join(import.meta.dirname, '..', 'fixtures', 'perfetto', 'hot-set-pml.perfetto.json');
+    const j = chromeTraceSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    expect(traceProblems(j.traceEvents)).toEqual([]);
+    const phase = (name: string) => j.traceEvents.find((e) => e.ph === 'X' && e.name.startsWith(name)) as { ts: number; dur: number } | undefined;
+    const live = phase('live pre-copy')!;
+    const down = phase('downtime')!;
+    const vcpuTids = new Set(j.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name' && String(e.args['name']).startsWith('vCPU')).map((e) => (e as { tid: number }).tid));
+    const exits = j.traceEvents.filter((e) => e.ph === 'X' && vcpuTids.has(e.tid) && !e.name.startsWith('paused')) as { ts: number }[];
+    const inside = exits.filter((e) => e.ts >= live.ts && e.ts <= down.ts + down.dur);
+    expect(inside.length).toBeGreaterThan(0);
+    expect(j.traceEvents.filter((e) => e.ph === 'X' && /^round \d+$/.test(e.name)).length).toBeGreaterThan(1);
   });
 
   it('refuses a workload trace with a message that says how to make a run trace', async () => {

@@ -28,7 +28,8 @@ beforeAll(async () => {
   }
   const r = await runCli('report', pml, legacy, '-o', out);
   expect(r.code).toBe(0);
-  expect(r.out).toContain('2 runs, 4 charts');
+  // Named by what differs, not by their paths.
+  expect(r.out).toContain('2 runs (pml, xen, 1 Gbit/s; shadow, xen-legacy, 10 Gbit/s), 6 charts');
   html = readFileSync(out, 'utf8');
 }, 120_000);
 
@@ -37,6 +38,11 @@ describe('migsim report on run traces', () => {
     const m = marks(figure(html, 'convergence'), 'convergence');
     expect(m.groups).toBe(2);
     expect(m.items.length).toBe(summaries.reduce((a, s) => a + s.rounds.length + s.rounds.filter((r) => r.dirtyPages >= 0).length, 0));
+  });
+
+  it('labels each run by what it is, not by its file: the columns by what differs, the path only in the header table', () => {
+    expect(html).toMatch(/<thead><tr><th>by tracker, policy, bandwidth<\/th><th>pml, xen, 1 Gbit\/s<\/th><th>shadow, xen-legacy, 10 Gbit\/s<\/th><\/tr><\/thead>/);
+    expect(html).toContain(`<th scope="row">run trace</th><td>${pml}</td><td>${legacy}</td>`);
   });
 
   it('takes each summary from its trace footer: the table shows each run’s policy, stop rule and downtime', () => {

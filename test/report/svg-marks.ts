@@ -8,7 +8,7 @@
 
 /** The SVG and caption of the figure with data-chart="id". */
 export function figure(html: string, id: string): string {
-  const start = html.indexOf(`<figure data-chart="${id}">`);
+  const start = html.search(new RegExp(`<figure data-chart="${id}"[ >]`));
   if (start < 0) throw new Error(`no figure data-chart="${id}" in the report`);
   const end = html.indexOf('</figure>', start);
   return html.slice(start, end);
@@ -21,8 +21,13 @@ export interface MarkGroups {
   readonly items: readonly { readonly tag: string; readonly label: string }[];
 }
 
+/**
+ * The items of mark `name` in all its groups; a chart drawn once per run
+ * names its marks `name_0`, `name_1`, ...: `name` gathers them all, in
+ * run order (pass `name_1` for one run's).
+ */
 export function marks(svg: string, name: string): MarkGroups {
-  const open = new RegExp(`<g class="mark-[a-z]+ role-mark ${name}_marks"[^>]*>`, 'g');
+  const open = new RegExp(`<g class="mark-[a-z]+ role-mark ${name}(?:_\\d+)?_marks"[^>]*>`, 'g');
   const items: { tag: string; label: string }[] = [];
   let groups = 0;
   for (let m = open.exec(svg); m; m = open.exec(svg)) {
