@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, type SuperpagePolicy, TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import { bandwidthOption, choiceOption, positiveIntOption, positiveNumberOption } from '../parse-options.js';
 import { InvalidArgumentError } from 'commander';
+import { humanDefault } from '../human-default.js';
 import { CLEAR_BITMAP_SHIFT_MAX, CLEAR_BITMAP_SHIFT_MIN, DEFAULT_KVM, DIRTY_RING_MAX_ENTRIES, DIRTY_RING_MIN_ENTRIES, dirtyRingSizeProblem, type KvmOptions } from '../../reducers/kvm-options.js';
 import { addMigrationOptions, type MigrationCliOptions } from './migration-cli-options.js';
 import type { MigrationRunOptions } from '../../api/run-migration.js';
@@ -56,7 +57,7 @@ export function addTrackerOptions(cmd: Command): Command {
     .option('--no-manual-protect', 'kvm-wp, kvm-pml: KVM_GET_DIRTY_LOG re-protects at every sync, without KVM_CLEAR_DIRTY_LOG (default: manual protect with initially-set, as QEMU asks)')
     .option('--clear-bitmap-shift <n>', `kvm-wp, kvm-pml with manual protect: pages per KVM_CLEAR_DIRTY_LOG chunk as a power of two (QEMU's clear-bitmap-shift, ${CLEAR_BITMAP_SHIFT_MIN} to ${CLEAR_BITMAP_SHIFT_MAX})`, clearShiftOption, DEFAULT_KVM.clearBitmapShift)
     .option('--no-eager-page-split', "kvm-*: KVM's eager_page_split off: huge pages split on their first write, not when logging starts (or when cleared)")
-    .option('--dirty-ring-size <n>', `kvm-ring: entries per vCPU ring, a power of two from ${DIRTY_RING_MIN_ENTRIES} to ${DIRTY_RING_MAX_ENTRIES}`, ringSizeOption, DEFAULT_KVM.dirtyRingSize)
+    .addOption(humanDefault('--dirty-ring-size <n>', `kvm-ring: entries per vCPU ring, a power of two from ${DIRTY_RING_MIN_ENTRIES} to ${DIRTY_RING_MAX_ENTRIES}`, ringSizeOption, DEFAULT_KVM.dirtyRingSize, `${DEFAULT_KVM.dirtyRingSize} entries`))
     .option('--dirty-limit <MB/s>', "kvm-ring with --policy qemu: QEMU's dirty-limit, each vCPU's dirty rate held to this (vcpu-dirty-limit; a plain number is MB/s)", dirtyLimitOption);
 }
 
