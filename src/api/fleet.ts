@@ -28,8 +28,8 @@ export { ScenarioError } from '../fleet/scenario-file.js';
  * workload and parameters (or trace header). Each error is a ScenarioError
  * naming the file and line.
  */
-export function loadScenario(file: string, text = readFileSync(file, 'utf8')): Scenario {
-  const s = parseScenario(text, file);
+export function loadScenario(file: string, opts: { text?: string; plan?: readonly string[] } = {}): Scenario {
+  const s = parseScenario(opts.text ?? readFileSync(file, 'utf8'), file, opts.plan);
   try {
     makeController(s.orchestrator.name, s.orchestrator.settings);
   } catch (e) {
@@ -104,7 +104,7 @@ function guestPull(s: Scenario, vm: VmSpec, h: TraceHeader): GuestPull {
 }
 
 export interface FleetRunHooks {
-  onProgress?(wallNs: number): void;
+  onProgress?(wallNs: number, ended: number): void;
   onRunBatch?(vm: number, b: RunBatch): void;
 }
 

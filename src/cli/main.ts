@@ -12,6 +12,7 @@ import { registerReport } from './commands/report-command.js';
 import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
+import { registerFleet } from './commands/fleet-command.js';
 
 /**
  * Runs the migsim command line and returns the exit code; never calls
@@ -35,6 +36,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerExport(program, ctx);
   registerGolden(program, ctx);
   registerImport(program, ctx);
+  registerFleet(program, ctx);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
 
   try {

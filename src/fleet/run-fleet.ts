@@ -18,8 +18,8 @@ export interface FleetRunOptions {
   readonly controller: Controller;
   /** Builds a VM's guest (only for VMs the plan migrates). */
   guest(vm: VmSpec): FleetGuest;
-  /** The wall time reached, now and then (for a progress bar). */
-  onProgress?(wallNs: number): void;
+  /** The wall time reached and the migrations ended so far, now and then (for a progress bar). */
+  onProgress?(wallNs: number, ended: number): void;
   /** Each VM's run batches as they fill (valid during the call only). */
   onRunBatch?(vm: number, b: RunBatch): void;
 }
@@ -92,7 +92,9 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
   const note = (kind: FleetEventKind, vm: number, detail: string): void => {
     events.push({ atNs: nowNs, kind, vm: scenario.vms[vm]!.name, detail });
   };
+  let ended = 0;
   const onEnd = (vm: number, atNs: number): void => {
+    ended++;
     const m = planned.get(vm)!;
     running.splice(running.indexOf(m), 1);
     const mig = members.get(vm)!.migration;
@@ -159,11 +161,11 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     nowNs = t;
     if (o.onProgress && t - lastProgressNs >= 100e6) {
       lastProgressNs = t;
-      o.onProgress(t);
+      o.onProgress(t, ended);
     }
     if (requestNs === t) {
       const m = requests[nextRequest++]!;
-      note('requested', m.vm, `migrate to ${scenario.hosts[m.to]!.name} (plan line ${m.line})`);
+      note('requested', m.vm, `migrate to ${scenario.hosts[m.to]!.name}${m.line > 0 ? ` (plan line ${m.line})` : ''}`);
       controller.request(m, fleet);
     } else if (pollNs === t) controller.poll(fleet);
     else members.get(vm)!.step();

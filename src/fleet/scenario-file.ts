@@ -19,7 +19,7 @@ export class ScenarioError extends Error {
     readonly line: number,
     readonly reason: string,
   ) {
-    super(`${file}:${line}: ${reason}`);
+    super(line > 0 ? `${file}:${line}: ${reason}` : `${file}: ${reason}`);
   }
 }
 
@@ -86,8 +86,11 @@ export interface Scenario {
 const DEFAULT_VM_DURATION_NS = 60e9;
 const DEFAULT_HORIZON_NS = 3600e9;
 
-/** Parses and checks a scenario's text; `file` names it in errors. */
-export function parseScenario(text: string, file: string): Scenario {
+/**
+ * Parses and checks a scenario's text; `file` names it in errors. `plan`
+ * replaces the file's plan (`migsim evacuate`): its errors name no line.
+ */
+export function parseScenario(text: string, file: string, plan?: readonly string[]): Scenario {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const lineAt = (offset: number): number => lines.linePos(offset).line;
@@ -95,8 +98,10 @@ export function parseScenario(text: string, file: string): Scenario {
     const e = doc.errors[0]!;
     throw new ScenarioError(file, lineAt(e.pos[0]), `not valid YAML: ${e.message.split('\n')[0]}`);
   }
-  const lineOf = (path: readonly (string | number)[]): number => lineOfPath(doc, path, lineAt);
-  const parsed = scenarioSchema.safeParse(doc.toJS());
+  const lineOf = (path: readonly (string | number)[]): number => (plan && path[0] === 'plan' ? 0 : lineOfPath(doc, path, lineAt));
+  const js = doc.toJS() as unknown;
+  if (plan && js !== null && typeof js === 'object' && !Array.isArray(js)) (js as Record<string, unknown>).plan = [...plan];
+  const parsed = scenarioSchema.safeParse(js);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error);
     throw new ScenarioError(file, lineOf(issue.path as (string | number)[]), describeIssue(issue));

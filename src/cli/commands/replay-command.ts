@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { formatCount } from '../../model/units.js';
+import { isFleetRecord, replayFleetVerify } from '../../api/record-fleet.js';
 import { replayVerify } from '../../verify/replay.js';
 import { replayRunTraceVerify } from '../../verify/replay-run-trace.js';
 import { TraceReader } from '../../trace/trace-reader.js';
@@ -13,11 +14,20 @@ export function registerReplay(program: Command, ctx: CliContext): void {
   program
     .command('replay')
     .description('re-derive a trace (a workload trace from its header; a run trace from its own guest events) and check every event, digest and summary')
-    .argument('<file>', 'trace file')
+    .argument('<file>', 'trace file, or a directory written by migsim fleet --record')
     .option('--verify', 'compare with the recorded events (the default and, for now, the only mode)')
     .option('--source <capture>', 'for an imported trace: the capture to import again and compare with')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean; source?: string }) => {
+      if (isFleetRecord(file)) {
+        // A directory written by `migsim fleet --record`: the scenario runs again.
+        const r = replayFleetVerify(file);
+        if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
+        else if (r.identical) ctx.io.out(`${file}: identical (the scenario ran again to the same fleet.json)\n`);
+        else ctx.io.out(`${file}: differs at line ${r.firstDifferentLine} of fleet.json: recorded ${r.recorded?.trim()}, regenerated ${r.regenerated?.trim()}\n`);
+        if (!r.identical) ctx.setExit(EXIT_MISMATCH);
+        return;
+      }
       const header = traceHeader(inputFile(file));
       if (opts.source !== undefined) inputFile(opts.source, 'a capture');
       const progress = createShareProgress(ctx, 'replay', opts.json);
