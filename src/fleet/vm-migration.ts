@@ -1,3 +1,5 @@
+import { NO_VCPU } from '../events/guest-event-kind.js';
+import { RunEventKind } from '../events/run-event-kind.js';
 import type { Driver, DriverFactory, DriverWorld } from '../reducers/driver.js';
 import { makeMigration } from '../reducers/migration/make-migration.js';
 import type { MigrationReport } from '../reducers/migration/migration-ledger.js';
@@ -220,7 +222,11 @@ export class VmMigration implements Driver, MigrationControl {
    */
   private cancel(now: number): void {
     const w = this.world!;
-    this.policy!.finish(now);
+    const policy = this.policy!;
+    policy.finish(now);
+    // The round under way ends with the cancel: its round_end is the phase
+    // event the live phase's end sits at (the summary fold places it there).
+    w.run.emit(RunEventKind.roundEnd, now, NO_VCPU, policy.report().rounds.length, 0, 0);
     w.tracker.off(now);
     w.clock.setThrottle(0, now);
     this.reason = this.abortReason!;
