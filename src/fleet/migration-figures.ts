@@ -26,6 +26,9 @@ export interface MigrationFigures {
   /** dirty-sync-count: bitmap syncs so far (the memory iteration). */
   readonly dirtySyncCount: number;
   readonly memTotalBytes: number;
+  /** The last bitmap sync (libvirt's migration-iteration event): when, and what remained right after it (-1: none yet). */
+  readonly lastSyncAtNs: number;
+  readonly lastSyncRemainingBytes: number;
 }
 
 /**
@@ -43,6 +46,8 @@ export class MigrationFiguresKeeper {
   private pendingCount = 0;
   private transferred = 0;
   private syncs = 0;
+  private lastSyncAtNs = -1;
+  private lastSyncRemaining = 0;
   status: MigrationStatus = 'queued';
   startedAtNs = -1;
   updatedAtNs = 0;
@@ -63,6 +68,8 @@ export class MigrationFiguresKeeper {
       transferredBytes: this.transferred,
       dirtySyncCount: this.syncs,
       memTotalBytes: this.memPages * PAGE_BYTES,
+      lastSyncAtNs: this.lastSyncAtNs,
+      lastSyncRemainingBytes: this.lastSyncRemaining,
     };
   }
 
@@ -82,6 +89,8 @@ export class MigrationFiguresKeeper {
         const bits = inner.clean(wallNs);
         this.merge(bits);
         this.syncs++;
+        this.lastSyncAtNs = wallNs;
+        this.lastSyncRemaining = this.pendingCount * PAGE_BYTES;
         return bits;
       },
       final: (wallNs) => inner.final(wallNs),

@@ -200,6 +200,8 @@ export class VmMigration implements Driver, MigrationControl {
       transferredBytes: 0,
       dirtySyncCount: 0,
       memTotalBytes: (this.world?.guest.memPages ?? 0) * 4096,
+      lastSyncAtNs: -1,
+      lastSyncRemainingBytes: 0,
     };
   }
 

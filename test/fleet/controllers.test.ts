@@ -101,6 +101,31 @@ describe('kubevirt', () => {
   });
 });
 
+describe('kubevirt-vep248', () => {
+  // A budget long enough for the stall detector's 40 s window to fill first.
+  const vep = (extra: string) =>
+    NO_CONVERGE.replace('name: kubevirt', `name: kubevirt-vep248${extra}`).replace('completionTimeoutPerGiB: 20', 'completionTimeoutPerGiB: 150').replace('duration: 60s', 'duration: 120s');
+
+  it('detects the stall and aborts when the implied downtime is beyond 1.5x the max downtime', () => {
+    const r = run(vep(''));
+    const v = r.vms[0]!;
+    expect(v.outcome).toBe('aborted');
+    expect(v.reason).toMatch(/^aborting migration: estimated downtime [0-9]+ms exceeds max allowed downtime 900ms by a factor of more than 1\.5x$/);
+    // Not before a record has aged out of the 40 s StallProgressTimeout window.
+    expect(r.events.find((e) => e.kind === 'abort')!.atNs).toBeGreaterThan(1e9 + 40e9);
+    expect(r.events.find((e) => e.kind === 'abort')!.atNs).toBeLessThan(1e9 + 150e9);
+  });
+
+  it('switches to post-copy at a local minimum when post-copy is allowed, before the budget', () => {
+    const r = run(vep('\n  allowPostCopy: true'));
+    const v = r.vms[0]!;
+    expect(v.outcome).toBe('postcopy');
+    expect(r.events.find((e) => e.kind === 'postcopy')!.detail).toMatch(/^stall detector: starting post copy mode: estimated transfer time [0-9]+ms is a local minima$/);
+    expect(v.postcopyAtNs).toBeLessThan(1e9 + 150e9);
+    expect(v.summary!.lostPages).toBe(0);
+  });
+});
+
 describe('nova', () => {
   const nova = (extra: string) => NO_CONVERGE.replace(/orchestrator:[\s\S]*$/, `orchestrator:\n  name: nova\n  live_migration_completion_timeout: 10\n${extra}`);
 

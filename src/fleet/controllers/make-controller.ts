@@ -1,6 +1,7 @@
 import type { OrchestratorName } from '../scenario-schema.js';
 import { type Controller, ControllerSettingError } from './controller.js';
 import { kubevirtController } from './kubevirt.js';
+import { kubevirtVep248Controller } from './kubevirt-vep248.js';
 import { novaController } from './nova.js';
 import { noneController } from './none.js';
 import { ovirtController } from './ovirt.js';
@@ -13,7 +14,7 @@ const CONTROLLERS: Record<OrchestratorName, ((settings: Readonly<Record<string, 
     return noneController();
   },
   kubevirt: kubevirtController,
-  'kubevirt-vep248': undefined,
+  'kubevirt-vep248': kubevirtVep248Controller,
   nova: novaController,
   ovirt: ovirtController,
 };
@@ -21,6 +22,6 @@ const CONTROLLERS: Record<OrchestratorName, ((settings: Readonly<Record<string, 
 /** The controller a scenario names, over its settings; throws ControllerSettingError for a setting it refuses. */
 export function makeController(name: OrchestratorName, settings: Readonly<Record<string, unknown>>): Controller {
   const make = CONTROLLERS[name];
-  if (!make) throw new ControllerSettingError([], `orchestrator '${name}' is not modelled yet (use none, kubevirt, nova or ovirt)`);
+  if (!make) throw new ControllerSettingError([], `orchestrator '${name}' is not modelled yet (use none, kubevirt, kubevirt-vep248, nova or ovirt)`);
   return make(settings);
 }
