@@ -49,6 +49,8 @@ export interface FleetVerify {
 
 /** Whether `dir` holds a recorded fleet run. */
 export function isFleetRecord(dir: string): boolean {
+  // A trace file is no directory: asking for a path beneath it would fail with ENOTDIR.
+  if (!(statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false)) return false;
   return statSync(join(dir, FLEET_FILES.result), { throwIfNoEntry: false })?.isFile() ?? false;
 }
 

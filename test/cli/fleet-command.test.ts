@@ -81,6 +81,21 @@ describe('migsim fleet', () => {
     expect(d.out).toContain('differs at line');
   });
 
+  it('report --fleet DIR draws the Gantt and the link use of a recorded fleet', async () => {
+    const out = join(dir, 'rec-report');
+    expect((await runCli('fleet', file, '--record', out)).code).toBe(0);
+    const html = join(dir, 'fleet.html');
+    const r = await runCli('report', '--fleet', out, '-o', html);
+    expect(r.code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<figure data-chart="gantt">');
+    expect(page).toContain('<figure data-chart="links">');
+    expect(page.match(/<svg/g)).toHaveLength(2);
+    expect(page).toContain('a → b: x');
+    const bad = await runCli('report', '--fleet', dir, '-o', html);
+    expect(bad.code).toBe(2);
+  });
+
   it('a progress bar on a terminal, none on a pipe', async () => {
     const t = await runCliAt('terminal', 'fleet', file);
     expect(t.err).toContain(BAR_CLEARED);

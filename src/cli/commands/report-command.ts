@@ -14,6 +14,11 @@ import { addWorkloadOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
 import type { TrackerName } from '../../reducers/tracker.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FLEET_FILES, isFleetRecord } from '../../api/record-fleet.js';
+import type { FleetResult } from '../../fleet/run-fleet.js';
+import { fleetReportHtml } from '../../report/fleet-report.js';
 
 type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string };
 
@@ -25,6 +30,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .requiredOption('-o, --out <file.html>', 'HTML file to write (written atomically)')
     .option('--compare [trace|workload]', `compare trackers on a trace or workload, as migsim compare does (bare: ${DEFAULT_COMPARE_TARGET})`)
     .option('--trackers <list>', 'with --compare: comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
+    .option('--fleet <dir>', 'a fleet run recorded by migsim fleet --record DIR: the Gantt of its migrations per host, link use and events')
     .option('--json', 'print what was written as JSON');
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
@@ -33,7 +39,18 @@ export function registerReport(program: Command, ctx: CliContext): void {
     'after',
     '\nExamples:\n  migsim run hot-set --tracker pml --record pml.mst && migsim report pml.mst -o pml.html\n  migsim report --compare -o compare.html        (apache on HVM: shadow vs hap vs pml, xen policy)\n  migsim report --compare hot-set --duration 2s --mem 256MiB -o hs.html',
   );
-  cmd.action(async (files: string[], opts: ReportCliOptions) => {
+  cmd.action(async (files: string[], opts: ReportCliOptions & { fleet?: string }) => {
+    if (opts.fleet !== undefined) {
+      if (files.length > 0 || opts.compare !== undefined) throw new UsageError('give --fleet DIR alone, without run traces or --compare');
+      if (!isFleetRecord(opts.fleet)) throw new UsageError(`${opts.fleet}: not a directory written by migsim fleet --record (no fleet.json in it)`);
+      const result = (JSON.parse(readFileSync(join(opts.fleet, FLEET_FILES.result), 'utf8')) as { result: FleetResult }).result;
+      const html = await fleetReportHtml(result, `migsim fleet: ${opts.fleet}`);
+      writeFileAtomic(opts.out, html);
+      const bytes = Buffer.byteLength(html);
+      if (opts.json) ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts: ['gantt', 'links'], vms: result.vms.map((v) => ({ vm: v.vm, outcome: v.outcome })) }, null, 2) + '\n');
+      else ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${result.vms.length} migrations, 2 charts; open it in a browser (no network needed)\n`);
+      return;
+    }
     if (opts.compare !== undefined && files.length > 0) throw new UsageError(`give run traces or --compare, not both (got ${files.join(', ')} and --compare)`);
     if (opts.compare === undefined && files.length === 0) throw new UsageError('nothing to report: give run traces (written by migsim run --record) or --compare [trace|workload]');
     for (const f of files) inputFile(f);
