@@ -93,6 +93,7 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     events.push({ atNs: nowNs, kind, vm: scenario.vms[vm]!.name, detail });
   };
   let ended = 0;
+  let closing = false;
   const onEnd = (vm: number, atNs: number): void => {
     ended++;
     const m = planned.get(vm)!;
@@ -100,7 +101,8 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     const mig = members.get(vm)!.migration;
     const kind: FleetEventKind = mig.outcome === 'aborted' ? 'aborted' : mig.outcome === 'incomplete' ? 'incomplete' : 'completed';
     events.push({ atNs, kind, vm: scenario.vms[vm]!.name, detail: `${mig.outcome}: ${mig.reason}` });
-    controller.ended(m, fleet);
+    // At the horizon the run is over: a freed slot starts nothing more.
+    if (!closing) controller.ended(m, fleet);
   };
   // Members in the file's order: the tie rule's order.
   for (const m of [...scenario.migrations].sort((a, b) => a.vm - b.vm)) {
@@ -170,6 +172,7 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     } else if (pollNs === t) controller.poll(fleet);
     else members.get(vm)!.step();
   }
+  closing = true;
   const results: FleetVmResult[] = [];
   for (const v of order) {
     const member = members.get(v)!;
