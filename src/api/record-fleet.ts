@@ -1,12 +1,13 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROGRAM_VERSION } from '../version.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { Scenario } from '../fleet/scenario-file.js';
 import { type FleetResult, type FleetRunHooks, loadScenario, runScenario } from './fleet.js';
 
-/** The files of a recorded fleet run, in its directory. */
-export const FLEET_FILES = { scenario: 'scenario.yaml', result: 'fleet.json', events: 'events.jsonl' } as const;
+import { FLEET_FILES } from '../fleet/fleet-record-dir.js';
+
+export { FLEET_FILES, isFleetRecord } from '../fleet/fleet-record-dir.js';
 
 /**
  * The recorded form of a fleet run: the program, the plan given on the
@@ -45,13 +46,6 @@ export interface FleetVerify {
   readonly firstDifferentLine: number;
   readonly recorded?: string;
   readonly regenerated?: string;
-}
-
-/** Whether `dir` holds a recorded fleet run. */
-export function isFleetRecord(dir: string): boolean {
-  // A trace file is no directory: asking for a path beneath it would fail with ENOTDIR.
-  if (!(statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false)) return false;
-  return statSync(join(dir, FLEET_FILES.result), { throwIfNoEntry: false })?.isFile() ?? false;
 }
 
 /** Runs a recorded scenario again (its own text, its recorded plan) and compares the result byte for byte. */

@@ -10,7 +10,7 @@ import { ImportError } from '../import/import-error.js';
 import { ReplaySourceError } from '../verify/replay-import.js';
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { FileReplacedError } from '../util/atomic-write.js';
-import { ScenarioError } from '../fleet/scenario-file.js';
+import { ScenarioError } from '../fleet/scenario-error.js';
 
 /** A problem with what the user asked for, reported as one line and exit 2. */
 export class UsageError extends Error {

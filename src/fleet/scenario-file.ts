@@ -4,24 +4,16 @@ import { DEFAULT_GUEST } from '../model/guest-config.js';
 import { parseDurationNs, UnitError } from '../model/units.js';
 import type { PolicyName } from '../reducers/migration/migration-options.js';
 import type { TrackerName } from '../reducers/tracker.js';
+import { ScenarioError } from './scenario-error.js';
 import { type OrchestratorName, scenarioSchema, type ScenarioInput } from './scenario-schema.js';
 
 /**
  * Reads a fleet scenario: YAML parsed by `yaml` (its parseDocument keeps
  * every node's source range), checked by the zod schema, the plan's lines
- * parsed and resolved to migrations. Every error names the file and the
- * line of the value it is about.
+ * parsed and resolved to migrations. Every error is a ScenarioError naming
+ * the file and the line of the value it is about.
  */
-export class ScenarioError extends Error {
-  override readonly name = 'ScenarioError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly reason: string,
-  ) {
-    super(line > 0 ? `${file}:${line}: ${reason}` : `${file}: ${reason}`);
-  }
-}
+export { ScenarioError } from './scenario-error.js';
 
 export interface HostSpec {
   readonly name: string;

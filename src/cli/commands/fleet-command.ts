@@ -1,7 +1,6 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { type FleetResult, loadScenario, runScenario } from '../../api/fleet.js';
-import { recordFleet } from '../../api/record-fleet.js';
+import type { FleetResult } from '../../api/fleet.js';
 import type { Scenario } from '../../fleet/scenario-file.js';
 import { formatBytes, formatDurationNs } from '../../model/units.js';
 import { type CliContext, EXIT_INCOMPLETE, EXIT_MISMATCH } from '../cli-io.js';
@@ -29,8 +28,10 @@ fairly between the migrations crossing them (SimGrid's model). Exit code:
 0 every migration completed, 1 one lost pages, 3 one was aborted or did not
 complete, 2 bad input (the message names the scenario's line).`,
     )
-    .action((file: string, opts: FleetOpts) => {
-      fleetCommand(ctx, loadScenario(inputFile(file, 'a scenario file')), opts);
+    .action(async (file: string, opts: FleetOpts) => {
+      // The fleet code (YAML parser, controllers) loads only when a fleet command runs.
+      const { loadScenario } = await import('../../api/fleet.js');
+      await fleetCommand(ctx, loadScenario(inputFile(file, 'a scenario file')), opts);
     });
   program
     .command('evacuate')
@@ -41,13 +42,16 @@ complete, 2 bad input (the message names the scenario's line).`,
     .option('--at <time>', 'when the evacuation is asked for (default: 0s)')
     .option('--json', 'print the result as JSON')
     .option('--record <dir>', 'write the scenario, its result and its event stream to DIR')
-    .action((host: string, opts: FleetOpts & { scenario: string; to?: string; at?: string }) => {
+    .action(async (host: string, opts: FleetOpts & { scenario: string; to?: string; at?: string }) => {
+      const { loadScenario } = await import('../../api/fleet.js');
       const line = `evacuate ${host}${opts.to ? ` to ${opts.to}` : ''}${opts.at ? ` at ${opts.at}` : ''}`;
-      fleetCommand(ctx, loadScenario(inputFile(opts.scenario, 'a scenario file'), { plan: [line] }), opts, [line]);
+      await fleetCommand(ctx, loadScenario(inputFile(opts.scenario, 'a scenario file'), { plan: [line] }), opts, [line]);
     });
 }
 
-function fleetCommand(ctx: CliContext, scenario: Scenario, opts: FleetOpts, plan?: readonly string[]): void {
+async function fleetCommand(ctx: CliContext, scenario: Scenario, opts: FleetOpts, plan?: readonly string[]): Promise<void> {
+  const { runScenario } = await import('../../api/fleet.js');
+  const { recordFleet } = await import('../../api/record-fleet.js');
   const progress = createProgress(ctx, 'fleet', scenario.migrations.length, { json: opts.json });
   const result = withProgress(progress, () => (opts.record ? recordFleet(scenario, opts.record, { plan, onProgress: (_, ended) => progress.update(ended) }) : runScenario(scenario, { onProgress: (_, ended) => progress.update(ended) })));
   ctx.io.out(opts.json ? JSON.stringify(fleetJson(result), null, 2) + '\n' : fleetText(scenario, result));

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatCount } from '../../model/units.js';
-import { isFleetRecord, replayFleetVerify } from '../../api/record-fleet.js';
+import { isFleetRecord } from '../../fleet/fleet-record-dir.js';
 import { replayVerify } from '../../verify/replay.js';
 import { replayRunTraceVerify } from '../../verify/replay-run-trace.js';
 import { TraceReader } from '../../trace/trace-reader.js';
@@ -21,6 +21,7 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     .action(async (file: string, opts: { json?: boolean; source?: string }) => {
       if (isFleetRecord(file)) {
         // A directory written by `migsim fleet --record`: the scenario runs again.
+        const { replayFleetVerify } = await import('../../api/record-fleet.js');
         const r = replayFleetVerify(file);
         if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
         else if (r.identical) ctx.io.out(`${file}: identical (the scenario ran again to the same fleet.json)\n`);

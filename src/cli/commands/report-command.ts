@@ -16,9 +16,8 @@ import type { TrackerName } from '../../reducers/tracker.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FLEET_FILES, isFleetRecord } from '../../api/record-fleet.js';
+import { FLEET_FILES, isFleetRecord } from '../../fleet/fleet-record-dir.js';
 import type { FleetResult } from '../../fleet/run-fleet.js';
-import { fleetReportHtml } from '../../report/fleet-report.js';
 
 type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string };
 
@@ -44,6 +43,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
       if (files.length > 0 || opts.compare !== undefined) throw new UsageError('give --fleet DIR alone, without run traces or --compare');
       if (!isFleetRecord(opts.fleet)) throw new UsageError(`${opts.fleet}: not a directory written by migsim fleet --record (no fleet.json in it)`);
       const result = (JSON.parse(readFileSync(join(opts.fleet, FLEET_FILES.result), 'utf8')) as { result: FleetResult }).result;
+      const { fleetReportHtml } = await import('../../report/fleet-report.js');
       const html = await fleetReportHtml(result, `migsim fleet: ${opts.fleet}`);
       writeFileAtomic(opts.out, html);
       const bytes = Buffer.byteLength(html);
