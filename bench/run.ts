@@ -3,7 +3,8 @@
  * timed tests. Each scenario prints its figures beside its target.
  *   BENCH_EVENTS=50000000 (default) sets the trace scenario's size;
  *   BENCH_APACHE_SECONDS=60 (default) the apache scenarios' guest time;
- *   BENCH_ONLY=trace,mmu,migration,import,process,memory runs only those scenarios;
+ *   BENCH_FLEET_SECONDS=12 (default) the fleet scenario's guest time;
+ *   BENCH_ONLY=trace,mmu,migration,import,process,memory,fleet runs only those scenarios;
  *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario;
  *   BENCH_MEM_GIB=1,8,64 (default) the guest sizes of the memory scenario.
  */
@@ -14,10 +15,12 @@ import { apacheDecodeBench, traceBench } from './trace-bench.js';
 import { importBench } from './import-bench.js';
 import { processBench } from './process-bench.js';
 import { memoryBench } from './memory-bench.js';
+import { fleetBench } from './fleet-bench.js';
 
 const events = Number(process.env['BENCH_EVENTS'] ?? 50_000_000);
 const apacheSeconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
 const only = process.env['BENCH_ONLY']?.split(',');
+const fleetSeconds = Number(process.env['BENCH_FLEET_SECONDS'] ?? 12);
 const rows: BenchRow[] = [];
 console.log(`migsim bench: node ${process.version}, ${events.toLocaleString('en-US')} events per trace scenario, ${apacheSeconds} s of apache\n`);
 const scenarios: [string, () => BenchRow[]][] = [
@@ -28,6 +31,7 @@ const scenarios: [string, () => BenchRow[]][] = [
   // The issue's figures are for the apache default (10 s of guest time).
   ['process', () => processBench(Math.min(apacheSeconds, 10))],
   ['memory', () => memoryBench()],
+  ['fleet', () => fleetBench(fleetSeconds)],
 ];
 for (const [name, fn] of scenarios) {
   if (only && !only.includes(name)) continue;

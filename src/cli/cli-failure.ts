@@ -10,12 +10,13 @@ import { ReplaySourceError } from '../verify/replay-import.js';
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { FileReplacedError } from '../util/atomic-write.js';
 import { describeIoError, isIoError } from '../util/io-error.js';
+import { ScenarioError } from '../fleet/scenario-error.js';
 
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError, ScenarioError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

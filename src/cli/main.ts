@@ -11,6 +11,7 @@ import { registerReport } from './commands/report-command.js';
 import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
+import { registerFleet } from './commands/fleet-command.js';
 
 /**
  * Start-up loads only commander and each command's options: a command's
@@ -45,6 +46,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerExport(program, ctx);
   registerGolden(program, ctx);
   registerImport(program, ctx);
+  registerFleet(program, ctx);
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     c.addHelpText('after', EXIT_CODES_HELP);

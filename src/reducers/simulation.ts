@@ -8,6 +8,7 @@ import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.
 import type { KvmOptions } from './kvm-options.js';
 import { makeTracker } from './make-tracker.js';
 import { Mmu } from './mmu.js';
+import type { MmuOutput } from './mmu-output.js';
 import { PageOracle } from './page-oracle.js';
 import type { RunFinal } from './run-final.js';
 import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, TrackerName } from './tracker.js';
@@ -20,6 +21,17 @@ import { VcpuClock } from './vcpu-clock.js';
  * the output columns are still in the L2 cache when the tracker reads them.
  */
 const CHUNK_EVENTS = 4096;
+
+/** How far the fold of a loaded batch has gone: the event, and within a chunk the tracker's place in the MMU's output. */
+interface FoldCursor {
+  readonly batch: GuestBatch;
+  i: number;
+  chunk: GuestBatch | undefined;
+  out: MmuOutput | undefined;
+  times: Float64Array | undefined;
+  j: number;
+  to: number;
+}
 
 export interface SimulationSetup {
   readonly guest: TrackerGuest;
@@ -64,6 +76,8 @@ export class Simulation {
   private guestEndNs = 0;
   private guestEvents = 0;
   private loops = 0;
+  /** Where the fold of the loaded batch stands (undefined: none loaded). */
+  private cursor: FoldCursor | undefined;
 
   constructor(
     readonly setup: SimulationSetup,
@@ -132,14 +146,58 @@ export class Simulation {
   }
 
   step(batch: GuestBatch): void {
+    this.load(batch);
+    this.fold(false);
+  }
+
+  /**
+   * Hands the simulation a batch to fold with `advance` (a fleet folds
+   * several guests' batches interleaved in wall time, src/fleet): nothing
+   * runs until then.
+   */
+  load(batch: GuestBatch): void {
     const n = batch.count;
     if (this.tNsBuf.length < n) this.tNsBuf = new Float64Array(n);
+    this.cursor = { batch, i: 0, chunk: undefined, out: undefined, times: undefined, j: 0, to: 0 };
+  }
+
+  /**
+   * Folds the loaded batch until the driver's next action is due, and
+   * returns true then, without acting: the caller acts (the fleet's
+   * scheduler, once no other guest has anything earlier). Returns false
+   * once the whole batch is folded.
+   */
+  advance(): boolean {
+    return this.fold(true);
+  }
+
+  /** Whether a loaded batch still has events to fold. */
+  get loaded(): boolean {
+    return this.cursor !== undefined;
+  }
+
+  /**
+   * The fold of the loaded batch. With `pauseAtAction` it stops where the
+   * driver would act and keeps its place (the batch, the event, and within
+   * a chunk the MMU's output for it); without, the driver acts there and
+   * the fold goes on, as a single run does.
+   */
+  private fold(pauseAtAction: boolean): boolean {
+    const c = this.cursor!;
+    const batch = c.batch;
+    const n = batch.count;
     const tNs = this.tNsBuf;
     const driver = this.driver!;
     // Event times are summed from dtNs as the events are reached: the EPT
     // loop adds them up itself, anything else a chunk at a time. Either
     // way tNs[i - 1] is set before event i is.
-    let i = 0;
+    let i = c.i;
+    if (c.chunk !== undefined) {
+      // Paused inside a chunk: its MMU output is still this MMU's (nothing
+      // else applies events to it), so the tracker takes up where it was.
+      if (this.foldChunk(c, pauseAtAction)) return true;
+      i = c.to;
+    }
     while (i < n) {
       const tracker = this.current;
       const gates = tracker.gates;
@@ -150,8 +208,13 @@ export class Simulation {
         run.gates = gates;
         run.stopAtWallNs = driver.nextActionNs;
         i = runUnderEpt(this.mmu, batch, i, tNs, run);
-        if (run.stop === EPT_RUN_TIME) driver.act();
-        else if (run.stop === EPT_RUN_EXIT) {
+        if (run.stop === EPT_RUN_TIME) {
+          if (pauseAtAction) {
+            c.i = i;
+            return true;
+          }
+          driver.act();
+        } else if (run.stop === EPT_RUN_EXIT) {
           const out = this.mmu.applyRange(batch, i, i + 1);
           // The event's time passed the driver's check in runUnderEpt, and
           // nothing has run since: process takes it.
@@ -169,22 +232,42 @@ export class Simulation {
       const dt = batch.dtNs;
       for (let k = i; k < to; k++) tNs[k] = t += dt[k]!;
       const chunk = sliceGuestBatch(batch, i, to, baseNs, to === n ? batch.endNs : t);
-      const times = tNs.subarray(i, to);
-      const m = to - i;
-      const out = this.mmu.applyRange(chunk, 0, m);
-      let j = 0;
-      while (j < m) {
-        j = this.current.process(chunk, out, times, j, driver.nextActionNs, m);
-        if (j < m) {
-          driver.act();
-          // A tracker under EPT from here on (a swap, a throttle lifted)
-          // still works on the MMU's output: the chunk's rest is applied.
-        }
-      }
+      c.chunk = chunk;
+      c.times = tNs.subarray(i, to);
+      c.out = this.mmu.applyRange(chunk, 0, to - i);
+      c.j = 0;
+      c.to = to;
+      if (this.foldChunk(c, pauseAtAction)) return true;
       i = to;
     }
+    this.cursor = undefined;
     this.guestEndNs = batch.endNs;
     this.guestEvents += n;
+    return false;
+  }
+
+  /** The tracker's pass over one chunk's MMU output; true when paused at the driver's action. */
+  private foldChunk(c: FoldCursor, pauseAtAction: boolean): boolean {
+    const driver = this.driver!;
+    const chunk = c.chunk!;
+    const m = chunk.count;
+    let j = c.j;
+    while (j < m) {
+      j = this.current.process(chunk, c.out!, c.times!, j, driver.nextActionNs, m);
+      if (j < m) {
+        if (pauseAtAction) {
+          c.j = j;
+          return true;
+        }
+        driver.act();
+        // A tracker under EPT from here on (a swap, a throttle lifted)
+        // still works on the MMU's output: the chunk's rest is applied.
+      }
+    }
+    c.chunk = undefined;
+    c.out = undefined;
+    c.times = undefined;
+    return false;
   }
 
   /**

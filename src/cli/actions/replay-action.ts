@@ -1,4 +1,5 @@
 import { formatCount } from '../../model/units.js';
+import { isFleetRecord } from '../../fleet/fleet-record-dir.js';
 import { replayVerify } from '../../verify/replay.js';
 import { replayRunTraceVerify } from '../../verify/replay-run-trace.js';
 import { TraceReader } from '../../trace/trace-reader.js';
@@ -10,6 +11,16 @@ import { createShareProgress, withProgress, withProgressAsync } from '../progres
 
 /** `migsim replay FILE --verify`: loaded when the command runs. */
 export async function replayAction(ctx: CliContext, file: string, opts: { json?: boolean; source?: string }): Promise<void> {
+  if (isFleetRecord(file)) {
+    // A directory written by `migsim fleet --record`: the scenario runs again.
+    const { replayFleetVerify } = await import('../../api/record-fleet.js');
+    const r = replayFleetVerify(file);
+    if (opts.json) ctx.io.out(JSON.stringify(r, null, 2) + '\n');
+    else if (r.identical) ctx.io.out(`${file}: identical (the scenario ran again to the same fleet.json)\n`);
+    else ctx.io.out(`${file}: differs at line ${r.firstDifferentLine} of fleet.json: recorded ${r.recorded?.trim()}, regenerated ${r.regenerated?.trim()}\n`);
+    if (!r.identical) ctx.setExit(EXIT_MISMATCH);
+    return;
+  }
   const header = traceHeader(inputFile(file));
   if (opts.source !== undefined) inputFile(opts.source, 'a capture');
   const progress = createShareProgress(ctx, 'replay', opts.json);

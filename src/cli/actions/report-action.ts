@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FLEET_FILES, isFleetRecord } from '../../fleet/fleet-record-dir.js';
+import type { FleetResult } from '../../fleet/run-fleet.js';
 import { parseBandwidthBytesPerSec, formatBytes } from '../../model/units.js';
 import { POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
 import { labelled, runFromTrace, runReports, type RunVariant } from '../../report/report-data.js';
@@ -22,6 +26,7 @@ function listOf(flag: string, text: string): string[] {
 
 /** `migsim report RUNS... | --compare [TARGET] -o REPORT.html`: loaded when the command runs (vega with it). */
 export async function reportAction(ctx: CliContext, files: string[], opts: ReportCliOptions): Promise<void> {
+  if (opts.fleet !== undefined) return fleetReport(ctx, files, opts, opts.fleet);
   const axisFlags = (['trackers', 'policies', 'bandwidths', 'workloads'] as const).filter((k) => opts[k] !== undefined);
   if (opts.compare !== undefined && files.length > 0) throw new UsageError(`give run traces or --compare, not both (got ${files.join(', ')} and --compare)`);
   if (opts.compare === undefined && axisFlags.length) throw new UsageError(`--${axisFlags[0]} needs --compare (it lists what the runs simulated now vary in)`);
@@ -140,4 +145,17 @@ function runsDocument(files: readonly string[], opts: ReportCliOptions, progress
       ...runs.map((r) => ({ what: `Record ${r.label} again (same events, same summary):`, line: runCommandLine(r.header, r.spec, r.file ?? `${fileStem(r.label)}.mst`) })),
     ],
   };
+}
+
+/** `report --fleet DIR`: the Gantt of a recorded fleet run's migrations per host, and link use. */
+async function fleetReport(ctx: CliContext, files: string[], opts: ReportCliOptions, dir: string): Promise<void> {
+  if (files.length > 0 || opts.compare !== undefined) throw new UsageError('give --fleet DIR alone, without run traces or --compare');
+  if (!isFleetRecord(dir)) throw new UsageError(`${dir}: not a directory written by migsim fleet --record (no fleet.json in it)`);
+  const result = (JSON.parse(readFileSync(join(dir, FLEET_FILES.result), 'utf8')) as { result: FleetResult }).result;
+  const { fleetReportHtml } = await import('../../report/fleet-report.js');
+  const html = await fleetReportHtml(result, `migsim fleet: ${dir}`);
+  writeFileAtomic(opts.out, html);
+  const bytes = Buffer.byteLength(html);
+  if (opts.json) ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts: ['gantt', 'links'], vms: result.vms.map((v) => ({ vm: v.vm, outcome: v.outcome })) }, null, 2) + '\n');
+  else ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${result.vms.length} migrations, 2 charts; open it in a browser (no network needed)\n`);
 }

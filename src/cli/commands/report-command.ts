@@ -16,6 +16,7 @@ export type ReportCliOptions = TrackerRunCliOptions & {
   workloads?: string;
   window: ReportWindow;
   windowText?: string;
+  fleet?: string;
 };
 
 function windowOption(s: string): ReportWindow {
@@ -38,6 +39,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .option('--bandwidths <list>', 'with --compare: comma-separated link bandwidths (1Gbit,10Gbit,25Gbit)')
     .option('--workloads <list>', 'with --compare: comma-separated workloads, each run with the same options')
     .option('--window <which>', 'what the timelines draw: migration (the enable to the resume, with a margin), all (the whole run), or T1..T2 (wall time, 2.7s..3.2s)', windowOption, { kind: 'migration' })
+    .option('--fleet <dir>', 'a fleet run recorded by migsim fleet --record DIR: the Gantt of its migrations per host, link use and events')
     .option('--json', 'print what was written as JSON');
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);

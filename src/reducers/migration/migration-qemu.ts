@@ -6,6 +6,7 @@ import { AutoConverge } from './auto-converge.js';
 import type { ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
 import { QEMU_WINDOW_NS, XEN_BATCH_PAGES } from './migration-options.js';
+import { PostcopyPhase } from './postcopy-phase.js';
 import { stopAndCopy } from './stop-and-copy.js';
 
 const PAGE_BYTES = 4096;
@@ -62,6 +63,33 @@ export class QemuMigration extends MigrationPolicy {
   /** QEMU's clear_bmap (manual protect only): per chunk, 1 while KVM still has to clear it. */
   private clearPending: Uint8Array | undefined;
   private clearShift = 0;
+  private postcopyRequested = false;
+  private postcopy: PostcopyPhase | undefined;
+
+  /**
+   * migrate-start-postcopy (migration.c qmp_migrate_start_postcopy): sets
+   * start_postcopy, and the migration thread switches at its next
+   * iteration (migration_iteration_run calls postcopy_start). What a
+   * controller does when a migration will not converge (KubeVirt with
+   * allowPostCopy, Nova's force_complete with post-copy permitted).
+   */
+  startPostcopy(): void {
+    this.postcopyRequested = true;
+  }
+
+  /** Whether the guest already runs on the destination, fetching missing pages. */
+  get inPostcopy(): boolean {
+    return this.postcopy !== undefined;
+  }
+
+  override finish(wallNs: number): void {
+    // The push needs no guest events: it runs to its end.
+    if (this.postcopy) {
+      while (this.nextActionNs !== Infinity) this.act();
+      return;
+    }
+    super.finish(wallNs);
+  }
 
   protected begin(now: number): void {
     // ram_save_setup syncs the bitmap once (ram_init_bitmaps ->
@@ -132,6 +160,10 @@ export class QemuMigration extends MigrationPolicy {
   /** migration_iteration_run: compare the pending estimate with the threshold, sync, maybe switch over. */
   private iterate(): void {
     const now = this.nextActionNs;
+    if (this.postcopyRequested) {
+      this.switchToPostcopy(now);
+      return;
+    }
     if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);
     const pendingBytes = countBits(this.toSend) * PAGE_BYTES;
     if (pendingBytes <= this.thresholdBytes || pendingBytes === 0) {
@@ -204,6 +236,24 @@ export class QemuMigration extends MigrationPolicy {
     }
     this.ledger.startRound(now);
     this.schedule(now, () => this.send());
+  }
+
+  /** postcopy_start: what is still to send (the bitmap) and what the final CLEAN finds are missing on the destination. */
+  private switchToPostcopy(now: number): void {
+    const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, now, 'switched to post-copy on request (migrate-start-postcopy)', this.toSend);
+    this.ctx.clock.setThrottle(0, resumeAt);
+    this.postcopy = phase;
+    this.schedule(resumeAt, () => this.push());
+  }
+
+  private push(): void {
+    const next = this.postcopy!.push(this.nextActionNs);
+    if (next === undefined) {
+      this.postcopy = undefined;
+      this.done();
+      return;
+    }
+    this.schedule(next, () => this.push());
   }
 
   /** migration_update_counters: bandwidth over the window, threshold = bandwidth x downtime-limit. */

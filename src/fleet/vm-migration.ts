@@ -1,0 +1,251 @@
+import { NO_VCPU } from '../events/guest-event-kind.js';
+import { RunEventKind } from '../events/run-event-kind.js';
+import type { Driver, DriverFactory, DriverWorld } from '../reducers/driver.js';
+import { makeMigration } from '../reducers/migration/make-migration.js';
+import type { MigrationReport } from '../reducers/migration/migration-ledger.js';
+import type { MigrationOptions } from '../reducers/migration/migration-options.js';
+import type { MigrationPolicy } from '../reducers/migration/migration-policy.js';
+import { QemuMigration } from '../reducers/migration/migration-qemu.js';
+import { type MigrationFigures, MigrationFiguresKeeper } from './migration-figures.js';
+import { SharedLink, type SharedNetwork, type Stream } from './shared-network.js';
+
+/** How a migration in a fleet ended, beyond its policy's own account. */
+export type FleetOutcome = 'completed' | 'postcopy' | 'paused' | 'aborted' | 'incomplete' | 'not-started';
+
+/** What a controller may ask of a migration (libvirt's calls on the domain's migration job). */
+export interface MigrationControl {
+  /** virDomainAbortJob: the migration thread cancels at its next step; the guest stays on the source. */
+  abort(reason: string): void;
+  /** virDomainMigrateStartPostCopy (QEMU's policy only). */
+  startPostcopy(reason: string): void;
+  /** virDomainSuspend at `atNs`: the guest stops, dirties nothing, and the migration completes with it paused. */
+  pause(reason: string, atNs: number): void;
+  /** virDomainMigrateSetMaxDowntime (migrate-set-parameters downtime-limit). */
+  setDowntimeLimit(ns: number): void;
+  /** virDomainMigrateSetMaxSpeed (migrate-set-parameters max-bandwidth). */
+  setMaxBandwidth(bytesPerSec: number): void;
+  figures(): MigrationFigures;
+}
+
+/** Told when a migration ends (completed, aborted, or stopped at the horizon). */
+export type EndListener = (vm: number, atNs: number) => void;
+
+/**
+ * One VM's toolstack in a fleet: the Driver its Simulation hands control to.
+ * Until the orchestrator starts its migration it has nothing to do; then it
+ * builds the VM's own policy (make-migration.ts) over a context whose link
+ * is the VM's stream on the shared network and whose log-dirty handle,
+ * oracle and run emitter are watched for the query-migrate figures
+ * (migration-figures.ts). A controller's requests are applied at the
+ * policy's next step, as the migration thread notices a cancel or a
+ * post-copy request at its next iteration.
+ */
+export class VmMigration implements Driver, MigrationControl {
+  private world: DriverWorld | undefined;
+  private policy: MigrationPolicy | undefined;
+  private opts: { -readonly [K in keyof MigrationOptions]: MigrationOptions[K] } | undefined;
+  private stream: Stream | undefined;
+  private keeper: MigrationFiguresKeeper | undefined;
+  private abortReason: string | undefined;
+  private postcopyReason: string | undefined;
+  private ended = false;
+  /** A pause asked for and not yet applied: the guest must first run up to it. */
+  private pauseDueNs = Infinity;
+  /** The policy completed within its last step at a later wall time (stop-and-copy ends at resume): the stream holds its share until then. */
+  private endDueNs = -1;
+  private suspended = false;
+  outcome: FleetOutcome = 'not-started';
+  reason = '';
+  startedAtNs = -1;
+  endedAtNs = -1;
+  pausedAtNs = -1;
+  postcopyAtNs = -1;
+
+  constructor(
+    readonly vm: number,
+    private readonly network: SharedNetwork,
+    private readonly onEnd: EndListener,
+  ) {}
+
+  readonly factory: DriverFactory = (world) => {
+    this.world = world;
+    return this;
+  };
+
+  get nextActionNs(): number {
+    if (this.ended || !this.policy) return Infinity;
+    if (this.endDueNs >= 0) return this.endDueNs;
+    return Math.min(this.policy.nextActionNs, this.pauseDueNs);
+  }
+
+  get started(): boolean {
+    return this.policy !== undefined;
+  }
+
+  get live(): boolean {
+    return this.policy !== undefined && !this.ended;
+  }
+
+  /** The orchestrator starts the migration at `atNs`, from host `from` to `to`. */
+  start(atNs: number, from: number, to: number, opts: MigrationOptions): void {
+    const w = this.world!;
+    this.opts = { ...opts, startNs: atNs, afterEnd: 'stop' };
+    const keeper = new MigrationFiguresKeeper(w.guest.memPages, 4096 + w.costs.pageHeaderBytes);
+    keeper.status = 'active';
+    keeper.startedAtNs = atNs;
+    keeper.updatedAtNs = atNs;
+    this.keeper = keeper;
+    const cap = opts.policy === 'qemu' ? opts.maxBandwidthBytesPerSec : Infinity;
+    this.stream = this.network.open(this.vm, from, to, cap, atNs);
+    this.startedAtNs = atNs;
+    this.policy = makeMigration(
+      {
+        guest: w.guest,
+        seed: w.seed,
+        costs: w.costs,
+        link: new SharedLink(this.stream, opts.bandwidthBytesPerSec),
+        logDirty: keeper.logDirty(w.tracker),
+        clock: w.clock,
+        run: keeper.emitter(w.run, (ns) => this.onSuspend(ns)),
+        oracle: keeper.oracle(w.oracle),
+        mmu: w.mmu,
+        host: w.host,
+      },
+      this.opts,
+      w.run,
+    );
+  }
+
+  act(): void {
+    const policy = this.policy!;
+    if (this.endDueNs >= 0) {
+      this.end(this.endDueNs, this.completedOutcome());
+      return;
+    }
+    if (this.pauseDueNs <= policy.nextActionNs) {
+      // virDomainSuspend takes effect at once, at the controller's call: the
+      // guest has run up to it, and stops there.
+      const at = this.pauseDueNs;
+      this.pauseDueNs = Infinity;
+      this.pausedAtNs = at;
+      if (!this.suspended) this.world!.clock.pauseAll(at, Math.max(0, policy.nextActionNs - at));
+      return;
+    }
+    const now = policy.nextActionNs;
+    if (this.abortReason !== undefined && !this.suspended && !(policy instanceof QemuMigration && policy.inPostcopy)) {
+      this.cancel(now);
+      return;
+    }
+    if (this.postcopyReason !== undefined && policy instanceof QemuMigration && this.postcopyAtNs < 0) {
+      policy.startPostcopy();
+      this.postcopyAtNs = now;
+    }
+    policy.act();
+    const keeper = this.keeper!;
+    keeper.updatedAtNs = now;
+    if (policy.nextActionNs === Infinity) {
+      const r = policy.report();
+      if (r.outcome === 'completed' && r.completedAtNs > now) this.endDueNs = r.completedAtNs;
+      else this.end(now, r.outcome === 'completed' ? this.completedOutcome() : 'incomplete');
+      return;
+    }
+    // A paused guest runs no more: its vCPUs stall until the migration's next step, and so on to its end.
+    if (this.pausedAtNs >= 0 && !this.suspended) this.world!.clock.pauseAll(now, policy.nextActionNs - now);
+  }
+
+  finish(wallNs: number): void {
+    if (this.policy && !this.ended) {
+      this.policy.finish(wallNs);
+      this.end(wallNs, 'incomplete');
+      this.reason = 'the scenario ended (its horizon, or the guest\'s events) before the migration completed';
+    }
+  }
+
+  /** The policy's account (only a started migration's simulation is finished). */
+  report(): MigrationReport {
+    const r = this.policy!.report();
+    return this.outcome === 'aborted' ? { ...r, stopReason: this.reason } : r;
+  }
+
+  abort(reason: string): void {
+    if (this.live && this.abortReason === undefined) this.abortReason = reason;
+  }
+
+  startPostcopy(reason: string): void {
+    if (this.live && this.postcopyReason === undefined && this.opts?.policy === 'qemu') this.postcopyReason = reason;
+  }
+
+  pause(reason: string, atNs: number): void {
+    if (!this.live || this.pausedAtNs >= 0 || this.pauseDueNs !== Infinity || this.suspended) return;
+    this.pauseDueNs = atNs;
+    this.reason = reason;
+  }
+
+  setDowntimeLimit(ns: number): void {
+    if (this.opts) this.opts.downtimeLimitNs = ns;
+  }
+
+  setMaxBandwidth(bytesPerSec: number): void {
+    if (!this.opts) return;
+    this.opts.maxBandwidthBytesPerSec = bytesPerSec;
+    if (!this.suspended && this.opts.policy === 'qemu') this.network.setCap(this.stream!, bytesPerSec, this.keeper!.updatedAtNs);
+  }
+
+  figures(): MigrationFigures {
+    return this.keeper?.figures() ?? {
+      status: 'queued',
+      startedAtNs: -1,
+      updatedAtNs: 0,
+      remainingBytes: 0,
+      transferredBytes: 0,
+      dirtySyncCount: 0,
+      memTotalBytes: (this.world?.guest.memPages ?? 0) * 4096,
+      lastSyncAtNs: -1,
+      lastSyncRemainingBytes: 0,
+    };
+  }
+
+  /** Stop-and-copy (or the post-copy switch) runs at link speed: the stream's cap is lifted. */
+  private onSuspend(atNs: number): void {
+    this.suspended = true;
+    this.network.setCap(this.stream!, Infinity, atNs);
+  }
+
+  private completedOutcome(): FleetOutcome {
+    if (this.postcopyAtNs >= 0) return 'postcopy';
+    if (this.pausedAtNs >= 0) return 'paused';
+    return 'completed';
+  }
+
+  /**
+   * QEMU's migration_cancel: the migration stops, log-dirty goes off
+   * (ram_save_cleanup, memory_global_dirty_log_stop), the throttle stops,
+   * and the guest runs on at the source.
+   */
+  private cancel(now: number): void {
+    const w = this.world!;
+    const policy = this.policy!;
+    policy.finish(now);
+    // The round under way ends with the cancel: its round_end is the phase
+    // event the live phase's end sits at (the summary fold places it there).
+    w.run.emit(RunEventKind.roundEnd, now, NO_VCPU, policy.report().rounds.length, 0, 0);
+    w.tracker.off(now);
+    w.clock.setThrottle(0, now);
+    this.reason = this.abortReason!;
+    this.keeper!.status = 'cancelled';
+    this.end(now, 'aborted');
+  }
+
+  private end(atNs: number, outcome: FleetOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.outcome = outcome;
+    this.endedAtNs = atNs;
+    const keeper = this.keeper!;
+    keeper.updatedAtNs = atNs;
+    if (outcome !== 'aborted') keeper.status = outcome === 'incomplete' ? 'incomplete' : 'completed';
+    if (outcome !== 'incomplete' && outcome !== 'aborted') this.reason = this.policy!.report().stopReason;
+    this.network.close(this.stream!, atNs);
+    this.onEnd(this.vm, atNs);
+  }
+}
