@@ -23,6 +23,13 @@ const base = tempDir('migsim-writes-');
  * catches it mid-write.
  */
 const SMALL = ['--mem', '64MiB', '--set', 'rate=200000'];
+/**
+ * How long a spawned command may take to get somewhere before the test
+ * gives up: a guard against a hang, not a speed target. On a shared
+ * machine under a full test run, starting Node alone can take many
+ * seconds.
+ */
+const PATIENCE_MS = 60_000;
 const temporaries = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.partial'));
 
 /**
@@ -52,12 +59,12 @@ async function twoWriters(trial: number): Promise<boolean> {
   const dir = join(base, `trial-${trial}`);
   mkdirSync(dir);
   const first = spawnCli(dir, 'record', 'hot-set', '--duration', '300ms', ...SMALL, '--seed', '5', '-o', 'c.mst');
-  expect(await waitFor(() => temporaries(dir).length > 0 || existsSync(join(dir, 'c.mst')), 20_000)).toBe(true);
+  expect(await waitFor(() => temporaries(dir).length > 0 || existsSync(join(dir, 'c.mst')), PATIENCE_MS)).toBe(true);
   first.child.kill('SIGSTOP');
   const caught = !existsSync(join(dir, 'c.mst'));
   const second = spawnCli(dir, 'record', 'hot-set', '--duration', '100ms', ...SMALL, '--seed', '6', '-o', 'c.mst');
   if (trial % 2 === 0) await second.done;
-  else await waitFor(() => temporaries(dir).length > 1, 20_000);
+  else await waitFor(() => temporaries(dir).length > 1, PATIENCE_MS);
   first.child.kill('SIGCONT');
   const bySeed = new Map<number, ProcessResult>([
     [5, await first.done],
@@ -87,26 +94,26 @@ describe('writes from several processes', () => {
     for (let t = 0; t < 20; t += 2) caught.push(...(await Promise.all([twoWriters(t), twoWriters(t + 1)])));
     // The trials test something only if the writes did overlap.
     expect(caught.filter(Boolean).length).toBeGreaterThanOrEqual(18);
-  });
+  }, 20 * 2 * PATIENCE_MS);
 
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
     it(`a ${signal} mid-record ends the process at once and leaves no temporary; the next run writes the file`, async () => {
       const dir = join(base, signal);
       mkdirSync(dir);
       // 60 s of guest time takes far longer to record than this test waits.
-      const run = spawnCli(dir, 'record', 'hot-set', '--duration', '60s', ...SMALL, '--seed', '1', '-o', 'c.mst');
-      const writing = await waitFor(() => temporaries(dir).some((f) => statSync(join(dir, f)).size > 0), 15_000);
+      const run = spawnCli(dir, 'record', 'hot-set', '--duration', '60s', '--mem', '64MiB', '--seed', '1', '-o', 'c.mst');
+      const writing = await waitFor(() => temporaries(dir).some((f) => statSync(join(dir, f)).size > 0), PATIENCE_MS);
       expect(writing, 'the record never started writing').toBe(true);
       run.child.kill(signal);
       const r = await run.done;
       expect(r.signal).toBe(signal);
-      expect(await waitFor(() => temporaries(dir).length === 0, 5_000), `left behind: ${temporaries(dir).join(', ')}`).toBe(true);
+      expect(await waitFor(() => temporaries(dir).length === 0, PATIENCE_MS), `left behind: ${temporaries(dir).join(', ')}`).toBe(true);
       expect(existsSync(join(dir, 'c.mst'))).toBe(false);
       const next = await spawnCli(dir, 'record', 'hot-set', '--duration', '100ms', ...SMALL, '--seed', '2', '-o', 'c.mst').done;
       expect(next.code, next.err).toBe(0);
       expect(seedOfCompleteTrace(join(dir, 'c.mst'))).toBe(2);
       expect(temporaries(dir)).toEqual([]);
-    });
+    }, 4 * PATIENCE_MS);
   }
 
   it('a temporary whose process is gone is removed by the next write to its file; one of a running process is kept', async () => {
