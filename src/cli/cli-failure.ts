@@ -10,13 +10,14 @@ import { ImportError } from '../import/import-error.js';
 import { ReplaySourceError } from '../verify/replay-import.js';
 import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { FileReplacedError } from '../util/atomic-write.js';
+import { GridError } from '../sweep/grid-file.js';
 
 /** A problem with what the user asked for, reported as one line and exit 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError, GridError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

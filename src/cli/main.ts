@@ -12,6 +12,7 @@ import { registerReport } from './commands/report-command.js';
 import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
+import { registerSweep } from './commands/sweep-command.js';
 
 /**
  * Runs the migsim command line and returns the exit code; never calls
@@ -35,7 +36,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerExport(program, ctx);
   registerGolden(program, ctx);
   registerImport(program, ctx);
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  registerSweep(program, ctx);
+  const override = (cmds: readonly Command[]): void => {
+    for (const c of cmds) {
+      c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+      override(c.commands);
+    }
+  };
+  override(program.commands);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
