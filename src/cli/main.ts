@@ -26,7 +26,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .version(PROGRAM_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    // A subcommand's arguments are its own (`sweep merge DIR -o FILE`: merge's -o, not sweep's).
+    .enablePositionalOptions();
   registerRecord(program, ctx);
   registerInspect(program, ctx);
   registerReplay(program, ctx);

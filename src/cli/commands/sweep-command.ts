@@ -36,6 +36,8 @@ export function loadGridRuns(path: string): SweepRun[] {
 export function registerSweep(program: Command, ctx: CliContext): void {
   const sweep = program
     .command('sweep')
+    // `sweep merge DIR -o FILE`: the subcommand's -o and --json, not this command's.
+    .enablePositionalOptions()
     .description('run a grid of migrations (YAML: a base run and axes) in parallel into a results table; resumable and shardable')
     .argument('<grid.yaml>', 'the grid: run (options as `migsim run` takes them), axes, zip, exclude (see README "Sweeps")')
     .option('-o, --out <dir>', 'results directory (created; re-running skips the runs already in it); required')

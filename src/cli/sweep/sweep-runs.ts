@@ -123,7 +123,8 @@ export function sweepRuns(path: string, points: readonly GridPoint[]): SweepRun[
   return points.map((p) => {
     const { argv, lines, targetLine } = pointArgv(path, p);
     const lineOf = (msg: string): number => {
-      for (const [flag, line] of lines) if (msg.includes(`'${flag}`) || msg.includes(`${flag} `)) return line;
+      // Commander names the flag ('--bandwidth <rate>'); a pairing error the option ("tracker 'hap' needs ...").
+      for (const [flag, line] of lines) if (msg.includes(`'${flag}`) || msg.includes(`${flag} `) || msg.startsWith(`${flag.slice(2)} '`)) return line;
       return targetLine;
     };
     try {
