@@ -13,6 +13,7 @@ import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
 import { registerSweep } from './commands/sweep-command.js';
+import { registerSolve } from './commands/solve-command.js';
 
 /**
  * Runs the migsim command line and returns the exit code; never calls
@@ -39,6 +40,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerGolden(program, ctx);
   registerImport(program, ctx);
   registerSweep(program, ctx);
+  registerSolve(program, ctx);
   const override = (cmds: readonly Command[]): void => {
     for (const c of cmds) {
       c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
