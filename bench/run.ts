@@ -3,7 +3,7 @@
  * timed tests. Each scenario prints its figures beside its target.
  *   BENCH_EVENTS=50000000 (default) sets the trace scenario's size;
  *   BENCH_APACHE_SECONDS=60 (default) the apache scenarios' guest time;
- *   BENCH_ONLY=trace,mmu,migration,import runs only those scenarios;
+ *   BENCH_ONLY=trace,mmu,migration,import,sweep runs only those scenarios;
  *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario.
  */
 import { printRows, peakRssMiB, type BenchRow } from './bench-util.js';
@@ -11,6 +11,7 @@ import { migrationBench } from './migration-bench.js';
 import { mmuBench } from './mmu-bench.js';
 import { traceBench } from './trace-bench.js';
 import { importBench } from './import-bench.js';
+import { sweepBench } from './sweep-bench.js';
 
 const events = Number(process.env['BENCH_EVENTS'] ?? 50_000_000);
 const apacheSeconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
@@ -22,6 +23,7 @@ const scenarios: [string, () => BenchRow[]][] = [
   ['mmu', () => mmuBench(apacheSeconds)],
   ['migration', () => migrationBench(apacheSeconds)],
   ['import', () => importBench()],
+  ['sweep', () => sweepBench()],
 ];
 for (const [name, fn] of scenarios) {
   if (only && !only.includes(name)) continue;

@@ -143,6 +143,20 @@ describe('migsim sweep', () => {
     expect(q.code).toBe(2);
   });
 
+  it('report --sweep draws downtime and total time against the numeric axis, one line per tracker, and lists every run, with no script', async () => {
+    const html = join(dir, 'sweep.html');
+    const r = await runCli('report', '--sweep', join(dir, 'two'), '-o', html, '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ runs: 12, axes: { numeric: ['param_bandwidth'], series: ['param_tracker'] } });
+    const text = readFileSync(html, 'utf8');
+    expect(text.match(/data-chart="[^"]+"/g)).toEqual(['data-chart="downtimeNs-bandwidth"', 'data-chart="totalNs-bandwidth"']);
+    // Each tracker is a line of its own in the legend.
+    for (const t of ['hap', 'pml', 'shadow']) expect(text).toMatch(new RegExp(`<text[^>]*>${t}</text>`));
+    const runsTable = text.slice(text.indexOf('<section id="runs">'));
+    expect(runsTable.match(/<tr>/g)).toHaveLength(13);
+    expect(text).not.toMatch(/<script|https?:\/\/(?!vega\.github\.io|www\.w3\.org)/);
+  });
+
   it('sweep query answers SQL over the runs view', async () => {
     const r = await runCli('sweep', 'query', join(dir, 'two'), 'SELECT param_tracker AS t, count(*) AS n FROM runs GROUP BY 1 ORDER BY 1', '--json');
     expect(r.code, r.err).toBe(0);

@@ -14,8 +14,12 @@ import { addWorkloadOptions } from './record-command.js';
 import { addTrackerOptions, type TrackerRunCliOptions, trackerRunInputs } from './run-command.js';
 import type { TrackerName } from '../../reducers/tracker.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
+import { checkResultsDir, tableFiles } from '../sweep/results-dir.js';
+import { querySweep, runsSql } from '../sweep/duckdb-table.js';
+import { sweepAxes, sweepReportHtml } from '../../report/sweep-report.js';
+import type { Cell } from '../../sweep/run-row.js';
 
-type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string };
+type ReportCliOptions = TrackerRunCliOptions & { out: string; compare?: string | boolean; trackers: string; sweep?: string };
 
 export function registerReport(program: Command, ctx: CliContext): void {
   const cmd = program
@@ -25,6 +29,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .requiredOption('-o, --out <file.html>', 'HTML file to write (written atomically)')
     .option('--compare [trace|workload]', `compare trackers on a trace or workload, as migsim compare does (bare: ${DEFAULT_COMPARE_TARGET})`)
     .option('--trackers <list>', 'with --compare: comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
+    .option('--sweep <dir>', 'report a sweep: its results directory (migsim sweep -o DIR)')
     .option('--json', 'print what was written as JSON');
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
@@ -34,6 +39,10 @@ export function registerReport(program: Command, ctx: CliContext): void {
     '\nExamples:\n  migsim run hot-set --tracker pml --record pml.mst && migsim report pml.mst -o pml.html\n  migsim report --compare -o compare.html        (apache on HVM: shadow vs hap vs pml, xen policy)\n  migsim report --compare hot-set --duration 2s --mem 256MiB -o hs.html',
   );
   cmd.action(async (files: string[], opts: ReportCliOptions) => {
+    if (opts.sweep !== undefined) {
+      if (opts.compare !== undefined || files.length > 0) throw new UsageError('give --sweep alone: not with run traces or --compare');
+      return sweepReport(ctx, opts.sweep, opts.out, Boolean(opts.json));
+    }
     if (opts.compare !== undefined && files.length > 0) throw new UsageError(`give run traces or --compare, not both (got ${files.join(', ')} and --compare)`);
     if (opts.compare === undefined && files.length === 0) throw new UsageError('nothing to report: give run traces (written by migsim run --record) or --compare [trace|workload]');
     for (const f of files) inputFile(f);
@@ -56,6 +65,19 @@ export function registerReport(program: Command, ctx: CliContext): void {
     // A trace recorded before 'failed' existed says 'completed' with lost pages.
     ctx.setExit(outcomeExit(doc.runs.map((r) => (r.summary.lostPages + r.summary.lostPtes > 0 ? 'failed' : r.summary.outcome))));
   });
+}
+
+/** The sweep's report: its rows read through DuckDB, charts against each numeric axis, the runs' table. */
+async function sweepReport(ctx: CliContext, dir: string, out: string, json: boolean): Promise<void> {
+  checkResultsDir(dir);
+  const files = tableFiles(dir);
+  if (!files.length) throw new UsageError(`${dir}: no shard tables (runs-K-of-N.*) yet: has any shard finished?`);
+  const answer = await querySweep({ runs: runsSql(files) }, 'SELECT * FROM runs');
+  const rows = answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i] as Cell])));
+  const html = await sweepReportHtml(`migsim sweep ${dir}`, rows, ['migsim', 'report', '--sweep', dir, '-o', out].map(shellQuote).join(' '));
+  writeFileAtomic(out, html);
+  const bytes = Buffer.byteLength(html);
+  ctx.io.out(json ? JSON.stringify({ file: out, fileBytes: bytes, runs: rows.length, axes: sweepAxes(rows) }, null, 2) + '\n' : `wrote ${out} (${formatBytes(bytes)}): ${rows.length} runs of ${dir}; open it in a browser (no network needed)\n`);
 }
 
 function compareDocument(ctx: CliContext, opts: ReportCliOptions, trackers: readonly TrackerName[], progress: Progress): ReportDocument {

@@ -73,7 +73,7 @@ place in the grid), param_* (every run option, defaults filled in), then the
       const result = await sweepShard(ctx, out, mine, shard, jobs, opts.format, Boolean(opts.json));
       const failed = result.rows.filter((r) => r.outcome === 'error');
       if (opts.json) {
-        ctx.io.out(JSON.stringify({ grid: gridPath, shard: shardName(shard), runs: mine.length, gridRuns: all.length, ran: result.ran, skipped: mine.length - result.ran, failed: failed.length, jobs, seconds: result.seconds, table: result.table }, null, 2) + '\n');
+        ctx.io.out(JSON.stringify({ grid: gridPath, shard: shardName(shard), runs: mine.length, gridRuns: all.length, ran: result.ran, skipped: mine.length - result.ran, failed: failed.length, jobs, seconds: result.seconds, cpuSeconds: cpuSeconds(), table: result.table }, null, 2) + '\n');
       } else {
         ctx.io.out(
           `sweep ${gridPath}, shard ${shard.k}/${shard.n}: ${formatCount(mine.length)} of ${formatCount(all.length)} runs, ${formatCount(result.ran)} run now (${formatCount(mine.length - result.ran)} already in ${out}), ${formatCount(failed.length)} failed, ${result.seconds.toFixed(1)} s on ${jobs} thread(s)\n  ${result.table}\n`,
@@ -126,6 +126,12 @@ place in the grid), param_* (every run option, defaults filled in), then the
       for (const r of answer.rows) table.push(r.map((v) => (v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v))));
       ctx.io.out(table.toString() + `\n${formatCount(answer.rows.length)} row(s)\n`);
     });
+}
+
+/** CPU time of this process so far, all its threads (the workers' too), user and system. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1e3) / 1e3;
 }
 
 /**
