@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { columnType, type RunRow, tableColumns } from '../../sweep/run-row.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { createScratchFile, removeTemporary } from '../../util/temporary-files.js';
@@ -27,6 +27,9 @@ export function formatOfPath(path: string): TableFormat | undefined {
 
 /** One connection for one command; one thread, so files come out in one order, byte for byte. */
 export async function withDuckDb<T>(work: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  // Loaded here, not with the module: its native engine takes a while to
+  // load, and every migsim command would pay for it at start.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', { threads: '1', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const c = await db.connect();
   try {
