@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PROGRAM_NAME, PROGRAM_VERSION } from '../../version.js';
 import type { RunRow } from '../../sweep/run-row.js';
 import type { ShardSpec } from '../../sweep/shard-partition.js';
-import { writeFileAtomic } from '../../util/atomic-write.js';
+import { FileReplacedError, writeFileAtomic } from '../../util/atomic-write.js';
 import { UsageError } from '../cli-failure.js';
 import { formatOfPath, type TableFormat } from './duckdb-table.js';
 
@@ -48,10 +48,15 @@ export function openResultsDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const manifest = readManifest(dir);
   if (manifest === undefined) {
-    writeFileAtomic(join(dir, MANIFEST), JSON.stringify({ program: PROGRAM }, null, 2) + '\n');
-    return;
+    try {
+      writeFileAtomic(join(dir, MANIFEST), JSON.stringify({ program: PROGRAM }, null, 2) + '\n');
+      return;
+    } catch (e) {
+      // Shards starting together each write it: the one renamed last stands, and must be this version's too.
+      if (!(e instanceof FileReplacedError)) throw e;
+    }
   }
-  checkProgram(dir, manifest);
+  checkProgram(dir, readManifest(dir) ?? {});
 }
 
 /** Checks a results directory that is only read (merge, query). */
