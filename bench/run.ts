@@ -4,7 +4,7 @@
  *   BENCH_EVENTS=50000000 (default) sets the trace scenario's size;
  *   BENCH_APACHE_SECONDS=60 (default) the apache scenarios' guest time;
  *   BENCH_FLEET_SECONDS=12 (default) the fleet scenario's guest time;
- *   BENCH_ONLY=trace,mmu,migration,import,process,memory,fleet runs only those scenarios;
+ *   BENCH_ONLY=trace,mmu,migration,import,process,memory,fleet,sweep runs only those scenarios;
  *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario;
  *   BENCH_MEM_GIB=1,8,64 (default) the guest sizes of the memory scenario.
  */
@@ -16,6 +16,7 @@ import { importBench } from './import-bench.js';
 import { processBench } from './process-bench.js';
 import { memoryBench } from './memory-bench.js';
 import { fleetBench } from './fleet-bench.js';
+import { sweepBench } from './sweep-bench.js';
 
 const events = Number(process.env['BENCH_EVENTS'] ?? 50_000_000);
 const apacheSeconds = Number(process.env['BENCH_APACHE_SECONDS'] ?? 60);
@@ -32,6 +33,7 @@ const scenarios: [string, () => BenchRow[]][] = [
   ['process', () => processBench(Math.min(apacheSeconds, 10))],
   ['memory', () => memoryBench()],
   ['fleet', () => fleetBench(fleetSeconds)],
+  ['sweep', () => sweepBench()],
 ];
 for (const [name, fn] of scenarios) {
   if (only && !only.includes(name)) continue;

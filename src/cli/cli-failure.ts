@@ -11,12 +11,13 @@ import { GuestResourceError } from '../workloads/guest-resource-error.js';
 import { FileReplacedError } from '../util/atomic-write.js';
 import { describeIoError, isIoError } from '../util/io-error.js';
 import { ScenarioError } from '../fleet/scenario-error.js';
+import { GridError } from '../sweep/grid-file.js';
 
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError, ScenarioError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError, ScenarioError, GridError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

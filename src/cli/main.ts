@@ -12,6 +12,8 @@ import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
 import { registerFleet } from './commands/fleet-command.js';
+import { registerSweep } from './commands/sweep-command.js';
+import { registerSolve } from './commands/solve-command.js';
 
 /**
  * Start-up loads only commander and each command's options: a command's
@@ -34,7 +36,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     // A usage mistake is one line, as every other bad input is: commander's
     // message with the pointer to --help on the same line, not a second one.
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => write(`${text.trimEnd()} (add --help for usage)\n`) })
-    .addHelpText('after', EXIT_CODES_HELP);
+    .addHelpText('after', EXIT_CODES_HELP)
+    // A subcommand's arguments are its own (`sweep merge DIR -o FILE`: merge's -o, not sweep's).
+    .enablePositionalOptions();
   // `migsim record [WORKLOAD] --help` lists the workloads (and one's parameters).
   const workloads = argv.includes('record') ? (await import('../workloads/registry.js')).WORKLOADS : [];
   registerRecord(program, ctx, workloads);
@@ -47,10 +51,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerGolden(program, ctx);
   registerImport(program, ctx);
   registerFleet(program, ctx);
-  for (const c of program.commands) {
-    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
-    c.addHelpText('after', EXIT_CODES_HELP);
-  }
+  registerSweep(program, ctx);
+  registerSolve(program, ctx);
+  const override = (cmds: readonly Command[]): void => {
+    for (const c of cmds) {
+      c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+      override(c.commands);
+    }
+  };
+  override(program.commands);
+  for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -24,6 +24,8 @@ export interface ProgressOptions {
   readonly delayMs?: number;
   /** Formats the done and total figures for the bar (default: integers); null: the percentage alone. */
   readonly unit?: ((n: number) => string) | null;
+  /** Said after the figures at each draw (a sweep's failures so far). */
+  readonly detail?: () => string;
 }
 
 const NO_PROGRESS: Progress = { update: () => {}, hide: () => {}, stop: () => {} };
@@ -41,6 +43,7 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
   const startedMs = Date.now();
   const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
   const unit = opts.unit === undefined ? formatCount : opts.unit;
+  const shown = (done: number) => (unit ? `${unit(done)}/${unit(total)}` : '') + (opts.detail?.() ?? '');
   // cli-progress writes cursor moves and the bar through this stream; it
   // goes to the command's stderr so stdout stays clean for the results.
   const stream = { isTTY: true, columns: 100, write: (s: string) => (ctx.io.err(s), true) } as unknown as NodeJS.WritableStream;
@@ -55,7 +58,7 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
         bar = new cliProgress.SingleBar(
           {
             stream,
-            format: `${label} [{bar}] {percentage}%${unit ? ' {shown}' : ''} | {eta_formatted} left`,
+            format: `${label} [{bar}] {percentage}%${unit || opts.detail ? ' {shown}' : ''} | {eta_formatted} left`,
             barsize: 30,
             hideCursor: true,
             clearOnComplete: true,
@@ -65,10 +68,10 @@ export function createProgress(ctx: CliContext, label: string, total: number, op
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(total, done, { shown: unit ? `${unit(done)}/${unit(total)}` : '' });
+        bar.start(total, done, { shown: shown(done) });
         return;
       }
-      bar.update(done, { shown: unit ? `${unit(done)}/${unit(total)}` : '' });
+      bar.update(done, { shown: shown(done) });
     },
     hide() {
       bar?.stop();

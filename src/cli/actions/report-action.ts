@@ -1,3 +1,7 @@
+import { checkResultsDir, tableFiles } from '../sweep/results-dir.js';
+import { querySweep, runsSql } from '../sweep/duckdb-table.js';
+import { sweepAxes, sweepReportHtml } from '../../report/sweep-report.js';
+import type { Cell } from '../../sweep/run-row.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FLEET_FILES, isFleetRecord } from '../../fleet/fleet-record-dir.js';
@@ -27,6 +31,10 @@ function listOf(flag: string, text: string): string[] {
 /** `migsim report RUNS... | --compare [TARGET] -o REPORT.html`: loaded when the command runs (vega with it). */
 export async function reportAction(ctx: CliContext, files: string[], opts: ReportCliOptions): Promise<void> {
   if (opts.fleet !== undefined) return fleetReport(ctx, files, opts, opts.fleet);
+  if (opts.sweep !== undefined) {
+    if (opts.compare !== undefined || files.length > 0) throw new UsageError('give --sweep alone: not with run traces or --compare');
+    return sweepReport(ctx, opts.sweep, opts.out, Boolean(opts.json));
+  }
   const axisFlags = (['trackers', 'policies', 'bandwidths', 'workloads'] as const).filter((k) => opts[k] !== undefined);
   if (opts.compare !== undefined && files.length > 0) throw new UsageError(`give run traces or --compare, not both (got ${files.join(', ')} and --compare)`);
   if (opts.compare === undefined && axisFlags.length) throw new UsageError(`--${axisFlags[0]} needs --compare (it lists what the runs simulated now vary in)`);
@@ -158,4 +166,17 @@ async function fleetReport(ctx: CliContext, files: string[], opts: ReportCliOpti
   const bytes = Buffer.byteLength(html);
   if (opts.json) ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts: ['gantt', 'links'], vms: result.vms.map((v) => ({ vm: v.vm, outcome: v.outcome })) }, null, 2) + '\n');
   else ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${result.vms.length} migrations, 2 charts; open it in a browser (no network needed)\n`);
+}
+
+/** The sweep's report: its rows read through DuckDB, charts against each numeric axis, the runs' table. */
+async function sweepReport(ctx: CliContext, dir: string, out: string, json: boolean): Promise<void> {
+  checkResultsDir(dir);
+  const files = tableFiles(dir);
+  if (!files.length) throw new UsageError(`${dir}: no shard tables (runs-K-of-N.*) yet: has any shard finished?`);
+  const answer = await querySweep({ runs: runsSql(files) }, 'SELECT * FROM runs');
+  const rows = answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i] as Cell])));
+  const html = await sweepReportHtml(`migsim sweep ${dir}`, rows, ['migsim', 'report', '--sweep', dir, '-o', out].map(shellQuote).join(' '));
+  writeFileAtomic(out, html);
+  const bytes = Buffer.byteLength(html);
+  ctx.io.out(json ? JSON.stringify({ file: out, fileBytes: bytes, runs: rows.length, axes: sweepAxes(rows) }, null, 2) + '\n' : `wrote ${out} (${formatBytes(bytes)}): ${rows.length} runs of ${dir}; open it in a browser (no network needed)\n`);
 }

@@ -17,6 +17,7 @@ export type ReportCliOptions = TrackerRunCliOptions & {
   window: ReportWindow;
   windowText?: string;
   fleet?: string;
+  sweep?: string;
 };
 
 function windowOption(s: string): ReportWindow {
@@ -39,6 +40,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .option('--bandwidths <list>', 'with --compare: comma-separated link bandwidths (1Gbit,10Gbit,25Gbit)')
     .option('--workloads <list>', 'with --compare: comma-separated workloads, each run with the same options')
     .option('--window <which>', 'what the timelines draw: migration (the enable to the resume, with a margin), all (the whole run), or T1..T2 (wall time, 2.7s..3.2s)', windowOption, { kind: 'migration' })
+    .option('--sweep <dir>', 'report a sweep: its results directory (migsim sweep -o DIR)')
     .option('--fleet <dir>', 'a fleet run recorded by migsim fleet --record DIR: the Gantt of its migrations per host, link use and events')
     .option('--json', 'print what was written as JSON');
   addTrackerOptions(cmd);

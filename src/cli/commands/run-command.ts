@@ -77,12 +77,24 @@ export interface TrackerRunInputs {
 
 export type RunCliOptions = TrackerRunCliOptions & { tracker: TrackerName; round?: string; record?: string };
 
+function addTrackerChoice(cmd: Command): Command {
+  return cmd.requiredOption('--tracker <name>', `tracker: ${TRACKER_NAMES.join(', ')}`, choiceOption('--tracker', TRACKER_NAMES));
+}
+
+/** The options of one migration run: `run` takes them as flags, a sweep's grid as keys (src/cli/sweep/sweep-runs.ts). */
+export function addRunOptions(cmd: Command): Command {
+  addTrackerChoice(cmd);
+  addTrackerOptions(cmd);
+  addMigrationOptions(cmd);
+  return addWorkloadOptions(cmd);
+}
+
 export function registerRun(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('run')
     .description('migrate a trace or workload under a dirty-page tracker and a policy (or, with --round, run fixed log-dirty rounds)')
-    .argument('<trace|workload>', 'a trace file, or a built-in workload name (then the record options apply)')
-    .requiredOption('--tracker <name>', `tracker: ${TRACKER_NAMES.join(', ')}`, choiceOption('--tracker', TRACKER_NAMES))
+    .argument('<trace|workload>', 'a trace file, or a built-in workload name (then the record options apply)');
+  addTrackerChoice(cmd)
     .option('--round <time>', 'no migration: log-dirty rounds of this length (CLEAN interval), from --start')
     .option('--record <run.mst>', 'write the guest and run events to a run trace (replay with migsim replay --verify)')
     .option('--json', 'print the summary as JSON');

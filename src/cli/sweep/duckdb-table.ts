@@ -1,0 +1,141 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { columnType, type RunRow, tableColumns } from '../../sweep/run-row.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
+import { createScratchFile, removeTemporary } from '../../util/temporary-files.js';
+
+/**
+ * A sweep's tables through DuckDB (@duckdb/node-api; its engine ships in
+ * the npm package as a native addon, so nothing downloads at install or
+ * run time). DuckDB writes the Parquet files too (COPY ... TO ... (FORMAT
+ * parquet)): the query engine is needed anyway, and one library for both
+ * is one dependency fewer than a separate Parquet writer.
+ *
+ * Every file goes out through writeFileAtomic: DuckDB writes a scratch
+ * file of this process's (a temporary, src/util/temporary-files.ts), whose
+ * bytes are then written and renamed into place, so a reader never sees
+ * half a table.
+ */
+export type TableFormat = 'parquet' | 'csv' | 'jsonl';
+export const TABLE_FORMATS: readonly TableFormat[] = ['parquet', 'csv', 'jsonl'];
+
+/** A table's format from its file name's extension, or undefined. */
+export function formatOfPath(path: string): TableFormat | undefined {
+  const m = /\.(parquet|csv|jsonl)$/i.exec(path);
+  return m ? (m[1]!.toLowerCase() as TableFormat) : undefined;
+}
+
+/** One connection for one command; one thread, so files come out in one order, byte for byte. */
+export async function withDuckDb<T>(work: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  // Loaded here, not with the module: its native engine takes a while to
+  // load, and every migsim command would pay for it at start.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const db = await DuckDBInstance.create(':memory:', { threads: '1', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+  const c = await db.connect();
+  try {
+    return await work(c);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+/** SQL text of a string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** SQL text of an identifier. */
+export function sqlName(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Writes rows (already in table order) to `path` as one table whose
+ * columns are the rows' union (tableColumns) with types from their values.
+ * JSON lines are written directly; Parquet and CSV through DuckDB.
+ */
+export async function writeRows(path: string, rows: readonly RunRow[], format: TableFormat): Promise<void> {
+  const columns = tableColumns(rows);
+  const lines = rows.map((r) => JSON.stringify(Object.fromEntries(columns.map((c) => [c, r[c] ?? null])))).join('\n') + (rows.length ? '\n' : '');
+  if (format === 'jsonl') {
+    writeFileAtomic(path, lines);
+    return;
+  }
+  const json = createScratchFile(path);
+  const out = createScratchFile(path);
+  try {
+    writeFileSync(json, lines);
+    const types = columns.map((c) => `${sqlString(c)}: ${sqlString(columnType(rows, c))}`).join(', ');
+    const select = rows.length
+      ? `SELECT ${columns.map(sqlName).join(', ')} FROM read_json(${sqlString(json)}, format = 'newline_delimited', columns = {${types}}) ORDER BY "index", id`
+      : `SELECT NULL::VARCHAR AS id, NULL::BIGINT AS "index" WHERE false`;
+    await withDuckDb((c) => c.run(`COPY (${select}) TO ${sqlString(out)} (FORMAT ${format === 'parquet' ? 'parquet' : 'csv, HEADER true'})`));
+    writeFileAtomic(path, readFileSync(out));
+  } finally {
+    removeTemporary(json);
+    removeTemporary(out);
+  }
+}
+
+/** A scan of table files of any of the formats, as one relation whose columns are their union by name. */
+export function scanSql(files: readonly string[]): string {
+  const by = (f: TableFormat) => files.filter((p) => formatOfPath(p) === f).map(sqlString);
+  const parts: string[] = [];
+  const parquet = by('parquet');
+  const csv = by('csv');
+  const jsonl = by('jsonl');
+  if (parquet.length) parts.push(`SELECT * FROM read_parquet([${parquet.join(', ')}], union_by_name = true)`);
+  if (csv.length) parts.push(`SELECT * FROM read_csv([${csv.join(', ')}], union_by_name = true, header = true)`);
+  if (jsonl.length) parts.push(`SELECT * FROM read_json([${jsonl.join(', ')}], format = 'newline_delimited', union_by_name = true)`);
+  if (!parts.length) return `SELECT NULL::VARCHAR AS id, NULL::BIGINT AS "index" WHERE false`;
+  return parts.join(' UNION ALL BY NAME ');
+}
+
+/** The runs of table files: one row per run id (a run in two shards' files is one run), in grid order. */
+export function runsSql(files: readonly string[]): string {
+  return `SELECT * FROM (${scanSql(files)}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY "index") = 1 ORDER BY "index", id`;
+}
+
+/** Writes the union of table files to one file (its format from its extension). */
+export async function mergeTables(files: readonly string[], path: string, format: TableFormat): Promise<number> {
+  const out = createScratchFile(path);
+  try {
+    const n = await withDuckDb(async (c) => {
+      await c.run(`CREATE TABLE runs AS ${runsSql(files)}`);
+      const count = Number((await c.runAndReadAll('SELECT count(*) FROM runs')).getRows()[0]![0]);
+      const to = format === 'parquet' ? 'parquet' : format === 'csv' ? 'csv, HEADER true' : 'json';
+      await c.run(`COPY (SELECT * FROM runs ORDER BY "index", id) TO ${sqlString(out)} (FORMAT ${to})`);
+      return count;
+    });
+    writeFileAtomic(path, readFileSync(out));
+    return n;
+  } finally {
+    removeTemporary(out);
+  }
+}
+
+/** A query's answer: column names and rows of plain values (big integers as numbers where exact, else text). */
+export interface QueryAnswer {
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly unknown[])[];
+}
+
+/** Runs SQL over a sweep's views (`runs`, and `timing` when there are journals). */
+export async function querySweep(views: Readonly<Record<string, string>>, sql: string): Promise<QueryAnswer> {
+  return withDuckDb(async (c) => {
+    for (const [name, select] of Object.entries(views)) await c.run(`CREATE VIEW ${sqlName(name)} AS ${select}`);
+    const reader = await c.runAndReadAll(sql);
+    const columns = reader.columnNames();
+    const rows = reader.getRowsJS().map((r) => r.map(plain));
+    return { columns, rows };
+  });
+}
+
+function plain(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}

@@ -1,0 +1,46 @@
+import { runMigration } from '../../api/run-migration.js';
+import { errorRow, runRow, type RunRow } from '../../sweep/run-row.js';
+import { userFacingMessage } from '../cli-failure.js';
+import { migrationJson } from '../format-migration.js';
+import { type SharedGuest, sharedSource, shareGuest } from './shared-guest.js';
+import { runInputs } from './sweep-runs.js';
+
+/** What a worker needs of a run: its argv, and what its row is keyed by. */
+export interface RunTask {
+  readonly id: string;
+  readonly index: number;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  readonly argv: readonly string[];
+}
+
+/** A run's row and how long it took (kept out of the row: timing differs run to run, rows never). */
+export interface RunResult {
+  readonly id: string;
+  readonly row: RunRow;
+  readonly ms: number;
+  readonly failed: boolean;
+}
+
+/**
+ * Runs one sweep run as `migsim run ARGV --json` would, over the shared
+ * guest events when given (same events, batch for batch), and returns
+ * its row. An error is the run's result (outcome 'error'), not the
+ * sweep's end: the other runs go on.
+ */
+export function executeRun(t: RunTask, guest: SharedGuest | undefined, nowMs: () => number): RunResult {
+  const started = nowMs();
+  try {
+    const { opts, inputs } = runInputs(t.argv);
+    const source = guest ? sharedSource(guest, inputs.source.label) : inputs.source;
+    const s = runMigration(source, { tracker: opts.tracker, ...inputs.runOptions });
+    return { id: t.id, row: runRow(t.id, t.index, t.params, migrationJson(source, s)), ms: nowMs() - started, failed: false };
+  } catch (e) {
+    const message = userFacingMessage(e) ?? `internal error: ${(e as Error)?.stack ?? String(e)}`;
+    return { id: t.id, row: errorRow(t.id, t.index, t.params, message), ms: nowMs() - started, failed: true };
+  }
+}
+
+/** The guest events of a run's argv, generated or decoded once for all the runs that share them. */
+export function generateGuest(argv: readonly string[]): SharedGuest {
+  return shareGuest(runInputs(argv).inputs.source);
+}
