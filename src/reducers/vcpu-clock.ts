@@ -13,7 +13,9 @@ export const WAITS = -1;
  *
  * A domain-wide pause (CLEAN, suspend) stalls every busy vCPU by its length;
  * a vCPU that is idle (after an `idle` event, until its next event) loses
- * nothing unless the pause outlasts its idle time, as on real hardware.
+ * nothing unless the pause outlasts its idle time, as on real hardware: an
+ * event of it due within the pause waits for its end, one due before the
+ * pause began is not held.
  *
  * A CPU throttle (QEMU's auto-converge, cpu_throttle_set) puts every vCPU
  * thread to sleep for pct/(1-pct) x 10 ms at each tick of a timer, one
@@ -53,6 +55,13 @@ export class VcpuClock {
   /** Earliest wall time of a vCPU's next event (set by pauses while idle). */
   readonly notBeforeNs: Float64Array;
   /**
+   * Wall time the pause behind notBeforeNs began: an event of the vCPU due
+   * before it ran before the pause, and is not held (the loops take events
+   * in guest-time order, so a vCPU whose wall clock is behind the
+   * toolstack's can meet a pause that came after its event).
+   */
+  readonly pausedFromNs: Float64Array;
+  /**
    * The largest notBeforeNs: an event whose wall time is already past it
    * needs no look at its vCPU's own (the loops' common case, once a pause
    * is over).
@@ -83,6 +92,7 @@ export class VcpuClock {
     if (vcpus >= NO_VCPU) throw new RangeError(`${vcpus} vCPUs: ids must stay below NO_VCPU (${NO_VCPU})`);
     this.stallNs = new Float64Array(vcpus);
     this.notBeforeNs = new Float64Array(vcpus);
+    this.pausedFromNs = new Float64Array(vcpus);
     this.idle = new Uint8Array(vcpus);
     this.lastGuestNs = new Float64Array(vcpus);
     this.lastEventAt = new Int32Array(vcpus).fill(-1);
@@ -118,7 +128,7 @@ export class VcpuClock {
       wall = g + this.stallNs[vcpu]!;
       if (wall < this.notBeforeMaxNs) {
         const nb = this.notBeforeNs[vcpu]!;
-        if (wall < nb) {
+        if (wall < nb && wall >= this.pausedFromNs[vcpu]!) {
           if (nb >= stopAtWallNs) return WAITS;
           // Integer nanoseconds throughout, so nb - g is the stall exactly.
           wall = nb;
@@ -161,7 +171,7 @@ export class VcpuClock {
         wall = this.throttle.afterSleep(wall);
       }
       const nb = this.notBeforeNs[vcpu]!;
-      if (wall < nb) {
+      if (wall < nb && wall >= this.pausedFromNs[vcpu]!) {
         // A pause held it: as unthrottled, that time is the vCPU's for good.
         stall += nb - wall;
         wall = nb;
@@ -204,7 +214,11 @@ export class VcpuClock {
       // then makes that lag its stall).
       for (let v = 0; v < this.vcpus; v++) {
         const w = this.lastWallNs[v]! + (this.stallNs[v]! - this.stallAtLastNs[v]!);
-        if (w > this.notBeforeNs[v]!) this.notBeforeNs[v] = w;
+        if (w > this.notBeforeNs[v]!) {
+          this.notBeforeNs[v] = w;
+          // Not a pause: every later event is held to it.
+          this.pausedFromNs[v] = 0;
+        }
         if (w > this.notBeforeMaxNs) this.notBeforeMaxNs = w;
       }
     }
@@ -223,7 +237,10 @@ export class VcpuClock {
     for (let v = 0; v < this.vcpus; v++) {
       if (this.idle[v]) {
         const until = atNs + ns;
-        if (until > this.notBeforeNs[v]!) this.notBeforeNs[v] = until;
+        if (until > this.notBeforeNs[v]!) {
+          this.notBeforeNs[v] = until;
+          this.pausedFromNs[v] = atNs;
+        }
         if (until > this.notBeforeMaxNs) this.notBeforeMaxNs = until;
       } else {
         this.stallNs[v] = this.stallNs[v]! + ns;
