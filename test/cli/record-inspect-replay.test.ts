@@ -83,7 +83,7 @@ describe('bad input is one clear line and exit 2', () => {
     ['an unknown parameter', () => ['record', 'hot-set', '-o', join(dir, 'x.mst'), '--set', 'speed=3'], /workload 'hot-set' has no parameter 'speed'/],
     ['a bad parameter value', () => ['record', 'hot-set', '-o', join(dir, 'x.mst'), '--set', 'hotFraction=2'], /bad value '2' for 'hotFraction': must be between 0 and 1/],
     ['a bad duration', () => ['record', 'hot-set', '-o', join(dir, 'x.mst'), '--duration', 'soon'], /not a duration/],
-    ['an impossible memory size', () => ['record', 'hot-set', '-o', join(dir, 'x.mst'), '--mem', '1TiB'], /exceeds what the model's PTE holds/],
+    ['an impossible memory size', () => ['record', 'hot-set', '-o', join(dir, 'x.mst'), '--mem', '8TiB'], /exceeds what the model's PTE holds/],
     ['too little memory for a guest kernel', () => ['record', 'muncher', '-o', join(dir, 'x.mst'), '--mem', '8MiB'], /guest kernel needs at least 16 MiB of memory .*; give the guest more with --mem$/m],
     ['a workload the guest runs out of memory for', () => ['run', 'apache', '--tracker', 'hap', '--mem', '17MiB', '--duration', '1s'], /guest out of direct-mapped \(lowmem\) memory: .* give the guest more memory \(--mem\)/],
     ['workload parameters the guest cannot fit', () => ['record', 'apache', '-o', join(dir, 'x.mst'), '--mem', '64MiB', '--set', 'pagesPerRequest=2000'], /apache: the request pool \(3 x pagesPerRequest = 6000 pages\) does not fit the worker heap/],

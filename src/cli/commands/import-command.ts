@@ -33,7 +33,7 @@ function addImportOptions(cmd: Command, defaultVcpus: number): Command {
   return cmd
     .requiredOption('-o, --out <file>', 'workload trace to write (atomically: nothing is written if the import fails)')
     .option('--seed <n>', 'seed for the choices the capture leaves open (default: a fresh one, printed)', seedOption)
-    .addOption(humanDefault('--mem <size>', 'guest memory (1GiB, 512MiB; HVM up to 4TiB, PV up to 32GiB, PAE up to 64GiB)', sizeOption, DEFAULT_GUEST.memBytes, sizeInput(DEFAULT_GUEST.memBytes)))
+    .addOption(humanDefault('--mem <size>', 'guest memory (1GiB, 512MiB)', sizeOption, DEFAULT_GUEST.memBytes, sizeInput(DEFAULT_GUEST.memBytes)))
     .option('--vcpus <n>', `virtual CPUs (default ${defaultVcpus})`, positiveIntOption)
     .option('--guest <type>', 'pv (direct-mode page tables, mfns) or hvm (pfns)', guestOption, DEFAULT_GUEST.guest)
     .option('--paging <mode>', 'x86-64 (4 levels) or pae (3 levels)', pagingOption, DEFAULT_GUEST.paging)

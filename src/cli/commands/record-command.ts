@@ -23,7 +23,7 @@ export function addWorkloadOptions(cmd: Command): Command {
   return cmd
     .option('--seed <n>', 'seed for every random choice (default: a fresh one, printed)', seedOption)
     .addOption(humanDefault('--duration <time>', 'guest time to run (10s, 250ms)', durationOption, DEFAULT_DURATION_NS, durationInput(DEFAULT_DURATION_NS)))
-    .addOption(humanDefault('--mem <size>', 'guest memory (1GiB, 512MiB; HVM up to 4TiB, PV up to 32GiB, PAE up to 64GiB)', sizeOption, DEFAULT_GUEST.memBytes, sizeInput(DEFAULT_GUEST.memBytes)))
+    .addOption(humanDefault('--mem <size>', 'guest memory (1GiB, 512MiB)', sizeOption, DEFAULT_GUEST.memBytes, sizeInput(DEFAULT_GUEST.memBytes)))
     .option('--vcpus <n>', 'virtual CPUs', positiveIntOption, DEFAULT_GUEST.vcpus)
     .option('--guest <type>', 'pv (direct-mode page tables, mfns) or hvm (pfns)', guestOption, DEFAULT_GUEST.guest)
     .option('--paging <mode>', 'x86-64 (4 levels) or pae (3 levels)', pagingOption, DEFAULT_GUEST.paging)
