@@ -139,6 +139,7 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   const clock = run.clock;
   const stallNs = clock.stallNs;
   const notBeforeNs = clock.notBeforeNs;
+  const pausedFromNs = clock.pausedFromNs;
   // Pauses come between loops (the toolstack's), never from an exit handler.
   const notBeforeMaxNs = clock.notBeforeMaxNs;
   const lastEventAt = clock.lastEventAt;
@@ -165,7 +166,7 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
         wall = g + stallNs[v]!;
         if (wall < notBeforeMaxNs) {
           const nb = notBeforeNs[v]!;
-          if (wall < nb) {
+          if (wall < nb && wall >= pausedFromNs[v]!) {
             if (nb >= stopAtWallNs) {
               why = EPT_RUN_TIME;
               break;
