@@ -46,6 +46,7 @@ export function registerSweep(program: Command, ctx: CliContext): void {
     .option('--format <fmt>', `the shard's table: ${TABLE_FORMATS.join(', ')}`, choiceOption('--format', TABLE_FORMATS), 'parquet')
     .option('--dry-run', 'list the runs of this shard (id and argv) and run none')
     .option('--json', 'print the outcome as JSON')
+    // The examples are indented by four: a two-space line after Commands reads as a command (test/cli/human-units.test.ts walks them).
     .addHelpText(
       'after',
       `
@@ -54,8 +55,9 @@ place in the grid), param_* (every run option, defaults filled in), then the
 \`run --json\` object flattened (downtimeNs, totalNs, bytesSent, exits_<kind>_count,
 ...). Timing is kept apart (journal-*.jsonl; the \`timing\` view of sweep query).
 
-  migsim sweep merge DIR -o all.parquet     one table from every shard's
-  migsim sweep query DIR "SELECT ..."       SQL over the view runs (DuckDB)`,
+Then:
+    migsim sweep merge DIR -o all.parquet     one table from every shard's
+    migsim sweep query DIR "SELECT ..."       SQL over the view runs (DuckDB)`,
     )
     .action(async (gridPath: string, opts: SweepCliOptions) => {
       // Not a required option of commander's: `sweep merge -o` would then need it too.
