@@ -11,9 +11,7 @@ import { registerReport } from './commands/report-command.js';
 import { registerExport } from './commands/export-command.js';
 import { registerGolden } from './commands/golden-command.js';
 import { registerImport } from './commands/import-command.js';
-import { registerFleet } from './commands/fleet-command.js';
-import { registerSweep } from './commands/sweep-command.js';
-import { registerSolve } from './commands/solve-command.js';
+import { registerLazyCommands } from './lazy-commands.js';
 
 /**
  * Start-up loads only commander and each command's options: a command's
@@ -50,9 +48,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerExport(program, ctx);
   registerGolden(program, ctx);
   registerImport(program, ctx);
-  registerFleet(program, ctx);
-  registerSweep(program, ctx);
-  registerSolve(program, ctx);
+  await registerLazyCommands(program, ctx, argv);
   const override = (cmds: readonly Command[]): void => {
     for (const c of cmds) {
       c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

@@ -145,6 +145,7 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   const lastEventAt = clock.lastEventAt;
   const vcpus = clock.vcpus;
   let latest = clock.latestNs;
+  clock.beginLoop(kindCol);
   const stopAtWallNs = run.stopAtWallNs;
   // The oracle's source versions (DESIGN section 8): each store the guest
   // makes bumps its page's version here, inline when the EPT lets it

@@ -207,14 +207,14 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
    * kicked vCPU's). Returns the entries flushed.
    */
   protected kickAll(wallNs: number, flushPml: boolean, except = -1): number {
-    const idle = this.env.clock.idle;
+    const clock = this.env.clock;
     const exitNs = this.env.costs.exitRoundTripNs;
     let flushed = 0;
     for (let v = 0; v < this.vcpus; v++) {
       if (v === except) continue;
       const n = flushPml ? this.flushPml(v, wallNs) : 0;
       flushed += n;
-      if (idle[v] === 1) continue;
+      if (clock.idleNow(v) === 1) continue;
       this.kickExits++;
       this.charge(EVENT.kickExit, v, wallNs, -1, n, exitNs + n * this.env.costs.pmlFlushPerEntryNs);
     }

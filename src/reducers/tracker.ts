@@ -137,6 +137,7 @@ export abstract class Tracker {
     const clock = this.clock;
     // The throttle changes between calls, never from a hook (the driver sets it).
     const throttle = clock.throttlePct;
+    if (throttle === 0) clock.beginLoop(batch.kind);
     const src = this.env.oracle.srcVersion;
     const { kind, vcpu } = batch;
     const { dataPfn, access, adEvent, adPtPfn } = mmu;

@@ -78,6 +78,8 @@ export class VcpuClock {
   /** The same, per vCPU. */
   readonly throttleStolenNsByVcpu: Float64Array;
   private pausedNs = 0;
+  /** The event kinds of the batch an unthrottled loop runs over, until it settles (idleNow). */
+  private loopKinds: Uint8Array | undefined;
   /**
    * Unthrottled loops store, per vCPU, the index of its last event in the
    * events they ran (-1: none), for settle; -1 for every vCPU between loops.
@@ -257,6 +259,7 @@ export class VcpuClock {
    * them instead cost a pass over the events whenever a vCPU sat idle.
    */
   settle(batch: GuestBatch, tNs: Float64Array): void {
+    this.loopKinds = undefined;
     const kind = batch.kind;
     const at = this.lastEventAt;
     for (let v = 0; v < this.vcpus; v++) {
@@ -266,6 +269,27 @@ export class VcpuClock {
       this.lastGuestNs[v] = tNs[k]!;
       this.idle[v] = kind[k] === GuestEventKind.idle ? 1 : 0;
     }
+  }
+
+  /**
+   * An unthrottled loop starts over a batch of these event kinds: until it
+   * settles, idleNow reads a vCPU's state from its last event there.
+   */
+  beginLoop(kinds: Uint8Array): void {
+    this.loopKinds = kinds;
+  }
+
+  /**
+   * Whether the vCPU is idle now (its last event was \`idle\`), also in the
+   * middle of a loop, where \`idle\` is only settled when the loop stops: an
+   * exit handler that asks (KVM kicks only vCPUs in the guest) gets the same
+   * answer from the EPT loop as from Tracker.process, wherever each stopped.
+   */
+  idleNow(vcpu: number): number {
+    const at = this.lastEventAt[vcpu]!;
+    const kinds = this.loopKinds;
+    if (at >= 0 && kinds !== undefined) return kinds[at] === GuestEventKind.idle ? 1 : 0;
+    return this.idle[vcpu]!;
   }
 
   /** Each vCPU's time lost so far: its stall (exits, faults, pauses, dirty-limit sleeps) and what the CPU throttle's sleeps took from its work. */
