@@ -1,6 +1,6 @@
 import { checkTraceTarget, isWorkloadName } from '../../api/guest-target.js';
 import { workloadSource } from '../../api/workload-source.js';
-import { DEFAULT_COSTS } from '../../model/cost-model.js';
+import { type CostModel, DEFAULT_COSTS } from '../../model/cost-model.js';
 import { formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../usage-error.js';
@@ -27,6 +27,11 @@ export async function trackerRunInputs(ctx: CliContext, target: string, opts: Tr
     source = (await import('../../api/trace-source.js')).traceSource(target);
   }
   const costs = opts.costs ? (await import('../../model/cost-model-file.js')).loadCostModel(opts.costs) : DEFAULT_COSTS;
+  return runInputsOf(ctx, opts, source, costs);
+}
+
+/** The rest of trackerRunInputs once the guest source and cost model are there: the seed printed, the start checked, the run options. */
+export function runInputsOf(ctx: CliContext, opts: TrackerRunCliOptions, source: GuestSource, costs: CostModel): TrackerRunInputs {
   if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
   const guestNs = source.header.workload.durationNs;
   const migration = migrationFromCli(opts, guestNs);
