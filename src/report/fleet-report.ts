@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { FleetResult, FleetVmResult } from '../fleet/run-fleet.js';
 import { formatBytes, formatDurationNs } from '../model/units.js';
-import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { esc, htmlDocument } from './html-document.js';
 
 /** One bar of the Gantt: a VM's phase between two wall times (seconds). */
 interface PhaseBar {
@@ -78,8 +78,6 @@ function linkChart(r: FleetResult): TopLevelSpec {
   };
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
 /** A fleet run as one self-contained HTML page: the Gantt of migrations per source and destination host, link use, the table and the events. */
 export async function fleetReportHtml(r: FleetResult, title: string): Promise<string> {
   const { renderSvg } = await import('./render-svg.js');
@@ -92,16 +90,7 @@ export async function fleetReportHtml(r: FleetResult, title: string): Promise<st
     )
     .join('\n');
   const events = r.events.map((e) => `<tr><td>${esc(formatDurationNs(e.atNs))}</td><td>${esc(e.vm)}</td><td>${esc(e.kind)}</td><td>${esc(e.detail)}</td></tr>`).join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="generator" content="${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}">
-<title>${esc(title)}</title>
-<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
+  return htmlDocument(title, `body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}`, `<h1>${esc(title)}</h1>
 <p>${r.vms.length} migration(s) under ${esc(r.orchestrator)}, seed ${r.seed}; makespan ${esc(formatDurationNs(r.makespanNs))}.</p>
 <h2>Migrations</h2>
 <figure data-chart="gantt">
@@ -119,9 +108,5 @@ ${links}
 <h2>Events</h2>
 <table><tr><th>time</th><th>VM</th><th>event</th><th>detail</th></tr>
 ${events}
-</table>
-<footer>${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}</footer>
-</body>
-</html>
-`;
+</table>`);
 }

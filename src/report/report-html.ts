@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { formatBytes, formatCount, formatDurationNs } from '../model/units.js';
-import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { esc, htmlDocument } from './html-document.js';
 import { convergenceChart, downtimeChart, exitsChart, overviewChart, roundsChart, throughputChart } from './report-charts.js';
 import { migrationSpanS, windowDomainS } from './chart-style.js';
 import { MAX_TIMELINE_BUCKETS, type RunReport } from './report-data.js';
@@ -56,16 +56,7 @@ export async function reportHtml(doc: ReportDocument, onChart?: (done: number) =
     onChart?.(figures.length);
   }
   const title = reportTitle(doc);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="generator" content="${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}">
-<title>${esc(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<header>
+  return htmlDocument(title, STYLE, `<header>
 <h1>${esc(title)}</h1>
 <p class="lede">${esc(lede(doc))}</p>
 ${doc.commands[0] ? `<pre class="command">${esc(doc.commands[0].line)}</pre>` : ''}
@@ -93,11 +84,7 @@ ${figures.join('\n')}
 <h2>Reproduce</h2>
 ${doc.commands.map((c) => `<p>${esc(c.what)}</p>\n<pre>${esc(c.line)}</pre>`).join('\n')}
 ${doc.runs.some((r) => hasCustomCosts(r.spec)) ? '<p class="note">COSTS.json: the cost model recorded in the run (listed under Runs), saved as JSON.</p>' : ''}
-</section>
-<footer>${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}</footer>
-</body>
-</html>
-`;
+</section>`);
 }
 
 /**
@@ -262,9 +249,6 @@ function table(runs: readonly RunReport[], rows: readonly (readonly [string, rea
   return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 const STYLE = `
 body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #222; max-width: 980px; margin: 24px auto; padding: 0 16px; }

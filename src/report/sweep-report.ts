@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { PROGRAM_NAME, PROGRAM_VERSION } from '../version.js';
+import { esc, htmlDocument } from './html-document.js';
 import { formatCount } from '../model/units.js';
 import { PARAM_PREFIX, type Cell } from '../sweep/run-row.js';
 
@@ -101,16 +101,7 @@ export async function sweepReportHtml(title: string, rows: SweepRows, command: s
   const body = rows.map((r) => `<tr>${shown.map((c) => `<td>${esc(r[c] === null || r[c] === undefined ? '' : String(r[c]))}</td>`).join('')}</tr>`).join('\n');
   const counts = new Map<string, number>();
   for (const r of rows) counts.set(convergence(r), (counts.get(convergence(r)) ?? 0) + 1);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="generator" content="${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}">
-<title>${esc(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<header>
+  return htmlDocument(title, STYLE, `<header>
 <h1>${esc(title)}</h1>
 <p class="lede">${esc(`${formatCount(rows.length)} runs; ${[...counts].map(([k, n]) => `${formatCount(n)} ${k}`).join(', ')}. Axes: ${numeric.map(label).join(', ') || 'none numeric'}; lines: ${series.map(label).join(', ') || 'one'}.`)}</p>
 <pre class="command">${esc(command)}</pre>
@@ -127,16 +118,9 @@ ${figures.join('\n') || '<p class="note">No numeric axis varies in this sweep: n
 ${body}
 </tbody>
 </table>
-</section>
-<footer>${esc(`${PROGRAM_NAME} ${PROGRAM_VERSION}`)}</footer>
-</body>
-</html>
-`;
+</section>`);
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 const STYLE = `
 body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #222; max-width: 1100px; margin: 24px auto; padding: 0 16px; }

@@ -2,6 +2,7 @@ import type { Driver } from '../driver.js';
 import type { MigrationContext } from './migration-context.js';
 import { type CountingEmitter, MigrationLedger, type MigrationReport, type ZeroPageRule } from './migration-ledger.js';
 import type { MigrationOptions } from './migration-options.js';
+import type { PostcopyPhase } from './postcopy-phase.js';
 
 /**
  * A bound on the steps an idle guest's migration may take after its events
@@ -27,6 +28,8 @@ export abstract class MigrationPolicy implements Driver {
   /** Whether the migration has begun (it begins at `opts.startNs`). */
   protected begun = false;
   private step: () => void;
+  /** The background push of a post-copy phase (QEMU's postcopy_start), while pages are still missing on the destination. */
+  private postcopy: PostcopyPhase | undefined;
 
   constructor(
     protected readonly ctx: MigrationContext,
@@ -54,6 +57,11 @@ export abstract class MigrationPolicy implements Driver {
    * policy that would wait for ever), it is left incomplete.
    */
   finish(wallNs: number): void {
+    if (this.postcopy) {
+      // The push needs no guest events: it runs to its end.
+      while (this.nextActionNs !== Infinity) this.act();
+      return;
+    }
     if (this.eventsEndNs >= 0) {
       // `loop`: the replayed events ran the migration on past the capture.
       const endNs = this.completed() ? this.ledger.completedAtNs : wallNs;
@@ -125,6 +133,27 @@ export abstract class MigrationPolicy implements Driver {
     // KVM enables logging on QEMU's thread while the vCPUs run (opThreadNs); Xen pauses the domain.
     this.ledger.setupNs = clock.domainPausedNs - before + this.ctx.logDirty.opThreadNs;
     return now + this.ledger.setupNs;
+  }
+
+  /** Whether the guest already runs on the destination, fetching missing pages. */
+  get inPostcopy(): boolean {
+    return this.postcopy !== undefined;
+  }
+
+  /** The guest resumes on the destination at `resumeAt`; from then the source pushes the missing pages in the background at link speed until none is left. */
+  protected runPostcopy(phase: PostcopyPhase, resumeAt: number): void {
+    this.postcopy = phase;
+    this.schedule(resumeAt, () => this.pushPostcopy());
+  }
+
+  private pushPostcopy(): void {
+    const next = this.postcopy!.push(this.nextActionNs);
+    if (next === undefined) {
+      this.postcopy = undefined;
+      this.done();
+      return;
+    }
+    this.schedule(next, () => this.pushPostcopy());
   }
 
   protected schedule(atNs: number, step: () => void): void {

@@ -18,8 +18,6 @@ export class PostcopyMigration extends XenMigration {
     return 'flag';
   }
 
-  private postcopy: PostcopyPhase | undefined;
-
   protected override maxPasses(): number {
     return this.opts.postcopyAfterPasses;
   }
@@ -32,29 +30,8 @@ export class PostcopyMigration extends XenMigration {
     return `switched to post-copy after ${maxPasses} live pass(es)`;
   }
 
-  override finish(wallNs: number): void {
-    // The push needs no guest events: it runs to its end.
-    if (this.postcopy) {
-      while (this.nextActionNs !== Infinity) this.act();
-      return;
-    }
-    super.finish(wallNs);
-  }
-
   protected override switchOver(now: number, reason: string): void {
     const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, now, reason);
-    this.postcopy = phase;
-    this.schedule(resumeAt, () => this.push());
-  }
-
-  /** The source pushes the missing pages in the background at link speed. */
-  private push(): void {
-    const next = this.postcopy!.push(this.nextActionNs);
-    if (next === undefined) {
-      this.postcopy = undefined;
-      this.done();
-      return;
-    }
-    this.schedule(next, () => this.push());
+    this.runPostcopy(phase, resumeAt);
   }
 }

@@ -71,7 +71,6 @@ export class QemuMigration extends MigrationPolicy {
   private clearPending: Uint8Array | undefined;
   private clearShift = 0;
   private postcopyRequested = false;
-  private postcopy: PostcopyPhase | undefined;
 
   /**
    * migrate-start-postcopy (migration.c qmp_migrate_start_postcopy): sets
@@ -82,20 +81,6 @@ export class QemuMigration extends MigrationPolicy {
    */
   startPostcopy(): void {
     this.postcopyRequested = true;
-  }
-
-  /** Whether the guest already runs on the destination, fetching missing pages. */
-  get inPostcopy(): boolean {
-    return this.postcopy !== undefined;
-  }
-
-  override finish(wallNs: number): void {
-    // The push needs no guest events: it runs to its end.
-    if (this.postcopy) {
-      while (this.nextActionNs !== Infinity) this.act();
-      return;
-    }
-    super.finish(wallNs);
   }
 
   protected begin(now: number): void {
@@ -253,18 +238,7 @@ export class QemuMigration extends MigrationPolicy {
   private switchToPostcopy(now: number): void {
     const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, now, 'switched to post-copy on request (migrate-start-postcopy)', this.toSend);
     this.ctx.clock.setThrottle(0, resumeAt);
-    this.postcopy = phase;
-    this.schedule(resumeAt, () => this.push());
-  }
-
-  private push(): void {
-    const next = this.postcopy!.push(this.nextActionNs);
-    if (next === undefined) {
-      this.postcopy = undefined;
-      this.done();
-      return;
-    }
-    this.schedule(next, () => this.push());
+    this.runPostcopy(phase, resumeAt);
   }
 
   /** migration_update_counters: bandwidth over the window, threshold = bandwidth x downtime-limit. */
