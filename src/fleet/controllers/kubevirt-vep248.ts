@@ -3,7 +3,8 @@ import type { PlannedMigration } from '../scenario-file.js';
 import type { MigrationControl } from '../vm-migration.js';
 import { AdmissionQueue } from './admission-queue.js';
 import type { Controller, FleetHandle } from './controller.js';
-import { parseSettings, quantityBytes } from './controller-settings.js';
+import { parseSettings } from './controller-settings.js';
+import { KUBEVIRT_PERMISSIONS, KUBEVIRT_QUOTAS } from './kubevirt-migration-config.js';
 import { Monitors } from './monitors.js';
 
 /**
@@ -39,23 +40,8 @@ import { Monitors } from './monitors.js';
  *   switchover if allowed and completable, else aborts.
  */
 const settingsSchema = z.strictObject({
-  parallelMigrationsPerCluster: z.number().int().positive().default(5),
-  parallelOutboundMigrationsPerNode: z.number().int().positive().default(2),
-  bandwidthPerMigration: z
-    .union([z.string(), z.number()])
-    .default('0Mi')
-    .transform((v, ctx) => {
-      const b = quantityBytes(v);
-      if (b === undefined) {
-        ctx.addIssue({ code: 'custom', message: `a Kubernetes quantity per second (64Mi, 1Gi; 0 for no limit), not '${v}'` });
-        return z.NEVER;
-      }
-      return b;
-    }),
-  completionTimeoutPerGiB: z.number().int().nonnegative().default(150),
-  allowAutoConverge: z.boolean().default(false),
-  allowPostCopy: z.boolean().default(false),
-  allowWorkloadDisruption: z.boolean().optional(),
+  ...KUBEVIRT_QUOTAS,
+  ...KUBEVIRT_PERMISSIONS,
   maxDowntimeMs: z.number().int().positive().default(900),
   stallMargin: z.number().int().nonnegative().default(4),
   stallProgressTimeout: z.number().int().positive().default(40),

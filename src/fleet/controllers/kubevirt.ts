@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { PlannedMigration } from '../scenario-file.js';
 import { AdmissionQueue } from './admission-queue.js';
 import type { Controller, FleetHandle } from './controller.js';
-import { parseSettings, quantityBytes } from './controller-settings.js';
+import { parseSettings } from './controller-settings.js';
+import { KUBEVIRT_PERMISSIONS, KUBEVIRT_QUOTAS } from './kubevirt-migration-config.js';
 import { Monitors } from './monitors.js';
 
 /**
@@ -34,24 +35,9 @@ import { Monitors } from './monitors.js';
  *   whole seconds (integer division by time.Second).
  */
 const settingsSchema = z.strictObject({
-  parallelMigrationsPerCluster: z.number().int().positive().default(5),
-  parallelOutboundMigrationsPerNode: z.number().int().positive().default(2),
-  bandwidthPerMigration: z
-    .union([z.string(), z.number()])
-    .default('0Mi')
-    .transform((v, ctx) => {
-      const b = quantityBytes(v);
-      if (b === undefined) {
-        ctx.addIssue({ code: 'custom', message: `a Kubernetes quantity per second (64Mi, 1Gi; 0 for no limit), not '${v}'` });
-        return z.NEVER;
-      }
-      return b;
-    }),
-  completionTimeoutPerGiB: z.number().int().nonnegative().default(150),
+  ...KUBEVIRT_QUOTAS,
   progressTimeout: z.number().int().nonnegative().default(150),
-  allowAutoConverge: z.boolean().default(false),
-  allowPostCopy: z.boolean().default(false),
-  allowWorkloadDisruption: z.boolean().optional(),
+  ...KUBEVIRT_PERMISSIONS,
 });
 
 const MONITOR_SLEEP_NS = 400e6;
