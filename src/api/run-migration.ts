@@ -8,6 +8,7 @@ import { type RunStreamItem, simulate } from '../reducers/simulate.js';
 import { type MigrationSummary, summarize, type SummarySpec } from '../reducers/summary.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { lastValueSync } from '../util/last-value-sync.js';
+import { contentMixOf } from './content-mix-of.js';
 import type { GuestSource } from './guest-source.js';
 import { type SimulationOptions, simulationSetup } from './simulation-setup.js';
 
@@ -28,12 +29,23 @@ export function migrationOptions(partial: Partial<MigrationOptions> = {}, h?: Tr
 }
 
 /**
+ * What the run's policy is handed: the options, and the page contents of
+ * the guest (the run option's mix, else the workload's or a capture's
+ * default: content-mix-of.ts). Apart from migrationOptions so that a run
+ * trace's header keeps recording what was asked, not what was derived.
+ */
+function policyOptions(mig: MigrationOptions, h: TraceHeader): MigrationOptions {
+  return mig.pageContents ? mig : { ...mig, pageContents: contentMixOf(h) };
+}
+
+/**
  * A migration of the guest `h` describes, as an operator: guest batches in,
  * the run stream out (run batches, then the final record).
  */
 export function migrate(h: TraceHeader, opts: MigrationRunOptions): OperatorFunction<GuestBatch, RunStreamItem> {
-  const mig = migrationOptions(opts.migration, h);
-  return simulate({ ...simulationSetup(h, opts), driver: migrationDriver(mig), loopAfterEnd: mig.afterEnd === 'loop' ? MAX_AFTER_END_LOOPS : 0 });
+  const mig = policyOptions(migrationOptions(opts.migration, h), h);
+  const countWriteBytes = (mig.xbzrleCacheBytes ?? 0) > 0;
+  return simulate({ ...simulationSetup(h, opts), ...(countWriteBytes ? { countWriteBytes } : {}), driver: migrationDriver(mig), loopAfterEnd: mig.afterEnd === 'loop' ? MAX_AFTER_END_LOOPS : 0 });
 }
 
 /** What the summary fold of a migration of `h` under `opts` must know. */

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { CostModelError } from '../model/cost-model.js';
 import { costModelWith } from '../model/cost-model-file.js';
-import { POLICY_NAMES } from '../reducers/migration/migration-options.js';
+import { POLICY_NAMES, ZERO_PAGE_DETECTIONS } from '../reducers/migration/migration-options.js';
+import { COMPRESSIONS, ZLIB_MAX_LEVEL, ZSTD_MAX_LEVEL } from '../reducers/migration/page-codec.js';
+import { contentMixProblem } from '../reducers/migration/page-contents.js';
+import { xbzrleCacheSizeProblem } from '../reducers/migration/xbzrle-cache.js';
 import { checkPairing, TrackerPairingError } from '../reducers/make-tracker.js';
 import { P2M_PAGE_SIZES, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';
 import type { TraceHeader } from '../trace/trace-records.js';
@@ -42,6 +45,22 @@ const migrationSchema = z
     epochNs: safeNs.min(1_000_000),
     postcopyAfterPasses: passes,
     skipCanonicalise: z.boolean().optional(),
+    // QEMU's data path (added later; absent: off, and the workload's page contents).
+    pageContents: z
+      .object({ zero: z.number(), compressible: z.number(), ratio: z.number(), why: z.string().max(1000) })
+      .strict()
+      .refine((m) => contentMixProblem(m) === undefined, { message: 'a page-content mix: fractions from 0 to 1 adding up to at most 1, a ratio from 1 to 4096' })
+      .optional(),
+    multifdChannels: z.number().int().min(0).max(255).optional(),
+    multifdCompression: z.enum(COMPRESSIONS as [string, ...string[]]).optional(),
+    multifdZlibLevel: z.number().int().min(1).max(ZLIB_MAX_LEVEL).optional(),
+    multifdZstdLevel: z.number().int().min(1).max(ZSTD_MAX_LEVEL).optional(),
+    zeroPageDetection: z.enum(ZERO_PAGE_DETECTIONS as [string, ...string[]]).optional(),
+    hostCores: z.number().int().positive().max(4096).optional(),
+    xbzrleCacheBytes: z
+      .number()
+      .refine((n) => n === 0 || xbzrleCacheSizeProblem(n) === undefined, { message: 'a power of two of 4 KiB pages' })
+      .optional(),
   })
   .strict();
 

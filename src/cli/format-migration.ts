@@ -76,6 +76,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
   if (s.checkpointBytes !== undefined) phases.push(`checkpoints ${formatBytes(s.checkpointBytes)}`);
   lines.push(
     `  transferred  ${formatCount(s.pagesSent)} pages, ${formatBytes(s.bytesSent)}: ${formatCount(s.normalPages)} normal (${formatBytes(s.normalBytes)} of contents), ${formatCount(s.zeroPagesSent)} zero (${formatBytes(zeroBytes(s, pageHeaderBytes))} of headers)`,
+    ...dataPathLines(s),
     `  by phase     ${phases.join(', ')}`,
     `  throughput   ${fmtMbitPerSec(s.throughputBitsPerSec)}, ${formatCount(s.pagesPerSec)} pages/s (over the total time)`,
     `  dirty rate   ${liveDirtyRate(s)}; dirty-sync-count ${s.dirtySyncCount}${s.dirtySyncNs ? ` (${formatDurationNs(s.dirtySyncNs)} in syncs)` : ''}`,
@@ -100,6 +101,31 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
   if (lost) lines.push(`  LOST ${formatCount(s.lostPages)} pages and ${formatCount(s.lostPtes)} page-table entries (first pfns ${s.firstLostPfns.join(', ')}): the destination is not the source`);
   else if (s.outcome === 'completed') lines.push('  lost pages   0 (the oracle checked every page at resume)');
   return lines.join('\n') + '\n';
+}
+
+/** QEMU's data path: the page contents, and multifd's and XBZRLE's figures when they ran. */
+function dataPathLines(s: MigrationSummary): string[] {
+  const d = s.dataPath;
+  if (!d) return [];
+  const c = d.pageContents;
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+  const lines = [`  contents     zero ${pct(c.zero)}, compressible ${pct(c.compressible)} at ${c.ratio}x, incompressible ${pct(c.incompressible)} of written pages (${c.why})${d.zeroPageDetection ? `; zero-page detection ${d.zeroPageDetection}` : ''}`];
+  const m = d.multifd;
+  if (m) {
+    const codec = m.compression === 'none' ? 'no compression' : `${m.compression} level ${m.level}`;
+    const ratio = m.dataBytesOut > 0 ? ` (${(m.dataBytesIn / m.dataBytesOut).toFixed(2)}x)` : '';
+    lines.push(
+      `  multifd      ${m.channels} channels, ${codec}, ${m.hostCores} host cores: ${formatCount(m.packets)} packets, ${formatCount(m.normalPages)} pages of data ${formatBytes(m.dataBytesIn)} -> ${formatBytes(m.dataBytesOut)}${ratio}`,
+      `               CPU ${formatDurationNs(m.migrationThreadNs)} on the migration thread, ${formatDurationNs(m.channelThreadsNs)} on the channels; ${formatDurationNs(m.cpuBoundNs)} of sending waited for the CPU, not the link`,
+    );
+  }
+  const x = d.xbzrle;
+  if (x) {
+    lines.push(
+      `  xbzrle       ${formatBytes(x.cacheBytes)} cache: ${formatCount(x.cacheHits)} hits (${formatCount(x.pages)} deltas, ${formatCount(x.overflows)} overflows, ${formatCount(x.unchanged)} unchanged), ${formatCount(x.cacheMisses)} misses; ${formatBytes(x.bytes)} of deltas, ${formatBytes(x.bytesSaved)} saved${x.pages ? ` (encoding rate ${x.encodingRate.toFixed(1)})` : ''}`,
+    );
+  }
+  return lines;
 }
 
 /** The live phase's dirty rate, or why there is none to give. */

@@ -51,6 +51,10 @@ const costSchema = z
     kvmIoctlBaseNs: ns,
     kvmUserspaceExitNs: ns,
     ringReapPerEntryNs: ns,
+    multifdQueuePerPageNs: ns,
+    socketSendPerKiBNs: ns,
+    zeroScanZeroPageNs: ns,
+    zeroScanNonZeroPageNs: ns,
   })
   .partial()
   .strict();

@@ -84,6 +84,14 @@ export interface CostModel {
   readonly kvmUserspaceExitNs: number;
   /** QEMU: collecting one dirty-ring entry into its bitmap (kvm_dirty_ring_reap_one). */
   readonly ringReapPerEntryNs: number;
+  /** QEMU multifd: the migration thread's work per page it hands to the channels (find the dirty bit, clear it, multifd_queue_page). */
+  readonly multifdQueuePerPageNs: number;
+  /** QEMU multifd: a channel thread writing data into its TCP socket, per KiB (the kernel's copy and checksum). */
+  readonly socketSendPerKiBNs: number;
+  /** QEMU: buffer_is_zero over a page that is all zeros (it reads all 4 KiB). */
+  readonly zeroScanZeroPageNs: number;
+  /** QEMU: buffer_is_zero over a page that is not (it stops at the first non-zero bytes: a cache miss). */
+  readonly zeroScanNonZeroPageNs: number;
 }
 
 export const DEFAULT_COSTS: CostModel = {
@@ -191,6 +199,24 @@ export const DEFAULT_COSTS: CostModel = {
   // QEMU reads a 16-byte kvm_dirty_gfn, sets a bit in the slot's bitmap and
   // marks the entry reset: a few cache lines. An estimate.
   ringReapPerEntryNs: 20,
+  // An estimate: a find-next over the migration bitmap, a test-and-clear
+  // under its mutex and an append to the packet's offset array
+  // (ram_save_target_page_common -> ram_save_multifd_page ->
+  // multifd_queue_page): a few cache misses.
+  multifdQueuePerPageNs: 100,
+  // An estimate between two anchors: QEMU's migration maintainer, on
+  // qemu-devel (Peter Xu, January 2026): "any decent cpu should be able to
+  // push closer to 10Gbps even without multifd"; and Cai et al., SIGCOMM
+  // 2021 ("Understanding Host Network Stack Overheads"): one core sends a
+  // TCP flow at about 42 Gbit/s with every offload on, the copy being the
+  // largest cost. 325 ns a KiB is 3.2 GB/s, 25 Gbit/s, per channel thread.
+  socketSendPerKiBNs: 325,
+  // An estimate: 4 KiB streamed from DRAM at about 13 GB/s per core
+  // (util/bufferiszero.c's vector loop is faster than memory).
+  zeroScanZeroPageNs: 300,
+  // An estimate: one cache miss to the page's first line, where a page in
+  // use has non-zero bytes.
+  zeroScanNonZeroPageNs: 100,
 };
 
 export class CostModelError extends Error {

@@ -45,6 +45,8 @@ export interface DriverWorld {
   readonly tracker: Tracker;
   readonly run: RunBatchBuilder;
   readonly host: GuestHost;
+  /** Bytes stored into each page since the migration last sent it (SimulationSetup.countWriteBytes), else absent. */
+  readonly writtenBytes?: Uint16Array;
 }
 
 /** Builds the toolstack of a run over the simulation's reducers. */

@@ -15,6 +15,7 @@ import type { P2mPageSize, SuperpagePolicy, Tracker, TrackerEnv, TrackerGuest, T
 import { DestinationTracker } from './tracker-destination.js';
 import { PostcopyTracker } from './tracker-postcopy.js';
 import { VcpuClock } from './vcpu-clock.js';
+import { WriteBytes } from './write-bytes.js';
 
 /**
  * Events the MMU applies before the tracker reads its output: few enough that
@@ -46,6 +47,12 @@ export interface SimulationSetup {
   readonly kvm?: KvmOptions;
   /** HAP and PML accesses run in the EPT loop, runUnderEpt (default); false: all through Tracker.process. */
   readonly eptLoop?: boolean;
+  /**
+   * Count the bytes stored into each page (write-bytes.ts) for the driver
+   * (XBZRLE). The EPT loop does not count them, so the accesses then go
+   * through Tracker.process, the path the loop is held identical to.
+   */
+  readonly countWriteBytes?: boolean;
 }
 
 /**
@@ -73,6 +80,7 @@ export class Simulation {
   private tNsBuf = new Float64Array(0);
   private readonly eptRun: EptRun;
   private readonly eptLoop: boolean;
+  private readonly writeBytes: WriteBytes | undefined;
   private guestEndNs = 0;
   private guestEvents = 0;
   private loops = 0;
@@ -102,7 +110,8 @@ export class Simulation {
     };
     this.current = makeTracker(setup.tracker, this.env);
     this.sourceTracker = this.current;
-    this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt;
+    this.writeBytes = setup.countWriteBytes ? new WriteBytes(g.memPages) : undefined;
+    this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt && this.writeBytes === undefined;
     this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0 };
   }
 
@@ -123,6 +132,7 @@ export class Simulation {
       mmu: this.mmu,
       tracker: this.current,
       run: this.run,
+      ...(this.writeBytes ? { writtenBytes: this.writeBytes.bytes } : {}),
       host: {
         resumeOnDestination() {
           sim.current = new DestinationTracker(sim.env);
@@ -252,8 +262,11 @@ export class Simulation {
     const chunk = c.chunk!;
     const m = chunk.count;
     let j = c.j;
+    const writeBytes = this.writeBytes;
     while (j < m) {
+      const from = j;
       j = this.current.process(chunk, c.out!, c.times!, j, driver.nextActionNs, m);
+      writeBytes?.count(chunk, c.out!, from, j);
       if (j < m) {
         if (pauseAtAction) {
           c.j = j;

@@ -1,3 +1,4 @@
+import type { DataPathFacts } from './migration/qemu-data-path.js';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { RunBatch } from '../events/run-batch.js';
 import { runEventCostNs } from '../events/run-cost.js';
@@ -152,6 +153,12 @@ interface MigrationFigures {
   readonly lostPtes: number;
   /** sha256 of the final state: page versions on both sides and every vCPU's stall. */
   readonly stateDigest: string;
+  /**
+   * QEMU's policies only (qemu, postcopy): the page contents the run used
+   * and, under qemu, where zero pages were detected and what multifd and
+   * XBZRLE did (src/reducers/migration/qemu-data-path.ts).
+   */
+  readonly dataPath?: DataPathFacts;
 }
 
 /** Log-dirty rounds' own figures. */
@@ -405,7 +412,9 @@ export class SummaryFold {
     // in a downtime that never happened.
     if (this.suspendAtNs < 0) precopyBytes = m.bytesSent - afterBytes - checkpointBytes;
     const downtimeBytes = m.bytesSent - precopyBytes - afterBytes - checkpointBytes;
-    const normalPages = this.pagesSent - m.zeroPagesSent;
+    // QEMU's normal pages: neither zero nor sent as an XBZRLE delta (nor skipped by it as unchanged).
+    const xbzrle = m.dataPath?.xbzrle;
+    const normalPages = this.pagesSent - m.zeroPagesSent - (xbzrle ? xbzrle.pages + xbzrle.unchanged : 0);
     const summary: MigrationSummary = {
       tracker,
       policy: spec.policy,
@@ -458,6 +467,7 @@ export class SummaryFold {
       firstLostPfns: m.firstLostPfns,
       lostPtes: m.lostPtes,
       stateDigest: f.stateDigest,
+      ...(m.dataPath ? { dataPath: m.dataPath } : {}),
     };
     return summary;
   }

@@ -31,6 +31,10 @@ export const hotSet: WorkloadDefinition = {
     },
     { name: 'bytes', kind: 'int', max: 4096, default: 8, description: 'size of each store in bytes (at most a page)' },
   ],
+  // A pattern of where writes land, not of what they store: every written
+  // page opaque, none zero (the conservative case for compression, and
+  // migsim's rule before page contents existed).
+  pageContents: () => ({ zero: 0, compressible: 0, ratio: 1, why: 'hot-set: a pattern of where writes land, not what they store: every written page incompressible, none zero' }),
   generate(config, out) {
     const p = config.params;
     const rate = Math.round(Number(p['rate']));

@@ -13,6 +13,9 @@ export const idle: WorkloadDefinition = {
   name: 'idle',
   description: 'a booted kernel doing nothing but timer ticks (HZ per vCPU)',
   usesMmu: true,
+  // Only kernel data is written (jiffies, run queues, timer wheels, RCU
+  // state): sparse structures, mostly zero bytes around a few counters.
+  pageContents: () => ({ zero: 0, compressible: 1, ratio: 3, why: 'idle: only kernel data structures are written (sparse: 3x)' }),
   params: [
     { name: 'hz', kind: 'rate', min: 1, default: 250, description: 'timer interrupts per second on each vCPU (Linux CONFIG_HZ; 250 was the 2.6 default)' },
     {

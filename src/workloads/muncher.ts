@@ -65,6 +65,10 @@ export const muncher: WorkloadDefinition = {
     },
     { name: 'writeBytes', kind: 'int', max: 4096, default: 4096, description: 'bytes stored per page write (4096: the whole page)' },
   ],
+  // A memory dirtier stores its own fill into each page, and the point of
+  // one is that nothing shortcuts the copy: incompressible. The zero pages
+  // are the `zero` fraction, never written (zero whatever the mix).
+  pageContents: () => ({ zero: 0, compressible: 0, ratio: 1, why: "muncher: a dirtier's fill is incompressible; its zero pages are the never-written `zero` fraction" }),
   generate(config, out) {
     const p = config.params;
     const rate = Math.round(Number(p['rate']));

@@ -1,5 +1,6 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
+import type { ContentMix } from '../reducers/migration/page-contents.js';
 
 /**
  * What every workload is given. Everything a workload does follows from
@@ -43,6 +44,13 @@ export interface WorkloadDefinition {
    * at or before config.durationNs. Must not flush: the caller does.
    */
   generate(config: WorkloadConfig, out: GuestBatchBuilder): WorkloadStats | void;
+  /**
+   * What the pages it writes hold when the migration sends them (zero,
+   * compressible at a ratio, incompressible), and why: QEMU's zero pages,
+   * multifd compression and XBZRLE follow it
+   * (src/reducers/migration/page-contents.ts). Absent: a capture's default.
+   */
+  pageContents?(params: Readonly<Record<string, number | string>>): ContentMix;
 }
 
 /**

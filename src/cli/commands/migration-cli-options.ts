@@ -2,9 +2,10 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { AFTER_END_MODES, type AfterEnd, DEFAULT_MIGRATION, MAX_AFTER_END_LOOPS, type MigrationOptions, POLICY_NAMES, type PolicyName } from '../../reducers/migration/migration-options.js';
 import { bandwidthInput, durationInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
+import { addDataPathOptions, type DataPathCliOptions, dataPathFromCli } from './data-path-cli-options.js';
 import { bandwidthOption, choiceOption, durationOption, percentOption, positiveIntOption, positiveNumberOption, timeOption } from '../parse-options.js';
 
-export interface MigrationCliOptions {
+export interface MigrationCliOptions extends DataPathCliOptions {
   policy: PolicyName;
   start?: number;
   bandwidth: number;
@@ -31,7 +32,7 @@ function epochOption(s: string): number {
 
 /** The policy knobs of `run` and `compare`, with the real systems' defaults. */
 export function addMigrationOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--policy <name>', `migration policy: ${POLICY_NAMES.join(', ')}`, choiceOption('--policy', POLICY_NAMES), 'xen')
     .option('--start <time>', 'wall time the migration starts (default: half of the guest events\' duration, so the guest has been running a while)', timeOption)
     .addOption(humanDefault('--bandwidth <rate>', 'link bandwidth (1Gbit, 10Gbit, 500MiB/s)', bandwidthOption, DEFAULT_MIGRATION.bandwidthBytesPerSec, bandwidthInput(DEFAULT_MIGRATION.bandwidthBytesPerSec)))
@@ -52,6 +53,7 @@ export function addMigrationOptions(cmd: Command): Command {
       choiceOption('--after-end', AFTER_END_MODES),
       DEFAULT_MIGRATION.afterEnd,
     );
+  return addDataPathOptions(cmd);
 }
 
 /** The migration options the flags give; `durationNs` (the guest events' length) sets the default start. */
@@ -72,5 +74,6 @@ export function migrationFromCli(o: MigrationCliOptions, durationNs = 0): Partia
     epochNs: o.epoch,
     postcopyAfterPasses: o.postcopyAfter,
     afterEnd: o.afterEnd,
+    ...dataPathFromCli(o),
   };
 }

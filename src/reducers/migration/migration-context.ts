@@ -70,4 +70,6 @@ export interface MigrationContext {
   /** Read only: which pages are page tables, and the PV tables to canonicalise. */
   readonly mmu: Mmu;
   readonly host: GuestHost;
+  /** Bytes stored into each page since it was last sent, when the run counts them (XBZRLE: src/reducers/write-bytes.ts); the ledger zeroes a page's count when it sends it. */
+  readonly writtenBytes?: Uint16Array;
 }

@@ -21,6 +21,14 @@ export function migrationDriver(opts: MigrationOptions): DriverFactory {
     if (KVM_TRACKERS.includes(w.tracker.name) && opts.policy !== 'qemu') {
       throw new TrackerPairingError(`tracker '${w.tracker.name}' is KVM's dirty logging, which QEMU drives: use --policy qemu (policy '${opts.policy}' is modelled on Xen's toolstack)`);
     }
+    const multifd = (opts.multifdChannels ?? 0) > 0;
+    const xbzrle = (opts.xbzrleCacheBytes ?? 0) > 0;
+    if ((multifd || xbzrle) && opts.policy !== 'qemu') {
+      throw new TrackerPairingError(`${multifd ? '--multifd' : '--xbzrle-cache'} is QEMU's: use --policy qemu (policy '${opts.policy}' has no ${multifd ? 'multifd channels' : 'XBZRLE'})`);
+    }
+    // migration/options.c migrate_caps_check.
+    if (multifd && xbzrle) throw new TrackerPairingError('--multifd and --xbzrle-cache cannot be used together: "Multifd is not compatible with xbzrle" (QEMU\'s migrate_caps_check)');
+    if (xbzrle && w.writtenBytes === undefined) throw new TrackerPairingError('--xbzrle-cache needs the bytes each page was written, which this run does not count (give the run the xbzrle cache size when it is built)');
     // migrate_caps_check: "dirty-limit conflicts with auto-converge".
     if (w.tracker.dirtyLimitConfigured && opts.autoConverge) {
       throw new TrackerPairingError('--dirty-limit conflicts with --auto-converge (QEMU allows one of the two capabilities)');
@@ -37,6 +45,7 @@ export function migrationDriver(opts: MigrationOptions): DriverFactory {
         oracle: w.oracle,
         mmu: w.mmu,
         host: w.host,
+        ...(w.writtenBytes ? { writtenBytes: w.writtenBytes } : {}),
       },
       opts,
       w.run,

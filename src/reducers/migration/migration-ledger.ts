@@ -1,6 +1,8 @@
 import { NO_VCPU } from '../../events/guest-event-kind.js';
 import { RunEventKind } from '../../events/run-event-kind.js';
 import type { MigrationContext } from './migration-context.js';
+import type { PageContents } from './page-contents.js';
+import { contentFacts, type DataPathFacts, type QemuDataPath, SentAs } from './qemu-data-path.js';
 
 const PAGE_BYTES = 4096;
 
@@ -12,7 +14,9 @@ export type MigrationOutcome = 'completed' | 'incomplete';
  *   full: tools/libs/guest/xg_sr_save.c write_batch maps each pfn whose type
  *   has stream data and writes PAGE_SIZE bytes for it (xc_domain_save too);
  * - flag: a flag in the page's header and no data. QEMU's migration/ram.c
- *   save_zero_page (with multifd, the zero-page-detection parameter).
+ *   save_zero_page (with multifd, the zero-page-detection parameter). Which
+ *   pages are zero is the run's page contents' to say (page-contents.ts): a
+ *   page never written since boot always is.
  */
 export type ZeroPageRule = 'full' | 'flag';
 
@@ -87,6 +91,8 @@ export interface MigrationReport {
   readonly lostPages: number;
   readonly firstLostPfns: readonly number[];
   readonly lostPtes: number;
+  /** Policies whose stream sends zero pages as flags (QEMU's): the page contents, and QEMU's multifd and XBZRLE figures. */
+  readonly dataPath?: DataPathFacts;
 }
 
 /** Counts run events as they are emitted, so a phase boundary has a position in the stream. */
@@ -130,10 +136,14 @@ export class MigrationLedger {
   private roundSkipped = 0;
   private roundBytes = 0;
 
+  /** QEMU's data path (multifd, XBZRLE, zero-page detection), when the policy has one: it decides each page's bytes and CPU. */
+  dataPath: QemuDataPath | undefined;
+
   constructor(
     private readonly ctx: MigrationContext,
     private readonly events: CountingEmitter,
     private readonly zeroPages: ZeroPageRule,
+    readonly contents: PageContents,
   ) {}
 
   get roundCount(): number {
@@ -168,15 +178,22 @@ export class MigrationLedger {
     this.ctx.run.emit(RunEventKind.roundEnd, now, NO_VCPU, this.rounds.length - 1, Math.max(dirtyPages, 0), 0);
   }
 
-  /** Copies a page's contents to the destination; returns its bytes on the wire. */
-  sendPage(pfn: number): number {
-    const bytes = this.wirePageBytes(pfn);
+  /**
+   * Copies a page's contents to the destination; returns its bytes on the
+   * wire. `lastStage`: sent while the guest is stopped (QEMU's XBZRLE then
+   * updates no cache).
+   */
+  sendPage(pfn: number, lastStage = false): number {
+    const dataPath = this.dataPath;
+    const bytes = dataPath ? dataPath.send(pfn, lastStage) : this.wirePageBytes(pfn);
     this.ctx.oracle.send(pfn);
+    const written = this.ctx.writtenBytes;
+    if (written !== undefined) written[pfn] = 0;
     this.pagesSent++;
     this.roundPages++;
     this.bytesSent += bytes;
     this.roundBytes += bytes;
-    if (bytes < PAGE_BYTES) {
+    if (dataPath ? dataPath.lastSentAs === SentAs.zero : bytes < PAGE_BYTES) {
       this.zeroPagesSent++;
       this.roundZero++;
     }
@@ -208,12 +225,22 @@ export class MigrationLedger {
    */
   wirePageBytes(pfn: number): number {
     const header = this.ctx.costs.pageHeaderBytes;
-    return this.zeroPages === 'flag' && this.ctx.oracle.srcVersion[pfn] === 0 ? header : PAGE_BYTES + header;
+    return this.zeroPages === 'flag' && this.contents.isZero(pfn, this.ctx.oracle.srcVersion[pfn]!) ? header : PAGE_BYTES + header;
+  }
+
+  /**
+   * How long the pages sent since the last batch take, `bytes` of them on
+   * the link at `bytesPerSec`: the link's time, or longer when QEMU's
+   * multifd threads cannot keep up (QemuDataPath.batchNs).
+   */
+  pagesNs(bytes: number, bytesPerSec?: number): number {
+    const linkNs = this.ctx.link.wireNs(bytes, bytesPerSec);
+    return this.dataPath ? this.dataPath.batchNs(linkNs) : linkNs;
   }
 
   /** A batch of pages goes on the wire at `bytesPerSec`: its run event, and how long it takes. */
   transmit(now: number, pages: number, bytes: number, bytesPerSec?: number): number {
-    const durationNs = this.ctx.link.wireNs(bytes, bytesPerSec);
+    const durationNs = this.pagesNs(bytes, bytesPerSec);
     this.ctx.run.emit(RunEventKind.pagesSent, now, NO_VCPU, this.rounds.length, pages, durationNs);
     return durationNs;
   }
@@ -273,6 +300,7 @@ export class MigrationLedger {
       lostPages: this.lostPages,
       firstLostPfns: this.firstLostPfns,
       lostPtes: this.lostPtes,
+      ...(this.zeroPages === 'flag' ? { dataPath: { pageContents: contentFacts(this.contents), ...this.dataPath?.facts() } } : {}),
     };
   }
 }

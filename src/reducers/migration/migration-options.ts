@@ -2,6 +2,9 @@
  * What a migration run is told: the policy and its knobs, each with the real
  * system's constant as the default.
  */
+import type { Compression } from './page-codec.js';
+import type { ContentMix } from './page-contents.js';
+
 export type PolicyName = 'xen' | 'xen-legacy' | 'qemu' | 'postcopy' | 'checkpoint' | 'remus';
 export const POLICY_NAMES: readonly PolicyName[] = ['xen', 'xen-legacy', 'qemu', 'postcopy', 'checkpoint', 'remus'];
 
@@ -40,7 +43,38 @@ export interface MigrationOptions {
    * or `stop` (the run ends there, incomplete).
    */
   readonly afterEnd: AfterEnd;
+  /**
+   * What pages hold (page-contents.ts): the workload's or capture's mix,
+   * or the run option's. Absent: every written page opaque and none zero,
+   * migsim's rule before page contents existed.
+   */
+  readonly pageContents?: ContentMix;
+  /** QEMU's multifd capability: channels (multifd-channels); absent or 0: off. */
+  readonly multifdChannels?: number;
+  /** multifd-compression, and its levels (multifd-zlib-level, multifd-zstd-level: default 1). */
+  readonly multifdCompression?: Compression;
+  readonly multifdZlibLevel?: number;
+  readonly multifdZstdLevel?: number;
+  /** QEMU 9's zero-page-detection (default multifd, which without multifd means legacy). */
+  readonly zeroPageDetection?: ZeroPageDetection;
+  /** Host cores the migration thread and the multifd channels may use between them (absent: one each). */
+  readonly hostCores?: number;
+  /** QEMU's xbzrle capability with xbzrle-cache-size in bytes; absent or 0: off. */
+  readonly xbzrleCacheBytes?: number;
 }
+
+/**
+ * QEMU's zero-page-detection parameter (migration/options.c, QEMU 9.0):
+ * `legacy` checks each page with buffer_is_zero on the migration thread
+ * and sends a zero page as a flag (ram.c save_zero_page); `multifd` checks
+ * in the channel threads (multifd-zero-page.c multifd_send_zero_page_detect)
+ * and lists zero pages in the packet; `none` sends zero pages as any other.
+ * Without multifd, `multifd` means `legacy` (ram_save_target_page_common).
+ */
+export type ZeroPageDetection = 'none' | 'legacy' | 'multifd';
+export const ZERO_PAGE_DETECTIONS: readonly ZeroPageDetection[] = ['none', 'legacy', 'multifd'];
+/** multifd-channels' default when the capability is on (migration/options.c DEFAULT_MIGRATE_MULTIFD_CHANNELS). */
+export const DEFAULT_MULTIFD_CHANNELS = 2;
 
 export type AfterEnd = 'idle' | 'loop' | 'stop';
 export const AFTER_END_MODES: readonly AfterEnd[] = ['idle', 'loop', 'stop'];

@@ -3,6 +3,7 @@ import type { MigrationContext } from './migration-context.js';
 import { type CountingEmitter, MigrationLedger, type MigrationReport, type ZeroPageRule } from './migration-ledger.js';
 import type { MigrationOptions } from './migration-options.js';
 import type { PostcopyPhase } from './postcopy-phase.js';
+import { PageContents, WRITTEN_PAGES_OPAQUE } from './page-contents.js';
 
 /**
  * A bound on the steps an idle guest's migration may take after its events
@@ -36,7 +37,7 @@ export abstract class MigrationPolicy implements Driver {
     protected readonly opts: MigrationOptions,
     events: CountingEmitter,
   ) {
-    this.ledger = new MigrationLedger(ctx, events, this.zeroPageRule());
+    this.ledger = new MigrationLedger(ctx, events, this.zeroPageRule(), new PageContents(opts.pageContents ?? WRITTEN_PAGES_OPAQUE, ctx.seed));
     this.nextActionNs = opts.startNs;
     this.step = () => {
       this.begun = true;

@@ -3,9 +3,11 @@ import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits, countNewBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
-import type { ZeroPageRule } from './migration-ledger.js';
+import type { MigrationContext } from './migration-context.js';
+import type { CountingEmitter, ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
-import { QEMU_WINDOW_NS, XEN_BATCH_PAGES } from './migration-options.js';
+import { type MigrationOptions, QEMU_WINDOW_NS, XEN_BATCH_PAGES } from './migration-options.js';
+import { QemuDataPath } from './qemu-data-path.js';
 import { PostcopyPhase } from './postcopy-phase.js';
 import { stopAndCopy } from './stop-and-copy.js';
 
@@ -47,8 +49,17 @@ function nextSetBitWrapping(bits: Uint32Array, from: number, limit: number): num
  * under manual protect returns the pages not yet cleared again, so a sync
  * counts as dirty only the pages its bitmap did not hold yet, as QEMU does
  * (cpu_physical_memory_sync_dirty_bitmap's num_dirty).
+ *
+ * What each page costs on the wire and in CPU (zero pages, multifd's
+ * channels and compression, XBZRLE) is the data path's (qemu-data-path.ts);
+ * this loop sends batches of pages and waits for each as long as it takes.
  */
 export class QemuMigration extends MigrationPolicy {
+  constructor(ctx: MigrationContext, opts: MigrationOptions, events: CountingEmitter) {
+    super(ctx, opts, events);
+    this.ledger.dataPath = new QemuDataPath(opts, this.ledger.contents, ctx.costs, ctx.oracle, ctx.writtenBytes);
+  }
+
   /** QEMU sends a zero page as a flag in its header (ram.c save_zero_page). */
   protected override zeroPageRule(): ZeroPageRule {
     return 'flag';
@@ -118,9 +129,13 @@ export class QemuMigration extends MigrationPolicy {
     let pfn = this.cursor;
     const clearPending = this.clearPending;
     let clearNs = 0;
+    const dataPath = this.ledger.dataPath!;
     while (pages < SEND_CHUNK_PAGES && bytes < budget) {
+      const from = pfn;
       pfn = nextSetBitWrapping(this.toSend, pfn, memPages);
       if (pfn < 0) break;
+      // find_dirty_block wrapped to the start of memory: a round is complete (XBZRLE starts after the first).
+      if (pfn < from) dataPath.roundCompleted();
       this.toSend[pfn >>> 5] = this.toSend[pfn >>> 5]! & ~(1 << (pfn & 31));
       this.pendingPages--;
       if (clearPending !== undefined) {
@@ -135,6 +150,7 @@ export class QemuMigration extends MigrationPolicy {
       pages++;
       pfn++;
     }
+    if (pfn >= memPages) dataPath.roundCompleted();
     if (pfn >= 0) this.cursor = pfn < memPages ? pfn : 0;
     if (pages > 0) {
       this.windowBytes += bytes;
@@ -204,6 +220,7 @@ export class QemuMigration extends MigrationPolicy {
     const added = countNewBits(bits, this.toSend);
     const dirty = this.clearPending !== undefined ? added : countBits(bits);
     this.clearPending?.fill(1);
+    this.ledger.dataPath!.synced();
     this.throttle?.dirtied(dirty);
     // The send cursor survives the sync: ram_find_and_save_block resumes
     // from last_seen_block/last_page, not from the start of memory.

@@ -47,11 +47,12 @@ export function stopAndCopy(ctx: MigrationContext, ledger: MigrationLedger, now:
   let pages = 0;
   let ptPages = 0;
   for (let pfn = nextSetBit(bits, 0, memPages); pfn >= 0; pfn = nextSetBit(bits, pfn + 1, memPages)) {
-    bytes += ledger.sendPage(pfn);
+    bytes += ledger.sendPage(pfn, true);
     pages++;
     if (mmu.tableLevel(pfn) > 0) ptPages++;
   }
-  const finalPagesNs = link.wireNs(bytes);
+  // The link's time, or QEMU's multifd threads' when they are slower.
+  const finalPagesNs = ledger.pagesNs(bytes);
   let canonicaliseNs = 0;
   if (ctx.guest.type === 'pv') {
     const c = canonicaliseAndCheck(mmu, memPages, ctx.seed, o.skipCanonicalise);
