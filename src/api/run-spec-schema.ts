@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CostModelError } from '../model/cost-model.js';
 import { costModelWith } from '../model/cost-model-file.js';
-import { POLICY_NAMES } from '../reducers/migration/migration-options.js';
+import { HOST_PAGE_SIZES, POLICY_NAMES } from '../reducers/migration/migration-options.js';
 import { checkPairing, TrackerPairingError } from '../reducers/make-tracker.js';
 import { P2M_PAGE_SIZES, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';
 import type { TraceHeader } from '../trace/trace-records.js';
@@ -42,6 +42,15 @@ const migrationSchema = z
     epochNs: safeNs.min(1_000_000),
     postcopyAfterPasses: passes,
     skipCanonicalise: z.boolean().optional(),
+    // QEMU's post-copy and device options: recorded only when given.
+    postcopyPreempt: z.boolean().optional(),
+    maxPostcopyBandwidthBytesPerSec: bandwidth.optional(),
+    hostPageSize: z.enum(HOST_PAGE_SIZES as [string, ...string[]]).optional(),
+    deviceStateBytes: z.number().int().nonnegative().max(2 ** 40).optional(),
+    devicePrecopyBytes: z.number().int().nonnegative().max(2 ** 40).optional(),
+    deviceLoadNs: safeNs.optional(),
+    switchoverAck: z.boolean().optional(),
+    availSwitchoverBandwidthBytesPerSec: bandwidth.optional(),
   })
   .strict();
 

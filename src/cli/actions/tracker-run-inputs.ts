@@ -5,7 +5,7 @@ import { formatDurationNs } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../usage-error.js';
 import { chooseSeed } from '../choose-seed.js';
-import { migrationFromCli } from '../commands/migration-cli-options.js';
+import { migrationCliProblem, migrationFromCli } from '../commands/migration-cli-options.js';
 import { kvmFromCli } from '../commands/run-command.js';
 import type { TrackerRunCliOptions, TrackerRunInputs } from '../commands/run-command.js';
 import type { GuestSource } from '../../api/guest-source.js';
@@ -35,6 +35,9 @@ export function runInputsOf(ctx: CliContext, opts: TrackerRunCliOptions, source:
   if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
   const guestNs = source.header.workload.durationNs;
   const migration = migrationFromCli(opts, guestNs);
+  // A comparison across policies applies each flag where it means something (as --auto-converge).
+  const problem = (opts as { policies?: unknown }).policies === undefined ? migrationCliProblem(migration) : undefined;
+  if (problem) throw new UsageError(problem);
   if (migration.startNs! >= guestNs) {
     throw new UsageError(`--start ${formatDurationNs(migration.startNs!)} is at or after the guest's end (${formatDurationNs(guestNs)} of guest events): nothing would run; give a --start below that, or a longer --duration`);
   }
