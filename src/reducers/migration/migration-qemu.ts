@@ -269,7 +269,7 @@ export class QemuMigration extends MigrationPolicy {
       return;
     }
     if (pendingBytes < this.thresholdBytes) {
-      const reason = `remaining ${pendingBytes} bytes fit the downtime limit at the measured bandwidth (threshold ${Math.round(this.thresholdBytes)} bytes)`;
+      const reason = `remaining ${pendingBytes} bytes fit the downtime limit at ${this.opts.availSwitchoverBandwidthBytesPerSec ? 'avail-switchover-bandwidth' : 'the measured bandwidth'} (threshold ${Math.round(this.thresholdBytes)} bytes)`;
       // ram_save_complete syncs once more and sends what is still pending too.
       const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, {
         pending: this.toSend,
