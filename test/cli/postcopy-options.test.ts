@@ -47,3 +47,31 @@ describe('post-copy options', () => {
     expect(r.out).toMatch(/ downtime .* \+ state [0-9.]+ ms \(device [0-9.]+ ms\) \+ device load [0-9.]+ (ms|s) \+ resume /);
   });
 });
+
+describe('sweep grids', () => {
+  it('take the post-copy and switch-over options as keys: switches as true or false, rates and sizes in their units', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { loadGridRuns } = await import('../../src/cli/commands/sweep-command.js');
+    const dir = tempDir();
+    const grid = join(dir, 'grid.yaml');
+    writeFileSync(
+      grid,
+      `run:
+  workload: hot-set
+  duration: 1s
+  mem: 64MiB
+  tracker: hap
+  policy: postcopy
+  device-state: 1MiB
+axes:
+  postcopyPreempt: [false, true]
+  max-postcopy-bandwidth: [200Mbit, 1Gbit]
+`,
+    );
+    const runs = loadGridRuns(grid);
+    expect(runs).toHaveLength(4);
+    expect(runs.map((r) => r.argv.includes('--postcopy-preempt'))).toEqual([false, false, true, true]);
+    expect(runs[0]!.argv).toEqual(expect.arrayContaining(['--max-postcopy-bandwidth', '200Mbit', '--device-state', '1MiB']));
+    expect(new Set(runs.map((r) => r.id)).size).toBe(4);
+  });
+});
