@@ -42,6 +42,7 @@ const migrationSchema = z
     epochNs: safeNs.min(1_000_000),
     postcopyAfterPasses: passes,
     skipCanonicalise: z.boolean().optional(),
+    forgetPostcopyPages: z.number().int().nonnegative().optional(),
     // QEMU's post-copy and device options: recorded only when given.
     postcopyPreempt: z.boolean().optional(),
     maxPostcopyBandwidthBytesPerSec: bandwidth.optional(),

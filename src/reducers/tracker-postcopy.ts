@@ -6,7 +6,7 @@ import { Tracker, type TrackerEnv } from './tracker.js';
 
 /** The source, as the destination's fault handling sees it: when a missing page will be there. */
 export interface PostcopyFetcher {
-  /** `pfn` is missing on the destination and touched at wall time `t`: when its host page's last byte arrives (asking for it if it is not on its way). */
+  /** `pfn` is missing on the destination and touched at wall time `t`: when its host page's last byte arrives (asking for it if it is not on its way), or -1 if it never will. */
   fetch(pfn: number, t: number): number;
 }
 
@@ -76,6 +76,8 @@ export class PostcopyTracker extends Tracker {
   private touch(pfn: number, vcpu: number, wallNs: number): void {
     if ((this.missing[pfn >>> 5]! & (1 << (pfn & 31))) === 0) return;
     const arrivalNs = this.source.fetch(pfn, wallNs);
+    // A page the source will never send: the guest would hang on it; the phase counts it lost.
+    if (arrivalNs < 0) return;
     if (arrivalNs <= wallNs) {
       // Already placed: the source's batch or an earlier request brought it.
       const first = pfn & this.hostMask;

@@ -48,7 +48,7 @@ interface Fault {
   readonly costNs: number;
 }
 
-function run(def: WorkloadDefinition, migration: Partial<MigrationOptions>, memPages = M, vcpus = 1, durationNs = 3e9): { s: MigrationSummary; faults: Fault[]; resumeAtNs: number } {
+function run(def: WorkloadDefinition, migration: Partial<MigrationOptions>, memPages = M, vcpus = 1, durationNs = 3e9, expectLost = 0): { s: MigrationSummary; faults: Fault[]; resumeAtNs: number } {
   const faults: Fault[] = [];
   let resumeAtNs = -1;
   const onBatch = (b: RunBatch) => {
@@ -60,8 +60,8 @@ function run(def: WorkloadDefinition, migration: Partial<MigrationOptions>, memP
     }
   };
   const s = runMigration(customSource(def, config(memPages, durationNs, { vcpus })), { tracker: 'hap', migration: { policy: 'postcopy', startNs: 2e6, bandwidthBytesPerSec: BW, ...migration } }, onBatch);
-  expect(s.outcome).toBe('completed');
-  expect(s.lostPages).toBe(0);
+  expect(s.outcome).toBe(expectLost ? 'failed' : 'completed');
+  expect(s.lostPages).toBe(expectLost);
   return { s, faults, resumeAtNs };
 }
 
@@ -173,4 +173,11 @@ describe('the oracle loses no page', () => {
       expect(last.bytesSent).toBe(last.pagesSent * PAGE_WIRE);
     });
   }
+});
+
+describe('the post-copy oracle can fail', () => {
+  it('a source that forgets pages leaves them missing on the destination: the run fails with them lost', () => {
+    const { s } = run(scatteredWriter(40_000, 12_000, 2), { forgetPostcopyPages: 7 }, M, 2, 3e9, 7);
+    expect(s.firstLostPfns.length).toBe(7);
+  });
 });

@@ -56,6 +56,8 @@ export interface MigrationOptions {
   readonly deviceLoadNs?: number;
   readonly switchoverAck?: boolean;
   readonly availSwitchoverBandwidthBytesPerSec?: number;
+  /** For tests: the post-copy source forgets this many missing pages, so the phase's check must find them lost. */
+  readonly forgetPostcopyPages?: number;
   /** For tests: skip PV canonicalisation, so the oracle must catch the broken page tables. */
   readonly skipCanonicalise?: boolean;
   /**

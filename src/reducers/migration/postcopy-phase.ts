@@ -75,6 +75,7 @@ export class PostcopyPhase {
       preempt: opts.postcopyPreempt ?? false,
       maxBandwidthBytesPerSec: opts.maxPostcopyBandwidthBytesPerSec,
       hostPagePages: hostPages,
+      ...(opts.forgetPostcopyPages ? { forgetPages: opts.forgetPostcopyPages } : {}),
     });
     const postcopy = ctx.host.resumeForPostcopy(missing, source, hostPages);
     source.connect(postcopy);

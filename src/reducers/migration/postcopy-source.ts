@@ -14,7 +14,12 @@ export interface PostcopySourceOptions {
   readonly maxBandwidthBytesPerSec: number | undefined;
   /** 4 KiB pages per host page of guest RAM (1; 512 for 2 MiB, 262,144 for 1 GiB hugetlbfs). */
   readonly hostPagePages: number;
+  /** For tests: pages (the lowest missing ones) the source forgets to send. */
+  readonly forgetPages?: number;
 }
+
+/** What fetch returns for a page no one will send. */
+export const NEVER = -1;
 
 /**
  * The source during post-copy (QEMU's migration/ram.c after postcopy_start,
@@ -104,6 +109,10 @@ export class PostcopySource implements PostcopyFetcher {
     private readonly opts: PostcopySourceOptions,
   ) {
     this.toSend = missing.slice();
+    // For tests: a source that forgets pages, which the phase's check must catch.
+    for (let n = 0, p = nextSetBit(this.toSend, 0, ctx.guest.memPages); n < (opts.forgetPages ?? 0) && p >= 0; n++, p = nextSetBit(this.toSend, p + 1, ctx.guest.memPages)) {
+      this.toSend[p >>> 5] = this.toSend[p >>> 5]! & ~(1 << (p & 31));
+    }
     const rtt = ctx.costs.postcopyRequestRttNs;
     this.oneWayNs = Math.floor(rtt / 2);
     this.returnNs = rtt - this.oneWayNs;
@@ -147,7 +156,11 @@ export class PostcopySource implements PostcopyFetcher {
     const first = pfn & this.hostMask;
     const known = this.urgent.get(first);
     if (known !== undefined) return known;
-    if ((this.toSend[first >>> 5]! & (1 << (first & 31))) === 0) return Math.max(this.inBatchArrivalNs(pfn), t);
+    if ((this.toSend[first >>> 5]! & (1 << (first & 31))) === 0) {
+      // In the batch in flight; if not there either, no one will ever send it (NEVER: the phase's check counts it lost).
+      const at = this.inBatchArrivalNs(pfn);
+      return at < 0 ? NEVER : Math.max(at, t);
+    }
     this.requests++;
     const pages = this.take(first);
     const bytes = this.hostPageBytes(first);
@@ -256,7 +269,7 @@ export class PostcopySource implements PostcopyFetcher {
       if (b[mid]! < pfn) lo = mid + 1;
       else hi = mid;
     }
-    return lo < b.length && b[lo] === pfn ? this.batchArrivalNs[lo]! : this.mainFreeNs;
+    return lo < b.length && b[lo] === pfn ? this.batchArrivalNs[lo]! : -1;
   }
 
   private receivedHostPage(first: number): void {
