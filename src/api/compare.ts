@@ -85,7 +85,12 @@ export function compareResult(summaries: readonly MigrationSummary[], pageHeader
       fig('dirty rate (live phase)', 'pages/s', (s) => s.dirtyPagesRate, false),
       fig('dirty-sync-count', 'count', (s) => s.dirtySyncCount, false),
       ...(policy === 'postcopy'
-        ? [fig('post-copy faults', 'count', (s) => s.postcopyFaults), fig('post-copy fault wait', 'ns', (s) => s.postcopyFaultStallNs)]
+        ? [
+            fig('post-copy faults', 'count', (s) => s.postcopyFaults),
+            fig('post-copy fault wait', 'ns', (s) => s.postcopyFaultStallNs),
+            // QEMU's postcopy-blocktime: the time every vCPU was blocked at once.
+            fig('post-copy blocktime', 'ns', (s) => s.postcopyBlocktimeNs ?? 0),
+          ]
         : []),
     ],
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CostModelError } from '../model/cost-model.js';
 import { costModelWith } from '../model/cost-model-file.js';
-import { POLICY_NAMES, ZERO_PAGE_DETECTIONS } from '../reducers/migration/migration-options.js';
+import { HOST_PAGE_SIZES, POLICY_NAMES, ZERO_PAGE_DETECTIONS } from '../reducers/migration/migration-options.js';
 import { COMPRESSIONS, ZLIB_MAX_LEVEL, ZSTD_MAX_LEVEL } from '../reducers/migration/page-codec.js';
 import { contentMixProblem } from '../reducers/migration/page-contents.js';
 import { xbzrleCacheSizeProblem } from '../reducers/migration/xbzrle-cache.js';
@@ -61,6 +61,16 @@ const migrationSchema = z
       .number()
       .refine((n) => n === 0 || xbzrleCacheSizeProblem(n) === undefined, { message: 'a power of two of 4 KiB pages' })
       .optional(),
+    forgetPostcopyPages: z.number().int().nonnegative().optional(),
+    // QEMU's post-copy and device options: recorded only when given.
+    postcopyPreempt: z.boolean().optional(),
+    maxPostcopyBandwidthBytesPerSec: bandwidth.optional(),
+    hostPageSize: z.enum(HOST_PAGE_SIZES as [string, ...string[]]).optional(),
+    deviceStateBytes: z.number().int().nonnegative().max(2 ** 40).optional(),
+    devicePrecopyBytes: z.number().int().nonnegative().max(2 ** 40).optional(),
+    deviceLoadNs: safeNs.optional(),
+    switchoverAck: z.boolean().optional(),
+    availSwitchoverBandwidthBytesPerSec: bandwidth.optional(),
   })
   .strict();
 

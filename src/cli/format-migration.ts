@@ -67,7 +67,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
     const dt = durationFormatterFor(s.downtimeNs);
     lines.push(
       `  total time   ${formatDurationNs(s.totalNs)} (setup ${formatDurationNs(s.setupNs)})`,
-      `  downtime     ${dt(s.downtimeNs)} = suspend ${dt(d.suspendNs)} + final clean ${dt(d.finalCleanNs)} + final pages ${dt(d.finalPagesNs)} + canonicalise ${dt(d.canonicaliseNs)} + state ${dt(d.stateNs)} + resume ${dt(d.resumeNs)}`,
+      `  downtime     ${dt(s.downtimeNs)} = suspend ${dt(d.suspendNs)} + final clean ${dt(d.finalCleanNs)} + final pages ${dt(d.finalPagesNs)} + canonicalise ${dt(d.canonicaliseNs)} + state ${dt(d.stateNs)}${d.deviceStateNs !== undefined ? ` (device ${dt(d.deviceStateNs)})` : ''}${d.deviceLoadNs !== undefined ? ` + device load ${dt(d.deviceLoadNs)}` : ''} + resume ${dt(d.resumeNs)}`,
     );
   }
   const phases = [`pre-copy ${formatBytes(s.precopyBytes)}`];
@@ -84,7 +84,13 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
     `  vCPU stall   ${formatDurationNs(s.migrationStallNs)} (live phase), ${formatDurationNs(s.stallNs)} (whole run), all vCPUs`,
   );
   if (s.vcpuSlowdown) lines.push(`  per vCPU     slowdown in the live phase (exits, pauses, throttle or dirty-limit sleeps): ${s.vcpuSlowdown.map((x, v) => `vCPU ${v} ${fmtPercent(x)}`).join(', ')}`);
-  if (s.policy === 'postcopy') lines.push(`  post-copy    ${formatCount(s.postcopyFaults)} faults on pages not yet received, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for them`);
+  if (s.policy === 'postcopy' || s.postcopyBlocktimeNs !== undefined) {
+    const mean = s.postcopyFaults > 0 ? ` (mean ${formatDurationNs(Math.round(s.postcopyFaultStallNs / s.postcopyFaults))})` : '';
+    lines.push(`  post-copy    ${formatCount(s.postcopyFaults)} faults on pages not yet received, ${formatDurationNs(s.postcopyFaultStallNs)} waiting for them${mean}${s.postcopyRequests !== undefined ? `; ${formatCount(s.postcopyRequests)} page requests` : ''}`);
+  }
+  if (s.postcopyBlocktimeNs !== undefined && s.postcopyVcpuBlocktimeNs) {
+    lines.push(`  blocktime    ${formatDurationNs(s.postcopyBlocktimeNs)} with every vCPU blocked at once (postcopy-blocktime); per vCPU: ${s.postcopyVcpuBlocktimeNs.map((x, v) => `vCPU ${v} ${formatDurationNs(x)}`).join(', ')}`);
+  }
   if (s.epochs.length) {
     const pauses = s.epochs.map((e) => e.pauseNs);
     lines.push(`  remus        ${s.epochs.length} checkpoints, pause ${formatDurationNs(Math.min(...pauses))} to ${formatDurationNs(Math.max(...pauses))}, ${formatCount(s.epochs.reduce((a, e) => a + e.dirtyPages, 0))} pages`);

@@ -137,8 +137,8 @@ export class Simulation {
         resumeOnDestination() {
           sim.current = new DestinationTracker(sim.env);
         },
-        resumeForPostcopy(missing, faultCostNs) {
-          const pc = new PostcopyTracker(sim.env, missing, faultCostNs);
+        resumeForPostcopy(missing, source, hostPagePages) {
+          const pc = new PostcopyTracker(sim.env, missing, source, hostPagePages);
           sim.current = pc;
           return pc;
         },

@@ -149,6 +149,16 @@ interface MigrationFigures {
   readonly throttleSteps: readonly { atNs: number; pct: number }[];
   readonly postcopyFaults: number;
   readonly postcopyFaultStallNs: number;
+  /**
+   * Once a post-copy phase completed, as QEMU's query-migrate gives them
+   * (postcopy-requests, postcopy-blocktime, postcopy-vcpu-blocktime; here in
+   * ns): host pages the destination asked for, the time every vCPU was
+   * blocked at once, and each vCPU's time blocked on faults
+   * (src/reducers/postcopy-blocktime.ts).
+   */
+  readonly postcopyRequests?: number;
+  readonly postcopyBlocktimeNs?: number;
+  readonly postcopyVcpuBlocktimeNs?: readonly number[];
   readonly epochs: readonly RemusEpoch[];
   readonly lostPtes: number;
   /** sha256 of the final state: page versions on both sides and every vCPU's stall. */
@@ -462,6 +472,9 @@ export class SummaryFold {
       throttleSteps: this.throttleSteps,
       postcopyFaults: this.postcopyFaults,
       postcopyFaultStallNs: this.postcopyFaultStallNs,
+      ...(m.postcopy
+        ? { postcopyRequests: m.postcopy.requests, postcopyBlocktimeNs: Math.round(m.postcopy.blocktimeNs), postcopyVcpuBlocktimeNs: m.postcopy.vcpuBlocktimeNs.map(Math.round) }
+        : {}),
       epochs: m.epochs.map((e, epoch) => ({ epoch, atNs: e.atNs, dirtyPages: this.epochPages[epoch]!, pauseNs: this.epochPauseNs[epoch]!, bytesSent: e.bytesSent })),
       lostPages: m.lostPages,
       firstLostPfns: m.firstLostPfns,
@@ -515,6 +528,8 @@ function roundParts(p: DowntimeParts): DowntimeParts {
     canonicaliseNs: Math.round(p.canonicaliseNs),
     stateNs: Math.round(p.stateNs),
     resumeNs: Math.round(p.resumeNs),
+    ...(p.deviceStateNs !== undefined ? { deviceStateNs: Math.round(p.deviceStateNs) } : {}),
+    ...(p.deviceLoadNs !== undefined ? { deviceLoadNs: Math.round(p.deviceLoadNs) } : {}),
   };
 }
 

@@ -82,7 +82,8 @@ export function shortCount(n: number): string {
 }
 
 /** Downtime parts in the order they happen, with their colours. */
-export const DOWNTIME_PARTS: readonly { key: keyof RunReport['summary']['downtime']; label: string; color: string }[] = [
+/** The additive parts of a downtime, in order (deviceStateNs is a share of stateNs; deviceLoadNs, when given, overlaps the final transfer). */
+export const DOWNTIME_PARTS: readonly { key: Exclude<keyof RunReport['summary']['downtime'], 'deviceStateNs' | 'deviceLoadNs'>; label: string; color: string }[] = [
   { key: 'suspendNs', label: 'suspend', color: '#9e9e9e' },
   { key: 'finalCleanNs', label: 'final clean', color: '#f28e2b' },
   { key: 'finalPagesNs', label: 'final pages', color: '#e15759' },

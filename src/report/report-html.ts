@@ -204,6 +204,7 @@ function summaryTable(runs: readonly RunReport[]): string {
   if (anyPolicy('postcopy')) {
     rows.push(num('post-copy faults', (r) => s(r).postcopyFaults, formatCount));
     rows.push(num('post-copy fault wait', (r) => s(r).postcopyFaultStallNs, formatDurationNs));
+    rows.push(num('post-copy blocktime (all vCPUs at once)', (r) => s(r).postcopyBlocktimeNs ?? 0, formatDurationNs));
   }
   rows.push(num('tracker memory', (r) => s(r).trackerMemoryBytes, formatBytes));
   rows.push(num('lost pages', (r) => s(r).lostPages + s(r).lostPtes, formatCount));

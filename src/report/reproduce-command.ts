@@ -74,6 +74,14 @@ function specArgs(spec: RunSpec): string[] {
   if (m.maxFactor !== d.maxFactor) args.push('--max-factor', String(m.maxFactor));
   if (m.epochNs !== d.epochNs) args.push('--epoch', durationArg(m.epochNs));
   if (m.postcopyAfterPasses !== d.postcopyAfterPasses) args.push('--postcopy-after', String(m.postcopyAfterPasses));
+  if (m.postcopyPreempt) args.push('--postcopy-preempt');
+  if (m.maxPostcopyBandwidthBytesPerSec !== undefined) args.push('--max-postcopy-bandwidth', bandwidthArg(m.maxPostcopyBandwidthBytesPerSec));
+  if (m.hostPageSize !== undefined) args.push('--host-page-size', m.hostPageSize);
+  if (m.deviceStateBytes !== undefined) args.push('--device-state', String(m.deviceStateBytes));
+  if (m.devicePrecopyBytes !== undefined) args.push('--device-precopy', String(m.devicePrecopyBytes));
+  if (m.deviceLoadNs !== undefined) args.push('--device-load', durationArg(m.deviceLoadNs));
+  if (m.switchoverAck) args.push('--switchover-ack');
+  if (m.availSwitchoverBandwidthBytesPerSec !== undefined) args.push('--avail-switchover-bandwidth', bandwidthArg(m.availSwitchoverBandwidthBytesPerSec));
   if (spec.superpages !== 'split') args.push('--superpages', spec.superpages);
   if (spec.shadowOos) args.push('--shadow-oos');
   if (spec.p2m !== '2m') args.push('--p2m', spec.p2m);

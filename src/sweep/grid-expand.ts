@@ -32,6 +32,11 @@ const UNIT_KINDS: Readonly<Record<string, UnitKind>> = {
   throttleIncrement: 'number',
   maxCpuThrottle: 'number',
   postcopyAfter: 'number',
+  maxPostcopyBandwidth: 'bandwidth',
+  availSwitchoverBandwidth: 'bandwidth',
+  deviceState: 'size',
+  devicePrecopy: 'size',
+  deviceLoad: 'duration',
   seed: 'number',
 };
 /** Options whose values are whole numbers: a range's points are rounded. */

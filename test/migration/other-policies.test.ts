@@ -20,10 +20,12 @@ describe('postcopy', () => {
     expect(s.downtimeNs).toBe(s.downtime.suspendNs + s.downtime.finalCleanNs + s.downtime.stateNs + s.downtime.resumeNs);
   });
 
-  it('each first access to a page not yet received faults and waits a round trip plus the page', () => {
+  it('each first access to a page not yet received faults, and a request waits at least a round trip plus the page', () => {
+    // The detail (queueing behind the background stream, preempt, host pages) is test/migration/postcopy-detail.test.ts.
     expect(s.postcopyFaults).toBeGreaterThan(0);
+    expect(s.postcopyRequests).toBeGreaterThan(0);
     const each = DEFAULT_COSTS.postcopyRequestRttNs + Math.ceil((PAGE_WIRE * 1e9) / 125e6);
-    expect(s.postcopyFaultStallNs).toBe(s.postcopyFaults * each);
+    expect(s.postcopyFaultStallNs).toBeGreaterThanOrEqual(s.postcopyRequests! * each);
   });
 
   it('loses nothing and completes once every page is there', () => {

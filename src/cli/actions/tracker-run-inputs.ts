@@ -2,10 +2,11 @@ import { checkTraceTarget, isWorkloadName } from '../../api/guest-target.js';
 import { workloadSource } from '../../api/workload-source.js';
 import { type CostModel, DEFAULT_COSTS } from '../../model/cost-model.js';
 import { formatDurationNs } from '../../model/units.js';
+import { hostPagePages } from '../../reducers/migration/migration-options.js';
 import type { CliContext } from '../cli-io.js';
 import { UsageError } from '../usage-error.js';
 import { chooseSeed } from '../choose-seed.js';
-import { migrationFromCli } from '../commands/migration-cli-options.js';
+import { migrationCliProblem, migrationFromCli } from '../commands/migration-cli-options.js';
 import { kvmFromCli } from '../commands/run-command.js';
 import type { TrackerRunCliOptions, TrackerRunInputs } from '../commands/run-command.js';
 import type { GuestSource } from '../../api/guest-source.js';
@@ -35,6 +36,15 @@ export function runInputsOf(ctx: CliContext, opts: TrackerRunCliOptions, source:
   if (!opts.json) ctx.io.err(`seed ${source.header.workload.seed}\n`);
   const guestNs = source.header.workload.durationNs;
   const migration = migrationFromCli(opts, guestNs);
+  // A comparison across policies applies each flag where it means something (as --auto-converge).
+  const problem = (opts as { policies?: unknown }).policies === undefined ? migrationCliProblem(migration) : undefined;
+  if (problem) throw new UsageError(problem);
+  const hostPages = hostPagePages(migration);
+  const memPages = source.header.guest.memPages;
+  if (hostPages > 1 && memPages % hostPages !== 0) {
+    // QEMU's hugetlbfs backend takes RAM in whole host pages (the memory size must be a multiple of the page size).
+    throw new UsageError(`--host-page-size ${migration.hostPageSize} needs guest memory in whole ${migration.hostPageSize === '1g' ? '1 GiB' : '2 MiB'} pages (hugetlbfs backs RAM in whole pages): the guest has ${memPages} 4 KiB pages; give --mem a multiple of ${migration.hostPageSize === '1g' ? '1GiB' : '2MiB'}`);
+  }
   if (migration.startNs! >= guestNs) {
     throw new UsageError(`--start ${formatDurationNs(migration.startNs!)} is at or after the guest's end (${formatDurationNs(guestNs)} of guest events): nothing would run; give a --start below that, or a longer --duration`);
   }

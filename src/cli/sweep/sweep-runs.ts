@@ -37,7 +37,7 @@ export type RunCliOptions = TrackerRunCliOptions & { tracker: TrackerName };
 export const DEFAULT_SWEEP_SEED = 1;
 
 /** Boolean flags: a grid says `true` to give them and `false` to leave them out. */
-const SWITCHES = new Set(['autoConverge', 'throttleTailslow', 'shadowOos', 'multifd']);
+const SWITCHES = new Set(['autoConverge', 'throttleTailslow', 'shadowOos', 'multifd', 'postcopyPreempt', 'switchoverAck']);
 /** What a grid cannot set: `run` flags that are not part of a migration's parameters. */
 const NOT_IN_GRIDS = new Set(['json', 'round', 'record', 'help']);
 

@@ -9,7 +9,7 @@ import { stopAndCopy } from './stop-and-copy.js';
  */
 export class CheckpointMigration extends MigrationPolicy {
   protected begin(now: number): void {
-    stopAndCopy(this.ctx, this.ledger, now, 'checkpoint: the guest is paused for the whole save', { wholeMemory: true, skipCanonicalise: this.opts.skipCanonicalise });
+    stopAndCopy(this.ctx, this.ledger, now, 'checkpoint: the guest is paused for the whole save', { wholeMemory: true, skipCanonicalise: this.opts.skipCanonicalise, device: this.opts });
     this.ctx.clock.setThrottle(0, this.ctx.clock.nowNs);
     this.ctx.host.resumeOnDestination();
     this.done();

@@ -2,7 +2,7 @@ import type { CostModel } from '../../model/cost-model.js';
 import type { Mmu } from '../mmu.js';
 import type { PageOracle } from '../page-oracle.js';
 import type { TrackerGuest } from '../tracker.js';
-import type { PostcopyTracker } from '../tracker-postcopy.js';
+import type { PostcopyFetcher, PostcopyTracker } from '../tracker-postcopy.js';
 import type { VcpuClock } from '../vcpu-clock.js';
 import type { Link } from './link.js';
 
@@ -45,8 +45,8 @@ export interface RunEmitter {
 export interface GuestHost {
   /** The guest resumed on the destination with every page there. */
   resumeOnDestination(): void;
-  /** The guest resumed on the destination with `missing` pages still on the source (post-copy). */
-  resumeForPostcopy(missing: Uint32Array, faultCostNs: number): PostcopyTracker;
+  /** The guest resumed on the destination with `missing` pages still on the source (post-copy), fetched from `source` a host page of `hostPagePages` at a time. */
+  resumeForPostcopy(missing: Uint32Array, source: PostcopyFetcher, hostPagePages: number): PostcopyTracker;
 }
 
 /**

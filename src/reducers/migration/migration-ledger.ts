@@ -27,6 +27,21 @@ export interface DowntimeParts {
   readonly canonicaliseNs: number;
   readonly stateNs: number;
   readonly resumeNs: number;
+  /** Of stateNs, the device state's share: given only when the run sets the device state (`--device-state`). */
+  readonly deviceStateNs?: number;
+  /**
+   * The guest stopped before the destination had loaded the devices'
+   * pre-copy data (no switchover-ack): the rest of that load, during which
+   * the guest cannot resume. Given only when the run has device pre-copy data.
+   */
+  readonly deviceLoadNs?: number;
+}
+
+/** Post-copy's own account (QEMU's query-migrate postcopy-requests, postcopy-blocktime, postcopy-vcpu-blocktime). */
+export interface PostcopyFacts {
+  readonly requests: number;
+  readonly blocktimeNs: number;
+  readonly vcpuBlocktimeNs: readonly number[];
 }
 
 export const NO_DOWNTIME: DowntimeParts = { suspendNs: 0, finalCleanNs: 0, finalPagesNs: 0, canonicaliseNs: 0, stateNs: 0, resumeNs: 0 };
@@ -93,6 +108,8 @@ export interface MigrationReport {
   readonly lostPtes: number;
   /** Policies whose stream sends zero pages as flags (QEMU's): the page contents, and QEMU's multifd and XBZRLE figures. */
   readonly dataPath?: DataPathFacts;
+  /** Present once a post-copy phase completed. */
+  readonly postcopy?: PostcopyFacts;
 }
 
 /** Counts run events as they are emitted, so a phase boundary has a position in the stream. */
@@ -122,6 +139,7 @@ export class MigrationLedger {
   switchDirtyPages = 0;
   remainingPages = 0;
   afterEndNs = 0;
+  postcopy: PostcopyFacts | undefined;
   private readonly rounds: RoundFacts[] = [];
   private liveFromEvent = -1;
   private liveToEvent = -1;
@@ -301,6 +319,7 @@ export class MigrationLedger {
       firstLostPfns: this.firstLostPfns,
       lostPtes: this.lostPtes,
       ...(this.zeroPages === 'flag' ? { dataPath: { pageContents: contentFacts(this.contents), ...this.dataPath?.facts() } } : {}),
+      ...(this.postcopy ? { postcopy: this.postcopy } : {}),
     };
   }
 }

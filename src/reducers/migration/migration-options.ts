@@ -33,6 +33,34 @@ export interface MigrationOptions {
   readonly epochNs: number;
   /** Post-copy: live passes before the switch (1 = after the first full pass). */
   readonly postcopyAfterPasses: number;
+  /**
+   * QEMU post-copy, each absent unless given (absent: today's behaviour and
+   * QEMU's defaults): postcopy-preempt (QEMU 8.0 capability: requested pages
+   * on a channel of their own), max-postcopy-bandwidth (the background
+   * stream's cap after the switch; QEMU's default 0, no cap) and the host
+   * page size of guest RAM (hugetlbfs backing: post-copy places host pages
+   * whole; anonymous memory is 4k, THP being off during post-copy).
+   */
+  readonly postcopyPreempt?: boolean;
+  readonly maxPostcopyBandwidthBytesPerSec?: number;
+  readonly hostPageSize?: HostPageSize;
+  /**
+   * Device state (absent: the cost model's deviceStateBytes and none of
+   * the rest): the stop-copy device state sent while the guest is stopped;
+   * a device's pre-copy data (VFIO's initial data, sent at the start of the
+   * live phase) and the time the destination takes to load it; QEMU 8.1's
+   * switchover-ack capability (the source does not stop until the
+   * destination acknowledges that data loaded); QEMU 8.2's
+   * avail-switchover-bandwidth (used instead of the measured bandwidth for
+   * the switch-over threshold).
+   */
+  readonly deviceStateBytes?: number;
+  readonly devicePrecopyBytes?: number;
+  readonly deviceLoadNs?: number;
+  readonly switchoverAck?: boolean;
+  readonly availSwitchoverBandwidthBytesPerSec?: number;
+  /** For tests: the post-copy source forgets this many missing pages, so the phase's check must find them lost. */
+  readonly forgetPostcopyPages?: number;
   /** For tests: skip PV canonicalisation, so the oracle must catch the broken page tables. */
   readonly skipCanonicalise?: boolean;
   /**
@@ -77,6 +105,16 @@ export const ZERO_PAGE_DETECTIONS: readonly ZeroPageDetection[] = ['none', 'lega
 export const DEFAULT_MULTIFD_CHANNELS = 2;
 
 export type AfterEnd = 'idle' | 'loop' | 'stop';
+
+/** Host page sizes of guest RAM: anonymous memory, 2 MiB and 1 GiB hugetlbfs. */
+export type HostPageSize = '4k' | '2m' | '1g';
+export const HOST_PAGE_SIZES: readonly HostPageSize[] = ['4k', '2m', '1g'];
+const HOST_PAGE_PAGES: Readonly<Record<HostPageSize, number>> = { '4k': 1, '2m': 512, '1g': 262_144 };
+
+/** 4 KiB pages per host page of the guest's RAM (1 unless hugetlbfs-backed). */
+export function hostPagePages(opts: Pick<MigrationOptions, 'hostPageSize'>): number {
+  return HOST_PAGE_PAGES[opts.hostPageSize ?? '4k'];
+}
 export const AFTER_END_MODES: readonly AfterEnd[] = ['idle', 'loop', 'stop'];
 /**
  * `loop` replays the guest's events at most this many times: a migration

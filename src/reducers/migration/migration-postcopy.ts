@@ -31,7 +31,7 @@ export class PostcopyMigration extends XenMigration {
   }
 
   protected override switchOver(now: number, reason: string): void {
-    const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, now, reason);
+    const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, this.opts, now, reason);
     this.runPostcopy(phase, resumeAt);
   }
 }

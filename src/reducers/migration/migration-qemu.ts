@@ -112,10 +112,52 @@ export class QemuMigration extends MigrationPolicy {
       // The setup sync sets every chunk (ram_init_bitmaps -> migration_bitmap_sync_precopy).
       this.clearPending = new Uint8Array(Math.ceil(this.ctx.guest.memPages / 2 ** shift)).fill(1);
     }
+    this.sendDevicePrecopy();
     if (this.opts.autoConverge) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs);
     else if (this.ctx.logDirty.dirtyLimitConfigured) this.throttle = new AutoConverge(this.ctx, this.opts, this.windowStartNs, (now) => this.ctx.logDirty.startDirtyLimit(now));
     this.ledger.startRound(this.windowStartNs);
-    this.schedule(this.windowStartNs, () => this.send());
+    this.schedule(this.ramStartNs, () => this.send());
+  }
+
+  /** Wall time the live sending of RAM starts (after any device pre-copy data). */
+  private ramStartNs = 0;
+  /** When the destination has loaded the devices' pre-copy data (-1: none sent), and when its switchover ACK reaches the source. */
+  private deviceReadyNs = -1;
+  private switchoverAckNs = 0;
+
+  /**
+   * Devices' pre-copy data (VFIO's initial data: hw/vfio/migration.c
+   * vfio_save_iterate sends it first, precopy_init_size), on the main
+   * stream within max-bandwidth, ahead of RAM; the destination then loads
+   * it (`deviceLoadNs`). With switchover-ack (QEMU 8.1) the destination
+   * approves the switch-over once every device that asked for it has
+   * loaded its initial data (savevm.c qemu_loadvm_approve_switchover ->
+   * MIG_RP_MSG_SWITCHOVER_ACK on the return path), at once if none has
+   * any; until the ACK arrives the source does not stop
+   * (migration.c migration_can_switchover).
+   */
+  private sendDevicePrecopy(): void {
+    const start = this.windowStartNs;
+    this.ramStartNs = start;
+    const bytes = this.opts.devicePrecopyBytes ?? 0;
+    const returnNs = this.ctx.costs.postcopyRequestRttNs - Math.floor(this.ctx.costs.postcopyRequestRttNs / 2);
+    if (bytes > 0) {
+      const rate = Math.min(this.opts.maxBandwidthBytesPerSec, this.ctx.link.bandwidthBytesPerSec);
+      const wireNs = this.ctx.link.wireNs(bytes, rate);
+      this.ledger.sendState(bytes);
+      this.windowBytes += bytes;
+      this.throttle?.sent(bytes);
+      this.ramStartNs = start + wireNs;
+      this.deviceReadyNs = this.ramStartNs + (this.opts.deviceLoadNs ?? 0);
+      this.switchoverAckNs = this.deviceReadyNs + returnNs;
+    } else {
+      this.switchoverAckNs = start + this.ctx.costs.postcopyRequestRttNs;
+    }
+  }
+
+  /** migration_can_switchover: without switchover-ack always; with it, once the destination's ACK is in. */
+  private canSwitchover(now: number): boolean {
+    return !this.opts.switchoverAck || now >= this.switchoverAckNs;
   }
 
   /** One chunk of live sending, within the current window's budget. */
@@ -170,7 +212,7 @@ export class QemuMigration extends MigrationPolicy {
   /** migration_iteration_run: compare the pending estimate with the threshold, sync, maybe switch over. */
   private iterate(): void {
     const now = this.nextActionNs;
-    if (this.postcopyRequested) {
+    if (this.postcopyRequested && this.canSwitchover(now)) {
       this.switchToPostcopy(now);
       return;
     }
@@ -237,10 +279,21 @@ export class QemuMigration extends MigrationPolicy {
       this.schedule(Math.max(now, this.windowStartNs + QEMU_WINDOW_NS), () => this.iterate());
       return;
     }
+    if (pendingBytes < this.thresholdBytes && !this.canSwitchover(now)) {
+      // Under the threshold, but the destination has not acknowledged yet: go on iterating.
+      this.ledger.startRound(now);
+      this.schedule(pendingBytes > 0 ? now : Math.max(now, this.switchoverAckNs), () => this.send());
+      return;
+    }
     if (pendingBytes < this.thresholdBytes) {
-      const reason = `remaining ${pendingBytes} bytes fit the downtime limit at the measured bandwidth (threshold ${Math.round(this.thresholdBytes)} bytes)`;
+      const reason = `remaining ${pendingBytes} bytes fit the downtime limit at ${this.opts.availSwitchoverBandwidthBytesPerSec ? 'avail-switchover-bandwidth' : 'the measured bandwidth'} (threshold ${Math.round(this.thresholdBytes)} bytes)`;
       // ram_save_complete syncs once more and sends what is still pending too.
-      const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, { pending: this.toSend, skipCanonicalise: this.opts.skipCanonicalise });
+      const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, {
+        pending: this.toSend,
+        skipCanonicalise: this.opts.skipCanonicalise,
+        device: this.opts,
+        ...(this.deviceReadyNs >= 0 ? { deviceReadyNs: this.deviceReadyNs } : {}),
+      });
       // migration_iteration_finish: cpu_throttle_stop once the migration is over.
       this.ctx.clock.setThrottle(0, resumeAt);
       this.ctx.host.resumeOnDestination();
@@ -253,16 +306,19 @@ export class QemuMigration extends MigrationPolicy {
 
   /** postcopy_start: what is still to send (the bitmap) and what the final CLEAN finds are missing on the destination. */
   private switchToPostcopy(now: number): void {
-    const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, now, 'switched to post-copy on request (migrate-start-postcopy)', this.toSend);
+    const { phase, resumeAt } = PostcopyPhase.switchOver(this.ctx, this.ledger, this.opts, now, 'switched to post-copy on request (migrate-start-postcopy)', this.toSend);
     this.ctx.clock.setThrottle(0, resumeAt);
     this.runPostcopy(phase, resumeAt);
   }
 
-  /** migration_update_counters: bandwidth over the window, threshold = bandwidth x downtime-limit. */
+  /** migration_update_counters: bandwidth over the window (or avail-switchover-bandwidth), threshold = bandwidth x downtime-limit. */
   private closeWindow(now: number): void {
     const elapsedNs = now - this.windowStartNs;
     if (elapsedNs > 0) {
-      const bytesPerNs = this.windowBytes / elapsedNs;
+      // avail-switchover-bandwidth (QEMU 8.2): the user's figure for the
+      // switch-over, trusted over the measured one when set.
+      const avail = this.opts.availSwitchoverBandwidthBytesPerSec;
+      const bytesPerNs = avail !== undefined && avail > 0 ? avail / 1e9 : this.windowBytes / elapsedNs;
       this.thresholdBytes = bytesPerNs * this.opts.downtimeLimitNs;
     }
     this.windowStartNs = now;

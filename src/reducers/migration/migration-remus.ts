@@ -25,7 +25,7 @@ export class RemusMigration extends XenMigration {
   }
 
   protected override switchOver(now: number, reason: string): void {
-    const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, { skipCanonicalise: this.opts.skipCanonicalise });
+    const resumeAt = stopAndCopy(this.ctx, this.ledger, now, reason, { skipCanonicalise: this.opts.skipCanonicalise, device: this.opts });
     this.schedule(resumeAt + this.opts.epochNs, () => this.epoch());
   }
 

@@ -108,7 +108,7 @@ export class XenMigration extends MigrationPolicy {
 
   /** The live phase is over: stop and copy, and the guest runs on the destination. */
   protected switchOver(now: number, reason: string): void {
-    stopAndCopy(this.ctx, this.ledger, now, reason, { skipCanonicalise: this.opts.skipCanonicalise });
+    stopAndCopy(this.ctx, this.ledger, now, reason, { skipCanonicalise: this.opts.skipCanonicalise, device: this.opts });
     this.resumed();
   }
 

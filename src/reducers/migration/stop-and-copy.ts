@@ -5,6 +5,8 @@ import { countBits } from '../logdirty-bitmap.js';
 import { canonicaliseAndCheck } from '../pv-canonicalise.js';
 import type { MigrationContext } from './migration-context.js';
 import type { MigrationLedger } from './migration-ledger.js';
+import type { MigrationOptions } from './migration-options.js';
+import { switchoverStateBytes } from './switchover-state.js';
 
 export interface StopAndCopyOptions {
   /** Send every page, not the final CLEAN's (a checkpoint: `xm save`). */
@@ -13,6 +15,14 @@ export interface StopAndCopyOptions {
   readonly pending?: Uint32Array;
   /** For tests: skip PV canonicalisation, so the oracle must catch the broken page tables. */
   readonly skipCanonicalise?: boolean;
+  /** The run's device state, when it gives one (`--device-state`). */
+  readonly device?: Pick<MigrationOptions, 'deviceStateBytes'>;
+  /**
+   * Wall time the destination finishes loading the devices' pre-copy data
+   * (VFIO's initial data); a stop before it leaves the guest waiting for
+   * it on the destination (without switchover-ack, nothing holds the stop back).
+   */
+  readonly deviceReadyNs?: number;
 }
 
 /**
@@ -62,16 +72,30 @@ export function stopAndCopy(ctx: MigrationContext, ledger: MigrationLedger, now:
     canonicaliseNs = 2 * ptPages * costs.canonicalisePerTableNs;
     ctx.run.emit(RunEventKind.canonicalise, now, NO_VCPU, c.tables, c.mismatches, canonicaliseNs);
   }
-  const stateBytes = ctx.guest.vcpus * costs.vcpuStateBytes + costs.deviceStateBytes;
+  const state = switchoverStateBytes(ctx, o.device ?? {});
+  const stateBytes = state.bytes;
   const stateNs = link.wireNs(stateBytes);
   const resumeNs = costs.resumeNs;
-  const rest = suspendNs + finalPagesNs + canonicaliseNs + stateNs + resumeNs;
+  // The destination cannot start the guest before its devices loaded what
+  // they were sent in pre-copy: the rest of that load comes after the state.
+  const readyWithoutNs = now + finalCleanNs + suspendNs + finalPagesNs + canonicaliseNs + stateNs;
+  const deviceLoadNs = o.deviceReadyNs === undefined ? undefined : Math.max(0, o.deviceReadyNs - readyWithoutNs);
+  const rest = suspendNs + finalPagesNs + canonicaliseNs + stateNs + (deviceLoadNs ?? 0) + resumeNs;
   clock.pauseAll(now, rest);
   const resumeAt = now + rest + finalCleanNs;
   ledger.sendState(stateBytes);
   ctx.run.emit(RunEventKind.pagesSent, now + suspendNs + finalCleanNs, NO_VCPU, ledger.roundCount, pages, finalPagesNs);
   ledger.endRound(resumeAt, finalDirty);
-  ledger.downtime = { suspendNs, finalCleanNs, finalPagesNs, canonicaliseNs, stateNs, resumeNs };
+  ledger.downtime = {
+    suspendNs,
+    finalCleanNs,
+    finalPagesNs,
+    canonicaliseNs,
+    stateNs,
+    resumeNs,
+    ...(state.deviceStateNs !== undefined ? { deviceStateNs: state.deviceStateNs } : {}),
+    ...(deviceLoadNs !== undefined ? { deviceLoadNs } : {}),
+  };
   ledger.checkOracle(resumeAt);
   ledger.complete(resumeAt);
   ctx.run.emit(RunEventKind.resume, resumeAt, NO_VCPU, ledger.roundCount, 0, resumeNs);
