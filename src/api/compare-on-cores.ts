@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Subject } from 'rxjs';
+import { Subject } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { shareGuestBatch } from '../events/shared-guest-batch.js';
 import type { TrackerName } from '../reducers/tracker.js';

@@ -34,7 +34,7 @@ function fail(e: unknown): void {
 }
 
 try {
-  const [{ Subject }, { migrate, summarizeMigration }, { guestBatchOfShared }] = await Promise.all([import('rxjs'), import('./run-migration.js'), import('../events/shared-guest-batch.js')]);
+  const [{ Subject }, { migrate, summarizeMigration }, { guestBatchOfShared }] = await Promise.all([import('../util/rx.js'), import('./run-migration.js'), import('../events/shared-guest-batch.js')]);
   const { header, options, index, progress } = data;
   const guest = new Subject<import('../events/guest-batch.js').GuestBatch>();
   let summary: MigrationSummary | undefined;

@@ -1,4 +1,4 @@
-import { from } from 'rxjs';
+import { from } from '../../util/rx.js';
 import { type GuestBatch, sliceGuestBatch } from '../../events/guest-batch.js';
 import type { GuestSource } from '../../api/guest-source.js';
 import type { TraceHeader } from '../../trace/trace-records.js';
