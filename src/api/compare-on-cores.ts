@@ -15,11 +15,13 @@ import { type MigrationRunOptions, type MigrationSummary, migrate, summarizeMigr
 
 /**
  * How many batches the main thread may run ahead of the slowest tracker:
- * enough to keep every worker busy, few enough that the guest's events are
- * never all in memory at once (a batch is at most 65,536 events, 19 bytes
- * each).
+ * enough to keep every worker busy (and to go on while a worker loads its
+ * modules), few enough that the guest's events are never all in memory at
+ * once (a batch is at most 65,536 events, 19 bytes each), and that the
+ * shared buffers are reused soon: a batch's buffer takes a later batch once
+ * every worker is past it.
  */
-const BATCHES_AHEAD = 16;
+const BATCHES_AHEAD = 8;
 
 const WORKER_URL = new URL('./compare-worker.js', import.meta.url);
 
@@ -127,10 +129,22 @@ export async function compareTrackersOnCores(
   );
   let posted = 0;
   const failed = () => localFailed || Atomics.load(progress, n) !== 0;
+  // Buffers of posted batches, oldest first, and those every worker is done with.
+  const inFlight: SharedArrayBuffer[] = [];
+  const free: SharedArrayBuffer[] = [];
+  let released = 0;
+  const release = () => {
+    let done = posted;
+    for (let i = 0; i < n; i++) done = Math.min(done, Atomics.load(progress, i));
+    for (; released < done; released++) free.push(inFlight.shift()!);
+  };
   try {
     drainSync(source.events(), (batch) => {
       if (failed()) throw new WorkerFailed();
-      const message: CompareWorkerMessage = { type: 'batch', batch: shareGuestBatch(batch) };
+      release();
+      const shared = shareGuestBatch(batch, free.pop());
+      inFlight.push(shared.buffer);
+      const message: CompareWorkerMessage = { type: 'batch', batch: shared };
       for (const w of workers) w.postMessage(message);
       posted++;
       for (const local of locals) if (!localFailed) local.next(batch);
