@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+
 /** Timing and reporting helpers for the benchmark (the only clock users besides src/cli). */
 export function timeIt<T>(fn: () => T): { value: T; seconds: number } {
   const t0 = process.hrtime.bigint();
@@ -48,4 +51,27 @@ export function printRows(rows: readonly BenchRow[]): void {
     const verdict = r.target === undefined ? '' : `  target ${r.target}${r.ok === undefined ? '' : r.ok ? '  ok' : '  MISSED'}`;
     console.log(`${r.scenario.padEnd(w0)}  ${r.metric.padEnd(w1)}  ${r.value.padStart(w2)}${verdict}`);
   }
+}
+
+/**
+ * CPU seconds (user + system) of this process's children that have been
+ * waited for, all their threads: Linux's cutime and cstime in /proc/self/stat
+ * (clock ticks, 100 a second), or undefined elsewhere. On a machine other
+ * work shares, a child's wall time says as much about that work as about
+ * the child; its CPU time says what the child itself cost.
+ */
+export function childrenCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses; cutime and cstime are fields 16 and 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's 1-minute load average and its cores, as a bench row's note ("load 1.2 on 2 cores"). */
+export function loadNote(): string {
+  return `load ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
 }

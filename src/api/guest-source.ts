@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { checkTraceTarget, isWorkloadName } from './guest-target.js';

@@ -1,4 +1,4 @@
-import { filter, map, Observable } from 'rxjs';
+import { filter, map, Observable } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { type TraceChunk, TraceReader, type TraceReaderOptions } from '../trace/trace-reader.js';
 import type { TraceFooter, TraceHeader } from '../trace/trace-records.js';

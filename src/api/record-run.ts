@@ -1,4 +1,4 @@
-import { tap } from 'rxjs';
+import { tap } from '../util/rx.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
 import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration/migration-options.js';
 import { TraceError } from '../trace/trace-error.js';

@@ -1,4 +1,4 @@
-import { type Observable, type OperatorFunction, pipe, tap } from 'rxjs';
+import { type Observable, type OperatorFunction, pipe, tap } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { migrationDriver } from '../reducers/migration/migration-driver.js';

@@ -1,4 +1,4 @@
-import { type OperatorFunction, pipe } from 'rxjs';
+import { type OperatorFunction, pipe } from '../util/rx.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RoundDriver } from '../reducers/round-driver.js';
 import { simulate } from '../reducers/simulate.js';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type cliProgressModule from 'cli-progress';
-import { tap } from 'rxjs';
+import { tap } from '../util/rx.js';
 import type { GuestSource } from '../api/guest-source.js';
 import { formatCount, formatDurationNs } from '../model/units.js';
 import type { CliContext } from './cli-io.js';

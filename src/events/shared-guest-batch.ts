@@ -17,9 +17,16 @@ export interface SharedGuestBatch {
 
 const BYTES_PER_EVENT = 4 * 4 + 2 + 1;
 
-export function shareGuestBatch(b: GuestBatch): SharedGuestBatch {
+/**
+ * Copies a batch into `into` when it has room (a buffer every reader is
+ * done with: fresh memory costs a page fault per 4 KiB as it is first
+ * written, about what the copy itself costs), else into a new buffer.
+ * The views depend on the count only, so a buffer may be larger.
+ */
+export function shareGuestBatch(b: GuestBatch, into?: SharedArrayBuffer): SharedGuestBatch {
   const n = b.count;
-  const buffer = new SharedArrayBuffer(Math.max(n * BYTES_PER_EVENT, 1));
+  const bytes = Math.max(n * BYTES_PER_EVENT, 1);
+  const buffer = into && into.byteLength >= bytes ? into : new SharedArrayBuffer(bytes);
   const v = guestBatchOfShared({ count: n, baseNs: b.baseNs, endNs: b.endNs, buffer });
   v.dtNs.set(b.dtNs.subarray(0, n));
   v.page.set(b.page.subarray(0, n));

@@ -1,4 +1,4 @@
-import type { OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from '../util/rx.js';
 import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { operator } from '../util/operator.js';

@@ -1,5 +1,5 @@
 import type { DataPathFacts } from './migration/qemu-data-path.js';
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from '../util/rx.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { runEventCostNs } from '../events/run-cost.js';
 import { RUN_EVENT_KIND_NAMES, RunEventKind } from '../events/run-event-kind.js';

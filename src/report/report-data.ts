@@ -1,4 +1,4 @@
-import { tap } from 'rxjs';
+import { tap } from '../util/rx.js';
 import type { GuestSource } from '../api/guest-source.js';
 import { guestTimeShare } from '../api/guest-time-share.js';
 import { type RunSpec, runSpec } from '../api/record-run.js';

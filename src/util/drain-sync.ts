@@ -1,4 +1,4 @@
-import { type Observable, Subject, takeUntil } from 'rxjs';
+import { type Observable, Subject, takeUntil } from './rx.js';
 
 /**
  * Subscribes to a synchronous source and feeds every emission to `next`,

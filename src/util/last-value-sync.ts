@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable } from './rx.js';
 
 /**
  * Subscribes to a synchronous source and returns its last value; an error

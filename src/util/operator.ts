@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction, Subscriber } from 'rxjs';
+import { Observable, type OperatorFunction, Subscriber } from './rx.js';
 
 /** What an operator does with each value of its source, and at its end. */
 export interface OperatorSteps<T> {

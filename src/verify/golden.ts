@@ -9,7 +9,7 @@ import { replayRunVerify } from './replay-run.js';
 import { migrate, type MigrationSummary, summarizeMigration, tapRunBatches } from '../api/run-migration.js';
 import { readGuestBatches } from '../api/read.js';
 import { lastValueSync } from '../util/last-value-sync.js';
-import { tap } from 'rxjs';
+import { tap } from '../util/rx.js';
 import { findWorkload } from '../workloads/registry.js';
 import { isBuiltInWorkload } from './header-workload.js';
 import { workloadEvents } from '../workloads/workload-events.js';

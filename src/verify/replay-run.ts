@@ -1,4 +1,4 @@
-import { Observable, takeWhile, tap } from 'rxjs';
+import { Observable, takeWhile, tap } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { copyRunBatch, type RunBatch, RUN_COLUMNS } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';

@@ -1,4 +1,4 @@
-import { takeWhile } from 'rxjs';
+import { takeWhile } from '../util/rx.js';
 import { type GuestBatch, GUEST_COLUMNS } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import { BatchDigest, STREAM_TAG } from '../trace/batch-digest.js';

@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { Observable } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { DEFAULT_BATCH_EVENTS, GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { WorkloadConfig, WorkloadDefinition, WorkloadStats } from './workload.js';

@@ -1,4 +1,5 @@
-// compare runs each tracker on a worker thread of its own over the guest
+// compare runs its trackers on worker threads (several on one when there are
+// more trackers than cores) and this thread over the guest
 // events generated (or read) once (src/api/compare-on-cores.ts): its output
 // must be the output of the trackers run one after the other, byte for
 // byte, errors and exit codes included. The built CLI (a process of its
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILT_CLI } from '../helpers/spawn-cli.js';
 import { runCli } from './cli-run.js';
+import { assignTrackers } from '../../src/api/compare-on-cores.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'migsim-compare-cores-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,6 +25,19 @@ function builtCli(...args: string[]): Promise<{ code: number; out: string; err: 
 }
 
 describe('compare on every core', () => {
+  it('starts no more threads than cores: on two, three trackers share two threads, each tracker run once', () => {
+    // This thread generates the guest (2 HAP runs' worth) and takes HAP; the worker, shadow and PML.
+    expect(assignTrackers(['shadow', 'hap', 'pml'], 2)).toEqual([[1], [0, 2]]);
+    expect(assignTrackers(['pml', 'hap', 'pml'], 2)).toEqual([[2], [0, 1]]);
+    // With a core per tracker and one over, every tracker has a worker and this thread only generates.
+    expect(assignTrackers(['shadow', 'hap', 'pml'], 4)).toEqual([[], [2], [1], [0]]);
+    for (const cores of [2, 3, 4]) {
+      const threads = assignTrackers(['shadow', 'hap', 'pml', 'kvm-wp', 'direct'], cores);
+      expect(threads.length).toBeLessThanOrEqual(cores);
+      expect(threads.flat().sort()).toEqual([0, 1, 2, 3, 4]);
+    }
+  });
+
   it('compare --json on worker threads prints what the trackers run in order print, byte for byte', async () => {
     const args = ['compare', 'apache', '--duration', '1s', '--mem', '256MiB', '--seed', '7', '--start', '200ms', '--json'];
     const [parallel, inOrder] = await Promise.all([builtCli(...args), runCli(...args)]);

@@ -2,7 +2,8 @@
 // loads commander and the commands' options, not the simulator, the trace
 // codec (msgpackr, zod), the importers or the report's vega; a run of a
 // built-in workload with the default costs loads the simulator but none of
-// the trace codec, the schemas, the importers or the report. Checked by the
+// the trace codec, the schemas, the importers or the report, and of RxJS
+// only the modules it uses, not its index. Checked by the
 // list of modules the built CLI loads (a loader hook records each), never
 // by time.
 import { execFile } from 'node:child_process';
@@ -59,6 +60,8 @@ describe('start-up', () => {
     const loaded = await modulesLoaded('run', 'run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--mem', '256MiB', '--seed', '1', '--after-end', 'stop');
     const packages = new Set(loaded.map(packageOf).filter(Boolean));
     expect(packages.has('rxjs')).toBe(true);
+    // RxJS's index requires all of RxJS (223 files): src/util/rx.ts imports the few modules a run uses.
+    expect(loaded.filter((u) => /\/node_modules\/rxjs\/dist\/[^/]+\/index\.js$/.test(u))).toEqual([]);
     // cli-table3 draws the run's text summary (its rounds and exits tables), so a run loads it.
     for (const p of ['zod', 'msgpackr', 'vega', 'vega-lite', 'cli-progress']) expect(packages.has(p), p).toBe(false);
     const sources = loaded.map(sourceOf).filter((s): s is string => s !== undefined);

@@ -12,10 +12,10 @@ import { shardIndices, type ShardSpec } from '../../sweep/shard-partition.js';
 import type { RunRow } from '../../sweep/run-row.js';
 import { formatCount } from '../../model/units.js';
 import { type SweepRun, sweepRuns } from '../sweep/sweep-runs.js';
-import { executeSweep } from '../sweep/execute-sweep.js';
+import { executeSweep, startSweepThreads, type SweepThreads } from '../sweep/execute-sweep.js';
 import { shardFromEnv } from '../sweep/shard-from-env.js';
 import { checkResultsDir, journalFiles, journalPath, openJournal, openResultsDir, readJournals, shardName, tableFiles, tablePath } from '../sweep/results-dir.js';
-import { formatOfPath, mergeTables, querySweep, runsSql, sqlString, TABLE_FORMATS, type TableFormat, writeRows } from '../sweep/duckdb-table.js';
+import { formatOfPath, loadDuckDb, mergeTables, querySweep, runsSql, sqlString, TABLE_FORMATS, type TableFormat, writeRows } from '../sweep/duckdb-table.js';
 
 interface SweepCliOptions {
   out?: string;
@@ -64,15 +64,24 @@ Then:
       if (opts.out === undefined) throw new UsageError("sweep needs -o DIR: the results directory");
       const out = opts.out;
       const shard = shardFromEnv(opts.shard, process.env);
-      const all = loadGridRuns(gridPath);
-      const mineIdx = new Set(shardIndices(all, shard));
-      const mine = all.filter((r) => mineIdx.has(r.index));
-      if (opts.dryRun) {
-        ctx.io.out(opts.json ? JSON.stringify(mine.map((r) => ({ id: r.id, index: r.index, argv: r.argv })), null, 2) + '\n' : mine.map((r) => `${r.id}  migsim run ${r.argv.join(' ')}\n`).join(''));
-        return;
-      }
       const jobs = opts.jobs ?? availableParallelism();
-      const result = await sweepShard(ctx, out, mine, shard, jobs, opts.format, Boolean(opts.json));
+      // The workers load their modules while this thread reads the grid.
+      const threads = opts.dryRun ? undefined : startSweepThreads(jobs);
+      let mine: SweepRun[];
+      let all: SweepRun[];
+      let result: Awaited<ReturnType<typeof sweepShard>>;
+      try {
+        all = loadGridRuns(gridPath);
+        const mineIdx = new Set(shardIndices(all, shard));
+        mine = all.filter((r) => mineIdx.has(r.index));
+        if (!threads) {
+          ctx.io.out(opts.json ? JSON.stringify(mine.map((r) => ({ id: r.id, index: r.index, argv: r.argv })), null, 2) + '\n' : mine.map((r) => `${r.id}  migsim run ${r.argv.join(' ')}\n`).join(''));
+          return;
+        }
+        result = await sweepShard(ctx, out, mine, shard, threads, opts.format, Boolean(opts.json));
+      } finally {
+        await threads?.destroy();
+      }
       const failed = result.rows.filter((r) => r.outcome === 'error');
       if (opts.json) {
         ctx.io.out(JSON.stringify({ grid: gridPath, shard: shardName(shard), runs: mine.length, gridRuns: all.length, ran: result.ran, skipped: mine.length - result.ran, failed: failed.length, jobs, seconds: result.seconds, cpuSeconds: cpuSeconds(), table: result.table }, null, 2) + '\n');
@@ -140,7 +149,7 @@ function cpuSeconds(): number {
  * Runs a shard's runs that are not yet in the directory, appending each to
  * the shard's journal as it finishes, then writes the shard's table.
  */
-async function sweepShard(ctx: CliContext, dir: string, runs: readonly SweepRun[], shard: ShardSpec, jobs: number, format: TableFormat, json: boolean): Promise<{ rows: RunRow[]; ran: number; seconds: number; table: string }> {
+async function sweepShard(ctx: CliContext, dir: string, runs: readonly SweepRun[], shard: ShardSpec, threads: SweepThreads, format: TableFormat, json: boolean): Promise<{ rows: RunRow[]; ran: number; seconds: number; table: string }> {
   const started = performance.now();
   openResultsDir(dir);
   const done = readJournals(dir);
@@ -149,10 +158,13 @@ async function sweepShard(ctx: CliContext, dir: string, runs: readonly SweepRun[
   let finished = 0;
   let failed = 0;
   const progress = createProgress(ctx, `sweep ${shard.k}/${shard.n}`, todo.length, { json, detail: () => (failed ? `, ${formatCount(failed)} failed` : '') });
+  // With workers running, this thread is free to load the table writer's
+  // native engine now rather than after the last run.
+  if (threads.pool && format !== 'jsonl') loadDuckDb();
   try {
     await executeSweep(
       todo,
-      jobs,
+      threads,
       (r) => {
         append({ id: r.id, ms: Math.round(r.ms * 1000) / 1000, row: r.row });
         done.set(r.id, { id: r.id, ms: r.ms, row: r.row });
@@ -164,6 +176,8 @@ async function sweepShard(ctx: CliContext, dir: string, runs: readonly SweepRun[
     );
   } finally {
     progress.stop();
+    // Their memory (the simulators', the guests') is not needed to write the table.
+    await threads.destroy();
   }
   // The table holds this grid's runs of this shard, each at its place in this grid.
   const rows = runs.map((r) => ({ ...done.get(r.id)!.row, index: r.index }));

@@ -25,11 +25,24 @@ export function formatOfPath(path: string): TableFormat | undefined {
   return m ? (m[1]!.toLowerCase() as TableFormat) : undefined;
 }
 
+let duckDb: Promise<typeof import('@duckdb/node-api')> | undefined;
+
+/**
+ * DuckDB's module, loaded on first use, not with this module: its native
+ * engine takes a while to load, and every migsim command would pay for it
+ * at start. A sweep calls it early, while its workers run, so the table is
+ * written without that wait at the end.
+ */
+export function loadDuckDb(): Promise<typeof import('@duckdb/node-api')> {
+  duckDb ??= import('@duckdb/node-api');
+  // Whoever awaits it sees a failure; an early load nobody awaits yet must not be an unhandled rejection.
+  duckDb.catch(() => {});
+  return duckDb;
+}
+
 /** One connection for one command; one thread, so files come out in one order, byte for byte. */
 export async function withDuckDb<T>(work: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-  // Loaded here, not with the module: its native engine takes a while to
-  // load, and every migsim command would pay for it at start.
-  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const { DuckDBInstance } = await loadDuckDb();
   const db = await DuckDBInstance.create(':memory:', { threads: '1', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const c = await db.connect();
   try {

@@ -2,7 +2,7 @@ import { runMigration } from '../../api/run-migration.js';
 import { errorRow, runRow, type RunRow } from '../../sweep/run-row.js';
 import { userFacingMessage } from '../cli-failure.js';
 import { migrationJson } from '../format-migration.js';
-import { type SharedGuest, sharedSource, shareGuest } from './shared-guest.js';
+import { type GuestColumns, type SharedGuest, sharedSource, shareGuest } from './shared-guest.js';
 import { runInputs } from './sweep-runs.js';
 
 /** What a worker needs of a run: its argv, and what its row is keyed by. */
@@ -40,7 +40,7 @@ export function executeRun(t: RunTask, guest: SharedGuest | undefined, nowMs: ()
   }
 }
 
-/** The guest events of a run's argv, generated or decoded once for all the runs that share them. */
-export function generateGuest(argv: readonly string[]): SharedGuest {
-  return shareGuest(runInputs(argv).inputs.source);
+/** The guest events of a run's argv, generated or decoded once for all the runs that share them (into `reuse`'s buffers when given). */
+export function generateGuest(argv: readonly string[], reuse?: GuestColumns): SharedGuest {
+  return shareGuest(runInputs(argv).inputs.source, reuse);
 }
