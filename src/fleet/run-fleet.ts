@@ -42,6 +42,8 @@ export interface FleetVmResult {
   readonly pausedAtNs: number;
   readonly postcopyAtNs: number;
   readonly bytesSent: number;
+  /** The remaining bytes the controller read (query-migrate's ram remaining) at each of its reads: [wall ns, bytes]. */
+  readonly readings: readonly (readonly [number, number])[];
   readonly summary?: MigrationSummary;
 }
 
@@ -130,6 +132,9 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
       controller.started(m, fleet);
     },
     note,
+    budget: (vm, budget, detail) => {
+      events.push({ atNs: nowNs, kind: 'budget', vm: scenario.vms[vm]!.name, detail, budget });
+    },
   };
   const requests = [...scenario.migrations].sort((a, b) => a.atNs - b.atNs || a.line - b.line);
   let nextRequest = 0;
@@ -171,13 +176,13 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
       nowNs = Math.max(nowNs, Math.min(scenario.horizonNs, member.sim.clock.nowNs));
       summary = member.finish().summary;
     } else member.finishUnstarted();
-    results.push(vmResult(scenario, m, mig.started ? mig.ending() : undefined, summary));
+    results.push(vmResult(scenario, m, mig.started ? mig.ending() : undefined, summary, mig.readings));
   }
   return fleetResult(scenario, controller.name, results, network, events);
 }
 
 /** What fleet.json says of one planned migration: how it ended (undefined: it never started) and its summary. */
-export function vmResult(scenario: Scenario, m: PlannedMigration, end: VmEnd | undefined, summary: MigrationSummary | undefined): FleetVmResult {
+export function vmResult(scenario: Scenario, m: PlannedMigration, end: VmEnd | undefined, summary: MigrationSummary | undefined, readings: readonly (readonly [number, number])[]): FleetVmResult {
   const spec = scenario.vms[m.vm]!;
   const requestedAtNs = m.atNs;
   const startedAtNs = end ? end.startedAtNs : -1;
@@ -201,6 +206,7 @@ export function vmResult(scenario: Scenario, m: PlannedMigration, end: VmEnd | u
     pausedAtNs,
     postcopyAtNs: end ? end.postcopyAtNs : -1,
     bytesSent: summary?.bytesSent ?? 0,
+    readings,
     ...(summary ? { summary } : {}),
   };
 }

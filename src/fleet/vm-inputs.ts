@@ -22,7 +22,9 @@ export type VmInput =
   | { readonly op: 'max-bandwidth'; readonly step: number; readonly atNs: number; readonly bytesPerSec: number }
   | { readonly op: 'postcopy'; readonly step: number; readonly atNs: number; readonly reason: string }
   | { readonly op: 'pause'; readonly step: number; readonly atNs: number; readonly pauseAtNs: number; readonly reason: string }
-  | { readonly op: 'abort'; readonly step: number; readonly atNs: number; readonly reason: string };
+  | { readonly op: 'abort'; readonly step: number; readonly atNs: number; readonly reason: string }
+  /** The controller read the query-migrate figures (what it read is the VM's: a replay reads them again). */
+  | { readonly op: 'read'; readonly step: number; readonly atNs: number };
 
 /**
  * The VM's own calls on the network (its stream opened, its cap changed,

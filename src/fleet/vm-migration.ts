@@ -67,6 +67,8 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
   endedAtNs = -1;
   pausedAtNs = -1;
   postcopyAtNs = -1;
+  /** The remaining bytes each read of the figures gave the controller: [fleet wall ns, bytes]. */
+  readonly readings: [number, number][] = [];
   /** Its driver's actions so far, and what came from outside between them. */
   readonly log: VmInputLog = emptyInputLog();
 
@@ -231,6 +233,16 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
   }
 
   figures(): MigrationFigures {
+    if (this.keeper && !this.ended) {
+      const f = this.keeper.figures();
+      const atNs = this.fleetNowNs();
+      const last = this.readings[this.readings.length - 1];
+      if (!last || last[0] !== atNs) {
+        this.log.inputs.push({ op: 'read', step: this.log.steps, atNs });
+        this.readings.push([atNs, f.remainingBytes]);
+      }
+      return f;
+    }
     return this.keeper?.figures() ?? {
       status: 'queued',
       startedAtNs: -1,

@@ -28,6 +28,8 @@ export interface FleetVmReplay extends ReplayResult {
   /** The replayed run's input log and ending (the fleet's check solves the shares again from them). */
   readonly log?: VmInputLog;
   readonly end?: VmEnd;
+  /** The remaining bytes the controller read, read again. */
+  readonly readings?: readonly (readonly [number, number])[];
 }
 
 /** The footer's record of the VM's inputs, read first (a replay needs them before the first step). */
@@ -170,6 +172,7 @@ export function replayFleetVmVerify(file: string, onProgress?: (fraction: number
     summaryIdentical,
     ...(summary ? { summary } : {}),
     log,
+    readings: mig.readings,
     ...(end ? { end } : {}),
     ...(diff ? { firstDifference: diff } : {}),
   };
@@ -198,6 +201,9 @@ function apply(member: FleetMember, mig: VmMigration, input: VmInput): void {
       break;
     case 'abort':
       mig.abort(input.reason);
+      break;
+    case 'read':
+      mig.figures();
       break;
   }
 }

@@ -39,6 +39,7 @@ interface VmReplayed {
   readonly log: VmInputLog;
   readonly end: VmEnd;
   readonly summary: MigrationSummary;
+  readonly readings: readonly (readonly [number, number])[];
 }
 
 /**
@@ -74,7 +75,7 @@ export function replayFleetVerify(dir: string, onVm?: (done: number, of: number)
     }
     const r = replayFleetVmVerify(file);
     vms.push({ vm: name, file, identical: r.identical, events: r.events, regeneratedDigest: r.regeneratedDigest, ...(r.firstDifference ? { firstDifference: r.firstDifference } : {}) });
-    if (r.identical && r.log && r.end && r.summary) replayed.set(m.vm, { vm: m.vm, log: r.log, end: r.end, summary: r.summary });
+    if (r.identical && r.log && r.end && r.summary) replayed.set(m.vm, { vm: m.vm, log: r.log, end: r.end, summary: r.summary, readings: r.readings ?? [] });
     onVm?.(n + 1, planned.length);
   });
   const allVmsIdentical = vms.every((v) => v.identical);
@@ -91,7 +92,7 @@ export function replayFleetVerify(dir: string, onVm?: (done: number, of: number)
   if (network && problem === undefined) {
     const results: FleetVmResult[] = planned.map((m) => {
       const r = replayed.get(m.vm);
-      return vmResult(scenario, m, r?.end, r?.summary);
+      return vmResult(scenario, m, r?.end, r?.summary, r?.readings ?? []);
     });
     const name = makeController(scenario.orchestrator.name, scenario.orchestrator.settings).name;
     const text = fleetRecord(fleetResult(scenario, name, results, network, events), plan);
