@@ -114,6 +114,8 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     members.set(m.vm, new FleetMember(mig, g.setup, g.pull, o.recorder?.(spec)));
   }
   const order = [...members.keys()].sort((a, b) => a - b);
+  // The scheduler's scan, once per step: the VMs' migrations in the tie rule's order, in an array.
+  const scan = order.map((v) => members.get(v)!.migration);
   const fleet: FleetHandle = {
     get nowNs() {
       return nowNs;
@@ -144,11 +146,11 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     const pollNs = controller.nextPollNs;
     let vmNs = Infinity;
     let vm = -1;
-    for (const v of order) {
-      const t = members.get(v)!.migration.nextActionNs;
+    for (let k = 0; k < scan.length; k++) {
+      const t = scan[k]!.nextActionNs;
       if (t < vmNs) {
         vmNs = t;
-        vm = v;
+        vm = k;
       }
     }
     const t = Math.min(requestNs, pollNs, vmNs);
@@ -163,7 +165,7 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
       note('requested', m.vm, `migrate to ${scenario.hosts[m.to]!.name}${m.line > 0 ? ` (plan line ${m.line})` : ''}`);
       controller.request(m, fleet);
     } else if (pollNs === t) controller.poll(fleet);
-    else members.get(vm)!.step();
+    else members.get(order[vm]!)!.step();
   }
   closing = true;
   const results: FleetVmResult[] = [];
