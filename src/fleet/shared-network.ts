@@ -142,10 +142,18 @@ export class SharedNetwork implements StreamNetwork {
  * handed (link.ts): a policy asks it how long bytes take, and it answers at
  * the stream's max-min share at that moment, or at the rate the policy
  * asks if that is lower. The policy's files are untouched: this is the
- * shared wire issue 13 prepared. A transfer keeps the rate it started
- * with; the next one (a batch of at most 1024 pages) sees any new share.
+ * shared wire issue 13 prepared. It keeps the last transfer it timed, so
+ * that its VM can re-time a transfer in flight when the share changes
+ * (VmMigration.rateChanged).
  */
 export class SharedLink extends Link {
+  /** Transfers timed since the VM's step began, and the last one's bytes, the rate it asked for and got, and its wire time. */
+  calls = 0;
+  lastBytes = 0;
+  lastRequestedBytesPerSec = Infinity;
+  lastBytesPerSec = 0;
+  lastNs = 0;
+
   constructor(
     private readonly stream: Stream,
     nominalBytesPerSec: number,
@@ -157,6 +165,12 @@ export class SharedLink extends Link {
     const rate = Math.min(bytesPerSec ?? Infinity, this.stream.rateBytesPerSec);
     // A stream is never left with nothing while open (every constraint has
     // a capacity above 0), so rate > 0 here.
-    return Math.ceil((bytes * 1e9) / rate);
+    const ns = Math.ceil((bytes * 1e9) / rate);
+    this.calls++;
+    this.lastBytes = bytes;
+    this.lastRequestedBytesPerSec = bytesPerSec ?? Infinity;
+    this.lastBytesPerSec = rate;
+    this.lastNs = ns;
+    return ns;
   }
 }

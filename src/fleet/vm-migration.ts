@@ -52,6 +52,9 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
   private policy: MigrationPolicy | undefined;
   private opts: { -readonly [K in keyof MigrationOptions]: MigrationOptions[K] } | undefined;
   private stream: Stream | undefined;
+  private link: SharedLink | undefined;
+  /** The transfer in flight whose end is the policy's next action (see rateChanged), or undefined. */
+  private transfer: { startNs: number; bytes: number; requestedBytesPerSec: number; bytesPerSec: number; endNs: number } | undefined;
   private keeper: MigrationFiguresKeeper | undefined;
   private abortReason: string | undefined;
   private postcopyReason: string | undefined;
@@ -117,7 +120,7 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
         guest: w.guest,
         seed: w.seed,
         costs: w.costs,
-        link: new SharedLink(this.stream, opts.bandwidthBytesPerSec),
+        link: (this.link = new SharedLink(this.stream, opts.bandwidthBytesPerSec)),
         logDirty: keeper.logDirty(w.tracker),
         clock: w.clock,
         run: keeper.emitter(w.run, (ns) => this.onSuspend(ns)),
@@ -155,7 +158,16 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
       policy.startPostcopy();
       this.postcopyAtNs = now;
     }
+    const link = this.link!;
+    link.calls = 0;
     policy.act();
+    this.transfer = undefined;
+    // One transfer timed in this step, ending where the policy's next step
+    // is due (a batch of pages sent, then the migration thread's next
+    // iteration): the wire is all that step waits for.
+    if (link.calls === 1 && policy.nextActionNs !== Infinity && policy.nextActionNs - link.lastNs >= now) {
+      this.transfer = { startNs: policy.nextActionNs - link.lastNs, bytes: link.lastBytes, requestedBytesPerSec: link.lastRequestedBytesPerSec, bytesPerSec: link.lastBytesPerSec, endNs: policy.nextActionNs };
+    }
     const keeper = this.keeper!;
     keeper.updatedAtNs = now;
     if (policy.nextActionNs === Infinity) {
@@ -208,7 +220,10 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
     this.log.inputs.push({ op: 'max-bandwidth', step: this.log.steps, atNs: this.fleetNowNs(), bytesPerSec });
     if (!this.opts) return;
     this.opts.maxBandwidthBytesPerSec = bytesPerSec;
-    if (!this.suspended && this.opts.policy === 'qemu') this.network.setCap(this.stream!, bytesPerSec, this.keeper!.updatedAtNs);
+    if (!this.suspended && this.opts.policy === 'qemu') {
+      this.network.setCap(this.stream!, bytesPerSec, this.keeper!.updatedAtNs);
+      this.rateChanged(this.fleetNowNs());
+    }
   }
 
   /** ShareListener: the share its own network call gave its stream. */
@@ -216,9 +231,30 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
     this.log.own.push(call);
   }
 
-  /** ShareListener: another stream's call changed this stream's share (taken from the next batch on). */
+  /** ShareListener: another stream's call changed this stream's share, from `atNs` on. */
   share(seq: number, atNs: number, bytesPerSec: number): void {
     this.log.inputs.push({ op: 'share', step: this.log.steps, atNs, seq, bytesPerSec });
+    this.rateChanged(atNs);
+  }
+
+  /**
+   * The stream's rate changed at `atNs` while a transfer is on the wire:
+   * what it had sent by then at the old rate stays sent, the rest goes at
+   * the new one, and the policy's next step (the transfer's end) moves to
+   * where the last byte now arrives, as a TCP stream's rate follows its
+   * share at once. Any other step the policy has due is left alone.
+   */
+  private rateChanged(atNs: number): void {
+    const tr = this.transfer;
+    const policy = this.policy;
+    if (!tr || !policy || this.ended || this.endDueNs >= 0 || policy.nextActionNs !== tr.endNs || atNs >= tr.endNs) return;
+    const bytesPerSec = Math.min(tr.requestedBytesPerSec, this.stream!.rateBytesPerSec);
+    if (bytesPerSec === tr.bytesPerSec) return;
+    const fromNs = Math.max(atNs, tr.startNs);
+    const left = Math.max(0, tr.bytes - ((fromNs - tr.startNs) * tr.bytesPerSec) / 1e9);
+    const endNs = fromNs + Math.ceil((left * 1e9) / bytesPerSec);
+    policy.nextActionNs = endNs;
+    this.transfer = { startNs: fromNs, bytes: left, requestedBytesPerSec: tr.requestedBytesPerSec, bytesPerSec, endNs };
   }
 
   /** A replay: the recorded share of this VM's stream, as another stream's call gave it. */
