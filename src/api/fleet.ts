@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { copyGuestBatch, type GuestBatch } from '../events/guest-batch.js';
-import type { RunBatch } from '../events/run-batch.js';
 import { ControllerSettingError } from '../fleet/controllers/controller.js';
 import { makeController } from '../fleet/controllers/make-controller.js';
-import type { GuestPull } from '../fleet/fleet-member.js';
+import type { GuestPull, MemberRecorder } from '../fleet/fleet-member.js';
+import type { SimulationSetup } from '../reducers/simulation.js';
 import { type FleetGuest, type FleetResult, runFleet } from '../fleet/run-fleet.js';
 import { parseScenario, type Scenario, ScenarioError, type VmSpec } from '../fleet/scenario-file.js';
 import { ConfigError } from '../model/guest-config.js';
@@ -105,17 +105,22 @@ function guestPull(s: Scenario, vm: VmSpec, h: TraceHeader): GuestPull {
 
 export interface FleetRunHooks {
   onProgress?(wallNs: number, ended: number): void;
-  onRunBatch?(vm: number, b: RunBatch): void;
+  /** Records a VM's run (its run trace: src/api/record-fleet.ts). */
+  recorder?(vm: VmSpec, header: TraceHeader, setup: SimulationSetup): MemberRecorder | undefined;
 }
 
 /** Runs a loaded scenario: the orchestrator's controller over every planned migration. */
 export function runScenario(s: Scenario, hooks: FleetRunHooks = {}): FleetResult {
+  const recorders = new Map<VmSpec, MemberRecorder | undefined>();
   return runFleet(s, {
     controller: makeController(s.orchestrator.name, s.orchestrator.settings),
     guest(vm): FleetGuest {
       const h = vmHeader(s, vm);
-      return { setup: simulationSetup(h, { tracker: vm.tracker }), pull: guestPull(s, vm, h) };
+      const setup = simulationSetup(h, { tracker: vm.tracker });
+      recorders.set(vm, hooks.recorder?.(vm, h, setup));
+      return { setup, pull: guestPull(s, vm, h) };
     },
-    ...hooks,
+    recorder: (vm) => recorders.get(vm),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
   });
 }

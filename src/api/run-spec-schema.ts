@@ -28,7 +28,8 @@ const migrationSchema = z
     policy: z.enum(POLICY_NAMES as [string, ...string[]]),
     startNs: safeNs,
     bandwidthBytesPerSec: bandwidth,
-    maxBandwidthBytesPerSec: bandwidth,
+    // A fleet's controller may leave QEMU unlimited (KubeVirt's bandwidthPerMigration 0).
+    maxBandwidthBytesPerSec: bandwidth.or(z.literal(Infinity)),
     downtimeLimitNs: safeNs,
     autoConverge: z.boolean(),
     // Added later: a trace written before them lacks them (record-run.ts runSpecOf fills them in).
@@ -81,6 +82,8 @@ const runSpecSchema = z
     p2m: z.enum(P2M_PAGE_SIZES as [string, ...string[]]),
     costs: z.record(z.string(), z.unknown()),
     migration: migrationSchema,
+    /** A VM of a fleet (src/api/record-fleet.ts): its inputs are in the footer. */
+    fleet: z.object({ vm: z.string(), from: z.string(), to: z.string() }).strict().optional(),
     shadowOos: z.boolean().optional(),
     kvm: z
       .object({

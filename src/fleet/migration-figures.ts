@@ -1,6 +1,6 @@
 import { RunEventKind } from '../events/run-event-kind.js';
 import type { LogDirtyHandle, RunEmitter } from '../reducers/migration/migration-context.js';
-import type { PageOracle } from '../reducers/page-oracle.js';
+import type { PageOracle, SendWatch } from '../reducers/page-oracle.js';
 
 const PAGE_BYTES = 4096;
 
@@ -41,7 +41,7 @@ export interface MigrationFigures {
  * bitmap exactly; for Xen's, the pages of the pass still unsent plus those
  * dirtied by the last CLEAN.
  */
-export class MigrationFiguresKeeper {
+export class MigrationFiguresKeeper implements SendWatch {
   private pending: Uint32Array;
   private pendingCount = 0;
   private transferred = 0;
@@ -109,24 +109,21 @@ export class MigrationFiguresKeeper {
     };
   }
 
-  /**
-   * The oracle the policy is given: the simulation's own, seen through an
-   * object whose prototype it is (every field and method is the
-   * simulation's), with `send` watched.
-   */
+  /** The oracle the policy is given: the simulation's own, its `send` watched (SendWatch). */
   oracle(inner: PageOracle): PageOracle {
-    const watched = Object.create(inner) as PageOracle;
+    inner.sendWatch = this;
+    return inner;
+  }
+
+  /** SendWatch: a page sent leaves the bitmap. */
+  sent(pfn: number): void {
+    const w = pfn >>> 5;
+    const bit = 1 << (pfn & 31);
     const pending = this.pending;
-    watched.send = (pfn: number): void => {
-      const w = pfn >>> 5;
-      const bit = 1 << (pfn & 31);
-      if ((pending[w]! & bit) !== 0) {
-        pending[w] = pending[w]! & ~bit;
-        this.pendingCount--;
-      }
-      inner.send(pfn);
-    };
-    return watched;
+    if ((pending[w]! & bit) !== 0) {
+      pending[w] = pending[w]! & ~bit;
+      this.pendingCount--;
+    }
   }
 
   /** The run emitter the policy is given: the simulation's, watched for bytes on the wire and the phases. */

@@ -1,11 +1,11 @@
-import type { RunBatch } from '../events/run-batch.js';
 import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration/migration-options.js';
 import type { SimulationSetup } from '../reducers/simulation.js';
 import type { MigrationSummary } from '../reducers/summary.js';
 import type { Controller, FleetEvent, FleetEventKind, FleetHandle } from './controllers/controller.js';
-import { FleetMember, type GuestPull } from './fleet-member.js';
+import { FleetMember, type GuestPull, type MemberRecorder } from './fleet-member.js';
 import type { PlannedMigration, Scenario, VmSpec } from './scenario-file.js';
 import { SharedNetwork } from './shared-network.js';
+import type { VmEnd } from './vm-inputs.js';
 import { type FleetOutcome, VmMigration } from './vm-migration.js';
 
 /** What the fleet needs to build one VM's run: its simulation's setup and its guest events. */
@@ -20,8 +20,8 @@ export interface FleetRunOptions {
   guest(vm: VmSpec): FleetGuest;
   /** The wall time reached and the migrations ended so far, now and then (for a progress bar). */
   onProgress?(wallNs: number, ended: number): void;
-  /** Each VM's run batches as they fill (valid during the call only). */
-  onRunBatch?(vm: number, b: RunBatch): void;
+  /** A recorder of a VM's run (its run trace), if it is to be recorded. */
+  recorder?(vm: VmSpec): MemberRecorder | undefined;
 }
 
 export interface FleetVmResult {
@@ -42,6 +42,8 @@ export interface FleetVmResult {
   readonly pausedAtNs: number;
   readonly postcopyAtNs: number;
   readonly bytesSent: number;
+  /** The remaining bytes the controller read (query-migrate's ram remaining) at each of its reads: [wall ns, bytes]. */
+  readonly readings: readonly (readonly [number, number])[];
   readonly summary?: MigrationSummary;
 }
 
@@ -108,10 +110,12 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
   for (const m of [...scenario.migrations].sort((a, b) => a.vm - b.vm)) {
     const spec = scenario.vms[m.vm]!;
     const g = o.guest(spec);
-    const mig = new VmMigration(m.vm, network, onEnd);
-    members.set(m.vm, new FleetMember(mig, g.setup, g.pull, o.onRunBatch ? (b) => o.onRunBatch!(m.vm, b) : undefined));
+    const mig = new VmMigration(m.vm, network, onEnd, () => nowNs);
+    members.set(m.vm, new FleetMember(mig, g.setup, g.pull, o.recorder?.(spec)));
   }
   const order = [...members.keys()].sort((a, b) => a - b);
+  // The scheduler's scan, once per step: the VMs' migrations in the tie rule's order, in an array.
+  const scan = order.map((v) => members.get(v)!.migration);
   const fleet: FleetHandle = {
     get nowNs() {
       return nowNs;
@@ -125,23 +129,14 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
       const member = members.get(m.vm)!;
       const opts = migrationOptionsFor(spec, scenario.hosts[spec.host]!.nicBytesPerSec, overrides);
       running.push(m);
-      member.migration.start(nowNs, spec.host, m.to, opts);
-      member.beginSummary({
-        mode: 'migration',
-        tracker: spec.tracker,
-        superpages: member.sim.setup.superpages,
-        p2m: member.sim.setup.p2m,
-        policy: opts.policy,
-        startNs: nowNs,
-        vcpus: spec.vcpus,
-        bandwidthBytesPerSec: opts.bandwidthBytesPerSec,
-        pageHeaderBytes: member.sim.setup.costs.pageHeaderBytes,
-        afterEnd: 'stop',
-      });
+      member.start(nowNs, spec.host, m.to, opts);
       note('started', m.vm, `to ${scenario.hosts[m.to]!.name}, ${opts.policy}${Number.isFinite(opts.maxBandwidthBytesPerSec) && opts.policy === 'qemu' ? `, max-bandwidth ${opts.maxBandwidthBytesPerSec} B/s` : ''}${opts.autoConverge ? ', auto-converge' : ''}`);
       controller.started(m, fleet);
     },
     note,
+    budget: (vm, budget, detail) => {
+      events.push({ atNs: nowNs, kind: 'budget', vm: scenario.vms[vm]!.name, detail, budget });
+    },
   };
   const requests = [...scenario.migrations].sort((a, b) => a.atNs - b.atNs || a.line - b.line);
   let nextRequest = 0;
@@ -151,11 +146,11 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     const pollNs = controller.nextPollNs;
     let vmNs = Infinity;
     let vm = -1;
-    for (const v of order) {
-      const t = members.get(v)!.migration.nextActionNs;
+    for (let k = 0; k < scan.length; k++) {
+      const t = scan[k]!.nextActionNs;
       if (t < vmNs) {
         vmNs = t;
-        vm = v;
+        vm = k;
       }
     }
     const t = Math.min(requestNs, pollNs, vmNs);
@@ -170,7 +165,7 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
       note('requested', m.vm, `migrate to ${scenario.hosts[m.to]!.name}${m.line > 0 ? ` (plan line ${m.line})` : ''}`);
       controller.request(m, fleet);
     } else if (pollNs === t) controller.poll(fleet);
-    else members.get(vm)!.step();
+    else members.get(order[vm]!)!.step();
   }
   closing = true;
   const results: FleetVmResult[] = [];
@@ -178,41 +173,54 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     const member = members.get(v)!;
     const mig = member.migration;
     const m = planned.get(v)!;
-    const spec = scenario.vms[v]!;
     let summary: MigrationSummary | undefined;
     if (mig.started) {
       nowNs = Math.max(nowNs, Math.min(scenario.horizonNs, member.sim.clock.nowNs));
       summary = member.finish().summary;
     } else member.finishUnstarted();
-    const requestedAtNs = m.atNs;
-    const startedAtNs = mig.startedAtNs;
-    const endedAtNs = mig.started ? mig.endedAtNs : -1;
-    const stopNs = summary && summary.downtimeNs > 0 ? summary.startNs + summary.totalNs - summary.downtimeNs : -1;
-    const downtimeNs = summary ? (mig.pausedAtNs >= 0 && mig.outcome === 'paused' && stopNs >= 0 ? summary.downtimeNs + (stopNs - mig.pausedAtNs) : summary.downtimeNs) : 0;
-    results.push({
-      vm: spec.name,
-      from: scenario.hosts[spec.host]!.name,
-      to: scenario.hosts[m.to]!.name,
-      outcome: mig.outcome,
-      reason: mig.started ? mig.reason : 'the scenario ended before the orchestrator started it',
-      requestedAtNs,
-      startedAtNs,
-      endedAtNs,
-      queuedNs: (startedAtNs >= 0 ? startedAtNs : scenario.horizonNs) - requestedAtNs,
-      totalNs: startedAtNs >= 0 ? endedAtNs - startedAtNs : 0,
-      downtimeNs,
-      pausedAtNs: mig.pausedAtNs,
-      postcopyAtNs: mig.postcopyAtNs,
-      bytesSent: summary?.bytesSent ?? 0,
-      ...(summary ? { summary } : {}),
-    });
+    results.push(vmResult(scenario, m, mig.started ? mig.ending() : undefined, summary, mig.readings));
   }
-  const firstRequest = requests.length > 0 ? requests[0]!.atNs : 0;
-  const lastEnd = Math.max(firstRequest, ...results.map((r) => r.endedAtNs));
+  return fleetResult(scenario, controller.name, results, network, events);
+}
+
+/** What fleet.json says of one planned migration: how it ended (undefined: it never started) and its summary. */
+export function vmResult(scenario: Scenario, m: PlannedMigration, end: VmEnd | undefined, summary: MigrationSummary | undefined, readings: readonly (readonly [number, number])[]): FleetVmResult {
+  const spec = scenario.vms[m.vm]!;
+  const requestedAtNs = m.atNs;
+  const startedAtNs = end ? end.startedAtNs : -1;
+  const endedAtNs = end ? end.endedAtNs : -1;
+  const pausedAtNs = end ? end.pausedAtNs : -1;
+  const outcome = (end ? end.outcome : 'not-started') as FleetOutcome;
+  const stopNs = summary && summary.downtimeNs > 0 ? summary.startNs + summary.totalNs - summary.downtimeNs : -1;
+  const downtimeNs = summary ? (pausedAtNs >= 0 && outcome === 'paused' && stopNs >= 0 ? summary.downtimeNs + (stopNs - pausedAtNs) : summary.downtimeNs) : 0;
   return {
-    orchestrator: controller.name,
+    vm: spec.name,
+    from: scenario.hosts[spec.host]!.name,
+    to: scenario.hosts[m.to]!.name,
+    outcome,
+    reason: end ? end.reason : 'the scenario ended before the orchestrator started it',
+    requestedAtNs,
+    startedAtNs,
+    endedAtNs,
+    queuedNs: (startedAtNs >= 0 ? startedAtNs : scenario.horizonNs) - requestedAtNs,
+    totalNs: startedAtNs >= 0 ? endedAtNs - startedAtNs : 0,
+    downtimeNs,
+    pausedAtNs,
+    postcopyAtNs: end ? end.postcopyAtNs : -1,
+    bytesSent: summary?.bytesSent ?? 0,
+    readings,
+    ...(summary ? { summary } : {}),
+  };
+}
+
+/** The fleet's result from its VMs' (in the file's order), the network's recomputations and the scenario's events. */
+export function fleetResult(scenario: Scenario, orchestrator: string, vms: FleetVmResult[], network: SharedNetwork, events: FleetEvent[]): FleetResult {
+  const firstRequest = scenario.migrations.length > 0 ? Math.min(...scenario.migrations.map((m) => m.atNs)) : 0;
+  const lastEnd = Math.max(firstRequest, ...vms.map((r) => r.endedAtNs));
+  return {
+    orchestrator,
     seed: scenario.seed,
-    vms: results,
+    vms,
     makespanNs: lastEnd - firstRequest,
     peaks: peaks(network),
     events,

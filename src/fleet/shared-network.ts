@@ -1,6 +1,7 @@
 import { Link } from '../reducers/migration/link.js';
 import { maxMinShare } from './max-min-share.js';
 import type { HostSpec, LinkSpec } from './scenario-file.js';
+import type { OwnNetworkCall } from './vm-inputs.js';
 
 /** One migration's stream over the network, from its source host to its destination. */
 export interface Stream {
@@ -12,6 +13,21 @@ export interface Stream {
   readonly crosses: readonly number[];
   capBytesPerSec: number;
   rateBytesPerSec: number;
+  /** Told of each change of this stream's share (a VM's run trace records them: vm-inputs.ts). */
+  readonly listener?: ShareListener;
+}
+
+/** Hears a stream's shares: those its own calls gave it, and those other streams' calls changed. */
+export interface ShareListener {
+  own(call: OwnNetworkCall): void;
+  share(seq: number, atNs: number, bytesPerSec: number): void;
+}
+
+/** What a VM's migration asks of the network: the fleet's shared one, or a replay's recorded shares. */
+export interface StreamNetwork {
+  open(vm: number, from: number, to: number, capBytesPerSec: number, atNs: number, listener?: ShareListener): Stream;
+  setCap(s: Stream, capBytesPerSec: number, atNs: number): void;
+  close(s: Stream, atNs: number): void;
 }
 
 /** What the network gave every constraint after a recomputation (for peak use and the report). */
@@ -31,11 +47,13 @@ export interface ShareChange {
  * closes or changes its cap (a QEMU stream's cap is its max-bandwidth;
  * stop-and-copy lifts it).
  */
-export class SharedNetwork {
+export class SharedNetwork implements StreamNetwork {
   readonly constraintNames: readonly string[];
   readonly capacityBytesPerSec: readonly number[];
   private readonly streams: Stream[] = [];
   private nextId = 0;
+  /** Every call on the network, numbered: the order a replay of the shares follows. */
+  private seq = 0;
   readonly changes: ShareChange[] = [];
 
   constructor(
@@ -64,34 +82,43 @@ export class SharedNetwork {
     return l < 0 ? undefined : [...out, 2 * this.hosts.length + l];
   }
 
-  open(vm: number, from: number, to: number, capBytesPerSec: number, atNs: number): Stream {
+  open(vm: number, from: number, to: number, capBytesPerSec: number, atNs: number, listener?: ShareListener): Stream {
     const crosses = this.path(from, to);
     if (!crosses) throw new Error(`no link between hosts ${this.hosts[from]!.name} and ${this.hosts[to]!.name}`);
-    const s: Stream = { id: this.nextId++, vm, from, to, crosses, capBytesPerSec, rateBytesPerSec: 0 };
+    const s: Stream = { id: this.nextId++, vm, from, to, crosses, capBytesPerSec, rateBytesPerSec: 0, ...(listener ? { listener } : {}) };
     this.streams.push(s);
-    this.recompute(atNs);
+    const seq = this.seq++;
+    this.recompute(atNs, seq, s);
+    s.listener?.own({ seq, atNs, call: 'open', capBytesPerSec, bytesPerSec: s.rateBytesPerSec });
     return s;
   }
 
   setCap(s: Stream, capBytesPerSec: number, atNs: number): void {
-    if (s.capBytesPerSec === capBytesPerSec) return;
-    s.capBytesPerSec = capBytesPerSec;
-    if (this.streams.includes(s)) this.recompute(atNs);
+    const seq = this.seq++;
+    if (s.capBytesPerSec !== capBytesPerSec) {
+      s.capBytesPerSec = capBytesPerSec;
+      if (this.streams.includes(s)) this.recompute(atNs, seq, s);
+    }
+    s.listener?.own({ seq, atNs, call: 'cap', capBytesPerSec, bytesPerSec: s.rateBytesPerSec });
   }
 
   close(s: Stream, atNs: number): void {
+    const seq = this.seq++;
     const i = this.streams.indexOf(s);
-    if (i < 0) return;
-    this.streams.splice(i, 1);
-    s.rateBytesPerSec = 0;
-    this.recompute(atNs);
+    if (i >= 0) {
+      this.streams.splice(i, 1);
+      s.rateBytesPerSec = 0;
+      this.recompute(atNs, seq, s);
+    }
+    s.listener?.own({ seq, atNs, call: 'close', capBytesPerSec: s.capBytesPerSec, bytesPerSec: s.rateBytesPerSec });
   }
 
   get openStreams(): number {
     return this.streams.length;
   }
 
-  private recompute(atNs: number): void {
+  /** New shares for every open stream; each other stream whose share changed hears of it (the caller's own stream is told by the call). */
+  private recompute(atNs: number, seq: number, by: Stream): void {
     const rates = maxMinShare({
       capacityBytesPerSec: this.capacityBytesPerSec,
       streamLinks: this.streams.map((s) => s.crosses),
@@ -99,7 +126,9 @@ export class SharedNetwork {
     });
     const used = this.capacityBytesPerSec.map(() => 0);
     this.streams.forEach((s, i) => {
+      const was = s.rateBytesPerSec;
       s.rateBytesPerSec = rates[i]!;
+      if (s !== by && s.rateBytesPerSec !== was) s.listener?.share(seq, atNs, s.rateBytesPerSec);
       for (const c of s.crosses) used[c] = used[c]! + rates[i]!;
     });
     const last = this.changes[this.changes.length - 1];
@@ -113,10 +142,18 @@ export class SharedNetwork {
  * handed (link.ts): a policy asks it how long bytes take, and it answers at
  * the stream's max-min share at that moment, or at the rate the policy
  * asks if that is lower. The policy's files are untouched: this is the
- * shared wire issue 13 prepared. A transfer keeps the rate it started
- * with; the next one (a batch of at most 1024 pages) sees any new share.
+ * shared wire issue 13 prepared. It keeps the last transfer it timed, so
+ * that its VM can re-time a transfer in flight when the share changes
+ * (VmMigration.rateChanged).
  */
 export class SharedLink extends Link {
+  /** Transfers timed since the VM's step began, and the last one's bytes, the rate it asked for and got, and its wire time. */
+  calls = 0;
+  lastBytes = 0;
+  lastRequestedBytesPerSec = Infinity;
+  lastBytesPerSec = 0;
+  lastNs = 0;
+
   constructor(
     private readonly stream: Stream,
     nominalBytesPerSec: number,
@@ -128,6 +165,12 @@ export class SharedLink extends Link {
     const rate = Math.min(bytesPerSec ?? Infinity, this.stream.rateBytesPerSec);
     // A stream is never left with nothing while open (every constraint has
     // a capacity above 0), so rate > 0 here.
-    return Math.ceil((bytes * 1e9) / rate);
+    const ns = Math.ceil((bytes * 1e9) / rate);
+    this.calls++;
+    this.lastBytes = bytes;
+    this.lastRequestedBytesPerSec = bytesPerSec ?? Infinity;
+    this.lastBytesPerSec = rate;
+    this.lastNs = ns;
+    return ns;
   }
 }

@@ -7,7 +7,8 @@ import type { MigrationOptions } from '../reducers/migration/migration-options.j
 import type { MigrationPolicy } from '../reducers/migration/migration-policy.js';
 import { QemuMigration } from '../reducers/migration/migration-qemu.js';
 import { type MigrationFigures, MigrationFiguresKeeper } from './migration-figures.js';
-import { SharedLink, type SharedNetwork, type Stream } from './shared-network.js';
+import { SharedLink, type ShareListener, type Stream, type StreamNetwork } from './shared-network.js';
+import { emptyInputLog, type OwnNetworkCall, type VmEnd, type VmInputLog } from './vm-inputs.js';
 
 /** How a migration in a fleet ended, beyond its policy's own account. */
 export type FleetOutcome = 'completed' | 'postcopy' | 'paused' | 'aborted' | 'incomplete' | 'not-started';
@@ -39,12 +40,21 @@ export type EndListener = (vm: number, atNs: number) => void;
  * (migration-figures.ts). A controller's requests are applied at the
  * policy's next step, as the migration thread notices a cancel or a
  * post-copy request at its next iteration.
+ *
+ * Everything that reaches it from outside (the controller's calls, its
+ * stream's share) goes into its input log (vm-inputs.ts) with the number
+ * of steps it had taken, so its run can be replayed alone: `apply` feeds a
+ * recorded input back in, and a replay's network (replayed-shares.ts)
+ * hands its own network calls their recorded shares.
  */
-export class VmMigration implements Driver, MigrationControl {
+export class VmMigration implements Driver, MigrationControl, ShareListener {
   private world: DriverWorld | undefined;
   private policy: MigrationPolicy | undefined;
   private opts: { -readonly [K in keyof MigrationOptions]: MigrationOptions[K] } | undefined;
   private stream: Stream | undefined;
+  private link: SharedLink | undefined;
+  /** The transfer in flight whose end is the policy's next action (see rateChanged), or undefined. */
+  private transfer: { startNs: number; bytes: number; requestedBytesPerSec: number; bytesPerSec: number; endNs: number } | undefined;
   private keeper: MigrationFiguresKeeper | undefined;
   private abortReason: string | undefined;
   private postcopyReason: string | undefined;
@@ -60,11 +70,17 @@ export class VmMigration implements Driver, MigrationControl {
   endedAtNs = -1;
   pausedAtNs = -1;
   postcopyAtNs = -1;
+  /** The remaining bytes each read of the figures gave the controller: [fleet wall ns, bytes]. */
+  readonly readings: [number, number][] = [];
+  /** Its driver's actions so far, and what came from outside between them. */
+  readonly log: VmInputLog = emptyInputLog();
 
   constructor(
     readonly vm: number,
-    private readonly network: SharedNetwork,
+    private readonly network: StreamNetwork,
     private readonly onEnd: EndListener,
+    /** The fleet's wall time, for the log (a controller's call carries none). */
+    private readonly fleetNowNs: () => number,
   ) {}
 
   readonly factory: DriverFactory = (world) => {
@@ -88,6 +104,7 @@ export class VmMigration implements Driver, MigrationControl {
 
   /** The orchestrator starts the migration at `atNs`, from host `from` to `to`. */
   start(atNs: number, from: number, to: number, opts: MigrationOptions): void {
+    this.log.inputs.push({ op: 'start', step: this.log.steps, atNs, from, to, options: opts });
     const w = this.world!;
     this.opts = { ...opts, startNs: atNs, afterEnd: 'stop' };
     const keeper = new MigrationFiguresKeeper(w.guest.memPages, 4096 + w.costs.pageHeaderBytes);
@@ -96,14 +113,14 @@ export class VmMigration implements Driver, MigrationControl {
     keeper.updatedAtNs = atNs;
     this.keeper = keeper;
     const cap = opts.policy === 'qemu' ? opts.maxBandwidthBytesPerSec : Infinity;
-    this.stream = this.network.open(this.vm, from, to, cap, atNs);
+    this.stream = this.network.open(this.vm, from, to, cap, atNs, this);
     this.startedAtNs = atNs;
     this.policy = makeMigration(
       {
         guest: w.guest,
         seed: w.seed,
         costs: w.costs,
-        link: new SharedLink(this.stream, opts.bandwidthBytesPerSec),
+        link: (this.link = new SharedLink(this.stream, opts.bandwidthBytesPerSec)),
         logDirty: keeper.logDirty(w.tracker),
         clock: w.clock,
         run: keeper.emitter(w.run, (ns) => this.onSuspend(ns)),
@@ -117,6 +134,7 @@ export class VmMigration implements Driver, MigrationControl {
   }
 
   act(): void {
+    this.log.steps++;
     const policy = this.policy!;
     if (this.endDueNs >= 0) {
       this.end(this.endDueNs, this.completedOutcome());
@@ -140,7 +158,16 @@ export class VmMigration implements Driver, MigrationControl {
       policy.startPostcopy();
       this.postcopyAtNs = now;
     }
+    const link = this.link!;
+    link.calls = 0;
     policy.act();
+    this.transfer = undefined;
+    // One transfer timed in this step, ending where the policy's next step
+    // is due (a batch of pages sent, then the migration thread's next
+    // iteration): the wire is all that step waits for.
+    if (link.calls === 1 && policy.nextActionNs !== Infinity && policy.nextActionNs - link.lastNs >= now) {
+      this.transfer = { startNs: policy.nextActionNs - link.lastNs, bytes: link.lastBytes, requestedBytesPerSec: link.lastRequestedBytesPerSec, bytesPerSec: link.lastBytesPerSec, endNs: policy.nextActionNs };
+    }
     const keeper = this.keeper!;
     keeper.updatedAtNs = now;
     if (policy.nextActionNs === Infinity) {
@@ -168,30 +195,90 @@ export class VmMigration implements Driver, MigrationControl {
   }
 
   abort(reason: string): void {
+    this.log.inputs.push({ op: 'abort', step: this.log.steps, atNs: this.fleetNowNs(), reason });
     if (this.live && this.abortReason === undefined) this.abortReason = reason;
   }
 
   startPostcopy(reason: string): void {
+    this.log.inputs.push({ op: 'postcopy', step: this.log.steps, atNs: this.fleetNowNs(), reason });
     if (this.live && this.postcopyReason === undefined && this.opts?.policy === 'qemu') this.postcopyReason = reason;
   }
 
   pause(reason: string, atNs: number): void {
+    this.log.inputs.push({ op: 'pause', step: this.log.steps, atNs: this.fleetNowNs(), pauseAtNs: atNs, reason });
     if (!this.live || this.pausedAtNs >= 0 || this.pauseDueNs !== Infinity || this.suspended) return;
     this.pauseDueNs = atNs;
     this.reason = reason;
   }
 
   setDowntimeLimit(ns: number): void {
+    this.log.inputs.push({ op: 'downtime-limit', step: this.log.steps, atNs: this.fleetNowNs(), ns });
     if (this.opts) this.opts.downtimeLimitNs = ns;
   }
 
   setMaxBandwidth(bytesPerSec: number): void {
+    this.log.inputs.push({ op: 'max-bandwidth', step: this.log.steps, atNs: this.fleetNowNs(), bytesPerSec });
     if (!this.opts) return;
     this.opts.maxBandwidthBytesPerSec = bytesPerSec;
-    if (!this.suspended && this.opts.policy === 'qemu') this.network.setCap(this.stream!, bytesPerSec, this.keeper!.updatedAtNs);
+    if (!this.suspended && this.opts.policy === 'qemu') {
+      this.network.setCap(this.stream!, bytesPerSec, this.keeper!.updatedAtNs);
+      this.rateChanged(this.fleetNowNs());
+    }
+  }
+
+  /** ShareListener: the share its own network call gave its stream. */
+  own(call: OwnNetworkCall): void {
+    this.log.own.push(call);
+  }
+
+  /** ShareListener: another stream's call changed this stream's share, from `atNs` on. */
+  share(seq: number, atNs: number, bytesPerSec: number): void {
+    this.log.inputs.push({ op: 'share', step: this.log.steps, atNs, seq, bytesPerSec });
+    this.rateChanged(atNs);
+  }
+
+  /**
+   * The stream's rate changed at `atNs` while a transfer is on the wire:
+   * what it had sent by then at the old rate stays sent, the rest goes at
+   * the new one, and the policy's next step (the transfer's end) moves to
+   * where the last byte now arrives, as a TCP stream's rate follows its
+   * share at once. Any other step the policy has due is left alone.
+   */
+  private rateChanged(atNs: number): void {
+    const tr = this.transfer;
+    const policy = this.policy;
+    if (!tr || !policy || this.ended || this.endDueNs >= 0 || policy.nextActionNs !== tr.endNs || atNs >= tr.endNs) return;
+    const bytesPerSec = Math.min(tr.requestedBytesPerSec, this.stream!.rateBytesPerSec);
+    if (bytesPerSec === tr.bytesPerSec) return;
+    const fromNs = Math.max(atNs, tr.startNs);
+    const left = Math.max(0, tr.bytes - ((fromNs - tr.startNs) * tr.bytesPerSec) / 1e9);
+    const endNs = fromNs + Math.ceil((left * 1e9) / bytesPerSec);
+    policy.nextActionNs = endNs;
+    this.transfer = { startNs: fromNs, bytes: left, requestedBytesPerSec: tr.requestedBytesPerSec, bytesPerSec, endNs };
+  }
+
+  /** A replay: the recorded share of this VM's stream, as another stream's call gave it. */
+  replayShare(seq: number, atNs: number, bytesPerSec: number): void {
+    this.stream!.rateBytesPerSec = bytesPerSec;
+    this.share(seq, atNs, bytesPerSec);
+  }
+
+  /** How the migration ended, as fleet.json reports it. */
+  ending(): VmEnd {
+    return { outcome: this.outcome, reason: this.reason, startedAtNs: this.startedAtNs, endedAtNs: this.endedAtNs, pausedAtNs: this.pausedAtNs, postcopyAtNs: this.postcopyAtNs };
   }
 
   figures(): MigrationFigures {
+    if (this.keeper && !this.ended) {
+      const f = this.keeper.figures();
+      const atNs = this.fleetNowNs();
+      const last = this.readings[this.readings.length - 1];
+      if (!last || last[0] !== atNs) {
+        this.log.inputs.push({ op: 'read', step: this.log.steps, atNs });
+        this.readings.push([atNs, f.remainingBytes]);
+      }
+      return f;
+    }
     return this.keeper?.figures() ?? {
       status: 'queued',
       startedAtNs: -1,

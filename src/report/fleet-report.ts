@@ -78,11 +78,104 @@ function linkChart(r: FleetResult): TopLevelSpec {
   };
 }
 
+/** One point of a VM's remaining bytes as its controller read them, at a time since its migration started. */
+export interface RemainingPoint {
+  readonly vm: string;
+  readonly elapsedS: number;
+  readonly remainingMiB: number;
+}
+
+/** A limit a controller holds a VM's migration to, as a time since its start. */
+export interface BudgetRule {
+  readonly vm: string;
+  readonly elapsedS: number;
+  readonly what: 'completion budget' | 'progress timeout';
+}
+
+/**
+ * Each VM's remaining bytes as its controller read them (its polls:
+ * KubeVirt's every 400 ms, Nova's every 500 ms), and the budget lines the
+ * controller's 'budget' events set: the completion budget from the
+ * migration's start (the last one set: KubeVirt doubles it when it pauses
+ * the guest), and KubeVirt's progress timeout counted from the last read
+ * at which the remaining bytes fell below the read before (its
+ * progressWatermark rule), where it stands at the migration's end.
+ */
+export function remainingData(r: FleetResult): { points: RemainingPoint[]; rules: BudgetRule[] } {
+  const points: RemainingPoint[] = [];
+  const rules: BudgetRule[] = [];
+  for (const v of r.vms) {
+    if (v.startedAtNs < 0) continue;
+    const since = (ns: number) => (ns - v.startedAtNs) / 1e9;
+    // A record from before the controller's reads were kept has none.
+    const readings = v.readings ?? [];
+    for (const [atNs, bytes] of readings) points.push({ vm: v.vm, elapsedS: since(atNs), remainingMiB: bytes / 1024 ** 2 });
+    const budgets = r.events.filter((e) => e.kind === 'budget' && e.vm === v.vm && e.budget);
+    const b = budgets[budgets.length - 1]?.budget;
+    if (b?.completionNs !== undefined) rules.push({ vm: v.vm, elapsedS: b.completionNs / 1e9, what: 'completion budget' });
+    if (b?.progressTimeoutNs !== undefined) {
+      let lastProgressNs = v.startedAtNs;
+      let watermark = 0;
+      for (const [atNs, bytes] of readings) {
+        if (watermark === 0 || bytes < watermark) lastProgressNs = atNs;
+        watermark = bytes;
+      }
+      rules.push({ vm: v.vm, elapsedS: since(lastProgressNs + b.progressTimeoutNs), what: 'progress timeout' });
+    }
+  }
+  return { points, rules };
+}
+
+/** The remaining-bytes chart: one line per VM, its budget lines in its colour; time on a log scale, as budgets are often minutes beside a migration of seconds. */
+export function remainingChart(r: FleetResult): TopLevelSpec {
+  const { points, rules } = remainingData(r);
+  const x = { field: 'elapsedS', type: 'quantitative', title: 'seconds since the migration started (log scale)', scale: { type: 'log' } } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: 720,
+    height: 260,
+    layer: [
+      {
+        data: { values: points as unknown as Record<string, unknown>[] },
+        mark: { type: 'line', point: true, interpolate: 'step-after' },
+        encoding: { x, y: { field: 'remainingMiB', type: 'quantitative', title: 'remaining (MiB), as read' }, color: { field: 'vm', type: 'nominal', title: 'VM' } },
+      },
+      {
+        data: { values: rules as unknown as Record<string, unknown>[] },
+        mark: { type: 'rule', strokeWidth: 1.5 },
+        encoding: {
+          x,
+          color: { field: 'vm', type: 'nominal', title: 'VM' },
+          strokeDash: { field: 'what', type: 'nominal', title: 'limit', scale: { domain: ['completion budget', 'progress timeout'], range: [[6, 3], [2, 2]] } },
+        },
+      },
+    ],
+  };
+}
+
 /** A fleet run as one self-contained HTML page: the Gantt of migrations per source and destination host, link use, the table and the events. */
 export async function fleetReportHtml(r: FleetResult, title: string): Promise<string> {
   const { renderSvg } = await import('./render-svg.js');
   const gantt = await renderSvg(ganttChart(r));
   const links = await renderSvg(linkChart(r));
+  const budgeted = r.vms.filter((v) => (v.readings ?? []).length > 0);
+  const remaining = budgeted.length > 0 ? await renderSvg(remainingChart(r)) : '';
+  const budgetRows = r.events
+    .filter((e) => e.kind === 'budget')
+    .map((e) => `<tr><td>${esc(formatDurationNs(e.atNs))}</td><td>${esc(e.vm)}</td><td>${esc(e.budget?.reads ?? '')}</td><td>${esc(e.detail)}</td></tr>`)
+    .join('\n');
+  const budgetSection =
+    budgeted.length > 0
+      ? `<h2>Remaining bytes against the budget</h2>
+<figure data-chart="remaining">
+${remaining}
+<figcaption>Each VM's remaining bytes as ${esc(r.orchestrator)} read them at its polls, from the migration's start; dashed, the completion budget it set; dotted, where its progress timeout stood at the end (from the last read at which the remaining bytes fell).</figcaption>
+</figure>
+<table><tr><th>set at</th><th>VM</th><th>the controller reads</th><th>budget</th></tr>
+${budgetRows}
+</table>`
+      : `<h2>Remaining bytes against the budget</h2>
+<p>${esc(r.orchestrator)} reads no migration's figures: no budget to draw.</p>`;
   const rows = r.vms
     .map(
       (v) =>
@@ -100,6 +193,7 @@ ${gantt}
 <table><tr><th>VM</th><th>from</th><th>to</th><th>outcome</th><th>queued</th><th>total</th><th>downtime</th><th>sent</th><th>why</th></tr>
 ${rows}
 </table>
+${budgetSection}
 <h2>Links</h2>
 <figure data-chart="links">
 ${links}

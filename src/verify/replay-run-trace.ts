@@ -3,6 +3,7 @@ import { stepProgress } from '../util/progress-step.js';
 import { headerOrigin } from './header-workload.js';
 import { replayVerify } from './replay.js';
 import { replayRunVerify } from './replay-run.js';
+import { isFleetVmTrace, replayFleetVmVerify } from './replay-fleet-vm.js';
 
 /**
  * Regenerating a built-in workload's guest events takes about as long as
@@ -22,6 +23,8 @@ const GUEST_SHARE = 0.5;
 export function replayRunTraceVerify(file: string, onProgress?: (fraction: number) => void): ReturnType<typeof replayRunVerify> {
   const reader = TraceReader.open(file);
   reader.close();
+  // One VM of a recorded fleet: its inputs are in its footer.
+  if (isFleetVmTrace(reader.header)) return replayFleetVmVerify(file, onProgress);
   // An imported capture's guest events are the trace's own: nothing to regenerate.
   if (headerOrigin(file, reader.header) === 'imported') return replayRunVerify(file, onProgress);
   const guest = replayVerify(file, stepProgress(onProgress, 0, GUEST_SHARE));

@@ -81,7 +81,7 @@ describe('migsim fleet', () => {
     expect(d.out).toContain('differs at line');
   });
 
-  it('report --fleet DIR draws the Gantt and the link use of a recorded fleet', async () => {
+  it('report --fleet DIR draws the Gantt, the remaining bytes against the budget and the link use of a recorded fleet', async () => {
     const out = join(dir, 'rec-report');
     expect((await runCli('fleet', file, '--record', out)).code).toBe(0);
     const html = join(dir, 'fleet.html');
@@ -90,7 +90,8 @@ describe('migsim fleet', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain('<figure data-chart="gantt">');
     expect(page).toContain('<figure data-chart="links">');
-    expect(page.match(/<svg/g)).toHaveLength(2);
+    expect(page).toContain('<figure data-chart="remaining">');
+    expect(page.match(/<svg/g)).toHaveLength(3);
     expect(page).toContain('a → b: x');
     const bad = await runCli('report', '--fleet', dir, '-o', html);
     expect(bad.code).toBe(2);

@@ -80,6 +80,7 @@ describe('kubevirt', () => {
       control: () => control,
       start: () => {},
       note: () => {},
+      budget: () => {},
     } as unknown as FleetHandle;
     ctl.started(m, fleet);
     while (calls.length === 0 && nowNs < 10e9) {

@@ -164,8 +164,9 @@ async function fleetReport(ctx: CliContext, files: string[], opts: ReportCliOpti
   const html = await fleetReportHtml(result, `migsim fleet: ${dir}`);
   writeFileAtomic(opts.out, html);
   const bytes = Buffer.byteLength(html);
-  if (opts.json) ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts: ['gantt', 'links'], vms: result.vms.map((v) => ({ vm: v.vm, outcome: v.outcome })) }, null, 2) + '\n');
-  else ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${result.vms.length} migrations, 2 charts; open it in a browser (no network needed)\n`);
+  const charts = ['gantt', ...(result.vms.some((v) => (v.readings ?? []).length > 0) ? ['remaining'] : []), 'links'];
+  if (opts.json) ctx.io.out(JSON.stringify({ file: opts.out, fileBytes: bytes, charts, vms: result.vms.map((v) => ({ vm: v.vm, outcome: v.outcome })) }, null, 2) + '\n');
+  else ctx.io.out(`wrote ${opts.out} (${formatBytes(bytes)}): ${result.vms.length} migrations, ${charts.length} charts (${charts.join(', ')}); open it in a browser (no network needed)\n`);
 }
 
 /** The sweep's report: its rows read through DuckDB, charts against each numeric axis, the runs' table. */

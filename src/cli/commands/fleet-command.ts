@@ -18,7 +18,7 @@ export function registerFleet(program: Command, ctx: CliContext): void {
     .description('migrate many VMs at once over shared links, as a scenario file says, under an orchestrator (none, kubevirt, nova, ovirt)')
     .argument('<scenario.yaml>', 'the scenario: hosts, links, VMs, plan, orchestrator (see scenarios/)')
     .option('--json', 'print the result as JSON')
-    .option('--record <dir>', 'write the scenario, its result and its event stream to DIR (migsim replay --verify DIR re-runs and checks it)')
+    .option('--record <dir>', 'write the scenario, its result, its event stream and one run trace per VM (vm-NAME.mst, replayable alone) to DIR; migsim replay --verify DIR checks them')
     .addHelpText(
       'after',
       `
@@ -41,7 +41,7 @@ complete, 2 bad input (the message names the scenario's line).`,
     .option('--to <hosts>', 'only to these hosts (comma-separated; default: any host with room)')
     .option('--at <time>', 'when the evacuation is asked for (default: 0s)')
     .option('--json', 'print the result as JSON')
-    .option('--record <dir>', 'write the scenario, its result and its event stream to DIR')
+    .option('--record <dir>', 'write the scenario, its result, its event stream and one run trace per VM to DIR')
     .action(async (host: string, opts: FleetOpts & { scenario: string; to?: string; at?: string }) => {
       const { loadScenario } = await import('../../api/fleet.js');
       const line = `evacuate ${host}${opts.to ? ` to ${opts.to}` : ''}${opts.at ? ` at ${opts.at}` : ''}`;

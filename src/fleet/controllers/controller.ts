@@ -6,6 +6,7 @@ import type { MigrationControl } from '../vm-migration.js';
 export type FleetEventKind =
   | 'requested'
   | 'queued'
+  | 'budget'
   | 'started'
   | 'downtime-limit'
   | 'max-bandwidth'
@@ -21,6 +22,25 @@ export interface FleetEvent {
   readonly kind: FleetEventKind;
   readonly vm: string;
   readonly detail: string;
+  /** A 'budget' event: the limits the controller holds the migration to from now on. */
+  readonly budget?: FleetBudget;
+}
+
+/**
+ * What a controller holds a migration to, in the units it reads them: a
+ * time from the migration's start (KubeVirt's completionTimeoutPerGiB x
+ * the data size, Nova's live_migration_completion_timeout per GiB), a
+ * time without progress in the remaining bytes it reads (KubeVirt's
+ * progressTimeout), and what it reads at what interval. The report draws
+ * each VM's remaining bytes as the controller read them against it.
+ */
+export interface FleetBudget {
+  /** The migration's time budget from its start, ns (absent: none). */
+  readonly completionNs?: number;
+  /** Abort after this long without the remaining bytes falling, ns (absent: none). */
+  readonly progressTimeoutNs?: number;
+  /** What the controller reads of the migration, and how often. */
+  readonly reads: string;
 }
 
 /**
@@ -41,6 +61,8 @@ export interface FleetHandle {
   /** Starts a requested migration now, with the orchestrator's options over the VM's own. */
   start(m: PlannedMigration, options: Partial<MigrationOptions>): void;
   note(kind: FleetEventKind, vm: number, detail: string): void;
+  /** The controller sets (or changes) a migration's budget: a 'budget' event in the scenario's stream. */
+  budget(vm: number, budget: FleetBudget, detail: string): void;
 }
 
 /**

@@ -205,7 +205,13 @@ export function kubevirtVep248Controller(raw: Readonly<Record<string, unknown>>)
     },
     started(m: PlannedMigration, fleet: FleetHandle) {
       const now = fleet.nowNs;
-      const budgetS = s.completionTimeoutPerGiB * Math.ceil(fleet.vms[m.vm]!.memBytes / 1e9);
+      const dataGb = Math.ceil(fleet.vms[m.vm]!.memBytes / 1e9);
+      const budgetS = s.completionTimeoutPerGiB * dataGb;
+      fleet.budget(
+        m.vm,
+        { ...(budgetS > 0 ? { completionNs: budgetS * 1e9 } : {}), reads: `dataRemaining every ${MONITOR_SLEEP_NS / 1e6} ms, and the last iteration's remaining bytes (migration-iteration)` },
+        `completionTimeoutPerGiB ${s.completionTimeoutPerGiB} s x ${dataGb} GB (RAM, rounded up) = ${budgetS} s to switch over (acting up to ${s.completionTimeoutFactor}x that); stall window stallProgressTimeout ${s.stallProgressTimeout} s`,
+      );
       monitors.add(m.vm, now, {
         startNs: now,
         sd: new StallDetector(s),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PlannedMigration } from '../scenario-file.js';
 import { AdmissionQueue } from './admission-queue.js';
-import type { Controller, FleetHandle } from './controller.js';
+import type { Controller, FleetBudget, FleetHandle } from './controller.js';
 import { parseSettings } from './controller-settings.js';
 import { KUBEVIRT_PERMISSIONS, KUBEVIRT_QUOTAS } from './kubevirt-migration-config.js';
 import { Monitors } from './monitors.js';
@@ -51,6 +51,15 @@ interface MonitorState {
   paused: boolean;
 }
 
+/** What KubeVirt's monitor holds a migration to (0 turns either off) and what it reads. */
+function kubevirtBudget(completionS: number, progressTimeoutS: number): FleetBudget {
+  return {
+    ...(completionS > 0 ? { completionNs: completionS * SECOND_NS } : {}),
+    ...(progressTimeoutS > 0 ? { progressTimeoutNs: progressTimeoutS * SECOND_NS } : {}),
+    reads: `dataRemaining (virDomainGetJobStats) every ${MONITOR_SLEEP_NS / 1e6} ms`,
+  };
+}
+
 export function kubevirtController(raw: Readonly<Record<string, unknown>>): Controller {
   const s = parseSettings(settingsSchema, raw);
   const allowWorkloadDisruption = s.allowWorkloadDisruption ?? s.allowPostCopy;
@@ -87,6 +96,7 @@ export function kubevirtController(raw: Readonly<Record<string, unknown>>): Cont
             ctl.pause('completion timeout', now);
             st.acceptableCompletionS *= 2;
             st.paused = true;
+            fleet.budget(vm, kubevirtBudget(st.acceptableCompletionS, s.progressTimeout), `doubled to ${st.acceptableCompletionS} s when the guest was paused`);
             fleet.note('paused', vm, `not completed in its budget: pausing the guest so the migration completes (allowWorkloadDisruption), budget doubled to ${st.acceptableCompletionS}s`);
           }
         } else if (s.progressTimeout !== 0 && stuckS > s.progressTimeout) {
@@ -105,8 +115,10 @@ export function kubevirtController(raw: Readonly<Record<string, unknown>>): Cont
     started(m: PlannedMigration, fleet: FleetHandle) {
       const now = fleet.nowNs;
       // getVMIMigrationDataSize: the guest's memory (no migrated disks here) in GB, rounded up.
-      const budgetS = s.completionTimeoutPerGiB * Math.ceil(fleet.vms[m.vm]!.memBytes / 1e9);
+      const dataGb = Math.ceil(fleet.vms[m.vm]!.memBytes / 1e9);
+      const budgetS = s.completionTimeoutPerGiB * dataGb;
       monitors.add(m.vm, now, { startNs: now, acceptableCompletionS: budgetS, progressWatermark: 0, lastProgressNs: now, paused: false });
+      fleet.budget(m.vm, kubevirtBudget(budgetS, s.progressTimeout), `completionTimeoutPerGiB ${s.completionTimeoutPerGiB} s x ${dataGb} GB (RAM, rounded up) = ${budgetS} s; progressTimeout ${s.progressTimeout} s`);
     },
     ended(m: PlannedMigration, fleet: FleetHandle) {
       monitors.remove(m.vm);

@@ -80,9 +80,15 @@ export function novaController(raw: Readonly<Record<string, unknown>>): Controll
     },
     started(m: PlannedMigration, fleet: FleetHandle) {
       const dataGb = Math.max(2, fleet.vms[m.vm]!.memBytes / GIB);
+      const completionTimeoutS = Math.trunc(s.live_migration_completion_timeout * dataGb);
+      fleet.budget(
+        m.vm,
+        { ...(completionTimeoutS > 0 ? { completionNs: completionTimeoutS * 1e9 } : {}), reads: `the job's data remaining (virDomainGetJobInfo) every ${POLL_NS / 1e6} ms` },
+        `live_migration_completion_timeout ${s.live_migration_completion_timeout} s per GiB x ${dataGb} GiB (RAM, at least 2) = ${completionTimeoutS} s, then ${s.live_migration_timeout_action}`,
+      );
       monitors.add(m.vm, fleet.nowNs, {
         startNs: fleet.nowNs,
-        completionTimeoutS: Math.trunc(s.live_migration_completion_timeout * dataGb),
+        completionTimeoutS,
         steps: novaDowntimeSteps(dataGb, s.live_migration_downtime, s.live_migration_downtime_steps, s.live_migration_downtime_delay),
         downtimeMs: undefined,
         forced: false,

@@ -83,6 +83,7 @@ export function ovirtController(raw: Readonly<Record<string, unknown>>): Control
       monitors.add(m.vm, fleet.nowNs, { initialIteration: -1, lastIteration: -1, schedule });
       fleet.control(m.vm).setDowntimeLimit(downtimes[0]! * 1e6);
       fleet.note('downtime-limit', m.vm, `max downtime ${downtimes[0]} ms (the schedule's init)`);
+      fleet.budget(m.vm, { reads: `the memory iteration every ${s.migration_monitor_interval} s` }, `no time budget: ${schedule.length - 1} downtime steps as the iterations grow (limits ${schedule.slice(0, -1).map((a) => a.limit).join(', ')}), then abort`);
       split(fleet);
     },
     poll(fleet: FleetHandle) {
