@@ -1,7 +1,8 @@
 // Checks fleets against max-min sharing's closed forms: two identical
 // muncher VMs migrating at once over one 1 Gbit path each get half of it
 // and take the time their pages need at half the rate; a VM capped by its
-// own max-bandwidth leaves the rest of the link to the other.
+// own max-bandwidth leaves the rest of the link to the other; a share that
+// changes while a batch is on the wire applies from that instant.
 import { describe, expect, it } from 'vitest';
 import { loadScenario, runScenario } from '../../src/api/fleet.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
@@ -71,5 +72,24 @@ describe('migrations sharing a link', () => {
     const expectedNs = ((MEM_PAGES * PAGE_WIRE_BYTES) / (LINK_BYTES_PER_SEC - capBytesPerSec)) * 1e9;
     expect(Math.abs(firstPassNs - expectedNs) / expectedNs).toBeLessThan(0.01);
     expect(r.vms.find((v) => v.vm === 'capped')!.outcome).toBe('completed');
+  });
+
+  it('a share that changes while a batch is on the wire applies from that instant, not from the next batch', () => {
+    // Two idle guests under Xen (one full pass each, nothing dirtied): the
+    // first starts at 1 s and has the link alone until the second's stream
+    // opens at 1.05 s, inside its second batch of 1024 pages (a batch takes
+    // 1024 x 4104 B / 125 MB/s = 33.6 ms). From then on each has half. The
+    // first pass ends where its bytes at full rate until 1.05 s plus the
+    // rest at half the rate put it; taking the new share only from the next
+    // batch ended it about 17 ms early.
+    const idle = (name: string) => `  - { name: ${name}, host: a, workload: idle, memory: 256MiB, duration: 20s, migration: { policy: xen } }`;
+    const r = runScenario(loadScenario('late.yaml', { text: scenario(`${idle('first')}\n${idle('second')}`, '  - migrate first to b at 1s\n  - migrate second to b at 1050ms') }));
+    const round = r.vms.find((v) => v.vm === 'first')!.summary!.rounds[0]!;
+    const shareChangeNs = 1_050_000_000;
+    const aloneBytes = ((shareChangeNs - round.startNs) * LINK_BYTES_PER_SEC) / 1e9;
+    const expectedEndNs = shareChangeNs + ((MEM_PAGES * PAGE_WIRE_BYTES - aloneBytes) / (LINK_BYTES_PER_SEC / 2)) * 1e9;
+    expect(round.pagesSent).toBe(MEM_PAGES);
+    // Each batch's wire time is rounded up to a whole ns: a few hundred batches.
+    expect(Math.abs(round.endNs - expectedEndNs)).toBeLessThan(1_000);
   });
 });
