@@ -1,8 +1,9 @@
 import { brotliDecompressSync } from 'node:zlib';
-import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
+import { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
 import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackResiduals, unpredict } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
+import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
 
 /**
  * How one column of a chunk is stored. Chosen per column and per chunk, so a
@@ -11,22 +12,24 @@ import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.j
  *
  *   fast:    constant, or the raw typed array (msgpackr `moreTypes`)
  *   varint:  constant, or zigzag varints (of deltas for `delta` columns)
- *   compact: constant, or packed (src/trace/packed-codec.ts: the column's
- *            predictor, then bit-packed blocks), then LZ4 when that is
- *            smaller. Chosen for reading at memory speed (issue 16),
- *            measured on this 2-core machine under load, M guest events/s
- *            decoded (column decode alone) and bytes an event:
- *              varint + Brotli q1 (compact until 0.4):  apache 2.30 B
- *              packed alone:  apache 4.4 B, hot-set 1.98, muncher 2.48
- *              packed + LZ4:  apache 2.45 B, decompression 1.7 ns an event
- *              packed + zstd 1: 2.05 B, 5-7 ns; + deflate 1: 2.05 B, 22 ns;
- *              + Brotli q1: 2.09 B, 23 ns (bench/trace-bench.ts, the commit)
- *            LZ4 is the only general-purpose stage that decodes in a small
- *            share of an 80 M/s budget (12.5 ns an event); the packing
- *            before it does the rest. Traces of 0.4 and before hold
- *            varint + Brotli columns (`z`), still read.
+ *   compact: constant, or packed (src/trace/packed-codec.ts: a predictor,
+ *            then bit-packed blocks), then Zstandard level 1 when that is
+ *            smaller. Chosen for reading at memory speed (issue 16). Measured
+ *            on this 2-core machine under load, column payloads of 20 s of
+ *            apache, bytes an event and decompression ns an event:
+ *              varint + Brotli q1 (compact of version 1): 2.30 B
+ *              packed alone: 4.4 B (hot-set 1.98, random muncher 2.48)
+ *              packed + LZ4 (lz4-napi): 2.49 B, 1.7 ns, but 2.62 B on 30 s
+ *              packed + zstd 1 (@toondepauw/node-zstd): 2.05 B, 5-7 ns
+ *              packed + deflate 1: 2.05 B, 22 ns; + Brotli q1: 2.09 B, 23 ns
+ *            Zstandard is the general-purpose stage that keeps apache under
+ *            2.5 bytes an event and decodes in a small share of an 80 M/s
+ *            budget (12.5 ns an event); the packing before it does the rest
+ *            and leaves it a third of the bytes varints would. Its binary
+ *            ships in the npm package (napi-rs); nothing downloads.
+ *            Version 1 traces hold varint + Brotli columns (`z: 1`), still read.
  *
- * The digest covers the decoded columns, never these bytes (LZ4's or
+ * The digest covers the decoded columns, never these bytes (Zstandard's or
  * zlib's output may change between versions; DESIGN performance notes).
  */
 export type ColumnEncoding = 'fast' | 'varint' | 'compact';
@@ -44,8 +47,8 @@ export interface ColumnSpec {
   readonly type: ColumnType;
   /** Encode differences between neighbours (columns that drift, like pages): varint. */
   readonly delta: boolean;
-  /** The packed (compact) encoding's predictor. */
-  readonly predict: ColumnPredictor;
+  /** The packed (compact) encoding's predictors: the encoder keeps the one that packs smallest. */
+  readonly predict: readonly ColumnPredictor[];
 }
 
 /** An encoded column as it sits in a chunk record (short keys: it repeats). */
@@ -53,7 +56,7 @@ export type EncodedColumn =
   | { readonly c: 'k'; readonly v: number }
   | { readonly c: 'r'; readonly d: ColumnArray }
   | { readonly c: 'v' | 'd'; readonly d: Uint8Array; readonly z?: 1 }
-  | { readonly c: 'p'; readonly m: PackedMode; readonly d: Uint8Array; readonly l?: 1 };
+  | { readonly c: 'p'; readonly m: PackedMode; readonly d: Uint8Array; readonly z?: 'zstd' };
 
 export class ColumnCodecError extends Error {
   override readonly name = 'ColumnCodecError';
@@ -61,13 +64,16 @@ export class ColumnCodecError extends Error {
 
 const PREDICTOR_MODE: Record<ColumnPredictor, PackedMode> = { raw: PackedMode.raw, delta: PackedMode.delta, kind: PackedMode.kind };
 
-/** Packed payloads this short are stored as they are: LZ4 has nothing to find. */
-const LZ4_MIN_BYTES = 64;
+/** Packed payloads this short are stored as they are: Zstandard has nothing to find. */
+const ZSTD_MIN_BYTES = 64;
+/** Zstandard level 1: the fastest to write of the levels that keep apache under 2.5 bytes an event (level 3 saves 4% more of the pages). */
+const ZSTD_LEVEL = 1;
 
 export class ColumnEncoder {
   private scratch = new Uint8Array(0);
   private ints = new Int32Array(0);
   private residual = new Int32Array(0);
+  private zstd: ZstdEncoder | undefined;
 
   constructor(readonly encoding: ColumnEncoding) {}
 
@@ -89,37 +95,40 @@ export class ColumnEncoder {
   }
 
   /**
-   * The smallest of the column packed at any width and packed at byte
-   * widths, each as it is or through LZ4: byte widths pack a little looser
-   * but let LZ4 find repeated runs of residuals (apache's pages: 1.39
-   * bytes an event against 1.43).
+   * The smallest of the column under each of its predictors, packed at any
+   * width and at byte widths, each as it is or through Zstandard: byte
+   * widths pack looser but let Zstandard find repeated runs of values
+   * (30 s of apache: its pages as they are, at byte widths, then
+   * Zstandard: 1.13 bytes an event; by kind at any width: 1.43).
    */
   private packed(spec: ColumnSpec, ints: Int32Array, count: number, kinds: Uint8Array | undefined): EncodedColumn {
-    let m = PREDICTOR_MODE[spec.predict];
-    if (m === PackedMode.kind && !kinds) m = PackedMode.delta;
     if (this.residual.length < count) this.residual = new Int32Array(count);
     const r = this.residual.subarray(0, count);
-    residuals(ints, count, m, kinds, r);
     const need = packedBound(count);
     if (this.scratch.length < need) this.scratch = new Uint8Array(need);
-    let best: Uint8Array | undefined;
-    let lz4 = false;
-    for (const widths of ['fine', 'bytes'] as const) {
-      const len = packResiduals(r, count, this.scratch, widths);
-      const plain = this.scratch.subarray(0, len);
-      if (!best || len < best.length) {
-        best = plain.slice();
-        lz4 = false;
-      }
-      if (len > LZ4_MIN_BYTES) {
-        const z = lz4Compress(Buffer.from(plain.buffer, plain.byteOffset, len));
-        if (z.length < best.length) {
-          best = new Uint8Array(z.buffer, z.byteOffset, z.length);
-          lz4 = true;
+    let best: EncodedColumn = { c: 'k', v: 0 };
+    let bestLen = Infinity;
+    for (const p of spec.predict) {
+      const m = p === 'kind' && !kinds ? PackedMode.delta : PREDICTOR_MODE[p];
+      residuals(ints, count, m, kinds, r);
+      for (const widths of ['fine', 'bytes'] as const) {
+        const len = packResiduals(r, count, this.scratch, widths);
+        const plain = this.scratch.subarray(0, len);
+        if (len < bestLen) {
+          best = { c: 'p', m, d: plain.slice() };
+          bestLen = len;
+        }
+        if (len > ZSTD_MIN_BYTES) {
+          this.zstd ??= new ZstdEncoder(ZSTD_LEVEL);
+          const z = this.zstd.encodeSync(Buffer.from(plain.buffer, plain.byteOffset, len));
+          if (z.length < bestLen) {
+            best = { c: 'p', m, d: new Uint8Array(z.buffer, z.byteOffset, z.length), z: 'zstd' };
+            bestLen = z.length;
+          }
         }
       }
     }
-    return lz4 ? { c: 'p', m, d: best!, l: 1 } : { c: 'p', m, d: best! };
+    return best;
   }
 }
 
@@ -211,7 +220,7 @@ function narrowInto(spec: ColumnSpec, what: string, ints: Int32Array, count: num
 }
 
 /**
- * A packed column: LZ4 undone if `l`, the blocks unpacked and the predictor
+ * A packed column: Zstandard undone if `z`, the blocks unpacked and the predictor
  * undone. An Int32 or Uint32 column is unpacked in place (a u32 column
  * through an Int32 view of its bytes: the same 32 bits); u8 and u16 go
  * through a scratch and are range-checked.
@@ -222,9 +231,9 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} has no bytes`);
   if (m !== PackedMode.raw && m !== PackedMode.delta && m !== PackedMode.kind) throw new ColumnCodecError(`packed column ${spec.name} has unknown predictor ${String(m)}`);
   if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`packed column ${spec.name} is predicted from the kinds, which come after it`);
-  if (e['l'] !== undefined) {
-    if (e['l'] !== 1) throw new ColumnCodecError(`packed column ${spec.name} has unknown compression ${String(e['l'])}`);
-    d = inflateLz4(spec, d as Uint8Array, packedBound(count));
+  if (e['z'] !== undefined) {
+    if (e['z'] !== 'zstd') throw new ColumnCodecError(`packed column ${spec.name} has unknown compression ${String(e['z'])}`);
+    d = inflateZstd(spec, d as Uint8Array, packedBound(count));
   }
   const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
   try {
@@ -237,19 +246,19 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
 }
 
-/** LZ4 (a block with its length before it, as lz4-napi writes it), its length checked before anything is allocated. */
-function inflateLz4(spec: ColumnSpec, z: Uint8Array, bound: number): Uint8Array {
-  if (z.length < 4) throw new ColumnCodecError(`packed column ${spec.name} has a cut LZ4 block`);
-  const len = (z[0]! | (z[1]! << 8) | (z[2]! << 16) | (z[3]! << 24)) >>> 0;
-  if (len > bound) throw new ColumnCodecError(`packed column ${spec.name} says it inflates to ${len} bytes, more than ${count(bound)} its values can take`);
-  let plain: Buffer;
+let zstdDecoder: ZstdDecoder | undefined;
+
+/** A Zstandard frame, its size bounded from its headers (zstd-frame.ts) before the decoder allocates anything. */
+function inflateZstd(spec: ColumnSpec, z: Uint8Array, bound: number): Uint8Array {
+  const most = zstdFrameBound(z);
+  if (most === undefined) throw new ColumnCodecError(`packed column ${spec.name} is not one Zstandard frame`);
+  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${count(most)} bytes, more than the ${count(bound)} its values can take`);
+  zstdDecoder ??= new ZstdDecoder();
   try {
-    plain = lz4Uncompress(z);
+    return zstdDecoder.decodeSync(Buffer.from(z.buffer, z.byteOffset, z.length));
   } catch (err) {
     throw new ColumnCodecError(`packed column ${spec.name} does not decompress: ${(err as Error).message}`);
   }
-  if (plain.length !== len) throw new ColumnCodecError(`packed column ${spec.name} inflates to ${plain.length} bytes, not the ${len} it says`);
-  return plain;
 }
 
 function count(n: number): string {

@@ -109,7 +109,7 @@ function bitLength(z: number): number {
  * 0, 1, 2 and 4 bits, or whole bytes: each value (or run of values) starts
  * on a byte, so that a sequence of residuals that repeats (apache's
  * requests touch the same pages in the same order) repeats as bytes too,
- * for LZ4 to find (column-codec.ts tries both).
+ * for Zstandard to find (column-codec.ts tries both).
  */
 export type WidthSet = 'fine' | 'bytes';
 const ALLOWED: Record<WidthSet, Uint8Array> = {

@@ -1,9 +1,13 @@
 // Checks the packed column codec (src/trace/packed-codec.ts): any residuals
 // come back exactly at either width set, each predictor is undone exactly,
 // the sizes follow from the layout, and a damaged payload is refused with
-// PackedCodecError rather than read past or decoded to other values.
+// PackedCodecError rather than read past or decoded to other values; a
+// Zstandard frame is bounded from its headers before it is decompressed.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ColumnCodecError, ColumnEncoder, decodeColumn } from '../../src/trace/column-codec.js';
+import { GUEST_COLUMN_SPECS } from '../../src/trace/column-specs.js';
+import { zstdFrameBound } from '../../src/trace/zstd-frame.js';
 import { BLOCK, PackedCodecError, PackedMode, packedBound, packResiduals, residuals, unpackResiduals, unpredict } from '../../src/trace/packed-codec.js';
 
 function pack(r: Int32Array, widths: 'fine' | 'bytes' = 'fine'): Uint8Array {
@@ -94,5 +98,36 @@ describe('packed codec', () => {
     // Any exception of five varint bytes (or high bits above 32 - w) holds bits a 32-bit value does not have.
     const over = Uint8Array.from([good[0]!, 1, ...good.subarray(2, 4), ...good.subarray(4, e0), 3, 0xff, 0xff, 0xff, 0xff, 0x7f]);
     refused(over);
+  });
+});
+
+describe('Zstandard frames of packed columns', () => {
+  const spec = GUEST_COLUMN_SPECS[3]!;
+  const decode = (d: Uint8Array, count: number) => decodeColumn(spec, { c: 'p', m: PackedMode.raw, d, z: 'zstd' }, count, new Int32Array(count));
+
+  it("a frame's most output is read from its headers: our own frames are bounded by their size rounded up to 128 KiB blocks", () => {
+    const values = Int32Array.from({ length: 70_000 }, (_, i) => (i * 2654435761) >>> 12);
+    const enc = new ColumnEncoder('compact').encode(spec, values, values.length) as { c: string; d: Uint8Array; z?: string };
+    expect(enc.z).toBe('zstd');
+    const plainBytes = pack(Int32Array.from(values)).length;
+    const bound = zstdFrameBound(enc.d)!;
+    expect(bound).toBeGreaterThanOrEqual(plainBytes);
+    expect(bound).toBeLessThan(plainBytes + 2 * 128 * 1024);
+  });
+
+  it('a frame that could inflate past what its column holds is refused before it is decompressed, and so is anything but one frame', () => {
+    // Magic, a single-segment header with a 1-byte content size, then ten RLE
+    // blocks of 100,000 bytes (3-byte header + 1 byte each): 1 MB from 45 bytes.
+    const rle = (last: number) => {
+      const h = (100_000 << 3) | (1 << 1) | last;
+      return [h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, 0x00];
+    };
+    const bomb = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, ...Array.from({ length: 9 }, () => rle(0)).flat(), ...rle(1)]);
+    expect(zstdFrameBound(bomb)).toBe(1_000_000);
+    expect(() => decode(bomb, 100)).toThrow(/may inflate to 1,000,000 bytes/);
+    expect(() => decode(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]), 100)).toThrow(/not one Zstandard frame/);
+    expect(() => decode(Uint8Array.from([...bomb, 0]), 100)).toThrow(/not one Zstandard frame/);
+    expect(() => decode(bomb.subarray(0, bomb.length - 1), 100)).toThrow(/not one Zstandard frame/);
+    expect(() => decode(bomb, 100)).toThrow(ColumnCodecError);
   });
 });
