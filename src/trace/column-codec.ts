@@ -1,5 +1,6 @@
 import { brotliDecompressSync } from 'node:zlib';
-import { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
+import { createRequire } from 'node:module';
+import type { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
 import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackResiduals, unpredict } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
@@ -64,6 +65,16 @@ export class ColumnCodecError extends Error {
 
 const PREDICTOR_MODE: Record<ColumnPredictor, PackedMode> = { raw: PackedMode.raw, delta: PackedMode.delta, kind: PackedMode.kind };
 
+/**
+ * The native Zstandard binding, loaded on first use: commands that only
+ * name the encodings (`migsim --help`, record's options) do not load it.
+ */
+let zstdModule: typeof import('@toondepauw/node-zstd') | undefined;
+function zstd(): typeof import('@toondepauw/node-zstd') {
+  zstdModule ??= createRequire(import.meta.url)('@toondepauw/node-zstd') as typeof import('@toondepauw/node-zstd');
+  return zstdModule;
+}
+
 /** Packed payloads this short are stored as they are: Zstandard has nothing to find. */
 const ZSTD_MIN_BYTES = 64;
 /** Zstandard level 1: the fastest to write of the levels that keep apache under 2.5 bytes an event (level 3 saves 4% more of the pages). */
@@ -119,7 +130,7 @@ export class ColumnEncoder {
           bestLen = len;
         }
         if (len > ZSTD_MIN_BYTES) {
-          this.zstd ??= new ZstdEncoder(ZSTD_LEVEL);
+          this.zstd ??= new (zstd().Encoder)(ZSTD_LEVEL);
           const z = this.zstd.encodeSync(Buffer.from(plain.buffer, plain.byteOffset, len));
           if (z.length < bestLen) {
             best = { c: 'p', m, d: new Uint8Array(z.buffer, z.byteOffset, z.length), z: 'zstd' };
@@ -253,7 +264,7 @@ function inflateZstd(spec: ColumnSpec, z: Uint8Array, bound: number): Uint8Array
   const most = zstdFrameBound(z);
   if (most === undefined) throw new ColumnCodecError(`packed column ${spec.name} is not one Zstandard frame`);
   if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${count(most)} bytes, more than the ${count(bound)} its values can take`);
-  zstdDecoder ??= new ZstdDecoder();
+  zstdDecoder ??= new (zstd().Decoder)();
   try {
     return zstdDecoder.decodeSync(Buffer.from(z.buffer, z.byteOffset, z.length));
   } catch (err) {
