@@ -2,7 +2,7 @@ import { rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { record } from '../src/api/record.js';
-import { copyGuestBatch, type GuestBatch } from '../src/events/guest-batch.js';
+import { copyGuestBatch, type GuestBatch, GUEST_COLUMNS } from '../src/events/guest-batch.js';
 import { GuestEventKind } from '../src/events/guest-event-kind.js';
 import type { ColumnEncoding } from '../src/trace/column-codec.js';
 import { TraceReader } from '../src/trace/trace-reader.js';
@@ -56,12 +56,12 @@ export function traceBench(events: number): BenchRow[] {
       const r = TraceReader.open(file, { verifyDigest: false });
       r.forEachChunk(() => {});
     });
-    rows.push({ scenario, metric: 'read (decode + CRC)', value: mPerSec(total, decodeOnly.seconds), target: '>= 80 M/s', ok: total / decodeOnly.seconds >= 80e6 });
+    rows.push({ scenario, metric: 'read (decode + CRC)', value: mPerSec(total, decodeOnly.seconds), target: `>= ${DECODE_TARGET / 1e6} M/s`, ok: total / decodeOnly.seconds >= DECODE_TARGET });
     const verified = timeIt(() => {
       const r = TraceReader.open(file);
       r.forEachChunk(() => {});
     });
-    rows.push({ scenario, metric: 'read + sha256 digest check', value: mPerSec(total, verified.seconds) });
+    rows.push({ scenario, metric: 'read + digest check', value: mPerSec(total, verified.seconds), target: `>= ${DECODE_TARGET / 1e6} M/s`, ok: total / verified.seconds >= DECODE_TARGET });
 
     const kept: GuestBatch[] = [];
     const acc = { t: 0, writes: 0 };
@@ -89,16 +89,29 @@ export function traceBench(events: number): BenchRow[] {
   return rows;
 }
 
+/** Decode rate the issue asks of a whole read (issue 16): 12.5 ns an event. */
+const DECODE_TARGET = 80e6;
+
 /**
- * Reading a trace of an MMU workload (the apache default, `seconds` of
- * guest time) in the default compact encoding: what `run`, `replay` and
- * `inspect` pay before any reducer runs. Best of 3 each, digest checked or
- * not; the target is for the whole read.
+ * Reading a trace of an MMU workload in the default compact encoding: what
+ * `run`, `replay` and `inspect` pay before any reducer runs. Apache (the
+ * default workload, `seconds` of guest time: the issue's target) and the
+ * cache-hostile muncher (random pages over 4 GiB, 1 M pages/s). Best of 3
+ * each, the digest checked or not, beside a plain copy of the same decoded
+ * columns (memcpy speed on this machine, now: a ratio that survives a
+ * loaded machine). The target is for the whole read.
  */
 export function apacheDecodeBench(seconds: number): BenchRow[] {
-  const file = join(tmpdir(), `migsim-bench-apache-${process.pid}.mst`);
+  return [
+    ...decodeBench(`trace apache compact (${seconds} s)`, { workload: 'apache', durationNs: seconds * 1e9 }, 2.5),
+    ...decodeBench(`trace muncher random 4 GiB compact (${Math.min(seconds, 10)} s)`, { workload: 'muncher', durationNs: Math.min(seconds, 10) * 1e9, memBytes: 4 * 1024 ** 3, settings: { pattern: 'random', rate: 1_000_000 } }),
+  ];
+}
+
+function decodeBench(scenario: string, opts: { workload: string; durationNs: number; memBytes?: number; settings?: Record<string, string | number> }, maxBytesPerEvent?: number): BenchRow[] {
+  const file = join(tmpdir(), `migsim-bench-${opts.workload}-${process.pid}.mst`);
   try {
-    const rec = record({ workload: 'apache', seed: 1, out: file, durationNs: seconds * 1e9 });
+    const rec = record({ seed: 1, out: file, ...opts });
     const total = rec.footer.guestEvents;
     const bytes = statSync(file).size;
     const read = (verifyDigest: boolean) =>
@@ -110,12 +123,25 @@ export function apacheDecodeBench(seconds: number): BenchRow[] {
             }).seconds,
         ),
       );
-    const scenario = `trace apache compact (${seconds} s)`;
+    // The yardstick: copying every decoded column once into arrays already
+    // there (what any reader must at least write), on this machine, now.
+    const kept: GuestBatch[] = [];
+    TraceReader.open(file, { verifyDigest: false }).forEachChunk((c) => {
+      if (c.stream === 'guest') kept.push(copyGuestBatch(c.batch));
+    });
+    const into = copyGuestBatch(kept.reduce((a, b) => (b.count > a.count ? b : a)));
+    const copyAll = () => {
+      for (const b of kept) for (const col of GUEST_COLUMNS) (into[col] as Int32Array).set(b[col] as Int32Array);
+    };
+    const copy = Math.min(...[0, 1, 2].map(() => timeIt(copyAll).seconds));
     const verified = read(true);
+    const bpe = bytes / total;
     return [
-      { scenario, metric: 'events, bytes/event', value: `${total.toLocaleString('en-US')}, ${(bytes / total).toFixed(2)}`, target: '<= 2.5 bytes/event', ok: bytes / total <= 2.5 },
-      { scenario, metric: 'read + chunk checks + sha256 digest check', value: mPerSec(total, verified), target: '>= 80 M/s', ok: total / verified >= 80e6 },
-      { scenario, metric: 'read + chunk checks, no digest', value: mPerSec(total, read(false)) },
+      { scenario, metric: 'events, bytes/event', value: `${total.toLocaleString('en-US')}, ${bpe.toFixed(2)}`, ...(maxBytesPerEvent ? { target: `<= ${maxBytesPerEvent} bytes/event`, ok: bpe <= maxBytesPerEvent } : {}) },
+      { scenario, metric: 'decode: read + chunk checks + digest check', value: mPerSec(total, verified), target: `>= ${DECODE_TARGET / 1e6} M/s`, ok: total / verified >= DECODE_TARGET },
+      { scenario, metric: 'decode: read + chunk checks, no digest', value: mPerSec(total, read(false)) },
+      { scenario, metric: 'yardstick: copy the decoded columns', value: mPerSec(total, copy) },
+      { scenario, metric: 'decode with digest vs copy', value: `${(verified / copy).toFixed(1)}x` },
     ];
   } finally {
     rmSync(file, { force: true });

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { withPath } from '../util/io-error.js';
 import { Unpackr } from 'msgpackr';
@@ -12,16 +13,20 @@ import { ChunkCheck, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.j
 import { headerProblem } from './header-check.js';
 import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead, TRACE_MAGIC } from './trace-frame.js';
 import { TraceError } from './trace-error.js';
-import { TRACE_FORMAT, TRACE_VERSION, type TraceFooter, type TraceHeader } from './trace-records.js';
+import { READABLE_TRACE_VERSIONS, TRACE_FORMAT, type TraceFooter, type TraceHeader } from './trace-records.js';
 import { firstIssue, traceFooterSchema, traceHeaderSchema } from './trace-schemas.js';
-import { traceCodecOptions } from './trace-writer.js';
+import { fileDigestOf, traceCodecOptions } from './trace-writer.js';
 
 export type TraceChunk =
   | { readonly stream: 'guest'; readonly seq: number; readonly batch: GuestBatch }
   | { readonly stream: 'run'; readonly seq: number; readonly batch: RunBatch };
 
 export interface TraceReaderOptions {
-  /** Recompute the footer's digest over the decoded columns (default true). */
+  /**
+   * Check the footer's digest (default true): of a version 2 trace, its
+   * fileDigest, hashed over the bytes as they are read; of a version 1
+   * trace, its digest, recomputed over the decoded columns.
+   */
   readonly verifyDigest?: boolean;
   /** Bytes read from the file at a time (default 4 MiB). */
   readonly blockBytes?: number;
@@ -54,7 +59,10 @@ export class TraceReader {
   private bufLen = 0;
   private pos = 0; // file offset of the next record
   private readonly unpackr = new Unpackr(traceCodecOptions());
-  private readonly digest: BatchDigest | undefined;
+  /** Version 1: the digest of the decoded columns. */
+  private digest: BatchDigest | undefined;
+  /** Version 2: the hash of the file's bytes before the footer, fed record by record as they are read. */
+  private fileHash: Hash | undefined;
   private recordNo = 0;
   private nextSeq = 0;
   private guestEvents = 0;
@@ -83,7 +91,7 @@ export class TraceReader {
     }
     this.fileBytes = fstatSync(this.fd).size;
     this.buf = Buffer.allocUnsafe(options.blockBytes ?? 4 * 1024 * 1024);
-    this.digest = options.verifyDigest === false ? undefined : new BatchDigest();
+    if (options.verifyDigest !== false) this.fileHash = createHash('sha256');
     this.guestCols = [];
     this.runCols = [];
     try {
@@ -92,7 +100,12 @@ export class TraceReader {
         throw new TraceError(path, 'not a migsim trace (wrong magic)', 0, undefined, 'expected a file written by migsim record or migsim run --record');
       }
       this.pos = TRACE_MAGIC.length;
+      this.fileHash?.update(TRACE_MAGIC);
       this.header = this.readHeader();
+      if (this.fileHash && this.header.version === 1) {
+        this.fileHash = undefined;
+        this.digest = new BatchDigest();
+      }
       this.check = new ChunkCheck(this.header);
     } catch (e) {
       this.close();
@@ -158,8 +171,8 @@ export class TraceReader {
     if (rec['type'] !== 'header' || rec['format'] !== TRACE_FORMAT) {
       throw this.error('not a migsim trace (no header record)', at, 'header');
     }
-    if (rec['version'] !== TRACE_VERSION) {
-      throw this.error(`unknown trace format version ${String(rec['version'])}`, at, 'header', `this migsim reads version ${TRACE_VERSION}; use the migsim that wrote it, or record the trace again`);
+    if (!READABLE_TRACE_VERSIONS.includes(rec['version'] as number)) {
+      throw this.error(`unknown trace format version ${String(rec['version'])}`, at, 'header', `this migsim reads versions ${READABLE_TRACE_VERSIONS.join(' and ')}; use the migsim that wrote it, or record the trace again`);
     }
     const parsed = traceHeaderSchema.safeParse(rec);
     if (!parsed.success) throw this.error(`bad header field ${firstIssue(parsed.error)}`, at, 'header', ALTERED);
@@ -183,9 +196,10 @@ export class TraceReader {
     const bufs = stream === 'guest' ? this.guestCols : this.runCols;
     const views: ColumnArray[] = [];
     try {
+      // The kinds first: a packed column may be predicted from them.
       for (let c = 0; c < specs.length; c++) {
         const view = bufs[c]!.subarray(0, count);
-        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view);
+        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view, c === 0 ? undefined : (views[0] as Uint8Array));
         views.push(view);
       }
     } catch (e) {
@@ -240,6 +254,11 @@ export class TraceReader {
     if (guestKinds >= 0) throw mismatch(`${GUEST_EVENT_KIND_NAMES[guestKinds] ?? `kind ${guestKinds}`} guest events`, f.guestEventsByKind[guestKinds] ?? 0, this.check.guestByKind[guestKinds] ?? 0);
     const runKinds = kindMismatch(f.runEventsByKind, this.check.runByKind);
     if (runKinds >= 0) throw mismatch(`${RUN_EVENT_KIND_NAMES[runKinds] ?? `kind ${runKinds}`} run events`, f.runEventsByKind[runKinds] ?? 0, this.check.runByKind[runKinds] ?? 0);
+    if (this.header.version >= 2 && f.fileDigest === undefined) throw this.error('bad footer field fileDigest: a version 2 footer has one', at, where, ALTERED);
+    if (this.fileHash) {
+      const d = fileDigestOf(this.fileHash, f.digest);
+      if (d !== f.fileDigest) throw this.error(`file digest mismatch (footer ${f.fileDigest!.slice(0, 16)}…, file ${d.slice(0, 16)}…)`, at, where, 'the bytes are not the ones recorded; record the trace again');
+    }
     if (this.digest) {
       const d = this.digest.hex();
       if (d !== f.digest) throw this.error(`digest mismatch (footer ${f.digest.slice(0, 16)}…, events ${d.slice(0, 16)}…)`, at, where, 'the events are not the ones recorded; record the trace again');
@@ -276,6 +295,8 @@ export class TraceReader {
       throw this.error(`record does not decode: ${(e as Error).message}`, at, where, 'the file is corrupted');
     }
     if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw this.error('record is not a map', at, where);
+    // The file digest covers every record before the footer, frame and all.
+    if (this.fileHash && (rec as Record<string, unknown>)['type'] !== 'footer') this.fileHash.update(this.buf.subarray(at - this.bufStart, at - this.bufStart + total));
     this.pos = at + total;
     this.recordNo++;
     return rec as Record<string, unknown>;

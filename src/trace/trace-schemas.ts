@@ -42,6 +42,7 @@ export const traceFooterSchema = z.object({
   runEvents: count,
   lastNs: count,
   digest: z.string().regex(/^[0-9a-f]{64}$/),
+  fileDigest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   guestEventsByKind: z.array(count),
   runEventsByKind: z.array(count),
   // What a workload reports are counts (src/workloads/workload.ts WorkloadStats).

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_COUNT } from '../events/guest-event-kind.js';
@@ -9,7 +10,7 @@ import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-co
 import { isConstantColumn } from './column-constant.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS, type TraceStream } from './column-specs.js';
 import { frameHead, frameTail, TRACE_MAGIC } from './trace-frame.js';
-import type { ChunkRecord, TraceFooter, TraceHeader } from './trace-records.js';
+import { type ChunkRecord, TRACE_VERSION, type TraceFooter, type TraceHeader } from './trace-records.js';
 
 /**
  * msgpackr options for every record. `moreTypes` keeps typed arrays typed
@@ -36,6 +37,9 @@ export class TraceWriter {
   private readonly packr = new Packr(traceCodecOptions());
   private readonly encoder: ColumnEncoder;
   private readonly digest = new BatchDigest();
+  /** Every byte written before the footer: the footer's fileDigest. */
+  private readonly fileHash = createHash('sha256');
+  private fileHashed = false;
   private seq = 0;
   private guestEvents = 0;
   private runEvents = 0;
@@ -43,14 +47,18 @@ export class TraceWriter {
   private readonly guestByKind = new Array<number>(GUEST_EVENT_KIND_COUNT).fill(0);
   private readonly runByKind = new Array<number>(RUN_EVENT_KIND_NAMES.length).fill(0);
 
+  /** The header as written: always this migsim's format version (a run recorded from an older trace is written in today's format). */
+  readonly header: TraceHeader;
+
   constructor(
     readonly path: string,
-    readonly header: TraceHeader,
+    header: TraceHeader,
   ) {
+    this.header = { ...header, version: TRACE_VERSION };
     this.encoder = new ColumnEncoder(header.encoding);
     this.file = new AtomicFile(path);
     this.writeBytes(TRACE_MAGIC);
-    this.writeRecord(header);
+    this.writeRecord(this.header);
   }
 
   get fileBytes(): number {
@@ -75,13 +83,17 @@ export class TraceWriter {
 
   /** Writes the footer, syncs and renames into place. Returns the footer. */
   finish(extra: { workloadStats?: Readonly<Record<string, number>>; run?: Readonly<Record<string, unknown>> } = {}): TraceFooter {
+    const digest = this.digest.hex();
+    const fileDigest = fileDigestOf(this.fileHash, digest);
+    this.fileHashed = true;
     const footer: TraceFooter = {
       type: 'footer',
       chunks: this.seq,
       guestEvents: this.guestEvents,
       runEvents: this.runEvents,
       lastNs: this.lastNs,
-      digest: this.digest.hex(),
+      digest,
+      fileDigest,
       guestEventsByKind: this.guestByKind,
       runEventsByKind: countedKinds(this.runByKind, RUN_EVENT_KINDS_ALWAYS_COUNTED),
       workloadStats: extra.workloadStats ?? {},
@@ -100,7 +112,8 @@ export class TraceWriter {
   private writeChunk(stream: TraceStream, count: number, baseNs: number, endNs: number, cols: ColumnArray[]): void {
     const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : RUN_COLUMN_SPECS;
     const encoded: EncodedColumn[] = [];
-    for (let c = 0; c < specs.length; c++) encoded.push(this.encoder.encode(specs[c]!, cols[c]!, count));
+    const kinds = cols[0] as Uint8Array;
+    for (let c = 0; c < specs.length; c++) encoded.push(this.encoder.encode(specs[c]!, cols[c]!, count, c === 0 ? undefined : kinds));
     this.digest.add(STREAM_TAG[stream], count, cols);
     const chunk: ChunkRecord = { type: 'chunk', seq: this.seq++, stream, count, baseNs, endNs, cols: encoded };
     if (endNs > this.lastNs) this.lastNs = endNs;
@@ -117,7 +130,17 @@ export class TraceWriter {
   private writeBytes(bytes: Uint8Array): void {
     if (!this.file.isOpen) throw new Error(`trace writer for ${this.path} is closed`);
     this.file.write(bytes);
+    if (!this.fileHashed) this.fileHash.update(bytes);
   }
+}
+
+/**
+ * The footer's fileDigest: the hash of the bytes before the footer, then of
+ * the footer's event digest (its hex), so that the one field of the footer
+ * nothing else checks is covered too (src/trace/trace-reader.ts).
+ */
+export function fileDigestOf(bytesBeforeFooter: Hash, eventDigest: string): string {
+  return bytesBeforeFooter.update(eventDigest, 'latin1').digest('hex');
 }
 
 function countKinds(kinds: Uint8Array, count: number, into: number[]): void {

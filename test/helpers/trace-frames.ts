@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
 import { BatchDigest, STREAM_TAG } from '../../src/trace/batch-digest.js';
 import { allocateColumn, type ColumnArray, ColumnEncoder, decodeColumn } from '../../src/trace/column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from '../../src/trace/column-specs.js';
 import { frameHead, frameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, TRACE_MAGIC } from '../../src/trace/trace-frame.js';
-import { traceCodecOptions } from '../../src/trace/trace-writer.js';
+import { fileDigestOf, traceCodecOptions } from '../../src/trace/trace-writer.js';
 
 /** Byte offsets of a trace's records: where each frame starts, and the file's end. */
 export function recordBoundaries(bytes: Uint8Array): number[] {
@@ -27,13 +28,22 @@ export function readRecords(file: string): Record<string, unknown>[] {
   return b.slice(0, -1).map((at) => un.unpack(bytes.subarray(at + FRAME_HEAD_BYTES, at + FRAME_HEAD_BYTES + bytes.readUInt32BE(at + 1))));
 }
 
-/** Writes records back as a well-framed trace with valid checksums. */
-export function writeRecords(file: string, records: readonly object[]): void {
+/**
+ * Writes records back as a well-framed trace with valid checksums and, as a
+ * writer would, the footer's fileDigest (when it has one) recomputed over
+ * the bytes written; `keepFileDigest` leaves the footer's as it is.
+ */
+export function writeRecords(file: string, records: readonly object[], opts: { keepFileDigest?: boolean } = {}): void {
   const packr = new Packr(traceCodecOptions());
   const parts: Buffer[] = [TRACE_MAGIC];
+  const hash = createHash('sha256').update(TRACE_MAGIC);
   for (const r of records) {
-    const payload = Buffer.from(packr.pack(r));
-    parts.push(frameHead(payload.length), payload, frameTail(payload));
+    const rec = r as Record<string, unknown>;
+    const footer = rec['type'] === 'footer' && typeof rec['fileDigest'] === 'string' && !opts.keepFileDigest ? { ...rec, fileDigest: fileDigestOf(hash, String(rec['digest'])) } : rec;
+    const payload = Buffer.from(packr.pack(footer));
+    const frame = [frameHead(payload.length), payload, frameTail(payload)];
+    parts.push(...frame);
+    if (rec['type'] !== 'footer') for (const f of frame) hash.update(f);
   }
   writeFileSync(file, Buffer.concat(parts));
 }
@@ -44,11 +54,12 @@ export function chunkColumns(chunk: Record<string, unknown>): ColumnArray[] | un
   const count = chunk['count'] as number;
   const cols = chunk['cols'] as unknown[];
   try {
-    return specs.map((spec, c) => {
-      const out = allocateColumn(spec.type, count);
-      decodeColumn(spec, cols[c], count, out);
-      return out;
-    });
+    const out: ColumnArray[] = [];
+    for (const [c, spec] of specs.entries()) {
+      out.push(allocateColumn(spec.type, count));
+      decodeColumn(spec, cols[c], count, out[c]!, c === 0 ? undefined : (out[0] as Uint8Array));
+    }
+    return out;
   } catch {
     return undefined;
   }
@@ -61,7 +72,7 @@ export function withColumns(chunk: Record<string, unknown>, columns: readonly Co
   const enc = new ColumnEncoder('compact');
   let endNs = chunk['baseNs'] as number;
   for (let i = 0; i < count; i++) endNs += columns[1]![i]!;
-  return { ...chunk, endNs, cols: specs.map((spec, c) => enc.encode(spec, columns[c]!, count)) };
+  return { ...chunk, endNs, cols: specs.map((spec, c) => enc.encode(spec, columns[c]!, count, c === 0 ? undefined : (columns[0] as Uint8Array))) };
 }
 
 /**

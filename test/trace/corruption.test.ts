@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../src/api/record.js';
 import { TraceError } from '../../src/trace/trace-error.js';
 import { TraceReader } from '../../src/trace/trace-reader.js';
-import { recordBoundaries, readRecords, writeRecords } from '../helpers/trace-frames.js';
+import { chunkColumns, recordBoundaries, readRecords, withColumns, writeRecords } from '../helpers/trace-frames.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir();
@@ -87,12 +87,33 @@ describe('trace corruption', () => {
     expect(expectTraceError(file).message).toContain('unknown trace format version 9 (header, at byte 13)');
   });
 
-  it('events that do not match the footer digest are a digest mismatch, even with valid checksums', () => {
+  it("a footer whose event digest was edited, checksums valid, fails the file digest (it covers the event digest too)", () => {
     const recs = readRecords(good);
     const footer = recs[recs.length - 1]!;
     const file = join(dir, 'digest.mst');
-    writeRecords(file, [...recs.slice(0, -1), { ...footer, digest: 'ab'.repeat(32) }]);
-    expect(expectTraceError(file).message).toMatch(/digest mismatch .*\(footer, at byte/);
+    writeRecords(file, [...recs.slice(0, -1), { ...footer, digest: 'ab'.repeat(32) }], { keepFileDigest: true });
+    expect(expectTraceError(file).message).toMatch(/file digest mismatch .*\(footer, at byte/);
+  });
+
+  it('a chunk whose events were changed and re-framed with a valid checksum fails the file digest', () => {
+    const recs = readRecords(good);
+    const chunk = recs[1]!;
+    const cols = chunkColumns(chunk)!;
+    // Another page for the first event, still one the guest has: only the digest can tell.
+    const page = cols[3] as Int32Array;
+    page[0] = (page[0]! + 1) % 4096;
+    const file = join(dir, 'edited-chunk.mst');
+    writeRecords(file, [recs[0]!, withColumns(chunk, cols), ...recs.slice(2)], { keepFileDigest: true });
+    expect(expectTraceError(file).message).toMatch(/file digest mismatch .*\(footer, at byte/);
+  });
+
+  it('the file digest is of the bytes before the footer and then the event digest: recomputed so, the edited trace reads', () => {
+    const recs = readRecords(good);
+    const footer = recs.at(-1)! as { fileDigest: string };
+    const file = join(dir, 'same.mst');
+    writeRecords(file, recs);
+    expect((readRecords(file).at(-1) as { fileDigest: string }).fileDigest).toBe(footer.fileDigest);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
   });
 
   it('bytes appended after the footer are reported', () => {

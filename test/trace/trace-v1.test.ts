@@ -1,0 +1,75 @@
+// Checks that traces of format version 1 (varint and Brotli columns, no file
+// digest: the golden traces as they were before version 2) are still read,
+// their events' digest checked, and that writing their events again in
+// today's format keeps the footer's event digest: the digest covers the
+// events, not the encoding. The fixtures are two golden run traces as
+// version 1 wrote them (test/fixtures/trace-v1).
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copyGuestBatch, GUEST_COLUMNS } from '../../src/events/guest-batch.js';
+import { copyRunBatch, RUN_COLUMNS } from '../../src/events/run-batch.js';
+import { TraceError } from '../../src/trace/trace-error.js';
+import { type TraceChunk, TraceReader } from '../../src/trace/trace-reader.js';
+import { TRACE_VERSION } from '../../src/trace/trace-records.js';
+import { TraceWriter } from '../../src/trace/trace-writer.js';
+import { replayRunVerify } from '../../src/verify/replay-run.js';
+import { readRecords, writeRecords } from '../helpers/trace-frames.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'trace-v1');
+const V1 = ['boot-pv-pae-checkpoint.mst', 'hotset-hvm-pml-loggedonly-lost.mst'].map((f) => join(FIXTURES, f));
+const dir = tempDir();
+
+function readAll(file: string): { chunks: TraceChunk[]; footer: ReturnType<TraceReader['forEachChunk']>; version: number } {
+  const r = TraceReader.open(file);
+  const chunks: TraceChunk[] = [];
+  const footer = r.forEachChunk((c) => chunks.push(c.stream === 'guest' ? { ...c, batch: copyGuestBatch(c.batch) } : { ...c, batch: copyRunBatch(c.batch) }));
+  return { chunks, footer, version: r.header.version };
+}
+
+describe('trace format version 1', () => {
+  it('a version 1 run trace reads with its events digest checked, and replays to the same run events and summary', () => {
+    for (const file of V1) {
+      const { chunks, footer, version } = readAll(file);
+      expect(version).toBe(1);
+      expect(footer.fileDigest).toBeUndefined();
+      expect(chunks.length).toBe(footer.chunks);
+      const r = replayRunVerify(file);
+      expect(r.identical).toBe(true);
+      expect(r.summaryIdentical).toBe(true);
+    }
+  });
+
+  it('a version 1 trace whose events do not match its footer digest is a digest mismatch, checksums valid', () => {
+    const recs = readRecords(V1[1]!);
+    const footer = recs.at(-1)!;
+    const file = join(dir, 'v1-digest.mst');
+    writeRecords(file, [...recs.slice(0, -1), { ...footer, digest: 'ab'.repeat(32) }]);
+    expect(() => readAll(file)).toThrow(TraceError);
+    expect(() => readAll(file)).toThrow(/digest mismatch .*\(footer, at byte/);
+  });
+
+  it("written again in today's format, a version 1 trace's events keep their footer digest, and read back equal", () => {
+    for (const [i, file] of V1.entries()) {
+      const old = readAll(file);
+      const again = join(dir, `again-${i}.mst`);
+      const w = new TraceWriter(again, TraceReader.open(file).header);
+      for (const c of old.chunks) {
+        if (c.stream === 'guest') w.writeGuestBatch(c.batch);
+        else w.writeRunBatch(c.batch);
+      }
+      const footer = w.finish({ workloadStats: old.footer.workloadStats, ...(old.footer.run ? { run: old.footer.run } : {}) });
+      expect(footer.digest).toBe(old.footer.digest);
+      const now = readAll(again);
+      expect(now.version).toBe(TRACE_VERSION);
+      expect(now.footer.fileDigest).toMatch(/^[0-9a-f]{64}$/);
+      expect(now.chunks.length).toBe(old.chunks.length);
+      now.chunks.forEach((c, k) => {
+        const o = old.chunks[k]!;
+        expect(c.stream).toBe(o.stream);
+        const cols = c.stream === 'guest' ? GUEST_COLUMNS : RUN_COLUMNS;
+        for (const col of cols) expect(Array.from((c.batch as unknown as Record<string, ArrayLike<number>>)[col]!)).toEqual(Array.from((o.batch as unknown as Record<string, ArrayLike<number>>)[col]!));
+      });
+    }
+  });
+});
