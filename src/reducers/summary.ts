@@ -110,8 +110,10 @@ interface MigrationFigures {
   readonly dirtySyncCount: number;
   /**
    * Time the migration thread spent in bitmap syncs, sending nothing (the
-   * `bitmap_sync` run events' costs: QEMU's setup and live syncs; 0 for
-   * other policies and for traces recorded before the event existed).
+   * `bitmap_sync` run events' costs: each sync's log-dirty op and the
+   * toolstack's walk of the bitmap, QEMU's setup, live and final syncs and
+   * Xen's every pass and its last; 0 for traces recorded before the event
+   * existed).
    */
   readonly dirtySyncNs: number;
   readonly pagesSent: number;

@@ -3,6 +3,7 @@ import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits, countNewBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import type { ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
 import { QEMU_WINDOW_NS, XEN_BATCH_PAGES } from './migration-options.js';
@@ -194,7 +195,7 @@ export class QemuMigration extends MigrationPolicy {
 
   /** The migration thread's own pass over the bitmap: one per 64-page word of guest memory. */
   private scanNs(): number {
-    return Math.ceil(this.ctx.guest.memPages / 64) * this.ctx.costs.syncScanPerWordNs;
+    return bitmapWalkNs(this.ctx);
   }
 
   /** The sync is over: its dirty pages join what is pending; switch over if that fits the threshold. */

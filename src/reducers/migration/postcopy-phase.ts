@@ -3,6 +3,7 @@ import { RunEventKind } from '../../events/run-event-kind.js';
 import { nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
 import type { PostcopyTracker } from '../tracker-postcopy.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import type { MigrationContext } from './migration-context.js';
 import type { MigrationLedger } from './migration-ledger.js';
 import { XEN_BATCH_PAGES } from './migration-options.js';
@@ -39,13 +40,18 @@ export class PostcopyPhase {
     ctx.run.emit(RunEventKind.suspend, now, NO_VCPU, ledger.roundCount, 0, costs.suspendNs);
     const before = clock.domainPausedNs;
     const bits = ctx.logDirty.final(now + costs.suspendNs);
-    const finalCleanNs = clock.domainPausedNs - before;
+    const finalOpNs = clock.domainPausedNs - before;
+    // postcopy_start's last sync walks the bitmap with the guest stopped
+    // (ram_postcopy_send_discard_bitmap -> migration_bitmap_sync): downtime.
+    const walkNs = bitmapWalkNs(ctx);
+    const finalCleanNs = finalOpNs + walkNs;
     // Pages dirty since the last CLEAN are stale on the destination: every
     // other page must already be current there. From here on the
     // destination is authoritative: the missing pages are fetched with the
     // contents they had at the switch.
     const missing = bits.slice();
     ledger.switchDirtyPages = countBits(missing);
+    ctx.run.emit(RunEventKind.bitmapSync, now + costs.suspendNs, NO_VCPU, ledger.roundCount, ledger.switchDirtyPages, finalCleanNs);
     if (pending) orInto(missing, pending);
     const lost = oracle.switchToDestination(missing);
     ledger.lostPages = lost.count;
@@ -53,9 +59,9 @@ export class PostcopyPhase {
     const stateBytes = ctx.guest.vcpus * costs.vcpuStateBytes + costs.deviceStateBytes;
     const stateNs = link.wireNs(stateBytes);
     ledger.sendState(stateBytes);
-    const rest = costs.suspendNs + stateNs + costs.resumeNs;
+    const rest = costs.suspendNs + walkNs + stateNs + costs.resumeNs;
     clock.pauseAll(now, rest);
-    const resumeAt = now + rest + finalCleanNs;
+    const resumeAt = now + rest + finalOpNs;
     ledger.downtime = { suspendNs: costs.suspendNs, finalCleanNs, finalPagesNs: 0, canonicaliseNs: 0, stateNs, resumeNs: costs.resumeNs };
     ctx.run.emit(RunEventKind.resume, resumeAt, NO_VCPU, ledger.roundCount, 0, costs.resumeNs);
     const pageNs = link.wireNs(PAGE_BYTES + costs.pageHeaderBytes);
