@@ -19,6 +19,8 @@ export class RemusMigration extends XenMigration {
       // the migration end with it.
       this.ledger.endLive(wallNs);
       this.ledger.completedAtNs = Math.max(this.ledger.completedAtNs, wallNs);
+      // Under `loop`, checkpointing ran on past the capture to the run's end.
+      this.noteLoopedPast(wallNs);
       this.done();
       return;
     }
