@@ -29,6 +29,13 @@ beforeAll(async () => {
 });
 
 const chunksOf = (file: string) => TraceReader.open(file).forEachChunk(() => {}).chunks;
+/** The share of `file` read at the end of its last chunk, just before the footer. */
+const lastChunkEnd = (file: string) => {
+  const reader = TraceReader.open(file);
+  let end = 0;
+  reader.forEachChunk(() => (end = reader.fractionRead));
+  return end;
+};
 
 describe('replay progress', () => {
   it('replaying a workload trace reports the share of it read, once per guest chunk', () => {
@@ -49,7 +56,9 @@ describe('replay progress', () => {
     const read: number[] = [];
     expect((await replayImportVerify(imported, undefined, (f) => read.push(f))).identical).toBe(true);
     expect(read).toHaveLength(chunksOf(imported));
-    expectRisingShares(read, 0.99);
+    // The imported trace is small (one chunk, 27 KB): its footer is a few
+    // per cent of it, so the read ends there, not at 99%.
+    expectRisingShares(read, lastChunkEnd(imported));
     const both: number[] = [];
     expect((await replayImportVerify(imported, capture, (f) => both.push(f))).identical).toBe(true);
     expectRisingShares(both, 1);
