@@ -139,12 +139,13 @@ function writeLackey(file: string, bytes: number): void {
 /**
  * A PostgreSQL-like rtdirty capture of about `ticks` 50 ms ticks: a
  * postmaster forks `backends` backends over the first ticks; every tick each
- * live backend writes 40 pages of a 32,768-page shared buffer pool (the same
- * frames in every process: d lines, so the importer finds shared frames) and
- * 20 pages of its own heap. Drawn from a fixed xorshift, so every run writes
- * the same file; `ticks` 100 and `backends` 40 make about 4 MB.
+ * live backend writes 40 pages of a `sharedPages`-page shared buffer pool
+ * (the same frames in every process: d lines, so the importer finds shared
+ * frames) and 20 pages of its own heap. Drawn from a fixed xorshift, so
+ * every run writes the same file; `ticks` 100 and `backends` 40 make about
+ * 3.4 MB.
  */
-export function writePostgresLike(file: string, ticks: number, backends: number): { lines: number; pages: number } {
+export function writePostgresLike(file: string, ticks: number, backends: number, sharedPages = 32_768): { lines: number; pages: number } {
   let x = 0x9e3779b9;
   const rand = (n: number) => {
     x ^= x << 13;
@@ -154,7 +155,7 @@ export function writePostgresLike(file: string, ticks: number, backends: number)
     x >>>= 0;
     return x % n;
   };
-  const SHARED = 32_768;
+  const SHARED = sharedPages;
   const sharedVpn = 0x7f0000000;
   const sharedFrame = 0x100000;
   const out: string[] = ['# rtdirty v1 page_size 4096 interval_ms 50.0 mechanism uffd-wp-async+PAGEMAP_SCAN'];

@@ -4,8 +4,9 @@
  *   BENCH_EVENTS=50000000 (default) sets the trace scenario's size;
  *   BENCH_APACHE_SECONDS=60 (default) the apache scenarios' guest time;
  *   BENCH_FLEET_SECONDS=12 (default) the fleet scenario's guest time;
- *   BENCH_ONLY=trace,mmu,migration,import,process,memory,fleet,sweep runs only those scenarios;
+ *   BENCH_ONLY=trace,mmu,migration,import,import-scale,process,memory,fleet,sweep runs only those scenarios;
  *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario;
+ *   BENCH_IMPORT_SCALES=1,2,4 (default) the capture sizes of the import-scale scenario;
  *   BENCH_MEM_GIB=1,8,64 (default) the guest sizes of the memory scenario.
  */
 import { printRows, peakRssMiB, type BenchRow } from './bench-util.js';
@@ -13,6 +14,7 @@ import { migrationBench } from './migration-bench.js';
 import { mmuBench } from './mmu-bench.js';
 import { apacheDecodeBench, traceBench } from './trace-bench.js';
 import { importBench } from './import-bench.js';
+import { importScaleBench } from './import-scale-bench.js';
 import { processBench } from './process-bench.js';
 import { memoryBench } from './memory-bench.js';
 import { fleetBench } from './fleet-bench.js';
@@ -29,6 +31,7 @@ const scenarios: [string, () => BenchRow[]][] = [
   ['mmu', () => mmuBench(apacheSeconds)],
   ['migration', () => migrationBench(apacheSeconds)],
   ['import', () => importBench()],
+  ['import-scale', () => importScaleBench()],
   // The issue's figures are for the apache default (10 s of guest time).
   ['process', () => processBench(Math.min(apacheSeconds, 10))],
   ['memory', () => memoryBench()],

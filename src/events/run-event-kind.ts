@@ -42,10 +42,12 @@ export const RunEventKind = {
    */
   costHigh: 25,
   /**
-   * The toolstack's bitmap sync (QEMU's migration_bitmap_sync): page is the
-   * round it ends, arg the dirty pages it found, costNs the time the
-   * migration thread spent in it (the log-dirty op it waited for, and its
-   * own pass over the bitmap). The vCPUs' share is in the op's own event.
+   * The toolstack's bitmap sync (QEMU's migration_bitmap_sync; Xen's CLEAN
+   * and the walk of its bitmap that each pass of send_dirty_pages makes,
+   * the first and the last included): page is the round it ends, arg the
+   * dirty pages it found, costNs the time the migration thread spent in it
+   * (the log-dirty op it waited for, and its own walk of the bitmap). The
+   * vCPUs' share is in the op's own event.
    */
   bitmapSync: 26,
   /** KVM: a vCPU kicked out of the guest (a remote TLB flush after re-protecting, or a PML flush at a sync); arg: PML entries flushed. */

@@ -41,9 +41,12 @@ export interface CostModel {
    */
   readonly cleanPerLeafNs: number;
   /**
-   * QEMU bitmap sync (migration/ram.c migration_bitmap_sync): the migration
-   * thread's own passes over the dirty bitmap, per 64-bit word (64 pages of
-   * guest memory), on top of the log-dirty op it waits for.
+   * The toolstack's walk of the dirty bitmap, per 64-bit word (64 pages of
+   * guest memory), on top of the log-dirty op it waits for: QEMU's at every
+   * sync (migration/ram.c migration_bitmap_sync, the last one in
+   * ram_save_complete), Xen's at every pass (tools/libs/guest/xg_sr_save.c
+   * send_dirty_pages, which tests every pfn: a lower bound there).
+   * src/reducers/migration/bitmap-walk.ts.
    */
   readonly syncScanPerWordNs: number;
   /** Shadow: blowing all shadow tables on CLEAN, per shadow page freed (shadow_blow_tables). */

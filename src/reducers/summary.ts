@@ -107,12 +107,14 @@ interface MigrationFigures {
   readonly afterEnd: AfterEnd;
   readonly afterEndNs: number;
   readonly afterEndLoops: number;
-  /** Bitmap syncs: every CLEAN and FINAL, and QEMU's sync at setup (QEMU's dirty-sync-count). */
+  /** Bitmap syncs: every CLEAN and FINAL, and the sync at setup of QEMU's pre-copy and post-copy (QEMU's dirty-sync-count). */
   readonly dirtySyncCount: number;
   /**
    * Time the migration thread spent in bitmap syncs, sending nothing (the
-   * `bitmap_sync` run events' costs: QEMU's setup and live syncs; 0 for
-   * other policies and for traces recorded before the event existed).
+   * `bitmap_sync` run events' costs: each sync's log-dirty op and the
+   * toolstack's walk of the bitmap, QEMU's setup, live and final syncs and
+   * Xen's every pass and its last; 0 for traces recorded before the event
+   * existed).
    */
   readonly dirtySyncNs: number;
   readonly pagesSent: number;
@@ -205,6 +207,13 @@ export type SummarySpec =
 
 const KINDS = RUN_EVENT_KIND_NAMES.length;
 const PAGE_BYTES = 4096;
+/**
+ * QEMU's policies, whose dirty-sync-count counts the sync at setup
+ * (migration/ram.c ram_save_setup -> ram_init_bitmaps ->
+ * migration_bitmap_sync_precopy, which increments dirty_sync_count) beside
+ * every CLEAN and FINAL: pre-copy and post-copy both start with it.
+ */
+const QEMU_SETUP_SYNC = new Set<string>(['qemu', 'postcopy']);
 /** Run events that are not exits or log-dirty operations of a tracker. */
 const NOT_EXITS = new Set<number>([
   RunEventKind.roundStart,
@@ -442,7 +451,7 @@ export class SummaryFold {
       afterEndNs: Math.round(m.afterEndNs),
       afterEndLoops: f.afterEndLoops ?? 0,
       rounds,
-      dirtySyncCount: this.syncs + (spec.policy === 'qemu' && begun ? 1 : 0),
+      dirtySyncCount: this.syncs + (QEMU_SETUP_SYNC.has(spec.policy) && begun ? 1 : 0),
       dirtySyncNs: this.syncNs,
       pagesSent: this.pagesSent,
       zeroPagesSent: m.zeroPagesSent,

@@ -1,4 +1,5 @@
 import type { ProcessLayout } from './guest-program.js';
+import { VmaTree } from './vma-tree.js';
 
 /** VMA flags (a subset of Linux's vm_flags). */
 export const VMA_WRITE = 1;
@@ -12,6 +13,15 @@ export const VMA_EXEC = 4;
  * memory.
  */
 export class Vma {
+  /**
+   * The links of the address space's VmaTree, kept in the mapping itself
+   * as Linux keeps vm_rb in vm_area_struct: a lookup follows one pointer
+   * per level, and a mapping costs no second object. Only VmaTree reads
+   * or writes them.
+   */
+  left: Vma | null = null;
+  right: Vma | null = null;
+  priority = 0;
   constructor(
     public start: number,
     public end: number,
@@ -27,8 +37,8 @@ export class Vma {
  * mmap goes, and what its program image looks like.
  */
 export class AddressSpace {
-  /** Sorted by start, never overlapping. */
-  regions: Vma[] = [];
+  /** Ordered by start, never overlapping. */
+  regions = new VmaTree();
   layout: ProcessLayout | undefined;
   /** The mmap area grows down from here (mm->mmap_base, then each mapping's start). */
   mmapCursorVpn: number;

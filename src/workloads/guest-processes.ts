@@ -10,6 +10,7 @@ import type { KernelSpace } from './kernel-space.js';
 import type { PageCache } from './page-cache.js';
 import type { PageFaultHandler } from './page-fault-handler.js';
 import type { PageTableWriter } from './page-table-writer.js';
+import { VmaTree } from './vma-tree.js';
 
 /** The address space of the kernel's own idle and kernel threads (init_mm). */
 export const KERNEL_PID = 0;
@@ -120,7 +121,7 @@ export class GuestProcesses {
     child.layout = parent.layout;
     child.mmapCursorVpn = parent.mmapCursorVpn;
     for (const r of parent.regions) {
-      child.regions.push(new Vma(r.start, r.end, r.flags, r.obj, r.objPage));
+      child.regions.insert(new Vma(r.start, r.end, r.flags, r.obj, r.objPage));
       if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
     }
     this.allocKernelStack(child, vcpu, tNs);
@@ -141,7 +142,7 @@ export class GuestProcesses {
     const oldRegions = sp.regions;
     const newRoot = this.kernelSpace.pgdAlloc(vcpu, tNs);
     sp.rootSlot = newRoot;
-    sp.regions = [];
+    sp.regions = new VmaTree();
     sp.mmapCursorVpn = this.layout.userMmapTopVpn - this.aslr.below(this.layout.aslrMmapPages);
     sp.layout = image ? this.layOut(sp, image) : undefined;
     // Other threads of the old image die (de_thread); this one switches.

@@ -43,30 +43,19 @@ export class GuestVmas {
     if (this.overlaps(sp, start, start + count)) {
       throw new RangeError(`guest kernel: mapping of ${count} pages at vpn 0x${start.toString(16)} overlaps an existing mapping of process ${sp.pid}`);
     }
-    const r = new Vma(start, start + count, flags, obj, objPage);
-    sp.regions.splice(firstEndingAfter(sp.regions, start), 0, r);
+    sp.regions.insert(new Vma(start, start + count, flags, obj, objPage));
     if (obj >= 0) this.pageCache.addMapRef(obj);
     return start;
   }
 
-  /** The mapping that covers `vpn` (find_vma, by binary search), or undefined. */
+  /** The mapping that covers `vpn` (find_vma), or undefined. */
   find(sp: AddressSpace, vpn: number): Vma | undefined {
-    const rs = sp.regions;
-    let lo = 0;
-    let hi = rs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const r = rs[mid]!;
-      if (vpn < r.start) hi = mid - 1;
-      else if (vpn >= r.end) lo = mid + 1;
-      else return r;
-    }
-    return undefined;
+    return sp.regions.find(vpn);
   }
 
   /** True when some mapping of `sp` has a page in [start, end). */
   overlaps(sp: AddressSpace, start: number, end: number): boolean {
-    const r = sp.regions[firstEndingAfter(sp.regions, start)];
+    const r = sp.regions.firstEndingAfter(start);
     return r !== undefined && r.start < end;
   }
 
@@ -74,23 +63,19 @@ export class GuestVmas {
   unmap(sp: AddressSpace, vpnStart: number, count: number, vcpu: number, tNs: number): void {
     const tables = this.tables;
     const end = vpnStart + count;
-    // The mappings the range touches are consecutive in the sorted list:
-    // find them by binary search and splice their pieces in, so that an
-    // unmap costs the mappings it touches, not every mapping of the
-    // process (an importer that moves page after page onto shared frames
-    // splits a process into tens of thousands of mappings).
-    const rs = sp.regions;
-    const from = firstEndingAfter(rs, vpnStart);
-    let to = from;
+    // The mappings the range touches are consecutive in start order: the
+    // tree takes them out, and the parts of the first and the last that
+    // stick out of the range go back in, so an unmap costs the log of the
+    // process's mappings and the ones it touches (an importer that moves
+    // page after page onto shared frames splits a process into tens of
+    // thousands of mappings).
+    const dropped = sp.regions.removeRange(vpnStart, end);
     const pieces: Vma[] = [];
-    const dropped: Vma[] = [];
-    for (; to < rs.length && rs[to]!.start < end; to++) {
-      const r = rs[to]!;
-      dropped.push(r);
-      if (r.start < vpnStart) pieces.push(new Vma(r.start, vpnStart, r.flags, r.obj, r.objPage));
-      if (r.end > end) pieces.push(new Vma(end, r.end, r.flags, r.obj, r.objPage + (end - r.start)));
-    }
-    if (to > from) rs.splice(from, to - from, ...pieces);
+    const first = dropped[0];
+    const last = dropped[dropped.length - 1];
+    if (first !== undefined && first.start < vpnStart) pieces.push(new Vma(first.start, vpnStart, first.flags, first.obj, first.objPage));
+    if (last !== undefined && last.end > end) pieces.push(new Vma(end, last.end, last.flags, last.obj, last.objPage + (end - last.start)));
+    for (const r of pieces) sp.regions.insert(r);
     for (let vpn = vpnStart; vpn < end; ) {
       const chunkEnd = Math.min(end, (vpn | 511) + 1);
       const l1 = tables.findLeafTable(sp.rootSlot, vpn);
@@ -109,16 +94,4 @@ export class GuestVmas {
     for (const r of pieces) if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
     for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
   }
-}
-
-/** Index of the first mapping (sorted by start, disjoint) that ends after `vpn`: the one holding it or the next. */
-function firstEndingAfter(rs: readonly Vma[], vpn: number): number {
-  let lo = 0;
-  let hi = rs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rs[mid]!.end <= vpn) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -13,11 +13,6 @@ const FLAGS_KERNEL_PAGE = PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX;
 const FLAGS_KERNEL_TEXT = PTE_P | PTE_RW | PTE_A | PTE_D;
 /** A 2 MiB page of the direct map (PAGE_KERNEL_LARGE). */
 const FLAGS_KERNEL_LARGE = FLAGS_KERNEL_PAGE | PTE_PS;
-/**
- * Above this many pages (16 GiB, the model's ceiling until 0.1.0) an HVM
- * x86-64 guest's direct map uses 2 MiB pages: see largeDirectMap.
- */
-export const LARGE_DIRECT_MAP_ABOVE_PAGES = 1 << 22;
 
 /**
  * Kernel space: the half of every address space that belongs to the kernel,
@@ -25,8 +20,9 @@ export const LARGE_DIRECT_MAP_ABOVE_PAGES = 1 << 22;
  * and the ways the kernel itself reaches memory through it.
  *
  * What it follows:
- * - Kernel mappings are Linux's: a direct map of RAM with 4 KiB L1 tables
- *   (Xen PV cannot use superpages), entries made with PAGE_KERNEL, which
+ * - Kernel mappings are Linux's: a direct map of RAM in 2 MiB pages on
+ *   x86-64 HVM (largeDirectMap), with 4 KiB L1 tables on PV (Xen PV cannot
+ *   use superpages) and PAE, entries made with PAGE_KERNEL, which
  *   already carries A and D (arch/x86 __PAGE_KERNEL). That is why most leaf
  *   PTEs of a booted guest carry A, D and RW (seed 000). Modules sit in the
  *   vmalloc area, x86-64 maps the kernel image a second time
@@ -69,13 +65,13 @@ export class KernelSpace {
    * kernel_physical_mapping_init maps it (arch/x86/mm/init_64.c
    * phys_pmd_init with page_size_mask's PG_LEVEL_2M, set by
    * probe_page_size_mask on any CPU with PSE; 1 GiB pages need GBPAGES,
-   * which a Xen HVM guest is not always offered). The model keeps 4 KiB
-   * pages for HVM guests of at most 16 GiB, as it did before, so that the
-   * traces of those guests (the golden ones among them) stay what they
-   * were, and for PV, which Xen does not let map superpages. One 4 KiB
-   * direct map is a pt_write and 4 bytes of table per guest page in the
-   * guest and in the MMU alike: a 1 TiB guest's would be 256 Mi events
-   * and 2 GiB of tables before its workload starts.
+   * which a Xen HVM guest is not always offered), for every x86-64 HVM
+   * guest whatever its size. PV keeps 4 KiB pages: Xen does not let a PV
+   * guest map superpages. PAE HVM keeps them too (its 3-level layout has
+   * no 2 MiB direct map in the model). A 4 KiB direct map is a pt_write
+   * and 4 bytes of table per guest page in the guest and in the MMU alike
+   * (about 12 bytes of run state per guest page with the events), which a
+   * Linux guest on a CPU with PSE does not have.
    */
   readonly largeDirectMap: boolean;
 
@@ -94,7 +90,7 @@ export class KernelSpace {
     this.levels = layout.levels;
     this.directMapPages = frames.directMapPages;
     this.directMapVpn = layout.directMapVpn;
-    this.largeDirectMap = !pv && layout.levels === 4 && this.directMapPages > LARGE_DIRECT_MAP_ABOVE_PAGES;
+    this.largeDirectMap = !pv && layout.levels === 4;
     this.kmapPfn = new Int32Array(vcpus * 2).fill(-1);
     this.fixmapL1 = new Int32Array(Math.ceil((vcpus * 2) / 512)).fill(-1);
     this.kernelDataPfn = new Int32Array(1 + vcpus);

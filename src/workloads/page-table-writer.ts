@@ -1,5 +1,5 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
-import { NARROW_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P, PTE_RW, PTE_US, pteClearFlags, pteSetFlags, pteValue } from '../model/pte.js';
+import { NARROW_FRAMES, PTE_A, PTE_D, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P, PTE_PS, PTE_RW, PTE_US, pteClearFlags, pteSetFlags, pteValue } from '../model/pte.js';
 import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestLayout } from './guest-layout.js';
 import { KERNEL_COSTS_NS, type KernelWork } from './kernel-costs.js';
@@ -293,7 +293,14 @@ export class PageTableWriter {
       const level = this.slotLevel[s];
       if (level === 0) continue;
       tablesPerLevel[level - 1]!++;
-      if (level !== 1) continue;
+      if (level !== 1) {
+        // A PS entry of an x86-64 L2 maps memory too (the direct map's 2 MiB
+        // pages): a leaf, as the MMU's census counts it (pt-census.ts isLeaf).
+        if (level === 2 && this.levels === 4) {
+          for (let i = s << 9, e = i + 512; i < e; i++) if ((this.entries[i] & (want | PTE_PS)) === (want | PTE_PS)) adrw++;
+        }
+        continue;
+      }
       leafSlots += 512;
       for (let i = s << 9, e = i + 512; i < e; i++) {
         const pte = this.entries[i];

@@ -2,7 +2,7 @@ import type { GuestBatch } from '../../src/events/guest-batch.js';
 import { GuestEventKind } from '../../src/events/guest-event-kind.js';
 import { makeP2mMap } from '../../src/model/p2m-map.js';
 import type { GuestType, PagingMode } from '../../src/model/paging.js';
-import { PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_RW } from '../../src/model/pte.js';
+import { PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../../src/model/pte.js';
 
 /**
  * A test-only x86 MMU: rebuilds the guest's tables from pt_write and
@@ -113,8 +113,14 @@ export class ReplayMmu {
       if ((pte & PTE_P) === 0) return this.fault(`not present: ${where}`);
       const paeTop = this.paging === 'pae' && level === 3;
       if (write && !paeTop && (pte & PTE_RW) === 0) return this.fault(`${write ? 'write' : 'read'} through read-only: ${where}`);
-      if (!paeTop) t![idx] = pte | PTE_A | (level === 1 && write ? PTE_D : 0);
+      // A PS entry above L1 maps a large page (the x86-64 direct map's 2 MiB pages): the walk ends there.
+      const leaf = level === 1 || (!paeTop && (pte & PTE_PS) !== 0);
+      if (!paeTop) t![idx] = pte | PTE_A | (leaf && write ? PTE_D : 0);
       tablePfn = this.pfnOf(pte);
+      if (leaf) {
+        tablePfn += vpn & ((1 << (9 * (level - 1))) - 1);
+        break;
+      }
     }
     this.onAccess?.(tNs, vcpu, vpn, tablePfn, root, write);
   }
@@ -137,7 +143,7 @@ export class ReplayMmu {
       const t = this.tables.get(pfn);
       if (!t) return;
       const n = this.paging === 'pae' && level === 3 ? 4 : 512;
-      for (let i = 0; i < n; i++) if ((t[i]! & PTE_P) !== 0) visit(this.pfnOf(t[i]!), level - 1);
+      for (let i = 0; i < n; i++) if ((t[i]! & PTE_P) !== 0 && (t[i]! & PTE_PS) === 0) visit(this.pfnOf(t[i]!), level - 1);
     };
     for (const r of this.liveRoots()) visit(r, this.levels);
     let adrw = 0;
@@ -152,6 +158,13 @@ export class ReplayMmu {
         const e = t[i]!;
         if ((e & want) === want) adrw++;
         if ((e & (PTE_P | PTE_RW)) === (PTE_P | PTE_RW) && allTables.has(this.pfnOf(e))) writableTablePages++;
+      }
+    }
+    // x86-64 L2 PS entries (the direct map's 2 MiB pages) are leaves too.
+    if (this.levels === 4) {
+      for (const pfn of seen[1]!) {
+        const t = this.tables.get(pfn);
+        if (t) for (let i = 0; i < 512; i++) if ((t[i]! & (want | PTE_PS)) === (want | PTE_PS)) adrw++;
       }
     }
     return { perLevel: seen.map((s) => s.size), leafSlots: seen[0]!.size * 512, adrw, writableTablePages };

@@ -63,11 +63,7 @@ export abstract class MigrationPolicy implements Driver {
       while (this.nextActionNs !== Infinity) this.act();
       return;
     }
-    if (this.eventsEndNs >= 0) {
-      // `loop`: the replayed events ran the migration on past the capture.
-      const endNs = this.completed() ? this.ledger.completedAtNs : wallNs;
-      this.ledger.afterEndNs = Math.max(0, endNs - this.eventsEndNs);
-    }
+    this.noteLoopedPast(wallNs);
     if (this.opts.afterEnd === 'idle' && !this.completed()) {
       const clock = this.ctx.clock;
       const eventsEndNs = wallNs;
@@ -80,6 +76,17 @@ export abstract class MigrationPolicy implements Driver {
       this.ledger.afterEndNs = wallNs - eventsEndNs;
     }
     this.leaveIncomplete(wallNs);
+  }
+
+  /**
+   * `loop`: the replayed events ran the migration on past the capture, to
+   * its completion or to the end of the run (afterEndNs). Nothing under
+   * `idle` or `stop`, or when the migration completed within the events.
+   */
+  protected noteLoopedPast(wallNs: number): void {
+    if (this.eventsEndNs < 0) return;
+    const endNs = this.completed() ? this.ledger.completedAtNs : wallNs;
+    this.ledger.afterEndNs = Math.max(0, endNs - this.eventsEndNs);
   }
 
   /** A migration still live when the run ends is incomplete (QEMU would go on for ever with a guest that never converges). */

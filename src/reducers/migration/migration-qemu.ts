@@ -3,6 +3,7 @@ import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits, countNewBits } from '../logdirty-bitmap.js';
 import { AutoConverge } from './auto-converge.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import type { MigrationContext } from './migration-context.js';
 import type { CountingEmitter, ZeroPageRule } from './migration-ledger.js';
 import { MigrationPolicy } from './migration-policy.js';
@@ -45,10 +46,16 @@ function nextSetBitWrapping(bits: Uint32Array, from: number, limit: number): num
  * all set at each sync (cpu_physical_memory_sync_dirty_bitmap ->
  * clear_bmap_set), and just before it sends a page whose chunk is still set
  * it clears that chunk in KVM (migration_bitmap_clear_dirty ->
- * migration_clear_memory_region_dirty_bitmap), on this thread too. A GET
- * under manual protect returns the pages not yet cleared again, so a sync
- * counts as dirty only the pages its bitmap did not hold yet, as QEMU does
- * (cpu_physical_memory_sync_dirty_bitmap's num_dirty).
+ * migration_clear_memory_region_dirty_bitmap), on this thread too.
+ *
+ * A sync counts as new dirt only the pages its bitmap did not hold yet,
+ * under every tracker: cpu_physical_memory_sync_dirty_bitmap ORs the log
+ * into the migration bitmap and adds to num_dirty the bits that were clear
+ * there (ctpopl(new & ~old) word by word), and that count is the round's
+ * dirty pages (dirty-pages-rate) and what auto-converge compares with the
+ * bytes sent (num_dirty_pages_period). A page the guest wrote again before
+ * it was sent, or a GET under manual protect returning a page not cleared
+ * yet, is not counted twice.
  *
  * What each page costs on the wire and in CPU (zero pages, multifd's
  * channels and compression, XBZRLE) is the data path's (qemu-data-path.ts);
@@ -252,22 +259,23 @@ export class QemuMigration extends MigrationPolicy {
 
   /** The migration thread's own pass over the bitmap: one per 64-page word of guest memory. */
   private scanNs(): number {
-    return Math.ceil(this.ctx.guest.memPages / 64) * this.ctx.costs.syncScanPerWordNs;
+    return bitmapWalkNs(this.ctx);
   }
 
   /** The sync is over: its dirty pages join what is pending; switch over if that fits the threshold. */
   private afterSync(bits: Uint32Array): void {
     const now = this.nextActionNs;
-    // Manual protect: a page whose chunk KVM has not cleared yet stays dirty in KVM's log and comes back: only new bits are new dirt.
-    const added = countNewBits(bits, this.toSend);
-    const dirty = this.clearPending !== undefined ? added : countBits(bits);
+    // Only bits new to the migration bitmap are new dirt (num_dirty): a page
+    // still pending (written again before it went, or, under manual protect,
+    // still dirty in KVM's log because its chunk was not cleared) is not.
+    const dirty = countNewBits(bits, this.toSend);
     this.clearPending?.fill(1);
     this.ledger.dataPath!.synced();
     this.throttle?.dirtied(dirty);
     // The send cursor survives the sync: ram_find_and_save_block resumes
     // from last_seen_block/last_page, not from the start of memory.
     orInto(this.toSend, bits);
-    this.pendingPages += added;
+    this.pendingPages += dirty;
     this.ledger.endRound(now, dirty);
     this.throttle?.check(now);
     if (now >= this.windowStartNs + QEMU_WINDOW_NS) this.closeWindow(now);

@@ -1,6 +1,7 @@
 import { NO_VCPU } from '../../events/guest-event-kind.js';
 import { RunEventKind } from '../../events/run-event-kind.js';
 import { nextSetBit } from '../bitmap-scan.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import { XenMigration } from './migration-xen.js';
 import { stopAndCopy } from './stop-and-copy.js';
 
@@ -18,6 +19,8 @@ export class RemusMigration extends XenMigration {
       // the migration end with it.
       this.ledger.endLive(wallNs);
       this.ledger.completedAtNs = Math.max(this.ledger.completedAtNs, wallNs);
+      // Under `loop`, checkpointing ran on past the capture to the run's end.
+      this.noteLoopedPast(wallNs);
       this.done();
       return;
     }
@@ -46,7 +49,9 @@ export class RemusMigration extends XenMigration {
     }
     // Cully et al.: the primary is paused only to copy the dirty pages
     // into a staging buffer; they are transmitted while it runs again.
-    const pauseNs = 2 * costs.suspendNs + pages * costs.checkpointCopyPerPageNs;
+    // Finding them is a walk of the whole bitmap while it is paused
+    // (suspend_and_send_dirty -> send_dirty_pages, bitmap-walk.ts).
+    const pauseNs = 2 * costs.suspendNs + bitmapWalkNs(ctx) + pages * costs.checkpointCopyPerPageNs;
     clock.pauseAll(now, pauseNs);
     ledger.checkOracle(now);
     const epoch = ledger.epochs.length;

@@ -26,6 +26,7 @@ export class XenLegacyMigration extends XenMigration {
       this.switchOver(now, reason);
       return;
     }
-    this.nextPass(now, this.ctx.logDirty.clean(now));
+    const { bits, dirty, endNs } = this.cleanAndWalk(now);
+    this.nextPass(endNs, bits, dirty);
   }
 }

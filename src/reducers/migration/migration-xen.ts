@@ -1,5 +1,8 @@
+import { NO_VCPU } from '../../events/guest-event-kind.js';
+import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import { MigrationPolicy } from './migration-policy.js';
 import { SPP_MAX_ITERATIONS, SPP_TARGET_DIRTY_COUNT, XEN_BATCH_PAGES } from './migration-options.js';
 import { stopAndCopy } from './stop-and-copy.js';
@@ -12,6 +15,12 @@ import { stopAndCopy } from './stop-and-copy.js';
  * SPP_TARGET_DIRTY_COUNT (50) pages they are still sent live once more and
  * then the guest is suspended; at most SPP_MAX_ITERATIONS (5) passes. Then
  * suspend_and_send_dirty (stop-and-copy.ts).
+ *
+ * Every pass walks the whole bitmap (send_dirty_pages tests each pfn of the
+ * p2m; send_all_pages sets every bit first), and after a CLEAN the thread
+ * has waited for the hypercall: a pass starts with a `bitmap_sync` run event
+ * whose cost is the CLEAN it waited for and the walk (bitmap-walk.ts), and
+ * its first batch goes after it.
  *
  * The live passes are also the pre-copy of post-copy and of Remus, which
  * override what happens when they end (`switchOver`) and how many there are.
@@ -28,7 +37,10 @@ export class XenMigration extends MigrationPolicy {
     this.cursor = 0;
     this.pass = 1;
     this.ledger.startRound(firstNs);
-    this.schedule(firstNs, () => this.sendBatch());
+    // send_all_pages: bitmap_set, then send_dirty_pages walks all of it.
+    const walkNs = bitmapWalkNs(this.ctx);
+    this.ctx.run.emit(RunEventKind.bitmapSync, firstNs, NO_VCPU, this.ledger.roundCount, 0, walkNs);
+    this.schedule(firstNs + walkNs, () => this.sendBatch());
   }
 
   /** Live passes before the guest stops (or switches over). */
@@ -86,10 +98,25 @@ export class XenMigration extends MigrationPolicy {
       this.ledger.endRound(now, -1);
       return this.switchOver(now, this.passLimitReason(maxPasses));
     }
-    const bits = this.ctx.logDirty.clean(now);
-    const dirty = countBits(bits);
+    const { bits, dirty, endNs } = this.cleanAndWalk(now);
     if (dirty < SPP_TARGET_DIRTY_COUNT && this.stopsOnFewDirty()) this.stopAfterPass = true;
-    this.nextPass(now, bits, dirty);
+    this.nextPass(endNs, bits, dirty);
+  }
+
+  /**
+   * xc_logdirty_control(CLEAN), which the toolstack waits for, and the walk
+   * of the bitmap it returned that the next pass makes (send_dirty_pages):
+   * a `bitmap_sync` run event of the round that ends, costing both. Returns
+   * the bitmap, its dirty pages and when the thread is free again.
+   */
+  protected cleanAndWalk(now: number): { bits: Uint32Array; dirty: number; endNs: number } {
+    const clock = this.ctx.clock;
+    const pausedBefore = clock.domainPausedNs;
+    const bits = this.ctx.logDirty.clean(now);
+    const costNs = clock.domainPausedNs - pausedBefore + this.ctx.logDirty.opThreadNs + bitmapWalkNs(this.ctx);
+    const dirty = countBits(bits);
+    this.ctx.run.emit(RunEventKind.bitmapSync, now, NO_VCPU, this.ledger.roundCount, dirty, costNs);
+    return { bits, dirty, endNs: now + costNs };
   }
 
   protected passLimitReason(maxPasses: number): string {

@@ -3,6 +3,7 @@ import { RunEventKind } from '../../events/run-event-kind.js';
 import { orInto } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
 import type { PostcopyTracker } from '../tracker-postcopy.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import type { MigrationContext } from './migration-context.js';
 import type { MigrationLedger } from './migration-ledger.js';
 import { hostPagePages, type MigrationOptions } from './migration-options.js';
@@ -49,13 +50,18 @@ export class PostcopyPhase {
     ctx.run.emit(RunEventKind.suspend, now, NO_VCPU, ledger.roundCount, 0, costs.suspendNs);
     const before = clock.domainPausedNs;
     const bits = ctx.logDirty.final(now + costs.suspendNs);
-    const finalCleanNs = clock.domainPausedNs - before;
+    const finalOpNs = clock.domainPausedNs - before;
+    // postcopy_start's last sync walks the bitmap with the guest stopped
+    // (ram_postcopy_send_discard_bitmap -> migration_bitmap_sync): downtime.
+    const walkNs = bitmapWalkNs(ctx);
+    const finalCleanNs = finalOpNs + walkNs;
     // Pages dirty since the last CLEAN are stale on the destination: every
     // other page must already be current there. From here on the
     // destination is authoritative: the missing pages are fetched with the
     // contents they had at the switch.
     const missing = bits.slice();
     ledger.switchDirtyPages = countBits(missing);
+    ctx.run.emit(RunEventKind.bitmapSync, now + costs.suspendNs, NO_VCPU, ledger.roundCount, ledger.switchDirtyPages, finalCleanNs);
     if (pending) orInto(missing, pending);
     const hostPages = hostPagePages(opts);
     if (hostPages > 1) wholeHostPages(missing, hostPages, ctx.guest.memPages);
@@ -66,9 +72,9 @@ export class PostcopyPhase {
     const stateNs = link.wireNs(state.bytes);
     const deviceParts = state.deviceStateNs === undefined ? {} : { deviceStateNs: state.deviceStateNs };
     ledger.sendState(state.bytes);
-    const rest = costs.suspendNs + stateNs + costs.resumeNs;
+    const rest = costs.suspendNs + walkNs + stateNs + costs.resumeNs;
     clock.pauseAll(now, rest);
-    const resumeAt = now + rest + finalCleanNs;
+    const resumeAt = now + rest + finalOpNs;
     ledger.downtime = { suspendNs: costs.suspendNs, finalCleanNs, finalPagesNs: 0, canonicaliseNs: 0, stateNs, resumeNs: costs.resumeNs, ...deviceParts };
     ctx.run.emit(RunEventKind.resume, resumeAt, NO_VCPU, ledger.roundCount, 0, costs.resumeNs);
     const source = new PostcopySource(ctx, ledger, missing, {

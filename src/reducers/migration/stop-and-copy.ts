@@ -3,6 +3,7 @@ import { RunEventKind } from '../../events/run-event-kind.js';
 import { allSet, nextSetBit, orInto } from '../bitmap-scan.js';
 import { countBits } from '../logdirty-bitmap.js';
 import { canonicaliseAndCheck } from '../pv-canonicalise.js';
+import { bitmapWalkNs } from './bitmap-walk.js';
 import type { MigrationContext } from './migration-context.js';
 import type { MigrationLedger } from './migration-ledger.js';
 import type { MigrationOptions } from './migration-options.js';
@@ -31,7 +32,9 @@ export interface StopAndCopyOptions {
  * PV canonicalisation (xg_sr_save_x86_pv.c normalise_pagetable, and the
  * restore side's localise), vCPU and device state, resume on the
  * destination. The domain is paused from suspend to resume; the oracle
- * checks every page (and for PV every page-table entry) at that point.
+ * checks every page (and for PV every page-table entry) at that point. The
+ * final op and the toolstack's walk of its bitmap are a `bitmap_sync` run
+ * event and the downtime's final clean.
  * Follows xg_sr_save.c suspend_and_send_dirty. Returns the resume time.
  */
 export function stopAndCopy(ctx: MigrationContext, ledger: MigrationLedger, now: number, reason: string, o: StopAndCopyOptions = {}): number {
@@ -42,16 +45,23 @@ export function stopAndCopy(ctx: MigrationContext, ledger: MigrationLedger, now:
   if (!ledger.liveEnded) ledger.endLive(now);
   ctx.run.emit(RunEventKind.suspend, now, NO_VCPU, ledger.roundCount, 0, costs.suspendNs);
   const suspendNs = costs.suspendNs;
-  let finalCleanNs = 0;
+  let finalOpNs = 0;
   let bits: Uint32Array;
   if (o.wholeMemory) bits = allSet(memPages);
   else {
     const before = clock.domainPausedNs;
     bits = ctx.logDirty.final(now + suspendNs);
-    finalCleanNs = clock.domainPausedNs - before;
+    finalOpNs = clock.domainPausedNs - before;
     if (o.pending) orInto(bits, o.pending);
   }
   const finalDirty = countBits(bits);
+  // The last walk of the bitmap, with the guest stopped: QEMU's
+  // ram_save_complete -> migration_bitmap_sync_precopy, Xen's
+  // suspend_and_send_dirty (or send_all_pages) -> send_dirty_pages. It is
+  // downtime; the summary counts it in the final clean.
+  const walkNs = bitmapWalkNs(ctx);
+  const finalCleanNs = finalOpNs + walkNs;
+  ctx.run.emit(RunEventKind.bitmapSync, now + suspendNs, NO_VCPU, ledger.roundCount, finalDirty, finalCleanNs);
   ledger.startRound(now + suspendNs + finalCleanNs);
   let bytes = 0;
   let pages = 0;
@@ -80,9 +90,10 @@ export function stopAndCopy(ctx: MigrationContext, ledger: MigrationLedger, now:
   // they were sent in pre-copy: the rest of that load comes after the state.
   const readyWithoutNs = now + finalCleanNs + suspendNs + finalPagesNs + canonicaliseNs + stateNs;
   const deviceLoadNs = o.deviceReadyNs === undefined ? undefined : Math.max(0, o.deviceReadyNs - readyWithoutNs);
-  const rest = suspendNs + finalPagesNs + canonicaliseNs + stateNs + (deviceLoadNs ?? 0) + resumeNs;
+  const rest = suspendNs + walkNs + finalPagesNs + canonicaliseNs + stateNs + (deviceLoadNs ?? 0) + resumeNs;
+  // The log-dirty op paused the domain itself (domainPausedNs): the rest is added.
   clock.pauseAll(now, rest);
-  const resumeAt = now + rest + finalCleanNs;
+  const resumeAt = now + rest + finalOpNs;
   ledger.sendState(stateBytes);
   ctx.run.emit(RunEventKind.pagesSent, now + suspendNs + finalCleanNs, NO_VCPU, ledger.roundCount, pages, finalPagesNs);
   ledger.endRound(resumeAt, finalDirty);

@@ -1,0 +1,55 @@
+import { rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importRtdirtySync } from '../src/import/rtdirty-importer.js';
+import type { BenchRow } from './bench-util.js';
+import { writePostgresLike } from './import-bench.js';
+
+/**
+ * Import time against capture size: the PostgreSQL-like rtdirty capture at
+ * 1x, 2x and 4x (ticks and shared buffer pool both scaled, so each MB holds
+ * the same mix of writes, forks and moves onto shared frames), imported end
+ * to end. Linear import means the same seconds per MB at every size; the
+ * target is the largest within 15% of the smallest. CPU time (user +
+ * system, this process) is the measure because the wall clock of a shared
+ * machine counts other programs' turns; the wall figure is printed beside it.
+ * BENCH_IMPORT_SCALES=1,2,4 (default) sets the sizes, BENCH_IMPORT_RUNS=2
+ * (default) the imports of each, of which the fastest counts.
+ */
+export function importScaleBench(
+  scales = (process.env['BENCH_IMPORT_SCALES'] ?? '1,2,4').split(',').map(Number),
+  runs = Number(process.env['BENCH_IMPORT_RUNS'] ?? 2),
+): BenchRow[] {
+  const rows: BenchRow[] = [];
+  const dir = tmpdir();
+  const cpuPerMb: number[] = [];
+  for (const k of scales) {
+    const file = join(dir, `migsim-bench-pg-${k}x.trace`);
+    const out = join(dir, `migsim-bench-pg-${k}x.mst`);
+    const pg = writePostgresLike(file, 100 * k, 40, 32_768 * k);
+    const mb = statSync(file).size / 1e6;
+    // The best of `runs` imports: the first of the smallest also pays for
+    // compiling the importer, and other programs' turns only ever add.
+    let cpuS = Infinity;
+    let wallS = Infinity;
+    for (let r = 0; r < runs; r++) {
+      const cpu0 = process.cpuUsage();
+      const wall0 = process.hrtime.bigint();
+      importRtdirtySync({ file, out, seed: 1, memBytes: 4 * 1024 ** 3 });
+      wallS = Math.min(wallS, Number(process.hrtime.bigint() - wall0) / 1e9);
+      const cpu = process.cpuUsage(cpu0);
+      cpuS = Math.min(cpuS, (cpu.user + cpu.system) / 1e6);
+    }
+    cpuPerMb.push(cpuS / mb);
+    rows.push({
+      scenario: 'import scale (postgres-like)',
+      metric: `${k}x: ${mb.toFixed(1)} MB, ${pg.pages.toLocaleString('en-US')} D pages`,
+      value: `${(cpuS / mb).toFixed(2)} CPU s/MB (${(wallS / mb).toFixed(2)} wall)`,
+    });
+    rmSync(file, { force: true });
+    rmSync(out, { force: true });
+  }
+  const spread = Math.max(...cpuPerMb) / Math.min(...cpuPerMb);
+  rows.push({ scenario: 'import scale (postgres-like)', metric: 'largest / smallest s/MB', value: spread.toFixed(2), target: '<= 1.15', ok: spread <= 1.15 });
+  return rows;
+}
