@@ -28,15 +28,32 @@ function readAll(file: string): { chunks: TraceChunk[]; footer: ReturnType<Trace
 }
 
 describe('trace format version 1', () => {
-  it('a version 1 run trace reads with its events digest checked, and replays to the same run events and summary', () => {
-    for (const file of V1) {
+  it('a version 1 run trace reads with its events digest checked, and replays under today\'s rules as its events written in version 2 do', () => {
+    // The fixtures' run events were recorded under the rules of their day;
+    // a later rule (the bitmap walk charged at each Xen pass, say) makes
+    // replay --verify report a difference, as it should. What the format
+    // must not change is what the simulator is fed: the same events, read
+    // from version 1 or written again in version 2, replay to the same result.
+    for (const [i, file] of V1.entries()) {
       const { chunks, footer, version } = readAll(file);
       expect(version).toBe(1);
       expect(footer.fileDigest).toBeUndefined();
       expect(chunks.length).toBe(footer.chunks);
-      const r = replayRunVerify(file);
-      expect(r.identical).toBe(true);
-      expect(r.summaryIdentical).toBe(true);
+      const again = join(dir, `replay-${i}.mst`);
+      const w = new TraceWriter(again, TraceReader.open(file).header);
+      for (const c of chunks) {
+        if (c.stream === 'guest') w.writeGuestBatch(c.batch);
+        else w.writeRunBatch(c.batch);
+      }
+      w.finish({ workloadStats: footer.workloadStats, ...(footer.run ? { run: footer.run } : {}) });
+      const fromV1 = replayRunVerify(file);
+      const fromV2 = replayRunVerify(again);
+      expect(fromV1.chunks).toBe(chunks.length);
+      expect(fromV1.recordedDigest).toBe(fromV2.recordedDigest);
+      expect(fromV1.regeneratedDigest).toBe(fromV2.regeneratedDigest);
+      expect(fromV1.identical).toBe(fromV2.identical);
+      expect(fromV1.firstDifference).toEqual(fromV2.firstDifference);
+      expect(fromV1.summaryIdentical).toBe(fromV2.summaryIdentical);
     }
   });
 
