@@ -26,6 +26,7 @@ import type { Mmu } from './mmu.js';
 import { TABLE_ENTRIES, TABLE_SHIFT } from './mmu-table-pool.js';
 import { PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
 import type { VcpuClock } from './vcpu-clock.js';
+import { TOUCH_AHEAD_EVENTS, touchAhead } from './ept-touch-ahead.js';
 
 /** runUnderEpt ran every event of the batch. */
 export const EPT_RUN_END = 0;
@@ -47,6 +48,10 @@ export interface EptRun {
   stopAtWallNs: number;
   /** Out: EPT_RUN_END, EPT_RUN_TIME or EPT_RUN_EXIT. */
   stop: number;
+  /** The look-ahead's column, TOUCH_AHEAD_EVENTS long (ept-touch-ahead.ts). */
+  readonly scratch: Int32Array;
+  /** Out: what the look-ahead loaded, kept so that no compiler drops the loads. */
+  sink: number;
 }
 
 // Module-local copies of imported constants for the loop: with Node 20,
@@ -156,8 +161,16 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   const dtCol = batch.dtNs;
   let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
   let i = from;
+  // The look-ahead (ept-touch-ahead.ts): events before `ahead` have had their lines loaded.
+  let ahead = from;
+  let sink = 0;
+  const scratch = run.scratch;
   try {
     for (; i < n; i++) {
+      if (i === ahead) {
+        ahead = i + TOUCH_AHEAD_EVENTS < n ? i + TOUCH_AHEAD_EVENTS : n;
+        sink += touchAhead(kindCol, vcpuCol, pageCol, i, ahead, rootOfVcpu, psc, tag, entries, frameLimit, entryPfn === undefined, writeGate, srcVersion, scratch);
+      }
       const v = vcpuCol[i]!;
       g += dtCol[i]!;
       tNs[i] = g;
@@ -348,6 +361,7 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
     if (i < n && why === EPT_RUN_END) why = EPT_RUN_EXIT;
   } finally {
     mmu.countWalks(walks);
+    run.sink = sink;
     clock.latestNs = latest;
     clock.settle(batch, tNs);
   }

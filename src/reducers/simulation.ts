@@ -4,6 +4,7 @@ import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import type { CostModel } from '../model/cost-model.js';
 import { createHash } from 'node:crypto';
 import type { Driver, DriverFactory } from './driver.js';
+import { TOUCH_AHEAD_EVENTS } from './ept-touch-ahead.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
 import type { KvmOptions } from './kvm-options.js';
 import { makeTracker } from './make-tracker.js';
@@ -103,7 +104,7 @@ export class Simulation {
     this.current = makeTracker(setup.tracker, this.env);
     this.sourceTracker = this.current;
     this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt;
-    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0 };
+    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0, scratch: new Int32Array(TOUCH_AHEAD_EVENTS), sink: 0 };
   }
 
   /** The tracker that sees the guest's accesses now (the destination's after a resume). */
