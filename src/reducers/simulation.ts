@@ -4,7 +4,7 @@ import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import type { CostModel } from '../model/cost-model.js';
 import { createHash } from 'node:crypto';
 import type { Driver, DriverFactory } from './driver.js';
-import { TOUCH_AHEAD_EVENTS } from './ept-touch-ahead.js';
+import { TOUCH_AHEAD_EVENTS } from './touch-ahead.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
 import type { KvmOptions } from './kvm-options.js';
 import { makeTracker } from './make-tracker.js';
@@ -47,6 +47,8 @@ export interface SimulationSetup {
   readonly kvm?: KvmOptions;
   /** HAP and PML accesses run in the EPT loop, runUnderEpt (default); false: all through Tracker.process. */
   readonly eptLoop?: boolean;
+  /** The walk loops' look-ahead (touch-ahead.ts); default: guests of LOOK_AHEAD_MIN_PAGES or more. */
+  readonly lookAhead?: boolean;
 }
 
 /**
@@ -86,6 +88,7 @@ export class Simulation {
   ) {
     const g = setup.guest;
     this.mmu = new Mmu({ guest: g.type, paging: g.paging, memPages: g.memPages, vcpus: g.vcpus, seed: setup.seed });
+    if (setup.lookAhead !== undefined) this.mmu.lookAhead = setup.lookAhead;
     this.clock = new VcpuClock(g.vcpus);
     this.oracle = new PageOracle(g.memPages);
     this.run = new RunBatchBuilder(onRunBatch);
@@ -104,7 +107,7 @@ export class Simulation {
     this.current = makeTracker(setup.tracker, this.env);
     this.sourceTracker = this.current;
     this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt;
-    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0, scratch: new Int32Array(TOUCH_AHEAD_EVENTS), sink: 0 };
+    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0, scratch: new Int32Array(TOUCH_AHEAD_EVENTS) };
   }
 
   /** The tracker that sees the guest's accesses now (the destination's after a resume). */

@@ -176,6 +176,11 @@ export class ShadowTracker extends Tracker {
     return super.process(batch, mmu, tNs, from, stopAtWallNs, to);
   }
 
+  /** A write through a read-only entry reads its page's dirty sequence (writableAsBuilt). */
+  protected override get aheadPages(): Int32Array {
+    return this.dirtySeq;
+  }
+
   // ---- accesses ----
 
   protected override onWrite(pfn: number, access: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void {
