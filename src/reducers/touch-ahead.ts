@@ -91,6 +91,19 @@ export function touchLeafPages(scratch: Int32Array, n: number, limit: number, a:
 }
 
 /**
+ * Loads the word of `bits` (a bit per page) for the frame of each present
+ * leaf in scratch[0..n) below `limit`. Overwrites scratch.
+ */
+export function touchLeafBits(scratch: Int32Array, n: number, limit: number, bits: Uint32Array): void {
+  const end = Math.min(limit, bits.length << 5);
+  for (let k = 0; k < n; k++) {
+    const leaf = scratch[k]!;
+    const f = leaf >>> FRAME_SHIFT;
+    if ((leaf & P) !== 0 && f < end) scratch[k] = bits[f >>> 5]!;
+  }
+}
+
+/**
  * Loads a[p], and b[p] where b has it, for each page p >= 0 of
  * pfns[from..to) (the MMU's dataPfn column, -1 where an event touched no
  * page) into scratch.
@@ -102,5 +115,19 @@ export function touchPages(pfns: Int32Array, from: number, to: number, a: Uint32
   for (let j = from; j < to; j++) {
     const p = pfns[j]!;
     if (p >= 0 && p < aEnd) scratch[n++] = a[p]! + (p < bEnd ? b[p]! : 0);
+  }
+}
+
+/**
+ * Loads a[t] for the leaf table t of each walk of events [from, to) (the
+ * MMU's walkPfns column, four slots an event, the last the leaf table's
+ * pfn or -1) into scratch.
+ */
+export function touchLeafTables(walkPfns: Int32Array, from: number, to: number, a: Uint8Array, scratch: Int32Array): void {
+  const end = a.length;
+  let n = 0;
+  for (let j = from; j < to; j++) {
+    const t = walkPfns[(j << 2) + 3]!;
+    if (t >= 0 && t < end) scratch[n++] = a[t]!;
   }
 }

@@ -65,7 +65,8 @@ const CLOCK_WAITS = WAITS;
 const NO_GATE = new Uint32Array(1);
 const NO_PAGES = new Int32Array(0);
 /** The look-ahead's column (touch-ahead.ts): one per thread, as the loop is. */
-const scratch = new Int32Array(TOUCH_AHEAD_EVENTS);
+export const touchScratch = new Int32Array(TOUCH_AHEAD_EVENTS);
+const scratch = touchScratch;
 
 /** The tables of one walk, in order, from slot w to end: each the walk gate refuses exits. */
 function walkTablesRefused(handler: EptExitHandler, walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
@@ -150,11 +151,10 @@ export abstract class Tracker {
     // For large guests, events before `ahead` have had their pages' lines
     // loaded (touch-ahead.ts): the oracle's version and the tracker's own per-page state.
     let ahead = this.env.mmu.lookAhead ? from : n;
-    const aheadPages = this.aheadPages;
     for (let i = from; i < n; i++) {
       if (i === ahead) {
         ahead = i + TOUCH_AHEAD_EVENTS < n ? i + TOUCH_AHEAD_EVENTS : n;
-        touchPages(dataPfn, i, ahead, src, aheadPages, scratch);
+        this.touchAhead(mmu, i, ahead);
       }
       const v = vcpu[i]!;
       const g = tNs[i]!;
@@ -239,11 +239,12 @@ export abstract class Tracker {
   }
 
   /**
-   * Per-page state the tracker reads on most accesses, loaded ahead with the
-   * oracle's versions (touch-ahead.ts); empty when there is none.
+   * The look-ahead of process (touch-ahead.ts) over events [from, to) of
+   * the MMU's output: the oracle's version of each page accessed. A tracker
+   * that reads per-page state of its own on most accesses loads it here too.
    */
-  protected get aheadPages(): Int32Array {
-    return NO_PAGES;
+  protected touchAhead(mmu: MmuOutput, from: number, to: number): void {
+    touchPages(mmu.dataPfn, from, to, this.env.oracle.srcVersion, NO_PAGES, scratch);
   }
 
   /** A store to a page (a write, or a phys_write by a vCPU or a device). */
