@@ -8,7 +8,9 @@
  *
  * Each DIR is a checkout built with `npx tsc -p tsconfig.json` (a git
  * worktree of the commit to compare against, say). BENCH_APACHE_SECONDS
- * sets the guest time (default 60). Runs of 12 still scatter by about 3%:
+ * sets the guest time (default 60); BENCH_AB_GUEST=hostile runs the
+ * cache-hostile muncher of hostile-bench.ts instead of apache, for
+ * BENCH_MUNCHER_SECONDS (default 10) of guest time. Runs of 12 still scatter by about 3%:
  * run both orders (A B, then B A) and take the geometric mean of the two
  * ratios (the second inverted) for anything smaller than that.
  */
@@ -34,22 +36,39 @@ interface Events {
 }
 
 async function generate(dir: string, seconds: number): Promise<Events> {
-  const { apacheBatches } = await import(pathToFileURL(resolve(dir, 'dist', 'bench/mmu-bench.js')).href);
-  return apacheBatches(seconds);
+  const at = (p: string) => pathToFileURL(resolve(dir, 'dist', p)).href;
+  if (process.env['BENCH_AB_GUEST'] !== 'hostile') {
+    const { apacheBatches } = await import(at('bench/mmu-bench.js'));
+    return apacheBatches(seconds);
+  }
+  // The guest of hostile-bench.ts, built from the library's own calls so that a build without that file can run it.
+  const { configFromHeader, workloadHeader } = await import(at('src/api/record.js'));
+  const { findWorkload } = await import(at('src/workloads/registry.js'));
+  const { workloadEvents } = await import(at('src/workloads/workload-events.js'));
+  const { copyGuestBatch } = await import(at('src/events/guest-batch.js'));
+  const { drainSync } = await import(at('src/util/drain-sync.js'));
+  const muncherSeconds = Number(process.env['BENCH_MUNCHER_SECONDS'] ?? 10);
+  const header = workloadHeader({ workload: 'muncher', seed: 1, durationNs: muncherSeconds * 1e9, memBytes: 4 * 2 ** 30, settings: { pattern: 'random', rate: 1_500_000 } });
+  const batches: { count: number }[] = [];
+  drainSync(workloadEvents(findWorkload('muncher'), configFromHeader(header)), (b: unknown) => batches.push(copyGuestBatch(b)));
+  return { header, batches, events: batches.reduce((a, b) => a + b.count, 0), memPages: header.guest.memPages, vcpus: header.guest.vcpus };
 }
 
 async function load(dir: string, what: string, r: Events): Promise<Build> {
   const at = (p: string) => pathToFileURL(resolve(dir, 'dist', p)).href;
   const { runRounds } = await import(at('src/api/run-rounds.js'));
+  const { runMigration } = await import(at('src/api/run-migration.js'));
   const { Mmu } = await import(at('src/reducers/mmu.js'));
-  const source = { header: r.header, label: 'apache', events: () => from(r.batches) };
+  const source = { header: r.header, label: 'guest', events: () => from(r.batches) };
   const run =
     what === 'mmu'
       ? () => {
           const m = new Mmu({ guest: 'hvm', paging: 'x86-64', memPages: r.memPages, vcpus: r.vcpus, seed: 1 });
           for (const b of r.batches) m.apply(b);
         }
-      : () => runRounds(source, { tracker: what });
+      : process.env['BENCH_AB_GUEST'] === 'hostile'
+        ? () => runMigration(source, { tracker: what })
+        : () => runRounds(source, { tracker: what });
   return { dir, run, events: r.events, nsPerEvent: [] };
 }
 

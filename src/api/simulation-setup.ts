@@ -20,6 +20,12 @@ export interface SimulationOptions {
    * loop is tested against. Results are identical either way.
    */
   readonly eptLoop?: boolean;
+  /**
+   * The walk loops load a block of events' lines ahead (touch-ahead.ts):
+   * by default for guests of 2 GiB and more. Results are identical either
+   * way (test/reducers/touch-ahead.test.ts); only speed differs.
+   */
+  readonly lookAhead?: boolean;
 }
 
 /** The API's defaults for what `opts` leaves out (a recorded run's spec holds them too). */
@@ -37,5 +43,6 @@ export function simulationSetup(h: TraceHeader, opts: SimulationOptions): Simula
     shadowOos: opts.shadowOos,
     ...(opts.kvm ? { kvm: { ...DEFAULT_KVM, ...opts.kvm } } : {}),
     eptLoop: opts.eptLoop,
+    lookAhead: opts.lookAhead,
   };
 }

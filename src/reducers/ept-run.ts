@@ -26,6 +26,7 @@ import type { Mmu } from './mmu.js';
 import { TABLE_ENTRIES, TABLE_SHIFT } from './mmu-table-pool.js';
 import { PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
 import type { VcpuClock } from './vcpu-clock.js';
+import { TOUCH_AHEAD_EVENTS, touchLeafPages, touchLeaves } from './touch-ahead.js';
 
 /** runUnderEpt ran every event of the batch. */
 export const EPT_RUN_END = 0;
@@ -47,6 +48,8 @@ export interface EptRun {
   stopAtWallNs: number;
   /** Out: EPT_RUN_END, EPT_RUN_TIME or EPT_RUN_EXIT. */
   stop: number;
+  /** The look-ahead's column, TOUCH_AHEAD_EVENTS long (touch-ahead.ts). */
+  readonly scratch: Int32Array;
 }
 
 // Module-local copies of imported constants for the loop: with Node 20,
@@ -156,8 +159,17 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   const dtCol = batch.dtNs;
   let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
   let i = from;
+  // The look-ahead (touch-ahead.ts), for large guests: events before `ahead` have had their lines loaded.
+  let ahead = mmu.lookAhead ? from : n;
+  const scratch = run.scratch;
+  // A PV guest's frames are machine frames, not the pfns the gates are indexed by.
+  const pageLimit = entryPfn === undefined ? frameLimit : 0;
   try {
     for (; i < n; i++) {
+      if (i === ahead) {
+        ahead = i + TOUCH_AHEAD_EVENTS < n ? i + TOUCH_AHEAD_EVENTS : n;
+        touchLeafPages(scratch, touchLeaves(kindCol, vcpuCol, pageCol, i, ahead, rootOfVcpu, psc, tag, entries, scratch), pageLimit, writeGate, srcVersion);
+      }
       const v = vcpuCol[i]!;
       g += dtCol[i]!;
       tNs[i] = g;

@@ -66,6 +66,7 @@ import {
 import { TABLE_ENTRIES, TABLE_SHIFT, TablePool } from './mmu-table-pool.js';
 import { PagingStructureCache } from './paging-structure-cache.js';
 import { PtCensus } from './pt-census.js';
+import { LOOK_AHEAD_MIN_PAGES } from './touch-ahead.js';
 import { walkPae } from './walk-pae.js';
 import { walkX86_64 } from './walk-x86-64.js';
 
@@ -98,6 +99,12 @@ export class Mmu {
   // read tables with table().
 
   readonly memPages: number;
+  /**
+   * The walk loops (this MMU's, the EPT loop, Tracker.process) load a block
+   * of events' lines ahead of them (touch-ahead.ts): by default for guests
+   * whose per-page arrays outgrow the caches. Changes speed only.
+   */
+  lookAhead: boolean;
   /** Frames a PTE may name: memPages for HVM, host frames for PV. */
   readonly frameLimit: number;
   /**
@@ -157,6 +164,7 @@ export class Mmu {
     this.wideFrames = guest === 'hvm' && memPages > NARROW_FRAMES;
     this.topLevel = this.pae ? 3 : 4;
     this.memPages = memPages;
+    this.lookAhead = memPages >= LOOK_AHEAD_MIN_PAGES;
     this.vcpus = vcpus;
     if (guest === 'pv') {
       this.p2m = makeP2mMap(memPages, config.seed);

@@ -116,6 +116,11 @@ export class ShadowWalk {
     this.freeCostPerShadowNs = c.shadowBlowPerPageNs * c.shadowPagesPerTable;
   }
 
+  /** Bit per level (1 << level) of each page once shadowed there (for the look-ahead, touch-ahead.ts). */
+  get shadowHistory(): Uint8Array {
+    return this.everShadowed;
+  }
+
   /** Shadows built, and of those the rebuilds of a table shadowed before at that level. */
   get builds(): number {
     return this.buildCount;

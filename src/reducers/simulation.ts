@@ -4,6 +4,7 @@ import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import type { CostModel } from '../model/cost-model.js';
 import { createHash } from 'node:crypto';
 import type { Driver, DriverFactory } from './driver.js';
+import { TOUCH_AHEAD_EVENTS } from './touch-ahead.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
 import type { KvmOptions } from './kvm-options.js';
 import { makeTracker } from './make-tracker.js';
@@ -53,6 +54,8 @@ export interface SimulationSetup {
    * through Tracker.process, the path the loop is held identical to.
    */
   readonly countWriteBytes?: boolean;
+  /** The walk loops' look-ahead (touch-ahead.ts); default: guests of LOOK_AHEAD_MIN_PAGES or more. */
+  readonly lookAhead?: boolean;
 }
 
 /**
@@ -93,6 +96,7 @@ export class Simulation {
   ) {
     const g = setup.guest;
     this.mmu = new Mmu({ guest: g.type, paging: g.paging, memPages: g.memPages, vcpus: g.vcpus, seed: setup.seed });
+    if (setup.lookAhead !== undefined) this.mmu.lookAhead = setup.lookAhead;
     this.clock = new VcpuClock(g.vcpus);
     this.oracle = new PageOracle(g.memPages);
     this.run = new RunBatchBuilder(onRunBatch);
@@ -112,7 +116,7 @@ export class Simulation {
     this.sourceTracker = this.current;
     this.writeBytes = setup.countWriteBytes ? new WriteBytes(g.memPages) : undefined;
     this.eptLoop = (setup.eptLoop ?? true) && this.mmu.runsUnderEpt && this.writeBytes === undefined;
-    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0 };
+    this.eptRun = { gates: undefined!, clock: this.clock, srcVersion: this.oracle.srcVersion, stopAtWallNs: 0, stop: 0, scratch: new Int32Array(TOUCH_AHEAD_EVENTS) };
   }
 
   /** The tracker that sees the guest's accesses now (the destination's after a resume). */

@@ -6,7 +6,8 @@ import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu-outp
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
 import { ShadowWalk } from './shadow-walk.js';
-import { Tracker, type TrackerEnv } from './tracker.js';
+import { touchLeafTables, touchPages } from './touch-ahead.js';
+import { Tracker, type TrackerEnv, touchScratch } from './tracker.js';
 // Module-local, as in tracker.ts.
 const EVENT = RunEventKind;
 
@@ -174,6 +175,17 @@ export class ShadowTracker extends Tracker {
     this.pteCol = batch.pte;
     this.walk.startBatch();
     return super.process(batch, mmu, tNs, from, stopAtWallNs, to);
+  }
+
+  /**
+   * The look-ahead (touch-ahead.ts): besides the pages' versions, their
+   * dirty sequences (a write through a read-only entry reads one,
+   * writableAsBuilt) and, for each walk through a leaf table, the table's
+   * shadow history (a missing leaf shadow reads it when it is rebuilt).
+   */
+  protected override touchAhead(mmu: MmuOutput, from: number, to: number): void {
+    touchPages(mmu.dataPfn, from, to, this.env.oracle.srcVersion, this.dirtySeq, touchScratch);
+    touchLeafTables(mmu.walkPfns, from, to, this.walk.shadowHistory, touchScratch);
   }
 
   // ---- accesses ----

@@ -11,6 +11,7 @@ import type { Mmu } from './mmu.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type MmuOutput, WALK_SLOTS } from './mmu-output.js';
 import type { PageOracle } from './page-oracle.js';
 import { type VcpuClock, WAITS } from './vcpu-clock.js';
+import { TOUCH_AHEAD_EVENTS, touchPages } from './touch-ahead.js';
 // The imported codes through a module-local constant: an imported binding is
 // a live cell V8 reloads and checks on every use, a local const it folds.
 const EVENT = RunEventKind;
@@ -62,6 +63,10 @@ const SLOTS = WALK_SLOTS;
 const READ_SHIFT = READ_GATE_SHIFT;
 const CLOCK_WAITS = WAITS;
 const NO_GATE = new Uint32Array(1);
+const NO_PAGES = new Int32Array(0);
+/** The look-ahead's column (touch-ahead.ts): one per thread, as the loop is. */
+export const touchScratch = new Int32Array(TOUCH_AHEAD_EVENTS);
+const scratch = touchScratch;
 
 /** The tables of one walk, in order, from slot w to end: each the walk gate refuses exits. */
 function walkTablesRefused(handler: EptExitHandler, walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
@@ -143,7 +148,14 @@ export abstract class Tracker {
     const { dataPfn, access, adEvent, adPtPfn } = mmu;
     const adCount = mmu.adCount;
     const n = to;
+    // For large guests, events before `ahead` have had their pages' lines
+    // loaded (touch-ahead.ts): the oracle's version and the tracker's own per-page state.
+    let ahead = this.env.mmu.lookAhead ? from : n;
     for (let i = from; i < n; i++) {
+      if (i === ahead) {
+        ahead = i + TOUCH_AHEAD_EVENTS < n ? i + TOUCH_AHEAD_EVENTS : n;
+        this.touchAhead(mmu, i, ahead);
+      }
       const v = vcpu[i]!;
       const g = tNs[i]!;
       // The vCPU clock's rule (vcpu-clock.ts).
@@ -224,6 +236,15 @@ export abstract class Tracker {
    */
   get gates(): EptGates | undefined {
     return undefined;
+  }
+
+  /**
+   * The look-ahead of process (touch-ahead.ts) over events [from, to) of
+   * the MMU's output: the oracle's version of each page accessed. A tracker
+   * that reads per-page state of its own on most accesses loads it here too.
+   */
+  protected touchAhead(mmu: MmuOutput, from: number, to: number): void {
+    touchPages(mmu.dataPfn, from, to, this.env.oracle.srcVersion, NO_PAGES, scratch);
   }
 
   /** A store to a page (a write, or a phys_write by a vCPU or a device). */

@@ -26,6 +26,7 @@ import type { Mmu } from './mmu.js';
 import { ACCESS_2M, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT } from './mmu-table-pool.js';
 import { PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
+import { TOUCH_AHEAD_EVENTS, touchLeafBits, touchLeaves } from './touch-ahead.js';
 
 // Module-local copies of imported constants for the loop: with Node 20,
 // reading the imported bindings there measured 10-15% slower.
@@ -48,6 +49,8 @@ const ROW_MASK = PSC_MASK;
 const ROW_SHIFT = PSC_SHIFT;
 const KIND_READ = GuestEventKind.read;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
+/** The look-ahead's column (touch-ahead.ts): one per thread, as the loop is. */
+const scratch = new Int32Array(TOUCH_AHEAD_EVENTS);
 
 /**
  * Events [from, n) of the batch; each event's results go to `out`, the
@@ -88,8 +91,17 @@ export function walkX86_64(mmu: Mmu, batch: GuestBatch, from: number, n: number,
   let leafD1 = 0;
   let leafRw1 = 0;
   let leafAdrw1 = 0;
+  // For large guests, events before `ahead` have had their leaf PTEs loaded,
+  // and their pages' words of ptPageBits (touch-ahead.ts; a PV guest's frames
+  // are not its pfns, and its pages' words are left to the loop).
+  let ahead = mmu.lookAhead ? from : n;
+  const bitsLimit = m2p === undefined ? frameLimit : 0;
   try {
     for (let i = from; i < n; i++) {
+      if (i === ahead) {
+        ahead = i + TOUCH_AHEAD_EVENTS < n ? i + TOUCH_AHEAD_EVENTS : n;
+        touchLeafBits(scratch, touchLeaves(kindCol, vcpuCol, pageCol, i, ahead, rootOfVcpu, psc, tag, entries, scratch), bitsLimit, ptPageBits);
+      }
       const kind = kindCol[i]!;
       // Only write (0) and read (1) walk.
       if (kind > KIND_READ) {

@@ -353,6 +353,26 @@ export class GuestKernel {
     return this.finish(tNs);
   }
 
+  /** The PTE the last touchAhead loaded: kept so that no compiler drops the load. */
+  lookAheadPte = 0;
+
+  /**
+   * Loads the PTE that a later touch of `vpn` on `vcpu` will read, and
+   * changes nothing: a generator that draws its pages at random
+   * (the muncher) calls it some writes ahead, so that the miss on the leaf
+   * table overlaps the writes in between instead of stalling its own
+   * (src/reducers/touch-ahead.ts does the same for the simulator's loops).
+   */
+  touchAhead(vcpu: number, vpn: number): void {
+    const tables = this.tables;
+    const link = tables.link;
+    let s = this.currentRootSlot[vcpu]!;
+    if (this.levels === 4 && s >= 0) s = link[(s << 9) | ((vpn >> 27) & 511)]!;
+    if (s >= 0) s = link[(s << 9) | ((vpn >> 18) & 511)]!;
+    if (s >= 0) s = link[(s << 9) | ((vpn >> 9) & 511)]!;
+    if (s >= 0) this.lookAheadPte = tables.entries[(s << 9) | (vpn & 511)]!;
+  }
+
   /**
    * A data access by process `pid` running on `vcpu` (its address space must
    * be loaded there): one write or read event through the process's

@@ -17,6 +17,9 @@ const MUNCHER_IMAGE: ProgramImage = {
   libraries: [LD_SO, LIBC],
 };
 
+/** How many writes ahead a random page is drawn and its PTE loaded. */
+const PAGES_AHEAD = 16;
+
 /** Frames kept free for page tables the kernel may still need. */
 const TABLE_RESERVE_PAGES = 64;
 
@@ -113,12 +116,25 @@ export const muncher: WorkloadDefinition = {
       const pacer = new FixedRatePacer(rate);
       let vcpu = 0;
       let seq = 0;
+      // Random pages are drawn PAGES_AHEAD writes before they are written,
+      // and their PTEs loaded then (GuestKernel.touchAhead): over a large
+      // working set each write's PTE misses the cache, and the misses
+      // overlap. The draws and their order are as without it (the stream
+      // is the muncher's alone); a few are drawn past the end, unused.
+      const ahead = new Int32Array(PAGES_AHEAD);
+      if (random) for (let k = 0; k < PAGES_AHEAD; k++) kernel.touchAhead(vcpu, base + (ahead[k] = rng.belowLarge(wssPages)));
+      let next = 0;
       while (pacer.nowNs <= config.durationNs) {
         const tNs = pacer.nowNs;
         ticks.until(tNs);
         let page: number;
-        if (random) page = rng.belowLarge(wssPages);
-        else {
+        if (random) {
+          page = ahead[next]!;
+          const later = rng.belowLarge(wssPages);
+          ahead[next] = later;
+          if (++next === PAGES_AHEAD) next = 0;
+          kernel.touchAhead(vcpu, base + later);
+        } else {
           page = seq;
           if (++seq === wssPages) seq = 0;
         }
