@@ -1,4 +1,5 @@
 import { from } from 'rxjs';
+import { contentMixOf } from '../src/api/content-mix-of.js';
 import { vmSeed } from '../src/api/fleet.js';
 import type { GuestSource } from '../src/api/guest-source.js';
 import { configFromHeader, workloadHeader } from '../src/api/record.js';
@@ -100,7 +101,7 @@ export function fleetBench(seconds: number): BenchRow[] {
       guest: (vm) => {
         const g = guests[vm.index]!;
         let i = 0;
-        return { setup: simulationSetup(g.header, { tracker: vm.tracker }), pull: { next: () => g.batches[i++], close: () => {} } };
+        return { setup: simulationSetup(g.header, { tracker: vm.tracker }), pull: { next: () => g.batches[i++], close: () => {} }, pageContents: contentMixOf(g.header as TraceHeader) };
       },
     });
   // The first run warms the JIT; the best of the three after it is the one measured (the single runs after it are warm too).

@@ -16,6 +16,7 @@ import { drainSync } from '../util/drain-sync.js';
 import { findWorkload, UnknownWorkloadError } from '../workloads/registry.js';
 import { ParamError } from '../workloads/resolve-params.js';
 import { workloadEvents } from '../workloads/workload-events.js';
+import { contentMixOf } from './content-mix-of.js';
 import { configFromHeader, workloadHeader } from './record.js';
 import { simulationSetup } from './simulation-setup.js';
 
@@ -118,7 +119,7 @@ export function runScenario(s: Scenario, hooks: FleetRunHooks = {}): FleetResult
       const h = vmHeader(s, vm);
       const setup = simulationSetup(h, { tracker: vm.tracker });
       recorders.set(vm, hooks.recorder?.(vm, h, setup));
-      return { setup, pull: guestPull(s, vm, h) };
+      return { setup, pull: guestPull(s, vm, h), pageContents: contentMixOf(h) };
     },
     recorder: (vm) => recorders.get(vm),
     ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),

@@ -1,4 +1,5 @@
 import { DEFAULT_MIGRATION, type MigrationOptions } from '../reducers/migration/migration-options.js';
+import type { ContentMix } from '../reducers/migration/page-contents.js';
 import type { SimulationSetup } from '../reducers/simulation.js';
 import type { MigrationSummary } from '../reducers/summary.js';
 import type { Controller, FleetEvent, FleetEventKind, FleetHandle } from './controllers/controller.js';
@@ -12,6 +13,8 @@ import { type FleetOutcome, VmMigration } from './vm-migration.js';
 export interface FleetGuest {
   readonly setup: SimulationSetup;
   readonly pull: GuestPull;
+  /** What its pages hold (the workload's or capture's mix), as `run` gives its policy (run-migration.ts). */
+  readonly pageContents?: ContentMix;
 }
 
 export interface FleetRunOptions {
@@ -107,11 +110,13 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     if (!closing) controller.ended(m, fleet);
   };
   // Members in the file's order: the tie rule's order.
+  const contents = new Map<number, ContentMix>();
   for (const m of [...scenario.migrations].sort((a, b) => a.vm - b.vm)) {
     const spec = scenario.vms[m.vm]!;
     const g = o.guest(spec);
     const mig = new VmMigration(m.vm, network, onEnd, () => nowNs);
     members.set(m.vm, new FleetMember(mig, g.setup, g.pull, o.recorder?.(spec)));
+    if (g.pageContents) contents.set(m.vm, g.pageContents);
   }
   const order = [...members.keys()].sort((a, b) => a - b);
   // The scheduler's scan, once per step: the VMs' migrations in the tie rule's order, in an array.
@@ -127,7 +132,7 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
     start: (m, overrides) => {
       const spec = scenario.vms[m.vm]!;
       const member = members.get(m.vm)!;
-      const opts = migrationOptionsFor(spec, scenario.hosts[spec.host]!.nicBytesPerSec, overrides);
+      const opts = migrationOptionsFor(spec, scenario.hosts[spec.host]!.nicBytesPerSec, overrides, contents.get(m.vm));
       running.push(m);
       member.start(nowNs, spec.host, m.to, opts);
       note('started', m.vm, `to ${scenario.hosts[m.to]!.name}, ${opts.policy}${Number.isFinite(opts.maxBandwidthBytesPerSec) && opts.policy === 'qemu' ? `, max-bandwidth ${opts.maxBandwidthBytesPerSec} B/s` : ''}${opts.autoConverge ? ', auto-converge' : ''}`);
@@ -233,8 +238,8 @@ export function fleetResult(scenario: Scenario, orchestrator: string, vms: Fleet
  * then the VM's own (as a KubeVirt MigrationPolicy overrides the cluster's
  * configuration for the VMs it selects); the link is its source's NIC.
  */
-function migrationOptionsFor(spec: VmSpec, nicBytesPerSec: number, overrides: Partial<MigrationOptions>): MigrationOptions {
-  const own: Partial<MigrationOptions> = {};
+function migrationOptionsFor(spec: VmSpec, nicBytesPerSec: number, overrides: Partial<MigrationOptions>, pageContents: ContentMix | undefined): MigrationOptions {
+  const own: Partial<MigrationOptions> = pageContents ? { pageContents } : {};
   const m = spec.migration;
   if (m.maxBandwidthBytesPerSec !== undefined) (own as { maxBandwidthBytesPerSec: number }).maxBandwidthBytesPerSec = m.maxBandwidthBytesPerSec;
   if (m.downtimeLimitNs !== undefined) (own as { downtimeLimitNs: number }).downtimeLimitNs = m.downtimeLimitNs;
