@@ -1,5 +1,4 @@
 import type { FleetVmFooter } from '../api/record-fleet.js';
-import { type RunSpec, runSpecOf } from '../api/record-run.js';
 import { simulationSetup } from '../api/simulation-setup.js';
 import { copyRunBatch, type RunBatch, RUN_COLUMNS } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
@@ -14,6 +13,7 @@ import type { TraceHeader } from '../trace/trace-records.js';
 import { stepProgress } from '../util/progress-step.js';
 import { firstBatchDifference } from './batch-difference.js';
 import { headerOrigin } from './header-workload.js';
+import { openRunTrace } from './open-run-trace.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
 import { replayVerify } from './replay.js';
 
@@ -67,15 +67,7 @@ export function replayFleetVmVerify(file: string, onProgress?: (fraction: number
     if (!guest.identical) return { ...guest, summaryIdentical: false };
   }
   const { fleet, summary: recordedSummary } = readFleetFooter(file);
-  const reader = TraceReader.open(file);
-  const header = reader.header;
-  let spec: RunSpec;
-  try {
-    spec = runSpecOf(header, file);
-  } catch (e) {
-    reader.close();
-    throw e;
-  }
+  const { reader, header, spec } = openRunTrace(file);
   const setup = simulationSetup(header, { tracker: spec.tracker, superpages: spec.superpages, p2m: spec.p2m, costs: spec.costs, ...(spec.shadowOos ? { shadowOos: true } : {}), ...(spec.kvm ? { kvm: spec.kvm } : {}) });
   const derived: RunBatch[] = [];
   const recorded: RunBatch[] = [];

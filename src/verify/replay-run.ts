@@ -4,10 +4,9 @@ import { copyRunBatch, type RunBatch, RUN_COLUMNS } from '../events/run-batch.js
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { isRunFinal, type RunFinal } from '../reducers/run-final.js';
 import { type MigrationSummary, SummaryFold } from '../reducers/summary.js';
-import { TraceReader } from '../trace/trace-reader.js';
 import { drainSync } from '../util/drain-sync.js';
 import { firstBatchDifference } from './batch-difference.js';
-import { type RunSpec, runSpecOf } from '../api/record-run.js';
+import { openRunTrace } from './open-run-trace.js';
 import type { ReplayDifference, ReplayResult } from './replay.js';
 import { migrate, migrationSummarySpec } from '../api/run-migration.js';
 
@@ -20,15 +19,7 @@ import { migrate, migrationSummarySpec } from '../api/run-migration.js';
  * is told the share of the file read, once per chunk.
  */
 export function replayRunVerify(file: string, onProgress?: (fraction: number) => void): ReplayResult & { summaryIdentical: boolean; summary?: MigrationSummary } {
-  const reader = TraceReader.open(file);
-  const header = reader.header;
-  let spec: RunSpec;
-  try {
-    spec = runSpecOf(header, file);
-  } catch (e) {
-    reader.close();
-    throw e;
-  }
+  const { reader, header, spec } = openRunTrace(file);
   const recordedFold = new SummaryFold(migrationSummarySpec(header, spec));
   // Recorded and re-derived run batches are compared as soon as both sides
   // have one: the recording wrote each batch when it filled, the replay
