@@ -4,6 +4,7 @@ import { vmSeed } from '../src/api/fleet.js';
 import type { GuestSource } from '../src/api/guest-source.js';
 import { configFromHeader, workloadHeader } from '../src/api/record.js';
 import { runMigration } from '../src/api/run-migration.js';
+import { KUBEVIRT_MULTIFD_THREADS } from '../src/fleet/controllers/kubevirt-migration-options.js';
 import { simulationSetup } from '../src/api/simulation-setup.js';
 import { copyGuestBatch, type GuestBatch, sliceGuestBatch } from '../src/events/guest-batch.js';
 import { makeController } from '../src/fleet/controllers/make-controller.js';
@@ -109,7 +110,8 @@ export function fleetBench(seconds: number): BenchRow[] {
   const alone = first.vms.map((v) => {
     const g = guests[base.vms.findIndex((x) => x.name === v.vm)]!;
     const source: GuestSource = { header: g.header as TraceHeader, label: v.vm, events: () => from(eventsUpTo(g.batches, v.endedAtNs)) };
-    return () => runMigration(source, { tracker: 'hap', migration: { policy: 'qemu', startNs: v.startedAtNs, bandwidthBytesPerSec: 1.25e9, maxBandwidthBytesPerSec: Infinity, afterEnd: 'stop' } });
+    // KubeVirt's options: no max-bandwidth, and its 8 multifd channels.
+    return () => runMigration(source, { tracker: 'hap', migration: { policy: 'qemu', startNs: v.startedAtNs, bandwidthBytesPerSec: 1.25e9, maxBandwidthBytesPerSec: Infinity, multifdChannels: KUBEVIRT_MULTIFD_THREADS, afterEnd: 'stop' } });
   });
   let fleet = { cpuSeconds: Infinity, wallSeconds: Infinity };
   let single = { cpuSeconds: Infinity, wallSeconds: Infinity };

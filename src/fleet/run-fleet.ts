@@ -135,7 +135,7 @@ export function runFleet(scenario: Scenario, o: FleetRunOptions): FleetResult {
       const opts = migrationOptionsFor(spec, scenario.hosts[spec.host]!.nicBytesPerSec, overrides, contents.get(m.vm));
       running.push(m);
       member.start(nowNs, spec.host, m.to, opts);
-      note('started', m.vm, `to ${scenario.hosts[m.to]!.name}, ${opts.policy}${Number.isFinite(opts.maxBandwidthBytesPerSec) && opts.policy === 'qemu' ? `, max-bandwidth ${opts.maxBandwidthBytesPerSec} B/s` : ''}${opts.autoConverge ? ', auto-converge' : ''}`);
+      note('started', m.vm, `to ${scenario.hosts[m.to]!.name}, ${opts.policy}${Number.isFinite(opts.maxBandwidthBytesPerSec) && opts.policy === 'qemu' ? `, max-bandwidth ${opts.maxBandwidthBytesPerSec} B/s` : ''}${opts.autoConverge ? ', auto-converge' : ''}${opts.multifdChannels ? `, multifd ${opts.multifdChannels} channels` : ''}`);
       controller.started(m, fleet);
     },
     note,
@@ -245,7 +245,10 @@ function migrationOptionsFor(spec: VmSpec, nicBytesPerSec: number, overrides: Pa
   if (m.downtimeLimitNs !== undefined) (own as { downtimeLimitNs: number }).downtimeLimitNs = m.downtimeLimitNs;
   if (m.autoConverge !== undefined) (own as { autoConverge: boolean }).autoConverge = m.autoConverge;
   if (m.maxIters !== undefined) (own as { maxIters: number }).maxIters = m.maxIters;
-  return { ...DEFAULT_MIGRATION, policy: m.policy, bandwidthBytesPerSec: nicBytesPerSec, ...overrides, ...own };
+  const merged: MigrationOptions = { ...DEFAULT_MIGRATION, policy: m.policy, bandwidthBytesPerSec: nicBytesPerSec, ...overrides, ...own, ...m.qemu };
+  // multifd-channels 0 is the VM turning off the orchestrator's multifd: the option is absent then, as `run` leaves it.
+  if (merged.multifdChannels === 0) delete (merged as { multifdChannels?: number }).multifdChannels;
+  return merged;
 }
 
 function peaks(network: SharedNetwork): LinkPeak[] {

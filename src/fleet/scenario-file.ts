@@ -2,7 +2,7 @@ import { type Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_GUEST } from '../model/guest-config.js';
 import { parseDurationNs, UnitError } from '../model/units.js';
-import type { PolicyName } from '../reducers/migration/migration-options.js';
+import type { MigrationOptions, PolicyName } from '../reducers/migration/migration-options.js';
 import type { TrackerName } from '../reducers/tracker.js';
 import { ScenarioError } from './scenario-error.js';
 import { type OrchestratorName, scenarioSchema, type ScenarioInput } from './scenario-schema.js';
@@ -44,12 +44,16 @@ export interface VmSpec {
   readonly tracker: TrackerName;
   readonly durationNs: number;
   readonly startNs: number;
+  /** Its CPU limit in cores (KubeVirt: resources.limits.cpu), if it has one. */
+  readonly cpuLimit?: number;
   readonly migration: {
     readonly policy: PolicyName;
     readonly maxBandwidthBytesPerSec?: number;
     readonly downtimeLimitNs?: number;
     readonly autoConverge?: boolean;
     readonly maxIters?: number;
+    /** QEMU's data path and throttle, as the VM's own options (scenario-schema.ts). */
+    readonly qemu: Partial<MigrationOptions>;
   };
 }
 
@@ -165,6 +169,7 @@ function resolve(s: ScenarioInput, file: string, lineOf: (path: readonly (string
     vmIndex.set(v.name, i);
     const tracker = (v.tracker ?? 'hap') as TrackerName;
     const policy = (v.migration?.policy ?? 'qemu') as PolicyName;
+    const qemu = qemuOptions(v.migration ?? {}, policy, (key, reason) => fail(['vms', i, 'migration', key], reason));
     return {
       name: v.name,
       index: i,
@@ -184,7 +189,9 @@ function resolve(s: ScenarioInput, file: string, lineOf: (path: readonly (string
         downtimeLimitNs: v.migration?.downtimeLimit,
         autoConverge: v.migration?.autoConverge,
         maxIters: v.migration?.maxIters,
+        qemu,
       },
+      ...(v.cpuLimit !== undefined ? { cpuLimit: v.cpuLimit } : {}),
     };
   });
   const migrations = resolvePlan(s.plan, hosts, vms, hostIndex, vmIndex, (i, reason) => fail(['plan', i], reason), (i) => lineOf(['plan', i]));
@@ -199,6 +206,31 @@ function resolve(s: ScenarioInput, file: string, lineOf: (path: readonly (string
     orchestrator: { ...o, line: lineOf(['orchestrator']) },
     horizonNs: s.horizon ?? DEFAULT_HORIZON_NS,
     lineOf,
+  };
+}
+
+type VmMigrationInput = NonNullable<ScenarioInput['vms'][number]['migration']>;
+
+/**
+ * A VM's QEMU options as MigrationOptions, checked as `run` checks its
+ * flags: QEMU's knobs need the qemu policy (multifd and the throttle are
+ * QEMU's), and compression and host cores need the VM's own multifd
+ * channels (no orchestrator here asks for compression).
+ */
+function qemuOptions(m: VmMigrationInput, policy: PolicyName, fail: (key: string, reason: string) => never): Partial<MigrationOptions> {
+  const given = (['multifdChannels', 'multifdCompression', 'zeroPageDetection', 'hostCores', 'throttleInitial', 'throttleIncrement', 'throttleTailslow'] as const).filter((k) => m[k] !== undefined);
+  if (given.length > 0 && policy !== 'qemu') fail(given[0]!, `${given[0]} is QEMU's: give the VM policy: qemu (its policy is '${policy}')`);
+  for (const k of ['multifdCompression', 'hostCores'] as const) {
+    if (m[k] !== undefined && !(m.multifdChannels! > 0)) fail(k, `${k} needs the VM's own multifd: add multifdChannels: N (1 to 255)`);
+  }
+  return {
+    ...(m.multifdChannels !== undefined ? { multifdChannels: m.multifdChannels } : {}),
+    ...(m.multifdCompression !== undefined ? { multifdCompression: m.multifdCompression } : {}),
+    ...(m.zeroPageDetection !== undefined ? { zeroPageDetection: m.zeroPageDetection } : {}),
+    ...(m.hostCores !== undefined ? { hostCores: m.hostCores } : {}),
+    ...(m.throttleInitial !== undefined ? { throttleInitialPct: m.throttleInitial } : {}),
+    ...(m.throttleIncrement !== undefined ? { throttleIncrementPct: m.throttleIncrement } : {}),
+    ...(m.throttleTailslow !== undefined ? { throttleTailslow: m.throttleTailslow } : {}),
   };
 }
 

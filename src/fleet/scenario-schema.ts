@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseBandwidthBytesPerSec, parseDurationNs, parseSizeBytes, UnitError } from '../model/units.js';
-import { POLICY_NAMES } from '../reducers/migration/migration-options.js';
+import { POLICY_NAMES, ZERO_PAGE_DETECTIONS, type ZeroPageDetection } from '../reducers/migration/migration-options.js';
+import { COMPRESSIONS, type Compression } from '../reducers/migration/page-codec.js';
 import { TRACKER_NAMES } from '../reducers/tracker.js';
 
 /**
@@ -58,13 +59,29 @@ const link = z.strictObject({
   background: fraction.optional(),
 });
 
-/** A VM's migration knobs: the policy's options (migration-options.ts), with units. */
+/** QEMU's percentages of cpu-throttle-initial and -increment: 1 to 99 (migration/options.c migrate_params_check). */
+const throttlePct = z.number().int().min(1).max(99);
+
+/**
+ * A VM's migration knobs: the policy's options (migration-options.ts), with
+ * units, named after `run`'s flags. The QEMU ones are what an
+ * orchestrator's user can set per VM (a KubeVirt MigrationPolicy, a Nova
+ * flavor's compute host); they override the orchestrator's.
+ */
 const migration = z.strictObject({
   policy: z.enum(POLICY_NAMES as [string, ...string[]]).optional(),
   maxBandwidth: positiveBandwidth.optional(),
   downtimeLimit: duration.optional(),
   autoConverge: z.boolean().optional(),
   maxIters: z.number().int().positive().optional(),
+  /** QEMU's multifd-channels (1 to 255); 0 turns multifd off where the orchestrator would turn it on. */
+  multifdChannels: z.number().int().min(0).max(255).optional(),
+  multifdCompression: z.enum(COMPRESSIONS as [Compression, ...Compression[]]).optional(),
+  zeroPageDetection: z.enum(ZERO_PAGE_DETECTIONS as [ZeroPageDetection, ...ZeroPageDetection[]]).optional(),
+  hostCores: z.number().int().positive().optional(),
+  throttleInitial: throttlePct.optional(),
+  throttleIncrement: throttlePct.optional(),
+  throttleTailslow: z.boolean().optional(),
 });
 
 const vm = z
@@ -80,6 +97,8 @@ const vm = z
     vcpus: z.number().int().positive().optional(),
     guest: z.enum(['hvm', 'pv']).optional(),
     tracker: z.enum(TRACKER_NAMES as [string, ...string[]]).optional(),
+    /** The VM's CPU limit in cores (a KubeVirt VMI's resources.limits.cpu): KubeVirt then leaves multifd off. */
+    cpuLimit: z.number().positive().optional(),
     /** Guest time the workload runs (its events), default 60s. */
     duration: duration.optional(),
     /** The earliest wall time its migration may start (a guest still booting). */

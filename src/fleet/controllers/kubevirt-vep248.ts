@@ -5,6 +5,7 @@ import { AdmissionQueue } from './admission-queue.js';
 import type { Controller, FleetHandle } from './controller.js';
 import { parseSettings } from './controller-settings.js';
 import { KUBEVIRT_PERMISSIONS, KUBEVIRT_QUOTAS } from './kubevirt-migration-config.js';
+import { kubevirtMigrationOptions } from './kubevirt-migration-options.js';
 import { Monitors } from './monitors.js';
 
 /**
@@ -173,10 +174,7 @@ export function kubevirtVep248Controller(raw: Readonly<Record<string, unknown>>)
   const s = parseSettings(settingsSchema, raw);
   const allowDisruption = s.allowWorkloadDisruption ?? s.allowPostCopy;
   const monitors = new Monitors<MonitorState>(MONITOR_SLEEP_NS);
-  const queue = new AdmissionQueue(s.parallelMigrationsPerCluster, s.parallelOutboundMigrationsPerNode, () => ({
-    maxBandwidthBytesPerSec: s.bandwidthPerMigration > 0 ? s.bandwidthPerMigration : Infinity,
-    autoConverge: s.allowAutoConverge,
-  }));
+  const queue = new AdmissionQueue(s.parallelMigrationsPerCluster, s.parallelOutboundMigrationsPerNode, (m, fleet) => kubevirtMigrationOptions(s, fleet.vms[m.vm]!));
 
   const act = (fleet: FleetHandle, vm: number, ctl: MigrationControl, st: MonitorState, action: Action, reason: string, elapsedS: number): void => {
     st.sd.switchoverInitiated = action !== 'nothing';

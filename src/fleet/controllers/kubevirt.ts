@@ -4,6 +4,7 @@ import { AdmissionQueue } from './admission-queue.js';
 import type { Controller, FleetBudget, FleetHandle } from './controller.js';
 import { parseSettings } from './controller-settings.js';
 import { KUBEVIRT_PERMISSIONS, KUBEVIRT_QUOTAS } from './kubevirt-migration-config.js';
+import { kubevirtMigrationOptions } from './kubevirt-migration-options.js';
 import { Monitors } from './monitors.js';
 
 /**
@@ -20,6 +21,8 @@ import { Monitors } from './monitors.js';
  *   per source node (pkg/virt-controller/watch/drain/evacuation/evacuation.go).
  * - Bandwidth: bandwidthPerMigration goes to libvirt as the migration's
  *   max speed; 0 sets none, and libvirt then leaves QEMU unlimited.
+ * - multifd: 8 channels unless the VMI has a CPU limit or post-copy is
+ *   allowed (kubevirt-migration-options.ts).
  * - The monitor (pkg/virt-launcher/virtwrap/live-migration-source.go,
  *   migrationMonitor.startMonitor and processInflightMigration) polls the
  *   job stats every monitorSleepPeriodMS = 400 ms. Progress: whenever
@@ -64,10 +67,7 @@ export function kubevirtController(raw: Readonly<Record<string, unknown>>): Cont
   const s = parseSettings(settingsSchema, raw);
   const allowWorkloadDisruption = s.allowWorkloadDisruption ?? s.allowPostCopy;
   const monitors = new Monitors<MonitorState>(MONITOR_SLEEP_NS);
-  const queue = new AdmissionQueue(s.parallelMigrationsPerCluster, s.parallelOutboundMigrationsPerNode, () => ({
-    maxBandwidthBytesPerSec: s.bandwidthPerMigration > 0 ? s.bandwidthPerMigration : Infinity,
-    autoConverge: s.allowAutoConverge,
-  }));
+  const queue = new AdmissionQueue(s.parallelMigrationsPerCluster, s.parallelOutboundMigrationsPerNode, (m, fleet) => kubevirtMigrationOptions(s, fleet.vms[m.vm]!));
   return {
     name: 'kubevirt',
     get nextPollNs() {

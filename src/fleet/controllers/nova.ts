@@ -28,6 +28,12 @@ import { Monitors } from './monitors.js';
  *   once elapsed > its time.
  * - With post-copy permitted Nova does not ask for auto-converge
  *   (LibvirtDriver._parse_migration_flags drops it).
+ * - live_migration_parallel_connections (default 1; at most QEMU's 255): above 1,
+ *   _handle_live_migration_parallel adds VIR_MIGRATE_PARALLEL and
+ *   Guest.migrate passes VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, which
+ *   libvirt turns into QEMU's multifd with that many channels; only a VM
+ *   under the `qemu` policy gets it. With post-copy permitted too, Nova
+ *   requires QEMU 10.1 (LibvirtDriver.init_host), which migsim's QEMU is.
  */
 const settingsSchema = z.strictObject({
   max_concurrent_live_migrations: z.number().int().nonnegative().default(1),
@@ -39,6 +45,7 @@ const settingsSchema = z.strictObject({
   live_migration_timeout_action: z.enum(['abort', 'force_complete']).default('abort'),
   live_migration_permit_post_copy: z.boolean().default(false),
   live_migration_permit_auto_converge: z.boolean().default(false),
+  live_migration_parallel_connections: z.number().int().nonnegative().max(255).default(1),
 });
 
 const POLL_NS = 500e6;
@@ -66,9 +73,11 @@ export function novaController(raw: Readonly<Record<string, unknown>>): Controll
   const s = parseSettings(settingsSchema, raw);
   const postcopy = s.live_migration_permit_post_copy;
   const monitors = new Monitors<MonitorState>(POLL_NS);
-  const queue = new AdmissionQueue(0, s.max_concurrent_live_migrations, () => ({
+  const parallel = s.live_migration_parallel_connections;
+  const queue = new AdmissionQueue(0, s.max_concurrent_live_migrations, (m, fleet) => ({
     maxBandwidthBytesPerSec: s.live_migration_bandwidth > 0 ? s.live_migration_bandwidth * 1024 * 1024 : Infinity,
     autoConverge: s.live_migration_permit_auto_converge && !postcopy,
+    ...(parallel > 1 && fleet.vms[m.vm]!.migration.policy === 'qemu' ? { multifdChannels: parallel } : {}),
   }));
   return {
     name: 'nova',
