@@ -125,6 +125,8 @@ function dataPathLines(s: MigrationSummary): string[] {
       `               CPU ${formatDurationNs(m.migrationThreadNs)} on the migration thread, ${formatDurationNs(m.channelThreadsNs)} on the channels; ${formatDurationNs(m.cpuBoundNs)} of sending waited for the CPU, not the link`,
     );
   }
+  const t = d.migrationThread;
+  if (t) lines.push(`  thread       the migration thread alone: CPU ${formatDurationNs(t.busyNs)} sending pages; ${formatDurationNs(t.cpuBoundNs)} of sending waited for it, not the link`);
   const x = d.xbzrle;
   if (x) {
     lines.push(

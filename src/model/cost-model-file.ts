@@ -52,6 +52,7 @@ const costSchema = z
     kvmUserspaceExitNs: ns,
     ringReapPerEntryNs: ns,
     multifdQueuePerPageNs: ns,
+    migrationPagePerPageNs: ns,
     socketSendPerKiBNs: ns,
     zeroScanZeroPageNs: ns,
     zeroScanNonZeroPageNs: ns,

@@ -89,6 +89,8 @@ export interface CostModel {
   readonly ringReapPerEntryNs: number;
   /** QEMU multifd: the migration thread's work per page it hands to the channels (find the dirty bit, clear it, multifd_queue_page). */
   readonly multifdQueuePerPageNs: number;
+  /** QEMU without multifd: the migration thread's own work per page beyond the zero check and the socket copy (find and clear the dirty bit, the page header). */
+  readonly migrationPagePerPageNs: number;
   /** QEMU multifd: a channel thread writing data into its TCP socket, per KiB (the kernel's copy and checksum). */
   readonly socketSendPerKiBNs: number;
   /** QEMU: buffer_is_zero over a page that is all zeros (it reads all 4 KiB). */
@@ -207,6 +209,11 @@ export const DEFAULT_COSTS: CostModel = {
   // (ram_save_target_page_common -> ram_save_multifd_page ->
   // multifd_queue_page): a few cache misses.
   multifdQueuePerPageNs: 100,
+  // An estimate, the same work as queueing a page for multifd without the
+  // packet: ram_find_and_save_block's find-next over the bitmap,
+  // migration_bitmap_clear_dirty's test-and-clear, save_page_header into
+  // the QEMUFile's buffer.
+  migrationPagePerPageNs: 100,
   // An estimate between two anchors: QEMU's migration maintainer, on
   // qemu-devel (Peter Xu, January 2026): "any decent cpu should be able to
   // push closer to 10Gbps even without multifd"; and Cai et al., SIGCOMM

@@ -153,3 +153,40 @@ describe('zero-page detection (QEMU 9 zero-page-detection)', () => {
     expect(none.summary.lostPages).toBe(0);
   });
 });
+
+describe('the migration thread alone (no multifd)', () => {
+  // ram.c without multifd: the migration thread finds and clears each dirty
+  // bit and writes the header (migrationPagePerPageNs), checks the page for
+  // zeros (buffer_is_zero) and its QEMUFile hands the page to the socket,
+  // where the kernel copies it (socketSendPerKiBNs): a batch takes the
+  // longer of the link's time and that work.
+  const NORMAL_WIRE = PAGE + C.pageHeaderBytes;
+  const THREAD_NS = XEN_BATCH_PAGES * (C.migrationPagePerPageNs + C.zeroScanNonZeroPageNs + Math.round((NORMAL_WIRE * C.socketSendPerKiBNs) / 1024));
+  const LEGACY_BATCH_BYTES = XEN_BATCH_PAGES * NORMAL_WIRE;
+
+  it("the thread's work sets the pace on a link it cannot fill (40 Gbit/s), the link's on one it can (10 Gbit/s)", () => {
+    const fast = 5e9;
+    const slow = 1.25e9;
+    const fastLinkNs = Math.ceil((LEGACY_BATCH_BYTES * 1e9) / fast);
+    const slowLinkNs = Math.ceil((LEGACY_BATCH_BYTES * 1e9) / slow);
+    expect(THREAD_NS).toBeGreaterThan(fastLinkNs);
+    expect(THREAD_NS).toBeLessThan(slowLinkNs);
+    const onFast = run({ bandwidthBytesPerSec: fast });
+    const onSlow = run({ bandwidthBytesPerSec: slow });
+    expect(onFast.batchesNs[0]).toBe(THREAD_NS);
+    expect(onSlow.batchesNs[0]).toBe(slowLinkNs);
+    const t = onFast.summary.dataPath!.migrationThread!;
+    expect(t.cpuBoundNs).toBeGreaterThan(0);
+    expect(onSlow.summary.dataPath!.migrationThread!.cpuBoundNs).toBe(0);
+    expect(onFast.summary.lostPages).toBe(0);
+    // Two multifd channels on the fast link share the copying: they keep up with it.
+    expect(run({ bandwidthBytesPerSec: fast, multifdChannels: 2 }).batchesNs[0]).toBe(Math.ceil((BATCH_BYTES * 1e9) / fast));
+  });
+
+  it('a zero page costs the thread its scan of all 4 KiB and the copy of its header alone', () => {
+    const r = run({ pageContents: { zero: 1, compressible: 0, ratio: 1, why: 'test' } });
+    const perPage = C.migrationPagePerPageNs + C.zeroScanZeroPageNs + Math.round((C.pageHeaderBytes * C.socketSendPerKiBNs) / 1024);
+    expect(r.summary.zeroPagesSent).toBe(r.summary.pagesSent);
+    expect(r.summary.dataPath!.migrationThread!.busyNs).toBe(r.summary.pagesSent * perPage);
+  });
+});

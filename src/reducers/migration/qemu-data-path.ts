@@ -29,6 +29,8 @@ export interface DataPathFacts {
   /** QEMU only: where zero pages were looked for (`legacy` is what `multifd` means without multifd). */
   readonly zeroPageDetection?: ZeroPageDetection;
   readonly multifd?: MultifdFacts;
+  /** QEMU without multifd: the migration thread's CPU time sending pages, and the sending time it added beyond the link's. */
+  readonly migrationThread?: { readonly busyNs: number; readonly cpuBoundNs: number };
   readonly xbzrle?: XbzrleFacts;
 }
 
@@ -81,9 +83,15 @@ export function contentFacts(contents: PageContents): DataPathFacts['pageContent
  *   its header (save_zero_page, unless zero-page-detection is `none`);
  *   once XBZRLE has started, a page in its cache goes as a delta
  *   (xbzrle-cache.ts); any other goes in full after its 8-byte header.
- *   Time on this path is the link's, as migsim has always modelled it: the
- *   migration thread's own CPU is not charged (a single thread keeps up
- *   with links up to about 10 Gbit/s; see socketSendPerKiBNs).
+ *   The migration thread does all of it: for each page it finds and clears
+ *   the dirty bit and writes the header (migrationPagePerPageNs), checks
+ *   for zeros (buffer_is_zero), and its QEMUFile hands the page to the
+ *   socket (save_normal_page -> qemu_put_buffer_async, qemu_fflush ->
+ *   writev), where the kernel copies it (socketSendPerKiBNs, as for a
+ *   multifd channel). A batch takes the longer of the link's time and the
+ *   thread's: one thread sends about 2.7 GB/s of incompressible pages, so
+ *   it fills a 10 Gbit link and not a 25 Gbit one, which is what multifd
+ *   is for. XBZRLE's encoding is not charged.
  * - With multifd (migration/multifd.c, multifd-nocomp.c, multifd-zlib.c,
  *   multifd-zstd.c, multifd-zero-page.c): the migration thread queues each
  *   page (multifd_queue_page) into packets of MULTIFD_PACKET_PAGES, which go
@@ -177,6 +185,14 @@ export class QemuDataPath {
   }
 
   private sendLegacy(pfn: number, cls: PageClassValue, lastStage: boolean): number {
+    const bytes = this.legacyBytes(pfn, cls, lastStage);
+    const costs = this.costs;
+    const scanNs = this.detection === 'none' ? 0 : cls === PageClass.zero ? costs.zeroScanZeroPageNs : costs.zeroScanNonZeroPageNs;
+    this.mainNs += costs.migrationPagePerPageNs + scanNs + Math.round((bytes * costs.socketSendPerKiBNs) / 1024);
+    return bytes;
+  }
+
+  private legacyBytes(pfn: number, cls: PageClassValue, lastStage: boolean): number {
     const header = this.costs.pageHeaderBytes;
     const cache = this.cache;
     if (cls === PageClass.zero && this.detection !== 'none') {
@@ -264,7 +280,14 @@ export class QemuDataPath {
    * returns how long it takes in all (multifd: the CPU may take longer).
    */
   batchNs(linkNs: number): number {
-    if (this.channels === 0) return linkNs;
+    if (this.channels === 0) {
+      // The migration thread alone: the link's time or its own.
+      const cpuNs = this.mainNs;
+      this.mainTotalNs += cpuNs;
+      this.cpuBoundNs += Math.max(0, cpuNs - linkNs);
+      this.mainNs = 0;
+      return Math.max(linkNs, cpuNs);
+    }
     const parallel = Math.max(1, Math.min(this.channels, this.batchPackets));
     const cpuNs = Math.ceil(Math.max(this.mainNs, this.channelNs / parallel, (this.mainNs + this.channelNs) / this.hostCores));
     this.mainTotalNs += this.mainNs;
@@ -293,6 +316,7 @@ export class QemuDataPath {
             cpuBoundNs: this.cpuBoundNs,
           }
         : undefined;
+    const migrationThread = this.channels === 0 ? { busyNs: this.mainTotalNs, cpuBoundNs: this.cpuBoundNs } : undefined;
     const xbzrle: XbzrleFacts | undefined = this.cache
       ? {
           cacheBytes: this.cache.cacheBytes,
@@ -306,7 +330,7 @@ export class QemuDataPath {
           encodingRate: this.xBytes > 0 ? (this.xPages * PAGE_BYTES) / this.xBytes : 0,
         }
       : undefined;
-    return { zeroPageDetection: this.detection, ...(multifd ? { multifd } : {}), ...(xbzrle ? { xbzrle } : {}) };
+    return { zeroPageDetection: this.detection, ...(multifd ? { multifd } : {}), ...(migrationThread ? { migrationThread } : {}), ...(xbzrle ? { xbzrle } : {}) };
   }
 
   /** The mix in words, for the run's text. */
