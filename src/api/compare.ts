@@ -4,6 +4,7 @@ import { type MigrationRunOptions, type MigrationSummary, runMigration } from '.
 import type { TrackerName } from '../reducers/tracker.js';
 import { bestOf } from './best-of.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
+import { zeroPageWireBytes } from '../reducers/migration/qemu-data-path.js';
 
 
 export interface CompareResult {
@@ -77,7 +78,7 @@ export function compareResult(summaries: readonly MigrationSummary[], pageHeader
       fig('normal pages', 'pages', (s) => s.normalPages, false),
       fig('normal bytes', 'bytes', (s) => s.normalBytes, false),
       fig('zero pages', 'pages', (s) => s.zeroPagesSent, false),
-      fig('zero bytes', 'bytes', (s) => s.zeroPagesSent * pageHeaderBytes, false),
+      fig('zero bytes', 'bytes', (s) => s.zeroPagesSent * zeroPageWireBytes(s.dataPath, pageHeaderBytes), false),
       fig('pre-copy bytes', 'bytes', (s) => s.precopyBytes, false),
       fig('stop-and-copy bytes', 'bytes', (s) => s.downtimeBytes, false),
       ...(policy === 'postcopy' ? [fig('post-copy bytes', 'bytes', (s) => s.postcopyBytes ?? 0, false)] : []),

@@ -2,6 +2,7 @@ import type { ExitTally } from '../reducers/summary.js';
 import type { GuestSource } from '../api/guest-source.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
+import { zeroPageWireBytes } from '../reducers/migration/qemu-data-path.js';
 import { durationFormatterFor, formatBytes, formatCount, formatDurationNs } from '../model/units.js';
 import { fmtMbitPerSec, fmtPercent } from './format-number.js';
 import { blockTable, type Column, pairsTable } from './text-table.js';
@@ -37,9 +38,9 @@ function afterEndText(s: MigrationSummary): string {
   return '';
 }
 
-/** Zero pages go on the wire as their header alone (QEMU's save_zero_page); under Xen's policies none are counted zero. */
+/** Zero pages go on the wire as their header and fill, or a multifd offset (zeroPageWireBytes); under Xen's policies none are counted zero. */
 function zeroBytes(s: MigrationSummary, pageHeaderBytes: number): number {
-  return s.zeroPagesSent * pageHeaderBytes;
+  return s.zeroPagesSent * zeroPageWireBytes(s.dataPath, pageHeaderBytes);
 }
 
 /**

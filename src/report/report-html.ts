@@ -9,6 +9,7 @@ import { differingFacets, describeRun, sharedText } from './run-label.js';
 import { bestOf } from '../api/best-of.js';
 import { hasCustomCosts } from './reproduce-command.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
+import { zeroPageWireBytes } from '../reducers/migration/qemu-data-path.js';
 
 /**
  * The report as one self-contained HTML file: the charts are inline SVG
@@ -183,7 +184,7 @@ function summaryTable(runs: readonly RunReport[]): string {
     num('pages sent', (r) => s(r).pagesSent, formatCount),
     num('bytes sent', (r) => s(r).bytesSent, formatBytes),
     ['normal pages (contents)', runs.map((r) => pagesAndBytes(s(r).normalPages, s(r).normalBytes))],
-    ['zero pages (headers)', runs.map((r) => pagesAndBytes(s(r).zeroPagesSent, s(r).zeroPagesSent * headerBytes(r)))],
+    ['zero pages (headers)', runs.map((r) => pagesAndBytes(s(r).zeroPagesSent, s(r).zeroPagesSent * zeroPageWireBytes(s(r).dataPath, headerBytes(r))))],
     ['bytes pre-copy', runs.map((r) => formatBytes(s(r).precopyBytes))],
     ['bytes in downtime (stop-and-copy)', runs.map((r) => formatBytes(s(r).downtimeBytes))],
     ...(anyPolicy('postcopy') ? [['bytes post-copy', runs.map((r) => (s(r).postcopyBytes === undefined ? '-' : formatBytes(s(r).postcopyBytes!)))] as Row] : []),

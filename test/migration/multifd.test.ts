@@ -15,7 +15,7 @@ import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
 import type { MigrationOptions } from '../../src/reducers/migration/migration-options.js';
 import { pageCodec } from '../../src/reducers/migration/page-codec.js';
 import { PageClass, type ContentMix } from '../../src/reducers/migration/page-contents.js';
-import { MULTIFD_PACKET_HEADER_BYTES, MULTIFD_PACKET_PAGES } from '../../src/reducers/migration/qemu-data-path.js';
+import { MULTIFD_PACKET_HEADER_BYTES, MULTIFD_PACKET_PAGES, ZERO_PAGE_FILL_BYTES } from '../../src/reducers/migration/qemu-data-path.js';
 import { XEN_BATCH_PAGES } from '../../src/reducers/migration/migration-options.js';
 import type { WorkloadDefinition } from '../../src/workloads/workload.js';
 import { config, customSource } from '../helpers/custom-source.js';
@@ -127,12 +127,12 @@ describe('zero-page detection (QEMU 9 zero-page-detection)', () => {
     expect(m.migrationThreadNs).toBe(r.summary.pagesSent * C.multifdQueuePerPageNs);
   });
 
-  it('legacy: the migration thread checks each page and sends a zero page as a flag on the main stream', () => {
+  it('legacy: the migration thread checks each page and sends a zero page as a flag and a byte of fill on the main stream', () => {
     const r = run({ ...base, zeroPageDetection: 'legacy' });
     const m = r.summary.dataPath!.multifd!;
     expect(r.summary.zeroPagesSent).toBe(r.summary.pagesSent);
     expect(m.packets).toBe(0);
-    expect(r.summary.rounds[0]!.bytesSent).toBe(M * C.pageHeaderBytes);
+    expect(r.summary.rounds[0]!.bytesSent).toBe(M * (C.pageHeaderBytes + ZERO_PAGE_FILL_BYTES));
     expect(m.migrationThreadNs).toBe(r.summary.pagesSent * (C.multifdQueuePerPageNs + C.zeroScanZeroPageNs));
     expect(m.channelThreadsNs).toBe(0);
   });
@@ -147,7 +147,7 @@ describe('zero-page detection (QEMU 9 zero-page-detection)', () => {
   it('without multifd, `multifd` detection is the legacy one and none sends zero pages in full', () => {
     const legacy = run({ pageContents: ZEROS });
     expect(legacy.summary.dataPath!.zeroPageDetection).toBe('legacy');
-    expect(legacy.summary.rounds[0]!.bytesSent).toBe(M * C.pageHeaderBytes);
+    expect(legacy.summary.rounds[0]!.bytesSent).toBe(M * (C.pageHeaderBytes + ZERO_PAGE_FILL_BYTES));
     const none = run({ pageContents: ZEROS, zeroPageDetection: 'none' });
     expect(none.summary.rounds[0]!.bytesSent).toBe(M * (PAGE + C.pageHeaderBytes));
     expect(none.summary.lostPages).toBe(0);
@@ -183,9 +183,9 @@ describe('the migration thread alone (no multifd)', () => {
     expect(run({ bandwidthBytesPerSec: fast, multifdChannels: 2 }).batchesNs[0]).toBe(Math.ceil((BATCH_BYTES * 1e9) / fast));
   });
 
-  it('a zero page costs the thread its scan of all 4 KiB and the copy of its header alone', () => {
+  it('a zero page costs the thread its scan of all 4 KiB and the copy of its 9 bytes', () => {
     const r = run({ pageContents: { zero: 1, compressible: 0, ratio: 1, why: 'test' } });
-    const perPage = C.migrationPagePerPageNs + C.zeroScanZeroPageNs + Math.round((C.pageHeaderBytes * C.socketSendPerKiBNs) / 1024);
+    const perPage = C.migrationPagePerPageNs + C.zeroScanZeroPageNs + Math.round(((C.pageHeaderBytes + ZERO_PAGE_FILL_BYTES) * C.socketSendPerKiBNs) / 1024);
     expect(r.summary.zeroPagesSent).toBe(r.summary.pagesSent);
     expect(r.summary.dataPath!.migrationThread!.busyNs).toBe(r.summary.pagesSent * perPage);
   });

@@ -2,7 +2,8 @@
 // Xen's stream carries every populated page in full (xg_sr_save.c
 // write_batch writes PAGE_SIZE bytes for each pfn with stream data;
 // xc_domain_save the same), QEMU sends a zero page as a flag in its header
-// (migration/ram.c save_zero_page).
+// and a byte of fill (migration/ram.c save_zero_page: save_page_header,
+// then qemu_put_byte(file, 0)).
 import { describe, expect, it } from 'vitest';
 import { runMigration } from '../../src/api/run-migration.js';
 import { DEFAULT_COSTS } from '../../src/model/cost-model.js';
@@ -38,12 +39,12 @@ describe('zero pages on the wire', () => {
     });
   }
 
-  it('qemu sends a never-written page as its header alone (ram.c save_zero_page)', () => {
+  it('qemu sends a never-written page as its header and one byte of fill, 9 bytes (ram.c save_zero_page)', () => {
     const s = runMigration(source(), { tracker: 'hap', p2m: '4k', migration: { policy: 'qemu', startNs: 1e9 } });
     expect(s.outcome).toBe('completed');
     // The first round sends all of memory: the written pages in full, the rest as headers.
     const first = s.rounds[0]!;
     expect(first.zeroPages).toBe(first.pagesSent - WRITTEN);
-    expect(first.bytesSent).toBe(WRITTEN * (4096 + HEADER) + first.zeroPages * HEADER);
+    expect(first.bytesSent).toBe(WRITTEN * (4096 + HEADER) + first.zeroPages * (HEADER + 1));
   });
 });

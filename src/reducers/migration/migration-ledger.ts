@@ -2,7 +2,7 @@ import { NO_VCPU } from '../../events/guest-event-kind.js';
 import { RunEventKind } from '../../events/run-event-kind.js';
 import type { MigrationContext } from './migration-context.js';
 import type { PageContents } from './page-contents.js';
-import { contentFacts, type DataPathFacts, type QemuDataPath, SentAs } from './qemu-data-path.js';
+import { contentFacts, type DataPathFacts, type QemuDataPath, SentAs, ZERO_PAGE_FILL_BYTES } from './qemu-data-path.js';
 
 const PAGE_BYTES = 4096;
 
@@ -237,13 +237,13 @@ export class MigrationLedger {
   }
 
   /**
-   * A page's bytes on the wire. Under the `flag` rule a page never written
-   * since boot is a zero page and goes as its header alone; under `full`
+   * A page's bytes on the wire. Under the `flag` rule a zero page goes as
+   * its header and a byte of fill (QEMU's save_zero_page); under `full`
    * every page goes with its 4 KiB.
    */
   wirePageBytes(pfn: number): number {
     const header = this.ctx.costs.pageHeaderBytes;
-    return this.zeroPages === 'flag' && this.contents.isZero(pfn, this.ctx.oracle.srcVersion[pfn]!) ? header : PAGE_BYTES + header;
+    return this.zeroPages === 'flag' && this.contents.isZero(pfn, this.ctx.oracle.srcVersion[pfn]!) ? header + ZERO_PAGE_FILL_BYTES : PAGE_BYTES + header;
   }
 
   /**

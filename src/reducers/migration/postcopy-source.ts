@@ -124,7 +124,7 @@ export class PostcopySource implements PostcopyFetcher {
     this.destination = destination;
   }
 
-  /** A host page's bytes on the wire (zero pages go as their header, as the ledger counts them). */
+  /** A host page's bytes on the wire (zero pages go as their header and fill, as the ledger counts them). */
   private hostPageBytes(first: number): number {
     const end = Math.min(first + this.opts.hostPagePages, this.ctx.guest.memPages);
     let bytes = 0;

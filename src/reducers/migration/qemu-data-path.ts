@@ -18,6 +18,21 @@ export const MULTIFD_PACKET_PAGES = (512 * 1024) / PAGE_BYTES;
  */
 export const MULTIFD_PACKET_HEADER_BYTES = 320;
 const MULTIFD_OFFSET_BYTES = 8;
+/**
+ * A zero page on QEMU's main stream is its header and one byte of fill:
+ * save_zero_page writes save_page_header(offset | RAM_SAVE_FLAG_ZERO) and
+ * then qemu_put_byte(file, 0) (migration/ram.c), 9 bytes in all.
+ */
+export const ZERO_PAGE_FILL_BYTES = 1;
+
+/**
+ * The bytes each zero page took on the wire in a run with these facts:
+ * an offset in a multifd packet when the channels found it (multifd
+ * zero-page detection), else its header and fill on the main stream.
+ */
+export function zeroPageWireBytes(d: Pick<DataPathFacts, 'zeroPageDetection' | 'multifd'> | undefined, pageHeaderBytes: number): number {
+  return d?.multifd && d.zeroPageDetection === 'multifd' ? MULTIFD_OFFSET_BYTES : pageHeaderBytes + ZERO_PAGE_FILL_BYTES;
+}
 
 /** How a page went: as a zero page, in full (or compressed), as an XBZRLE delta, or not at all (XBZRLE found it unchanged). */
 export const SentAs = { zero: 0, normal: 1, xbzrle: 2, unchanged: 3 } as const;
@@ -80,7 +95,8 @@ export function contentFacts(contents: PageContents): DataPathFacts['pageContent
  * and in CPU, and which thread pays.
  *
  * - Without multifd (the migration thread alone): a zero page is a flag in
- *   its header (save_zero_page, unless zero-page-detection is `none`);
+ *   its header and a byte of fill (save_zero_page, unless
+ *   zero-page-detection is `none`);
  *   once XBZRLE has started, a page in its cache goes as a delta
  *   (xbzrle-cache.ts); any other goes in full after its 8-byte header.
  *   The migration thread does all of it: for each page it finds and clears
@@ -199,7 +215,7 @@ export class QemuDataPath {
       // save_zero_page; xbzrle_cache_zero_page then caches the zeros, so a later small write goes as a delta.
       if (cache !== undefined && this.xbzrleStarted && !lastStage) cache.insert(pfn, this.generation);
       this.lastSentAs = SentAs.zero;
-      return header;
+      return header + ZERO_PAGE_FILL_BYTES;
     }
     if (cache !== undefined && this.xbzrleStarted) {
       const delta = this.xbzrleBytes(pfn, lastStage);
@@ -248,7 +264,7 @@ export class QemuDataPath {
       this.mainNs += scanNs;
       if (cls === PageClass.zero) {
         this.lastSentAs = SentAs.zero;
-        return costs.pageHeaderBytes;
+        return costs.pageHeaderBytes + ZERO_PAGE_FILL_BYTES;
       }
     }
     let bytes = MULTIFD_OFFSET_BYTES;
