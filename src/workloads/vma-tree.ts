@@ -26,7 +26,9 @@ import type { Vma } from './address-space.js';
  * for the mapping just before or after a leaf. An inner node's key i
  * bounds its child i from below (every start in it is at least that) and
  * child i-1 from above; a removal does not tighten it, so a leaf's least
- * start may be above its bound, which firstEndingAfter allows for. Nodes
+ * start may be above its bound, which firstEndingAfter allows for. Each
+ * node knows its parent, so an operation at the leaf the last one used
+ * (a finger) needs no walk from the root. Nodes
  * below a quarter full are merged with or refilled from a sibling, so the
  * depth stays logarithmic whatever the edits. The structure is a function
  * of the edits alone (no randomness); what the rest of the kernel observes
@@ -37,10 +39,12 @@ export class VmaTree {
   private count = 0;
   private readonly capacity: number;
   private readonly minFill: number;
-  /** The inner nodes of the latest descent and the child taken in each (no array allocated per call). */
-  private readonly pathNode: VmaNode[] = [];
-  private pathIdx = new Int32Array(16);
-  private depth = 0;
+  /**
+   * The leaf the latest operation used. A munmap, the mmap over the hole
+   * and the fault that follows all look at one page: each after the first
+   * finds its leaf here, with no walk from the root.
+   */
+  private finger: VmaNode | null = null;
 
   /** `capacity`: entries per node (at least 4; the tests use small ones to grow deep trees). */
   constructor(capacity = 32) {
@@ -67,7 +71,7 @@ export class VmaTree {
       return next === null ? undefined : (next.items[0] as Vma);
     }
     // Every start in this leaf is above vpn: the mapping before them, if
-    // any, ends the leaf before (the bound that led here is at most vpn).
+    // any, ends the leaf before (the leaf's bound is at most vpn).
     const prev = leaf.prev;
     if (prev !== null) {
       const below = prev.items[prev.n - 1] as Vma;
@@ -86,31 +90,31 @@ export class VmaTree {
   insert(vma: Vma): void {
     this.count++;
     const key = vma.start;
-    if (this.root === null) {
-      const leaf = new VmaNode(true, this.capacity);
-      leaf.keys[0] = key;
-      leaf.items[0] = vma;
-      leaf.n = 1;
-      this.root = leaf;
+    const leaf = this.leafFor(key);
+    if (leaf === null) {
+      const first = new VmaNode(true, this.capacity);
+      first.keys[0] = key;
+      first.items[0] = vma;
+      first.n = 1;
+      this.root = this.finger = first;
       return;
     }
-    const leaf = this.descend(key);
     insertAt(leaf, lastAtOrBelow(leaf.keys, leaf.n, key) + 1, key, vma);
-    let node = leaf;
-    for (let d = this.depth; node.n > this.capacity; d--) {
+    for (let node = leaf; node.n > this.capacity; ) {
       const right = this.splitNode(node);
-      if (d === 0) {
+      const parent = node.parent;
+      if (parent === null) {
         const top = new VmaNode(false, this.capacity);
         top.keys[0] = node.keys[0]!;
         top.items[0] = node;
         top.keys[1] = right.keys[0]!;
         top.items[1] = right;
         top.n = 2;
+        node.parent = right.parent = top;
         this.root = top;
         return;
       }
-      const parent = this.pathNode[d - 1]!;
-      insertAt(parent, this.pathIdx[d - 1]! + 1, right.keys[0]!, right);
+      insertAt(parent, indexIn(parent, node) + 1, right.keys[0]!, right);
       node = parent;
     }
   }
@@ -141,52 +145,41 @@ export class VmaTree {
     }
   }
 
-  /** The leaf where `key` belongs, the inner nodes above it in pathNode/pathIdx (depth: their number). */
-  private descend(key: number): VmaNode {
-    let node = this.root!;
-    let d = 0;
-    while (!node.leaf) {
-      const i = Math.max(0, lastAtOrBelow(node.keys, node.n, key));
-      if (d === this.pathIdx.length) {
-        const grown = new Int32Array(d * 2);
-        grown.set(this.pathIdx);
-        this.pathIdx = grown;
-      }
-      this.pathNode[d] = node;
-      this.pathIdx[d] = i;
-      d++;
-      node = node.items[i] as VmaNode;
-    }
-    this.depth = d;
-    return node;
-  }
-
-  /** The leaf where `key` belongs, without recording the path. */
+  /**
+   * The leaf where `key` belongs: the last whose bound is at most `key`.
+   * Bounds rise from leaf to leaf, so the finger is that leaf when its
+   * bound is at most `key` and the next leaf's is above it.
+   */
   private leafFor(key: number): VmaNode | null {
+    const f = this.finger;
+    if (f !== null && f.low <= key && (f.next === null || key < f.next.low)) return f;
     let node = this.root;
     if (node === null) return null;
     while (!node.leaf) node = node.items[Math.max(0, lastAtOrBelow(node.keys, node.n, key))] as VmaNode;
+    this.finger = node;
     return node;
   }
 
   /** Removes `vma` (held by the tree), then refills or merges nodes left under a quarter full. */
   private remove(vma: Vma): void {
-    const leaf = this.descend(vma.start);
+    const leaf = this.leafFor(vma.start)!;
     const pos = lastAtOrBelow(leaf.keys, leaf.n, vma.start);
     if (pos < 0 || leaf.items[pos] !== vma) throw new Error('guest kernel bug: a mapping is not where its start says');
     removeAt(leaf, pos);
     this.count--;
-    let node = leaf;
-    for (let d = this.depth; d > 0 && node.n < this.minFill; d--) {
-      const parent = this.pathNode[d - 1]!;
-      const i = this.pathIdx[d - 1]!;
+    for (let node = leaf; node.parent !== null && node.n < this.minFill; ) {
+      const parent = node.parent;
+      const i = indexIn(parent, node);
+      // Only the root can be left with one child.
       if (i > 0) this.rebalance(parent, i - 1);
       else if (parent.n > 1) this.rebalance(parent, 0);
       node = parent;
     }
     let root = this.root!;
     while (!root.leaf && root.n === 1) root = root.items[0] as VmaNode;
+    root.parent = null;
     this.root = root.n === 0 ? null : root;
+    if (this.root === null) this.finger = null;
   }
 
   /** Children `i` and `i + 1` of `parent`, one of them under-full: merged if they fit in one node, else evened out. */
@@ -196,23 +189,21 @@ export class VmaTree {
     // An inner node's key 0 is its bound in the parent (a leaf's is exact).
     if (!b.leaf) b.keys[0] = parent.keys[i + 1]!;
     if (a.n + b.n <= this.capacity) {
-      a.keys.set(b.keys.subarray(0, b.n), a.n);
-      for (let j = 0; j < b.n; j++) a.items[a.n + j] = b.items[j]!;
+      moveEntries(b, 0, b.n, a, a.n);
       a.n += b.n;
       if (a.leaf) {
         a.next = b.next;
         if (b.next !== null) b.next.prev = a;
+        if (this.finger === b) this.finger = a;
       }
       removeAt(parent, i + 1);
       return;
     }
     // Move entries across so both hold about half.
-    const total = a.n + b.n;
-    const wantA = total >> 1;
+    const wantA = (a.n + b.n) >> 1;
     if (a.n < wantA) {
       const k = wantA - a.n;
-      a.keys.set(b.keys.subarray(0, k), a.n);
-      for (let j = 0; j < k; j++) a.items[a.n + j] = b.items[j]!;
+      moveEntries(b, 0, k, a, a.n);
       a.n += k;
       b.keys.copyWithin(0, k, b.n);
       for (let j = k; j < b.n; j++) b.items[j - k] = b.items[j]!;
@@ -222,30 +213,26 @@ export class VmaTree {
       const k = a.n - wantA;
       b.keys.copyWithin(k, 0, b.n);
       for (let j = b.n - 1; j >= 0; j--) b.items[j + k] = b.items[j]!;
-      b.keys.set(a.keys.subarray(wantA, a.n), 0);
-      for (let j = 0; j < k; j++) {
-        b.items[j] = a.items[wantA + j]!;
-        a.items[wantA + j] = null;
-      }
+      moveEntries(a, wantA, a.n, b, 0);
+      for (let j = wantA; j < a.n; j++) a.items[j] = null;
       b.n += k;
       a.n = wantA;
     }
     parent.keys[i + 1] = b.keys[0]!;
+    if (b.leaf) b.low = b.keys[0]!;
   }
 
   /** Moves the upper half of an over-full `node` to a new node placed after it, and returns that node. */
   private splitNode(node: VmaNode): VmaNode {
     const right = new VmaNode(node.leaf, this.capacity);
     const keep = node.n >> 1;
-    const moved = node.n - keep;
-    right.keys.set(node.keys.subarray(keep, node.n), 0);
-    for (let j = 0; j < moved; j++) {
-      right.items[j] = node.items[keep + j]!;
-      node.items[keep + j] = null;
-    }
-    right.n = moved;
+    moveEntries(node, keep, node.n, right, 0);
+    for (let j = keep; j < node.n; j++) node.items[j] = null;
+    right.n = node.n - keep;
     node.n = keep;
+    right.parent = node.parent;
     if (node.leaf) {
+      right.low = right.keys[0]!;
       right.next = node.next;
       right.prev = node;
       if (node.next !== null) node.next.prev = right;
@@ -261,6 +248,9 @@ class VmaNode {
   readonly keys: Float64Array;
   /** One slot more than the capacity: a node overflows by one before it is split. */
   readonly items: (Vma | VmaNode | null)[];
+  parent: VmaNode | null = null;
+  /** A leaf's bound: the key that leads to it from its parent (-Infinity for the first leaf). */
+  low = -Infinity;
   prev: VmaNode | null = null;
   next: VmaNode | null = null;
   constructor(
@@ -270,6 +260,22 @@ class VmaNode {
     this.keys = new Float64Array(capacity + 1);
     this.items = new Array<Vma | VmaNode | null>(capacity + 1).fill(null);
   }
+}
+
+/** Copies entries [from, to) of `src` to `dst` from `at` (keys and items; children learn their new parent). */
+function moveEntries(src: VmaNode, from: number, to: number, dst: VmaNode, at: number): void {
+  dst.keys.set(src.keys.subarray(from, to), at);
+  for (let j = from; j < to; j++) {
+    const item = src.items[j]!;
+    dst.items[at + j - from] = item;
+    if (!dst.leaf) (item as VmaNode).parent = dst;
+  }
+}
+
+/** Where `child` is among `parent`'s children. */
+function indexIn(parent: VmaNode, child: VmaNode): number {
+  for (let i = 0; i < parent.n; i++) if (parent.items[i] === child) return i;
+  throw new Error('guest kernel bug: a mappings tree node is not among its parent\'s children');
 }
 
 /** The index of the last of `n` ascending keys at or below `key`, -1 if none is. */

@@ -4,7 +4,8 @@
 // removal returns are those of a sorted, disjoint list edited by splicing,
 // whatever the nodes' capacity (small ones make trees of many levels out
 // of a few hundred mappings, so splits, merges and refills at every level
-// happen).
+// happen, and the finger, the leaf the last operation used, moves through
+// them all).
 // Import's byte-identity across the change is checked by the importers'
 // golden hashes (import-determinism) and the golden traces.
 import fc from 'fast-check';
