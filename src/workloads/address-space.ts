@@ -13,15 +13,6 @@ export const VMA_EXEC = 4;
  * memory.
  */
 export class Vma {
-  /**
-   * The links of the address space's VmaTree, kept in the mapping itself
-   * as Linux keeps vm_rb in vm_area_struct: a lookup follows one pointer
-   * per level, and a mapping costs no second object. Only VmaTree reads
-   * or writes them.
-   */
-  left: Vma | null = null;
-  right: Vma | null = null;
-  priority = 0;
   constructor(
     public start: number,
     public end: number,
