@@ -39,6 +39,22 @@ const GENERATION_COST = 2;
 const WORKER_START_COST = 0.9;
 
 /**
+ * How many threads a comparison simulates on: one per core but one, and no
+ * more than there are trackers. V8 compiles hot code on background threads,
+ * and a comparison's code is hot for most of its run: on the apache
+ * default (3 trackers, 2 cores) those threads took 48% of the process's
+ * CPU, and each simulation thread compiles the simulator anew (a worker
+ * also starts node and loads the modules: 0.2 s of CPU). On two cores a
+ * worker thus bought nothing but its own cost: the comparison was CPU-bound
+ * (1.8x one run's CPU, 1.6x its wall time); one thread over one generation
+ * takes 1.4-1.6x one run's CPU and its wall time is that thread's. The
+ * spare core is the compiler's.
+ */
+export function simulationThreads(trackerCount: number, cores: number): number {
+  return Math.max(1, Math.min(trackerCount, cores - 1));
+}
+
+/**
  * Which thread runs each tracker: `threads[0]` is this one, which also
  * generates the guest, the others workers. Longest first, each to the
  * thread with the least work so far (a worker on a tie: this thread also
@@ -64,17 +80,19 @@ export function assignTrackers(trackers: readonly TrackerName[], threadCount: nu
  * as they come; each batch is copied once into a shared buffer, and the
  * other trackers run on worker threads over those same batches
  * (src/api/compare-worker.ts), several on one thread when there are more
- * trackers than cores: no more threads than cores, as each thread loads
- * and compiles the simulator anew. A simulation depends only on the events
- * it is given, so each summary, and the result, is the one compareTrackers
- * returns, byte for byte (test/api/compare-on-cores.test.ts).
+ * trackers than threads (simulationThreads: one core is left to V8's
+ * compiler, so on two cores every tracker runs on this thread, over the
+ * one generation). A simulation depends only on the events it is given, so
+ * each summary, and the result, is the one compareTrackers returns, byte
+ * for byte (test/cli/compare-on-cores.test.ts).
  *
  * `onEach` is called as each tracker finishes, in the order they finish;
  * `onRunBatch` is not offered (run batches stay on their threads: use
  * compareTrackers). When any run fails (a tracker the guest cannot have,
  * say), the comparison is run again in order on this thread, so the error
- * is the very one compareTrackers throws; so it is, too, where no built
- * worker module exists (the sources run without a build, as under vitest).
+ * is the very one compareTrackers throws. Where no built worker module
+ * exists (the sources run without a build, as under vitest), every
+ * tracker runs on this thread.
  */
 export async function compareTrackersOnCores(
   source: GuestSource,
@@ -83,9 +101,10 @@ export async function compareTrackersOnCores(
   hooks: Pick<CompareHooks, 'onEach'> = {},
   cores = availableParallelism(),
 ): Promise<CompareResult> {
-  const threadCount = Math.min(cores, trackers.length);
-  if (threadCount < 2 || !existsSync(fileURLToPath(WORKER_URL))) return compareTrackers(source, trackers, opts, hooks);
-  const [mine, ...theirs] = assignTrackers(trackers, threadCount);
+  if (trackers.length < 2) return compareTrackers(source, trackers, opts, hooks);
+  let threadCount = simulationThreads(trackers.length, cores);
+  if (threadCount > 1 && !existsSync(fileURLToPath(WORKER_URL))) threadCount = 1;
+  const [mine, ...theirs] = threadCount === 1 ? [trackers.map((_, run) => run)] : assignTrackers(trackers, threadCount);
   const header = source.header;
   const summaries: (MigrationSummary | undefined)[] = trackers.map(() => undefined);
   let localFailed = false;
@@ -141,12 +160,14 @@ export async function compareTrackersOnCores(
   try {
     drainSync(source.events(), (batch) => {
       if (failed()) throw new WorkerFailed();
-      release();
-      const shared = shareGuestBatch(batch, free.pop());
-      inFlight.push(shared.buffer);
-      const message: CompareWorkerMessage = { type: 'batch', batch: shared };
-      for (const w of workers) w.postMessage(message);
-      posted++;
+      if (n > 0) {
+        release();
+        const shared = shareGuestBatch(batch, free.pop());
+        inFlight.push(shared.buffer);
+        const message: CompareWorkerMessage = { type: 'batch', batch: shared };
+        for (const w of workers) w.postMessage(message);
+        posted++;
+      }
       for (const local of locals) if (!localFailed) local.next(batch);
       // Wait (blocking: the source is synchronous) while any worker is too far behind.
       for (let i = 0; i < n; i++) {

@@ -66,18 +66,18 @@ export class VcpuClock {
    * needs no look at its vCPU's own (the loops' common case, once a pause
    * is over).
    */
-  notBeforeMaxNs = 0;
+  declare notBeforeMaxNs: number;
   /** 1 while the vCPU is idle: its last event was `idle`. */
   readonly idle: Uint8Array;
   /** Guest time of each vCPU's last event (the throttle's debt runs from there). */
   readonly lastGuestNs: Float64Array;
   /** The latest wall time seen. */
-  latestNs = 0;
+  declare latestNs: number;
   /** Busy time the throttle has taken from the vCPUs, all together. */
-  throttleStolenNs = 0;
+  declare throttleStolenNs: number;
   /** The same, per vCPU. */
   readonly throttleStolenNsByVcpu: Float64Array;
-  private pausedNs = 0;
+  private declare pausedNs: number;
   /** The event kinds of the batch an unthrottled loop runs over, until it settles (idleNow). */
   private loopKinds: Uint8Array | undefined;
   /**
@@ -101,6 +101,16 @@ export class VcpuClock {
     this.lastWallNs = new Float64Array(vcpus);
     this.stallAtLastNs = new Float64Array(vcpus);
     this.throttleStolenNsByVcpu = new Float64Array(vcpus);
+    // These hold wall times, which pass 2^31 ns (2.1 s) early in a run. V8
+    // gives a field the representation of its first value: from a small
+    // integer, the first value past that range turns the field into a
+    // double, which deprecates the clock's map and deoptimizes the loops
+    // compiled against it; where two simulations share a thread (compare),
+    // the EPT loop was deoptimized again at each call, 63 times over the
+    // apache default. A double first (0.5, then the real start) keeps one
+    // map for the whole run (test/reducers/vcpu-clock-map.test.ts).
+    this.notBeforeMaxNs = this.latestNs = this.throttleStolenNs = this.pausedNs = 0.5;
+    this.notBeforeMaxNs = this.latestNs = this.throttleStolenNs = this.pausedNs = 0;
   }
 
   /** The latest wall time seen: the migration's monotonic clock. */

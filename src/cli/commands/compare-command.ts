@@ -16,7 +16,8 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     .description('migrate the same guest events under several trackers and show them side by side (default: apache on HVM, shadow vs hap vs pml, xen policy)')
     .argument('[trace|workload]', 'a trace file or a built-in workload', DEFAULT_COMPARE_TARGET)
     .option('--trackers <list>', 'comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
-    .option('--json', 'print the summaries as JSON');
+    .option('--json', 'print the summaries as JSON')
+    .addHelpText('after', '\nThe guest events are generated (or read) once; the trackers run over them on one thread per core but one\n(the spare core is V8\'s compiler\'s): on two cores all on one thread. The output is, byte for byte, that of the trackers run one by one.');
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
