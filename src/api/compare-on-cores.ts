@@ -26,6 +26,23 @@ const BATCHES_AHEAD = 8;
 const WORKER_URL = new URL('./compare-worker.js', import.meta.url);
 
 /**
+ * Node's options for a worker: this process's, as Worker passes them by
+ * default, but for those of a program given as a string (`node
+ * --input-type=module -e ...`), which a worker run from a file refuses
+ * (ERR_INPUT_TYPE_NOT_ALLOWED), so that a comparison started that way
+ * would run in order, on one thread.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (/^(--input-type|--eval|-e|--print|-p)$/.test(a)) i++;
+    else if (!/^(--input-type|--eval|--print)=/.test(a)) out.push(a);
+  }
+  return out;
+}
+
+/**
  * Relative CPU of each tracker's run over a guest, from a cold start (a
  * comparison's threads each compile the simulator anew), in units of a
  * HAP run; and of what else a thread does: generating the guest (the main
@@ -124,7 +141,7 @@ export async function compareTrackersOnCores(
   const progress = new Int32Array(new SharedArrayBuffer(4 * (n + 1)));
   const workers = theirs.map((runs, index) => {
     const workerData: CompareWorkerData = { index, header, runs: runs.map((run) => ({ run, options: { ...opts, tracker: trackers[run]! } })), progress };
-    return new Worker(WORKER_URL, { workerData });
+    return new Worker(WORKER_URL, { workerData, execArgv: workerExecArgv(process.execArgv) });
   });
   const replies = workers.map(
     (w, i) =>
