@@ -76,7 +76,8 @@ export function processBench(apacheSeconds: number): BenchRow[] {
     rows.push({ scenario: 'compare', metric: 'the same against one run under shadow (median of 3 paired ratios: wall, CPU)', value: `${cmp.ratio.toFixed(2)}x wall, ${cmp.cpuRatio.toFixed(2)}x CPU (run ${cmp.b.toFixed(2)} s wall, ${cmp.bCpu.toFixed(2)} s CPU)`, target: '< 1.15x wall', ok: cmp.ratio < 1.15 });
     // No schedule beats the CPU spread over every core: V8's compiler threads take about half of it.
     const cores = availableParallelism();
-    rows.push({ scenario: 'compare', metric: `its floor on ${cores} cores: compare's CPU / ${cores}, against one run's wall`, value: `${(cmp.aCpu / cores).toFixed(2)} s, ${(cmp.aCpu / cores / cmp.b).toFixed(2)}x` });
+    // Under load the wall times stretch and the CPU does not: read it against a quiet run's wall.
+    rows.push({ scenario: 'compare', metric: `its floor on ${cores} cores: compare's CPU / ${cores} (a quiet machine's wall cannot be lower)`, value: `${(cmp.aCpu / cores).toFixed(2)} s (one run: ${cmp.b.toFixed(2)} s wall)` });
     return rows;
   } finally {
     rmSync(cwd, { recursive: true, force: true });

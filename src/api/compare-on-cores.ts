@@ -63,9 +63,9 @@ const WORKER_START_COST = 0.9;
  * CPU, and each simulation thread compiles the simulator anew (a worker
  * also starts node and loads the modules: 0.2 s of CPU). On two cores a
  * worker thus bought nothing but its own cost: the comparison was CPU-bound
- * (1.8x one run's CPU, 1.6x its wall time); one thread over one generation
- * takes 1.4-1.6x one run's CPU and its wall time is that thread's. The
- * spare core is the compiler's.
+ * (1.78x one run's CPU, 1.56x its wall time); one thread over one
+ * generation takes 1.35x one run's CPU and 1.39x its wall time (medians of
+ * five pairs, under load). The spare core is the compiler's.
  */
 export function simulationThreads(trackerCount: number, cores: number): number {
   return Math.max(1, Math.min(trackerCount, cores - 1));
