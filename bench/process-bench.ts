@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BenchRow, childrenCpuSeconds, loadNote, median } from './bench-util.js';
 
@@ -74,6 +74,10 @@ export function processBench(apacheSeconds: number): BenchRow[] {
     const cmp = paired([CLI, 'compare', ...workload], [CLI, 'run', ...workload, '--tracker', 'shadow'], 3, cwd);
     rows.push({ scenario: 'compare', metric: `compare shadow,hap,pml on apache (${apacheSeconds} s), whole process (${loadNote()})`, value: `${cmp.a.toFixed(2)} s wall, ${cmp.aCpu.toFixed(2)} s CPU` });
     rows.push({ scenario: 'compare', metric: 'the same against one run under shadow (median of 3 paired ratios: wall, CPU)', value: `${cmp.ratio.toFixed(2)}x wall, ${cmp.cpuRatio.toFixed(2)}x CPU (run ${cmp.b.toFixed(2)} s wall, ${cmp.bCpu.toFixed(2)} s CPU)`, target: '< 1.15x wall', ok: cmp.ratio < 1.15 });
+    // No schedule beats the CPU spread over every core: V8's compiler threads take about half of it.
+    const cores = availableParallelism();
+    // Under load the wall times stretch and the CPU does not: read it against a quiet run's wall.
+    rows.push({ scenario: 'compare', metric: `its floor on ${cores} cores: compare's CPU / ${cores} (a quiet machine's wall cannot be lower)`, value: `${(cmp.aCpu / cores).toFixed(2)} s (one run: ${cmp.b.toFixed(2)} s wall)` });
     return rows;
   } finally {
     rmSync(cwd, { recursive: true, force: true });

@@ -26,6 +26,23 @@ const BATCHES_AHEAD = 8;
 const WORKER_URL = new URL('./compare-worker.js', import.meta.url);
 
 /**
+ * Node's options for a worker: this process's, as Worker passes them by
+ * default, but for those of a program given as a string (`node
+ * --input-type=module -e ...`), which a worker run from a file refuses
+ * (ERR_INPUT_TYPE_NOT_ALLOWED), so that a comparison started that way
+ * would run in order, on one thread.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (/^(--input-type|--eval|-e|--print|-p)$/.test(a)) i++;
+    else if (!/^(--input-type|--eval|--print)=/.test(a)) out.push(a);
+  }
+  return out;
+}
+
+/**
  * Relative CPU of each tracker's run over a guest, from a cold start (a
  * comparison's threads each compile the simulator anew), in units of a
  * HAP run; and of what else a thread does: generating the guest (the main
@@ -46,9 +63,9 @@ const WORKER_START_COST = 0.9;
  * CPU, and each simulation thread compiles the simulator anew (a worker
  * also starts node and loads the modules: 0.2 s of CPU). On two cores a
  * worker thus bought nothing but its own cost: the comparison was CPU-bound
- * (1.8x one run's CPU, 1.6x its wall time); one thread over one generation
- * takes 1.4-1.6x one run's CPU and its wall time is that thread's. The
- * spare core is the compiler's.
+ * (1.78x one run's CPU, 1.56x its wall time); one thread over one
+ * generation takes 1.35x one run's CPU and 1.39x its wall time (medians of
+ * five pairs, under load). The spare core is the compiler's.
  */
 export function simulationThreads(trackerCount: number, cores: number): number {
   return Math.max(1, Math.min(trackerCount, cores - 1));
@@ -124,7 +141,7 @@ export async function compareTrackersOnCores(
   const progress = new Int32Array(new SharedArrayBuffer(4 * (n + 1)));
   const workers = theirs.map((runs, index) => {
     const workerData: CompareWorkerData = { index, header, runs: runs.map((run) => ({ run, options: { ...opts, tracker: trackers[run]! } })), progress };
-    return new Worker(WORKER_URL, { workerData });
+    return new Worker(WORKER_URL, { workerData, execArgv: workerExecArgv(process.execArgv) });
   });
   const replies = workers.map(
     (w, i) =>

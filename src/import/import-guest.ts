@@ -3,6 +3,7 @@ import type { GuestSpec } from '../trace/trace-records.js';
 import { TimerTicks, VcpuActivity } from '../workloads/guest-cpu.js';
 import { GuestKernel } from '../workloads/guest-kernel.js';
 import { GuestVpnMap, vpnMapGeometry, type VpnMapGeometry } from './guest-vpn-map.js';
+import { PAGE_INHERITED, PAGE_PRESENT, PageRecords } from './page-records.js';
 
 /** One guest address space standing for one captured address space. */
 export class ImportSpace {
@@ -11,39 +12,31 @@ export class ImportSpace {
   alive = true;
   /** Guest 2 MiB regions (vpn >> 9) mapped in the guest kernel. */
   readonly regions: Set<number>;
-  /** Guest vpns present and written in the guest process. */
-  readonly present: Set<number>;
-  /** Guest vpns a fork gave this space (present in the parent at fork). */
-  inherited: Set<number> | undefined;
-  /** Source frame last seen for each page, by guest vpn (b/d lines). */
-  readonly frameOf: Map<number, number>;
-  /** Guest vpns mapped onto a shared frame, and its shmem object. */
-  readonly shmemAt: Map<number, number>;
   /**
-   * Pages the capture listed (B or D) for this space, by guest vpn (one
-   * to one with the source pages of one space): its distinct pages.
-   * Sets and maps here are keyed by guest vpn, a small integer, where
-   * source pages (up to 52 bits) would make every lookup slower.
+   * Each page's source frame (b/d lines), shmem object and whether the
+   * capture listed it (B or D), it is present and written in the guest
+   * process, or a fork gave it, by guest vpn: a small integer, where
+   * source pages (up to 52 bits) would make every lookup slower. Its
+   * listed pages are one to one with the source pages of one space.
    */
-  readonly listed = new Set<number>();
+  readonly pages = new PageRecords();
 
   constructor(
     readonly map: GuestVpnMap,
     readonly parent: ImportSpace | undefined,
   ) {
     this.regions = new Set();
-    this.present = new Set();
-    this.frameOf = new Map();
-    this.shmemAt = new Map();
+  }
+
+  /** Distinct pages the capture listed for this space. */
+  get listedPages(): number {
+    return this.pages.listed;
   }
 
   /** Drops the per-page bookkeeping of a space that is gone (its frames stay, for its children). */
   release(): void {
     this.regions.clear();
-    this.present.clear();
-    this.shmemAt.clear();
-    this.listed.clear();
-    this.inherited = undefined;
+    this.pages.release();
   }
 
   /** True when `other` is this space's ancestor or descendant through fork. */
@@ -149,10 +142,7 @@ export class ImportGuest {
     if (!parent.alive || parent.guestPid < 0 || !this.kernel.isAlive(parent.guestPid)) return this.create(child, vcpu, tNs);
     child.guestPid = this.kernel.fork(parent.guestPid, vcpu, tNs);
     for (const r of parent.regions) child.regions.add(r);
-    for (const p of parent.present) child.present.add(p);
-    for (const [p, f] of parent.frameOf) child.frameOf.set(p, f);
-    for (const [v, o] of parent.shmemAt) child.shmemAt.set(v, o);
-    child.inherited = new Set(parent.present);
+    child.pages.inheritFrom(parent.pages);
     return this.kernel.endNs - tNs;
   }
 
@@ -189,10 +179,12 @@ export class ImportGuest {
   write(space: ImportSpace, page: number, gvpn: number, frame: number, baseline: boolean, vcpu: number, tNs: number, bytes: number): number {
     let used = 0;
     if (frame > 0) used += this.notePhysical(space, page, gvpn, frame, vcpu, tNs);
-    space.listed.add(gvpn);
-    if (baseline && space.inherited?.has(gvpn) && !space.shmemAt.has(gvpn)) {
-      const parentFrame = space.parent?.frameOf.get(gvpn);
-      if (frame === 0 || parentFrame === undefined || parentFrame === frame) {
+    const rec = space.pages;
+    const i = rec.slot(gvpn);
+    rec.list(i);
+    if (baseline && (rec.flags[i]! & PAGE_INHERITED) !== 0 && rec.shmem[i]! < 0) {
+      const parentFrame = space.parent?.pages.frameOf(gvpn) ?? 0;
+      if (frame === 0 || parentFrame === 0 || parentFrame === frame) {
         this.inheritedPages++;
         return used;
       }
@@ -200,7 +192,7 @@ export class ImportGuest {
     this.ensureRegion(space, gvpn);
     used += this.switchTo(space, vcpu, tNs);
     used += this.kernel.touch(space.guestPid, vcpu, gvpn, true, tNs, bytes) - tNs;
-    space.present.add(gvpn);
+    rec.flags[i] = rec.flags[i]! | PAGE_PRESENT;
     return used;
   }
 
@@ -213,21 +205,22 @@ export class ImportGuest {
   }
 
   private notePhysical(space: ImportSpace, page: number, gvpn: number, frame: number, vcpu: number, tNs: number): number {
-    const prev = space.frameOf.get(gvpn);
+    const rec = space.pages;
+    const i = rec.slot(gvpn);
+    const prev = rec.frame[i]!;
     if (prev === frame) return 0;
-    space.frameOf.set(gvpn, frame);
+    rec.frame[i] = frame;
     let used = 0;
-    const sharedObj = space.shmemAt.get(gvpn);
-    if (prev !== undefined && sharedObj !== undefined) {
+    if (prev !== 0 && rec.shmem[i]! >= 0) {
       // The page left its shared frame for a private one (it was unmapped
       // and mapped again): back to a private page.
       used += this.kernel.unmap(space.guestPid, gvpn, 1, vcpu, tNs) - tNs;
       this.kernel.mapPages(space.guestPid, 1, true, gvpn);
-      space.shmemAt.delete(gvpn);
-      space.present.delete(gvpn);
+      rec.shmem[i] = -1;
+      rec.flags[i] = rec.flags[i]! & ~PAGE_PRESENT;
     }
     const use = this.frames.get(frame);
-    if (use === undefined || !use.space.alive || use.space.frameOf.get(use.gvpn) !== frame) {
+    if (use === undefined || !use.space.alive || use.space.pages.frameOf(use.gvpn) !== frame) {
       this.frames.set(frame, { space, page, gvpn, obj: -1 });
       return used;
     }
@@ -247,7 +240,7 @@ export class ImportGuest {
       this.sharedFrames++;
       used += this.moveToShared(use.space, use.gvpn, use.obj, vcpu, tNs);
     }
-    if (space.shmemAt.get(gvpn) !== use.obj) used += this.moveToShared(space, gvpn, use.obj, vcpu, tNs);
+    if (rec.shmem[rec.find(gvpn)] !== use.obj) used += this.moveToShared(space, gvpn, use.obj, vcpu, tNs);
     return used;
   }
 
@@ -256,8 +249,10 @@ export class ImportGuest {
     this.ensureRegion(space, gvpn);
     const used = this.kernel.unmap(space.guestPid, gvpn, 1, vcpu, tNs) - tNs;
     this.kernel.mapShared(space.guestPid, obj, gvpn);
-    space.shmemAt.set(gvpn, obj);
-    space.present.delete(gvpn);
+    const rec = space.pages;
+    const i = rec.slot(gvpn);
+    rec.shmem[i] = obj;
+    rec.flags[i] = rec.flags[i]! & ~PAGE_PRESENT;
     this.sharedMappings++;
     return used;
   }

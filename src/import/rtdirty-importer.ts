@@ -261,7 +261,7 @@ class RtdirtyImporter implements CaptureReplay {
   private stats(): Record<string, number> {
     const c = this.counts;
     let distinct = this.scheduler.releasedPages;
-    for (const st of this.procs.values()) if (st.space.alive) distinct += st.space.listed.size;
+    for (const st of this.procs.values()) if (st.space.alive) distinct += st.space.listedPages;
     return {
       ...this.guest.kernel.statsEntries(),
       intervals: c.intervals,

@@ -78,14 +78,14 @@ export class RtdirtyScheduler {
         return g.write(s.space, s.pages![i]!, s.gvpns![i]!, frame, s.op === RtdirtyOp.baseline, v, tNs, this.writeBytes);
       }
       case RtdirtyOp.exec: {
-        this.releasedPages += s.space.listed.size;
+        this.releasedPages += s.space.listedPages;
         const used = g.exec(s.space, s.other!, v, tNs);
         s.space.release();
         return used;
       }
       case RtdirtyOp.exit: {
         if (!s.space.alive) return 0;
-        this.releasedPages += s.space.listed.size;
+        this.releasedPages += s.space.listedPages;
         const used = g.exit(s.space, v, tNs);
         s.space.release();
         return used;

@@ -9,20 +9,19 @@
 // (compareTrackers); the built CLI is held against the CLI run in-process
 // from the sources (no built worker: every tracker on one thread).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILT_CLI } from '../helpers/spawn-cli.js';
 import { runCli } from './cli-run.js';
 import { pathToFileURL } from 'node:url';
-import { assignTrackers, simulationThreads } from '../../src/api/compare-on-cores.js';
+import { assignTrackers, simulationThreads, workerExecArgv } from '../../src/api/compare-on-cores.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'migsim-compare-cores-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const BUILT_SRC = join(BUILT_CLI, '..', '..');
-let scripts = 0;
 
 /** The built modules in a process of their own: `body` runs with compareTrackersOnCores, compareTrackers and source() (a workload source) in scope, and prints its answer. */
 function builtApi(body: string): Promise<string> {
@@ -34,11 +33,9 @@ function builtApi(body: string): Promise<string> {
     `const { DEFAULT_COSTS } = await import(${url('model/cost-model.js')});`,
     body,
   ].join('\n');
-  // A file, not node -e: a worker inherits node's options, and `-e` among them stops it.
-  const file = join(dir, `api-${++scripts}.mjs`);
-  writeFileSync(file, script);
+  // As a string (node --input-type=module -e): the workers get node's options but those (workerExecArgv).
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [file], { cwd: dir, maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => (e ? reject(new Error(`${e.message}\n${err}`)) : resolve(out)));
+    execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => (e ? reject(new Error(`${e.message}\n${err}`)) : resolve(out)));
   });
 }
 
@@ -77,6 +74,12 @@ describe('compare on every core', () => {
     const each = ['hap:1', 'hap:3', 'pml:2', 'shadow:0'];
     expect(r.oneRuns).toEqual(each);
     expect(r.workerRuns).toEqual(each);
+  });
+
+  it("a worker gets node's options but those of a program given as a string, which a worker from a file refuses", () => {
+    expect(workerExecArgv(['--input-type=module', '-e', 'x()', '--max-old-space-size=8192'])).toEqual(['--max-old-space-size=8192']);
+    expect(workerExecArgv(['--input-type', 'module', '--eval=x()', '--stack-size=2000', '-p', '1'])).toEqual(['--stack-size=2000']);
+    expect(workerExecArgv(['--enable-source-maps', '--conditions=x'])).toEqual(['--enable-source-maps', '--conditions=x']);
   });
 
   it('with workers, starts no more threads than asked: on two, three trackers share two threads, each tracker run once', () => {
