@@ -15,7 +15,25 @@ export interface P2mMap {
   readonly mfnToPfn: Int32Array;
 }
 
+/**
+ * The map built last, while something still holds it: the guest kernel and
+ * the MMU of one run each ask for the same map (same size, seed and
+ * stream), and a PV guest's maps cost 12 bytes a guest page (4 for the p2m,
+ * 4 for each of two host frames in the m2p) plus 8 while they are built.
+ * Nothing writes into a map once built, so sharing it changes no result.
+ */
+let lastBuilt: { readonly key: string; readonly map: WeakRef<P2mMap> } | undefined;
+
 export function makeP2mMap(memPages: number, seed: number, streamName = 'p2m'): P2mMap {
+  const key = `${memPages}/${seed}/${streamName}`;
+  const kept = lastBuilt?.key === key ? lastBuilt.map.deref() : undefined;
+  if (kept !== undefined) return kept;
+  const map = buildP2mMap(memPages, seed, streamName);
+  lastBuilt = { key, map: new WeakRef(map) };
+  return map;
+}
+
+function buildP2mMap(memPages: number, seed: number, streamName: string): P2mMap {
   const hostFrames = memPages * 2;
   const rng = deriveStream(seed, streamName);
   // A partial Fisher-Yates over host frames picks memPages distinct mfns.

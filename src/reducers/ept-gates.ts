@@ -10,16 +10,20 @@
  * to which the access passes. The tracker owns the object and updates the
  * arrays in its slow paths; gates only open within an epoch, and a new epoch
  * (a log-dirty operation, between event-loop calls) closes them all.
+ * Entries are bytes: the epoch counts to P2M_EPOCH_MAX and starts again at
+ * 1 with every entry reset (p2m-table.ts), so a gate is one byte a page.
  */
 export interface EptGates {
   /** The epoch a gate entry must hold to pass. */
   epoch: number;
+  /** Epochs since boot, never reset (epoch starts again at 1 after P2M_EPOCH_MAX): names the epoch for the PSC's gate stamp. */
+  epochCount: number;
   /** Per page: a store passes (a write, pt_write, phys_write, A/D store). */
-  write: Uint32Array;
+  write: Uint8Array;
   /** Per 2 MiB region (pfn >>> READ_GATE_SHIFT): a load passes. */
-  read: Uint32Array;
+  read: Uint8Array;
   /** Per page-table page the walk reads, indexed by ptPfn >>> walkShift. */
-  walk: Uint32Array;
+  walk: Uint8Array;
   walkShift: number;
   /** First walkPfns slot the walk reads through the gate (PAE's PDPTEs are loaded at CR3 load). */
   walkFrom: number;

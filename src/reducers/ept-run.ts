@@ -138,7 +138,7 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   const walkGate = gates.walk;
   const walkShift = gates.walkShift;
   const cr3Exits = gates.cr3Exits;
-  const stamp = pscCache.gateStamp(walkGate, walkShift, epoch);
+  const stamp = pscCache.gateStamp(walkGate, walkShift, gates.epochCount);
   const clock = run.clock;
   const stallNs = clock.stallNs;
   const notBeforeNs = clock.notBeforeNs;

@@ -6,6 +6,14 @@ export const PAGES_2M = 512;
 export const PAGES_1G = 512 * 512;
 const SHIFT_2M = 9;
 const SHIFT_1G = 18;
+/**
+ * The last epoch a byte holds. Epochs are compared for equality only (an
+ * entry is writable, or its region recalculated, in the current epoch or
+ * not), so when the count reaches it every entry is reset to 0, which is
+ * older than anything, and counting starts again at 1 (retypeAll): the
+ * gates stay one byte per page at any number of log-dirty operations.
+ */
+export const P2M_EPOCH_MAX = 0xff;
 
 /** P2mTable.mapLevel: the 2 MiB region is a leaf table of 512 4 KiB entries. */
 export const MAP_4K = 0;
@@ -53,14 +61,17 @@ export class P2mTable {
   /** Per 2 MiB region: MAP_4K, MAP_2M or MAP_1G. */
   readonly mapLevel: Uint8Array;
   /** Per 2 MiB region: the epoch its leaf table or superpage entry was last recalculated in. */
-  readonly recalcEpoch: Uint32Array;
+  readonly recalcEpoch: Uint8Array;
   /** Per 4 KiB page: the epoch in which its entry became writable (HAP: type back to ram_rw; PML: D set). */
-  readonly writableEpoch: Uint32Array;
+  readonly writableEpoch: Uint8Array;
   /**
-   * Global type changes so far. Epoch 0 is the state at boot: every entry
-   * ram_rw and nothing pending, which the zero-filled arrays already say.
+   * Global type changes so far, modulo P2M_EPOCH_MAX (from 1 again after
+   * it). Epoch 0 is the state at boot: every entry ram_rw and nothing
+   * pending, which the zero-filled arrays already say.
    */
   epoch = 0;
+  /** Global type changes since boot, never reset: what names an epoch for a cache of gate checks (PagingStructureCache.gateStamp). */
+  epochCount = 0;
   /** 4 KiB EPT tables allocated by splits since boot (hypervisor memory). */
   splitTables = 0;
   /** 2 MiB entries split into leaf tables, and 1 GiB entries split down to 4 KiB. */
@@ -71,8 +82,8 @@ export class P2mTable {
     this.memPages = memPages;
     this.regions = Math.ceil(memPages / PAGES_2M);
     this.mapLevel = new Uint8Array(this.regions);
-    this.recalcEpoch = new Uint32Array(this.regions);
-    this.writableEpoch = new Uint32Array(memPages);
+    this.recalcEpoch = new Uint8Array(this.regions);
+    this.writableEpoch = new Uint8Array(memPages);
     // Xen backs a guest with the largest aligned pages it can; a tail that
     // is not a whole superpage is mapped with smaller ones.
     const whole2m = Math.floor(memPages / PAGES_2M);
@@ -82,7 +93,16 @@ export class P2mTable {
 
   /** p2m_change_entry_type_global: every entry is misconfigured until recalculated. */
   retypeAll(): void {
-    this.epoch++;
+    this.epochCount++;
+    if (this.epoch < P2M_EPOCH_MAX) {
+      this.epoch++;
+      return;
+    }
+    // Every entry is older than the epoch to come, as the bump makes it:
+    // 0 says so for every entry, and no gate holds 1.
+    zeroWhereSet(this.writableEpoch);
+    zeroWhereSet(this.recalcEpoch);
+    this.epoch = 1;
   }
 
   /**
@@ -184,5 +204,23 @@ export class P2mTable {
       else if (level === MAP_1G) e1++;
     }
     return { entries2m: e2, entries1g: e1 / PAGES_2M };
+  }
+}
+
+/**
+ * Zeroes a byte array, writing only the 4 KiB blocks that hold a nonzero
+ * byte: blocks never written stay unbacked (a guest's untouched pages cost
+ * no memory for their gates).
+ */
+function zeroWhereSet(a: Uint8Array): void {
+  const BLOCK = 4096;
+  for (let first = 0; first < a.length; first += BLOCK) {
+    const end = Math.min(first + BLOCK, a.length);
+    for (let i = first; i < end; i++) {
+      if (a[i] !== 0) {
+        a.fill(0, first, end);
+        break;
+      }
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { WIDENING_CHUNK, WideningUint32 } from '../util/widening-uint32.js';
 import { LogDirtyBitmap } from './logdirty-bitmap.js';
 
 /**
@@ -5,6 +6,15 @@ import { LogDirtyBitmap } from './logdirty-bitmap.js';
  * source page's version; sending a page copies its version to the
  * destination. At resume every page's destination version must equal the
  * source's, or the migration lost a write that the tracker never reported.
+ *
+ * Memory: the source's versions are a flat Uint32 per page (the EPT loop
+ * bumps them on every store: one indexed add, src/reducers/ept-run.ts), 4
+ * bytes resident for each page the guest writes and none for pages it never
+ * touches. The destination's are written only when a page is sent, so they
+ * live in widening chunks (src/util/widening-uint32.ts): nothing for a
+ * chunk of pages never written (version 0 sent as 0), one byte a page while
+ * the chunk's versions stay under 256. A version counts one page's stores
+ * and stays 32 bits wide, as before: it wraps after 2^32 stores to one page.
  */
 /** Told of each page `send` copies (a fleet's query-migrate figures: src/fleet/migration-figures.ts). */
 export interface SendWatch {
@@ -13,7 +23,8 @@ export interface SendWatch {
 
 export class PageOracle {
   readonly srcVersion: Uint32Array;
-  readonly dstVersion: Uint32Array;
+  /** The version each page had when last sent (0: never sent, or sent unwritten). */
+  readonly dstVersion: WideningUint32;
   /**
    * A watcher of `send`, set by whoever hands this oracle to a policy and
    * keeps figures of it. A field of the class, not a wrapper object: an
@@ -25,12 +36,12 @@ export class PageOracle {
 
   constructor(readonly memPages: number) {
     this.srcVersion = new Uint32Array(memPages);
-    this.dstVersion = new Uint32Array(memPages);
+    this.dstVersion = new WideningUint32(memPages);
   }
 
   /** The destination receives the current contents of `pfn`. */
   send(pfn: number): void {
-    this.dstVersion[pfn] = this.srcVersion[pfn]!;
+    this.dstVersion.set(pfn, this.srcVersion[pfn]!);
     const w = this.sendWatch;
     if (w !== undefined) w.sent(pfn);
   }
@@ -65,7 +76,7 @@ export class PageOracle {
         while (v !== 0) {
           const pfn = (u << 5) | (31 - Math.clz32(v & -v));
           if (pfn < limit) {
-            dst[pfn] = src[pfn]!;
+            dst.set(pfn, src[pfn]!);
             n++;
           }
           v &= v - 1;
@@ -76,21 +87,37 @@ export class PageOracle {
   }
 
   sendAll(): void {
-    this.dstVersion.set(this.srcVersion);
+    this.dstVersion.copyFrom(this.srcVersion);
+  }
+
+  /**
+   * Calls `stale(pfn)` for each page whose destination version differs
+   * from the source's, in pfn order; chunk by chunk, so a chunk never sent
+   * costs one load per page.
+   */
+  private forEachStale(stale: (pfn: number) => void): void {
+    const s = this.srcVersion;
+    const d = this.dstVersion;
+    for (let k = 0; k < d.chunkCount; k++) {
+      const first = k * WIDENING_CHUNK;
+      const end = Math.min(first + WIDENING_CHUNK, this.memPages);
+      const c = d.chunk(k);
+      if (c === undefined) {
+        for (let p = first; p < end; p++) if (s[p] !== 0) stale(p);
+      } else {
+        for (let p = first; p < end; p++) if (s[p] !== c[p - first]) stale(p);
+      }
+    }
   }
 
   /** Pages whose destination copy is stale, in pfn order (at most `limit` listed). */
   divergent(limit = 16): { count: number; first: number[] } {
     let count = 0;
     const first: number[] = [];
-    const s = this.srcVersion;
-    const d = this.dstVersion;
-    for (let p = 0; p < this.memPages; p++) {
-      if (s[p] !== d[p]) {
-        if (first.length < limit) first.push(p);
-        count++;
-      }
-    }
+    this.forEachStale((p) => {
+      if (first.length < limit) first.push(p);
+      count++;
+    });
     return { count, first };
   }
 
@@ -101,17 +128,15 @@ export class PageOracle {
    * reach it with the contents they had at the switch.
    */
   switchToDestination(missing: Uint32Array, limit = 16): { count: number; first: number[] } {
-    const s = this.srcVersion;
-    const d = this.dstVersion;
     let count = 0;
     const first: number[] = [];
-    for (let p = 0; p < this.memPages; p++) {
-      if (s[p] !== d[p] && (missing[p >>> 5]! & (1 << (p & 31))) === 0) {
+    this.forEachStale((p) => {
+      if ((missing[p >>> 5]! & (1 << (p & 31))) === 0) {
         count++;
         if (first.length < limit) first.push(p);
       }
-    }
-    d.set(s);
+    });
+    this.dstVersion.copyFrom(this.srcVersion);
     return { count, first };
   }
 

@@ -65,7 +65,7 @@ export class PagingStructureCache {
   tag = 1 << PSC_GEN_SHIFT;
   /** Names the walk gates (their array, shift and epoch) last stamped under; 0 is no stamp. */
   private stamp = 0;
-  private stampedWalkGate: Uint32Array | undefined;
+  private stampedWalkGate: Uint8Array | undefined;
   private stampedWalkShift = -1;
   private stampedEpoch = -1;
 
@@ -84,7 +84,7 @@ export class PagingStructureCache {
    * gates are the same array, shift and epoch, a new one otherwise (so no
    * row stamped under other gates passes for stamped under these).
    */
-  gateStamp(walkGate: Uint32Array, walkShift: number, epoch: number): number {
+  gateStamp(walkGate: Uint8Array, walkShift: number, epoch: number): number {
     if (walkGate !== this.stampedWalkGate || walkShift !== this.stampedWalkShift || epoch !== this.stampedEpoch) {
       this.stamp++;
       this.stampedWalkGate = walkGate;

@@ -49,8 +49,8 @@ export const SHADOW_OOS_PAGES = 3;
 export class ShadowOos {
   /** The page out of sync in each slot (vCPU v's slots are v * SHADOW_OOS_PAGES + 0..2), -1 for none. */
   private readonly slotPfn: Int32Array;
-  /** Each page's slot while it is out of sync, -1 otherwise. */
-  private readonly slotOf: Int32Array;
+  /** A bit per page: set while it is out of sync (its slot is the one slotPfn names it in); a bit, so pages never unsynced cost no memory. */
+  private readonly outOfSync: Uint32Array;
   private readonly vcpus: number;
 
   // Counters for stats().
@@ -70,7 +70,7 @@ export class ShadowOos {
   ) {
     this.vcpus = vcpus;
     this.slotPfn = new Int32Array(vcpus * SHADOW_OOS_PAGES).fill(-1);
-    this.slotOf = new Int32Array(memPages).fill(-1);
+    this.outOfSync = new Uint32Array(Math.ceil(memPages / 32));
   }
 
   /**
@@ -83,7 +83,7 @@ export class ShadowOos {
    */
   write(pfn: number, index: number, pte: number, vcpu: number, wallNs: number): boolean {
     const tracker = this.tracker;
-    if (this.slotOf[pfn]! >= 0) {
+    if ((this.outOfSync[pfn >>> 5]! & (1 << (pfn & 31))) !== 0) {
       tracker.propagate(pfn, index, pte);
       this.nativeWrites++;
       tracker.tableWritten(pfn);
@@ -96,7 +96,7 @@ export class ShadowOos {
       this.resync(k, vcpu, wallNs);
     }
     this.slotPfn[k] = pfn;
-    this.slotOf[pfn] = k;
+    this.outOfSync[pfn >>> 5] = this.outOfSync[pfn >>> 5]! | (1 << (pfn & 31));
     this.unsyncs++;
     tracker.propagate(pfn, index, pte);
     tracker.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
@@ -117,7 +117,7 @@ export class ShadowOos {
     const slotPfn = this.slotPfn;
     for (let k = 0; k < slotPfn.length; k++) {
       const pfn = slotPfn[k]!;
-      if (pfn >= 0) this.slotOf[pfn] = -1;
+      if (pfn >= 0) this.outOfSync[pfn >>> 5] = this.outOfSync[pfn >>> 5]! & ~(1 << (pfn & 31));
       slotPfn[k] = -1;
     }
   }
@@ -130,7 +130,7 @@ export class ShadowOos {
   private resync(k: number, vcpu: number, wallNs: number): void {
     const pfn = this.slotPfn[k]!;
     this.slotPfn[k] = -1;
-    this.slotOf[pfn] = -1;
+    this.outOfSync[pfn >>> 5] = this.outOfSync[pfn >>> 5]! & ~(1 << (pfn & 31));
     this.resyncs++;
     this.tracker.charge(EVENT.oosResync, vcpu, wallNs, pfn, 0, this.resyncCostNs);
   }

@@ -62,6 +62,7 @@ export class ShadowPool {
   private pinNext: Int32Array;
   private pinHead = -1;
   private pinTail = -1;
+  /** Per key (pfn): its first shadow's slot plus one, 0 for none; zero-based so that pages never shadowed are never written (no memory). */
   private readonly firstOfPfn: Int32Array;
   private freeSlots: Int32Array;
   private freeCount = 0;
@@ -86,7 +87,7 @@ export class ShadowPool {
     readonly pagesPerShadow: number,
   ) {
     this.maxShadows = Math.floor(poolPages / pagesPerShadow);
-    this.firstOfPfn = new Int32Array(keySpace).fill(-1);
+    this.firstOfPfn = new Int32Array(keySpace);
     this.ent = new Int32Array(0);
     this.rwBits = new Uint32Array(0);
     this.builtSeq = new Int32Array(0);
@@ -126,14 +127,14 @@ export class ShadowPool {
 
   /** The slot shadowing `pfn` at `level`, or -1. */
   lookup(pfn: number, level: number): number {
-    let s = this.firstOfPfn[pfn]!;
+    let s = this.firstOfPfn[pfn]! - 1;
     while (s >= 0 && this.levelOf[s] !== level) s = this.nextOfPfn[s]!;
     return s;
   }
 
   /** First slot of the chain of shadows of `pfn` (any level), -1 if none; follow with nextOf. */
   firstOf(pfn: number): number {
-    return this.firstOfPfn[pfn]!;
+    return this.firstOfPfn[pfn]! - 1;
   }
   nextOf(slot: number): number {
     return this.nextOfPfn[slot]!;
@@ -156,8 +157,8 @@ export class ShadowPool {
     this.levelOf[s] = level;
     this.refs[s] = 0;
     this.pinned[s] = 0;
-    this.nextOfPfn[s] = this.firstOfPfn[pfn]!;
-    this.firstOfPfn[pfn] = s;
+    this.nextOfPfn[s] = this.firstOfPfn[pfn]! - 1;
+    this.firstOfPfn[pfn] = s + 1;
     if (level < 2) {
       // Sixteen stores: cheaper than a call to fill for a range this short.
       const rw = this.rwBits;
@@ -312,8 +313,8 @@ export class ShadowPool {
     if (this.levelOf[s]! >= 2) this.unhook(s);
     const pfn = this.pfnOf[s]!;
     // Off its hash chain.
-    let p = this.firstOfPfn[pfn]!;
-    if (p === s) this.firstOfPfn[pfn] = this.nextOfPfn[s]!;
+    let p = this.firstOfPfn[pfn]! - 1;
+    if (p === s) this.firstOfPfn[pfn] = this.nextOfPfn[s]! + 1;
     else {
       while (this.nextOfPfn[p] !== s) p = this.nextOfPfn[p]!;
       this.nextOfPfn[p] = this.nextOfPfn[s]!;

@@ -343,7 +343,7 @@ export class Simulation {
   private stateDigest(): string {
     const h = createHash('sha256');
     h.update(new Uint8Array(this.oracle.srcVersion.buffer));
-    h.update(new Uint8Array(this.oracle.dstVersion.buffer));
+    this.oracle.dstVersion.forEachWordChunk((w) => h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)));
     h.update(new Uint8Array(this.clock.stallNs.buffer));
     return h.digest('hex');
   }

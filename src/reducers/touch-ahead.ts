@@ -81,7 +81,7 @@ export function touchLeaves(
  * that is below `limit` (an HVM guest's frames are its pfns). Overwrites
  * scratch.
  */
-export function touchLeafPages(scratch: Int32Array, n: number, limit: number, a: Uint32Array, b: Uint32Array): void {
+export function touchLeafPages(scratch: Int32Array, n: number, limit: number, a: Uint8Array, b: Uint32Array): void {
   const end = Math.min(limit, a.length, b.length);
   for (let k = 0; k < n; k++) {
     const leaf = scratch[k]!;

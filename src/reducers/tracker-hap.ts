@@ -46,8 +46,8 @@ const EVENT = RunEventKind;
 export class HapTracker extends Tracker implements EptExitHandler {
   readonly name: TrackerName = 'hap';
   protected readonly p2m: P2mTable;
-  protected readonly writableEpoch: Uint32Array;
-  protected readonly recalcEpoch: Uint32Array;
+  protected readonly writableEpoch: Uint8Array;
+  protected readonly recalcEpoch: Uint8Array;
   /** The walk's first slot a data access reads through the EPT: PAE's PDPTEs are loaded at CR3 load instead. */
   protected readonly walkFrom: number;
   protected readonly gateSet: EptGates;
@@ -61,7 +61,7 @@ export class HapTracker extends Tracker implements EptExitHandler {
     this.writableEpoch = this.p2m.writableEpoch;
     this.recalcEpoch = this.p2m.recalcEpoch;
     this.walkFrom = env.guest.paging === 'pae' ? 1 : 0;
-    this.gateSet = { epoch: 0, write: this.writableEpoch, read: this.recalcEpoch, walk: this.recalcEpoch, walkShift: 9, walkFrom: this.walkFrom, cr3Exits: this.walkFrom !== 0, handler: this };
+    this.gateSet = { epoch: 0, epochCount: 0, write: this.writableEpoch, read: this.recalcEpoch, walk: this.recalcEpoch, walkShift: 9, walkFrom: this.walkFrom, cr3Exits: this.walkFrom !== 0, handler: this };
     const c = env.costs;
     this.npfCostNs = c.exitRoundTripNs + c.npfHandleNs;
     this.misconfigCostNs = c.exitRoundTripNs + c.misconfigRecalcPerTableNs;
@@ -78,6 +78,7 @@ export class HapTracker extends Tracker implements EptExitHandler {
   override get gates(): EptGates {
     const g = this.gateSet;
     g.epoch = this.p2m.epoch;
+    g.epochCount = this.p2m.epochCount;
     return g;
   }
 

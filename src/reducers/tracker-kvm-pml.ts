@@ -29,8 +29,8 @@ const PML_ENTRY_BYTES = 8;
  */
 export class KvmPmlTracker extends KvmTracker {
   override readonly name: TrackerName = 'kvm-pml';
-  /** Per page: 1 while its 4 KiB SPTE is write-protected (a split's child) rather than D-clear. */
-  private readonly wpSpte: Uint8Array;
+  /** A bit per page: set while its 4 KiB SPTE is write-protected (a split's child) rather than D-clear. */
+  private readonly wpSpte: Uint32Array;
   private readonly buffer: Int32Array;
   private readonly fill: Int32Array;
   private readonly fullExitCostNs: number;
@@ -40,7 +40,7 @@ export class KvmPmlTracker extends KvmTracker {
 
   constructor(env: TrackerEnv) {
     super(env);
-    this.wpSpte = new Uint8Array(env.guest.memPages);
+    this.wpSpte = new Uint32Array(Math.ceil(env.guest.memPages / 32));
     this.buffer = new Int32Array(env.guest.vcpus * PML_ENTRIES);
     this.fill = new Int32Array(env.guest.vcpus);
     const c = env.costs;
@@ -48,8 +48,10 @@ export class KvmPmlTracker extends KvmTracker {
   }
 
   protected override firstWrite4k(pfn: number, vcpu: number, wallNs: number): void {
-    if (this.wpSpte[pfn] === 1) {
-      this.wpSpte[pfn] = 0;
+    const w = pfn >>> 5;
+    const bit = 1 << (pfn & 31);
+    if ((this.wpSpte[w]! & bit) !== 0) {
+      this.wpSpte[w] = this.wpSpte[w]! & ~bit;
       this.wpFault(pfn, vcpu, wallNs);
       return;
     }
@@ -58,8 +60,9 @@ export class KvmPmlTracker extends KvmTracker {
   }
 
   protected override onSplitFault(pfn: number): void {
+    // A 2 MiB region is 16 whole words (PAGES_2M is a multiple of 32); a tail past memPages is never looked at.
     const first = pfn - (pfn % PAGES_2M);
-    this.wpSpte.fill(1, first, Math.min(first + PAGES_2M, this.memPages));
+    this.wpSpte.fill(0xffffffff, first >>> 5, Math.min((first + PAGES_2M) >>> 5, this.wpSpte.length));
   }
 
   protected override onKvmEnable(): void {

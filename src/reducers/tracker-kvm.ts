@@ -71,9 +71,9 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
   abstract override readonly name: TrackerName;
   protected readonly kvm: KvmOptions;
   protected readonly p2m: P2mTable;
-  protected readonly writable: Uint32Array;
+  protected readonly writable: Uint8Array;
   /** Per 2 MiB region, always the current epoch: loads and walks never exit under KVM. */
-  private readonly open: Uint32Array;
+  private readonly open: Uint8Array;
   private readonly gateSet: EptGates;
   /** The slot's copy of the last GET (QEMU's KVMSlot.dirty_bmap), less what CLEARs took since: the mask a CLEAR passes. */
   private fetched: Uint32Array;
@@ -97,10 +97,10 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
     this.vcpus = env.guest.vcpus;
     this.p2m = new P2mTable(env.guest.memPages, env.p2m);
     this.writable = this.p2m.writableEpoch;
-    this.open = new Uint32Array(this.p2m.regions);
+    this.open = new Uint8Array(this.p2m.regions);
     this.fetched = new Uint32Array(this.dirty.bits.length);
     const walkFrom = env.guest.paging === 'pae' ? 1 : 0;
-    this.gateSet = { epoch: 0, write: this.writable, read: this.open, walk: this.open, walkShift: 9, walkFrom, cr3Exits: false, handler: this };
+    this.gateSet = { epoch: 0, epochCount: 0, write: this.writable, read: this.open, walk: this.open, walkShift: 9, walkFrom, cr3Exits: false, handler: this };
     const c = env.costs;
     this.wpFaultCostNs = c.exitRoundTripNs + c.kvmWpFaultNs;
     this.splitPerTableNs = c.kvmSplitPerTableNs;
@@ -110,6 +110,7 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
   override get gates(): EptGates {
     const g = this.gateSet;
     g.epoch = this.p2m.epoch;
+    g.epochCount = this.p2m.epochCount;
     return g;
   }
 

@@ -62,14 +62,14 @@ const WRITE = ACCESS_WRITE;
 const SLOTS = WALK_SLOTS;
 const READ_SHIFT = READ_GATE_SHIFT;
 const CLOCK_WAITS = WAITS;
-const NO_GATE = new Uint32Array(1);
+const NO_GATE = new Uint8Array(1);
 const NO_PAGES = new Int32Array(0);
 /** The look-ahead's column (touch-ahead.ts): one per thread, as the loop is. */
 export const touchScratch = new Int32Array(TOUCH_AHEAD_EVENTS);
 const scratch = touchScratch;
 
 /** The tables of one walk, in order, from slot w to end: each the walk gate refuses exits. */
-function walkTablesRefused(handler: EptExitHandler, walkPfns: Int32Array, w: number, end: number, gate: Uint32Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
+function walkTablesRefused(handler: EptExitHandler, walkPfns: Int32Array, w: number, end: number, gate: Uint8Array, shift: number, epoch: number, vcpu: number, wallNs: number): void {
   for (; w < end; w++) {
     const pt = walkPfns[w]!;
     if (pt < 0) return;

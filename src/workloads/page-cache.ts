@@ -11,7 +11,12 @@ import type { KernelSpace } from './kernel-space.js';
  * memory.
  */
 export class MemoryObject {
-  pages: Int32Array;
+  /**
+   * Per page index, its pfn plus one (0: not in memory): zero-based so that
+   * the part of a large file never cached is never written and costs no
+   * memory (pfnOf and setPfn translate).
+   */
+  private slots: Int32Array;
   /**
    * File pages: a bit per page, set while the page was used since reclaim
    * last looked at it (Linux's PG_referenced, set by mark_page_accessed).
@@ -27,9 +32,20 @@ export class MemoryObject {
     readonly shmem: boolean,
     pages: number,
   ) {
-    this.pages = new Int32Array(Math.max(1, pages)).fill(-1);
-    this.referenced = new Uint32Array(shmem ? 0 : Math.ceil(this.pages.length / 32));
+    this.slots = new Int32Array(Math.max(1, pages));
+    this.referenced = new Uint32Array(shmem ? 0 : Math.ceil(this.slots.length / 32));
   }
+
+  /** The frame holding page `page` (below sizePages), -1 if it is not in memory. */
+  pfnOf(page: number): number {
+    return this.slots[page]! - 1;
+  }
+
+  /** Page `page` is now in frame `pfn` (-1: no longer in memory). */
+  setPfn(page: number, pfn: number): void {
+    this.slots[page] = pfn + 1;
+  }
+
   /** Marks page `page` used (mark_page_accessed). */
   touch(page: number): void {
     this.referenced[page >>> 5] = this.referenced[page >>> 5]! | (1 << (page & 31));
@@ -44,13 +60,13 @@ export class MemoryObject {
   }
 
   get sizePages(): number {
-    return this.pages.length;
+    return this.slots.length;
   }
   grow(pages: number): void {
-    if (pages <= this.pages.length) return;
-    const next = new Int32Array(Math.max(pages, this.pages.length * 2)).fill(-1);
-    next.set(this.pages);
-    this.pages = next;
+    if (pages <= this.slots.length) return;
+    const next = new Int32Array(Math.max(pages, this.slots.length * 2));
+    next.set(this.slots);
+    this.slots = next;
     if (!this.shmem) {
       const referenced = new Uint32Array(Math.ceil(next.length / 32));
       referenced.set(this.referenced);
@@ -139,7 +155,7 @@ export class PageCache {
     for (let budget = 2 * this.lruPages; freed < wanted && budget > 0 && this.lruPages > 0; budget--) {
       const [objId, page] = this.lruPop();
       const o = this.objects[objId]!;
-      const pfn = o.pages[page]!;
+      const pfn = o.pfnOf(page);
       if (pfn < 0) continue; // no longer cached: the entry just goes
       const referenced = o.takeReferenced(page);
       if (mapCount[pfn] !== 0 || referenced || (lowmemOnly && pfn >= frames.directMapPages)) {
@@ -147,7 +163,7 @@ export class PageCache {
         this.lruPush(objId, page);
         continue;
       }
-      o.pages[page] = -1;
+      o.setPfn(page, -1);
       frames.freeFrame(pfn);
       freed++;
     }
@@ -216,9 +232,9 @@ export class PageCache {
 
   /** Pages of a file (or shmem object) currently cached. */
   cachedPages(objId: number): number {
-    const pages = this.object(objId).pages;
+    const o = this.object(objId);
     let n = 0;
-    for (let i = 0; i < pages.length; i++) if (pages[i] >= 0) n++;
+    for (let i = 0; i < o.sizePages; i++) if (o.pfnOf(i) >= 0) n++;
     return n;
   }
 
@@ -235,13 +251,13 @@ export class PageCache {
   getPage(objId: number, page: number, vcpu: number, tNs: number): number {
     const o = this.object(objId);
     if (page >= o.sizePages) o.grow(page + 1);
-    let pfn = o.pages[page];
+    let pfn = o.pfnOf(page);
     if (pfn >= 0) {
       if (!o.shmem) o.touch(page);
       return pfn;
     }
     pfn = this.frames.allocUserFrame(FrameKind.cache);
-    o.pages[page] = pfn;
+    o.setPfn(page, pfn);
     if (o.shmem) this.kernelSpace.zeroFrame(vcpu, pfn, tNs);
     else {
       this.lruPush(objId, page);
@@ -262,10 +278,10 @@ export class PageCache {
       const page = Math.floor(offset / 4096);
       const chunk = Math.min(left, 4096 - (offset % 4096));
       o.grow(page + 1);
-      let pfn = o.pages[page];
+      let pfn = o.pfnOf(page);
       if (pfn < 0) {
         pfn = this.frames.allocUserFrame(FrameKind.cache);
-        o.pages[page] = pfn;
+        o.setPfn(page, pfn);
         this.lruPush(objId, page);
       } else o.touch(page);
       this.out.write(tNs, vcpu, this.kernelSpace.kernelVpn(vcpu, pfn, 0, tNs), chunk);
@@ -288,11 +304,11 @@ export class PageCache {
     o.mapRefs--;
     if (o.shmem && o.mapRefs === 0) {
       const mapCount = this.frames.mapCount;
-      for (let i = 0; i < o.pages.length; i++) {
-        const pfn = o.pages[i];
+      for (let i = 0; i < o.sizePages; i++) {
+        const pfn = o.pfnOf(i);
         if (pfn < 0) continue;
         if (mapCount[pfn] !== 0) throw new Error(`guest kernel bug: freeing shmem page ${pfn} still mapped ${mapCount[pfn]} times`);
-        o.pages[i] = -1;
+        o.setPfn(i, -1);
         this.frames.freeFrame(pfn);
       }
     }

@@ -235,7 +235,7 @@ export class QemuDataPath {
       return -1;
     }
     this.xHits++;
-    const stores = this.oracle.srcVersion[pfn]! - this.oracle.dstVersion[pfn]!;
+    const stores = this.oracle.srcVersion[pfn]! - this.oracle.dstVersion.get(pfn);
     const encoded = xbzrleEncodedBytes(this.writtenBytes![pfn]!, stores);
     if (encoded === 0) {
       this.xUnchanged++;
