@@ -130,6 +130,11 @@ export class TraceReader {
     }
   }
 
+  /** True while a read-ahead thread reads the records (options.readAhead). */
+  get readsAhead(): boolean {
+    return this.ahead !== undefined;
+  }
+
   /** The footer, once `nextChunk` has returned undefined. */
   get footer(): TraceFooter {
     if (!this.footerRecord) throw new Error(`${this.path}: footer not reached yet`);
