@@ -4,7 +4,7 @@ import { ColumnCodecError, inflateColumn, type Inflated } from './column-codec.j
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { RecordFile, RecordProblem } from './record-file.js';
-import { fileDigestOf } from './trace-writer.js';
+import { fileDigestOf } from './trace-frame.js';
 
 /** What the reader hands the read-ahead thread (src/trace/read-ahead.ts). */
 export interface ReadAheadData {

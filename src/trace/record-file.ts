@@ -2,8 +2,7 @@ import type { Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Unpackr } from 'msgpackr';
 import { withPath } from '../util/io-error.js';
-import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead } from './trace-frame.js';
-import { traceCodecOptions } from './trace-writer.js';
+import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead, traceCodecOptions } from './trace-frame.js';
 
 /**
  * A defect of a record's framing or msgpack, as plain data: the reader

@@ -10,12 +10,11 @@ import { ChunkCheck, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.j
 import { headerProblem } from './header-check.js';
 import { type AheadRecord, ReadAhead } from './read-ahead.js';
 import { RecordFile, RecordProblem } from './record-file.js';
-import { TRACE_MAGIC } from './trace-frame.js';
+import { fileDigestOf, TRACE_MAGIC } from './trace-frame.js';
 import { TraceError } from './trace-error.js';
 import { withPath } from '../util/io-error.js';
 import { READABLE_TRACE_VERSIONS, TRACE_FORMAT, type TraceFooter, type TraceHeader } from './trace-records.js';
 import { firstIssue, traceFooterSchema, traceHeaderSchema } from './trace-schemas.js';
-import { fileDigestOf } from './trace-writer.js';
 
 export type TraceChunk =
   | { readonly stream: 'guest'; readonly seq: number; readonly batch: GuestBatch }
