@@ -2,7 +2,7 @@ import { brotliDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
-import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackResiduals, unpredict } from './packed-codec.js';
+import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
 import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
 
@@ -260,12 +260,11 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   }
   const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
   try {
-    unpackResiduals(d as Uint8Array, count, ints);
+    unpackValues(d as Uint8Array, count, ints, m, kinds);
   } catch (err) {
     if (err instanceof PackedCodecError) throw new ColumnCodecError(`packed column ${spec.name}: ${err.message}`);
     throw err;
   }
-  unpredict(ints, count, m, kinds);
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
 }
 
