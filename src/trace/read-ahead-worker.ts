@@ -1,24 +1,61 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { MessagePort } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { ColumnCodecError, inflateColumn, type Inflated } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { RecordFile, RecordProblem } from './record-file.js';
 import { fileDigestOf } from './trace-frame.js';
 
-/** What the reader hands the read-ahead thread (src/trace/read-ahead.ts). */
-export interface ReadAheadData {
+/** One trace to read ahead: what the reader hands the thread (src/trace/read-ahead.ts). */
+export interface ReadAheadJob {
   readonly path: string;
   /** File offset of the first record after the header. */
   readonly start: number;
   readonly blockBytes: number;
   /** Hash the file's bytes before the footer (a version 2 trace's fileDigest). */
   readonly fileDigest: boolean;
+  /** This trace's messages, in file order. */
   readonly port: MessagePort;
-  /** [0]: messages posted, [1]: messages taken by the reader. */
+  /** [POSTED]: messages posted, [TAKEN]: taken by the reader, [CANCEL]: 1 once the reader has closed. */
   readonly shared: Int32Array;
   /** Messages posted and not yet taken, at most. */
   readonly ahead: number;
+}
+export const POSTED = 0;
+export const TAKEN = 1;
+export const CANCEL = 2;
+
+/** The thread's own: jobs arrive on `jobs`; [JOBS] counts them, [IDLE] is 1 between jobs. */
+export interface ReadAheadThread {
+  readonly jobs: MessagePort;
+  readonly state: Int32Array;
+}
+export const JOBS = 0;
+export const IDLE = 1;
+
+/**
+ * The thread's loop: one trace at a time, for as long as the process
+ * lives (a thread started once serves every trace read after it: starting
+ * one costs tens of milliseconds of loading and compiling).
+ */
+export function serveReadAhead(t: ReadAheadThread): void {
+  let seen = 0;
+  for (;;) {
+    const got = receiveMessageOnPort(t.jobs);
+    if (!got) {
+      Atomics.wait(t.state, JOBS, seen);
+      seen = Atomics.load(t.state, JOBS);
+      continue;
+    }
+    const job = got.message as ReadAheadJob;
+    try {
+      runReadAhead(job);
+    } finally {
+      job.port.close();
+      Atomics.store(t.state, IDLE, 1);
+      Atomics.notify(t.state, IDLE);
+    }
+  }
 }
 
 /** One message to the reader, in file order; the last is a footer, a problem, or a record the reader will refuse. */
@@ -47,14 +84,21 @@ export type ReadAheadMessage =
  * finds wrong it posts in place of the record and stops: the reader throws
  * it when it reaches that record, as it would have found it itself.
  */
-export function runReadAhead(d: ReadAheadData): void {
+function runReadAhead(d: ReadAheadJob): void {
   const { port, shared } = d;
   let posted = 0;
-  const post = (m: ReadAheadMessage, transfer: ArrayBuffer[] = []) => {
-    while (posted - Atomics.load(shared, 1) >= d.ahead) Atomics.wait(shared, 1, posted - d.ahead);
+  /** Posts a message when the reader has room for it; false once the reader has closed (the trace is dropped). */
+  const post = (m: ReadAheadMessage, transfer: ArrayBuffer[] = []): boolean => {
+    for (;;) {
+      if (Atomics.load(shared, CANCEL) !== 0) return false;
+      const taken = Atomics.load(shared, TAKEN);
+      if (posted - taken < d.ahead) break;
+      Atomics.wait(shared, TAKEN, taken);
+    }
     port.postMessage(m, transfer);
-    Atomics.store(shared, 0, ++posted);
-    Atomics.notify(shared, 0);
+    Atomics.store(shared, POSTED, ++posted);
+    Atomics.notify(shared, POSTED);
+    return true;
   };
   let file: RecordFile | undefined;
   try {
@@ -77,7 +121,7 @@ export function runReadAhead(d: ReadAheadData): void {
       }
       const transfer: ArrayBuffer[] = [];
       const { inflated, buffers } = inflateChunk(rec, transfer);
-      post({ t: 'rec', rec, at, totalBytes, ...(inflated ? { inflated } : {}), ...(buffers.length ? { buffers } : {}) }, transfer);
+      if (!post({ t: 'rec', rec, at, totalBytes, ...(inflated ? { inflated } : {}), ...(buffers.length ? { buffers } : {}) }, transfer)) return;
       at += totalBytes;
     }
   } catch (e) {

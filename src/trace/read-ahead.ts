@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Inflated } from './column-codec.js';
 import { type FileRecord, RecordProblem } from './record-file.js';
-import type { ReadAheadData, ReadAheadMessage } from './read-ahead-worker.js';
+import { CANCEL, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN } from './read-ahead-worker.js';
 
 /** A record as the read-ahead thread hands it over. */
 export interface AheadRecord extends FileRecord {
@@ -29,14 +30,14 @@ export interface AheadRecord extends FileRecord {
  * still checked at the footer, before the reader says the trace is whole.
  */
 export class ReadAhead {
-  private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly shared = new Int32Array(new SharedArrayBuffer(8));
+  private readonly shared = new Int32Array(new SharedArrayBuffer(12));
   private taken = 0;
+  private thread: PooledThread | undefined;
 
   /** Records posted ahead of the reader, at most: a few chunks' columns in memory. */
   static readonly AHEAD = 4;
-  /** Files from this size up are read ahead by a thread: below, starting one costs more than it saves (measured: about 30 ms). */
+  /** Files from this size up are read ahead by a thread: below, a thread's first start costs more than it saves (measured: about 30 ms). */
   static readonly MIN_BYTES = 4 * 1024 * 1024;
 
   /** Whether the thread's module is there to start (not when running from the TypeScript sources). */
@@ -44,22 +45,24 @@ export class ReadAhead {
     return existsSync(fileURLToPath(WORKER_MODULE));
   }
 
-  constructor(path: string, start: number, blockBytes: number, fileDigest: boolean) {
+  /**
+   * A thread to read `path` ahead from `start`, or undefined when every
+   * thread this process may give to reading ahead is busy (another reader
+   * open at the same time): that reader then reads on its own thread.
+   */
+  static start(path: string, start: number, blockBytes: number, fileDigest: boolean): ReadAhead | undefined {
+    const thread = acquireThread();
+    return thread ? new ReadAhead(thread, path, start, blockBytes, fileDigest) : undefined;
+  }
+
+  private constructor(thread: PooledThread, path: string, start: number, blockBytes: number, fileDigest: boolean) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const data: Omit<ReadAheadData, 'port'> & { port: MessagePort; module: string } = {
-      path,
-      start,
-      blockBytes,
-      fileDigest,
-      port: port2,
-      shared: this.shared,
-      ahead: ReadAhead.AHEAD,
-      module: WORKER_MODULE.href,
-    };
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: data, transferList: [port2] });
-    // A reader left open (a caller that stops after its first chunk) keeps no process alive.
-    this.worker.unref();
+    this.thread = thread;
+    const job: ReadAheadJob = { path, start, blockBytes, fileDigest, port: port2, shared: this.shared, ahead: ReadAhead.AHEAD };
+    thread.jobs.postMessage(job, [port2]);
+    Atomics.add(thread.state, JOBS, 1);
+    Atomics.notify(thread.state, JOBS);
   }
 
   /**
@@ -69,21 +72,66 @@ export class ReadAhead {
    */
   next(): AheadRecord {
     for (;;) {
-      const posted = Atomics.load(this.shared, 0);
+      const posted = Atomics.load(this.shared, POSTED);
       const got = receiveMessageOnPort(this.port);
       if (got) {
-        Atomics.store(this.shared, 1, ++this.taken);
-        Atomics.notify(this.shared, 1);
-        return unpackMessage(got.message as ReadAheadMessage);
+        Atomics.store(this.shared, TAKEN, ++this.taken);
+        Atomics.notify(this.shared, TAKEN);
+        const m = got.message as ReadAheadMessage;
+        if (m.t === 'crash') this.thread?.worker.terminate().catch(() => {});
+        if (m.t === 'crash' && this.thread) threads.splice(threads.indexOf(this.thread), 1);
+        return unpackMessage(m);
       }
-      Atomics.wait(this.shared, 0, posted);
+      Atomics.wait(this.shared, POSTED, posted);
     }
   }
 
+  /** Lets the thread go: it drops the rest of this trace and serves the next reader. */
   close(): void {
+    Atomics.store(this.shared, CANCEL, 1);
+    Atomics.notify(this.shared, TAKEN);
     this.port.close();
-    void this.worker.terminate();
+    if (this.thread) this.thread.busy = false;
+    this.thread = undefined;
   }
+}
+
+interface PooledThread {
+  readonly worker: Worker;
+  readonly jobs: MessagePort;
+  readonly state: Int32Array;
+  /** Given to a reader that has not closed. */
+  busy: boolean;
+}
+
+/** This process's read-ahead threads, started on first use and kept (unref'd) for the next trace. */
+const threads: PooledThread[] = [];
+
+/**
+ * A thread free to read ahead: one that finished its last trace (waiting,
+ * briefly, for it to see the reader's close), else a new one while fewer
+ * than cores - 1 are busy, so that reading ahead never competes with the
+ * readers themselves for the cores.
+ */
+function acquireThread(): PooledThread | undefined {
+  for (const t of threads) {
+    if (t.busy) continue;
+    // A reader closed it a moment ago: the thread is at most finishing a chunk.
+    if (Atomics.load(t.state, IDLE) === 0) Atomics.wait(t.state, IDLE, 0, 1000);
+    if (Atomics.load(t.state, IDLE) !== 1) continue;
+    Atomics.store(t.state, IDLE, 0);
+    t.busy = true;
+    return t;
+  }
+  if (threads.filter((t) => t.busy).length >= Math.max(1, availableParallelism() - 1)) return undefined;
+  const { port1, port2 } = new MessageChannel();
+  const state = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { module: WORKER_MODULE.href, jobs: port2, state }, transferList: [port2] });
+  // Threads waiting for work keep no process alive.
+  worker.unref();
+  const t: PooledThread = { worker, jobs: port1, state, busy: true };
+  threads.push(t);
+  return t;
 }
 
 function unpackMessage(m: ReadAheadMessage): AheadRecord {
@@ -111,14 +159,20 @@ function unpackMessage(m: ReadAheadMessage): AheadRecord {
 const WORKER_MODULE = new URL('./read-ahead-worker.js', import.meta.url);
 
 /**
- * The thread's first code: loads the module and runs it, and posts any
- * failure to load it as a crash, so that the reader, waiting, hears of it.
+ * The thread's first code: loads the module and serves. A failure to load
+ * it is a bug; it is posted to the reader waiting for its first record.
  */
 const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-import(workerData.module).then((m) => m.runReadAhead(workerData)).catch((e) => {
-  workerData.port.postMessage({ t: 'crash', message: String(e && e.stack || e) });
-  Atomics.store(workerData.shared, 0, Atomics.load(workerData.shared, 0) + 1);
-  Atomics.notify(workerData.shared, 0);
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+import(workerData.module).then((m) => m.serveReadAhead(workerData)).catch((e) => {
+  for (;;) {
+    const got = receiveMessageOnPort(workerData.jobs);
+    if (!got) { Atomics.wait(workerData.state, 0, Atomics.load(workerData.state, 0), 1000); continue; }
+    const job = got.message;
+    job.port.postMessage({ t: 'crash', message: String(e && e.stack || e) });
+    Atomics.store(job.shared, 0, 1);
+    Atomics.notify(job.shared, 0);
+    return;
+  }
 });
 `;

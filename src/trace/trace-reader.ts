@@ -64,6 +64,8 @@ export class TraceReader {
   /** The records read on this thread: the header's, and the rest's when no thread reads ahead. */
   private file: RecordFile | undefined;
   private ahead: ReadAhead | undefined;
+  /** Block size for the read-ahead thread, until it is started (0: none wanted, or started). */
+  private readAheadBlockBytes = 0;
   private pos = 0; // file offset of the next record
   /** Version 1: the digest of the decoded columns. */
   private digest: BatchDigest | undefined;
@@ -117,12 +119,7 @@ export class TraceReader {
       this.checkFileDigest = this.fileHash !== undefined;
       this.check = new ChunkCheck(this.header);
       const mode = options.readAhead ?? 'auto';
-      if (mode !== 'inline' && (mode === 'thread' || this.fileBytes >= ReadAhead.MIN_BYTES) && ReadAhead.available()) {
-        this.ahead = new ReadAhead(path, this.pos, blockBytes, this.checkFileDigest);
-        this.fileHash = undefined;
-        this.file.close();
-        this.file = undefined;
-      }
+      this.readAheadBlockBytes = mode !== 'inline' && (mode === 'thread' || this.fileBytes >= ReadAhead.MIN_BYTES) && ReadAhead.available() ? blockBytes : 0;
     } catch (e) {
       this.close();
       throw e;
@@ -180,6 +177,7 @@ export class TraceReader {
   }
 
   close(): void {
+    this.readAheadBlockBytes = 0;
     this.file?.close();
     this.ahead?.close();
     this.ahead = undefined;
@@ -293,6 +291,8 @@ export class TraceReader {
   /** Reads and checks one framed record at this.pos (on this thread, or from the read-ahead thread), and decodes its msgpack. */
   private readRecord(where: string): Record<string, unknown> {
     const at = this.pos;
+    // The thread is asked for at the first chunk: a reader opened for its header alone starts none.
+    if (this.readAheadBlockBytes > 0) this.startReadAhead();
     let got;
     try {
       got = this.ahead ? this.ahead.next() : this.file!.read(at, where, this.recordNo, this.nextSeq);
@@ -308,6 +308,16 @@ export class TraceReader {
     this.pos = at + got.totalBytes;
     this.recordNo++;
     return got.rec;
+  }
+
+  private startReadAhead(): void {
+    this.ahead = ReadAhead.start(this.path, this.pos, this.readAheadBlockBytes, this.checkFileDigest);
+    this.readAheadBlockBytes = 0;
+    if (this.ahead) {
+      this.fileHash = undefined;
+      this.file!.close();
+      this.file = undefined;
+    }
   }
 
   private grow(count: number): void {

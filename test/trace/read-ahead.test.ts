@@ -35,8 +35,9 @@ function read(file: string, readAhead: 'inline' | 'thread', options: TraceReader
   let threaded = false;
   try {
     const r = Reader.open(file, { ...options, readAhead });
-    threaded = r.readsAhead;
     const footer = r.forEachChunk((c) => {
+      // The thread is started at the first chunk.
+      threaded ||= r.readsAhead;
       const h = createHash('sha256').update(`${c.stream} ${c.seq} ${c.batch.count} ${c.batch.baseNs} ${c.batch.endNs}`);
       for (const col of Object.values(c.batch)) if (ArrayBuffer.isView(col)) h.update(new Uint8Array(col.buffer, col.byteOffset, c.batch.count * (col as Uint8Array).BYTES_PER_ELEMENT));
       chunks.push(h.digest('hex'));
@@ -142,11 +143,33 @@ describe('trace read-ahead thread', () => {
     for (const f of ['boot-pv-pae-checkpoint.mst', 'hotset-hvm-pml-loggedonly-lost.mst']) expect(same(join(fixtures, f)).error).toBeUndefined();
   });
 
-  it('a reader closed after its first chunk stops its thread', () => {
+  it('a reader closed after its first chunk lets its thread go to the next reader', () => {
     const r = Reader.open(good, { readAhead: 'thread' });
+    expect(r.readsAhead).toBe(false);
     expect(r.nextChunk()).toBeDefined();
+    expect(r.readsAhead).toBe(true);
     r.close();
     expect(r.readsAhead).toBe(false);
+    const out = read(good, 'thread');
+    expect(out.threaded).toBe(true);
+    expect(out.chunks).toEqual(read(good, 'inline').chunks);
+  });
+
+  it('readers open at once, read in turns, each read whole: one per spare core reads ahead, the others on their own thread', () => {
+    const readers = [0, 1, 2].map(() => Reader.open(good, { readAhead: 'thread' }));
+    const chunks: string[][] = [[], [], []];
+    const done = [false, false, false];
+    while (done.includes(false)) {
+      readers.forEach((r, i) => {
+        if (done[i]) return;
+        const c = r.nextChunk();
+        if (c) chunks[i]!.push(`${c.seq} ${c.batch.endNs}`);
+        else done[i] = true;
+      });
+    }
+    expect(chunks[1]).toEqual(chunks[0]);
+    expect(chunks[2]).toEqual(chunks[0]);
+    expect(chunks[0]!.length).toBeGreaterThan(20);
   });
 });
 
