@@ -16,7 +16,7 @@ export interface ReadAheadJob {
   readonly fileDigest: boolean;
   /** This trace's messages, in file order. */
   readonly port: MessagePort;
-  /** [POSTED]: messages posted, [TAKEN]: taken by the reader, [CANCEL]: 1 once the reader has closed. */
+  /** [POSTED]: messages posted, [TAKEN]: taken by the reader, [CANCEL]: 1 once the reader has closed, [WAITING]: 1 while the reader waits for a message. */
   readonly shared: Int32Array;
   /** Messages posted and not yet taken, at most. */
   readonly ahead: number;
@@ -24,6 +24,7 @@ export interface ReadAheadJob {
 export const POSTED = 0;
 export const TAKEN = 1;
 export const CANCEL = 2;
+export const WAITING = 3;
 
 /** The thread's own: jobs arrive on `jobs`; [JOBS] counts them, [IDLE] is 1 between jobs. */
 export interface ReadAheadThread {
@@ -121,7 +122,7 @@ function runReadAhead(d: ReadAheadJob): void {
         post({ t: 'rec', rec, at, totalBytes });
         return;
       }
-      const { inflated, buffers } = inflateChunk(rec, (bytes) => ring!.get(posted, bytes));
+      const { inflated, buffers } = inflateChunk(rec, (bytes) => ring!.get(posted, bytes), shared);
       if (!post({ t: 'rec', rec, at, totalBytes, ...(inflated ? { inflated } : {}), ...(buffers.length ? { buffers } : {}) })) return;
       at += totalBytes;
     }
@@ -146,7 +147,7 @@ function runReadAhead(d: ReadAheadJob): void {
  * A chunk the reader will refuse before its columns (a bad stream, count
  * or column list) is left for it to refuse.
  */
-function inflateChunk(rec: Record<string, unknown>, slot: (bytes: number) => SharedArrayBuffer): { inflated?: Inflated[]; buffers: number[] } {
+function inflateChunk(rec: Record<string, unknown>, slot: (bytes: number) => SharedArrayBuffer, readerState: Int32Array): { inflated?: Inflated[]; buffers: number[] } {
   const cols = rec['cols'];
   const buffers: number[] = [];
   if (!Array.isArray(cols)) return { buffers };
@@ -154,10 +155,16 @@ function inflateChunk(rec: Record<string, unknown>, slot: (bytes: number) => Sha
   const count = rec['count'];
   const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : stream === 'run' ? RUN_COLUMN_SPECS : undefined;
   const whole = specs !== undefined && cols.length === specs.length && Number.isInteger(count) && (count as number) >= 1 && (count as number) <= MAX_CHUNK_EVENTS;
+  // When the reader is waiting for this very chunk, the thread hands it
+  // over at once and the reader inflates the columns left (the reader does
+  // that by itself for a column not inflated): the two threads share the
+  // Zstandard work when this one is the slower (it is on apache).
+  let handOver = false;
   const inflated: Inflated[] | undefined = whole
     ? cols.map((col, i): Inflated => {
         const c = col as Record<string, unknown> | null;
         if (typeof c !== 'object' || c === null || c['c'] !== 'p' || c['z'] !== 'zstd' || !(c['d'] instanceof Uint8Array)) return undefined;
+        if (handOver || (handOver = Atomics.load(readerState, WAITING) !== 0)) return undefined;
         try {
           return inflateColumn(specs[i]!, c['d'], count as number);
         } catch (e) {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Inflated } from './column-codec.js';
 import { type FileRecord, RecordProblem } from './record-file.js';
-import { CANCEL, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN } from './read-ahead-worker.js';
+import { CANCEL, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN, WAITING } from './read-ahead-worker.js';
 
 /** A record as the read-ahead thread hands it over. */
 export interface AheadRecord extends FileRecord {
@@ -31,7 +31,7 @@ export interface AheadRecord extends FileRecord {
  */
 export class ReadAhead {
   private readonly port: MessagePort;
-  private readonly shared = new Int32Array(new SharedArrayBuffer(12));
+  private readonly shared = new Int32Array(new SharedArrayBuffer(16));
   private taken = 0;
   private thread: PooledThread | undefined;
 
@@ -82,7 +82,9 @@ export class ReadAhead {
         if (m.t === 'crash' && this.thread) threads.splice(threads.indexOf(this.thread), 1);
         return unpackMessage(m);
       }
+      Atomics.store(this.shared, WAITING, 1);
       Atomics.wait(this.shared, POSTED, posted);
+      Atomics.store(this.shared, WAITING, 0);
     }
   }
 
