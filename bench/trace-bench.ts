@@ -99,7 +99,9 @@ const DECODE_TARGET = 80e6;
  * cache-hostile muncher (random pages over 4 GiB, 1 M pages/s). Best of 3
  * each, the digest checked or not, beside a plain copy of the same decoded
  * columns (memcpy speed on this machine, now: a ratio that survives a
- * loaded machine). The target is for the whole read.
+ * loaded machine). The target is for the whole read. Files of 4 MiB and
+ * more are read with the read-ahead thread (src/trace/read-ahead.ts); the
+ * same read on one thread is shown beside it.
  */
 export function apacheDecodeBench(seconds: number): BenchRow[] {
   return [
@@ -114,12 +116,12 @@ function decodeBench(scenario: string, opts: { workload: string; durationNs: num
     const rec = record({ seed: 1, out: file, ...opts });
     const total = rec.footer.guestEvents;
     const bytes = statSync(file).size;
-    const read = (verifyDigest: boolean) =>
+    const read = (verifyDigest: boolean, readAhead: 'auto' | 'inline' = 'auto') =>
       Math.min(
         ...[0, 1, 2].map(
           () =>
             timeIt(() => {
-              TraceReader.open(file, { verifyDigest }).forEachChunk(() => {});
+              TraceReader.open(file, { verifyDigest, readAhead }).forEachChunk(() => {});
             }).seconds,
         ),
       );
@@ -135,11 +137,14 @@ function decodeBench(scenario: string, opts: { workload: string; durationNs: num
     };
     const copy = Math.min(...[0, 1, 2].map(() => timeIt(copyAll).seconds));
     const verified = read(true);
+    // The same read on one thread, beside it (the read-ahead thread's gain, on this machine, now).
+    const oneThread = read(true, 'inline');
     const bpe = bytes / total;
     return [
       { scenario, metric: 'events, bytes/event', value: `${total.toLocaleString('en-US')}, ${bpe.toFixed(2)}`, ...(maxBytesPerEvent ? { target: `<= ${maxBytesPerEvent} bytes/event`, ok: bpe <= maxBytesPerEvent } : {}) },
       { scenario, metric: 'decode: read + chunk checks + digest check', value: mPerSec(total, verified), target: `>= ${DECODE_TARGET / 1e6} M/s`, ok: total / verified >= DECODE_TARGET },
       { scenario, metric: 'decode: read + chunk checks, no digest', value: mPerSec(total, read(false)) },
+      { scenario, metric: 'decode with digest, on one thread (no read-ahead)', value: mPerSec(total, oneThread) },
       { scenario, metric: 'yardstick: copy the decoded columns', value: mPerSec(total, copy) },
       { scenario, metric: 'decode with digest vs copy', value: `${(verified / copy).toFixed(1)}x` },
     ];

@@ -2,7 +2,7 @@ import { brotliDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
-import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackResiduals, unpredict } from './packed-codec.js';
+import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
 import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
 
@@ -180,7 +180,7 @@ const TYPE_OF: Record<string, ColumnType> = {
  * from it). Throws ColumnCodecError on anything malformed; the reader adds
  * the file, offset and record.
  */
-export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out: ColumnArray, kinds?: Uint8Array): void {
+export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out: ColumnArray, kinds?: Uint8Array, inflated?: Inflated): void {
   if (typeof enc !== 'object' || enc === null) throw new ColumnCodecError(`column ${spec.name} is not an encoded column`);
   const e = enc as Record<string, unknown>;
   switch (e['c']) {
@@ -225,7 +225,7 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
       return;
     }
     case 'p':
-      decodePacked(spec, e, count, out, kinds);
+      decodePacked(spec, e, count, out, kinds, inflated);
       return;
     default:
       throw new ColumnCodecError(`column ${spec.name} has unknown encoding '${String(e['c'])}'`);
@@ -247,7 +247,7 @@ function narrowInto(spec: ColumnSpec, what: string, ints: Int32Array, count: num
  * through an Int32 view of its bytes: the same 32 bits); u8 and u16 go
  * through a scratch and are range-checked.
  */
-function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined): void {
+function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined, inflated: Inflated): void {
   let d = e['d'];
   const m = e['m'];
   if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} has no bytes`);
@@ -255,20 +255,33 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`packed column ${spec.name} is predicted from the kinds, which come after it`);
   if (e['z'] !== undefined) {
     if (e['z'] !== 'zstd') throw new ColumnCodecError(`packed column ${spec.name} has unknown compression ${String(e['z'])}`);
-    d = inflateZstd(spec, d as Uint8Array, packedBound(count));
+    if (typeof inflated === 'string') throw new ColumnCodecError(inflated);
+    d = inflated ?? inflateColumn(spec, d as Uint8Array, count);
   }
   const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
   try {
-    unpackResiduals(d as Uint8Array, count, ints);
+    unpackValues(d as Uint8Array, count, ints, m, kinds);
   } catch (err) {
     if (err instanceof PackedCodecError) throw new ColumnCodecError(`packed column ${spec.name}: ${err.message}`);
     throw err;
   }
-  unpredict(ints, count, m, kinds);
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
 }
 
 let zstdDecoder: ZstdDecoder | undefined;
+
+/**
+ * A packed column's bytes inflated ahead of its decoding (by the
+ * read-ahead thread, src/trace/read-ahead.ts), or why they could not be
+ * (the ColumnCodecError's message, thrown when the column is decoded, so
+ * that a chunk's defects are still reported in their order).
+ */
+export type Inflated = Uint8Array | string | undefined;
+
+/** The packed bytes of a Zstandard column of `count` values (ColumnCodecError if they are not a frame that fits). */
+export function inflateColumn(spec: ColumnSpec, z: Uint8Array, count: number): Uint8Array {
+  return inflateZstd(spec, z, packedBound(count));
+}
 
 /** A Zstandard frame, its size bounded from its headers (zstd-frame.ts) before the decoder allocates anything. */
 function inflateZstd(spec: ColumnSpec, z: Uint8Array, bound: number): Uint8Array {

@@ -242,6 +242,18 @@ let words = new Uint32Array(0);
  * PackedCodecError on a payload that does not hold exactly that many.
  */
 export function unpackResiduals(bytes: Uint8Array, count: number, out: Int32Array): void {
+  unpackValues(bytes, count, out, PackedMode.raw, undefined);
+}
+
+/**
+ * Unpacks `count` values from `bytes` into `out`: the residuals, their
+ * exceptions patched in and the predictor undone, block by block, so each
+ * block is finished while it is in the first-level cache (one pass over the
+ * column, not three). Throws PackedCodecError on a payload that does not
+ * hold exactly that many, at the first defect in block order (as unpacking
+ * all, then patching all, would find it).
+ */
+export function unpackValues(bytes: Uint8Array, count: number, out: Int32Array, mode: PackedMode, kinds: Uint8Array | undefined): void {
   const blocks = Math.ceil(count / BLOCK);
   const n = bytes.length;
   const head = 2 * blocks;
@@ -260,21 +272,98 @@ export function unpackResiduals(bytes: Uint8Array, count: number, out: Int32Arra
   if (words.length < wordsNeeded) words = new Uint32Array(Math.max(wordsNeeded, 2 * words.length));
   words.fill(0, packedBytes >>> 2, wordsNeeded);
   new Uint8Array(words.buffer, 0, packedBytes).set(bytes.subarray(head, head + packedBytes));
+  const last = mode === PackedMode.kind ? lastByKind() : lastScratch;
+  let prev = 0;
   let bit = 0;
-  for (let b = 0; b < blocks; b++) {
-    const w = bytes[2 * b]!;
-    const from = b * BLOCK;
-    const to = Math.min(count, from + BLOCK);
-    if (w === 0) out.fill(0, from, to);
-    else unpackBlock(words, bit, w, out, from, to);
-    bit += Math.ceil(((to - from) * w) / 8) * 8;
-  }
   let o = head + packedBytes;
   for (let b = 0; b < blocks; b++) {
+    const w = bytes[2 * b]!;
     const e = bytes[2 * b + 1]!;
-    if (e > 0) o = patchExceptions(bytes, o, b, e, bytes[2 * b]!, out, Math.min(BLOCK, count - b * BLOCK));
+    const from = b * BLOCK;
+    const to = Math.min(count, from + BLOCK);
+    // A block's bits are 16w bytes: every whole block starts on a word.
+    if (w === 0) out.fill(0, from, to);
+    else if ((32 % w) === 0) unpackAligned(words, bit >>> 5, w, out, from, to);
+    else unpackBlock(words, bit, w, out, from, to);
+    if (e > 0) o = patchExceptions(bytes, o, b, e, w, out, to - from);
+    if (mode === PackedMode.delta) prev = undeltaBlock(out, from, to, prev);
+    else if (mode === PackedMode.kind) unkindBlock(out, from, to, kinds!, last);
+    bit += Math.ceil(((to - from) * w) / 8) * 8;
   }
   if (o !== n) throw new PackedCodecError(`packed column holds ${n} bytes, not the ${o} its ${count} values take`);
+}
+
+/** Undoes the delta predictor over one block, from the value before it; returns the block's last value. */
+function undeltaBlock(r: Int32Array, from: number, to: number, prev: number): number {
+  for (let i = from; i < to; i++) {
+    const z = r[i]!;
+    prev = (prev + ((z >>> 1) ^ -(z & 1))) | 0;
+    r[i] = prev;
+  }
+  return prev;
+}
+
+/** Undoes the kind predictor over one block, `last` holding each kind's value before it. */
+function unkindBlock(r: Int32Array, from: number, to: number, k: Uint8Array, last: Int32Array): void {
+  // The running value of the current kind is kept in a register while
+  // the kind repeats: a store and load of last[] per value would chain each
+  // value on the one before through memory.
+  let c = k[from]!;
+  let v = last[c]!;
+  for (let i = from; i < to; i++) {
+    const ci = k[i]!;
+    if (ci !== c) {
+      last[c] = v;
+      c = ci;
+      v = last[c]!;
+    }
+    const z = r[i]!;
+    v = (v + ((z >>> 1) ^ -(z & 1))) | 0;
+    r[i] = v;
+  }
+  last[c] = v;
+}
+
+/**
+ * Values of a width that divides 32 (1, 2, 4, 8, 16, 32: most of apache's
+ * blocks), from word `x`: no value straddles two words, so each word is
+ * loaded once and shifted down value by value.
+ */
+function unpackAligned(words: Uint32Array, x: number, w: number, out: Int32Array, from: number, to: number): void {
+  if (w === 16) {
+    let i = from;
+    for (; i + 2 <= to; i += 2) {
+      const v = words[x++]!;
+      out[i] = v & 0xffff;
+      out[i + 1] = v >>> 16;
+    }
+    if (i < to) out[i] = words[x]! & 0xffff;
+    return;
+  }
+  if (w === 8) {
+    let i = from;
+    for (; i + 4 <= to; i += 4) {
+      const v = words[x++]!;
+      out[i] = v & 0xff;
+      out[i + 1] = (v >>> 8) & 0xff;
+      out[i + 2] = (v >>> 16) & 0xff;
+      out[i + 3] = v >>> 24;
+    }
+    for (let v = words[x]!; i < to; i++, v >>>= 8) out[i] = v & 0xff;
+    return;
+  }
+  if (w === 32) {
+    for (let i = from; i < to; i++) out[i] = words[x++]! | 0;
+    return;
+  }
+  const mask = (1 << w) - 1;
+  const per = 32 / w;
+  let i = from;
+  while (i < to) {
+    let v = words[x++]!;
+    const end = Math.min(to, i + per);
+    for (; i < end; i++, v >>>= w) out[i] = v & mask;
+  }
 }
 
 /**
@@ -286,10 +375,16 @@ export function unpackResiduals(bytes: Uint8Array, count: number, out: Int32Arra
 function patchExceptions(bytes: Uint8Array, at: number, b: number, e: number, w: number, out: Int32Array, len: number): number {
   let o = at;
   const from = b * BLOCK;
+  // Most high parts are one byte (7 bits), which fit above any w up to 25.
+  const oneByteFits = w <= 25;
   for (let x = 0; x < e; x++) {
     const i = bytes[o++]!;
     if (!(i < len)) throw new PackedCodecError(`packed block ${b} has an exception at ${i}, past its ${len} values`);
     let c = bytes[o++]!;
+    if (c < 0x80 && oneByteFits) {
+      out[from + i] = out[from + i]! | (c << w);
+      continue;
+    }
     let hi = c & 0x7f;
     let shift = 7;
     while (c >= 0x80) {

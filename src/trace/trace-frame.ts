@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -63,4 +64,24 @@ function hex(b: number): string {
 
 function hex32(v: number): string {
   return v.toString(16).padStart(8, '0');
+}
+
+/**
+ * msgpackr options for every record. `moreTypes` keeps typed arrays typed
+ * (without it a Uint32Array is silently written as bytes); `useRecords:
+ * false` writes plain maps, so the bytes depend on the record alone and not
+ * on what the packer saw before. A fresh options object per packer: msgpackr
+ * mutates the one it is given.
+ */
+export function traceCodecOptions() {
+  return { moreTypes: true, useRecords: false, mapsAsObjects: true, variableMapSize: true } as const;
+}
+
+/**
+ * The footer's fileDigest: the hash of the bytes before the footer, then of
+ * the footer's event digest (its hex), so that the one field of the footer
+ * nothing else checks is covered too (src/trace/trace-reader.ts).
+ */
+export function fileDigestOf(bytesBeforeFooter: Hash, eventDigest: string): string {
+  return bytesBeforeFooter.update(eventDigest, 'latin1').digest('hex');
 }

@@ -1,21 +1,20 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { withPath } from '../util/io-error.js';
-import { Unpackr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
-import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn } from './column-codec.js';
+import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn, type Inflated } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { ChunkCheck, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { headerProblem } from './header-check.js';
-import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead, TRACE_MAGIC } from './trace-frame.js';
+import { type AheadRecord, ReadAhead } from './read-ahead.js';
+import { RecordFile, RecordProblem } from './record-file.js';
+import { fileDigestOf, TRACE_MAGIC } from './trace-frame.js';
 import { TraceError } from './trace-error.js';
+import { withPath } from '../util/io-error.js';
 import { READABLE_TRACE_VERSIONS, TRACE_FORMAT, type TraceFooter, type TraceHeader } from './trace-records.js';
 import { firstIssue, traceFooterSchema, traceHeaderSchema } from './trace-schemas.js';
-import { fileDigestOf, traceCodecOptions } from './trace-writer.js';
 
 export type TraceChunk =
   | { readonly stream: 'guest'; readonly seq: number; readonly batch: GuestBatch }
@@ -30,6 +29,15 @@ export interface TraceReaderOptions {
   readonly verifyDigest?: boolean;
   /** Bytes read from the file at a time (default 4 MiB). */
   readonly blockBytes?: number;
+  /**
+   * Read on a thread of its own the records after the header (frames,
+   * CRCs, the file digest, Zstandard: src/trace/read-ahead.ts) while this
+   * thread decodes and checks the chunks: `auto` (default) for files of
+   * ReadAhead.MIN_BYTES or more when the thread's module is built,
+   * `thread` always (where it is built), `inline` never. The chunks,
+   * footer and errors are the same either way.
+   */
+  readonly readAhead?: 'auto' | 'thread' | 'inline';
 }
 
 /** What to do about a file whose records are well framed but whose content migsim did not write. */
@@ -53,16 +61,21 @@ const ALTERED = 'the file was altered, or written by another program; record it 
 export class TraceReader {
   readonly header: TraceHeader;
   readonly fileBytes: number;
-  private fd: number | undefined;
-  private buf: Buffer;
-  private bufStart = 0; // file offset of buf[0]
-  private bufLen = 0;
+  /** The records read on this thread: the header's, and the rest's when no thread reads ahead. */
+  private file: RecordFile | undefined;
+  private ahead: ReadAhead | undefined;
+  /** Block size for the read-ahead thread, until it is started (0: none wanted, or started). */
+  private readAheadBlockBytes = 0;
   private pos = 0; // file offset of the next record
-  private readonly unpackr = new Unpackr(traceCodecOptions());
   /** Version 1: the digest of the decoded columns. */
   private digest: BatchDigest | undefined;
-  /** Version 2: the hash of the file's bytes before the footer, fed record by record as they are read. */
+  /** Version 2: the hash of the file's bytes before the footer, fed record by record as they are read (on this thread). */
   private fileHash: Hash | undefined;
+  /** Version 2: the footer's fileDigest is checked (by the hash above, or by the read-ahead thread's). */
+  private checkFileDigest = false;
+  /** The read-ahead thread's digest of the bytes before the footer, and the inflated columns of the chunk being decoded. */
+  private aheadFileDigest: string | undefined;
+  private inflated: Inflated[] | undefined;
   private recordNo = 0;
   private nextSeq = 0;
   private guestEvents = 0;
@@ -84,19 +97,15 @@ export class TraceReader {
     readonly path: string,
     options: TraceReaderOptions,
   ) {
-    try {
-      this.fd = openSync(path, 'r');
-    } catch (e) {
-      throw withPath(e, path, 'read');
-    }
-    this.fileBytes = fstatSync(this.fd).size;
-    this.buf = Buffer.allocUnsafe(options.blockBytes ?? 4 * 1024 * 1024);
+    const blockBytes = options.blockBytes ?? 4 * 1024 * 1024;
     if (options.verifyDigest !== false) this.fileHash = createHash('sha256');
+    this.file = new RecordFile(path, blockBytes, this.fileHash);
+    this.fileBytes = this.file.fileBytes;
     this.guestCols = [];
     this.runCols = [];
     try {
-      this.ensure(0, TRACE_MAGIC.length);
-      if (this.bufLen < TRACE_MAGIC.length || !this.buf.subarray(0, TRACE_MAGIC.length).equals(TRACE_MAGIC)) {
+      const magic = this.file.bytes(0, TRACE_MAGIC.length);
+      if (magic.length < TRACE_MAGIC.length || !magic.equals(TRACE_MAGIC)) {
         throw new TraceError(path, 'not a migsim trace (wrong magic)', 0, undefined, 'expected a file written by migsim record or migsim run --record');
       }
       this.pos = TRACE_MAGIC.length;
@@ -104,13 +113,22 @@ export class TraceReader {
       this.header = this.readHeader();
       if (this.fileHash && this.header.version === 1) {
         this.fileHash = undefined;
+        this.file.dropHash();
         this.digest = new BatchDigest();
       }
+      this.checkFileDigest = this.fileHash !== undefined;
       this.check = new ChunkCheck(this.header);
+      const mode = options.readAhead ?? 'auto';
+      this.readAheadBlockBytes = mode !== 'inline' && (mode === 'thread' || this.fileBytes >= ReadAhead.MIN_BYTES) && ReadAhead.available() ? blockBytes : 0;
     } catch (e) {
       this.close();
       throw e;
     }
+  }
+
+  /** True while a read-ahead thread reads the records (options.readAhead). */
+  get readsAhead(): boolean {
+    return this.ahead !== undefined;
   }
 
   /** The footer, once `nextChunk` has returned undefined. */
@@ -159,10 +177,10 @@ export class TraceReader {
   }
 
   close(): void {
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
+    this.readAheadBlockBytes = 0;
+    this.file?.close();
+    this.ahead?.close();
+    this.ahead = undefined;
   }
 
   private readHeader(): TraceHeader {
@@ -199,7 +217,7 @@ export class TraceReader {
       // The kinds first: a packed column may be predicted from them.
       for (let c = 0; c < specs.length; c++) {
         const view = bufs[c]!.subarray(0, count);
-        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view, c === 0 ? undefined : (views[0] as Uint8Array));
+        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view, c === 0 ? undefined : (views[0] as Uint8Array), this.inflated?.[c]);
         views.push(view);
       }
     } catch (e) {
@@ -255,8 +273,8 @@ export class TraceReader {
     const runKinds = kindMismatch(f.runEventsByKind, this.check.runByKind);
     if (runKinds >= 0) throw mismatch(`${RUN_EVENT_KIND_NAMES[runKinds] ?? `kind ${runKinds}`} run events`, f.runEventsByKind[runKinds] ?? 0, this.check.runByKind[runKinds] ?? 0);
     if (this.header.version >= 2 && f.fileDigest === undefined) throw this.error('bad footer field fileDigest: a version 2 footer has one', at, where, ALTERED);
-    if (this.fileHash) {
-      const d = fileDigestOf(this.fileHash, f.digest);
+    if (this.checkFileDigest) {
+      const d = this.aheadFileDigest ?? fileDigestOf(this.fileHash!, f.digest);
       if (d !== f.fileDigest) throw this.error(`file digest mismatch (footer ${f.fileDigest!.slice(0, 16)}…, file ${d.slice(0, 16)}…)`, at, where, 'the bytes are not the ones recorded; record the trace again');
     }
     if (this.digest) {
@@ -270,64 +288,36 @@ export class TraceReader {
     this.close();
   }
 
-  /** Reads and checks one framed record at this.pos, and decodes its msgpack. */
+  /** Reads and checks one framed record at this.pos (on this thread, or from the read-ahead thread), and decodes its msgpack. */
   private readRecord(where: string): Record<string, unknown> {
     const at = this.pos;
-    if (at >= this.fileBytes) {
-      const after = this.recordNo === 0 ? 'the file ends before its header' : this.nextSeq === 0 ? 'after the header (no chunks, no footer)' : `after chunk ${this.nextSeq - 1} (no footer)`;
-      throw this.error(`truncated: ${after}`, at, undefined, 'the recording was interrupted; record it again');
-    }
-    this.ensure(at, FRAME_HEAD_BYTES);
-    if (this.bufEnd() - at < FRAME_HEAD_BYTES) throw this.truncated(where, at);
-    const head = readFrameHead(this.buf, at - this.bufStart);
-    if (!head.ok) throw this.error(head.problem, at, where, 'the file is corrupted');
-    const total = FRAME_HEAD_BYTES + head.payloadBytes + FRAME_TAIL_BYTES;
-    this.ensure(at, total);
-    if (this.bufEnd() - at < total) throw this.truncated(where, at);
-    const p0 = at - this.bufStart + FRAME_HEAD_BYTES;
-    const payload = this.buf.subarray(p0, p0 + head.payloadBytes);
-    const bad = checkFrameTail(this.buf, p0 + head.payloadBytes, payload);
-    if (bad) throw this.error(bad, at, where, 'the file is corrupted');
-    let rec: unknown;
+    // The thread is asked for at the first chunk: a reader opened for its header alone starts none.
+    if (this.readAheadBlockBytes > 0) this.startReadAhead();
+    let got;
     try {
-      rec = this.unpackr.unpack(payload);
+      got = this.ahead ? this.ahead.next() : this.file!.read(at, where, this.recordNo, this.nextSeq);
     } catch (e) {
-      throw this.error(`record does not decode: ${(e as Error).message}`, at, where, 'the file is corrupted');
-    }
-    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw this.error('record is not a map', at, where);
-    // The file digest covers every record before the footer, frame and all.
-    if (this.fileHash && (rec as Record<string, unknown>)['type'] !== 'footer') this.fileHash.update(this.buf.subarray(at - this.bufStart, at - this.bufStart + total));
-    this.pos = at + total;
-    this.recordNo++;
-    return rec as Record<string, unknown>;
-  }
-
-  private truncated(where: string, at: number): TraceError {
-    return this.error(`truncated: ${where} is cut short (the file ends at byte ${this.fileBytes.toLocaleString('en-US')})`, at, undefined, 'the recording was interrupted; record it again');
-  }
-
-  private bufEnd(): number {
-    return this.bufStart + this.bufLen;
-  }
-
-  /** Makes bytes [at, at + n) available in buf, as far as the file has them. */
-  private ensure(at: number, n: number): void {
-    if (at >= this.bufStart && at + n <= this.bufEnd()) return;
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
-    const want = Math.min(this.buf.length, this.fileBytes - at);
-    let got = 0;
-    try {
-      while (got < want) {
-        const r = readSync(this.fd!, this.buf, got, want - got, at + got);
-        if (r === 0) break;
-        got += r;
-      }
-    } catch (e) {
+      if (e instanceof RecordProblem) throw this.error(e.problem, e.at, e.record, e.hint);
       // A read by descriptor names no file: the user is told which (EIO mid-file, say).
+      this.close();
       throw withPath(e, this.path, 'read');
     }
-    this.bufStart = at;
-    this.bufLen = got;
+    // Each record's own: a chunk the thread left whole has none.
+    this.inflated = (got as AheadRecord).inflated;
+    if ((got as AheadRecord).fileDigest !== undefined) this.aheadFileDigest = (got as AheadRecord).fileDigest;
+    this.pos = at + got.totalBytes;
+    this.recordNo++;
+    return got.rec;
+  }
+
+  private startReadAhead(): void {
+    this.ahead = ReadAhead.start(this.path, this.pos, this.readAheadBlockBytes, this.checkFileDigest);
+    this.readAheadBlockBytes = 0;
+    if (this.ahead) {
+      this.fileHash = undefined;
+      this.file!.close();
+      this.file = undefined;
+    }
   }
 
   private grow(count: number): void {

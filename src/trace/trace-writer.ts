@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GUEST_EVENT_KIND_COUNT } from '../events/guest-event-kind.js';
@@ -9,19 +9,11 @@ import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { type ColumnArray, ColumnEncoder, type EncodedColumn } from './column-codec.js';
 import { isConstantColumn } from './column-constant.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS, type TraceStream } from './column-specs.js';
-import { frameHead, frameTail, TRACE_MAGIC } from './trace-frame.js';
+import { fileDigestOf, frameHead, frameTail, TRACE_MAGIC, traceCodecOptions } from './trace-frame.js';
 import { type ChunkRecord, TRACE_VERSION, type TraceFooter, type TraceHeader } from './trace-records.js';
 
-/**
- * msgpackr options for every record. `moreTypes` keeps typed arrays typed
- * (without it a Uint32Array is silently written as bytes); `useRecords:
- * false` writes plain maps, so the bytes depend on the record alone and not
- * on what the packer saw before. A fresh options object per packer: msgpackr
- * mutates the one it is given.
- */
-export function traceCodecOptions() {
-  return { moreTypes: true, useRecords: false, mapsAsObjects: true, variableMapSize: true } as const;
-}
+// Where they are defined (the byte layout, which the read-ahead thread loads without the writer).
+export { fileDigestOf, traceCodecOptions };
 
 /**
  * Writes a trace atomically (src/util/atomic-write.ts): everything goes to
@@ -134,14 +126,6 @@ export class TraceWriter {
   }
 }
 
-/**
- * The footer's fileDigest: the hash of the bytes before the footer, then of
- * the footer's event digest (its hex), so that the one field of the footer
- * nothing else checks is covered too (src/trace/trace-reader.ts).
- */
-export function fileDigestOf(bytesBeforeFooter: Hash, eventDigest: string): string {
-  return bytesBeforeFooter.update(eventDigest, 'latin1').digest('hex');
-}
 
 function countKinds(kinds: Uint8Array, count: number, into: number[]): void {
   if (isConstantColumn(kinds, count)) {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ColumnCodecError, ColumnEncoder, decodeColumn } from '../../src/trace/column-codec.js';
 import { GUEST_COLUMN_SPECS } from '../../src/trace/column-specs.js';
 import { zstdFrameBound } from '../../src/trace/zstd-frame.js';
-import { BLOCK, PackedCodecError, PackedMode, packedBound, packResiduals, residuals, unpackResiduals, unpredict } from '../../src/trace/packed-codec.js';
+import { BLOCK, PackedCodecError, PackedMode, packedBound, packResiduals, residuals, unpackResiduals, unpackValues, unpredict } from '../../src/trace/packed-codec.js';
 
 function pack(r: Int32Array, widths: 'fine' | 'bytes' = 'fine'): Uint8Array {
   const out = new Uint8Array(packedBound(r.length));
@@ -51,6 +51,27 @@ describe('packed codec', () => {
         expect(Array.from(back)).toEqual(Array.from(values));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('unpacking in one pass (bits, exceptions and predictor block by block) gives what unpacking then undoing the predictor gives, at every width set', () => {
+    // Values of every bit length, so blocks take widths that divide 32 (read a word at a time) and widths that do not.
+    const valueArb = fc.oneof(residualArb, fc.integer({ min: 0, max: 2 ** 20 }), fc.integer({ min: -70_000, max: 70_000 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), valueArb), { maxLength: 3 * BLOCK + 9 }), fc.constantFrom(PackedMode.raw, PackedMode.delta, PackedMode.kind), fc.constantFrom('fine' as const, 'bytes' as const), (events, mode, widths) => {
+        const kinds = Uint8Array.from(events.map(([k]) => k));
+        const values = Int32Array.from(events.map(([, v]) => v));
+        const r = new Int32Array(values.length);
+        residuals(values, values.length, mode, kinds, r);
+        const packed = pack(r, widths);
+        const twoPasses = unpack(packed, r.length);
+        unpredict(twoPasses, twoPasses.length, mode, kinds);
+        const onePass = new Int32Array(values.length);
+        unpackValues(packed, values.length, onePass, mode, kinds);
+        expect(Array.from(onePass)).toEqual(Array.from(twoPasses));
+        expect(Array.from(onePass)).toEqual(Array.from(values));
+      }),
+      { numRuns: 400 },
     );
   });
 
