@@ -6,7 +6,7 @@
 // only the modules it uses, not its index. Checked by the list of modules
 // the built CLI loads (a loader hook records each), never by time: for the
 // CLI as tsc emits it (one module a file) and for the bundle `migsim` runs
-// (dist/cli, whose files hold the modules its metafile names), which must
+// (dist/cli, whose files hold the modules bundle-modules.json names), which must
 // keep every lazy import a split point and load fewer files.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,18 +42,17 @@ async function filesLoaded(cli: string, name: string, ...args: string[]): Promis
   return readFileSync(list, 'utf8').split('\n').filter(Boolean);
 }
 
-/** The bundle's metafile: the modules (paths from the project's root) in each of its files. */
-function bundleInputs(): Map<string, string[]> {
-  const meta = JSON.parse(readFileSync(join(dirname(BUILT_CLI), 'bundle-meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
-  return new Map(Object.entries(meta.outputs).map(([out, o]) => [basename(out), Object.keys(o.inputs)]));
+/** The modules (paths from the project's root) in each file of the bundle, as scripts/bundle-cli.mjs lists them. */
+function bundleModules(): Map<string, string[]> {
+  return new Map(Object.entries(JSON.parse(readFileSync(join(dirname(BUILT_CLI), 'bundle-modules.json'), 'utf8')) as Record<string, string[]>));
 }
 
 /** The modules `cli` loads for `args`: the files themselves, or for the bundle the modules in the files it loads. */
 async function modulesLoaded(cli: string, name: string, ...args: string[]): Promise<string[]> {
   const files = await filesLoaded(cli, name, ...args);
   if (cli !== BUILT_CLI) return files;
-  const inputs = bundleInputs();
-  return files.flatMap((url) => (url.includes('/dist/cli/') ? inputs.get(basename(url))! : [url]));
+  const modules = bundleModules();
+  return files.flatMap((url) => (url.includes('/dist/cli/') ? modules.get(basename(url))! : [url]));
 }
 
 const packageOf = (url: string) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
