@@ -39,16 +39,30 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .enablePositionalOptions();
   // `migsim record [WORKLOAD] --help` lists the workloads (and one's parameters).
   const workloads = argv.includes('record') ? (await import('../workloads/registry.js')).WORKLOADS : [];
-  registerRecord(program, ctx, workloads);
-  registerInspect(program, ctx);
-  registerReplay(program, ctx);
-  registerRun(program, ctx);
-  registerCompare(program, ctx);
-  registerReport(program, ctx);
-  registerExport(program, ctx);
-  registerGolden(program, ctx);
-  registerImport(program, ctx);
-  await registerLazyCommands(program, ctx, argv);
+  const commands: readonly (readonly [string, () => void])[] = [
+    ['record', () => registerRecord(program, ctx, workloads)],
+    ['inspect', () => registerInspect(program, ctx)],
+    ['replay', () => registerReplay(program, ctx)],
+    ['run', () => registerRun(program, ctx)],
+    ['compare', () => registerCompare(program, ctx)],
+    ['report', () => registerReport(program, ctx)],
+    ['export', () => registerExport(program, ctx)],
+    ['golden', () => registerGolden(program, ctx)],
+    ['import', () => registerImport(program, ctx)],
+  ];
+  // The program itself takes no option with a value, so the first word not
+  // an option names the command. When it names one of these, that command
+  // alone is declared: declaring the ~190 options of all of them was a tenth
+  // of a short run's start. Any other first word (none, `help`, a lazy
+  // command, a mistake commander should answer with the command list)
+  // declares them all, so every help and error reads as before.
+  const first = argv.find((a) => !a.startsWith('-'));
+  const named = commands.find(([name]) => name === first);
+  if (named) named[1]();
+  else {
+    for (const [, register] of commands) register();
+    await registerLazyCommands(program, ctx, argv);
+  }
   const override = (cmds: readonly Command[]): void => {
     for (const c of cmds) {
       c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

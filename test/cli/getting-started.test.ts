@@ -30,7 +30,7 @@ describe('getting started', () => {
   });
 
   it('npm start runs the default comparison with a fixed seed, and prints it', async () => {
-    const m = /^node dist\/src\/cli\/bin\.js (compare .*)$/.exec(pkg.scripts['start']!);
+    const m = /^node dist\/cli\/migsim\.js (compare .*)$/.exec(pkg.scripts['start']!);
     expect(m, pkg.scripts['start']).not.toBeNull();
     const args = m![1]!.split(' ');
     const seed = args[args.indexOf('--seed') + 1];

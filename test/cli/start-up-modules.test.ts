@@ -3,16 +3,18 @@
 // codec (msgpackr, zod), the importers or the report's vega; a run of a
 // built-in workload with the default costs loads the simulator but none of
 // the trace codec, the schemas, the importers or the report, and of RxJS
-// only the modules it uses, not its index. Checked by the
-// list of modules the built CLI loads (a loader hook records each), never
-// by time.
+// only the modules it uses, not its index. Checked by the list of modules
+// the built CLI loads (a loader hook records each), never by time: for the
+// CLI as tsc emits it (one module a file) and for the bundle `migsim` runs
+// (dist/cli, whose files hold the modules bundle-modules.json names), which must
+// keep every lazy import a split point and load fewer files.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUILT_CLI } from '../helpers/spawn-cli.js';
+import { BUILT_CLI, UNBUNDLED_CLI } from '../helpers/spawn-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'migsim-start-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,23 +31,39 @@ writeFileSync(
 );
 writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
 
-/** The modules (file URLs) the built CLI loads for `args`. */
-async function modulesLoaded(name: string, ...args: string[]): Promise<string[]> {
+/** The files (file URLs) `cli` loads for `args`. */
+async function filesLoaded(cli: string, name: string, ...args: string[]): Promise<string[]> {
   const list = join(dir, `${name}.txt`);
   writeFileSync(list, '');
   // A run that ends incomplete exits 3: the modules are what matter here.
-  await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), BUILT_CLI, ...args], { cwd: dir, env: { ...process.env, MIGSIM_LOADED: list } }).catch((e: { code?: number }) => {
+  await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), cli, ...args], { cwd: dir, env: { ...process.env, MIGSIM_LOADED: list } }).catch((e: { code?: number }) => {
     if (e.code !== 3) throw e;
   });
   return readFileSync(list, 'utf8').split('\n').filter(Boolean);
 }
 
-const packageOf = (url: string) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
-const sourceOf = (url: string) => /\/dist\/src\/(.+)\.js$/.exec(url)?.[1];
+/** The modules (paths from the project's root) in each file of the bundle, as scripts/bundle-cli.mjs lists them. */
+function bundleModules(): Map<string, string[]> {
+  return new Map(Object.entries(JSON.parse(readFileSync(join(dirname(BUILT_CLI), 'bundle-modules.json'), 'utf8')) as Record<string, string[]>));
+}
 
-describe('start-up', () => {
+/** The modules `cli` loads for `args`: the files themselves, or for the bundle the modules in the files it loads. */
+async function modulesLoaded(cli: string, name: string, ...args: string[]): Promise<string[]> {
+  const files = await filesLoaded(cli, name, ...args);
+  if (cli !== BUILT_CLI) return files;
+  const modules = bundleModules();
+  return files.flatMap((url) => (url.includes('/dist/cli/') ? modules.get(basename(url))! : [url]));
+}
+
+const packageOf = (url: string) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+const sourceOf = (url: string) => /(?:^|\/)dist\/src\/(.+)\.js$/.exec(url)?.[1];
+
+describe.each([
+  ['one module a file (dist/src)', UNBUNDLED_CLI],
+  ['bundled (dist/cli, the bin)', BUILT_CLI],
+])('start-up, %s', (_, cli) => {
   it('migsim --help loads commander and the options, not the simulator, the trace codec, zod, the importers or vega', async () => {
-    const loaded = await modulesLoaded('help', '--help');
+    const loaded = await modulesLoaded(cli, `help-${basename(cli)}`, '--help');
     const packages = new Set(loaded.map(packageOf).filter(Boolean));
     expect([...packages].sort()).toEqual(['commander']);
     const sources = loaded.map(sourceOf).filter((s): s is string => s !== undefined);
@@ -57,11 +75,11 @@ describe('start-up', () => {
   });
 
   it('a run of a built-in workload with the default costs loads the simulator, and no trace codec, schema, importer or report', async () => {
-    const loaded = await modulesLoaded('run', 'run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--mem', '256MiB', '--seed', '1', '--after-end', 'stop');
+    const loaded = await modulesLoaded(cli, `run-${basename(cli)}`, 'run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--mem', '256MiB', '--seed', '1', '--after-end', 'stop');
     const packages = new Set(loaded.map(packageOf).filter(Boolean));
     expect(packages.has('rxjs')).toBe(true);
     // RxJS's index requires all of RxJS (223 files): src/util/rx.ts imports the few modules a run uses.
-    expect(loaded.filter((u) => /\/node_modules\/rxjs\/dist\/[^/]+\/index\.js$/.test(u))).toEqual([]);
+    expect(loaded.filter((u) => /(?:^|\/)node_modules\/rxjs\/dist\/[^/]+\/index\.js$/.test(u))).toEqual([]);
     // cli-table3 draws the run's text summary (its rounds and exits tables), so a run loads it.
     for (const p of ['zod', 'msgpackr', 'vega', 'vega-lite', 'cli-progress']) expect(packages.has(p), p).toBe(false);
     const sources = loaded.map(sourceOf).filter((s): s is string => s !== undefined);
@@ -74,9 +92,23 @@ describe('start-up', () => {
   });
 
   it('the help of record still lists the workloads and a named one its parameters (loaded for it alone)', async () => {
-    const loaded = await modulesLoaded('record-help', 'record', 'muncher', '--help');
+    const loaded = await modulesLoaded(cli, `record-help-${basename(cli)}`, 'record', 'muncher', '--help');
     expect(loaded.map(sourceOf)).toContain('workloads/registry');
-    const { stdout } = await promisify(execFile)(process.execPath, [BUILT_CLI, 'record', 'muncher', '--help']);
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'record', 'muncher', '--help']);
     expect(stdout).toContain("Workload 'muncher'");
+  });
+});
+
+describe('the bundle', () => {
+  it('loads fewer files than the CLI as tsc emits it, for --help and for a run', async () => {
+    const run = ['run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--round', '5ms', '--mem', '256MiB', '--seed', '1', '--json'];
+    const [helpBundled, helpModules, runBundled, runModules] = await Promise.all([
+      filesLoaded(BUILT_CLI, 'count-help-bundled', '--help'),
+      filesLoaded(UNBUNDLED_CLI, 'count-help-modules', '--help'),
+      filesLoaded(BUILT_CLI, 'count-run-bundled', ...run),
+      filesLoaded(UNBUNDLED_CLI, 'count-run-modules', ...run),
+    ]);
+    expect(helpBundled.length).toBeLessThan(helpModules.length);
+    expect(runBundled.length).toBeLessThan(runModules.length);
   });
 });
