@@ -157,7 +157,11 @@ export function runUnderEpt(mmu: Mmu, batch: GuestBatch, from: number, tNs: Floa
   let why = EPT_RUN_END;
   let walks = 0;
   const dtCol = batch.dtNs;
-  let g = from === 0 ? batch.baseNs : tNs[from - 1]!;
+  // Read on every call, not only when from is 0: a batch's first call
+  // comes before V8 keeps feedback for this function, so the read had
+  // none when it was first optimised, and the next batch deoptimised it.
+  let g = batch.baseNs;
+  if (from > 0) g = tNs[from - 1]!;
   let i = from;
   // The look-ahead (touch-ahead.ts), for large guests: events before `ahead` have had their lines loaded.
   let ahead = mmu.lookAhead ? from : n;

@@ -41,7 +41,7 @@ export function registerSweep(program: Command, ctx: CliContext): void {
     .description('run a grid of migrations (YAML: a base run and axes) in parallel into a results table; resumable and shardable')
     .argument('<grid.yaml>', 'the grid: run (options as `migsim run` takes them), axes, zip, exclude (see README "Sweeps")')
     .option('-o, --out <dir>', 'results directory (created; re-running skips the runs already in it); required')
-    .option('--jobs <n>', `worker threads (default: the cores, ${availableParallelism()} here)`, positiveIntOption)
+    .option('--jobs <n>', `threads running runs: this one and N-1 workers (default: the cores, ${availableParallelism()} here)`, positiveIntOption)
     .option('--shard <K/N>', 'run the K-th of N partitions of the grid (0-based; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX/JOB_COMPLETIONS, else 0/1)')
     .option('--format <fmt>', `the shard's table: ${TABLE_FORMATS.join(', ')}`, choiceOption('--format', TABLE_FORMATS), 'parquet')
     .option('--dry-run', 'list the runs of this shard (id and argv) and run none')

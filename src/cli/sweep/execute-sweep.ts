@@ -1,15 +1,20 @@
 import Tinypool from 'tinypool';
 import { errorRow } from '../../sweep/run-row.js';
 import { executeRun, generateGuest, type RunResult, type RunTask } from './execute-run.js';
-import { columnsOf, type GuestColumns, type SharedGuest } from './shared-guest.js';
+import type { GuestColumns, SharedGuest } from './shared-guest.js';
+import { SweepQueue } from './sweep-queue.js';
 import type { SweepRun } from './sweep-runs.js';
 import type { WorkerTask } from './sweep-worker.js';
 
 /**
- * The threads a sweep runs on: `jobs` worker threads, or, for one job,
- * this thread alone (no worker to start, no message to copy: the same
- * functions, so the same rows). With workers, this thread only hands out
- * runs and writes their results: --jobs N keeps N threads busy, not N + 1.
+ * The threads a sweep runs on: this thread and `jobs - 1` worker threads.
+ * This thread runs runs too, between handing out the workers' and writing
+ * results: it has loaded the simulator already, and every thread that
+ * runs runs pays for loading the simulator's modules (about 0.5 s of CPU)
+ * and for compiling its hot loops (about 1 s on V8's compiler thread), so
+ * N threads that all run runs cost one such start-up less than N workers
+ * and an idle main thread (measured on the sweep bench: the start-up of a
+ * thread is as much CPU as 30 apache runs). --jobs N keeps N threads busy.
  *
  * Started before the grid is read: each worker loads the simulator's
  * modules (tinypool imports the worker module as the thread starts) while
@@ -22,9 +27,17 @@ export interface SweepThreads {
   destroy(): Promise<void>;
 }
 
+/**
+ * Tasks a worker holds at once: the next is already posted when one ends,
+ * so a worker does not wait for this thread, busy with a run of its own,
+ * to hand it another.
+ */
+const WORKER_DEPTH = 2;
+
 export function startSweepThreads(jobs: number): SweepThreads {
   if (jobs <= 1) return { jobs: 1, pool: undefined, destroy: async () => {} };
-  const pool = new Tinypool({ filename: new URL('./sweep-worker.js', import.meta.url).href, minThreads: jobs, maxThreads: jobs, idleTimeout: 60_000 });
+  const workers = jobs - 1;
+  const pool = new Tinypool({ filename: new URL('./sweep-worker.js', import.meta.url).href, minThreads: workers, maxThreads: workers, concurrentTasksPerWorker: WORKER_DEPTH, idleTimeout: 60_000 });
   let destroyed: Promise<void> | undefined;
   return { jobs, pool, destroy: () => (destroyed ??= pool.destroy()) };
 }
@@ -37,62 +50,55 @@ export function startSweepThreads(jobs: number): SweepThreads {
  * Runs that migrate the same guest (same workload, seed and guest config)
  * are a group: when a group has more than one run to do, its guest events
  * are generated once, by one thread, into shared memory (shared-guest.ts)
- * and every run of the group reads them. At most `jobs + 1` groups are
- * open at a time, so at most that many guests are held in memory, while
- * every thread has work: one group's runs go on while the next group's
- * guest is generated. A group's buffers, once its runs are over, take the
- * next group's guest (fresh memory costs page faults as it is first
- * written, for every guest otherwise).
+ * and every run of the group, on any thread, reads them. At most
+ * `jobs + 1` guests are held at a time; a thread opens the next group
+ * (generates its guest) while the others still have runs to take, so no
+ * thread waits for a guest. A group's buffers, once its runs are over,
+ * take the next group's guest (fresh memory costs page faults as it is
+ * first written, for every guest otherwise). Groups are taken largest
+ * first (by the runs' estimated cost), so the threads end together.
  */
 export async function executeSweep(runs: readonly SweepRun[], threads: SweepThreads, onResult: (r: RunResult) => void, nowMs: () => number): Promise<void> {
-  const groups = groupByGuest(runs);
-  const free: GuestColumns[] = [];
+  const queue = new SweepQueue(groupByGuest(runs), threads.jobs);
   const pool = threads.pool;
-  if (!pool) {
-    for (const g of groups) {
-      const reuse = g.length > 1 ? free.pop() : undefined;
-      const guest = g.length > 1 ? tryGenerate(g[0]!.argv, reuse) : undefined;
-      for (const r of g) {
-        onResult(executeRun(task(r), guest, nowMs));
-        // Lets the progress bar draw and a signal be handled between runs.
-        await new Promise((resolve) => setImmediate(resolve));
+  // This thread: one job at a time, yielding between jobs so that the
+  // workers' results are taken, the progress bar drawn and a signal handled.
+  const local = async (): Promise<void> => {
+    for (let job = await queue.take(false); job; job = await queue.take(false)) {
+      if (job.kind === 'guest') queue.guestReady(job.group, tryGenerate(job.group.runs[0]!.argv, job.reuse), job.reuse);
+      else {
+        onResult(executeRun(task(job.run), job.group.guest, nowMs));
+        queue.runDone(job.group);
       }
-      const done = guest ? columnsOf(guest) : reuse;
-      if (done) free.push(done);
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return;
-  }
-  const open = new Set<Promise<void>>();
-  for (const g of groups) {
-    while (open.size > threads.jobs) await Promise.race(open);
-    const p = runGroup(pool, g, free, onResult).finally(() => open.delete(p));
-    open.add(p);
-  }
-  await Promise.all(open);
-}
-
-async function runGroup(pool: Tinypool, g: readonly SweepRun[], free: GuestColumns[], onResult: (r: RunResult) => void): Promise<void> {
-  let guest: SharedGuest | undefined;
-  if (g.length > 1) {
-    const reuse = free.pop();
-    try {
-      guest = (await pool.run({ kind: 'guest', argv: g[0]!.argv, reuse } satisfies WorkerTask)) as SharedGuest;
-    } catch {
-      // Each run then generates its own, and reports the error as its own.
-      guest = undefined;
-      if (reuse) free.push(reuse);
-    }
-  }
-  await Promise.all(
-    g.map(async (r) => {
+  };
+  if (!pool) return local();
+  const worker = async (spare: boolean): Promise<void> => {
+    for (let job = await queue.take(spare); job; job = await queue.take(spare)) {
+      if (job.kind === 'guest') {
+        let guest: SharedGuest | undefined;
+        try {
+          guest = (await pool.run({ kind: 'guest', argv: job.group.runs[0]!.argv, reuse: job.reuse } satisfies WorkerTask)) as SharedGuest;
+        } catch {
+          // Each run then generates its own, and reports the error as its own.
+          guest = undefined;
+        }
+        queue.guestReady(job.group, guest, job.reuse);
+        continue;
+      }
+      const r = job.run;
       try {
-        onResult((await pool.run({ kind: 'run', run: task(r), guest } satisfies WorkerTask)) as RunResult);
+        onResult((await pool.run({ kind: 'run', run: task(r), guest: job.group.guest } satisfies WorkerTask)) as RunResult);
       } catch (e) {
         onResult({ id: r.id, row: errorRow(r.id, r.index, r.params, `worker failed: ${(e as Error)?.message ?? String(e)}`), ms: 0, failed: true });
       }
-    }),
-  );
-  if (guest) free.push(columnsOf(guest));
+      queue.runDone(job.group);
+    }
+  };
+  const loops: Promise<void>[] = [local()];
+  for (let w = 0; w < threads.jobs - 1; w++) for (let d = 0; d < WORKER_DEPTH; d++) loops.push(worker(d > 0));
+  await Promise.all(loops);
 }
 
 function tryGenerate(argv: readonly string[], reuse: GuestColumns | undefined): SharedGuest | undefined {
@@ -107,7 +113,7 @@ function task(r: SweepRun): RunTask {
   return { id: r.id, index: r.index, params: r.params, argv: r.argv };
 }
 
-/** Runs grouped by guest, groups in the order of their first run. */
+/** Runs grouped by guest, the costliest group first (ties in the order of their first run). */
 function groupByGuest(runs: readonly SweepRun[]): SweepRun[][] {
   const groups = new Map<string, SweepRun[]>();
   for (const r of runs) {
@@ -115,5 +121,6 @@ function groupByGuest(runs: readonly SweepRun[]): SweepRun[][] {
     if (g) g.push(r);
     else groups.set(r.guestKey, [r]);
   }
-  return [...groups.values()];
+  const cost = (g: readonly SweepRun[]) => g.reduce((c, r) => c + r.cost, g.length > 1 ? g[0]!.guestCost : 0);
+  return [...groups.values()].map((g, i) => ({ g, i, c: cost(g) })).sort((a, b) => b.c - a.c || a.i - b.i).map((x) => x.g);
 }
