@@ -15,6 +15,7 @@
  * machine wall time carries whatever else runs beside it.
  *
  *   BENCH_MUNCHER_SECONDS=10 (default) the muncher's guest time.
+ *   BENCH_HOSTILE_TRACKERS=hap,pml,shadow (default) the trackers to run.
  */
 import { configFromHeader, workloadHeader } from '../src/api/record.js';
 import { runMigration } from '../src/api/run-migration.js';
@@ -91,7 +92,7 @@ export function hostileBench(seconds: number, runs = 3): BenchRow[] {
   cpuTimeOf(loop);
   let loopBest = cpuTimeOf(loop);
   const source: GuestSource = { header, label: 'muncher', events: () => from(batches) };
-  const trackers: TrackerName[] = ['hap', 'pml', 'shadow'];
+  const trackers = (process.env['BENCH_HOSTILE_TRACKERS'] ?? 'hap,pml,shadow').split(',') as TrackerName[];
   const trackerRows: BenchRow[] = [];
   for (const tracker of trackers) {
     // As `migsim run`: xen's policy from half the guest's duration.

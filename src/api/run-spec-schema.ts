@@ -6,7 +6,8 @@ import { COMPRESSIONS, ZLIB_MAX_LEVEL, ZSTD_MAX_LEVEL } from '../reducers/migrat
 import { contentMixProblem } from '../reducers/migration/page-contents.js';
 import { xbzrleCacheSizeProblem } from '../reducers/migration/xbzrle-cache.js';
 import { checkPairing, TrackerPairingError } from '../reducers/make-tracker.js';
-import { P2M_PAGE_SIZES, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';
+import { P2M_PAGE_SIZES, type P2mPageSize, SUPERPAGE_POLICIES, TRACKER_NAMES } from '../reducers/tracker.js';
+import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import { CLEAR_BITMAP_SHIFT_MAX, CLEAR_BITMAP_SHIFT_MIN, DIRTY_RING_MAX_ENTRIES, DIRTY_RING_MIN_ENTRIES, dirtyRingSizeProblem } from '../reducers/kvm-options.js';
 import { firstIssue } from '../trace/trace-schemas.js';
@@ -115,8 +116,9 @@ export function runSpecProblem(h: TraceHeader): string | undefined {
   try {
     const costs = costModelWith(spec.costs, 'run.costs');
     const minShadows = h.guest.vcpus + LEVELS[h.guest.paging];
-    if (spec.tracker === 'shadow' && Math.floor(costs.shadowPoolPages / costs.shadowPagesPerTable) < minShadows) {
-      return `run.costs: a shadow pool of ${costs.shadowPoolPages} pages holds fewer than the ${minShadows} shadows a ${h.guest.vcpus}-vCPU guest needs`;
+    const poolPages = shadowPoolPagesOf(costs, h.guest, spec.p2m as P2mPageSize);
+    if (spec.tracker === 'shadow' && Math.floor(poolPages / costs.shadowPagesPerTable) < minShadows) {
+      return `run.costs: a shadow pool of ${poolPages} pages holds fewer than the ${minShadows} shadows a ${h.guest.vcpus}-vCPU guest needs`;
     }
   } catch (e) {
     if (e instanceof CostModelError) return e.message;

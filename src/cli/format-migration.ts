@@ -2,6 +2,7 @@ import type { ExitTally } from '../reducers/summary.js';
 import type { GuestSource } from '../api/guest-source.js';
 import type { MigrationSummary } from '../api/run-migration.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
+import { defaultShadowPoolPages, p2mTablePages } from '../model/shadow-pool-size.js';
 import { zeroPageWireBytes } from '../reducers/migration/qemu-data-path.js';
 import { durationFormatterFor, formatBytes, formatCount, formatDurationNs } from '../model/units.js';
 import { fmtMbitPerSec, fmtPercent } from './format-number.js';
@@ -27,7 +28,39 @@ export function migrationJson(source: GuestSource, s: MigrationSummary, pageHead
     ...s,
     rounds: s.rounds.map((r) => ({ ...r, remainingBytes: Math.max(0, r.dirtyPages) * PAGE_BYTES })),
     zeroBytes: zeroBytes(s, pageHeaderBytes),
+    ...shadowPoolJson(source, s),
   };
+}
+
+/**
+ * A shadow run's pool: its pages (also trackerStats.shadowPoolPages), libxl's
+ * default for this guest, and whether the cost model set it instead
+ * (src/model/shadow-pool-size.ts).
+ */
+function shadowPool(source: GuestSource, s: MigrationSummary): { pages: number; libxlDefaultPages: number; p2mPages: number; fromCostModel: boolean } | undefined {
+  const pages = s.trackerStats['shadowPoolPages'];
+  if (s.tracker !== 'shadow' || pages === undefined) return undefined;
+  const g = source.header.guest;
+  const libxlDefaultPages = defaultShadowPoolPages(g, s.p2m);
+  const p2mPages = g.type === 'pv' ? 0 : p2mTablePages(g.memPages, s.p2m);
+  return { pages, libxlDefaultPages, p2mPages, fromCostModel: pages !== libxlDefaultPages };
+}
+
+function shadowPoolJson(source: GuestSource, s: MigrationSummary): { shadowPool?: ReturnType<typeof shadowPool> } {
+  const pool = shadowPool(source, s);
+  return pool ? { shadowPool: pool } : {};
+}
+
+function shadowPoolLine(source: GuestSource, s: MigrationSummary): string[] {
+  const pool = shadowPool(source, s);
+  if (!pool) return [];
+  const g = source.header.guest;
+  const pages = `${formatCount(pool.pages)} pages (${formatBytes(pool.pages * PAGE_BYTES)})`;
+  const p2m = pool.p2mPages ? `, less the P2M's ${formatCount(pool.p2mPages)} table pages` : '';
+  const why = pool.fromCostModel
+    ? `set by the cost model's shadowPoolPages (libxl's default here: ${formatCount(pool.libxlDefaultPages)})`
+    : `libxl's default paging pool for ${formatBytes(g.memPages * PAGE_BYTES)} and ${g.vcpus} vCPUs${p2m}`;
+  return [`  shadow pool  ${pages}: ${why}`];
 }
 
 /** What the guest did once its events ended before the migration (`--after-end`), or '' when they outlasted it. */
@@ -97,6 +130,7 @@ export function migrationText(source: GuestSource, s: MigrationSummary, pageHead
     lines.push(`  remus        ${s.epochs.length} checkpoints, pause ${formatDurationNs(Math.min(...pauses))} to ${formatDurationNs(Math.max(...pauses))}, ${formatCount(s.epochs.reduce((a, e) => a + e.dirtyPages, 0))} pages`);
   }
   lines.push(`  tracker      ${formatBytes(s.trackerMemoryBytes)} of hypervisor memory at most`);
+  lines.push(...shadowPoolLine(source, s));
   lines.push(...statLines(s.trackerStats));
   lines.push('  exits and operations:');
   lines.push(...phaseExitTable(s.migrationExits, s.exits));

@@ -66,7 +66,7 @@ export function costModelWith(overrides: unknown, where = 'cost model'): CostMod
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.') || '(top level)';
-    const known = Object.keys(DEFAULT_COSTS).join(', ');
+    const known = Object.keys(costSchema.shape).join(', ');
     const why = issue.code === 'unrecognized_keys' ? `unknown cost ${issue.keys.map((k) => `'${k}'`).join(', ')} (known: ${known})` : `${path}: ${issue.message}`;
     throw new CostModelError(`${where}: ${why}`);
   }

@@ -53,8 +53,13 @@ export interface CostModel {
   readonly shadowBlowPerPageNs: number;
   /** Shadow pool pages per 4 KiB guest page-table page shadowed (Xen shadows one page per guest table on 64-bit). */
   readonly shadowPagesPerTable: number;
-  /** Shadow pool size in 4 KiB pages (Xen's default shadow allocation for a domain; overridable). */
-  readonly shadowPoolPages: number;
+  /**
+   * Shadow pool size in 4 KiB pages: the pages the shadows may use. Unset
+   * (the default), it is what libxl's default paging pool leaves for them
+   * for the guest's memory and vCPUs (src/model/shadow-pool-size.ts,
+   * libxl__get_required_paging_memory); set, it overrides that.
+   */
+  readonly shadowPoolPages?: number;
   /** Shadow (HVM): a guest CR3 write exits (CR3-load exiting is on under shadow paging) and sh_update_cr3 runs; beyond the exit. */
   readonly shadowCr3UpdateNs: number;
   /** Shadow OOS: resynchronising one out-of-sync L1 (revalidating its 512 entries against the shadow). */
@@ -141,9 +146,13 @@ export const DEFAULT_COSTS: CostModel = {
   syncScanPerWordNs: 4,
   shadowBlowPerPageNs: 200,
   shadowPagesPerTable: 1,
-  // Xen sizes a domain's shadow pool at about 1 MiB per GiB of RAM plus a
-  // per-vCPU minimum (shadow_min_acceptable_pages); 4 MiB for a 1 GiB guest.
-  shadowPoolPages: 1_024,
+  // shadowPoolPages is unset: the pool is sized per guest as libxl sizes
+  // the paging pool (tools/libs/light/libxl_create.c
+  // libxl__get_required_paging_memory: 256 pages a vCPU plus, for an HVM
+  // shadow guest, two pages per MiB of RAM, one of them for the P2M), less
+  // the P2M's own tables (src/model/shadow-pool-size.ts): 2,557 pages for a
+  // 1 GiB 2-vCPU HVM guest, 8,698 for the 4 GiB one. It was a fixed 1,024
+  // pages before, which a run trace recorded then still carries.
   // sh_update_cr3 looks up (or builds) the top-level shadow, pins it and
   // reloads the hardware CR3: about an exit's worth of work. An estimate.
   shadowCr3UpdateNs: 1_000,

@@ -30,9 +30,10 @@ const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
  *   a missing entry takes one shadow fault (shadowFault: exitRoundTripNs +
  *   shadowFaultNs, arg = shadows built), and the handler builds each missing
  *   shadow on the path (shadowRebuild each: shadowRebuildPerTableNs, arg =
- *   pool pages), taking costs.shadowPagesPerTable pages of a pool of
- *   costs.shadowPoolPages, and links the path: a walk with missing shadows
- *   is one fault plus N rebuilds. A shadow that exists but is not linked
+ *   pool pages), taking costs.shadowPagesPerTable pages of the pool
+ *   (libxl's default for the guest, src/model/shadow-pool-size.ts, or
+ *   costs.shadowPoolPages), and links the path: a walk with missing
+ *   shadows is one fault plus N rebuilds. A shadow that exists but is not linked
  *   from this parent yet (a kernel L3 shared by every address space, seen
  *   from a new top-level shadow) costs the fault and no rebuild, as in Xen.
  *   A built shadow counts as fully propagated: Xen fills L1 entries on
@@ -92,15 +93,17 @@ export class ShadowWalk {
     /** The PV guest's p2m (its PTEs hold mfns); undefined for HVM. */
     p2m: P2mMap | undefined,
     private readonly tracker: ShadowWalkContext,
+    /** The pool's pages: the cost model's override or libxl's default for this guest (shadow-pool-size.ts). */
+    poolPages: number,
   ) {
     const c = costs;
     this.pae = guest.paging === 'pae';
     this.topLevel = this.pae ? 3 : 4;
     this.memPages = guest.memPages;
     const minShadows = guest.vcpus + this.topLevel;
-    if (Math.floor(c.shadowPoolPages / c.shadowPagesPerTable) < minShadows) {
+    if (Math.floor(poolPages / c.shadowPagesPerTable) < minShadows) {
       throw new CostModelError(
-        `shadow pool of ${c.shadowPoolPages} pages holds fewer than ${minShadows} shadows of ${c.shadowPagesPerTable} pages: ` +
+        `shadow pool of ${poolPages} pages holds fewer than ${minShadows} shadows of ${c.shadowPagesPerTable} pages: ` +
           `one top-level shadow per vCPU plus one walk's path must fit (Xen's shadow_min_acceptable_pages); ` +
           `set shadowPoolPages to at least ${minShadows * c.shadowPagesPerTable} in the cost model`,
       );
@@ -108,7 +111,7 @@ export class ShadowWalk {
     this.m2p = p2m?.mfnToPfn;
     this.p2m = p2m?.pfnToMfn;
     // Keys: pfns for table shadows, frames (mfns for PV) for FL1 shadows.
-    this.pool = new ShadowPool(Math.max(guest.memPages, this.m2p?.length ?? 0), c.shadowPoolPages, c.shadowPagesPerTable);
+    this.pool = new ShadowPool(Math.max(guest.memPages, this.m2p?.length ?? 0), poolPages, c.shadowPagesPerTable);
     this.cr3Top = new Int32Array(guest.vcpus).fill(-1);
     this.everShadowed = new Uint8Array(guest.memPages);
     this.faultCostNs = c.exitRoundTripNs + c.shadowFaultNs;

@@ -2,6 +2,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PTE_FLAG_BITS, PTE_P } from '../model/pte.js';
+import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu-output.js';
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
@@ -148,7 +149,7 @@ export class ShadowTracker extends Tracker {
     this.walk = new ShadowWalk(g, c, env.mmu.p2m, {
       charge: (kind, vcpu, wallNs, pfn, arg, costNs) => this.charge(kind, vcpu, wallNs, pfn, arg, costNs),
       leafBuiltSeq: () => (this.logDirty ? this.nextSeq() : BUILT_WRITABLE),
-    });
+    }, shadowPoolPagesOf(c, g, env.p2m));
     this.pool = this.walk.pool;
     this.dirtySeq = new Int32Array(g.memPages);
     this.faultCostNs = c.exitRoundTripNs + c.shadowFaultNs;

@@ -85,6 +85,19 @@ describe("run's text gives the same figures, each phase named", () => {
     for (const line of r.out.split('\n')) expect(line.length, line).toBeLessThan(200);
     expect(r.out).toMatch(/\n {4}shadowPoolPages +[\d,]+ +\w+ +[\d,]+/);
   });
+
+  it("a shadow run prints its pool: libxl's default paging pool for the guest less the P2M's tables, or the cost model's", async () => {
+    const j = await runJson(...APACHE, '--tracker', 'shadow');
+    // 128 MiB: libxl__get_required_paging_memory gives 4 * (256 V + 2 * 128) KiB; the P2M of 2 MiB leaves is an L2, an L3 and an L4.
+    const pages = (4 * (256 * j.guest.vcpus + 2 * 128)) / 4 - 3;
+    expect(j.shadowPool).toEqual({ pages, libxlDefaultPages: pages, p2mPages: 3, fromCostModel: false });
+    expect(j.trackerStats.shadowPoolPages).toBe(pages);
+    const r = await runCli('run', ...APACHE, '--tracker', 'shadow');
+    expect(r.out).toContain(`  shadow pool  ${pages.toLocaleString('en-US')} pages (`);
+    expect(r.out).toContain(`: libxl's default paging pool for 128.00 MiB and ${j.guest.vcpus} vCPUs, less the P2M's 3 table pages`);
+    const hap = await runJson(...APACHE, '--tracker', 'hap');
+    expect(hap.shadowPool).toBeUndefined();
+  });
 });
 
 describe('compare', () => {

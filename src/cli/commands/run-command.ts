@@ -52,7 +52,7 @@ export function addTrackerOptions(cmd: Command): Command {
   return cmd
     .option('--superpages <policy>', `PML superpage policy: ${SUPERPAGE_POLICIES.join(', ')}`, choiceOption('--superpages', SUPERPAGE_POLICIES), 'split')
     .option('--p2m <size>', `HVM p2m backing: ${P2M_PAGE_SIZES.join(', ')} (Xen: 2m where aligned)`, choiceOption('--p2m', P2M_PAGE_SIZES), '2m')
-    .option('--costs <file.json>', 'override cost-model defaults (names as in src/model/cost-model.ts)')
+    .option('--costs <file.json>', "override cost-model defaults (names as in src/model/cost-model.ts); shadowPoolPages sets the shadow pool, by default libxl's paging pool for the guest's memory and vCPUs")
     .option('--shadow-oos', "shadow: Xen's out-of-sync L1 optimisation (HVM guests)")
     .option('--no-manual-protect', 'kvm-wp, kvm-pml: KVM_GET_DIRTY_LOG re-protects at every sync, without KVM_CLEAR_DIRTY_LOG (default: manual protect with initially-set, as QEMU asks)')
     .option('--clear-bitmap-shift <n>', `kvm-wp, kvm-pml with manual protect: pages per KVM_CLEAR_DIRTY_LOG chunk as a power of two (QEMU's clear-bitmap-shift, ${CLEAR_BITMAP_SHIFT_MIN} to ${CLEAR_BITMAP_SHIFT_MAX})`, clearShiftOption, DEFAULT_KVM.clearBitmapShift)
