@@ -158,8 +158,9 @@ async function sweepShard(ctx: CliContext, dir: string, runs: readonly SweepRun[
   let finished = 0;
   let failed = 0;
   const progress = createProgress(ctx, `sweep ${shard.k}/${shard.n}`, todo.length, { json, detail: () => (failed ? `, ${formatCount(failed)} failed` : '') });
-  // With workers running, this thread is free to load the table writer's
-  // native engine now rather than after the last run.
+  // With workers, the table writer's native engine is loaded now, while
+  // they still load their modules, rather than after the last run, when
+  // the other threads would wait for it.
   if (threads.pool && format !== 'jsonl') loadDuckDb();
   try {
     await executeSweep(
