@@ -6,7 +6,7 @@ import { copyGuestBatch, type GuestBatch, GUEST_COLUMNS } from '../src/events/gu
 import { GuestEventKind } from '../src/events/guest-event-kind.js';
 import type { ColumnEncoding } from '../src/trace/column-codec.js';
 import { TraceReader } from '../src/trace/trace-reader.js';
-import { type BenchRow, mPerSec, timeIt } from './bench-util.js';
+import { type BenchRow, loadNote, mainThreadCpuSeconds, mPerSec, timeIt } from './bench-util.js';
 
 /**
  * A consumer as simple as a reducer can be: walk time, count kinds, set a
@@ -139,12 +139,29 @@ function decodeBench(scenario: string, opts: { workload: string; durationNs: num
     const verified = read(true);
     // The same read on one thread, beside it (the read-ahead thread's gain, on this machine, now).
     const oneThread = read(true, 'inline');
+    // CPU time per thread of three reads each way: what a quiet machine's wall time follows.
+    const cpuOf = (readAhead: 'auto' | 'inline') => {
+      const main0 = mainThreadCpuSeconds();
+      const all0 = process.cpuUsage();
+      for (let k = 0; k < 3; k++) TraceReader.open(file, { readAhead }).forEachChunk(() => {});
+      const all = process.cpuUsage(all0);
+      const main = main0 === undefined ? undefined : mainThreadCpuSeconds()! - main0;
+      return { main, all: (all.user + all.system) / 1e6 };
+    };
+    const cpuAhead = cpuOf('auto');
+    const cpuOne = cpuOf('inline');
     const bpe = bytes / total;
     return [
       { scenario, metric: 'events, bytes/event', value: `${total.toLocaleString('en-US')}, ${bpe.toFixed(2)}`, ...(maxBytesPerEvent ? { target: `<= ${maxBytesPerEvent} bytes/event`, ok: bpe <= maxBytesPerEvent } : {}) },
       { scenario, metric: 'decode: read + chunk checks + digest check', value: mPerSec(total, verified), target: `>= ${DECODE_TARGET / 1e6} M/s`, ok: total / verified >= DECODE_TARGET },
       { scenario, metric: 'decode: read + chunk checks, no digest', value: mPerSec(total, read(false)) },
       { scenario, metric: 'decode with digest, on one thread (no read-ahead)', value: mPerSec(total, oneThread) },
+      ...(cpuAhead.main !== undefined && cpuOne.main !== undefined
+        ? [
+            { scenario, metric: 'CPU: one thread', value: mPerSec(3 * total, cpuOne.main) },
+            { scenario, metric: 'CPU: read-ahead, reader thread / other threads', value: `${mPerSec(3 * total, cpuAhead.main)} / ${mPerSec(3 * total, cpuAhead.all - cpuAhead.main)} (${loadNote()})` },
+          ]
+        : []),
       { scenario, metric: 'yardstick: copy the decoded columns', value: mPerSec(total, copy) },
       { scenario, metric: 'decode with digest vs copy', value: `${(verified / copy).toFixed(1)}x` },
     ];
