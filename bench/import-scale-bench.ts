@@ -15,6 +15,24 @@ import { writePostgresLike } from './import-bench.js';
  * machine counts other programs' turns; the wall figure is printed beside it.
  * BENCH_IMPORT_SCALES=1,2,4 (default) sets the sizes, BENCH_IMPORT_RUNS=2
  * (default) the imports of each, of which the fastest counts.
+ *
+ * What made it superlinear (node --cpu-prof of 1x, 4x and 8x, self time
+ * per MB): no step does more work per page at a larger size; the cost per
+ * page grew because each page looked itself up in structures that grow with
+ * the capture (a backend holds one one-page mapping per shared frame it
+ * wrote, tens of thousands at 8x) and every lookup missed the caches more
+ * often once they outgrew them. A treap of mappings made each munmap and
+ * mmap walk about 25 scattered nodes from the root (16% of the import at
+ * 1x, 36% at 8x); five Maps and Sets per space (frame, shmem object,
+ * listed, present, inherited) made each page five hash lookups. Now the
+ * mappings are a B+tree of 32-entry nodes with a finger at the last leaf
+ * (src/workloads/vma-tree.ts) and the per-page facts one open-addressing
+ * table (src/import/page-records.ts); what still grows a little is the
+ * first descent per page and the garbage collector's marking of a heap of
+ * about 12 MB per MB of capture (the heap grows with the capture, so each
+ * major collection marks more). On a shared machine the figures scatter
+ * by 20% or more between runs: compare builds with interleaved runs in
+ * separate processes, best of several each.
  */
 export function importScaleBench(
   scales = (process.env['BENCH_IMPORT_SCALES'] ?? '1,2,4').split(',').map(Number),
