@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUILT_CLI } from '../helpers/spawn-cli.js';
+import { BUILT_CLI, UNBUNDLED_CLI } from '../helpers/spawn-cli.js';
 import { runCli } from './cli-run.js';
 import { pathToFileURL } from 'node:url';
 import { assignTrackers, simulationThreads, workerExecArgv } from '../../src/api/compare-on-cores.js';
@@ -21,7 +21,7 @@ import { assignTrackers, simulationThreads, workerExecArgv } from '../../src/api
 const dir = mkdtempSync(join(tmpdir(), 'migsim-compare-cores-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const BUILT_SRC = join(BUILT_CLI, '..', '..');
+const BUILT_SRC = join(UNBUNDLED_CLI, '..', '..');
 
 /** The built modules in a process of their own: `body` runs with compareTrackersOnCores, compareTrackers and source() (a workload source) in scope, and prints its answer. */
 function builtApi(body: string): Promise<string> {
