@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+
+/** The command `migsim` runs, as users run it: the bundle beside the built benches (dist/bench → dist/cli/migsim.js; scripts/bundle-cli.mjs). */
+export const BUNDLED_CLI = join(import.meta.dirname, '..', 'cli', 'migsim.js');
 
 /** Timing and reporting helpers for the benchmark (the only clock users besides src/cli). */
 export function timeIt<T>(fn: () => T): { value: T; seconds: number } {

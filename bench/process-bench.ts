@@ -2,10 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BenchRow, childrenCpuSeconds, loadNote, median } from './bench-util.js';
+import { type BenchRow, BUNDLED_CLI, childrenCpuSeconds, loadNote, median } from './bench-util.js';
 
-/** The command `migsim` runs, the bundle beside this bench (dist/bench/process-bench.js → dist/cli/migsim.js; scripts/bundle-cli.mjs). */
-const CLI = join(import.meta.dirname, '..', 'cli', 'migsim.js');
+const CLI = BUNDLED_CLI;
 /** The same command as tsc emits it, one module a file, that the bundle is made from. */
 const UNBUNDLED_CLI = join(import.meta.dirname, '..', 'src', 'cli', 'bin.js');
 

@@ -6,7 +6,7 @@ import { guestSource } from '../src/api/guest-source.js';
 import { runMigration } from '../src/api/run-migration.js';
 import { DEFAULT_DURATION_NS, DEFAULT_GUEST } from '../src/model/guest-config.js';
 import type { TrackerName } from '../src/reducers/tracker.js';
-import { type BenchRow, loadNote, timeIt } from './bench-util.js';
+import { type BenchRow, BUNDLED_CLI, loadNote, timeIt } from './bench-util.js';
 
 const TRACKERS: TrackerName[] = ['hap', 'pml'];
 const BANDWIDTHS = ['1Gbit', '2500Mbit', '10Gbit', '25Gbit'];
@@ -24,7 +24,7 @@ const SEEDS = 8;
  */
 export function sweepBench(): BenchRow[] {
   const dir = mkdtempSync(join(tmpdir(), 'migsim-sweep-bench-'));
-  const cli = join(import.meta.dirname, '..', 'src', 'cli', 'bin.js');
+  const cli = BUNDLED_CLI;
   const grid = join(dir, 'grid.yaml');
   const gridOf = (seeds: number) => `run: {workload: apache}\naxes:\n  tracker: [${TRACKERS.join(', ')}]\n  bandwidth: [${BANDWIDTHS.join(', ')}]\n  seed: {count: ${seeds}}\n`;
   writeFileSync(grid, gridOf(SEEDS));
