@@ -44,8 +44,11 @@ export interface ShareChange {
  * switch and only their NICs limit. A link's cross-traffic (`background`)
  * holds its share for good. Streams are shared max-min fairly
  * (max-min-share.ts, SimGrid's model), recomputed whenever a stream opens,
- * closes or changes its cap (a QEMU stream's cap is its max-bandwidth;
- * stop-and-copy lifts it).
+ * closes or changes its cap. A stream has no cap of its own while it
+ * sends (QEMU's max-bandwidth is the policy's own budget per window, as in
+ * a run) and a cap of 0 while it has nothing on the wire (QEMU waiting out
+ * its rate limit, a bitmap sync): TCP leaves an idle flow's share to the
+ * others.
  */
 export class SharedNetwork implements StreamNetwork {
   readonly constraintNames: readonly string[];

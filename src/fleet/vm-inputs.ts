@@ -16,7 +16,7 @@ import type { MigrationOptions } from '../reducers/migration/migration-options.j
  */
 export type VmInput =
   | { readonly op: 'start'; readonly step: number; readonly atNs: number; readonly from: number; readonly to: number; readonly options: MigrationOptions }
-  /** Another stream opened, closed or changed its cap: this VM's stream now gets `bytesPerSec`; `seq` is the network's recomputation. */
+  /** Another stream opened, closed, went idle or sent again: this VM's stream now gets `bytesPerSec`; `seq` is the network's recomputation. */
   | { readonly op: 'share'; readonly step: number; readonly atNs: number; readonly seq: number; readonly bytesPerSec: number }
   | { readonly op: 'downtime-limit'; readonly step: number; readonly atNs: number; readonly ns: number }
   | { readonly op: 'max-bandwidth'; readonly step: number; readonly atNs: number; readonly bytesPerSec: number }

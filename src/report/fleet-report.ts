@@ -197,7 +197,7 @@ ${budgetSection}
 <h2>Links</h2>
 <figure data-chart="links">
 ${links}
-<figcaption>Bandwidth allocated on each NIC direction and link by max-min sharing, from each recomputation (a stream started, ended or changed its cap).</figcaption>
+<figcaption>Bandwidth allocated on each NIC direction and link by max-min sharing, from each recomputation (a stream started, ended, went idle or sent again).</figcaption>
 </figure>
 <h2>Events</h2>
 <table><tr><th>time</th><th>VM</th><th>event</th><th>detail</th></tr>

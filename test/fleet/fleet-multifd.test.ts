@@ -55,10 +55,7 @@ describe('multifd in a fleet', () => {
   });
 
   it("a fleet VM's multifd migration is the one run gives the same guest and options", () => {
-    // KubeVirt leaves max-bandwidth unlimited, as run's migration below: the
-    // fleet shares the link as a rate, where a single run applies QEMU's
-    // 100 ms budget of max-bandwidth, so a capped migration shorter than a
-    // window would differ.
+    // KubeVirt leaves max-bandwidth unlimited, as run's migration below.
     const s = loadScenario('s.yaml', { text: scenario(', migration: { multifdChannels: 4, multifdCompression: zstd }', 'kubevirt') });
     const vm = runScenario(s).vms[0]!;
     const fleet = vm.summary!;

@@ -92,13 +92,15 @@ describe("a recorded fleet's per-VM run traces", () => {
     expect(v.identical).toBe(true);
   });
 
-  it('a trace whose recorded share was edited differs when replayed alone: exit 1', async () => {
+  it('a trace whose recorded shares were edited differs when replayed alone: exit 1', async () => {
     const copy = join(dir, 'forged');
     recordFleet(loadScenario(file), copy);
     const w1 = join(copy, vmTraceName('w1'));
+    // Every share other streams left it, doubled: a share that reached the
+    // stream while it had nothing on the wire is replaced by its next own
+    // call's (VmMigration's idle streams), so one alone may change nothing.
     forge(w1, (f) => {
-      const share = f.inputs.find((i) => i.op === 'share') as { bytesPerSec: number };
-      share.bytesPerSec *= 2;
+      for (const i of f.inputs) if (i.op === 'share') (i as { bytesPerSec: number }).bytesPerSec *= 2;
     });
     const r = replayFleetVmVerify(w1);
     expect(r.identical).toBe(false);
