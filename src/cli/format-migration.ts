@@ -165,7 +165,7 @@ function dataPathLines(s: MigrationSummary): string[] {
   const x = d.xbzrle;
   if (x) {
     lines.push(
-      `  xbzrle       ${formatBytes(x.cacheBytes)} cache: ${formatCount(x.cacheHits)} hits (${formatCount(x.pages)} deltas, ${formatCount(x.overflows)} overflows, ${formatCount(x.unchanged)} unchanged), ${formatCount(x.cacheMisses)} misses; ${formatBytes(x.bytes)} of deltas, ${formatBytes(x.bytesSaved)} saved${x.pages ? ` (encoding rate ${x.encodingRate.toFixed(1)})` : ''}`,
+      `  xbzrle       ${formatBytes(x.cacheBytes)} cache: ${formatCount(x.cacheHits)} hits (${formatCount(x.pages)} deltas, ${formatCount(x.overflows)} overflows, ${formatCount(x.unchanged)} unchanged), ${formatCount(x.cacheMisses)} misses; ${formatBytes(x.bytes)} of deltas, ${formatBytes(x.bytesSaved)} saved${x.pages ? ` (encoding rate ${x.encodingRate.toFixed(1)})` : ''}; CPU ${formatDurationNs(x.threadNs ?? 0)} of the migration thread's`,
     );
   }
   return lines;

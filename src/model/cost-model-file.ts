@@ -53,6 +53,8 @@ const costSchema = z
     ringReapPerEntryNs: ns,
     multifdQueuePerPageNs: ns,
     migrationPagePerPageNs: ns,
+    xbzrleHitPerPageNs: ns,
+    xbzrleInsertPerPageNs: ns,
     socketSendPerKiBNs: ns,
     zeroScanZeroPageNs: ns,
     zeroScanNonZeroPageNs: ns,

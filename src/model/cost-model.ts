@@ -96,6 +96,10 @@ export interface CostModel {
   readonly multifdQueuePerPageNs: number;
   /** QEMU without multifd: the migration thread's own work per page beyond the zero check and the socket copy (find and clear the dirty bit, the page header). */
   readonly migrationPagePerPageNs: number;
+  /** QEMU XBZRLE, on the migration thread: a cache hit (copy the page out, xbzrle_encode_buffer against the cached copy, copy it back into the cache). */
+  readonly xbzrleHitPerPageNs: number;
+  /** QEMU XBZRLE: a page copied into the cache (cache_insert on a miss, xbzrle_cache_zero_page). */
+  readonly xbzrleInsertPerPageNs: number;
   /** QEMU multifd: a channel thread writing data into its TCP socket, per KiB (the kernel's copy and checksum). */
   readonly socketSendPerKiBNs: number;
   /** QEMU: buffer_is_zero over a page that is all zeros (it reads all 4 KiB). */
@@ -223,6 +227,17 @@ export const DEFAULT_COSTS: CostModel = {
   // migration_bitmap_clear_dirty's test-and-clear, save_page_header into
   // the QEMUFile's buffer.
   migrationPagePerPageNs: 100,
+  // Measured on this machine by bench/xbzrle-cost.c (gcc -O2; thread CPU
+  // time over 512 MiB of pages in shuffled order, as a pass meets them), an
+  // own word-at-a-time implementation of xbzrle.c's format, as QEMU's
+  // scalar xbzrle_encode_buffer is: save_xbzrle_page's hit copies the page
+  // to current_buf, encodes it against the cached copy, and copies it back
+  // (2.0-2.2 us with 64 bytes changed in 4 runs, 2.5 us unchanged, 2.9 us
+  // with half the page changed); a miss's cache_insert copies the page in
+  // (0.6-0.7 us). QEMU 7.1's AVX512 encoder (xbzrle_encode_buffer_avx512)
+  // would be faster on hosts that have it.
+  xbzrleHitPerPageNs: 2100,
+  xbzrleInsertPerPageNs: 650,
   // An estimate between two anchors: QEMU's migration maintainer, on
   // qemu-devel (Peter Xu, January 2026): "any decent cpu should be able to
   // push closer to 10Gbps even without multifd"; and Cai et al., SIGCOMM

@@ -81,6 +81,8 @@ export interface XbzrleFacts {
   readonly bytesSaved: number;
   /** QEMU's encoding-rate: the deltas' pages x 4096 over their bytes. */
   readonly encodingRate: number;
+  /** The migration thread's CPU time on XBZRLE: encoding on hits, copying pages into the cache (part of migrationThread.busyNs). */
+  readonly threadNs: number;
 }
 
 /** The facts of a run with a content mix and no QEMU data path (post-copy's push). */
@@ -107,7 +109,11 @@ export function contentFacts(contents: PageContents): DataPathFacts['pageContent
  *   multifd channel). A batch takes the longer of the link's time and the
  *   thread's: one thread sends about 2.7 GB/s of incompressible pages, so
  *   it fills a 10 Gbit link and not a 25 Gbit one, which is what multifd
- *   is for. XBZRLE's encoding is not charged.
+ *   is for. XBZRLE's work is the thread's too (ram.c save_xbzrle_page):
+ *   a cache hit copies the page out, encodes it against the cached copy
+ *   and copies it back (xbzrleHitPerPageNs, about 2 us), and a page put in
+ *   the cache is copied in (xbzrleInsertPerPageNs), so a thread that sends
+ *   mostly deltas tops out near 0.5 M pages/s whatever the link.
  * - With multifd (migration/multifd.c, multifd-nocomp.c, multifd-zlib.c,
  *   multifd-zstd.c, multifd-zero-page.c): the migration thread queues each
  *   page (multifd_queue_page) into packets of MULTIFD_PACKET_PAGES, which go
@@ -156,6 +162,8 @@ export class QemuDataPath {
   private xOverflows = 0;
   private xUnchanged = 0;
   private xSaved = 0;
+  /** The migration thread's CPU time on XBZRLE so far. */
+  private xbzrleNs = 0;
 
   constructor(
     private readonly opts: MigrationOptions,
@@ -201,10 +209,11 @@ export class QemuDataPath {
   }
 
   private sendLegacy(pfn: number, cls: PageClassValue, lastStage: boolean): number {
+    const xbzrleBefore = this.xbzrleNs;
     const bytes = this.legacyBytes(pfn, cls, lastStage);
     const costs = this.costs;
     const scanNs = this.detection === 'none' ? 0 : cls === PageClass.zero ? costs.zeroScanZeroPageNs : costs.zeroScanNonZeroPageNs;
-    this.mainNs += costs.migrationPagePerPageNs + scanNs + Math.round((bytes * costs.socketSendPerKiBNs) / 1024);
+    this.mainNs += costs.migrationPagePerPageNs + scanNs + (this.xbzrleNs - xbzrleBefore) + Math.round((bytes * costs.socketSendPerKiBNs) / 1024);
     return bytes;
   }
 
@@ -213,7 +222,7 @@ export class QemuDataPath {
     const cache = this.cache;
     if (cls === PageClass.zero && this.detection !== 'none') {
       // save_zero_page; xbzrle_cache_zero_page then caches the zeros, so a later small write goes as a delta.
-      if (cache !== undefined && this.xbzrleStarted && !lastStage) cache.insert(pfn, this.generation);
+      if (cache !== undefined && this.xbzrleStarted && !lastStage && cache.insert(pfn, this.generation)) this.xbzrleNs += this.costs.xbzrleInsertPerPageNs;
       this.lastSentAs = SentAs.zero;
       return header + ZERO_PAGE_FILL_BYTES;
     }
@@ -231,10 +240,12 @@ export class QemuDataPath {
     if (!cache.hit(pfn, this.generation)) {
       this.xMisses++;
       // A miss is cached for next time (not at the last stage); a fresh occupant keeps its slot.
-      if (!lastStage) cache.insert(pfn, this.generation);
+      if (!lastStage && cache.insert(pfn, this.generation)) this.xbzrleNs += this.costs.xbzrleInsertPerPageNs;
       return -1;
     }
     this.xHits++;
+    // The encode runs whatever it finds: unchanged, a delta, or an overflow.
+    this.xbzrleNs += this.costs.xbzrleHitPerPageNs;
     const stores = this.oracle.srcVersion[pfn]! - this.oracle.dstVersion.get(pfn);
     const encoded = xbzrleEncodedBytes(this.writtenBytes![pfn]!, stores);
     if (encoded === 0) {
@@ -344,6 +355,7 @@ export class QemuDataPath {
           unchanged: this.xUnchanged,
           bytesSaved: this.xSaved,
           encodingRate: this.xBytes > 0 ? (this.xPages * PAGE_BYTES) / this.xBytes : 0,
+          threadNs: this.xbzrleNs,
         }
       : undefined;
     return { zeroPageDetection: this.detection, ...(multifd ? { multifd } : {}), ...(migrationThread ? { migrationThread } : {}), ...(xbzrle ? { xbzrle } : {}) };
