@@ -194,12 +194,19 @@ export class PtCensus {
     }
   }
 
-  /** Adds `sign` to the leaf counts of `level` for a present leaf entry (branch-free: flags are data). */
+  /**
+   * Adds `sign` (1 or -1) to the leaf counts of `level` for a present leaf
+   * entry (branch-free: flags are data). A flag's term is `sign & -bit`,
+   * not `sign * bit`: -1 * 0 is -0, which is no integer to V8, and the
+   * first removal of an entry without the flag deoptimised this and the
+   * walk loops it is inlined into (runUnderEpt: "minus zero", once per
+   * thread, a recompile of the loop each time). Same sums: x + -0 is x.
+   */
   countLeaf(pte: number, level: number, sign: number): void {
     this.leafPresentAt[level]! += sign;
-    this.leafAAt[level]! += sign * ((pte >>> A_BIT) & 1);
-    this.leafDAt[level]! += sign * ((pte >>> D_BIT) & 1);
-    this.leafRwAt[level]! += sign * ((pte >>> RW_BIT) & 1);
+    this.leafAAt[level]! += sign & -((pte >>> A_BIT) & 1);
+    this.leafDAt[level]! += sign & -((pte >>> D_BIT) & 1);
+    this.leafRwAt[level]! += sign & -((pte >>> RW_BIT) & 1);
     this.leafAdrwAt[level]! += (pte & ADRW) === ADRW ? sign : 0;
   }
 

@@ -96,8 +96,16 @@ export async function executeSweep(runs: readonly SweepRun[], threads: SweepThre
       queue.runDone(job.group);
     }
   };
-  const loops: Promise<void>[] = [local()];
+  // The workers' loops first: each takes its first job now and posts it
+  // (tinypool posts at once, the worker reads it as soon as its modules are
+  // loaded) before this thread's loop, resumed after them, starts a job of
+  // its own, which holds this thread, and so the posting of anything, for
+  // as long as it runs. Started the other way round, the worker's first
+  // guest was posted only when this thread's first guest was done: the
+  // worker sat loaded and idle for that long.
+  const loops: Promise<void>[] = [];
   for (let w = 0; w < threads.jobs - 1; w++) for (let d = 0; d < WORKER_DEPTH; d++) loops.push(worker(d > 0));
+  loops.push(local());
   await Promise.all(loops);
 }
 
