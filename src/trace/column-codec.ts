@@ -1,10 +1,11 @@
 import { brotliDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import type { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
+import type { Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
 import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
 import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
+import { ZstdInflater } from './zstd-inflater.js';
 
 /**
  * How one column of a chunk is stored. Chosen per column and per chunk, so a
@@ -26,8 +27,12 @@ import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
  *            Zstandard is the general-purpose stage that keeps apache under
  *            2.5 bytes an event and decodes in a small share of an 80 M/s
  *            budget (12.5 ns an event); the packing before it does the rest
- *            and leaves it a third of the bytes varints would. Its binary
- *            ships in the npm package (napi-rs); nothing downloads.
+ *            and leaves it a third of the bytes varints would. It is
+ *            written by the native binding (@toondepauw/node-zstd, napi-rs,
+ *            its binary in the npm package) and read by zstd's decoder as
+ *            WebAssembly (src/trace/zstd-inflater.ts: the binding's decoder
+ *            set up a stream per call and ran at a third of the speed);
+ *            nothing downloads.
  *            Version 1 traces hold varint + Brotli columns (`z: 1`), still read.
  *
  * The digest covers the decoded columns, never these bytes (Zstandard's or
@@ -268,8 +273,6 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
 }
 
-let zstdDecoder: ZstdDecoder | undefined;
-
 /**
  * A packed column's bytes inflated ahead of its decoding (by the
  * read-ahead thread, src/trace/read-ahead.ts), or why they could not be
@@ -278,25 +281,26 @@ let zstdDecoder: ZstdDecoder | undefined;
  */
 export type Inflated = Uint8Array | string | undefined;
 
-/** The packed bytes of a Zstandard column of `count` values (ColumnCodecError if they are not a frame that fits). */
-export function inflateColumn(spec: ColumnSpec, z: Uint8Array, count: number): Uint8Array {
-  return inflateZstd(spec, z, packedBound(count));
-}
+/** This thread's Zstandard decoder, made on first use (src/trace/zstd-inflater.ts). */
+let inflater: ZstdInflater | undefined;
 
-/** A Zstandard frame, its size bounded from its headers (zstd-frame.ts) before the decoder allocates anything. */
-function inflateZstd(spec: ColumnSpec, z: Uint8Array, bound: number): Uint8Array {
+/**
+ * The packed bytes of a Zstandard column of `count` values (ColumnCodecError
+ * if they are not a frame that fits): a view valid until the next call on
+ * this thread (copy it to keep it).
+ */
+export function inflateColumn(spec: ColumnSpec, z: Uint8Array, count: number): Uint8Array {
+  const bound = packedBound(count);
   const most = zstdFrameBound(z);
   if (most === undefined) throw new ColumnCodecError(`packed column ${spec.name} is not one Zstandard frame`);
-  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${count(most)} bytes, more than the ${count(bound)} its values can take`);
-  zstdDecoder ??= new (zstd().Decoder)();
-  try {
-    return zstdDecoder.decodeSync(Buffer.from(z.buffer, z.byteOffset, z.length));
-  } catch (err) {
-    throw new ColumnCodecError(`packed column ${spec.name} does not decompress: ${(err as Error).message}`);
-  }
+  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(bound)} its values can take`);
+  inflater ??= new ZstdInflater();
+  const got = inflater.inflate(z, most);
+  if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} does not decompress: ${got.error}`);
+  return got;
 }
 
-function count(n: number): string {
+function grouped(n: number): string {
   return n.toLocaleString('en-US');
 }
 

@@ -3,6 +3,8 @@ import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { ColumnCodecError, inflateColumn, type Inflated } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { MAX_CHUNK_EVENTS } from './chunk-check.js';
+import { packedBound } from './packed-codec.js';
+import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
 import { RecordFile, RecordProblem } from './record-file.js';
 import { fileDigestOf } from './trace-frame.js';
 
@@ -155,62 +157,69 @@ function inflateChunk(rec: Record<string, unknown>, slot: (bytes: number) => Sha
   const count = rec['count'];
   const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : stream === 'run' ? RUN_COLUMN_SPECS : undefined;
   const whole = specs !== undefined && cols.length === specs.length && Number.isInteger(count) && (count as number) >= 1 && (count as number) <= MAX_CHUNK_EVENTS;
+  const fields = cols.map((col) => (typeof col === 'object' && col !== null ? (col as Record<string, unknown>) : undefined));
+  const zstdColumn = (c: Record<string, unknown> | undefined): c is Record<string, unknown> & { d: Uint8Array } => whole && c?.['c'] === 'p' && c['z'] === 'zstd' && c['d'] instanceof Uint8Array;
+  // Room for every column's bytes, 8-byte aligned for typed arrays: a
+  // Zstandard column's most (from its frame's headers, when within what
+  // its values can take: a larger one is refused uninflated), else its own.
+  const most = whole ? packedBound(count as number) + BLOCK_MAX : 0;
+  let room = 0;
+  for (const c of fields) {
+    const own = c && viewOf(c['d']) ? (c['d'] as Uint8Array).byteLength : 0;
+    const z = zstdColumn(c) ? (zstdFrameBound(c.d) ?? 0) : 0;
+    room += (Math.max(own, z <= most ? z : 0) + 7) & ~7;
+  }
+  const sab = slot(room);
+  const bytes = new Uint8Array(sab);
+  let at = 0;
+  /** Copies `p` into the slot; returns where. */
+  const lay = (p: Uint8Array): number => {
+    bytes.set(p, at);
+    const from = at;
+    at += (p.length + 7) & ~7;
+    return from;
+  };
   // When the reader is waiting for this very chunk, the thread hands it
   // over at once and the reader inflates the columns left (the reader does
   // that by itself for a column not inflated): the two threads share the
-  // Zstandard work when this one is the slower (it is on apache).
+  // Zstandard work when this one is the slower.
   let handOver = false;
-  const inflated: Inflated[] | undefined = whole
-    ? cols.map((col, i): Inflated => {
-        const c = col as Record<string, unknown> | null;
-        if (typeof c !== 'object' || c === null || c['c'] !== 'p' || c['z'] !== 'zstd' || !(c['d'] instanceof Uint8Array)) return undefined;
-        if (handOver || (handOver = Atomics.load(readerState, WAITING) !== 0)) return undefined;
-        try {
-          return inflateColumn(specs[i]!, c['d'], count as number);
-        } catch (e) {
-          if (e instanceof ColumnCodecError) return e.message;
-          throw e;
-        }
-      })
-    : undefined;
-  // Each column's bytes: its inflated ones, else its own; 8-byte aligned for typed arrays.
-  const parts: (Uint8Array | undefined)[] = cols.map((col, i) => {
-    const got = inflated?.[i];
-    if (got instanceof Uint8Array) return got;
-    const d = typeof col === 'object' && col !== null ? (col as Record<string, unknown>)['d'] : undefined;
-    // A typed array only (a DataView, which no trace holds, is posted as it is).
-    if (got !== undefined || !ArrayBuffer.isView(d) || !((d as Uint8Array).BYTES_PER_ELEMENT > 0)) return undefined;
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  });
-  let total = 0;
-  for (const p of parts) if (p) total += (p.length + 7) & ~7;
-  const sab = slot(total);
-  const bytes = new Uint8Array(sab);
-  let at = 0;
-  const out = inflated?.slice();
-  cols.forEach((col, i) => {
-    const p = parts[i];
-    if (typeof col !== 'object' || col === null) return;
-    const c = col as Record<string, unknown>;
-    const d = c['d'];
-    if (!p) {
-      // Inflation failed: the reader throws why, before it would look at the bytes.
-      if (inflated?.[i] !== undefined) c['d'] = new Uint8Array(0);
+  const inflated: Inflated[] | undefined = whole ? [] : undefined;
+  fields.forEach((c, i) => {
+    if (!c) {
+      inflated?.push(undefined);
       return;
     }
-    bytes.set(p, at);
-    if (out?.[i] instanceof Uint8Array) {
-      out[i] = new Uint8Array(sab, at, p.length);
+    const d = c['d'];
+    if (zstdColumn(c) && !(handOver ||= Atomics.load(readerState, WAITING) !== 0)) {
+      let got: Uint8Array | string;
+      try {
+        // A view of the decoder's memory until its next call: laid into the slot now.
+        got = inflateColumn(specs![i]!, c.d, count as number);
+      } catch (e) {
+        if (!(e instanceof ColumnCodecError)) throw e;
+        got = e.message;
+      }
+      // Inflation failed: the reader throws why, before it would look at the bytes.
+      inflated!.push(typeof got === 'string' ? got : new Uint8Array(sab, lay(got), got.length));
       c['d'] = new Uint8Array(0);
-    } else {
-      // A post turns a Buffer into a Uint8Array: the reader turns it back.
-      if (Buffer.isBuffer(d)) buffers.push(i);
-      const T = (Buffer.isBuffer(d) ? Uint8Array : (d as Uint8Array).constructor) as Uint8ArrayConstructor;
-      c['d'] = new T(sab, at, p.length / T.BYTES_PER_ELEMENT);
+      return;
     }
-    at += (p.length + 7) & ~7;
+    inflated?.push(undefined);
+    // A typed array only (a DataView, which no trace holds, is posted as it is).
+    if (!viewOf(d)) return;
+    // A post turns a Buffer into a Uint8Array: the reader turns it back.
+    if (Buffer.isBuffer(d)) buffers.push(i);
+    const T = (Buffer.isBuffer(d) ? Uint8Array : d.constructor) as Uint8ArrayConstructor;
+    const from = lay(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    c['d'] = new T(sab, from, d.byteLength / T.BYTES_PER_ELEMENT);
   });
-  return { ...(out ? { inflated: out } : {}), buffers };
+  return { ...(inflated ? { inflated } : {}), buffers };
+}
+
+/** A typed array's bytes (not a DataView's). */
+function viewOf(d: unknown): d is Uint8Array {
+  return ArrayBuffer.isView(d) && (d as Uint8Array).BYTES_PER_ELEMENT > 0;
 }
 
 /**
