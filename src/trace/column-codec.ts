@@ -159,6 +159,23 @@ export class ColumnEncoder {
   }
 }
 
+/** Bytes a value of each column type takes. */
+export const COLUMN_TYPE_BYTES: Record<ColumnType, number> = { u8: 1, u16: 2, u32: 4, i32: 4 };
+
+/** A column of `count` values of `type` from byte `byteOffset` of `buffer` (a read-ahead thread's shared slot). */
+export function columnOver(type: ColumnType, buffer: ArrayBufferLike, byteOffset: number, count: number): ColumnArray {
+  switch (type) {
+    case 'u8':
+      return new Uint8Array(buffer, byteOffset, count);
+    case 'u16':
+      return new Uint16Array(buffer, byteOffset, count);
+    case 'u32':
+      return new Uint32Array(buffer, byteOffset, count);
+    case 'i32':
+      return new Int32Array(buffer, byteOffset, count);
+  }
+}
+
 export function allocateColumn(type: ColumnType, count: number): ColumnArray {
   switch (type) {
     case 'u8':
@@ -185,7 +202,7 @@ const TYPE_OF: Record<string, ColumnType> = {
  * from it). Throws ColumnCodecError on anything malformed; the reader adds
  * the file, offset and record.
  */
-export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out: ColumnArray, kinds?: Uint8Array, inflated?: Inflated): void {
+export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out: ColumnArray, kinds?: Uint8Array): void {
   if (typeof enc !== 'object' || enc === null) throw new ColumnCodecError(`column ${spec.name} is not an encoded column`);
   const e = enc as Record<string, unknown>;
   switch (e['c']) {
@@ -230,7 +247,7 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
       return;
     }
     case 'p':
-      decodePacked(spec, e, count, out, kinds, inflated);
+      decodePacked(spec, e, count, out, kinds);
       return;
     default:
       throw new ColumnCodecError(`column ${spec.name} has unknown encoding '${String(e['c'])}'`);
@@ -252,7 +269,7 @@ function narrowInto(spec: ColumnSpec, what: string, ints: Int32Array, count: num
  * through an Int32 view of its bytes: the same 32 bits); u8 and u16 go
  * through a scratch and are range-checked.
  */
-function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined, inflated: Inflated): void {
+function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined): void {
   let d = e['d'];
   const m = e['m'];
   if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} has no bytes`);
@@ -260,8 +277,7 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`packed column ${spec.name} is predicted from the kinds, which come after it`);
   if (e['z'] !== undefined) {
     if (e['z'] !== 'zstd') throw new ColumnCodecError(`packed column ${spec.name} has unknown compression ${String(e['z'])}`);
-    if (typeof inflated === 'string') throw new ColumnCodecError(inflated);
-    d = inflated ?? inflateColumn(spec, d as Uint8Array, count);
+    d = inflateColumn(spec, d as Uint8Array, count);
   }
   const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
   try {
@@ -272,14 +288,6 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   }
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
 }
-
-/**
- * A packed column's bytes inflated ahead of its decoding (by the
- * read-ahead thread, src/trace/read-ahead.ts), or why they could not be
- * (the ColumnCodecError's message, thrown when the column is decoded, so
- * that a chunk's defects are still reported in their order).
- */
-export type Inflated = Uint8Array | string | undefined;
 
 /** This thread's Zstandard decoder, made on first use (src/trace/zstd-inflater.ts). */
 let inflater: ZstdInflater | undefined;
