@@ -67,6 +67,12 @@ export class ReadAhead {
     thread.jobs.postMessage(job, [port2]);
     Atomics.add(thread.state, JOBS, 1);
     Atomics.notify(thread.state, JOBS);
+    dropped.register(this, { shared: this.shared, port: port1, thread }, this);
+  }
+
+  /** Read-ahead threads given to readers that have not closed (at most one per spare core). */
+  static busyThreads(): number {
+    return threads.filter((t) => t.busy).length;
   }
 
   /**
@@ -94,13 +100,33 @@ export class ReadAhead {
 
   /** Lets the thread go: it drops the rest of this trace and serves the next reader. */
   close(): void {
-    Atomics.store(this.shared, CANCEL, 1);
-    Atomics.notify(this.shared, TAKEN);
-    this.port.close();
-    if (this.thread) this.thread.busy = false;
+    dropped.unregister(this);
+    release({ shared: this.shared, port: this.port, thread: this.thread });
     this.thread = undefined;
   }
 }
+
+/** What lets a reader's thread go, held apart from the reader so that it can be done once the reader is gone. */
+interface Lease {
+  readonly shared: Int32Array;
+  readonly port: MessagePort;
+  readonly thread: PooledThread | undefined;
+}
+
+function release(l: Lease): void {
+  Atomics.store(l.shared, CANCEL, 1);
+  Atomics.notify(l.shared, TAKEN);
+  l.port.close();
+  if (l.thread) l.thread.busy = false;
+}
+
+/**
+ * A reader dropped without close() (a caller that stopped after a few
+ * chunks and let the reader go) would keep its thread waiting for room
+ * forever, and no later reader could have it: once the reader is
+ * collected, its thread is let go as close() would.
+ */
+const dropped = new FinalizationRegistry<Lease>(release);
 
 interface PooledThread {
   readonly worker: Worker;

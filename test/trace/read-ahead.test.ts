@@ -10,6 +10,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../src/api/record.js';
 import type { TraceReader as SourceReader, TraceReaderOptions } from '../../src/trace/trace-reader.js';
@@ -22,7 +24,7 @@ const good = join(dir, 'good.mst');
 let bytes: Buffer;
 let Reader: typeof SourceReader;
 /** The built ReadAhead, whose columnsAhead pins how many columns of a chunk the thread decodes. */
-let Ahead: { columnsAhead: number };
+let Ahead: { columnsAhead: number; busyThreads(): number };
 
 interface Outcome {
   /** A hash of every chunk handed on, in order, and the footer. */
@@ -64,7 +66,7 @@ function same(file: string, options: TraceReaderOptions = {}): Outcome {
 beforeAll(async () => {
   if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: build first (npx tsc -p tsconfig.json)`);
   Reader = ((await import(pathToFileURL(BUILT).href)) as { TraceReader: typeof SourceReader }).TraceReader;
-  Ahead = ((await import(pathToFileURL(join(BUILT, '..', 'read-ahead.js')).href)) as { ReadAhead: { columnsAhead: number } }).ReadAhead;
+  Ahead = ((await import(pathToFileURL(join(BUILT, '..', 'read-ahead.js')).href)) as { ReadAhead: typeof Ahead }).ReadAhead;
   // Apache (an MMU workload: every column packed, most through Zstandard)
   // in small chunks, so that the thread runs ahead of the reader and waits.
   record({ workload: 'apache', seed: 3, out: good, durationNs: 1e9, chunkEvents: 4096 });
@@ -189,6 +191,28 @@ describe('trace read-ahead thread', () => {
     expect(r.readsAhead).toBe(true);
     r.close();
     expect(r.readsAhead).toBe(false);
+    const out = read(good, 'thread');
+    expect(out.threaded).toBe(true);
+    expect(out.chunks).toEqual(read(good, 'inline').chunks);
+  });
+
+  it('a reader dropped without close(), its thread waiting for room, lets the thread go once it is collected', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const before = Ahead.busyThreads();
+    (() => {
+      const r = Reader.open(good, { readAhead: 'thread' });
+      expect(r.nextChunk()).toBeDefined();
+      expect(r.readsAhead).toBe(true);
+    })();
+    expect(Ahead.busyThreads()).toBe(before + 1);
+    // Finalizers run after a collection, in a later task.
+    for (let k = 0; k < 50 && Ahead.busyThreads() > before; k++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(Ahead.busyThreads()).toBe(before);
+    // The thread has dropped that trace and reads the next reader's.
     const out = read(good, 'thread');
     expect(out.threaded).toBe(true);
     expect(out.chunks).toEqual(read(good, 'inline').chunks);
