@@ -1,10 +1,11 @@
 import { brotliDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import type { Decoder as ZstdDecoder, Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
+import type { Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
 import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
 import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
+import { ZstdInflater } from './zstd-inflater.js';
 
 /**
  * How one column of a chunk is stored. Chosen per column and per chunk, so a
@@ -26,8 +27,12 @@ import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
  *            Zstandard is the general-purpose stage that keeps apache under
  *            2.5 bytes an event and decodes in a small share of an 80 M/s
  *            budget (12.5 ns an event); the packing before it does the rest
- *            and leaves it a third of the bytes varints would. Its binary
- *            ships in the npm package (napi-rs); nothing downloads.
+ *            and leaves it a third of the bytes varints would. It is
+ *            written by the native binding (@toondepauw/node-zstd, napi-rs,
+ *            its binary in the npm package) and read by zstd's decoder as
+ *            WebAssembly (src/trace/zstd-inflater.ts: the binding's decoder
+ *            set up a stream per call and ran at a third of the speed);
+ *            nothing downloads.
  *            Version 1 traces hold varint + Brotli columns (`z: 1`), still read.
  *
  * The digest covers the decoded columns, never these bytes (Zstandard's or
@@ -154,6 +159,23 @@ export class ColumnEncoder {
   }
 }
 
+/** Bytes a value of each column type takes. */
+export const COLUMN_TYPE_BYTES: Record<ColumnType, number> = { u8: 1, u16: 2, u32: 4, i32: 4 };
+
+/** A column of `count` values of `type` from byte `byteOffset` of `buffer` (a read-ahead thread's shared slot). */
+export function columnOver(type: ColumnType, buffer: ArrayBufferLike, byteOffset: number, count: number): ColumnArray {
+  switch (type) {
+    case 'u8':
+      return new Uint8Array(buffer, byteOffset, count);
+    case 'u16':
+      return new Uint16Array(buffer, byteOffset, count);
+    case 'u32':
+      return new Uint32Array(buffer, byteOffset, count);
+    case 'i32':
+      return new Int32Array(buffer, byteOffset, count);
+  }
+}
+
 export function allocateColumn(type: ColumnType, count: number): ColumnArray {
   switch (type) {
     case 'u8':
@@ -180,7 +202,7 @@ const TYPE_OF: Record<string, ColumnType> = {
  * from it). Throws ColumnCodecError on anything malformed; the reader adds
  * the file, offset and record.
  */
-export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out: ColumnArray, kinds?: Uint8Array, inflated?: Inflated): void {
+export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out: ColumnArray, kinds?: Uint8Array): void {
   if (typeof enc !== 'object' || enc === null) throw new ColumnCodecError(`column ${spec.name} is not an encoded column`);
   const e = enc as Record<string, unknown>;
   switch (e['c']) {
@@ -225,7 +247,7 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
       return;
     }
     case 'p':
-      decodePacked(spec, e, count, out, kinds, inflated);
+      decodePacked(spec, e, count, out, kinds);
       return;
     default:
       throw new ColumnCodecError(`column ${spec.name} has unknown encoding '${String(e['c'])}'`);
@@ -247,7 +269,7 @@ function narrowInto(spec: ColumnSpec, what: string, ints: Int32Array, count: num
  * through an Int32 view of its bytes: the same 32 bits); u8 and u16 go
  * through a scratch and are range-checked.
  */
-function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined, inflated: Inflated): void {
+function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined): void {
   let d = e['d'];
   const m = e['m'];
   if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} has no bytes`);
@@ -255,8 +277,7 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`packed column ${spec.name} is predicted from the kinds, which come after it`);
   if (e['z'] !== undefined) {
     if (e['z'] !== 'zstd') throw new ColumnCodecError(`packed column ${spec.name} has unknown compression ${String(e['z'])}`);
-    if (typeof inflated === 'string') throw new ColumnCodecError(inflated);
-    d = inflated ?? inflateColumn(spec, d as Uint8Array, count);
+    d = inflateColumn(spec, d as Uint8Array, count);
   }
   const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
   try {
@@ -268,35 +289,26 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
 }
 
-let zstdDecoder: ZstdDecoder | undefined;
+/** This thread's Zstandard decoder, made on first use (src/trace/zstd-inflater.ts). */
+let inflater: ZstdInflater | undefined;
 
 /**
- * A packed column's bytes inflated ahead of its decoding (by the
- * read-ahead thread, src/trace/read-ahead.ts), or why they could not be
- * (the ColumnCodecError's message, thrown when the column is decoded, so
- * that a chunk's defects are still reported in their order).
+ * The packed bytes of a Zstandard column of `count` values (ColumnCodecError
+ * if they are not a frame that fits): a view valid until the next call on
+ * this thread (copy it to keep it).
  */
-export type Inflated = Uint8Array | string | undefined;
-
-/** The packed bytes of a Zstandard column of `count` values (ColumnCodecError if they are not a frame that fits). */
 export function inflateColumn(spec: ColumnSpec, z: Uint8Array, count: number): Uint8Array {
-  return inflateZstd(spec, z, packedBound(count));
-}
-
-/** A Zstandard frame, its size bounded from its headers (zstd-frame.ts) before the decoder allocates anything. */
-function inflateZstd(spec: ColumnSpec, z: Uint8Array, bound: number): Uint8Array {
+  const bound = packedBound(count);
   const most = zstdFrameBound(z);
   if (most === undefined) throw new ColumnCodecError(`packed column ${spec.name} is not one Zstandard frame`);
-  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${count(most)} bytes, more than the ${count(bound)} its values can take`);
-  zstdDecoder ??= new (zstd().Decoder)();
-  try {
-    return zstdDecoder.decodeSync(Buffer.from(z.buffer, z.byteOffset, z.length));
-  } catch (err) {
-    throw new ColumnCodecError(`packed column ${spec.name} does not decompress: ${(err as Error).message}`);
-  }
+  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(bound)} its values can take`);
+  inflater ??= new ZstdInflater();
+  const got = inflater.inflate(z, most);
+  if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} does not decompress: ${got.error}`);
+  return got;
 }
 
-function count(n: number): string {
+function grouped(n: number): string {
   return n.toLocaleString('en-US');
 }
 

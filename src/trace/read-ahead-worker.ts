@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import { ColumnCodecError, inflateColumn, type Inflated } from './column-codec.js';
+import { type ColumnArray, ColumnCodecError, COLUMN_TYPE_BYTES, columnOver, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { RecordFile, RecordProblem } from './record-file.js';
@@ -20,6 +20,8 @@ export interface ReadAheadJob {
   readonly shared: Int32Array;
   /** Messages posted and not yet taken, at most. */
   readonly ahead: number;
+  /** Columns of a chunk decoded here at most, the rest left to the reader even when it is not waiting (tests pin the split with it). */
+  readonly columnsAhead: number;
 }
 export const POSTED = 0;
 export const TAKEN = 1;
@@ -66,8 +68,8 @@ export type ReadAheadMessage =
       readonly rec: Record<string, unknown>;
       readonly at: number;
       readonly totalBytes: number;
-      /** By column: its Zstandard bytes inflated, or why they are not. */
-      readonly inflated?: Inflated[];
+      /** By column: its values decoded ahead, why they could not be, or undefined (left to the reader). */
+      readonly columns?: ColumnAhead[];
       /** Columns whose bytes were a Buffer (a post makes them Uint8Arrays). */
       readonly buffers?: number[];
       /** The footer's: the digest of the bytes before it. */
@@ -80,7 +82,7 @@ export type ReadAheadMessage =
 /**
  * The read-ahead thread: reads the records after the header, checks their
  * frames and CRCs, hashes the file for its digest, decodes their msgpack
- * and inflates their Zstandard columns, and posts them in order, at most
+ * and their columns (decodeChunk), and posts them in order, at most
  * `ahead` beyond what the reader has taken (bounded memory). Whatever it
  * finds wrong it posts in place of the record and stops: the reader throws
  * it when it reaches that record, as it would have found it itself.
@@ -122,8 +124,8 @@ function runReadAhead(d: ReadAheadJob): void {
         post({ t: 'rec', rec, at, totalBytes });
         return;
       }
-      const { inflated, buffers } = inflateChunk(rec, (bytes) => ring!.get(posted, bytes), shared);
-      if (!post({ t: 'rec', rec, at, totalBytes, ...(inflated ? { inflated } : {}), ...(buffers.length ? { buffers } : {}) })) return;
+      const { columns, buffers } = decodeChunk(rec, (bytes) => ring!.get(posted, bytes), shared, d.columnsAhead);
+      if (!post({ t: 'rec', rec, at, totalBytes, ...(columns ? { columns } : {}), ...(buffers.length ? { buffers } : {}) })) return;
       at += totalBytes;
     }
   } catch (e) {
@@ -138,79 +140,81 @@ function runReadAhead(d: ReadAheadJob): void {
 }
 
 /**
- * Inflates a chunk's Zstandard columns (the bytes, or the message of why
- * not) and lays every column's bytes into `slot`: shared memory the reader
- * reads in place. A post would otherwise copy each msgpack view's whole
- * read block, and fresh buffers per chunk cost more in page faults than
- * their copying (measured: a third of this thread's time). A column
- * inflated here keeps an empty `d` (the reader uses the inflated bytes).
- * A chunk the reader will refuse before its columns (a bad stream, count
- * or column list) is left for it to refuse.
+ * A column of a chunk as the read-ahead thread hands it over: its values
+ * (in the thread's shared slot), the ColumnCodecError message of why they
+ * could not be decoded (thrown by the reader when it reaches that column,
+ * so a chunk's defects are still reported in their order), or undefined
+ * for a column left to the reader.
  */
-function inflateChunk(rec: Record<string, unknown>, slot: (bytes: number) => SharedArrayBuffer, readerState: Int32Array): { inflated?: Inflated[]; buffers: number[] } {
+export type ColumnAhead = ColumnArray | string | undefined;
+
+/**
+ * Decodes a chunk's columns in order, each into `slot` (shared memory the
+ * reader reads in place: fresh buffers per chunk cost more in page faults
+ * than their copying, measured), until the reader waits for this very
+ * chunk: the columns left are handed over undecoded, their bytes laid
+ * into the slot too (a post would otherwise copy each msgpack view's
+ * whole read block), and the reader decodes them (trace-reader.ts) while
+ * this thread reads the next chunk. So the two threads share the
+ * Zstandard and unpacking work whichever is the slower, column by column.
+ * A column decoded here keeps an empty `d`. A chunk the reader will refuse
+ * before its columns (a bad stream, count or column list) is left whole.
+ */
+function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => SharedArrayBuffer, readerState: Int32Array, most: number): { columns?: ColumnAhead[]; buffers: number[] } {
   const cols = rec['cols'];
   const buffers: number[] = [];
   if (!Array.isArray(cols)) return { buffers };
   const stream = rec['stream'];
-  const count = rec['count'];
+  const count = rec['count'] as number;
   const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : stream === 'run' ? RUN_COLUMN_SPECS : undefined;
-  const whole = specs !== undefined && cols.length === specs.length && Number.isInteger(count) && (count as number) >= 1 && (count as number) <= MAX_CHUNK_EVENTS;
-  // When the reader is waiting for this very chunk, the thread hands it
-  // over at once and the reader inflates the columns left (the reader does
-  // that by itself for a column not inflated): the two threads share the
-  // Zstandard work when this one is the slower (it is on apache).
-  let handOver = false;
-  const inflated: Inflated[] | undefined = whole
-    ? cols.map((col, i): Inflated => {
-        const c = col as Record<string, unknown> | null;
-        if (typeof c !== 'object' || c === null || c['c'] !== 'p' || c['z'] !== 'zstd' || !(c['d'] instanceof Uint8Array)) return undefined;
-        if (handOver || (handOver = Atomics.load(readerState, WAITING) !== 0)) return undefined;
-        try {
-          return inflateColumn(specs[i]!, c['d'], count as number);
-        } catch (e) {
-          if (e instanceof ColumnCodecError) return e.message;
-          throw e;
-        }
-      })
-    : undefined;
-  // Each column's bytes: its inflated ones, else its own; 8-byte aligned for typed arrays.
-  const parts: (Uint8Array | undefined)[] = cols.map((col, i) => {
-    const got = inflated?.[i];
-    if (got instanceof Uint8Array) return got;
-    const d = typeof col === 'object' && col !== null ? (col as Record<string, unknown>)['d'] : undefined;
-    // A typed array only (a DataView, which no trace holds, is posted as it is).
-    if (got !== undefined || !ArrayBuffer.isView(d) || !((d as Uint8Array).BYTES_PER_ELEMENT > 0)) return undefined;
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  const whole = specs !== undefined && cols.length === specs.length && Number.isInteger(count) && count >= 1 && count <= MAX_CHUNK_EVENTS;
+  const fields = cols.map((col) => (typeof col === 'object' && col !== null ? (col as Record<string, unknown>) : undefined));
+  // Room for each column, 8-byte aligned for typed arrays: the larger of its values and its own bytes.
+  let room = 0;
+  fields.forEach((c, i) => {
+    const own = c && viewOf(c['d']) ? (c['d'] as Uint8Array).byteLength : 0;
+    const values = whole ? count * COLUMN_TYPE_BYTES[specs[i]!.type] : 0;
+    room += (Math.max(own, values) + 7) & ~7;
   });
-  let total = 0;
-  for (const p of parts) if (p) total += (p.length + 7) & ~7;
-  const sab = slot(total);
+  const sab = slot(room);
   const bytes = new Uint8Array(sab);
   let at = 0;
-  const out = inflated?.slice();
-  cols.forEach((col, i) => {
-    const p = parts[i];
-    if (typeof col !== 'object' || col === null) return;
-    const c = col as Record<string, unknown>;
-    const d = c['d'];
-    if (!p) {
-      // Inflation failed: the reader throws why, before it would look at the bytes.
-      if (inflated?.[i] !== undefined) c['d'] = new Uint8Array(0);
+  const columns: ColumnAhead[] | undefined = whole ? [] : undefined;
+  let handOver = !whole;
+  fields.forEach((c, i) => {
+    if (!handOver && !(handOver = i >= most || Atomics.load(readerState, WAITING) !== 0)) {
+      const spec = specs![i]!;
+      const out = columnOver(spec.type, sab, at, count);
+      try {
+        decodeColumn(spec, cols[i], count, out, i === 0 ? undefined : (columns![0] as Uint8Array));
+        columns!.push(out);
+        at += (out.byteLength + 7) & ~7;
+      } catch (e) {
+        if (!(e instanceof ColumnCodecError)) throw e;
+        // The reader throws this at this column; it never looks past it.
+        columns!.push(e.message);
+        handOver = true;
+      }
+      if (c && 'd' in c) c['d'] = new Uint8Array(0);
       return;
     }
-    bytes.set(p, at);
-    if (out?.[i] instanceof Uint8Array) {
-      out[i] = new Uint8Array(sab, at, p.length);
-      c['d'] = new Uint8Array(0);
-    } else {
-      // A post turns a Buffer into a Uint8Array: the reader turns it back.
-      if (Buffer.isBuffer(d)) buffers.push(i);
-      const T = (Buffer.isBuffer(d) ? Uint8Array : (d as Uint8Array).constructor) as Uint8ArrayConstructor;
-      c['d'] = new T(sab, at, p.length / T.BYTES_PER_ELEMENT);
-    }
-    at += (p.length + 7) & ~7;
+    columns?.push(undefined);
+    const d = c?.['d'];
+    // A typed array only (a DataView, which no trace holds, is posted as it is).
+    if (!c || !viewOf(d)) return;
+    // A post turns a Buffer into a Uint8Array: the reader turns it back.
+    if (Buffer.isBuffer(d)) buffers.push(i);
+    const T = (Buffer.isBuffer(d) ? Uint8Array : d.constructor) as Uint8ArrayConstructor;
+    bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
+    c['d'] = new T(sab, at, d.byteLength / T.BYTES_PER_ELEMENT);
+    at += (d.byteLength + 7) & ~7;
   });
-  return { ...(out ? { inflated: out } : {}), buffers };
+  return { ...(columns ? { columns } : {}), buffers };
+}
+
+/** A typed array's bytes (not a DataView's). */
+function viewOf(d: unknown): d is Uint8Array {
+  return ArrayBuffer.isView(d) && (d as Uint8Array).BYTES_PER_ELEMENT > 0;
 }
 
 /**

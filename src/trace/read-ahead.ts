@@ -2,13 +2,12 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import type { Inflated } from './column-codec.js';
 import { type FileRecord, RecordProblem } from './record-file.js';
-import { CANCEL, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN, WAITING } from './read-ahead-worker.js';
+import { CANCEL, type ColumnAhead, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN, WAITING } from './read-ahead-worker.js';
 
 /** A record as the read-ahead thread hands it over. */
 export interface AheadRecord extends FileRecord {
-  readonly inflated?: Inflated[];
+  readonly columns?: ColumnAhead[];
   readonly fileDigest?: string;
 }
 
@@ -16,18 +15,21 @@ export interface AheadRecord extends FileRecord {
  * Reading a trace on two threads (issue 16: trace reads at memory speed).
  * A thread of its own reads the records after the header, checks their
  * frames and CRCs, hashes the file for the footer's fileDigest, decodes
- * their msgpack and inflates their Zstandard columns (in a read on one
- * thread, Zstandard alone took a third of the time); the reader's thread
- * unpacks and checks the columns of chunk k while chunk k+1 is inflated.
+ * their msgpack, and decodes their columns (Zstandard, unpacking) into
+ * shared memory, column by column, until the reader waits for the chunk:
+ * the reader decodes the columns left (src/trace/read-ahead-worker.ts
+ * decodeChunk) and checks the chunk while the thread reads the next. So
+ * the decoding is shared between the threads whichever is the slower.
  *
  * The reader stays synchronous for its callers (run, replay, inspect, the
  * fleet's shared guests read chunk by chunk in synchronous loops): it takes
  * each record with receiveMessageOnPort, and waits with Atomics.wait when
  * the thread is behind. What the thread finds wrong it posts in place of the
- * record, and the reader throws it on reaching that record, so a defect is
- * reported as and when a reader on one thread would report it: same
- * message, same exit code, and nothing after it handed on. The digest is
- * still checked at the footer, before the reader says the trace is whole.
+ * record (or, for a column, in place of its values), and the reader throws
+ * it on reaching that record (or column), so a defect is reported as and
+ * when a reader on one thread would report it: same message, same exit
+ * code, and nothing after it handed on. The digest is still checked at the
+ * footer, before the reader says the trace is whole.
  */
 export class ReadAhead {
   private readonly port: MessagePort;
@@ -37,6 +39,8 @@ export class ReadAhead {
 
   /** Records posted ahead of the reader, at most: a few chunks' columns in memory. */
   static readonly AHEAD = 4;
+  /** Columns of a chunk the thread decodes at most before it hands the rest to the reader (all, unless a test pins the split). */
+  static columnsAhead = Infinity;
   /** Files from this size up are read ahead by a thread: below, a thread's first start costs more than it saves (measured: about 30 ms). */
   static readonly MIN_BYTES = 4 * 1024 * 1024;
 
@@ -59,10 +63,16 @@ export class ReadAhead {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.thread = thread;
-    const job: ReadAheadJob = { path, start, blockBytes, fileDigest, port: port2, shared: this.shared, ahead: ReadAhead.AHEAD };
+    const job: ReadAheadJob = { path, start, blockBytes, fileDigest, port: port2, shared: this.shared, ahead: ReadAhead.AHEAD, columnsAhead: ReadAhead.columnsAhead };
     thread.jobs.postMessage(job, [port2]);
     Atomics.add(thread.state, JOBS, 1);
     Atomics.notify(thread.state, JOBS);
+    dropped.register(this, { shared: this.shared, port: port1, thread }, this);
+  }
+
+  /** Read-ahead threads given to readers that have not closed (at most one per spare core). */
+  static busyThreads(): number {
+    return threads.filter((t) => t.busy).length;
   }
 
   /**
@@ -90,13 +100,33 @@ export class ReadAhead {
 
   /** Lets the thread go: it drops the rest of this trace and serves the next reader. */
   close(): void {
-    Atomics.store(this.shared, CANCEL, 1);
-    Atomics.notify(this.shared, TAKEN);
-    this.port.close();
-    if (this.thread) this.thread.busy = false;
+    dropped.unregister(this);
+    release({ shared: this.shared, port: this.port, thread: this.thread });
     this.thread = undefined;
   }
 }
+
+/** What lets a reader's thread go, held apart from the reader so that it can be done once the reader is gone. */
+interface Lease {
+  readonly shared: Int32Array;
+  readonly port: MessagePort;
+  readonly thread: PooledThread | undefined;
+}
+
+function release(l: Lease): void {
+  Atomics.store(l.shared, CANCEL, 1);
+  Atomics.notify(l.shared, TAKEN);
+  l.port.close();
+  if (l.thread) l.thread.busy = false;
+}
+
+/**
+ * A reader dropped without close() (a caller that stopped after a few
+ * chunks and let the reader go) would keep its thread waiting for room
+ * forever, and no later reader could have it: once the reader is
+ * collected, its thread is let go as close() would.
+ */
+const dropped = new FinalizationRegistry<Lease>(release);
 
 interface PooledThread {
   readonly worker: Worker;
@@ -147,7 +177,7 @@ function unpackMessage(m: ReadAheadMessage): AheadRecord {
           c['d'] = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
         }
       }
-      return { rec: m.rec, at: m.at, totalBytes: m.totalBytes, ...(m.inflated ? { inflated: m.inflated } : {}), ...(m.fileDigest !== undefined ? { fileDigest: m.fileDigest } : {}) };
+      return { rec: m.rec, at: m.at, totalBytes: m.totalBytes, ...(m.columns ? { columns: m.columns } : {}), ...(m.fileDigest !== undefined ? { fileDigest: m.fileDigest } : {}) };
     }
     case 'problem':
       throw new RecordProblem(m.problem, m.at, m.record, m.hint);

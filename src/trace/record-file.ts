@@ -2,6 +2,7 @@ import type { Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Unpackr } from 'msgpackr';
 import { withPath } from '../util/io-error.js';
+import { unpackViewingBytes } from './byte-views.js';
 import { checkFrameTail, FRAME_HEAD_BYTES, FRAME_TAIL_BYTES, readFrameHead, traceCodecOptions } from './trace-frame.js';
 
 /**
@@ -97,7 +98,8 @@ export class RecordFile {
     if (bad) throw new RecordProblem(bad, at, where, 'the file is corrupted');
     let rec: unknown;
     try {
-      rec = this.unpackr.unpack(payload);
+      // Columns are views of this block, read before the next record is (byte-views.ts).
+      rec = unpackViewingBytes(this.unpackr, payload);
     } catch (e) {
       throw new RecordProblem(`record does not decode: ${(e as Error).message}`, at, where, 'the file is corrupted');
     }

@@ -4,11 +4,12 @@ import { GUEST_EVENT_KIND_NAMES } from '../events/guest-event-kind.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
-import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn, type Inflated } from './column-codec.js';
+import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { ChunkCheck, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { headerProblem } from './header-check.js';
 import { type AheadRecord, ReadAhead } from './read-ahead.js';
+import type { ColumnAhead } from './read-ahead-worker.js';
 import { RecordFile, RecordProblem } from './record-file.js';
 import { fileDigestOf, TRACE_MAGIC } from './trace-frame.js';
 import { TraceError } from './trace-error.js';
@@ -73,9 +74,9 @@ export class TraceReader {
   private fileHash: Hash | undefined;
   /** Version 2: the footer's fileDigest is checked (by the hash above, or by the read-ahead thread's). */
   private checkFileDigest = false;
-  /** The read-ahead thread's digest of the bytes before the footer, and the inflated columns of the chunk being decoded. */
+  /** The read-ahead thread's digest of the bytes before the footer, and the columns it decoded of the chunk being decoded. */
   private aheadFileDigest: string | undefined;
-  private inflated: Inflated[] | undefined;
+  private columnsAhead: ColumnAhead[] | undefined;
   private recordNo = 0;
   private nextSeq = 0;
   private guestEvents = 0;
@@ -214,10 +215,18 @@ export class TraceReader {
     const bufs = stream === 'guest' ? this.guestCols : this.runCols;
     const views: ColumnArray[] = [];
     try {
-      // The kinds first: a packed column may be predicted from them.
+      // The kinds first: a packed column may be predicted from them. A
+      // column the read-ahead thread decoded is read where it is (its
+      // shared slot is not rewritten before the next chunk is taken).
       for (let c = 0; c < specs.length; c++) {
+        const ahead = this.columnsAhead?.[c];
+        if (typeof ahead === 'string') throw new ColumnCodecError(ahead);
+        if (ahead) {
+          views.push(ahead);
+          continue;
+        }
         const view = bufs[c]!.subarray(0, count);
-        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view, c === 0 ? undefined : (views[0] as Uint8Array), this.inflated?.[c]);
+        decodeColumn(specs[c]!, (cols as unknown[])[c], count, view, c === 0 ? undefined : (views[0] as Uint8Array));
         views.push(view);
       }
     } catch (e) {
@@ -303,7 +312,7 @@ export class TraceReader {
       throw withPath(e, this.path, 'read');
     }
     // Each record's own: a chunk the thread left whole has none.
-    this.inflated = (got as AheadRecord).inflated;
+    this.columnsAhead = (got as AheadRecord).columns;
     if ((got as AheadRecord).fileDigest !== undefined) this.aheadFileDigest = (got as AheadRecord).fileDigest;
     this.pos = at + got.totalBytes;
     this.recordNo++;

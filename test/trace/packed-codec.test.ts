@@ -75,6 +75,31 @@ describe('packed codec', () => {
     );
   });
 
+  it('a block whose every prediction is right (width 0, no exception) decodes to the predictions: the last value (delta), each kind\'s last value (kind)', () => {
+    // A first block of assorted values over three kinds, then two blocks
+    // that repeat, kind by kind, the last value of each kind, interleaved.
+    const n = 3 * BLOCK;
+    const kinds = Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 3)) % 3);
+    const values = new Int32Array(n);
+    const last = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const k = kinds[i]!;
+      if (i < BLOCK) last[k] = ((i * 2654435761) | 0) >> 8;
+      values[i] = last[k]!;
+    }
+    for (const mode of [PackedMode.kind, PackedMode.delta]) {
+      const v = mode === PackedMode.kind ? values : Int32Array.from(values, (x, i) => (i < BLOCK ? x : values[BLOCK - 1]!));
+      const r = new Int32Array(n);
+      residuals(v, n, mode, kinds, r);
+      const packed = pack(r);
+      // Blocks 1 and 2: width 0, no exception.
+      expect(Array.from(packed.subarray(2, 6))).toEqual([0, 0, 0, 0]);
+      const out = new Int32Array(n).fill(-1);
+      unpackValues(packed, n, out, mode, kinds);
+      expect(Array.from(out)).toEqual(Array.from(v));
+    }
+  });
+
   it('a block of zeros costs its two header bytes; 8-bit values one byte each; one wide value among narrow ones is an exception, not a wider block', () => {
     const n = 4 * BLOCK;
     expect(pack(new Int32Array(n)).length).toBe(2 * 4);

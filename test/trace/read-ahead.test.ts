@@ -10,6 +10,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../src/api/record.js';
 import type { TraceReader as SourceReader, TraceReaderOptions } from '../../src/trace/trace-reader.js';
@@ -21,6 +23,8 @@ const dir = tempDir();
 const good = join(dir, 'good.mst');
 let bytes: Buffer;
 let Reader: typeof SourceReader;
+/** The built ReadAhead, whose columnsAhead pins how many columns of a chunk the thread decodes. */
+let Ahead: { columnsAhead: number; busyThreads(): number };
 
 interface Outcome {
   /** A hash of every chunk handed on, in order, and the footer. */
@@ -62,6 +66,7 @@ function same(file: string, options: TraceReaderOptions = {}): Outcome {
 beforeAll(async () => {
   if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: build first (npx tsc -p tsconfig.json)`);
   Reader = ((await import(pathToFileURL(BUILT).href)) as { TraceReader: typeof SourceReader }).TraceReader;
+  Ahead = ((await import(pathToFileURL(join(BUILT, '..', 'read-ahead.js')).href)) as { ReadAhead: typeof Ahead }).ReadAhead;
   // Apache (an MMU workload: every column packed, most through Zstandard)
   // in small chunks, so that the thread runs ahead of the reader and waits.
   record({ workload: 'apache', seed: 3, out: good, durationNs: 1e9, chunkEvents: 4096 });
@@ -122,6 +127,42 @@ describe('trace read-ahead thread', () => {
     expect(out.chunks.length).toBe(k - 1);
   });
 
+  it('whichever thread decodes each column (the split pinned at every column), a bad column is the same error at the same chunk, and a good file the same chunks', () => {
+    const records = readRecords(good);
+    const k = 4;
+    const cols = records[k]!['cols'] as Record<string, unknown>[];
+    const zstd = cols.flatMap((c, i) => (c['z'] === 'zstd' ? [i] : []));
+    // The first and the last Zstandard columns: decoded by the thread or left to the reader, depending on the split.
+    const files = [zstd[0]!, zstd[zstd.length - 1]!].map((z) => {
+      const damaged = cols.map((c) => ({ ...c }));
+      const d = Buffer.from(damaged[z]!['d'] as Uint8Array);
+      d[d.length >> 1] = d[d.length >> 1]! ^ 0xff;
+      d[(d.length >> 1) + 1] = d[(d.length >> 1) + 1]! ^ 0x5a;
+      damaged[z] = { ...damaged[z], d };
+      const file = join(dir, `split-${z}.mst`);
+      writeRecords(file, records.map((r, i) => (i === k ? { ...r, cols: damaged } : r)));
+      return file;
+    });
+    // A column predicted from the kinds, with the kinds on the other thread: a packed column refused for its predictor.
+    const kindPredicted = cols.findIndex((c) => c['m'] === 2);
+    expect(kindPredicted).toBeGreaterThan(0);
+    const badMode = join(dir, 'split-mode.mst');
+    writeRecords(badMode, records.map((r, i) => (i === k ? { ...r, cols: cols.map((c, j) => (j === kindPredicted ? { ...c, m: 7 } : c)) } : r)));
+    try {
+      for (const split of [0, 1, 2, 3, 4, 5, Infinity]) {
+        Ahead.columnsAhead = split;
+        expect(same(good).chunks.length).toBeGreaterThan(20);
+        for (const file of [...files, badMode]) {
+          const out = same(file);
+          expect(out.error).toMatch(/chunk \d+/);
+          expect(out.chunks.length).toBe(k - 1);
+        }
+      }
+    } finally {
+      Ahead.columnsAhead = Infinity;
+    }
+  });
+
   it('bytes other than those recorded, the events the same, fail the file digest at the footer in the same words', () => {
     // A Zstandard column stored as the packed bytes it inflates to: the
     // events are the same (so is the footer's digest of them), the bytes not.
@@ -150,6 +191,28 @@ describe('trace read-ahead thread', () => {
     expect(r.readsAhead).toBe(true);
     r.close();
     expect(r.readsAhead).toBe(false);
+    const out = read(good, 'thread');
+    expect(out.threaded).toBe(true);
+    expect(out.chunks).toEqual(read(good, 'inline').chunks);
+  });
+
+  it('a reader dropped without close(), its thread waiting for room, lets the thread go once it is collected', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const before = Ahead.busyThreads();
+    (() => {
+      const r = Reader.open(good, { readAhead: 'thread' });
+      expect(r.nextChunk()).toBeDefined();
+      expect(r.readsAhead).toBe(true);
+    })();
+    expect(Ahead.busyThreads()).toBe(before + 1);
+    // Finalizers run after a collection, in a later task.
+    for (let k = 0; k < 50 && Ahead.busyThreads() > before; k++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(Ahead.busyThreads()).toBe(before);
+    // The thread has dropped that trace and reads the next reader's.
     const out = read(good, 'thread');
     expect(out.threaded).toBe(true);
     expect(out.chunks).toEqual(read(good, 'inline').chunks);
