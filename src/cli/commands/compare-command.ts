@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import type { CliContext } from '../cli-io.js';
@@ -21,7 +22,14 @@ export function registerCompare(program: Command, ctx: CliContext): void {
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
-  cmd.action(async (target: string, opts: TrackerRunCliOptions & { trackers: string }) => (await import('../actions/compare-action.js')).compareAction(ctx, target, opts));
+  cmd.action(async (target: string, opts: TrackerRunCliOptions & { trackers: string }) => {
+    // The workers start first, so that their start runs beside this thread's loading of the simulator.
+    const { compareThreadPlan, startCompareWorkers } = await import('../../api/compare-threads.js');
+    const envPlan = process.env['CMP_PLAN'];
+    const plan = envPlan !== undefined ? envPlan.split('|').map((t) => (t ? t.split(',').map(Number) : [])) : compareThreadPlan(parseTrackerList(opts.trackers), availableParallelism());
+    const workers = startCompareWorkers(plan.length - 1);
+    await (await import('../actions/compare-action.js')).compareAction(ctx, target, opts, { plan, workers });
+  });
 }
 
 /** The trackers `--trackers` lists, each checked. */
