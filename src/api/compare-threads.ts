@@ -16,57 +16,59 @@ import type { TrackerName } from '../reducers/tracker.js';
 const WORKER_URL = new URL('./compare-worker.js', import.meta.url);
 
 /**
- * Relative CPU of each tracker's run over a guest, from a cold start (each
- * thread compiles the simulator anew), in units of a HAP run; and of
- * generating the guest, which the main thread does. Measured on the apache
- * default (10 s, seed 1; main-thread CPU read from /proc/thread-self/stat):
- * generation with the workload's set-up about 0.30 s, shadow 0.15, hap
- * 0.10, pml 0.10. They only balance the threads; the results do not depend
- * on them.
+ * The trackers whose accesses run in the EPT loop (src/reducers/ept-run.ts,
+ * runUnderEpt: Simulation takes it for a tracker with `gates`); the others
+ * (shadow, direct) walk the guest's page tables through the MMU
+ * (walk-x86-64.ts) and take each access in Tracker.process. Each thread
+ * compiles the code its trackers use, in its own isolate, and V8 compiles
+ * it again each time a tracker of the other kind meets it and its type
+ * feedback no longer holds: trackers of one kind share a thread.
+ * test/cli/compare-on-cores.test.ts holds this list to the trackers'
+ * `gates`.
  */
-const TRACKER_COST: Readonly<Record<TrackerName, number>> = { shadow: 1.5, hap: 1, pml: 1, direct: 1.3, 'kvm-wp': 1, 'kvm-pml': 1, 'kvm-ring': 1 };
-const GENERATION_COST = 3;
-/** What a worker costs before its first batch, beyond the main thread's own start (which it overlaps when started early). */
-const WORKER_START_COST = 0.5;
-
-/**
- * How many threads a comparison simulates on: one per core, no more than
- * there are trackers, and one when `busyCores` (what else the machine runs,
- * as its load average says) leaves no core spare. A worker costs CPU of its
- * own (its start, and its own copy of the simulator's compiled code: V8
- * compiles per isolate), which buys wall time only on an idle core; on a
- * machine already busy the same work on fewer threads is what finishes
- * first.
- */
-export function simulationThreads(trackerCount: number, cores: number, busyCores = 0): number {
-  const spare = Math.floor(cores - busyCores);
-  return Math.max(1, Math.min(trackerCount, cores, spare));
-}
+export const EPT_LOOP_TRACKERS: readonly TrackerName[] = ['hap', 'pml', 'kvm-wp', 'kvm-pml', 'kvm-ring'];
 
 /**
  * Which thread runs each tracker: `threads[0]` is the main thread, which
- * also generates the guest, the others workers. Longest first, each to the
- * thread with the least work so far (the main thread on a tie: it needs no
- * copy of the batches nor its own compiled simulator). A worker left with
- * nothing to run is not in the plan.
+ * also generates the guest, the others workers; each list in the
+ * comparison's order. Trackers of one kind (EPT_LOOP_TRACKERS or not) go
+ * to one thread: the kind with more trackers (the first listed on a tie)
+ * stays on the main thread, which needs no copy of the batches and has no
+ * thread to start; the other kind gets a worker (with one core, everything
+ * stays here). A kind is split over more threads only with a core left
+ * over for V8's compiler besides them: the largest group gives one tracker
+ * at a time to a new worker (the main thread's last).
+ *
+ * Measured on two cores (the apache default, 10 s; CPU from
+ * /proc/<pid>/task, medians of five runs, the machine under load): hap and
+ * pml here with shadow on a worker took 2.66 s of CPU in all, 0.94 s of it
+ * on the main thread, against 3.05 s and 1.39 s with every tracker here;
+ * shadow here with hap and pml on a worker 3.00 s (0.88 s), everything on
+ * a worker 2.87 s (0.67 s). The compiler's threads took about half of each.
+ * One kind split over two threads costs CPU for nothing: hap here and pml
+ * on a worker took 1.97 s, against 1.66 s both here.
  */
-export function assignTrackers(trackers: readonly TrackerName[], threadCount: number): number[][] {
-  const load = Array.from({ length: threadCount }, (_, t) => (t === 0 ? GENERATION_COST : WORKER_START_COST));
-  const threads: number[][] = Array.from({ length: threadCount }, () => []);
-  const order = trackers.map((_, i) => i).sort((a, b) => TRACKER_COST[trackers[b]!] - TRACKER_COST[trackers[a]!] || a - b);
-  for (const run of order) {
-    let best = 0;
-    for (let t = 1; t < threadCount; t++) if (load[t]! < load[best]!) best = t;
-    threads[best]!.push(run);
-    load[best]! += TRACKER_COST[trackers[run]!];
+export function assignTrackers(trackers: readonly TrackerName[], cores: number): number[][] {
+  const ept = (run: number) => EPT_LOOP_TRACKERS.includes(trackers[run]!);
+  const runs = trackers.map((_, run) => run);
+  const kinds = [runs.filter(ept), runs.filter((run) => !ept(run))].filter((k) => k.length > 0);
+  // The larger kind first, the first listed on a tie.
+  kinds.sort((a, b) => b.length - a.length || a[0]! - b[0]!);
+  if (cores < 2) return [runs];
+  const [main = [], ...workers] = kinds;
+  while (1 + workers.length < Math.min(trackers.length, cores - 1)) {
+    const largest = workers.reduce((best, w, i) => (w.length > (workers[best]?.length ?? 1) ? i : best), -1);
+    if (largest >= 0) workers.push([workers[largest]!.pop()!]);
+    else if (main.length > 1) workers.push([main.pop()!]);
+    else break;
   }
-  return [threads[0]!.sort((a, b) => a - b), ...threads.slice(1).filter((t) => t.length > 0).map((t) => t.sort((a, b) => a - b))];
+  const inOrder = (t: number[]) => t.sort((a, b) => a - b);
+  return [inOrder(main), ...workers.map(inOrder).sort((a, b) => a[0]! - b[0]!)];
 }
 
-/** The thread plan for `trackers` on `cores` (see simulationThreads, assignTrackers); one thread where no built worker module exists (the sources run unbuilt, as under vitest). */
-export function compareThreadPlan(trackers: readonly TrackerName[], cores: number, busyCores = 0): number[][] {
-  const threadCount = trackers.length < 2 || !workerModuleExists() ? 1 : simulationThreads(trackers.length, cores, busyCores);
-  return threadCount === 1 ? [trackers.map((_, run) => run)] : assignTrackers(trackers, threadCount);
+/** The thread plan for `trackers` on `cores` (assignTrackers); one thread where no built worker module exists (the sources run unbuilt, as under vitest). */
+export function compareThreadPlan(trackers: readonly TrackerName[], cores: number): number[][] {
+  return workerModuleExists() ? assignTrackers(trackers, cores) : [trackers.map((_, run) => run)];
 }
 
 function workerModuleExists(): boolean {
