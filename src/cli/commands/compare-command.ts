@@ -18,15 +18,17 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     .argument('[trace|workload]', 'a trace file or a built-in workload', DEFAULT_COMPARE_TARGET)
     .option('--trackers <list>', 'comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
     .option('--json', 'print the summaries as JSON')
-    .addHelpText('after', '\nThe guest events are generated (or read) once; the trackers run over them on one thread per core but one\n(the spare core is V8\'s compiler\'s): on two cores all on one thread. The output is, byte for byte, that of the trackers run one by one.');
+    .addHelpText(
+      'after',
+      "\nThe guest events are generated (or read) once; the trackers run over them on the cores, trackers of one kind\n(EPT loop: hap, pml, kvm-*; page walk: shadow, direct) on one thread: on two cores, shadow on a worker and\nhap and pml beside the generation. The output is, byte for byte, that of the trackers run one by one.",
+    );
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
   cmd.action(async (target: string, opts: TrackerRunCliOptions & { trackers: string }) => {
     // The workers start first, so that their start runs beside this thread's loading of the simulator.
     const { compareThreadPlan, startCompareWorkers } = await import('../../api/compare-threads.js');
-    const envPlan = process.env['CMP_PLAN'];
-    const plan = envPlan !== undefined ? envPlan.split('|').map((t) => (t ? t.split(',').map(Number) : [])) : compareThreadPlan(parseTrackerList(opts.trackers), availableParallelism());
+    const plan = compareThreadPlan(parseTrackerList(opts.trackers), availableParallelism());
     const workers = startCompareWorkers(plan.length - 1);
     await (await import('../actions/compare-action.js')).compareAction(ctx, target, opts, { plan, workers });
   });
