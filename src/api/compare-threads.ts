@@ -45,8 +45,12 @@ export const EPT_LOOP_TRACKERS: readonly TrackerName[] = ['hap', 'pml', 'kvm-wp'
  * on the main thread, against 3.05 s and 1.39 s with every tracker here;
  * shadow here with hap and pml on a worker 3.00 s (0.88 s), everything on
  * a worker 2.87 s (0.67 s). The compiler's threads took about half of each.
- * One kind split over two threads costs CPU for nothing: hap here and pml
- * on a worker took 1.97 s, against 1.66 s both here.
+ * The gain is the main thread's shorter path, which only a free core turns
+ * into wall time: as whole processes on that loaded machine (load average
+ * 11 on 2 cores, nine pairs) this plan took 1.01x the wall time and 1.06x
+ * the CPU of every tracker here. One kind split over two threads costs CPU
+ * for nothing: hap here and pml on a worker took 1.97 s, against 1.66 s
+ * both here.
  */
 export function assignTrackers(trackers: readonly TrackerName[], cores: number): number[][] {
   const ept = (run: number) => EPT_LOOP_TRACKERS.includes(trackers[run]!);
