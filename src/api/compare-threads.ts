@@ -48,7 +48,8 @@ export const EPT_LOOP_TRACKERS: readonly TrackerName[] = ['hap', 'pml', 'kvm-wp'
  * The gain is the main thread's shorter path, which only a free core turns
  * into wall time: as whole processes on that loaded machine (load average
  * 11 on 2 cores, nine pairs) this plan took 1.01x the wall time and 1.06x
- * the CPU of every tracker here. One kind split over two threads costs CPU
+ * the CPU of every tracker here, at load 6-9 (seven pairs) 1.04x and 1.09x:
+ * compareThreadPlan keeps one thread when no core is idle. One kind split over two threads costs CPU
  * for nothing: hap here and pml on a worker took 1.97 s, against 1.66 s
  * both here.
  */
@@ -70,9 +71,18 @@ export function assignTrackers(trackers: readonly TrackerName[], cores: number):
   return [inOrder(main), ...workers.map(inOrder).sort((a, b) => a[0]! - b[0]!)];
 }
 
-/** The thread plan for `trackers` on `cores` (assignTrackers); one thread where no built worker module exists (the sources run unbuilt, as under vitest). */
-export function compareThreadPlan(trackers: readonly TrackerName[], cores: number): number[][] {
-  return workerModuleExists() ? assignTrackers(trackers, cores) : [trackers.map((_, run) => run)];
+/**
+ * The thread plan for `trackers` on `cores` (assignTrackers) of which
+ * `busyCores` are taken by other work (the CLI passes the load average):
+ * the plan counts the cores left, rounded. A worker buys wall time only on
+ * an idle core; where every core is busy, the same work on fewer threads
+ * (less CPU in all: one isolate compiles) finished as soon or sooner (see
+ * assignTrackers). One thread where no built worker module exists (the
+ * sources run unbuilt, as under vitest).
+ */
+export function compareThreadPlan(trackers: readonly TrackerName[], cores: number, busyCores = 0): number[][] {
+  const free = Math.max(1, Math.round(cores - Math.max(0, busyCores)));
+  return workerModuleExists() ? assignTrackers(trackers, Math.min(cores, free)) : [trackers.map((_, run) => run)];
 }
 
 function workerModuleExists(): boolean {
