@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { Subject } from '../util/rx.js';
 import type { GuestBatch } from '../events/guest-batch.js';
 import { shareGuestBatch } from '../events/shared-guest-batch.js';
 import type { TrackerName } from '../reducers/tracker.js';
 import { drainSync } from '../util/drain-sync.js';
 import { type CompareHooks, type CompareResult, compareResult, compareTrackers } from './compare.js';
-import type { CompareWorkerData, CompareWorkerMessage, CompareWorkerReply } from './compare-worker.js';
+import type { CompareWorkerMessage, CompareWorkerReply } from './compare-worker.js';
+import { compareThreadPlan, startCompareWorkers } from './compare-threads.js';
 import { DEFAULT_COSTS } from '../model/cost-model.js';
 import type { GuestSource } from './guest-source.js';
 import { type MigrationRunOptions, type MigrationSummary, migrate, summarizeMigration } from './run-migration.js';
@@ -23,105 +22,59 @@ import { type MigrationRunOptions, type MigrationSummary, migrate, summarizeMigr
  */
 const BATCHES_AHEAD = 8;
 
-const WORKER_URL = new URL('./compare-worker.js', import.meta.url);
-
 /**
- * Node's options for a worker: this process's, as Worker passes them by
- * default, but for those of a program given as a string (`node
- * --input-type=module -e ...`), which a worker run from a file refuses
- * (ERR_INPUT_TYPE_NOT_ALLOWED), so that a comparison started that way
- * would run in order, on one thread.
+ * Where a comparison's trackers run: `plan[0]` the runs (indices into the
+ * trackers) on the main thread, each later entry a worker's; and workers
+ * already started for it (startCompareWorkers), one per later entry, which
+ * it takes over (it starts any missing, and ends any over). A number is the
+ * cores, for the default plan (compareThreadPlan).
  */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
-    if (/^(--input-type|--eval|-e|--print|-p)$/.test(a)) i++;
-    else if (!/^(--input-type|--eval|--print)=/.test(a)) out.push(a);
-  }
-  return out;
-}
-
-/**
- * Relative CPU of each tracker's run over a guest, from a cold start (a
- * comparison's threads each compile the simulator anew), in units of a
- * HAP run; and of what else a thread does: generating the guest (the main
- * thread's) and starting a worker (loading and compiling the simulator's
- * modules). Measured on the apache default: generation 0.70 s of CPU,
- * shadow 0.60, hap 0.35, pml 0.25, a worker's start 0.30. They only
- * balance the threads; the results do not depend on them.
- */
-const TRACKER_COST: Readonly<Record<TrackerName, number>> = { shadow: 1.7, hap: 1, pml: 0.8, direct: 1.3, 'kvm-wp': 1, 'kvm-pml': 1, 'kvm-ring': 1 };
-const GENERATION_COST = 2;
-const WORKER_START_COST = 0.9;
-
-/**
- * How many threads a comparison simulates on: one per core but one, and no
- * more than there are trackers. V8 compiles hot code on background threads,
- * and a comparison's code is hot for most of its run: on the apache
- * default (3 trackers, 2 cores) those threads took 48% of the process's
- * CPU, and each simulation thread compiles the simulator anew (a worker
- * also starts node and loads the modules: 0.2 s of CPU). On two cores a
- * worker thus bought nothing but its own cost: the comparison was CPU-bound
- * (1.78x one run's CPU, 1.56x its wall time); one thread over one
- * generation takes 1.35x one run's CPU and 1.39x its wall time (medians of
- * five pairs, under load). The spare core is the compiler's.
- */
-export function simulationThreads(trackerCount: number, cores: number): number {
-  return Math.max(1, Math.min(trackerCount, cores - 1));
-}
-
-/**
- * Which thread runs each tracker: `threads[0]` is this one, which also
- * generates the guest, the others workers. Longest first, each to the
- * thread with the least work so far (a worker on a tie: this thread also
- * hands out the batches).
- */
-export function assignTrackers(trackers: readonly TrackerName[], threadCount: number): number[][] {
-  const load = Array.from({ length: threadCount }, (_, t) => (t === 0 ? GENERATION_COST : WORKER_START_COST));
-  const threads: number[][] = Array.from({ length: threadCount }, () => []);
-  const order = trackers.map((_, i) => i).sort((a, b) => TRACKER_COST[trackers[b]!] - TRACKER_COST[trackers[a]!] || a - b);
-  for (const run of order) {
-    let best = threadCount - 1;
-    for (let t = threadCount - 1; t >= 0; t--) if (load[t]! < load[best]!) best = t;
-    threads[best]!.push(run);
-    load[best]! += TRACKER_COST[trackers[run]!];
-  }
-  // A worker with nothing to run is not started.
-  return [threads[0]!.sort((a, b) => a - b), ...threads.slice(1).filter((t) => t.length > 0).map((t) => t.sort((a, b) => a - b))];
+export interface CompareThreads {
+  readonly plan: readonly (readonly number[])[];
+  readonly workers?: readonly Worker[];
 }
 
 /**
  * compareTrackers on every core: the guest's events are generated (or read
  * from the trace) once, on this thread, which runs some trackers over them
- * as they come; each batch is copied once into a shared buffer, and the
- * other trackers run on worker threads over those same batches
- * (src/api/compare-worker.ts), several on one thread when there are more
- * trackers than threads (simulationThreads: one core is left to V8's
- * compiler, so on two cores every tracker runs on this thread, over the
- * one generation). A simulation depends only on the events it is given, so
- * each summary, and the result, is the one compareTrackers returns, byte
- * for byte (test/cli/compare-on-cores.test.ts).
+ * as they come; each batch is copied once into a shared buffer as soon as
+ * it is generated, and the other trackers run on worker threads over those
+ * same batches (src/api/compare-worker.ts), several on one thread when
+ * there are more trackers than threads. The plan (compareThreadPlan, or
+ * the caller's) only decides where each run goes: a simulation depends only
+ * on the events it is given, so each summary, and the result, is the one
+ * compareTrackers returns, byte for byte, whatever the plan
+ * (test/cli/compare-on-cores.test.ts).
  *
  * `onEach` is called as each tracker finishes, in the order they finish;
  * `onRunBatch` is not offered (run batches stay on their threads: use
  * compareTrackers). When any run fails (a tracker the guest cannot have,
  * say), the comparison is run again in order on this thread, so the error
- * is the very one compareTrackers throws. Where no built worker module
- * exists (the sources run without a build, as under vitest), every
- * tracker runs on this thread.
+ * is the very one compareTrackers throws.
  */
 export async function compareTrackersOnCores(
   source: GuestSource,
   trackers: readonly TrackerName[],
   opts: Omit<MigrationRunOptions, 'tracker'>,
   hooks: Pick<CompareHooks, 'onEach'> = {},
-  cores = availableParallelism(),
+  threads: number | CompareThreads = availableParallelism(),
 ): Promise<CompareResult> {
-  if (trackers.length < 2) return compareTrackers(source, trackers, opts, hooks);
-  let threadCount = simulationThreads(trackers.length, cores);
-  if (threadCount > 1 && !existsSync(fileURLToPath(WORKER_URL))) threadCount = 1;
-  const [mine, ...theirs] = threadCount === 1 ? [trackers.map((_, run) => run)] : assignTrackers(trackers, threadCount);
+  const { plan, workers: started = [] } = typeof threads === 'number' ? { plan: compareThreadPlan(trackers, threads) } : threads;
+  if (trackers.length < 2 || plan.length < 2) {
+    for (const w of started) void w.terminate();
+    return compareTrackers(source, trackers, opts, hooks);
+  }
+  checkPlan(plan, trackers.length);
+  const [mine, ...theirs] = plan;
+  const n = theirs.length;
+  for (const w of started.slice(n)) void w.terminate();
+  const workers = [...started.slice(0, n), ...startCompareWorkers(n - started.length)];
+  if (workers.length < n || workers.some((w) => w.threadId < 0)) {
+    // No built worker module (the sources run unbuilt, as under vitest), or
+    // a worker that has already failed: all here, in order.
+    for (const w of workers) void w.terminate();
+    return compareTrackers(source, trackers, opts, hooks);
+  }
   const header = source.header;
   const summaries: (MigrationSummary | undefined)[] = trackers.map(() => undefined);
   let localFailed = false;
@@ -136,12 +89,12 @@ export async function compareTrackersOnCores(
     });
     return local;
   });
-  const n = theirs.length;
   // Slots 0..n-1: batches each worker has folded; slot n: a worker failed.
   const progress = new Int32Array(new SharedArrayBuffer(4 * (n + 1)));
-  const workers = theirs.map((runs, index) => {
-    const workerData: CompareWorkerData = { index, header, runs: runs.map((run) => ({ run, options: { ...opts, tracker: trackers[run]! } })), progress };
-    return new Worker(WORKER_URL, { workerData, execArgv: workerExecArgv(process.execArgv) });
+  workers.forEach((w, index) => {
+    w.ref();
+    const runs = theirs[index]!.map((run) => ({ run, options: { ...opts, tracker: trackers[run]! } }));
+    w.postMessage({ type: 'setup', index, header, runs, progress } satisfies CompareWorkerMessage);
   });
   const replies = workers.map(
     (w, i) =>
@@ -161,6 +114,8 @@ export async function compareTrackersOnCores(
         });
         w.on('error', () => settle(false));
         w.on('exit', () => settle(false));
+        // Already gone (it failed before this comparison took it): its exit was before these listeners.
+        if (w.threadId < 0) settle(false);
       }),
   );
   let posted = 0;
@@ -211,3 +166,9 @@ export async function compareTrackersOnCores(
 }
 
 class WorkerFailed extends Error {}
+
+/** Every run in exactly one thread's list. */
+function checkPlan(plan: readonly (readonly number[])[], runs: number): void {
+  const seen = plan.flat().sort((a, b) => a - b);
+  if (seen.length !== runs || seen.some((run, i) => run !== i)) throw new Error(`compareTrackersOnCores: the plan ${JSON.stringify(plan)} does not run each of the ${runs} trackers once`);
+}

@@ -1,7 +1,8 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { MigrationRunOptions, MigrationSummary } from './run-migration.js';
 import type { TraceHeader } from '../trace/trace-records.js';
 import type { SharedGuestBatch } from '../events/shared-guest-batch.js';
+import type { GuestBatch } from '../events/guest-batch.js';
 
 /**
  * Some trackers of a comparison on a thread of their own
@@ -10,14 +11,19 @@ import type { SharedGuestBatch } from '../events/shared-guest-batch.js';
  * as runMigration over them for each of its trackers, batch by batch, and
  * posts each summary. One thread runs several trackers so that a
  * comparison starts no more threads than there are cores: each thread
- * loads and compiles the simulator anew, and on two cores a third thread
- * only adds that cost. After each batch it advances its slot of
- * `progress`, which the main thread reads to stay at most a few batches
- * ahead; on any failure it raises `progress`'s last slot, so a main thread
- * waiting on it stops at once (it cannot see this thread's messages while
- * it waits).
+ * loads and compiles the simulator anew. After each batch it advances its
+ * slot of `progress`, which the main thread reads to stay at most a few
+ * batches ahead; on any failure it raises `progress`'s last slot, so a main
+ * thread waiting on it stops at once (it cannot see this thread's messages
+ * while it waits).
+ *
+ * The thread may be started before the comparison is known
+ * (startCompareWorkers, src/api/compare-threads.ts): it loads the
+ * simulator's modules at once, and only then reads its messages, the
+ * first of which is its setup (messages wait in the port until then).
  */
-export interface CompareWorkerData {
+export interface CompareWorkerSetup {
+  readonly type: 'setup';
   readonly index: number;
   readonly header: TraceHeader;
   /** This thread's runs: each its place in the comparison and its options. */
@@ -26,55 +32,69 @@ export interface CompareWorkerData {
   readonly progress: Int32Array;
 }
 
-export type CompareWorkerMessage = { readonly type: 'batch'; readonly batch: SharedGuestBatch } | { readonly type: 'end' };
+export type CompareWorkerMessage = CompareWorkerSetup | { readonly type: 'batch'; readonly batch: SharedGuestBatch } | { readonly type: 'end' };
 export type CompareWorkerReply = { readonly type: 'summary'; readonly run: number; readonly summary: MigrationSummary } | { readonly type: 'failed'; readonly message: string };
 
-const data = workerData as CompareWorkerData;
 const port = parentPort!;
 
-function fail(e: unknown): void {
-  Atomics.store(data.progress, data.progress.length - 1, 1);
-  Atomics.notify(data.progress, data.progress.length - 1);
-  Atomics.notify(data.progress, data.index);
+function fail(setup: CompareWorkerSetup | undefined, e: unknown): void {
+  if (setup) {
+    const { progress, index } = setup;
+    Atomics.store(progress, progress.length - 1, 1);
+    Atomics.notify(progress, progress.length - 1);
+    Atomics.notify(progress, index);
+  }
   port.postMessage({ type: 'failed', message: String((e as Error)?.stack ?? e) } satisfies CompareWorkerReply);
+  port.close();
 }
 
+let modules;
 try {
   const [{ Subject }, { migrate, summarizeMigration }, { guestBatchOfShared }] = await Promise.all([import('../util/rx.js'), import('./run-migration.js'), import('../events/shared-guest-batch.js')]);
-  const { header, runs, index, progress } = data;
+  modules = { Subject, migrate, summarizeMigration, guestBatchOfShared };
+} catch (e) {
+  // Told on the setup message, when there is a flag to raise.
+  port.once('message', (m: CompareWorkerMessage) => fail(m.type === 'setup' ? m : undefined, e));
+}
+
+if (modules) {
+  const { Subject, migrate, summarizeMigration, guestBatchOfShared } = modules;
+  let setup: CompareWorkerSetup | undefined;
   let failed = false;
-  const guests = runs.map(({ run, options }) => {
-    const guest = new Subject<import('../events/guest-batch.js').GuestBatch>();
-    let summary: MigrationSummary | undefined;
-    guest.pipe(migrate(header, options), summarizeMigration(header, options)).subscribe({
-      next: (s) => (summary = s),
-      error: (e) => {
-        if (failed) return;
-        failed = true;
-        fail(e);
-      },
-      complete: () => port.postMessage({ type: 'summary', run, summary: summary! } satisfies CompareWorkerReply),
+  let guests: import('../util/rx.js').Subject<GuestBatch>[] = [];
+  const start = (s: CompareWorkerSetup) => {
+    setup = s;
+    guests = s.runs.map(({ run, options }) => {
+      const guest = new Subject<GuestBatch>();
+      let summary: MigrationSummary | undefined;
+      guest.pipe(migrate(s.header, options), summarizeMigration(s.header, options)).subscribe({
+        next: (x) => (summary = x),
+        error: (e) => {
+          if (failed) return;
+          failed = true;
+          fail(setup, e);
+        },
+        complete: () => port.postMessage({ type: 'summary', run, summary: summary! } satisfies CompareWorkerReply),
+      });
+      return guest;
     });
-    return guest;
-  });
+  };
   port.on('message', (m: CompareWorkerMessage) => {
     if (failed) return;
     try {
-      if (m.type === 'batch') {
+      if (m.type === 'setup') start(m);
+      else if (m.type === 'batch') {
         const batch = guestBatchOfShared(m.batch);
         for (const g of guests) if (!failed) g.next(batch);
-        Atomics.add(progress, index, 1);
-        Atomics.notify(progress, index);
+        Atomics.add(setup!.progress, setup!.index, 1);
+        Atomics.notify(setup!.progress, setup!.index);
       } else {
         for (const g of guests) if (!failed) g.complete();
         port.close();
       }
     } catch (e) {
       failed = true;
-      fail(e);
-      port.close();
+      fail(setup, e);
     }
   });
-} catch (e) {
-  fail(e);
 }

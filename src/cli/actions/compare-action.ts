@@ -1,5 +1,5 @@
 import type { CompareFigure, CompareResult } from '../../api/compare.js';
-import { compareTrackersOnCores } from '../../api/compare-on-cores.js';
+import { type CompareThreads, compareTrackersOnCores } from '../../api/compare-on-cores.js';
 import { durationFormatterFor, formatBytes, formatCount } from '../../model/units.js';
 import type { CliContext } from '../cli-io.js';
 import { outcomeExit } from '../outcome-exit.js';
@@ -13,12 +13,12 @@ import type { TrackerRunCliOptions } from '../commands/run-command.js';
 import { trackerRunInputs } from './tracker-run-inputs.js';
 
 /** `migsim compare [TARGET]`: loaded when the command runs. */
-export async function compareAction(ctx: CliContext, target: string, opts: TrackerRunCliOptions & { trackers: string }): Promise<void> {
+export async function compareAction(ctx: CliContext, target: string, opts: TrackerRunCliOptions & { trackers: string }, threads?: CompareThreads): Promise<void> {
   const trackers = parseTrackerList(opts.trackers);
   const { source, runOptions } = await trackerRunInputs(ctx, target, opts);
   const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
   let done = 0;
-  const r = await withProgressAsync(progress, () => compareTrackersOnCores(source, trackers, runOptions, { onEach: () => progress.update(++done) }));
+  const r = await withProgressAsync(progress, () => compareTrackersOnCores(source, trackers, runOptions, { onEach: () => progress.update(++done) }, threads));
   if (opts.json) {
     ctx.io.out(JSON.stringify({ source: source.label, trackers, runs: r.summaries.map((s) => migrationJson(source, s, runOptions.costs?.pageHeaderBytes)), figures: r.figures }, null, 2) + '\n');
   } else {

@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import type { Command } from 'commander';
 import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import type { CliContext } from '../cli-io.js';
@@ -17,11 +18,21 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     .argument('[trace|workload]', 'a trace file or a built-in workload', DEFAULT_COMPARE_TARGET)
     .option('--trackers <list>', 'comma-separated trackers', DEFAULT_COMPARE_TRACKERS.join(','))
     .option('--json', 'print the summaries as JSON')
-    .addHelpText('after', '\nThe guest events are generated (or read) once; the trackers run over them on one thread per core but one\n(the spare core is V8\'s compiler\'s): on two cores all on one thread. The output is, byte for byte, that of the trackers run one by one.');
+    .addHelpText(
+      'after',
+      "\nThe guest events are generated (or read) once; the trackers run over them on the cores, trackers of one kind\n(EPT loop: hap, pml, kvm-*; page walk: shadow, direct) on one thread: on two idle cores, shadow on a worker and\nhap and pml beside the generation; fewer threads on cores the load average shows busy. The output is, byte for\nbyte, that of the trackers run one by one.",
+    );
   addTrackerOptions(cmd);
   addMigrationOptions(cmd);
   addWorkloadOptions(cmd);
-  cmd.action(async (target: string, opts: TrackerRunCliOptions & { trackers: string }) => (await import('../actions/compare-action.js')).compareAction(ctx, target, opts));
+  cmd.action(async (target: string, opts: TrackerRunCliOptions & { trackers: string }) => {
+    // The workers start first, so that their start runs beside this thread's loading of the simulator.
+    const { compareThreadPlan, startCompareWorkers } = await import('../../api/compare-threads.js');
+    // What else runs (the load average) decides whether a core is free for a worker; the results do not depend on it.
+    const plan = compareThreadPlan(parseTrackerList(opts.trackers), availableParallelism(), loadavg()[0]);
+    const workers = startCompareWorkers(plan.length - 1);
+    await (await import('../actions/compare-action.js')).compareAction(ctx, target, opts, { plan, workers });
+  });
 }
 
 /** The trackers `--trackers` lists, each checked. */
