@@ -5,6 +5,9 @@ import { KERNEL_COSTS_NS, type KernelWork } from './kernel-costs.js';
 import type { KernelCounters } from './kernel-counters.js';
 import type { KernelSpace } from './kernel-space.js';
 
+/** The referenced bits of every shmem object: none. */
+const NO_BITS = new Uint32Array(0);
+
 /**
  * A file's cached pages or a shmem object's pages (Linux's struct
  * address_space of an inode): page index to pfn, -1 for a page not in
@@ -33,7 +36,9 @@ export class MemoryObject {
     pages: number,
   ) {
     this.slots = new Int32Array(Math.max(1, pages));
-    this.referenced = new Uint32Array(shmem ? 0 : Math.ceil(this.slots.length / 32));
+    // Shmem has no referenced bits: one empty array serves them all (an
+    // importer makes an object per shared frame, hundreds of thousands).
+    this.referenced = shmem ? NO_BITS : new Uint32Array(Math.ceil(this.slots.length / 32));
   }
 
   /** The frame holding page `page` (below sizePages), -1 if it is not in memory. */
