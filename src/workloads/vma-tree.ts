@@ -117,7 +117,8 @@ export class VmaTree {
     const pos = lastAtOrBelow(leaf.keys, leaf.n, start) + 1;
     const n = leaf.n;
     leaf.keys.copyWithin(pos + 1, pos, n);
-    leaf.data!.copyWithin((pos + 1) * STRIDE, pos * STRIDE, n * STRIDE);
+    const at = leaf.at;
+    leaf.data!.copyWithin(at + (pos + 1) * STRIDE, at + pos * STRIDE, at + n * STRIDE);
     leaf.keys[pos] = start;
     setData(leaf, pos, end, flags, obj, objPage);
     leaf.n = n + 1;
@@ -180,7 +181,7 @@ export class VmaTree {
     if (leaf === null) return false;
     const j = lastAtOrBelow(leaf.keys, leaf.n, vpn);
     if (j >= 0) {
-      if (leaf.data![j * STRIDE + END]! > vpn) return this.found(leaf, j);
+      if (leaf.data![leaf.at + j * STRIDE + END]! > vpn) return this.found(leaf, j);
       if (j + 1 < leaf.n) return this.found(leaf, j + 1);
       const next = leaf.next;
       return next === null ? false : this.found(next, 0);
@@ -188,7 +189,7 @@ export class VmaTree {
     // Every start in this leaf is above vpn: the mapping before them, if
     // any, ends the leaf before (the leaf's bound is at most vpn).
     const prev = leaf.prev;
-    if (prev !== null && prev.data![(prev.n - 1) * STRIDE + END]! > vpn) return this.found(prev, prev.n - 1);
+    if (prev !== null && prev.data![prev.at + (prev.n - 1) * STRIDE + END]! > vpn) return this.found(prev, prev.n - 1);
     return this.found(leaf, 0);
   }
 
@@ -217,7 +218,8 @@ export class VmaTree {
   private removeAt(leaf: VmaNode, pos: number): void {
     const n = leaf.n;
     leaf.keys.copyWithin(pos, pos + 1, n);
-    leaf.data!.copyWithin(pos * STRIDE, (pos + 1) * STRIDE, n * STRIDE);
+    const at = leaf.at;
+    leaf.data!.copyWithin(at + pos * STRIDE, at + (pos + 1) * STRIDE, at + n * STRIDE);
     leaf.n = n - 1;
     this.count--;
     for (let node = leaf; node.parent !== null && node.n < this.minFill; ) {
@@ -302,8 +304,14 @@ export class VmaTree {
 class VmaNode {
   n = 0;
   readonly keys: Float64Array;
-  /** Leaves: end, flags, obj, objPage of each mapping. One slot more than the capacity: a node overflows by one before it is split. */
+  /**
+   * Leaves: end, flags, obj, objPage of each mapping, from index `at`. The
+   * same array as `keys` (one allocation a leaf, the numbers side by side).
+   * One slot more than the capacity: a node overflows by one before it is
+   * split.
+   */
   readonly data: Float64Array | null;
+  readonly at: number;
   /** Inner nodes: the children. */
   readonly children: (VmaNode | null)[] | null;
   parent: VmaNode | null = null;
@@ -315,15 +323,16 @@ class VmaNode {
     readonly leaf: boolean,
     capacity: number,
   ) {
-    this.keys = new Float64Array(capacity + 1);
-    this.data = leaf ? new Float64Array((capacity + 1) * STRIDE) : null;
+    this.at = capacity + 1;
+    this.keys = new Float64Array(leaf ? (capacity + 1) * (1 + STRIDE) : capacity + 1);
+    this.data = leaf ? this.keys : null;
     this.children = leaf ? null : new Array<VmaNode | null>(capacity + 1).fill(null);
   }
 }
 
 function setData(leaf: VmaNode, i: number, end: number, flags: number, obj: number, objPage: number): void {
   const d = leaf.data!;
-  const o = i * STRIDE;
+  const o = leaf.at + i * STRIDE;
   d[o + END] = end;
   d[o + FLAGS] = flags;
   d[o + OBJ] = obj;
@@ -332,7 +341,7 @@ function setData(leaf: VmaNode, i: number, end: number, flags: number, obj: numb
 
 function entry(leaf: VmaNode, i: number): Vma {
   const d = leaf.data!;
-  const o = i * STRIDE;
+  const o = leaf.at + i * STRIDE;
   return new Vma(leaf.keys[i]!, d[o + END]!, d[o + FLAGS]!, d[o + OBJ]!, d[o + OBJ_PAGE]!);
 }
 
@@ -340,7 +349,7 @@ function entry(leaf: VmaNode, i: number): Vma {
 function moveEntries(src: VmaNode, from: number, to: number, dst: VmaNode, at: number): void {
   dst.keys.set(src.keys.subarray(from, to), at);
   if (src.leaf) {
-    dst.data!.set(src.data!.subarray(from * STRIDE, to * STRIDE), at * STRIDE);
+    dst.data!.set(src.data!.subarray(src.at + from * STRIDE, src.at + to * STRIDE), dst.at + at * STRIDE);
     return;
   }
   const sc = src.children!;
@@ -356,7 +365,7 @@ function moveEntries(src: VmaNode, from: number, to: number, dst: VmaNode, at: n
 function shiftDown(node: VmaNode, k: number): void {
   const n = node.n;
   node.keys.copyWithin(0, k, n);
-  if (node.leaf) node.data!.copyWithin(0, k * STRIDE, n * STRIDE);
+  if (node.leaf) node.data!.copyWithin(node.at, node.at + k * STRIDE, node.at + n * STRIDE);
   else {
     const c = node.children!;
     for (let j = k; j < n; j++) c[j - k] = c[j]!;
@@ -369,7 +378,7 @@ function shiftDown(node: VmaNode, k: number): void {
 function shiftUp(node: VmaNode, k: number): void {
   const n = node.n;
   node.keys.copyWithin(k, 0, n);
-  if (node.leaf) node.data!.copyWithin(k * STRIDE, 0, n * STRIDE);
+  if (node.leaf) node.data!.copyWithin(node.at + k * STRIDE, node.at, node.at + n * STRIDE);
   else {
     const c = node.children!;
     for (let j = n - 1; j >= 0; j--) c[j + k] = c[j]!;
