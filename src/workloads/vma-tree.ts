@@ -37,11 +37,11 @@ const OBJ_PAGE = 3;
  * twenty-five links from the root to nodes allocated wherever the heap
  * had room, so each munmap and mmap paid that many cache misses, more as
  * the capture grew and its mappings outgrew the caches: import time per MB
- * of capture rose with the capture's size. Here each node holds up to
- * `capacity` (32) entries and keeps their keys (starts, for a leaf;
- * the least start each child may hold, for an inner node) in one typed
- * array searched in place: a process of 60,000 mappings is a tree of
- * three or four levels. A leaf keeps its mappings as numbers in typed
+ * of capture rose with the capture's size. Here each leaf holds up to 32
+ * mappings and each inner node up to 128 children, with their keys
+ * (starts, for a leaf; the least start each child may hold, for an inner
+ * node) in one typed array searched in place: a process of 60,000
+ * mappings is a tree of three levels, the same as one of 5,000. A leaf keeps its mappings as numbers in typed
  * arrays, not as objects: with one object per mapping, an import's
  * millions of mappings were most of its heap, every major collection
  * traced them all and each insert or removal shifted a node's pointers
@@ -63,8 +63,9 @@ const OBJ_PAGE = 3;
 export class VmaTree {
   private root: VmaNode | null = null;
   private count = 0;
-  private readonly capacity: number;
-  private readonly minFill: number;
+  /** Entries per leaf and children per inner node. */
+  private readonly leafCapacity: number;
+  private readonly innerCapacity: number;
   /**
    * The leaf the latest operation used. A munmap, the mmap over the hole
    * and the fault that follows all look at one page: each after the first
@@ -75,11 +76,18 @@ export class VmaTree {
   private hitLeaf: VmaNode | null = null;
   private hitIndex = 0;
 
-  /** `capacity`: entries per node (at least 4; the tests use small ones to grow deep trees). */
-  constructor(capacity = 32) {
-    if (!(capacity >= 4)) throw new RangeError(`VmaTree: capacity ${capacity} is below 4`);
-    this.capacity = capacity;
-    this.minFill = Math.max(2, capacity >> 2);
+  /**
+   * `leafCapacity`: mappings per leaf; `innerCapacity`: children per inner
+   * node (each at least 4; the tests use small ones to grow deep trees).
+   * Inner nodes are wide so that the walk from the root, which every page
+   * of an import far from the last one pays, stays two levels deep up to a
+   * few hundred thousand mappings: with 32 children, each doubling of the
+   * capture's shared pool added levels, and a miss in the caches at each.
+   */
+  constructor(leafCapacity = 32, innerCapacity = 128) {
+    for (const c of [leafCapacity, innerCapacity]) if (!(c >= 4)) throw new RangeError(`VmaTree: capacity ${c} is below 4`);
+    this.leafCapacity = leafCapacity;
+    this.innerCapacity = innerCapacity;
   }
 
   /** Mappings held. */
@@ -107,7 +115,7 @@ export class VmaTree {
     this.count++;
     const leaf = this.leafFor(start);
     if (leaf === null) {
-      const first = new VmaNode(true, this.capacity);
+      const first = new VmaNode(true, this.leafCapacity);
       first.keys[0] = start;
       setData(first, 0, end, flags, obj, objPage);
       first.n = 1;
@@ -122,11 +130,11 @@ export class VmaTree {
     leaf.keys[pos] = start;
     setData(leaf, pos, end, flags, obj, objPage);
     leaf.n = n + 1;
-    for (let node = leaf; node.n > this.capacity; ) {
+    for (let node = leaf; node.n > node.capacity; ) {
       const right = this.splitNode(node);
       const parent = node.parent;
       if (parent === null) {
-        const top = new VmaNode(false, this.capacity);
+        const top = new VmaNode(false, this.innerCapacity);
         top.keys[0] = node.keys[0]!;
         top.children![0] = node;
         top.keys[1] = right.keys[0]!;
@@ -222,7 +230,7 @@ export class VmaTree {
     leaf.data!.copyWithin(at + pos * STRIDE, at + (pos + 1) * STRIDE, at + n * STRIDE);
     leaf.n = n - 1;
     this.count--;
-    for (let node = leaf; node.parent !== null && node.n < this.minFill; ) {
+    for (let node = leaf; node.parent !== null && node.n < node.minFill; ) {
       const parent = node.parent;
       const i = indexIn(parent, node);
       // Only the root can be left with one child.
@@ -243,7 +251,7 @@ export class VmaTree {
     const b = parent.children![i + 1]!;
     // An inner node's key 0 is its bound in the parent (a leaf's is exact).
     if (!b.leaf) b.keys[0] = parent.keys[i + 1]!;
-    if (a.n + b.n <= this.capacity) {
+    if (a.n + b.n <= a.capacity) {
       moveEntries(b, 0, b.n, a, a.n);
       a.n += b.n;
       if (a.leaf) {
@@ -275,7 +283,7 @@ export class VmaTree {
 
   /** Moves the upper half of an over-full `node` to a new node placed after it, and returns that node. */
   private splitNode(node: VmaNode): VmaNode {
-    const right = new VmaNode(node.leaf, this.capacity);
+    const right = new VmaNode(node.leaf, node.capacity);
     const keep = node.n >> 1;
     moveEntries(node, keep, node.n, right, 0);
     if (!node.leaf) node.children!.fill(null, keep, node.n);
@@ -312,6 +320,8 @@ class VmaNode {
    */
   readonly data: Float64Array | null;
   readonly at: number;
+  /** Below this many entries (a quarter of the capacity) a node is merged or refilled. */
+  readonly minFill: number;
   /** Inner nodes: the children. */
   readonly children: (VmaNode | null)[] | null;
   parent: VmaNode | null = null;
@@ -321,8 +331,9 @@ class VmaNode {
   next: VmaNode | null = null;
   constructor(
     readonly leaf: boolean,
-    capacity: number,
+    readonly capacity: number,
   ) {
+    this.minFill = Math.max(2, capacity >> 2);
     this.at = capacity + 1;
     this.keys = new Float64Array(leaf ? (capacity + 1) * (1 + STRIDE) : capacity + 1);
     this.data = leaf ? this.keys : null;

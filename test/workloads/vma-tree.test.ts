@@ -35,8 +35,8 @@ function refFirstEndingAfter(list: readonly Vma[], vpn: number): Vma | undefined
 describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
   it('find, firstEndingAfter, order and removals agree with splicing a sorted array, for any edits', () => {
     fc.assert(
-      fc.property(fc.constantFrom(4, 5, 8, 32), fc.array(op, { maxLength: 400 }), (capacity, ops) => {
-        const tree = new VmaTree(capacity);
+      fc.property(fc.constantFrom([4, 4], [5, 8], [8, 4], [32, 128]), fc.array(op, { maxLength: 400 }), ([leaves, inner], ops) => {
+        const tree = new VmaTree(leaves, inner);
         let list: Vma[] = [];
         for (const o of ops) {
           if (o.kind === 'map') {
@@ -93,7 +93,7 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
         x ^= x << 5;
         return (x >>> 0) % n;
       };
-      const tree = new VmaTree(capacity);
+      const tree = new VmaTree(capacity, capacity);
       let list: Vma[] = [];
       // Differences are gathered, not asserted one by one: 60,000 expect calls take seconds.
       const wrong: string[] = [];
@@ -125,10 +125,13 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
 
   it('a process of 100,000 one-page mappings is a tree of logarithmic depth, and stays one as they go', () => {
     // In order of start is the worst case for an unbalanced search tree (a
-    // list of depth n). Nodes hold 32 entries and split in halves, so every
-    // node but the root holds at least 16 after inserts: at most
-    // 1 + log16(n) levels (5 here). Removing every other mapping, then all
-    // but the last few, must merge nodes back (at least 8 entries each).
+    // list of depth n). Leaves hold 32 mappings and inner nodes 128
+    // children, and both split in halves, so after inserts every leaf holds
+    // at least 16 (at most 6,250 leaves) and every inner node but the root
+    // at least 64 children (at most 98 above the leaves, which one root of
+    // 128 holds): 3 levels. Removing every other mapping, then all but the
+    // last few, must merge nodes back (a quarter full at least: 8 mappings
+    // a leaf).
     const tree = new VmaTree();
     const all: Vma[] = [];
     for (let i = 0; i < 100_000; i++) {
@@ -136,7 +139,7 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
       all.push(v);
       put(tree, v);
     }
-    expect(depth(tree)).toBeLessThanOrEqual(1 + Math.ceil(Math.log(100_000) / Math.log(16)));
+    expect(depth(tree)).toBe(3);
     for (let i = 0; i < 100_000; i += 2) tree.removeRange(2 * i, 2 * i + 1);
     expect(tree.size).toBe(50_000);
     expect(depth(tree)).toBeLessThanOrEqual(1 + Math.ceil(Math.log(50_000) / Math.log(8)));
