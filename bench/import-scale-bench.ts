@@ -27,10 +27,24 @@ import { writePostgresLike } from './import-bench.js';
  * listed, present, inherited) made each page five hash lookups. Now the
  * mappings are a B+tree of 32-entry nodes with a finger at the last leaf
  * (src/workloads/vma-tree.ts) and the per-page facts one open-addressing
- * table (src/import/page-records.ts); what still grows a little is the
- * first descent per page and the garbage collector's marking of a heap of
- * about 12 MB per MB of capture (the heap grows with the capture, so each
- * major collection marks more). On a shared machine the figures scatter
+ * table (src/import/page-records.ts). What grew after that (profiles,
+ * --trace-gc and heap snapshots at 1x and 8x; the work per MB, counted as
+ * guest events, page faults and pt_writes, falls a little with size):
+ * the garbage collector and the walk from the root. The heap held an
+ * object per mapping (231,510 Vma objects at 1x, about 1.8 million at 8x), per source frame (a
+ * Map entry, an object and a heap number) and per shared frame (a shmem
+ * object with two typed arrays and a name): an 8x import peaked at 409 MB
+ * of heap, so each major collection traced more and each tree edit
+ * shifted pointers through the write barrier. Now the tree's leaves keep
+ * numbers in one typed array, frames have one open-addressing table
+ * (src/import/frame-holders.ts), a one-page shmem object one field: the
+ * peak is 87 MB and the collector's time per MB no longer grows. The walk
+ * from the root (once per page far from the last one) took 1.82 inner
+ * levels at 1x and 2.59 at 8x; with inner nodes of 128 children, 1.46 and
+ * 1.89. The page-table writer also filled each doubled array it then
+ * overwrote. What still grows: a page's first lookups in its process's
+ * tree, page records and page tables miss the caches more often as they
+ * grow. On a shared machine the figures scatter
  * by 20% or more between runs: compare builds with interleaved runs in
  * separate processes, best of several each.
  */

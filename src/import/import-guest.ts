@@ -2,6 +2,7 @@ import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { GuestSpec } from '../trace/trace-records.js';
 import { TimerTicks, VcpuActivity } from '../workloads/guest-cpu.js';
 import { GuestKernel } from '../workloads/guest-kernel.js';
+import { FrameHolders } from './frame-holders.js';
 import { GuestVpnMap, vpnMapGeometry, type VpnMapGeometry } from './guest-vpn-map.js';
 import { PAGE_INHERITED, PAGE_PRESENT, PageRecords } from './page-records.js';
 
@@ -47,13 +48,6 @@ export class ImportSpace {
   }
 }
 
-interface FrameUse {
-  readonly space: ImportSpace;
-  readonly page: number;
-  readonly gvpn: number;
-  obj: number;
-}
-
 const BLOCK_PAGES = 512;
 
 /**
@@ -91,7 +85,8 @@ export class ImportGuest {
   readonly geometry: VpnMapGeometry;
   /** When each vCPU is free again (end of its latest work). */
   readonly freeNs: Float64Array;
-  private readonly frames = new Map<number, FrameUse>();
+  /** Each source frame's latest holder (b/d lines) and its shmem object once shared. */
+  private readonly frames = new FrameHolders<ImportSpace>();
   /** Shared frames found (shmem objects made). */
   sharedFrames = 0;
   /** Pages moved onto a shared frame. */
@@ -219,28 +214,35 @@ export class ImportGuest {
       rec.shmem[i] = -1;
       rec.flags[i] = rec.flags[i]! & ~PAGE_PRESENT;
     }
-    const use = this.frames.get(frame);
-    if (use === undefined || !use.space.alive || use.space.pages.frameOf(use.gvpn) !== frame) {
-      this.frames.set(frame, { space, page, gvpn, obj: -1 });
+    const holders = this.frames;
+    const h = holders.find(frame);
+    const holder = h < 0 ? null : holders.space[h]!;
+    if (holder === null || !holder.alive || holder.pages.frameOf(holders.gvpn[h]!) !== frame) {
+      holders.set(frame, space, page, gvpn);
       return used;
     }
-    if (use.space === space && use.gvpn === gvpn) return used;
-    if (use.obj < 0) {
+    const holderGvpn = holders.gvpn[h]!;
+    if (holder === space && holderGvpn === gvpn) return used;
+    let obj = holders.obj[h]!;
+    if (obj < 0) {
       // Two pages of one process on one frame: the frame was freed under
       // the first (munmap, MADV_DONTNEED: the capture cannot see it) and
       // handed to the second, far more often than one process maps a page
       // twice. The second is its holder now.
-      if (use.space === space) {
-        this.frames.set(frame, { space, page, gvpn, obj: -1 });
+      if (holder === space) {
+        holders.set(frame, space, page, gvpn);
         return used;
       }
       // Fork's copy-on-write sharing: the same address in a parent and child.
-      if (use.page === page && use.space.relatedTo(space)) return used;
-      use.obj = this.kernel.createShmem(`rtdirty-frame-${frame.toString(16)}`, 1);
+      if (holders.page[h]! === page && holder.relatedTo(space)) return used;
+      // One name for every such object: a label that nothing reads, where
+      // a name per frame was a string (two heap objects) per shared frame.
+      obj = this.kernel.createShmem('rtdirty-shared-frame', 1);
+      holders.obj[h] = obj;
       this.sharedFrames++;
-      used += this.moveToShared(use.space, use.gvpn, use.obj, vcpu, tNs);
+      used += this.moveToShared(holder, holderGvpn, obj, vcpu, tNs);
     }
-    if (rec.shmem[rec.find(gvpn)] !== use.obj) used += this.moveToShared(space, gvpn, use.obj, vcpu, tNs);
+    if (rec.shmem[rec.find(gvpn)] !== obj) used += this.moveToShared(space, gvpn, obj, vcpu, tNs);
     return used;
   }
 

@@ -6,21 +6,7 @@ export const VMA_WRITE = 1;
 export const VMA_SHARED = 2;
 export const VMA_EXEC = 4;
 
-/**
- * One mapping of an address space (Linux's vm_area_struct): pages
- * [start, end), their VMA_* flags, and what backs them: a memory object of
- * the page cache and the object's page at `start`, or obj -1 for anonymous
- * memory.
- */
-export class Vma {
-  constructor(
-    public start: number,
-    public end: number,
-    public flags: number,
-    public obj: number,
-    public objPage: number,
-  ) {}
-}
+export { Vma } from './vma-tree.js';
 
 /**
  * A process's address space (Linux's mm_struct, with the task's kernel

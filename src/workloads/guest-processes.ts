@@ -1,6 +1,6 @@
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
 import type { Xoshiro128 } from '../random/xoshiro128.js';
-import { AddressSpace, Vma, VMA_EXEC, VMA_SHARED, VMA_WRITE } from './address-space.js';
+import { AddressSpace, VMA_EXEC, VMA_SHARED, VMA_WRITE } from './address-space.js';
 import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestLayout } from './guest-layout.js';
 import type { LibraryImage, ProcessLayout, ProgramImage, SegmentLayout } from './guest-program.js';
@@ -121,7 +121,7 @@ export class GuestProcesses {
     child.layout = parent.layout;
     child.mmapCursorVpn = parent.mmapCursorVpn;
     for (const r of parent.regions) {
-      child.regions.insert(new Vma(r.start, r.end, r.flags, r.obj, r.objPage));
+      child.regions.insert(r.start, r.end, r.flags, r.obj, r.objPage);
       if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
     }
     this.allocKernelStack(child, vcpu, tNs);

@@ -1,5 +1,5 @@
 import { PTE_P } from '../model/pte.js';
-import { Vma, type AddressSpace } from './address-space.js';
+import type { AddressSpace, Vma } from './address-space.js';
 import type { GuestLayout } from './guest-layout.js';
 import type { PageCache } from './page-cache.js';
 import type { PageTableWriter } from './page-table-writer.js';
@@ -43,7 +43,7 @@ export class GuestVmas {
     if (this.overlaps(sp, start, start + count)) {
       throw new RangeError(`guest kernel: mapping of ${count} pages at vpn 0x${start.toString(16)} overlaps an existing mapping of process ${sp.pid}`);
     }
-    sp.regions.insert(new Vma(start, start + count, flags, obj, objPage));
+    sp.regions.insert(start, start + count, flags, obj, objPage);
     if (obj >= 0) this.pageCache.addMapRef(obj);
     return start;
   }
@@ -55,8 +55,7 @@ export class GuestVmas {
 
   /** True when some mapping of `sp` has a page in [start, end). */
   overlaps(sp: AddressSpace, start: number, end: number): boolean {
-    const r = sp.regions.firstEndingAfter(start);
-    return r !== undefined && r.start < end;
+    return sp.regions.overlaps(start, end);
   }
 
   /** munmap: zaps the range's PTEs and frees leaf tables that no mapping needs any more. */
@@ -70,12 +69,12 @@ export class GuestVmas {
     // page after page onto shared frames splits a process into tens of
     // thousands of mappings).
     const dropped = sp.regions.removeRange(vpnStart, end);
-    const pieces: Vma[] = [];
     const first = dropped[0];
     const last = dropped[dropped.length - 1];
-    if (first !== undefined && first.start < vpnStart) pieces.push(new Vma(first.start, vpnStart, first.flags, first.obj, first.objPage));
-    if (last !== undefined && last.end > end) pieces.push(new Vma(end, last.end, last.flags, last.obj, last.objPage + (end - last.start)));
-    for (const r of pieces) sp.regions.insert(r);
+    const keepFirst = first !== undefined && first.start < vpnStart;
+    const keepLast = last !== undefined && last.end > end;
+    if (keepFirst) sp.regions.insert(first.start, vpnStart, first.flags, first.obj, first.objPage);
+    if (keepLast) sp.regions.insert(end, last.end, last.flags, last.obj, last.objPage + (end - last.start));
     for (let vpn = vpnStart; vpn < end; ) {
       const chunkEnd = Math.min(end, (vpn | 511) + 1);
       const l1 = tables.findLeafTable(sp.rootSlot, vpn);
@@ -91,7 +90,8 @@ export class GuestVmas {
       vpn = chunkEnd;
     }
     // Object references: one per region; the pieces kept take new ones.
-    for (const r of pieces) if (r.obj >= 0) this.pageCache.addMapRef(r.obj);
+    if (keepFirst && first.obj >= 0) this.pageCache.addMapRef(first.obj);
+    if (keepLast && last.obj >= 0) this.pageCache.addMapRef(last.obj);
     for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
   }
 }

@@ -5,6 +5,9 @@ import { KERNEL_COSTS_NS, type KernelWork } from './kernel-costs.js';
 import type { KernelCounters } from './kernel-counters.js';
 import type { KernelSpace } from './kernel-space.js';
 
+/** The referenced bits of every shmem object: none. */
+const NO_BITS = new Uint32Array(0);
+
 /**
  * A file's cached pages or a shmem object's pages (Linux's struct
  * address_space of an inode): page index to pfn, -1 for a page not in
@@ -14,9 +17,13 @@ export class MemoryObject {
   /**
    * Per page index, its pfn plus one (0: not in memory): zero-based so that
    * the part of a large file never cached is never written and costs no
-   * memory (pfnOf and setPfn translate).
+   * memory (pfnOf and setPfn translate). Null for an object of one page,
+   * whose slot is `only`: an importer makes a one-page shmem object per
+   * shared frame, and an array each was objects for the garbage collector
+   * to trace by the hundred thousand.
    */
-  private slots: Int32Array;
+  private slots: Int32Array | null;
+  private only = 0;
   /**
    * File pages: a bit per page, set while the page was used since reclaim
    * last looked at it (Linux's PG_referenced, set by mark_page_accessed).
@@ -32,18 +39,22 @@ export class MemoryObject {
     readonly shmem: boolean,
     pages: number,
   ) {
-    this.slots = new Int32Array(Math.max(1, pages));
-    this.referenced = new Uint32Array(shmem ? 0 : Math.ceil(this.slots.length / 32));
+    this.slots = pages > 1 ? new Int32Array(pages) : null;
+    // Shmem has no referenced bits: one empty array serves them all.
+    this.referenced = shmem ? NO_BITS : new Uint32Array(Math.ceil(Math.max(1, pages) / 32));
   }
 
   /** The frame holding page `page` (below sizePages), -1 if it is not in memory. */
   pfnOf(page: number): number {
-    return this.slots[page]! - 1;
+    const s = this.slots;
+    return (s === null ? this.only : s[page]!) - 1;
   }
 
   /** Page `page` is now in frame `pfn` (-1: no longer in memory). */
   setPfn(page: number, pfn: number): void {
-    this.slots[page] = pfn + 1;
+    const s = this.slots;
+    if (s === null) this.only = pfn + 1;
+    else s[page] = pfn + 1;
   }
 
   /** Marks page `page` used (mark_page_accessed). */
@@ -60,12 +71,14 @@ export class MemoryObject {
   }
 
   get sizePages(): number {
-    return this.slots.length;
+    return this.slots === null ? 1 : this.slots.length;
   }
   grow(pages: number): void {
-    if (pages <= this.slots.length) return;
-    const next = new Int32Array(Math.max(pages, this.slots.length * 2));
-    next.set(this.slots);
+    const size = this.sizePages;
+    if (pages <= size) return;
+    const next = new Int32Array(Math.max(pages, size * 2));
+    if (this.slots === null) next[0] = this.only;
+    else next.set(this.slots);
     this.slots = next;
     if (!this.shmem) {
       const referenced = new Uint32Array(Math.ceil(next.length / 32));

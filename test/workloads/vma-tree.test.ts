@@ -6,12 +6,18 @@
 // of a few hundred mappings, so splits, merges and refills at every level
 // happen, and the finger, the leaf the last operation used, moves through
 // them all).
+// The tree keeps numbers, not the Vma objects it is given, so mappings are
+// compared by value.
 // Import's byte-identity across the change is checked by the importers'
 // golden hashes (import-determinism) and the golden traces.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Vma } from '../../src/workloads/address-space.js';
 import { VmaTree } from '../../src/workloads/vma-tree.js';
+
+function put(tree: VmaTree, v: Vma): void {
+  tree.insert(v.start, v.end, v.flags, v.obj, v.objPage);
+}
 
 type Op = { kind: 'map'; start: number; count: number } | { kind: 'unmap'; start: number; count: number } | { kind: 'probe'; vpn: number };
 
@@ -29,16 +35,17 @@ function refFirstEndingAfter(list: readonly Vma[], vpn: number): Vma | undefined
 describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
   it('find, firstEndingAfter, order and removals agree with splicing a sorted array, for any edits', () => {
     fc.assert(
-      fc.property(fc.constantFrom(4, 5, 8, 32), fc.array(op, { maxLength: 400 }), (capacity, ops) => {
-        const tree = new VmaTree(capacity);
+      fc.property(fc.constantFrom([4, 4], [5, 8], [8, 4], [32, 128]), fc.array(op, { maxLength: 400 }), ([leaves, inner], ops) => {
+        const tree = new VmaTree(leaves, inner);
         let list: Vma[] = [];
         for (const o of ops) {
           if (o.kind === 'map') {
             const end = o.start + o.count;
             const next = refFirstEndingAfter(list, o.start);
             if (next !== undefined && next.start < end) continue; // mmap refuses overlaps before inserting
-            const v = new Vma(o.start, end, 0, -1, o.start);
-            tree.insert(v);
+            // Flags and objects vary, so a leaf's numbers are seen to move with their starts.
+            const v = new Vma(o.start, end, o.start % 8, (o.start % 5) - 1, o.start);
+            put(tree, v);
             list = [...list, v].sort((a, b) => a.start - b.start);
           } else if (o.kind === 'unmap') {
             const end = o.start + o.count;
@@ -50,16 +57,18 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
             const first = removed[0];
             const last = removed[removed.length - 1];
             for (const piece of [
-              first !== undefined && first.start < o.start ? new Vma(first.start, o.start, 0, -1, first.objPage) : undefined,
-              last !== undefined && last.end > end ? new Vma(end, last.end, 0, -1, last.objPage + (end - last.start)) : undefined,
+              first !== undefined && first.start < o.start ? new Vma(first.start, o.start, first.flags, first.obj, first.objPage) : undefined,
+              last !== undefined && last.end > end ? new Vma(end, last.end, last.flags, last.obj, last.objPage + (end - last.start)) : undefined,
             ]) {
               if (piece === undefined) continue;
-              tree.insert(piece);
+              put(tree, piece);
               list = [...list, piece].sort((a, b) => a.start - b.start);
             }
           } else {
-            expect(tree.find(o.vpn)).toBe(list.find((r) => r.start <= o.vpn && o.vpn < r.end));
-            expect(tree.firstEndingAfter(o.vpn)).toBe(refFirstEndingAfter(list, o.vpn));
+            expect(tree.find(o.vpn)).toEqual(list.find((r) => r.start <= o.vpn && o.vpn < r.end));
+            expect(tree.firstEndingAfter(o.vpn)).toEqual(refFirstEndingAfter(list, o.vpn));
+            const upTo = o.vpn + 1 + (o.vpn % 7);
+            expect(tree.overlaps(o.vpn, upTo)).toBe(list.some((r) => r.start < upTo && r.end > o.vpn));
           }
           expect(tree.size).toBe(list.length);
         }
@@ -84,7 +93,7 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
         x ^= x << 5;
         return (x >>> 0) % n;
       };
-      const tree = new VmaTree(capacity);
+      const tree = new VmaTree(capacity, capacity);
       let list: Vma[] = [];
       // Differences are gathered, not asserted one by one: 60,000 expect calls take seconds.
       const wrong: string[] = [];
@@ -93,20 +102,20 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
         const end = start + 1 + rand(3);
         if (rand(2) === 0) {
           if (!list.some((r) => r.start < end && r.end > start)) {
-            const v = new Vma(start, end, 0, -1, 0);
-            tree.insert(v);
+            const v = new Vma(start, end, step % 8, (step % 3) - 1, step);
+            put(tree, v);
             const at = list.findIndex((r) => r.start > start);
             list.splice(at < 0 ? list.length : at, 0, v);
           }
         } else {
           const expected = list.filter((r) => r.start < end && r.end > start);
           const removed = tree.removeRange(start, end);
-          if (removed.length !== expected.length || removed.some((r, k) => r !== expected[k])) wrong.push(`step ${step}: removeRange(${start}, ${end})`);
+          if (removed.length !== expected.length || removed.some((r, k) => !same(r, expected[k]))) wrong.push(`step ${step}: removeRange(${start}, ${end})`);
           list = list.filter((r) => !expected.includes(r));
         }
         const vpn = rand(610);
-        if (tree.find(vpn) !== list.find((r) => r.start <= vpn && vpn < r.end)) wrong.push(`step ${step}: find(${vpn})`);
-        if (tree.firstEndingAfter(vpn) !== refFirstEndingAfter(list, vpn)) wrong.push(`step ${step}: firstEndingAfter(${vpn})`);
+        if (!same(tree.find(vpn), list.find((r) => r.start <= vpn && vpn < r.end))) wrong.push(`step ${step}: find(${vpn})`);
+        if (!same(tree.firstEndingAfter(vpn), refFirstEndingAfter(list, vpn))) wrong.push(`step ${step}: firstEndingAfter(${vpn})`);
       }
       expect(wrong.slice(0, 5)).toEqual([]);
       expect(tree.size).toBe(list.length);
@@ -116,18 +125,21 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
 
   it('a process of 100,000 one-page mappings is a tree of logarithmic depth, and stays one as they go', () => {
     // In order of start is the worst case for an unbalanced search tree (a
-    // list of depth n). Nodes hold 32 entries and split in halves, so every
-    // node but the root holds at least 16 after inserts: at most
-    // 1 + log16(n) levels (5 here). Removing every other mapping, then all
-    // but the last few, must merge nodes back (at least 8 entries each).
+    // list of depth n). Leaves hold 32 mappings and inner nodes 128
+    // children, and both split in halves, so after inserts every leaf holds
+    // at least 16 (at most 6,250 leaves) and every inner node but the root
+    // at least 64 children (at most 98 above the leaves, which one root of
+    // 128 holds): 3 levels. Removing every other mapping, then all but the
+    // last few, must merge nodes back (a quarter full at least: 8 mappings
+    // a leaf).
     const tree = new VmaTree();
     const all: Vma[] = [];
     for (let i = 0; i < 100_000; i++) {
       const v = new Vma(2 * i, 2 * i + 1, 0, -1, 0);
       all.push(v);
-      tree.insert(v);
+      put(tree, v);
     }
-    expect(depth(tree)).toBeLessThanOrEqual(1 + Math.ceil(Math.log(100_000) / Math.log(16)));
+    expect(depth(tree)).toBe(3);
     for (let i = 0; i < 100_000; i += 2) tree.removeRange(2 * i, 2 * i + 1);
     expect(tree.size).toBe(50_000);
     expect(depth(tree)).toBeLessThanOrEqual(1 + Math.ceil(Math.log(50_000) / Math.log(8)));
@@ -137,13 +149,19 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
   });
 });
 
+/** Two mappings (or none) with the same fields. */
+function same(a: Vma | undefined, b: Vma | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.start === b.start && a.end === b.end && a.flags === b.flags && a.obj === b.obj && a.objPage === b.objPage;
+}
+
 /** The tree's height (1: the root is a leaf), read through the nodes' children. */
 function depth(tree: VmaTree): number {
-  let node = (tree as unknown as { root: { leaf: boolean; items: unknown[] } | null }).root;
+  let node = (tree as unknown as { root: { leaf: boolean; children: unknown[] | null } | null }).root;
   let d = 0;
   while (node !== null) {
     d++;
-    node = node.leaf ? null : (node.items[0] as typeof node);
+    node = node.leaf ? null : (node.children![0] as typeof node);
   }
   return d;
 }
