@@ -125,7 +125,6 @@ export class ShadowTracker extends Tracker {
   // Columns of the batch being processed (pt_write operands, vpns).
   private pageCol: Int32Array = new Int32Array(0);
   private argCol: Int32Array = new Int32Array(0);
-  private vcpuCol: Uint16Array = new Uint16Array(0);
   private pteCol: Int32Array = new Int32Array(0);
   /** The event being processed made hardware A/D stores (set by onAdStore, consumed by its access). */
   private adPending = false;
@@ -186,7 +185,6 @@ export class ShadowTracker extends Tracker {
   override process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, to: number = batch.count): number {
     this.pageCol = batch.page;
     this.argCol = batch.arg;
-    this.vcpuCol = batch.vcpu;
     this.pteCol = batch.pte;
     this.walk.startBatch();
     if (this.referenceLoop || this.env.clock.throttlePct !== 0) return super.process(batch, mmu, tNs, from, stopAtWallNs, to);
@@ -270,49 +268,25 @@ export class ShadowTracker extends Tracker {
   }
 
   /**
-   * The look-ahead (touch-ahead.ts): the pages' versions, which every
-   * write bumps. Not the pages' dirty sequences: only a first write in a
-   * round stores one (a store, which does not wait for its line) and only a
-   * write through a read-only entry to a page already dirty reads one. And
-   * each walk's leaf table's shadow history (read when a missing leaf
-   * shadow is rebuilt) only while shadows are being built: on a guest
-   * whose leaf shadows fit the pool, builds come in a burst after each blow
-   * and the look-ahead of every other block would load lines no one reads.
+   * The look-ahead (touch-ahead.ts): each page's version, which every write
+   * bumps. Not the pages' dirty sequences: only a first write in a round
+   * stores one (a store, which does not wait for its line), and only a
+   * write through a read-only entry to a page already dirty reads one. Not
+   * each write's leaf-shadow row either: the rows (64 bytes a leaf shadow,
+   * 128 KiB for the 4 GiB muncher's 2,048) stay in the L2, and finding the
+   * row twice (leaf4k here and in the loop) cost more than the look-ahead
+   * saved. And each walk's leaf table's shadow history (read when a missing
+   * leaf shadow is rebuilt) only while shadows are being built: on a guest
+   * whose leaf shadows fit the pool, builds come in a burst after each
+   * blow, and the look-ahead of every other block would load lines no one
+   * reads.
    */
   protected override touchAhead(mmu: MmuOutput, from: number, to: number): void {
     touchPages(mmu.dataPfn, from, to, this.env.oracle.srcVersion, NO_PAGES, touchScratch);
-    if (this.shadowing) this.touchLeafRows(mmu, from, to);
     const builds = this.walk.builds;
     if (builds !== this.buildsSeen) {
       this.buildsSeen = builds;
       touchLeafTables(mmu.walkPfns, from, to, this.walk.shadowHistory, touchScratch);
-    }
-  }
-
-  /**
-   * The look-ahead's second pass: for each 4 KiB write to a data page, the
-   * word of its leaf shadow's row that the write tests (onWrite). The walk
-   * to the leaf shadow hits the walk cache or the few upper shadows; the
-   * rows (64 bytes a leaf shadow) are the line a random write misses.
-   * leaf4k only reads the shadows and fills its own cache, exact at any
-   * time (see ShadowWalk.leaf4k), so calling it ahead changes no result.
-   */
-  private touchLeafRows(mmu: MmuOutput, from: number, to: number): void {
-    const access = mmu.access;
-    const walkPfns = mmu.walkPfns;
-    const page = this.pageCol;
-    const vcpu = this.vcpuCol;
-    const rw = this.pool.rwBits;
-    const walk = this.walk;
-    let n = 0;
-    for (let j = from; j < to; j++) {
-      const a = access[j]!;
-      if ((a & (ACCESS_WRITE | ACCESS_FAULT | ACCESS_2M | ACCESS_1G | ACCESS_PT_PAGE)) !== ACCESS_WRITE) continue;
-      const root = walkPfns[j << 2]!;
-      if (root < 0) continue;
-      const vpn = page[j]!;
-      const leaf = walk.leaf4k(root, vpn, vcpu[j]!);
-      if (leaf >= 0) touchScratch[n++] = rw[leaf * ROW_WORDS + ((vpn & 511) >>> 5)]!;
     }
   }
 
