@@ -15,9 +15,10 @@ export interface SimulationOptions {
   /** KVM's trackers: manual protect, clear-bitmap-shift, eager splitting, ring size, dirty limit (defaults: src/reducers/kvm-options.ts). */
   readonly kvm?: Partial<KvmOptions>;
   /**
-   * HAP and PML run in the EPT loop (runUnderEpt, ept-run.ts) unless false:
-   * then every access goes through Tracker.process, the reference path the
-   * loop is tested against. Results are identical either way.
+   * HAP and PML run in the EPT loop (runUnderEpt, ept-run.ts), and shadow
+   * in its own loop (ShadowTracker.processShadow), unless false: then every
+   * access goes through Tracker.process and its hooks, the reference path
+   * the loops are tested against. Results are identical either way.
    */
   readonly eptLoop?: boolean;
   /**

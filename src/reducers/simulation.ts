@@ -46,7 +46,11 @@ export interface SimulationSetup {
   readonly shadowOos?: boolean;
   /** KVM's trackers: how logging is set up (src/reducers/kvm-options.ts); their defaults when absent. */
   readonly kvm?: KvmOptions;
-  /** HAP and PML accesses run in the EPT loop, runUnderEpt (default); false: all through Tracker.process. */
+  /**
+   * HAP and PML accesses run in the EPT loop, runUnderEpt, and shadow's in
+   * its own loop (default); false: all through Tracker.process and its
+   * hooks, the reference path both loops are held to.
+   */
   readonly eptLoop?: boolean;
   /**
    * Count the bytes stored into each page (write-bytes.ts) for the driver
@@ -110,6 +114,7 @@ export class Simulation {
       superpages: setup.superpages,
       p2m: setup.p2m,
       shadowOos: setup.shadowOos ?? false,
+      referenceLoop: setup.eptLoop === false,
       ...(setup.kvm ? { kvm: setup.kvm } : {}),
     };
     this.current = makeTracker(setup.tracker, this.env);

@@ -1,16 +1,23 @@
 import type { GuestBatch } from '../events/guest-batch.js';
-import { NO_VCPU } from '../events/guest-event-kind.js';
+import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PTE_FLAG_BITS, PTE_P } from '../model/pte.js';
 import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
-import { ACCESS_1G, ACCESS_2M, ACCESS_PT_PAGE, type MmuOutput } from './mmu-output.js';
+import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
 import { ShadowWalk } from './shadow-walk.js';
-import { touchLeafTables, touchPages } from './touch-ahead.js';
+import { TOUCH_AHEAD_EVENTS, touchLeafTables, touchPages } from './touch-ahead.js';
 import { Tracker, type TrackerEnv, touchScratch } from './tracker.js';
+import { WAITS } from './vcpu-clock.js';
 // Module-local, as in tracker.ts.
 const EVENT = RunEventKind;
+const NO_PAGES = new Int32Array(0);
+const FAULT = ACCESS_FAULT;
+const WRITE = ACCESS_WRITE;
+const KIND_CR3_LOAD = GuestEventKind.cr3Load;
+const KIND_PT_WRITE = GuestEventKind.ptWrite;
+const CLOCK_WAITS = WAITS;
 
 /** builtSeq of an L1/FL1 shadow built with log-dirty off: its entries are writable. */
 const BUILT_WRITABLE = 0x7fff_ffff;
@@ -121,6 +128,8 @@ export class ShadowTracker extends Tracker {
   private pteCol: Int32Array = new Int32Array(0);
   /** The event being processed made hardware A/D stores (set by onAdStore, consumed by its access). */
   private adPending = false;
+  /** walk.builds at the last look-ahead (touchAhead). */
+  private buildsSeen = 0;
   /** Blow cost to add to the next domain pause (the log-dirty op that blew the tables). */
   private pendingPauseNs = 0;
 
@@ -138,6 +147,8 @@ export class ShadowTracker extends Tracker {
   /** Out-of-sync L1s (shadow-oos.ts), when the option is on and the guest is HVM. */
   private readonly oos: ShadowOos | undefined;
   private readonly cr3ExitCostNs: number;
+  /** Every event through Tracker.process and the hooks (the reference path processShadow is held to). */
+  private readonly referenceLoop: boolean;
 
   constructor(env: TrackerEnv) {
     super(env);
@@ -168,6 +179,7 @@ export class ShadowTracker extends Tracker {
           })
         : undefined;
     this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
+    this.referenceLoop = env.referenceLoop ?? false;
   }
 
   override process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, to: number = batch.count): number {
@@ -175,18 +187,107 @@ export class ShadowTracker extends Tracker {
     this.argCol = batch.arg;
     this.pteCol = batch.pte;
     this.walk.startBatch();
-    return super.process(batch, mmu, tNs, from, stopAtWallNs, to);
+    if (this.referenceLoop || this.env.clock.throttlePct !== 0) return super.process(batch, mmu, tNs, from, stopAtWallNs, to);
+    return this.processShadow(batch, mmu, tNs, from, stopAtWallNs, to);
   }
 
   /**
-   * The look-ahead (touch-ahead.ts): besides the pages' versions, their
-   * dirty sequences (a write through a read-only entry reads one,
-   * writableAsBuilt) and, for each walk through a leaf table, the table's
-   * shadow history (a missing leaf shadow reads it when it is rebuilt).
+   * Tracker.process for shadow, unthrottled: the same events, hooks and
+   * order, with the common access settled in the loop. A 4 KiB write to a
+   * data page through a leaf shadow entry already writable, or a read
+   * through a shadowed path, with no A/D store before it, costs the
+   * hypervisor nothing: the loop finds its leaf shadow and tests the
+   * entry's bit, and calls no hook (onWrite and onRead settle the same
+   * case the same way first). Called, each hook took the event's wall time
+   * boxed in a heap number, a small allocation per access, and the call
+   * itself (Tracker.process meets every tracker class, so V8 inlines none).
+   * The reference path (super.process, eptLoop: false) is held to it byte
+   * for byte by test/reducers/shadow-loop.test.ts.
+   */
+  private processShadow(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, n: number): number {
+    let ad = 0;
+    while (ad < mmu.adCount && mmu.adEvent[ad]! < from) ad++;
+    const clock = this.env.clock;
+    clock.beginLoop(batch.kind);
+    const src = this.env.oracle.srcVersion;
+    const { kind, vcpu, page } = batch;
+    const { dataPfn, access, adEvent, adPtPfn, walkPfns } = mmu;
+    const adCount = mmu.adCount;
+    const walk = this.walk;
+    const pool = this.pool;
+    let ahead = this.env.mmu.lookAhead ? from : n;
+    let i = from;
+    for (; i < n; i++) {
+      if (i === ahead) {
+        ahead = i + TOUCH_AHEAD_EVENTS < n ? i + TOUCH_AHEAD_EVENTS : n;
+        this.touchAhead(mmu, i, ahead);
+      }
+      const v = vcpu[i]!;
+      const wall = clock.wallNs(v, tNs[i]!, i, stopAtWallNs);
+      if (wall === CLOCK_WAITS) break;
+      const k = kind[i]!;
+      while (ad < adCount && adEvent[ad] === i) {
+        const pt = adPtPfn[ad++]!;
+        src[pt] = src[pt]! + 1;
+        this.onAdStore(pt);
+      }
+      const a = access[i]!;
+      if ((a & FAULT) !== 0) {
+        this.onGuestFault(v, wall);
+        continue;
+      }
+      const pfn = dataPfn[i]!;
+      if (pfn < 0) {
+        if (k === KIND_CR3_LOAD) this.onCr3Load(page[i]!, v, wall);
+        continue;
+      }
+      if ((a & WRITE) !== 0) {
+        src[pfn] = src[pfn]! + 1;
+        if (k === KIND_PT_WRITE) {
+          this.onPtWrite(pfn, v, wall, i);
+          continue;
+        }
+        // onWrite's first case: nothing to do.
+        if ((a & (ACCESS_2M | ACCESS_1G | ACCESS_PT_PAGE)) === 0 && !this.adPending && this.shadowing) {
+          const root = walkPfns[i << 2]!;
+          if (root >= 0) {
+            const vpn = page[i]!;
+            const leaf = walk.leaf4k(root, vpn, v);
+            if (leaf >= 0 && (pool.rwBits[leaf * ROW_WORDS + ((vpn & 511) >>> 5)]! & (1 << (vpn & 31))) !== 0) continue;
+          }
+        }
+        this.onWrite(pfn, a, v, wall, i, mmu);
+      } else {
+        // onRead's: a shadowed path, no A/D store to propagate.
+        if ((a & (ACCESS_2M | ACCESS_1G)) === 0 && !this.adPending && this.shadowing && walk.leaf4k(walkPfns[i << 2]!, page[i]!, v) >= 0) continue;
+        this.onRead(pfn, a, v, wall, i, mmu);
+      }
+    }
+    clock.settle(batch, tNs);
+    return i;
+  }
+
+  /**
+   * The look-ahead (touch-ahead.ts): each page's version, which every write
+   * bumps. Not the pages' dirty sequences: only a first write in a round
+   * stores one (a store, which does not wait for its line), and only a
+   * write through a read-only entry to a page already dirty reads one. Not
+   * each write's leaf-shadow row either: the rows (64 bytes a leaf shadow,
+   * 128 KiB for the 4 GiB muncher's 2,048) stay in the L2, and finding the
+   * row twice (leaf4k here and in the loop) cost more than the look-ahead
+   * saved. And each walk's leaf table's shadow history (read when a missing
+   * leaf shadow is rebuilt) only while shadows are being built: on a guest
+   * whose leaf shadows fit the pool, builds come in a burst after each
+   * blow, and the look-ahead of every other block would load lines no one
+   * reads.
    */
   protected override touchAhead(mmu: MmuOutput, from: number, to: number): void {
-    touchPages(mmu.dataPfn, from, to, this.env.oracle.srcVersion, this.dirtySeq, touchScratch);
-    touchLeafTables(mmu.walkPfns, from, to, this.walk.shadowHistory, touchScratch);
+    touchPages(mmu.dataPfn, from, to, this.env.oracle.srcVersion, NO_PAGES, touchScratch);
+    const builds = this.walk.builds;
+    if (builds !== this.buildsSeen) {
+      this.buildsSeen = builds;
+      touchLeafTables(mmu.walkPfns, from, to, this.walk.shadowHistory, touchScratch);
+    }
   }
 
   // ---- accesses ----

@@ -50,6 +50,8 @@ export interface TrackerEnv {
   readonly shadowOos?: boolean;
   /** KVM's trackers: manual protect, clear chunks, eager splitting, the ring (src/reducers/kvm-options.ts). */
   readonly kvm?: KvmOptions;
+  /** Every access through Tracker.process and its hooks: the reference path a tracker's own loop (shadow's) is held to. */
+  readonly referenceLoop?: boolean;
 }
 
 // Module-local copies of imported constants for the event loop: with Node
