@@ -7,23 +7,12 @@
 // out-of-sync L1s, with the look-ahead on and off, and under every
 // migration policy (QEMU's auto-converge throttle moves a run between the
 // loop and Tracker.process as it goes).
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { guestSource } from '../../src/api/guest-source.js';
 import { runMigration } from '../../src/api/run-migration.js';
 import { runRounds } from '../../src/api/run-rounds.js';
-import type { RunBatch } from '../../src/events/run-batch.js';
 import { POLICY_NAMES } from '../../src/reducers/migration/migration-options.js';
-
-/** A sink hashing every run event, column by column, batch by batch. */
-function runDigest(): { sink: (b: RunBatch) => void; digest: () => string } {
-  const h = createHash('sha256');
-  const sink = (b: RunBatch) => {
-    h.update(`${b.count} ${b.baseNs} ${b.endNs}\n`);
-    for (const col of [b.kind, b.dtNs, b.vcpu, b.page, b.arg, b.costNs]) h.update(new Uint8Array(col.buffer, col.byteOffset, col.byteLength));
-  };
-  return { sink, digest: () => h.digest('hex') };
-}
+import { runDigest } from '../helpers/run-digest.js';
 
 const MEM = 128 * 1024 * 1024;
 type Guest = { guest?: 'hvm' | 'pv'; paging?: 'x86-64' | 'pae' };
