@@ -64,8 +64,6 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
   /** The policy completed within its last step at a later wall time (stop-and-copy ends at resume): the stream holds its share until then. */
   private endDueNs = -1;
   private suspended = false;
-  /** The stream holds no share: the policy's last step put nothing on the wire and its next is later. */
-  private idle = false;
   outcome: FleetOutcome = 'not-started';
   reason = '';
   startedAtNs = -1;
@@ -118,7 +116,6 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
     // (migration-qemu.ts send), which the policy keeps as in a run; the
     // network sees the bursts and the waits (see act).
     this.stream = this.network.open(this.vm, from, to, Infinity, atNs, this);
-    this.idle = false;
     this.startedAtNs = atNs;
     this.policy = makeMigration(
       {
@@ -197,6 +194,11 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
     if (this.pausedAtNs >= 0 && !this.suspended) this.world!.clock.pauseAll(now, policy.nextActionNs - now);
   }
 
+  /** The stream holds no share (cap 0): the policy's last step put nothing on the wire and its next is later. */
+  private get idle(): boolean {
+    return this.stream !== undefined && this.stream.capBytesPerSec === 0;
+  }
+
   /** When an idle stream takes its share again: a nanosecond before the policy's next step. */
   private get wakeNs(): number {
     return this.policy!.nextActionNs - 1;
@@ -204,7 +206,6 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
 
   /** The stream stops holding a share (cap 0) while it has nothing on the wire, and takes one again before the policy's next step. */
   private setIdle(idle: boolean, atNs: number): void {
-    this.idle = idle;
     this.network.setCap(this.stream!, idle ? 0 : Infinity, atNs);
   }
 

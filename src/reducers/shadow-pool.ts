@@ -52,6 +52,11 @@ export class ShadowPool {
   /** The guest level a slot shadows (FL1_LEVEL for FL1). */
   levelOf: Uint8Array;
 
+  /** Whether the L1 shadow in `slot` maps guest page `vpn` (its low 9 bits, the entry) writable. */
+  entryWritable(slot: number, vpn: number): boolean {
+    return (this.rwBits[slot * ROW_WORDS + ((vpn & 511) >>> 5)]! & (1 << (vpn & 31))) !== 0;
+  }
+
   private refs: Int32Array;
   private pinned: Uint8Array;
   /** Linked entries of an upper-level shadow, ROW_WORDS words per slot. */

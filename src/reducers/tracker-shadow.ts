@@ -253,7 +253,7 @@ export class ShadowTracker extends Tracker {
           if (root >= 0) {
             const vpn = page[i]!;
             const leaf = walk.leaf4k(root, vpn, v);
-            if (leaf >= 0 && (pool.rwBits[leaf * ROW_WORDS + ((vpn & 511) >>> 5)]! & (1 << (vpn & 31))) !== 0) continue;
+            if (leaf >= 0 && pool.entryWritable(leaf, vpn)) continue;
           }
         }
         this.onWrite(pfn, a, v, wall, i, mmu);
@@ -309,7 +309,7 @@ export class ShadowTracker extends Tracker {
       // writable. Settled here without a call.
       const vpn = this.pageCol[i]!;
       leaf = this.walk.leaf4k(root, vpn, vcpu);
-      if (leaf >= 0 && (this.pool.rwBits[leaf * ROW_WORDS + ((vpn & 511) >>> 5)]! & (1 << (vpn & 31))) !== 0) {
+      if (leaf >= 0 && this.pool.entryWritable(leaf, vpn)) {
         if (ad) this.adFault(vcpu, wallNs, pfn);
         return;
       }

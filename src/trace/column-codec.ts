@@ -159,34 +159,27 @@ export class ColumnEncoder {
   }
 }
 
+/** Each column type's array, for a fresh column, a view of a shared slot and a value's bytes alike. */
+const COLUMN_ARRAY: Record<ColumnType, Uint8ArrayConstructor | Uint16ArrayConstructor | Uint32ArrayConstructor | Int32ArrayConstructor> = {
+  u8: Uint8Array,
+  u16: Uint16Array,
+  u32: Uint32Array,
+  i32: Int32Array,
+};
+
 /** Bytes a value of each column type takes. */
-export const COLUMN_TYPE_BYTES: Record<ColumnType, number> = { u8: 1, u16: 2, u32: 4, i32: 4 };
+export function columnTypeBytes(type: ColumnType): number {
+  return COLUMN_ARRAY[type].BYTES_PER_ELEMENT;
+}
 
 /** A column of `count` values of `type` from byte `byteOffset` of `buffer` (a read-ahead thread's shared slot). */
 export function columnOver(type: ColumnType, buffer: ArrayBufferLike, byteOffset: number, count: number): ColumnArray {
-  switch (type) {
-    case 'u8':
-      return new Uint8Array(buffer, byteOffset, count);
-    case 'u16':
-      return new Uint16Array(buffer, byteOffset, count);
-    case 'u32':
-      return new Uint32Array(buffer, byteOffset, count);
-    case 'i32':
-      return new Int32Array(buffer, byteOffset, count);
-  }
+  // (TypeScript's union of constructors takes only ArrayBuffer; each also takes a SharedArrayBuffer.)
+  return new COLUMN_ARRAY[type](buffer as ArrayBuffer, byteOffset, count);
 }
 
 export function allocateColumn(type: ColumnType, count: number): ColumnArray {
-  switch (type) {
-    case 'u8':
-      return new Uint8Array(count);
-    case 'u16':
-      return new Uint16Array(count);
-    case 'u32':
-      return new Uint32Array(count);
-    case 'i32':
-      return new Int32Array(count);
-  }
+  return new COLUMN_ARRAY[type](count);
 }
 
 const TYPE_OF: Record<string, ColumnType> = {

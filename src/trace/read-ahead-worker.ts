@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import { type ColumnArray, ColumnCodecError, COLUMN_TYPE_BYTES, columnOver, decodeColumn } from './column-codec.js';
+import { type ColumnArray, ColumnCodecError, columnOver, columnTypeBytes, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { RecordFile, RecordProblem } from './record-file.js';
@@ -173,7 +173,7 @@ function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => Shar
   let room = 0;
   fields.forEach((c, i) => {
     const own = c && viewOf(c['d']) ? (c['d'] as Uint8Array).byteLength : 0;
-    const values = whole ? count * COLUMN_TYPE_BYTES[specs[i]!.type] : 0;
+    const values = whole ? count * columnTypeBytes(specs[i]!.type) : 0;
     room += (Math.max(own, values) + 7) & ~7;
   });
   const sab = slot(room);

@@ -155,7 +155,7 @@ function acquireThread(): PooledThread | undefined {
     t.busy = true;
     return t;
   }
-  if (threads.filter((t) => t.busy).length >= Math.max(1, availableParallelism() - 1)) return undefined;
+  if (ReadAhead.busyThreads() >= Math.max(1, availableParallelism() - 1)) return undefined;
   const { port1, port2 } = new MessageChannel();
   const state = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { module: WORKER_MODULE.href, jobs: port2, state }, transferList: [port2] });

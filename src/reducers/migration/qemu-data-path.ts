@@ -209,11 +209,10 @@ export class QemuDataPath {
   }
 
   private sendLegacy(pfn: number, cls: PageClassValue, lastStage: boolean): number {
-    const xbzrleBefore = this.xbzrleNs;
     const bytes = this.legacyBytes(pfn, cls, lastStage);
     const costs = this.costs;
     const scanNs = this.detection === 'none' ? 0 : cls === PageClass.zero ? costs.zeroScanZeroPageNs : costs.zeroScanNonZeroPageNs;
-    this.mainNs += costs.migrationPagePerPageNs + scanNs + (this.xbzrleNs - xbzrleBefore) + Math.round((bytes * costs.socketSendPerKiBNs) / 1024);
+    this.mainNs += costs.migrationPagePerPageNs + scanNs + Math.round((bytes * costs.socketSendPerKiBNs) / 1024);
     return bytes;
   }
 
@@ -222,7 +221,7 @@ export class QemuDataPath {
     const cache = this.cache;
     if (cls === PageClass.zero && this.detection !== 'none') {
       // save_zero_page; xbzrle_cache_zero_page then caches the zeros, so a later small write goes as a delta.
-      if (cache !== undefined && this.xbzrleStarted && !lastStage && cache.insert(pfn, this.generation)) this.xbzrleNs += this.costs.xbzrleInsertPerPageNs;
+      if (cache !== undefined && this.xbzrleStarted && !lastStage && cache.insert(pfn, this.generation)) this.xbzrleWork(this.costs.xbzrleInsertPerPageNs);
       this.lastSentAs = SentAs.zero;
       return header + ZERO_PAGE_FILL_BYTES;
     }
@@ -234,18 +233,24 @@ export class QemuDataPath {
     return PAGE_BYTES + header;
   }
 
+  /** XBZRLE's work on the migration thread (legacyBytes runs only there). */
+  private xbzrleWork(ns: number): void {
+    this.xbzrleNs += ns;
+    this.mainNs += ns;
+  }
+
   /** save_xbzrle_page: the delta's bytes on the wire, or -1 to send the page in full. */
   private xbzrleBytes(pfn: number, lastStage: boolean): number {
     const cache = this.cache!;
     if (!cache.hit(pfn, this.generation)) {
       this.xMisses++;
       // A miss is cached for next time (not at the last stage); a fresh occupant keeps its slot.
-      if (!lastStage && cache.insert(pfn, this.generation)) this.xbzrleNs += this.costs.xbzrleInsertPerPageNs;
+      if (!lastStage && cache.insert(pfn, this.generation)) this.xbzrleWork(this.costs.xbzrleInsertPerPageNs);
       return -1;
     }
     this.xHits++;
     // The encode runs whatever it finds: unchanged, a delta, or an overflow.
-    this.xbzrleNs += this.costs.xbzrleHitPerPageNs;
+    this.xbzrleWork(this.costs.xbzrleHitPerPageNs);
     const stores = this.oracle.srcVersion[pfn]! - this.oracle.dstVersion.get(pfn);
     const encoded = xbzrleEncodedBytes(this.writtenBytes![pfn]!, stores);
     if (encoded === 0) {
