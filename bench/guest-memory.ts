@@ -27,6 +27,8 @@ export interface GuestMemoryRun {
 
 export interface GuestMemoryResult {
   readonly maxRssBytes: number;
+  /** Where the peak came from: the child's own VmHWM, or ru_maxrss where /proc is missing (then a large parent's peak can show through). */
+  readonly rssSource: 'VmHWM' | 'ru_maxrss';
   readonly seconds: number;
   readonly outcome: string;
   readonly guestPages: number;
@@ -43,7 +45,12 @@ const BUILT_INDEX = join(ROOT, 'dist', 'src', 'index.js');
 export function measureGuestMemory(run: GuestMemoryRun): GuestMemoryResult {
   const index = BUILT_INDEX;
   if (!existsSync(index)) throw new Error(`the built library is missing (${index}): build first (npx tsc -p tsconfig.json)`);
-  const script = `
+  // String.raw: the child's regular expression keeps its backslashes. In a
+  // plain template literal `\s` and `\d` lose them, the pattern never
+  // matched, and every figure silently came from ru_maxrss, which after a
+  // large parent (the bench's earlier scenarios) was the parent's peak:
+  // 1553 MiB at 1, 8 and 64 GiB alike, "0.0 bytes per page added".
+  const script = String.raw`
     import { guestSource, runMigration } from ${JSON.stringify(pathToFileURL(index).href)};
     const run = ${JSON.stringify(run)};
     const t0 = process.hrtime.bigint();
@@ -59,7 +66,8 @@ export function measureGuestMemory(run: GuestMemoryRun): GuestMemoryResult {
       if (m) hwmKiB = Number(m[1]);
     } catch {}
     console.log(JSON.stringify({
-      maxRssBytes: (hwmKiB ?? process.resourceUsage().maxRSS) * 1024, seconds, outcome: s.outcome,
+      maxRssBytes: (hwmKiB ?? process.resourceUsage().maxRSS) * 1024, rssSource: hwmKiB === undefined ? 'ru_maxrss' : 'VmHWM',
+      seconds, outcome: s.outcome,
       guestPages: source.header.guest.memPages, guestEvents: s.guestEvents, pagesSent: s.pagesSent, lostPages: s.lostPages,
     }));
   `;
