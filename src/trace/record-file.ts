@@ -109,6 +109,19 @@ export class RecordFile {
     return { rec: rec as Record<string, unknown>, at, totalBytes: total };
   }
 
+  /**
+   * Where the record after the one at `at` starts, from its frame head
+   * alone (no CRC, no msgpack): the way to the footer without decoding what
+   * lies before it. Undefined where no frame head is there.
+   */
+  nextRecordAt(at: number): number | undefined {
+    if (at >= this.fileBytes) return undefined;
+    this.ensure(at, FRAME_HEAD_BYTES);
+    if (this.bufEnd() - at < FRAME_HEAD_BYTES) return undefined;
+    const head = readFrameHead(this.buf, at - this.bufStart);
+    return head.ok ? at + FRAME_HEAD_BYTES + head.payloadBytes + FRAME_TAIL_BYTES : undefined;
+  }
+
   close(): void {
     if (this.fd !== undefined) {
       closeSync(this.fd);

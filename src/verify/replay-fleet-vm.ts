@@ -7,6 +7,7 @@ import { ReplayedShares, ReplayLeftRecord } from '../fleet/replayed-shares.js';
 import type { VmEnd, VmInput, VmInputLog } from '../fleet/vm-inputs.js';
 import { VmMigration } from '../fleet/vm-migration.js';
 import type { MigrationSummary } from '../reducers/summary.js';
+import { peekFooter } from '../trace/footer-peek.js';
 import { TraceError } from '../trace/trace-error.js';
 import { TraceReader } from '../trace/trace-reader.js';
 import type { TraceHeader } from '../trace/trace-records.js';
@@ -32,17 +33,27 @@ export interface FleetVmReplay extends ReplayResult {
   readonly readings?: readonly (readonly [number, number])[];
 }
 
-/** The footer's record of the VM's inputs, read first (a replay needs them before the first step). */
+/**
+ * The footer's record of the VM's inputs, read first (a replay needs them
+ * before the first step): by hopping over the chunks (footer-peek.ts), or,
+ * where that finds no footer, by reading the whole file, whose errors say
+ * what is wrong with it. The replay's own read checks the footer again.
+ */
 function readFleetFooter(file: string): { fleet: FleetVmFooter; summary: unknown } {
+  const footer = peekFooter(file) ?? fullyReadFooter(file);
+  const run = (footer['run'] ?? {}) as Record<string, unknown>;
+  const fleet = run['fleet'] as FleetVmFooter | undefined;
+  if (!fleet || !Array.isArray(fleet.inputs) || !Array.isArray(fleet.own) || !Number.isSafeInteger(fleet.steps)) {
+    throw new TraceError(file, 'a fleet VM trace without its inputs (footer run.fleet)', undefined, 'footer', 'the file was altered, or written by another program; record it again');
+  }
+  return { fleet, summary: run['summary'] };
+}
+
+function fullyReadFooter(file: string): Record<string, unknown> {
   const reader = TraceReader.open(file, { verifyDigest: false });
   try {
     while (reader.nextChunk());
-    const run = reader.footer.run ?? {};
-    const fleet = run['fleet'] as FleetVmFooter | undefined;
-    if (!fleet || !Array.isArray(fleet.inputs) || !Array.isArray(fleet.own) || !Number.isSafeInteger(fleet.steps)) {
-      throw new TraceError(file, 'a fleet VM trace without its inputs (footer run.fleet)', undefined, 'footer', 'the file was altered, or written by another program; record it again');
-    }
-    return { fleet, summary: run['summary'] };
+    return reader.footer as unknown as Record<string, unknown>;
   } finally {
     reader.close();
   }
