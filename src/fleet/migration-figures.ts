@@ -127,13 +127,13 @@ export class MigrationFiguresKeeper implements SendWatch {
   }
 
   /** The run emitter the policy is given: the simulation's, watched for bytes on the wire and the phases. */
-  emitter(inner: RunEmitter, onSuspend: (wallNs: number) => void): RunEmitter {
+  emitter(inner: RunEmitter, onSuspend: () => void): RunEmitter {
     return {
       emit: (kind, wallNs, vcpu, page, arg, costNs) => {
         if (kind === RunEventKind.pagesSent) this.transferred += arg * this.pageWireBytes;
         else if (kind === RunEventKind.suspend) {
           this.status = 'device';
-          onSuspend(wallNs);
+          onSuspend();
         } else if (kind === RunEventKind.resume && this.status === 'device') this.status = 'postcopy-active';
         inner.emit(kind, wallNs, vcpu, page, arg, costNs);
       },

@@ -125,7 +125,7 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
         link: (this.link = new SharedLink(this.stream, opts.bandwidthBytesPerSec)),
         logDirty: keeper.logDirty(w.tracker),
         clock: w.clock,
-        run: keeper.emitter(w.run, (ns) => this.onSuspend(ns)),
+        run: keeper.emitter(w.run, () => this.onSuspend()),
         oracle: keeper.oracle(w.oracle),
         mmu: w.mmu,
         host: w.host,
@@ -320,7 +320,7 @@ export class VmMigration implements Driver, MigrationControl, ShareListener {
   }
 
   /** Stop-and-copy (or the post-copy switch) has begun: the guest is paused at the source. */
-  private onSuspend(_atNs: number): void {
+  private onSuspend(): void {
     this.suspended = true;
   }
 
