@@ -1,4 +1,4 @@
-import Tinypool from 'tinypool';
+import { Tinypool } from 'tinypool';
 import { errorRow } from '../../sweep/run-row.js';
 import { executeRun, generateGuest, type RunResult, type RunTask } from './execute-run.js';
 import type { GuestColumns, SharedGuest } from './shared-guest.js';
