@@ -13,13 +13,16 @@
  * few representative commands, so that the functions those compiled lazily
  * are in the cache too. Nothing is written when a user runs migsim.
  *
- * A cache is used only when it was made from this exact file: its first
- * bytes are the SHA-1 of the source it was made from, checked before V8 sees
- * it (V8 itself checks only the source's length, its own version and its
- * flags). Any other case (no cache, a cache of other bytes, a cache V8
- * rejects: another Node, or flags such as --max-old-space-size that change
- * V8's flag hash) compiles the source as if there were none: the same code
- * runs, only slower. MIGSIM_CODE_CACHE=off leaves compiling to Node itself.
+ * A cache is used only when it was made from this exact file and is whole:
+ * its first bytes are the SHA-1 of the source it was made from and the SHA-1
+ * of V8's data after them, both checked before V8 sees the data. V8 itself
+ * checks only the source's length, its own version and its flags, and
+ * deserialises damaged data as it comes (Node 20's V8 stops the process on
+ * it: test/cli/code-cache.test.ts). Any other case (no cache, a cache of
+ * other source or damaged, a cache V8 rejects: another Node, or flags such
+ * as --max-old-space-size that change V8's flag hash) compiles the source as
+ * if there were none: the same code runs, only slower.
+ * MIGSIM_CODE_CACHE=off leaves compiling to Node itself.
  *
  * MIGSIM_CODE_CACHE=write (the build, and nothing else) writes each file's
  * cache when the thread that compiled it exits, and in a worker thread also
@@ -41,9 +44,11 @@ import { isMainThread, threadId } from 'node:worker_threads';
 /** The folder, beside the bundle's files, of their caches: `<file>.v8` for each. */
 export const CODE_CACHE_DIR = 'code-cache';
 
-/** A cache file's first bytes: this tag, then the SHA-1 (20 bytes) of the source it was made from. */
-const MAGIC = Buffer.from('migsim-v8-1\n');
-const HEADER_BYTES = MAGIC.length + 20;
+/** A cache file's first bytes: this tag, the SHA-1 (20 bytes) of the source it was made from, the SHA-1 of the V8 data after the header. */
+const MAGIC = Buffer.from('migsim-v8-2\n');
+const DIGEST_BYTES = 20;
+const HEADER_BYTES = MAGIC.length + 2 * DIGEST_BYTES;
+const sha1 = (data: string | Uint8Array): Buffer => createHash('sha1').update(data).digest();
 
 /** What MIGSIM_CODE_CACHE=report prints: how each file compiled through the hook found its cache. */
 export interface CodeCacheCounts {
@@ -74,7 +79,7 @@ function requireFor(module: Module): NodeJS.Require {
   return require;
 }
 
-/** The file's cache when it was made from `digest`'s source; otherwise undefined. */
+/** The file's cache when it was made from `digest`'s source and is whole; otherwise undefined. */
 function readCache(cacheFile: string, digest: Buffer, counts: CodeCacheCounts): Buffer | undefined {
   let bytes: Buffer;
   try {
@@ -83,11 +88,13 @@ function readCache(cacheFile: string, digest: Buffer, counts: CodeCacheCounts): 
     counts.missing++;
     return undefined;
   }
-  if (bytes.length <= HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC) || !bytes.subarray(MAGIC.length, HEADER_BYTES).equals(digest)) {
+  const data = bytes.subarray(HEADER_BYTES);
+  const whole = bytes.length > HEADER_BYTES && bytes.subarray(0, MAGIC.length).equals(MAGIC) && bytes.subarray(MAGIC.length, MAGIC.length + DIGEST_BYTES).equals(digest);
+  if (!whole || !bytes.subarray(MAGIC.length + DIGEST_BYTES, HEADER_BYTES).equals(sha1(data))) {
     counts.rejected++;
     return undefined;
   }
-  return bytes.subarray(HEADER_BYTES);
+  return data;
 }
 
 /**
@@ -105,7 +112,7 @@ export function installCodeCache(dir: string): void {
   const nodeCompile = proto._compile;
   proto._compile = function compileWithCache(this: Module, content: string, filename: string): unknown {
     if (dirname(filename) !== dir) return nodeCompile.call(this, content, filename);
-    const digest = createHash('sha1').update(content).digest();
+    const digest = sha1(content);
     const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), digest, counts);
     // The wrapper Node's loader puts around a CommonJS file, on a line of its
     // own (lineOffset -1), so that stack traces keep the file's lines and columns.
@@ -145,7 +152,8 @@ function writeCaches(cacheDir: string, compiled: ReadonlyMap<string, CompiledFil
   for (const [filename, { script, digest }] of compiled) {
     const target = join(cacheDir, `${basename(filename)}.v8`);
     const temporary = `${target}.${process.pid}-${threadId}.tmp`;
-    writeFileSync(temporary, Buffer.concat([MAGIC, digest, script.createCachedData()]));
+    const data = script.createCachedData();
+    writeFileSync(temporary, Buffer.concat([MAGIC, digest, sha1(data), data]));
     renameSync(temporary, target);
   }
 }
