@@ -14,8 +14,11 @@
  * are in the cache too. Nothing is written when a user runs migsim.
  *
  * A cache is used only when it was made from this exact file and is whole:
- * its first bytes are the SHA-1 of the source it was made from and the SHA-1
- * of V8's data after them, both checked before V8 sees the data. V8 itself
+ * its first bytes are the CRC-32 of the source it was made from and the
+ * CRC-32 of V8's data after them, both checked before V8 sees the data (a
+ * CRC, not a cryptographic hash: it guards against a stale or damaged file,
+ * not an attacker, who could as well edit the bundle; node:crypto alone
+ * costs more to load, 4-8 ms, than the cache saves --help). V8 itself
  * checks only the source's length, its own version and its flags, and
  * deserialises damaged data as it comes (Node 20's V8 stops the process on
  * it: test/cli/code-cache.test.ts). Any other case (no cache, a cache of
@@ -34,21 +37,21 @@
  * prints on stderr, at exit, how many caches were used, rejected or missing
  * (test/cli/code-cache.test.ts).
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module = require('node:module');
 import { basename, dirname, join } from 'node:path';
 import { Script, constants as vmConstants } from 'node:vm';
-import { isMainThread, threadId } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
+// node:worker_threads (1-7 ms to load) only where the build writes or a test asks for the report.
+type WorkerThreads = typeof import('node:worker_threads');
+const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
 
 /** The folder, beside the bundle's files, of their caches: `<file>.v8` for each. */
 export const CODE_CACHE_DIR = 'code-cache';
 
-/** A cache file's first bytes: this tag, the SHA-1 (20 bytes) of the source it was made from, the SHA-1 of the V8 data after the header. */
-const MAGIC = Buffer.from('migsim-v8-2\n');
-const DIGEST_BYTES = 20;
-const HEADER_BYTES = MAGIC.length + 2 * DIGEST_BYTES;
-const sha1 = (data: string | Uint8Array): Buffer => createHash('sha1').update(data).digest();
+/** A cache file's first bytes: this tag, the CRC-32 of the source it was made from, the CRC-32 of the V8 data after the header (each 4 bytes, little-endian). */
+const MAGIC = Buffer.from('migsim-v8-3\n');
+const HEADER_BYTES = MAGIC.length + 8;
 
 /** What MIGSIM_CODE_CACHE=report prints: how each file compiled through the hook found its cache. */
 export interface CodeCacheCounts {
@@ -60,7 +63,8 @@ export interface CodeCacheCounts {
 
 interface CompiledFile {
   readonly script: Script;
-  readonly digest: Buffer;
+  /** The source's CRC-32. */
+  readonly digest: number;
 }
 
 /** Node's own compile step, as the CommonJS loader calls it (not in @types/node). */
@@ -80,7 +84,7 @@ function requireFor(module: Module): NodeJS.Require {
 }
 
 /** The file's cache when it was made from `digest`'s source and is whole; otherwise undefined. */
-function readCache(cacheFile: string, digest: Buffer, counts: CodeCacheCounts): Buffer | undefined {
+function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): Buffer | undefined {
   let bytes: Buffer;
   try {
     bytes = readFileSync(cacheFile);
@@ -89,8 +93,8 @@ function readCache(cacheFile: string, digest: Buffer, counts: CodeCacheCounts): 
     return undefined;
   }
   const data = bytes.subarray(HEADER_BYTES);
-  const whole = bytes.length > HEADER_BYTES && bytes.subarray(0, MAGIC.length).equals(MAGIC) && bytes.subarray(MAGIC.length, MAGIC.length + DIGEST_BYTES).equals(digest);
-  if (!whole || !bytes.subarray(MAGIC.length + DIGEST_BYTES, HEADER_BYTES).equals(sha1(data))) {
+  const whole = bytes.length > HEADER_BYTES && bytes.subarray(0, MAGIC.length).equals(MAGIC) && bytes.readUInt32LE(MAGIC.length) === digest;
+  if (!whole || bytes.readUInt32LE(MAGIC.length + 4) !== crc32(data)) {
     counts.rejected++;
     return undefined;
   }
@@ -112,7 +116,7 @@ export function installCodeCache(dir: string): void {
   const nodeCompile = proto._compile;
   proto._compile = function compileWithCache(this: Module, content: string, filename: string): unknown {
     if (dirname(filename) !== dir) return nodeCompile.call(this, content, filename);
-    const digest = sha1(content);
+    const digest = crc32(content);
     const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), digest, counts);
     // The wrapper Node's loader puts around a CommonJS file, on a line of its
     // own (lineOffset -1), so that stack traces keep the file's lines and columns.
@@ -133,11 +137,11 @@ export function installCodeCache(dir: string): void {
     compiled.set(filename, file);
     const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => unknown;
     const result = wrapper.call(this.exports, this.exports, requireFor(this), this, filename, dir);
-    if (mode === 'write' && !isMainThread) writeCaches(cacheDir, new Map([[filename, file]]));
+    if (mode === 'write' && !workerThreads().isMainThread) writeCaches(cacheDir, new Map([[filename, file]]));
     return result;
   };
   if (mode === 'write') process.on('exit', () => writeCaches(cacheDir, compiled));
-  if (mode === 'report') process.on('exit', () => process.stderr.write(`migsim code cache (${isMainThread ? 'main thread' : `thread ${threadId}`}): ${counts.used} used, ${counts.rejected} rejected, ${counts.missing} missing\n`));
+  if (mode === 'report') process.on('exit', () => process.stderr.write(`migsim code cache (${workerThreads().isMainThread ? 'main thread' : `thread ${workerThreads().threadId}`}): ${counts.used} used, ${counts.rejected} rejected, ${counts.missing} missing\n`));
 }
 
 /**
@@ -151,9 +155,12 @@ function writeCaches(cacheDir: string, compiled: ReadonlyMap<string, CompiledFil
   mkdirSync(cacheDir, { recursive: true });
   for (const [filename, { script, digest }] of compiled) {
     const target = join(cacheDir, `${basename(filename)}.v8`);
-    const temporary = `${target}.${process.pid}-${threadId}.tmp`;
+    const temporary = `${target}.${process.pid}-${workerThreads().threadId}.tmp`;
     const data = script.createCachedData();
-    writeFileSync(temporary, Buffer.concat([MAGIC, digest, sha1(data), data]));
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(digest, 0);
+    header.writeUInt32LE(crc32(data), 4);
+    writeFileSync(temporary, Buffer.concat([MAGIC, header, data]));
     renameSync(temporary, target);
   }
 }
