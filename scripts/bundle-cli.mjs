@@ -95,16 +95,40 @@ const flatWorkerUrls = {
   },
 };
 
+/**
+ * `import('<package>')` of a package left outside, as tsc emits it. The
+ * bundle's files are compiled through vm.Script (src/cli/code-cache.cts),
+ * where import() has no callback to call: each becomes a call of
+ * code-cache.js's importModule, which Node compiles itself.
+ */
+const CODE_CACHE_ID = 'migsim:code-cache';
+const PACKAGE_IMPORT = /\bimport\((['"])([^'"./][^'"]*)\1\)/g;
+const isExternal = (spec) => spec.startsWith('node:') || EXTERNAL.some((p) => spec === p || spec.startsWith(`${p}/`));
+const importsThroughNode = {
+  name: 'imports-through-node',
+  transform(code, id) {
+    if (!id.startsWith(src) || !code.includes('import(')) return null;
+    // Line by line, leaving comments' lines as they are.
+    const out = code
+      .split('\n')
+      .map((line) => (/^\s*(\*|\/\/)/.test(line) ? line : line.replace(PACKAGE_IMPORT, (all, q, spec) => (isExternal(spec) ? `require('${CODE_CACHE_ID}').importModule(${q}${spec}${q})` : all))))
+      .join('\n');
+    return out === code ? null : { code: out, map: null };
+  },
+};
+/** A dynamic import left in the output: a string or template after `import(`, on a line that is not a comment's. */
+const OUTPUT_IMPORT = /^(?!\s*(?:\*|\/\/)).*[^\w.$]import\(\s*['"`]/m;
+
 /** Bundles `input` into the output folder; returns the chunks written. */
 async function bundle(input, checks = {}) {
   const { output } = await build({
     input,
     checks,
     platform: 'node',
-    external: [/^node:/, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
-    plugins: [flatWorkerUrls],
+    external: [/^node:/, CODE_CACHE_ID, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
+    plugins: [flatWorkerUrls, importsThroughNode],
     logLevel: 'warn',
-    output: { dir: outdir, format: 'cjs', strict: true, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
+    output: { dir: outdir, format: 'cjs', strict: true, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
   });
   return output.filter((o) => o.type === 'chunk');
 }
@@ -136,9 +160,11 @@ for (const name of starts) {
   writeFileSync(join(outdir, `${name}.js`), `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`);
 }
 
-// Every file URL in the output must name a file of the output.
+// Every file URL in the output must name a file of the output, and no import() may be left.
 for (const chunk of chunks) {
   const path = join(outdir, chunk.fileName);
+  const left = OUTPUT_IMPORT.exec(readFileSync(path, 'utf8'));
+  if (left) throw new Error(`bundle-cli: ${relative(root, path)} still has an import() (${left[0].trim().slice(0, 120)}), which code compiled through the code cache cannot run: rewrite it in imports-through-node`);
   for (const m of readFileSync(path, 'utf8').matchAll(OUTPUT_FILE_URL)) {
     if (!existsSync(resolve(dirname(path), m[2]))) throw new Error(`bundle-cli: ${relative(root, path)} names ${m[2]}, which is not in ${relative(root, outdir)}`);
   }

@@ -40,7 +40,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module = require('node:module');
 import { basename, dirname, join } from 'node:path';
-import { Script, constants as vmConstants } from 'node:vm';
+import { Script } from 'node:vm';
 import { crc32 } from 'node:zlib';
 // node:worker_threads (1-7 ms to load) only where the build writes or a test asks for the report.
 type WorkerThreads = typeof import('node:worker_threads');
@@ -102,6 +102,18 @@ function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): 
 }
 
 /**
+ * `import(specifier)`, for the bundle's files: code compiled through
+ * vm.Script cannot import() (Node 20 finds no import callback for a script
+ * compiled from a cache, and vm's own is experimental and warns), so
+ * scripts/bundle-cli.mjs rewrites each import() of an ES-module package
+ * (vega, tinypool) to call this, in a file Node compiles itself. A bare
+ * specifier resolves from this file's folder, as from the bundle's.
+ */
+export function importModule(specifier: string): Promise<unknown> {
+  return import(specifier);
+}
+
+/**
  * Compiles every CommonJS file of `dir` (the bundle's folder; not its
  * subfolders, not node_modules) through vm.Script with its cache. Call it
  * once per thread, first: a file loaded before it compiles without.
@@ -126,8 +138,6 @@ export function installCodeCache(dir: string): void {
       filename,
       lineOffset: -1,
       ...(cachedData ? { cachedData } : {}),
-      // `import()` in the file (of ES-module packages: vega, tinypool) resolves as it would in a module of its own.
-      importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
     if (cachedData) {
       if (script.cachedDataRejected) counts.rejected++;

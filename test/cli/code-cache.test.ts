@@ -123,6 +123,26 @@ describe('the code cache', () => {
     expect(otherFlags.counts).toEqual({ used: 0, rejected: built.counts!.used, missing: 0 });
   }, 120_000);
 
+  it("runs the commands that import() an ES-module package (report: vega; sweep on threads: tinypool) from the cache's code as from Node's", async () => {
+    const cli = (dir: string, mode: string, ...args: string[]) => promisify(execFile)(process.execPath, [join(dir, 'migsim.js'), ...args], { cwd: work, env: { ...process.env, MIGSIM_CODE_CACHE: mode } });
+    await cli(variants['built']!, 'off', 'record', 'hot-set', '--duration', '10ms', '--mem', '256MiB', '--seed', '1', '-o', 'guest.mst');
+    await cli(variants['built']!, 'off', 'run', 'guest.mst', '--tracker', 'hap', '--record', 'run.mst');
+    writeFileSync(join(work, 'grid.yaml'), 'run:\n  workload: hot-set\n  duration: 10ms\n  mem: 256MiB\naxes:\n  tracker: [hap, shadow]\n');
+    const reports: string[] = [];
+    for (const [variant, mode] of [['built', 'off'], ['built', 'report'], ['no cache', 'report']] as const) {
+      const name = `report-${reports.length}.html`;
+      const r = await cli(variants[variant]!, mode, 'report', 'run.mst', '-o', name);
+      // The build runs no report: the report's own files have no cache (missing), those it shares with a run have.
+      if (mode === 'report') expect(r.stderr).toMatch(variant === 'built' ? /main thread\): [1-9]\d* used, 0 rejected, \d+ missing/ : /main thread\): 0 used, 0 rejected, [1-9]\d* missing/);
+      // The report names its own command line: the file's name differs, nothing else.
+      reports.push(readFileSync(join(work, name), 'utf8').replaceAll(name, 'REPORT'));
+      const sweep = await cli(variants[variant]!, mode, 'sweep', 'grid.yaml', '-o', `sweep-${reports.length}`, '--jobs', '2', '--format', 'jsonl');
+      expect(sweep.stdout).toContain('2 of 2 runs');
+    }
+    expect(reports[1]).toBe(reports[0]);
+    expect(reports[2]).toBe(reports[0]);
+  }, 180_000);
+
   it('is used in a worker thread too: each thread compiles the bundle anew, through the hook its file installs', async () => {
     // The sweep's worker file, loaded in a thread as tinypool loads it; the thread ends once it has loaded.
     const script = `const { Worker } = require('node:worker_threads'); new Worker(${JSON.stringify(`const { pathToFileURL } = require('node:url'); import(pathToFileURL(${JSON.stringify(join(variants['built']!, 'sweep-worker.js'))}).href);`)}, { eval: true });`;
