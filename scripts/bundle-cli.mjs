@@ -10,8 +10,21 @@
 // still loads only what it uses: each `import()` in src/cli (the commands'
 // actions, the lazily registered commands) stays a split point, so
 // `migsim --help` loads no simulator and a run no report. Node 20 has no
-// compile cache for ES modules (module.enableCompileCache came in Node 22),
-// so fewer files is what is left to gain here.
+// compile cache for ES modules (module.enableCompileCache came in Node 22);
+// fewer files was the first thing to gain, a code cache the second:
+//
+// The bundle is CommonJS (dist/cli/package.json says so), so that each of
+// its files can be compiled through vm.Script with the bytecode V8 made of
+// it at build time (src/cli/code-cache.cts). Measured on a 10 ms run (2
+// cores at load 6-11, 31 pairs): 0.85x the CPU of the ES-module bundle, of
+// which the cache itself 0.95x (against MIGSIM_CODE_CACHE=off: V8 takes
+// about as long to deserialise the cache as to pre-parse the source, and
+// saves the lazy compiles) and CommonJS's loader the rest. Each entry is a small file of this script's own, named as users and
+// workers call it (migsim.js, compare-worker.js, ...), that installs the
+// cache's hook in its thread and then requires the bundled entry
+// (migsim-main.js, ...). Last, this script runs a few commands with
+// MIGSIM_CODE_CACHE=write, one after another, each adding the functions it
+// ran to the caches in dist/cli/code-cache; users' runs only read them.
 //
 // Rolldown (the bundler Vite, and so vitest, already installs: no package
 // beyond those) rather than esbuild: esbuild's code splitting makes a chunk
@@ -33,7 +46,9 @@
 // or are large and used by one command only (vega, vega-lite for reports).
 //
 // Usage: node scripts/bundle-cli.mjs [OUTDIR]   (default dist/cli; run after tsc)
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
@@ -51,6 +66,10 @@ const EXTERNAL = ['@duckdb/node-api', '@toondepauw/node-zstd', 'msgpackr', 'tiny
 
 /** `new URL('<relative .js>', import.meta.url)`, as tsc emits it. */
 const FILE_URL = /new URL\((['"])(\.{1,2}\/[^'"]+\.js)\1, import\.meta\.url\)/g;
+/** The same in Rolldown's CommonJS output. */
+const OUTPUT_FILE_URL = /new URL\((['"])(\.{1,2}\/[^'"]+\.js)\1, require\("url"\)\.pathToFileURL\(__filename\)\.href\)/g;
+/** The bundled entry of `name` (migsim, or a worker), which the file `name`.js users and threads start loads. */
+const mainOf = (name) => `${name}-main`;
 
 /** Every .js file below `dir`. */
 function jsFiles(dir) {
@@ -68,7 +87,7 @@ for (const file of jsFiles(src)) {
     workers.set(name, target);
   }
 }
-if (workers.has('migsim')) throw new Error('bundle-cli: a worker file may not be called migsim.js');
+if (workers.has('migsim') || [...workers.keys()].some((w) => w.endsWith('-main'))) throw new Error('bundle-cli: a worker file may not be called migsim.js or *-main.js');
 
 /** Points each worker URL at the worker's entry in the bundle's flat folder. */
 const flatWorkerUrls = {
@@ -79,16 +98,40 @@ const flatWorkerUrls = {
   },
 };
 
+/**
+ * `import('<package>')` of a package left outside, as tsc emits it. The
+ * bundle's files are compiled through vm.Script (src/cli/code-cache.cts),
+ * where import() has no callback to call: each becomes a call of
+ * code-cache.js's importModule, which Node compiles itself.
+ */
+const CODE_CACHE_ID = 'migsim:code-cache';
+const PACKAGE_IMPORT = /\bimport\((['"])([^'"./][^'"]*)\1\)/g;
+const isExternal = (spec) => spec.startsWith('node:') || EXTERNAL.some((p) => spec === p || spec.startsWith(`${p}/`));
+const importsThroughNode = {
+  name: 'imports-through-node',
+  transform(code, id) {
+    if (!id.startsWith(src) || !code.includes('import(')) return null;
+    // Line by line, leaving comments' lines as they are.
+    const out = code
+      .split('\n')
+      .map((line) => (/^\s*(\*|\/\/)/.test(line) ? line : line.replace(PACKAGE_IMPORT, (all, q, spec) => (isExternal(spec) ? `require('${CODE_CACHE_ID}').importModule(${q}${spec}${q})` : all))))
+      .join('\n');
+    return out === code ? null : { code: out, map: null };
+  },
+};
+/** A dynamic import left in the output: a string or template after `import(`, on a line that is not a comment's. */
+const OUTPUT_IMPORT = /^(?!\s*(?:\*|\/\/)).*[^\w.$]import\(\s*['"`]/m;
+
 /** Bundles `input` into the output folder; returns the chunks written. */
 async function bundle(input, checks = {}) {
   const { output } = await build({
     input,
     checks,
     platform: 'node',
-    external: [/^node:/, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
-    plugins: [flatWorkerUrls],
+    external: [/^node:/, CODE_CACHE_ID, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
+    plugins: [flatWorkerUrls, importsThroughNode],
     logLevel: 'warn',
-    output: { dir: outdir, format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
+    output: { dir: outdir, format: 'cjs', strict: true, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
   });
   return output.filter((o) => o.type === 'chunk');
 }
@@ -103,16 +146,74 @@ rmSync(outdir, { recursive: true, force: true });
 // that is fine: it loads what it imports; the command's own bundle still
 // warns of one, as there it would load a module at start that a split
 // point meant to leave for later.)
-const chunks = [...(await bundle({ migsim: ENTRY })), ...(workers.size ? await bundle(Object.fromEntries(workers), { ineffectiveDynamicImport: false }) : [])];
+const chunks = [
+  ...(await bundle({ [mainOf('migsim')]: ENTRY })),
+  ...(workers.size ? await bundle(Object.fromEntries([...workers].map(([name, path]) => [mainOf(name), path])), { ineffectiveDynamicImport: false }) : []),
+];
 
-// Every file URL in the output must name a file of the output.
+// The folder's files are CommonJS, whatever the project's package.json says.
+writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
+const CODE_CACHE = join(src, 'cli', 'code-cache.cjs');
+if (!existsSync(CODE_CACHE)) throw new Error(`bundle-cli: ${relative(root, CODE_CACHE)} is missing: run tsc -p tsconfig.json first`);
+copyFileSync(CODE_CACHE, join(outdir, 'code-cache.js'));
+// The files users and threads start: the cache's hook first, then the bundled entry.
+const starts = ['migsim', ...workers.keys()];
+for (const name of starts) {
+  const load = name === 'migsim' ? `require('./${mainOf(name)}.js');` : `module.exports = require('./${mainOf(name)}.js');`;
+  writeFileSync(join(outdir, `${name}.js`), `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`);
+}
+
+// Every file URL in the output must name a file of the output, and no import() may be left.
 for (const chunk of chunks) {
   const path = join(outdir, chunk.fileName);
-  for (const m of readFileSync(path, 'utf8').matchAll(FILE_URL)) {
+  const left = OUTPUT_IMPORT.exec(readFileSync(path, 'utf8'));
+  if (left) throw new Error(`bundle-cli: ${relative(root, path)} still has an import() (${left[0].trim().slice(0, 120)}), which code compiled through the code cache cannot run: rewrite it in imports-through-node`);
+  for (const m of readFileSync(path, 'utf8').matchAll(OUTPUT_FILE_URL)) {
     if (!existsSync(resolve(dirname(path), m[2]))) throw new Error(`bundle-cli: ${relative(root, path)} names ${m[2]}, which is not in ${relative(root, outdir)}`);
   }
 }
 chmodSync(join(outdir, 'migsim.js'), 0o755);
 // Which modules (paths from the project's root) each output file holds: test/cli/start-up-modules.test.ts reads it.
-const modules = Object.fromEntries(chunks.map((c) => [c.fileName, c.moduleIds.filter((id) => !id.startsWith('\0')).map((id) => relative(root, id))]));
+const modules = {
+  ...Object.fromEntries(starts.map((name) => [`${name}.js`, []])),
+  'code-cache.js': [relative(root, CODE_CACHE)],
+  ...Object.fromEntries(chunks.map((c) => [c.fileName, c.moduleIds.filter((id) => !id.startsWith('\0')).map((id) => relative(root, id))])),
+};
 writeFileSync(join(outdir, 'bundle-modules.json'), `${JSON.stringify(modules, null, 1)}\n`);
+
+// The code cache: commands that between them run what users run most
+// (start-up, the help, a run as JSON and as text, a comparison on threads,
+// a trace written, read and inspected, a small sweep on a worker), each
+// after the last, as each adds to the caches the one before wrote. The
+// functions a command runs are compiled when it runs them: a file's cache
+// holds those of every command that loaded the file.
+const TRAINING = [
+  ['--help'],
+  ['run', '--help'],
+  ['run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--round', '5ms', '--mem', '256MiB', '--seed', '1', '--json'],
+  ['run', 'apache', '--tracker', 'shadow', '--duration', '20ms', '--seed', '1'],
+  ['record', 'apache', '--duration', '50ms', '--seed', '1', '-o', 'training.mst'],
+  ['run', 'training.mst', '--tracker', 'pml', '--json'],
+  ['inspect', 'training.mst'],
+  ['compare', 'apache', '--duration', '20ms', '--seed', '1', '--json'],
+  ['sweep', 'grid.yaml', '-o', 'results', '--jobs', '2', '--format', 'jsonl'],
+];
+const training = mkdtempSync(join(tmpdir(), 'migsim-code-cache-'));
+try {
+  writeFileSync(join(training, 'grid.yaml'), 'run:\n  workload: hot-set\n  duration: 50ms\n  mem: 256MiB\naxes:\n  tracker: [hap, pml, shadow]\n  seed: {count: 2}\n');
+  const env = { ...process.env, MIGSIM_CODE_CACHE: 'write' };
+  // First each worker's file, loaded in a thread of its own (a command may
+  // start none: compare only with a core free, the trace read-ahead only for
+  // a file of 4 MiB or more): a thread writes each file's cache once its top
+  // level has run, so its loading at least is cached. First, as a command
+  // run after it adds to these caches.
+  const workerFiles = [...workers.keys()].map((name) => join(outdir, `${name}.js`));
+  execFileSync(process.execPath, ['-e', `const { Worker } = require('node:worker_threads');\nfor (const f of ${JSON.stringify(workerFiles)}) { const w = new Worker(f); w.on('error', () => {}); setTimeout(() => w.terminate(), 2000); }`], { cwd: training, stdio: ['ignore', 'ignore', 'pipe'], env });
+  for (const args of TRAINING) {
+    execFileSync(process.execPath, [join(outdir, 'migsim.js'), ...args], { cwd: training, stdio: ['ignore', 'ignore', 'pipe'], env });
+  }
+} finally {
+  rmSync(training, { recursive: true, force: true });
+  // A thread ended while it wrote leaves its temporary behind.
+  for (const f of readdirSync(join(outdir, 'code-cache'))) if (f.endsWith('.tmp')) rmSync(join(outdir, 'code-cache', f));
+}

@@ -48,17 +48,23 @@ function fail(setup: CompareWorkerSetup | undefined, e: unknown): void {
   port.close();
 }
 
-let modules;
-try {
-  const [{ Subject }, { migrate, summarizeMigration }, { guestBatchOfShared }] = await Promise.all([import('../util/rx.js'), import('./run-migration.js'), import('../events/shared-guest-batch.js')]);
-  modules = { Subject, migrate, summarizeMigration, guestBatchOfShared };
-} catch (e) {
+// Loaded with a promise, not a top-level await: the bundle (dist/cli) is
+// CommonJS for its code cache (src/cli/code-cache.cts), which has none.
+Promise.all([import('../util/rx.js'), import('./run-migration.js'), import('../events/shared-guest-batch.js')]).then(
+  ([{ Subject }, { migrate, summarizeMigration }, { guestBatchOfShared }]) => serve({ Subject, migrate, summarizeMigration, guestBatchOfShared }),
   // Told on the setup message, when there is a flag to raise.
-  port.once('message', (m: CompareWorkerMessage) => fail(m.type === 'setup' ? m : undefined, e));
+  (e: unknown) => port.once('message', (m: CompareWorkerMessage) => fail(m.type === 'setup' ? m : undefined, e)),
+);
+
+interface WorkerModules {
+  readonly Subject: typeof import('../util/rx.js').Subject;
+  readonly migrate: typeof import('./run-migration.js').migrate;
+  readonly summarizeMigration: typeof import('./run-migration.js').summarizeMigration;
+  readonly guestBatchOfShared: typeof import('../events/shared-guest-batch.js').guestBatchOfShared;
 }
 
-if (modules) {
-  const { Subject, migrate, summarizeMigration, guestBatchOfShared } = modules;
+/** Runs this thread's trackers over the batches it is sent. */
+function serve({ Subject, migrate, summarizeMigration, guestBatchOfShared }: WorkerModules): void {
   let setup: CompareWorkerSetup | undefined;
   let failed = false;
   let guests: import('../util/rx.js').Subject<GuestBatch>[] = [];

@@ -38,9 +38,8 @@ import { ZstdInflater } from './zstd-inflater.js';
  * The digest covers the decoded columns, never these bytes (Zstandard's or
  * zlib's output may change between versions; DESIGN performance notes).
  */
-export type ColumnEncoding = 'fast' | 'varint' | 'compact';
-export const COLUMN_ENCODINGS: readonly ColumnEncoding[] = ['fast', 'varint', 'compact'];
-export const DEFAULT_ENCODING: ColumnEncoding = 'compact';
+import type { ColumnEncoding } from './column-encoding.js';
+export { type ColumnEncoding, COLUMN_ENCODINGS, DEFAULT_ENCODING } from './column-encoding.js';
 
 export type ColumnArray = Uint8Array | Uint16Array | Uint32Array | Int32Array;
 export type ColumnType = 'u8' | 'u16' | 'u32' | 'i32';

@@ -19,8 +19,10 @@ import { BUILT_CLI, UNBUNDLED_CLI } from '../helpers/spawn-cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'migsim-start-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// The hook runs on Node's loader thread: it appends each module's URL to
-// the file the environment names.
+// The hook runs on Node's loader thread: it appends each ES module's URL to
+// the file the environment names. CommonJS files (the bundle's, and the
+// packages' it requires) are appended by a patch of CommonJS's loader
+// (Module.prototype.load, which every require of a file passes through).
 writeFileSync(
   join(dir, 'hooks.mjs'),
   "import { appendFileSync } from 'node:fs';\n" +
@@ -29,7 +31,18 @@ writeFileSync(
     '  return next(url, context);\n' +
     '}\n',
 );
-writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+writeFileSync(
+  join(dir, 'register.mjs'),
+  "import { appendFileSync } from 'node:fs';\n" +
+    "import Module, { register } from 'node:module';\n" +
+    "import { pathToFileURL } from 'node:url';\n" +
+    "register('./hooks.mjs', import.meta.url);\n" +
+    'const load = Module.prototype.load;\n' +
+    'Module.prototype.load = function (filename) {\n' +
+    "  appendFileSync(process.env.MIGSIM_LOADED, pathToFileURL(filename).href + '\\n');\n" +
+    '  return load.call(this, filename);\n' +
+    '};\n',
+);
 
 /** The files (file URLs) `cli` loads for `args`. */
 async function filesLoaded(cli: string, name: string, ...args: string[]): Promise<string[]> {
@@ -39,7 +52,8 @@ async function filesLoaded(cli: string, name: string, ...args: string[]): Promis
   await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), cli, ...args], { cwd: dir, env: { ...process.env, MIGSIM_LOADED: list } }).catch((e: { code?: number }) => {
     if (e.code !== 3) throw e;
   });
-  return readFileSync(list, 'utf8').split('\n').filter(Boolean);
+  // A CommonJS file an ES module imports passes both hooks.
+  return [...new Set(readFileSync(list, 'utf8').split('\n').filter(Boolean))];
 }
 
 /** The modules (paths from the project's root) in each file of the bundle, as scripts/bundle-cli.mjs lists them. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_GUEST, DEFAULT_DURATION_NS } from '../../model/guest-config.js';
-import { COLUMN_ENCODINGS } from '../../trace/column-codec.js';
+import { COLUMN_ENCODINGS } from '../../trace/column-encoding.js';
 import { durationInput, formatBytes, formatDurationNs, sizeInput } from '../../model/units.js';
 import { humanDefault } from '../human-default.js';
 import type { GuestType, PagingMode } from '../../model/paging.js';

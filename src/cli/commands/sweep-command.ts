@@ -66,7 +66,7 @@ Then:
       const shard = shardFromEnv(opts.shard, process.env);
       const jobs = opts.jobs ?? availableParallelism();
       // The workers load their modules while this thread reads the grid.
-      const threads = opts.dryRun ? undefined : startSweepThreads(jobs);
+      const threads = opts.dryRun ? undefined : await startSweepThreads(jobs);
       let mine: SweepRun[];
       let all: SweepRun[];
       let result: Awaited<ReturnType<typeof sweepShard>>;

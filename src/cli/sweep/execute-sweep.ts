@@ -1,4 +1,4 @@
-import Tinypool from 'tinypool';
+import type { Tinypool } from 'tinypool';
 import { errorRow } from '../../sweep/run-row.js';
 import { executeRun, generateGuest, type RunResult, type RunTask } from './execute-run.js';
 import type { GuestColumns, SharedGuest } from './shared-guest.js';
@@ -34,9 +34,13 @@ export interface SweepThreads {
  */
 const WORKER_DEPTH = 2;
 
-export function startSweepThreads(jobs: number): SweepThreads {
+export async function startSweepThreads(jobs: number): Promise<SweepThreads> {
   if (jobs <= 1) return { jobs: 1, pool: undefined, destroy: async () => {} };
   const workers = jobs - 1;
+  // tinypool is an ES module only: import(), which the bundle (CommonJS for
+  // its code cache, src/cli/code-cache.cts) keeps as import(); a require()
+  // of an ES module warns or fails on some Node versions.
+  const { Tinypool } = await import('tinypool');
   const pool = new Tinypool({ filename: new URL('./sweep-worker.js', import.meta.url).href, minThreads: workers, maxThreads: workers, concurrentTasksPerWorker: WORKER_DEPTH, idleTimeout: 60_000 });
   let destroyed: Promise<void> | undefined;
   return { jobs, pool, destroy: () => (destroyed ??= pool.destroy()) };

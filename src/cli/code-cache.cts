@@ -1,0 +1,176 @@
+/**
+ * A V8 code cache for the bundled command line (dist/cli, scripts/bundle-cli.mjs).
+ *
+ * Why: a short run's largest cost above bare node was compiling our ~900 KB
+ * of JavaScript again in every process and every worker thread (parsing,
+ * then each function's bytecode the first time it runs). Node 20 has no
+ * compile cache for ES modules (module.enableCompileCache came in Node 22),
+ * but a CommonJS file compiled through vm.Script can be given the bytecode
+ * V8 serialised earlier (`cachedData`), the way the v8-compile-cache package
+ * hooks Module.prototype._compile. So the bundle is CommonJS, each entry
+ * (migsim.js and every worker's file) installs this hook before it loads
+ * anything else, and `npm run build` writes the caches once, after running a
+ * few representative commands, so that the functions those compiled lazily
+ * are in the cache too. Nothing is written when a user runs migsim.
+ *
+ * A cache is used only when it was made from this exact file and is whole:
+ * its first bytes are the CRC-32 of the source it was made from and the
+ * CRC-32 of V8's data after them, both checked before V8 sees the data (a
+ * CRC, not a cryptographic hash: it guards against a stale or damaged file,
+ * not an attacker, who could as well edit the bundle; node:crypto alone
+ * costs more to load, 4-8 ms, than the cache saves --help). V8 itself
+ * checks only the source's length, its own version and its flags, and
+ * deserialises damaged data as it comes (Node 20's V8 stops the process on
+ * it: test/cli/code-cache.test.ts). Any other case (no cache, a cache of
+ * other source or damaged, a cache V8 rejects: another Node, or flags such
+ * as --max-old-space-size that change V8's flag hash) compiles the source as
+ * if there were none: the same code runs, only slower.
+ * MIGSIM_CODE_CACHE=off leaves compiling to Node itself.
+ *
+ * MIGSIM_CODE_CACHE=write (the build, and nothing else) writes each file's
+ * cache when the thread that compiled it exits, and in a worker thread also
+ * as soon as the file's top level has run: a pool ends its threads with
+ * terminate(), which runs no exit handler, and tinypool's and the trace
+ * read-ahead's threads wait for work in Atomics.wait, never in their event
+ * loop, so no timer could write later (their caches then hold what loading
+ * compiled; the functions they run compile as without); MIGSIM_CODE_CACHE=report
+ * prints on stderr, at exit, how many caches were used, rejected or missing
+ * (test/cli/code-cache.test.ts).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import Module = require('node:module');
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { crc32 } from 'node:zlib';
+// node:worker_threads (1-7 ms to load) only where the build writes or a test asks for the report.
+type WorkerThreads = typeof import('node:worker_threads');
+const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
+
+/** The folder, beside the bundle's files, of their caches: `<file>.v8` for each. */
+export const CODE_CACHE_DIR = 'code-cache';
+
+/** A cache file's first bytes: this tag, the CRC-32 of the source it was made from, the CRC-32 of the V8 data after the header (each 4 bytes, little-endian). */
+const MAGIC = Buffer.from('migsim-v8-3\n');
+const HEADER_BYTES = MAGIC.length + 8;
+
+/** What MIGSIM_CODE_CACHE=report prints: how each file compiled through the hook found its cache. */
+export interface CodeCacheCounts {
+  used: number;
+  /** Present but not for this source (another digest, a bad header), or refused by V8. */
+  rejected: number;
+  missing: number;
+}
+
+interface CompiledFile {
+  readonly script: Script;
+  /** The source's CRC-32. */
+  readonly digest: number;
+}
+
+/** Node's own compile step, as the CommonJS loader calls it (not in @types/node). */
+type CompileMethod = (this: Module, content: string, filename: string) => unknown;
+
+/** A module's `require`, as Node's loader gives one to each CommonJS file. */
+function requireFor(module: Module): NodeJS.Require {
+  const loader = Module as unknown as { _resolveFilename(request: string, parent: Module, isMain: boolean, options?: { paths?: string[] }): string; _resolveLookupPaths(request: string, parent: Module): string[] | null; _cache: NodeJS.Dict<NodeModule>; _extensions: NodeJS.RequireExtensions };
+  const require = ((id: string) => module.require(id)) as NodeJS.Require;
+  const resolve = ((request: string, options?: { paths?: string[] }) => loader._resolveFilename(request, module, false, options)) as NodeJS.RequireResolve;
+  resolve.paths = (request: string) => loader._resolveLookupPaths(request, module);
+  require.resolve = resolve;
+  require.main = process.mainModule;
+  require.cache = loader._cache;
+  require.extensions = loader._extensions;
+  return require;
+}
+
+/** The file's cache when it was made from `digest`'s source and is whole; otherwise undefined. */
+function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): Buffer | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(cacheFile);
+  } catch {
+    counts.missing++;
+    return undefined;
+  }
+  const data = bytes.subarray(HEADER_BYTES);
+  const whole = bytes.length > HEADER_BYTES && bytes.subarray(0, MAGIC.length).equals(MAGIC) && bytes.readUInt32LE(MAGIC.length) === digest;
+  if (!whole || bytes.readUInt32LE(MAGIC.length + 4) !== crc32(data)) {
+    counts.rejected++;
+    return undefined;
+  }
+  return data;
+}
+
+/**
+ * `import(specifier)`, for the bundle's files: code compiled through
+ * vm.Script cannot import() (Node 20 finds no import callback for a script
+ * compiled from a cache, and vm's own is experimental and warns), so
+ * scripts/bundle-cli.mjs rewrites each import() of an ES-module package
+ * (vega, tinypool) to call this, in a file Node compiles itself. A bare
+ * specifier resolves from this file's folder, as from the bundle's.
+ */
+export function importModule(specifier: string): Promise<unknown> {
+  return import(specifier);
+}
+
+/**
+ * Compiles every CommonJS file of `dir` (the bundle's folder; not its
+ * subfolders, not node_modules) through vm.Script with its cache. Call it
+ * once per thread, first: a file loaded before it compiles without.
+ */
+export function installCodeCache(dir: string): void {
+  const mode = process.env.MIGSIM_CODE_CACHE;
+  if (mode === 'off') return;
+  const cacheDir = join(dir, CODE_CACHE_DIR);
+  const counts: CodeCacheCounts = { used: 0, rejected: 0, missing: 0 };
+  const compiled = new Map<string, CompiledFile>();
+  const proto = Module.prototype as unknown as { _compile: CompileMethod };
+  const nodeCompile = proto._compile;
+  proto._compile = function compileWithCache(this: Module, content: string, filename: string): unknown {
+    if (dirname(filename) !== dir) return nodeCompile.call(this, content, filename);
+    const digest = crc32(content);
+    const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), digest, counts);
+    // The wrapper Node's loader puts around a CommonJS file, on a line of its
+    // own (lineOffset -1), so that stack traces keep the file's lines and columns.
+    // A leading #! line becomes a comment of the same length.
+    const source = content.startsWith('#!') ? `//${content.slice(2)}` : content;
+    const script = new Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
+      filename,
+      lineOffset: -1,
+      ...(cachedData ? { cachedData } : {}),
+    });
+    if (cachedData) {
+      if (script.cachedDataRejected) counts.rejected++;
+      else counts.used++;
+    }
+    const file = { script, digest };
+    compiled.set(filename, file);
+    const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => unknown;
+    const result = wrapper.call(this.exports, this.exports, requireFor(this), this, filename, dir);
+    if (mode === 'write' && !workerThreads().isMainThread) writeCaches(cacheDir, new Map([[filename, file]]));
+    return result;
+  };
+  if (mode === 'write') process.on('exit', () => writeCaches(cacheDir, compiled));
+  if (mode === 'report') process.on('exit', () => process.stderr.write(`migsim code cache (${workerThreads().isMainThread ? 'main thread' : `thread ${workerThreads().threadId}`}): ${counts.used} used, ${counts.rejected} rejected, ${counts.missing} missing\n`));
+}
+
+/**
+ * Writes each compiled file's cache as it stands now, with the functions
+ * run so far. A cache read at the start of this process is part of what
+ * V8 serialises again, so the build's commands, run one after another, add
+ * up. Written through a temporary of this thread's own and a rename: two
+ * threads that compiled the same file each write a whole cache.
+ */
+function writeCaches(cacheDir: string, compiled: ReadonlyMap<string, CompiledFile>): void {
+  mkdirSync(cacheDir, { recursive: true });
+  for (const [filename, { script, digest }] of compiled) {
+    const target = join(cacheDir, `${basename(filename)}.v8`);
+    const temporary = `${target}.${process.pid}-${workerThreads().threadId}.tmp`;
+    const data = script.createCachedData();
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(digest, 0);
+    header.writeUInt32LE(crc32(data), 4);
+    writeFileSync(temporary, Buffer.concat([MAGIC, header, data]));
+    renameSync(temporary, target);
+  }
+}
