@@ -1,3 +1,5 @@
+import { DOUBLE_FIRST } from '../util/double-field.js';
+
 /**
  * What the guest and run batch builders share: reused typed-array columns
  * filled one event at a time, time kept as deltas from the event before,
@@ -18,10 +20,10 @@ export abstract class ColumnBatchBuilder<B, Last extends Int32Array | Uint32Arra
   protected readonly arg: Int32Array;
   /** The sixth column (guest: pte, run: costNs). */
   protected readonly last: Last;
-  /** Time of the latest event. */
-  protected lastNs = 0;
+  /** Time of the latest event (double fields from the start: src/util/double-field.ts). */
+  protected lastNs = DOUBLE_FIRST;
   private n = 0;
-  private batchBaseNs = 0;
+  private batchBaseNs = DOUBLE_FIRST;
   private flushed = 0;
 
   constructor(
@@ -35,6 +37,8 @@ export abstract class ColumnBatchBuilder<B, Last extends Int32Array | Uint32Arra
     this.page = new Int32Array(capacity);
     this.arg = new Int32Array(capacity);
     this.last = new lastColumn(capacity);
+    this.lastNs = 0;
+    this.batchBaseNs = 0;
   }
 
   /** Time of the latest event emitted. */

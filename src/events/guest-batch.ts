@@ -1,3 +1,5 @@
+import { DOUBLE_FIRST } from '../util/double-field.js';
+
 /**
  * A columnar batch of guest events: one typed array per field, one `kind`
  * byte column, time as per-event deltas in integer nanoseconds. A batch is
@@ -71,3 +73,13 @@ export function sliceGuestBatch(b: GuestBatch, from: number, to: number, baseNs:
     pte: b.pte.subarray(from, to),
   };
 }
+
+/**
+ * One batch made as this module loads, with double times: every GuestBatch
+ * literal (these functions', the builders', the trace reader's) then has
+ * double baseNs and endNs fields from the first batch on, not a small
+ * integer's that V8 widens when times pass 2.1 s, deoptimising every loop
+ * that reads a batch (src/util/double-field.ts). Exported so that no
+ * bundler drops it.
+ */
+export const DOUBLE_TIMED_GUEST_BATCH: GuestBatch = allocateGuestBatch(0, DOUBLE_FIRST, DOUBLE_FIRST);

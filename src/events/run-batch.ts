@@ -1,3 +1,5 @@
+import { DOUBLE_FIRST } from '../util/double-field.js';
+
 /**
  * A columnar batch of run events (faults, exits, log-dirty operations,
  * migration phases, divergences) in wall-time order. Event i happens at wall
@@ -31,3 +33,6 @@ export function copyRunBatch(b: RunBatch): RunBatch {
     costNs: b.costNs.slice(0, b.count),
   };
 }
+
+/** One run batch made as this module loads, with double times: see DOUBLE_TIMED_GUEST_BATCH (src/events/guest-batch.ts). */
+export const DOUBLE_TIMED_RUN_BATCH: RunBatch = copyRunBatch({ count: 0, baseNs: DOUBLE_FIRST, endNs: DOUBLE_FIRST, kind: new Uint8Array(0), dtNs: new Uint32Array(0), vcpu: new Uint16Array(0), page: new Int32Array(0), arg: new Int32Array(0), costNs: new Uint32Array(0) });

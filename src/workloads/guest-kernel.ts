@@ -1,5 +1,6 @@
 import { GuestResourceError } from './guest-resource-error.js';
 import type { GuestBatchBuilder } from '../events/guest-batch-builder.js';
+import { DOUBLE_FIRST } from '../util/double-field.js';
 import type { GuestType, PagingMode } from '../model/paging.js';
 import { maxGuestPages } from '../model/guest-config.js';
 import { PTE_A, PTE_D, PTE_P, PTE_RW } from '../model/pte.js';
@@ -84,8 +85,8 @@ export class GuestKernel {
   /** User mappings of each frame (leaf PTEs in process tables). */
   readonly mapCount: Uint16Array;
   readonly counters: KernelCounters = newKernelCounters();
-  /** Finishing time of the latest operation. */
-  endNs = 0;
+  /** Finishing time of the latest operation (a double field from the start: src/util/double-field.ts). */
+  endNs = DOUBLE_FIRST;
 
   private readonly work = new KernelWork();
   private readonly frames: GuestFrames;
@@ -104,6 +105,7 @@ export class GuestKernel {
     config: GuestKernelConfig,
     private readonly out: GuestBatchBuilder,
   ) {
+    this.endNs = 0;
     const { memPages, vcpus } = config;
     if (!Number.isSafeInteger(memPages) || memPages < 4096) {
       throw new GuestResourceError(`guest kernel needs at least 16 MiB of memory (4096 pages), got ${memPages} pages; give the guest more with --mem`);

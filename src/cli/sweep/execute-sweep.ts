@@ -54,10 +54,12 @@ export async function startSweepThreads(jobs: number): Promise<SweepThreads> {
  * Runs that migrate the same guest (same workload, seed and guest config)
  * are a group: when a group has more than one run to do, its guest events
  * are generated once, by one thread, into shared memory (shared-guest.ts)
- * and every run of the group, on any thread, reads them. At most
- * `jobs + 1` guests are held at a time; a thread opens the next group
- * (generates its guest) while the others still have runs to take, so no
- * thread waits for a guest. A group's buffers, once its runs are over,
+ * and every run of the group, on any thread, reads them. This thread
+ * generates them (a worker then never warms up the generator), unless it
+ * cannot keep the workers in runs alone (SweepQueue). At most `jobs + 1`
+ * guests are held at a time; the next group is opened (its guest
+ * generated) while the workers still have runs to take, so no thread
+ * waits for a guest. A group's buffers, once its runs are over,
  * take the next group's guest (fresh memory costs page faults as it is
  * first written, for every guest otherwise). Groups are taken largest
  * first (by the runs' estimated cost), so the threads end together.
@@ -68,7 +70,7 @@ export async function executeSweep(runs: readonly SweepRun[], threads: SweepThre
   // This thread: one job at a time, yielding between jobs so that the
   // workers' results are taken, the progress bar drawn and a signal handled.
   const local = async (): Promise<void> => {
-    for (let job = await queue.take(false); job; job = await queue.take(false)) {
+    for (let job = await queue.take(false, true); job; job = await queue.take(false, true)) {
       if (job.kind === 'guest') queue.guestReady(job.group, tryGenerate(job.group.runs[0]!.argv, job.reuse), job.reuse);
       else {
         onResult(executeRun(task(job.run), job.group.guest, nowMs));
@@ -79,7 +81,7 @@ export async function executeSweep(runs: readonly SweepRun[], threads: SweepThre
   };
   if (!pool) return local();
   const worker = async (spare: boolean): Promise<void> => {
-    for (let job = await queue.take(spare); job; job = await queue.take(spare)) {
+    for (let job = await queue.take(spare, false); job; job = await queue.take(spare, false)) {
       if (job.kind === 'guest') {
         let guest: SharedGuest | undefined;
         try {

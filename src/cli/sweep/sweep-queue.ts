@@ -18,9 +18,19 @@ export type Job = { readonly kind: 'guest'; readonly group: Group; readonly reus
 /**
  * Hands out a sweep's jobs (a group's guest to generate, a run to run) to
  * the threads as they ask, in group order: a run of an open group first,
- * unless fewer are left than threads (a thread would soon have nothing to
- * do), then the next group's guest (while fewer than `jobs + 1` guests
- * are held). One thread alone thus holds one guest at a time.
+ * unless so few are left that the other threads would run out of runs
+ * while this one generates (openBelow), then the next group's guest (while
+ * fewer than `jobs + 1` guests are held). One thread alone thus holds one
+ * guest at a time.
+ *
+ * Guests go to the thread that asks as the generator (the main thread): a
+ * worker that never generates never loads and compiles the generator (the
+ * guest kernel, the workload), which a thread pays for on its first guest
+ * (a thread's first apache guest took 2.5-3x as long as its later ones).
+ * The generator opens the next group
+ * early enough that the workers have runs to take while it generates; a
+ * worker generates only when it has nothing else to do and the generator
+ * alone cannot keep the workers in runs (generatorKeepsUp).
  */
 export class SweepQueue {
   private readonly groups: Group[];
@@ -52,12 +62,16 @@ export class SweepQueue {
    * second slot) gets none once fewer runs are left than threads: the
    * sweep's last runs go to threads that are free, not behind a run.
    */
-  async take(spare: boolean): Promise<Job | undefined> {
+  async take(spare: boolean, generator = true): Promise<Job | undefined> {
     for (;;) {
       if (spare && this.runsLeft <= this.jobs) return undefined;
       const handable = this.open.reduce((n, g) => n + (g.ready ? g.runs.length - g.next : 0), 0);
-      const canOpen = this.opened < this.groups.length && (this.held < this.jobs + 1 || this.groups[this.opened]!.runs.length === 1);
-      if (canOpen && handable < this.jobs) {
+      const next = this.groups[this.opened];
+      // A group of one run has no guest job (its run generates its own): any thread opens it.
+      // A worker's spare slot never generates: its guest would wait behind the worker's job in hand.
+      const mayGenerate = generator || (!spare && handable === 0 && next !== undefined && !this.generatorKeepsUp(next));
+      const canOpen = next !== undefined && (next.runs.length === 1 || (mayGenerate && this.held < this.jobs + 1));
+      if (canOpen && handable < this.openBelow(next)) {
         const group = this.groups[this.opened++]!;
         this.open.push(group);
         if (group.runs.length === 1) continue;
@@ -74,6 +88,31 @@ export class SweepQueue {
       if (this.opened === this.groups.length && this.open.length === 0) return undefined;
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
+  }
+
+  /**
+   * Whether the generator alone keeps the workers in runs with groups like
+   * `group`: its runs take the workers at least as long as generating its
+   * guest takes the generator (by the runs' estimates: an apache group of
+   * 8 runs against a guest of 4 runs' cost, on two threads). When it does
+   * not (a few runs per guest, many workers), an idle worker generates too.
+   */
+  private generatorKeepsUp(group: Group): boolean {
+    const r = group.runs;
+    return r.reduce((c, x) => c + x.cost, 0) >= r[0]!.guestCost * (this.jobs - 1);
+  }
+
+  /**
+   * Runs that must be left to hand out for the generator to take a run
+   * rather than open `group`: one per thread, and, for a group with a
+   * guest to generate, enough for the other threads to go on with while it
+   * generates (its cost in runs of the group, from the runs' estimates).
+   */
+  private openBelow(group: Group): number {
+    if (group.runs.length === 1 || this.jobs === 1) return this.jobs;
+    const r = group.runs;
+    const runCost = r.reduce((c, x) => c + x.cost, 0) / r.length;
+    return this.jobs + (runCost > 0 ? (this.jobs - 1) * Math.ceil(r[0]!.guestCost / runCost) : 0);
   }
 
   /** A group's guest is generated (undefined: each run generates its own). */
