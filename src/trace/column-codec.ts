@@ -2,7 +2,8 @@ import { brotliDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
-import { packedBound, PackedCodecError, PackedMode, packResiduals, residuals, unpackValues } from './packed-codec.js';
+import { type ByteWidth, byteWidthOf, decodeResidualBytes, residualBytes } from './byte-residual-codec.js';
+import { packedBound, PackedCodecError, PackedMode, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
 import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
 import { ZstdInflater } from './zstd-inflater.js';
@@ -14,26 +15,30 @@ import { ZstdInflater } from './zstd-inflater.js';
  *
  *   fast:    constant, or the raw typed array (msgpackr `moreTypes`)
  *   varint:  constant, or zigzag varints (of deltas for `delta` columns)
- *   compact: constant, or packed (src/trace/packed-codec.ts: a predictor,
- *            then bit-packed blocks), then Zstandard level 1 when that
- *            saves at least 15% (ZSTD_INFLATE_WEIGHT). Chosen for reading at memory speed (issue 16). Measured
- *            on this 2-core machine under load, column payloads of 20 s of
- *            apache, bytes an event and decompression ns an event:
- *              varint + Brotli q1 (compact of version 1): 2.30 B
- *              packed alone: 4.4 B (hot-set 1.98, random muncher 2.48)
- *              packed + LZ4 (lz4-napi): 2.49 B, 1.7 ns, but 2.62 B on 30 s
- *              packed + zstd 1 (@toondepauw/node-zstd): 2.05 B, 5-7 ns
- *              packed + deflate 1: 2.05 B, 22 ns; + Brotli q1: 2.09 B, 23 ns
- *            Zstandard is the general-purpose stage that keeps apache under
- *            2.5 bytes an event and decodes in a small share of an 80 M/s
- *            budget (12.5 ns an event); the packing before it does the rest
- *            and leaves it a third of the bytes varints would. It is
- *            written by the native binding (@toondepauw/node-zstd, napi-rs,
- *            its binary in the npm package) and read by zstd's decoder as
- *            WebAssembly (src/trace/zstd-inflater.ts: the binding's decoder
- *            set up a stream per call and ran at a third of the speed);
- *            nothing downloads.
- *            Version 1 traces hold varint + Brotli columns (`z: 1`), still read.
+ *   compact: constant, or a column of byte residuals (version 3,
+ *            src/trace/byte-residual-codec.ts: the residuals of the
+ *            predictor that ends smallest, raw, delta or by kind, at the
+ *            narrowest byte width of 1, 2 or 4 that holds them), then
+ *            Zstandard level 3 when that saves at least 15%
+ *            (ZSTD_INFLATE_WEIGHT). Chosen for reading at memory speed
+ *            (issue 16 item 3). Measured by bench/codec-prototype.ts (CPU
+ *            time, one thread, 60 s of apache; bytes an event, decode ns
+ *            an event, encode ns an event):
+ *              packed + zstd 1 (compact of version 2): 2.19 B, 29.4, 256
+ *              byte residuals + zstd 3 (version 3):     1.79 B, 17.2, 115
+ *              byte residuals + zstd 1:                 1.90 B, 18.8, 134
+ *              zstd 9 and 15: 15 and 14 ns, but 350 ns and 32 us to encode
+ *              LZ4 HC (a JavaScript block decoder): 2.04 B, 13.3 ns
+ *                before any predictor is undone
+ *            Zstandard is written by the native binding
+ *            (@toondepauw/node-zstd, napi-rs, its binary in the npm
+ *            package) and read by zstd's decoder as WebAssembly
+ *            (src/trace/zstd-inflater.ts: the binding's decoder set up a
+ *            stream per call and ran at a third of the speed); nothing
+ *            downloads.
+ *            Still read: version 2's packed columns (`c: 'p'`,
+ *            src/trace/packed-codec.ts: a predictor, bit-packed blocks,
+ *            Zstandard level 1), version 1's varint + Brotli (`z: 1`).
  *
  * The digest covers the decoded columns, never these bytes (Zstandard's or
  * zlib's output may change between versions; DESIGN performance notes).
@@ -61,7 +66,8 @@ export type EncodedColumn =
   | { readonly c: 'k'; readonly v: number }
   | { readonly c: 'r'; readonly d: ColumnArray }
   | { readonly c: 'v' | 'd'; readonly d: Uint8Array; readonly z?: 1 }
-  | { readonly c: 'p'; readonly m: PackedMode; readonly d: Uint8Array; readonly z?: 'zstd' };
+  | { readonly c: 'p'; readonly m: PackedMode; readonly d: Uint8Array; readonly z?: 'zstd' }
+  | { readonly c: 'b'; readonly m: PackedMode; readonly w: ByteWidth; readonly d: Uint8Array; readonly z?: 'zstd' };
 
 export class ColumnCodecError extends Error {
   override readonly name = 'ColumnCodecError';
@@ -79,19 +85,36 @@ function zstd(): typeof import('@toondepauw/node-zstd') {
   return zstdModule;
 }
 
-/** Packed payloads this short are stored as they are: Zstandard has nothing to find. */
+/** Residual bytes this short are stored as they are: Zstandard has nothing to find. */
 const ZSTD_MIN_BYTES = 64;
 /**
  * What a column through Zstandard is charged per byte it inflates to, on
  * top of its size: its decode time. Zstandard must so save at least 15% of
- * the bytes to be used. Measured (CPU time, under load): apache's columns
- * all pass (1.99 bytes an event against 1.95 with no charge, same speed);
- * hot-set's random pages do not (Zstandard saves 14%), and read 1.33x
- * faster at 1.84 bytes an event against 1.71.
+ * the bytes to be used. Measured on version 2's packed columns (CPU time,
+ * under load): apache's columns all pass (1.99 bytes an event against
+ * 1.95 with no charge, same speed); hot-set's random pages do not
+ * (Zstandard saves 14%), and read 1.33x faster at 1.84 bytes an event
+ * against 1.71.
  */
 const ZSTD_INFLATE_WEIGHT = 0.15;
-/** Zstandard level 1: the fastest to write of the levels that keep apache under 2.5 bytes an event (level 3 saves 4% more of the pages). */
-const ZSTD_LEVEL = 1;
+/**
+ * Zstandard level 3 (zstd's default): on apache's byte residuals level 1
+ * writes 6% more (1.90 against 1.79 bytes an event), inflates no faster
+ * (18.8 against 17.2 ns) and encodes no faster (134 ns both, CANDIDATES=
+ * z1,z3); levels 9 and 15 inflate 10-20% faster but write at 350 ns and
+ * 32 us an event (bench/codec-prototype.ts).
+ */
+const ZSTD_LEVEL = 3;
+
+/** The predictors a column's encoder tries: its spec's and raw (a kind column's own `kind` is delta: no kinds precede it). */
+function predictorsOf(spec: ColumnSpec, kinds: Uint8Array | undefined): PackedMode[] {
+  const modes: PackedMode[] = [PackedMode.raw];
+  for (const p of spec.predict) {
+    const m = p === 'kind' && !kinds ? PackedMode.delta : PREDICTOR_MODE[p];
+    if (!modes.includes(m)) modes.push(m);
+  }
+  return modes;
+}
 
 export class ColumnEncoder {
   private scratch = new Uint8Array(0);
@@ -101,7 +124,7 @@ export class ColumnEncoder {
 
   constructor(readonly encoding: ColumnEncoding) {}
 
-  /** `kinds`: the chunk's kind column, for the packed `kind` predictor. */
+  /** `kinds`: the chunk's kind column, for the `kind` predictor. */
   encode(spec: ColumnSpec, values: ColumnArray, count: number, kinds?: Uint8Array): EncodedColumn {
     if (count > 0 && isConstantColumn(values, count)) return { c: 'k', v: values[0]! };
     const used = values.length === count ? values : values.subarray(0, count);
@@ -111,7 +134,7 @@ export class ColumnEncoder {
     if (this.ints.length < count) this.ints = new Int32Array(count);
     const ints = this.ints.subarray(0, count);
     ints.set(used);
-    if (this.encoding === 'compact') return this.packed(spec, ints, count, kinds);
+    if (this.encoding === 'compact') return this.byteResiduals(spec, ints, count, kinds);
     const need = count * VARINT_MAX_BYTES;
     if (this.scratch.length < need) this.scratch = new Uint8Array(need);
     const len = encodeVarints(ints, count, spec.delta, this.scratch);
@@ -119,38 +142,33 @@ export class ColumnEncoder {
   }
 
   /**
-   * The smallest of the column under each of its predictors, packed at any
-   * width and at byte widths, each as it is or through Zstandard: byte
-   * widths pack looser but let Zstandard find repeated runs of values
-   * (30 s of apache: its pages as they are, at byte widths, then
-   * Zstandard: 1.13 bytes an event; by kind at any width: 1.43). Smallest
-   * counting ZSTD_INFLATE_WEIGHT.
+   * The smallest of the column's residuals under each of its predictors, at
+   * their narrowest byte width, each as it is or through Zstandard,
+   * counting ZSTD_INFLATE_WEIGHT. Ties keep the first tried: the choice,
+   * and so the bytes written, depend on the values alone.
    */
-  private packed(spec: ColumnSpec, ints: Int32Array, count: number, kinds: Uint8Array | undefined): EncodedColumn {
+  private byteResiduals(spec: ColumnSpec, ints: Int32Array, count: number, kinds: Uint8Array | undefined): EncodedColumn {
     if (this.residual.length < count) this.residual = new Int32Array(count);
     const r = this.residual.subarray(0, count);
-    const need = packedBound(count);
-    if (this.scratch.length < need) this.scratch = new Uint8Array(need);
+    if (this.scratch.length < 4 * count) this.scratch = new Uint8Array(4 * count);
     let best: EncodedColumn = { c: 'k', v: 0 };
-    let bestLen = Infinity; // bytes, and the charge for inflating them
-    for (const p of spec.predict) {
-      const m = p === 'kind' && !kinds ? PackedMode.delta : PREDICTOR_MODE[p];
+    let bestCost = Infinity; // bytes, and the charge for inflating them
+    for (const m of predictorsOf(spec, kinds)) {
       residuals(ints, count, m, kinds, r);
-      for (const widths of ['fine', 'bytes'] as const) {
-        const len = packResiduals(r, count, this.scratch, widths);
-        const plain = this.scratch.subarray(0, len);
-        if (len < bestLen) {
-          best = { c: 'p', m, d: plain.slice() };
-          bestLen = len;
-        }
-        if (len > ZSTD_MIN_BYTES) {
-          this.zstd ??= new (zstd().Encoder)(ZSTD_LEVEL);
-          const z = this.zstd.encodeSync(Buffer.from(plain.buffer, plain.byteOffset, len));
-          const cost = z.length + ZSTD_INFLATE_WEIGHT * len;
-          if (cost < bestLen) {
-            best = { c: 'p', m, d: new Uint8Array(z.buffer, z.byteOffset, z.length), z: 'zstd' };
-            bestLen = cost;
-          }
+      const w = byteWidthOf(r, count);
+      const plain = residualBytes(r, count, w, this.scratch);
+      const len = plain.length;
+      if (len < bestCost) {
+        best = { c: 'b', m, w, d: plain.slice() };
+        bestCost = len;
+      }
+      if (len > ZSTD_MIN_BYTES) {
+        this.zstd ??= new (zstd().Encoder)(ZSTD_LEVEL);
+        const z = this.zstd.encodeSync(Buffer.from(plain.buffer, plain.byteOffset, len));
+        const cost = z.length + ZSTD_INFLATE_WEIGHT * len;
+        if (cost < bestCost) {
+          best = { c: 'b', m, w, d: new Uint8Array(z.buffer, z.byteOffset, z.length), z: 'zstd' };
+          bestCost = cost;
         }
       }
     }
@@ -241,6 +259,9 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
     case 'p':
       decodePacked(spec, e, count, out, kinds);
       return;
+    case 'b':
+      decodeByteColumn(spec, e, count, out, kinds);
+      return;
     default:
       throw new ColumnCodecError(`column ${spec.name} has unknown encoding '${String(e['c'])}'`);
   }
@@ -279,6 +300,59 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
     throw err;
   }
   if (ints.buffer !== out.buffer) narrowInto(spec, 'packed', ints, count, out);
+}
+
+/** Each byte width's view of a payload, for a raw column stored at or under its own width (TypedArray.set widens it). */
+const WIDTH_ARRAY = { 1: Uint8Array, 2: Uint16Array, 4: Int32Array } as const;
+
+/**
+ * A column of byte residuals (version 3, byte-residual-codec.ts): its
+ * predictor and width checked, Zstandard undone if `z`, the bytes' length
+ * checked against count * width, then widened and the predictor undone.
+ * A raw column at or under its own width is one TypedArray.set into the
+ * column; otherwise a 32-bit column is decoded in place (a u32 column
+ * through an Int32 view of its bytes: the same 32 bits), and u8 and u16
+ * through a scratch, range-checked.
+ */
+function decodeByteColumn(spec: ColumnSpec, e: Record<string, unknown>, count: number, out: ColumnArray, kinds: Uint8Array | undefined): void {
+  let d = e['d'];
+  const m = e['m'];
+  const w = e['w'];
+  if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`byte column ${spec.name} has no bytes`);
+  if (m !== PackedMode.raw && m !== PackedMode.delta && m !== PackedMode.kind) throw new ColumnCodecError(`byte column ${spec.name} has unknown predictor ${String(m)}`);
+  if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`byte column ${spec.name} is predicted from the kinds, which come after it`);
+  if (w !== 1 && w !== 2 && w !== 4) throw new ColumnCodecError(`byte column ${spec.name} has width ${String(w)}, not 1, 2 or 4 bytes`);
+  const want = count * w;
+  if (e['z'] !== undefined) {
+    if (e['z'] !== 'zstd') throw new ColumnCodecError(`byte column ${spec.name} has unknown compression ${String(e['z'])}`);
+    d = inflateBytes(spec, d, want);
+  }
+  const bytes = d as Uint8Array;
+  if (bytes.length !== want) throw new ColumnCodecError(`byte column ${spec.name} ${e['z'] ? 'inflates to' : 'holds'} ${grouped(bytes.length)} bytes, not the ${grouped(want)} of its ${grouped(count)} values of ${w} bytes`);
+  if (m === PackedMode.raw && w <= out.BYTES_PER_ELEMENT && bytes.byteOffset % w === 0) {
+    const T = w === 4 && out instanceof Uint32Array ? Uint32Array : WIDTH_ARRAY[w];
+    out.set(new T(bytes.buffer as ArrayBuffer, bytes.byteOffset, count));
+    return;
+  }
+  const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
+  decodeResidualBytes(bytes, w, m, count, ints, kinds);
+  if (ints.buffer !== out.buffer) narrowInto(spec, 'byte', ints, count, out);
+}
+
+/**
+ * The residual bytes of a Zstandard column that must inflate to `want`
+ * bytes: refused before inflating if its frame can hold more than that
+ * and a block (zstd-frame.ts), so a small frame claiming gigabytes
+ * allocates nothing. A view valid until the next inflate on this thread.
+ */
+function inflateBytes(spec: ColumnSpec, z: Uint8Array, want: number): Uint8Array {
+  const most = zstdFrameBound(z);
+  if (most === undefined) throw new ColumnCodecError(`byte column ${spec.name} is not one Zstandard frame`);
+  if (most > want + BLOCK_MAX) throw new ColumnCodecError(`byte column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(want)} its values take`);
+  inflater ??= new ZstdInflater();
+  const got = inflater.inflate(z, most);
+  if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`byte column ${spec.name} does not decompress: ${got.error}`);
+  return got;
 }
 
 /** This thread's Zstandard decoder, made on first use (src/trace/zstd-inflater.ts). */

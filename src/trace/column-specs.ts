@@ -3,8 +3,8 @@ import type { ColumnSpec } from './column-codec.js';
 /**
  * The columns of each stream a trace chunk can hold, in their fixed order
  * (the order of hashing). Pages drift, so they are delta-coded; times are
- * already deltas. The kind comes first: a packed column predicted by kind
- * (packed-codec.ts) is decoded after it. Pages, args and PTEs follow the
+ * already deltas. The kind comes first: a column predicted by kind
+ * (packed-codec.ts `residuals`) is decoded after it. Pages, args and PTEs follow the
  * previous event of their kind (the next frame, the next entry of a table,
  * the same store size); kinds, times and vCPUs repeat as values, and so
  * do apache's pages (the same requests touch the same addresses), which

@@ -12,7 +12,7 @@ export interface ReadAheadJob {
   /** File offset of the first record after the header. */
   readonly start: number;
   readonly blockBytes: number;
-  /** Hash the file's bytes before the footer (a version 2 trace's fileDigest). */
+  /** Hash the file's bytes before the footer (a version 2 or 3 trace's fileDigest). */
   readonly fileDigest: boolean;
   /** This trace's messages, in file order. */
   readonly port: MessagePort;

@@ -32,7 +32,7 @@ export interface FileRecord {
  * that knows nothing of chunks. Used by the reader on its own thread, and by
  * the read-ahead thread (src/trace/read-ahead-worker.ts), so both find the
  * same defects in the same words. `hash`, if given, is fed every record
- * before the footer, frame and all (a version 2 footer's fileDigest).
+ * before the footer, frame and all (the fileDigest of a version 2 or 3 footer).
  */
 export class RecordFile {
   readonly fileBytes: number;

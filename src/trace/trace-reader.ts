@@ -23,7 +23,7 @@ export type TraceChunk =
 
 export interface TraceReaderOptions {
   /**
-   * Check the footer's digest (default true): of a version 2 trace, its
+   * Check the footer's digest (default true): of a version 2 or 3 trace, its
    * fileDigest, hashed over the bytes as they are read; of a version 1
    * trace, its digest, recomputed over the decoded columns.
    */
@@ -191,7 +191,7 @@ export class TraceReader {
       throw this.error('not a migsim trace (no header record)', at, 'header');
     }
     if (!READABLE_TRACE_VERSIONS.includes(rec['version'] as number)) {
-      throw this.error(`unknown trace format version ${String(rec['version'])}`, at, 'header', `this migsim reads versions ${READABLE_TRACE_VERSIONS.join(' and ')}; use the migsim that wrote it, or record the trace again`);
+      throw this.error(`unknown trace format version ${String(rec['version'])}`, at, 'header', `this migsim reads versions ${readableVersions()}; use the migsim that wrote it, or record the trace again`);
     }
     const parsed = traceHeaderSchema.safeParse(rec);
     if (!parsed.success) throw this.error(`bad header field ${firstIssue(parsed.error)}`, at, 'header', ALTERED);
@@ -281,7 +281,7 @@ export class TraceReader {
     if (guestKinds >= 0) throw mismatch(`${GUEST_EVENT_KIND_NAMES[guestKinds] ?? `kind ${guestKinds}`} guest events`, f.guestEventsByKind[guestKinds] ?? 0, this.check.guestByKind[guestKinds] ?? 0);
     const runKinds = kindMismatch(f.runEventsByKind, this.check.runByKind);
     if (runKinds >= 0) throw mismatch(`${RUN_EVENT_KIND_NAMES[runKinds] ?? `kind ${runKinds}`} run events`, f.runEventsByKind[runKinds] ?? 0, this.check.runByKind[runKinds] ?? 0);
-    if (this.header.version >= 2 && f.fileDigest === undefined) throw this.error('bad footer field fileDigest: a version 2 footer has one', at, where, ALTERED);
+    if (this.header.version >= 2 && f.fileDigest === undefined) throw this.error(`bad footer field fileDigest: a version ${this.header.version} footer has one`, at, where, ALTERED);
     if (this.checkFileDigest) {
       const d = this.aheadFileDigest ?? fileDigestOf(this.fileHash!, f.digest);
       if (d !== f.fileDigest) throw this.error(`file digest mismatch (footer ${f.fileDigest!.slice(0, 16)}…, file ${d.slice(0, 16)}…)`, at, where, 'the bytes are not the ones recorded; record the trace again');
@@ -341,6 +341,12 @@ export class TraceReader {
     this.close();
     return new TraceError(this.path, problem, at, record, hint);
   }
+}
+
+/** "1, 2 and 3". */
+function readableVersions(): string {
+  const v = READABLE_TRACE_VERSIONS;
+  return v.length === 1 ? String(v[0]) : `${v.slice(0, -1).join(', ')} and ${v[v.length - 1]}`;
 }
 
 /** The first kind whose count in the footer differs from the events counted (a kind the footer leaves out counts 0), or -1. */

@@ -4,13 +4,17 @@ import type { TraceStream } from './column-specs.js';
 
 export const TRACE_FORMAT = 'migsim-trace';
 /**
- * The version this migsim writes. 2: packed columns (src/trace/packed-codec.ts)
- * and the footer's fileDigest, checked instead of re-hashing the decoded
- * events. Version 1 traces (varint and Brotli columns, the decoded digest
- * only) are still read.
+ * The version this migsim writes. 3: compact columns of byte residuals
+ * through Zstandard level 3, each recording its predictor and byte width
+ * (src/trace/byte-residual-codec.ts; issue 16 item 3). 2: packed columns
+ * (src/trace/packed-codec.ts) and the footer's fileDigest, checked instead
+ * of re-hashing the decoded events (kept by version 3). Version 1 traces
+ * (varint and Brotli columns, the decoded digest only) and version 2
+ * traces are still read, as they were; test/fixtures/trace-v1 and
+ * trace-v2 hold one of each.
  */
-export const TRACE_VERSION = 2;
-export const READABLE_TRACE_VERSIONS: readonly number[] = [1, 2];
+export const TRACE_VERSION = 3;
+export const READABLE_TRACE_VERSIONS: readonly number[] = [1, 2, 3];
 
 /** What guest the events are for (the MMU and trackers need it). */
 export interface GuestSpec {
@@ -65,7 +69,7 @@ export interface TraceFooter {
   /** sha256 (hex) over every chunk's uncompressed columns, in file order (src/trace/batch-digest.ts): the events, whatever the encoding. */
   readonly digest: string;
   /**
-   * Version 2: sha256 (hex) of the file's bytes before the footer (magic,
+   * Version 2 and later: sha256 (hex) of the file's bytes before the footer (magic,
    * header, chunks, their frames), then of `digest`'s hex (the footer's
    * other fields are checked against the events). The reader checks it as it reads, in
    * one pass over the compressed bytes, instead of hashing every decoded

@@ -2,6 +2,7 @@
 // reported as the project's TraceError with file and offset, and never as
 // another exception, a hang or silently wrong events.
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../src/api/record.js';
@@ -138,5 +139,87 @@ describe('trace corruption', () => {
       }),
     ).toThrow('the caller gave up');
     expect(openOnGood()).toBe(0);
+  });
+});
+
+// Version 3's byte columns (src/trace/byte-residual-codec.ts) carry their
+// own fields: a predictor tag, a byte width, and bytes that must come to
+// exactly count * width. Each defect, checksums and file digest made valid
+// again (so that only the column's own check can see it), is one TraceError
+// naming the chunk and the column.
+describe('trace corruption: byte columns (version 3)', () => {
+  type Zstd = typeof import('@toondepauw/node-zstd');
+  const zstd = createRequire(import.meta.url)('@toondepauw/node-zstd') as Zstd;
+
+  /** The first chunk's record index, and its first column stored through Zstandard. */
+  function firstZstdColumn(recs: Record<string, unknown>[]): { k: number; col: number; cols: Record<string, unknown>[]; name: string } {
+    const k = recs.findIndex((r) => r['type'] === 'chunk');
+    const cols = (recs[k]!['cols'] as Record<string, unknown>[]).map((c) => ({ ...c }));
+    const col = cols.findIndex((c) => c['c'] === 'b' && c['z'] === 'zstd');
+    expect(col).toBeGreaterThanOrEqual(0);
+    return { k, col, cols, name: ['kind', 'dtNs', 'vcpu', 'page', 'arg', 'pte'][col]! };
+  }
+
+  function damaged(name: string, edit: (c: Record<string, unknown>) => Record<string, unknown>): { file: string; column: string } {
+    const recs = readRecords(good);
+    const { k, col, cols, name: column } = firstZstdColumn(recs);
+    cols[col] = edit(cols[col]!);
+    const file = join(dir, `${name}.mst`);
+    writeRecords(file, recs.map((r, i) => (i === k ? { ...r, cols } : r)));
+    return { file, column };
+  }
+
+  it('the chunks are written as byte columns through Zstandard, each with its predictor and width', () => {
+    const recs = readRecords(good);
+    const { cols } = firstZstdColumn(recs);
+    for (const c of cols.filter((c) => c['c'] === 'b')) {
+      expect([0, 1, 2]).toContain(c['m']);
+      expect([1, 2, 4]).toContain(c['w']);
+    }
+  });
+
+  it('a width other than 1, 2 or 4 bytes is refused at its chunk and column', () => {
+    for (const w of [3, 0, 8, '4']) {
+      const { file, column } = damaged(`width-${w}`, (c) => ({ ...c, w }));
+      const want = `byte column ${column} has width ${w}, not 1, 2 or 4 bytes (chunk 0, at byte `;
+      expect(expectTraceError(file).message).toContain(want);
+    }
+  });
+
+  it('an unknown predictor tag is refused at its chunk and column', () => {
+    const { file, column } = damaged('predictor', (c) => ({ ...c, m: 7 }));
+    expect(expectTraceError(file).message).toContain(`byte column ${column} has unknown predictor 7 (chunk 0, at byte `);
+  });
+
+  it('bytes that inflate to one value short, or are stored one byte long, are refused with both lengths', () => {
+    const recs = readRecords(good);
+    const { cols, col } = firstZstdColumn(recs);
+    const count = recs.find((r) => r['type'] === 'chunk')!['count'] as number;
+    const w = cols[col]!['w'] as number;
+    const full = new zstd.Decoder().decodeSync(Buffer.from(cols[col]!['d'] as Uint8Array));
+    expect(full.length).toBe(count * w);
+    const short = damaged('short', (c) => ({ ...c, d: new Uint8Array(new zstd.Encoder(3).encodeSync(full.subarray(0, full.length - w))) }));
+    expect(expectTraceError(short.file).message).toContain(
+      `byte column ${short.column} inflates to ${(count * w - w).toLocaleString('en-US')} bytes, not the ${(count * w).toLocaleString('en-US')} of its ${count.toLocaleString('en-US')} values of ${w} bytes (chunk 0, at byte `,
+    );
+    const long = damaged('long', (c) => ({ m: c['m'], w: c['w'], c: 'b', d: new Uint8Array(Buffer.concat([full, Buffer.from([0])])) }));
+    expect(expectTraceError(long.file).message).toContain(`byte column ${long.column} holds ${(count * w + 1).toLocaleString('en-US')} bytes, not the `);
+    // The same bytes stored as they are read back as the events recorded (the file digest recomputed over them).
+    const plain = damaged('plain', (c) => ({ m: c['m'], w: c['w'], c: 'b', d: new Uint8Array(full) }));
+    expect(() => readAll(plain.file)).not.toThrow();
+  });
+
+  it('a raw byte column wider than its column type, holding a value it cannot, is refused (not cut to the width)', () => {
+    const recs = readRecords(good);
+    const k = recs.findIndex((r) => r['type'] === 'chunk');
+    const count = recs[k]!['count'] as number;
+    const cols = (recs[k]!['cols'] as Record<string, unknown>[]).map((c) => ({ ...c }));
+    // The vCPU column (u16) as raw 4-byte values, the first one 65536 + its own.
+    const vcpus = new Uint32Array(count).fill(0);
+    vcpus[0] = 65_536;
+    cols[2] = { c: 'b', m: 0, w: 4, d: new Uint8Array(vcpus.buffer) };
+    const file = join(dir, 'wide.mst');
+    writeRecords(file, recs.map((r, i) => (i === k ? { ...r, cols } : r)));
+    expect(expectTraceError(file).message).toContain('byte column vcpu holds 65536 at event 0, which a u16 column cannot (0 to 65535) (chunk 0, at byte ');
   });
 });

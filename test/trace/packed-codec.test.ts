@@ -153,22 +153,18 @@ describe('Zstandard frames of packed columns', () => {
 
   it("a frame's most output is read from its headers: our own frames are bounded by their size rounded up to 128 KiB blocks", () => {
     const values = Int32Array.from({ length: 70_000 }, (_, i) => (i * 2654435761) >>> 12);
-    const enc = new ColumnEncoder('compact').encode(spec, values, values.length) as { c: string; d: Uint8Array; z?: string };
+    // Today's encoder writes byte columns (version 3): count * width bytes under the frame.
+    const enc = new ColumnEncoder('compact').encode(spec, values, values.length) as { c: string; d: Uint8Array; z?: string; w?: number };
+    expect(enc.c).toBe('b');
     expect(enc.z).toBe('zstd');
-    const plainBytes = pack(Int32Array.from(values)).length;
+    const plainBytes = values.length * enc.w!;
     const bound = zstdFrameBound(enc.d)!;
     expect(bound).toBeGreaterThanOrEqual(plainBytes);
     expect(bound).toBeLessThan(plainBytes + 2 * 128 * 1024);
   });
 
   it('a frame that could inflate past what its column holds is refused before it is decompressed, and so is anything but one frame', () => {
-    // Magic, a single-segment header with a 1-byte content size, then ten RLE
-    // blocks of 100,000 bytes (3-byte header + 1 byte each): 1 MB from 45 bytes.
-    const rle = (last: number) => {
-      const h = (100_000 << 3) | (1 << 1) | last;
-      return [h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, 0x00];
-    };
-    const bomb = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, ...Array.from({ length: 9 }, () => rle(0)).flat(), ...rle(1)]);
+    const bomb = zstdBomb();
     expect(zstdFrameBound(bomb)).toBe(1_000_000);
     expect(() => decode(bomb, 100)).toThrow(/may inflate to 1,000,000 bytes/);
     expect(() => decode(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]), 100)).toThrow(/not one Zstandard frame/);
@@ -176,4 +172,23 @@ describe('Zstandard frames of packed columns', () => {
     expect(() => decode(bomb.subarray(0, bomb.length - 1), 100)).toThrow(/not one Zstandard frame/);
     expect(() => decode(bomb, 100)).toThrow(ColumnCodecError);
   });
+
+  it('a byte column (version 3) refuses the same frame before it is decompressed, and anything but one frame', () => {
+    const decodeBytes = (d: Uint8Array, count: number) => decodeColumn(spec, { c: 'b', m: PackedMode.raw, w: 4, d, z: 'zstd' }, count, new Int32Array(count));
+    expect(() => decodeBytes(zstdBomb(), 100)).toThrow(/byte column page may inflate to 1,000,000 bytes, more than the 400 its values take/);
+    expect(() => decodeBytes(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]), 100)).toThrow(/byte column page is not one Zstandard frame/);
+    expect(() => decodeBytes(zstdBomb(), 100)).toThrow(ColumnCodecError);
+  });
 });
+
+/**
+ * Magic, a single-segment header with a 1-byte content size, then ten RLE
+ * blocks of 100,000 bytes (3-byte header + 1 byte each): 1 MB from 45 bytes.
+ */
+function zstdBomb(): Uint8Array {
+  const rle = (last: number) => {
+    const h = (100_000 << 3) | (1 << 1) | last;
+    return [h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, 0x00];
+  };
+  return Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, ...Array.from({ length: 9 }, () => rle(0)).flat(), ...rle(1)]);
+}

@@ -148,11 +148,19 @@ describe('trace read-ahead thread', () => {
     expect(kindPredicted).toBeGreaterThan(0);
     const badMode = join(dir, 'split-mode.mst');
     writeRecords(badMode, records.map((r, i) => (i === k ? { ...r, cols: cols.map((c, j) => (j === kindPredicted ? { ...c, m: 7 } : c)) } : r)));
+    // A byte column of a width no column has, and the last column's bytes one value short: refused by whichever thread decodes them.
+    const badWidth = join(dir, 'split-width.mst');
+    writeRecords(badWidth, records.map((r, i) => (i === k ? { ...r, cols: cols.map((c, j) => (j === kindPredicted ? { ...c, w: 3 } : c)) } : r)));
+    const last = cols.length - 1;
+    expect(cols[last]!['z']).toBe('zstd');
+    const lastBytes = inflated(cols[last]!['d'] as Uint8Array);
+    const shortLast = join(dir, 'split-short.mst');
+    writeRecords(shortLast, records.map((r, i) => (i === k ? { ...r, cols: cols.map((c, j) => (j === last ? { c: 'b', m: c['m'], w: c['w'], d: lastBytes.subarray(0, lastBytes.length - (c['w'] as number)) } : c)) } : r)));
     try {
       for (const split of [0, 1, 2, 3, 4, 5, Infinity]) {
         Ahead.columnsAhead = split;
         expect(same(good).chunks.length).toBeGreaterThan(20);
-        for (const file of [...files, badMode]) {
+        for (const file of [...files, badMode, badWidth, shortLast]) {
           const out = same(file);
           expect(out.error).toMatch(/chunk \d+/);
           expect(out.chunks.length).toBe(k - 1);
@@ -182,6 +190,18 @@ describe('trace read-ahead thread', () => {
   it('reads a version 1 trace (varint and Brotli columns, the digest of the events) as one thread does', () => {
     const fixtures = join(import.meta.dirname, '..', 'fixtures', 'trace-v1');
     for (const f of ['boot-pv-pae-checkpoint.mst', 'hotset-hvm-pml-loggedonly-lost.mst']) expect(same(join(fixtures, f)).error).toBeUndefined();
+  });
+
+  it('reads a version 2 trace (bit-packed columns through zstd 1) as one thread does, at every split of its columns', () => {
+    const fixtures = join(import.meta.dirname, '..', 'fixtures', 'trace-v2');
+    try {
+      for (const split of [0, 3, Infinity]) {
+        Ahead.columnsAhead = split;
+        for (const f of ['hotset-hvm-pml-loggedonly-lost.mst', 'muncher-hvm-hap-xen-noconverge.mst']) expect(same(join(fixtures, f)).error).toBeUndefined();
+      }
+    } finally {
+      Ahead.columnsAhead = Infinity;
+    }
   });
 
   it('a reader closed after its first chunk lets its thread go to the next reader', () => {
