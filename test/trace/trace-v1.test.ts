@@ -6,13 +6,12 @@
 // version 1 wrote them (test/fixtures/trace-v1).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyGuestBatch, GUEST_COLUMNS } from '../../src/events/guest-batch.js';
-import { copyRunBatch, RUN_COLUMNS } from '../../src/events/run-batch.js';
+import { GUEST_COLUMNS } from '../../src/events/guest-batch.js';
+import { RUN_COLUMNS } from '../../src/events/run-batch.js';
 import { TraceError } from '../../src/trace/trace-error.js';
-import { type TraceChunk, TraceReader } from '../../src/trace/trace-reader.js';
 import { TRACE_VERSION } from '../../src/trace/trace-records.js';
-import { TraceWriter } from '../../src/trace/trace-writer.js';
 import { replayRunVerify } from '../../src/verify/replay-run.js';
+import { readAllChunks, writeAgain } from '../helpers/read-all-chunks.js';
 import { readRecords, writeRecords } from '../helpers/trace-frames.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -20,12 +19,7 @@ const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'trace-v1');
 const V1 = ['boot-pv-pae-checkpoint.mst', 'hotset-hvm-pml-loggedonly-lost.mst'].map((f) => join(FIXTURES, f));
 const dir = tempDir();
 
-function readAll(file: string): { chunks: TraceChunk[]; footer: ReturnType<TraceReader['forEachChunk']>; version: number } {
-  const r = TraceReader.open(file);
-  const chunks: TraceChunk[] = [];
-  const footer = r.forEachChunk((c) => chunks.push(c.stream === 'guest' ? { ...c, batch: copyGuestBatch(c.batch) } : { ...c, batch: copyRunBatch(c.batch) }));
-  return { chunks, footer, version: r.header.version };
-}
+const readAll = (file: string) => readAllChunks(file);
 
 describe('trace format version 1', () => {
   it('a version 1 run trace reads with its events digest checked, and replays under today\'s rules as its events written in version 2 do', () => {
@@ -35,17 +29,13 @@ describe('trace format version 1', () => {
     // must not change is what the simulator is fed: the same events, read
     // from version 1 or written again in version 2, replay to the same result.
     for (const [i, file] of V1.entries()) {
-      const { chunks, footer, version } = readAll(file);
+      const old = readAll(file);
+      const { chunks, footer, version } = old;
       expect(version).toBe(1);
       expect(footer.fileDigest).toBeUndefined();
       expect(chunks.length).toBe(footer.chunks);
       const again = join(dir, `replay-${i}.mst`);
-      const w = new TraceWriter(again, TraceReader.open(file).header);
-      for (const c of chunks) {
-        if (c.stream === 'guest') w.writeGuestBatch(c.batch);
-        else w.writeRunBatch(c.batch);
-      }
-      w.finish({ workloadStats: footer.workloadStats, ...(footer.run ? { run: footer.run } : {}) });
+      writeAgain(old, again);
       const fromV1 = replayRunVerify(file);
       const fromV2 = replayRunVerify(again);
       expect(fromV1.chunks).toBe(chunks.length);
@@ -70,12 +60,7 @@ describe('trace format version 1', () => {
     for (const [i, file] of V1.entries()) {
       const old = readAll(file);
       const again = join(dir, `again-${i}.mst`);
-      const w = new TraceWriter(again, TraceReader.open(file).header);
-      for (const c of old.chunks) {
-        if (c.stream === 'guest') w.writeGuestBatch(c.batch);
-        else w.writeRunBatch(c.batch);
-      }
-      const footer = w.finish({ workloadStats: old.footer.workloadStats, ...(old.footer.run ? { run: old.footer.run } : {}) });
+      const footer = writeAgain(old, again);
       expect(footer.digest).toBe(old.footer.digest);
       const now = readAll(again);
       expect(now.version).toBe(TRACE_VERSION);

@@ -9,11 +9,11 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyGuestBatch, GUEST_COLUMNS } from '../../src/events/guest-batch.js';
-import { copyRunBatch, RUN_COLUMNS } from '../../src/events/run-batch.js';
-import { type TraceChunk, TraceReader } from '../../src/trace/trace-reader.js';
+import { GUEST_COLUMNS } from '../../src/events/guest-batch.js';
+import { RUN_COLUMNS } from '../../src/events/run-batch.js';
+import type { TraceChunk } from '../../src/trace/trace-reader.js';
 import { TRACE_VERSION } from '../../src/trace/trace-records.js';
-import { TraceWriter } from '../../src/trace/trace-writer.js';
+import { readAllChunks, writeAgain } from '../helpers/read-all-chunks.js';
 import { readRecords } from '../helpers/trace-frames.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -22,12 +22,7 @@ const GOLDEN = join(import.meta.dirname, '..', '..', 'traces', 'golden');
 const NAMES = ['hotset-hvm-pml-loggedonly-lost.mst', 'muncher-hvm-hap-xen-noconverge.mst'];
 const dir = tempDir();
 
-function readAll(file: string): { chunks: TraceChunk[]; footer: ReturnType<TraceReader['forEachChunk']>; version: number } {
-  const r = TraceReader.open(file, { readAhead: 'inline' });
-  const chunks: TraceChunk[] = [];
-  const footer = r.forEachChunk((c) => chunks.push(c.stream === 'guest' ? { ...c, batch: copyGuestBatch(c.batch) } : { ...c, batch: copyRunBatch(c.batch) }));
-  return { chunks, footer, version: r.header.version };
-}
+const readAll = (file: string) => readAllChunks(file, { readAhead: 'inline' });
 
 /** Every column of every chunk, equal in order, stream and values. */
 function expectSameChunks(a: TraceChunk[], b: TraceChunk[]): void {
@@ -80,12 +75,7 @@ describe('trace format version 2', () => {
       const file = join(FIXTURES, name);
       const old = readAll(file);
       const again = join(dir, `again-${i}.mst`);
-      const w = new TraceWriter(again, TraceReader.open(file).header);
-      for (const c of old.chunks) {
-        if (c.stream === 'guest') w.writeGuestBatch(c.batch);
-        else w.writeRunBatch(c.batch);
-      }
-      const footer = w.finish({ workloadStats: old.footer.workloadStats, ...(old.footer.run ? { run: old.footer.run } : {}) });
+      const footer = writeAgain(old, again);
       expect(footer.digest).toBe(old.footer.digest);
       const now = readAll(again);
       expect(now.version).toBe(TRACE_VERSION);
