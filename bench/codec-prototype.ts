@@ -6,7 +6,7 @@ import { ChunkCheck } from '../src/trace/chunk-check.js';
 import { type ColumnArray, ColumnEncoder, type ColumnSpec, decodeColumn, allocateColumn } from '../src/trace/column-codec.js';
 import { GUEST_COLUMN_SPECS } from '../src/trace/column-specs.js';
 import { isConstantColumn } from '../src/trace/column-constant.js';
-import { PackedMode, packResiduals, packedBound, residuals, unpackValues } from '../src/trace/packed-codec.js';
+import { PackedMode, packResiduals, packedBound, residuals, unpackValues, unpredict } from '../src/trace/packed-codec.js';
 import { RecordFile } from '../src/trace/record-file.js';
 import { TraceReader } from '../src/trace/trace-reader.js';
 import { ZstdInflater } from '../src/trace/zstd-inflater.js';
@@ -139,28 +139,6 @@ function bestOf<T extends { bytes: number }>(spec: ColumnSpec, values: ColumnArr
 }
 
 const lastK = new Int32Array(256);
-/** Undoes a predictor in place over an Int32 column (as packed-codec's unpredict). */
-function unpredict(r: Int32Array, count: number, m: PackedMode, kinds: Uint8Array): void {
-  if (m === PackedMode.raw) return;
-  if (m === PackedMode.delta) {
-    let prev = 0;
-    for (let i = 0; i < count; i++) {
-      const z = r[i]!;
-      prev = (prev + ((z >>> 1) ^ -(z & 1))) | 0;
-      r[i] = prev;
-    }
-    return;
-  }
-  lastK.fill(0);
-  for (let i = 0; i < count; i++) {
-    const c = kinds[i]!;
-    const z = r[i]!;
-    const v = (lastK[c]! + ((z >>> 1) ^ -(z & 1))) | 0;
-    lastK[c] = v;
-    r[i] = v;
-  }
-}
-
 /** The Int32 array the decoder works in: the column itself when it is 32-bit. */
 let decodeInts = new Int32Array(1 << 20);
 function workInts(out: ColumnArray, count: number): Int32Array {
