@@ -52,12 +52,7 @@ export class GuestVmas {
     return start;
   }
 
-  /** The mapping that covers `vpn` (find_vma), or undefined. */
-  find(sp: AddressSpace, vpn: number): Vma | undefined {
-    return sp.regions.find(vpn);
-  }
-
-  /** The same, written into `into` (returned): no object made per lookup. */
+  /** The mapping that covers `vpn` (find_vma) written into `into` (returned), or undefined: no object made per lookup. */
   findInto(sp: AddressSpace, vpn: number, into: Vma): Vma | undefined {
     return sp.regions.findInto(vpn, into);
   }
