@@ -51,26 +51,34 @@ import { writePostgresLike } from './import-bench.js';
  * overwrote.
  *
  * Then (cachegrind, a 32 MiB last-level cache, one import per process
- * less an empty capture's, per MB): instructions fall with size (2.41 G at
- * 1x, which also compiles the code, 1.94 G at 2x, 1.69 G at 4x), misses on
- * writes stay at 0.75 M, misses on reads rise: 0.44 M at 1x, 0.74 M at 2x,
- * 1.13 M at 4x. The work is linear; what grows is where it reads. Half of
- * those misses are in compiled JavaScript (the page's slot in its page
- * records, its frame's holder and that holder's records, the leaf of the
- * process's mapping tree, the leaf page table's entry and link), a sixth
- * in memmove (a mapping tree leaf shifted on each edit, arrays copied as
- * they double), a sixth in the collector. At 4x the mapping trees' leaves
- * alone (about 565,000 one-page mappings at 40 bytes) are as large as that
- * cache: the capture's guest state grows with the capture, and a page's
- * first touch of it is a miss in memory, as it would be for the guest
- * kernel modelled. Made smaller since: munmap and the page fault allocate
- * nothing (a Vma and an array per munmap, a Vma per fault were 12.6 of
- * the 21 MB an import allocated per MB, and the young collections that
- * cleared them took longer as the heap grew), page records and frame
- * holders keep a slot's fields in one cache line rather than one array
- * each. What is left grows: on a quiet machine 4x costs 10-25% more per MB
- * than 1x, on a loaded one (other programs evicting the caches between
- * its turns) up to 30%, and 40-50% more per event.
+ * less an empty capture's, per MB): instructions fall with size (2.43 G at
+ * 1x, which also compiles the code, 1.94 G at 2x, 1.75 G at 4x), misses on
+ * writes do not rise (0.94 M at 1x, 0.73 M at 4x), misses on reads do:
+ * 0.50 M at 1x, 1.16 M at 4x. The work is linear; what grows is where it
+ * reads. Half of those misses are in compiled JavaScript (the page's slot
+ * in its page records, its frame's holder and that holder's records, the
+ * leaf of the process's mapping tree, the leaf page table's entry and
+ * link), a sixth in memmove (a mapping tree leaf shifted on each edit,
+ * arrays copied as they double), a sixth in the collector. At 4x the
+ * mapping trees' leaves alone (about 565,000 one-page mappings at 40
+ * bytes) are as large as that cache: the capture's guest state grows with
+ * the capture, and a page's first touch of it is a miss in memory, as it
+ * would be for the guest kernel modelled. Made smaller since: munmap and
+ * the page fault allocate nothing (a Vma and an array per munmap, a Vma
+ * per fault were 12.6 of the 21 MB an import allocated per MB, and the
+ * young collections that cleared them took longer as the heap grew), and
+ * page records and frame holders keep a slot's fields side by side rather
+ * than one array each. Misses on reads are now 0.43 M per MB at 1x and
+ * 0.97 M at 4x (-14% and -16%), on writes 0.74 M and 0.66 M, instructions
+ * 2.44 G and 1.69 G: fewer misses, the same growth. Timed (three bench
+ * processes each, interleaved with the build before, at a load average of
+ * 6 to 11 on two cores): largest / smallest s/MB 1.06, 1.16 and 1.30
+ * (before: 1.20, 1.11, 1.07), per event 1.18, 1.32, 1.49 (before: 1.36,
+ * 1.27, 1.11), the whole bench process 5% less CPU (median of the pairs,
+ * 0.93 to 1.18): the scatter between runs on a shared machine is larger
+ * than what separates the builds, and only the miss counts show it.
+ * Without the warm-up (BENCH_IMPORT_WARMUP=0), 1x is the dearest size,
+ * its best of two imports still compiling: 1.23 and 1.27.
  *
  * The per-import cost that does not depend on the capture (its 4 GiB
  * guest: the frame arrays, the page-table writer's first 1,024 tables, the
