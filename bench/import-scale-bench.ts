@@ -52,7 +52,7 @@ import { writePostgresLike } from './import-bench.js';
  *
  * Then (cachegrind, a 32 MiB last-level cache, one import per process
  * less an empty capture's, per MB): instructions fall with size (2.43 G at
- * 1x, which also compiles the code, 1.94 G at 2x, 1.75 G at 4x), misses on
+ * 1x, which also compiles the code, 1.75 G at 4x), misses on
  * writes do not rise (0.94 M at 1x, 0.73 M at 4x), misses on reads do:
  * 0.50 M at 1x, 1.16 M at 4x. The work is linear; what grows is where it
  * reads. Half of those misses are in compiled JavaScript (the page's slot
