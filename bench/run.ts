@@ -7,7 +7,8 @@
  *   BENCH_MUNCHER_SECONDS=10 (default) the cache-hostile muncher's guest time;
  *   BENCH_ONLY=trace,mmu,migration,hostile,import,import-scale,process,memory,fleet,sweep runs only those scenarios;
  *   BENCH_LACKEY_MIB and BENCH_RTDIRTY_REPEATS size the import scenario;
- *   BENCH_IMPORT_SCALES=1,2,4 (default) the capture sizes of the import-scale scenario;
+ *   BENCH_IMPORT_SCALES=1,2,4 (default) the capture sizes of the import-scale scenario,
+ *   BENCH_IMPORT_RUNS=2 (default) the timed imports of each, BENCH_IMPORT_WARMUP=0 no untimed import first;
  *   BENCH_MEM_GIB=1,8,64 (default) the guest sizes of the memory scenario.
  */
 import { printRows, peakRssMiB, type BenchRow } from './bench-util.js';

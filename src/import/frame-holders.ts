@@ -1,7 +1,15 @@
 /** Slots a table starts with (a power of two). */
 const INITIAL_SLOTS = 1024;
-/** 2^32, to hash the high bits of a frame number (source frames can pass 32 bits). */
+/** 2^32, to split frames and pages (up to 52 bits) into two Int32 words. */
 const WORD = 2 ** 32;
+/** Int32s per slot: the frame's low and high words (0 and 0: empty), the page's two words, the guest vpn, the shmem object, the holding space's index. */
+const STRIDE = 8;
+const FRAME_HI = 1;
+const PAGE_LO = 2;
+const PAGE_HI = 3;
+const GVPN = 4;
+const OBJ = 5;
+const SPACE = 6;
 
 /**
  * Who holds each source frame an importer has seen (rtdirty's b/d lines):
@@ -10,34 +18,26 @@ const WORD = 2 ** 32;
  * shared (-1 until then). The importer asks it for every page with a frame.
  *
  * One open-addressing table (linear probing, at most half full) keyed by
- * frame, its fields in parallel typed arrays, the holding spaces in one
- * array beside them. A Map of one small object per frame made every frame
- * of a capture an object (with a heap number for its page, beyond 31
- * bits) that every major collection traced: a heap, and a collection cost
- * per MB of capture, that rose with the capture. Entries are never
- * removed, as the Map's were not (a frame's holder is replaced, or found
- * stale by the caller).
+ * frame, each slot's fields side by side in 32 bytes of one Int32Array
+ * (the holding space as an index into a short array of spaces): finding a
+ * frame and reading its holder touch one slot, where a field per array
+ * made a frame's first look five cache misses, more of them as a capture,
+ * and so the table, outgrew the caches. A Map of one small object per
+ * frame, before that, made every frame of a capture an object (with a heap
+ * number for its page, beyond 31 bits) that every major collection
+ * traced. Entries are never removed, as the Map's were not (a frame's
+ * holder is replaced, or found stale by the caller).
  */
 export class FrameHolders<S> {
-  /** Frame numbers (all above 0); 0: empty slot. */
-  private keys: Float64Array;
-  /** The address space holding each frame. */
-  space: (S | null)[];
-  /** Its source page there. */
-  page: Float64Array;
-  /** Its guest vpn there. */
-  gvpn: Int32Array;
-  /** The shmem object made for the frame, -1 while it is not shared. */
-  obj: Int32Array;
+  private data: Int32Array;
+  /** The holding spaces, by the index a slot keeps. */
+  private readonly spaces: S[] = [];
+  private readonly spaceIndex = new Map<S, number>();
   private used = 0;
   private mask: number;
 
   constructor(slots = INITIAL_SLOTS) {
-    this.keys = new Float64Array(slots);
-    this.space = new Array<S | null>(slots).fill(null);
-    this.page = new Float64Array(slots);
-    this.gvpn = new Int32Array(slots);
-    this.obj = new Int32Array(slots);
+    this.data = new Int32Array(slots * STRIDE);
     this.mask = slots - 1;
   }
 
@@ -48,56 +48,94 @@ export class FrameHolders<S> {
 
   /** The slot of `frame` (above 0), or -1 when it has no holder. */
   find(frame: number): number {
-    const keys = this.keys;
-    for (let i = hash(frame) & this.mask; ; i = (i + 1) & this.mask) {
-      const k = keys[i]!;
-      if (k === frame) return i;
-      if (k === 0) return -1;
+    const d = this.data;
+    const lo = frame | 0;
+    const hi = Math.floor(frame / WORD);
+    for (let i = hash(lo, hi) & this.mask; ; i = (i + 1) & this.mask) {
+      const o = i * STRIDE;
+      const klo = d[o]!;
+      const khi = d[o + FRAME_HI]!;
+      if (klo === lo && khi === hi) return i;
+      if (klo === 0 && khi === 0) return -1;
     }
   }
 
-  /** `frame` (above 0) is now held by `space` at `page` / `gvpn`, not shared (obj -1). Returns its slot. */
+  /** The space holding slot `i`'s frame. */
+  space(i: number): S {
+    return this.spaces[this.data[i * STRIDE + SPACE]!]!;
+  }
+
+  /** Its source page there. */
+  page(i: number): number {
+    const o = i * STRIDE;
+    return this.data[o + PAGE_HI]! * WORD + (this.data[o + PAGE_LO]! >>> 0);
+  }
+
+  /** Its guest vpn there. */
+  gvpn(i: number): number {
+    return this.data[i * STRIDE + GVPN]!;
+  }
+
+  /** The shmem object made for slot `i`'s frame, -1 while it is not shared. */
+  obj(i: number): number {
+    return this.data[i * STRIDE + OBJ]!;
+  }
+
+  setObj(i: number, obj: number): void {
+    this.data[i * STRIDE + OBJ] = obj;
+  }
+
+  /** `frame` (above 0, below 2^52) is now held by `space` at `page` / `gvpn`, not shared (obj -1). Returns its slot. */
   set(frame: number, space: S, page: number, gvpn: number): number {
     if (!(frame > 0)) throw new RangeError(`FrameHolders: frame ${frame} is not above 0`);
     let i = this.find(frame);
     if (i < 0) {
-      if (2 * (this.used + 1) > this.keys.length) this.grow();
-      i = hash(frame) & this.mask;
-      while (this.keys[i]! !== 0) i = (i + 1) & this.mask;
-      this.keys[i] = frame;
+      if (2 * (this.used + 1) > this.mask + 1) this.grow();
+      const lo = frame | 0;
+      const hi = Math.floor(frame / WORD);
+      i = hash(lo, hi) & this.mask;
+      while (!this.empty(i)) i = (i + 1) & this.mask;
+      this.data[i * STRIDE] = lo;
+      this.data[i * STRIDE + FRAME_HI] = hi;
       this.used++;
     }
-    this.space[i] = space;
-    this.page[i] = page;
-    this.gvpn[i] = gvpn;
-    this.obj[i] = -1;
+    let s = this.spaceIndex.get(space);
+    if (s === undefined) {
+      s = this.spaces.length;
+      this.spaces.push(space);
+      this.spaceIndex.set(space, s);
+    }
+    const o = i * STRIDE;
+    const d = this.data;
+    d[o + PAGE_LO] = page | 0;
+    d[o + PAGE_HI] = Math.floor(page / WORD);
+    d[o + GVPN] = gvpn;
+    d[o + OBJ] = -1;
+    d[o + SPACE] = s;
     return i;
   }
 
+  private empty(i: number): boolean {
+    return this.data[i * STRIDE] === 0 && this.data[i * STRIDE + FRAME_HI] === 0;
+  }
+
   private grow(): void {
-    const { keys, space, page, gvpn, obj } = this;
-    const n = keys.length * 2;
-    this.keys = new Float64Array(n);
-    this.space = new Array<S | null>(n).fill(null);
-    this.page = new Float64Array(n);
-    this.gvpn = new Int32Array(n);
-    this.obj = new Int32Array(n);
+    const old = this.data;
+    const n = (this.mask + 1) * 2;
+    this.data = new Int32Array(n * STRIDE);
     this.mask = n - 1;
-    for (let p = 0; p < keys.length; p++) {
-      const k = keys[p]!;
-      if (k === 0) continue;
-      let i = hash(k) & this.mask;
-      while (this.keys[i]! !== 0) i = (i + 1) & this.mask;
-      this.keys[i] = k;
-      this.space[i] = space[p]!;
-      this.page[i] = page[p]!;
-      this.gvpn[i] = gvpn[p]!;
-      this.obj[i] = obj[p]!;
+    for (let p = 0; p < old.length; p += STRIDE) {
+      const lo = old[p]!;
+      const hi = old[p + FRAME_HI]!;
+      if (lo === 0 && hi === 0) continue;
+      let i = hash(lo, hi) & this.mask;
+      while (!this.empty(i)) i = (i + 1) & this.mask;
+      for (let k = 0; k < STRIDE; k++) this.data[i * STRIDE + k] = old[p + k]!;
     }
   }
 }
 
 /** Fibonacci hashing of the frame's two 32-bit halves: neighbouring frames land far apart. */
-function hash(frame: number): number {
-  return Math.imul((frame >>> 0) ^ Math.imul(Math.floor(frame / WORD) | 0, 0x85ebca6b), 0x9e3779b1) >>> 7;
+function hash(lo: number, hi: number): number {
+  return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 7;
 }

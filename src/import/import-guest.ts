@@ -177,7 +177,7 @@ export class ImportGuest {
     const rec = space.pages;
     const i = rec.slot(gvpn);
     rec.list(i);
-    if (baseline && (rec.flags[i]! & PAGE_INHERITED) !== 0 && rec.shmem[i]! < 0) {
+    if (baseline && (rec.flags(i) & PAGE_INHERITED) !== 0 && rec.shmem(i) < 0) {
       const parentFrame = space.parent?.pages.frameOf(gvpn) ?? 0;
       if (frame === 0 || parentFrame === 0 || parentFrame === frame) {
         this.inheritedPages++;
@@ -187,7 +187,7 @@ export class ImportGuest {
     this.ensureRegion(space, gvpn);
     used += this.switchTo(space, vcpu, tNs);
     used += this.kernel.touch(space.guestPid, vcpu, gvpn, true, tNs, bytes) - tNs;
-    rec.flags[i] = rec.flags[i]! | PAGE_PRESENT;
+    rec.setFlags(i, rec.flags(i) | PAGE_PRESENT);
     return used;
   }
 
@@ -202,28 +202,28 @@ export class ImportGuest {
   private notePhysical(space: ImportSpace, page: number, gvpn: number, frame: number, vcpu: number, tNs: number): number {
     const rec = space.pages;
     const i = rec.slot(gvpn);
-    const prev = rec.frame[i]!;
+    const prev = rec.frame(i);
     if (prev === frame) return 0;
-    rec.frame[i] = frame;
+    rec.setFrame(i, frame);
     let used = 0;
-    if (prev !== 0 && rec.shmem[i]! >= 0) {
+    if (prev !== 0 && rec.shmem(i) >= 0) {
       // The page left its shared frame for a private one (it was unmapped
       // and mapped again): back to a private page.
       used += this.kernel.unmap(space.guestPid, gvpn, 1, vcpu, tNs) - tNs;
       this.kernel.mapPages(space.guestPid, 1, true, gvpn);
-      rec.shmem[i] = -1;
-      rec.flags[i] = rec.flags[i]! & ~PAGE_PRESENT;
+      rec.setShmem(i, -1);
+      rec.setFlags(i, rec.flags(i) & ~PAGE_PRESENT);
     }
     const holders = this.frames;
     const h = holders.find(frame);
-    const holder = h < 0 ? null : holders.space[h]!;
-    if (holder === null || !holder.alive || holder.pages.frameOf(holders.gvpn[h]!) !== frame) {
+    const holder = h < 0 ? null : holders.space(h);
+    if (holder === null || !holder.alive || holder.pages.frameOf(holders.gvpn(h)) !== frame) {
       holders.set(frame, space, page, gvpn);
       return used;
     }
-    const holderGvpn = holders.gvpn[h]!;
+    const holderGvpn = holders.gvpn(h);
     if (holder === space && holderGvpn === gvpn) return used;
-    let obj = holders.obj[h]!;
+    let obj = holders.obj(h);
     if (obj < 0) {
       // Two pages of one process on one frame: the frame was freed under
       // the first (munmap, MADV_DONTNEED: the capture cannot see it) and
@@ -234,15 +234,15 @@ export class ImportGuest {
         return used;
       }
       // Fork's copy-on-write sharing: the same address in a parent and child.
-      if (holders.page[h]! === page && holder.relatedTo(space)) return used;
+      if (holders.page(h) === page && holder.relatedTo(space)) return used;
       // One name for every such object: a label that nothing reads, where
       // a name per frame was a string (two heap objects) per shared frame.
       obj = this.kernel.createShmem('rtdirty-shared-frame', 1);
-      holders.obj[h] = obj;
+      holders.setObj(h, obj);
       this.sharedFrames++;
       used += this.moveToShared(holder, holderGvpn, obj, vcpu, tNs);
     }
-    if (rec.shmem[rec.find(gvpn)] !== obj) used += this.moveToShared(space, gvpn, obj, vcpu, tNs);
+    if (rec.shmem(rec.find(gvpn)) !== obj) used += this.moveToShared(space, gvpn, obj, vcpu, tNs);
     return used;
   }
 
@@ -253,8 +253,8 @@ export class ImportGuest {
     this.kernel.mapShared(space.guestPid, obj, gvpn);
     const rec = space.pages;
     const i = rec.slot(gvpn);
-    rec.shmem[i] = obj;
-    rec.flags[i] = rec.flags[i]! & ~PAGE_PRESENT;
+    rec.setShmem(i, obj);
+    rec.setFlags(i, rec.flags(i) & ~PAGE_PRESENT);
     this.sharedMappings++;
     return used;
   }

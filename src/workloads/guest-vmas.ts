@@ -3,6 +3,7 @@ import type { AddressSpace, Vma } from './address-space.js';
 import type { GuestLayout } from './guest-layout.js';
 import type { PageCache } from './page-cache.js';
 import type { PageTableWriter } from './page-table-writer.js';
+import type { RemovedMapping } from './vma-tree.js';
 
 /**
  * The mappings (VMAs) of every address space: where mmap puts a new one,
@@ -24,6 +25,9 @@ export class GuestVmas {
     private readonly tables: PageTableWriter,
     private readonly pageCache: PageCache,
   ) {}
+
+  /** What each munmap takes out of a tree (reused: one munmap at a time). */
+  private readonly dropped = new DroppedMappings();
 
   /**
    * Adds a mapping of `count` pages with VMA_* `flags`, backed by object
@@ -48,9 +52,9 @@ export class GuestVmas {
     return start;
   }
 
-  /** The mapping that covers `vpn` (find_vma), or undefined. */
-  find(sp: AddressSpace, vpn: number): Vma | undefined {
-    return sp.regions.find(vpn);
+  /** The mapping that covers `vpn` (find_vma) written into `into` (returned), or undefined: no object made per lookup. */
+  findInto(sp: AddressSpace, vpn: number, into: Vma): Vma | undefined {
+    return sp.regions.findInto(vpn, into);
   }
 
   /** True when some mapping of `sp` has a page in [start, end). */
@@ -68,13 +72,15 @@ export class GuestVmas {
     // process's mappings and the ones it touches (an importer that moves
     // page after page onto shared frames splits a process into tens of
     // thousands of mappings).
-    const dropped = sp.regions.removeRange(vpnStart, end);
-    const first = dropped[0];
-    const last = dropped[dropped.length - 1];
-    const keepFirst = first !== undefined && first.start < vpnStart;
-    const keepLast = last !== undefined && last.end > end;
-    if (keepFirst) sp.regions.insert(first.start, vpnStart, first.flags, first.obj, first.objPage);
-    if (keepLast) sp.regions.insert(end, last.end, last.flags, last.obj, last.objPage + (end - last.start));
+    const dropped = this.dropped;
+    dropped.clear();
+    sp.regions.removeRange(vpnStart, end, dropped.add);
+    const keepFirst = dropped.count > 0 && dropped.firstStart < vpnStart;
+    const keepLast = dropped.count > 0 && dropped.lastEnd > end;
+    const firstObj = dropped.firstObj;
+    const lastObj = dropped.lastObj;
+    if (keepFirst) sp.regions.insert(dropped.firstStart, vpnStart, dropped.firstFlags, firstObj, dropped.firstObjPage);
+    if (keepLast) sp.regions.insert(end, dropped.lastEnd, dropped.lastFlags, lastObj, dropped.lastObjPage + (end - dropped.lastStart));
     for (let vpn = vpnStart; vpn < end; ) {
       const chunkEnd = Math.min(end, (vpn | 511) + 1);
       const l1 = tables.findLeafTable(sp.rootSlot, vpn);
@@ -90,8 +96,50 @@ export class GuestVmas {
       vpn = chunkEnd;
     }
     // Object references: one per region; the pieces kept take new ones.
-    if (keepFirst && first.obj >= 0) this.pageCache.addMapRef(first.obj);
-    if (keepLast && last.obj >= 0) this.pageCache.addMapRef(last.obj);
-    for (const r of dropped) if (r.obj >= 0) this.pageCache.dropMapRef(r.obj);
+    if (keepFirst && firstObj >= 0) this.pageCache.addMapRef(firstObj);
+    if (keepLast && lastObj >= 0) this.pageCache.addMapRef(lastObj);
+    const objs = dropped.objs;
+    for (let k = 0, n = dropped.objCount; k < n; k++) this.pageCache.dropMapRef(objs[k]!);
   }
+}
+
+/**
+ * What the latest munmap took out of the tree, as numbers kept from call
+ * to call: the first and last mappings (the parts of them outside the
+ * range go back) and the object of each mapping that had one.
+ */
+class DroppedMappings {
+  count = 0;
+  firstStart = 0;
+  firstFlags = 0;
+  firstObj = -1;
+  firstObjPage = 0;
+  lastStart = 0;
+  lastEnd = 0;
+  lastFlags = 0;
+  lastObj = -1;
+  lastObjPage = 0;
+  readonly objs: number[] = [];
+  objCount = 0;
+
+  clear(): void {
+    this.count = 0;
+    this.objCount = 0;
+  }
+
+  /** Told of each mapping taken out, in order of start (one function for the kernel's life). */
+  readonly add: RemovedMapping = (start, end, flags, obj, objPage) => {
+    if (this.count++ === 0) {
+      this.firstStart = start;
+      this.firstFlags = flags;
+      this.firstObj = obj;
+      this.firstObjPage = objPage;
+    }
+    this.lastStart = start;
+    this.lastEnd = end;
+    this.lastFlags = flags;
+    this.lastObj = obj;
+    this.lastObjPage = objPage;
+    if (obj >= 0) this.objs[this.objCount++] = obj;
+  };
 }

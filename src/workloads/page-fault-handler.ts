@@ -1,5 +1,5 @@
 import { PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US, pteClearFlags, pteSetFlags } from '../model/pte.js';
-import { VMA_EXEC, VMA_SHARED, VMA_WRITE, type AddressSpace, type Vma } from './address-space.js';
+import { Vma, VMA_EXEC, VMA_SHARED, VMA_WRITE, type AddressSpace } from './address-space.js';
 import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestVmas } from './guest-vmas.js';
 import type { KernelCounters } from './kernel-counters.js';
@@ -36,11 +36,20 @@ export class PageFaultHandler {
     private readonly counters: KernelCounters,
   ) {}
 
+  /** The mapping of the fault being handled (see faultIn). */
+  private readonly vma = new Vma(0, 0, 0, -1, 0);
+
   /** Makes `vpn` present (and writable for a write); returns the leaf entry index. */
   faultIn(sp: AddressSpace, vcpu: number, vpn: number, write: boolean, tNs: number): number {
-    const r = this.vmas.find(sp, vpn);
+    // Into one Vma of the handler's: a fault made an object per lookup
+    // (an import's second largest allocation). Its fields are read before
+    // anything else can look a mapping up.
+    const r = this.vmas.findInto(sp, vpn, this.vma);
     if (!r) throw new Error(`guest kernel bug: process ${sp.pid} touched vpn 0x${(vpn >>> 0).toString(16)} outside its mappings (a segfault)`);
-    if (write && (r.flags & VMA_WRITE) === 0) {
+    const vmaFlags = r.flags;
+    const obj = r.obj;
+    const objPage = r.objPage + (vpn - r.start);
+    if (write && (vmaFlags & VMA_WRITE) === 0) {
       throw new Error(`guest kernel bug: process ${sp.pid} wrote read-only vpn 0x${(vpn >>> 0).toString(16)} (a segfault)`);
     }
     const tables = this.tables;
@@ -49,11 +58,11 @@ export class PageFaultHandler {
     const idx = vpn & 511;
     const i = (l1 << 9) | idx;
     const pte = tables.entryValue(i);
-    const nx = (r.flags & VMA_EXEC) !== 0 ? 0 : PTE_NX;
+    const nx = (vmaFlags & VMA_EXEC) !== 0 ? 0 : PTE_NX;
     if ((pte & PTE_P) === 0) {
       let pfn: number;
       let flags = PTE_P | PTE_US | PTE_A | nx;
-      if (r.obj < 0) {
+      if (obj < 0) {
         if (!write) pfn = this.kernelSpace.zeroPfn;
         else {
           pfn = frames.allocUserFrame(FrameKind.anon);
@@ -61,10 +70,10 @@ export class PageFaultHandler {
           flags |= PTE_RW | PTE_D;
         }
       } else {
-        const objPfn = this.pageCache.getPage(r.obj, r.objPage + (vpn - r.start), vcpu, tNs);
-        if ((r.flags & VMA_SHARED) !== 0) {
+        const objPfn = this.pageCache.getPage(obj, objPage, vcpu, tNs);
+        if ((vmaFlags & VMA_SHARED) !== 0) {
           pfn = objPfn;
-          if ((r.flags & VMA_WRITE) !== 0) flags |= PTE_RW;
+          if ((vmaFlags & VMA_WRITE) !== 0) flags |= PTE_RW;
           if (write) flags |= PTE_D;
         } else if (!write) pfn = objPfn;
         else {
@@ -81,7 +90,7 @@ export class PageFaultHandler {
     // A write to a present read-only page of a writable mapping: copy on write.
     const old = tables.link[i];
     const kind = frames.frameKind[old];
-    if ((r.flags & VMA_SHARED) !== 0 || (kind === FrameKind.anon && frames.mapCount[old] === 1)) {
+    if ((vmaFlags & VMA_SHARED) !== 0 || (kind === FrameKind.anon && frames.mapCount[old] === 1)) {
       // The only mapping left (or a shared page): just regain RW (wp_page_reuse).
       tables.setEntry(l1, idx, pteSetFlags(pte, PTE_RW | PTE_A | PTE_D), old, vcpu, tNs);
       this.counters.cowReuses++;

@@ -14,6 +14,9 @@ export class Vma {
   ) {}
 }
 
+/** Told of each mapping removeRange takes out: its pages [start, end), flags, object and the object's page at start. */
+export type RemovedMapping = (start: number, end: number, flags: number, obj: number, objPage: number) => void;
+
 /** Numbers a leaf keeps per mapping in `data`, beside its start in `keys`. */
 const STRIDE = 4;
 const END = 0;
@@ -102,7 +105,27 @@ export class VmaTree {
 
   /** The mapping that covers `vpn`, or undefined. */
   find(vpn: number): Vma | undefined {
-    return this.locate(vpn) && this.hitLeaf!.keys[this.hitIndex]! <= vpn ? this.hit() : undefined;
+    return this.findInto(vpn, new Vma(0, 0, 0, -1, 0));
+  }
+
+  /**
+   * The mapping that covers `vpn` written into `into` (returned), or
+   * undefined: a page fault looks its mapping up this way, with no object
+   * made per fault.
+   */
+  findInto(vpn: number, into: Vma): Vma | undefined {
+    if (!this.locate(vpn)) return undefined;
+    const leaf = this.hitLeaf!;
+    const i = this.hitIndex;
+    if (leaf.keys[i]! > vpn) return undefined;
+    const d = leaf.data!;
+    const o = leaf.at + i * STRIDE;
+    into.start = leaf.keys[i]!;
+    into.end = d[o + END]!;
+    into.flags = d[o + FLAGS]!;
+    into.obj = d[o + OBJ]!;
+    into.objPage = d[o + OBJ_PAGE]!;
+    return into;
   }
 
   /** True when some mapping has a page in [start, end). */
@@ -150,19 +173,24 @@ export class VmaTree {
   }
 
   /**
-   * Takes out every mapping with a page in [start, end) and returns them in
-   * order of start.
+   * Takes out every mapping with a page in [start, end), telling `removed`
+   * of each in order of start (as numbers: munmap, which calls this for
+   * every page an importer moves onto a shared frame, made an object and
+   * an array a call, most of what an import allocated, and the young
+   * collections that cleared them cost more as the heap grew).
    */
-  removeRange(start: number, end: number): Vma[] {
-    const removed: Vma[] = [];
+  removeRange(start: number, end: number, removed: RemovedMapping): void {
     // Mappings are disjoint and ordered: the ones the range touches are
     // the first ending after `start` and those following it that start
     // before `end`.
     while (this.locate(start) && this.hitLeaf!.keys[this.hitIndex]! < end) {
-      removed.push(this.hit());
-      this.removeAt(this.hitLeaf!, this.hitIndex);
+      const leaf = this.hitLeaf!;
+      const i = this.hitIndex;
+      const d = leaf.data!;
+      const o = leaf.at + i * STRIDE;
+      removed(leaf.keys[i]!, d[o + END]!, d[o + FLAGS]!, d[o + OBJ]!, d[o + OBJ_PAGE]!);
+      this.removeAt(leaf, i);
     }
-    return removed;
   }
 
   /** The mappings in order of start. */

@@ -31,7 +31,7 @@ function check(t: FrameHolders<string>, ref: Map<number, Use>, probes: readonly 
   const wrong: string[] = [];
   for (const [f, u] of ref) {
     const i = t.find(f);
-    if (i < 0 || t.space[i] !== u.space || t.page[i] !== u.page || t.gvpn[i] !== u.gvpn || t.obj[i] !== u.obj) wrong.push(`frame ${f}`);
+    if (i < 0 || t.space(i) !== u.space || t.page(i) !== u.page || t.gvpn(i) !== u.gvpn || t.obj(i) !== u.obj) wrong.push(`frame ${f}`);
   }
   for (const f of probes) if (!ref.has(f) && t.find(f) !== -1) wrong.push(`absent frame ${f}`);
   expect(wrong.slice(0, 5)).toEqual([]);
@@ -54,7 +54,7 @@ describe('FrameHolders reads back what a Map of frame to holder holds', () => {
             const u = ref.get(o.frame);
             expect(i >= 0).toBe(u !== undefined);
             if (u === undefined) continue;
-            t.obj[i] = o.obj;
+            t.setObj(i, o.obj);
             u.obj = o.obj;
           }
         }

@@ -34,14 +34,15 @@ function edit(rec: PageRecords, ref: Ref, rand: (n: number) => number, steps: nu
     const i = rec.slot(gvpn);
     switch (rand(5)) {
       case 0: {
-        const f = 1 + rand(1 << 20);
-        rec.frame[i] = f;
+        // Frames past 32 bits too: their high word shares an Int32 with the flags.
+        const f = rand(2) === 0 ? 1 + rand(1 << 20) : 2 ** 51 + rand(1 << 30) * 4099;
+        rec.setFrame(i, f);
         ref.frame.set(gvpn, f);
         break;
       }
       case 1: {
         const o = rand(3) === 0 ? -1 : rand(1000);
-        rec.shmem[i] = o;
+        rec.setShmem(i, o);
         if (o < 0) ref.shmem.delete(gvpn);
         else ref.shmem.set(gvpn, o);
         break;
@@ -51,11 +52,11 @@ function edit(rec: PageRecords, ref: Ref, rand: (n: number) => number, steps: nu
         ref.listed.add(gvpn);
         break;
       case 3:
-        rec.flags[i] = rec.flags[i]! | PAGE_PRESENT;
+        rec.setFlags(i, rec.flags(i) | PAGE_PRESENT);
         ref.present.add(gvpn);
         break;
       default:
-        rec.flags[i] = rec.flags[i]! & ~PAGE_PRESENT;
+        rec.setFlags(i, rec.flags(i) & ~PAGE_PRESENT);
         ref.present.delete(gvpn);
     }
   }
@@ -65,9 +66,9 @@ function expectSame(rec: PageRecords, ref: Ref, base: number, span: number): voi
   const wrong: number[] = [];
   for (let gvpn = base; gvpn < base + span; gvpn++) {
     const i = rec.find(gvpn);
-    const frame = i < 0 ? 0 : rec.frame[i]!;
-    const shmem = i < 0 ? -1 : rec.shmem[i]!;
-    const flags = i < 0 ? 0 : rec.flags[i]!;
+    const frame = i < 0 ? 0 : rec.frame(i);
+    const shmem = i < 0 ? -1 : rec.shmem(i);
+    const flags = i < 0 ? 0 : rec.flags(i);
     const want = (ref.listed.has(gvpn) ? PAGE_LISTED : 0) | (ref.present.has(gvpn) ? PAGE_PRESENT : 0) | (ref.inherited.has(gvpn) ? PAGE_INHERITED : 0);
     if (frame !== (ref.frame.get(gvpn) ?? 0) || shmem !== (ref.shmem.get(gvpn) ?? -1) || flags !== want || rec.frameOf(gvpn) !== frame) wrong.push(gvpn);
   }
