@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The command `migsim` runs, as users run it: the bundle beside the built benches (dist/bench → dist/cli/migsim.js; scripts/bundle-cli.mjs). */
@@ -96,4 +96,20 @@ export function mainThreadCpuSeconds(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+let scratch: string | undefined;
+
+/**
+ * This bench process's own folder for the files it writes (captures,
+ * traces), removed when the process exits: fixed names in the shared
+ * temporary folder let two benches at once overwrite each other's files.
+ */
+export function benchScratchDir(): string {
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'migsim-bench-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return scratch;
 }

@@ -1,11 +1,10 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importLackeySync } from '../src/import/lackey-importer.js';
 import { LackeyAccesses, LackeyParser } from '../src/import/lackey-parser.js';
 import { lineBlocksSync } from '../src/import/line-reader.js';
 import { importRtdirtySync } from '../src/import/rtdirty-importer.js';
-import { type BenchRow, timeIt } from './bench-util.js';
+import { type BenchRow, benchScratchDir, timeIt } from './bench-util.js';
 
 /**
  * The real captures the synthetic ones are made from (test/import/samples,
@@ -34,7 +33,7 @@ function sample(name: string): string {
  */
 export function importBench(lackeyMiB = Number(process.env['BENCH_LACKEY_MIB'] ?? 200), rtdirtyRepeats = Number(process.env['BENCH_RTDIRTY_REPEATS'] ?? 100)): BenchRow[] {
   const rows: BenchRow[] = [];
-  const dir = tmpdir();
+  const dir = benchScratchDir();
 
   // rtdirty.
   const rtFile = join(dir, 'migsim-bench-rtdirty.trace');

@@ -1,8 +1,7 @@
 import { rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importRtdirtySync } from '../src/import/rtdirty-importer.js';
-import type { BenchRow } from './bench-util.js';
+import { type BenchRow, benchScratchDir } from './bench-util.js';
 import { writePostgresLike } from './import-bench.js';
 
 /**
@@ -93,7 +92,7 @@ export function importScaleBench(
   warmup = process.env['BENCH_IMPORT_WARMUP'] !== '0',
 ): BenchRow[] {
   const rows: BenchRow[] = [];
-  const dir = tmpdir();
+  const dir = benchScratchDir();
   const cpuPerMb: number[] = [];
   const cpuPerEvent: number[] = [];
   const files = scales.map((k) => {

@@ -1,12 +1,11 @@
 import { rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { record } from '../src/api/record.js';
 import { copyGuestBatch, type GuestBatch, GUEST_COLUMNS } from '../src/events/guest-batch.js';
 import { GuestEventKind } from '../src/events/guest-event-kind.js';
 import type { ColumnEncoding } from '../src/trace/column-codec.js';
 import { TraceReader } from '../src/trace/trace-reader.js';
-import { type BenchRow, loadNote, mainThreadCpuSeconds, mPerSec, timeIt } from './bench-util.js';
+import { type BenchRow, benchScratchDir, loadNote, mainThreadCpuSeconds, mPerSec, timeIt } from './bench-util.js';
 
 /**
  * A consumer as simple as a reducer can be: walk time, count kinds, set a
@@ -41,7 +40,7 @@ export function traceBench(events: number): BenchRow[] {
   let total = 0;
 
   for (const encoding of ['compact', 'fast'] as ColumnEncoding[]) {
-    const file = join(tmpdir(), `migsim-bench-${encoding}.mst`);
+    const file = join(benchScratchDir(), `migsim-bench-${encoding}.mst`);
     const scenario = `trace ${encoding}`;
     const rec = timeIt(() =>
       record({ workload: 'hot-set', seed: 1, out: file, durationNs, memBytes, encoding }),
@@ -111,7 +110,7 @@ export function apacheDecodeBench(seconds: number): BenchRow[] {
 }
 
 function decodeBench(scenario: string, opts: { workload: string; durationNs: number; memBytes?: number; settings?: Record<string, string | number> }, maxBytesPerEvent?: number): BenchRow[] {
-  const file = join(tmpdir(), `migsim-bench-${opts.workload}-${process.pid}.mst`);
+  const file = join(benchScratchDir(), `migsim-bench-${opts.workload}.mst`);
   try {
     const rec = record({ seed: 1, out: file, ...opts });
     const total = rec.footer.guestEvents;
