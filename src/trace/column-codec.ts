@@ -286,12 +286,8 @@ function decodePacked(spec: ColumnSpec, e: Record<string, unknown>, count: numbe
   let d = e['d'];
   const m = e['m'];
   if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} has no bytes`);
-  if (m !== PackedMode.raw && m !== PackedMode.delta && m !== PackedMode.kind) throw new ColumnCodecError(`packed column ${spec.name} has unknown predictor ${String(m)}`);
-  if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`packed column ${spec.name} is predicted from the kinds, which come after it`);
-  if (e['z'] !== undefined) {
-    if (e['z'] !== 'zstd') throw new ColumnCodecError(`packed column ${spec.name} has unknown compression ${String(e['z'])}`);
-    d = inflateColumn(spec, d as Uint8Array, count);
-  }
+  checkPredictor(spec, 'packed', m, kinds);
+  if (e['z'] !== undefined) d = inflateZstd(spec, 'packed', e['z'], d, packedBound(count), 'its values can take');
   const ints = out instanceof Int32Array ? out : out instanceof Uint32Array ? new Int32Array(out.buffer, out.byteOffset, count) : decodeScratch(count);
   try {
     unpackValues(d as Uint8Array, count, ints, m, kinds);
@@ -319,14 +315,10 @@ function decodeByteColumn(spec: ColumnSpec, e: Record<string, unknown>, count: n
   const m = e['m'];
   const w = e['w'];
   if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`byte column ${spec.name} has no bytes`);
-  if (m !== PackedMode.raw && m !== PackedMode.delta && m !== PackedMode.kind) throw new ColumnCodecError(`byte column ${spec.name} has unknown predictor ${String(m)}`);
-  if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`byte column ${spec.name} is predicted from the kinds, which come after it`);
+  checkPredictor(spec, 'byte', m, kinds);
   if (w !== 1 && w !== 2 && w !== 4) throw new ColumnCodecError(`byte column ${spec.name} has width ${String(w)}, not 1, 2 or 4 bytes`);
   const want = count * w;
-  if (e['z'] !== undefined) {
-    if (e['z'] !== 'zstd') throw new ColumnCodecError(`byte column ${spec.name} has unknown compression ${String(e['z'])}`);
-    d = inflateBytes(spec, d, want);
-  }
+  if (e['z'] !== undefined) d = inflateZstd(spec, 'byte', e['z'], d, want, 'its values take');
   const bytes = d as Uint8Array;
   if (bytes.length !== want) throw new ColumnCodecError(`byte column ${spec.name} ${e['z'] ? 'inflates to' : 'holds'} ${grouped(bytes.length)} bytes, not the ${grouped(want)} of its ${grouped(count)} values of ${w} bytes`);
   if (m === PackedMode.raw && w <= out.BYTES_PER_ELEMENT && bytes.byteOffset % w === 0) {
@@ -339,38 +331,30 @@ function decodeByteColumn(spec: ColumnSpec, e: Record<string, unknown>, count: n
   if (ints.buffer !== out.buffer) narrowInto(spec, 'byte', ints, count, out);
 }
 
-/**
- * The residual bytes of a Zstandard column that must inflate to `want`
- * bytes: refused before inflating if its frame can hold more than that
- * and a block (zstd-frame.ts), so a small frame claiming gigabytes
- * allocates nothing. A view valid until the next inflate on this thread.
- */
-function inflateBytes(spec: ColumnSpec, z: Uint8Array, want: number): Uint8Array {
-  const most = zstdFrameBound(z);
-  if (most === undefined) throw new ColumnCodecError(`byte column ${spec.name} is not one Zstandard frame`);
-  if (most > want + BLOCK_MAX) throw new ColumnCodecError(`byte column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(want)} its values take`);
-  inflater ??= new ZstdInflater();
-  const got = inflater.inflate(z, most);
-  if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`byte column ${spec.name} does not decompress: ${got.error}`);
-  return got;
+/** A packed or byte column's predictor, known and with the kinds it may need. */
+function checkPredictor(spec: ColumnSpec, what: string, m: unknown, kinds: Uint8Array | undefined): asserts m is PackedMode {
+  if (m !== PackedMode.raw && m !== PackedMode.delta && m !== PackedMode.kind) throw new ColumnCodecError(`${what} column ${spec.name} has unknown predictor ${String(m)}`);
+  if (m === PackedMode.kind && !kinds) throw new ColumnCodecError(`${what} column ${spec.name} is predicted from the kinds, which come after it`);
 }
 
 /** This thread's Zstandard decoder, made on first use (src/trace/zstd-inflater.ts). */
 let inflater: ZstdInflater | undefined;
 
 /**
- * The packed bytes of a Zstandard column of `count` values (ColumnCodecError
- * if they are not a frame that fits): a view valid until the next call on
- * this thread (copy it to keep it).
+ * The bytes of a Zstandard column whose values take at most `bound` bytes
+ * (`boundIs` says so in the error): refused before inflating if its frame
+ * can hold more than that and a block (zstd-frame.ts), so a small frame
+ * claiming gigabytes allocates nothing. A view valid until the next
+ * inflate on this thread (copy it to keep it).
  */
-export function inflateColumn(spec: ColumnSpec, z: Uint8Array, count: number): Uint8Array {
-  const bound = packedBound(count);
-  const most = zstdFrameBound(z);
-  if (most === undefined) throw new ColumnCodecError(`packed column ${spec.name} is not one Zstandard frame`);
-  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`packed column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(bound)} its values can take`);
+function inflateZstd(spec: ColumnSpec, what: string, z: unknown, d: Uint8Array, bound: number, boundIs: string): Uint8Array {
+  if (z !== 'zstd') throw new ColumnCodecError(`${what} column ${spec.name} has unknown compression ${String(z)}`);
+  const most = zstdFrameBound(d);
+  if (most === undefined) throw new ColumnCodecError(`${what} column ${spec.name} is not one Zstandard frame`);
+  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`${what} column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(bound)} ${boundIs}`);
   inflater ??= new ZstdInflater();
-  const got = inflater.inflate(z, most);
-  if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`packed column ${spec.name} does not decompress: ${got.error}`);
+  const got = inflater.inflate(d, most);
+  if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`${what} column ${spec.name} does not decompress: ${got.error}`);
   return got;
 }
 
