@@ -32,6 +32,20 @@ ${plan}
 const muncher = (name: string) =>
   `  - { name: ${name}, host: a, workload: muncher, set: { rate: 20000, wss: ${WSS_PAGES * 4096} }, memory: 256MiB, duration: 15s, migration: { policy: xen } }`;
 
+/**
+ * A QEMU stream capped at 20 MiB/s from a writer of every page (no zero
+ * pages QEMU would send as flags), slow enough to converge, and an idle Xen
+ * guest migrating beside it from the same host at the same moment.
+ */
+const CAP_BYTES_PER_SEC = 20 * 1024 * 1024;
+const CAPPED_BESIDE_FREE = scenario(
+  [
+    `  - { name: capped, host: a, workload: muncher, set: { rate: 1000 }, memory: 256MiB, duration: 20s, migration: { policy: qemu, maxBandwidth: 20MiB/s } }`,
+    `  - { name: free, host: a, workload: idle, memory: 256MiB, duration: 20s, migration: { policy: xen } }`,
+  ].join('\n'),
+  '  - migrate capped to b at 1s\n  - migrate free to b at 1s',
+);
+
 describe('migrations sharing a link', () => {
   it('two identical muncher VMs each get half the link and finish as max-min sharing predicts', () => {
     const r = runScenario(loadScenario('two.yaml', { text: scenario(`${muncher('m1')}\n${muncher('m2')}`, '  - migrate m1 to b at 1s\n  - migrate m2 to b at 1s') }));
@@ -62,19 +76,13 @@ describe('migrations sharing a link', () => {
   });
 
   it('a stream capped by its own max-bandwidth leaves its unused share to the other', () => {
-    const capBytesPerSec = 20 * 1024 * 1024;
-    const vms = [
-      // A writer of every page (no zero pages QEMU would send as flags), slow enough to converge.
-      `  - { name: capped, host: a, workload: muncher, set: { rate: 1000 }, memory: 256MiB, duration: 20s, migration: { policy: qemu, maxBandwidth: 20MiB/s } }`,
-      `  - { name: free, host: a, workload: idle, memory: 256MiB, duration: 20s, migration: { policy: xen } }`,
-    ].join('\n');
-    const r = runScenario(loadScenario('cap.yaml', { text: scenario(vms, '  - migrate capped to b at 1s\n  - migrate free to b at 1s') }));
+    const r = runScenario(loadScenario('cap.yaml', { text: CAPPED_BESIDE_FREE }));
     const free = r.vms.find((v) => v.vm === 'free')!;
     // The idle guest dirties a handful of pages: Xen sends memory once and
     // stops after its second pass; its first pass is M pages at what the
     // capped QEMU stream leaves (SimGrid's bounded variable), not at half.
     const firstPassNs = free.summary!.rounds[0]!.endNs - free.summary!.rounds[0]!.startNs;
-    const expectedNs = ((MEM_PAGES * PAGE_WIRE_BYTES) / (LINK_BYTES_PER_SEC - capBytesPerSec)) * 1e9;
+    const expectedNs = ((MEM_PAGES * PAGE_WIRE_BYTES) / (LINK_BYTES_PER_SEC - CAP_BYTES_PER_SEC)) * 1e9;
     expect(Math.abs(firstPassNs - expectedNs) / expectedNs).toBeLessThan(0.01);
     expect(r.vms.find((v) => v.vm === 'capped')!.outcome).toBe('completed');
   });
@@ -118,12 +126,7 @@ plan:
     // the capped stream's budget, the same average as a stream held at
     // 20 MiB/s would leave it, but the capped stream's own bursts go at
     // half the link, not at 20 MiB/s.
-    const capBytesPerSec = 20 * 1024 * 1024;
-    const vms = [
-      `  - { name: capped, host: a, workload: muncher, set: { rate: 1000 }, memory: 256MiB, duration: 20s, migration: { policy: qemu, maxBandwidth: 20MiB/s } }`,
-      `  - { name: free, host: a, workload: idle, memory: 256MiB, duration: 20s, migration: { policy: xen } }`,
-    ].join('\n');
-    const r = runScenario(loadScenario('burst2.yaml', { text: scenario(vms, '  - migrate capped to b at 1s\n  - migrate free to b at 1s') }));
+    const r = runScenario(loadScenario('burst2.yaml', { text: CAPPED_BESIDE_FREE }));
     const free = r.vms.find((v) => v.vm === 'free')!;
     expect(free.outcome).toBe('completed');
     // While both are under way, the shares change at every burst and every
@@ -137,7 +140,7 @@ plan:
     // The capped stream's bytes per window never exceed its budget (its average rate stays its max-bandwidth).
     const capped = r.vms.find((v) => v.vm === 'capped')!;
     const liveNs = capped.summary!.rounds[capped.summary!.rounds.length - 1]!.endNs - capped.startedAtNs;
-    expect(capped.summary!.bytesSent).toBeLessThanOrEqual(Math.ceil(liveNs / 100e6) * capBytesPerSec * 0.1 + 8 * 1024 * 1024);
+    expect(capped.summary!.bytesSent).toBeLessThanOrEqual(Math.ceil(liveNs / 100e6) * CAP_BYTES_PER_SEC * 0.1 + 8 * 1024 * 1024);
   });
 
   it('a share that changes while a batch is on the wire applies from that instant, not from the next batch', () => {
