@@ -15,7 +15,7 @@ import { Xoshiro128 } from '../../src/random/xoshiro128.js';
 
 /** Groups of the given sizes (a guest costs `guestCost` runs); a run's id names its group and place. */
 function groups(sizes: readonly number[], guestCost = 1): SweepRun[][] {
-  return sizes.map((n, g) => Array.from({ length: n }, (_, i) => ({ index: g * 100 + i, id: `g${g}r${i}`, argv: [], params: {}, guestKey: `g${g}`, cost: 1, guestCost })));
+  return sizes.map((n, g) => Array.from({ length: n }, (_, i) => ({ index: g * 100 + i, id: `g${g}r${i}`, argv: [], opts: {} as SweepRun['opts'], params: {}, guestKey: `g${g}`, cost: 1, guestCost })));
 }
 
 /** A guest whose buffers are tagged, so reuse can be followed. */

@@ -3,14 +3,15 @@ import { errorRow, runRow, type RunRow } from '../../sweep/run-row.js';
 import { userFacingMessage } from '../cli-failure.js';
 import { migrationJson } from '../format-migration.js';
 import { type GuestColumns, type SharedGuest, sharedSource, shareGuest } from './shared-guest.js';
-import { runInputs } from './sweep-runs.js';
+import { inputsOf, type RunCliOptions } from './sweep-runs.js';
 
-/** What a worker needs of a run: its argv, and what its row is keyed by. */
+/** What a worker needs of a run: its target and parsed options (SweepRun.opts), and what its row is keyed by. */
 export interface RunTask {
   readonly id: string;
   readonly index: number;
   readonly params: Readonly<Record<string, string | number | boolean>>;
-  readonly argv: readonly string[];
+  readonly target: string;
+  readonly opts: RunCliOptions;
 }
 
 /** A run's row and how long it took (kept out of the row: timing differs run to run, rows never). */
@@ -30,7 +31,8 @@ export interface RunResult {
 export function executeRun(t: RunTask, guest: SharedGuest | undefined, nowMs: () => number): RunResult {
   const started = nowMs();
   try {
-    const { opts, inputs } = runInputs(t.argv);
+    const opts = t.opts;
+    const inputs = inputsOf(t.target, opts);
     const source = guest ? sharedSource(guest, inputs.source.label) : inputs.source;
     const s = runMigration(source, { tracker: opts.tracker, ...inputs.runOptions });
     return { id: t.id, row: runRow(t.id, t.index, t.params, migrationJson(source, s)), ms: nowMs() - started, failed: false };
@@ -40,7 +42,7 @@ export function executeRun(t: RunTask, guest: SharedGuest | undefined, nowMs: ()
   }
 }
 
-/** The guest events of a run's argv, generated or decoded once for all the runs that share them (into `reuse`'s buffers when given). */
-export function generateGuest(argv: readonly string[], reuse?: GuestColumns): SharedGuest {
-  return shareGuest(runInputs(argv).inputs.source, reuse);
+/** The guest events of a run, generated or decoded once for all the runs that share them (into `reuse`'s buffers when given). */
+export function generateGuest(t: Pick<RunTask, 'target' | 'opts'>, reuse?: GuestColumns): SharedGuest {
+  return shareGuest(inputsOf(t.target, t.opts).source, reuse);
 }

@@ -71,7 +71,7 @@ export async function executeSweep(runs: readonly SweepRun[], threads: SweepThre
   // workers' results are taken, the progress bar drawn and a signal handled.
   const local = async (): Promise<void> => {
     for (let job = await queue.take(false, true); job; job = await queue.take(false, true)) {
-      if (job.kind === 'guest') queue.guestReady(job.group, tryGenerate(job.group.runs[0]!.argv, job.reuse), job.reuse);
+      if (job.kind === 'guest') queue.guestReady(job.group, tryGenerate(task(job.group.runs[0]!), job.reuse), job.reuse);
       else {
         onResult(executeRun(task(job.run), job.group.guest, nowMs));
         queue.runDone(job.group);
@@ -85,7 +85,7 @@ export async function executeSweep(runs: readonly SweepRun[], threads: SweepThre
       if (job.kind === 'guest') {
         let guest: SharedGuest | undefined;
         try {
-          guest = (await pool.run({ kind: 'guest', argv: job.group.runs[0]!.argv, reuse: job.reuse } satisfies WorkerTask)) as SharedGuest;
+          guest = (await pool.run({ kind: 'guest', run: guestTask(job.group.runs[0]!), reuse: job.reuse } satisfies WorkerTask)) as SharedGuest;
         } catch {
           // Each run then generates its own, and reports the error as its own.
           guest = undefined;
@@ -115,16 +115,20 @@ export async function executeSweep(runs: readonly SweepRun[], threads: SweepThre
   await Promise.all(loops);
 }
 
-function tryGenerate(argv: readonly string[], reuse: GuestColumns | undefined): SharedGuest | undefined {
+function tryGenerate(t: RunTask, reuse: GuestColumns | undefined): SharedGuest | undefined {
   try {
-    return generateGuest(argv, reuse);
+    return generateGuest(t, reuse);
   } catch {
     return undefined;
   }
 }
 
 function task(r: SweepRun): RunTask {
-  return { id: r.id, index: r.index, params: r.params, argv: r.argv };
+  return { id: r.id, index: r.index, params: r.params, target: r.argv[0]!, opts: r.opts };
+}
+
+function guestTask(r: SweepRun): Pick<RunTask, 'target' | 'opts'> {
+  return { target: r.argv[0]!, opts: r.opts };
 }
 
 /** Runs grouped by guest, the costliest group first (ties in the order of their first run). */

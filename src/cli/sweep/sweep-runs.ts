@@ -21,6 +21,17 @@ export interface SweepRun {
   /** Hash of the canonical parameters: the same run has the same id in any grid, shard or process. */
   readonly id: string;
   readonly argv: readonly string[];
+  /**
+   * The argv as `run` parses it (commander's values, every default filled
+   * in): parsed once here, on the main thread, and handed to the thread
+   * that runs the run (plain numbers, strings and booleans, so a worker gets
+   * an exact copy). Parsing it again for every run and guest built a
+   * commander Command of ~60 options each time, hot enough that every
+   * thread spent TurboFan time compiling commander (about a quarter of a
+   * sweep thread's optimising-compiler time on the sweep bench, V8's
+   * --trace-opt).
+   */
+  readonly opts: RunCliOptions;
   /** The parsed options with every default, by name, plus the target: what the id hashes. */
   readonly params: Readonly<Record<string, string | number | boolean>>;
   /** Runs with the same key migrate the same guest events (same workload, seed and guest). */
@@ -104,7 +115,12 @@ const SILENT: CliContext = { io: { out: () => {}, err: () => {}, isTty: false },
 /** The guest source and run options of a sweep run's argv, as `run` builds them. */
 export function runInputs(argv: readonly string[]): { opts: RunCliOptions; inputs: TrackerRunInputs } {
   const { target, opts } = parseRunArgv(argv);
-  return { opts, inputs: trackerRunInputs(SILENT, target, { ...opts, json: true }) };
+  return { opts, inputs: inputsOf(target, opts) };
+}
+
+/** The guest source and run options of options `run` has parsed (parseRunArgv's). */
+export function inputsOf(target: string, opts: RunCliOptions): TrackerRunInputs {
+  return trackerRunInputs(SILENT, target, { ...opts, json: true });
 }
 
 /**
@@ -135,7 +151,7 @@ export function sweepRuns(path: string, points: readonly GridPoint[]): SweepRun[
       const params = canonicalParams(argv[0]!, opts, h.workload.seed);
       const guestKey = JSON.stringify({ target: argv[0], workload: h.workload, guest: h.guest });
       const guestSeconds = (h.workload.durationNs / 1e9) * h.guest.vcpus;
-      return { index: p.index, id: runId(params), argv, params, guestKey, cost: guestSeconds * TRACKER_WEIGHT[opts.tracker], guestCost: guestSeconds * GUEST_WEIGHT };
+      return { index: p.index, id: runId(params), argv, opts, params, guestKey, cost: guestSeconds * TRACKER_WEIGHT[opts.tracker], guestCost: guestSeconds * GUEST_WEIGHT };
     } catch (e) {
       const m = userFacingMessage(e);
       if (m === undefined) throw e;

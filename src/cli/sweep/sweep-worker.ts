@@ -8,10 +8,10 @@ import type { GuestColumns, SharedGuest } from './shared-guest.js';
  * the core reads no clock: the run's timing is taken here.
  */
 export type WorkerTask =
-  | { readonly kind: 'guest'; readonly argv: readonly string[]; readonly reuse?: GuestColumns }
+  | { readonly kind: 'guest'; readonly run: Pick<RunTask, 'target' | 'opts'>; readonly reuse?: GuestColumns }
   | { readonly kind: 'run'; readonly run: RunTask; readonly guest?: SharedGuest };
 
 export default function sweepWorker(task: WorkerTask): unknown {
-  if (task.kind === 'guest') return generateGuest(task.argv, task.reuse);
+  if (task.kind === 'guest') return generateGuest(task.run, task.reuse);
   return executeRun(task.run, task.guest, () => performance.now());
 }
