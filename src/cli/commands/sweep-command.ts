@@ -158,12 +158,12 @@ async function sweepShard(ctx: CliContext, dir: string, runs: readonly SweepRun[
   let finished = 0;
   let failed = 0;
   const progress = createProgress(ctx, `sweep ${shard.k}/${shard.n}`, todo.length, { json, detail: () => (failed ? `, ${formatCount(failed)} failed` : '') });
-  // With workers, the table writer's native engine is loaded early, while
-  // they still load their modules, rather than after the last run, when
-  // the other threads would wait for it. Not before executeSweep: loading
-  // holds this thread (require, duckdb-table.ts), and the workers' first
-  // jobs are posted first.
-  if (threads.pool && format !== 'jsonl') setImmediate(() => void loadDuckDb());
+  // With workers, the CSV writer's native engine (DuckDB) is loaded early,
+  // while they still load their modules, rather than after the last run,
+  // when the other threads would wait for it. Not before executeSweep:
+  // loading holds this thread (require, duckdb-table.ts), and the workers'
+  // first jobs are posted first. Parquet and JSON lines need no DuckDB.
+  if (threads.pool && format === 'csv') setImmediate(() => void loadDuckDb());
   try {
     await executeSweep(
       todo,
