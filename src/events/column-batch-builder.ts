@@ -1,4 +1,5 @@
 import { DOUBLE_FIRST } from '../util/double-field.js';
+import { zeroed } from '../util/array-pool.js';
 
 /**
  * What the guest and run batch builders share: reused typed-array columns
@@ -31,11 +32,11 @@ export abstract class ColumnBatchBuilder<B, Last extends Int32Array | Uint32Arra
     readonly capacity: number,
     lastColumn: new (length: number) => Last,
   ) {
-    this.kind = new Uint8Array(capacity);
-    this.dtNs = new Uint32Array(capacity);
-    this.vcpu = new Uint16Array(capacity);
-    this.page = new Int32Array(capacity);
-    this.arg = new Int32Array(capacity);
+    this.kind = zeroed(Uint8Array, capacity);
+    this.dtNs = zeroed(Uint32Array, capacity);
+    this.vcpu = zeroed(Uint16Array, capacity);
+    this.page = zeroed(Int32Array, capacity);
+    this.arg = zeroed(Int32Array, capacity);
     this.last = new lastColumn(capacity);
     this.lastNs = 0;
     this.batchBaseNs = 0;

@@ -1,3 +1,5 @@
+import { zeroed } from '../util/array-pool.js';
+
 /**
  * Storage for the contents of guest page-table pages, for the MMU reducer
  * (src/reducers/mmu.ts): one big growable Int32Array cut into 512-entry
@@ -56,13 +58,13 @@ export class TablePool {
   /** `pfnToMfn` is given for a PV guest (frames in PTEs are mfns), with `frameLimit` host frames. */
   constructor(memPages: number, frameLimit: number, pfnToMfn?: Int32Array, wideFrames = false) {
     this.capacitySlots = Math.min(INITIAL_SLOTS, memPages + 1);
-    this.entries = new Int32Array(this.capacitySlots << TABLE_SHIFT);
-    this.pfnOfSlot = new Int32Array(this.capacitySlots).fill(-1);
+    this.entries = zeroed(Int32Array, this.capacitySlots << TABLE_SHIFT);
+    this.pfnOfSlot = zeroed(Int32Array, this.capacitySlots).fill(-1);
     this.nonzeroEntries = new Int16Array(this.capacitySlots);
-    this.freeSlots = new Int32Array(this.capacitySlots);
-    this.slotOfPfn = new Int32Array(memPages);
+    this.freeSlots = zeroed(Int32Array, this.capacitySlots);
+    this.slotOfPfn = zeroed(Int32Array, memPages);
     this.pfnToMfn = pfnToMfn;
-    this.entryPfn = pfnToMfn ? new Int32Array(this.entries.length) : undefined;
+    this.entryPfn = pfnToMfn ? zeroed(Int32Array, this.entries.length) : undefined;
     this.entryHigh = wideFrames ? new Uint8Array(this.entries.length) : undefined;
     if (wideFrames) {
       // Never written, so never backed by memory: the walk loops index it
@@ -122,13 +124,13 @@ export class TablePool {
 
   private grow(): void {
     const capacity = this.capacitySlots * 2;
-    const entries = new Int32Array(capacity << TABLE_SHIFT);
+    const entries = zeroed(Int32Array, capacity << TABLE_SHIFT);
     entries.set(this.entries);
-    const pfnOfSlot = new Int32Array(capacity).fill(-1);
+    const pfnOfSlot = zeroed(Int32Array, capacity).fill(-1);
     pfnOfSlot.set(this.pfnOfSlot);
     const nonzero = new Int16Array(capacity);
     nonzero.set(this.nonzeroEntries);
-    const freeSlots = new Int32Array(capacity);
+    const freeSlots = zeroed(Int32Array, capacity);
     freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
     if (this.entryHigh) {
       const entryHigh = new Uint8Array(capacity << TABLE_SHIFT);
@@ -136,7 +138,7 @@ export class TablePool {
       this.entryHigh = entryHigh;
     }
     if (this.entryPfn) {
-      const entryPfn = new Int32Array(capacity << TABLE_SHIFT);
+      const entryPfn = zeroed(Int32Array, capacity << TABLE_SHIFT);
       entryPfn.set(this.entryPfn);
       this.entryPfn = entryPfn;
     }

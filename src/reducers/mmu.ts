@@ -69,6 +69,7 @@ import { PtCensus } from './pt-census.js';
 import { LOOK_AHEAD_MIN_PAGES } from './touch-ahead.js';
 import { walkPae } from './walk-pae.js';
 import { walkX86_64 } from './walk-x86-64.js';
+import { zeroed } from '../util/array-pool.js';
 
 export interface MmuConfig {
   readonly guest: GuestType;
@@ -119,7 +120,7 @@ export class Mmu {
   /** The tables' entries (mmu-table-pool.ts). */
   readonly pool: TablePool;
   /** Root pfn loaded in each vCPU's CR3, -1 before the first load. Sized for every vcpu id. */
-  readonly rootOfVcpu = new Int32Array(0x10000).fill(-1);
+  readonly rootOfVcpu = zeroed(Int32Array, 0x10000).fill(-1);
   /** Which pages are page tables, and what their leaf entries carry (pt-census.ts). */
   readonly census: PtCensus;
   /** The paging-structure cache in front of the 4-level walk (paging-structure-cache.ts). */
@@ -567,9 +568,9 @@ export class Mmu {
     if (n <= this.capacityEvents) return;
     const c = Math.max(n, this.capacityEvents * 2);
     this.capacityEvents = c;
-    this.dataPfnBuf = new Int32Array(c);
-    this.accessBuf = new Uint8Array(c);
-    this.walkPfnsBuf = new Int32Array(c * WALK_SLOTS);
+    this.dataPfnBuf = zeroed(Int32Array, c);
+    this.accessBuf = zeroed(Uint8Array, c);
+    this.walkPfnsBuf = zeroed(Int32Array, c * WALK_SLOTS);
     const out = this.rangeOut;
     out.dataPfn = this.dataPfnBuf;
     out.access = this.accessBuf;

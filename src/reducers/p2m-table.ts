@@ -1,4 +1,5 @@
 import type { P2mPageSize } from './tracker.js';
+import { zeroed } from '../util/array-pool.js';
 
 /** 4 KiB pages mapped by one EPT leaf table, or by one 2 MiB entry. */
 export const PAGES_2M = 512;
@@ -83,7 +84,7 @@ export class P2mTable {
     this.regions = Math.ceil(memPages / PAGES_2M);
     this.mapLevel = new Uint8Array(this.regions);
     this.recalcEpoch = new Uint8Array(this.regions);
-    this.writableEpoch = new Uint8Array(memPages);
+    this.writableEpoch = zeroed(Uint8Array, memPages);
     // Xen backs a guest with the largest aligned pages it can; a tail that
     // is not a whole superpage is mapped with smaller ones.
     const whole2m = Math.floor(memPages / PAGES_2M);

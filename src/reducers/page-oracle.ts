@@ -1,5 +1,6 @@
 import { WIDENING_CHUNK, WideningUint32 } from '../util/widening-uint32.js';
 import { LogDirtyBitmap } from './logdirty-bitmap.js';
+import { zeroed } from '../util/array-pool.js';
 
 /**
  * The oracle of DESIGN section 8: nothing may be lost. Every store bumps the
@@ -35,7 +36,7 @@ export class PageOracle {
   sendWatch: SendWatch | undefined = undefined;
 
   constructor(readonly memPages: number) {
-    this.srcVersion = new Uint32Array(memPages);
+    this.srcVersion = zeroed(Uint32Array, memPages);
     this.dstVersion = new WideningUint32(memPages);
   }
 

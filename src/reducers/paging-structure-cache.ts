@@ -23,6 +23,7 @@
  * ept-run.ts) read and fill rows inline, with these offsets as literals.
  */
 import { PTE_FRAME_BITS } from '../model/pte.js';
+import { zeroed } from '../util/array-pool.js';
 
 /**
  * Rows, a power of two: 4,096 rows of 8 ints are 128 KiB, in the L2. Its
@@ -60,7 +61,7 @@ const PSC_GENERATIONS = 2 ** (32 - PSC_GEN_SHIFT);
  * epoch ends. A walk loop that fills a row clears its stamp.
  */
 export class PagingStructureCache {
-  readonly rows = new Int32Array(PSC_ENTRIES << PSC_SHIFT);
+  readonly rows = zeroed(Int32Array, PSC_ENTRIES << PSC_SHIFT);
   /** The current generation (1 to PSC_GENERATIONS - 1), shifted to sit above a row's root (an Int32, negative from generation 128). */
   tag = 1 << PSC_GEN_SHIFT;
   /** Names the walk gates (their array, shift and epoch) last stamped under; 0 is no stamp. */

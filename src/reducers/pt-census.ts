@@ -30,6 +30,7 @@
 import { PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, pteFrame } from '../model/pte.js';
 import { PagedInt32 } from '../util/paged-int32.js';
 import { TABLE_ENTRIES, TABLE_SHIFT, type TablePool } from './mmu-table-pool.js';
+import { zeroed } from '../util/array-pool.js';
 
 export interface MmuLevelStats {
   /** 1 = the leaf table (PT), 2 = PD, 3 = PDPT, 4 = PML4. */
@@ -117,8 +118,8 @@ export class PtCensus {
     this.pae = pae;
     this.topLevel = pae ? 3 : 4;
     this.rootEntries = pae ? 4 : TABLE_ENTRIES;
-    this.liveMask = new Uint8Array(memPages);
-    this.ptPageBits = new Uint32Array((memPages + 31) >>> 5);
+    this.liveMask = zeroed(Uint8Array, memPages);
+    this.ptPageBits = zeroed(Uint32Array, (memPages + 31) >>> 5);
     this.loadedCount = new PagedInt32(memPages);
     this.presentRootEntries = new PagedInt32(memPages);
     this.refs = [];

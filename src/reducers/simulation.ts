@@ -17,6 +17,7 @@ import { DestinationTracker } from './tracker-destination.js';
 import { PostcopyTracker } from './tracker-postcopy.js';
 import { VcpuClock } from './vcpu-clock.js';
 import { WriteBytes } from './write-bytes.js';
+import { zeroed } from '../util/array-pool.js';
 
 /**
  * Events the MMU applies before the tracker reads its output: few enough that
@@ -176,7 +177,7 @@ export class Simulation {
    */
   load(batch: GuestBatch): void {
     const n = batch.count;
-    if (this.tNsBuf.length < n) this.tNsBuf = new Float64Array(n);
+    if (this.tNsBuf.length < n) this.tNsBuf = zeroed(Float64Array, n);
     this.cursor = { batch, i: 0, chunk: undefined, out: undefined, times: undefined, j: 0, to: 0 };
   }
 

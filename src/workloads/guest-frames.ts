@@ -1,5 +1,6 @@
 import { GuestResourceError } from './guest-resource-error.js';
 import { makeP2mMap } from '../model/p2m-map.js';
+import { zeroed } from '../util/array-pool.js';
 
 /** Frame kinds, for the allocator's bookkeeping. */
 export const FrameKind = {
@@ -76,8 +77,8 @@ export class GuestFrames {
     seed: number,
   ) {
     this.frameOfPfn = pv ? makeP2mMap(memPages, seed).pfnToMfn : undefined;
-    this.frameKind = new Uint8Array(memPages);
-    this.mapCount = new Uint16Array(memPages);
+    this.frameKind = zeroed(Uint8Array, memPages);
+    this.mapCount = zeroed(Uint16Array, memPages);
     this.writtenBits = new Uint32Array(Math.ceil(memPages / 32));
     // Pops return ascending pfns: the kernel's early allocations sit just
     // above its image, as on a freshly booted Linux.

@@ -4,6 +4,7 @@ import { FrameKind, type GuestFrames } from './guest-frames.js';
 import type { GuestLayout } from './guest-layout.js';
 import { KERNEL_COSTS_NS, type KernelWork } from './kernel-costs.js';
 import type { KernelCounters } from './kernel-counters.js';
+import { zeroed } from '../util/array-pool.js';
 
 /** An entry pointing at a kernel table (_KERNPG_TABLE). */
 export const FLAGS_KERNEL_TABLE = PTE_P | PTE_RW | PTE_A | PTE_D;
@@ -78,8 +79,8 @@ export class PageTableWriter {
   ) {
     this.levels = layout.levels;
     const slots = 1024;
-    this.entries = new Int32Array(slots << 9);
-    this.link = new Int32Array(slots << 9);
+    this.entries = zeroed(Int32Array, slots << 9);
+    this.link = zeroed(Int32Array, slots << 9);
     this.slotPfn = new Int32Array(slots);
     this.slotLevel = new Uint8Array(slots);
     this.slotPresent = new Int32Array(slots);
