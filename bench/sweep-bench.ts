@@ -85,9 +85,11 @@ export function sweepBench(): BenchRow[] {
       // --jobs 1 already keeps more than one core busy (V8 compiles the hot
       // loops and marks the heap on threads of its own), and --jobs N does
       // at least the same work: the target needs CPU(N) <= cores x wall(1) / 1.8.
+      // On an idle machine only: under load, others' work stretches wall(1)
+      // and the bound is loose (the load at each sweep's start is printed above).
       {
         scenario: 'sweep',
-        metric: `most ${cores} cores can give, cores x wall(1) / CPU(${cores}); CPU(${cores}) the target allows`,
+        metric: `most ${cores} idle cores can give, cores x wall(1) / CPU(${cores}); CPU(${cores}) the target allows`,
         value: `${((cores * one) / allRun.cpuSeconds).toFixed(2)}x (cores / cores busy at --jobs 1: ${(cores / (oneRun.cpuSeconds / one)).toFixed(2)}x); ${((cores * one) / 1.8).toFixed(2)} s against ${allRun.cpuSeconds.toFixed(2)} s`,
       },
       { scenario: 'sweep', metric: `speed-up on ${cores} cores`, value: `${speedup.toFixed(2)}x`, target: cores >= 2 ? '>= 1.8x on 2 cores' : undefined, ok: cores >= 2 ? speedup >= 1.8 : undefined },
