@@ -29,29 +29,64 @@ export interface PooledArrayType<T extends PooledArray> {
 /** Arrays smaller than this are allocated as usual: malloc serves them from memory it has, and there are few. */
 const MIN_POOLED_BYTES = 64 * 1024;
 
+/**
+ * Scopes an array may sit unused in the pool before it is let go: a sweep
+ * alternates a group's runs (about eight) with its next guest, whose arrays
+ * have other shapes; a grid with a memory axis moves on to other shapes
+ * for good, and the pool must not hold the last size's arrays for the rest
+ * of the sweep (a 64 GiB guest's are hundreds of MiB).
+ */
+const IDLE_SCOPES = 16;
+
+interface FreeArray {
+  readonly array: PooledArray;
+  /** The scope that last handed it back. */
+  readonly scope: number;
+}
+
 export class ArrayPool {
-  private readonly free = new Map<PooledArrayType<PooledArray>, Map<number, PooledArray[]>>();
+  private readonly free = new Map<PooledArrayType<PooledArray>, Map<number, FreeArray[]>>();
   private lent: PooledArray[] = [];
+  private scope = 0;
 
   take<T extends PooledArray>(type: PooledArrayType<T>, length: number): T {
     const byLength = this.free.get(type as PooledArrayType<PooledArray>);
-    const a = byLength?.get(length)?.pop() as T | undefined;
+    const a = byLength?.get(length)?.pop()?.array as T | undefined;
     const out = a ? (a.fill(0) as T) : new type(length);
     this.lent.push(out);
     return out;
   }
 
-  /** Every array handed out since the last call is free again (the run that held them is over). */
+  /**
+   * Every array handed out since the last call is free again (the run that
+   * held them is over); arrays no scope has taken for IDLE_SCOPES scopes
+   * are dropped.
+   */
   reclaim(): void {
+    const scope = ++this.scope;
     for (const a of this.lent) {
       const type = a.constructor as PooledArrayType<PooledArray>;
       let byLength = this.free.get(type);
       if (!byLength) this.free.set(type, (byLength = new Map()));
       const list = byLength.get(a.length);
-      if (list) list.push(a);
-      else byLength.set(a.length, [a]);
+      if (list) list.push({ array: a, scope });
+      else byLength.set(a.length, [{ array: a, scope }]);
     }
     this.lent = [];
+    for (const byLength of this.free.values()) {
+      for (const [length, list] of byLength) {
+        const kept = list.filter((f) => scope - f.scope < IDLE_SCOPES);
+        if (kept.length === 0) byLength.delete(length);
+        else if (kept.length < list.length) byLength.set(length, kept);
+      }
+    }
+  }
+
+  /** Bytes the pool holds for later scopes (for tests and benches). */
+  get freeBytes(): number {
+    let n = 0;
+    for (const byLength of this.free.values()) for (const list of byLength.values()) for (const f of list) n += f.array.byteLength;
+    return n;
   }
 }
 

@@ -63,6 +63,19 @@ describe('ArrayPool', () => {
     expect(() => withArrayPool(pool, () => withArrayPool(new ArrayPool(), () => 0))).toThrow(/already active/);
   });
 
+  it('lets go of an array no scope has taken for 16 scopes (a grid that moved on to other guest sizes)', () => {
+    const pool = new ArrayPool();
+    const big = withArrayPool(pool, () => zeroed(Int32Array, POOLED * 4));
+    // 15 scopes of another shape: the big array is still held, and is taken again.
+    for (let i = 0; i < 15; i++) withArrayPool(pool, () => zeroed(Int32Array, POOLED));
+    expect(pool.freeBytes).toBe(POOLED * 4 * 4 + POOLED * 4);
+    expect(withArrayPool(pool, () => zeroed(Int32Array, POOLED * 4))).toBe(big);
+    // 16 scopes without it: dropped, only the shape still in use is held.
+    for (let i = 0; i < 16; i++) withArrayPool(pool, () => zeroed(Int32Array, POOLED));
+    expect(pool.freeBytes).toBe(POOLED * 4);
+    expect(withArrayPool(pool, () => zeroed(Int32Array, POOLED * 4))).not.toBe(big);
+  });
+
   it("leaves a run's summary unchanged when its arrays are the run before's (same shape, other seed, other tracker)", () => {
     const source = (seed: number) => guestSource('apache', { seed, durationNs: 200_000_000, memBytes: DEFAULT_GUEST.memBytes, vcpus: DEFAULT_GUEST.vcpus, guest: DEFAULT_GUEST.guest, paging: DEFAULT_GUEST.paging, settings: {} });
     const run = (seed: number, tracker: 'hap' | 'pml') => JSON.stringify(runMigration(source(seed), { tracker, migration: { bandwidthBytesPerSec: 125e6 } }));
