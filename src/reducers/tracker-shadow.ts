@@ -215,6 +215,8 @@ export class ShadowTracker extends Tracker {
     const adCount = mmu.adCount;
     const walk = this.walk;
     const pool = this.pool;
+    // Changes only at ENABLE and OFF, between calls (the driver's).
+    const shadowing = this.shadowing;
     let ahead = this.env.mmu.lookAhead ? from : n;
     let i = from;
     for (; i < n; i++) {
@@ -247,19 +249,29 @@ export class ShadowTracker extends Tracker {
           this.onPtWrite(pfn, v, wall, i);
           continue;
         }
-        // onWrite's first case: nothing to do.
-        if ((a & (ACCESS_2M | ACCESS_1G | ACCESS_PT_PAGE)) === 0 && !this.adPending && this.shadowing) {
+        // onWrite's first case: nothing to do. A 2 MiB write's entry in
+        // its FL1 shadow is the page's offset in the mapping (writeThrough).
+        if ((a & (ACCESS_1G | ACCESS_PT_PAGE)) === 0 && shadowing && !this.adPending) {
           const root = walkPfns[i << 2]!;
           if (root >= 0) {
             const vpn = page[i]!;
-            const leaf = walk.leaf4k(root, vpn, v);
-            if (leaf >= 0 && pool.entryWritable(leaf, vpn)) continue;
+            if ((a & ACCESS_2M) === 0) {
+              const leaf = walk.leaf4k(root, vpn, v);
+              if (leaf >= 0 && pool.entryWritable(leaf, vpn)) continue;
+            } else {
+              const leaf = walk.leaf2m(root, vpn, v, pfn);
+              if (leaf >= 0 && pool.entryWritable(leaf, pfn)) continue;
+            }
           }
         }
         this.onWrite(pfn, a, v, wall, i, mmu);
       } else {
         // onRead's: a shadowed path, no A/D store to propagate.
-        if ((a & (ACCESS_2M | ACCESS_1G)) === 0 && !this.adPending && this.shadowing && walk.leaf4k(walkPfns[i << 2]!, page[i]!, v) >= 0) continue;
+        if ((a & ACCESS_1G) === 0 && shadowing && !this.adPending) {
+          const root = walkPfns[i << 2]!;
+          const vpn = page[i]!;
+          if (((a & ACCESS_2M) === 0 ? walk.leaf4k(root, vpn, v) : walk.leaf2m(root, vpn, v, pfn)) >= 0) continue;
+        }
         this.onRead(pfn, a, v, wall, i, mmu);
       }
     }
