@@ -208,19 +208,6 @@ export class ShadowWalk {
     return leaf;
   }
 
-  /**
-   * leafGeneral for a 2 MiB access, through leaf4k's cache: the walk to the
-   * level-2 shadow entry is the same as a 4 KiB access's (the guest walk of
-   * both reads the same upper tables), and its entry is then the FL1 shadow
-   * if it shadows this mapping (the same check as leafGeneral's). One
-   * cached lookup instead of a walk of three dependent loads on the 2 MiB
-   * accesses (a kernel's direct map: 21% of apache's events).
-   */
-  leaf2m(root: number, vpn: number, vcpu: number, pfn: number): number {
-    const leaf = this.leaf4k(root, vpn, vcpu);
-    return leaf >= 0 && this.pool.pfnOf[leaf] === this.fl1Key(pfn) ? leaf : -1;
-  }
-
   private shadowWalk4k(s: number, vpn: number): number {
     const ent = this.pool.ent;
     let c: number;
