@@ -282,28 +282,29 @@ export class ShadowTracker extends Tracker {
         else {
           // onWrite's first case: nothing to do. A 2 MiB write's entry in
           // its FL1 shadow is the page's offset in the mapping (writeThrough).
-          if ((a & (ACCESS_1G | ACCESS_PT_PAGE)) === 0 && shadowing && !this.adPending) {
-            const root = walkPfns[i << 2]!;
-            const s = cr3Top[v]!;
-            if (root >= 0 && s >= 0 && pfnOf[s] === root) {
-              const vpn = page[i]!;
-              const key = vpn >> 9;
-              const o = walkCacheRow(key, s);
-              let leaf = cache[o] === key && cache[o + 1] === s && cache[o + 2] === generation ? cache[o + 3]! : walk.leaf4k(root, vpn, v);
-              let entry = vpn;
-              if ((a & ACCESS_2M) !== 0) {
-                // leafGeneral's answer for a 2 MiB access: its walk to the
-                // level-2 shadow entry is a 4 KiB access's (the same upper
-                // tables), whose entry is the FL1 shadow if that shadows
-                // this mapping. So the walk cache serves the kernel's direct
-                // map too (21% of apache's events).
-                if (leaf >= 0 && pfnOf[leaf] !== walk.fl1Key(pfn)) leaf = -1;
-                entry = pfn;
-              }
-              if (leaf >= 0 && (rwBits[leaf * ROW_WORDS + ((entry & 511) >>> 5)]! & (1 << (entry & 31))) !== 0) continue;
+          // Otherwise the leaf found here goes to writeThrough as onWrite
+          // would find it (no A/D store pending: ad false), not found again.
+          // (A store with no walk, a phys_write, has no root: a device's has no vCPU either.)
+          const root = walkPfns[i << 2]!;
+          const s = root >= 0 ? cr3Top[v]! : -1;
+          if ((a & (ACCESS_1G | ACCESS_PT_PAGE)) === 0 && shadowing && !this.adPending && s >= 0 && pfnOf[s] === root) {
+            const vpn = page[i]!;
+            const key = vpn >> 9;
+            const o = walkCacheRow(key, s);
+            let leaf = cache[o] === key && cache[o + 1] === s && cache[o + 2] === generation ? cache[o + 3]! : walk.leaf4k(root, vpn, v);
+            let entry = vpn;
+            if ((a & ACCESS_2M) !== 0) {
+              // leafGeneral's answer for a 2 MiB access: its walk to the
+              // level-2 shadow entry is a 4 KiB access's (the same upper
+              // tables), whose entry is the FL1 shadow if that shadows
+              // this mapping. So the walk cache serves the kernel's direct
+              // map too (21% of apache's events).
+              if (leaf >= 0 && pfnOf[leaf] !== walk.fl1Key(pfn)) leaf = -1;
+              entry = pfn;
             }
-          }
-          this.onWrite(pfn, a, v, wall, i, mmu);
+            if (leaf >= 0 && (rwBits[leaf * ROW_WORDS + ((entry & 511) >>> 5)]! & (1 << (entry & 31))) !== 0) continue;
+            this.writeThrough(leaf, pfn, a, v, wall, i, i << 2, walkPfns, false);
+          } else this.onWrite(pfn, a, v, wall, i, mmu);
         }
       } else {
         // onRead's: a shadowed path, no A/D store to propagate.
