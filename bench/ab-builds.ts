@@ -10,7 +10,9 @@
  * worktree of the commit to compare against, say). BENCH_APACHE_SECONDS
  * sets the guest time (default 60); BENCH_AB_GUEST=hostile runs the
  * cache-hostile muncher of hostile-bench.ts instead of apache, for
- * BENCH_MUNCHER_SECONDS (default 10) of guest time. Runs of 12 still scatter by about 3%:
+ * BENCH_MUNCHER_SECONDS (default 10) of guest time. BENCH_AB_LOOP=1 also
+ * prints each build's median ratio to the plain walk loop run around each of
+ * its runs (migration-bench.ts's figure). Runs of 12 still scatter by about 3%:
  * run both orders (A B, then B A) and take the geometric mean of the two
  * ratios (the second inverted) for anything smaller than that.
  */
@@ -72,6 +74,12 @@ async function load(dir: string, what: string, r: Events): Promise<Build> {
   return { dir, run, events: r.events, nsPerEvent: [] };
 }
 
+/** The plain walk loop of build A's mmu-bench.js over the events (the bench's yardstick). */
+async function plainLoop(dir: string, r: Events): Promise<() => void> {
+  const { plainWalkLoop } = await import(pathToFileURL(resolve(dir, 'dist', 'bench/mmu-bench.js')).href);
+  return () => plainWalkLoop(r.batches, r.memPages, r.vcpus);
+}
+
 /**
  * The process's CPU time (user + system), not wall time: on a machine that
  * other work shares (load 15-20 while helpers built and tested beside it),
@@ -99,17 +107,34 @@ async function main(): Promise<void> {
   const events = await generate(dirA, seconds);
   const builds = [await load(dirA, what, events), await load(dirB, what, events)];
   const runs = Number(runsArg);
+  // BENCH_AB_LOOP=1: each run also against the plain walk loop (build A's,
+  // mmu-bench.js) run before and after it, as migration-bench.ts has it.
+  const yardstick = process.env['BENCH_AB_LOOP'] === '1' ? await plainLoop(dirA, events) : undefined;
+  const toLoop = builds.map((): number[] => []);
+  const timed = (fn: () => void) => {
+    const t0 = cpuNs();
+    fn();
+    return cpuNs() - t0;
+  };
+  let before = yardstick ? timed(yardstick) : 0;
   for (let k = 0; k < runs; k++) {
     for (const b of k % 2 === 0 ? builds : [...builds].reverse()) {
-      const t0 = cpuNs();
-      b.run();
-      b.nsPerEvent.push((cpuNs() - t0) / b.events);
+      const t = timed(b.run);
+      b.nsPerEvent.push(t / b.events);
+      if (yardstick) {
+        const after = timed(yardstick);
+        toLoop[builds.indexOf(b)]!.push(t / Math.sqrt(before * after));
+        before = after;
+      }
     }
   }
   // The first two runs of each warm the JIT.
   for (const b of builds) {
     const warm = b.nsPerEvent.slice(2);
     console.log(`${what} ${b.dir}: min ${Math.min(...warm).toFixed(1)} median ${median(warm).toFixed(1)} ns/event | all ${b.nsPerEvent.map((x) => x.toFixed(0)).join(' ')}`);
+  }
+  if (yardstick) {
+    for (const [j, b] of builds.entries()) console.log(`${what} ${b.dir}: against the plain walk loop around it, median ${median(toLoop[j]!.slice(2)).toFixed(2)}x`);
   }
   const ratios = builds[0]!.nsPerEvent.slice(2).map((a, i) => builds[1]!.nsPerEvent[i + 2]! / a);
   console.log(`${what} B/A CPU time, median of paired runs: ${median(ratios).toFixed(3)}`);

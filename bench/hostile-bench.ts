@@ -28,7 +28,7 @@ import { drainSync } from '../src/util/drain-sync.js';
 import { findWorkload } from '../src/workloads/registry.js';
 import { workloadEvents } from '../src/workloads/workload-events.js';
 import { from } from 'rxjs';
-import { type BenchRow, median } from './bench-util.js';
+import { type BenchRow, cpuTimeOf, geoMean, median } from './bench-util.js';
 import { plainWalkLoop } from './mmu-bench.js';
 
 /** The issue's target: each tracker within this many times the fused loop. */
@@ -57,18 +57,6 @@ export function hostileBatches(seconds: number): HostileRun {
   const batches: GuestBatch[] = [];
   drainSync(workloadEvents(findWorkload('muncher'), configFromHeader(header)), (b) => batches.push(copyGuestBatch(b)));
   return { header, batches, events: batches.reduce((a, b) => a + b.count, 0) };
-}
-
-/** CPU time of the process, user + system, in seconds. */
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-function cpuTimeOf(fn: () => unknown): number {
-  const t0 = cpuSeconds();
-  fn();
-  return cpuSeconds() - t0;
 }
 
 const ns = (seconds: number, events: number) => `${((seconds * 1e9) / events).toFixed(1)} ns/event`;
@@ -108,7 +96,7 @@ export function hostileBench(seconds: number, runs = 3): BenchRow[] {
       const after = cpuTimeOf(loop);
       loopBest = Math.min(loopBest, before, after);
       best = Math.min(best, t);
-      ratios.push(t / Math.sqrt(before * after));
+      ratios.push(t / geoMean(before, after));
       before = after;
     }
     const r = median(ratios);

@@ -4,11 +4,15 @@ import { apacheBatches, plainWalkLoop } from './mmu-bench.js';
 import { runMigration } from '../src/api/run-migration.js';
 import { runRounds } from '../src/api/run-rounds.js';
 import type { TrackerName } from '../src/reducers/tracker.js';
-import { type BenchRow, coldAndWarm, median, mPerSec, timeIt } from './bench-util.js';
+import { type BenchRow, coldAndWarm, geoMean, measure, median, mPerSec, timeIt } from './bench-util.js';
 import { compareTrackers } from '../src/api/compare.js';
 
 /** KVM's trackers run in the same EPT loop as hap and pml, so they are held to the same target. */
 const TARGETS: Record<string, number> = { hap: 30e6, pml: 30e6, shadow: 15e6, 'kvm-pml': 30e6, 'kvm-ring': 30e6 };
+/** Issue 16's targets for the ratio to the plain walk loop: the EPT loop's trackers and shadow's own loop. */
+const RATIO_TARGETS: Record<string, number> = { hap: 1.5, pml: 1.5, shadow: 2.5, 'kvm-pml': 1.5, 'kvm-ring': 1.5 };
+/** Warm runs of each tracker, each between two runs of the plain loop (the ratio is their median). */
+const RATIO_RUNS = 5;
 /** KVM's trackers are driven by QEMU: their migration rows use its policy. */
 const policyOf = (t: TrackerName) => (t.startsWith('kvm-') ? ('qemu' as const) : ('xen' as const));
 
@@ -29,24 +33,30 @@ export function migrationBench(seconds: number): BenchRow[] {
   let loopSeconds = coldAndWarm(3, loop).warm.seconds;
   const trackerRows: BenchRow[] = [];
   for (const tracker of trackers) {
-    // Each warm run follows a run of the plain loop, and is compared with
-    // it: the machine's speed drifts between the start of the bench and
-    // this tracker's turn, much less between two runs a fraction of a second apart.
+    // Each warm run comes between two runs of the plain loop and is compared
+    // with their geometric mean: the machine's speed drifts between the start
+    // of the bench and this tracker's turn, much less between runs a fraction
+    // of a second apart. The ratio is of the process's CPU times (as in
+    // hostile-bench.ts): on this shared 2-core machine a wall-time ratio
+    // carries whatever else ran beside it, and with three pairs, each run
+    // against the one loop before it, one preempted run moved the median.
     const run = () => runRounds(source, { tracker });
     const cold = timeIt(run);
     let warm = cold;
     const ratios: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      const l = timeIt(loop).seconds;
-      loopSeconds = Math.min(loopSeconds, l);
-      const t = timeIt(run);
+    let before = measure(loop);
+    for (let k = 0; k < RATIO_RUNS; k++) {
+      const t = measure(run);
+      const after = measure(loop);
+      loopSeconds = Math.min(loopSeconds, after.seconds);
       if (k === 0 || t.seconds < warm.seconds) warm = t;
-      ratios.push(t.seconds / l);
+      ratios.push(t.cpuSeconds / geoMean(before.cpuSeconds, after.cpuSeconds));
+      before = after;
     }
     const ev = warm.value.guestEvents;
     trackerRows.push({ scenario: `track ${tracker}`, metric: 'MMU + tracker + oracle, 100 ms rounds (first run, JIT cold)', value: mPerSec(ev, cold.seconds) });
-    trackerRows.push({ scenario: `track ${tracker}`, metric: 'MMU + tracker + oracle, 100 ms rounds (best of 3 after it)', value: mPerSec(ev, warm.seconds), target: `>= ${TARGETS[tracker]! / 1e6} M/s`, ok: ev / warm.seconds >= TARGETS[tracker]! });
-    trackerRows.push({ scenario: `track ${tracker}`, metric: 'the same, against the plain loop run just before (median of 3)', value: `${median(ratios).toFixed(2)}x` });
+    trackerRows.push({ scenario: `track ${tracker}`, metric: `MMU + tracker + oracle, 100 ms rounds (best of ${RATIO_RUNS} after it)`, value: mPerSec(ev, warm.seconds), target: `>= ${TARGETS[tracker]! / 1e6} M/s`, ok: ev / warm.seconds >= TARGETS[tracker]! });
+    trackerRows.push({ scenario: `track ${tracker}`, metric: `the same, CPU time against the plain loop run around it (median of ${RATIO_RUNS})`, value: `${median(ratios).toFixed(2)}x`, target: `<= ${RATIO_TARGETS[tracker]}x`, ok: median(ratios) <= RATIO_TARGETS[tracker]! });
     const policy = policyOf(tracker);
     const m = coldAndWarm(2, () => runMigration(source, { tracker, migration: { policy, startNs: (seconds * 1e9) / 2 } })).warm;
     trackerRows.push({ scenario: `migrate ${tracker}`, metric: `${policy} migration from mid-run, end to end (downtime ${(m.value.downtimeNs / 1e6).toFixed(1)} ms)`, value: mPerSec(m.value.guestEvents, m.seconds) });

@@ -89,8 +89,8 @@ const KIND_IDLE = GuestEventKind.idle;
  * Unthrottled clocks only (Simulation checks): the clock's unthrottled rule
  * (VcpuClock.wallNs) notes each vCPU's last event, and the loop settles the
  * clock when it stops, as Tracker.process does. The rule is written out here
- * over locals, its one copy outside vcpu-clock.ts: called, V8 inlined it but
- * kept the wall time boxed, a heap number per event (12 MB of garbage per
+ * over locals, one of its two copies outside vcpu-clock.ts (the other in
+ * ShadowTracker.processShadow): called, V8 inlined it but kept the wall time boxed, a heap number per event (12 MB of garbage per
  * 10 s apache run by the sampling heap profiler, 0.8 MB written out), and
  * HAP ran 1.08x slower than before the clock had its own file. The
  * reference-path test (test/reducers/ept-loop.test.ts) holds the two to the

@@ -14,6 +14,15 @@ const WALK_CACHE_ENTRIES = 1 << WALK_CACHE_BITS;
 const WALK_CACHE_SHIFT = 32 - WALK_CACHE_BITS;
 
 /**
+ * The row of the shadow-walk cache (ShadowWalk.leaf4k) for 2 MiB region
+ * `key` of virtual space under top-level shadow `s`: the offset of its four
+ * words [key, top, generation, leaf].
+ */
+export function walkCacheRow(key: number, s: number): number {
+  return (Math.imul(key ^ Math.imul(s, 0x27d4_eb2d), 0x9e37_79b1) >>> WALK_CACHE_SHIFT) << 2;
+}
+
+/**
  * The shadow page tables as the hardware walks them and Xen's fault handler
  * builds them, for the shadow tracker (tracker-shadow.ts, which gives the
  * leaf entries their log-dirty meaning). The shadows themselves live in the
@@ -119,6 +128,18 @@ export class ShadowWalk {
     this.freeCostPerShadowNs = c.shadowBlowPerPageNs * c.shadowPagesPerTable;
   }
 
+  /**
+   * The top-level shadow in each vCPU's CR3 and the walk cache, for the
+   * shadow tracker's loop, which probes the cache itself (leaf4k's first
+   * case) and calls leaf4k on a miss. Neither array is ever replaced.
+   */
+  get topShadows(): Int32Array {
+    return this.cr3Top;
+  }
+  get cacheRows(): Int32Array {
+    return this.walkCache;
+  }
+
   /** Bit per level (1 << level) of each page once shadowed there (for the look-ahead, touch-ahead.ts). */
   get shadowHistory(): Uint8Array {
     return this.everShadowed;
@@ -172,7 +193,7 @@ export class ShadowWalk {
     // hundred such regions (one entry per vCPU hit 46% of walks, 512 shared
     // entries 91%).
     const key = vpn >> 9;
-    const o = (Math.imul(key ^ Math.imul(s, 0x27d4_eb2d), 0x9e37_79b1) >>> WALK_CACHE_SHIFT) << 2;
+    const o = walkCacheRow(key, s);
     const cache = this.walkCache;
     const generation = pool.generation | 0;
     if (cache[o] === key && cache[o + 1] === s && cache[o + 2] === generation) return cache[o + 3]!;
@@ -385,7 +406,7 @@ export class ShadowWalk {
    * mapping's first frame as the guest entry names it (a pfn for HVM, an mfn
    * for PV), as Xen keys FL1 shadows by the superpage's first gfn.
    */
-  private fl1Key(pfn: number): number {
+  fl1Key(pfn: number): number {
     const frame = this.p2m === undefined ? pfn : this.p2m[pfn]!;
     return frame - (frame & 511);
   }

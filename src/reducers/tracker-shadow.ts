@@ -6,10 +6,9 @@ import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
-import { ShadowWalk } from './shadow-walk.js';
+import { ShadowWalk, walkCacheRow } from './shadow-walk.js';
 import { TOUCH_AHEAD_EVENTS, touchLeafTables, touchPages } from './touch-ahead.js';
 import { Tracker, type TrackerEnv, touchScratch } from './tracker.js';
-import { WAITS } from './vcpu-clock.js';
 // Module-local, as in tracker.ts.
 const EVENT = RunEventKind;
 const NO_PAGES = new Int32Array(0);
@@ -17,7 +16,6 @@ const FAULT = ACCESS_FAULT;
 const WRITE = ACCESS_WRITE;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
-const CLOCK_WAITS = WAITS;
 
 /** builtSeq of an L1/FL1 shadow built with log-dirty off: its entries are writable. */
 const BUILT_WRITABLE = 0x7fff_ffff;
@@ -193,10 +191,10 @@ export class ShadowTracker extends Tracker {
 
   /**
    * Tracker.process for shadow, unthrottled: the same events, hooks and
-   * order, with the common access settled in the loop. A 4 KiB write to a
-   * data page through a leaf shadow entry already writable, or a read
-   * through a shadowed path, with no A/D store before it, costs the
-   * hypervisor nothing: the loop finds its leaf shadow and tests the
+   * order, with the common access settled in the loop. A 4 KiB or 2 MiB
+   * write to a data page through a leaf (or FL1) shadow entry already
+   * writable, or a read through a shadowed path, with no A/D store before
+   * it, costs the hypervisor nothing: the loop finds its leaf shadow and tests the
    * entry's bit, and calls no hook (onWrite and onRead settle the same
    * case the same way first). Called, each hook took the event's wall time
    * boxed in a heap number, a small allocation per access, and the call
@@ -208,6 +206,19 @@ export class ShadowTracker extends Tracker {
     let ad = 0;
     while (ad < mmu.adCount && mmu.adEvent[ad]! < from) ad++;
     const clock = this.env.clock;
+    // VcpuClock.wallNs's rule, unthrottled, over locals as runUnderEpt
+    // (ept-run.ts) has it and for the same reason: called, V8 inlined it but
+    // kept the vCPU clock's latest time in its field, loaded and stored on
+    // every event (a sixth of this loop's samples by the CPU profiler). The
+    // hooks charge stalls (stallNs, read here per event) and never read the
+    // latest time; pauses come between calls.
+    const stallNs = clock.stallNs;
+    const notBeforeNs = clock.notBeforeNs;
+    const pausedFromNs = clock.pausedFromNs;
+    const notBeforeMaxNs = clock.notBeforeMaxNs;
+    const lastEventAt = clock.lastEventAt;
+    const vcpus = clock.vcpus;
+    let latest = clock.latestNs;
     clock.beginLoop(batch.kind);
     const src = this.env.oracle.srcVersion;
     const { kind, vcpu, page } = batch;
@@ -215,6 +226,17 @@ export class ShadowTracker extends Tracker {
     const adCount = mmu.adCount;
     const walk = this.walk;
     const pool = this.pool;
+    // Changes only at ENABLE and OFF, between calls (the driver's).
+    const shadowing = this.shadowing;
+    // leaf4k's cache probe and the entry's writable bit, over locals: the
+    // pool's arrays are replaced (grown) and its generation moves only in
+    // the hooks (faults, pt_writes, CR3 loads), so they are read again after
+    // each hook, not on every access.
+    const cr3Top = walk.topShadows;
+    const cache = walk.cacheRows;
+    let pfnOf = pool.pfnOf;
+    let rwBits = pool.rwBits;
+    let generation = pool.generation | 0;
     let ahead = this.env.mmu.lookAhead ? from : n;
     let i = from;
     for (; i < n; i++) {
@@ -223,8 +245,25 @@ export class ShadowTracker extends Tracker {
         this.touchAhead(mmu, i, ahead);
       }
       const v = vcpu[i]!;
-      const wall = clock.wallNs(v, tNs[i]!, i, stopAtWallNs);
-      if (wall === CLOCK_WAITS) break;
+      const g = tNs[i]!;
+      let wall: number;
+      if (v < vcpus) {
+        wall = g + stallNs[v]!;
+        if (wall < notBeforeMaxNs) {
+          const nb = notBeforeNs[v]!;
+          if (wall < nb && wall >= pausedFromNs[v]!) {
+            if (nb >= stopAtWallNs) break;
+            wall = nb;
+            stallNs[v] = wall - g;
+          }
+        }
+        if (wall >= stopAtWallNs) break;
+        lastEventAt[v] = i;
+      } else {
+        wall = g > latest ? g : latest;
+        if (wall >= stopAtWallNs) break;
+      }
+      if (wall > latest) latest = wall;
       const k = kind[i]!;
       while (ad < adCount && adEvent[ad] === i) {
         const pt = adPtPfn[ad++]!;
@@ -232,37 +271,62 @@ export class ShadowTracker extends Tracker {
         this.onAdStore(pt);
       }
       const a = access[i]!;
-      if ((a & FAULT) !== 0) {
-        this.onGuestFault(v, wall);
-        continue;
-      }
       const pfn = dataPfn[i]!;
-      if (pfn < 0) {
-        if (k === KIND_CR3_LOAD) this.onCr3Load(page[i]!, v, wall);
-        continue;
-      }
-      if ((a & WRITE) !== 0) {
+      if ((a & FAULT) !== 0) this.onGuestFault(v, wall);
+      else if (pfn < 0) {
+        if (k !== KIND_CR3_LOAD) continue;
+        this.onCr3Load(page[i]!, v, wall);
+      } else if ((a & WRITE) !== 0) {
         src[pfn] = src[pfn]! + 1;
-        if (k === KIND_PT_WRITE) {
-          this.onPtWrite(pfn, v, wall, i);
-          continue;
-        }
-        // onWrite's first case: nothing to do.
-        if ((a & (ACCESS_2M | ACCESS_1G | ACCESS_PT_PAGE)) === 0 && !this.adPending && this.shadowing) {
+        if (k === KIND_PT_WRITE) this.onPtWrite(pfn, v, wall, i);
+        else {
+          // onWrite's first case: nothing to do. A 2 MiB write's entry in
+          // its FL1 shadow is the page's offset in the mapping (writeThrough).
+          // Otherwise the leaf found here goes to writeThrough as onWrite
+          // would find it (no A/D store pending: ad false), not found again.
+          // (A store with no walk, a phys_write, has no root: a device's has no vCPU either.)
           const root = walkPfns[i << 2]!;
-          if (root >= 0) {
+          const s = root >= 0 ? cr3Top[v]! : -1;
+          if ((a & (ACCESS_1G | ACCESS_PT_PAGE)) === 0 && shadowing && !this.adPending && s >= 0 && pfnOf[s] === root) {
             const vpn = page[i]!;
-            const leaf = walk.leaf4k(root, vpn, v);
-            if (leaf >= 0 && pool.entryWritable(leaf, vpn)) continue;
-          }
+            const key = vpn >> 9;
+            const o = walkCacheRow(key, s);
+            let leaf = cache[o] === key && cache[o + 1] === s && cache[o + 2] === generation ? cache[o + 3]! : walk.leaf4k(root, vpn, v);
+            let entry = vpn;
+            if ((a & ACCESS_2M) !== 0) {
+              // leafGeneral's answer for a 2 MiB access: its walk to the
+              // level-2 shadow entry is a 4 KiB access's (the same upper
+              // tables), whose entry is the FL1 shadow if that shadows
+              // this mapping. So the walk cache serves the kernel's direct
+              // map too (21% of apache's events).
+              if (leaf >= 0 && pfnOf[leaf] !== walk.fl1Key(pfn)) leaf = -1;
+              entry = pfn;
+            }
+            if (leaf >= 0 && (rwBits[leaf * ROW_WORDS + ((entry & 511) >>> 5)]! & (1 << (entry & 31))) !== 0) continue;
+            this.writeThrough(leaf, pfn, a, v, wall, i, i << 2, walkPfns, false);
+          } else this.onWrite(pfn, a, v, wall, i, mmu);
         }
-        this.onWrite(pfn, a, v, wall, i, mmu);
       } else {
         // onRead's: a shadowed path, no A/D store to propagate.
-        if ((a & (ACCESS_2M | ACCESS_1G)) === 0 && !this.adPending && this.shadowing && walk.leaf4k(walkPfns[i << 2]!, page[i]!, v) >= 0) continue;
+        if ((a & ACCESS_1G) === 0 && shadowing && !this.adPending) {
+          const root = walkPfns[i << 2]!;
+          const s = cr3Top[v]!;
+          if (s >= 0 && pfnOf[s] === root) {
+            const vpn = page[i]!;
+            const key = vpn >> 9;
+            const o = walkCacheRow(key, s);
+            const leaf = cache[o] === key && cache[o + 1] === s && cache[o + 2] === generation ? cache[o + 3]! : walk.leaf4k(root, vpn, v);
+            if (leaf >= 0 && ((a & ACCESS_2M) === 0 || pfnOf[leaf] === walk.fl1Key(pfn))) continue;
+          }
+        }
         this.onRead(pfn, a, v, wall, i, mmu);
       }
+      // A hook ran: it may have grown the pool or moved its generation.
+      pfnOf = pool.pfnOf;
+      rwBits = pool.rwBits;
+      generation = pool.generation | 0;
     }
+    clock.latestNs = latest;
     clock.settle(batch, tNs);
     return i;
   }

@@ -44,10 +44,11 @@ export const WAITS = -1;
  * event, moved past a sleep it falls in; a pause then holds it as above.
  *
  * wallNs and throttledWallNs below are the rule: Tracker.process calls them
- * for every event. The EPT loop (runUnderEpt in ept-run.ts) writes the
- * unthrottled rule out over locals, for speed (its comment says what the
- * call cost there); test/reducers/ept-loop.test.ts holds the two paths to
- * the same run events.
+ * for every event. The EPT loop (runUnderEpt in ept-run.ts) and shadow's
+ * loop (ShadowTracker.processShadow) write the unthrottled rule out over
+ * locals, for speed (runUnderEpt's comment says what the call cost there);
+ * test/reducers/ept-loop.test.ts and shadow-loop.test.ts hold each to the
+ * reference path's run events, byte for byte.
  */
 export class VcpuClock {
   /** Wall minus guest time at each vCPU's last event. */
