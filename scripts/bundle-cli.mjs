@@ -119,6 +119,24 @@ const importsThroughNode = {
     return out === code ? null : { code: out, map: null };
   },
 };
+/**
+ * Commander requires node:child_process at its top, for executable
+ * subcommands (`git-style` commands in files of their own), which migsim
+ * has none of; loading it loads net, dgram and child_process's internals,
+ * 1.5-2 ms of every start. Here it is required when commander first
+ * spawns, which it never does for migsim. The build fails if commander's
+ * line changes, so that an upgrade is looked at rather than silently
+ * loading it again.
+ */
+const COMMANDER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const lazyCommanderChildProcess = {
+  name: 'lazy-commander-child-process',
+  transform(code, id) {
+    if (!/[\\/]commander[\\/]lib[\\/]command\.js$/.test(id)) return null;
+    if (!code.includes(COMMANDER_CHILD_PROCESS)) throw new Error(`bundle-cli: commander's lib/command.js no longer has \`${COMMANDER_CHILD_PROCESS}\`: update lazy-commander-child-process`);
+    return { code: code.replace(COMMANDER_CHILD_PROCESS, "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"), map: null };
+  },
+};
 /** A dynamic import left in the output: a string or template after `import(`, on a line that is not a comment's. */
 const OUTPUT_IMPORT = /^(?!\s*(?:\*|\/\/)).*[^\w.$]import\(\s*['"`]/m;
 
@@ -129,7 +147,7 @@ async function bundle(input, checks = {}) {
     checks,
     platform: 'node',
     external: [/^node:/, CODE_CACHE_ID, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
-    plugins: [flatWorkerUrls, importsThroughNode],
+    plugins: [flatWorkerUrls, importsThroughNode, lazyCommanderChildProcess],
     logLevel: 'warn',
     output: { dir: outdir, format: 'cjs', strict: true, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
   });
@@ -183,7 +201,7 @@ writeFileSync(join(outdir, 'bundle-modules.json'), `${JSON.stringify(modules, nu
 
 // The code cache: commands that between them run what users run most
 // (start-up, the help, a run as JSON and as text, a comparison on threads,
-// a trace written, read and inspected, a small sweep on a worker), each
+// a trace written, read, inspected and replayed, a small sweep on a worker), each
 // after the last, as each adds to the caches the one before wrote. The
 // functions a command runs are compiled when it runs them: a file's cache
 // holds those of every command that loaded the file.
@@ -195,6 +213,7 @@ const TRAINING = [
   ['record', 'apache', '--duration', '50ms', '--seed', '1', '-o', 'training.mst'],
   ['run', 'training.mst', '--tracker', 'pml', '--json'],
   ['inspect', 'training.mst'],
+  ['replay', 'training.mst'],
   ['compare', 'apache', '--duration', '20ms', '--seed', '1', '--json'],
   ['sweep', 'grid.yaml', '-o', 'results', '--jobs', '2', '--format', 'jsonl'],
 ];
