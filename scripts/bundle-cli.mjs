@@ -149,7 +149,7 @@ async function bundle(input, checks = {}) {
     external: [/^node:/, CODE_CACHE_ID, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
     plugins: [flatWorkerUrls, importsThroughNode, lazyCommanderChildProcess],
     logLevel: 'warn',
-    output: { dir: outdir, format: 'cjs', strict: true, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
+    output: { dir: outdir, format: 'cjs', strict: true, comments: false, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
   });
   return output.filter((o) => o.type === 'chunk');
 }
@@ -169,16 +169,49 @@ const chunks = [
   ...(workers.size ? await bundle(Object.fromEntries([...workers].map(([name, path]) => [mainOf(name), path])), { ineffectiveDynamicImport: false }) : []),
 ];
 
+// Every file of the bundle ASCII: V8 keeps a source with any other character
+// as two bytes a character, and src/cli/code-cache.cts decodes an ASCII file
+// as Latin-1, with no UTF-8 pass. A few files hold other characters (a
+// comment's arrow, units' µ, cli-table3's box drawing), each written here as
+// a \u escape, which means the same character in a string, template,
+// regular expression or identifier and is harmless in a comment. (Not in a
+// String.raw template, whose raw text would change: the build fails on one.)
+// Source maps keep their columns except after such a character on its line.
+for (const chunk of chunks) {
+  const path = join(outdir, chunk.fileName);
+  const code = readFileSync(path, 'utf8');
+  if (/^[\x00-\x7f]*$/.test(code)) continue;
+  if (/\bString\.raw\b/.test(code)) throw new Error(`bundle-cli: ${relative(root, path)} has a String.raw template and characters outside ASCII: escaping them could change its raw text`);
+  writeFileSync(path, code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
 // The folder's files are CommonJS, whatever the project's package.json says.
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
 const CODE_CACHE = join(src, 'cli', 'code-cache.cjs');
 if (!existsSync(CODE_CACHE)) throw new Error(`bundle-cli: ${relative(root, CODE_CACHE)} is missing: run tsc -p tsconfig.json first`);
 copyFileSync(CODE_CACHE, join(outdir, 'code-cache.js'));
-// The files users and threads start: the cache's hook first, then the bundled entry.
+// The files users and threads start: V8's tiering flag, the cache's hook,
+// then the bundled entry.
+//
+// V8 optimises a function with TurboFan once it has run for its interrupt
+// budget (67,584 bytecode bytes in Node 20's V8). A short run made it
+// optimise tens of functions it then barely used: TurboFan was 153 M of
+// the 860 M instructions of a 10 ms run (valgrind), on background threads
+// that compete with the main one on a busy machine. Four times the budget:
+// about 80 M fewer instructions for that run, and 0.88x the CPU of a 10 s
+// apache run (11 pairs, both without the code cache), whose hot loops still
+// reach TurboFan within milliseconds but fewer short-lived functions get
+// optimised and thrown away. Set here, before the first file is compiled,
+// and so also for the build's training: V8's cache is keyed on its flags,
+// and the caches are written under the same one.
+const V8_FLAGS = '--interrupt-budget=270336';
 const starts = ['migsim', ...workers.keys()];
 for (const name of starts) {
   const load = name === 'migsim' ? `require('./${mainOf(name)}.js');` : `module.exports = require('./${mainOf(name)}.js');`;
-  writeFileSync(join(outdir, `${name}.js`), `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`);
+  writeFileSync(
+    join(outdir, `${name}.js`),
+    `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: sets V8's tiering (V8_FLAGS there), then compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('node:v8').setFlagsFromString('${V8_FLAGS}');\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`,
+  );
 }
 
 // Every file URL in the output must name a file of the output, and no import() may be left.
