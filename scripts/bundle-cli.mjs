@@ -41,13 +41,14 @@
 // of the output names a file the bundle does not have.
 //
 // Packages stay outside the bundle when they carry native code (DuckDB,
-// zstd, msgpackr's optional extractor), start worker files of their own
+// zstd), start worker files of their own
 // (tinypool), are loaded through createRequire at run time (cli-progress),
 // or are large and used by one command only (vega, vega-lite for reports).
 //
 // Usage: node scripts/bundle-cli.mjs [OUTDIR]   (default dist/cli; run after tsc)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +63,27 @@ if (!existsSync(ENTRY)) {
   process.exit(2);
 }
 
-const EXTERNAL = ['@duckdb/node-api', '@toondepauw/node-zstd', 'msgpackr', 'tinypool', 'cli-progress', 'vega', 'vega-lite'];
+const EXTERNAL = ['@duckdb/node-api', '@toondepauw/node-zstd', 'tinypool', 'cli-progress', 'vega', 'vega-lite'];
+
+/**
+ * msgpackr (trace records) is bundled from its plain-JavaScript build
+ * (index.js, what its package serves browsers), not its Node build
+ * (dist/node.cjs): the same Packr, Unpackr and extensions, without the
+ * optional native string extractor and streams. Loading the Node build
+ * probed for the extractor (node-gyp-build, detect-libc, which loads
+ * child_process and inspects the C library) and compiled 105 KB outside
+ * the code cache: 60-90 ms of every command that reads or writes a trace
+ * (17-24 ms with the extractor disabled), where a replay of a 10 ms trace
+ * is about 0.1 s of work. The extractor speeds up long strings; a trace's
+ * records carry numbers and byte columns, and a few short strings.
+ */
+const MSGPACKR_PLAIN = join(dirname(dirname(createRequire(import.meta.url).resolve('msgpackr'))), 'index.js');
+const msgpackrPlain = {
+  name: 'msgpackr-plain',
+  resolveId(source) {
+    return source === 'msgpackr' ? MSGPACKR_PLAIN : null;
+  },
+};
 
 /** `new URL('<relative .js>', import.meta.url)`, as tsc emits it. */
 const FILE_URL = /new URL\((['"])(\.{1,2}\/[^'"]+\.js)\1, import\.meta\.url\)/g;
@@ -147,7 +168,7 @@ async function bundle(input, checks = {}) {
     checks,
     platform: 'node',
     external: [/^node:/, CODE_CACHE_ID, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
-    plugins: [flatWorkerUrls, importsThroughNode, lazyCommanderChildProcess],
+    plugins: [msgpackrPlain, flatWorkerUrls, importsThroughNode, lazyCommanderChildProcess],
     logLevel: 'warn',
     output: { dir: outdir, format: 'cjs', strict: true, comments: false, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
   });
