@@ -41,13 +41,14 @@
 // of the output names a file the bundle does not have.
 //
 // Packages stay outside the bundle when they carry native code (DuckDB,
-// zstd, msgpackr's optional extractor), start worker files of their own
+// zstd), start worker files of their own
 // (tinypool), are loaded through createRequire at run time (cli-progress),
 // or are large and used by one command only (vega, vega-lite for reports).
 //
 // Usage: node scripts/bundle-cli.mjs [OUTDIR]   (default dist/cli; run after tsc)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +63,27 @@ if (!existsSync(ENTRY)) {
   process.exit(2);
 }
 
-const EXTERNAL = ['@duckdb/node-api', '@toondepauw/node-zstd', 'msgpackr', 'tinypool', 'cli-progress', 'vega', 'vega-lite'];
+const EXTERNAL = ['@duckdb/node-api', '@toondepauw/node-zstd', 'tinypool', 'cli-progress', 'vega', 'vega-lite'];
+
+/**
+ * msgpackr (trace records) is bundled from its plain-JavaScript build
+ * (index.js, what its package serves browsers), not its Node build
+ * (dist/node.cjs): the same Packr, Unpackr and extensions, without the
+ * optional native string extractor and streams. Loading the Node build
+ * probed for the extractor (node-gyp-build, detect-libc, which loads
+ * child_process and inspects the C library) and compiled 105 KB outside
+ * the code cache: 60-90 ms of every command that reads or writes a trace
+ * (17-24 ms with the extractor disabled), where a replay of a 10 ms trace
+ * is about 0.1 s of work. The extractor speeds up long strings; a trace's
+ * records carry numbers and byte columns, and a few short strings.
+ */
+const MSGPACKR_PLAIN = join(dirname(dirname(createRequire(import.meta.url).resolve('msgpackr'))), 'index.js');
+const msgpackrPlain = {
+  name: 'msgpackr-plain',
+  resolveId(source) {
+    return source === 'msgpackr' ? MSGPACKR_PLAIN : null;
+  },
+};
 
 /** `new URL('<relative .js>', import.meta.url)`, as tsc emits it. */
 const FILE_URL = /new URL\((['"])(\.{1,2}\/[^'"]+\.js)\1, import\.meta\.url\)/g;
@@ -120,6 +141,24 @@ const importsThroughNode = {
   },
 };
 /**
+ * Commander requires node:child_process at its top, for executable
+ * subcommands (`git-style` commands in files of their own), which migsim
+ * has none of; loading it loads net, dgram and child_process's internals,
+ * 1.5-2 ms of every start. Here it is required when commander first
+ * spawns, which it never does for migsim. The build fails if commander's
+ * line changes, so that an upgrade is looked at rather than silently
+ * loading it again.
+ */
+const COMMANDER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const lazyCommanderChildProcess = {
+  name: 'lazy-commander-child-process',
+  transform(code, id) {
+    if (!/[\\/]commander[\\/]lib[\\/]command\.js$/.test(id)) return null;
+    if (!code.includes(COMMANDER_CHILD_PROCESS)) throw new Error(`bundle-cli: commander's lib/command.js no longer has \`${COMMANDER_CHILD_PROCESS}\`: update lazy-commander-child-process`);
+    return { code: code.replace(COMMANDER_CHILD_PROCESS, "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"), map: null };
+  },
+};
+/**
  * A dynamic import left in the output: a string or template after `import(`,
  * on a line that is not a comment's (`*`, `//`, or a one-line `/** ... *\/`:
  * a bundled package's JSDoc names types as `{import('./types.js').T}`).
@@ -133,9 +172,9 @@ async function bundle(input, checks = {}) {
     checks,
     platform: 'node',
     external: [/^node:/, CODE_CACHE_ID, ...EXTERNAL.map((p) => new RegExp(`^${p.replace('/', '\\/')}(/|$)`))],
-    plugins: [flatWorkerUrls, importsThroughNode],
+    plugins: [msgpackrPlain, flatWorkerUrls, importsThroughNode, lazyCommanderChildProcess],
     logLevel: 'warn',
-    output: { dir: outdir, format: 'cjs', strict: true, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
+    output: { dir: outdir, format: 'cjs', strict: true, comments: false, paths: { [CODE_CACHE_ID]: './code-cache.js' }, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js', sourcemap: true },
   });
   return output.filter((o) => o.type === 'chunk');
 }
@@ -155,12 +194,42 @@ const chunks = [
   ...(workers.size ? await bundle(Object.fromEntries([...workers].map(([name, path]) => [mainOf(name), path])), { ineffectiveDynamicImport: false }) : []),
 ];
 
+// Every file of the bundle ASCII: V8 keeps a source with any other character
+// as two bytes a character, and src/cli/code-cache.cts decodes an ASCII file
+// as Latin-1, with no UTF-8 pass. A few files hold other characters (a
+// comment's arrow, units' µ, cli-table3's box drawing), each written here as
+// a \u escape, which means the same character in a string, template,
+// regular expression or identifier and is harmless in a comment. (Not in a
+// String.raw template, whose raw text would change: the build fails on one.)
+// Source maps keep their columns except after such a character on its line.
+for (const chunk of chunks) {
+  const path = join(outdir, chunk.fileName);
+  const code = readFileSync(path, 'utf8');
+  if (/^[\x00-\x7f]*$/.test(code)) continue;
+  if (/\bString\.raw\b/.test(code)) throw new Error(`bundle-cli: ${relative(root, path)} has a String.raw template and characters outside ASCII: escaping them could change its raw text`);
+  writeFileSync(path, code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
 // The folder's files are CommonJS, whatever the project's package.json says.
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
 const CODE_CACHE = join(src, 'cli', 'code-cache.cjs');
 if (!existsSync(CODE_CACHE)) throw new Error(`bundle-cli: ${relative(root, CODE_CACHE)} is missing: run tsc -p tsconfig.json first`);
 copyFileSync(CODE_CACHE, join(outdir, 'code-cache.js'));
-// The files users and threads start: the cache's hook first, then the bundled entry.
+// The files users and threads start: V8's tiering flag, the cache's hook,
+// then the bundled entry.
+//
+// V8 optimises a function with TurboFan once it has run for its interrupt
+// budget (67,584 bytecode bytes in Node 20's V8). A short run made it
+// optimise tens of functions it then barely used: TurboFan was 153 M of
+// the 860 M instructions of a 10 ms run (valgrind), on background threads
+// that compete with the main one on a busy machine. Four times the budget:
+// about 80 M fewer instructions for that run, and 0.88x the CPU of a 10 s
+// apache run (11 pairs, both without the code cache), whose hot loops still
+// reach TurboFan within milliseconds but fewer short-lived functions get
+// optimised and thrown away. Set here, before the first file is compiled,
+// and so also for the build's training: V8's cache is keyed on its flags,
+// and the caches are written under the same one.
+const V8_FLAGS = '--interrupt-budget=270336';
 const starts = ['migsim', ...workers.keys()];
 for (const name of starts) {
   // A worker's exports through a variable, not `module.exports = require(...)`:
@@ -170,7 +239,10 @@ for (const name of starts) {
   // worker's CPU at its start, --cpu-prof: cjs-module-lexer's parseCJS).
   // tinypool takes the default export (module.exports), which needs no lexing.
   const load = name === 'migsim' ? `require('./${mainOf(name)}.js');` : `const main = require('./${mainOf(name)}.js');\nmodule.exports = main;`;
-  writeFileSync(join(outdir, `${name}.js`), `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`);
+  writeFileSync(
+    join(outdir, `${name}.js`),
+    `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: sets V8's tiering (V8_FLAGS there), then compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('node:v8').setFlagsFromString('${V8_FLAGS}');\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`,
+  );
 }
 
 // Every file URL in the output must name a file of the output, and no import() may be left.
@@ -193,7 +265,7 @@ writeFileSync(join(outdir, 'bundle-modules.json'), `${JSON.stringify(modules, nu
 
 // The code cache: commands that between them run what users run most
 // (start-up, the help, a run as JSON and as text, a comparison on threads,
-// a trace written, read and inspected, a small sweep on a worker), each
+// a trace written, read, inspected and replayed, a small sweep on a worker), each
 // after the last, as each adds to the caches the one before wrote. The
 // functions a command runs are compiled when it runs them: a file's cache
 // holds those of every command that loaded the file.
@@ -205,6 +277,7 @@ const TRAINING = [
   ['record', 'apache', '--duration', '50ms', '--seed', '1', '-o', 'training.mst'],
   ['run', 'training.mst', '--tracker', 'pml', '--json'],
   ['inspect', 'training.mst'],
+  ['replay', 'training.mst'],
   ['compare', 'apache', '--duration', '20ms', '--seed', '1', '--json'],
   // Parquet, the default: the shard's table is written in JavaScript (src/cli/sweep/parquet-rows.ts), whose functions the cache then holds.
   ['sweep', 'grid.yaml', '-o', 'results', '--jobs', '2'],

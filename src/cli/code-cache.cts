@@ -7,7 +7,8 @@
  * compile cache for ES modules (module.enableCompileCache came in Node 22),
  * but a CommonJS file compiled through vm.Script can be given the bytecode
  * V8 serialised earlier (`cachedData`), the way the v8-compile-cache package
- * hooks Module.prototype._compile. So the bundle is CommonJS, each entry
+ * hooks Module.prototype._compile (here: the loader of .js files, see
+ * readWrapped). So the bundle is CommonJS, each entry
  * (migsim.js and every worker's file) installs this hook before it loads
  * anything else, and `npm run build` writes the caches once, after running a
  * few representative commands, so that the functions those compiled lazily
@@ -37,7 +38,8 @@
  * prints on stderr, at exit, how many caches were used, rejected or missing
  * (test/cli/code-cache.test.ts).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import Module = require('node:module');
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -50,7 +52,7 @@ const workerThreads = (): WorkerThreads => require('node:worker_threads') as Wor
 export const CODE_CACHE_DIR = 'code-cache';
 
 /** A cache file's first bytes: this tag, the CRC-32 of the source it was made from, the CRC-32 of the V8 data after the header (each 4 bytes, little-endian). */
-const MAGIC = Buffer.from('migsim-v8-3\n');
+const MAGIC = Buffer.from('migsim-v8-4\n');
 const HEADER_BYTES = MAGIC.length + 8;
 
 /** What MIGSIM_CODE_CACHE=report prints: how each file compiled through the hook found its cache. */
@@ -67,8 +69,70 @@ interface CompiledFile {
   readonly digest: number;
 }
 
-/** Node's own compile step, as the CommonJS loader calls it (not in @types/node). */
-type CompileMethod = (this: Module, content: string, filename: string) => unknown;
+/** Node's loader of one kind of file, as Module.prototype.load calls it (not in @types/node). */
+type LoadMethod = (this: unknown, module: Module, filename: string) => void;
+
+/** The wrapper Node's loader puts around a CommonJS file, its first line a line of its own. */
+const WRAP_HEAD = Buffer.from('(function (exports, require, module, __filename, __dirname) {\n');
+const WRAP_TAIL = Buffer.from('\n})');
+
+/**
+ * The file, read once, inside the wrapper, as the string V8 compiles, and
+ * the CRC-32 of the file's bytes. Node's own loader reads a file as a UTF-8
+ * string, which the wrapper then copies again, and the CRC would encode
+ * back to bytes: three copies of 0.9 MB of source on a run's young heap,
+ * and its scavenges. Here the file is read into a buffer already holding
+ * the wrapper, its digest taken from the bytes, and one string made, one
+ * byte a character when the file is ASCII (the bundle's files are: see
+ * scripts/bundle-cli.mjs). A leading #! line becomes a comment of the same
+ * length.
+ */
+function readWrapped(filename: string): { source: string; digest: number } {
+  const fd = openSync(filename, 'r');
+  let bytes: Buffer;
+  try {
+    const size = fstatSync(fd).size;
+    bytes = sourceScratch.take(WRAP_HEAD.length + size + WRAP_TAIL.length);
+    WRAP_HEAD.copy(bytes, 0);
+    readFully(fd, filename, bytes.subarray(WRAP_HEAD.length, WRAP_HEAD.length + size));
+    WRAP_TAIL.copy(bytes, WRAP_HEAD.length + size);
+  } finally {
+    closeSync(fd);
+  }
+  const file = bytes.subarray(WRAP_HEAD.length, bytes.length - WRAP_TAIL.length);
+  const digest = crc32(file);
+  if (file[0] === 0x23 && file[1] === 0x21) file.write('//', 0, 'latin1');
+  return { source: bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), digest };
+}
+
+/**
+ * A buffer reused for every file of one kind (sources, caches), grown to
+ * the largest: loading a run's 0.6 MB of source and 0.75 MB of caches then
+ * touches fresh memory only for the largest of each, where a buffer a file
+ * made every page of them fresh (and a fresh page costs 10-20 us on a busy
+ * virtual machine). What `take` returns is valid until the next file is
+ * read: V8 copies a source into the string it compiles, and reads a cache
+ * only while it compiles (new Script returns after both).
+ */
+class Scratch {
+  private buffer = Buffer.alloc(0);
+
+  take(bytes: number): Buffer {
+    if (this.buffer.length < bytes) this.buffer = Buffer.allocUnsafe(Math.max(bytes, this.buffer.length * 2));
+    return this.buffer.subarray(0, bytes);
+  }
+}
+const sourceScratch = new Scratch();
+const cacheScratch = new Scratch();
+
+/** Fills `into` from the start of the open file (`name` for the message). */
+function readFully(fd: number, name: string, into: Buffer): void {
+  for (let at = 0; at < into.length; ) {
+    const n = readSync(fd, into, at, into.length - at, null);
+    if (n === 0) throw new Error(`code cache: ${name} ended after ${at} of its ${into.length} bytes`);
+    at += n;
+  }
+}
 
 /** A module's `require`, as Node's loader gives one to each CommonJS file. */
 function requireFor(module: Module): NodeJS.Require {
@@ -87,8 +151,15 @@ function requireFor(module: Module): NodeJS.Require {
 function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): Buffer | undefined {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(cacheFile);
+    const fd = openSync(cacheFile, 'r');
+    try {
+      bytes = cacheScratch.take(fstatSync(fd).size);
+      readFully(fd, cacheFile, bytes);
+    } finally {
+      closeSync(fd);
+    }
   } catch {
+    // None, or not readable (a folder, cut short): the file compiles without.
     counts.missing++;
     return undefined;
   }
@@ -124,17 +195,14 @@ export function installCodeCache(dir: string): void {
   const cacheDir = join(dir, CODE_CACHE_DIR);
   const counts: CodeCacheCounts = { used: 0, rejected: 0, missing: 0 };
   const compiled = new Map<string, CompiledFile>();
-  const proto = Module.prototype as unknown as { _compile: CompileMethod };
-  const nodeCompile = proto._compile;
-  proto._compile = function compileWithCache(this: Module, content: string, filename: string): unknown {
-    if (dirname(filename) !== dir) return nodeCompile.call(this, content, filename);
-    const digest = crc32(content);
+  const extensions = (Module as unknown as { _extensions: Record<string, LoadMethod> })._extensions;
+  const nodeLoad = extensions['.js']!;
+  extensions['.js'] = function loadWithCache(this: unknown, module: Module, filename: string): void {
+    if (dirname(filename) !== dir) return nodeLoad.call(this, module, filename);
+    const { source, digest } = readWrapped(filename);
     const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), digest, counts);
-    // The wrapper Node's loader puts around a CommonJS file, on a line of its
-    // own (lineOffset -1), so that stack traces keep the file's lines and columns.
-    // A leading #! line becomes a comment of the same length.
-    const source = content.startsWith('#!') ? `//${content.slice(2)}` : content;
-    const script = new Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
+    // lineOffset -1: the wrapper's line, so that stack traces keep the file's lines and columns.
+    const script = new Script(source, {
       filename,
       lineOffset: -1,
       ...(cachedData ? { cachedData } : {}),
@@ -146,9 +214,8 @@ export function installCodeCache(dir: string): void {
     const file = { script, digest };
     compiled.set(filename, file);
     const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => unknown;
-    const result = wrapper.call(this.exports, this.exports, requireFor(this), this, filename, dir);
+    wrapper.call(module.exports, module.exports, requireFor(module), module, filename, dir);
     if (mode === 'write' && !workerThreads().isMainThread) writeCaches(cacheDir, new Map([[filename, file]]));
-    return result;
   };
   if (mode === 'write') process.on('exit', () => writeCaches(cacheDir, compiled));
   if (mode === 'report') process.on('exit', () => process.stderr.write(`migsim code cache (${workerThreads().isMainThread ? 'main thread' : `thread ${workerThreads().threadId}`}): ${counts.used} used, ${counts.rejected} rejected, ${counts.missing} missing\n`));

@@ -1,4 +1,4 @@
-import Table from 'cli-table3';
+import type CliTable from 'cli-table3';
 
 /**
  * Every table the command line prints goes through here, on cli-table3:
@@ -11,6 +11,23 @@ import Table from 'cli-table3';
  * value wider than its pad).
  */
 export type Align = 'left' | 'right';
+
+let Table: typeof CliTable | undefined;
+
+/**
+ * Loads cli-table3 (with @colors/colors, string-width and emoji-regex: 59 KB,
+ * a tenth of what a short run loads) for a command about to print a table:
+ * a command that prints JSON, or nothing, does not load it. Call it (and
+ * await it) before the first table; the table functions are synchronous.
+ */
+export async function loadTextTables(): Promise<void> {
+  Table ??= (await import('cli-table3')).default;
+}
+
+function newTable(options: CliTable.TableConstructorOptions): CliTable.Table {
+  if (!Table) throw new Error('text-table: a table was drawn before loadTextTables() finished');
+  return new Table(options);
+}
 
 export interface Column {
   readonly head: string;
@@ -38,7 +55,7 @@ const NO_BORDERS = {
 
 /** A bordered table: a head row, then one row per entry; a cell may hold several lines. */
 export function boxTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
-  const table = new Table({ head: columns.map((c) => c.head), colAligns: columns.map((c) => c.align ?? 'left'), style: { head: [], border: [] } });
+  const table = newTable({ head: columns.map((c) => c.head), colAligns: columns.map((c) => c.align ?? 'left'), style: { head: [], border: [] } });
   for (const row of rows) table.push([...row]);
   // cli-table3 draws the same rule under the head and between rows; only
   // the first is kept, so that a table of thirty figures fits a screen.
@@ -58,7 +75,7 @@ export function boxTable(columns: readonly Column[], rows: readonly (readonly st
 export function blockTable(columns: readonly Column[], rows: readonly (readonly string[])[], indent = 4): string[] {
   if (rows.length === 0) return [];
   const withHead = columns.some((c) => c.head !== '');
-  const table = new Table({
+  const table = newTable({
     ...(withHead ? { head: columns.map((c) => c.head) } : {}),
     colAligns: columns.map((c) => c.align ?? 'left'),
     chars: NO_BORDERS,

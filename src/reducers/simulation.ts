@@ -2,7 +2,8 @@ import { type GuestBatch, sliceGuestBatch } from '../events/guest-batch.js';
 import type { RunBatch } from '../events/run-batch.js';
 import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import type { CostModel } from '../model/cost-model.js';
-import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Driver, DriverFactory } from './driver.js';
 import { TOUCH_AHEAD_EVENTS } from './touch-ahead.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
@@ -24,6 +25,16 @@ import { zeroed } from '../util/array-pool.js';
  * the output columns are still in the L2 cache when the tracker reads them.
  */
 const CHUNK_EVENTS = 4096;
+
+let crypto: typeof NodeCrypto | undefined;
+/**
+ * node:crypto, loaded by the first state digest: loading it initialises
+ * OpenSSL (about 4 ms, a tenth of a short run's start), and a run without a
+ * migration never hashes.
+ */
+function nodeCrypto(): typeof NodeCrypto {
+  return (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto);
+}
 
 /** How far the fold of a loaded batch has gone: the event, and within a chunk the tracker's place in the MMU's output. */
 interface FoldCursor {
@@ -347,7 +358,7 @@ export class Simulation {
   }
 
   private stateDigest(): string {
-    const h = createHash('sha256');
+    const h = nodeCrypto().createHash('sha256');
     h.update(new Uint8Array(this.oracle.srcVersion.buffer));
     this.oracle.dstVersion.forEachWordChunk((w) => h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)));
     h.update(new Uint8Array(this.clock.stallNs.buffer));

@@ -2,7 +2,9 @@
 // same writes holds (chunks widen from a byte to 16 and 32 bits before any
 // value could be cut), that chunks only ever written with zeros cost
 // nothing, and that its words, chunk by chunk, are the flat array's bytes
-// (the run's state digest hashes them).
+// (the run's state digest hashes them), and that chunkEquals, the one
+// compare the oracle's scans make per chunk, answers as comparing entry by
+// entry does.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WIDENING_CHUNK, WideningUint32 } from '../../src/util/widening-uint32.js';
@@ -41,5 +43,30 @@ describe('WideningUint32', () => {
     w.copyFrom(flat);
     expect(w.bytes).toBe(WIDENING_CHUNK * (1 + 4));
     for (let i = 0; i < n; i++) expect(w.get(i)).toBe(flat[i]);
+  });
+
+  it('chunkEquals(k, flat) holds exactly when every entry of chunk k is the flat array\'s, whatever the chunk\'s width', () => {
+    const n = 4 * WIDENING_CHUNK + 77;
+    const w = new WideningUint32(n);
+    const flat = new Uint32Array(n);
+    // Chunk 0 absent, 1 bytes, 2 16-bit, 3 32-bit, 4 a partial byte tail.
+    for (const [i, v] of [[WIDENING_CHUNK + 1, 5], [2 * WIDENING_CHUNK + 2, 300], [3 * WIDENING_CHUNK + 3, 70000], [n - 1, 9]] as const) {
+      w.set(i, v);
+      flat[i] = v;
+    }
+    const byEntry = (k: number) => {
+      for (let i = k * WIDENING_CHUNK; i < Math.min(n, (k + 1) * WIDENING_CHUNK); i++) if (w.get(i) !== flat[i]) return false;
+      return true;
+    };
+    for (let k = 0; k < w.chunkCount; k++) expect(w.chunkEquals(k, flat)).toBe(true);
+    // One entry off in each chunk in turn, the first, a middle and the last of it.
+    for (let k = 0; k < w.chunkCount; k++) {
+      const last = Math.min(n, (k + 1) * WIDENING_CHUNK) - 1;
+      for (const i of [k * WIDENING_CHUNK, k * WIDENING_CHUNK + 100, last]) {
+        flat[i]! += 1;
+        for (let j = 0; j < w.chunkCount; j++) expect(w.chunkEquals(j, flat), `entry ${i} off, chunk ${j}`).toBe(byEntry(j));
+        flat[i]! -= 1;
+      }
+    }
   });
 });

@@ -4,7 +4,7 @@ import { durationFormatterFor, formatBytes, formatCount } from '../../model/unit
 import type { CliContext } from '../cli-io.js';
 import { outcomeExit } from '../outcome-exit.js';
 import { bytesFormatterFor, fmtMbitPerSec, fmtPercent } from '../format-number.js';
-import { boxTable } from '../text-table.js';
+import { boxTable, loadTextTables } from '../text-table.js';
 import { migrationJson } from '../format-migration.js';
 import { createProgress, withProgressAsync } from '../progress.js';
 import { wrapLines } from '../../util/wrap-lines.js';
@@ -16,6 +16,7 @@ import { trackerRunInputs } from './tracker-run-inputs.js';
 export async function compareAction(ctx: CliContext, target: string, opts: TrackerRunCliOptions & { trackers: string }, threads?: CompareThreads): Promise<void> {
   const trackers = parseTrackerList(opts.trackers);
   const { source, runOptions } = await trackerRunInputs(ctx, target, opts);
+  if (!opts.json) await loadTextTables();
   const progress = createProgress(ctx, `compare ${trackers.join(',')}`, trackers.length, { json: opts.json });
   let done = 0;
   const r = await withProgressAsync(progress, () => compareTrackersOnCores(source, trackers, runOptions, { onEach: () => progress.update(++done) }, threads));

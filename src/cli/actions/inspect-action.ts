@@ -3,13 +3,14 @@ import { formatBytes, formatCount, formatDurationNs } from '../../model/units.js
 import type { CliContext } from '../cli-io.js';
 import { inputFile } from '../input-file.js';
 import { fmtFixed, fmtPercent } from '../format-number.js';
-import { blockTable } from '../text-table.js';
+import { blockTable, loadTextTables } from '../text-table.js';
 import { createShareProgress, withProgress } from '../progress.js';
 import type { CaptureStats } from '../../import/capture-stats.js';
 import type { MmuStats } from '../../reducers/mmu-output.js';
 
 /** `migsim inspect FILE`: loaded when the command runs (src/cli/main.ts loads no command's work up front). */
-export function inspectAction(ctx: CliContext, file: string, opts: { json?: boolean; mmu?: boolean }): void {
+export async function inspectAction(ctx: CliContext, file: string, opts: { json?: boolean; mmu?: boolean }): Promise<void> {
+  if (!opts.json) await loadTextTables();
   const progress = createShareProgress(ctx, 'inspect', opts.json);
   const report = withProgress(progress, () => inspect(inputFile(file), progress.update, { mmu: opts.mmu === true }));
   ctx.io.out(opts.json ? JSON.stringify(inspectJson(report), null, 2) + '\n' : inspectText(report));

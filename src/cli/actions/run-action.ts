@@ -2,7 +2,7 @@ import type { GuestSource } from '../../api/guest-source.js';
 import { sourceWithProgress, withProgress } from '../progress.js';
 import { runRounds, type RoundsSummary } from '../../api/run-rounds.js';
 import { durationFormatterFor, formatBytes, formatCount, formatDurationNs } from '../../model/units.js';
-import { blockTable, type Column } from '../text-table.js';
+import { blockTable, type Column, loadTextTables } from '../text-table.js';
 import { type CliContext, EXIT_MISMATCH, EXIT_OK } from '../cli-io.js';
 import { outcomeExit } from '../outcome-exit.js';
 import { fmtPercent } from '../format-number.js';
@@ -21,6 +21,8 @@ export async function runAction(ctx: CliContext, target: string, opts: RunCliOpt
   // The bar is cleared before the results are printed.
   // The trace writer (msgpackr, zod's schemas) only when a run is recorded.
   const recordRun = opts.record !== undefined ? (await import('../../api/record-run.js')).recordRun : undefined;
+  // The text summary's tables; JSON has none.
+  if (!opts.json) await loadTextTables();
   const r = withProgress(watched, () => runCommand(watched.source, opts, runOptions, recordRun));
   ctx.io.out(r.text);
   ctx.setExit(r.exit);

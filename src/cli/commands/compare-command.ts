@@ -1,4 +1,4 @@
-import { availableParallelism, loadavg } from 'node:os';
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { TRACKER_NAMES, type TrackerName } from '../../reducers/tracker.js';
 import type { CliContext } from '../cli-io.js';
@@ -29,6 +29,8 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     // The workers start first, so that their start runs beside this thread's loading of the simulator.
     const { compareThreadPlan, startCompareWorkers } = await import('../../api/compare-threads.js');
     // What else runs (the load average) decides whether a core is free for a worker; the results do not depend on it.
+    // node:os here, not at the top: this file is part of every command's start.
+    const { availableParallelism, loadavg } = createRequire(import.meta.url)('node:os') as typeof import('node:os');
     const plan = compareThreadPlan(parseTrackerList(opts.trackers), availableParallelism(), loadavg()[0]);
     const workers = startCompareWorkers(plan.length - 1);
     await (await import('../actions/compare-action.js')).compareAction(ctx, target, opts, { plan, workers });
