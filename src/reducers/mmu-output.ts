@@ -23,6 +23,14 @@ export const ACCESS_FAULT = 4;
 export const ACCESS_2M = 8;
 /** The leaf was a 1 GiB PS entry (x86-64 only). */
 export const ACCESS_1G = 16;
+/**
+ * pt_write only: the page written is live as a leaf (level-1) table, and
+ * as nothing else, when the write happens. The trackers run after the MMU
+ * has applied a whole chunk of events, so a question about a table's level
+ * asked of the MMU then would see the chunk's later links and unlinks
+ * (shadow's out-of-sync rule asks it: shadow-oos.ts).
+ */
+export const ACCESS_LEAF_TABLE = 32;
 
 /** Entries of walkPfns per event: one per level, top level first. */
 export const WALK_SLOTS = 4;

@@ -48,6 +48,7 @@ import {
   ACCESS_1G,
   ACCESS_2M,
   ACCESS_FAULT,
+  ACCESS_LEAF_TABLE,
   ACCESS_PT_PAGE,
   ACCESS_WRITE,
   FAULT_NO_ROOT,
@@ -247,7 +248,7 @@ export class Mmu {
     const pte = pteValue(batch.pte[i]!, high);
     const live = this.census.liveMask[page]!;
     this.dataPfnBuf[i] = page;
-    this.accessBuf[i] = live !== 0 ? ACCESS_WRITE | ACCESS_PT_PAGE : ACCESS_WRITE;
+    this.accessBuf[i] = live === 0 ? ACCESS_WRITE : live === 1 ? ACCESS_WRITE | ACCESS_PT_PAGE | ACCESS_LEAF_TABLE : ACCESS_WRITE | ACCESS_PT_PAGE;
     const w = i << 2;
     this.walkPfnsBuf.fill(-1, w, w + WALK_SLOTS);
     if (live > 1) this.ptWriteLinked(page, index, pte);

@@ -1,5 +1,4 @@
 import { RunEventKind } from '../events/run-event-kind.js';
-import type { Mmu } from './mmu.js';
 // Module-local, as in tracker.ts.
 const EVENT = RunEventKind;
 
@@ -62,7 +61,6 @@ export class ShadowOos {
   constructor(
     vcpus: number,
     memPages: number,
-    private readonly mmu: Mmu,
     /** A shadow fault's cost (exit round trip plus the handler), as the tracker charges it. */
     private readonly faultCostNs: number,
     private readonly resyncCostNs: number,
@@ -79,9 +77,11 @@ export class ShadowOos {
    * The first write to an L1 that is not out of sync takes the write fault
    * that unsyncs it instead of an emulation, evicting (resyncing) whatever
    * held its slot. Returns false when the page is no L1 and must be
-   * emulated as usual.
+   * emulated as usual. `leafTable`: the page is live as an L1, and only as
+   * one, at this write (the MMU's ACCESS_LEAF_TABLE for the event: asked of
+   * the MMU after its chunk, the answer would be the chunk's end's).
    */
-  write(pfn: number, index: number, pte: number, vcpu: number, wallNs: number): boolean {
+  write(pfn: number, index: number, pte: number, vcpu: number, wallNs: number, leafTable: boolean): boolean {
     const tracker = this.tracker;
     if ((this.outOfSync[pfn >>> 5]! & (1 << (pfn & 31))) !== 0) {
       tracker.propagate(pfn, index, pte);
@@ -89,7 +89,7 @@ export class ShadowOos {
       tracker.tableWritten(pfn);
       return true;
     }
-    if (this.mmu.tableLevel(pfn) !== 1 || vcpu >= this.vcpus) return false;
+    if (!leafTable || vcpu >= this.vcpus) return false;
     const k = vcpu * SHADOW_OOS_PAGES + (pfn % SHADOW_OOS_PAGES);
     if (this.slotPfn[k]! >= 0) {
       this.evictions++;

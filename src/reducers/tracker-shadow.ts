@@ -3,7 +3,7 @@ import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { PTE_FLAG_BITS, PTE_P } from '../model/pte.js';
 import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
-import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
+import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_LEAF_TABLE, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
 import { ShadowWalk, walkCacheRow } from './shadow-walk.js';
@@ -168,7 +168,7 @@ export class ShadowTracker extends Tracker {
     // It reaches this tracker only through propagation, dirty marks and charges.
     this.oos =
       env.shadowOos && this.hvm
-        ? new ShadowOos(g.vcpus, g.memPages, env.mmu, this.faultCostNs, c.oosResyncPerPageNs, {
+        ? new ShadowOos(g.vcpus, g.memPages, this.faultCostNs, c.oosResyncPerPageNs, {
             propagate: (pfn, index, pte) => this.propagate(pfn, index, pte),
             tableWritten: (pfn) => {
               if (this.logDirty) this.mark(pfn);
@@ -278,7 +278,7 @@ export class ShadowTracker extends Tracker {
         this.onCr3Load(page[i]!, v, wall);
       } else if ((a & WRITE) !== 0) {
         src[pfn] = src[pfn]! + 1;
-        if (k === KIND_PT_WRITE) this.onPtWrite(pfn, v, wall, i);
+        if (k === KIND_PT_WRITE) this.onPtWrite(pfn, v, wall, i, mmu);
         else {
           // onWrite's first case: nothing to do. A 2 MiB write's entry in
           // its FL1 shadow is the page's offset in the mapping (writeThrough).
@@ -461,12 +461,12 @@ export class ShadowTracker extends Tracker {
     else if (ad) this.adFault(vcpu, wallNs, pfn);
   }
 
-  protected override onPtWrite(pfn: number, vcpu: number, wallNs: number, i: number): void {
+  protected override onPtWrite(pfn: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void {
     this.adPending = false;
     if (!this.shadowing) return;
     const index = this.argCol[i]!;
     const pte = this.pteCol[i]!;
-    if (this.oos !== undefined && this.oos.write(pfn, index, pte, vcpu, wallNs)) return;
+    if (this.oos !== undefined && this.oos.write(pfn, index, pte, vcpu, wallNs, (mmu.access[i]! & ACCESS_LEAF_TABLE) !== 0)) return;
     const updated = this.propagate(pfn, index, pte);
     this.ptWritesEmulated++;
     this.charge(EVENT.ptEmulate, vcpu, wallNs, pfn, updated, this.emulateCostNs);

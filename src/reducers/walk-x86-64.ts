@@ -23,7 +23,7 @@ import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
 import { PTE_A, PTE_D, PTE_FLAG_BITS, PTE_P, PTE_PS, PTE_RW } from '../model/pte.js';
 import type { Mmu } from './mmu.js';
-import { ACCESS_2M, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
+import { ACCESS_2M, ACCESS_LEAF_TABLE, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
 import { TABLE_ENTRIES, TABLE_SHIFT } from './mmu-table-pool.js';
 import { PSC_MASK, PSC_SHIFT } from './paging-structure-cache.js';
 import { TOUCH_AHEAD_EVENTS, touchLeafBits, touchLeaves } from './touch-ahead.js';
@@ -44,6 +44,7 @@ const ENTRIES = TABLE_ENTRIES;
 const FRAME_SHIFT = PTE_FLAG_BITS;
 const WRITE = ACCESS_WRITE;
 const PT_PAGE = ACCESS_PT_PAGE;
+const LEAF_TABLE = ACCESS_LEAF_TABLE;
 const SIZE_2M = ACCESS_2M;
 const ROW_MASK = PSC_MASK;
 const ROW_SHIFT = PSC_SHIFT;
@@ -121,7 +122,8 @@ export function walkX86_64(mmu: Mmu, batch: GuestBatch, from: number, n: number,
           dataPfn[i] = page;
           // A store into a page-table page as it was when the store happened:
           // that is what a tracker write-protecting table pages would trap.
-          access[i] = live !== 0 ? WRITE | PT_PAGE : WRITE;
+          // (And whether it was a leaf table then, and only one: ACCESS_LEAF_TABLE.)
+          access[i] = live === 0 ? WRITE : live === 1 ? WRITE | PT_PAGE | LEAF_TABLE : WRITE | PT_PAGE;
           const w = i << 2;
           walkPfns[w] = -1;
           walkPfns[w + 1] = -1;
