@@ -93,14 +93,20 @@ export class ReferenceMmu {
     return [...this.rootOfVcpu.values()].includes(pfn);
   }
 
-  ptWrite(pfn: number, index: number, pte: number): { ptPage: boolean } {
+  ptWrite(pfn: number, index: number, pte: number): { ptPage: boolean; leafTable: boolean } {
     const ptPage = this.isLive(pfn);
+    // A leaf table, and nothing else, before the store (ACCESS_LEAF_TABLE).
+    let leafTable = false;
+    if (ptPage) {
+      leafTable = true;
+      for (const [level, set] of this.live()) if (set.has(pfn) && level !== 1) leafTable = false;
+    }
     this.liveCache = undefined;
     let t = this.tables.get(pfn);
     if (!t) this.tables.set(pfn, (t = new Int32Array(512)));
     t[index] = pte;
     if (this.roots.has(pfn) && !this.loaded(pfn) && !this.rootHasPresent(pfn)) this.roots.delete(pfn);
-    return { ptPage };
+    return { ptPage, leafTable };
   }
 
   cr3Load(vcpu: number, pfn: number): void {
@@ -200,8 +206,8 @@ export class ReferenceMmu {
       if (kind === GuestEventKind.write || kind === GuestEventKind.read) {
         results.push(this.access(batch.vcpu[i]!, page, kind === GuestEventKind.write));
       } else if (kind === GuestEventKind.ptWrite) {
-        const { ptPage } = this.ptWrite(page, batch.arg[i]!, batch.pte[i]!);
-        results.push({ dataPfn: page, access: 1 | (ptPage ? 2 : 0) });
+        const { ptPage, leafTable } = this.ptWrite(page, batch.arg[i]!, batch.pte[i]!);
+        results.push({ dataPfn: page, access: 1 | (ptPage ? 2 : 0) | (leafTable ? 32 : 0) });
       } else if (kind === GuestEventKind.cr3Load) {
         this.cr3Load(batch.vcpu[i]!, page);
         results.push({ dataPfn: -1, access: 0 });

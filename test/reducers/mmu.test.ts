@@ -5,7 +5,7 @@ import { GuestEventKind } from '../../src/events/guest-event-kind.js';
 import { type GuestType, type PagingMode, tableIndex, vpnOf } from '../../src/model/paging.js';
 import { makePte, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, PTE_US, pteFrame } from '../../src/model/pte.js';
 import { Mmu } from '../../src/reducers/mmu.js';
-import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from '../../src/reducers/mmu-output.js';
+import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_LEAF_TABLE, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from '../../src/reducers/mmu-output.js';
 import { EventScript, PageTableWriter } from '../helpers/mmu-script.js';
 import { type ReferenceAccess, ReferenceMmu } from '../helpers/mmu-reference.js';
 
@@ -493,11 +493,11 @@ describe('events without a walk', () => {
     expect(walkOf(out, n - 1)).toEqual([-1, -1, -1, -1]);
   });
 
-  it('pt_write reports the page-table page it stores into, flagged once that page is live', () => {
+  it('pt_write reports the page-table page it stores into, flagged once that page is live, and as a leaf table when it is an L1 and nothing else', () => {
     const { mmu, script, pt } = setup('x86-64');
     const root = pt.allocPage();
     const vpn = sampleVpn('x86-64');
-    const { leafPtPfn, leafIndex } = pt.map(root, vpn, 42, PTE_RW);
+    const { leafPtPfn, leafIndex, tables } = pt.map(root, vpn, 42, PTE_RW);
     let batch = script.take();
     let out = mmu.apply(batch);
     expect(out.access[batch.count - 1]).toBe(ACCESS_WRITE);
@@ -505,8 +505,11 @@ describe('events without a walk', () => {
     mmu.apply(script.cr3Load(0, root).take());
     batch = script.ptWrite(leafPtPfn, leafIndex, makePte(43, PTE_P | PTE_RW)).take();
     out = mmu.apply(batch);
-    expect(out.access[0]).toBe(ACCESS_WRITE | ACCESS_PT_PAGE);
+    expect(out.access[0]).toBe(ACCESS_WRITE | ACCESS_PT_PAGE | ACCESS_LEAF_TABLE);
     expect(out.dataPfn[0]).toBe(leafPtPfn);
+    // A store into the L2 above it (an entry beside the one that links the L1, left empty): a table, not a leaf table.
+    out = mmu.apply(script.ptWrite(tables[2]!, ((vpn >>> 9) + 1) & 511, 0).take());
+    expect(out.access[0]).toBe(ACCESS_WRITE | ACCESS_PT_PAGE);
   });
 
   it('a store through the MMU to a page that is a live page table is flagged', () => {
