@@ -17,27 +17,12 @@ export class Vma {
 /** Told of each mapping removeRange takes out: its pages [start, end), flags, object and the object's page at start. */
 export type RemovedMapping = (start: number, end: number, flags: number, obj: number, objPage: number) => void;
 
-/** Numbers a leaf keeps per mapping in its data block, beside its start among the keys. */
+/** Numbers a leaf keeps per mapping in `data`, beside its start in `keys`. */
 const STRIDE = 4;
 const END = 0;
 const FLAGS = 1;
 const OBJ = 2;
 const OBJ_PAGE = 3;
-
-/** A leaf's header, the numbers before its keys in the leaf pool. */
-const L_N = 0;
-const L_PARENT = 1;
-const L_PREV = 2;
-const L_NEXT = 3;
-/** A leaf's bound: the key that leads to it from its parent (-Infinity for the first leaf). */
-const L_LOW = 4;
-const L_KEYS = 5;
-/** An inner node's header, before its keys and then its children in the inner pool. */
-const I_N = 0;
-const I_PARENT = 1;
-const I_KEYS = 2;
-/** No node (a parent, a neighbour, the root, the finger). */
-const NIL = -1;
 
 /**
  * The mappings of one address space, ordered by start and never
@@ -58,26 +43,13 @@ const NIL = -1;
  * of capture rose with the capture's size. Here each leaf holds up to 32
  * mappings and each inner node up to 128 children, with their keys
  * (starts, for a leaf; the least start each child may hold, for an inner
- * node) side by side, searched in place: a process of 60,000 mappings is a
- * tree of three levels, the same as one of 5,000.
- *
- * Nodes are not objects: every leaf of a tree is one block of numbers in
- * one Float64Array (its header: count, parent, neighbours and bound; its
- * starts; then end, flags, obj and objPage of each mapping), every inner
- * node one block in another (count, parent, keys, children), and a node is
- * its block's index. With a node an object holding a typed array, each
- * node visited was three dependent loads from three places in memory (the
- * node, the typed array's header, its numbers) before the first key, and
- * the finger's check read the next leaf's object too: at 4x the size of
- * an import's capture the leaves outgrew the last-level cache and each of
- * those loads was a miss; munmap, the importer's largest cost, grew from
- * 0.39 to 0.77 us per guest event between a capture of 1x and 4x. Now a
- * node's header sits on its keys' first cache line. (With objects, too, an
- * import's millions of mappings were most of its heap, every major
- * collection traced them all and each edit shifted a node's pointers
- * through the write barrier; pools of numbers have none of that.) Freed
- * nodes are reused; a pool grows by doubling. Lookups hand out a Vma made
- * for the caller.
+ * node) in one typed array searched in place: a process of 60,000
+ * mappings is a tree of three levels, the same as one of 5,000. A leaf keeps its mappings as numbers in typed
+ * arrays, not as objects: with one object per mapping, an import's
+ * millions of mappings were most of its heap, every major collection
+ * traced them all and each insert or removal shifted a node's pointers
+ * through the write barrier, costs per MB of capture that rose with the
+ * capture's size. Lookups hand out a Vma made for the caller.
  *
  * Leaves are linked both ways in order of start, for the in-order walk and
  * for the mapping just before or after a leaf. An inner node's key i
@@ -92,35 +64,19 @@ const NIL = -1;
  * is only the order of starts.
  */
 export class VmaTree {
-  /** The root (a leaf when depth is 1), NIL when empty. */
-  private root = NIL;
-  /** Levels from the root to the leaves (0: empty, 1: the root is a leaf). */
-  private levels = 0;
+  private root: VmaNode | null = null;
   private count = 0;
   /** Entries per leaf and children per inner node. */
   private readonly leafCapacity: number;
   private readonly innerCapacity: number;
-  /** Numbers per leaf block, where a leaf's data starts in it, numbers per inner block, where its children start. */
-  private readonly leafBlock: number;
-  private readonly leafData: number;
-  private readonly innerBlock: number;
-  private readonly innerChildren: number;
-  /** Every leaf's block (replaced when it grows: read it from the tree each time). */
-  private lf: Float64Array;
-  private leafSlots = 0;
-  private readonly freeLeaves: number[] = [];
-  /** Every inner node's block (replaced when it grows). */
-  private nd: Float64Array;
-  private innerSlots = 0;
-  private readonly freeInners: number[] = [];
   /**
    * The leaf the latest operation used. A munmap, the mmap over the hole
    * and the fault that follows all look at one page: each after the first
    * finds its leaf here, with no walk from the root.
    */
-  private finger = NIL;
+  private finger: VmaNode | null = null;
   /** Where the latest `locate` found its mapping: a leaf and an index in it. */
-  private hitLeaf = NIL;
+  private hitLeaf: VmaNode | null = null;
   private hitIndex = 0;
 
   /**
@@ -135,14 +91,6 @@ export class VmaTree {
     for (const c of [leafCapacity, innerCapacity]) if (!(c >= 4)) throw new RangeError(`VmaTree: capacity ${c} is below 4`);
     this.leafCapacity = leafCapacity;
     this.innerCapacity = innerCapacity;
-    // One slot more than the capacity: a node overflows by one before it is split.
-    this.leafData = L_KEYS + leafCapacity + 1;
-    this.leafBlock = this.leafData + (leafCapacity + 1) * STRIDE;
-    this.innerChildren = I_KEYS + innerCapacity + 1;
-    this.innerBlock = this.innerChildren + innerCapacity + 1;
-    // Most address spaces hold a handful of mappings: one leaf, no inner node.
-    this.lf = new Float64Array(this.leafBlock);
-    this.nd = new Float64Array(0);
   }
 
   /** Mappings held. */
@@ -150,14 +98,9 @@ export class VmaTree {
     return this.count;
   }
 
-  /** Levels from the root to the leaves (0: empty, 1: one leaf). */
-  get depth(): number {
-    return this.levels;
-  }
-
   /** The first mapping that ends after `vpn`: the one holding it or, if none does, the next. */
   firstEndingAfter(vpn: number): Vma | undefined {
-    return this.locate(vpn) ? this.entry(this.hitLeaf, this.hitIndex) : undefined;
+    return this.locate(vpn) ? this.hit() : undefined;
   }
 
   /** The mapping that covers `vpn`, or undefined. */
@@ -172,53 +115,61 @@ export class VmaTree {
    */
   findInto(vpn: number, into: Vma): Vma | undefined {
     if (!this.locate(vpn)) return undefined;
-    const lf = this.lf;
-    const b = this.hitLeaf * this.leafBlock;
+    const leaf = this.hitLeaf!;
     const i = this.hitIndex;
-    if (lf[b + L_KEYS + i]! > vpn) return undefined;
-    const o = b + this.leafData + i * STRIDE;
-    into.start = lf[b + L_KEYS + i]!;
-    into.end = lf[o + END]!;
-    into.flags = lf[o + FLAGS]!;
-    into.obj = lf[o + OBJ]!;
-    into.objPage = lf[o + OBJ_PAGE]!;
+    if (leaf.keys[i]! > vpn) return undefined;
+    const d = leaf.data!;
+    const o = leaf.at + i * STRIDE;
+    into.start = leaf.keys[i]!;
+    into.end = d[o + END]!;
+    into.flags = d[o + FLAGS]!;
+    into.obj = d[o + OBJ]!;
+    into.objPage = d[o + OBJ_PAGE]!;
     return into;
   }
 
   /** True when some mapping has a page in [start, end). */
   overlaps(start: number, end: number): boolean {
-    return this.locate(start) && this.lf[this.hitLeaf * this.leafBlock + L_KEYS + this.hitIndex]! < end;
+    return this.locate(start) && this.hitLeaf!.keys[this.hitIndex]! < end;
   }
 
   /** Adds the mapping [start, end), which overlaps none held (the caller checked). */
   insert(start: number, end: number, flags: number, obj: number, objPage: number): void {
     this.count++;
     const leaf = this.leafFor(start);
-    if (leaf === NIL) {
-      const first = this.newLeaf();
-      const lf = this.lf;
-      const b = first * this.leafBlock;
-      lf[b + L_N] = 1;
-      lf[b + L_PARENT] = lf[b + L_PREV] = lf[b + L_NEXT] = NIL;
-      lf[b + L_LOW] = -Infinity;
-      lf[b + L_KEYS] = start;
-      this.setData(b, 0, end, flags, obj, objPage);
+    if (leaf === null) {
+      const first = new VmaNode(true, this.leafCapacity);
+      first.keys[0] = start;
+      setData(first, 0, end, flags, obj, objPage);
+      first.n = 1;
       this.root = this.finger = first;
-      this.levels = 1;
       return;
     }
-    const lf = this.lf;
-    const b = leaf * this.leafBlock;
-    const n = lf[b + L_N]!;
-    const k = b + L_KEYS;
-    const pos = lastAtOrBelow(lf, k, n, start) + 1;
-    lf.copyWithin(k + pos + 1, k + pos, k + n);
-    const d = b + this.leafData;
-    lf.copyWithin(d + (pos + 1) * STRIDE, d + pos * STRIDE, d + n * STRIDE);
-    lf[k + pos] = start;
-    this.setData(b, pos, end, flags, obj, objPage);
-    lf[b + L_N] = n + 1;
-    if (n + 1 > this.leafCapacity) this.splitUp(leaf);
+    const pos = lastAtOrBelow(leaf.keys, leaf.n, start) + 1;
+    const n = leaf.n;
+    leaf.keys.copyWithin(pos + 1, pos, n);
+    const at = leaf.at;
+    leaf.data!.copyWithin(at + (pos + 1) * STRIDE, at + pos * STRIDE, at + n * STRIDE);
+    leaf.keys[pos] = start;
+    setData(leaf, pos, end, flags, obj, objPage);
+    leaf.n = n + 1;
+    for (let node = leaf; node.n > node.capacity; ) {
+      const right = this.splitNode(node);
+      const parent = node.parent;
+      if (parent === null) {
+        const top = new VmaNode(false, this.innerCapacity);
+        top.keys[0] = node.keys[0]!;
+        top.children![0] = node;
+        top.keys[1] = right.keys[0]!;
+        top.children![1] = right;
+        top.n = 2;
+        node.parent = right.parent = top;
+        this.root = top;
+        return;
+      }
+      insertChild(parent, indexIn(parent, node) + 1, right.keys[0]!, right);
+      node = parent;
+    }
   }
 
   /**
@@ -232,45 +183,29 @@ export class VmaTree {
     // Mappings are disjoint and ordered: the ones the range touches are
     // the first ending after `start` and those following it that start
     // before `end`.
-    while (this.locate(start)) {
-      const leaf = this.hitLeaf;
+    while (this.locate(start) && this.hitLeaf!.keys[this.hitIndex]! < end) {
+      const leaf = this.hitLeaf!;
       const i = this.hitIndex;
-      const lf = this.lf;
-      const b = leaf * this.leafBlock;
-      const key = lf[b + L_KEYS + i]!;
-      if (key >= end) return;
-      const o = b + this.leafData + i * STRIDE;
-      removed(key, lf[o + END]!, lf[o + FLAGS]!, lf[o + OBJ]!, lf[o + OBJ_PAGE]!);
+      const d = leaf.data!;
+      const o = leaf.at + i * STRIDE;
+      removed(leaf.keys[i]!, d[o + END]!, d[o + FLAGS]!, d[o + OBJ]!, d[o + OBJ_PAGE]!);
       this.removeAt(leaf, i);
     }
   }
 
   /** The mappings in order of start. */
   *[Symbol.iterator](): IterableIterator<Vma> {
-    if (this.levels === 0) return;
     let node = this.root;
-    for (let h = this.levels; h > 1; h--) node = this.nd[node * this.innerBlock + this.innerChildren]!;
-    for (let leaf = node; leaf !== NIL; leaf = this.lf[leaf * this.leafBlock + L_NEXT]!) {
-      const n = this.lf[leaf * this.leafBlock + L_N]!;
-      for (let i = 0; i < n; i++) yield this.entry(leaf, i);
+    if (node === null) return;
+    while (!node.leaf) node = node.children![0]!;
+    for (let leaf: VmaNode | null = node; leaf !== null; leaf = leaf.next) {
+      for (let i = 0; i < leaf.n; i++) yield entry(leaf, i);
     }
   }
 
-  /** Mapping `i` of `leaf` as a Vma of its own (the tree keeps numbers, not objects). */
-  private entry(leaf: number, i: number): Vma {
-    const lf = this.lf;
-    const b = leaf * this.leafBlock;
-    const o = b + this.leafData + i * STRIDE;
-    return new Vma(lf[b + L_KEYS + i]!, lf[o + END]!, lf[o + FLAGS]!, lf[o + OBJ]!, lf[o + OBJ_PAGE]!);
-  }
-
-  private setData(b: number, i: number, end: number, flags: number, obj: number, objPage: number): void {
-    const lf = this.lf;
-    const o = b + this.leafData + i * STRIDE;
-    lf[o + END] = end;
-    lf[o + FLAGS] = flags;
-    lf[o + OBJ] = obj;
-    lf[o + OBJ_PAGE] = objPage;
+  /** The mapping `locate` found, as a Vma of its own (the tree keeps numbers, not objects). */
+  private hit(): Vma {
+    return entry(this.hitLeaf!, this.hitIndex);
   }
 
   /**
@@ -279,31 +214,22 @@ export class VmaTree {
    */
   private locate(vpn: number): boolean {
     const leaf = this.leafFor(vpn);
-    if (leaf === NIL) return false;
-    const lf = this.lf;
-    const lb = this.leafBlock;
-    const ld = this.leafData;
-    const b = leaf * lb;
-    const n = lf[b + L_N]!;
-    const j = lastAtOrBelow(lf, b + L_KEYS, n, vpn);
+    if (leaf === null) return false;
+    const j = lastAtOrBelow(leaf.keys, leaf.n, vpn);
     if (j >= 0) {
-      if (lf[b + ld + j * STRIDE + END]! > vpn) return this.found(leaf, j);
-      if (j + 1 < n) return this.found(leaf, j + 1);
-      const next = lf[b + L_NEXT]!;
-      return next === NIL ? false : this.found(next, 0);
+      if (leaf.data![leaf.at + j * STRIDE + END]! > vpn) return this.found(leaf, j);
+      if (j + 1 < leaf.n) return this.found(leaf, j + 1);
+      const next = leaf.next;
+      return next === null ? false : this.found(next, 0);
     }
     // Every start in this leaf is above vpn: the mapping before them, if
     // any, ends the leaf before (the leaf's bound is at most vpn).
-    const prev = lf[b + L_PREV]!;
-    if (prev !== NIL) {
-      const pb = prev * lb;
-      const last = lf[pb + L_N]! - 1;
-      if (lf[pb + ld + last * STRIDE + END]! > vpn) return this.found(prev, last);
-    }
+    const prev = leaf.prev;
+    if (prev !== null && prev.data![prev.at + (prev.n - 1) * STRIDE + END]! > vpn) return this.found(prev, prev.n - 1);
     return this.found(leaf, 0);
   }
 
-  private found(leaf: number, i: number): true {
+  private found(leaf: VmaNode, i: number): true {
     this.hitLeaf = leaf;
     this.hitIndex = i;
     return true;
@@ -314,305 +240,222 @@ export class VmaTree {
    * Bounds rise from leaf to leaf, so the finger is that leaf when its
    * bound is at most `key` and the next leaf's is above it.
    */
-  private leafFor(key: number): number {
+  private leafFor(key: number): VmaNode | null {
     const f = this.finger;
-    const lf = this.lf;
-    const lb = this.leafBlock;
-    if (f !== NIL && lf[f * lb + L_LOW]! <= key) {
-      const next = lf[f * lb + L_NEXT]!;
-      if (next === NIL || key < lf[next * lb + L_LOW]!) return f;
-    }
-    if (this.levels === 0) return NIL;
+    if (f !== null && f.low <= key && (f.next === null || key < f.next.low)) return f;
     let node = this.root;
-    const nd = this.nd;
-    const ib = this.innerBlock;
-    const ic = this.innerChildren;
-    for (let h = this.levels; h > 1; h--) {
-      const b = node * ib;
-      node = nd[b + ic + Math.max(0, lastAtOrBelow(nd, b + I_KEYS, nd[b + I_N]!, key))]!;
-    }
+    if (node === null) return null;
+    while (!node.leaf) node = node.children![Math.max(0, lastAtOrBelow(node.keys, node.n, key))]!;
     this.finger = node;
     return node;
   }
 
-  // ------------------------------------------------------------ node pools
-
-  private newLeaf(): number {
-    const id = this.freeLeaves.pop();
-    if (id !== undefined) return id;
-    const slot = this.leafSlots++;
-    if ((slot + 1) * this.leafBlock > this.lf.length) this.lf = grown(this.lf, (slot + 1) * this.leafBlock);
-    return slot;
-  }
-
-  private newInner(): number {
-    const id = this.freeInners.pop();
-    if (id !== undefined) return id;
-    const slot = this.innerSlots++;
-    if ((slot + 1) * this.innerBlock > this.nd.length) this.nd = grown(this.nd, (slot + 1) * this.innerBlock);
-    return slot;
-  }
-
-  // ----------------------------------------------- nodes of either kind
-  // `level` 1 is a leaf, above that an inner node.
-
-  private countOf(node: number, level: number): number {
-    return level === 1 ? this.lf[node * this.leafBlock + L_N]! : this.nd[node * this.innerBlock + I_N]!;
-  }
-
-  private setCount(node: number, level: number, n: number): void {
-    if (level === 1) this.lf[node * this.leafBlock + L_N] = n;
-    else this.nd[node * this.innerBlock + I_N] = n;
-  }
-
-  private parentOf(node: number, level: number): number {
-    return level === 1 ? this.lf[node * this.leafBlock + L_PARENT]! : this.nd[node * this.innerBlock + I_PARENT]!;
-  }
-
-  private setParent(node: number, level: number, parent: number): void {
-    if (level === 1) this.lf[node * this.leafBlock + L_PARENT] = parent;
-    else this.nd[node * this.innerBlock + I_PARENT] = parent;
-  }
-
-  private firstKey(node: number, level: number): number {
-    return level === 1 ? this.lf[node * this.leafBlock + L_KEYS]! : this.nd[node * this.innerBlock + I_KEYS]!;
-  }
-
-  private capacityOf(level: number): number {
-    return level === 1 ? this.leafCapacity : this.innerCapacity;
-  }
-
-  /** Splits an over-full leaf, and each ancestor it leaves over-full, up to a new root if need be. */
-  private splitUp(leaf: number): void {
-    for (let node = leaf, level = 1; this.countOf(node, level) > this.capacityOf(level); level++) {
-      const right = this.splitNode(node, level);
-      const parent = this.parentOf(node, level);
-      if (parent === NIL) {
-        const top = this.newInner();
-        const nd = this.nd;
-        const b = top * this.innerBlock;
-        nd[b + I_N] = 2;
-        nd[b + I_PARENT] = NIL;
-        nd[b + I_KEYS] = this.firstKey(node, level);
-        nd[b + this.innerChildren] = node;
-        nd[b + I_KEYS + 1] = this.firstKey(right, level);
-        nd[b + this.innerChildren + 1] = right;
-        this.setParent(node, level, top);
-        this.setParent(right, level, top);
-        this.root = top;
-        this.levels++;
-        return;
-      }
-      this.insertChild(parent, this.indexIn(parent, node) + 1, this.firstKey(right, level), right);
-      node = parent;
-    }
-  }
-
   /** Removes entry `pos` of `leaf`, then refills or merges nodes left under a quarter full. */
-  private removeAt(leaf: number, pos: number): void {
-    const lf = this.lf;
-    const b = leaf * this.leafBlock;
-    const n = lf[b + L_N]!;
-    lf.copyWithin(b + L_KEYS + pos, b + L_KEYS + pos + 1, b + L_KEYS + n);
-    const d = b + this.leafData;
-    lf.copyWithin(d + pos * STRIDE, d + (pos + 1) * STRIDE, d + n * STRIDE);
-    lf[b + L_N] = n - 1;
+  private removeAt(leaf: VmaNode, pos: number): void {
+    const n = leaf.n;
+    leaf.keys.copyWithin(pos, pos + 1, n);
+    const at = leaf.at;
+    leaf.data!.copyWithin(at + pos * STRIDE, at + (pos + 1) * STRIDE, at + n * STRIDE);
+    leaf.n = n - 1;
     this.count--;
-    for (let node = leaf, level = 1; ; level++) {
-      const parent = this.parentOf(node, level);
-      if (parent === NIL || this.countOf(node, level) >= Math.max(2, this.capacityOf(level) >> 2)) break;
-      const i = this.indexIn(parent, node);
+    for (let node = leaf; node.parent !== null && node.n < node.minFill; ) {
+      const parent = node.parent;
+      const i = indexIn(parent, node);
       // Only the root can be left with one child.
-      if (i > 0) this.rebalance(parent, i - 1, level);
-      else if (this.nd[parent * this.innerBlock + I_N]! > 1) this.rebalance(parent, 0, level);
+      if (i > 0) this.rebalance(parent, i - 1);
+      else if (parent.n > 1) this.rebalance(parent, 0);
       node = parent;
     }
-    let root = this.root;
-    while (this.levels > 1 && this.nd[root * this.innerBlock + I_N] === 1) {
-      this.freeInners.push(root);
-      root = this.nd[root * this.innerBlock + this.innerChildren]!;
-      this.levels--;
-    }
-    this.setParent(root, this.levels, NIL);
-    this.root = root;
-    if (this.countOf(root, this.levels) === 0) {
-      this.freeLeaves.push(root);
-      this.root = this.finger = NIL;
-      this.levels = 0;
-    }
+    let root = this.root!;
+    while (!root.leaf && root.n === 1) root = root.children![0]!;
+    root.parent = null;
+    this.root = root.n === 0 ? null : root;
+    if (this.root === null) this.finger = null;
   }
 
-  /** Children `i` and `i + 1` of `parent` (at `level`), one of them under-full: merged if they fit in one node, else evened out. */
-  private rebalance(parent: number, i: number, level: number): void {
-    const pb = parent * this.innerBlock;
-    const a = this.nd[pb + this.innerChildren + i]!;
-    const b = this.nd[pb + this.innerChildren + i + 1]!;
+  /** Children `i` and `i + 1` of `parent`, one of them under-full: merged if they fit in one node, else evened out. */
+  private rebalance(parent: VmaNode, i: number): void {
+    const a = parent.children![i]!;
+    const b = parent.children![i + 1]!;
     // An inner node's key 0 is its bound in the parent (a leaf's is exact).
-    if (level > 1) this.nd[b * this.innerBlock + I_KEYS] = this.nd[pb + I_KEYS + i + 1]!;
-    const an = this.countOf(a, level);
-    const bn = this.countOf(b, level);
-    if (an + bn <= this.capacityOf(level)) {
-      this.moveEntries(b, 0, bn, a, an, level);
-      this.setCount(a, level, an + bn);
-      if (level === 1) {
-        const lf = this.lf;
-        const lb = this.leafBlock;
-        const next = lf[b * lb + L_NEXT]!;
-        lf[a * lb + L_NEXT] = next;
-        if (next !== NIL) lf[next * lb + L_PREV] = a;
+    if (!b.leaf) b.keys[0] = parent.keys[i + 1]!;
+    if (a.n + b.n <= a.capacity) {
+      moveEntries(b, 0, b.n, a, a.n);
+      a.n += b.n;
+      if (a.leaf) {
+        a.next = b.next;
+        if (b.next !== null) b.next.prev = a;
         if (this.finger === b) this.finger = a;
-        this.freeLeaves.push(b);
-      } else this.freeInners.push(b);
-      this.removeChild(parent, i + 1);
+      }
+      removeChild(parent, i + 1);
       return;
     }
     // Move entries across so both hold about half.
-    const wantA = (an + bn) >> 1;
-    if (an < wantA) {
-      const k = wantA - an;
-      this.moveEntries(b, 0, k, a, an, level);
-      this.setCount(a, level, wantA);
-      this.shiftDown(b, k, level);
+    const wantA = (a.n + b.n) >> 1;
+    if (a.n < wantA) {
+      const k = wantA - a.n;
+      moveEntries(b, 0, k, a, a.n);
+      a.n += k;
+      shiftDown(b, k);
     } else {
-      const k = an - wantA;
-      this.shiftUp(b, k, level);
-      this.moveEntries(a, wantA, an, b, 0, level);
-      this.setCount(b, level, bn + k);
-      this.setCount(a, level, wantA);
+      const k = a.n - wantA;
+      shiftUp(b, k);
+      moveEntries(a, wantA, a.n, b, 0);
+      if (!a.leaf) a.children!.fill(null, wantA, a.n);
+      b.n += k;
+      a.n = wantA;
     }
-    const bKey = this.firstKey(b, level);
-    this.nd[pb + I_KEYS + i + 1] = bKey;
-    if (level === 1) this.lf[b * this.leafBlock + L_LOW] = bKey;
+    parent.keys[i + 1] = b.keys[0]!;
+    if (b.leaf) b.low = b.keys[0]!;
   }
 
   /** Moves the upper half of an over-full `node` to a new node placed after it, and returns that node. */
-  private splitNode(node: number, level: number): number {
-    const right = level === 1 ? this.newLeaf() : this.newInner();
-    const n = this.countOf(node, level);
-    const keep = n >> 1;
-    this.moveEntries(node, keep, n, right, 0, level);
-    this.setCount(right, level, n - keep);
-    this.setCount(node, level, keep);
-    this.setParent(right, level, this.parentOf(node, level));
-    if (level === 1) {
-      const lf = this.lf;
-      const lb = this.leafBlock;
-      const rb = right * lb;
-      const next = lf[node * lb + L_NEXT]!;
-      lf[rb + L_LOW] = lf[rb + L_KEYS]!;
-      lf[rb + L_NEXT] = next;
-      lf[rb + L_PREV] = node;
-      if (next !== NIL) lf[next * lb + L_PREV] = right;
-      lf[node * lb + L_NEXT] = right;
+  private splitNode(node: VmaNode): VmaNode {
+    const right = new VmaNode(node.leaf, node.capacity);
+    const keep = node.n >> 1;
+    moveEntries(node, keep, node.n, right, 0);
+    if (!node.leaf) node.children!.fill(null, keep, node.n);
+    right.n = node.n - keep;
+    node.n = keep;
+    right.parent = node.parent;
+    if (node.leaf) {
+      right.low = right.keys[0]!;
+      right.next = node.next;
+      right.prev = node;
+      if (node.next !== null) node.next.prev = right;
+      node.next = right;
     }
     return right;
   }
+}
 
-  /** Copies entries [from, to) of `src` to `dst` from `at` (children learn their new parent). */
-  private moveEntries(src: number, from: number, to: number, dst: number, at: number, level: number): void {
-    if (level === 1) {
-      const lf = this.lf;
-      const lb = this.leafBlock;
-      const sb = src * lb;
-      const db = dst * lb;
-      lf.copyWithin(db + L_KEYS + at, sb + L_KEYS + from, sb + L_KEYS + to);
-      const ld = this.leafData;
-      lf.copyWithin(db + ld + at * STRIDE, sb + ld + from * STRIDE, sb + ld + to * STRIDE);
-      return;
-    }
-    const nd = this.nd;
-    const ib = this.innerBlock;
-    const ic = this.innerChildren;
-    const sb = src * ib;
-    const db = dst * ib;
-    nd.copyWithin(db + I_KEYS + at, sb + I_KEYS + from, sb + I_KEYS + to);
-    nd.copyWithin(db + ic + at, sb + ic + from, sb + ic + to);
-    for (let j = at, end = at + to - from; j < end; j++) this.setParent(nd[db + ic + j]!, level - 1, dst);
-  }
-
-  /** Drops the first `k` entries of `node`, moving the rest down. */
-  private shiftDown(node: number, k: number, level: number): void {
-    const n = this.countOf(node, level);
-    if (level === 1) {
-      const lf = this.lf;
-      const b = node * this.leafBlock;
-      lf.copyWithin(b + L_KEYS, b + L_KEYS + k, b + L_KEYS + n);
-      const d = b + this.leafData;
-      lf.copyWithin(d, d + k * STRIDE, d + n * STRIDE);
-    } else {
-      const nd = this.nd;
-      const b = node * this.innerBlock;
-      nd.copyWithin(b + I_KEYS, b + I_KEYS + k, b + I_KEYS + n);
-      const c = b + this.innerChildren;
-      nd.copyWithin(c, c + k, c + n);
-    }
-    this.setCount(node, level, n - k);
-  }
-
-  /** Moves every entry of `node` up by `k`, leaving room at the front (its count is not changed). */
-  private shiftUp(node: number, k: number, level: number): void {
-    const n = this.countOf(node, level);
-    if (level === 1) {
-      const lf = this.lf;
-      const b = node * this.leafBlock;
-      lf.copyWithin(b + L_KEYS + k, b + L_KEYS, b + L_KEYS + n);
-      const d = b + this.leafData;
-      lf.copyWithin(d + k * STRIDE, d, d + n * STRIDE);
-    } else {
-      const nd = this.nd;
-      const b = node * this.innerBlock;
-      nd.copyWithin(b + I_KEYS + k, b + I_KEYS, b + I_KEYS + n);
-      const c = b + this.innerChildren;
-      nd.copyWithin(c + k, c, c + n);
-    }
-  }
-
-  /** Where `child` is among inner node `parent`'s children. */
-  private indexIn(parent: number, child: number): number {
-    const nd = this.nd;
-    const c = parent * this.innerBlock + this.innerChildren;
-    for (let i = 0, n = nd[parent * this.innerBlock + I_N]!; i < n; i++) if (nd[c + i] === child) return i;
-    throw new Error("guest kernel bug: a mappings tree node is not among its parent's children");
-  }
-
-  private insertChild(node: number, pos: number, key: number, child: number): void {
-    const nd = this.nd;
-    const b = node * this.innerBlock;
-    const n = nd[b + I_N]!;
-    const c = b + this.innerChildren;
-    nd.copyWithin(b + I_KEYS + pos + 1, b + I_KEYS + pos, b + I_KEYS + n);
-    nd.copyWithin(c + pos + 1, c + pos, c + n);
-    nd[b + I_KEYS + pos] = key;
-    nd[c + pos] = child;
-    nd[b + I_N] = n + 1;
-  }
-
-  private removeChild(node: number, pos: number): void {
-    const nd = this.nd;
-    const b = node * this.innerBlock;
-    const n = nd[b + I_N]!;
-    const c = b + this.innerChildren;
-    nd.copyWithin(b + I_KEYS + pos, b + I_KEYS + pos + 1, b + I_KEYS + n);
-    nd.copyWithin(c + pos, c + pos + 1, c + n);
-    nd[b + I_N] = n - 1;
+/**
+ * A node of the tree. A leaf keeps its mappings as numbers: starts in
+ * `keys`, the rest in `data` (STRIDE numbers each), so that inserting or
+ * removing one moves a block of numbers and a process's mappings are not
+ * tens of thousands of objects for the garbage collector to trace. An
+ * inner node keeps its children and, in `keys`, the least start each may
+ * hold.
+ */
+class VmaNode {
+  n = 0;
+  readonly keys: Float64Array;
+  /**
+   * Leaves: end, flags, obj, objPage of each mapping, from index `at`. The
+   * same array as `keys` (one allocation a leaf, the numbers side by side).
+   * One slot more than the capacity: a node overflows by one before it is
+   * split.
+   */
+  readonly data: Float64Array | null;
+  readonly at: number;
+  /** Below this many entries (a quarter of the capacity) a node is merged or refilled. */
+  readonly minFill: number;
+  /** Inner nodes: the children. */
+  readonly children: (VmaNode | null)[] | null;
+  parent: VmaNode | null = null;
+  /** A leaf's bound: the key that leads to it from its parent (-Infinity for the first leaf). */
+  low = -Infinity;
+  prev: VmaNode | null = null;
+  next: VmaNode | null = null;
+  constructor(
+    readonly leaf: boolean,
+    readonly capacity: number,
+  ) {
+    this.minFill = Math.max(2, capacity >> 2);
+    this.at = capacity + 1;
+    this.keys = new Float64Array(leaf ? (capacity + 1) * (1 + STRIDE) : capacity + 1);
+    this.data = leaf ? this.keys : null;
+    this.children = leaf ? null : new Array<VmaNode | null>(capacity + 1).fill(null);
   }
 }
 
-/** `pool` copied into one at least `need` long (doubling: the copies cost a constant per number stored). */
-function grown(pool: Float64Array, need: number): Float64Array {
-  const next = new Float64Array(Math.max(need, pool.length * 2));
-  next.set(pool);
-  return next;
+function setData(leaf: VmaNode, i: number, end: number, flags: number, obj: number, objPage: number): void {
+  const d = leaf.data!;
+  const o = leaf.at + i * STRIDE;
+  d[o + END] = end;
+  d[o + FLAGS] = flags;
+  d[o + OBJ] = obj;
+  d[o + OBJ_PAGE] = objPage;
 }
 
-/** The index of the last of the `n` ascending keys at `keys[from]` on at or below `key`, -1 if none is. */
-function lastAtOrBelow(keys: Float64Array, from: number, n: number, key: number): number {
+function entry(leaf: VmaNode, i: number): Vma {
+  const d = leaf.data!;
+  const o = leaf.at + i * STRIDE;
+  return new Vma(leaf.keys[i]!, d[o + END]!, d[o + FLAGS]!, d[o + OBJ]!, d[o + OBJ_PAGE]!);
+}
+
+/** Copies entries [from, to) of `src` to `dst` from `at` (children learn their new parent). */
+function moveEntries(src: VmaNode, from: number, to: number, dst: VmaNode, at: number): void {
+  dst.keys.set(src.keys.subarray(from, to), at);
+  if (src.leaf) {
+    dst.data!.set(src.data!.subarray(src.at + from * STRIDE, src.at + to * STRIDE), dst.at + at * STRIDE);
+    return;
+  }
+  const sc = src.children!;
+  const dc = dst.children!;
+  for (let j = from; j < to; j++) {
+    const child = sc[j]!;
+    dc[at + j - from] = child;
+    child.parent = dst;
+  }
+}
+
+/** Drops the first `k` entries of `node`, moving the rest down. */
+function shiftDown(node: VmaNode, k: number): void {
+  const n = node.n;
+  node.keys.copyWithin(0, k, n);
+  if (node.leaf) node.data!.copyWithin(node.at, node.at + k * STRIDE, node.at + n * STRIDE);
+  else {
+    const c = node.children!;
+    for (let j = k; j < n; j++) c[j - k] = c[j]!;
+    c.fill(null, n - k, n);
+  }
+  node.n = n - k;
+}
+
+/** Moves every entry of `node` up by `k`, leaving room at the front (n is not changed). */
+function shiftUp(node: VmaNode, k: number): void {
+  const n = node.n;
+  node.keys.copyWithin(k, 0, n);
+  if (node.leaf) node.data!.copyWithin(node.at + k * STRIDE, node.at, node.at + n * STRIDE);
+  else {
+    const c = node.children!;
+    for (let j = n - 1; j >= 0; j--) c[j + k] = c[j]!;
+  }
+}
+
+/** Where `child` is among `parent`'s children. */
+function indexIn(parent: VmaNode, child: VmaNode): number {
+  const c = parent.children!;
+  for (let i = 0; i < parent.n; i++) if (c[i] === child) return i;
+  throw new Error("guest kernel bug: a mappings tree node is not among its parent's children");
+}
+
+/** The index of the last of `n` ascending keys at or below `key`, -1 if none is. */
+function lastAtOrBelow(keys: Float64Array, n: number, key: number): number {
   let lo = 0;
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (keys[from + mid]! <= key) lo = mid + 1;
+    if (keys[mid]! <= key) lo = mid + 1;
     else hi = mid;
   }
   return lo - 1;
+}
+
+function insertChild(node: VmaNode, pos: number, key: number, child: VmaNode): void {
+  const c = node.children!;
+  node.keys.copyWithin(pos + 1, pos, node.n);
+  for (let j = node.n; j > pos; j--) c[j] = c[j - 1]!;
+  node.keys[pos] = key;
+  c[pos] = child;
+  node.n++;
+}
+
+function removeChild(node: VmaNode, pos: number): void {
+  const c = node.children!;
+  node.keys.copyWithin(pos, pos + 1, node.n);
+  for (let j = pos + 1; j < node.n; j++) c[j - 1] = c[j]!;
+  node.n--;
+  c[node.n] = null;
 }

@@ -162,7 +162,13 @@ function same(a: Vma | undefined, b: Vma | undefined): boolean {
   return a.start === b.start && a.end === b.end && a.flags === b.flags && a.obj === b.obj && a.objPage === b.objPage;
 }
 
-/** The tree's height (1: the root is a leaf). */
+/** The tree's height (1: the root is a leaf), read through the nodes' children. */
 function depth(tree: VmaTree): number {
-  return tree.depth;
+  let node = (tree as unknown as { root: { leaf: boolean; children: unknown[] | null } | null }).root;
+  let d = 0;
+  while (node !== null) {
+    d++;
+    node = node.leaf ? null : (node.children![0] as typeof node);
+  }
+  return d;
 }
