@@ -115,11 +115,13 @@ import { writePostgresLike } from './import-bench.js';
  * ahead (as the muncher's touchAhead): the profile's stalls moved into it
  * rather than overlapping, each lookup being a chain of dependent loads
  * and data-dependent branches (a hash probe, a binary search) that a load
- * in JavaScript cannot turn into a prefetch. Timed (bench, main then this
- * build, twice, load average 8 to 11 on two cores): largest / smallest
- * s/MB 1.12 and 1.25 before, 1.23 and 1.16 after, per event 1.27 and 1.25
- * before, 1.41 and 1.27 after; the scatter is larger than what separates
- * the builds and 1.15 is not reached reliably.
+ * in JavaScript cannot turn into a prefetch. Timed (this bench, main then
+ * this build, six pairs at a load average of 3 to 4 on two cores):
+ * largest / smallest s/MB 1.22, 1.19, 1.26, 1.38, 1.15, 1.18 before
+ * (median 1.20) and 1.10, 1.27, 1.15, 1.16, 1.21, 1.14 after (median
+ * 1.16), per event 1.31, 1.27, 1.44, 1.58, 1.23, 1.34 before and 1.25,
+ * 1.36, 1.30, 1.33, 1.34, 1.29 after: a little less growth, within the
+ * scatter, and 1.15 is not reached reliably.
  *
  * The per-import cost that does not depend on the capture (its 4 GiB
  * guest: the frame arrays, the page-table writer's first 1,024 tables, the
