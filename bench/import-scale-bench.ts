@@ -79,6 +79,50 @@ import { writePostgresLike } from './import-bench.js';
  * Without the warm-up (BENCH_IMPORT_WARMUP=0), 1x is the dearest size,
  * its best of two imports still compiling: 1.23 and 1.27.
  *
+ * Then (issue 15 item 7 again; cachegrind as above but per guest event,
+ * the events per MB falling with size, and with `node --predictable`:
+ * without it V8's memory reducer starts collections on wall-clock timers,
+ * so a run slowed by the machine's load collects more, and two 4x runs of
+ * nearly the same code gave the collector 1.66 and 4.09 misses per event).
+ * Instructions per event fall with size (13.3 k at 1x, compiling
+ * included; 10.5 k at 4x); misses on reads per event rise, 2.99 at 1x to
+ * 7.15 at 4x. By where they land: the compiled importer 1.28 ->
+ * 3.74 (a page's slot in its records, its frame's holder and that
+ * holder's slot, its mapping-tree leaf, its leaf PTE and link: each a
+ * lookup in a structure that grows with the capture, roughly 50 MB of
+ * them at 1x and 160 MB at 4x by their sizes, against the 32 MiB cache),
+ * memmove 0.22 ->
+ * 1.22 (mapping-tree leaves, cold at 4x, shifted at each edit),
+ * the collector 0.78 -> 1.43. The one step that grows faster than
+ * the capture is the collector's: major collections come as the
+ * capture's typed-array state grows (2 in a 1x import, 4 to 6 at 4x,
+ * node --predictable --trace-gc; the count varies from run to run) and
+ * each marks a heap that grows with the capture too (36 MB live at the
+ * last one of a 4x import, 27 MB after the change below). What
+ * changed here: one-page shmem objects (one per shared frame, 131,072 at
+ * 4x) are two numbers in the page cache, not heap objects; a mapping-tree
+ * leaf keeps its upper bound, so the finger's check no longer reads the
+ * (cold) next leaf; an imported space's mapped regions are a bitmap, not
+ * a Set. Misses on reads per event after: 2.86 at 1x, 6.43 at 4x
+ * (the compiled importer 3.48, the collector 1.03; instructions 13.2 k
+ * and 10.3 k): 14% less growth, and what grows is where the reads land,
+ * not the work.
+ * Tried and not kept: the tree's nodes as blocks of two pooled
+ * Float64Arrays (commit c5e8977, reverted: 9% fewer misses in the
+ * compiled code at 4x, more than that added in memcpy and memset by the
+ * pools' doublings), a
+ * look-ahead loading the records, holder, leaf and PTE of the page two
+ * ahead (as the muncher's touchAhead): the profile's stalls moved into it
+ * rather than overlapping, each lookup being a chain of dependent loads
+ * and data-dependent branches (a hash probe, a binary search) that a load
+ * in JavaScript cannot turn into a prefetch. Timed (this bench, main then
+ * this build, six pairs at a load average of 3 to 4 on two cores):
+ * largest / smallest s/MB 1.22, 1.19, 1.26, 1.38, 1.15, 1.18 before
+ * (median 1.20) and 1.10, 1.27, 1.15, 1.16, 1.21, 1.14 after (median
+ * 1.16), per event 1.31, 1.27, 1.44, 1.58, 1.23, 1.34 before and 1.25,
+ * 1.36, 1.30, 1.33, 1.34, 1.29 after: a little less growth, within the
+ * scatter, and 1.15 is not reached reliably.
+ *
  * The per-import cost that does not depend on the capture (its 4 GiB
  * guest: the frame arrays, the page-table writer's first 1,024 tables, the
  * boot; the trace's seal and fsync) is about 40 ms of CPU, 2.5% of a 1x

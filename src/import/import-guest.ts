@@ -6,13 +6,24 @@ import { FrameHolders } from './frame-holders.js';
 import { GuestVpnMap, vpnMapGeometry, type VpnMapGeometry } from './guest-vpn-map.js';
 import { PAGE_INHERITED, PAGE_PRESENT, PageRecords } from './page-records.js';
 
+/** Words of a space's region bits to start with: the first guest GiB above the unmapped one (x86-64), all three of PAE's. */
+const REGION_WORDS_MIN = 32;
+
 /** One guest address space standing for one captured address space. */
 export class ImportSpace {
   /** The guest process, once created (-1 before). */
   guestPid = -1;
   alive = true;
-  /** Guest 2 MiB regions (vpn >> 9) mapped in the guest kernel. */
-  readonly regions: Set<number>;
+  /**
+   * Guest 2 MiB regions (vpn >> 9) mapped in the guest kernel, a bit each.
+   * The vpn map gives a space's regions out densely from its first guest
+   * GiB up (src/import/guest-vpn-map.ts), so a few hundred bytes hold
+   * them: a Set of them was a hash table per space that every page's
+   * write looked up, a few KiB each and larger as the capture grew, one
+   * more cache miss per page once a large capture's state had pushed them
+   * out of the caches.
+   */
+  private regionBits = new Uint32Array(REGION_WORDS_MIN);
   /**
    * Each page's source frame (b/d lines), shmem object and whether the
    * capture listed it (B or D), it is present and written in the guest
@@ -25,8 +36,35 @@ export class ImportSpace {
   constructor(
     readonly map: GuestVpnMap,
     readonly parent: ImportSpace | undefined,
-  ) {
-    this.regions = new Set();
+  ) {}
+
+  /** True when region `block` (a guest vpn >> 9) is mapped in the guest process. */
+  hasRegion(block: number): boolean {
+    const w = block >>> 5;
+    return w < this.regionBits.length && (this.regionBits[w]! & (1 << (block & 31))) !== 0;
+  }
+
+  /** Notes region `block` as mapped. */
+  addRegion(block: number): void {
+    const w = block >>> 5;
+    if (w >= this.regionBits.length) {
+      const bits = new Uint32Array(Math.max(w + 1, this.regionBits.length * 2));
+      bits.set(this.regionBits);
+      this.regionBits = bits;
+    }
+    this.regionBits[w] = this.regionBits[w]! | (1 << (block & 31));
+  }
+
+  /** Notes every region `parent` has mapped as mapped here too (fork copies the parent's mappings). */
+  inheritRegions(parent: ImportSpace): void {
+    const from = parent.regionBits;
+    if (from.length > this.regionBits.length) {
+      const bits = new Uint32Array(from.length);
+      bits.set(this.regionBits);
+      this.regionBits = bits;
+    }
+    const bits = this.regionBits;
+    for (let w = 0; w < from.length; w++) bits[w] = bits[w]! | from[w]!;
   }
 
   /** Distinct pages the capture listed for this space. */
@@ -36,7 +74,7 @@ export class ImportSpace {
 
   /** Drops the per-page bookkeeping of a space that is gone (its frames stay, for its children). */
   release(): void {
-    this.regions.clear();
+    this.regionBits = new Uint32Array(REGION_WORDS_MIN);
     this.pages.release();
   }
 
@@ -136,7 +174,7 @@ export class ImportGuest {
   fork(parent: ImportSpace, child: ImportSpace, vcpu: number, tNs: number): number {
     if (!parent.alive || parent.guestPid < 0 || !this.kernel.isAlive(parent.guestPid)) return this.create(child, vcpu, tNs);
     child.guestPid = this.kernel.fork(parent.guestPid, vcpu, tNs);
-    for (const r of parent.regions) child.regions.add(r);
+    child.inheritRegions(parent);
     child.pages.inheritFrom(parent.pages);
     return this.kernel.endNs - tNs;
   }
@@ -194,9 +232,9 @@ export class ImportGuest {
   /** Maps the 2 MiB region holding `gvpn` into the guest process if it is not mapped yet. */
   ensureRegion(space: ImportSpace, gvpn: number): void {
     const block = gvpn >> 9;
-    if (space.regions.has(block)) return;
+    if (space.hasRegion(block)) return;
     this.kernel.mapPages(space.guestPid, BLOCK_PAGES, true, block * BLOCK_PAGES);
-    space.regions.add(block);
+    space.addRegion(block);
   }
 
   private notePhysical(space: ImportSpace, page: number, gvpn: number, frame: number, vcpu: number, tNs: number): number {

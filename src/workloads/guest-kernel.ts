@@ -331,8 +331,7 @@ export class GuestKernel {
 
   /** Maps a shmem object shared and writable (Apache's scoreboard), at `atVpn` or where the kernel chooses. */
   mapShared(pid: number, objId: number, atVpn?: number): number {
-    const o = this.pageCache.object(objId);
-    return this.vmas.add(this.processes.space(pid), o.sizePages, VMA_WRITE | VMA_SHARED, objId, 0, atVpn);
+    return this.vmas.add(this.processes.space(pid), this.pageCache.sizePagesOf(objId), VMA_WRITE | VMA_SHARED, objId, 0, atVpn);
   }
 
   /**

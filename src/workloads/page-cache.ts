@@ -18,9 +18,9 @@ export class MemoryObject {
    * Per page index, its pfn plus one (0: not in memory): zero-based so that
    * the part of a large file never cached is never written and costs no
    * memory (pfnOf and setPfn translate). Null for an object of one page,
-   * whose slot is `only`: an importer makes a one-page shmem object per
-   * shared frame, and an array each was objects for the garbage collector
-   * to trace by the hundred thousand.
+   * whose slot is `only` (an array each was one more object per object;
+   * one-page shmem objects, an importer's shared frames, have no
+   * MemoryObject at all: PageCache.objects).
    */
   private slots: Int32Array | null;
   private only = 0;
@@ -128,7 +128,23 @@ export class MemoryObject {
 export const SWAP_CLUSTER_MAX = 32;
 
 export class PageCache {
-  private readonly objects: MemoryObject[] = [];
+  /**
+   * Every memory object by id; null for a one-page shmem object, whose
+   * frame and mappings are in onePfn and oneRefs. An importer makes one
+   * such object per frame that two processes share, by the hundred
+   * thousand in a large capture: an object each was that many heap objects
+   * for every major collection to mark, and collections come more often
+   * as the capture's state grows (so the marking grew faster than the
+   * capture: cachegrind put the collector's last-level misses at 0.51 per
+   * guest event at 1x and 1.66 at 4x), and each mmap and fault of a shared
+   * page read one more cold object. Two numbers per id in two typed arrays
+   * are neither.
+   */
+  private readonly objects: (MemoryObject | null)[] = [];
+  /** One-page shmem objects by id: the page's pfn plus one (0: not in memory). */
+  private onePfn = new Int32Array(0);
+  /** One-page shmem objects by id: mappings (VMAs) that refer to it. */
+  private oneRefs = new Int32Array(0);
   private readonly fileByPath = new Map<string, number>();
   /**
    * The file LRU, oldest first: a ring of runs (object, first page index,
@@ -236,23 +252,53 @@ export class PageCache {
     return id;
   }
 
-  /** A shared anonymous memory object (MAP_SHARED|MAP_ANONYMOUS: shmem). */
+  /** A shared anonymous memory object (MAP_SHARED|MAP_ANONYMOUS: shmem). One of one page keeps no name (nothing reads it). */
   createShmem(name: string, pages: number): number {
     const id = this.objects.length;
+    if (pages === 1) {
+      if (id >= this.onePfn.length) {
+        const n = Math.max(1024, 2 * this.onePfn.length);
+        const pfn = new Int32Array(n);
+        pfn.set(this.onePfn);
+        this.onePfn = pfn;
+        const refs = new Int32Array(n);
+        refs.set(this.oneRefs);
+        this.oneRefs = refs;
+      }
+      this.objects.push(null);
+      return id;
+    }
     this.objects.push(new MemoryObject(id, name, true, pages));
     return id;
   }
 
   /** Pages of a file (or shmem object) currently cached. */
   cachedPages(objId: number): number {
+    if (this.objects[objId] === null) return this.onePfn[objId]! > 0 ? 1 : 0;
     const o = this.object(objId);
     let n = 0;
     for (let i = 0; i < o.sizePages; i++) if (o.pfnOf(i) >= 0) n++;
     return n;
   }
 
+  /** Pages of an object (its size, cached or not). */
+  sizePagesOf(objId: number): number {
+    return this.objects[objId] === null ? 1 : this.object(objId).sizePages;
+  }
+
+  /**
+   * An object as a MemoryObject. A one-page shmem object gets one made
+   * from its two numbers (kept from then on: only growing it, which no
+   * caller does to a one-page shmem object, needs it).
+   */
   object(objId: number): MemoryObject {
-    const o = this.objects[objId];
+    let o = this.objects[objId];
+    if (o === null) {
+      o = new MemoryObject(objId, 'shmem', true, 1);
+      o.setPfn(0, this.onePfn[objId]! - 1);
+      o.mapRefs = this.oneRefs[objId]!;
+      this.objects[objId] = o;
+    }
     if (!o) throw new Error(`guest kernel: no memory object ${objId}`);
     return o;
   }
@@ -262,6 +308,14 @@ export class PageCache {
    * not in memory: read from disk for a file, zeroed for shmem.
    */
   getPage(objId: number, page: number, vcpu: number, tNs: number): number {
+    if (page === 0 && this.objects[objId] === null) {
+      const had = this.onePfn[objId]! - 1;
+      if (had >= 0) return had;
+      const fresh = this.frames.allocUserFrame(FrameKind.cache);
+      this.onePfn[objId] = fresh + 1;
+      this.kernelSpace.zeroFrame(vcpu, fresh, tNs);
+      return fresh;
+    }
     const o = this.object(objId);
     if (page >= o.sizePages) o.grow(page + 1);
     let pfn = o.pfnOf(page);
@@ -308,11 +362,21 @@ export class PageCache {
 
   /** One more mapping refers to the object. */
   addMapRef(objId: number): void {
-    this.object(objId).mapRefs++;
+    if (this.objects[objId] === null) this.oneRefs[objId]!++;
+    else this.object(objId).mapRefs++;
   }
 
   /** Drops one mapping's reference to an object; shmem with no mapping left is freed. */
   dropMapRef(objId: number): void {
+    if (this.objects[objId] === null) {
+      if (--this.oneRefs[objId]! !== 0) return;
+      const pfn = this.onePfn[objId]! - 1;
+      if (pfn < 0) return;
+      if (this.frames.mapCount[pfn] !== 0) throw new Error(`guest kernel bug: freeing shmem page ${pfn} still mapped ${this.frames.mapCount[pfn]} times`);
+      this.onePfn[objId] = 0;
+      this.frames.freeFrame(pfn);
+      return;
+    }
     const o = this.object(objId);
     o.mapRefs--;
     if (o.shmem && o.mapRefs === 0) {

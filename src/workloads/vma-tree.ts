@@ -238,11 +238,11 @@ export class VmaTree {
   /**
    * The leaf where `key` belongs: the last whose bound is at most `key`.
    * Bounds rise from leaf to leaf, so the finger is that leaf when its
-   * bound is at most `key` and the next leaf's is above it.
+   * bound is at most `key` and the next leaf's (its `high`) is above it.
    */
   private leafFor(key: number): VmaNode | null {
     const f = this.finger;
-    if (f !== null && f.low <= key && (f.next === null || key < f.next.low)) return f;
+    if (f !== null && f.low <= key && key < f.high) return f;
     let node = this.root;
     if (node === null) return null;
     while (!node.leaf) node = node.children![Math.max(0, lastAtOrBelow(node.keys, node.n, key))]!;
@@ -284,6 +284,7 @@ export class VmaTree {
       a.n += b.n;
       if (a.leaf) {
         a.next = b.next;
+        a.high = b.high;
         if (b.next !== null) b.next.prev = a;
         if (this.finger === b) this.finger = a;
       }
@@ -306,7 +307,7 @@ export class VmaTree {
       a.n = wantA;
     }
     parent.keys[i + 1] = b.keys[0]!;
-    if (b.leaf) b.low = b.keys[0]!;
+    if (b.leaf) a.high = b.low = b.keys[0]!;
   }
 
   /** Moves the upper half of an over-full `node` to a new node placed after it, and returns that node. */
@@ -320,6 +321,8 @@ export class VmaTree {
     right.parent = node.parent;
     if (node.leaf) {
       right.low = right.keys[0]!;
+      right.high = node.high;
+      node.high = right.low;
       right.next = node.next;
       right.prev = node;
       if (node.next !== null) node.next.prev = right;
@@ -355,6 +358,14 @@ class VmaNode {
   parent: VmaNode | null = null;
   /** A leaf's bound: the key that leads to it from its parent (-Infinity for the first leaf). */
   low = -Infinity;
+  /**
+   * A leaf's upper bound: the next leaf's `low` (Infinity for the last
+   * leaf), kept here so that the finger's check reads this leaf alone.
+   * Reading it from the next leaf was a cache miss at most operations of
+   * an importer, whose pages come in random order: the finger is the
+   * previous page's leaf and its neighbour is cold.
+   */
+  high = Infinity;
   prev: VmaNode | null = null;
   next: VmaNode | null = null;
   constructor(

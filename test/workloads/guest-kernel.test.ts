@@ -157,6 +157,43 @@ describe('guest kernel', () => {
     });
   }
 
+  it('a one-page shmem object (kept as two numbers, not an object) is one frame for every process mapping it, freed with its last mapping', () => {
+    // The rtdirty importer's shared frames: one-page objects mapped
+    // MAP_SHARED over a page of two processes. The page cache keeps such an
+    // object as a pfn and a mapping count; what a kernel does with it must
+    // be what it does with any shmem object: the first write takes one
+    // frame, a second process's write lands on that frame (it takes none
+    // but its page tables'), munmap of one mapping frees nothing but page
+    // tables, and munmap of the last frees the frame too.
+    const { kernel, out, hw } = setup('hvm', 'x86-64');
+    const tables = () => kernel.census().tablesPerLevel.reduce((x, y) => x + y, 0);
+    /** Frames `step` took (negative: freed), less those of page-table pages. */
+    const framesTaken = (step: () => void): number => {
+      const free = kernel.freePages;
+      const t = tables();
+      step();
+      return free - kernel.freePages - (tables() - t);
+    };
+    const a = kernel.createProcess(0, 0);
+    const b = kernel.createProcess(1, 0);
+    kernel.switchTo(0, a, 0);
+    kernel.switchTo(1, b, 0);
+    const vpn = 0x600000;
+    const shm = kernel.createShmem('frame', 1);
+    kernel.mapShared(a, shm, vpn);
+    kernel.mapShared(b, shm, vpn + 7);
+    expect(kernel.cachedPages(shm)).toBe(0);
+    expect(framesTaken(() => kernel.touch(a, 0, vpn, true, 100))).toBe(1);
+    expect(kernel.cachedPages(shm)).toBe(1);
+    expect(framesTaken(() => kernel.touch(b, 1, vpn + 7, true, 200))).toBe(0);
+    expect(framesTaken(() => kernel.unmap(a, vpn, 1, 0, 300))).toBe(0);
+    expect(kernel.cachedPages(shm)).toBe(1);
+    expect(framesTaken(() => kernel.unmap(b, vpn + 7, 1, 1, 400))).toBe(-1);
+    expect(kernel.cachedPages(shm)).toBe(0);
+    out.flush();
+    expect(hw.stats().faults, faultReport(hw.stats())).toBe(0);
+  });
+
   it('builds an address space by hand, as an importer will: map, write, fork, unmap, with no MMU fault', () => {
     const { kernel, out, hw } = setup('pv', 'x86-64');
     const pid = kernel.createProcess(0, 0);

@@ -125,6 +125,7 @@ describe('VmaTree keeps mappings as a sorted disjoint list does', () => {
         if (!same(tree.firstEndingAfter(vpn), refFirstEndingAfter(list, vpn))) wrong.push(`step ${step}: firstEndingAfter(${vpn})`);
       }
       expect(wrong.slice(0, 5)).toEqual([]);
+      expect(leafBoundsChained(tree)).toBe(true);
       expect(tree.size).toBe(list.length);
       expect([...tree]).toEqual(list);
     }
@@ -171,4 +172,21 @@ function depth(tree: VmaTree): number {
     node = node.leaf ? null : (node.children![0] as typeof node);
   }
   return d;
+}
+
+/**
+ * Each leaf's upper bound (`high`, which the finger's check reads) is the
+ * next leaf's lower bound, and the last leaf's is Infinity: read through
+ * the nodes, since a stale bound only shows as a lookup that goes to the
+ * wrong leaf when the finger happens to sit on it.
+ */
+function leafBoundsChained(tree: VmaTree): boolean {
+  type Node = { leaf: boolean; children: Node[] | null; next: Node | null; low: number; high: number };
+  let node = (tree as unknown as { root: Node | null }).root;
+  if (node === null) return true;
+  while (!node.leaf) node = node.children![0]!;
+  for (let leaf: Node | null = node; leaf !== null; leaf = leaf.next) {
+    if (leaf.high !== (leaf.next === null ? Infinity : leaf.next.low)) return false;
+  }
+  return true;
 }
