@@ -44,6 +44,7 @@ export function migrationBench(seconds: number): BenchRow[] {
     const cold = timeIt(run);
     let warm = cold;
     const ratios: number[] = [];
+    const wallRatios: number[] = [];
     let before = measure(loop);
     for (let k = 0; k < RATIO_RUNS; k++) {
       const t = measure(run);
@@ -51,12 +52,17 @@ export function migrationBench(seconds: number): BenchRow[] {
       loopSeconds = Math.min(loopSeconds, after.seconds);
       if (k === 0 || t.seconds < warm.seconds) warm = t;
       ratios.push(t.cpuSeconds / geoMean(before.cpuSeconds, after.cpuSeconds));
+      wallRatios.push(t.seconds / geoMean(before.seconds, after.seconds));
       before = after;
     }
     const ev = warm.value.guestEvents;
     trackerRows.push({ scenario: `track ${tracker}`, metric: 'MMU + tracker + oracle, 100 ms rounds (first run, JIT cold)', value: mPerSec(ev, cold.seconds) });
     trackerRows.push({ scenario: `track ${tracker}`, metric: `MMU + tracker + oracle, 100 ms rounds (best of ${RATIO_RUNS} after it)`, value: mPerSec(ev, warm.seconds), target: `>= ${TARGETS[tracker]! / 1e6} M/s`, ok: ev / warm.seconds >= TARGETS[tracker]! });
     trackerRows.push({ scenario: `track ${tracker}`, metric: `the same, CPU time against the plain loop run around it (median of ${RATIO_RUNS})`, value: `${median(ratios).toFixed(2)}x`, target: `<= ${RATIO_TARGETS[tracker]}x`, ok: median(ratios) <= RATIO_TARGETS[tracker]! });
+    // Wall time, bracketed the same way: what a user waits for. The CPU
+    // ratio above also counts what V8's compiler and collector threads do
+    // for the tracker beside it (the plain loop gives them almost nothing).
+    trackerRows.push({ scenario: `track ${tracker}`, metric: `the same, wall time against the plain loop run around it (median of ${RATIO_RUNS})`, value: `${median(wallRatios).toFixed(2)}x`, target: `<= ${RATIO_TARGETS[tracker]}x`, ok: median(wallRatios) <= RATIO_TARGETS[tracker]! });
     const policy = policyOf(tracker);
     const m = coldAndWarm(2, () => runMigration(source, { tracker, migration: { policy, startNs: (seconds * 1e9) / 2 } })).warm;
     trackerRows.push({ scenario: `migrate ${tracker}`, metric: `${policy} migration from mid-run, end to end (downtime ${(m.value.downtimeNs / 1e6).toFixed(1)} ms)`, value: mPerSec(m.value.guestEvents, m.seconds) });
