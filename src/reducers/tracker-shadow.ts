@@ -1,11 +1,12 @@
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
-import { PTE_FLAG_BITS, PTE_P } from '../model/pte.js';
 import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_LEAF_TABLE, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
+import { ShadowDirtyOrder } from './shadow-dirty-order.js';
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
+import { propagateGuestEntry } from './shadow-propagate.js';
 import { ShadowWalk, walkCacheRow } from './shadow-walk.js';
 import { TOUCH_AHEAD_EVENTS, touchLeafTables, touchPages } from './touch-ahead.js';
 import { Tracker, type TrackerEnv, touchScratch } from './tracker.js';
@@ -16,9 +17,6 @@ const FAULT = ACCESS_FAULT;
 const WRITE = ACCESS_WRITE;
 const KIND_CR3_LOAD = GuestEventKind.cr3Load;
 const KIND_PT_WRITE = GuestEventKind.ptWrite;
-
-/** builtSeq of an L1/FL1 shadow built with log-dirty off: its entries are writable. */
-const BUILT_WRITABLE = 0x7fff_ffff;
 
 /**
  * Xen's shadow paging as the dirty-page tracker (DESIGN section 6, seed 002).
@@ -47,7 +45,8 @@ const BUILT_WRITABLE = 0x7fff_ffff;
  *   writable at once. Each L1/FL1 shadow keeps a writable bit per entry
  *   (set by a write fault, or by a pt_write that propagates the entry to a
  *   page already dirty) and the sequence number of its build; each page
- *   keeps the sequence number at which it became dirty this round.
+ *   keeps the sequence number at which it became dirty this round
+ *   (shadow-dirty-order.ts).
  * - Guest A and D bits (_sh_propagate, guest_walk_tables): a shadow entry is
  *   not present while the guest's A bit is clear and read-only while a leaf's
  *   D bit is clear, so the hardware never sets guest A/D under shadow paging:
@@ -113,9 +112,8 @@ export class ShadowTracker extends Tracker {
    * access reads it, and it changes only at ENABLE and OFF.
    */
   private shadowing: boolean;
-  /** Sequence number at which each page was marked dirty this round (valid while its bit is set). */
-  private readonly dirtySeq: Int32Array;
-  private seq = 1;
+  /** Whether a leaf shadow was built before or after its page's dirty mark (shadow-dirty-order.ts). */
+  private readonly dirtyOrder: ShadowDirtyOrder;
   private readonly faultCostNs: number;
   private readonly emulateCostNs: number;
   private readonly freeCostPerShadowNs: number;
@@ -157,10 +155,10 @@ export class ShadowTracker extends Tracker {
     this.shadowing = this.hvm;
     this.walk = new ShadowWalk(g, c, env.mmu.p2m, {
       charge: (kind, vcpu, wallNs, pfn, arg, costNs) => this.charge(kind, vcpu, wallNs, pfn, arg, costNs),
-      leafBuiltSeq: () => (this.logDirty ? this.nextSeq() : BUILT_WRITABLE),
+      leafBuiltSeq: () => this.dirtyOrder.buildStamp(this.logDirty),
     }, shadowPoolPagesOf(c, g, env.p2m));
     this.pool = this.walk.pool;
-    this.dirtySeq = new Int32Array(g.memPages);
+    this.dirtyOrder = new ShadowDirtyOrder(g.memPages, this.pool);
     this.faultCostNs = c.exitRoundTripNs + c.shadowFaultNs;
     this.emulateCostNs = c.exitRoundTripNs + c.ptEmulateNs;
     this.freeCostPerShadowNs = c.shadowBlowPerPageNs * c.shadowPagesPerTable;
@@ -421,7 +419,7 @@ export class ShadowTracker extends Tracker {
     const bit = 1 << (entry & 31);
     const rw = this.pool.rwBits;
     const bits = rw[word]!;
-    if ((bits & bit) !== 0 || this.writableAsBuilt(leaf, pfn)) {
+    if ((bits & bit) !== 0 || this.dirtyOrder.writableAsBuilt(leaf, pfn, this.dirty.isDirty(pfn))) {
       rw[word] = bits | bit;
       if (ad && !faulted) this.adFault(vcpu, wallNs, pfn);
       return;
@@ -437,16 +435,6 @@ export class ShadowTracker extends Tracker {
       this.faultsReadOnlyAfterOff++;
       this.charge(EVENT.shadowFault, vcpu, wallNs, pfn, 0, this.faultCostNs);
     }
-  }
-
-  /**
-   * Whether an L1/FL1 shadow entry whose writable bit is clear was built
-   * writable: when its shadow was built with log-dirty off, or after its
-   * page was marked dirty this round.
-   */
-  private writableAsBuilt(leaf: number, pfn: number): boolean {
-    const built = this.pool.builtSeq[leaf]!;
-    return built === BUILT_WRITABLE || (this.dirty.isDirty(pfn) && this.dirtySeq[pfn]! < built);
   }
 
   protected override onRead(pfn: number, access: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void {
@@ -504,41 +492,9 @@ export class ShadowTracker extends Tracker {
     this.walk.loadCr3(rootPfn, vcpu, wallNs);
   }
 
-  /**
-   * sh_validate_guest_entry for a guest write of `pte` into entry `index` of
-   * page `pfn`: each shadow of the page takes the new entry. Returns the
-   * number of shadows updated.
-   */
+  /** sh_validate_guest_entry: each shadow of `pfn` takes the guest's new entry (shadow-propagate.ts). */
   private propagate(pfn: number, index: number, pte: number): number {
-    const pool = this.pool;
-    let updated = 0;
-    for (let s = pool.firstOf(pfn); s >= 0; ) {
-      // Updating one shadow can free others (a page used at two levels), so
-      // take the next before, and stop at any slot no longer of this page.
-      const next = pool.nextOf(s);
-      const level = pool.levelOf[s]!;
-      if (level === 1) {
-        // _sh_propagate: writable now iff log-dirty is off or the page the
-        // entry now maps is dirty already. (The as-built rule cannot
-        // contradict this: a page dirty before the build is dirty now, as
-        // every L1 shadow is blown when the bitmap is cleaned.)
-        const word = s * ROW_WORDS + (index >>> 5);
-        const bit = 1 << (index & 31);
-        const target = (pte & PTE_P) !== 0 ? this.walk.framePfn(pte >>> PTE_FLAG_BITS) : -1;
-        if (!this.logDirty || (target >= 0 && this.dirty.isDirty(target))) pool.rwBits[word] = pool.rwBits[word]! | bit;
-        else pool.rwBits[word] = pool.rwBits[word]! & ~bit;
-        updated++;
-      } else if (level >= 2 && !(this.walk.pae && level === 3 && index >= 4)) {
-        // The new target is referenced before the old one is released, so a
-        // rewrite of the same entry frees nothing (shadow_set_l2e and kin).
-        const child = this.walk.childShadow(pte, level);
-        if (child >= 0) pool.link(s, index, child);
-        else pool.unlink(s, index);
-        updated++;
-      }
-      s = next >= 0 && pool.pfnOf[next] === pfn ? next : -1;
-    }
-    return updated;
+    return propagateGuestEntry(this.pool, this.walk, this.logDirty, this.dirty, pfn, index, pte);
   }
 
   // ---- faults and dirty marks ----
@@ -555,29 +511,7 @@ export class ShadowTracker extends Tracker {
   }
 
   private mark(pfn: number): void {
-    if (this.dirty.mark(pfn)) this.dirtySeq[pfn] = this.nextSeq();
-  }
-
-  /**
-   * The next build/dirtying sequence number. On reaching the Int32 limit the
-   * numbers restart: every L1 shadow built in log-dirty takes 1 and every
-   * page 0, so a page already dirty counts as marked before every build
-   * (writable: never a lost write, at worst a fault not charged) and any
-   * later marking comes after every build.
-   */
-  private nextSeq(): number {
-    if (this.seq >= BUILT_WRITABLE - 2) this.restartSeq();
-    return ++this.seq;
-  }
-
-  /** Kept out of nextSeq so that it stays small enough to inline into every mark. */
-  private restartSeq(): void {
-    this.dirtySeq.fill(0);
-    const built = this.pool.builtSeq;
-    this.pool.forEachLeafShadow((s) => {
-      if (built[s] !== BUILT_WRITABLE) built[s] = 1;
-    });
-    this.seq = 1;
+    if (this.dirty.mark(pfn)) this.dirtyOrder.marked(pfn);
   }
 
   // ---- log-dirty operations ----
