@@ -8,6 +8,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { parseGridFile, GridError } from '../../src/sweep/grid-file.js';
 import { expandGrid } from '../../src/sweep/grid-expand.js';
 import { shardIndices } from '../../src/sweep/shard-partition.js';
+import { sweepRuns } from '../../src/cli/sweep/sweep-runs.js';
 
 const dir = tempDir('migsim-grid-');
 const points = (text: string) => expandGrid(parseGridFile('g.yaml', text)).map((p) => Object.fromEntries([...p.values].map(([k, v]) => [k, v.text])));
@@ -57,6 +58,30 @@ exclude:
     const p = await runCli('sweep', pv, '-o', join(dir, 'out'));
     expect(p.code).toBe(2);
     expect(p.err).toMatch(/pv\.yaml:6: tracker 'hap' needs an HVM guest/);
+  });
+
+  it('each point is parsed from the defaults: a flag, a switch or a --set of one point never reaches the next', () => {
+    // One commander Command parses every point (sweep-runs.ts): commander
+    // restores its defaults before each parse; this holds it to that.
+    const grid = `run: {workload: muncher, duration: 1s, tracker: hap, policy: qemu}
+axes:
+  autoConverge: [true, false]
+  set.rate: [7, 9]
+zip: [[autoConverge, set.rate]]
+`;
+    const ps = expandGrid(parseGridFile('g.yaml', grid));
+    const reversed = sweepRuns('g.yaml', [...ps].reverse());
+    const runs = sweepRuns('g.yaml', ps);
+    expect(runs.map((r) => [r.opts.autoConverge ?? false, r.opts.set])).toEqual([
+      [true, { rate: '7' }],
+      [false, { rate: '9' }],
+    ]);
+    // The same point gives the same run whatever was parsed before it.
+    expect(reversed.map((r) => r.id).reverse()).toEqual(runs.map((r) => r.id));
+    // A point that gives no --set has none, after one that did.
+    const [withSet, without] = sweepRuns('g.yaml', expandGrid(parseGridFile('g.yaml', 'run: {workload: muncher, duration: 1s, tracker: hap, policy: qemu}\naxes:\n  set.rate: [7]\n')).concat(expandGrid(parseGridFile('g.yaml', 'run: {workload: muncher, duration: 1s, tracker: hap, policy: qemu}\n'))));
+    expect(withSet!.opts.set).toEqual({ rate: '7' });
+    expect(without!.opts.set).toBeUndefined();
   });
 
   it('shards partition the runs: each in exactly one shard, costs balanced within the largest run', () => {

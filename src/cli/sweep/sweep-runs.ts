@@ -89,25 +89,48 @@ export function pointArgv(path: string, p: GridPoint): { argv: string[]; lines: 
   return { argv: [target.text, ...argv], lines, targetLine: target.line };
 }
 
-/** The `run` options an argv gives (commander's parsing, defaults and checks), or a UsageError naming the flag. */
-export function parseRunArgv(argv: readonly string[]): { target: string; opts: RunCliOptions } {
-  let parsed: { target: string; opts: RunCliOptions } | undefined;
-  let message = '';
-  const cmd = new Command('run')
+/**
+ * The one `run` parser of this thread: commander restores a command's
+ * defaults before each parse after the first (Command._prepareForParse,
+ * commander 13 and later), so one Command serves every grid point; a
+ * Command of ~60 options built per point was most of the time a
+ * 1,000-point grid took to check (0.38 s of 0.38 s). `--set`'s collector
+ * returns a new object each time (collectSetting), so no parse sees
+ * another's settings.
+ */
+interface RunParser {
+  readonly cmd: Command;
+  parsed?: { target: string; opts: RunCliOptions };
+  message: string;
+}
+let runParser: RunParser | undefined;
+
+function theRunParser(): RunParser {
+  if (runParser) return runParser;
+  const p: RunParser = { cmd: new Command('run'), message: '' };
+  p.cmd
     .argument('<target>')
     .exitOverride()
-    .configureOutput({ writeOut: () => {}, writeErr: (t) => (message += t) })
+    .configureOutput({ writeOut: () => {}, writeErr: (t: string) => (p.message += t) })
     .action((target: string, opts: RunCliOptions) => {
-      parsed = { target, opts };
+      p.parsed = { target, opts };
     });
-  addRunOptions(cmd);
+  addRunOptions(p.cmd);
+  return (runParser = p);
+}
+
+/** The `run` options an argv gives (commander's parsing, defaults and checks), or a UsageError naming the flag. */
+export function parseRunArgv(argv: readonly string[]): { target: string; opts: RunCliOptions } {
+  const p = theRunParser();
+  p.parsed = undefined;
+  p.message = '';
   try {
-    cmd.parse([...argv], { from: 'user' });
+    p.cmd.parse([...argv], { from: 'user' });
   } catch (e) {
-    if (e instanceof CommanderError) throw new UsageError((message.split('\n')[0] || e.message).replace(/^error: /, ''));
+    if (e instanceof CommanderError) throw new UsageError((p.message.split('\n')[0] || e.message).replace(/^error: /, ''));
     throw e;
   }
-  return parsed!;
+  return p.parsed!;
 }
 
 const SILENT: CliContext = { io: { out: () => {}, err: () => {}, isTty: false }, argv: [], setExit: () => {} };
