@@ -27,6 +27,13 @@ export class RoundDriver implements Driver {
   private readonly stability: RoundStability[] = [];
   private previous: Uint32Array | undefined;
   private previousDirty = 0;
+  /**
+   * The copier's two bitmap buffers, taken in turn by each CLEAN and FINAL
+   * (one holds the round before, for the stability figures): allocated
+   * once, as xg_sr_save.c's setup() allocates its dirty_bitmap, not a new
+   * copy a round (tracker.ts's peek says why).
+   */
+  private readonly buffers: [Uint32Array, Uint32Array];
 
   constructor(
     private readonly tracker: Tracker,
@@ -38,6 +45,14 @@ export class RoundDriver implements Driver {
     private readonly tracking: boolean,
   ) {
     this.nextActionNs = tracking ? startNs : Infinity;
+    const words = Math.ceil(oracle.memPages / 32);
+    this.buffers = [new Uint32Array(words), new Uint32Array(words)];
+  }
+
+  /** The buffer the next CLEAN or FINAL copies into: the one not holding the previous round's bitmap. */
+  private get nextBuffer(): Uint32Array {
+    const [a, b] = this.buffers;
+    return this.previous === a ? b : a;
   }
 
   /** The factory `simulate` takes: rounds of `roundNs` from `startNs` (no tracking under `direct`). */
@@ -55,7 +70,7 @@ export class RoundDriver implements Driver {
       // Initially set (KVM's manual protect): the copier took every page, so every chunk is cleared now.
       this.clearAll(now);
     } else {
-      this.endRound(now, this.tracker.clean(now));
+      this.endRound(now, this.tracker.clean(now, this.nextBuffer));
       this.clearAll(now);
     }
     this.roundStartNs = now;
@@ -69,7 +84,7 @@ export class RoundDriver implements Driver {
   finish(wallNs: number): void {
     if (this.started) {
       const end = Math.max(wallNs, this.roundStartNs);
-      this.endRound(end, this.tracker.final(end));
+      this.endRound(end, this.tracker.final(end, this.nextBuffer));
       this.tracker.off(end);
       this.nextActionNs = Infinity;
     }

@@ -210,7 +210,7 @@ export class KvmRingTracker extends KvmPmlTracker {
   }
 
   /** kvm_dirty_ring_flush: kick (buffers into rings), reap, reset; then the slot's bitmap is taken. */
-  protected override getDirtyLog(kind: number, wallNs: number, paused: boolean): Uint32Array {
+  protected override getDirtyLog(kind: number, wallNs: number, paused: boolean, into: Uint32Array | undefined): Uint32Array {
     const c = this.env.costs;
     let threadNs = this.syncVcpus(wallNs, paused);
     const entries = this.reapAll();
@@ -218,7 +218,7 @@ export class KvmRingTracker extends KvmPmlTracker {
     threadNs += c.kvmIoctlBaseNs + entries * (this.reapPerEntryNs + this.resetPerEntryNs);
     this.peakMemoryBytes();
     const count = this.dirty.dirtyCount;
-    const bits = this.dirty.clean();
+    const bits = this.dirty.clean(into);
     this.finishSync(kind, wallNs, count, threadNs, paused);
     return bits;
   }

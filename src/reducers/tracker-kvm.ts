@@ -76,7 +76,7 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
   private readonly open: Uint8Array;
   private readonly gateSet: EptGates;
   /** The slot's copy of the last GET (QEMU's KVMSlot.dirty_bmap), less what CLEARs took since: the mask a CLEAR passes. */
-  private fetched: Uint32Array;
+  private readonly fetched: Uint32Array;
   protected readonly memPages: number;
   protected readonly vcpus: number;
   private readonly wpFaultCostNs: number;
@@ -245,7 +245,7 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
       this.writable.fill(epoch);
       this.dirty.markAll();
       // QEMU's setup sync (ram_init_bitmaps) GETs it at once: the slot's copy is all set, every chunk to clear.
-      this.fetched = this.dirty.peek();
+      this.dirty.peek(this.fetched);
     } else {
       if (this.kvm.eagerPageSplit) tables = this.splitAll();
       // Every SPTE protected (the epoch closed every gate): a walk over the slot.
@@ -269,13 +269,13 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
   }
 
   /** KVM_GET_DIRTY_LOG while the vCPUs run (QEMU's migration_bitmap_sync). */
-  override clean(wallNs: number): Uint32Array {
-    return this.getDirtyLog(EVENT.clean, wallNs, false);
+  override clean(wallNs: number, into?: Uint32Array): Uint32Array {
+    return this.getDirtyLog(EVENT.clean, wallNs, false, into);
   }
 
   /** The last GET, with the VM stopped: its time is downtime. */
-  override final(wallNs: number): Uint32Array {
-    return this.getDirtyLog(EVENT.final, wallNs, true);
+  override final(wallNs: number, into?: Uint32Array): Uint32Array {
+    return this.getDirtyLog(EVENT.final, wallNs, true, into);
   }
 
   /**
@@ -284,7 +284,7 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
    * bitmap is taken and zeroed and each page in it re-protected, with a
    * remote TLB flush; with manual protect it is only copied.
    */
-  protected getDirtyLog(kind: number, wallNs: number, paused: boolean): Uint32Array {
+  protected getDirtyLog(kind: number, wallNs: number, paused: boolean, into: Uint32Array | undefined): Uint32Array {
     const c = this.env.costs;
     let threadNs = this.syncVcpus(wallNs, paused);
     const count = this.dirty.dirtyCount;
@@ -292,10 +292,11 @@ export abstract class KvmTracker extends Tracker implements EptExitHandler {
     this.peakMemoryBytes();
     let bits: Uint32Array;
     if (this.manual) {
-      bits = this.dirty.peek();
-      this.fetched = bits.slice();
+      bits = this.dirty.peek(into);
+      // The slot's copy is the tracker's own: copied into, not allocated each GET.
+      this.fetched.set(bits);
     } else {
-      bits = this.dirty.clean();
+      bits = this.dirty.clean(into);
       for (let w = 0; w < bits.length; w++) {
         let word = bits[w]!;
         while (word !== 0) {

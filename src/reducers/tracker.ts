@@ -322,22 +322,29 @@ export abstract class Tracker {
     this.pauseDomain(EVENT.logdirtyEnable, wallNs, 0, this.env.costs.logDirtyOpBaseNs);
   }
 
-  /** PEEK: a copy of the bitmap; tracking goes on unchanged. */
-  peek(wallNs: number): Uint32Array {
+  /**
+   * PEEK: a copy of the bitmap; tracking goes on unchanged. Here and in
+   * clean and final, the copy goes into `into` when the caller passes its
+   * own buffer (as long as the bitmap), as the domctl copies into the one
+   * the toolstack hands it (xc_shadow_control's dirty_bitmap, which
+   * tools/libs/guest/xg_sr_save.c allocates once in setup() and passes to
+   * every round), else into a new array.
+   */
+  peek(wallNs: number, into?: Uint32Array): Uint32Array {
     this.flushLogs(wallNs);
-    const bits = this.dirty.peek();
+    const bits = this.dirty.peek(into);
     this.pauseDomain(EVENT.peek, wallNs, this.dirty.dirtyCount, this.logDirtyOpCostNs());
     return bits;
   }
 
   /** CLEAN: a copy of the bitmap, then reset and re-arm tracking. */
-  clean(wallNs: number): Uint32Array {
-    return this.cleanAs(EVENT.clean, wallNs);
+  clean(wallNs: number, into?: Uint32Array): Uint32Array {
+    return this.cleanAs(EVENT.clean, wallNs, into);
   }
 
   /** FINAL: the clean done while the domain is suspended. */
-  final(wallNs: number): Uint32Array {
-    return this.cleanAs(EVENT.final, wallNs);
+  final(wallNs: number, into?: Uint32Array): Uint32Array {
+    return this.cleanAs(EVENT.final, wallNs, into);
   }
 
   /** OFF: stop tracking; pages return to normal mappings. */
@@ -350,12 +357,12 @@ export abstract class Tracker {
     this.dirty.reset();
   }
 
-  private cleanAs(kind: number, wallNs: number): Uint32Array {
+  private cleanAs(kind: number, wallNs: number, into: Uint32Array | undefined): Uint32Array {
     this.flushLogs(wallNs);
     this.notePeakMemory();
     const count = this.dirty.dirtyCount;
     const cost = this.logDirtyOpCostNs();
-    const bits = this.dirty.clean();
+    const bits = this.dirty.clean(into);
     this.onClean(wallNs);
     this.pauseDomain(kind, wallNs, count, cost);
     return bits;
