@@ -15,14 +15,18 @@
  * are in the cache too. Nothing is written when a user runs migsim.
  *
  * A cache is used only when it was made from this exact file and is whole:
- * its first bytes are the CRC-32 of the source it was made from and the
- * CRC-32 of V8's data after them, both checked before V8 sees the data (a
- * CRC, not a cryptographic hash: it guards against a stale or damaged file,
- * not an attacker, who could as well edit the bundle; node:crypto alone
- * costs more to load, 4-8 ms, than the cache saves --help). V8 itself
- * checks only the source's length, its own version and its flags, and
- * deserialises damaged data as it comes (Node 20's V8 stops the process on
- * it: test/cli/code-cache.test.ts). Any other case (no cache, a cache of
+ * it holds a copy of the source it was made from and V8's data twice, and
+ * before V8 sees the data the copy must equal the file byte for byte and
+ * the two copies of the data each other (see readCache: comparisons, which
+ * run at memory speed, where a CRC-32 of each and the node:zlib it came
+ * from cost a 10 ms run 8.4 M instructions on the main thread, valgrind;
+ * it guards against a stale or damaged file, not an attacker,
+ * who could as well edit the bundle). V8 itself checks only the source's
+ * length, its own version and its flags, and deserialises damaged data as
+ * it comes (Node 20's V8 stops the process on it:
+ * test/cli/code-cache.test.ts; V8's own --verify-snapshot-checksum would
+ * refuse it, but also checksums the whole start-up snapshot of every worker
+ * thread, 70 ms each). Any other case (no cache, a cache of
  * other source or damaged, a cache V8 rejects: another Node, or flags such
  * as --max-old-space-size that change V8's flag hash) compiles the source as
  * if there were none: the same code runs, only slower.
@@ -43,7 +47,6 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeF
 import Module = require('node:module');
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { crc32 } from 'node:zlib';
 // node:worker_threads (1-7 ms to load) only where the build writes or a test asks for the report.
 type WorkerThreads = typeof import('node:worker_threads');
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
@@ -51,22 +54,26 @@ const workerThreads = (): WorkerThreads => require('node:worker_threads') as Wor
 /** The folder, beside the bundle's files, of their caches: `<file>.v8` for each. */
 export const CODE_CACHE_DIR = 'code-cache';
 
-/** A cache file's first bytes: this tag, the CRC-32 of the source it was made from, the CRC-32 of the V8 data after the header (each 4 bytes, little-endian). */
-const MAGIC = Buffer.from('migsim-v8-4\n');
+/**
+ * A cache file: this tag, the byte length of the source it was made from
+ * and of V8's data (each 4 bytes, little-endian), then the source, then
+ * V8's data, then V8's data again.
+ */
+const MAGIC = Buffer.from('migsim-v8-5\n');
 const HEADER_BYTES = MAGIC.length + 8;
 
 /** What MIGSIM_CODE_CACHE=report prints: how each file compiled through the hook found its cache. */
 export interface CodeCacheCounts {
   used: number;
-  /** Present but not for this source (another digest, a bad header), or refused by V8. */
+  /** Present but not for this source (another copy of the source, a bad header, unequal copies of the data), or refused by V8. */
   rejected: number;
   missing: number;
 }
 
 interface CompiledFile {
   readonly script: Script;
-  /** The source's CRC-32. */
-  readonly digest: number;
+  /** The file's bytes (the build keeps them to write with the cache; a user's run drops them once compared). */
+  readonly bytes?: Buffer;
 }
 
 /** Node's loader of one kind of file, as Module.prototype.load calls it (not in @types/node). */
@@ -78,16 +85,16 @@ const WRAP_TAIL = Buffer.from('\n})');
 
 /**
  * The file, read once, inside the wrapper, as the string V8 compiles, and
- * the CRC-32 of the file's bytes. Node's own loader reads a file as a UTF-8
- * string, which the wrapper then copies again, and the CRC would encode
- * back to bytes: three copies of 0.9 MB of source on a run's young heap,
- * and its scavenges. Here the file is read into a buffer already holding
- * the wrapper, its digest taken from the bytes, and one string made, one
- * byte a character when the file is ASCII (the bundle's files are: see
+ * the file's bytes (valid until the next file is read). Node's own loader
+ * reads a file as a UTF-8 string, which the wrapper then copies again:
+ * copies of 0.9 MB of source on a run's young heap, and its scavenges. Here
+ * the file is read into a buffer already holding the wrapper, compared
+ * with its cache's copy as bytes, and one string made, one byte a
+ * character when the file is ASCII (the bundle's files are: see
  * scripts/bundle-cli.mjs). A leading #! line becomes a comment of the same
- * length.
+ * length (after the bytes are taken: the cache's copy is of the file).
  */
-function readWrapped(filename: string): { source: string; digest: number } {
+function readWrapped(filename: string): { source: string; file: Buffer } {
   const fd = openSync(filename, 'r');
   let bytes: Buffer;
   try {
@@ -100,9 +107,11 @@ function readWrapped(filename: string): { source: string; digest: number } {
     closeSync(fd);
   }
   const file = bytes.subarray(WRAP_HEAD.length, bytes.length - WRAP_TAIL.length);
-  const digest = crc32(file);
-  if (file[0] === 0x23 && file[1] === 0x21) file.write('//', 0, 'latin1');
-  return { source: bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), digest };
+  const hashBang = file[0] === 0x23 && file[1] === 0x21;
+  if (hashBang) file.write('//', 0, 'latin1');
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+  if (hashBang) file.write('#!', 0, 'latin1');
+  return { source, file };
 }
 
 /**
@@ -147,8 +156,8 @@ function requireFor(module: Module): NodeJS.Require {
   return require;
 }
 
-/** The file's cache when it was made from `digest`'s source and is whole; otherwise undefined. */
-function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): Buffer | undefined {
+/** The file's cache when it was made from `file`'s bytes and is whole; otherwise undefined. */
+function readCache(cacheFile: string, file: Buffer, counts: CodeCacheCounts): Buffer | undefined {
   let bytes: Buffer;
   try {
     const fd = openSync(cacheFile, 'r');
@@ -163,9 +172,16 @@ function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): 
     counts.missing++;
     return undefined;
   }
-  const data = bytes.subarray(HEADER_BYTES);
-  const whole = bytes.length > HEADER_BYTES && bytes.subarray(0, MAGIC.length).equals(MAGIC) && bytes.readUInt32LE(MAGIC.length) === digest;
-  if (!whole || bytes.readUInt32LE(MAGIC.length + 4) !== crc32(data)) {
+  const sourceBytes = bytes.length >= HEADER_BYTES ? bytes.readUInt32LE(MAGIC.length) : -1;
+  const dataBytes = bytes.length >= HEADER_BYTES ? bytes.readUInt32LE(MAGIC.length + 4) : -1;
+  const whole =
+    bytes.length === HEADER_BYTES + sourceBytes + 2 * dataBytes &&
+    dataBytes > 0 &&
+    bytes.subarray(0, MAGIC.length).equals(MAGIC) &&
+    sourceBytes === file.length &&
+    bytes.subarray(HEADER_BYTES, HEADER_BYTES + sourceBytes).equals(file);
+  const data = bytes.subarray(HEADER_BYTES + sourceBytes, HEADER_BYTES + sourceBytes + dataBytes);
+  if (!whole || !data.equals(bytes.subarray(HEADER_BYTES + sourceBytes + dataBytes))) {
     counts.rejected++;
     return undefined;
   }
@@ -199,8 +215,8 @@ export function installCodeCache(dir: string): void {
   const nodeLoad = extensions['.js']!;
   extensions['.js'] = function loadWithCache(this: unknown, module: Module, filename: string): void {
     if (dirname(filename) !== dir) return nodeLoad.call(this, module, filename);
-    const { source, digest } = readWrapped(filename);
-    const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), digest, counts);
+    const { source, file: fileBytes } = readWrapped(filename);
+    const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), fileBytes, counts);
     // lineOffset -1: the wrapper's line, so that stack traces keep the file's lines and columns.
     const script = new Script(source, {
       filename,
@@ -211,7 +227,7 @@ export function installCodeCache(dir: string): void {
       if (script.cachedDataRejected) counts.rejected++;
       else counts.used++;
     }
-    const file = { script, digest };
+    const file: CompiledFile = mode === 'write' ? { script, bytes: Buffer.from(fileBytes) } : { script };
     compiled.set(filename, file);
     const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => unknown;
     wrapper.call(module.exports, module.exports, requireFor(module), module, filename, dir);
@@ -230,14 +246,14 @@ export function installCodeCache(dir: string): void {
  */
 function writeCaches(cacheDir: string, compiled: ReadonlyMap<string, CompiledFile>): void {
   mkdirSync(cacheDir, { recursive: true });
-  for (const [filename, { script, digest }] of compiled) {
+  for (const [filename, { script, bytes }] of compiled) {
     const target = join(cacheDir, `${basename(filename)}.v8`);
     const temporary = `${target}.${process.pid}-${workerThreads().threadId}.tmp`;
     const data = script.createCachedData();
     const header = Buffer.alloc(8);
-    header.writeUInt32LE(digest, 0);
-    header.writeUInt32LE(crc32(data), 4);
-    writeFileSync(temporary, Buffer.concat([MAGIC, header, data]));
+    header.writeUInt32LE(bytes!.length, 0);
+    header.writeUInt32LE(data.length, 4);
+    writeFileSync(temporary, Buffer.concat([MAGIC, header, bytes!, data, data]));
     renameSync(temporary, target);
   }
 }

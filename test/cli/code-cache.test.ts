@@ -70,11 +70,24 @@ beforeAll(async () => {
   mkdirSync(work);
   variants['built'] = bundleCopy('built');
   variants['no cache'] = bundleCopy('none', (c) => rmSync(c, { recursive: true }));
-  // Bytes past the header flipped throughout: V8's checksum of its data refuses them.
+  // Bytes past the header flipped throughout: the copy of the source no longer equals the file.
   variants['damaged'] = bundleCopy('damaged', (c) => {
     for (const f of cacheFiles(c)) {
       const bytes = readFileSync(join(c, f));
       for (let i = 64; i < bytes.length; i += 101) bytes[i] ^= 0xa5;
+      writeFileSync(join(c, f), bytes);
+    }
+  });
+  // Only V8's data damaged, its first copy (the file: a tag, the source's and the data's lengths, the source, the data twice):
+  // V8 would deserialise it and stop the process; the second copy differs, so the hook refuses it first.
+  variants['damaged data'] = bundleCopy('damaged-data', (c) => {
+    for (const f of cacheFiles(c)) {
+      const bytes = readFileSync(join(c, f));
+      const tag = bytes.indexOf('\n') + 1;
+      const dataAt = tag + 8 + bytes.readUInt32LE(tag);
+      const dataBytes = bytes.readUInt32LE(tag + 4);
+      expect(bytes.length).toBe(dataAt + 2 * dataBytes);
+      for (let i = dataAt + 64; i < dataAt + dataBytes; i += 101) bytes[i] ^= 0xa5;
       writeFileSync(join(c, f), bytes);
     }
   });
@@ -112,7 +125,7 @@ describe('the code cache', () => {
     const none = await runBundle(variants['no cache']!, args, 'report');
     same(none);
     expect(none.counts).toEqual({ used: 0, rejected: 0, missing: built.counts!.used });
-    for (const name of ['damaged', 'swapped']) {
+    for (const name of ['damaged', 'damaged data', 'swapped']) {
       const o = await runBundle(variants[name]!, args, 'report');
       same(o);
       expect(o.counts, name).toEqual({ used: 0, rejected: built.counts!.used, missing: 0 });
