@@ -127,6 +127,20 @@ describe.each([
     for (const b of cli === BUILT_CLI ? ['crypto', 'child_process', 'os', 'zlib'] : ['crypto', 'os']) expect(builtins, b).not.toContain(b);
   });
 
+  it('a run whose JSON goes to a pipe (`| jq`) builds no stream for it: node:net and node:tty stay unloaded', async () => {
+    // Output goes by descriptor (src/cli/stdio-write.ts); process.stdout for a pipe would be a net.Socket. Only the
+    // built-in list here: the loader hooks of the other cases load node:net themselves. execFile's stdout is a pipe.
+    const list = join(dir, `pipe-${basename(cli)}.txt`);
+    writeFileSync(list, '');
+    const args = ['run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--round', '5ms', '--mem', '256MiB', '--seed', '1', '--json'];
+    const { stdout } = await promisify(execFile)(process.execPath, ['--require', join(dir, 'builtins.cjs'), cli, ...args], { cwd: dir, env: { ...process.env, MIGSIM_LOADED: list } });
+    expect(JSON.parse(stdout)).toMatchObject({ source: 'hot-set' });
+    const builtins = readFileSync(list, 'utf8').split('\n').filter(Boolean).map((l) => l.slice('builtin:'.length));
+    expect(builtins).toContain('fs');
+    // Unbundled, commander's top-level require of child_process loads net (the bundle defers it).
+    for (const b of cli === BUILT_CLI ? ['net', 'tty'] : ['tty']) expect(builtins, b).not.toContain(b);
+  });
+
   it('the help of record still lists the workloads and a named one its parameters (loaded for it alone)', async () => {
     const loaded = await modulesLoaded(cli, `record-help-${basename(cli)}`, 'record', 'muncher', '--help');
     expect(loaded.map(sourceOf)).toContain('workloads/registry');
