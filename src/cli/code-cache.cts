@@ -133,6 +133,10 @@ class Scratch {
 }
 const sourceScratch = new Scratch();
 const cacheScratch = new Scratch();
+const headerScratch = new Scratch();
+/** Bytes of a cache's copy read and compared at a time (matchesPart). */
+const COMPARE_SLICE = 64 * 1024;
+const sliceScratch = new Scratch();
 
 /** Fills `into` from the start of the open file (`name` for the message). */
 function readFully(fd: number, name: string, into: Buffer): void {
@@ -158,34 +162,57 @@ function requireFor(module: Module): NodeJS.Require {
 
 /** The file's cache when it was made from `file`'s bytes and is whole; otherwise undefined. */
 function readCache(cacheFile: string, file: Buffer, counts: CodeCacheCounts): Buffer | undefined {
-  let bytes: Buffer;
+  let fd: number;
   try {
-    const fd = openSync(cacheFile, 'r');
-    try {
-      bytes = cacheScratch.take(fstatSync(fd).size);
-      readFully(fd, cacheFile, bytes);
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(cacheFile, 'r');
   } catch {
-    // None, or not readable (a folder, cut short): the file compiles without.
+    // None, or not readable: the file compiles without.
     counts.missing++;
     return undefined;
   }
-  const sourceBytes = bytes.length >= HEADER_BYTES ? bytes.readUInt32LE(MAGIC.length) : -1;
-  const dataBytes = bytes.length >= HEADER_BYTES ? bytes.readUInt32LE(MAGIC.length + 4) : -1;
-  const whole =
-    bytes.length === HEADER_BYTES + sourceBytes + 2 * dataBytes &&
-    dataBytes > 0 &&
-    bytes.subarray(0, MAGIC.length).equals(MAGIC) &&
-    sourceBytes === file.length &&
-    bytes.subarray(HEADER_BYTES, HEADER_BYTES + sourceBytes).equals(file);
-  const data = bytes.subarray(HEADER_BYTES + sourceBytes, HEADER_BYTES + sourceBytes + dataBytes);
-  if (!whole || !data.equals(bytes.subarray(HEADER_BYTES + sourceBytes + dataBytes))) {
-    counts.rejected++;
+  try {
+    const header = readPart(fd, HEADER_BYTES, headerScratch);
+    const sourceBytes = header.readUInt32LE(MAGIC.length);
+    const dataBytes = header.readUInt32LE(MAGIC.length + 4);
+    const whole = header.subarray(0, MAGIC.length).equals(MAGIC) && sourceBytes === file.length && dataBytes > 0 && fstatSync(fd).size === HEADER_BYTES + sourceBytes + 2 * dataBytes;
+    if (!whole || !matchesPart(fd, file)) {
+      counts.rejected++;
+      return undefined;
+    }
+    const data = readPart(fd, dataBytes, cacheScratch);
+    if (!matchesPart(fd, data)) {
+      counts.rejected++;
+      return undefined;
+    }
+    return data;
+  } catch {
+    // Not readable (a folder, cut short since its size was taken): the file compiles without.
+    counts.missing++;
     return undefined;
+  } finally {
+    closeSync(fd);
   }
-  return data;
+}
+
+/** The next `bytes` of the open file, in `scratch`'s buffer. */
+function readPart(fd: number, bytes: number, scratch: Scratch): Buffer {
+  const into = scratch.take(bytes);
+  readFully(fd, 'code cache', into);
+  return into;
+}
+
+/**
+ * Whether the open file's next `expected.length` bytes are `expected`'s,
+ * read and compared a slice at a time: the copies a cache holds (of its
+ * source, of V8's data) then need no buffer of their size, whose fresh
+ * pages would cost more (10-20 us each) than the reads.
+ */
+function matchesPart(fd: number, expected: Buffer): boolean {
+  for (let at = 0; at < expected.length; at += COMPARE_SLICE) {
+    const n = Math.min(COMPARE_SLICE, expected.length - at);
+    if (!readPart(fd, n, sliceScratch).equals(expected.subarray(at, at + n))) return false;
+  }
+  return true;
 }
 
 /**
