@@ -241,7 +241,7 @@ for (const name of starts) {
   const load = name === 'migsim' ? `require('./${mainOf(name)}.js');` : `const main = require('./${mainOf(name)}.js');\nmodule.exports = main;`;
   writeFileSync(
     join(outdir, `${name}.js`),
-    `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: sets V8's tiering (V8_FLAGS there), then compiles the bundle through its code cache (src/cli/code-cache.cts).\nrequire('node:v8').setFlagsFromString('${V8_FLAGS}');\nrequire('./code-cache.js').installCodeCache(__dirname);\n${load}\n`,
+    `${name === 'migsim' ? '#!/usr/bin/env node\n' : ''}'use strict';\n// Made by scripts/bundle-cli.mjs: sets V8's tiering (V8_FLAGS there), then compiles the bundle through its code cache (src/cli/code-cache.cts${name === 'migsim' ? ", the command's own where it has them" : ''}).\nrequire('node:v8').setFlagsFromString('${V8_FLAGS}');\nrequire('./code-cache.js').installCodeCache(__dirname${name === 'migsim' ? ", process.argv.slice(2).find((a) => !a.startsWith('-'))" : ''});\n${load}\n`,
   );
 }
 
@@ -296,8 +296,16 @@ try {
   for (const args of TRAINING) {
     execFileSync(process.execPath, [join(outdir, 'migsim.js'), ...args], { cwd: training, stdio: ['ignore', 'ignore', 'pipe'], env });
   }
+  // Then the caches of the commands that have their own (OWN_CACHE_COMMANDS
+  // in src/cli/code-cache.cts), from their own runs alone: a run's files
+  // then hold the functions runs ran, not compare's, sweep's or the help's.
+  for (const args of TRAINING.filter(([command]) => command === 'run')) {
+    execFileSync(process.execPath, [join(outdir, 'migsim.js'), ...args], { cwd: training, stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, MIGSIM_CODE_CACHE: 'write-own' } });
+  }
 } finally {
   rmSync(training, { recursive: true, force: true });
   // A thread ended while it wrote leaves its temporary behind.
-  for (const f of readdirSync(join(outdir, 'code-cache'))) if (f.endsWith('.tmp')) rmSync(join(outdir, 'code-cache', f));
+  for (const d of [join(outdir, 'code-cache'), join(outdir, 'code-cache', 'run')]) {
+    if (existsSync(d)) for (const f of readdirSync(d)) if (f.endsWith('.tmp')) rmSync(join(d, f));
+  }
 }

@@ -1,3 +1,5 @@
+import { isTerminal, writeStdio } from './stdio-write.js';
+
 /** Where a command writes, so tests can run the CLI in-process. */
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -8,10 +10,15 @@ export interface CliIo {
   readonly progressDelayMs?: number;
 }
 
+let stdoutIsTerminal: boolean | undefined;
+
+/** The process's stdout and stderr, written by descriptor (src/cli/stdio-write.ts); whether stdout is a terminal, asked when a command asks. */
 export const processIo: CliIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-  isTty: Boolean(process.stdout.isTTY),
+  out: (t) => writeStdio(1, t),
+  err: (t) => writeStdio(2, t),
+  get isTty() {
+    return (stdoutIsTerminal ??= isTerminal(1));
+  },
 };
 
 /** What every command is given: where to write, the raw argv, how to set the exit code. */

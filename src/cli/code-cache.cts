@@ -15,14 +15,18 @@
  * are in the cache too. Nothing is written when a user runs migsim.
  *
  * A cache is used only when it was made from this exact file and is whole:
- * its first bytes are the CRC-32 of the source it was made from and the
- * CRC-32 of V8's data after them, both checked before V8 sees the data (a
- * CRC, not a cryptographic hash: it guards against a stale or damaged file,
- * not an attacker, who could as well edit the bundle; node:crypto alone
- * costs more to load, 4-8 ms, than the cache saves --help). V8 itself
- * checks only the source's length, its own version and its flags, and
- * deserialises damaged data as it comes (Node 20's V8 stops the process on
- * it: test/cli/code-cache.test.ts). Any other case (no cache, a cache of
+ * it holds a copy of the source it was made from and V8's data twice, and
+ * before V8 sees the data the copy must equal the file byte for byte and
+ * the two copies of the data each other (see readCache: comparisons, which
+ * run at memory speed, where a CRC-32 of each and the node:zlib it came
+ * from cost a 10 ms run 8.4 M instructions on the main thread, valgrind;
+ * it guards against a stale or damaged file, not an attacker,
+ * who could as well edit the bundle). V8 itself checks only the source's
+ * length, its own version and its flags, and deserialises damaged data as
+ * it comes (Node 20's V8 stops the process on it:
+ * test/cli/code-cache.test.ts; V8's own --verify-snapshot-checksum would
+ * refuse it, but also checksums the whole start-up snapshot of every worker
+ * thread, 70 ms each). Any other case (no cache, a cache of
  * other source or damaged, a cache V8 rejects: another Node, or flags such
  * as --max-old-space-size that change V8's flag hash) compiles the source as
  * if there were none: the same code runs, only slower.
@@ -43,7 +47,6 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeF
 import Module = require('node:module');
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { crc32 } from 'node:zlib';
 // node:worker_threads (1-7 ms to load) only where the build writes or a test asks for the report.
 type WorkerThreads = typeof import('node:worker_threads');
 const workerThreads = (): WorkerThreads => require('node:worker_threads') as WorkerThreads;
@@ -51,22 +54,26 @@ const workerThreads = (): WorkerThreads => require('node:worker_threads') as Wor
 /** The folder, beside the bundle's files, of their caches: `<file>.v8` for each. */
 export const CODE_CACHE_DIR = 'code-cache';
 
-/** A cache file's first bytes: this tag, the CRC-32 of the source it was made from, the CRC-32 of the V8 data after the header (each 4 bytes, little-endian). */
-const MAGIC = Buffer.from('migsim-v8-4\n');
+/**
+ * A cache file: this tag, the byte length of the source it was made from
+ * and of V8's data (each 4 bytes, little-endian), then the source, then
+ * V8's data, then V8's data again.
+ */
+const MAGIC = Buffer.from('migsim-v8-5\n');
 const HEADER_BYTES = MAGIC.length + 8;
 
 /** What MIGSIM_CODE_CACHE=report prints: how each file compiled through the hook found its cache. */
 export interface CodeCacheCounts {
   used: number;
-  /** Present but not for this source (another digest, a bad header), or refused by V8. */
+  /** Present but not for this source (another copy of the source, a bad header, unequal copies of the data), or refused by V8. */
   rejected: number;
   missing: number;
 }
 
 interface CompiledFile {
   readonly script: Script;
-  /** The source's CRC-32. */
-  readonly digest: number;
+  /** The file's bytes (the build keeps them to write with the cache; a user's run drops them once compared). */
+  readonly bytes?: Buffer;
 }
 
 /** Node's loader of one kind of file, as Module.prototype.load calls it (not in @types/node). */
@@ -78,16 +85,16 @@ const WRAP_TAIL = Buffer.from('\n})');
 
 /**
  * The file, read once, inside the wrapper, as the string V8 compiles, and
- * the CRC-32 of the file's bytes. Node's own loader reads a file as a UTF-8
- * string, which the wrapper then copies again, and the CRC would encode
- * back to bytes: three copies of 0.9 MB of source on a run's young heap,
- * and its scavenges. Here the file is read into a buffer already holding
- * the wrapper, its digest taken from the bytes, and one string made, one
- * byte a character when the file is ASCII (the bundle's files are: see
+ * the file's bytes (valid until the next file is read). Node's own loader
+ * reads a file as a UTF-8 string, which the wrapper then copies again:
+ * copies of 0.9 MB of source on a run's young heap, and its scavenges. Here
+ * the file is read into a buffer already holding the wrapper, compared
+ * with its cache's copy as bytes, and one string made, one byte a
+ * character when the file is ASCII (the bundle's files are: see
  * scripts/bundle-cli.mjs). A leading #! line becomes a comment of the same
- * length.
+ * length (after the bytes are taken: the cache's copy is of the file).
  */
-function readWrapped(filename: string): { source: string; digest: number } {
+function readWrapped(filename: string): { source: string; file: Buffer } {
   const fd = openSync(filename, 'r');
   let bytes: Buffer;
   try {
@@ -100,9 +107,11 @@ function readWrapped(filename: string): { source: string; digest: number } {
     closeSync(fd);
   }
   const file = bytes.subarray(WRAP_HEAD.length, bytes.length - WRAP_TAIL.length);
-  const digest = crc32(file);
-  if (file[0] === 0x23 && file[1] === 0x21) file.write('//', 0, 'latin1');
-  return { source: bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), digest };
+  const hashBang = file[0] === 0x23 && file[1] === 0x21;
+  if (hashBang) file.write('//', 0, 'latin1');
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+  if (hashBang) file.write('#!', 0, 'latin1');
+  return { source, file };
 }
 
 /**
@@ -124,6 +133,10 @@ class Scratch {
 }
 const sourceScratch = new Scratch();
 const cacheScratch = new Scratch();
+const headerScratch = new Scratch();
+/** Bytes of a cache's copy read and compared at a time (matchesPart). */
+const COMPARE_SLICE = 64 * 1024;
+const sliceScratch = new Scratch();
 
 /** Fills `into` from the start of the open file (`name` for the message). */
 function readFully(fd: number, name: string, into: Buffer): void {
@@ -147,29 +160,50 @@ function requireFor(module: Module): NodeJS.Require {
   return require;
 }
 
-/** The file's cache when it was made from `digest`'s source and is whole; otherwise undefined. */
-function readCache(cacheFile: string, digest: number, counts: CodeCacheCounts): Buffer | undefined {
-  let bytes: Buffer;
+/** The file's cache when it was made from `file`'s bytes and is whole; otherwise why not. */
+function readCache(cacheFile: string, file: Buffer): Buffer | 'missing' | 'rejected' {
+  let fd: number;
   try {
-    const fd = openSync(cacheFile, 'r');
-    try {
-      bytes = cacheScratch.take(fstatSync(fd).size);
-      readFully(fd, cacheFile, bytes);
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(cacheFile, 'r');
   } catch {
-    // None, or not readable (a folder, cut short): the file compiles without.
-    counts.missing++;
-    return undefined;
+    // None, or not readable: the file compiles without.
+    return 'missing';
   }
-  const data = bytes.subarray(HEADER_BYTES);
-  const whole = bytes.length > HEADER_BYTES && bytes.subarray(0, MAGIC.length).equals(MAGIC) && bytes.readUInt32LE(MAGIC.length) === digest;
-  if (!whole || bytes.readUInt32LE(MAGIC.length + 4) !== crc32(data)) {
-    counts.rejected++;
-    return undefined;
+  try {
+    const header = readPart(fd, HEADER_BYTES, headerScratch);
+    const sourceBytes = header.readUInt32LE(MAGIC.length);
+    const dataBytes = header.readUInt32LE(MAGIC.length + 4);
+    const whole = header.subarray(0, MAGIC.length).equals(MAGIC) && sourceBytes === file.length && dataBytes > 0 && fstatSync(fd).size === HEADER_BYTES + sourceBytes + 2 * dataBytes;
+    if (!whole || !matchesPart(fd, file)) return 'rejected';
+    const data = readPart(fd, dataBytes, cacheScratch);
+    return matchesPart(fd, data) ? data : 'rejected';
+  } catch {
+    // Not readable (a folder, cut short since its size was taken): the file compiles without.
+    return 'missing';
+  } finally {
+    closeSync(fd);
   }
-  return data;
+}
+
+/** The next `bytes` of the open file, in `scratch`'s buffer. */
+function readPart(fd: number, bytes: number, scratch: Scratch): Buffer {
+  const into = scratch.take(bytes);
+  readFully(fd, 'code cache', into);
+  return into;
+}
+
+/**
+ * Whether the open file's next `expected.length` bytes are `expected`'s,
+ * read and compared a slice at a time: the copies a cache holds (of its
+ * source, of V8's data) then need no buffer of their size, whose fresh
+ * pages would cost more (10-20 us each) than the reads.
+ */
+function matchesPart(fd: number, expected: Buffer): boolean {
+  for (let at = 0; at < expected.length; at += COMPARE_SLICE) {
+    const n = Math.min(COMPARE_SLICE, expected.length - at);
+    if (!readPart(fd, n, sliceScratch).equals(expected.subarray(at, at + n))) return false;
+  }
+  return true;
 }
 
 /**
@@ -185,22 +219,55 @@ export function importModule(specifier: string): Promise<unknown> {
 }
 
 /**
- * Compiles every CommonJS file of `dir` (the bundle's folder; not its
- * subfolders, not node_modules) through vm.Script with its cache. Call it
- * once per thread, first: a file loaded before it compiles without.
+ * Commands with caches of their own, `code-cache/<command>/`, made by the
+ * build from that command's runs alone (scripts/bundle-cli.mjs). A file's
+ * shared cache holds every function any trained command ran in it (the
+ * help, compare, sweep, trace reading, every tracker), all deserialised
+ * into the heap when the file loads: for the 10 ms `run hot-set ... --json`
+ * run's own caches fault about 230 fewer fresh pages (4,566 against 4,798,
+ * median of 5; 10-20 us each here), 0.98x the CPU and 0.96x the wall time
+ * (farm-bench, 41 pairs). A file a command's own caches lack is read from
+ * the shared ones. Cost: 2.9 MB more in dist/cli.
  */
-export function installCodeCache(dir: string): void {
+export const OWN_CACHE_COMMANDS: readonly string[] = ['run'];
+
+/**
+ * Compiles every CommonJS file of `dir` (the bundle's folder; not its
+ * subfolders, not node_modules) through vm.Script with its cache: the
+ * caches of `command` (the command line's first word, in the main thread)
+ * when it has its own, else the shared ones. Call it once per thread,
+ * first: a file loaded before it compiles without.
+ *
+ * MIGSIM_CODE_CACHE=write-own (the build) writes the command's own caches
+ * and reads no shared one: a cache read is serialised again with all it
+ * held, so they must grow from that command's runs alone.
+ */
+export function installCodeCache(dir: string, command?: string): void {
   const mode = process.env.MIGSIM_CODE_CACHE;
   if (mode === 'off') return;
-  const cacheDir = join(dir, CODE_CACHE_DIR);
+  const sharedDir = join(dir, CODE_CACHE_DIR);
+  const ownDir = command !== undefined && OWN_CACHE_COMMANDS.includes(command) ? join(sharedDir, command) : undefined;
+  if (mode === 'write-own' && ownDir === undefined) throw new Error(`code cache: MIGSIM_CODE_CACHE=write-own for ${command ?? 'a thread'}, which has no caches of its own`);
+  const writing = mode === 'write' || mode === 'write-own';
+  const cacheDir = mode === 'write-own' ? ownDir! : sharedDir;
+  const readDirs = mode === 'write-own' ? [ownDir!] : ownDir !== undefined ? [ownDir, sharedDir] : [sharedDir];
   const counts: CodeCacheCounts = { used: 0, rejected: 0, missing: 0 };
   const compiled = new Map<string, CompiledFile>();
   const extensions = (Module as unknown as { _extensions: Record<string, LoadMethod> })._extensions;
   const nodeLoad = extensions['.js']!;
   extensions['.js'] = function loadWithCache(this: unknown, module: Module, filename: string): void {
     if (dirname(filename) !== dir) return nodeLoad.call(this, module, filename);
-    const { source, digest } = readWrapped(filename);
-    const cachedData = readCache(join(cacheDir, `${basename(filename)}.v8`), digest, counts);
+    const { source, file: fileBytes } = readWrapped(filename);
+    let cachedData: Buffer | undefined;
+    let why: 'missing' | 'rejected' = 'missing';
+    for (const d of readDirs) {
+      const r = readCache(join(d, `${basename(filename)}.v8`), fileBytes);
+      if (r === 'missing') continue;
+      if (r === 'rejected') why = r;
+      else cachedData = r;
+      break;
+    }
+    if (!cachedData) counts[why]++;
     // lineOffset -1: the wrapper's line, so that stack traces keep the file's lines and columns.
     const script = new Script(source, {
       filename,
@@ -211,13 +278,13 @@ export function installCodeCache(dir: string): void {
       if (script.cachedDataRejected) counts.rejected++;
       else counts.used++;
     }
-    const file = { script, digest };
+    const file: CompiledFile = writing ? { script, bytes: Buffer.from(fileBytes) } : { script };
     compiled.set(filename, file);
     const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => unknown;
     wrapper.call(module.exports, module.exports, requireFor(module), module, filename, dir);
-    if (mode === 'write' && !workerThreads().isMainThread) writeCaches(cacheDir, new Map([[filename, file]]));
+    if (writing && !workerThreads().isMainThread) writeCaches(cacheDir, new Map([[filename, file]]));
   };
-  if (mode === 'write') process.on('exit', () => writeCaches(cacheDir, compiled));
+  if (writing) process.on('exit', () => writeCaches(cacheDir, compiled));
   if (mode === 'report') process.on('exit', () => process.stderr.write(`migsim code cache (${workerThreads().isMainThread ? 'main thread' : `thread ${workerThreads().threadId}`}): ${counts.used} used, ${counts.rejected} rejected, ${counts.missing} missing\n`));
 }
 
@@ -230,14 +297,14 @@ export function installCodeCache(dir: string): void {
  */
 function writeCaches(cacheDir: string, compiled: ReadonlyMap<string, CompiledFile>): void {
   mkdirSync(cacheDir, { recursive: true });
-  for (const [filename, { script, digest }] of compiled) {
+  for (const [filename, { script, bytes }] of compiled) {
     const target = join(cacheDir, `${basename(filename)}.v8`);
     const temporary = `${target}.${process.pid}-${workerThreads().threadId}.tmp`;
     const data = script.createCachedData();
     const header = Buffer.alloc(8);
-    header.writeUInt32LE(digest, 0);
-    header.writeUInt32LE(crc32(data), 4);
-    writeFileSync(temporary, Buffer.concat([MAGIC, header, data]));
+    header.writeUInt32LE(bytes!.length, 0);
+    header.writeUInt32LE(data.length, 4);
+    writeFileSync(temporary, Buffer.concat([MAGIC, header, bytes!, data, data]));
     renameSync(temporary, target);
   }
 }

@@ -39,7 +39,8 @@ const NO_PROGRESS: Progress = { update: () => {}, hide: () => {}, stop: () => {}
  * second, and the one-second delay is checked in `update` too.
  */
 export function createProgress(ctx: CliContext, label: string, total: number, opts: ProgressOptions = {}): Progress {
-  if (!ctx.io.isTty || opts.json) return NO_PROGRESS;
+  // --json first: asking whether stdout is a terminal may load node:tty (src/cli/stdio-write.ts).
+  if (opts.json || !ctx.io.isTty) return NO_PROGRESS;
   const startedMs = Date.now();
   const delayMs = opts.delayMs ?? ctx.io.progressDelayMs ?? 1000;
   const unit = opts.unit === undefined ? formatCount : opts.unit;

@@ -1,7 +1,13 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { withPath } from '../util/io-error.js';
-import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+
+// node:stream and node:zlib (3-5 ms to load together) only for a gzip
+// capture: the CLI's main file holds this module (import's options name
+// its errors), so a top-level import made every command load them.
+type Stream = typeof import('node:stream');
+type Zlib = typeof import('node:zlib');
+const nodeRequire = createRequire(import.meta.url);
 
 /**
  * Streams a text capture as blocks of whole lines, in bounded memory, gzip
@@ -200,7 +206,8 @@ function* rawChunks(path: string, readBytes: number, fresh: boolean, onRaw?: (b:
 }
 
 function gunzipped(raw: Iterable<Buffer>, chunkBytes: number): AsyncIterable<Buffer> {
-  const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(chunkBytes, 1024 * 1024)) });
+  const { Readable, pipeline } = nodeRequire('node:stream') as Stream;
+  const gunzip = (nodeRequire('node:zlib') as Zlib).createGunzip({ chunkSize: Math.max(64, Math.min(chunkBytes, 1024 * 1024)) });
   // pipeline destroys every stage on a failure, so the loop reading
   // `gunzip` sees the error instead of waiting forever.
   pipeline(Readable.from(raw, { objectMode: false }), gunzip, () => {});

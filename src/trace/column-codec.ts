@@ -1,4 +1,3 @@
-import { brotliDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Encoder as ZstdEncoder } from '@toondepauw/node-zstd';
 import { isConstantColumn } from './column-constant.js';
@@ -83,6 +82,18 @@ let zstdModule: typeof import('@toondepauw/node-zstd') | undefined;
 function zstd(): typeof import('@toondepauw/node-zstd') {
   zstdModule ??= createRequire(import.meta.url)('@toondepauw/node-zstd') as typeof import('@toondepauw/node-zstd');
   return zstdModule;
+}
+
+/**
+ * node:zlib (with node:stream, which it loads: 3-5 ms) on the first
+ * Brotli column: this module is in every run's files (a run's batches are
+ * built by column-batch-builder.ts beside it), and a generated guest reads
+ * no trace.
+ */
+let zlibModule: typeof import('node:zlib') | undefined;
+function zlib(): typeof import('node:zlib') {
+  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  return zlibModule;
 }
 
 /** Residual bytes this short are stored as they are: Zstandard has nothing to find. */
@@ -240,7 +251,7 @@ export function decodeColumn(spec: ColumnSpec, enc: unknown, count: number, out:
       if (!(d instanceof Uint8Array)) throw new ColumnCodecError(`varint column ${spec.name} has no bytes`);
       if (e['z'] === 1) {
         try {
-          d = brotliDecompressSync(d, { maxOutputLength: Math.max(count * VARINT_MAX_BYTES, 64) });
+          d = zlib().brotliDecompressSync(d, { maxOutputLength: Math.max(count * VARINT_MAX_BYTES, 64) });
         } catch (err) {
           throw new ColumnCodecError(`column ${spec.name} does not decompress: ${(err as Error).message}`);
         }

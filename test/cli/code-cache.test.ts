@@ -60,6 +60,8 @@ function bundleCopy(name: string, change: (cacheDir: string) => void = () => {})
   return dir;
 }
 const cacheFiles = (cacheDir: string) => readdirSync(cacheDir).filter((f) => f.endsWith('.v8'));
+/** The shared caches' folder and that of each command with caches of its own (`run`). */
+const cacheDirs = (cacheDir: string) => [cacheDir, join(cacheDir, 'run')];
 
 const variants: Record<string, string> = {};
 const baseline: Outcome[] = [];
@@ -70,20 +72,39 @@ beforeAll(async () => {
   mkdirSync(work);
   variants['built'] = bundleCopy('built');
   variants['no cache'] = bundleCopy('none', (c) => rmSync(c, { recursive: true }));
-  // Bytes past the header flipped throughout: V8's checksum of its data refuses them.
-  variants['damaged'] = bundleCopy('damaged', (c) => {
-    for (const f of cacheFiles(c)) {
+  // Bytes past the header flipped throughout: the copy of the source no longer equals the file.
+  variants['damaged'] = bundleCopy('damaged', (top) => {
+    for (const c of cacheDirs(top)) for (const f of cacheFiles(c)) {
       const bytes = readFileSync(join(c, f));
       for (let i = 64; i < bytes.length; i += 101) bytes[i] ^= 0xa5;
       writeFileSync(join(c, f), bytes);
     }
   });
+  // Only V8's data damaged, its first copy (the file: a tag, the source's and the data's lengths, the source, the data twice):
+  // V8 would deserialise it and stop the process; the second copy differs, so the hook refuses it first.
+  variants['damaged data'] = bundleCopy('damaged-data', (top) => {
+    for (const c of cacheDirs(top)) for (const f of cacheFiles(c)) {
+      const bytes = readFileSync(join(c, f));
+      const tag = bytes.indexOf('\n') + 1;
+      const dataAt = tag + 8 + bytes.readUInt32LE(tag);
+      const dataBytes = bytes.readUInt32LE(tag + 4);
+      expect(bytes.length).toBe(dataAt + 2 * dataBytes);
+      for (let i = dataAt + 64; i < dataAt + dataBytes; i += 101) bytes[i] ^= 0xa5;
+      writeFileSync(join(c, f), bytes);
+    }
+  });
   // Each file's cache under the next file's name: whole, valid V8 data, for other source.
-  variants['swapped'] = bundleCopy('swapped', (c) => {
+  variants['swapped'] = bundleCopy('swapped', (top) => {
+    for (const c of cacheDirs(top)) {
     const files = cacheFiles(c).sort();
     renameSync(join(c, files[0]!), join(c, 'first'));
     for (let i = 1; i < files.length; i++) renameSync(join(c, files[i]!), join(c, files[i - 1]!));
     renameSync(join(c, 'first'), join(c, files[files.length - 1]!));
+    }
+  });
+  // Only run's own caches left: a run must find every file it loads there; other commands find none.
+  variants['run only'] = bundleCopy('run-only', (c) => {
+    for (const f of cacheFiles(c)) rmSync(join(c, f));
   });
   for (const args of COMMANDS) baseline.push(await runBundle(variants['built']!, args, 'off'));
 }, 120_000);
@@ -93,6 +114,9 @@ afterAll(() => rmSync(copies, { recursive: true, force: true }));
 describe('the code cache', () => {
   it('is made by the build for every file of the bundle that a command loads, and Node alone gives the outputs the others must match', () => {
     expect(cacheFiles(join(dirname(BUILT_CLI), 'code-cache'))).toEqual(expect.arrayContaining(['migsim-main.js.v8', 'compare-worker-main.js.v8', 'sweep-worker-main.js.v8', 'read-ahead-worker-main.js.v8']));
+    // run's own caches: its files, no worker's.
+    expect(cacheFiles(join(dirname(BUILT_CLI), 'code-cache', 'run'))).toContain('migsim-main.js.v8');
+    expect(cacheFiles(join(dirname(BUILT_CLI), 'code-cache', 'run')).filter((f) => f.includes('worker'))).toEqual([]);
     expect(baseline.map((b) => b.code)).toEqual([0, 0, 0, 0, 2]);
     for (const b of baseline) expect(b.counts).toBeUndefined();
   });
@@ -112,7 +136,7 @@ describe('the code cache', () => {
     const none = await runBundle(variants['no cache']!, args, 'report');
     same(none);
     expect(none.counts).toEqual({ used: 0, rejected: 0, missing: built.counts!.used });
-    for (const name of ['damaged', 'swapped']) {
+    for (const name of ['damaged', 'damaged data', 'swapped']) {
       const o = await runBundle(variants[name]!, args, 'report');
       same(o);
       expect(o.counts, name).toEqual({ used: 0, rejected: built.counts!.used, missing: 0 });
@@ -121,6 +145,18 @@ describe('the code cache', () => {
     const otherFlags = await runBundle(variants['built']!, args, 'report', ['--max-old-space-size=3000']);
     same(otherFlags);
     expect(otherFlags.counts).toEqual({ used: 0, rejected: built.counts!.used, missing: 0 });
+  }, 120_000);
+
+  it("a run reads run's own caches (made from runs alone), the help and compare the shared ones", async () => {
+    for (const [i, args] of COMMANDS.entries()) {
+      const o = await runBundle(variants['run only']!, args, 'report');
+      expect([o.code, o.out, o.err]).toEqual([baseline[i]!.code, baseline[i]!.out, baseline[i]!.err]);
+      if (args[0] === 'run') expect(o.counts, args.join(' ')).toMatchObject({ rejected: 0, missing: 0 });
+      else expect(o.counts, args.join(' ')).toMatchObject({ used: 0, rejected: 0 });
+    }
+    // The shared cache of the main file holds more than run's own (the help, compare, sweep, trace reading).
+    const size = (d: string) => readFileSync(join(dirname(BUILT_CLI), 'code-cache', d, 'migsim-main.js.v8')).length;
+    expect(size('run')).toBeLessThan(size('.'));
   }, 120_000);
 
   it("runs the commands that import() an ES-module package (report: vega; sweep on threads: tinypool) from the cache's code as from Node's", async () => {

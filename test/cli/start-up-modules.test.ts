@@ -112,10 +112,11 @@ describe.each([
     expect(sources.filter((s) => s.startsWith('cli/actions/') && s !== 'cli/actions/run-action' && s !== 'cli/actions/tracker-run-inputs')).toEqual([]);
   });
 
-  it('a run that prints JSON loads no table drawing (cli-table3), and none of node:crypto, node:child_process, node:os', async () => {
+  it('a run that prints JSON loads no table drawing (cli-table3), and none of node:crypto, node:child_process, node:os, node:zlib', async () => {
     // Each is loaded where it is used: a seed drawn without --seed and a migration's state digest (crypto), the
     // janitor of the first temporary file and commander's executable subcommands (child_process), compare's
-    // thread plan (os), the text summary's tables (cli-table3).
+    // thread plan (os), the text summary's tables (cli-table3), a trace's Brotli columns and a gzip capture
+    // (zlib; the bundle's code cache compares bytes rather than take CRCs, src/cli/code-cache.cts).
     const loaded = await modulesLoaded(cli, `run-json-${basename(cli)}`, 'run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--round', '5ms', '--mem', '256MiB', '--seed', '1', '--json');
     expect(loaded.map(sourceOf)).toContain('reducers/simulation');
     expect(new Set(loaded.map(packageOf)).has('cli-table3')).toBe(false);
@@ -123,7 +124,21 @@ describe.each([
     // The control: the loader's own built-ins are listed.
     expect(builtins).toContain('fs');
     // commander's own require of child_process is deferred by the bundler (scripts/bundle-cli.mjs), so only in the bundle.
-    for (const b of cli === BUILT_CLI ? ['crypto', 'child_process', 'os'] : ['crypto', 'os']) expect(builtins, b).not.toContain(b);
+    for (const b of cli === BUILT_CLI ? ['crypto', 'child_process', 'os', 'zlib'] : ['crypto', 'os']) expect(builtins, b).not.toContain(b);
+  });
+
+  it('a run whose JSON goes to a pipe (`| jq`) builds no stream for it: node:net and node:tty stay unloaded', async () => {
+    // Output goes by descriptor (src/cli/stdio-write.ts); process.stdout for a pipe would be a net.Socket. Only the
+    // built-in list here: the loader hooks of the other cases load node:net themselves. execFile's stdout is a pipe.
+    const list = join(dir, `pipe-${basename(cli)}.txt`);
+    writeFileSync(list, '');
+    const args = ['run', 'hot-set', '--tracker', 'hap', '--duration', '10ms', '--round', '5ms', '--mem', '256MiB', '--seed', '1', '--json'];
+    const { stdout } = await promisify(execFile)(process.execPath, ['--require', join(dir, 'builtins.cjs'), cli, ...args], { cwd: dir, env: { ...process.env, MIGSIM_LOADED: list } });
+    expect(JSON.parse(stdout)).toMatchObject({ source: 'hot-set' });
+    const builtins = readFileSync(list, 'utf8').split('\n').filter(Boolean).map((l) => l.slice('builtin:'.length));
+    expect(builtins).toContain('fs');
+    // Unbundled, commander's top-level require of child_process loads net (the bundle defers it).
+    for (const b of cli === BUILT_CLI ? ['net', 'tty'] : ['tty']) expect(builtins, b).not.toContain(b);
   });
 
   it('the help of record still lists the workloads and a named one its parameters (loaded for it alone)', async () => {
