@@ -50,34 +50,27 @@ import { TOUCH_AHEAD_EVENTS, touchLeafVersions, touchLeaves } from './touch-ahea
 
 /**
  * What the fused loop calls in the shadow tracker: its state and the paths
- * that charge. The event's wall time goes to them in `wallNs[0]`, not as an
- * argument: a double passed to a call V8 does not inline is boxed in a heap
- * number, and with calls from five branches V8 boxed the wall time of every
- * event, called or not (43 MB of garbage per 30 s apache run, 15 bytes an
- * event, by the sampling heap profiler; 13 MB this way).
- *
- * The calls are each tracker's closures, not methods of its class: with
- * methods, V8 inlined them and what they call into the loop, which then
- * boxed every double it passed on (87 MB) and ran 19% more instructions per
- * event (cachegrind, 5 s of apache). Closures cost one deoptimisation of the
- * loop when a second tracker's reach it ("wrong call target"); it is then
- * compiled calling them.
+ * that charge. Each tracker's closures, not methods of its class: V8
+ * inlined methods, and what they call, into the loop (19% more
+ * instructions per event by cachegrind on 5 s of apache). The wall time is
+ * an argument, as processShadow passes it, though V8 then boxes it for
+ * every event (43 MB of garbage per 30 s apache run): handed over in a
+ * Float64Array slot instead it made 13 MB, but the run took 3% more CPU
+ * time (ab-builds, 60 s apache, both orders: 1.033 and 1/0.975).
  */
 export interface ShadowLoopHost {
   readonly walk: ShadowWalk;
   readonly pool: ShadowPool;
   /** Shadow paging in force (changes only at ENABLE and OFF, between calls). */
   readonly shadowing: boolean;
-  /** The wall time of the event each call below is for. */
-  readonly wallNs: Float64Array;
   /** A write through leaf shadow `leaf` (-1: missing), its walk's tables at walkPfns[w..w+3]. */
-  writeThrough(leaf: number, pfn: number, access: number, vcpu: number, i: number, w: number, walkPfns: Int32Array): void;
+  writeThrough(leaf: number, pfn: number, access: number, vcpu: number, wallNs: number, i: number, w: number, walkPfns: Int32Array): void;
   /** A read not settled by the loop (onRead with no A/D store pending). */
-  readThrough(pfn: number, access: number, vcpu: number, vpn: number, w: number, walkPfns: Int32Array): void;
+  readThrough(pfn: number, access: number, vcpu: number, wallNs: number, vpn: number, w: number, walkPfns: Int32Array): void;
   /** A pt_write the MMU has applied; `leafTable`: the page was live as a leaf table, and only as one, at the write. */
-  ptWrite(pfn: number, vcpu: number, i: number, leafTable: boolean): void;
-  cr3Load(rootPfn: number, vcpu: number): void;
-  physWrite(pfn: number, vcpu: number): void;
+  ptWrite(pfn: number, vcpu: number, wallNs: number, i: number, leafTable: boolean): void;
+  cr3Load(rootPfn: number, vcpu: number, wallNs: number): void;
+  physWrite(pfn: number, vcpu: number, wallNs: number): void;
 }
 
 // Module-local copies of imported constants for the loop (as in ept-run.ts).
@@ -155,7 +148,6 @@ export function runUnderShadow(mmu: Mmu, batch: GuestBatch, from: number, tNs: F
   const walk = host.walk;
   const pool = host.pool;
   const shadowing = host.shadowing;
-  const hookWall = host.wallNs;
   const cr3Top = walk.topShadows;
   const cache = walk.cacheRows;
   // Replaced (grown) or moved only by the hooks: read again after each.
@@ -307,8 +299,7 @@ export function runUnderShadow(mmu: Mmu, batch: GuestBatch, from: number, tNs: F
           walkPfns[1] = t3;
           walkPfns[2] = t2;
           walkPfns[3] = t1;
-          hookWall[0] = wall;
-          host.writeThrough(sl, pfn, WRITE | size, v, i, 0, walkPfns);
+          host.writeThrough(sl, pfn, WRITE | size, v, wall, i, 0, walkPfns);
         } else {
           if (!shadowing) continue;
           const s = cr3Top[v]!;
@@ -321,8 +312,7 @@ export function runUnderShadow(mmu: Mmu, batch: GuestBatch, from: number, tNs: F
           walkPfns[1] = t3;
           walkPfns[2] = t2;
           walkPfns[3] = t1;
-          hookWall[0] = wall;
-          host.readThrough(pfn, size, v, vpn, 0, walkPfns);
+          host.readThrough(pfn, size, v, wall, vpn, 0, walkPfns);
         }
       } else if (kind === KIND_PT_WRITE) {
         const page = pageCol[i]!;
@@ -364,23 +354,20 @@ export function runUnderShadow(mmu: Mmu, batch: GuestBatch, from: number, tNs: F
           }
         }
         src[page] = src[page]! + 1;
-        hookWall[0] = wall;
-        host.ptWrite(page, v, i, live === 1);
+        host.ptWrite(page, v, wall, i, live === 1);
       } else if (kind === KIND_IDLE) {
         // Only the clock moves (settled below).
         continue;
       } else if (kind === KIND_CR3_LOAD) {
         mmu.loadCr3(batch, i);
         tag = pscCache.tag;
-        hookWall[0] = wall;
-        host.cr3Load(pageCol[i]!, v);
+        host.cr3Load(pageCol[i]!, v, wall);
       } else if (kind === KIND_PHYS_WRITE) {
         const page = pageCol[i]!;
         mmu.checkPfn(i, page, 'phys_write');
         src[page] = src[page]! + 1;
         if (!shadowing) continue;
-        hookWall[0] = wall;
-        host.physWrite(page, v);
+        host.physWrite(page, v, wall);
       } else break;
       // A hook ran: it may have grown the pool or moved its generation.
       pfnOf = pool.pfnOf;

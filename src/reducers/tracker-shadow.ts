@@ -182,19 +182,17 @@ export class ShadowTracker extends Tracker {
     this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
     this.referenceLoop = env.referenceLoop ?? false;
     const tracker = this;
-    const wallNs = new Float64Array(1);
     this.loopHost = {
       walk: this.walk,
       pool: this.pool,
       get shadowing() {
         return tracker.shadowing;
       },
-      wallNs,
-      writeThrough: (leaf, pfn, access, vcpu, i, w, walkPfns) => this.writeThrough(leaf, pfn, access, vcpu, wallNs[0]!, i, w, walkPfns, false),
-      readThrough: (pfn, access, vcpu, vpn, w, walkPfns) => this.readThrough(pfn, access, vcpu, wallNs[0]!, vpn, w, walkPfns),
-      ptWrite: (pfn, vcpu, i, leafTable) => this.ptWrite(pfn, vcpu, wallNs[0]!, i, leafTable),
-      cr3Load: (rootPfn, vcpu) => this.onCr3Load(rootPfn, vcpu, wallNs[0]!),
-      physWrite: (pfn, vcpu) => this.physWrite(pfn, vcpu, wallNs[0]!),
+      writeThrough: (leaf, pfn, access, vcpu, wallNs, i, w, walkPfns) => this.writeThrough(leaf, pfn, access, vcpu, wallNs, i, w, walkPfns, false),
+      readThrough: (pfn, access, vcpu, wallNs, vpn, w, walkPfns) => this.readThrough(pfn, access, vcpu, wallNs, vpn, w, walkPfns),
+      ptWrite: (pfn, vcpu, wallNs, i, leafTable) => this.ptWrite(pfn, vcpu, wallNs, i, leafTable),
+      cr3Load: (rootPfn, vcpu, wallNs) => this.onCr3Load(rootPfn, vcpu, wallNs),
+      physWrite: (pfn, vcpu, wallNs) => this.physWrite(pfn, vcpu, wallNs),
     };
   }
 
