@@ -30,11 +30,12 @@
  * clock's rule (which the reference loop repeats to the same result) and
  * a paging-structure-cache fill (which its walk makes alike).
  *
- * Why fused: on apache the two passes' loops, the MMU's six output
- * stores per event and the tracker's reads of them cost more than the walk
- * (measured in the commit that added this file). The reference path
- * (eptLoop: false) and processShadow are held to it byte for byte by
- * test/reducers/shadow-loop.test.ts.
+ * Why fused: the second loop, the MMU's six output stores per event and
+ * the tracker's reads of them. On apache, 1,085 -> 921 instructions per
+ * event (cachegrind, a warm run on 5 s of the guest) and about 0.91x the
+ * CPU time (ab-builds, both orders); on the 4 GiB random muncher about
+ * 0.89x. The reference path (eptLoop: false) and processShadow are held to
+ * it byte for byte by test/reducers/shadow-loop.test.ts.
  */
 import type { GuestBatch } from '../events/guest-batch.js';
 import { GuestEventKind } from '../events/guest-event-kind.js';
@@ -56,7 +57,9 @@ import { TOUCH_AHEAD_EVENTS, touchLeafVersions, touchLeaves } from './touch-ahea
  * an argument, as processShadow passes it, though V8 then boxes it for
  * every event (43 MB of garbage per 30 s apache run): handed over in a
  * Float64Array slot instead it made 13 MB, but the run took 3% more CPU
- * time (ab-builds, 60 s apache, both orders: 1.033 and 1/0.975).
+ * time (ab-builds, 60 s apache, both orders: 1.033 and 1/0.975). The
+ * closures cost one deoptimisation of the loop when a second tracker's
+ * reach it ("wrong call target"); it is then compiled calling them.
  */
 export interface ShadowLoopHost {
   readonly walk: ShadowWalk;
