@@ -253,6 +253,24 @@ export class Simulation {
         }
         continue;
       }
+      if (this.eptLoop && tracker.fusedLoop && this.clock.throttlePct === 0) {
+        // The tracker's own loop over the MMU's walk (shadow's, shadow-run.ts),
+        // stopping where runUnderEpt would and resumed the same way.
+        const run = this.eptRun;
+        run.stopAtWallNs = driver.nextActionNs;
+        i = tracker.runFused(this.mmu, batch, i, tNs, run);
+        if (run.stop === EPT_RUN_TIME) {
+          if (pauseAtAction) {
+            c.i = i;
+            return true;
+          }
+          driver.act();
+        } else if (run.stop === EPT_RUN_EXIT) {
+          const out = this.mmu.applyRange(batch, i, i + 1);
+          i = tracker.process(batch, out, tNs, i, driver.nextActionNs, i + 1);
+        }
+        continue;
+      }
       // A chunk at a time, as a batch of its own: the MMU's output columns
       // are indexed from the chunk's start, so every chunk reuses the same
       // 86 KiB of them instead of walking through 1.4 MB over a batch of

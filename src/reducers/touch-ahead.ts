@@ -131,3 +131,18 @@ export function touchLeafTables(walkPfns: Int32Array, from: number, to: number, 
     if (t >= 0 && t < end) scratch[n++] = a[t]!;
   }
 }
+
+/**
+ * Loads the word of `bits` (a bit per page) and versions[f] for the frame f
+ * of each present leaf in scratch[0..n) below `limit` (the shadow loop's
+ * page-table test and the oracle's version, shadow-run.ts). Overwrites
+ * scratch.
+ */
+export function touchLeafVersions(scratch: Int32Array, n: number, limit: number, bits: Uint32Array, versions: Uint32Array): void {
+  const end = Math.min(limit, bits.length << 5, versions.length);
+  for (let k = 0; k < n; k++) {
+    const leaf = scratch[k]!;
+    const f = leaf >>> FRAME_SHIFT;
+    if ((leaf & P) !== 0 && f < end) scratch[k] = bits[f >>> 5]! + versions[f]!;
+  }
+}

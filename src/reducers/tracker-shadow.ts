@@ -1,4 +1,6 @@
 import type { GuestBatch } from '../events/guest-batch.js';
+import { EPT_RUN_EXIT, type EptRun } from './ept-run.js';
+import type { Mmu } from './mmu.js';
 import { GuestEventKind, NO_VCPU } from '../events/guest-event-kind.js';
 import { RunEventKind } from '../events/run-event-kind.js';
 import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
@@ -8,6 +10,7 @@ import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
 import { propagateGuestEntry } from './shadow-propagate.js';
 import { ShadowWalk, walkCacheRow } from './shadow-walk.js';
+import { type ShadowLoopHost, runUnderShadow } from './shadow-run.js';
 import { TOUCH_AHEAD_EVENTS, touchLeafTables, touchPages } from './touch-ahead.js';
 import { Tracker, type TrackerEnv, touchScratch } from './tracker.js';
 // Module-local, as in tracker.ts.
@@ -145,6 +148,8 @@ export class ShadowTracker extends Tracker {
   private readonly cr3ExitCostNs: number;
   /** Every event through Tracker.process and the hooks (the reference path processShadow is held to). */
   private readonly referenceLoop: boolean;
+  /** This tracker as the fused loop sees it (shadow-run.ts). */
+  private readonly loopHost: ShadowLoopHost;
 
   constructor(env: TrackerEnv) {
     super(env);
@@ -176,6 +181,39 @@ export class ShadowTracker extends Tracker {
         : undefined;
     this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
     this.referenceLoop = env.referenceLoop ?? false;
+    const tracker = this;
+    this.loopHost = {
+      walk: this.walk,
+      pool: this.pool,
+      get shadowing() {
+        return tracker.shadowing;
+      },
+      writeThrough: (leaf, pfn, access, vcpu, wallNs, i, w, walkPfns) => this.writeThrough(leaf, pfn, access, vcpu, wallNs, i, w, walkPfns, false),
+      readThrough: (pfn, access, vcpu, wallNs, vpn, w, walkPfns) => this.readThrough(pfn, access, vcpu, wallNs, vpn, w, walkPfns),
+      ptWrite: (pfn, vcpu, wallNs, i, leafTable) => this.ptWrite(pfn, vcpu, wallNs, i, leafTable),
+      cr3Load: (rootPfn, vcpu, wallNs) => this.onCr3Load(rootPfn, vcpu, wallNs),
+      physWrite: (pfn, vcpu, wallNs) => this.physWrite(pfn, vcpu, wallNs),
+    };
+  }
+
+  /** An HVM guest's accesses run in the fused loop (shadow-run.ts); a PV guest's frames are machine frames, which it does not walk. */
+  override get fusedLoop(): boolean {
+    return this.hvm && !this.referenceLoop;
+  }
+
+  override runFused(mmu: Mmu, batch: GuestBatch, from: number, tNs: Float64Array, run: EptRun): number {
+    this.pageCol = batch.page;
+    this.argCol = batch.arg;
+    this.pteCol = batch.pte;
+    this.walk.startBatch();
+    if (this.adPending) {
+      // An A/D store still waiting for its access (the fused loop settles
+      // none): the next event goes through process, its time set as the loop would.
+      tNs[from] = (from > 0 ? tNs[from - 1]! : batch.baseNs) + batch.dtNs[from]!;
+      run.stop = EPT_RUN_EXIT;
+      return from;
+    }
+    return runUnderShadow(mmu, batch, from, tNs, run, this.loopHost);
   }
 
   override process(batch: GuestBatch, mmu: MmuOutput, tNs: Float64Array, from: number, stopAtWallNs: number, to: number = batch.count): number {
@@ -441,20 +479,28 @@ export class ShadowTracker extends Tracker {
     const ad = this.adPending;
     this.adPending = false;
     if (!this.shadowing) return;
-    const w = i << 2;
-    const walkPfns = mmu.walkPfns;
-    const vpn = this.pageCol[i]!;
+    if (this.readThrough(pfn, access, vcpu, wallNs, this.pageCol[i]!, i << 2, mmu.walkPfns) && ad) this.adFault(vcpu, wallNs, pfn);
+  }
+
+  /** A read's shadow walk, its walk's tables at walkPfns[w..w+3]: a missing shadow faults. Returns whether the path was there. */
+  private readThrough(pfn: number, access: number, vcpu: number, wallNs: number, vpn: number, w: number, walkPfns: Int32Array): boolean {
     const leaf = (access & (ACCESS_2M | ACCESS_1G)) === 0 ? this.walk.leaf4k(walkPfns[w]!, vpn, vcpu) : this.walk.leafGeneral(vpn, vcpu, access, w, walkPfns, pfn);
-    if (leaf === -1) this.walk.fault(vpn, vcpu, wallNs, access, w, walkPfns, pfn);
-    else if (ad) this.adFault(vcpu, wallNs, pfn);
+    if (leaf !== -1) return true;
+    this.walk.fault(vpn, vcpu, wallNs, access, w, walkPfns, pfn);
+    return false;
   }
 
   protected override onPtWrite(pfn: number, vcpu: number, wallNs: number, i: number, mmu: MmuOutput): void {
+    this.ptWrite(pfn, vcpu, wallNs, i, (mmu.access[i]! & ACCESS_LEAF_TABLE) !== 0);
+  }
+
+  /** A pt_write the MMU has applied; `leafTable`: its page was live as a leaf table, and only as one, at the write. */
+  private ptWrite(pfn: number, vcpu: number, wallNs: number, i: number, leafTable: boolean): void {
     this.adPending = false;
     if (!this.shadowing) return;
     const index = this.argCol[i]!;
     const pte = this.pteCol[i]!;
-    if (this.oos !== undefined && this.oos.write(pfn, index, pte, vcpu, wallNs, (mmu.access[i]! & ACCESS_LEAF_TABLE) !== 0)) return;
+    if (this.oos !== undefined && this.oos.write(pfn, index, pte, vcpu, wallNs, leafTable)) return;
     const updated = this.propagate(pfn, index, pte);
     this.ptWritesEmulated++;
     this.charge(EVENT.ptEmulate, vcpu, wallNs, pfn, updated, this.emulateCostNs);

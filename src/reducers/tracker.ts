@@ -7,6 +7,7 @@ import type { GuestType, PagingMode } from '../model/paging.js';
 import { type EptExitHandler, type EptGates, READ_GATE_SHIFT } from './ept-gates.js';
 import type { KvmOptions } from './kvm-options.js';
 import { LogDirtyBitmap, PAGES_PER_LEAF } from './logdirty-bitmap.js';
+import type { EptRun } from './ept-run.js';
 import type { Mmu } from './mmu.js';
 import { ACCESS_FAULT, ACCESS_WRITE, type MmuOutput, WALK_SLOTS } from './mmu-output.js';
 import type { PageOracle } from './page-oracle.js';
@@ -238,6 +239,26 @@ export abstract class Tracker {
    */
   get gates(): EptGates | undefined {
     return undefined;
+  }
+
+  /**
+   * Whether Simulation runs this tracker's accesses in its own loop fused
+   * with the MMU's walk (runFused; shadow's, shadow-run.ts) rather than
+   * through Mmu.applyRange and process, when unthrottled and the MMU's
+   * guest is one runUnderEpt's walk covers. Read once per event-loop call.
+   */
+  get fusedLoop(): boolean {
+    return false;
+  }
+
+  /**
+   * The fused loop from event `from` (trackers whose fusedLoop is true): as
+   * runUnderEpt (ept-run.ts), it returns the first event not run and says
+   * in run.stop why it stopped (time, or an event it leaves to
+   * Mmu.applyRange and process).
+   */
+  runFused(_mmu: Mmu, _batch: GuestBatch, _from: number, _tNs: Float64Array, _run: EptRun): number {
+    throw new Error(`tracker '${this.name}' has no fused loop`);
   }
 
   /**
