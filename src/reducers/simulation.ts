@@ -232,13 +232,17 @@ export class Simulation {
     while (i < n) {
       const tracker = this.current;
       const gates = tracker.gates;
-      if (gates !== undefined && this.eptLoop && this.clock.throttlePct === 0) {
+      if (this.eptLoop && this.clock.throttlePct === 0 && (gates !== undefined || tracker.fusedLoop)) {
         // Under EPT the hardware runs the guest until the EPT refuses an
         // access; only then does the hypervisor see it (one event at a time).
+        // Shadow's own loop over the MMU's walk (shadow-run.ts) stops where
+        // runUnderEpt would and is resumed the same way.
         const run = this.eptRun;
-        run.gates = gates;
         run.stopAtWallNs = driver.nextActionNs;
-        i = runUnderEpt(this.mmu, batch, i, tNs, run);
+        if (gates !== undefined) {
+          run.gates = gates;
+          i = runUnderEpt(this.mmu, batch, i, tNs, run);
+        } else i = tracker.runFused(this.mmu, batch, i, tNs, run);
         if (run.stop === EPT_RUN_TIME) {
           if (pauseAtAction) {
             c.i = i;
@@ -247,26 +251,8 @@ export class Simulation {
           driver.act();
         } else if (run.stop === EPT_RUN_EXIT) {
           const out = this.mmu.applyRange(batch, i, i + 1);
-          // The event's time passed the driver's check in runUnderEpt, and
+          // The event's time passed the driver's check in the loop, and
           // nothing has run since: process takes it.
-          i = tracker.process(batch, out, tNs, i, driver.nextActionNs, i + 1);
-        }
-        continue;
-      }
-      if (this.eptLoop && tracker.fusedLoop && this.clock.throttlePct === 0) {
-        // The tracker's own loop over the MMU's walk (shadow's, shadow-run.ts),
-        // stopping where runUnderEpt would and resumed the same way.
-        const run = this.eptRun;
-        run.stopAtWallNs = driver.nextActionNs;
-        i = tracker.runFused(this.mmu, batch, i, tNs, run);
-        if (run.stop === EPT_RUN_TIME) {
-          if (pauseAtAction) {
-            c.i = i;
-            return true;
-          }
-          driver.act();
-        } else if (run.stop === EPT_RUN_EXIT) {
-          const out = this.mmu.applyRange(batch, i, i + 1);
           i = tracker.process(batch, out, tNs, i, driver.nextActionNs, i + 1);
         }
         continue;

@@ -3,9 +3,9 @@ import { TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from '../../src/trace/t
 import { workloadEvents } from '../../src/workloads/workload-events.js';
 import type { WorkloadConfig, WorkloadDefinition } from '../../src/workloads/workload.js';
 
-/** A guest source for a workload defined in a test (not in the registry). */
-export function customSource(def: WorkloadDefinition, config: WorkloadConfig): GuestSource {
-  const header: TraceHeader = {
+/** The header of a test's own guest events (a workload not in the registry), as `record` would write it. */
+export function testTraceHeader(guest: TraceHeader['guest'], workload: TraceHeader['workload']): TraceHeader {
+  return {
     type: 'header',
     format: TRACE_FORMAT,
     version: TRACE_VERSION,
@@ -13,9 +13,17 @@ export function customSource(def: WorkloadDefinition, config: WorkloadConfig): G
     traceKind: 'workload',
     encoding: 'compact',
     chunkEvents: 65_536,
-    guest: { type: config.guest, paging: config.paging, memPages: config.memPages, vcpus: config.vcpus },
-    workload: { name: def.name, seed: config.seed, durationNs: config.durationNs, params: config.params },
+    guest,
+    workload,
   };
+}
+
+/** A guest source for a workload defined in a test (not in the registry). */
+export function customSource(def: WorkloadDefinition, config: WorkloadConfig): GuestSource {
+  const header = testTraceHeader(
+    { type: config.guest, paging: config.paging, memPages: config.memPages, vcpus: config.vcpus },
+    { name: def.name, seed: config.seed, durationNs: config.durationNs, params: config.params },
+  );
   return { header, label: def.name, events: () => workloadEvents(def, config) };
 }
 

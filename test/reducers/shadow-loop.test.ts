@@ -15,7 +15,7 @@ import type { GuestSource } from '../../src/api/guest-source.js';
 import { NO_VCPU } from '../../src/events/guest-event-kind.js';
 import { vpnOf } from '../../src/model/paging.js';
 import { PTE_A, PTE_D, PTE_RW, PTE_US } from '../../src/model/pte.js';
-import { TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from '../../src/trace/trace-records.js';
+import { testTraceHeader } from '../helpers/custom-source.js';
 import { guestSource } from '../../src/api/guest-source.js';
 import { runMigration } from '../../src/api/run-migration.js';
 import { runRounds } from '../../src/api/run-rounds.js';
@@ -161,17 +161,7 @@ function handWrittenGuest(): GuestSource {
     else script.write(v, vpn).read(v, vpn);
   }
   const batch = script.take();
-  const header: TraceHeader = {
-    type: 'header',
-    format: TRACE_FORMAT,
-    version: TRACE_VERSION,
-    program: { name: 'migsim', version: 'test' },
-    traceKind: 'workload',
-    encoding: 'compact',
-    chunkEvents: 65_536,
-    guest: { type: 'hvm', paging: 'x86-64', memPages: 8192, vcpus: 2 },
-    workload: { name: 'hand-written', seed: 1, durationNs: batch.endNs, params: {} },
-  };
+  const header = testTraceHeader({ type: 'hvm', paging: 'x86-64', memPages: 8192, vcpus: 2 }, { name: 'hand-written', seed: 1, durationNs: batch.endNs, params: {} });
   return { header, label: 'hand-written', events: () => from([batch]) };
 }
 
