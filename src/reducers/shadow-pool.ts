@@ -121,6 +121,10 @@ export class ShadowPool {
   get peakPages(): number {
     return this.peakLive * this.pagesPerShadow;
   }
+  /** Its size and use, as the run's tracker stats name them. */
+  stats(): Record<string, number> {
+    return { shadowPoolPages: this.poolPages, shadowPagesInUse: this.pagesInUse, shadowPagesPeak: this.peakPages, shadowsInUse: this.shadowsInUse };
+  }
   /** Shadows that can still be allocated without making room. */
   get freeShadows(): number {
     return this.maxShadows - this.live;

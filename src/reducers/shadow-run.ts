@@ -65,7 +65,7 @@ export interface ShadowLoopHost {
   readonly walk: ShadowWalk;
   readonly pool: ShadowPool;
   /** Shadow paging in force (changes only at ENABLE and OFF, between calls). */
-  readonly shadowing: boolean;
+  shadowing(): boolean;
   /** A write through leaf shadow `leaf` (-1: missing), its walk's tables at walkPfns[w..w+3]. */
   writeThrough(leaf: number, pfn: number, access: number, vcpu: number, wallNs: number, i: number, w: number, walkPfns: Int32Array): void;
   /** A read not settled by the loop (onRead with no A/D store pending). */
@@ -150,7 +150,7 @@ export function runUnderShadow(mmu: Mmu, batch: GuestBatch, from: number, tNs: F
   const src = run.srcVersion;
   const walk = host.walk;
   const pool = host.pool;
-  const shadowing = host.shadowing;
+  const shadowing = host.shadowing();
   const cr3Top = walk.topShadows;
   const cache = walk.cacheRows;
   // Replaced (grown) or moved only by the hooks: read again after each.

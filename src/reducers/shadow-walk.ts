@@ -164,6 +164,11 @@ export class ShadowWalk {
     return this.missingShadowFaultCount;
   }
 
+  /** The builds and evictions, as the run's tracker stats name them. */
+  buildStats(): Record<string, number> {
+    return { shadowBuilds: this.buildCount, shadowRebuilds: this.rebuildCount, shadowEvictions: this.evictionCount, shadowsEvicted: this.evictedShadowCount };
+  }
+
   /**
    * Called before each batch. The walk cache keeps generations as Int32:
    * emptied long before one could come round again (no call bumps the

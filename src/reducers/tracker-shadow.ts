@@ -6,6 +6,7 @@ import { RunEventKind } from '../events/run-event-kind.js';
 import { shadowPoolPagesOf } from '../model/shadow-pool-size.js';
 import { ACCESS_1G, ACCESS_2M, ACCESS_FAULT, ACCESS_LEAF_TABLE, ACCESS_PT_PAGE, ACCESS_WRITE, type MmuOutput } from './mmu-output.js';
 import { ShadowDirtyOrder } from './shadow-dirty-order.js';
+import { ShadowBlow } from './shadow-blow.js';
 import { ShadowOos } from './shadow-oos.js';
 import { ROW_WORDS, type ShadowPool } from './shadow-pool.js';
 import { propagateGuestEntry } from './shadow-propagate.js';
@@ -119,7 +120,6 @@ export class ShadowTracker extends Tracker {
   private readonly dirtyOrder: ShadowDirtyOrder;
   private readonly faultCostNs: number;
   private readonly emulateCostNs: number;
-  private readonly freeCostPerShadowNs: number;
 
   // Columns of the batch being processed (pt_write operands, vpns).
   private pageCol: Int32Array = new Int32Array(0);
@@ -129,13 +129,9 @@ export class ShadowTracker extends Tracker {
   private adPending = false;
   /** walk.builds at the last look-ahead (touchAhead). */
   private buildsSeen = 0;
-  /** Blow cost to add to the next domain pause (the log-dirty op that blew the tables). */
-  private pendingPauseNs = 0;
-
+  /** shadow_blow_tables and the pause it adds to (shadow-blow.ts). */
+  private readonly blow: ShadowBlow;
   // Counters for stats().
-  private blows = 0;
-  private blownShadows = 0;
-  private blowNs = 0;
   private faultsLogDirty = 0;
   private faultsAccessedDirty = 0;
   private faultsPhysWrite = 0;
@@ -166,7 +162,7 @@ export class ShadowTracker extends Tracker {
     this.dirtyOrder = new ShadowDirtyOrder(g.memPages, this.pool);
     this.faultCostNs = c.exitRoundTripNs + c.shadowFaultNs;
     this.emulateCostNs = c.exitRoundTripNs + c.ptEmulateNs;
-    this.freeCostPerShadowNs = c.shadowBlowPerPageNs * c.shadowPagesPerTable;
+    this.blow = new ShadowBlow(c.shadowBlowPerPageNs * c.shadowPagesPerTable);
     // Xen lets L1s go out of sync for HVM guests only (sh_unsync refuses PV).
     // It reaches this tracker only through propagation, dirty marks and charges.
     this.oos =
@@ -181,13 +177,10 @@ export class ShadowTracker extends Tracker {
         : undefined;
     this.cr3ExitCostNs = c.exitRoundTripNs + c.shadowCr3UpdateNs;
     this.referenceLoop = env.referenceLoop ?? false;
-    const tracker = this;
     this.loopHost = {
       walk: this.walk,
       pool: this.pool,
-      get shadowing() {
-        return tracker.shadowing;
-      },
+      shadowing: () => this.shadowing,
       writeThrough: (leaf, pfn, access, vcpu, wallNs, i, w, walkPfns) => this.writeThrough(leaf, pfn, access, vcpu, wallNs, i, w, walkPfns, false),
       readThrough: (pfn, access, vcpu, wallNs, vpn, w, walkPfns) => this.readThrough(pfn, access, vcpu, wallNs, vpn, w, walkPfns),
       ptWrite: (pfn, vcpu, wallNs, i, leafTable) => this.ptWrite(pfn, vcpu, wallNs, i, leafTable),
@@ -566,39 +559,21 @@ export class ShadowTracker extends Tracker {
     this.shadowing = true;
     // An HVM guest has shadows already: blow them so that every mapping is
     // write-protected again. A PV guest enters shadow mode with none.
-    if (this.hvm) this.blow();
+    if (this.hvm) this.blow.blowAll(this.walk, this.oos);
   }
 
   protected override onClean(): void {
-    this.blow();
+    this.blow.blowAll(this.walk, this.oos);
   }
 
   protected override onOff(): void {
     this.shadowing = this.hvm;
-    if (this.hvm) return;
-    const freed = this.walk.teardown();
-    this.chargeFreedInPause(freed);
-  }
-
-  private blow(): void {
-    this.oos?.dropAll();
-    const freed = this.walk.blowAll();
-    this.chargeFreedInPause(freed);
-  }
-
-  private chargeFreedInPause(freed: number): void {
-    const ns = freed * this.freeCostPerShadowNs;
-    this.blows++;
-    this.blownShadows += freed;
-    this.blowNs += ns;
-    this.pendingPauseNs += ns;
+    if (!this.hvm) this.blow.teardown(this.walk);
   }
 
   /** The operation that blew the tables pauses the domain for that too (inside paging_log_dirty_op's pause). */
   protected override pauseDomain(kind: number, wallNs: number, arg: number, costNs: number): void {
-    const extra = this.pendingPauseNs;
-    this.pendingPauseNs = 0;
-    super.pauseDomain(kind, wallNs, arg, costNs + extra);
+    super.pauseDomain(kind, wallNs, arg, costNs + this.blow.takePauseNs());
   }
 
   override memoryBytes(): number {
@@ -606,21 +581,11 @@ export class ShadowTracker extends Tracker {
   }
 
   override stats(): Record<string, number> {
-    const pool = this.pool;
-    const walk = this.walk;
     return {
-      shadowPoolPages: pool.poolPages,
-      shadowPagesInUse: pool.pagesInUse,
-      shadowPagesPeak: pool.peakPages,
-      shadowsInUse: pool.shadowsInUse,
-      shadowBuilds: walk.builds,
-      shadowRebuilds: walk.rebuilds,
-      shadowEvictions: walk.evictions,
-      shadowsEvicted: walk.evictedShadows,
-      shadowBlows: this.blows,
-      shadowsBlown: this.blownShadows,
-      shadowBlowNs: this.blowNs,
-      faultsMissingShadow: walk.faultsMissingShadow,
+      ...this.pool.stats(),
+      ...this.walk.buildStats(),
+      ...this.blow.stats(),
+      faultsMissingShadow: this.walk.faultsMissingShadow,
       faultsLogDirty: this.faultsLogDirty,
       faultsAccessedDirty: this.faultsAccessedDirty,
       faultsPhysWrite: this.faultsPhysWrite,
