@@ -4,7 +4,7 @@ import { isConstantColumn } from './column-constant.js';
 import { type ByteWidth, byteWidthOf, decodeResidualBytes, residualBytes } from './byte-residual-codec.js';
 import { packedBound, PackedCodecError, PackedMode, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
-import { BLOCK_MAX, zstdFrameBound } from './zstd-frame.js';
+import { zstdFrameSizes } from './zstd-frame.js';
 import { ZstdInflater } from './zstd-inflater.js';
 
 /**
@@ -109,6 +109,25 @@ const ZSTD_MIN_BYTES = 64;
  */
 const ZSTD_INFLATE_WEIGHT = 0.15;
 /**
+ * What undoing each predictor is charged per event, in bytes at the
+ * exchange rate ZSTD_INFLATE_WEIGHT sets (0.15 byte for a byte zstd
+ * inflates, at 0.8 ns a byte here: 1 byte for 5.2 ns). Undoing `kind`
+ * takes 1.9 ns an event and `delta` 1.2 (packed-codec.ts unpredict, on
+ * apache's arg and pte columns; `raw` is TypedArray.set). Apache's arg
+ * and pte by kind saved 0.05 and 0.08 bytes an event over raw: stored
+ * raw, 60 s of apache is 1.92 bytes an event against 1.79 and reads 12%
+ * faster, on one thread and on two (issue 16 item 3, its 80 M events/s).
+ *
+ * The charge is at most half the column's bytes stored raw (PREDICTOR_
+ * HALVES): a predictor that halves a column is kept however little that
+ * is an event. Charged in full, the muncher's pages, arg and PTEs by kind
+ * (0.02, 0.001 and 0.0006 bytes an event) went raw at 10 to 76 times
+ * their size: a trace's size is what its user sees.
+ */
+const PREDICTOR_UNDO_BYTES: Record<PackedMode, number> = { [PackedMode.raw]: 0, [PackedMode.delta]: 0.23, [PackedMode.kind]: 0.37 };
+const PREDICTOR_HALVES = 0.5;
+
+/**
  * Zstandard level 3 (zstd's default): on apache's byte residuals level 1
  * writes 6% more (1.90 against 1.79 bytes an event), inflates no faster
  * (18.8 against 17.2 ns) and encodes no faster (134 ns both, CANDIDATES=
@@ -155,7 +174,7 @@ export class ColumnEncoder {
   /**
    * The smallest of the column's residuals under each of its predictors, at
    * their narrowest byte width, each as it is or through Zstandard,
-   * counting ZSTD_INFLATE_WEIGHT. Ties keep the first tried: the choice,
+   * counting ZSTD_INFLATE_WEIGHT and PREDICTOR_UNDO_BYTES. Ties keep the first tried: the choice,
    * and so the bytes written, depend on the values alone.
    */
   private byteResiduals(spec: ColumnSpec, ints: Int32Array, count: number, kinds: Uint8Array | undefined): EncodedColumn {
@@ -163,25 +182,29 @@ export class ColumnEncoder {
     const r = this.residual.subarray(0, count);
     if (this.scratch.length < 4 * count) this.scratch = new Uint8Array(4 * count);
     let best: EncodedColumn = { c: 'k', v: 0 };
-    let bestCost = Infinity; // bytes, and the charge for inflating them
+    let bestCost = Infinity; // bytes, and the charges for inflating them and undoing the predictor
+    // The bytes the column takes stored raw (predictorsOf tries raw first).
+    let rawBytes = Infinity;
     for (const m of predictorsOf(spec, kinds)) {
       residuals(ints, count, m, kinds, r);
       const w = byteWidthOf(r, count);
       const plain = residualBytes(r, count, w, this.scratch);
       const len = plain.length;
-      if (len < bestCost) {
+      const undo = m === PackedMode.raw ? 0 : Math.min(PREDICTOR_UNDO_BYTES[m] * count, PREDICTOR_HALVES * rawBytes);
+      if (len + undo < bestCost) {
         best = { c: 'b', m, w, d: plain.slice() };
-        bestCost = len;
+        bestCost = len + undo;
       }
       if (len > ZSTD_MIN_BYTES) {
         this.zstd ??= new (zstd().Encoder)(ZSTD_LEVEL);
         const z = this.zstd.encodeSync(Buffer.from(plain.buffer, plain.byteOffset, len));
-        const cost = z.length + ZSTD_INFLATE_WEIGHT * len;
+        const cost = z.length + ZSTD_INFLATE_WEIGHT * len + undo;
         if (cost < bestCost) {
           best = { c: 'b', m, w, d: new Uint8Array(z.buffer, z.byteOffset, z.length), z: 'zstd' };
           bestCost = cost;
         }
       }
+      if (m === PackedMode.raw) rawBytes = (best as { d: Uint8Array }).d.length;
     }
     return best;
   }
@@ -354,20 +377,25 @@ let inflater: ZstdInflater | undefined;
 /**
  * The bytes of a Zstandard column whose values take at most `bound` bytes
  * (`boundIs` says so in the error): refused before inflating if its frame
- * can hold more than that and a block (zstd-frame.ts), so a small frame
- * claiming gigabytes allocates nothing. A view valid until the next
- * inflate on this thread (copy it to keep it).
+ * must inflate to more than that (zstd-frame.ts), so a small frame
+ * claiming gigabytes allocates nothing, and inflated into at most a block
+ * more than that (zstd stops with an error at the end of the room; within
+ * it, the caller says how many bytes the frame held). A view valid until
+ * the next inflate on this thread (copy it to keep it).
  */
 function inflateZstd(spec: ColumnSpec, what: string, z: unknown, d: Uint8Array, bound: number, boundIs: string): Uint8Array {
   if (z !== 'zstd') throw new ColumnCodecError(`${what} column ${spec.name} has unknown compression ${String(z)}`);
-  const most = zstdFrameBound(d);
-  if (most === undefined) throw new ColumnCodecError(`${what} column ${spec.name} is not one Zstandard frame`);
-  if (most > bound + BLOCK_MAX) throw new ColumnCodecError(`${what} column ${spec.name} may inflate to ${grouped(most)} bytes, more than the ${grouped(bound)} ${boundIs}`);
+  const sizes = zstdFrameSizes(d);
+  if (sizes === undefined) throw new ColumnCodecError(`${what} column ${spec.name} is not one Zstandard frame`);
+  if (sizes.least > bound) throw new ColumnCodecError(`${what} column ${spec.name} inflates to at least ${grouped(sizes.least)} bytes, more than the ${grouped(bound)} ${boundIs}`);
   inflater ??= new ZstdInflater();
-  const got = inflater.inflate(d, most);
+  const got = inflater.inflate(d, Math.min(sizes.most, bound + ZSTD_ROOM_PAST));
   if (!(got instanceof Uint8Array)) throw new ColumnCodecError(`${what} column ${spec.name} does not decompress: ${got.error}`);
   return got;
 }
+
+/** Room a column's frame is inflated into past what its values take: a frame a little over is then reported with its size. */
+const ZSTD_ROOM_PAST = 128 * 1024;
 
 function grouped(n: number): string {
   return n.toLocaleString('en-US');

@@ -61,7 +61,7 @@ describe('zstd inflater', () => {
     for (let k = 0; k < 40; k++) {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
       const bad = Uint8Array.from(frame);
-      // Past the frame header (whose damage the reader's zstdFrameBound already refuses).
+      // Past the frame header (whose damage the reader's zstdFrameSizes already refuses).
       const at = 12 + (s % (frame.length - 12));
       bad[at] = bad[at]! ^ (1 + ((s >>> 24) % 255));
       const got = z.inflate(bad, plain.length);
