@@ -8,6 +8,12 @@ import { NARROW_FRAMES, PTE_FLAG_BITS, PTE_HIGH_SHIFT, PTE_P } from '../model/pt
 import { isConstantColumn } from './column-constant.js';
 import type { TraceHeader } from './trace-records.js';
 
+// Module-local copies of imported constants for the per-event loop (as
+// ept-run.ts has them: Node 20 reads imported bindings there more slowly).
+const NONE = NO_VCPU;
+const P = PTE_P;
+const FRAME_SHIFT = PTE_FLAG_BITS;
+
 /** Events a chunk may hold: far above any chunk migsim writes, below what a corrupted count would make us allocate. */
 export const MAX_CHUNK_EVENTS = 1 << 24;
 
@@ -66,6 +72,10 @@ export class ChunkCheck {
   /** By guest event kind (256 entries, 0 for kinds that do not exist): the unsigned bounds of page and arg, whether it may have no vCPU, whether it carries a PTE. */
   private readonly pageEnd = new Float64Array(256);
   private readonly argEnd = new Float64Array(256);
+  /** The same bounds for the per-event loop: 1 for a kind that exists, and the greatest page and arg (unsigned) it may carry. */
+  private readonly known = new Uint8Array(256);
+  private readonly pageMax = new Uint32Array(256);
+  private readonly argMax = new Uint32Array(256);
   private readonly noVcpuKind = new Uint8Array(256);
   private readonly ptKind = new Uint8Array(256);
   /** A column's min and max, reused (int32Range). */
@@ -97,6 +107,9 @@ export class ChunkCheck {
     for (const [k, pageEnd, argEnd] of bounds) {
       this.pageEnd[k] = pageEnd;
       this.argEnd[k] = argEnd;
+      this.known[k] = 1;
+      this.pageMax[k] = pageEnd - 1;
+      this.argMax[k] = argEnd - 1;
     }
     this.noVcpuKind[G.physWrite] = 1;
     this.noVcpuKind[G.idle] = 1;
@@ -122,17 +135,21 @@ export class ChunkCheck {
   }
 
   /**
-   * The first event of `b` outside the bounds, or -1. One pass, its test
-   * table-driven so the loop has one branch an event: page and arg are
-   * compared unsigned (a negative value is then past any bound), an
-   * unknown kind has bounds of 0, and only a pt_write may have a PTE.
+   * The first event of `b` outside the bounds, or -1. One pass, its tests
+   * table-driven by kind: page and arg compared unsigned with the greatest
+   * each kind may carry (a negative value is then past any bound; Uint32
+   * tables keep the comparison in integers: about 5 ns an event on
+   * apache's chunks, the loop alone over chunks in the cache, against 5.5
+   * to 7 with a Float64Array of ends), a kind that does not exist refused,
+   * and only a pt_write may have a PTE.
    *
    * A function of the loop alone, which ends on the loop: V8 (Node 20)
    * compiles a loop this long on stack replacement during its first call,
    * before any code after the loop has run, and kept that code for every
    * later call, each of which then left it at the first line after the
-   * loop for want of type feedback there: 533 deoptimisations in six reads
-   * of 60 s of apache, and the check took 12 ns an event against 4.5.
+   * loop for want of type feedback there (--trace-deopt: 533
+   * deoptimisations in six reads of 60 s of apache; none now). The read's
+   * time did not change measurably: the loop itself ran optimised.
    */
   private firstBadEvent(b: GuestBatch): number {
     const { kind, vcpu, page, arg, pte } = b;
@@ -140,22 +157,18 @@ export class ChunkCheck {
     const vcpus = this.vcpus;
     const frameLimit = this.frameLimit;
     const unusedBits = this.unusedBits;
-    const pageEnd = this.pageEnd;
-    const argEnd = this.argEnd;
+    const known = this.known;
+    const pageMax = this.pageMax;
+    const argMax = this.argMax;
     const noVcpu = this.noVcpuKind;
     const ptKind = this.ptKind;
     for (let i = 0; i < n; i++) {
       const k = kind[i]!;
+      if (known[k] === 0 || page[i]! >>> 0 > pageMax[k]! || arg[i]! >>> 0 > argMax[k]!) return i;
       const v = vcpu[i]!;
+      if (v >= vcpus && (v !== NONE || noVcpu[k] === 0)) return i;
       const e = pte[i]!;
-      if (
-        page[i]! >>> 0 >= pageEnd[k]! ||
-        arg[i]! >>> 0 >= argEnd[k]! ||
-        (v >= vcpus && (v !== NO_VCPU || noVcpu[k] === 0)) ||
-        (e !== 0 && (ptKind[k] === 0 || (e & unusedBits) !== 0 || ((e & PTE_P) !== 0 && e >>> PTE_FLAG_BITS >= frameLimit)))
-      ) {
-        return i;
-      }
+      if (e !== 0 && (ptKind[k] === 0 || (e & unusedBits) !== 0 || ((e & P) !== 0 && e >>> FRAME_SHIFT >= frameLimit))) return i;
     }
     return -1;
   }
@@ -167,11 +180,6 @@ export class ChunkCheck {
       if ((b.pte[i]! >>> PTE_FLAG_BITS) + (b.arg[i]! >>> PTE_HIGH_SHIFT) * NARROW_FRAMES >= this.frameLimit) return i;
     }
     return -1;
-  }
-
-  /** Adds the counts by kind of a guest chunk checked elsewhere (the read-ahead thread's ChunkCheck, src/trace/read-ahead-worker.ts). */
-  addGuest(byKind: ArrayLike<number>): void {
-    for (let k = 0; k < byKind.length; k++) this.guestByKind[k]! += byKind[k]!;
   }
 
   /**
@@ -370,29 +378,6 @@ export class ChunkCheck {
     if (a < 0) return `${what}: a negative count`;
     return `${what}: not a ${name} event migsim writes (a domain-wide event has no vCPU, and fields it does not use are -1 or 0)`;
   }
-}
-
-/**
- * Where a chunk's times end: its base plus each event's delta. Summed in
- * four lanes: one sum chains each add on the one before (1 ns an event on
- * apache's chunks against 0.3 ns for four). Exact while the total is a
- * safe integer (every lane is below it), which the reader checks next;
- * past that, the reader refuses the chunk whatever the rounding.
- */
-export function chunkEndNs(dt: Uint32Array, count: number, baseNs: number): number {
-  let a = 0;
-  let b = 0;
-  let c = 0;
-  let d = 0;
-  let i = 0;
-  for (; i + 4 <= count; i += 4) {
-    a += dt[i]!;
-    b += dt[i + 1]!;
-    c += dt[i + 2]!;
-    d += dt[i + 3]!;
-  }
-  for (; i < count; i++) a += dt[i]!;
-  return baseNs + (a + b + (c + d));
 }
 
 /** Four histograms of kinds, interleaved by event (countKinds). */

@@ -2,10 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { type ColumnArray, ColumnCodecError, columnOver, columnTypeBytes, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
-import { ChunkCheck, chunkEndNs, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.js';
+import { MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { RecordFile, RecordProblem } from './record-file.js';
 import { fileDigestOf } from './trace-frame.js';
-import type { TraceHeader } from './trace-records.js';
 
 /** One trace to read ahead: what the reader hands the thread (src/trace/read-ahead.ts). */
 export interface ReadAheadJob {
@@ -15,8 +14,6 @@ export interface ReadAheadJob {
   readonly blockBytes: number;
   /** Hash the file's bytes before the footer (a version 2 or 3 trace's fileDigest). */
   readonly fileDigest: boolean;
-  /** The trace's header, read and checked by the reader: what the guest chunks decoded here are checked against. */
-  readonly header: TraceHeader;
   /** This trace's messages, in file order. */
   readonly port: MessagePort;
   /** [POSTED]: messages posted, [TAKEN]: taken by the reader, [CANCEL]: 1 once the reader has closed, [WAITING]: 1 while the reader waits for a message. */
@@ -73,8 +70,6 @@ export type ReadAheadMessage =
       readonly totalBytes: number;
       /** By column: its values decoded ahead, why they could not be, or undefined (left to the reader). */
       readonly columns?: ColumnAhead[];
-      /** A guest chunk decoded here whole: checked here too. */
-      readonly checked?: CheckedAhead;
       /** Columns whose bytes were a Buffer (a post makes them Uint8Arrays). */
       readonly buffers?: number[];
       /** The footer's: the digest of the bytes before it. */
@@ -113,7 +108,6 @@ function runReadAhead(d: ReadAheadJob): void {
   let file: RecordFile | undefined;
   try {
     const hash: Hash | undefined = d.fileDigest ? createHash('sha256') : undefined;
-    const check = new ChunkCheck(d.header);
     file = new RecordFile(d.path, d.blockBytes, hash);
     // The digest covers the magic and the header, which the reader read itself.
     if (hash) hash.update(file.bytes(0, d.start));
@@ -131,8 +125,7 @@ function runReadAhead(d: ReadAheadJob): void {
         return;
       }
       const { columns, buffers } = decodeChunk(rec, (bytes) => ring!.get(posted, bytes), shared, d.columnsAhead);
-      const checked = columns ? checkAhead(rec, columns, check) : undefined;
-      if (!post({ t: 'rec', rec, at, totalBytes, ...(columns ? { columns } : {}), ...(buffers.length ? { buffers } : {}), ...(checked ? { checked } : {}) })) return;
+      if (!post({ t: 'rec', rec, at, totalBytes, ...(columns ? { columns } : {}), ...(buffers.length ? { buffers } : {}) })) return;
       at += totalBytes;
     }
   } catch (e) {
@@ -217,38 +210,6 @@ function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => Shar
     at += (d.byteLength + 7) & ~7;
   });
   return { ...(columns ? { columns } : {}), buffers };
-}
-
-/**
- * What the reader would find checking a guest chunk whose columns were all
- * decoded here (trace-reader.ts decodeChunk): the end its times add up to,
- * then ChunkCheck.guest's problem, or the events it counted by kind. Done
- * here, where the columns were just written (in this core's cache), not
- * after the reader has pulled them across: on 60 s of apache the check
- * took the reader 1.5x its time on one thread. The guest check keeps no
- * state but the counts, so a check here is the reader's; run chunks
- * (whose rounds follow each other) are left to the reader.
- */
-function checkAhead(rec: Record<string, unknown>, columns: ColumnAhead[], check: ChunkCheck): CheckedAhead | undefined {
-  if (rec['stream'] !== 'guest' || !columns.every((c) => typeof c === 'object')) return undefined;
-  const [kind, dtNs, vcpu, page, arg, pte] = columns as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Int32Array];
-  const count = rec['count'] as number;
-  const baseNs = rec['baseNs'];
-  // A chunk with a bad base is refused by the reader before its times.
-  if (typeof baseNs !== 'number') return undefined;
-  const endNs = chunkEndNs(dtNs, count, baseNs);
-  if (endNs !== rec['endNs'] || !Number.isSafeInteger(endNs)) return { endNs };
-  check.guestByKind.fill(0);
-  const problem = check.guest({ count, baseNs, endNs, kind, dtNs, vcpu, page, arg, pte });
-  return problem ? { endNs, problem } : { endNs, byKind: check.guestByKind.slice() };
-}
-
-/** A guest chunk checked by the read-ahead thread (checkAhead). */
-export interface CheckedAhead {
-  readonly endNs: number;
-  readonly problem?: ChunkProblem;
-  /** The chunk's events by kind, when it passed. */
-  readonly byKind?: Float64Array;
 }
 
 /** A typed array's bytes (not a DataView's). */

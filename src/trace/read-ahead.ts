@@ -3,13 +3,11 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { type FileRecord, RecordProblem } from './record-file.js';
-import type { TraceHeader } from './trace-records.js';
-import { CANCEL, type CheckedAhead, type ColumnAhead, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN, WAITING } from './read-ahead-worker.js';
+import { CANCEL, type ColumnAhead, IDLE, JOBS, POSTED, type ReadAheadJob, type ReadAheadMessage, TAKEN, WAITING } from './read-ahead-worker.js';
 
 /** A record as the read-ahead thread hands it over. */
 export interface AheadRecord extends FileRecord {
   readonly columns?: ColumnAhead[];
-  readonly checked?: CheckedAhead;
   readonly fileDigest?: string;
 }
 
@@ -56,16 +54,16 @@ export class ReadAhead {
    * thread this process may give to reading ahead is busy (another reader
    * open at the same time): that reader then reads on its own thread.
    */
-  static start(path: string, start: number, blockBytes: number, fileDigest: boolean, header: TraceHeader): ReadAhead | undefined {
+  static start(path: string, start: number, blockBytes: number, fileDigest: boolean): ReadAhead | undefined {
     const thread = acquireThread();
-    return thread ? new ReadAhead(thread, path, start, blockBytes, fileDigest, header) : undefined;
+    return thread ? new ReadAhead(thread, path, start, blockBytes, fileDigest) : undefined;
   }
 
-  private constructor(thread: PooledThread, path: string, start: number, blockBytes: number, fileDigest: boolean, header: TraceHeader) {
+  private constructor(thread: PooledThread, path: string, start: number, blockBytes: number, fileDigest: boolean) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.thread = thread;
-    const job: ReadAheadJob = { path, start, blockBytes, fileDigest, header, port: port2, shared: this.shared, ahead: ReadAhead.AHEAD, columnsAhead: ReadAhead.columnsAhead };
+    const job: ReadAheadJob = { path, start, blockBytes, fileDigest, port: port2, shared: this.shared, ahead: ReadAhead.AHEAD, columnsAhead: ReadAhead.columnsAhead };
     thread.jobs.postMessage(job, [port2]);
     Atomics.add(thread.state, JOBS, 1);
     Atomics.notify(thread.state, JOBS);
@@ -179,7 +177,7 @@ function unpackMessage(m: ReadAheadMessage): AheadRecord {
           c['d'] = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
         }
       }
-      return { rec: m.rec, at: m.at, totalBytes: m.totalBytes, ...(m.columns ? { columns: m.columns } : {}), ...(m.checked ? { checked: m.checked } : {}), ...(m.fileDigest !== undefined ? { fileDigest: m.fileDigest } : {}) };
+      return { rec: m.rec, at: m.at, totalBytes: m.totalBytes, ...(m.columns ? { columns: m.columns } : {}), ...(m.fileDigest !== undefined ? { fileDigest: m.fileDigest } : {}) };
     }
     case 'problem':
       throw new RecordProblem(m.problem, m.at, m.record, m.hint);

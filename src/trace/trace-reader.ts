@@ -6,10 +6,10 @@ import { RUN_EVENT_KIND_NAMES } from '../events/run-event-kind.js';
 import { BatchDigest, STREAM_TAG } from './batch-digest.js';
 import { allocateColumn, type ColumnArray, ColumnCodecError, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
-import { ChunkCheck, chunkEndNs, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.js';
+import { ChunkCheck, type ChunkProblem, MAX_CHUNK_EVENTS } from './chunk-check.js';
 import { headerProblem } from './header-check.js';
 import { type AheadRecord, ReadAhead } from './read-ahead.js';
-import type { CheckedAhead, ColumnAhead } from './read-ahead-worker.js';
+import type { ColumnAhead } from './read-ahead-worker.js';
 import { RecordFile, RecordProblem } from './record-file.js';
 import { fileDigestOf, TRACE_MAGIC } from './trace-frame.js';
 import { TraceError } from './trace-error.js';
@@ -77,8 +77,6 @@ export class TraceReader {
   /** The read-ahead thread's digest of the bytes before the footer, and the columns it decoded of the chunk being decoded. */
   private aheadFileDigest: string | undefined;
   private columnsAhead: ColumnAhead[] | undefined;
-  /** The read-ahead thread's check of the chunk being decoded, when it decoded all its columns. */
-  private checkedAhead: CheckedAhead | undefined;
   private recordNo = 0;
   private nextSeq = 0;
   private guestEvents = 0;
@@ -235,8 +233,9 @@ export class TraceReader {
       if (e instanceof ColumnCodecError) throw this.error(e.message, at, where);
       throw e;
     }
-    const checked = this.checkedAhead;
-    const t = checked ? checked.endNs : chunkEndNs(views[1] as Uint32Array, count, baseNs);
+    const dt = views[1] as Uint32Array;
+    let t = baseNs as number;
+    for (let i = 0; i < count; i++) t += dt[i]!;
     if (t !== endNs) throw this.error(`chunk's times add up to ${t} ns, not its end ${String(endNs)} ns`, at, where);
     if (!Number.isSafeInteger(t)) throw this.error(`chunk's times reach ${t} ns, past what a trace can hold exactly (2^53 ns)`, at, where, ALTERED);
     let chunk: TraceChunk;
@@ -244,9 +243,7 @@ export class TraceReader {
     if (stream === 'guest') {
       const [kind, dtNs, vcpu, page, arg, pte] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Int32Array];
       chunk = { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, pte } };
-      if (!checked) bad = this.check.guest(chunk.batch);
-      else if (checked.problem) bad = checked.problem;
-      else this.check.addGuest(checked.byKind!);
+      bad = this.check.guest(chunk.batch);
     } else {
       const [kind, dtNs, vcpu, page, arg, costNs] = views as [Uint8Array, Uint32Array, Uint16Array, Int32Array, Int32Array, Uint32Array];
       chunk = { stream, seq, batch: { count, baseNs, endNs: t, kind, dtNs, vcpu, page, arg, costNs } };
@@ -316,7 +313,6 @@ export class TraceReader {
     }
     // Each record's own: a chunk the thread left whole has none.
     this.columnsAhead = (got as AheadRecord).columns;
-    this.checkedAhead = (got as AheadRecord).checked;
     if ((got as AheadRecord).fileDigest !== undefined) this.aheadFileDigest = (got as AheadRecord).fileDigest;
     this.pos = at + got.totalBytes;
     this.recordNo++;
@@ -324,7 +320,7 @@ export class TraceReader {
   }
 
   private startReadAhead(): void {
-    this.ahead = ReadAhead.start(this.path, this.pos, this.readAheadBlockBytes, this.checkFileDigest, this.header);
+    this.ahead = ReadAhead.start(this.path, this.pos, this.readAheadBlockBytes, this.checkFileDigest);
     this.readAheadBlockBytes = 0;
     if (this.ahead) {
       this.fileHash = undefined;
