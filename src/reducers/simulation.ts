@@ -4,6 +4,7 @@ import { RunBatchBuilder } from '../events/run-batch-builder.js';
 import type { CostModel } from '../model/cost-model.js';
 import type * as NodeCrypto from 'node:crypto';
 import { createRequire } from 'node:module';
+import { hashInSlices } from '../util/hash-in-slices.js';
 import type { Driver, DriverFactory } from './driver.js';
 import { TOUCH_AHEAD_EVENTS } from './touch-ahead.js';
 import { EPT_RUN_EXIT, EPT_RUN_TIME, type EptRun, runUnderEpt } from './ept-run.js';
@@ -363,9 +364,9 @@ export class Simulation {
 
   private stateDigest(): string {
     const h = nodeCrypto().createHash('sha256');
-    h.update(new Uint8Array(this.oracle.srcVersion.buffer));
-    this.oracle.dstVersion.forEachWordChunk((w) => h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)));
-    h.update(new Uint8Array(this.clock.stallNs.buffer));
+    hashInSlices(h, new Uint8Array(this.oracle.srcVersion.buffer));
+    this.oracle.dstVersion.forEachWordChunk((w) => hashInSlices(h, new Uint8Array(w.buffer, w.byteOffset, w.byteLength)));
+    hashInSlices(h, new Uint8Array(this.clock.stallNs.buffer));
     return h.digest('hex');
   }
 }
