@@ -3,6 +3,7 @@ import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { type ColumnArray, ColumnCodecError, columnOver, columnTypeBytes, decodeColumn } from './column-codec.js';
 import { GUEST_COLUMN_SPECS, RUN_COLUMN_SPECS } from './column-specs.js';
 import { MAX_CHUNK_EVENTS } from './chunk-check.js';
+import { ColumnSplit } from './column-split.js';
 import { RecordFile, RecordProblem } from './record-file.js';
 import { fileDigestOf } from './trace-frame.js';
 
@@ -20,7 +21,7 @@ export interface ReadAheadJob {
   readonly shared: Int32Array;
   /** Messages posted and not yet taken, at most. */
   readonly ahead: number;
-  /** Columns of a chunk decoded here at most, the rest left to the reader even when it is not waiting (tests pin the split with it). */
+  /** Columns of a chunk decoded here at most, the rest left to the reader even when it is not waiting (tests pin the split with it); Infinity: as many as ColumnSplit finds balances the threads. */
   readonly columnsAhead: number;
 }
 export const POSTED = 0;
@@ -92,12 +93,16 @@ function runReadAhead(d: ReadAheadJob): void {
   let posted = 0;
   // The thread's ring, kept from one trace to the next (its pages already faulted in).
   ring ??= new SlotRing(d.ahead + 2);
+  // Whether the last post waited for the reader to make room.
+  let waitedForRoom = false;
   /** Posts a message when the reader has room for it; false once the reader has closed (the trace is dropped). */
   const post = (m: ReadAheadMessage): boolean => {
+    waitedForRoom = false;
     for (;;) {
       if (Atomics.load(shared, CANCEL) !== 0) return false;
       const taken = Atomics.load(shared, TAKEN);
       if (posted - taken < d.ahead) break;
+      waitedForRoom = true;
       Atomics.wait(shared, TAKEN, taken);
     }
     port.postMessage(m);
@@ -112,6 +117,8 @@ function runReadAhead(d: ReadAheadJob): void {
     // The digest covers the magic and the header, which the reader read itself.
     if (hash) hash.update(file.bytes(0, d.start));
     let at = d.start;
+    // Columns decoded here: pinned by a test, else moved towards the balance (column-split.ts).
+    const split = new ColumnSplit(GUEST_COLUMN_SPECS.length);
     for (let recordNo = 1; ; recordNo++) {
       const { rec, totalBytes } = file.read(at, `record ${recordNo}`, recordNo, recordNo - 1);
       const type = rec['type'];
@@ -124,8 +131,10 @@ function runReadAhead(d: ReadAheadJob): void {
         post({ t: 'rec', rec, at, totalBytes });
         return;
       }
-      const { columns, buffers } = decodeChunk(rec, (bytes) => ring!.get(posted, bytes), shared, d.columnsAhead);
+      const { columns, buffers, readerWaited } = decodeChunk(rec, (bytes) => ring!.get(posted, bytes), shared, Number.isFinite(d.columnsAhead) ? d.columnsAhead : split.decodeAhead);
+      const waiting = readerWaited || Atomics.load(shared, WAITING) !== 0;
       if (!post({ t: 'rec', rec, at, totalBytes, ...(columns ? { columns } : {}), ...(buffers.length ? { buffers } : {}) })) return;
+      split.posted(waiting, waitedForRoom);
       at += totalBytes;
     }
   } catch (e) {
@@ -151,8 +160,9 @@ export type ColumnAhead = ColumnArray | string | undefined;
 /**
  * Decodes a chunk's columns in order, each into `slot` (shared memory the
  * reader reads in place: fresh buffers per chunk cost more in page faults
- * than their copying, measured), until the reader waits for this very
- * chunk: the columns left are handed over undecoded, their bytes laid
+ * than their copying, measured), the first `most` of them (ColumnSplit),
+ * or until the reader waits for this very chunk (`readerWaited`): the
+ * columns left are handed over undecoded, their bytes laid
  * into the slot too (a post would otherwise copy each msgpack view's
  * whole read block), and the reader decodes them (trace-reader.ts) while
  * this thread reads the next chunk. So the two threads share the
@@ -160,10 +170,10 @@ export type ColumnAhead = ColumnArray | string | undefined;
  * A column decoded here keeps an empty `d`. A chunk the reader will refuse
  * before its columns (a bad stream, count or column list) is left whole.
  */
-function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => SharedArrayBuffer, readerState: Int32Array, most: number): { columns?: ColumnAhead[]; buffers: number[] } {
+function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => SharedArrayBuffer, readerState: Int32Array, most: number): { columns?: ColumnAhead[]; buffers: number[]; readerWaited: boolean } {
   const cols = rec['cols'];
   const buffers: number[] = [];
-  if (!Array.isArray(cols)) return { buffers };
+  if (!Array.isArray(cols)) return { buffers, readerWaited: false };
   const stream = rec['stream'];
   const count = rec['count'] as number;
   const specs = stream === 'guest' ? GUEST_COLUMN_SPECS : stream === 'run' ? RUN_COLUMN_SPECS : undefined;
@@ -181,8 +191,9 @@ function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => Shar
   let at = 0;
   const columns: ColumnAhead[] | undefined = whole ? [] : undefined;
   let handOver = !whole;
+  let readerWaited = false;
   fields.forEach((c, i) => {
-    if (!handOver && !(handOver = i >= most || Atomics.load(readerState, WAITING) !== 0)) {
+    if (!handOver && !(handOver = i >= most || (readerWaited = Atomics.load(readerState, WAITING) !== 0))) {
       const spec = specs![i]!;
       const out = columnOver(spec.type, sab, at, count);
       try {
@@ -209,7 +220,7 @@ function decodeChunk(rec: Record<string, unknown>, slot: (bytes: number) => Shar
     c['d'] = new T(sab, at, d.byteLength / T.BYTES_PER_ELEMENT);
     at += (d.byteLength + 7) & ~7;
   });
-  return { ...(columns ? { columns } : {}), buffers };
+  return { ...(columns ? { columns } : {}), buffers, readerWaited };
 }
 
 /** A typed array's bytes (not a DataView's). */
