@@ -193,10 +193,18 @@ const WORKER_MODULE = new URL('./read-ahead-worker.js', import.meta.url);
 /**
  * The thread's first code: loads the module and serves. A failure to load
  * it is a bug; it is posted to the reader waiting for its first record.
+ *
+ * The module is an ES module as tsc emits it (dist/src), or in the bundle
+ * (dist/cli, scripts/bundle-cli.mjs) a CommonJS file whose
+ * `module.exports = main` import() sees only as the default export (Node
+ * finds CommonJS names by reading `exports.x =` lines). Reading the default
+ * too: looking for the named export alone, every trace of 4 MiB or more
+ * that the built migsim read failed with "the trace read-ahead thread
+ * failed: TypeError: m.serveReadAhead is not a function" (exit 70).
  */
 const BOOTSTRAP = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-import(workerData.module).then((m) => m.serveReadAhead(workerData)).catch((e) => {
+import(workerData.module).then((m) => (m.serveReadAhead ?? m.default.serveReadAhead)(workerData)).catch((e) => {
   for (;;) {
     const got = receiveMessageOnPort(workerData.jobs);
     if (!got) { Atomics.wait(workerData.state, 0, Atomics.load(workerData.state, 0), 1000); continue; }
