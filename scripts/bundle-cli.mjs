@@ -277,6 +277,11 @@ const TRAINING = [
   ['record', 'apache', '--duration', '50ms', '--seed', '1', '-o', 'training.mst'],
   ['run', 'training.mst', '--tracker', 'pml', '--json'],
   ['inspect', 'training.mst'],
+  // A trace of 4 MiB or more (6 MB), read on the read-ahead thread: its file's
+  // cache then holds the decoding, and a bundle whose thread cannot start
+  // fails the build (it once failed every such read with exit 70).
+  ['record', 'hot-set', '--duration', '3s', '--seed', '1', '-o', 'training-big.mst'],
+  ['inspect', 'training-big.mst'],
   ['replay', 'training.mst'],
   ['compare', 'apache', '--duration', '20ms', '--seed', '1', '--json'],
   // Parquet, the default: the shard's table is written in JavaScript (src/cli/sweep/parquet-rows.ts), whose functions the cache then holds.
