@@ -121,7 +121,7 @@ const ZSTD_INFLATE_WEIGHT = 0.15;
  * The charge is at most half the column's bytes stored raw (PREDICTOR_
  * HALVES): a predictor that halves a column is kept however little that
  * is an event. Charged in full, the muncher's pages, arg and PTEs by kind
- * (0.02, 0.001 and 0.0006 bytes an event) went raw at 10 to 76 times
+ * (0.02, 0.001 and 0.0006 bytes an event) went raw at 6 to 76 times
  * their size: a trace's size is what its user sees.
  */
 const PREDICTOR_UNDO_BYTES: Record<PackedMode, number> = { [PackedMode.raw]: 0, [PackedMode.delta]: 0.23, [PackedMode.kind]: 0.37 };
