@@ -14,10 +14,11 @@ import { ScenarioError } from '../fleet/scenario-error.js';
 import { GridError } from '../sweep/grid-file.js';
 
 import { UsageError } from './usage-error.js';
+import { MemoryLimitError } from './memory-guard.js';
 
 export { UsageError };
 
-const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError, ScenarioError, GridError];
+const USER_ERRORS = [TraceError, UnknownWorkloadError, ParamError, UnitError, ConfigError, UsageError, CostModelError, TrackerPairingError, ImportError, ReplaySourceError, GuestResourceError, FileReplacedError, ScenarioError, GridError, MemoryLimitError];
 
 /** The one line to print for an error the user can fix, or undefined for a bug. */
 export function userFacingMessage(e: unknown): string | undefined {

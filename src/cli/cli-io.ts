@@ -8,6 +8,8 @@ export interface CliIo {
   readonly isTty: boolean;
   /** How long a command runs before its progress bar appears (default 1 s; tests set 0). */
   readonly progressDelayMs?: number;
+  /** Resident bytes at which a run is stopped (default: 90% of the machine's memory, src/cli/memory-guard.ts; tests set less). */
+  readonly memoryLimitBytes?: number;
 }
 
 let stdoutIsTerminal: boolean | undefined;

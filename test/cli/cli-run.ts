@@ -20,7 +20,12 @@ export async function runCliAt(where: 'terminal' | 'pipe', ...argv: string[]): P
   return runMain(argv, { isTty: where === 'terminal', progressDelayMs: 0 });
 }
 
-async function runMain(argv: string[], tty: { isTty: boolean; progressDelayMs?: number }): Promise<CliResult> {
+/** Runs the CLI in-process with a run stopped once the process holds more than `limitBytes` (src/cli/memory-guard.ts). */
+export async function runCliWithMemoryLimit(limitBytes: number, ...argv: string[]): Promise<CliResult> {
+  return runMain(argv, { isTty: false, memoryLimitBytes: limitBytes });
+}
+
+async function runMain(argv: string[], tty: { isTty: boolean; progressDelayMs?: number; memoryLimitBytes?: number }): Promise<CliResult> {
   let out = '';
   let err = '';
   const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), ...tty });

@@ -6,6 +6,7 @@ import { UsageError } from '../usage-error.js';
 import { fmtFixed, fmtRate } from '../format-number.js';
 import { createProgress, withProgress } from '../progress.js';
 import { chooseSeed } from '../choose-seed.js';
+import { memoryGuardOf } from '../memory-guard.js';
 import type { GuestCliOptions } from '../commands/record-command.js';
 
 /** `migsim record WORKLOAD -o FILE`: loaded when the command runs. */
@@ -31,7 +32,13 @@ export function recordAction(ctx: CliContext, workload: string, opts: GuestCliOp
   if (!opts.json) io.err(`seed ${seed}\n`);
   const started = process.hrtime.bigint();
   const progress = createProgress(ctx, `record ${workload}`, opts.duration, { json: opts.json, unit: formatDurationNs });
-  const result = withProgress(progress, () => record(request, (_events, tNs) => progress.update(tNs)));
+  const guard = memoryGuardOf(ctx);
+  const result = withProgress(progress, () =>
+    record(request, (_events, tNs) => {
+      progress.update(tNs);
+      guard.check(tNs, opts.duration);
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const events = result.footer.guestEvents;
   if (opts.json) {

@@ -10,6 +10,7 @@ import { migrationCliProblem, migrationFromCli } from '../commands/migration-cli
 import { kvmFromCli } from '../commands/run-command.js';
 import type { TrackerRunCliOptions, TrackerRunInputs } from '../commands/run-command.js';
 import type { GuestSource } from '../../api/guest-source.js';
+import { guardedSource, memoryGuardOf } from '../memory-guard.js';
 
 /**
  * The guest events a tracker-running command migrates, and the run options
@@ -28,7 +29,8 @@ export async function trackerRunInputs(ctx: CliContext, target: string, opts: Tr
     source = (await import('../../api/trace-source.js')).traceSource(target);
   }
   const costs = opts.costs ? (await import('../../model/cost-model-file.js')).loadCostModel(opts.costs) : DEFAULT_COSTS;
-  return runInputsOf(ctx, opts, source, costs);
+  // Stopped with one line before the system would kill it for memory (a multi-TiB guest that maps its memory).
+  return runInputsOf(ctx, opts, guardedSource(source, memoryGuardOf(ctx)), costs);
 }
 
 /** The rest of trackerRunInputs once the guest source and cost model are there: the seed printed, the start checked, the run options. */
