@@ -69,10 +69,7 @@ export class ChunkCheck {
   private readonly wideFrames: boolean;
   private readonly chunkEvents: number;
   private readonly runTrace: boolean;
-  /** By guest event kind (256 entries, 0 for kinds that do not exist): the unsigned bounds of page and arg, whether it may have no vCPU, whether it carries a PTE. */
-  private readonly pageEnd = new Float64Array(256);
-  private readonly argEnd = new Float64Array(256);
-  /** The same bounds for the per-event loop: 1 for a kind that exists, and the greatest page and arg (unsigned) it may carry. */
+  /** By guest event kind (256 entries): 1 for a kind that exists, the greatest page and arg (unsigned) it may carry, whether it may have no vCPU, whether it carries a PTE. */
   private readonly known = new Uint8Array(256);
   private readonly pageMax = new Uint32Array(256);
   private readonly argMax = new Uint32Array(256);
@@ -105,8 +102,6 @@ export class ChunkCheck {
       [G.idle, 1, 1],
     ];
     for (const [k, pageEnd, argEnd] of bounds) {
-      this.pageEnd[k] = pageEnd;
-      this.argEnd[k] = argEnd;
       this.known[k] = 1;
       this.pageMax[k] = pageEnd - 1;
       this.argMax[k] = argEnd - 1;
@@ -190,12 +185,12 @@ export class ChunkCheck {
   private uniformKindOk(b: GuestBatch): boolean {
     const n = b.count;
     const k = b.kind[0]!;
-    if (this.pageEnd[k] === 0) return false;
+    if (this.known[k] === 0) return false;
     const range = this.range;
     int32Range(b.page, n, range);
-    if (range[0]! < 0 ? this.pageEnd[k] !== 2 ** 32 : range[1]! >= this.pageEnd[k]!) return false;
+    if (range[0]! < 0 ? this.pageMax[k] !== 0xffff_ffff : range[1]! > this.pageMax[k]!) return false;
     int32Range(b.arg, n, range);
-    if (range[0]! < 0 || range[1]! >= this.argEnd[k]!) return false;
+    if (range[0]! < 0 || range[1]! > this.argMax[k]!) return false;
     const maxVcpu = isConstantColumn(b.vcpu, n) ? b.vcpu[0]! : uint16Max(b.vcpu, n);
     if (maxVcpu >= this.vcpus && (this.noVcpuKind[k] === 0 || !vcpusOrNone(b.vcpu, n, this.vcpus))) return false;
     if (this.ptKind[k] === 0) return isConstantColumn(b.pte, n) && b.pte[0] === 0;
@@ -329,7 +324,7 @@ export class ChunkCheck {
       case G.ptWrite:
         if (!(p >= 0 && p < this.memPages)) return `${what}: page-table pfn ${p} is outside the guest's ${this.memPages} pages`;
         if (this.wideFrames) {
-          if (!(a >= 0 && a < this.argEnd[G.ptWrite]!)) return `${what}: arg ${a} is not an entry index (0 to 511) with a frame's high word above it (frames below ${this.frameLimit})`;
+          if (!(a >= 0 && a <= this.argMax[G.ptWrite]!)) return `${what}: arg ${a} is not an entry index (0 to 511) with a frame's high word above it (frames below ${this.frameLimit})`;
         } else if (!(a >= 0 && a < TABLE_ENTRIES)) return `${what}: entry index ${a}, but a table has 0 to ${TABLE_ENTRIES - 1}`;
         if ((e & this.unusedBits) !== 0) return `${what}: the PTE sets bits 30 or 31, which no frame of a guest of at most 16 GiB has`;
         return `${what}: the present PTE names frame ${(e >>> PTE_FLAG_BITS) + (this.wideFrames ? (a >>> PTE_HIGH_SHIFT) * NARROW_FRAMES : 0)}, outside the ${this.frameLimit} frames of the ${this.frameLimit === this.memPages ? 'guest' : 'host'}`;

@@ -4,7 +4,7 @@ import { isConstantColumn } from './column-constant.js';
 import { type ByteWidth, byteWidthOf, decodeResidualBytes, residualBytes } from './byte-residual-codec.js';
 import { packedBound, PackedCodecError, PackedMode, residuals, unpackValues } from './packed-codec.js';
 import { decodeVarints, encodeVarints, VARINT_MAX_BYTES } from './varint-codec.js';
-import { zstdFrameSizes } from './zstd-frame.js';
+import { BLOCK_MAX, zstdFrameSizes } from './zstd-frame.js';
 import { ZstdInflater } from './zstd-inflater.js';
 
 /**
@@ -394,8 +394,8 @@ function inflateZstd(spec: ColumnSpec, what: string, z: unknown, d: Uint8Array, 
   return got;
 }
 
-/** Room a column's frame is inflated into past what its values take: a frame a little over is then reported with its size. */
-const ZSTD_ROOM_PAST = 128 * 1024;
+/** Room a column's frame is inflated into past what its values take (a block): a frame a little over is then reported with its size. */
+const ZSTD_ROOM_PAST = BLOCK_MAX;
 
 function grouped(n: number): string {
   return n.toLocaleString('en-US');

@@ -20,7 +20,7 @@
  * over 16 MiB).
  */
 const MAGIC = 0xfd2fb528;
-const BLOCK_MAX = 128 * 1024;
+export const BLOCK_MAX = 128 * 1024;
 const MAX_WINDOW_LOG = 24;
 const DID_BYTES = [0, 1, 2, 4];
 const FCS_BYTES = [0, 2, 4, 8];

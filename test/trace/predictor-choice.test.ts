@@ -11,7 +11,7 @@ import { record } from '../../src/api/record.js';
 import { copyGuestBatch, type GuestBatch } from '../../src/events/guest-batch.js';
 import { ColumnEncoder, type ColumnSpec } from '../../src/trace/column-codec.js';
 import { GUEST_COLUMN_SPECS } from '../../src/trace/column-specs.js';
-import { PackedMode } from '../../src/trace/packed-codec.js';
+import { PackedMode, residuals } from '../../src/trace/packed-codec.js';
 import { TraceReader } from '../../src/trace/trace-reader.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -61,18 +61,10 @@ describe('compact encoder: the predictor of a column', () => {
   });
 });
 
-/** The stored bytes of the column by kind: the kind-predicted residuals, as the encoder stores them, with raw never tried. */
+/** The stored bytes of the column by kind: its kind residuals (packed-codec.ts), stored by the encoder as raw values, raw never tried on the column itself. */
 function forcedKind(spec: ColumnSpec, b: GuestBatch, name: 'arg' | 'pte'): number {
-  // The residuals computed here as packed-codec.ts `residuals` does, then
-  // stored by the encoder as raw values: the bytes the kind predictor takes.
-  const last = new Int32Array(256);
   const r = new Int32Array(b.count);
-  for (let i = 0; i < b.count; i++) {
-    const k = b.kind[i]!;
-    const d = (b[name][i]! - last[k]!) | 0;
-    r[i] = (d << 1) ^ (d >> 31);
-    last[k] = b[name][i]!;
-  }
+  residuals(b[name], b.count, PackedMode.kind, b.kind, r);
   const e = new ColumnEncoder('compact').encode({ ...spec, type: 'i32', predict: ['raw'] }, r, b.count) as Encoded;
   return e.d!.length;
 }
